@@ -1,0 +1,85 @@
+"""The loopml side of the benchmarks; runs in ``.venv``. Prints one JSON line.
+
+Usage: ``python bench/worker_loopml.py metrics|runs STORE_URL``
+"""
+
+from __future__ import annotations
+
+import platform
+import sqlite3
+import sys
+import time
+from typing import Any
+
+import sqlalchemy
+
+import _workload as w
+import loopml
+from loopml.store import MetricPoint, RunStatus, open_store
+
+
+def versions() -> dict[str, str]:
+    return {
+        "loopml": loopml.__version__,
+        "python": platform.python_version(),
+        "sqlalchemy": sqlalchemy.__version__,
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+def bench_metrics(url: str) -> dict[str, Any]:
+    batches = w.metric_batches()
+    started = time.perf_counter()
+    store = open_store(url)
+    opened = time.perf_counter() - started
+    try:
+        run = store.create_run(kind="train", name="bench-metrics", params={"epochs": 1})
+        started = time.perf_counter()
+        for batch in batches:
+            store.log_metrics(run.id, [MetricPoint(key, value, step) for key, value, step in batch])
+        written = time.perf_counter() - started
+        store.finish_run(run.id, RunStatus.SUCCEEDED)
+        stored = len(store.metrics(run.id))
+    finally:
+        store.close()
+    if stored != w.N_POINTS:
+        raise SystemExit(f"loopml stored {stored} metric points, expected {w.N_POINTS}")
+    return {
+        "open_s": opened,
+        "write_s": written,
+        "points": w.N_POINTS,
+        "batch_size": w.BATCH_SIZE,
+        "stored": stored,
+    }
+
+
+def bench_runs(url: str) -> dict[str, Any]:
+    store = open_store(url)
+    times: list[float] = []
+    try:
+        for number in range(w.WARMUP_RUNS + w.N_RUNS):
+            started = time.perf_counter()
+            run = store.create_run(kind="train", name=f"run-{number}", params=w.run_params(number))
+            store.log_metrics(run.id, [MetricPoint("accuracy", w.run_accuracy(number), 0)])
+            store.finish_run(run.id, RunStatus.SUCCEEDED)
+            times.append(time.perf_counter() - started)
+        stored = len(store.find_runs(kind="train", status=RunStatus.SUCCEEDED))
+    finally:
+        store.close()
+    if stored != w.WARMUP_RUNS + w.N_RUNS:
+        raise SystemExit(f"loopml stored {stored} runs, expected {w.WARMUP_RUNS + w.N_RUNS}")
+    return {
+        "runs": w.N_RUNS,
+        "warmup_runs": w.WARMUP_RUNS,
+        **w.summarize_ms(times[w.WARMUP_RUNS :]),
+    }
+
+
+def main(argv: list[str]) -> None:
+    task, url = argv
+    result = bench_metrics(url) if task == "metrics" else bench_runs(url)
+    w.emit({**result, "versions": versions()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

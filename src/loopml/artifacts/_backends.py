@@ -1,0 +1,206 @@
+"""Where blobs live: a local folder (os calls, atomic rename) or any fsspec filesystem."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from loopml.artifacts._digest import CHUNK, chunks, hasher
+from loopml.errors import InvalidInput, NotWritable
+
+# Object stores whose single put is atomic: the object appears whole or not at all.
+_ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
+
+
+class Backend(Protocol):
+    location: str
+
+    def prepare(self) -> None: ...
+    def put_stream(self, stream: IO[bytes]) -> tuple[str, int]: ...
+    def put_file(self, path: Path) -> tuple[str, int]: ...
+    def open(self, digest: str) -> IO[bytes]: ...
+    def exists(self, digest: str) -> bool: ...
+    def where(self, digest: str) -> str: ...
+    def local_path(self, digest: str) -> Path | None: ...
+    def digests(self) -> Iterator[str]: ...
+
+
+def blob_key(digest: str) -> str:
+    return f"blobs/{digest[:2]}/{digest[2:]}"
+
+
+def not_writable(where: object, error: OSError) -> NotWritable:
+    return NotWritable(
+        f"cannot write to artifact store folder {where}: {error.strerror or error}; make it "
+        "writable, or point LOOPML_ARTIFACTS_URL at a writable folder or bucket"
+    )
+
+
+class LocalBackend:
+    """Blobs under ``root/blobs``; each written to ``root/tmp`` first, then renamed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.location = str(root)
+
+    def prepare(self) -> None:
+        for folder in (self.root / "blobs", self.root / "tmp"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise not_writable(folder, error) from None
+
+    def put_stream(self, stream: IO[bytes]) -> tuple[str, int]:
+        tmp_dir = self.root / "tmp"
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            handle, tmp_name = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+        except OSError as error:
+            raise not_writable(tmp_dir, error) from None
+        tmp = Path(tmp_name)
+        try:
+            h = hasher()
+            size = 0
+            with os.fdopen(handle, "wb") as out:
+                for block in chunks(stream):
+                    h.update(block)
+                    out.write(block)
+                    size += len(block)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = str(h.hexdigest())
+            final = self.root / blob_key(digest)
+            if final.exists():
+                tmp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp.chmod(0o444)
+                os.replace(tmp, final)
+            return digest, size
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise not_writable(self.root, error) from None
+            raise
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def put_file(self, path: Path) -> tuple[str, int]:
+        with path.open("rb") as stream:
+            return self.put_stream(stream)
+
+    def open(self, digest: str) -> IO[bytes]:
+        return (self.root / blob_key(digest)).open("rb", buffering=CHUNK)
+
+    def exists(self, digest: str) -> bool:
+        return (self.root / blob_key(digest)).is_file()
+
+    def where(self, digest: str) -> str:
+        return str(self.root / blob_key(digest))
+
+    def local_path(self, digest: str) -> Path | None:
+        return self.root / blob_key(digest)
+
+    def digests(self) -> Iterator[str]:
+        blobs = self.root / "blobs"
+        if not blobs.is_dir():
+            return
+        for prefix in sorted(blobs.iterdir()):
+            for blob in sorted(prefix.iterdir()):
+                yield prefix.name + blob.name
+
+
+class FsspecBackend:
+    """Blobs under ``<url>/blobs`` on any fsspec filesystem (s3://, gs://, memory://...)."""
+
+    def __init__(self, fs: Any, root: str, protocol: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.location = f"{protocol}://{self.root}"
+        self._atomic_put = protocol in _ATOMIC_PUT
+
+    def prepare(self) -> None:
+        try:
+            self.fs.makedirs(self.root, exist_ok=True)
+        except PermissionError as error:
+            raise not_writable(self.location, error) from None
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def put_stream(self, stream: IO[bytes]) -> tuple[str, int]:
+        # The digest names the object, so it must be known before the upload: spool
+        # to a local temporary file while hashing, then upload that.
+        with tempfile.NamedTemporaryFile(suffix=".part") as spool:
+            h = hasher()
+            size = 0
+            for block in chunks(stream):
+                h.update(block)
+                spool.write(block)
+                size += len(block)
+            spool.flush()
+            digest = str(h.hexdigest())
+            self._upload(Path(spool.name), digest)
+        return digest, size
+
+    def put_file(self, path: Path) -> tuple[str, int]:
+        before = path.stat()
+        h = hasher()
+        with path.open("rb") as stream:
+            for block in chunks(stream):
+                h.update(block)
+        digest = str(h.hexdigest())
+        self._upload(path, digest)
+        after = path.stat()
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise InvalidInput(
+                f"file {path} changed while it was being stored; store it again once "
+                "nothing is writing to it"
+            )
+        return digest, before.st_size
+
+    def _upload(self, local: Path, digest: str) -> None:
+        final = self._path(blob_key(digest))
+        if self.fs.exists(final):
+            return
+        try:
+            if self._atomic_put:
+                self.fs.put_file(str(local), final)
+            else:
+                tmp = self._path(f"tmp/{uuid.uuid4().hex}.part")
+                self.fs.put_file(str(local), tmp)
+                self.fs.mv(tmp, final)
+        except PermissionError as error:
+            raise not_writable(self.location, error) from None
+
+    def open(self, digest: str) -> IO[bytes]:
+        stream: IO[bytes] = self.fs.open(self._path(blob_key(digest)), "rb", block_size=CHUNK)
+        return stream
+
+    def exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self._path(blob_key(digest))))
+
+    def where(self, digest: str) -> str:
+        return f"{self.location}/{blob_key(digest)}"
+
+    def local_path(self, digest: str) -> Path | None:
+        return None
+
+    def digests(self) -> Iterator[str]:
+        blobs = self._path("blobs")
+        with contextlib.suppress(FileNotFoundError):
+            for path in sorted(self.fs.find(blobs)):
+                prefix, name = str(path).rstrip("/").split("/")[-2:]
+                yield prefix + name
+
+
+def copy_stream(source: IO[bytes], target: IO[bytes]) -> None:
+    shutil.copyfileobj(source, target, CHUNK)

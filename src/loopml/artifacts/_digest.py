@@ -1,0 +1,92 @@
+"""blake3 digests, computed while bytes stream past, never over a whole file in memory."""
+
+from __future__ import annotations
+
+import re
+from typing import IO, TYPE_CHECKING, Any
+
+from loopml.errors import DigestMismatch, InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+CHUNK = 4 * 1024 * 1024
+DIGEST_LENGTH = 64
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def hasher() -> Any:
+    from blake3 import blake3
+
+    # Large chunks let blake3 hash on several threads.
+    return blake3(max_threads=blake3.AUTO)
+
+
+def digest_bytes(data: bytes) -> str:
+    """The blake3 hex digest of ``data``.
+
+    >>> digest_bytes(b"")[:16]
+    'af1349b9f5f9a1a6'
+    """
+    h = hasher()
+    h.update(data)
+    return str(h.hexdigest())
+
+
+def chunks(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
+    while block := stream.read(size):
+        yield block
+
+
+def check_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise InvalidInput(
+            f"digest {digest!r} is not a blake3 digest: loopml digests are 64 lowercase "
+            "hex characters"
+        )
+    return digest
+
+
+class VerifyingReader:
+    """A binary file object that hashes what is read and checks the digest at the end.
+
+    Reading to the end (as ``read()``, ``read_bytes`` and copying do) raises
+    :class:`DigestMismatch` if the bytes are not the ones stored; a partial read
+    cannot be checked.
+    """
+
+    def __init__(self, raw: IO[bytes], digest: str, where: str) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._where = where
+        self._hash = hasher()
+        self._checked = False
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._raw.read(size)
+        self._hash.update(block)
+        if (not block or size is None or size < 0) and not self._checked:
+            self._check()
+        return block
+
+    def _check(self) -> None:
+        self._checked = True
+        actual = self._hash.hexdigest()
+        if actual != self._digest:
+            raise DigestMismatch(
+                f"blob {self._digest} at {self._where} is corrupt: its bytes hash to "
+                f"{actual}; restore it from a backup or re-create the artifact, and run "
+                "`loopml verify` to find other damage"
+            )
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""Workspace commands: init, info, migrate, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("info")(info)
+    app.command("migrate")(migrate)
+    app.command("verify")(verify)
+
+
+def init(
+    path: Path = typer.Argument(Path("."), help="Folder to make the workspace in."),
+    store_url: str = typer.Option(
+        None, "--store-url", help="Metadata store, e.g. postgresql://user@host/db."
+    ),
+    artifacts_url: str = typer.Option(
+        None, "--artifacts-url", help="Artifact store, e.g. s3://bucket/prefix."
+    ),
+) -> None:
+    """Make a workspace: loopml.toml, a SQLite store and an artifacts folder in .loopml/."""
+    from loopml.workspace import init as make
+
+    with make(path, store_url=store_url, artifacts_url=artifacts_url) as ws:
+        typer.echo(f"made a loopml workspace in {ws.root}")
+        typer.echo(f"  store:     {ws.store.url}")
+        typer.echo(f"  artifacts: {ws.artifacts.location}")
+
+
+def info(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Where the store and artifacts live, the schema version and record counts."""
+    from loopml._version import __version__
+    from loopml.workspace import workspace
+
+    with workspace() as ws:
+        store_info = ws.store.info()
+        data = {
+            "loopml": __version__,
+            "settings": ws.settings.source,
+            "store": store_info.url,
+            "backend": store_info.backend,
+            "schema": store_info.schema_revision,
+            "artifacts": ws.artifacts.location,
+            "counts": store_info.counts,
+        }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    for key in ("loopml", "settings", "store", "backend", "schema", "artifacts"):
+        table.add_row(key, str(data[key]))
+    table.add_row("records", ", ".join(f"{n:,} {name}" for name, n in store_info.counts.items()))
+    Console().print(table)
+
+
+def migrate() -> None:
+    """Upgrade the workspace's metadata store to this loopml's schema."""
+    from loopml.store import open_store
+    from loopml.workspace import workspace
+
+    with workspace() as ws, open_store(ws.settings.store_url, migrate=True) as store:
+        typer.echo(f"store {store.url} is at schema {store.info().schema_revision}")
+
+
+def verify() -> None:
+    """Check that every artifact's blob is present and matches its digest."""
+    from loopml.errors import BlobMissing, DigestMismatch
+    from loopml.workspace import workspace
+
+    damaged = 0
+    checked = 0
+    with workspace() as ws:
+        for artifact in ws.store.find_artifacts():
+            if artifact.uri is not None:
+                continue
+            checked += 1
+            try:
+                ws.artifacts.verify(artifact.digest)
+            except (BlobMissing, DigestMismatch) as error:
+                damaged += 1
+                typer.echo(f"{artifact.kind} {artifact.ref}: {error}", err=True)
+    typer.echo(f"checked {checked} artifacts: {damaged} damaged")
+    if damaged:
+        raise typer.Exit(1)

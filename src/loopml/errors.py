@@ -1,0 +1,106 @@
+"""The one error tree of loopml.
+
+Every error loopml raises on purpose derives from :class:`LoopmlError`; its message
+names the thing, the value and the fix. The CLI prints that message on one line and
+exits with code 2.
+
+::
+
+    LoopmlError
+     ├── ConfigError                 a bad setting, URL or argument
+     │    └── InvalidURL             a store or artifacts URL loopml cannot use
+     ├── WorkspaceError
+     │    ├── WorkspaceNotFound      no loopml.toml upward and no LOOPML_* URLs
+     │    ├── WorkspaceExists        `loopml init` where a workspace already is
+     │    ├── NotWritable            a read-only folder or database
+     │    └── SchemaError
+     │         ├── SchemaTooNew      made by a newer loopml
+     │         └── SchemaOutdated    older schema and migration was not allowed
+     ├── NotFound                    no such run, artifact, alias or blob
+     │    └── BlobMissing            a record points at a blob that is gone
+     ├── AlreadyExists               a record that must be unique is there already
+     ├── InvalidInput                a value a call or record cannot take
+     ├── IntegrityError
+     │    └── DigestMismatch         stored bytes do not match their digest
+     └── StoreError                  the database failed (after retries)
+          └── StoreUnavailable       cannot connect to the database
+
+Example:
+    >>> from loopml.errors import NotFound, LoopmlError
+    >>> issubclass(NotFound, LoopmlError)
+    True
+"""
+
+from __future__ import annotations
+
+
+class LoopmlError(Exception):
+    """Base of every error loopml raises on purpose."""
+
+
+class ConfigError(LoopmlError):
+    """A setting, URL or argument loopml cannot use."""
+
+
+class InvalidURL(ConfigError):
+    """A store or artifacts URL with a scheme or form loopml cannot use."""
+
+
+class WorkspaceError(LoopmlError):
+    """The workspace cannot be found, made or opened."""
+
+
+class WorkspaceNotFound(WorkspaceError):
+    """No loopml.toml in the folder or its parents and no LOOPML_* URLs set."""
+
+
+class WorkspaceExists(WorkspaceError):
+    """`loopml init` in a folder that already holds a workspace."""
+
+
+class NotWritable(WorkspaceError):
+    """A folder or database that loopml must write to is read-only."""
+
+
+class SchemaError(WorkspaceError):
+    """The metadata store's schema does not match this version of loopml."""
+
+
+class SchemaTooNew(SchemaError):
+    """The store was written by a newer loopml than this one."""
+
+
+class SchemaOutdated(SchemaError):
+    """The store has an older schema and was opened without migrating."""
+
+
+class NotFound(LoopmlError):
+    """No run, artifact, alias or blob with that id or name."""
+
+
+class BlobMissing(NotFound):
+    """The artifact store has no blob with a digest a record points to."""
+
+
+class AlreadyExists(LoopmlError):
+    """A record that must be unique exists already."""
+
+
+class InvalidInput(LoopmlError):
+    """A value a call or a record cannot take."""
+
+
+class IntegrityError(LoopmlError):
+    """Stored data is not what was written."""
+
+
+class DigestMismatch(IntegrityError):
+    """A blob's bytes do not hash to the digest it is stored under."""
+
+
+class StoreError(LoopmlError):
+    """The metadata database failed, after the retries loopml makes."""
+
+
+class StoreUnavailable(StoreError):
+    """loopml cannot connect to the metadata database."""

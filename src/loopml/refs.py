@@ -1,0 +1,84 @@
+"""Names and references of versioned artifacts: ``churn``, ``churn@v3``, ``churn@latest``,
+``churn@champion`` (an alias) and ``churn@blake3:1f2e3d4c`` (a digest or its prefix).
+
+>>> parse("churn@v3")
+Ref(name='churn', selector='v3')
+>>> parse("team/churn").selector
+'latest'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from loopml.errors import InvalidInput, NotFound
+from loopml.store import Artifact, MetadataStore
+
+# Segments start with a letter or digit, so no name is absolute or climbs with "..".
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+_VERSION = re.compile(r"v([1-9][0-9]*)")
+_DIGEST = re.compile(r"blake3:([0-9a-f]{8,64})")
+_SELECTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*|blake3:.*")
+_MIN_DIGEST_PREFIX = 8
+
+
+class Ref(NamedTuple):
+    name: str
+    selector: str
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """``name`` if loopml can use it as an artifact name, else InvalidInput saying why."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > 255:
+        raise InvalidInput(
+            f"{what} {name!r} cannot be used: use letters, digits, '.', '_' and '-', with "
+            "'/' between parts (each part starting with a letter or digit), at most 255 "
+            "characters; for example 'churn' or 'team/churn-2024'"
+        )
+    return name
+
+
+def parse(ref: str) -> Ref:
+    name, _, selector = ref.partition("@")
+    check_name(name)
+    if "@" in ref and not selector:
+        raise InvalidInput(f"reference {ref!r} ends with '@'; add v3, latest or an alias")
+    if selector and not _SELECTOR.fullmatch(selector):
+        raise InvalidInput(
+            f"reference {ref!r}: {selector!r} is not a version (v3), latest, an alias name "
+            "or blake3:DIGEST"
+        )
+    return Ref(name, selector or "latest")
+
+
+def resolve(store: MetadataStore, kind: str, ref: str) -> Artifact:
+    """The artifact of ``kind`` a reference points at."""
+    name, selector = parse(ref)
+    if selector == "latest":
+        return store.latest_artifact(kind, name)
+    if version := _VERSION.fullmatch(selector):
+        return store.get_artifact_version(kind, name, int(version.group(1)))
+    if digest := _DIGEST.fullmatch(selector):
+        return _by_digest(store, kind, name, digest.group(1), ref)
+    if selector.startswith("blake3:"):
+        raise InvalidInput(
+            f"reference {ref!r}: after 'blake3:' give {_MIN_DIGEST_PREFIX} to 64 lowercase "
+            "hex digits of the digest"
+        )
+    alias = store.get_alias(kind, name, selector)
+    return store.get_artifact(alias.artifact_id)
+
+
+def _by_digest(store: MetadataStore, kind: str, name: str, prefix: str, ref: str) -> Artifact:
+    matches = [
+        artifact
+        for artifact in store.find_artifacts(kind=kind, name=name)
+        if artifact.digest.startswith(prefix)
+    ]
+    distinct = {artifact.digest for artifact in matches}
+    if not matches:
+        raise NotFound(f"no version of {kind} {name!r} has a digest starting {prefix} ({ref})")
+    if len(distinct) > 1:
+        raise InvalidInput(f"reference {ref!r} matches {len(distinct)} digests; give more digits")
+    return matches[-1]

@@ -1,0 +1,34 @@
+"""The metadata store: the records of the lineage graph, behind one contract.
+
+>>> from loopml.store import RunStatus
+>>> RunStatus.SUCCEEDED.finished
+True
+"""
+
+from loopml.store._base import MetadataStore
+from loopml.store._factory import open_store
+from loopml.store._records import (
+    Alias,
+    Artifact,
+    Direction,
+    Event,
+    Metric,
+    MetricPoint,
+    Run,
+    RunStatus,
+    StoreInfo,
+)
+
+__all__ = [
+    "Alias",
+    "Artifact",
+    "Direction",
+    "Event",
+    "MetadataStore",
+    "Metric",
+    "MetricPoint",
+    "Run",
+    "RunStatus",
+    "StoreInfo",
+    "open_store",
+]

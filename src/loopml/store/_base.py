@@ -1,0 +1,203 @@
+"""The metadata store contract.
+
+Every backend implements :class:`MetadataStore` and passes the shipped test kit,
+:mod:`loopml.testing.store_contract`. The rules a backend keeps:
+
+Immutability
+    An :class:`Artifact` never changes once created; its ``version`` is the next
+    number for its ``(kind, name)``, assigned by the store, never reused, with no gaps
+    even when many processes create versions of one name at once. A :class:`Run` may
+    change only while it is running: its status (once, to a finished status), its
+    end time, its error and its tags. Params, code and environment are fixed at
+    creation. Events and metrics are append-only. Aliases move; each points at one
+    artifact of their ``(kind, name)``.
+
+Atomicity
+    Every method is one transaction: after a crash (even SIGKILL of the writer) a
+    call's effect is wholly there or wholly absent. ``log_metrics`` writes its batch
+    whole or not at all; ``create_artifact`` with ``run_id`` writes the artifact and
+    its output event together.
+
+Concurrency
+    A store is safe to share between threads. Any number of processes may open the
+    same store and write at once; contention is waited out and retried inside the
+    store, so callers never see "database is locked" or a serialization failure.
+    A forked child may keep using a store it inherited: pooled connections are not
+    shared across the fork.
+
+Returned records
+    Records are frozen snapshots taken at the time of the call. Lists come in a
+    stable order: artifacts by kind, name, version; runs and events oldest first;
+    metrics by key, step, time.
+
+Errors
+    Unknown ids and names raise :class:`~loopml.errors.NotFound`, a broken rule
+    :class:`~loopml.errors.InvalidInput` or :class:`~loopml.errors.AlreadyExists`,
+    and database failures :class:`~loopml.errors.StoreError` — never a driver's own
+    exception.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from loopml.store._records import (
+    Alias,
+    Artifact,
+    Direction,
+    Event,
+    Metric,
+    MetricPoint,
+    Run,
+    RunStatus,
+    StoreInfo,
+)
+
+
+class MetadataStore(abc.ABC):
+    """The lineage graph's records: artifacts, runs, events, metrics and aliases."""
+
+    url: str
+
+    # -- artifacts -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_artifact(
+        self,
+        *,
+        kind: str,
+        name: str,
+        digest: str,
+        size: int,
+        uri: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        role: str = "output",
+    ) -> Artifact:
+        """Record the next version of ``(kind, name)``.
+
+        With ``run_id``, the output event ``run -> artifact`` is written in the same
+        transaction.
+        """
+
+    @abc.abstractmethod
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        """The artifact with this id."""
+
+    @abc.abstractmethod
+    def get_artifact_version(self, kind: str, name: str, version: int) -> Artifact:
+        """Version ``version`` of ``(kind, name)``."""
+
+    @abc.abstractmethod
+    def latest_artifact(self, kind: str, name: str) -> Artifact:
+        """The highest version of ``(kind, name)``."""
+
+    @abc.abstractmethod
+    def find_artifacts(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        digest: str | None = None,
+        limit: int | None = None,
+    ) -> list[Artifact]:
+        """Artifacts matching every filter given."""
+
+    # -- runs ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        *,
+        kind: str,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+        fingerprint: str | None = None,
+        code: Mapping[str, Any] | None = None,
+        environment: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> Run:
+        """Start a run (or record a finished one, e.g. a cache hit, with ``status``)."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> Run:
+        """Move a running run to a finished status, once."""
+
+    @abc.abstractmethod
+    def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> Run:
+        """Merge ``tags`` into a running run's tags."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id."""
+
+    @abc.abstractmethod
+    def find_runs(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+        status: RunStatus | None = None,
+        fingerprint: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs matching every filter given, oldest first."""
+
+    # -- lineage ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_event(self, run_id: str, artifact_id: str, direction: Direction, role: str) -> Event:
+        """Record that a run read or wrote an artifact. Recording it twice is a no-op."""
+
+    @abc.abstractmethod
+    def events(self, *, run_id: str | None = None, artifact_id: str | None = None) -> list[Event]:
+        """Events of a run, of an artifact, or of both."""
+
+    # -- metrics ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Append a batch of metric points to a run, all or nothing."""
+
+    @abc.abstractmethod
+    def metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
+        """A run's metric points, optionally of one key."""
+
+    # -- aliases ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def set_alias(self, alias: str, artifact_id: str) -> Alias:
+        """Point ``alias`` of the artifact's ``(kind, name)`` at this artifact."""
+
+    @abc.abstractmethod
+    def get_alias(self, kind: str, name: str, alias: str) -> Alias:
+        """The alias of ``(kind, name)`` called ``alias``."""
+
+    @abc.abstractmethod
+    def delete_alias(self, kind: str, name: str, alias: str) -> None:
+        """Remove an alias; removing one that is not there raises NotFound."""
+
+    @abc.abstractmethod
+    def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
+        """Aliases, by kind, name and alias."""
+
+    # -- the store itself ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def info(self) -> StoreInfo:
+        """Backend, schema revision and record counts."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. The store must not be used afterwards."""
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

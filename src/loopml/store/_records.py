@@ -1,0 +1,130 @@
+"""The records of the lineage graph, as the metadata store returns them.
+
+Records are frozen snapshots: a returned record never changes, even when the row it
+was read from does later (a run that finishes is read again to see its new status).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JSONDict = dict[str, Any]
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    KILLED = "killed"
+    CACHED = "cached"
+    FAILED_VALIDATION = "failed-validation"
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+class Direction(enum.StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """An immutable, versioned thing: a dataset version, a model, a report, a file.
+
+    ``version`` counts from 1 per ``(kind, name)``. ``uri`` is None when the bytes live
+    in the workspace's artifact store under ``digest``; otherwise it says where they are.
+    """
+
+    id: str
+    kind: str
+    name: str
+    version: int
+    digest: str
+    size: int
+    uri: str | None
+    metadata: JSONDict
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        """The human reference, ``name@vN``."""
+        return f"{self.name}@v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One execution: a pipeline step, a training, a trial, an evaluation."""
+
+    id: str
+    kind: str
+    name: str
+    status: RunStatus
+    params: JSONDict
+    parent_id: str | None
+    fingerprint: str | None
+    code: JSONDict
+    environment: JSONDict
+    tags: JSONDict
+    host: str
+    pid: int
+    started_at: datetime
+    ended_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An edge of the lineage graph: a run read (input) or wrote (output) an artifact."""
+
+    run_id: str
+    artifact_id: str
+    direction: Direction
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric point. Several points may share a step; ``at`` orders them."""
+
+    run_id: str
+    key: str
+    value: float
+    step: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A movable name (``champion``, ``latest-good``) for one version of ``(kind, name)``."""
+
+    kind: str
+    name: str
+    alias: str
+    artifact_id: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """What a caller hands to :meth:`MetadataStore.log_metrics`."""
+
+    key: str
+    value: float
+    step: int = 0
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What ``loopml info`` shows about a store."""
+
+    url: str
+    backend: str
+    schema_revision: str
+    counts: dict[str, int] = field(default_factory=dict)

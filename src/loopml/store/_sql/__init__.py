@@ -1,0 +1,1 @@
+"""The SQLAlchemy backend of the metadata store: SQLite and PostgreSQL."""

@@ -1,0 +1,93 @@
+"""Table definitions. Change them only together with a new migration in ``migrations/``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+# The migrations this loopml knows, oldest first; the last is the schema it writes.
+REVISIONS = ("0001",)
+HEAD = REVISIONS[-1]
+
+ID = sa.String(32)
+# A BigInteger primary key that is SQLite's rowid, so inserts stay cheap there.
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+TIME = sa.BigInteger  # microseconds since the epoch, UTC
+
+metadata = sa.MetaData()
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("uri", sa.Text, nullable=True),
+    sa.Column("metadata", JSON, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("kind", "name", "version", name="uq_artifacts_kind_name_version"),
+    sa.Index("ix_artifacts_digest", "digest"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("parent_id", ID, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("fingerprint", sa.String(64), nullable=True),
+    sa.Column("code", JSON, nullable=False),
+    sa.Column("environment", JSON, nullable=False),
+    sa.Column("tags", JSON, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", TIME, nullable=False),
+    sa.Column("ended_at", TIME, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_runs_kind_name", "kind", "name"),
+    sa.Index("ix_runs_parent_id", "parent_id"),
+    sa.Index("ix_runs_fingerprint", "fingerprint"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("role", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("run_id", "artifact_id", "direction", "role", name="uq_events_edge"),
+    sa.Index("ix_events_artifact_id", "artifact_id"),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    # NULL stands for NaN: SQLite cannot store a NaN.
+    sa.Column("value", sa.Double, nullable=True),
+    sa.Column("at", TIME, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+)

@@ -1,0 +1,588 @@
+"""The metadata store on SQLAlchemy Core, for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from loopml._ids import new_id
+from loopml._time import from_us, now_us, to_us
+from loopml.errors import InvalidInput, NotFound
+from loopml.store._base import MetadataStore
+from loopml.store._records import (
+    Alias,
+    Artifact,
+    Direction,
+    Event,
+    Metric,
+    MetricPoint,
+    Run,
+    RunStatus,
+    StoreInfo,
+)
+from loopml.store._sql import schema as t
+from loopml.store._sql.engine import redact, retrying, transaction
+from loopml.store._sql.migrate import current_revision
+
+_HOST = socket.gethostname()
+Row = Mapping[Any, Any]
+
+
+class SqlStore(MetadataStore):
+    """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: sa.Engine, url: str) -> None:
+        self._engine = engine
+        self.url = redact(url)
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url!r})"
+
+    # -- artifacts -------------------------------------------------------------------
+
+    def create_artifact(
+        self,
+        *,
+        kind: str,
+        name: str,
+        digest: str,
+        size: int,
+        uri: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        role: str = "output",
+    ) -> Artifact:
+        _check_name("artifact kind", kind, 64)
+        _check_name("artifact name", name, 255)
+        if not digest or len(digest) > 64:
+            raise InvalidInput(f"artifact digest {digest!r} must be 1 to 64 characters")
+        if size < 0:
+            raise InvalidInput(f"artifact size {size} must not be negative")
+        row: dict[str, Any] = {
+            "id": new_id(),
+            "kind": kind,
+            "name": name,
+            "digest": digest,
+            "size": size,
+            "uri": uri,
+            "metadata": _json_object("artifact metadata", metadata),
+        }
+
+        def work() -> Artifact:
+            with transaction(self._engine, write=True) as c:
+                if run_id is not None:
+                    self._require_run(c, run_id)
+                latest = c.execute(
+                    sa.select(sa.func.max(t.artifacts.c.version)).where(
+                        t.artifacts.c.kind == kind, t.artifacts.c.name == name
+                    )
+                ).scalar()
+                created = now_us()
+                values = {**row, "version": (latest or 0) + 1, "created_at": created}
+                c.execute(sa.insert(t.artifacts), values)
+                if run_id is not None:
+                    c.execute(
+                        sa.insert(t.events),
+                        {
+                            "run_id": run_id,
+                            "artifact_id": row["id"],
+                            "direction": Direction.OUTPUT.value,
+                            "role": role,
+                            "created_at": created,
+                        },
+                    )
+            return _artifact(values)
+
+        return retrying(self._engine, work, retry_on_integrity=True)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        rows = self._select(sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id))
+        if not rows:
+            raise NotFound(f"no artifact with id {artifact_id!r}")
+        return _artifact(rows[0])
+
+    def get_artifact_version(self, kind: str, name: str, version: int) -> Artifact:
+        rows = self._select(
+            sa.select(t.artifacts).where(
+                t.artifacts.c.kind == kind,
+                t.artifacts.c.name == name,
+                t.artifacts.c.version == version,
+            )
+        )
+        if not rows:
+            latest = self._latest_version(kind, name)
+            known = f"the latest is v{latest}" if latest else f"there is no {kind} {name!r}"
+            raise NotFound(f"no version v{version} of {kind} {name!r}: {known}")
+        return _artifact(rows[0])
+
+    def latest_artifact(self, kind: str, name: str) -> Artifact:
+        rows = self._select(
+            sa.select(t.artifacts)
+            .where(t.artifacts.c.kind == kind, t.artifacts.c.name == name)
+            .order_by(t.artifacts.c.version.desc())
+            .limit(1)
+        )
+        if not rows:
+            raise NotFound(f"no {kind} named {name!r} in this workspace")
+        return _artifact(rows[0])
+
+    def find_artifacts(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        digest: str | None = None,
+        limit: int | None = None,
+    ) -> list[Artifact]:
+        query = sa.select(t.artifacts).order_by(
+            t.artifacts.c.kind, t.artifacts.c.name, t.artifacts.c.version
+        )
+        for column, value in (("kind", kind), ("name", name), ("digest", digest)):
+            if value is not None:
+                query = query.where(t.artifacts.c[column] == value)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_artifact(row) for row in self._select(query)]
+
+    def _latest_version(self, kind: str, name: str) -> int | None:
+        rows = self._select(
+            sa.select(sa.func.max(t.artifacts.c.version).label("latest")).where(
+                t.artifacts.c.kind == kind, t.artifacts.c.name == name
+            )
+        )
+        latest: int | None = rows[0]["latest"]
+        return latest
+
+    # -- runs ------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        kind: str,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+        fingerprint: str | None = None,
+        code: Mapping[str, Any] | None = None,
+        environment: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> Run:
+        _check_name("run kind", kind, 64)
+        _check_name("run name", name, 255)
+        status = _status(status)
+        started = now_us()
+        row: dict[str, Any] = {
+            "id": new_id(),
+            "kind": kind,
+            "name": name,
+            "status": status.value,
+            "params": _json_object("run params", params),
+            "parent_id": parent_id,
+            "fingerprint": fingerprint,
+            "code": _json_object("run code", code),
+            "environment": _json_object("run environment", environment),
+            "tags": _json_object("run tags", tags),
+            "host": _HOST,
+            "pid": os.getpid(),
+            "started_at": started,
+            "ended_at": None if status is RunStatus.RUNNING else started,
+            "error": None,
+        }
+
+        def work() -> Run:
+            with transaction(self._engine, write=True) as c:
+                if parent_id is not None:
+                    self._require_run(c, parent_id, what="parent run")
+                c.execute(sa.insert(t.runs), row)
+            return _run(row)
+
+        return retrying(self._engine, work)
+
+    def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> Run:
+        status = _status(status)
+        if not status.finished:
+            raise InvalidInput(
+                f"finish_run needs a finished status, not {status.value!r}; use one of "
+                + ", ".join(s.value for s in RunStatus if s.finished)
+            )
+
+        def work() -> Run:
+            with transaction(self._engine, write=True) as c:
+                self._require_running(c, run_id, f"finish it as {status.value}")
+                c.execute(
+                    sa.update(t.runs)
+                    .where(t.runs.c.id == run_id)
+                    .values(status=status.value, ended_at=now_us(), error=error)
+                )
+                return _run(self._require_run(c, run_id))
+
+        return retrying(self._engine, work)
+
+    def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> Run:
+        new_tags = _json_object("run tags", tags)
+
+        def work() -> Run:
+            with transaction(self._engine, write=True) as c:
+                row = self._require_running(c, run_id, "tag it")
+                c.execute(
+                    sa.update(t.runs)
+                    .where(t.runs.c.id == run_id)
+                    .values(tags={**row["tags"], **new_tags})
+                )
+                return _run(self._require_run(c, run_id))
+
+        return retrying(self._engine, work)
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self._select(sa.select(t.runs).where(t.runs.c.id == run_id))
+        if not rows:
+            raise NotFound(f"no run with id {run_id!r}")
+        return _run(rows[0])
+
+    def find_runs(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+        status: RunStatus | None = None,
+        fingerprint: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        query = sa.select(t.runs).order_by(t.runs.c.started_at, t.runs.c.id)
+        filters = {
+            "kind": kind,
+            "name": name,
+            "parent_id": parent_id,
+            "status": None if status is None else _status(status).value,
+            "fingerprint": fingerprint,
+        }
+        for column, value in filters.items():
+            if value is not None:
+                query = query.where(t.runs.c[column] == value)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_run(row) for row in self._select(query)]
+
+    def _require_run(self, c: sa.Connection, run_id: str, *, what: str = "run") -> Row:
+        row = c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no {what} with id {run_id!r}")
+        return row
+
+    def _require_running(self, c: sa.Connection, run_id: str, action: str) -> Row:
+        row = self._require_run(c, run_id)
+        if row["status"] != RunStatus.RUNNING.value:
+            raise InvalidInput(
+                f"run {run_id} is already {row['status']}; a finished run cannot change, "
+                f"so loopml cannot {action}"
+            )
+        return row
+
+    # -- lineage ---------------------------------------------------------------------
+
+    def add_event(self, run_id: str, artifact_id: str, direction: Direction, role: str) -> Event:
+        try:
+            direction = Direction(direction)
+        except ValueError:
+            raise InvalidInput(
+                f"event direction {direction!r} is not 'input' or 'output'"
+            ) from None
+        _check_name("event role", role, 255)
+        key = {
+            "run_id": run_id,
+            "artifact_id": artifact_id,
+            "direction": direction.value,
+            "role": role,
+        }
+
+        def work() -> Event:
+            with transaction(self._engine, write=True) as c:
+                self._require_run(c, run_id)
+                if (
+                    c.execute(
+                        sa.select(t.artifacts.c.id).where(t.artifacts.c.id == artifact_id)
+                    ).first()
+                    is None
+                ):
+                    raise NotFound(f"no artifact with id {artifact_id!r}")
+                existing = (
+                    c.execute(
+                        sa.select(t.events).where(*(t.events.c[k] == v for k, v in key.items()))
+                    )
+                    .mappings()
+                    .first()
+                )
+                if existing is not None:
+                    return _event(existing)
+                row = {**key, "created_at": now_us()}
+                c.execute(sa.insert(t.events), row)
+                return _event(row)
+
+        return retrying(self._engine, work, retry_on_integrity=True)
+
+    def events(self, *, run_id: str | None = None, artifact_id: str | None = None) -> list[Event]:
+        query = sa.select(t.events).order_by(t.events.c.id)
+        if run_id is not None:
+            query = query.where(t.events.c.run_id == run_id)
+        if artifact_id is not None:
+            query = query.where(t.events.c.artifact_id == artifact_id)
+        return [_event(row) for row in self._select(query)]
+
+    # -- metrics ---------------------------------------------------------------------
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        if not points:
+            return
+        now = now_us()
+        rows = [_metric_row(run_id, point, now) for point in points]
+
+        def work() -> None:
+            with transaction(self._engine, write=True) as c:
+                self._require_run(c, run_id)
+                c.execute(sa.insert(t.metrics), rows)
+
+        retrying(self._engine, work)
+
+    def metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
+        query = sa.select(
+            t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.at
+        ).where(t.metrics.c.run_id == run_id)
+        if key is not None:
+            query = query.where(t.metrics.c.key == key)
+        query = query.order_by(t.metrics.c.key, t.metrics.c.step, t.metrics.c.at, t.metrics.c.id)
+        result = self._select(query)
+        return [
+            Metric(
+                run_id=run_id,
+                key=row["key"],
+                value=math.nan if row["value"] is None else row["value"],
+                step=row["step"],
+                at=from_us(row["at"]),
+            )
+            for row in result
+        ]
+
+    # -- aliases ---------------------------------------------------------------------
+
+    def set_alias(self, alias: str, artifact_id: str) -> Alias:
+        _check_name("alias", alias, 255)
+        if alias == "latest" or (alias[0] == "v" and alias[1:].isdigit()):
+            raise InvalidInput(
+                f"alias {alias!r} would hide a version reference (@latest, @v3); "
+                "choose another name, such as 'champion'"
+            )
+
+        def work() -> Alias:
+            with transaction(self._engine, write=True) as c:
+                target = c.execute(
+                    sa.select(t.artifacts.c.kind, t.artifacts.c.name).where(
+                        t.artifacts.c.id == artifact_id
+                    )
+                ).first()
+                if target is None:
+                    raise NotFound(f"no artifact with id {artifact_id!r} to alias {alias!r}")
+                row = {
+                    "kind": target.kind,
+                    "name": target.name,
+                    "alias": alias,
+                    "artifact_id": artifact_id,
+                    "updated_at": now_us(),
+                }
+                key = (
+                    t.aliases.c.kind == target.kind,
+                    t.aliases.c.name == target.name,
+                    t.aliases.c.alias == alias,
+                )
+                moved = c.execute(
+                    sa.update(t.aliases)
+                    .where(*key)
+                    .values(artifact_id=artifact_id, updated_at=row["updated_at"])
+                )
+                if moved.rowcount == 0:
+                    c.execute(sa.insert(t.aliases), row)
+                return _alias(row)
+
+        return retrying(self._engine, work, retry_on_integrity=True)
+
+    def get_alias(self, kind: str, name: str, alias: str) -> Alias:
+        rows = self._select(
+            sa.select(t.aliases).where(
+                t.aliases.c.kind == kind, t.aliases.c.name == name, t.aliases.c.alias == alias
+            )
+        )
+        if not rows:
+            raise NotFound(f"{kind} {name!r} has no alias {alias!r}")
+        return _alias(rows[0])
+
+    def delete_alias(self, kind: str, name: str, alias: str) -> None:
+        def work() -> None:
+            with transaction(self._engine, write=True) as c:
+                deleted = c.execute(
+                    sa.delete(t.aliases).where(
+                        t.aliases.c.kind == kind,
+                        t.aliases.c.name == name,
+                        t.aliases.c.alias == alias,
+                    )
+                )
+                if deleted.rowcount == 0:
+                    raise NotFound(f"{kind} {name!r} has no alias {alias!r} to delete")
+
+        retrying(self._engine, work)
+
+    def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
+        query = sa.select(t.aliases).order_by(t.aliases.c.kind, t.aliases.c.name, t.aliases.c.alias)
+        if kind is not None:
+            query = query.where(t.aliases.c.kind == kind)
+        if name is not None:
+            query = query.where(t.aliases.c.name == name)
+        return [_alias(row) for row in self._select(query)]
+
+    # -- the store itself ------------------------------------------------------------
+
+    def info(self) -> StoreInfo:
+        def work() -> StoreInfo:
+            with transaction(self._engine, write=False) as c:
+                counts = {
+                    table.name: int(
+                        c.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                    )
+                    for table in (t.artifacts, t.runs, t.events, t.metrics, t.aliases)
+                }
+                revision = current_revision(c) or "none"
+            return StoreInfo(
+                url=self.url,
+                backend=self._engine.dialect.name,
+                schema_revision=revision,
+                counts=counts,
+            )
+
+        return retrying(self._engine, work)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _select(self, query: sa.Select[Any]) -> list[Row]:
+        def work() -> list[Row]:
+            with transaction(self._engine, write=False) as c:
+                return list(c.execute(query).mappings().all())
+
+        return retrying(self._engine, work)
+
+
+# -- rows <-> records ----------------------------------------------------------------
+
+
+def _artifact(row: Row) -> Artifact:
+    return Artifact(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        version=row["version"],
+        digest=row["digest"],
+        size=row["size"],
+        uri=row["uri"],
+        metadata=dict(row["metadata"]),
+        created_at=from_us(row["created_at"]),
+    )
+
+
+def _run(row: Row) -> Run:
+    return Run(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        status=RunStatus(row["status"]),
+        params=dict(row["params"]),
+        parent_id=row["parent_id"],
+        fingerprint=row["fingerprint"],
+        code=dict(row["code"]),
+        environment=dict(row["environment"]),
+        tags=dict(row["tags"]),
+        host=row["host"],
+        pid=row["pid"],
+        started_at=from_us(row["started_at"]),
+        ended_at=None if row["ended_at"] is None else from_us(row["ended_at"]),
+        error=row["error"],
+    )
+
+
+def _event(row: Row) -> Event:
+    return Event(
+        run_id=row["run_id"],
+        artifact_id=row["artifact_id"],
+        direction=Direction(row["direction"]),
+        role=row["role"],
+        created_at=from_us(row["created_at"]),
+    )
+
+
+def _alias(row: Row) -> Alias:
+    return Alias(
+        kind=row["kind"],
+        name=row["name"],
+        alias=row["alias"],
+        artifact_id=row["artifact_id"],
+        updated_at=from_us(row["updated_at"]),
+    )
+
+
+def _metric_row(run_id: str, point: MetricPoint, now: int) -> dict[str, Any]:
+    try:
+        value = float(point.value)
+        step = int(point.step)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"metric {point.key!r} needs a number value and an integer step, got "
+            f"value={point.value!r} step={point.step!r}"
+        ) from None
+    if not isinstance(point.key, str) or not point.key or len(point.key) > 255:
+        raise InvalidInput(f"metric key {point.key!r} must be a string of 1 to 255 characters")
+    return {
+        "run_id": run_id,
+        "key": point.key,
+        "step": step,
+        "value": None if math.isnan(value) else value,
+        "at": now if point.at is None else to_us(point.at),
+    }
+
+
+def _status(status: RunStatus | str) -> RunStatus:
+    try:
+        return RunStatus(status)
+    except ValueError:
+        raise InvalidInput(
+            f"run status {status!r} is not one of " + ", ".join(s.value for s in RunStatus)
+        ) from None
+
+
+def _check_name(what: str, value: str, max_length: int) -> None:
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise InvalidInput(f"{what} {value!r} must be a string of 1 to {max_length} characters")
+
+
+def _json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A plain JSON object, or InvalidInput naming the key that cannot be stored."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what} must be a mapping of names to values, got {value!r}")
+    plain: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise InvalidInput(f"{what} key {key!r} must be a string")
+        try:
+            plain[key] = json.loads(json.dumps(item, allow_nan=False))
+        except (TypeError, ValueError) as error:
+            raise InvalidInput(
+                f"{what} {key!r} = {item!r} cannot be stored as JSON ({error}); "
+                "pass numbers, strings, booleans, None, lists or dicts of those"
+            ) from None
+    return plain

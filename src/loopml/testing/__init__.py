@@ -1,0 +1,1 @@
+"""Test kits shipped with loopml, for its own backends and for third-party ones."""

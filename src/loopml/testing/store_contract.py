@@ -1,0 +1,381 @@
+"""The contract test kit every metadata store backend must pass.
+
+Subclass :class:`StoreContract` in a test module and give it a ``store_url`` fixture
+that yields the URL of a fresh, empty store for each test::
+
+    class TestMyBackend(StoreContract):
+        @pytest.fixture
+        def store_url(self, tmp_path):
+            yield f"sqlite:///{tmp_path}/loopml.db"
+
+The rules tested are the ones in the docstring of :mod:`loopml.store._base`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from datetime import UTC
+
+import pytest
+
+from loopml.errors import InvalidInput, NotFound
+from loopml.store import (
+    Direction,
+    MetadataStore,
+    MetricPoint,
+    RunStatus,
+    open_store,
+)
+
+DIGEST = "ab" * 32
+OTHER = "cd" * 32
+
+
+def _write_versions(url: str, name: str, count: int, barrier: object) -> None:
+    """A child process: create ``count`` versions of one name once all children are ready."""
+    store = open_store(url)
+    barrier.wait()  # type: ignore[attr-defined]
+    for _ in range(count):
+        store.create_artifact(kind="dataset", name=name, digest=DIGEST, size=1)
+    store.close()
+
+
+class StoreContract:
+    """The rules of :class:`~loopml.store.MetadataStore`, as tests."""
+
+    @pytest.fixture
+    def store_url(self) -> Iterator[str]:
+        raise NotImplementedError("a backend's test class provides store_url")
+
+    @pytest.fixture
+    def store(self, store_url: str) -> Iterator[MetadataStore]:
+        store = open_store(store_url)
+        yield store
+        store.close()
+
+    # -- artifacts -------------------------------------------------------------------
+
+    def test_versions_count_from_one_per_kind_and_name(self, store: MetadataStore) -> None:
+        a1 = store.create_artifact(kind="dataset", name="churn", digest=DIGEST, size=3)
+        a2 = store.create_artifact(kind="dataset", name="churn", digest=OTHER, size=4)
+        b1 = store.create_artifact(kind="dataset", name="other", digest=DIGEST, size=3)
+        m1 = store.create_artifact(kind="model", name="churn", digest=DIGEST, size=3)
+        assert [a1.version, a2.version, b1.version, m1.version] == [1, 2, 1, 1]
+        assert a2.ref == "churn@v2"
+        assert store.latest_artifact("dataset", "churn") == a2
+        assert store.get_artifact_version("dataset", "churn", 1) == a1
+        assert store.get_artifact(m1.id) == m1
+
+    def test_artifact_fields_round_trip(self, store: MetadataStore) -> None:
+        metadata = {"rows": 10, "columns": ["a", "b"], "nested": {"ok": True, "none": None}}
+        created = store.create_artifact(
+            kind="file", name="notes é", digest=DIGEST, size=12, uri="s3://b/k", metadata=metadata
+        )
+        read = store.get_artifact(created.id)
+        assert read == created
+        assert read.metadata == metadata
+        assert read.uri == "s3://b/k"
+        assert read.created_at.tzinfo is UTC
+
+    def test_unknown_artifacts_raise_not_found_naming_them(self, store: MetadataStore) -> None:
+        store.create_artifact(kind="dataset", name="churn", digest=DIGEST, size=1)
+        with pytest.raises(NotFound, match="nope"):
+            store.get_artifact("nope")
+        with pytest.raises(NotFound, match=r"v7.*latest is v1"):
+            store.get_artifact_version("dataset", "churn", 7)
+        with pytest.raises(NotFound, match="'ghost'"):
+            store.latest_artifact("dataset", "ghost")
+
+    def test_find_artifacts_filters_and_orders(self, store: MetadataStore) -> None:
+        store.create_artifact(kind="model", name="b", digest=DIGEST, size=1)
+        store.create_artifact(kind="dataset", name="b", digest=OTHER, size=1)
+        store.create_artifact(kind="dataset", name="a", digest=DIGEST, size=1)
+        store.create_artifact(kind="dataset", name="a", digest=OTHER, size=1)
+        every = store.find_artifacts()
+        assert [(a.kind, a.name, a.version) for a in every] == [
+            ("dataset", "a", 1),
+            ("dataset", "a", 2),
+            ("dataset", "b", 1),
+            ("model", "b", 1),
+        ]
+        assert [a.ref for a in store.find_artifacts(kind="dataset", digest=OTHER)] == [
+            "a@v2",
+            "b@v1",
+        ]
+        assert len(store.find_artifacts(name="a", limit=1)) == 1
+
+    def test_output_event_is_written_with_the_artifact(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="step", name="featurize")
+        artifact = store.create_artifact(
+            kind="dataset", name="feats", digest=DIGEST, size=1, run_id=run.id, role="features"
+        )
+        [event] = store.events(run_id=run.id)
+        assert (event.artifact_id, event.direction, event.role) == (
+            artifact.id,
+            Direction.OUTPUT,
+            "features",
+        )
+
+    def test_artifact_for_unknown_run_is_not_created(self, store: MetadataStore) -> None:
+        with pytest.raises(NotFound, match="no run"):
+            store.create_artifact(kind="dataset", name="x", digest=DIGEST, size=1, run_id="gone")
+        assert store.find_artifacts() == []
+
+    def test_bad_artifact_values_are_rejected(self, store: MetadataStore) -> None:
+        with pytest.raises(InvalidInput, match="artifact name"):
+            store.create_artifact(kind="dataset", name="", digest=DIGEST, size=1)
+        with pytest.raises(InvalidInput, match="size"):
+            store.create_artifact(kind="dataset", name="x", digest=DIGEST, size=-1)
+        with pytest.raises(InvalidInput, match="'bad'"):
+            store.create_artifact(
+                kind="dataset", name="x", digest=DIGEST, size=1, metadata={"bad": object()}
+            )
+        assert store.find_artifacts() == []
+
+    def test_records_are_frozen_snapshots(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="r", tags={"a": 1})
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            run.status = RunStatus.FAILED  # type: ignore[misc]
+        store.set_run_tags(run.id, {"b": 2})
+        store.finish_run(run.id, RunStatus.SUCCEEDED)
+        assert run.status is RunStatus.RUNNING
+        assert run.tags == {"a": 1}
+
+    # -- runs ------------------------------------------------------------------------
+
+    def test_run_lifecycle(self, store: MetadataStore) -> None:
+        params = {"C": 0.5, "layers": [64, 32], "opt": {"name": "adam"}, "flag": True, "x": None}
+        run = store.create_run(kind="train", name="fit", params=params, fingerprint="f" * 64)
+        assert run.status is RunStatus.RUNNING
+        assert run.ended_at is None
+        assert run.params == params
+        done = store.finish_run(run.id, RunStatus.FAILED, error="boom")
+        assert done.status is RunStatus.FAILED
+        assert done.error == "boom"
+        assert done.ended_at is not None
+        assert done.ended_at >= done.started_at
+        assert store.get_run(run.id) == done
+
+    def test_a_finished_run_cannot_change(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        store.finish_run(run.id, RunStatus.SUCCEEDED)
+        with pytest.raises(InvalidInput, match="already succeeded"):
+            store.finish_run(run.id, RunStatus.FAILED)
+        with pytest.raises(InvalidInput, match="already succeeded"):
+            store.set_run_tags(run.id, {"late": True})
+        read = store.get_run(run.id)
+        assert read.status is RunStatus.SUCCEEDED
+        assert read.tags == {}
+
+    def test_finish_needs_a_finished_status(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        with pytest.raises(InvalidInput, match="finished status"):
+            store.finish_run(run.id, RunStatus.RUNNING)
+        with pytest.raises(InvalidInput, match="'done'"):
+            store.finish_run(run.id, "done")  # type: ignore[arg-type]
+
+    def test_a_run_recorded_finished_has_an_end(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="step", name="cached step", status=RunStatus.CACHED)
+        assert run.status is RunStatus.CACHED
+        assert run.ended_at == run.started_at
+
+    def test_tags_merge_while_running(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit", tags={"a": 1, "b": 1})
+        assert store.set_run_tags(run.id, {"b": 2, "c": 3}).tags == {"a": 1, "b": 2, "c": 3}
+
+    def test_params_that_json_cannot_hold_are_rejected(self, store: MetadataStore) -> None:
+        with pytest.raises(InvalidInput, match="'lr'"):
+            store.create_run(kind="train", name="fit", params={"lr": math.nan})
+        with pytest.raises(InvalidInput, match="'model'"):
+            store.create_run(kind="train", name="fit", params={"model": object()})
+        with pytest.raises(InvalidInput, match="key 3"):
+            store.create_run(kind="train", name="fit", params={3: "x"})  # type: ignore[dict-item]
+        assert store.find_runs() == []
+
+    def test_child_runs_and_filters(self, store: MetadataStore) -> None:
+        parent = store.create_run(kind="tune", name="study")
+        kids = [store.create_run(kind="trial", name=f"t{i}", parent_id=parent.id) for i in range(3)]
+        store.finish_run(kids[1].id, RunStatus.FAILED)
+        assert [r.id for r in store.find_runs(parent_id=parent.id)] == [k.id for k in kids]
+        assert [r.id for r in store.find_runs(status=RunStatus.FAILED)] == [kids[1].id]
+        assert [r.id for r in store.find_runs(kind="tune")] == [parent.id]
+        assert [r.id for r in store.find_runs(name="t2")] == [kids[2].id]
+        assert len(store.find_runs(limit=2)) == 2
+        with pytest.raises(NotFound, match="parent run"):
+            store.create_run(kind="trial", name="orphan", parent_id="missing")
+
+    def test_runs_record_where_they_ran(self, store: MetadataStore) -> None:
+        import os
+
+        run = store.create_run(kind="train", name="fit")
+        assert run.pid == os.getpid()
+        assert run.host
+
+    def test_unknown_run_raises_not_found(self, store: MetadataStore) -> None:
+        with pytest.raises(NotFound, match="'nope'"):
+            store.get_run("nope")
+        with pytest.raises(NotFound, match="'nope'"):
+            store.finish_run("nope", RunStatus.SUCCEEDED)
+
+    # -- lineage ---------------------------------------------------------------------
+
+    def test_events_link_runs_and_artifacts(self, store: MetadataStore) -> None:
+        data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
+        run = store.create_run(kind="step", name="clean")
+        first = store.add_event(run.id, data.id, Direction.INPUT, "raw")
+        again = store.add_event(run.id, data.id, Direction.INPUT, "raw")
+        assert first == again
+        out = store.create_artifact(
+            kind="dataset", name="clean", digest=OTHER, size=1, run_id=run.id
+        )
+        assert [(e.artifact_id, e.direction) for e in store.events(run_id=run.id)] == [
+            (data.id, Direction.INPUT),
+            (out.id, Direction.OUTPUT),
+        ]
+        assert [e.run_id for e in store.events(artifact_id=data.id)] == [run.id]
+
+    def test_events_need_both_ends(self, store: MetadataStore) -> None:
+        data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
+        run = store.create_run(kind="step", name="clean")
+        with pytest.raises(NotFound, match="artifact"):
+            store.add_event(run.id, "missing", Direction.INPUT, "raw")
+        with pytest.raises(NotFound, match="run"):
+            store.add_event("missing", data.id, Direction.INPUT, "raw")
+        with pytest.raises(InvalidInput, match="sideways"):
+            store.add_event(run.id, data.id, "sideways", "raw")  # type: ignore[arg-type]
+        assert store.events(run_id=run.id) == []
+
+    # -- metrics ---------------------------------------------------------------------
+
+    def test_metrics_round_trip_in_order(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        store.log_metrics(
+            run.id,
+            [
+                MetricPoint("loss", 0.5, step=1),
+                MetricPoint("acc", 0.9, step=0),
+                MetricPoint("loss", 0.9, step=0),
+                MetricPoint("loss", math.nan, step=2),
+                MetricPoint("loss", math.inf, step=3),
+            ],
+        )
+        store.log_metrics(run.id, [MetricPoint("loss", 0.1, step=4)])
+        points = store.metrics(run.id)
+        assert [(m.key, m.step) for m in points] == [
+            ("acc", 0),
+            ("loss", 0),
+            ("loss", 1),
+            ("loss", 2),
+            ("loss", 3),
+            ("loss", 4),
+        ]
+        loss = store.metrics(run.id, key="loss")
+        assert [m.value for m in loss][:2] == [0.9, 0.5]
+        assert math.isnan(loss[2].value)
+        assert loss[3].value == math.inf
+
+    def test_a_bad_point_writes_nothing_of_its_batch(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        batch = [MetricPoint("loss", 1.0, step=0), MetricPoint("loss", "high", step=1)]  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="'loss'"):
+            store.log_metrics(run.id, batch)
+        assert store.metrics(run.id) == []
+        with pytest.raises(NotFound):
+            store.log_metrics("missing", [MetricPoint("loss", 1.0)])
+
+    def test_metrics_of_a_large_batch_are_all_kept(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        store.log_metrics(run.id, [MetricPoint("loss", float(i), step=i) for i in range(20_000)])
+        values = [m.value for m in store.metrics(run.id, key="loss")]
+        assert values == [float(i) for i in range(20_000)]
+
+    # -- aliases ---------------------------------------------------------------------
+
+    def test_aliases_move_and_delete(self, store: MetadataStore) -> None:
+        v1 = store.create_artifact(kind="model", name="churn", digest=DIGEST, size=1)
+        v2 = store.create_artifact(kind="model", name="churn", digest=OTHER, size=1)
+        store.set_alias("champion", v1.id)
+        assert store.get_alias("model", "churn", "champion").artifact_id == v1.id
+        store.set_alias("champion", v2.id)
+        assert store.get_alias("model", "churn", "champion").artifact_id == v2.id
+        assert [a.alias for a in store.aliases(kind="model", name="churn")] == ["champion"]
+        store.delete_alias("model", "churn", "champion")
+        with pytest.raises(NotFound, match="champion"):
+            store.get_alias("model", "churn", "champion")
+        with pytest.raises(NotFound, match="champion"):
+            store.delete_alias("model", "churn", "champion")
+
+    def test_aliases_belong_to_their_name(self, store: MetadataStore) -> None:
+        a = store.create_artifact(kind="model", name="a", digest=DIGEST, size=1)
+        b = store.create_artifact(kind="model", name="b", digest=DIGEST, size=1)
+        store.set_alias("champion", a.id)
+        store.set_alias("champion", b.id)
+        assert store.get_alias("model", "a", "champion").artifact_id == a.id
+        assert store.get_alias("model", "b", "champion").artifact_id == b.id
+
+    def test_aliases_that_would_hide_versions_are_rejected(self, store: MetadataStore) -> None:
+        a = store.create_artifact(kind="model", name="a", digest=DIGEST, size=1)
+        for bad in ("latest", "v3"):
+            with pytest.raises(InvalidInput, match=bad):
+                store.set_alias(bad, a.id)
+        with pytest.raises(NotFound, match="missing"):
+            store.set_alias("champion", "missing")
+        assert store.aliases() == []
+
+    # -- the store itself ------------------------------------------------------------
+
+    def test_info_counts_records(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        store.create_artifact(kind="model", name="a", digest=DIGEST, size=1, run_id=run.id)
+        store.log_metrics(run.id, [MetricPoint("m", 1.0), MetricPoint("m", 2.0, step=1)])
+        info = store.info()
+        assert info.counts == {"artifacts": 1, "runs": 1, "events": 1, "metrics": 2, "aliases": 0}
+        assert info.schema_revision != "none"
+
+    def test_reopening_keeps_everything(self, store_url: str, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit", params={"C": 1})
+        store.close()
+        with open_store(store_url) as again:
+            assert again.get_run(run.id).params == {"C": 1}
+
+    # -- concurrency -----------------------------------------------------------------
+
+    def test_threads_number_versions_without_gaps(self, store: MetadataStore) -> None:
+        errors: list[BaseException] = []
+
+        def create() -> None:
+            try:
+                for _ in range(10):
+                    store.create_artifact(kind="dataset", name="shared", digest=DIGEST, size=1)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=create) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        versions = [a.version for a in store.find_artifacts(name="shared")]
+        assert versions == list(range(1, 81))
+
+    def test_processes_number_versions_without_gaps(self, store_url: str) -> None:
+        open_store(store_url).close()  # the schema exists before the race starts
+        context = multiprocessing.get_context("spawn")
+        barrier = context.Barrier(4)
+        children = [
+            context.Process(target=_write_versions, args=(store_url, "shared", 15, barrier))
+            for _ in range(4)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(timeout=180)
+        assert [child.exitcode for child in children] == [0, 0, 0, 0]
+        with open_store(store_url) as store:
+            versions = [a.version for a in store.find_artifacts(name="shared")]
+        assert versions == list(range(1, 61))

@@ -1,0 +1,147 @@
+"""A workspace: one metadata store and one artifact store, found from loopml.toml or the env.
+
+>>> import tempfile
+>>> ws = init(tempfile.mkdtemp())
+>>> ws.store.info().schema_revision
+'0001'
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loopml.config import STATE_DIR, Settings, find_settings, write_settings
+from loopml.errors import NotWritable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from loopml.artifacts import ArtifactStore
+    from loopml.store import Artifact, MetadataStore
+
+
+class Workspace:
+    """Opens its stores on first use; ``close()`` (or ``with``) releases them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: MetadataStore | None = None
+        self._artifacts: ArtifactStore | None = None
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        return f"Workspace(store={settings.store_url!r}, artifacts={settings.artifacts_url!r})"
+
+    @property
+    def root(self) -> Path | None:
+        return self.settings.root
+
+    @property
+    def store(self) -> MetadataStore:
+        if self._store is None:
+            from loopml.store import open_store
+
+            self._store = open_store(self.settings.store_url)
+        return self._store
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        if self._artifacts is None:
+            from loopml.artifacts import ArtifactStore
+
+            self._artifacts = ArtifactStore(
+                self.settings.artifacts_url, self.settings.artifacts_options
+            )
+        return self._artifacts
+
+    def add_file(
+        self,
+        path: str | Path,
+        *,
+        name: str,
+        kind: str = "file",
+        metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Artifact:
+        """Store a file and record it as the next version of ``(kind, name)``.
+
+        A file whose bytes equal the latest version's is not recorded again: that
+        version is returned (and, with ``run_id``, linked to the run as its output).
+        """
+        from loopml.errors import NotFound
+        from loopml.refs import check_name
+        from loopml.store import Direction
+
+        check_name(name, f"{kind} name")
+        path = Path(path)
+        blob = self.artifacts.put_file(path)
+        try:
+            latest = self.store.latest_artifact(kind, name)
+        except NotFound:
+            latest = None
+        if latest is not None and latest.digest == blob.digest and latest.uri is None:
+            if run_id is not None:
+                self.store.add_event(run_id, latest.id, Direction.OUTPUT, "output")
+            return latest
+        return self.store.create_artifact(
+            kind=kind,
+            name=name,
+            digest=blob.digest,
+            size=blob.size,
+            metadata={"file_name": path.name, **(metadata or {})},
+            run_id=run_id,
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def workspace(path: str | Path | None = None) -> Workspace:
+    """The workspace at or above ``path`` (default: the current folder), or from the env."""
+    return Workspace(find_settings(path))
+
+
+def init(
+    path: str | Path = ".", *, store_url: str | None = None, artifacts_url: str | None = None
+) -> Workspace:
+    """Make a workspace in ``path``: ``loopml.toml``, and ``.loopml/`` for the defaults.
+
+    The stores are created (or, for an existing database, checked) before this
+    returns; if that fails, nothing is left behind.
+    """
+    root = Path(path).absolute()
+    if not root.is_dir():
+        raise NotWritable(f"cannot make a workspace in {root}: no such folder; create it first")
+    state = root / STATE_DIR
+    made_state = not state.exists()
+    config_file = write_settings(root, store_url=store_url, artifacts_url=artifacts_url)
+    try:
+        if made_state:
+            state.mkdir()
+        ws = Workspace(find_settings(root, env={}))
+        ws.store.info()
+        ws.artifacts.prepare()
+    except BaseException as error:
+        config_file.unlink(missing_ok=True)
+        if made_state:
+            shutil.rmtree(state, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise NotWritable(
+                f"cannot make a workspace in {root}: {error.strerror}; run `loopml init` in "
+                "a folder you can write to"
+            ) from None
+        raise
+    return ws

@@ -1,0 +1,127 @@
+"""Fixtures shared by the whole suite: fresh SQLite files and fresh PostgreSQL schemas."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+POSTGRES_ENV = "LOOPML_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/loopml.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
+        pytest.skip(f"set {POSTGRES_ENV}=postgresql://user@host/db to run PostgreSQL tests")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A store URL on a schema of its own, dropped after the test."""
+    import sqlalchemy as sa
+
+    schema = f"loopml_test_{uuid.uuid4().hex[:12]}"
+    url = sa.make_url(postgres_server_url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(url, poolclass=sa.NullPool)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in postgres_server_url else "?"
+    yield f"{postgres_server_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store_url(request: pytest.FixtureRequest) -> str:
+    """A fresh store URL on each backend in turn."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+class CLI:
+    """Runs the installed ``loopml`` command in a real process."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd = cwd
+        self.env = env
+
+    def __call__(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        check: bool = False,
+        read_only: Path | None = None,
+    ) -> Result:
+        import subprocess
+        import sys
+
+        prefix = [] if read_only is None else read_only_prefix(read_only)
+        command = [*prefix, str(Path(sys.executable).with_name("loopml")), *args]
+        done = subprocess.run(
+            command,
+            cwd=cwd or self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        result = Result(done.returncode, done.stdout, done.stderr)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{command} failed: {result}")
+        return result
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CLI:
+    """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    return CLI(tmp_path, env)
+
+
+def read_only_prefix(folder: Path) -> list[str]:
+    """A command prefix under which ``folder`` is read-only, even for root.
+
+    root ignores file modes, so as root the folder is bind-mounted read-only in a
+    private mount namespace of the command alone; others get the folder's mode bits
+    cleared (the caller restores them).
+    """
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return []
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("as root, a read-only folder needs unshare(1) for a read-only bind mount")
+    probe = subprocess.run(
+        [unshare, "--mount", "true"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"as root, a read-only folder needs mount namespaces: {probe.stderr}")
+    mount = f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder} {folder}"
+    return [unshare, "--mount", "sh", "-c", f'{mount} && exec "$0" "$@"']

@@ -1,0 +1,109 @@
+"""Schemas: migrations build exactly the tables the code uses, and every past schema opens."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from loopml.errors import SchemaOutdated, SchemaTooNew
+from loopml.store import RunStatus, open_store
+from loopml.store._sql import migrate, schema
+from loopml.store._sql.engine import normalize_url
+
+SAVED = Path(__file__).parent.parent / "fixtures" / "schemas"
+
+
+def test_known_revisions_are_the_migration_chain() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    chain = [rev.revision for rev in scripts.walk_revisions()][::-1]
+    assert tuple(chain) == schema.REVISIONS
+    assert scripts.get_heads() == [schema.HEAD]
+
+
+def test_every_past_schema_has_a_saved_store() -> None:
+    assert sorted(p.stem for p in SAVED.glob("*.sqlite")) == list(schema.REVISIONS)
+
+
+def test_migrations_build_the_tables_the_code_uses(any_store_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    open_store(any_store_url).close()
+    engine = sa.create_engine(normalize_url(any_store_url))
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        differences = compare_metadata(context, schema.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+@pytest.mark.parametrize("revision", schema.REVISIONS)
+def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) -> None:
+    copy = tmp_path / "old.sqlite"
+    shutil.copy(SAVED / f"{revision}.sqlite", copy)
+    with open_store(f"sqlite:///{copy}") as store:
+        assert store.info().schema_revision == schema.HEAD
+        [run] = store.find_runs(name="saved")
+        assert run.status is RunStatus.SUCCEEDED
+        assert run.params == {"C": 0.5}
+        assert [m.value for m in store.metrics(run.id, "loss")][:2] == [1.0, 0.5]
+        model = store.latest_artifact("model", "saved")
+        assert store.get_alias("model", "saved", "champion").artifact_id == model.id
+        assert [e.artifact_id for e in store.events(run_id=run.id)] == [model.id]
+        store.create_run(kind="train", name="new")
+
+
+def _stamp(url: str, revision: str) -> None:
+    engine = sa.create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+    engine.dispose()
+
+
+def test_a_newer_schema_is_refused_untouched(any_store_url: str) -> None:
+    with open_store(any_store_url) as store:
+        run = store.create_run(kind="train", name="kept")
+    _stamp(any_store_url, "9999")
+    with pytest.raises(SchemaTooNew, match=r"'9999'.*pip install -U loopml"):
+        open_store(any_store_url)
+    _stamp(any_store_url, schema.HEAD)
+    with open_store(any_store_url) as store:
+        assert store.get_run(run.id).name == "kept"
+
+
+def test_an_older_schema_is_upgraded_or_explained(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_store(sqlite_url).close()
+    # Pretend this loopml knows a later revision than the store has.
+    monkeypatch.setattr(migrate, "REVISIONS", (schema.HEAD, "9000"))
+    monkeypatch.setattr(migrate, "HEAD", "9000")
+    with pytest.raises(SchemaOutdated, match="loopml migrate"):
+        open_store(sqlite_url, migrate=False)
+
+
+def _open(url: str, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    open_store(url).close()
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(any_store_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    children = [context.Process(target=_open, args=(any_store_url, barrier)) for _ in range(4)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=120)
+    assert [child.exitcode for child in children] == [0, 0, 0, 0]
+    with open_store(any_store_url) as store:
+        assert store.info().schema_revision == schema.HEAD

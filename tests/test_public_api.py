@@ -1,0 +1,46 @@
+"""The public surface is small, tested, and cheap to import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import loopml
+from loopml import errors
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert sorted(loopml.__all__) == [
+        "LoopmlError",
+        "Workspace",
+        "__version__",
+        "errors",
+        "init",
+        "workspace",
+    ]
+    for name in loopml.__all__:
+        assert hasattr(loopml, name)
+
+
+def test_every_error_is_a_loopml_error() -> None:
+    classes = [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+    ]
+    assert len(classes) >= 15
+    assert all(issubclass(cls, errors.LoopmlError) for cls in classes)
+    for cls in classes:
+        assert cls.__name__ in errors.__doc__, f"{cls.__name__} missing from the drawn tree"
+
+
+def test_import_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, loopml, loopml.store, loopml.artifacts, loopml.cli;"
+        "heavy = {'sqlalchemy', 'alembic', 'fsspec', 'blake3', 'rich', 'psycopg', 'typer'};"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert loaded == "[]"
