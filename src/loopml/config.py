@@ -79,9 +79,17 @@ def find_settings(
 
 
 def write_settings(
-    root: str | Path, *, store_url: str | None = None, artifacts_url: str | None = None
+    root: str | Path,
+    *,
+    store_url: str | None = None,
+    artifacts_url: str | None = None,
+    artifacts_options: Mapping[str, str | int | float | bool] | None = None,
 ) -> Path:
-    """Write a new ``loopml.toml`` in ``root``; refuses to overwrite one."""
+    """Write a new ``loopml.toml`` in ``root``; refuses to overwrite one.
+
+    ``artifacts_options`` become ``[artifacts.options]``: the fsspec storage options
+    (for s3://, e.g. ``endpoint_url``).
+    """
     root = Path(root).absolute()
     config_file = root / FILE_NAME
     if config_file.exists():
@@ -97,6 +105,10 @@ def write_settings(
         "[artifacts]\n"
         f"url = {json.dumps(artifacts_url or DEFAULT_ARTIFACTS_URL)}\n"
     )
+    if artifacts_options:
+        text += "\n[artifacts.options]\n" + "".join(
+            f"{json.dumps(key)} = {json.dumps(value)}\n" for key, value in artifacts_options.items()
+        )
     tmp = root / f".{FILE_NAME}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")

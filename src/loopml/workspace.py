@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,9 +116,16 @@ def workspace(path: str | Path | None = None) -> Workspace:
 
 
 def init(
-    path: str | Path = ".", *, store_url: str | None = None, artifacts_url: str | None = None
+    path: str | Path = ".",
+    *,
+    store_url: str | None = None,
+    artifacts_url: str | None = None,
+    artifacts_options: Mapping[str, str | int | float | bool] | None = None,
 ) -> Workspace:
     """Make a workspace in ``path``: ``loopml.toml``, and ``.loopml/`` for the defaults.
+
+    ``artifacts_options`` are the fsspec storage options of the artifacts URL, written
+    to ``[artifacts.options]`` (credentials are better left to the environment).
 
     The stores are created (or, for an existing database, checked) before this
     returns; if that fails, nothing is left behind.
@@ -127,7 +135,12 @@ def init(
         raise NotWritable(f"cannot make a workspace in {root}: no such folder; create it first")
     state = root / STATE_DIR
     made_state = not state.exists()
-    config_file = write_settings(root, store_url=store_url, artifacts_url=artifacts_url)
+    config_file = write_settings(
+        root,
+        store_url=store_url,
+        artifacts_url=artifacts_url,
+        artifacts_options=artifacts_options,
+    )
     try:
         if made_state:
             state.mkdir()

@@ -139,6 +139,16 @@ def test_blob_deleted_behind_the_store_is_missing(
     assert store.read_bytes(blob.digest) == b"soon gone"
 
 
+def test_blob_deleted_between_open_and_read_is_missing(
+    store: ArtifactStore, s3_server: S3Server, s3_url: str
+) -> None:
+    blob = store.put_bytes(b"there when opened")
+    with store.open(blob.digest) as reader:
+        s3_server.client().delete_object(Bucket=bucket_of(s3_url), Key=blob_key(blob.digest))
+        with pytest.raises(BlobMissing, match=blob.digest):
+            reader.read()
+
+
 @pytest.mark.parametrize("damage", ["same size", "other size"])
 def test_blob_overwritten_behind_the_store_is_corrupt(
     damage: str, store: ArtifactStore, s3_server: S3Server, s3_url: str, tmp_path: Path
@@ -340,14 +350,6 @@ def test_workspace_on_s3_from_environment_then_from_loopml_toml(
     )
 
 
-# Bugs in src/ these tests show; strict, so that they fail once fixed (then drop the mark).
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="FsspecBackend.digests yields every path s3fs find() returns, folders included",
-)
 @pytest.mark.parametrize("folder", ["emptied by a delete", "marker object"])
 def test_digests_lists_only_digests(
     folder: str, store: ArtifactStore, s3_server: S3Server, s3_url: str
@@ -366,12 +368,6 @@ def test_digests_lists_only_digests(
     assert list(store.digests()) == kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="FsspecBackend._upload trusts fs.exists(), which s3fs answers from its listings "
-    "cache: a blob deleted elsewhere is not uploaded again",
-)
 def test_default_options_restore_a_blob_deleted_elsewhere(s3_server: S3Server, s3_url: str) -> None:
     # The options a user would write: s3fs's instance and listings caches left on.
     options = {"endpoint_url": s3_server.endpoint_url, "key": s3_server.key}
@@ -384,12 +380,6 @@ def test_default_options_restore_a_blob_deleted_elsewhere(s3_server: S3Server, s
     assert list(objects(s3_server, bucket_of(s3_url))) == [blob_key(blob.digest)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(PermissionError, FileNotFoundError),
-    reason="FsspecBackend._upload lets s3fs's PermissionError/FileNotFoundError out of "
-    "fs.exists() and put_file() instead of a LoopmlError",
-)
 @pytest.mark.parametrize("problem", ["wrong secret", "no such bucket"])
 def test_unusable_bucket_fails_with_a_loopml_error(
     problem: str, s3_url: str, s3_options: dict[str, Any]
@@ -400,3 +390,33 @@ def test_unusable_bucket_fails_with_a_loopml_error(
         store = ArtifactStore(f"s3://{new_bucket_name()}/artifacts", s3_options)
     with pytest.raises(LoopmlError):
         store.put_bytes(b"anything")
+
+
+def test_cli_init_writes_storage_options_that_later_commands_use(
+    s3_server: S3Server, s3_url: str, cli: Any, tmp_path: Path
+) -> None:
+    cli.env = {k: v for k, v in cli.env.items() if not k.startswith("AWS_")}
+    cli.env["AWS_EC2_METADATA_DISABLED"] = "true"
+    cli(
+        "init",
+        "--artifacts-url",
+        s3_url,
+        "--artifacts-option",
+        f"endpoint_url={s3_server.endpoint_url}",
+        "--artifacts-option",
+        f"key={s3_server.key}",
+        "--artifacts-option",
+        f"secret={s3_server.secret}",
+        "--artifacts-option",
+        "use_listings_cache=false",
+        check=True,
+    )
+    settings = (tmp_path / "loopml.toml").read_text(encoding="utf-8")
+    assert '"use_listings_cache" = false' in settings  # a TOML boolean, not a string
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    cli("artifacts", "put", "model.bin", "--name", "model", "--kind", "model", check=True)
+    digest = digest_bytes(b"weights")
+    assert list(objects(s3_server, bucket_of(s3_url))) == [blob_key(digest)]
+    cli("artifacts", "get", "model@v1", "copy.bin", "--kind", "model", check=True)
+    assert (tmp_path / "copy.bin").read_bytes() == b"weights"
+    assert "0 damaged" in cli("verify", check=True).out

@@ -69,6 +69,12 @@ def test_bad_artifacts_url_leaves_no_half_made_workspace(cli, tmp_path: Path) ->
     assert sorted(os.listdir(tmp_path)) == []
 
 
+def test_artifacts_option_that_is_not_key_value(cli, tmp_path: Path) -> None:
+    result = cli("init", "--artifacts-option", "endpoint_url")
+    assert_user_error(result, "--artifacts-option", "'endpoint_url'", "KEY=VALUE")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 def test_postgres_server_that_is_not_there(cli, tmp_path: Path) -> None:
     cli.env["LOOPML_STORE_URL"] = "postgresql://loopml:secret@127.0.0.1:1/loopml"
     cli.env["LOOPML_ARTIFACTS_URL"] = str(tmp_path / "blobs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -13,7 +14,10 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from loopml.artifacts._digest import CHUNK, chunks, hasher
-from loopml.errors import InvalidInput, NotWritable
+from loopml.errors import ConfigError, InvalidInput, NotWritable
+
+_PREFIX = re.compile(r"[0-9a-f]{2}")
+_REST = re.compile(r"[0-9a-f]{62}")
 
 # Object stores whose single put is atomic: the object appears whole or not at all.
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
@@ -128,13 +132,41 @@ class FsspecBackend:
         self._atomic_put = protocol in _ATOMIC_PUT
 
     def prepare(self) -> None:
-        try:
+        with self._translated("create"):
             self.fs.makedirs(self.root, exist_ok=True)
-        except PermissionError as error:
-            raise not_writable(self.location, error) from None
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """The filesystem's own errors, said in loopml's words."""
+        try:
+            yield
+        except PermissionError as error:
+            if action == "read":
+                raise ConfigError(
+                    f"artifact store {self.location} refused a read: {error}; check the "
+                    "credentials (AWS_* variables or [artifacts.options] in loopml.toml)"
+                ) from None
+            raise NotWritable(
+                f"artifact store {self.location} refused to {action}: {error}; check the "
+                "credentials (AWS_* variables or [artifacts.options] in loopml.toml) and "
+                "that they may write there"
+            ) from None
+        except FileNotFoundError as error:
+            if action == "read":
+                raise
+            raise ConfigError(
+                f"artifact store {self.location} cannot {action}: {error}; create the "
+                "bucket, or point LOOPML_ARTIFACTS_URL at one that exists"
+            ) from None
+
+    def _exists(self, path: str) -> bool:
+        # s3fs and others answer exists() from a listings cache that misses deletes
+        # made elsewhere; dedup and verify must see the store as it is now.
+        self.fs.invalidate_cache(path)
+        return bool(self.fs.exists(path))
 
     def put_stream(self, stream: IO[bytes]) -> tuple[str, int]:
         # The digest names the object, so it must be known before the upload: spool
@@ -169,24 +201,25 @@ class FsspecBackend:
 
     def _upload(self, local: Path, digest: str) -> None:
         final = self._path(blob_key(digest))
-        if self.fs.exists(final):
-            return
-        try:
+        with self._translated("write"):
+            if self._exists(final):
+                return
             if self._atomic_put:
                 self.fs.put_file(str(local), final)
             else:
                 tmp = self._path(f"tmp/{uuid.uuid4().hex}.part")
                 self.fs.put_file(str(local), tmp)
                 self.fs.mv(tmp, final)
-        except PermissionError as error:
-            raise not_writable(self.location, error) from None
+            self.fs.invalidate_cache(final)
 
     def open(self, digest: str) -> IO[bytes]:
-        stream: IO[bytes] = self.fs.open(self._path(blob_key(digest)), "rb", block_size=CHUNK)
+        with self._translated("read"):
+            stream: IO[bytes] = self.fs.open(self._path(blob_key(digest)), "rb", block_size=CHUNK)
         return stream
 
     def exists(self, digest: str) -> bool:
-        return bool(self.fs.exists(self._path(blob_key(digest))))
+        with self._translated("read"):
+            return self._exists(self._path(blob_key(digest)))
 
     def where(self, digest: str) -> str:
         return f"{self.location}/{blob_key(digest)}"
@@ -196,9 +229,14 @@ class FsspecBackend:
 
     def digests(self) -> Iterator[str]:
         blobs = self._path("blobs")
-        with contextlib.suppress(FileNotFoundError):
-            for path in sorted(self.fs.find(blobs)):
-                prefix, name = str(path).rstrip("/").split("/")[-2:]
+        self.fs.invalidate_cache(blobs)
+        found: list[str] = []
+        with self._translated("read"), contextlib.suppress(FileNotFoundError):
+            found = sorted(self.fs.find(blobs))
+        for path in found:
+            # Only blob files: object stores also list folder markers and emptied folders.
+            prefix, name = str(path).rstrip("/").split("/")[-2:]
+            if _PREFIX.fullmatch(prefix) and _REST.fullmatch(name):
                 yield prefix + name
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import IO, TYPE_CHECKING, Any
 
-from loopml.errors import DigestMismatch, InvalidInput
+from loopml.errors import BlobMissing, DigestMismatch, InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,6 +47,13 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+def missing_blob(digest: str, where: str) -> BlobMissing:
+    return BlobMissing(
+        f"blob {digest} is missing from the artifact store ({where}); "
+        "restore it from a backup or re-create the artifact"
+    )
+
+
 class VerifyingReader:
     """A binary file object that hashes what is read and checks the digest at the end.
 
@@ -63,7 +70,11 @@ class VerifyingReader:
         self._checked = False
 
     def read(self, size: int = -1) -> bytes:
-        block = self._raw.read(size)
+        try:
+            block = self._raw.read(size)
+        except FileNotFoundError:
+            # Deleted between open and read (an object store opens lazily).
+            raise missing_blob(self._digest, self._where) from None
         self._hash.update(block)
         if (not block or size is None or size < 0) and not self._checked:
             self._check()

@@ -12,8 +12,8 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
-from loopml.artifacts._digest import VerifyingReader, check_digest, chunks
-from loopml.errors import BlobMissing, ConfigError, InvalidInput, InvalidURL, NotFound
+from loopml.artifacts._digest import VerifyingReader, check_digest, chunks, missing_blob
+from loopml.errors import BlobMissing, ConfigError, InvalidInput, InvalidURL
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +123,8 @@ class ArtifactStore:
         """Every digest stored, in order."""
         return self._backend.digests()
 
-    def _missing(self, digest: str) -> NotFound:
-        return BlobMissing(
-            f"blob {digest} is missing from the artifact store ({self._backend.where(digest)}); "
-            "restore it from a backup or re-create the artifact"
-        )
+    def _missing(self, digest: str) -> BlobMissing:
+        return missing_blob(digest, self._backend.where(digest))
 
 
 def _backend(url: str, options: dict[str, Any]) -> Backend:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import typer
+
+from loopml.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
@@ -23,14 +26,40 @@ def init(
     artifacts_url: str = typer.Option(
         None, "--artifacts-url", help="Artifact store, e.g. s3://bucket/prefix."
     ),
+    artifacts_option: list[str] = typer.Option(
+        [],
+        "--artifacts-option",
+        metavar="KEY=VALUE",
+        help="A storage option of the artifacts URL, e.g. endpoint_url=http://host:9000 "
+        "(repeatable; written to [artifacts.options]).",
+    ),
 ) -> None:
     """Make a workspace: loopml.toml, a SQLite store and an artifacts folder in .loopml/."""
     from loopml.workspace import init as make
 
-    with make(path, store_url=store_url, artifacts_url=artifacts_url) as ws:
+    options = dict(_option(text) for text in artifacts_option)
+    with make(
+        path, store_url=store_url, artifacts_url=artifacts_url, artifacts_options=options
+    ) as ws:
         typer.echo(f"made a loopml workspace in {ws.root}")
         typer.echo(f"  store:     {ws.store.url}")
         typer.echo(f"  artifacts: {ws.artifacts.location}")
+
+
+def _option(text: str) -> tuple[str, str | int | float | bool]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InvalidInput(
+            f"--artifacts-option {text!r} is not KEY=VALUE; write it as, e.g., "
+            "--artifacts-option endpoint_url=http://127.0.0.1:9000"
+        )
+    value: str | int | float | bool = raw
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        with contextlib.suppress(ValueError):
+            value = float(raw) if "." in raw else int(raw)
+    return key.strip(), value
 
 
 def info(
