@@ -27,7 +27,18 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
     assert "adding unchanged data again gives diabetes@v2" in out
     assert "lineage of diabetes-sgd@v1 (champion)" in out
     assert "which read dataset diabetes@v2" in out
-    assert "checked 3 artifacts: 0 damaged" in out
+    assert "diabetes@v2 validates: True" in out
+    assert "diabetes@v3 validates: False" in out
+    # The two planted problems of the bad batch, and nothing else, are errors.
+    errors = out.split("its errors:")[1].split("report:")[0]
+    assert errors.count("out_of_range: ") == 1
+    assert "'bmi'" in errors
+    assert errors.count("missing_values: ") == 1
+    assert "'bp'" in errors
+    assert len(errors.strip().splitlines()) == 2
+    assert (tmp_path / "demo-workspace" / "diabetes-v3-validation.html").stat().st_size > 10_000
+    assert "(exit code 1)" in out  # `loopml data validate diabetes@v3` fails, as it must
+    assert "checked 11 artifacts: 0 damaged" in out
     first, last = (
         float(part.split()[0].replace(",", ""))
         for part in out.split("validation MSE ")[1].split(" after epoch 1, ")

@@ -14,6 +14,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "LoopmlError",
         "Workspace",
         "__version__",
+        "data",
         "errors",
         "init",
         "workspace",
@@ -36,11 +37,19 @@ def test_every_error_is_a_loopml_error() -> None:
 
 def test_import_loads_no_heavy_dependency() -> None:
     code = (
-        "import sys, loopml, loopml.store, loopml.artifacts, loopml.cli;"
-        "heavy = {'sqlalchemy', 'alembic', 'fsspec', 'blake3', 'rich', 'psycopg', 'typer'};"
+        "import sys, loopml, loopml.store, loopml.artifacts, loopml.cli, loopml.data;"
+        "heavy = {'sqlalchemy', 'alembic', 'fsspec', 'blake3', 'rich', 'psycopg', 'typer',"
+        " 'numpy', 'polars', 'pyarrow', 'scipy', 'pandas', 'yaml'};"
         "print(sorted(heavy & set(sys.modules)))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_data_is_a_lazy_attribute() -> None:
+    import loopml.data
+
+    assert loopml.data.add is not None
+    assert set(loopml.data.__all__) <= set(dir(loopml.data))

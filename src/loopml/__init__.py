@@ -5,6 +5,8 @@
 True
 """
 
+from types import ModuleType
+
 from loopml import errors
 from loopml._version import __version__
 from loopml.errors import LoopmlError
@@ -14,7 +16,17 @@ __all__ = [
     "LoopmlError",
     "Workspace",
     "__version__",
+    "data",
     "errors",
     "init",
     "workspace",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # Subpackages load on first use, so that `import loopml` stays fast.
+    if name == "data":
+        import loopml.data
+
+        return loopml.data
+    raise AttributeError(f"module 'loopml' has no attribute {name!r}")

@@ -1,0 +1,113 @@
+"""The functions users call: ``loopml.data.add``, ``get``, ``validate``, ``diff``...
+
+Each takes ``workspace=`` (a :class:`~loopml.Workspace`); without it, the workspace
+is found from the current folder or the environment, as the CLI finds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.data._checks import DatasetDiff, ValidationRecord, diff_versions, validate_version
+from loopml.data._schema import Schema
+from loopml.data._versions import (
+    DatasetVersion,
+    add_version,
+    get_version,
+    list_versions,
+    pinned_schema,
+    record_schema,
+)
+
+if TYPE_CHECKING:
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+
+def _workspace(workspace: Workspace | None) -> Workspace:
+    if workspace is not None:
+        return workspace
+    from loopml.workspace import workspace as find
+
+    return find()
+
+
+def add(
+    source: Any,
+    *,
+    name: str,
+    label: str | None = None,
+    description: str | None = None,
+    labelling_notes: str | None = None,
+    workspace: Workspace | None = None,
+) -> DatasetVersion:
+    """Record a file, a folder, or a pandas/Polars DataFrame or Arrow table as the next
+    version of dataset ``name``. Unchanged content returns the latest version as it is.
+
+    ``label`` names the label column (its class shares are checked on their own);
+    ``labelling_notes`` keeps the guidelines the labels were made under.
+    """
+    version, _ = add_version(
+        _workspace(workspace),
+        source,
+        name=name,
+        label=label,
+        description=description,
+        labelling_notes=labelling_notes,
+    )
+    return version
+
+
+def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
+    """A dataset version by reference: ``name``, ``name@v3``, ``name@latest``, an alias,
+    or ``name@blake3:<digest prefix>``."""
+    return get_version(_workspace(workspace), ref)
+
+
+def versions(name: str, *, workspace: Workspace | None = None) -> list[DatasetVersion]:
+    """Every version of a dataset, oldest first."""
+    return list_versions(_workspace(workspace), name)
+
+
+def validate(
+    ref: str, *, against: str | None = None, workspace: Workspace | None = None
+) -> ValidationRecord:
+    """Validate a version against its pinned schema and the version before it (or
+    ``against``: another dataset's version is compared as skew); the result and an
+    HTML report are recorded."""
+    ws = _workspace(workspace)
+    current = get_version(ws, ref)
+    reference = get_version(ws, against) if against is not None else None
+    return validate_version(current, against=reference)
+
+
+def diff(old: str, new: str, *, workspace: Workspace | None = None) -> DatasetDiff:
+    """Columns, types and rows added or removed, and drift, from ``old`` to ``new``."""
+    ws = _workspace(workspace)
+    return diff_versions(get_version(ws, old), get_version(ws, new))
+
+
+def schema(name: str, *, workspace: Workspace | None = None) -> Schema:
+    """The dataset's pinned schema."""
+    return pinned_schema(_workspace(workspace), name)[0]
+
+
+def set_schema(
+    name: str, new: Schema | str | Path, *, workspace: Workspace | None = None
+) -> Artifact:
+    """Pin a schema (a :class:`Schema`, or a YAML/JSON file) as the dataset's next one."""
+    ws = _workspace(workspace)
+    get_version(ws, f"{name}@v1")  # the dataset must exist
+    if isinstance(new, Schema):
+        return record_schema(ws, name, new, source="set from Python")
+    path = Path(new)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        from loopml.errors import InvalidInput
+
+        raise InvalidInput(f"cannot read schema file {path}: {error}") from None
+    return record_schema(
+        ws, name, Schema.from_yaml(text, str(path)), source=f"set from {path.name}"
+    )

@@ -1,0 +1,176 @@
+"""Reading what users hand in: Parquet and CSV files, and pandas/Polars/Arrow tables.
+
+Every failure is an :class:`InvalidInput` that names the file (or the table) and the
+column, and says what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".tsv")
+# What pandas reads as missing by default; users moving from pandas expect the same.
+NULL_MARKERS = ["", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "<NA>"]
+MIXED_NUMERIC_SHARE = 0.5  # a text column whose values are mostly numbers is mixed
+
+
+def file_format(path: Path) -> str:
+    """``parquet``, ``csv`` or ``folder``, from the path; InvalidInput for anything else."""
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    raise InvalidInput(
+        f"cannot tell the format of {path}: loopml reads Parquet (.parquet, .pq), CSV "
+        "(.csv, .tsv) and folders of files; rename it, or read it yourself and add the "
+        "DataFrame with loopml.data.add(df, name=...)"
+    )
+
+
+def read_table(path: Path, fmt: str) -> pl.DataFrame:
+    """The table in a Parquet or CSV file, checked: readable, not empty, one type per column."""
+    import polars as pl
+
+    try:
+        if fmt == "parquet":
+            with path.open("rb") as head:
+                if head.read(4) != b"PAR1":
+                    raise InvalidInput(
+                        f"{path} is not a Parquet file (it does not start with PAR1); if it is "
+                        "CSV, give it a .csv name"
+                    )
+            table = pl.read_parquet(path)
+        else:
+            table = _read_csv(path)
+    except InvalidInput:
+        raise
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvalidInput(
+            f"cannot read {path} as {fmt.upper()}: {first}; check that the file is whole "
+            f"and really {fmt.upper()}"
+        ) from None
+    check_table(table, str(path))
+    return table
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    import polars as pl
+
+    separator = "\t" if path.suffix.lower() == ".tsv" else ","
+    options: dict[str, Any] = {"separator": separator, "null_values": NULL_MARKERS}
+    try:
+        table = pl.read_csv(path, infer_schema_length=10_000, **options)
+    except pl.exceptions.ComputeError:
+        # A value far down the file did not fit the type guessed from the first rows.
+        table = pl.read_csv(path, infer_schema_length=None, **options)
+    _refuse_mixed_text(table, str(path))
+    return table
+
+
+def _refuse_mixed_text(table: pl.DataFrame, where: str) -> None:
+    """A CSV column that is mostly numbers with some text is a data error, not text."""
+    import polars as pl
+
+    for name in table.columns:
+        column = table[name]
+        if column.dtype != pl.String:
+            continue
+        present = column.drop_nulls()
+        if not len(present):
+            continue
+        numbers = present.str.strip_chars().cast(pl.Float64, strict=False)
+        parsed = len(numbers) - numbers.null_count()
+        if parsed == len(present) or parsed <= MIXED_NUMERIC_SHARE * len(present):
+            continue
+        row = int(numbers.is_null().arg_true()[0])
+        bad = present[row]
+        raise InvalidInput(
+            f"column {name!r} of {where} mixes numbers and text: {parsed:,} of "
+            f"{len(present):,} values are numbers, but others are not, e.g. {bad!r}; fix "
+            "those values (or mark them missing), or read the file yourself and add the "
+            "DataFrame with the column typed as you want"
+        )
+
+
+def check_table(table: pl.DataFrame, where: str) -> None:
+    if not table.width:
+        raise InvalidInput(f"{where} has no columns; a dataset needs at least one")
+    if not table.height:
+        raise InvalidInput(
+            f"{where} has no rows (columns: {', '.join(table.columns[:10])}); add data with "
+            "at least one row"
+        )
+    names = [name for name in table.columns if not name.strip()]
+    if names:
+        raise InvalidInput(f"{where} has a column with an empty name; give every column a name")
+
+
+def as_polars(obj: Any, where: str = "the DataFrame") -> pl.DataFrame:
+    """A pandas or Polars DataFrame, or an Arrow table, as a Polars DataFrame."""
+    import polars as pl
+
+    if isinstance(obj, pl.LazyFrame):
+        obj = obj.collect()
+    if isinstance(obj, pl.DataFrame):
+        table = obj
+    elif _is_pandas(obj):
+        table = _from_pandas(obj, where)
+    elif type(obj).__module__.startswith("pyarrow"):
+        try:
+            table = pl.from_arrow(obj)  # type: ignore[assignment]
+        except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+            raise InvalidInput(f"cannot use {where}: {error}") from None
+    else:
+        raise InvalidInput(
+            f"cannot add a {type(obj).__name__}: give a file path, a pandas or Polars "
+            "DataFrame, or a pyarrow Table"
+        )
+    check_table(table, where)
+    for name, dtype in table.schema.items():
+        if dtype == pl.Object:
+            raise InvalidInput(
+                f"column {name!r} of {where} holds Python objects loopml cannot store; "
+                "convert it to numbers, text or dates first"
+            )
+    return table
+
+
+def _is_pandas(obj: Any) -> bool:
+    return type(obj).__module__.startswith("pandas") and hasattr(obj, "columns")
+
+
+def _from_pandas(frame: Any, where: str) -> pl.DataFrame:
+    import polars as pl
+
+    unnamed = [name for name in frame.columns if not isinstance(name, str)]
+    if unnamed:
+        raise InvalidInput(
+            f"column {unnamed[0]!r} of {where} is not named by text; name the columns, "
+            "e.g. df.columns = [str(c) for c in df.columns]"
+        )
+    for name in frame.columns:
+        column = frame[name]
+        if str(column.dtype) != "object":
+            continue
+        kinds = {type(v).__name__ for v in column.dropna().tolist()}
+        if len(kinds) > 1:
+            raise InvalidInput(
+                f"column {name!r} of {where} mixes types ({', '.join(sorted(kinds))}); "
+                "make it one type, e.g. df[col].astype(str) or pd.to_numeric(df[col])"
+            )
+    try:
+        table: pl.DataFrame = pl.from_pandas(frame)
+    except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+        raise InvalidInput(f"cannot use {where}: {error}") from None
+    return table

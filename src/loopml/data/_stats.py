@@ -1,0 +1,125 @@
+"""Distances and tests between two column profiles.
+
+Distances (effect sizes) come from the full data through the stored quantiles and
+counts; p-values come from tests run on what they are sized for: the chi-square test on
+the exact counts of both tables (a two-sample test of homogeneity, neither side taken
+as exact), the KS test on the stored row samples, with the sample sizes it used.
+
+>>> import numpy as np
+>>> float(cdf_from_quantiles(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), np.array([2.0]))[0])
+0.5
+>>> round(js_distance([0.5, 0.5], [0.7, 0.3]), 3), round(linf([0.5, 0.5], [0.7, 0.3]), 2)
+(0.174, 0.2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
+
+PSI_FLOOR = 1e-4  # bins empty on one side would make PSI infinite
+NUMERIC_BINS = 10  # PSI and JS of numeric columns: the reference's deciles
+
+
+def cdf_from_quantiles(quantiles: Floats, points: Floats) -> Floats:
+    """The share of values <= each point, read off quantiles at equal steps (0..1)."""
+    import numpy as np
+
+    q = np.asarray(quantiles, dtype=np.float64)
+    x = np.asarray(points, dtype=np.float64)
+    steps = len(q) - 1
+    above = np.clip(np.searchsorted(q, x, side="right"), 1, steps)  # q[above-1] <= x < q[above]
+    low, high = q[above - 1], q[above]
+    width = high - low
+    fraction = np.where(width > 0, (x - low) / np.where(width > 0, width, 1.0), 0.0)
+    result: Floats = (above - 1 + np.clip(fraction, 0.0, 1.0)) / steps
+    result[x < q[0]] = 0.0
+    result[x >= q[-1]] = 1.0
+    return result
+
+
+def wasserstein(ref_quantiles: Sequence[float], cur_quantiles: Sequence[float]) -> float:
+    """Earth mover's distance W1 = integral over u of |Q_ref(u) - Q_cur(u)|."""
+    import numpy as np
+
+    gap = np.abs(np.asarray(ref_quantiles) - np.asarray(cur_quantiles))
+    return float((gap[:-1] + gap[1:]).sum() / (2 * (len(gap) - 1)))
+
+
+def ks_statistic(ref_quantiles: Sequence[float], cur_quantiles: Sequence[float]) -> float:
+    """KS distance sup |F_ref - F_cur|, from quantiles (to within one quantile step)."""
+    import numpy as np
+
+    ref = np.asarray(ref_quantiles, dtype=np.float64)
+    cur = np.asarray(cur_quantiles, dtype=np.float64)
+    points = np.unique(np.concatenate((ref, cur)))
+    return float(np.abs(cdf_from_quantiles(ref, points) - cdf_from_quantiles(cur, points)).max())
+
+
+def numeric_bins(
+    ref_quantiles: Sequence[float], cur_quantiles: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """Shares of both tables in the reference's decile bins (open at both ends)."""
+    import numpy as np
+
+    ref = np.asarray(ref_quantiles, dtype=np.float64)
+    cur = np.asarray(cur_quantiles, dtype=np.float64)
+    steps = len(ref) - 1
+    edges = np.unique(ref[[steps * k // NUMERIC_BINS for k in range(1, NUMERIC_BINS)]])
+    ref_cdf = np.concatenate(([0.0], cdf_from_quantiles(ref, edges), [1.0]))
+    cur_cdf = np.concatenate(([0.0], cdf_from_quantiles(cur, edges), [1.0]))
+    return [float(s) for s in np.diff(ref_cdf)], [float(s) for s in np.diff(cur_cdf)]
+
+
+def psi(ref: Sequence[float], cur: Sequence[float]) -> float:
+    """Population stability index: sum of (cur - ref) * ln(cur / ref) over bins."""
+    total = 0.0
+    for r, c in zip(ref, cur, strict=True):
+        r, c = max(r, PSI_FLOOR), max(c, PSI_FLOOR)
+        total += (c - r) * math.log(c / r)
+    return total
+
+
+def js_distance(ref: Sequence[float], cur: Sequence[float]) -> float:
+    """Jensen-Shannon distance (base 2: 0 for equal, 1 for disjoint distributions)."""
+    total = 0.0
+    for r, c in zip(ref, cur, strict=True):
+        m = (r + c) / 2
+        if r > 0:
+            total += r * math.log2(r / m) / 2
+        if c > 0:
+            total += c * math.log2(c / m) / 2
+    return math.sqrt(max(total, 0.0))
+
+
+def linf(ref: Sequence[float], cur: Sequence[float]) -> float:
+    """The largest difference in share of any one value (TFDV's L-infinity)."""
+    return max((abs(r - c) for r, c in zip(ref, cur, strict=True)), default=0.0)
+
+
+def chi_square(ref_counts: Sequence[int], cur_counts: Sequence[int]) -> tuple[float, float]:
+    """Two-sample chi-square test of homogeneity on a 2 x k table: (statistic, p-value)."""
+    from scipy.stats import chi2_contingency
+
+    kept = [(r, c) for r, c in zip(ref_counts, cur_counts, strict=True) if r or c]
+    if len(kept) < 2 or not sum(r for r, _ in kept) or not sum(c for _, c in kept):
+        return 0.0, 1.0
+    result = chi2_contingency([[r for r, _ in kept], [c for _, c in kept]], correction=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def ks_test(ref_sample: Floats, cur_sample: Floats) -> tuple[float, float]:
+    """The two-sample KS test on raw values: (statistic, p-value)."""
+    from scipy.stats import ks_2samp
+
+    if not len(ref_sample) or not len(cur_sample):
+        return 0.0, 1.0
+    result = ks_2samp(ref_sample, cur_sample)
+    return float(result.statistic), float(result.pvalue)

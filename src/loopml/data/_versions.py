@@ -1,0 +1,440 @@
+"""Dataset versions: immutable, content-addressed, with a profile and a pinned schema.
+
+A version is an Artifact of kind ``dataset``. Its digest names the bytes that were
+added: the file itself (Parquet or CSV, checked out byte for byte), the Parquet a
+DataFrame was written to, or a folder's manifest. Its metadata holds the source, who
+added it and when, the row and column counts, the label column, notes, and the
+digests of its profile (JSON) and profile sample (Parquet), which sit in the artifact
+store next to it. The first version's inferred schema becomes the dataset's schema
+(an Artifact of kind ``schema``; its latest version is the pinned one).
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.data._files import (
+    StatCache,
+    read_manifest,
+    safe_target,
+    store_file,
+    store_folder,
+)
+from loopml.data._profile import Profile, profile
+from loopml.data._read import as_polars, file_format, read_table
+from loopml.data._schema import Schema, infer_schema
+from loopml.errors import InvalidInput, NotFound
+from loopml.refs import check_name, resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+KIND = "dataset"
+SCHEMA_KIND = "schema"
+TABULAR = ("parquet", "csv")
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a dataset; loads its data and profile on demand.
+
+    >>> import tempfile, polars as pl, loopml
+    >>> ws = loopml.init(tempfile.mkdtemp())
+    >>> v1 = loopml.data.add(pl.DataFrame({"x": [1, 2, 3]}), name="numbers", workspace=ws)
+    >>> latest = loopml.data.get("numbers@latest", workspace=ws)
+    >>> v1.ref, v1.rows, latest.to_polars()["x"].to_list()
+    ('numbers@v1', 3, [1, 2, 3])
+    >>> ws.close()
+    """
+
+    artifact: Artifact
+    workspace: Workspace
+
+    @property
+    def ref(self) -> str:
+        return self.artifact.ref
+
+    @property
+    def name(self) -> str:
+        return self.artifact.name
+
+    @property
+    def version(self) -> int:
+        return self.artifact.version
+
+    @property
+    def digest(self) -> str:
+        return self.artifact.digest
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.artifact.metadata
+
+    @property
+    def format(self) -> str:
+        return str(self.metadata["format"])
+
+    @property
+    def rows(self) -> int | None:
+        rows = self.metadata.get("rows")
+        return None if rows is None else int(rows)
+
+    @property
+    def tabular(self) -> bool:
+        return self.format in TABULAR
+
+    def profile(self) -> Profile:
+        """The stored profile (InvalidInput for a folder of files, which has none)."""
+        if not self.tabular:
+            raise InvalidInput(f"{self.ref} is a folder of files: it has no table profile")
+        import polars as pl
+
+        artifacts = self.workspace.artifacts
+        data = json.loads(artifacts.read_bytes(self.metadata["profile"]))
+        sample_digest = self.metadata.get("profile_sample")
+        sample = (
+            pl.read_parquet(io.BytesIO(artifacts.read_bytes(sample_digest)))
+            if sample_digest
+            else None
+        )
+        return Profile.from_json(data, sample)
+
+    def to_polars(self) -> pl.DataFrame:
+        if not self.tabular:
+            raise InvalidInput(
+                f"{self.ref} is a folder of files, not a table; use .path() to read its files"
+            )
+        return read_table(self.path(), self.format)
+
+    def to_pandas(self) -> pd.DataFrame:
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            raise InvalidInput("to_pandas() needs pandas: pip install 'loopml[pandas]'") from None
+        return self.to_polars().to_pandas()
+
+    def to_arrow(self) -> pa.Table:
+        return self.to_polars().to_arrow()
+
+    def path(self) -> Path:
+        """A read-only local copy, under its original file name (a folder for folders).
+
+        Made once per digest in the workspace's ``.loopml/checkouts``; files are
+        hard links to the local artifact store when they can be.
+        """
+        base = _checkouts_folder(self.workspace) / self.digest
+        target = base / self.metadata.get("file_name", "data") if self.format != "folder" else base
+        if (base / ".complete").exists():
+            return target
+        staging = Path(tempfile.mkdtemp(dir=base.parent, prefix=".staging-"))
+        try:
+            self._materialize(staging, link=True)
+            (staging / ".complete").touch()
+            try:
+                os.replace(staging, base)
+            except OSError:  # another process made it first
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def checkout(self, dest: str | Path) -> Path:
+        """Write the version's bytes, checked, to ``dest``; returns the path written.
+
+        A file goes to ``dest`` (or into it, under its own name, when ``dest`` is a
+        folder); a folder's files go into ``dest``, which must be missing or empty.
+        """
+        dest = Path(dest)
+        store = self.workspace.artifacts
+        if self.format != "folder":
+            target = dest / self.metadata["file_name"] if dest.is_dir() else dest
+            return store.get_file(self.digest, target)
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise InvalidInput(
+                f"cannot check out {self.ref} into {dest}: it is not an empty folder; give "
+                "a new or empty folder"
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        self._materialize(dest, link=False)
+        return dest
+
+    def _materialize(self, dest: Path, *, link: bool) -> None:
+        store = self.workspace.artifacts
+        if self.format != "folder":
+            _place(store, self.digest, dest / self.metadata.get("file_name", "data"), link)
+            return
+        for entry in read_manifest(store.read_bytes(self.digest)):
+            _place(store, entry.digest, safe_target(dest, entry.path), link)
+
+
+def _place(store: Any, digest: str, target: Path, link: bool) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    local = store.local_path(digest) if link else None
+    if local is not None:
+        try:
+            os.link(local, target)
+            return
+        except OSError:
+            pass
+    store.get_file(digest, target)
+
+
+def _checkouts_folder(ws: Workspace) -> Path:
+    root = ws.root
+    folder = (
+        root / ".loopml" / "checkouts"
+        if root is not None
+        else Path(tempfile.gettempdir()) / "loopml-checkouts"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stat_cache(ws: Workspace) -> StatCache:
+    return StatCache(ws.root / ".loopml" / "stat-cache.db" if ws.root is not None else None)
+
+
+# -- adding -----------------------------------------------------------------------------
+
+
+def add_version(
+    ws: Workspace,
+    source: Any,
+    *,
+    name: str,
+    label: str | None = None,
+    description: str | None = None,
+    labelling_notes: str | None = None,
+) -> tuple[DatasetVersion, bool]:
+    """Record ``source`` as the next version of ``name``; (version, whether it is new).
+
+    Content equal to the latest version's is not recorded again: that version comes
+    back with ``False``.
+    """
+    check_name(name, "dataset name")
+    for text, what in ((description, "description"), (labelling_notes, "labelling notes")):
+        if text is not None and not isinstance(text, str):
+            raise InvalidInput(f"{what} must be text, not {type(text).__name__}")
+    store = ws.artifacts
+    cache = stat_cache(ws)
+    try:
+        if isinstance(source, str | os.PathLike):
+            staged = _stage_path(ws, Path(source), cache, label)
+        else:
+            staged = _stage_table(ws, source, label)
+    finally:
+        cache.close()
+    latest = _latest(ws, name)
+    if latest is not None and latest.digest == staged.digest and _same_label(latest, label):
+        return DatasetVersion(latest, ws), False
+    metadata: dict[str, Any] = {
+        **staged.metadata,
+        "created_by": _who(),
+        "label": label,
+        "description": description,
+        "labelling_notes": labelling_notes,
+    }
+    if staged.profile is not None:
+        metadata.update(_store_profile(store, staged.profile))
+    artifact = ws.store.create_artifact(
+        kind=KIND, name=name, digest=staged.digest, size=staged.size, metadata=metadata
+    )
+    version = DatasetVersion(artifact, ws)
+    if staged.profile is not None and _latest_schema(ws, name) is None:
+        record_schema(ws, name, infer_schema(staged.profile), source=f"inferred from {version.ref}")
+    return version, True
+
+
+@dataclass
+class _Staged:
+    digest: str
+    size: int
+    metadata: dict[str, Any]
+    profile: Profile | None
+
+
+def _stage_path(ws: Workspace, path: Path, cache: StatCache, label: str | None) -> _Staged:
+    if not path.exists():
+        raise InvalidInput(f"cannot add {path}: no such file or folder; check the path")
+    fmt = file_format(path)
+    source = {"path": str(path.absolute())}
+    if fmt == "folder":
+        entries, manifest = store_folder(ws.artifacts, path, cache)
+        blob = ws.artifacts.put_bytes(manifest)
+        total = sum(e.size for e in entries)
+        suffixes: dict[str, int] = {}
+        for entry in entries:
+            suffix = Path(entry.path).suffix.lower() or "(none)"
+            suffixes[suffix] = suffixes.get(suffix, 0) + 1
+        return _Staged(
+            blob.digest,
+            total,
+            {
+                "format": "folder",
+                "file_name": path.name,
+                "source": {**source, "size": total, "files": len(entries)},
+                "files": len(entries),
+                "suffixes": suffixes,
+            },
+            None,
+        )
+    table = read_table(path, fmt)
+    digest, size = store_file(ws.artifacts, path, cache)
+    cache.flush()
+    table_profile = profile(table, label=label)
+    return _Staged(
+        digest,
+        size,
+        {
+            "format": fmt,
+            "file_name": path.name,
+            "source": {**source, "size": size, "rows": table.height},
+            **_shape(table),
+        },
+        table_profile,
+    )
+
+
+def _stage_table(ws: Workspace, obj: Any, label: str | None) -> _Staged:
+    table = as_polars(obj)
+    kind = type(obj).__module__.split(".")[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.parquet"
+        table.write_parquet(path, statistics=True)
+        blob = ws.artifacts.put_file(path)
+    return _Staged(
+        blob.digest,
+        blob.size,
+        {
+            "format": "parquet",
+            "file_name": "data.parquet",
+            "source": {
+                "path": None,
+                "object": f"{kind} {type(obj).__name__}",
+                "rows": table.height,
+            },
+            **_shape(table),
+        },
+        profile(table, label=label),
+    )
+
+
+def _shape(table: pl.DataFrame) -> dict[str, Any]:
+    return {
+        "rows": table.height,
+        "columns": [{"name": n, "type": str(t)} for n, t in table.schema.items()],
+    }
+
+
+def _store_profile(store: Any, table_profile: Profile) -> dict[str, str]:
+    data = json.dumps(table_profile.to_json(), separators=(",", ":")).encode()
+    stored = {"profile": store.put_bytes(data).digest}
+    if table_profile.sample is not None and table_profile.sample.width:
+        buffer = io.BytesIO()
+        table_profile.sample.write_parquet(buffer)
+        stored["profile_sample"] = store.put_bytes(buffer.getvalue()).digest
+    return stored
+
+
+def _same_label(latest: Artifact, label: str | None) -> bool:
+    return latest.metadata.get("label") == label
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _latest(ws: Workspace, name: str) -> Artifact | None:
+    try:
+        return ws.store.latest_artifact(KIND, name)
+    except NotFound:
+        return None
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def get_version(ws: Workspace, ref: str) -> DatasetVersion:
+    try:
+        return DatasetVersion(resolve(ws.store, KIND, ref), ws)
+    except NotFound as error:
+        raise NotFound(f"{error}; `loopml data log NAME` lists a dataset's versions") from None
+
+
+def list_versions(ws: Workspace, name: str) -> list[DatasetVersion]:
+    check_name(name, "dataset name")
+    found = ws.store.find_artifacts(kind=KIND, name=name)
+    if not found:
+        raise NotFound(
+            f"no dataset named {name!r}; add one with `loopml data add PATH --name {name}`"
+        )
+    return [DatasetVersion(a, ws) for a in sorted(found, key=lambda a: a.version)]
+
+
+def previous_version(version: DatasetVersion) -> DatasetVersion | None:
+    if version.version <= 1:
+        return None
+    try:
+        artifact = version.workspace.store.get_artifact_version(
+            KIND, version.name, version.version - 1
+        )
+    except NotFound:
+        return None
+    return DatasetVersion(artifact, version.workspace)
+
+
+# -- schemas ----------------------------------------------------------------------------
+
+
+def _latest_schema(ws: Workspace, name: str) -> Artifact | None:
+    try:
+        return ws.store.latest_artifact(SCHEMA_KIND, name)
+    except NotFound:
+        return None
+
+
+def record_schema(ws: Workspace, name: str, schema: Schema, *, source: str) -> Artifact:
+    """Store ``schema`` as the dataset's pinned schema (its next schema version)."""
+    text = schema.to_yaml().encode()
+    blob = ws.artifacts.put_bytes(text)
+    latest = _latest_schema(ws, name)
+    if latest is not None and latest.digest == blob.digest:
+        return latest
+    return ws.store.create_artifact(
+        kind=SCHEMA_KIND,
+        name=name,
+        digest=blob.digest,
+        size=blob.size,
+        metadata={"source": source, "created_by": _who(), "file_name": f"{name}.schema.yaml"},
+    )
+
+
+def pinned_schema(ws: Workspace, name: str) -> tuple[Schema, Artifact]:
+    """The dataset's schema; inferred from its first version when none was recorded."""
+    artifact = _latest_schema(ws, name)
+    if artifact is None:
+        first = get_version(ws, f"{name}@v1")
+        artifact = record_schema(
+            ws, name, infer_schema(first.profile()), source=f"inferred from {first.ref}"
+        )
+    text = ws.artifacts.read_bytes(artifact.digest).decode()
+    return Schema.from_yaml(text, f"schema {artifact.ref}"), artifact

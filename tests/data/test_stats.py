@@ -1,0 +1,90 @@
+"""The statistics against SciPy on raw data, and against what other tools get wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats as scipy_stats
+
+from loopml.data import infer_schema, profile, validate_profile
+from loopml.data._profile import sorted_quantiles
+from loopml.data._stats import chi_square, ks_statistic, wasserstein
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    return np.sort(rng.normal(0, 1, 200_000)), np.sort(rng.gamma(2.0, 0.6, 150_000))
+
+
+def test_distances_from_quantiles_match_scipy_on_the_raw_data(
+    pair: tuple[np.ndarray, np.ndarray],
+) -> None:
+    a, b = pair
+    qa, qb = sorted_quantiles(a), sorted_quantiles(b)
+    assert wasserstein(qa, qb) == pytest.approx(scipy_stats.wasserstein_distance(a, b), rel=0.01)
+    assert ks_statistic(qa, qb) == pytest.approx(scipy_stats.ks_2samp(a, b).statistic, abs=0.002)
+
+
+def test_chi_square_is_the_two_sample_test_of_homogeneity() -> None:
+    ref, cur = [120, 80, 40, 10], [1300, 1100, 500, 100]
+    expected = scipy_stats.chi2_contingency([ref, cur], correction=False)
+    assert chi_square(ref, cur) == pytest.approx((expected.statistic, expected.pvalue))
+
+
+def test_a_small_reference_does_not_make_chi_square_cry_wolf() -> None:
+    # Both tables come from the same distribution. A goodness-of-fit test that takes
+    # the small reference's shares as exact rejects far more often than its level; the
+    # two-sample test keeps close to it. 300 trials, bounded.
+    rng = np.random.default_rng(12)
+    shares = [0.4, 0.3, 0.2, 0.1]
+    two_sample = one_sample = 0
+    trials = 300
+    for _ in range(trials):
+        ref = rng.multinomial(150, shares)
+        cur = rng.multinomial(20_000, shares)
+        two_sample += chi_square(list(ref), list(cur))[1] < 0.05
+        expected = ref / ref.sum() * cur.sum()
+        one_sample += scipy_stats.chisquare(cur, expected).pvalue < 0.05
+    assert two_sample / trials < 0.10
+    assert one_sample / trials > 0.5
+
+
+def test_ks_p_values_are_sized_for_the_sample_they_use() -> None:
+    # 1M rows each from the same distribution: the p-value comes from the stored
+    # samples and says so, and under no change it is not small.
+    rng = np.random.default_rng(13)
+    ref = profile(pl.DataFrame({"x": rng.normal(0, 1, 1_000_000)}))
+    cur = profile(pl.DataFrame({"x": rng.normal(0, 1, 1_000_000)}))
+    (drift,) = validate_profile(cur, reference=ref).drift
+    assert drift.measures["ks_p_sample_rows"] == 5000
+    assert drift.measures["ks_p"] > 0.001
+    exact = scipy_stats.ks_2samp(ref.sample_values("x"), cur.sample_values("x"))
+    assert drift.measures["ks_p"] == pytest.approx(exact.pvalue)
+
+
+def test_new_extremes_are_not_out_of_range() -> None:
+    # A fresh draw of a million rows nearly always goes past the reference's min and
+    # max; that is not an anomaly, as long as few rows are outside the learned range.
+    rng = np.random.default_rng(14)
+    ref = profile(pl.DataFrame({"x": rng.standard_t(5, 1_000_000)}))
+    cur = profile(pl.DataFrame({"x": rng.standard_t(5, 1_000_000)}))
+    assert cur.column("x").min < ref.column("x").min or cur.column("x").max > ref.column("x").max
+    assert validate_profile(cur, schema=infer_schema(ref), reference=ref).anomalies == ()
+
+
+def test_a_missing_share_within_tolerance_is_not_an_anomaly() -> None:
+    rng = np.random.default_rng(15)
+
+    def table(missing: float) -> pl.DataFrame:
+        values = pl.Series("x", rng.normal(0, 1, 50_000))
+        missing_rows = pl.Series(rng.random(50_000) < missing)
+        # An id column keeps the rows with a missing x from being duplicates.
+        return pl.DataFrame({"id": range(50_000), "x": values.set(missing_rows, None)})
+
+    schema = infer_schema(profile(table(0.05)))
+    assert validate_profile(profile(table(0.052)), schema=schema).anomalies == ()
+    (anomaly,) = validate_profile(profile(table(0.09)), schema=schema).anomalies
+    assert anomaly.kind == "missing_values"
+    assert anomaly.evidence["share"] == pytest.approx(0.09, abs=0.005)
