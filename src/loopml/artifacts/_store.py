@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
 from loopml.artifacts._digest import VerifyingReader, check_digest, chunks, missing_blob
-from loopml.errors import BlobMissing, ConfigError, InvalidInput, InvalidURL
+from loopml.errors import BlobMissing, ConfigError, InvalidInput, InvalidURL, NotWritable
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +88,29 @@ class ArtifactStore:
     def get_file(self, digest: str, dest: str | Path) -> Path:
         """Copy a blob to ``dest``, checked, and written atomically."""
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(
-            dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
-        )
+        if dest.is_dir():
+            raise InvalidInput(f"cannot write to {dest}: it is a folder; give a file path")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            handle, tmp_name = tempfile.mkstemp(
+                dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
+            )
+        except OSError as error:
+            raise NotWritable(
+                f"cannot write {dest}: {error.strerror or error}; give a path in a folder "
+                "you can write to"
+            ) from None
         try:
             with os.fdopen(handle, "wb") as out, self.open(digest) as reader:
                 copy_stream(reader, out)  # type: ignore[arg-type]
             os.replace(tmp_name, dest)
-        except BaseException:
+        except BaseException as error:
             Path(tmp_name).unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise NotWritable(
+                    f"cannot write {dest}: {error.strerror or error}; give a path in a "
+                    "folder you can write to"
+                ) from None
             raise
         return dest
 

@@ -177,7 +177,9 @@ def _num(value: float | None) -> str:
 @app.command("checkout")
 def checkout(
     ref: str = typer.Argument(..., help="The version to write out."),
-    dest: Path = typer.Argument(..., help="File or folder to write (byte-identical, checked)."),
+    dest: str = typer.Argument(
+        ..., help="File to write, or a folder (or a path ending in /) to write into."
+    ),
 ) -> None:
     """Write a version's bytes to DEST, exactly as they were added."""
     from loopml.data._versions import get_version
@@ -212,6 +214,8 @@ def validate(
         with _console().status(f"validating {current.ref} ..."):
             record = validate_version(current, against=reference)
         if report is not None:
+            if report.is_dir():
+                report = report / str(record.report.metadata["file_name"])
             ws.artifacts.get_file(record.report.digest, report)
     if as_json:
         typer.echo(json.dumps(record.validation.to_json(), indent=2, default=str))

@@ -68,6 +68,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
     import polars as pl
 
     separator = "\t" if path.suffix.lower() == ".tsv" else ","
+    _refuse_repeated_header(path, separator)
     options: dict[str, Any] = {"separator": separator, "null_values": NULL_MARKERS}
     try:
         table = pl.read_csv(path, infer_schema_length=10_000, **options)
@@ -76,6 +77,21 @@ def _read_csv(path: Path) -> pl.DataFrame:
         table = pl.read_csv(path, infer_schema_length=None, **options)
     _refuse_mixed_text(table, str(path))
     return table
+
+
+def _refuse_repeated_header(path: Path, separator: str) -> None:
+    """Polars would rename a second ``a`` to ``a_duplicated_0``; say so instead."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8", errors="replace") as source:
+        header = next(csv.reader(source, delimiter=separator), [])
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name:
+            raise InvalidInput(
+                f"{path} has two columns named {name!r}; give every column its own name"
+            )
+        seen.add(name)
 
 
 def _refuse_mixed_text(table: pl.DataFrame, where: str) -> None:

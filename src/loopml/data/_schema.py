@@ -144,7 +144,12 @@ class Schema:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise InvalidInput(f"{source} is not valid YAML or JSON: {error}") from None
+            problem = getattr(error, "problem", None) or "it cannot be parsed"
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise InvalidInput(
+                f"{source} is not valid YAML or JSON: {problem}{where}; fix it and try again"
+            ) from None
         return cls.from_data(data, source)
 
     @classmethod

@@ -133,36 +133,44 @@ class DatasetVersion:
     def path(self) -> Path:
         """A read-only local copy, under its original file name (a folder for folders).
 
-        Made once per digest in the workspace's ``.loopml/checkouts``; files are
-        hard links to the local artifact store when they can be.
+        Made once in the workspace's ``.loopml/checkouts``, files hard-linked to the
+        local artifact store when they can be. A copy only ever appears whole: a file
+        by link or rename, a folder by renaming the folder it was built in.
         """
-        base = _checkouts_folder(self.workspace) / self.digest
-        target = base / self.metadata.get("file_name", "data") if self.format != "folder" else base
-        if (base / ".complete").exists():
-            return target
-        staging = Path(tempfile.mkdtemp(dir=base.parent, prefix=".staging-"))
-        try:
-            self._materialize(staging, link=True)
-            (staging / ".complete").touch()
+        folder = _checkouts_folder(self.workspace)
+        if self.format == "folder":
+            target = folder / self.digest
+            if target.is_dir():
+                return target
+            staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
             try:
-                os.replace(staging, base)
-            except OSError:  # another process made it first
+                self._materialize(staging, link=True)
+                try:
+                    os.replace(staging, target)
+                except OSError:  # another process made it first
+                    shutil.rmtree(staging, ignore_errors=True)
+            except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                raise
+            return target
+        target = folder / self.digest / str(self.metadata.get("file_name", "data"))
+        if not target.is_file():
+            _place(self.workspace.artifacts, self.digest, target, link=True)
         return target
 
     def checkout(self, dest: str | Path) -> Path:
         """Write the version's bytes, checked, to ``dest``; returns the path written.
 
         A file goes to ``dest`` (or into it, under its own name, when ``dest`` is a
-        folder); a folder's files go into ``dest``, which must be missing or empty.
+        folder or ends with a slash); a folder's files go into ``dest``, which must be
+        missing or empty.
         """
+        into = str(dest).endswith(("/", os.sep))
         dest = Path(dest)
         store = self.workspace.artifacts
         if self.format != "folder":
-            target = dest / self.metadata["file_name"] if dest.is_dir() else dest
+            into = into or dest.is_dir()
+            target = dest / self.metadata["file_name"] if into else dest
             return store.get_file(self.digest, target)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise InvalidInput(
@@ -189,7 +197,9 @@ def _place(store: Any, digest: str, target: Path, link: bool) -> None:
         try:
             os.link(local, target)
             return
-        except OSError:
+        except FileExistsError:  # made by another process
+            return
+        except OSError:  # another filesystem, or no hard links: copy
             pass
     store.get_file(digest, target)
 
@@ -294,9 +304,9 @@ def _stage_path(ws: Workspace, path: Path, cache: StatCache, label: str | None) 
             None,
         )
     table = read_table(path, fmt)
+    table_profile = profile(table, label=label)  # checks the label before anything is stored
     digest, size = store_file(ws.artifacts, path, cache)
     cache.flush()
-    table_profile = profile(table, label=label)
     return _Staged(
         digest,
         size,
@@ -312,6 +322,7 @@ def _stage_path(ws: Workspace, path: Path, cache: StatCache, label: str | None) 
 
 def _stage_table(ws: Workspace, obj: Any, label: str | None) -> _Staged:
     table = as_polars(obj)
+    table_profile = profile(table, label=label)  # checks the label before anything is stored
     kind = type(obj).__module__.split(".")[0]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.parquet"
@@ -330,7 +341,7 @@ def _stage_table(ws: Workspace, obj: Any, label: str | None) -> _Staged:
             },
             **_shape(table),
         },
-        profile(table, label=label),
+        table_profile,
     )
 
 
