@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench format clean
+.PHONY: demo test check bench bench-data format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/data/run.py
+
+bench-data: $(STAMP)
+	$(BIN)/python bench/data/run.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
