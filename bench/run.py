@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import secrets
 import statistics
 import subprocess
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from _tools import BenchError, ensure_venv, run_checked, say
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -44,20 +45,11 @@ STARTUP_RUNS = 15
 METRIC_REPEATS = 3  # on SQLite; once on PostgreSQL
 STARTUP_TIMEOUT_S = 120
 WORKER_TIMEOUT_S = 600
-INSTALL_TIMEOUT_S = 1_200
 
 TARGETS_S = {"import": 0.150, "help": 0.300, "metrics-sqlite": 2.0}
 
 TOOLS = ("loopml", "mlflow")
 TOOL_NAMES = {"loopml": "loopml", "mlflow": "MLflow", "python": "python"}
-
-
-class BenchError(Exception):
-    """One measurement failed; the others go on."""
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- environments --------------------------------------------------------------------
@@ -70,82 +62,14 @@ def tool_env(tool: str) -> dict[str, str]:
     return env
 
 
-def run_checked(
-    command: list[str], *, timeout: float, env: dict[str, str] | None = None, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        command,
-        env=env,
-        timeout=timeout,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        **kwargs,
-    )
-    if done.returncode != 0:
-        lines = (done.stderr or "").strip().splitlines()
-        shown = " ".join(short(part) for part in command[:3])
-        raise BenchError(f"{shown} exited {done.returncode}: {lines[-1] if lines else ''}")
-    return done
-
-
-def short(part: str) -> str:
-    """A command word without this machine's folders."""
-    return Path(part).name if "/" in part and "://" not in part else part
-
-
 def ensure_mlflow() -> tuple[Path | None, str]:
-    """The MLflow venv's python, made and installed when missing; or None and why not."""
-    python = MLFLOW_VENV / "bin" / "python"
-    stamp = MLFLOW_VENV / ".installed-bench"
-    wanted = "\n".join(MLFLOW_REQUIREMENTS) + "\n"
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python, ""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / "mlflow-install.log"
-    say(f"setting up .venv-bench-mlflow with {' '.join(MLFLOW_REQUIREMENTS)} (a minute or two)")
-    try:
-        if not python.exists():
-            base = os.environ.get("PYTHON", "python3")
-            run_checked([base, "-m", "venv", str(MLFLOW_VENV)], timeout=300, capture_output=True)
-        with log.open("w") as out:
-            done = subprocess.run(
-                [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--quiet",
-                    *MLFLOW_REQUIREMENTS,
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=INSTALL_TIMEOUT_S,
-                check=False,
-            )
-        if done.returncode != 0:
-            lines = [
-                re.sub(r" \(from versions: [^)]*\)", "", line)[:200]
-                for line in log.read_text().splitlines()
-                if line.strip() and not line.startswith("WARNING: Location")
-            ]
-            raise BenchError(
-                f"pip install {' '.join(MLFLOW_REQUIREMENTS)} failed (exit {done.returncode}): "
-                + " | ".join(lines[-3:])
-                + " (full log: bench/results/mlflow-install.log)"
-            )
-        run_checked(
-            [str(python), "-c", "import mlflow, psycopg"],
-            timeout=STARTUP_TIMEOUT_S,
-            env=tool_env("mlflow"),
-            capture_output=True,
-        )
-    except (BenchError, OSError, subprocess.TimeoutExpired) as error:
-        return None, f"MLflow could not be installed: {error}"
-    stamp.write_text(wanted)
-    return python, ""
+    return ensure_venv(
+        MLFLOW_VENV,
+        MLFLOW_REQUIREMENTS,
+        probe="import mlflow, psycopg",
+        env=MLFLOW_ENV,
+        name="MLflow",
+    )
 
 
 def machine() -> dict[str, Any]:

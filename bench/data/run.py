@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
+from _tools import BenchError, ensure_venv, run_checked, say, short
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "bench" / "data"
@@ -48,7 +50,6 @@ SLOW_S = 60.0  # a tool whose first run takes longer than this runs once
 BUSY_LOAD = 0.5  # a 1-minute load average above this at the start gets a note
 WORKER_TIMEOUT_S = 900
 TABLES_TIMEOUT_S = 600
-INSTALL_TIMEOUT_S = 1_200
 
 TOOLS = ("plain", "loopml", "evidently")
 TOOL_NAMES = {
@@ -62,45 +63,6 @@ TARGET_CPU_VS_PLAIN = 2.0  # loopml's CPU at most 2x the plain computation's
 TARGET_EVIDENTLY_VS_LOOPML = 10.0  # Evidently's CPU at least 10x loopml's
 TARGET_MEMORY_VS_TABLE = 2.0  # loopml's peak under 2x the table's in-memory size
 MIB = 1024 * 1024
-
-
-class BenchError(Exception):
-    """One measurement failed; the others go on."""
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def short(part: str) -> str:
-    """A command word or path without this machine's folders."""
-    if "/" not in part:
-        return part
-    path = Path(part)
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return path.name
-
-
-def run_checked(
-    command: list[str], *, timeout: float, env: dict[str, str] | None = None, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        command,
-        env=env,
-        timeout=timeout,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        **kwargs,
-    )
-    if done.returncode != 0:
-        lines = (done.stderr or "").strip().splitlines()
-        shown = " ".join(short(part) for part in command[:3])
-        raise BenchError(f"{shown} exited {done.returncode}: {lines[-1] if lines else ''}")
-    return done
 
 
 # -- the tables ----------------------------------------------------------------------
@@ -129,56 +91,13 @@ def tables(rows: int, python: Path) -> dict[str, Any]:
 
 
 def ensure_evidently() -> tuple[Path | None, str]:
-    """The Evidently venv's python, made and installed when missing; or None and why not."""
-    python = EVIDENTLY_VENV / "bin" / "python"
-    stamp = EVIDENTLY_VENV / ".installed-bench"
-    wanted = "\n".join(EVIDENTLY_REQUIREMENTS) + "\n"
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python, ""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / "evidently-install.log"
-    say(f"setting up .venv-bench-evidently with {' '.join(EVIDENTLY_REQUIREMENTS)} (a minute)")
-    try:
-        if not python.exists():
-            base = os.environ.get("PYTHON", "python3")
-            run_checked([base, "-m", "venv", str(EVIDENTLY_VENV)], timeout=300)
-        with log.open("w") as out:
-            done = subprocess.run(
-                [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--quiet",
-                    *EVIDENTLY_REQUIREMENTS,
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=INSTALL_TIMEOUT_S,
-                check=False,
-            )
-        if done.returncode != 0:
-            lines = [
-                re.sub(r" \(from versions: [^)]*\)", "", line)[:200]
-                for line in log.read_text().splitlines()
-                if line.strip() and not line.startswith("WARNING: Location")
-            ]
-            raise BenchError(
-                f"pip install {' '.join(EVIDENTLY_REQUIREMENTS)} failed (exit {done.returncode}): "
-                + " | ".join(lines[-3:])
-                + " (full log: bench/results/evidently-install.log)"
-            )
-        run_checked(
-            [str(python), "-c", "import evidently, pandas, pyarrow"],
-            timeout=300,
-            env={**os.environ, **EVIDENTLY_ENV},
-        )
-    except (BenchError, OSError, subprocess.TimeoutExpired) as error:
-        return None, f"Evidently could not be installed: {error}"
-    stamp.write_text(wanted)
-    return python, ""
+    return ensure_venv(
+        EVIDENTLY_VENV,
+        EVIDENTLY_REQUIREMENTS,
+        probe="import evidently, pandas, pyarrow",
+        env=EVIDENTLY_ENV,
+        name="Evidently",
+    )
 
 
 # -- the workers ---------------------------------------------------------------------
