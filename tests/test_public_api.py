@@ -17,6 +17,8 @@ def test_all_is_exactly_the_public_surface() -> None:
         "data",
         "errors",
         "init",
+        "pipeline",
+        "step",
         "workspace",
     ]
     for name in loopml.__all__:
@@ -38,6 +40,7 @@ def test_every_error_is_a_loopml_error() -> None:
 def test_import_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, loopml, loopml.store, loopml.artifacts, loopml.cli, loopml.data;"
+        "from loopml.pipeline import Pipeline;"
         "heavy = {'sqlalchemy', 'alembic', 'fsspec', 'blake3', 'rich', 'psycopg', 'typer',"
         " 'numpy', 'polars', 'pyarrow', 'scipy', 'pandas', 'yaml'};"
         "print(sorted(heavy & set(sys.modules)))"

@@ -10,6 +10,10 @@ from types import ModuleType
 from loopml import errors
 from loopml._version import __version__
 from loopml.errors import LoopmlError
+
+# The decorators take the names `loopml.pipeline` and `loopml.step`; the subpackage is
+# still imported as `from loopml.pipeline import ...`.
+from loopml.pipeline._graph import pipeline, step
 from loopml.workspace import Workspace, init, workspace
 
 __all__ = [
@@ -19,6 +23,8 @@ __all__ = [
     "data",
     "errors",
     "init",
+    "pipeline",
+    "step",
     "workspace",
 ]
 

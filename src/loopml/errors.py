@@ -22,6 +22,8 @@ exits with code 2.
      ├── InvalidInput                a value a call or record cannot take
      ├── IntegrityError
      │    └── DigestMismatch         stored bytes do not match their digest
+     ├── PipelineError               a pipeline that cannot be traced or checked
+     │    └── StepFailed             a step raised; its traceback is kept with its run
      └── StoreError                  the database failed (after retries)
           └── StoreUnavailable       cannot connect to the database
 
@@ -96,6 +98,21 @@ class IntegrityError(LoopmlError):
 
 class DigestMismatch(IntegrityError):
     """A blob's bytes do not hash to the digest it is stored under."""
+
+
+class PipelineError(LoopmlError):
+    """A pipeline that cannot be traced, checked or loaded; the message names the file
+    and line."""
+
+
+class StepFailed(PipelineError):
+    """A step raised. ``traceback`` is the step's own traceback, also stored with its run."""
+
+    def __init__(self, message: str, *, step: str, run_id: str, traceback: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.run_id = run_id
+        self.traceback = traceback
 
 
 class StoreError(LoopmlError):

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,6 +115,27 @@ class Workspace:
 def workspace(path: str | Path | None = None) -> Workspace:
     """The workspace at or above ``path`` (default: the current folder), or from the env."""
     return Workspace(find_settings(path))
+
+
+_ACTIVE: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar(
+    "loopml_active_workspace", default=None
+)
+
+
+@contextlib.contextmanager
+def active(ws: Workspace) -> Iterator[Workspace]:
+    """Make ``ws`` the workspace that calls without ``workspace=`` use, for a block
+    (a pipeline run sets it, so `loopml.data.get` in its body reads the run's workspace)."""
+    token = _ACTIVE.set(ws)
+    try:
+        yield ws
+    finally:
+        _ACTIVE.reset(token)
+
+
+def current() -> Workspace:
+    """The active workspace, else the one found from the current folder or the env."""
+    return _ACTIVE.get() or workspace()
 
 
 def init(

@@ -34,6 +34,7 @@ class Backend(Protocol):
     def where(self, digest: str) -> str: ...
     def local_path(self, digest: str) -> Path | None: ...
     def digests(self) -> Iterator[str]: ...
+    def remove(self, digest: str) -> None: ...
 
 
 def blob_key(digest: str) -> str:
@@ -81,7 +82,7 @@ class LocalBackend:
                 os.fsync(out.fileno())
             digest = str(h.hexdigest())
             final = self.root / blob_key(digest)
-            if final.exists():
+            if final.exists() and final.stat().st_size == size:
                 tmp.unlink()
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,12 @@ class LocalBackend:
 
     def local_path(self, digest: str) -> Path | None:
         return self.root / blob_key(digest)
+
+    def remove(self, digest: str) -> None:
+        try:
+            (self.root / blob_key(digest)).unlink(missing_ok=True)
+        except OSError as error:
+            raise not_writable(self.root, error) from None
 
     def digests(self) -> Iterator[str]:
         blobs = self.root / "blobs"
@@ -226,6 +233,12 @@ class FsspecBackend:
 
     def local_path(self, digest: str) -> Path | None:
         return None
+
+    def remove(self, digest: str) -> None:
+        path = self._path(blob_key(digest))
+        with self._translated("remove a blob"), contextlib.suppress(FileNotFoundError):
+            self.fs.rm(path)
+        self.fs.invalidate_cache(path)
 
     def digests(self) -> Iterator[str]:
         blobs = self._path("blobs")

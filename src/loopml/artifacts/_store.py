@@ -13,7 +13,14 @@ from urllib.parse import unquote, urlsplit
 
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
 from loopml.artifacts._digest import VerifyingReader, check_digest, chunks, missing_blob
-from loopml.errors import BlobMissing, ConfigError, InvalidInput, InvalidURL, NotWritable
+from loopml.errors import (
+    BlobMissing,
+    ConfigError,
+    DigestMismatch,
+    InvalidInput,
+    InvalidURL,
+    NotWritable,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,18 @@ class ArtifactStore:
             for block in chunks(reader):  # type: ignore[arg-type]
                 size += len(block)
         return Blob(digest, size)
+
+    def discard_if_damaged(self, digest: str) -> bool:
+        """Remove a blob whose bytes no longer match its digest, so that storing the
+        right bytes again replaces it; True if it was damaged."""
+        try:
+            self.verify(digest)
+        except DigestMismatch:
+            self._backend.remove(digest)
+            return True
+        except BlobMissing:
+            return False
+        return False
 
     def local_path(self, digest: str) -> Path | None:
         """The blob's file, when the store is a local folder (read it, never write it)."""

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 def _workspace(workspace: Workspace | None) -> Workspace:
     if workspace is not None:
         return workspace
-    from loopml.workspace import workspace as find
+    from loopml.workspace import current
 
-    return find()
+    return current()
 
 
 def add(

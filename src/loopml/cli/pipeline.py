@@ -1,0 +1,124 @@
+"""`loopml run` and `loopml status`: run a pipeline, or say which of its steps are stale."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from loopml.pipeline import Pipeline
+
+PIPELINE_FAILED = 1
+TARGET = typer.Argument(..., help="The pipeline, as path/to/file.py:name.")
+PARAM = typer.Option([], "--param", "-p", metavar="NAME=VALUE", help="A pipeline parameter.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("status")(status)
+
+
+def run(
+    target: str = TARGET,
+    param: list[str] = PARAM,
+    force: bool = typer.Option(False, "--force", help="Re-run every step, cached or not."),
+    force_step: list[str] = typer.Option(
+        [], "--force-step", metavar="STEP", help="Re-run this step and all after it."
+    ),
+) -> None:
+    """Run a pipeline: each step is reused from the cache when its code, parameters and
+    inputs are unchanged."""
+    from loopml.errors import StepFailed
+    from loopml.pipeline import load_pipeline
+    from loopml.workspace import workspace
+
+    pipeline = load_pipeline(target)
+    params = _params(pipeline, param)
+    with workspace() as ws:
+        try:
+            result = pipeline.run(workspace=ws, force=True if force else list(force_step), **params)
+        except StepFailed as failure:
+            sys.stderr.write(failure.traceback)
+            sys.stderr.write(f"error: {failure}\n")
+            raise typer.Exit(PIPELINE_FAILED) from None
+    for step in result.steps:
+        detail = f"cached from run {step.cached_from[:12]}" if step.cached_from else "ran"
+        output = step.output.ref if step.output is not None else ""
+        typer.echo(f"  {step.name:<24} {detail:<28} {output}")
+    ran = sum(step.status == "ran" for step in result.steps)
+    typer.echo(
+        f"pipeline {pipeline.name} succeeded: {ran} ran, {len(result.steps) - ran} cached "
+        f"(run {result.run_id[:12]})"
+    )
+
+
+def status(
+    target: str = TARGET,
+    param: list[str] = PARAM,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Which steps' recorded outputs are stale (code, parameters or data changed), without
+    running anything. Exit 1 when any is."""
+    from loopml.pipeline import load_pipeline
+    from loopml.workspace import workspace
+
+    pipeline = load_pipeline(target)
+    params = _params(pipeline, param)
+    with workspace() as ws:
+        found = pipeline.status(workspace=ws, **params)
+    if as_json:
+        typer.echo(json.dumps([vars(s) for s in found], indent=2))
+    else:
+        for step in found:
+            state = "fresh" if step.fresh else "STALE"
+            typer.echo(f"  {step.name:<24} {state:<6} {'; '.join(step.reasons)}")
+    if any(not step.fresh for step in found):
+        raise typer.Exit(PIPELINE_FAILED)
+
+
+def _params(pipeline: Pipeline, given: list[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs, each value read as the parameter's annotated type."""
+    from loopml.errors import InvalidInput
+
+    params: dict[str, Any] = {}
+    for text in given:
+        name, sep, raw = text.partition("=")
+        if not sep or not name:
+            raise InvalidInput(f"--param {text!r} is not NAME=VALUE; e.g. --param C=0.5")
+        parameter = pipeline.signature.parameters.get(name)
+        if parameter is None:
+            known = ", ".join(pipeline.signature.parameters) or "none"
+            raise InvalidInput(
+                f"pipeline {pipeline.name!r} has no parameter {name!r}; its parameters are: {known}"
+            )
+        params[name] = _value(name, raw, parameter.annotation, parameter.default)
+    return params
+
+
+def _value(name: str, raw: str, annotation: Any, default: Any) -> Any:
+    from loopml.errors import InvalidInput
+
+    kind = annotation if isinstance(annotation, type) else None
+    if isinstance(annotation, str):
+        kind = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation)
+    if kind is None and default is not None and not isinstance(default, type):
+        kind = type(default) if type(default) in (int, float, bool, str) else None
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        if kind in (int, float, str):
+            return kind(raw)
+        return json.loads(raw)
+    except ValueError:
+        if kind is None:
+            return raw  # not JSON: take it as text
+        example = {int: "1", float: "0.5", bool: "true", str: "text"}[kind]
+        raise InvalidInput(
+            f"--param {name}={raw}: {raw!r} is not of type {kind.__name__}; give e.g. "
+            f"--param {name}={example}"
+        ) from None

@@ -1,0 +1,72 @@
+"""Cache keys of steps, and finding a cached output that can still be trusted.
+
+A step's key is the blake3 digest of its name, its code fingerprint (the function and
+the project code it calls), its parameters and the digests of its inputs. The first
+layer of the cache maps key -> the run that computed it (the run's ``fingerprint``);
+the second is the artifact store, digest -> bytes. A hit is only used after the output
+blob is read back and its digest checked: a missing or corrupt blob means recompute.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.artifacts import digest_bytes
+from loopml.errors import IntegrityError, NotFound
+
+if TYPE_CHECKING:
+    from loopml.artifacts import ArtifactStore
+    from loopml.store import Artifact, MetadataStore, Run
+
+KEY_FORMAT = "loopml.step-key/1"
+OUTPUT_KIND = "output"
+
+
+def cache_key(step: str, code: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
+    text = json.dumps(
+        {"format": KEY_FORMAT, "step": step, "code": code, "params": params, "inputs": inputs},
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=True,
+    )
+    return digest_bytes(text.encode())
+
+
+@dataclass(frozen=True)
+class Hit:
+    run: Run
+    output: Artifact
+
+
+def output_of(store: MetadataStore, run_id: str) -> Artifact | None:
+    """The artifact a step run wrote as its output."""
+    for event in store.events(run_id=run_id):
+        if event.direction == "output" and event.role == "output":
+            return store.get_artifact(event.artifact_id)
+    return None
+
+
+def find_hit(
+    store: MetadataStore, artifacts: ArtifactStore, key: str, *, verify: bool = True
+) -> tuple[Hit | None, str | None]:
+    """The newest succeeded run with this key whose output is intact; or None, and why
+    a recorded one was not used."""
+    from loopml.store import RunStatus
+
+    rejected = None
+    for run in reversed(store.find_runs(fingerprint=key, status=RunStatus.SUCCEEDED)):
+        output = output_of(store, run.id)
+        if output is None:
+            continue
+        if verify:
+            try:
+                artifacts.verify(output.digest)
+            except (NotFound, IntegrityError) as error:
+                rejected = f"cached output {output.ref} cannot be used: {error}"
+                # A corrupt blob would survive a put of the right bytes: drop it first.
+                artifacts.discard_if_damaged(output.digest)
+                continue
+        return Hit(run, output), None
+    return None, rejected

@@ -1,0 +1,97 @@
+"""What a run records about where it ran: Python, packages, and the git state.
+
+Listing the installed distributions takes a good part of a second, too much for each
+pipeline run, so the list is cached on disk under a key that changes whenever a
+package is installed or removed (the mtimes of the folders on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from loopml.artifacts import digest_bytes
+
+GIT_TIMEOUT_S = 10
+
+
+def environment(cache_folder: Path | None) -> dict[str, Any]:
+    """Python, the platform and every installed distribution's version."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "packages": _packages(cache_folder),
+    }
+
+
+@cache
+def _packages(cache_folder: Path | None) -> dict[str, str]:
+    key = digest_bytes(json.dumps([sys.version, sys.prefix, *_path_stamps()]).encode())[:16]
+    cached = cache_folder / f"packages-{key}.json" if cache_folder is not None else None
+    if cached is not None and cached.is_file():
+        try:
+            found: dict[str, str] = json.loads(cached.read_text(encoding="utf-8"))
+            return found
+        except (OSError, ValueError):
+            pass
+    from importlib import metadata
+
+    packages = {
+        str(dist.metadata["Name"]).lower(): dist.version
+        for dist in metadata.distributions()
+        if dist.metadata["Name"]
+    }
+    packages = dict(sorted(packages.items()))
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(packages), encoding="utf-8")
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a missing cache only costs time
+    return packages
+
+
+def _path_stamps() -> list[str]:
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            continue
+    return stamps
+
+
+def git_state(folder: Path) -> dict[str, Any] | None:
+    """The commit checked out in ``folder`` and whether the tree has changes; None
+    outside a git repository (or without git)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}

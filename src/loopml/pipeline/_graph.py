@@ -1,0 +1,314 @@
+"""Steps, pipelines, and the graph a pipeline's body traces.
+
+A step is a plain typed function wrapped by ``@loopml.step``; called outside a
+pipeline it simply runs. A pipeline is a function wrapped by ``@loopml.pipeline``
+whose body calls steps: while the body is traced, each step call records a node and
+returns an :class:`Output` placeholder that later steps take as input. The graph is
+therefore acyclic by construction (a placeholder only exists once its step is
+recorded), and it is checked before anything runs: every argument bound, every
+value storable, every return type serializable, with errors naming the user's file
+and line.
+
+>>> @step
+... def double(x: int) -> int:
+...     return 2 * x
+>>> @pipeline
+... def twice(n: int = 3):
+...     return double(double(n))
+>>> [node.name for node in twice.graph().nodes]
+['double', 'double-2']
+>>> double(4)  # outside a pipeline, a step is a function
+8
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from loopml.errors import InvalidInput, PipelineError
+
+if TYPE_CHECKING:
+    from loopml.pipeline._run import PipelineResult
+    from loopml.workspace import Workspace
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_BUILDER: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
+    "loopml_pipeline_builder", default=None
+)
+
+
+def where(func: Callable[..., Any]) -> tuple[str, int]:
+    """The file and line of a function's ``def``."""
+    target = inspect.unwrap(func)
+    try:
+        file = inspect.getsourcefile(target) or inspect.getfile(target)
+        line = inspect.getsourcelines(target)[1]
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        return (code.co_filename, code.co_firstlineno) if code else ("<unknown>", 0)
+    return file, line
+
+
+class Step(Generic[P, R]):
+    """A function that, inside a pipeline, becomes a cached, recorded step."""
+
+    def __init__(self, func: Callable[P, R], *, name: str | None = None) -> None:
+        self.func = func
+        self.name = name or func.__name__
+        self.signature = inspect.signature(func)
+        self.file, self.line = where(func)
+        functools.update_wrapper(self, func)
+
+    def __repr__(self) -> str:
+        return f"<loopml step {self.name} ({Path(self.file).name}:{self.line})>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        builder = _BUILDER.get()
+        if builder is None:
+            return self.func(*args, **kwargs)
+        return builder.add(self, args, kwargs)  # type: ignore[return-value]
+
+
+def step(func: Callable[P, R] | None = None, *, name: str | None = None) -> Any:
+    """Make a function a pipeline step: ``@loopml.step`` or ``@loopml.step(name=...)``."""
+    if func is None:
+        return lambda f: Step(f, name=name)
+    return Step(func, name=name)
+
+
+@dataclass
+class Node:
+    """One step call in a traced pipeline."""
+
+    index: int
+    name: str  # unique in the graph: the step's name, then name-2, name-3...
+    step: Step[..., Any]
+    arguments: dict[str, Any]  # by parameter name, defaults filled in
+    file: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def upstream(self) -> list[Node]:
+        return [value.node for value in self.arguments.values() if isinstance(value, Output)]
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a step call returns while a pipeline is traced: a placeholder for its output."""
+
+    node: Node
+
+    def __repr__(self) -> str:
+        return f"<output of step {self.node.name}>"
+
+    def _misuse(self, what: str) -> PipelineError:
+        return PipelineError(
+            f"{self.node.where}: the output of step {self.node.name!r} is used with {what} "
+            "inside the pipeline body; there it is a placeholder, so pass it to another "
+            "step and do the work inside that step"
+        )
+
+    def __bool__(self) -> bool:
+        raise self._misuse("`if`/`and`/`or`")
+
+    def __iter__(self) -> Any:
+        raise self._misuse("iteration or unpacking")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise self._misuse("indexing")
+
+    def __len__(self) -> int:
+        raise self._misuse("len()")
+
+
+@dataclass
+class Graph:
+    pipeline: str
+    params: dict[str, Any]
+    nodes: list[Node] = field(default_factory=list)
+    result: Any = None  # what the pipeline body returned (placeholders inside)
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise InvalidInput(
+            f"pipeline {self.pipeline!r} has no step {name!r}; its steps are "
+            f"{', '.join(n.name for n in self.nodes)}"
+        )
+
+    def downstream(self, names: set[str]) -> set[str]:
+        """``names`` and every step that depends on them."""
+        found = set(names)
+        for node in self.nodes:
+            if any(up.name in found for up in node.upstream()):
+                found.add(node.name)
+        return found
+
+
+class _Builder:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.counts: dict[str, int] = {}
+
+    def add(self, step_: Step[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Output:
+        file, line = _call_site()
+        try:
+            bound = step_.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise PipelineError(f"{file}:{line}: step {step_.name}(): {error}") from None
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        for name, value in arguments.items():
+            _check_argument(step_, name, value, file, line)
+        self.counts[step_.name] = self.counts.get(step_.name, 0) + 1
+        count = self.counts[step_.name]
+        node = Node(
+            index=len(self.graph.nodes),
+            name=step_.name if count == 1 else f"{step_.name}-{count}",
+            step=step_,
+            arguments=arguments,
+            file=file,
+            line=line,
+        )
+        self.graph.nodes.append(node)
+        return Output(node)
+
+
+def _call_site() -> tuple[str, int]:
+    """The first frame outside loopml: the line of the pipeline body that called a step."""
+    frame = sys._getframe(1)
+    package = str(Path(__file__).resolve().parent.parent)
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "<unknown>", 0
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _check_argument(step_: Step[..., Any], name: str, value: Any, file: str, line: int) -> None:
+    from loopml.data import DatasetVersion
+
+    if isinstance(value, Output | DatasetVersion):
+        return
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        raise PipelineError(
+            f"{file}:{line}: argument {name!r} of step {step_.name} is a "
+            f"{type(value).__name__}; a step takes outputs of other steps, dataset "
+            "versions (loopml.data.get) and plain values (numbers, text, lists, dicts)"
+        ) from None
+
+
+class Pipeline:
+    """A traced graph of steps; ``run()`` executes it with caching and lineage."""
+
+    def __init__(self, func: Callable[..., Any], *, name: str | None = None) -> None:
+        self.func = func
+        self.name = name or func.__name__
+        self.signature = inspect.signature(func)
+        self.file, self.line = where(func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"<loopml pipeline {self.name} ({Path(self.file).name}:{self.line})>"
+
+    def params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The pipeline's parameters: its defaults, overridden by ``given``."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.signature.parameters))
+        if unknown:
+            known = ", ".join(self.signature.parameters) or "none"
+            raise InvalidInput(
+                f"pipeline {self.name!r} has no parameter {unknown[0]!r}; its parameters "
+                f"are: {known}"
+            )
+        params = {}
+        for name, parameter in self.signature.parameters.items():
+            if name in given:
+                params[name] = given[name]
+            elif parameter.default is not inspect.Parameter.empty:
+                params[name] = parameter.default
+            else:
+                raise InvalidInput(
+                    f"pipeline {self.name!r} needs a value for its parameter {name!r} "
+                    f"(--param {name}=VALUE)"
+                )
+        return params
+
+    def graph(self, **given: Any) -> Graph:
+        """Trace the body with these parameters, then check every step in it."""
+        from loopml.pipeline._serialize import check_annotation
+
+        graph = Graph(self.name, self.params(given))
+        token = _BUILDER.set(_Builder(graph))
+        try:
+            graph.result = self.func(**graph.params)
+        finally:
+            _BUILDER.reset(token)
+        if not graph.nodes:
+            raise PipelineError(f"{self.file}:{self.line}: pipeline {self.name!r} calls no steps")
+        for node in graph.nodes:
+            annotation = node.step.signature.return_annotation
+            if isinstance(annotation, str):
+                annotation = _resolve(node.step, annotation)
+            why = check_annotation(annotation)
+            if why is not None:
+                raise PipelineError(
+                    f"{node.step.file}:{node.step.line}: step {node.step.name} returns "
+                    f"{getattr(annotation, '__name__', annotation)}, which cannot be stored: {why}"
+                )
+        return graph
+
+    def run(
+        self,
+        *,
+        workspace: Workspace | None = None,
+        force: bool | list[str] = False,
+        echo: bool = True,
+        **params: Any,
+    ) -> PipelineResult:
+        """Run the pipeline: each step cached on its code, parameters and inputs.
+
+        ``force=True`` re-runs every step, ``force=["featurize"]`` that step and
+        everything after it.
+        """
+        from loopml.pipeline._run import run_pipeline
+
+        return run_pipeline(self, params, workspace=workspace, force=force, echo=echo)
+
+    def status(self, *, workspace: Workspace | None = None, **params: Any) -> Any:
+        """Which steps' recorded outputs are stale, and why, without running anything."""
+        from loopml.pipeline._status import pipeline_status
+
+        return pipeline_status(self, params, workspace=workspace)
+
+
+def pipeline(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Make a function a pipeline: ``@loopml.pipeline`` or ``@loopml.pipeline(name=...)``."""
+    if func is None:
+        return lambda f: Pipeline(f, name=name)
+    return Pipeline(func, name=name)
+
+
+def _resolve(step_: Step[..., Any], annotation: str) -> Any:
+    """A string annotation (``from __future__ import annotations``), evaluated if it can be."""
+    try:
+        hints = inspect.get_annotations(step_.func, eval_str=True)
+    except Exception:  # an annotation naming something undefined: judge it at run time
+        return Any
+    return hints.get("return", Any)

@@ -1,0 +1,379 @@
+"""The local runner: steps in order, each cached, recorded and logged.
+
+A pipeline run is a Run of kind ``pipeline``; each step execution is a child Run of
+kind ``step`` with its parameters, cache key (``fingerprint``), code (fingerprint,
+file, line, git commit and dirty flag), environment, input and output artifacts
+(Events), its captured stdout/stderr as a ``log`` artifact, timings and status. A
+cache hit is recorded as a run of status ``cached`` whose ``cached_from`` tag names
+the run that computed the output. A process killed mid-pipeline leaves every
+completed step recorded, so running the pipeline again resumes after the last one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from loopml.errors import LoopmlError, StepFailed
+from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
+from loopml.pipeline._capture import captured_output
+from loopml.pipeline._env import environment, git_state
+from loopml.pipeline._graph import Graph, Node, Output
+
+if TYPE_CHECKING:
+    from loopml.pipeline._graph import Pipeline
+    from loopml.store import Artifact, Run
+    from loopml.workspace import Workspace
+
+LOG_KIND = "log"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    status: str  # "ran", "cached" or "failed"
+    run_id: str
+    key: str
+    output: Artifact | None
+    cached_from: str | None = None
+    note: str | None = None  # e.g. why a cached output was not trusted
+
+
+@dataclass
+class PipelineResult:
+    """What a run did, step by step; outputs load on first use."""
+
+    pipeline: str
+    run_id: str
+    graph: Graph
+    workspace: Workspace
+    steps: list[StepResult] = field(default_factory=list)
+
+    def step(self, name: str) -> StepResult:
+        for result in self.steps:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def output(self, name: str) -> Any:
+        """The value step ``name`` returned, loaded from the artifact store."""
+        artifact = self.step(name).output
+        if artifact is None:
+            raise KeyError(name)
+        return load_output(self.workspace, artifact)
+
+    @property
+    def value(self) -> Any:
+        """What the pipeline body returned, with step outputs loaded."""
+        return self._resolve(self.graph.result)
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, Output):
+            return self.output(value.node.name)
+        if isinstance(value, dict):
+            return {k: self._resolve(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._resolve(v) for v in value)
+        return value
+
+
+def load_output(ws: Workspace, artifact: Artifact) -> Any:
+    from loopml.data import DatasetVersion
+    from loopml.pipeline._serialize import load
+
+    meta = artifact.metadata
+    value = load(meta["format"], artifact.digest, ws.artifacts, meta)
+    if meta["format"] == "dataset-ref":
+        return DatasetVersion(ws.store.get_artifact(value["artifact_id"]), ws)
+    return value
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    params: dict[str, Any],
+    *,
+    workspace: Workspace | None,
+    force: bool | list[str],
+    echo: bool,
+) -> PipelineResult:
+    from loopml.workspace import active, current
+
+    ws = workspace if workspace is not None else current()
+    with active(ws):
+        return _run_traced(pipeline, ws, pipeline.graph(**params), force, echo)
+
+
+def _run_traced(
+    pipeline: Pipeline, ws: Workspace, graph: Graph, force: bool | list[str], echo: bool
+) -> PipelineResult:
+    from loopml.store import RunStatus
+
+    forced = _forced(graph, force)
+    store = ws.store
+    reap_dead_runs(ws)
+    folder = Path(pipeline.file).parent
+    context = _Context(
+        ws=ws,
+        graph=graph,
+        project_root=folder,
+        environment=environment(ws.root / ".loopml" / "cache" if ws.root else None),
+        git=git_state(folder),
+        echo=echo,
+    )
+    run = store.create_run(
+        kind="pipeline",
+        name=pipeline.name,
+        params=graph.params,
+        code={"file": pipeline.file, "line": pipeline.line, "git": context.git},
+        environment=context.environment,
+    )
+    result = PipelineResult(pipeline.name, run.id, graph, ws)
+    try:
+        for node in graph.nodes:
+            result.steps.append(_run_node(context, run, node, node.name in forced))
+    except StepFailed as failure:
+        store.finish_run(run.id, RunStatus.FAILED, error=f"step {failure.step} failed")
+        raise
+    except KeyboardInterrupt:
+        store.finish_run(run.id, RunStatus.KILLED, error="interrupted")
+        raise
+    except BaseException as error:
+        store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        raise
+    store.finish_run(run.id, RunStatus.SUCCEEDED)
+    return result
+
+
+@dataclass
+class _Context:
+    ws: Workspace
+    graph: Graph
+    project_root: Path
+    environment: dict[str, Any]
+    git: dict[str, Any] | None
+    echo: bool
+    outputs: dict[str, Artifact] = field(default_factory=dict)
+
+
+def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
+    if force is True:
+        return {node.name for node in graph.nodes}
+    if not force:
+        return set()
+    names = {graph.node(name).name for name in force}  # unknown names are an error
+    return graph.downstream(names)
+
+
+def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root: Path) -> Any:
+    """A node's parameters, input artifacts, code fingerprint and cache key."""
+    from loopml.data import DatasetVersion
+    from loopml.pipeline._fingerprint import code_fingerprint
+
+    params: dict[str, Any] = {}
+    inputs: dict[str, Artifact] = {}
+    for name, value in node.arguments.items():
+        if isinstance(value, Output):
+            inputs[name] = context_outputs[value.node.name]
+        elif isinstance(value, DatasetVersion):
+            inputs[name] = value.artifact
+        else:
+            params[name] = value
+    fingerprint = code_fingerprint(node.step.func, project_root=project_root)
+    key = cache_key(
+        node.step.name, fingerprint.digest, params, {n: a.digest for n, a in inputs.items()}
+    )
+    return params, inputs, fingerprint, key
+
+
+def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepResult:
+    from loopml.store import Direction, RunStatus
+
+    store = context.ws.store
+    params, inputs, fingerprint, key = step_identity(context.outputs, node, context.project_root)
+    name = f"{context.graph.pipeline}/{node.name}"
+    code = {
+        "fingerprint": fingerprint.digest,
+        "parts": list(fingerprint.parts),
+        "file": fingerprint.source_file,
+        "line": fingerprint.line,
+        "git": context.git,
+    }
+    note = None
+    if not forced:
+        hit, note = find_hit(store, context.ws.artifacts, key)
+        if hit is not None:
+            run = store.create_run(
+                kind="step",
+                name=name,
+                parent_id=parent.id,
+                params=params,
+                fingerprint=key,
+                code=code,
+                environment=context.environment,
+                tags={"cached_from": hit.run.id},
+                status=RunStatus.CACHED,
+            )
+            for role, artifact in inputs.items():
+                store.add_event(run.id, artifact.id, Direction.INPUT, role)
+            store.add_event(run.id, hit.output.id, Direction.OUTPUT, "output")
+            context.outputs[node.name] = hit.output
+            return StepResult(node.name, "cached", run.id, key, hit.output, hit.run.id)
+    run = store.create_run(
+        kind="step",
+        name=name,
+        parent_id=parent.id,
+        params=params,
+        fingerprint=key,
+        code=code,
+        environment=context.environment,
+        tags={"forced": True} if forced else ({"cache_rejected": note} if note else {}),
+    )
+    for role, artifact in inputs.items():
+        store.add_event(run.id, artifact.id, Direction.INPUT, role)
+    try:
+        arguments = _arguments(context, node, params, inputs)
+    except BaseException as error:  # an input could not be loaded
+        _fail(context, run, node, error, user_frames=False)
+    failure: BaseException | None = None
+    with captured_output(echo=context.echo) as captured:
+        try:
+            value = node.step.func(**arguments)
+        except BaseException as error:
+            failure = error
+    _store_log(context, run, name, captured.text)
+    if failure is not None:
+        _fail(context, run, node, failure)
+    try:
+        output = _store_output(context, run, name, value)
+    except LoopmlError as error:
+        _fail(context, run, node, error, user_frames=False)
+    store.finish_run(run.id, RunStatus.SUCCEEDED)
+    context.outputs[node.name] = output
+    return StepResult(node.name, "ran", run.id, key, output, note=note)
+
+
+def _arguments(
+    context: _Context, node: Node, params: dict[str, Any], inputs: dict[str, Artifact]
+) -> dict[str, Any]:
+    from loopml.data import DatasetVersion
+    from loopml.pipeline._convert import convert, hints
+
+    annotations = hints(node.step.func)
+    arguments = dict(params)
+    for name, artifact in inputs.items():
+        value: Any
+        if artifact.kind == "dataset":
+            value = DatasetVersion(artifact, context.ws)
+        else:
+            value = load_output(context.ws, artifact)
+        arguments[name] = convert(value, annotations.get(name))
+    return arguments
+
+
+def _store_log(context: _Context, run: Run, name: str, text: bytes) -> None:
+    blob = context.ws.artifacts.put_bytes(text)
+    context.ws.store.create_artifact(
+        kind=LOG_KIND,
+        name=name,
+        digest=blob.digest,
+        size=blob.size,
+        metadata={"file_name": f"{name.replace('/', '-')}.log"},
+        run_id=run.id,
+        role="log",
+    )
+
+
+def _store_output(context: _Context, run: Run, name: str, value: Any) -> Artifact:
+    from loopml.errors import NotFound
+    from loopml.pipeline._serialize import save
+    from loopml.store import Direction
+
+    saved = save(value, context.ws.artifacts)
+    store = context.ws.store
+    try:
+        latest = store.latest_artifact(OUTPUT_KIND, name)
+    except NotFound:
+        latest = None
+    if latest is not None and latest.digest == saved.digest:
+        store.add_event(run.id, latest.id, Direction.OUTPUT, "output")
+        return latest
+    return store.create_artifact(
+        kind=OUTPUT_KIND,
+        name=name,
+        digest=saved.digest,
+        size=saved.size,
+        metadata={
+            "format": saved.format,
+            "python_type": saved.python_type,
+            **saved.metadata,
+        },
+        run_id=run.id,
+        role="output",
+    )
+
+
+def _fail(
+    context: _Context,
+    run: Run,
+    node: Node,
+    error: BaseException,
+    *,
+    user_frames: bool = True,
+) -> NoReturn:
+    from loopml.store import RunStatus
+
+    text = _user_traceback(error) if user_frames else f"{type(error).__name__}: {error}\n"
+    status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
+    context.ws.store.finish_run(run.id, status, error=text)
+    if isinstance(error, KeyboardInterrupt):
+        raise error
+    raise StepFailed(
+        f"step {node.name} of pipeline {context.graph.pipeline} failed: "
+        f"{type(error).__name__}: {error} (called at {node.where}); its traceback is kept "
+        f"with run {run.id[:12]}, and the outputs of the steps before it are kept",
+        step=node.name,
+        run_id=run.id,
+        traceback=text,
+    ) from error
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback from the step function down, without loopml's own frames."""
+    package = str(Path(__file__).resolve().parent.parent)
+    summary = traceback.TracebackException.from_exception(error)
+    frames = [f for f in summary.stack if not str(Path(f.filename).resolve()).startswith(package)]
+    summary.stack = traceback.StackSummary.from_list(frames)
+    return "".join(summary.format())
+
+
+def reap_dead_runs(ws: Workspace) -> list[str]:
+    """Mark running runs of this machine whose process is gone as killed."""
+    from loopml.store import RunStatus
+
+    host = socket.gethostname()
+    reaped = []
+    for run in ws.store.find_runs(status=RunStatus.RUNNING):
+        if run.host != host or run.pid == os.getpid() or _alive(run.pid):
+            continue
+        try:
+            ws.store.finish_run(
+                run.id, RunStatus.KILLED, error=f"its process ({run.pid}) ended before it finished"
+            )
+        except LoopmlError:
+            continue  # finished meanwhile
+        reaped.append(run.id)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,77 @@
+"""`loopml run` and `loopml status` through the real command."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from test_bad_input import assert_user_error
+
+PIPELINE = """
+import loopml
+
+@loopml.step
+def make(n: int) -> list:
+    print(f"making {n}")
+    return list(range(n))
+
+@loopml.step
+def total(values: list, scale: float = 1.0) -> float:
+    if scale < 0:
+        raise ValueError("scale must not be negative")
+    return sum(values) * scale
+
+@loopml.pipeline
+def sums(n: int = 4, scale: float = 1.0, label: str = "x", on: bool = True):
+    return total(make(n), scale=scale)
+"""
+
+
+def setup(cli, tmp_path: Path) -> None:
+    (tmp_path / "pipelines.py").write_text(textwrap.dedent(PIPELINE))
+    cli("init", check=True)
+
+
+def test_run_then_rerun_then_status(cli, tmp_path: Path) -> None:
+    setup(cli, tmp_path)
+    first = cli("run", "pipelines.py:sums", "--param", "n=5", check=True)
+    assert "making 5" in first.out  # the step's output is shown as it runs
+    assert "pipeline sums succeeded: 2 ran, 0 cached" in first.out
+    again = cli("run", "pipelines.py", "-p", "n=5", check=True)  # the file's one pipeline
+    assert "0 ran, 2 cached" in again.out
+    assert cli("status", "pipelines.py:sums", "--param", "n=5").code == 0
+    stale = cli("status", "pipelines.py:sums", "--param", "n=5", "--param", "scale=2")
+    assert stale.code == 1
+    assert "total" in stale.out
+    assert "STALE  parameter scale changed: 1.0 -> 2.0" in stale.out
+    forced = cli("run", "pipelines.py:sums", "-p", "n=5", "--force-step", "total", check=True)
+    assert "1 ran, 1 cached" in forced.out
+
+
+def test_a_failing_step_shows_its_traceback_and_exits_1(cli, tmp_path: Path) -> None:
+    setup(cli, tmp_path)
+    result = cli("run", "pipelines.py:sums", "--param", "scale=-1")
+    assert result.code == 1
+    assert 'raise ValueError("scale must not be negative")' in result.err
+    assert "pipelines.py" in result.err
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith("error: step total of pipeline sums failed: ValueError")
+    assert "loopml/pipeline/_run.py" not in result.err
+
+
+def test_bad_parameters_and_targets(cli, tmp_path: Path) -> None:
+    setup(cli, tmp_path)
+    assert_user_error(
+        cli("run", "pipelines.py:sums", "--param", "nn=3"),
+        "no parameter 'nn'",
+        "n, scale, label, on",
+    )
+    assert_user_error(
+        cli("run", "pipelines.py:sums", "--param", "n=three"), "'three' is not of type int"
+    )
+    assert_user_error(cli("run", "pipelines.py:sums", "--param", "on=maybe"), "type bool")
+    assert_user_error(cli("run", "pipelines.py:sums", "--param", "n"), "is not NAME=VALUE")
+    assert_user_error(cli("run", "missing.py:sums"), "missing.py does not exist")
+    assert_user_error(cli("run", "pipelines.py:nope"), "no pipeline named 'nope'")
+    (tmp_path / "broken.py").write_text("import loopml\nx = 1/0\n")
+    assert_user_error(cli("run", "broken.py:p"), "broken.py:2", "ZeroDivisionError")
