@@ -36,7 +36,7 @@ def _kind(annotation: Any) -> str | None:
 
 
 def convert(value: Any, annotation: Any) -> Any:
-    from loopml.data import DatasetVersion
+    from loopml.data._versions import DatasetVersion
 
     kind = _kind(annotation)
     if kind is None:

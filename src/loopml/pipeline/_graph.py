@@ -200,7 +200,7 @@ def _call_site() -> tuple[str, int]:
 
 
 def _check_argument(step_: Step[..., Any], name: str, value: Any, file: str, line: int) -> None:
-    from loopml.data import DatasetVersion
+    from loopml.data._versions import DatasetVersion
 
     if isinstance(value, Output | DatasetVersion):
         return

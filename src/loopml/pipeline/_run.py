@@ -82,7 +82,7 @@ class PipelineResult:
 
 
 def load_output(ws: Workspace, artifact: Artifact) -> Any:
-    from loopml.data import DatasetVersion
+    from loopml.data._versions import DatasetVersion
     from loopml.pipeline._serialize import load
 
     meta = artifact.metadata
@@ -170,7 +170,7 @@ def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
 
 def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root: Path) -> Any:
     """A node's parameters, input artifacts, code fingerprint and cache key."""
-    from loopml.data import DatasetVersion
+    from loopml.data._versions import DatasetVersion
     from loopml.pipeline._fingerprint import code_fingerprint
 
     params: dict[str, Any] = {}
@@ -259,7 +259,7 @@ def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepR
 def _arguments(
     context: _Context, node: Node, params: dict[str, Any], inputs: dict[str, Artifact]
 ) -> dict[str, Any]:
-    from loopml.data import DatasetVersion
+    from loopml.data._versions import DatasetVersion
     from loopml.pipeline._convert import convert, hints
 
     annotations = hints(node.step.func)
