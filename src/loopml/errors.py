@@ -24,6 +24,7 @@ exits with code 2.
      │    └── DigestMismatch         stored bytes do not match their digest
      ├── PipelineError               a pipeline that cannot be traced or checked
      │    └── StepFailed             a step raised; its traceback is kept with its run
+     │         └── ValidationFailed  a validation step found errors; an alert has them
      └── StoreError                  the database failed (after retries)
           └── StoreUnavailable       cannot connect to the database
 
@@ -113,6 +114,17 @@ class StepFailed(PipelineError):
         self.step = step
         self.run_id = run_id
         self.traceback = traceback
+
+
+class ValidationFailed(StepFailed):
+    """A validation step found anomalies at error severity: the pipeline stopped before
+    the steps after it, and ``alert_id`` names the alert that records them."""
+
+    def __init__(
+        self, message: str, *, step: str, run_id: str, traceback: str, alert_id: str
+    ) -> None:
+        super().__init__(message, step=step, run_id=run_id, traceback=traceback)
+        self.alert_id = alert_id
 
 
 class StoreError(LoopmlError):

@@ -2,8 +2,8 @@
 
 >>> import tempfile
 >>> ws = init(tempfile.mkdtemp())
->>> ws.store.info().schema_revision
-'0001'
+>>> ws.store.info().counts["runs"]
+0
 >>> ws.close()
 """
 

@@ -75,3 +75,38 @@ def test_bad_parameters_and_targets(cli, tmp_path: Path) -> None:
     assert_user_error(cli("run", "pipelines.py:nope"), "no pipeline named 'nope'")
     (tmp_path / "broken.py").write_text("import loopml\nx = 1/0\n")
     assert_user_error(cli("run", "broken.py:p"), "broken.py:2", "ZeroDivisionError")
+
+
+GUARDED = """
+import loopml
+
+@loopml.step
+def count(table: list) -> int:
+    return len(table)
+
+@loopml.pipeline
+def guarded(data: str = "letters@latest"):
+    return count(loopml.data.validated(loopml.data.get(data)))
+"""
+
+
+def test_a_failed_validation_step_exits_1_and_shows_in_alerts(cli, tmp_path: Path) -> None:
+    import json
+
+    cli("init", check=True)
+    (tmp_path / "guarded.py").write_text(textwrap.dedent(GUARDED))
+    (tmp_path / "v1.csv").write_text("letter\n" + "a\nb\n" * 50)
+    (tmp_path / "v2.csv").write_text("letter\n" + "a\nb\nz\n" * 50)  # z is outside the domain
+    cli("data", "add", "v1.csv", "--name", "letters", check=True)
+    cli("data", "add", "v2.csv", "--name", "letters", check=True)
+    result = cli("run", "guarded.py:guarded")
+    assert result.code == 1
+    assert "outside_domain letter" in result.err
+    assert "letters@v2 failed validation" in result.err.strip().splitlines()[-1]
+    listed = cli("alerts", check=True)
+    assert "validation" in listed.out
+    assert "stopped at step validate" in listed.out
+    (alert,) = json.loads(cli("alerts", "--json", "--kind", "validation", check=True).out)
+    assert alert["severity"] == "error"
+    assert alert["evidence"]["dataset"] == "letters@v2"
+    assert cli("alerts", "--kind", "gate", check=True).out.strip() == "no alerts"

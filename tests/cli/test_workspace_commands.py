@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from loopml.store._sql.schema import HEAD
+
 
 def test_init_then_info(cli, tmp_path: Path) -> None:
     made = cli("init", check=True)
@@ -14,9 +16,16 @@ def test_init_then_info(cli, tmp_path: Path) -> None:
     assert (tmp_path / ".loopml" / "artifacts" / "blobs").is_dir()
     info = json.loads(cli("info", "--json", check=True).out)
     assert info["backend"] == "sqlite"
-    assert info["schema"] == "0001"
+    assert info["schema"] == HEAD
     assert info["artifacts"] == str(tmp_path / ".loopml" / "artifacts")
-    assert info["counts"] == {"artifacts": 0, "runs": 0, "events": 0, "metrics": 0, "aliases": 0}
+    assert info["counts"] == {
+        "artifacts": 0,
+        "runs": 0,
+        "events": 0,
+        "metrics": 0,
+        "aliases": 0,
+        "alerts": 0,
+    }
 
 
 def test_the_store_is_in_wal_mode(cli, tmp_path: Path) -> None:
@@ -69,7 +78,7 @@ def test_help_and_version(cli) -> None:
 
 def test_migrate_reports_the_schema(cli) -> None:
     cli("init", check=True)
-    assert "schema 0001" in cli("migrate", check=True).out
+    assert f"schema {HEAD}" in cli("migrate", check=True).out
 
 
 def test_verify_finds_a_corrupt_and_a_missing_blob(cli, tmp_path: Path) -> None:

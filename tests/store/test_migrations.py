@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from loopml.errors import SchemaOutdated, SchemaTooNew
-from loopml.store import RunStatus, open_store
+from loopml.store import RunStatus, Severity, open_store
 from loopml.store._sql import migrate, schema
 from loopml.store._sql.engine import normalize_url
 
@@ -60,6 +60,12 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
         assert store.get_alias("model", "saved", "champion").artifact_id == model.id
         assert [e.artifact_id for e in store.events(run_id=run.id)] == [model.id]
         store.create_run(kind="train", name="new")
+        alerts = store.find_alerts()
+        if revision >= "0002":
+            assert [(a.message, a.run_id) for a in alerts] == [("saved alert", run.id)]
+        else:  # the table a 0001 store gains on upgrade is there, and empty
+            assert alerts == []
+        store.create_alert(kind="k", severity=Severity.INFO, message="after the upgrade")
 
 
 def _stamp(url: str, revision: str) -> None:

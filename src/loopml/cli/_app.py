@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from loopml._version import __version__
-from loopml.cli import artifacts, data, pipeline, workspace
+from loopml.cli import alerts, artifacts, data, pipeline, workspace
 
 app = typer.Typer(
     name="loopml",
@@ -38,3 +38,4 @@ workspace.register(app)
 artifacts.register(app)
 data.register(app)
 pipeline.register(app)
+alerts.register(app)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from loopml.cli._output import console
+
 if TYPE_CHECKING:
     from loopml.data import DatasetDiff, DatasetVersion, Profile, ValidationRecord
 
@@ -21,15 +23,6 @@ VALIDATION_FAILED = 1
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="data")
-
-
-def _console() -> Any:
-    import sys
-
-    from rich.console import Console
-
-    # Piped output is read by people too: do not squeeze tables into 80 columns.
-    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @app.command("add")
@@ -53,7 +46,7 @@ def add(
             labelling_notes = notes.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InvalidInput(f"cannot read labelling notes {notes}: {error}") from None
-    with workspace() as ws, _console().status(f"adding {path} ..."):
+    with workspace() as ws, console().status(f"adding {path} ..."):
         version, new = add_version(
             ws,
             path,
@@ -105,7 +98,7 @@ def log(name: str = typer.Argument(..., help="Dataset name.")) -> None:
             v.digest[:12],
             str(meta.get("description") or ""),
         )
-    _console().print(table)
+    console().print(table)
 
 
 @app.command("show")
@@ -130,21 +123,21 @@ def show(
         }
         typer.echo(json.dumps(data, indent=2, default=str))
         return
-    console = _console()
+    out = console()
     meta = version.metadata
     source = meta.get("source", {})
-    console.print(_summary(version))
-    console.print(
+    out.print(_summary(version))
+    out.print(
         f"  added {version.artifact.created_at:%Y-%m-%d %H:%M:%S} by {meta.get('created_by')}"
         f" from {source.get('path') or source.get('object')}"
     )
     for key in ("description", "label", "labelling_notes"):
         if meta.get(key):
-            console.print(f"  {key.replace('_', ' ')}: {meta[key]}")
+            out.print(f"  {key.replace('_', ' ')}: {meta[key]}")
     if profile is not None:
-        console.print(_profile_table(profile))
+        out.print(_profile_table(profile))
     else:
-        console.print(f"  files by suffix: {meta.get('suffixes')}")
+        out.print(f"  files by suffix: {meta.get('suffixes')}")
 
 
 def _profile_table(profile: Profile) -> Any:
@@ -211,7 +204,7 @@ def validate(
     with workspace() as ws:
         current = get_version(ws, ref)
         reference = get_version(ws, against) if against else None
-        with _console().status(f"validating {current.ref} ..."):
+        with console().status(f"validating {current.ref} ..."):
             record = validate_version(current, against=reference)
         if report is not None:
             if report.is_dir():
@@ -228,28 +221,31 @@ def validate(
 def _print_validation(record: ValidationRecord, report: Path | None) -> None:
     from rich.table import Table
 
-    console = _console()
+    out = console()
     validation = record.validation
     against = (
         f" against {record.reference}" if record.reference else " (first version: schema only)"
     )
     schema = record.schema.rpartition("@")[2]
-    console.print(f"{record.dataset} validated{against}, with schema {schema}")
+    out.print(f"{record.dataset} validated{against}, with schema {schema}")
     if validation.anomalies:
         table = Table("severity", "anomaly", "column", "evidence")
         for a in validation.anomalies:
             table.add_row(a.severity, a.kind, a.column or "(table)", a.message)
-        console.print(table)
+        out.print(table)
     else:
-        console.print("no anomalies")
+        out.print("no anomalies")
     errors = len(validation.errors)
     warnings = len(validation.anomalies) - errors
     verdict = "FAILED" if errors else "passed"
-    console.print(
-        f"{verdict}: {errors} errors, {warnings} warnings; recorded as {record.artifact.ref}"
+    out.print(
+        f"{verdict}: {errors} errors, {warnings} warnings; "
+        f"recorded as validation {record.artifact.ref}"
     )
-    where = report if report is not None else f"loopml artifacts get {record.report.ref} "
-    console.print(f"report: {where}" + ("" if report is not None else "REPORT.html --kind report"))
+    if report is not None:
+        out.print(f"report: {report}")
+    else:
+        out.print(f"report: loopml artifacts get {record.report.ref} REPORT.html --kind report")
 
 
 @app.command("diff")
@@ -274,10 +270,10 @@ def diff(
 def _print_diff(result: DatasetDiff) -> None:
     from rich.table import Table
 
-    console = _console()
-    console.print(f"{result.old} -> {result.new}")
+    out = console()
+    out.print(f"{result.old} -> {result.new}")
     if result.rows_old is not None:
-        console.print(
+        out.print(
             f"  rows: {result.rows_old:,} -> {result.rows_new:,} "
             f"(+{result.rows_added:,} added, -{result.rows_removed:,} removed)"
         )
@@ -289,11 +285,9 @@ def _print_diff(result: DatasetDiff) -> None:
         ("files changed", result.files_changed),
     ):
         if items:
-            console.print(
-                f"  {label}: {', '.join(items[:20])}" + (" ..." if len(items) > 20 else "")
-            )
+            out.print(f"  {label}: {', '.join(items[:20])}" + (" ..." if len(items) > 20 else ""))
     for column, (before, after) in result.type_changes.items():
-        console.print(f"  type of {column!r}: {before} -> {after}")
+        out.print(f"  type of {column!r}: {before} -> {after}")
     if result.drift:
         table = Table("column", "method", "statistic", "threshold", "drifted")
         for d in result.drift:
@@ -304,7 +298,7 @@ def _print_diff(result: DatasetDiff) -> None:
                 f"{d.threshold:g}",
                 "yes" if d.drifted else "",
             )
-        console.print(table)
+        out.print(table)
 
 
 @app.command("schema")

@@ -18,6 +18,7 @@ from loopml.data._read import as_polars
 from loopml.data._schema import ColumnSchema, DriftRule, Schema, infer_schema
 from loopml.data._validate import Anomaly, ColumnDrift, Validation, validate_profile
 from loopml.data._versions import DatasetVersion
+from loopml.pipeline._validation import validated
 
 __all__ = [
     "Anomaly",
@@ -42,5 +43,6 @@ __all__ = [
     "set_schema",
     "validate",
     "validate_profile",
+    "validated",
     "versions",
 ]

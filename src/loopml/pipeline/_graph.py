@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from loopml.errors import InvalidInput, PipelineError
 
@@ -79,7 +79,13 @@ class Step(Generic[P, R]):
         return builder.add(self, args, kwargs)  # type: ignore[return-value]
 
 
-def step(func: Callable[P, R] | None = None, *, name: str | None = None) -> Any:
+@overload
+def step(func: Callable[P, R], *, name: str | None = None) -> Step[P, R]: ...
+@overload
+def step(*, name: str | None = None) -> Callable[[Callable[P, R]], Step[P, R]]: ...
+def step(
+    func: Callable[P, R] | None = None, *, name: str | None = None
+) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
     """Make a function a pipeline step: ``@loopml.step`` or ``@loopml.step(name=...)``."""
     if func is None:
         return lambda f: Step(f, name=name)
@@ -298,7 +304,13 @@ class Pipeline:
         return pipeline_status(self, params, workspace=workspace)
 
 
-def pipeline(func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+@overload
+def pipeline(func: Callable[..., Any], *, name: str | None = None) -> Pipeline: ...
+@overload
+def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
+def pipeline(
+    func: Callable[..., Any] | None = None, *, name: str | None = None
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
     """Make a function a pipeline: ``@loopml.pipeline`` or ``@loopml.pipeline(name=...)``."""
     if func is None:
         return lambda f: Pipeline(f, name=name)

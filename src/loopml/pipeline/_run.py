@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from loopml.errors import LoopmlError, StepFailed
+from loopml.errors import LoopmlError, StepFailed, ValidationFailed
 from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
 from loopml.pipeline._env import environment, git_state
 from loopml.pipeline._graph import Graph, Node, Output
+from loopml.pipeline._validation import DataInvalid, evidence
 
 if TYPE_CHECKING:
     from loopml.pipeline._graph import Pipeline
@@ -135,6 +136,11 @@ def _run_traced(
     try:
         for node in graph.nodes:
             result.steps.append(_run_node(context, run, node, node.name in forced))
+    except ValidationFailed as failure:
+        store.finish_run(
+            run.id, RunStatus.FAILED_VALIDATION, error=f"step {failure.step} failed validation"
+        )
+        raise
     except StepFailed as failure:
         store.finish_run(run.id, RunStatus.FAILED, error=f"step {failure.step} failed")
         raise
@@ -326,6 +332,8 @@ def _fail(
 ) -> NoReturn:
     from loopml.store import RunStatus
 
+    if isinstance(error, DataInvalid):
+        _stop_for_invalid_data(context, run, node, error)
     text = _user_traceback(error) if user_frames else f"{type(error).__name__}: {error}\n"
     status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
     context.ws.store.finish_run(run.id, status, error=text)
@@ -339,6 +347,34 @@ def _fail(
         run_id=run.id,
         traceback=text,
     ) from error
+
+
+def _stop_for_invalid_data(context: _Context, run: Run, node: Node, error: DataInvalid) -> NoReturn:
+    from loopml.store import RunStatus, Severity
+
+    record = error.record
+    errors = record.validation.errors
+    lines = [f"  {a.kind} {a.column or '(table)'}: {a.message}" for a in errors]
+    text = f"{record.dataset} failed validation ({len(errors)} errors):\n" + "\n".join(lines)
+    context.ws.store.finish_run(run.id, RunStatus.FAILED_VALIDATION, error=text)
+    alert = context.ws.store.create_alert(
+        kind="validation",
+        severity=Severity.ERROR,
+        message=f"pipeline {context.graph.pipeline} stopped at step {node.name}: {text}",
+        evidence=evidence(record),
+        run_id=run.id,
+        artifact_id=record.artifact.id,
+    )
+    raise ValidationFailed(
+        f"{record.dataset} failed validation with {len(errors)} errors, so pipeline "
+        f"{context.graph.pipeline} stopped before the steps after {node.name}; alert "
+        f"{alert.id[:12]} records the anomalies, and the report is {record.report.ref} "
+        "(loopml artifacts get REF FILE --kind report)",
+        step=node.name,
+        run_id=run.id,
+        traceback=text + "\n",
+        alert_id=alert.id,
+    )
 
 
 def _user_traceback(error: BaseException) -> str:

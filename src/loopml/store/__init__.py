@@ -8,6 +8,7 @@ True
 from loopml.store._base import MetadataStore
 from loopml.store._factory import open_store
 from loopml.store._records import (
+    Alert,
     Alias,
     Artifact,
     Direction,
@@ -16,10 +17,12 @@ from loopml.store._records import (
     MetricPoint,
     Run,
     RunStatus,
+    Severity,
     StoreInfo,
 )
 
 __all__ = [
+    "Alert",
     "Alias",
     "Artifact",
     "Direction",
@@ -29,6 +32,7 @@ __all__ = [
     "MetricPoint",
     "Run",
     "RunStatus",
+    "Severity",
     "StoreInfo",
     "open_store",
 ]

@@ -9,8 +9,8 @@ Immutability
     even when many processes create versions of one name at once. A :class:`Run` may
     change only while it is running: its status (once, to a finished status), its
     end time, its error and its tags. Params, code and environment are fixed at
-    creation. Events and metrics are append-only. Aliases move; each points at one
-    artifact of their ``(kind, name)``.
+    creation. Events, metrics and alerts are append-only. Aliases move; each points
+    at one artifact of their ``(kind, name)``.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -28,7 +28,7 @@ Concurrency
 Returned records
     Records are frozen snapshots taken at the time of the call. Lists come in a
     stable order: artifacts by kind, name, version; runs and events oldest first;
-    metrics by key, step, time.
+    metrics by key, step, time; alerts newest first.
 
 Errors
     Unknown ids and names raise :class:`~loopml.errors.NotFound`, a broken rule
@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loopml.store._records import (
+    Alert,
     Alias,
     Artifact,
     Direction,
@@ -52,6 +53,7 @@ from loopml.store._records import (
     MetricPoint,
     Run,
     RunStatus,
+    Severity,
     StoreInfo,
 )
 
@@ -185,6 +187,31 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
         """Aliases, by kind, name and alias."""
+
+    # -- alerts ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_alert(
+        self,
+        *,
+        kind: str,
+        severity: Severity | str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        artifact_id: str | None = None,
+    ) -> Alert:
+        """Record an alert; the run and artifact it names must exist."""
+
+    @abc.abstractmethod
+    def get_alert(self, alert_id: str) -> Alert:
+        """The alert with this id."""
+
+    @abc.abstractmethod
+    def find_alerts(
+        self, *, kind: str | None = None, run_id: str | None = None, limit: int | None = None
+    ) -> list[Alert]:
+        """Alerts matching every filter given, newest first."""
 
     # -- the store itself ------------------------------------------------------------
 

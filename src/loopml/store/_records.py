@@ -110,6 +110,28 @@ class Alias:
     updated_at: datetime
 
 
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a person should know, with the evidence it was raised on: a failed
+    validation, a failed gate, drift in production. ``run_id`` and ``artifact_id`` say
+    what it is about, when it is about a run or an artifact."""
+
+    id: str
+    kind: str
+    severity: Severity
+    message: str
+    evidence: JSONDict
+    run_id: str | None
+    artifact_id: str | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
     """What a caller hands to :meth:`MetadataStore.log_metrics`."""

@@ -28,6 +28,7 @@ from loopml.store import (
     MetadataStore,
     MetricPoint,
     RunStatus,
+    Severity,
     open_store,
 )
 
@@ -326,14 +327,65 @@ class StoreContract:
             store.set_alias("champion", "missing")
         assert store.aliases() == []
 
+    # -- alerts ----------------------------------------------------------------------
+
+    def test_alerts_round_trip_newest_first(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="pipeline", name="churn")
+        artifact = store.create_artifact(kind="dataset", name="d", digest=DIGEST, size=1)
+        first = store.create_alert(
+            kind="validation",
+            severity=Severity.ERROR,
+            message="2 errors in d@v1",
+            evidence={"anomalies": [{"kind": "missing_values", "share": 0.1}]},
+            run_id=run.id,
+            artifact_id=artifact.id,
+        )
+        second = store.create_alert(kind="gate", severity="warning", message="slower")
+        assert store.get_alert(first.id) == first
+        assert first.evidence == {"anomalies": [{"kind": "missing_values", "share": 0.1}]}
+        assert (first.run_id, first.artifact_id) == (run.id, artifact.id)
+        assert first.created_at.tzinfo == UTC
+        assert second.severity is Severity.WARNING
+        assert [a.id for a in store.find_alerts()] == [second.id, first.id]
+        assert store.find_alerts(kind="validation") == [first]
+        assert store.find_alerts(run_id=run.id) == [first]
+        assert store.find_alerts(limit=1) == [second]
+
+    def test_bad_alerts_are_rejected(self, store: MetadataStore) -> None:
+        with pytest.raises(InvalidInput, match="severity 'fatal'"):
+            store.create_alert(kind="k", severity="fatal", message="m")
+        with pytest.raises(InvalidInput, match="message"):
+            store.create_alert(kind="k", severity=Severity.INFO, message="")
+        with pytest.raises(NotFound, match="missing-run"):
+            store.create_alert(kind="k", severity=Severity.INFO, message="m", run_id="missing-run")
+        with pytest.raises(NotFound, match="missing-artifact"):
+            store.create_alert(
+                kind="k", severity=Severity.INFO, message="m", artifact_id="missing-artifact"
+            )
+        with pytest.raises(InvalidInput, match="evidence"):
+            store.create_alert(
+                kind="k", severity=Severity.INFO, message="m", evidence={"x": float("nan")}
+            )
+        with pytest.raises(NotFound):
+            store.get_alert("missing")
+        assert store.find_alerts() == []
+
     # -- the store itself ------------------------------------------------------------
 
     def test_info_counts_records(self, store: MetadataStore) -> None:
         run = store.create_run(kind="train", name="fit")
         store.create_artifact(kind="model", name="a", digest=DIGEST, size=1, run_id=run.id)
         store.log_metrics(run.id, [MetricPoint("m", 1.0), MetricPoint("m", 2.0, step=1)])
+        store.create_alert(kind="validation", severity=Severity.ERROR, message="bad data")
         info = store.info()
-        assert info.counts == {"artifacts": 1, "runs": 1, "events": 1, "metrics": 2, "aliases": 0}
+        assert info.counts == {
+            "artifacts": 1,
+            "runs": 1,
+            "events": 1,
+            "metrics": 2,
+            "aliases": 0,
+            "alerts": 1,
+        }
         assert info.schema_revision != "none"
 
     def test_reopening_keeps_everything(self, store_url: str, store: MetadataStore) -> None:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001",)
+REVISIONS = ("0001", "0002")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -90,4 +90,19 @@ aliases = sa.Table(
     sa.Column("alias", sa.String(255), primary_key=True),
     sa.Column("artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("evidence", JSON, nullable=False),
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Index("ix_alerts_kind_created_at", "kind", "created_at"),
+    sa.Index("ix_alerts_run_id", "run_id"),
 )

@@ -16,6 +16,7 @@ from loopml._time import from_us, now_us, to_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.store._base import MetadataStore
 from loopml.store._records import (
+    Alert,
     Alias,
     Artifact,
     Direction,
@@ -24,6 +25,7 @@ from loopml.store._records import (
     MetricPoint,
     Run,
     RunStatus,
+    Severity,
     StoreInfo,
 )
 from loopml.store._sql import schema as t
@@ -445,6 +447,71 @@ class SqlStore(MetadataStore):
             query = query.where(t.aliases.c.name == name)
         return [_alias(row) for row in self._select(query)]
 
+    # -- alerts ----------------------------------------------------------------------
+
+    def create_alert(
+        self,
+        *,
+        kind: str,
+        severity: Severity | str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        artifact_id: str | None = None,
+    ) -> Alert:
+        _check_name("alert kind", kind, 64)
+        try:
+            level = Severity(severity)
+        except ValueError:
+            raise InvalidInput(
+                f"alert severity {severity!r} is not one of " + ", ".join(s.value for s in Severity)
+            ) from None
+        if not isinstance(message, str) or not message:
+            raise InvalidInput("an alert needs a message saying what happened")
+        row: dict[str, Any] = {
+            "id": new_id(),
+            "kind": kind,
+            "severity": level.value,
+            "message": message,
+            "evidence": _json_object("alert evidence", evidence),
+            "run_id": run_id,
+            "artifact_id": artifact_id,
+            "created_at": now_us(),
+        }
+
+        def work() -> Alert:
+            with transaction(self._engine, write=True) as c:
+                if run_id is not None:
+                    self._require_run(c, run_id)
+                if artifact_id is not None:
+                    found = c.execute(
+                        sa.select(t.artifacts.c.id).where(t.artifacts.c.id == artifact_id)
+                    ).first()
+                    if found is None:
+                        raise NotFound(f"no artifact with id {artifact_id!r}")
+                c.execute(sa.insert(t.alerts), row)
+            return _alert(row)
+
+        return retrying(self._engine, work)
+
+    def get_alert(self, alert_id: str) -> Alert:
+        rows = self._select(sa.select(t.alerts).where(t.alerts.c.id == alert_id))
+        if not rows:
+            raise NotFound(f"no alert with id {alert_id!r}")
+        return _alert(rows[0])
+
+    def find_alerts(
+        self, *, kind: str | None = None, run_id: str | None = None, limit: int | None = None
+    ) -> list[Alert]:
+        query = sa.select(t.alerts).order_by(t.alerts.c.created_at.desc(), t.alerts.c.id.desc())
+        if kind is not None:
+            query = query.where(t.alerts.c.kind == kind)
+        if run_id is not None:
+            query = query.where(t.alerts.c.run_id == run_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_alert(row) for row in self._select(query)]
+
     # -- the store itself ------------------------------------------------------------
 
     def info(self) -> StoreInfo:
@@ -454,7 +521,7 @@ class SqlStore(MetadataStore):
                     table.name: int(
                         c.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                     )
-                    for table in (t.artifacts, t.runs, t.events, t.metrics, t.aliases)
+                    for table in (t.artifacts, t.runs, t.events, t.metrics, t.aliases, t.alerts)
                 }
                 revision = current_revision(c) or "none"
             return StoreInfo(
@@ -531,6 +598,19 @@ def _alias(row: Row) -> Alias:
         alias=row["alias"],
         artifact_id=row["artifact_id"],
         updated_at=from_us(row["updated_at"]),
+    )
+
+
+def _alert(row: Row) -> Alert:
+    return Alert(
+        id=row["id"],
+        kind=row["kind"],
+        severity=Severity(row["severity"]),
+        message=row["message"],
+        evidence=dict(row["evidence"]),
+        run_id=row["run_id"],
+        artifact_id=row["artifact_id"],
+        created_at=from_us(row["created_at"]),
     )
 
 
