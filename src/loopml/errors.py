@@ -36,6 +36,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LoopmlError(Exception):
     """Base of every error loopml raises on purpose."""
@@ -115,6 +117,11 @@ class StepFailed(PipelineError):
         self.run_id = run_id
         self.traceback = traceback
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a worker process, it crosses back to the parent by pickle.
+        fields = {"step": self.step, "run_id": self.run_id, "traceback": self.traceback}
+        return _rebuild, (type(self), str(self), fields)
+
 
 class ValidationFailed(StepFailed):
     """A validation step found anomalies at error severity: the pipeline stopped before
@@ -125,6 +132,19 @@ class ValidationFailed(StepFailed):
     ) -> None:
         super().__init__(message, step=step, run_id=run_id, traceback=traceback)
         self.alert_id = alert_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {
+            "step": self.step,
+            "run_id": self.run_id,
+            "traceback": self.traceback,
+            "alert_id": self.alert_id,
+        }
+        return _rebuild, (type(self), str(self), fields)
+
+
+def _rebuild(cls: type[StepFailed], message: str, fields: dict[str, str]) -> StepFailed:
+    return cls(message, **fields)
 
 
 class StoreError(LoopmlError):

@@ -28,6 +28,18 @@ def run(
     force_step: list[str] = typer.Option(
         [], "--force-step", metavar="STEP", help="Re-run this step and all after it."
     ),
+    until: str = typer.Option(
+        None, "--until", metavar="STEP", help="Run only this step and the steps it needs."
+    ),
+    runner: str = typer.Option(
+        "local",
+        "--runner",
+        help="local: steps one after another in this process; processes: independent "
+        "steps at once in worker processes.",
+    ),
+    workers: int = typer.Option(
+        None, "--workers", min=1, help="Worker processes (default: one per core)."
+    ),
 ) -> None:
     """Run a pipeline: each step is reused from the cache when its code, parameters and
     inputs are unchanged."""

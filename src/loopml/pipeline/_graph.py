@@ -156,6 +156,14 @@ class Graph:
             f"{', '.join(n.name for n in self.nodes)}"
         )
 
+    def upstream(self, names: set[str]) -> set[str]:
+        """``names`` and every step they depend on."""
+        found = set(names)
+        for node in reversed(self.nodes):
+            if node.name in found:
+                found.update(up.name for up in node.upstream())
+        return found
+
     def downstream(self, names: set[str]) -> set[str]:
         """``names`` and every step that depends on them."""
         found = set(names)
@@ -285,17 +293,24 @@ class Pipeline:
         *,
         workspace: Workspace | None = None,
         force: bool | list[str] = False,
+        until: str | None = None,
+        runner: str = "local",
+        workers: int | None = None,
         echo: bool = True,
         **params: Any,
     ) -> PipelineResult:
         """Run the pipeline: each step cached on its code, parameters and inputs.
 
         ``force=True`` re-runs every step, ``force=["featurize"]`` that step and
-        everything after it.
+        everything after it; ``until="featurize"`` runs only that step and those it
+        needs. ``runner="processes"`` runs independent steps at once in ``workers``
+        processes (default: one per core).
         """
         from loopml.pipeline._run import run_pipeline
+        from loopml.pipeline._runners import RunOptions
 
-        return run_pipeline(self, params, workspace=workspace, force=force, echo=echo)
+        options = RunOptions(force=force, until=until, runner=runner, workers=workers, echo=echo)
+        return run_pipeline(self, params, workspace=workspace, options=options)
 
     def status(self, *, workspace: Workspace | None = None, **params: Any) -> Any:
         """Which steps' recorded outputs are stale, and why, without running anything."""

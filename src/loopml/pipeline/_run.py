@@ -23,6 +23,7 @@ from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
 from loopml.pipeline._env import environment, git_state
 from loopml.pipeline._graph import Graph, Node, Output
+from loopml.pipeline._runners import RunOptions, execute
 from loopml.pipeline._validation import DataInvalid, evidence
 
 if TYPE_CHECKING:
@@ -98,22 +99,26 @@ def run_pipeline(
     params: dict[str, Any],
     *,
     workspace: Workspace | None,
-    force: bool | list[str],
-    echo: bool,
+    options: RunOptions,
 ) -> PipelineResult:
     from loopml.workspace import active, current
 
+    options.check(pipeline.file)
     ws = workspace if workspace is not None else current()
     with active(ws):
-        return _run_traced(pipeline, ws, pipeline.graph(**params), force, echo)
+        return _run_traced(pipeline, ws, pipeline.graph(**params), options)
 
 
 def _run_traced(
-    pipeline: Pipeline, ws: Workspace, graph: Graph, force: bool | list[str], echo: bool
+    pipeline: Pipeline, ws: Workspace, graph: Graph, options: RunOptions
 ) -> PipelineResult:
     from loopml.store import RunStatus
 
-    forced = _forced(graph, force)
+    forced = _forced(graph, options.force)
+    nodes = graph.nodes
+    if options.until is not None:
+        wanted = graph.upstream({graph.node(options.until).name})
+        nodes = [node for node in graph.nodes if node.name in wanted]
     store = ws.store
     reap_dead_runs(ws)
     folder = Path(pipeline.file).parent
@@ -123,7 +128,7 @@ def _run_traced(
         project_root=folder,
         environment=environment(ws.root / ".loopml" / "cache" if ws.root else None),
         git=git_state(folder),
-        echo=echo,
+        echo=options.echo,
     )
     run = store.create_run(
         kind="pipeline",
@@ -131,11 +136,11 @@ def _run_traced(
         params=graph.params,
         code={"file": pipeline.file, "line": pipeline.line, "git": context.git},
         environment=context.environment,
+        tags={"runner": options.runner, **({"until": options.until} if options.until else {})},
     )
     result = PipelineResult(pipeline.name, run.id, graph, ws)
     try:
-        for node in graph.nodes:
-            result.steps.append(_run_node(context, run, node, node.name in forced))
+        result.steps = execute(context, run, nodes, forced, options, pipeline.file)
     except ValidationFailed as failure:
         store.finish_run(
             run.id, RunStatus.FAILED_VALIDATION, error=f"step {failure.step} failed validation"

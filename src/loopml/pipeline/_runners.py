@@ -1,0 +1,159 @@
+"""Where steps execute: in this process one after another (``local``), or several at
+once in worker processes (``processes``).
+
+Both runners record the same runs and produce the same artifacts: a worker process
+loads the pipeline file, traces the same graph and runs one step exactly as the local
+runner would, given the artifacts of the steps before it. The parent process keeps
+the pipeline run, hands out the steps whose inputs are ready, and stops handing out
+new ones after the first failure.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+    from loopml.pipeline._graph import Node
+    from loopml.pipeline._run import StepResult, _Context
+    from loopml.store import Run
+
+RUNNERS = ("local", "processes")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: which steps to force, up to which step, on which runner."""
+
+    force: bool | list[str] = False
+    until: str | None = None
+    runner: str = "local"
+    workers: int | None = None
+    echo: bool = True
+
+    def check(self, pipeline_file: str) -> None:
+        if self.runner not in RUNNERS:
+            raise InvalidInput(
+                f"runner {self.runner!r} is not one of {', '.join(RUNNERS)}; the default, "
+                "'local', runs the steps in this process"
+            )
+        if self.runner != "local" and not Path(pipeline_file).is_file():
+            raise InvalidInput(
+                f"runner {self.runner!r} starts other processes, which import the pipeline "
+                f"from its file; {pipeline_file} is not a file: define the pipeline in a "
+                "module, or use runner='local'"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise InvalidInput(f"workers is {self.workers}; give 1 or more")
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """Everything a worker process needs to run one step of a traced pipeline."""
+
+    settings: Settings
+    file: str
+    pipeline: str
+    params: dict[str, Any]
+    node: str
+    parent_run_id: str
+    inputs: dict[str, str]  # upstream node name -> its output artifact id
+    forced: bool
+    environment: dict[str, Any]
+    git: dict[str, Any] | None
+    echo: bool
+
+
+def execute(
+    context: _Context,
+    parent: Run,
+    nodes: list[Node],
+    forced: set[str],
+    options: RunOptions,
+    pipeline_file: str,
+) -> list[StepResult]:
+    """Run ``nodes`` (in graph order, each after its inputs); results in graph order."""
+    from loopml.pipeline._run import _run_node
+
+    if options.runner == "local":
+        return [_run_node(context, parent, node, node.name in forced) for node in nodes]
+    workers = options.workers or os.cpu_count() or 1
+    results: dict[str, StepResult] = {}
+    waiting = list(nodes)
+    running: dict[Future[StepResult], str] = {}
+    failure: BaseException | None = None
+    import multiprocessing
+
+    # spawn, not fork: the parent holds threads and database connections.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while waiting or running:
+            if failure is None:
+                for node in [n for n in waiting if _ready(n, results)]:
+                    task = _task(context, parent, node, node.name in forced, pipeline_file)
+                    running[pool.submit(run_one, task)] = node.name
+                    waiting.remove(node)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as error:
+                    failure = failure or error
+                    continue
+                results[name] = result
+                if result.output is not None:
+                    context.outputs[name] = result.output
+    if failure is not None:
+        raise failure
+    return [results[node.name] for node in nodes]
+
+
+def _ready(node: Node, results: dict[str, StepResult]) -> bool:
+    return all(up.name in results for up in node.upstream())
+
+
+def _task(context: _Context, parent: Run, node: Node, forced: bool, file: str) -> StepTask:
+    inputs = {up.name: context.outputs[up.name].id for up in node.upstream()}
+    return StepTask(
+        settings=context.ws.settings,
+        file=file,
+        pipeline=context.graph.pipeline,
+        params=context.graph.params,
+        node=node.name,
+        parent_run_id=parent.id,
+        inputs=inputs,
+        forced=forced,
+        environment=context.environment,
+        git=context.git,
+        echo=context.echo,
+    )
+
+
+def run_one(task: StepTask) -> StepResult:
+    """In a worker process: trace the pipeline again and run one of its steps."""
+    from loopml.pipeline._load import load_pipeline
+    from loopml.pipeline._run import _Context, _run_node
+    from loopml.workspace import Workspace, active
+
+    with Workspace(task.settings) as ws, active(ws):
+        pipeline = load_pipeline(f"{task.file}:{task.pipeline}")
+        graph = pipeline.graph(**task.params)
+        context = _Context(
+            ws=ws,
+            graph=graph,
+            project_root=Path(task.file).parent,
+            environment=task.environment,
+            git=task.git,
+            echo=task.echo,
+        )
+        context.outputs = {name: ws.store.get_artifact(i) for name, i in task.inputs.items()}
+        parent = ws.store.get_run(task.parent_run_id)
+        return _run_node(context, parent, graph.node(task.node), task.forced)
