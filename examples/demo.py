@@ -1,44 +1,40 @@
 """The loopml demo, on the embedded default (SQLite and a local folder).
 
-What exists so far is the start of the loop: a workspace, versioned and validated
-data, and a tracked training run, joined in one lineage graph. The demo
+What exists so far is the first part of the loop: versioned and validated data, and a
+cached pipeline that trains a model on it, every record in one lineage graph. The demo
 
 1. makes a fresh workspace in ./demo-workspace,
 2. versions a real dataset (scikit-learn's diabetes data): v1 with 300 rows, v2 with
    all 442; adding v2 again records nothing new. Each version is profiled once and the
    first one's schema is pinned,
-3. versions a bad batch as v3 (a unit change in one column, missing values in
-   another) and validates it: the anomalies, the evidence and an HTML report,
-4. trains a linear model epoch by epoch on the last version that passed validation,
-   logging params and per-epoch train/validation error as metrics, the dataset as the
-   run's input and the model as its output,
-5. marks the model ``champion`` and walks the lineage back from it to the data,
-6. shows the workspace with the ``loopml`` command (data log, data validate, info,
-   verify).
+3. runs the pipeline in examples/diabetes_pipeline.py (validate, split, train,
+   evaluate against a baseline) on v2, then again: the second run is all cache hits,
+4. walks the lineage back from the trained model to the dataset version,
+5. versions a bad batch as v3 (a unit change in one column, missing values in
+   another): the pipeline stops at validation, records an alert, and never trains,
+6. shows the workspace with the ``loopml`` command (data log, status, alerts,
+   data validate, info, verify).
 
 Run it with ``make demo``.
 """
 
 from __future__ import annotations
 
-import pickle
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import loopml
-from loopml.refs import resolve
-from loopml.store import Direction, MetricPoint, RunStatus
+from loopml.errors import ValidationFailed
+from loopml.pipeline import load_pipeline
 
 HERE = Path.cwd() / "demo-workspace"
-EPOCHS = 30
-TARGET = "target"
+PIPELINE = Path(__file__).resolve().with_name("diabetes_pipeline.py")
 
 
-def version_dataset(ws: loopml.Workspace) -> str:
-    """Versions v1..v3 of the diabetes data; the ref of the last one that validates."""
-    import numpy as np
+def version_dataset(ws: loopml.Workspace) -> None:
     from sklearn.datasets import load_diabetes
 
     frame = load_diabetes(as_frame=True).frame
@@ -47,75 +43,74 @@ def version_dataset(ws: loopml.Workspace) -> str:
     again = loopml.data.add(frame, name="diabetes", workspace=ws)
     print(f"dataset versions: {v1.ref} ({v1.rows} rows), {v2.ref} ({v2.rows} rows)")
     print(f"adding unchanged data again gives {again.ref}: nothing new was recorded")
-    print(f"{v2.ref} validates: {loopml.data.validate(v2.ref, workspace=ws).passed}")
 
-    bad = frame.copy()
+
+def add_bad_batch(ws: loopml.Workspace) -> None:
+    import numpy as np
+    from sklearn.datasets import load_diabetes
+
+    bad = load_diabetes(as_frame=True).frame
     bad["bmi"] = bad["bmi"] * 100  # a unit change upstream
     bad.loc[np.random.default_rng(0).random(len(bad)) < 0.2, "bp"] = np.nan
     v3 = loopml.data.add(bad, name="diabetes", workspace=ws, description="a bad batch")
-    result = loopml.data.validate(v3.ref, workspace=ws)
-    print(f"{v3.ref} validates: {result.passed}; its errors:")
-    for anomaly in result.validation.errors:
-        print(f"  {anomaly.kind}: {anomaly.message}")
-    report = HERE / "diabetes-v3-validation.html"
-    ws.artifacts.get_file(result.report.digest, report)
-    print(f"  report: {report}")
-    return v2.ref
+    print(f"added {v3.ref}: a bad batch")
 
 
-def train(ws: loopml.Workspace, data_ref: str) -> str:
-    from sklearn.linear_model import SGDRegressor
-    from sklearn.metrics import mean_squared_error
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    dataset = loopml.data.get(data_ref, workspace=ws)
-    params = {"alpha": 1e-4, "eta0": 0.01, "epochs": EPOCHS, "seed": 7}
-    run = ws.store.create_run(kind="train", name="diabetes-sgd", params=params)
-    ws.store.add_event(run.id, dataset.artifact.id, Direction.INPUT, "train-data")
-
-    table = dataset.to_pandas()
-    x_train, x_val, y_train, y_val = train_test_split(
-        table.drop(columns=TARGET).to_numpy(),
-        table[TARGET].to_numpy(),
-        test_size=0.25,
-        random_state=params["seed"],
-    )
-    scaler = StandardScaler().fit(x_train)
-    x_train, x_val = scaler.transform(x_train), scaler.transform(x_val)
-    model = SGDRegressor(alpha=params["alpha"], eta0=params["eta0"], random_state=params["seed"])
-    for epoch in range(EPOCHS):
-        model.partial_fit(x_train, y_train)
-        train_mse = mean_squared_error(y_train, model.predict(x_train))
-        val_mse = mean_squared_error(y_val, model.predict(x_val))
-        ws.store.log_metrics(
-            run.id,
-            [MetricPoint("train_mse", train_mse, epoch), MetricPoint("val_mse", val_mse, epoch)],
-        )
-    model_path = HERE / "model.pkl"
-    model_path.write_bytes(pickle.dumps({"scaler": scaler, "model": model}))
-    artifact = ws.add_file(model_path, name="diabetes-sgd", kind="model", run_id=run.id)
-    ws.store.finish_run(run.id, RunStatus.SUCCEEDED)
-    val = ws.store.metrics(run.id, key="val_mse")
+def run_pipeline(ws: loopml.Workspace) -> str:
+    """Run the pipeline twice on the good data; the model's artifact id."""
+    pipeline = load_pipeline(f"{PIPELINE}:diabetes")
+    first = pipeline.run(workspace=ws)
+    metrics = first.value
     print(
-        f"trained {artifact.ref}: validation MSE {val[0].value:,.0f} after epoch 1, "
-        f"{val[-1].value:,.0f} after epoch {EPOCHS}"
+        f"pipeline {pipeline.name}: "
+        + ", ".join(f"{s.name} {s.status}" for s in first.steps)
+        + f"; validation MSE {metrics['validation_mse']:,.0f}, "
+        f"baseline (predict the mean) {metrics['baseline_mse']:,.0f}"
     )
-    ws.store.set_alias("champion", artifact.id)
-    return artifact.id
+    again = pipeline.run(workspace=ws, echo=False)
+    print("again: " + ", ".join(f"{s.name} {s.status}" for s in again.steps))
+    model = first.step("train").output
+    assert model is not None
+    ws.store.set_alias("champion", model.id)
+    return model.id
+
+
+def run_on_bad_data(ws: loopml.Workspace) -> None:
+    pipeline = load_pipeline(f"{PIPELINE}:diabetes")
+    try:
+        pipeline.run(workspace=ws, echo=False)
+    except ValidationFailed as stopped:
+        alert = ws.store.get_alert(stopped.alert_id)
+        print(f"the pipeline stopped at step {stopped.step}; alert {alert.id[:12]}:")
+        for anomaly in alert.evidence["anomalies"]:
+            if anomaly["severity"] == "error":
+                print(f"  {anomaly['kind']}: {anomaly['message']}")
+        pipeline_run = ws.store.get_run(stopped.run_id).parent_id
+        steps = [r.name for r in ws.store.find_runs(parent_id=pipeline_run)]
+        print(f"steps recorded for that run: {', '.join(steps)} (no training on bad data)")
+    else:
+        raise SystemExit("the pipeline ran on the bad batch: validation did not stop it")
 
 
 def show_lineage(ws: loopml.Workspace, model_id: str) -> None:
-    model = ws.store.get_artifact(model_id)
-    champion = resolve(ws.store, "model", "diabetes-sgd@champion")
-    [made_by] = [e for e in ws.store.events(artifact_id=model.id) if e.direction == "output"]
-    run = ws.store.get_run(made_by.run_id)
-    inputs = [e for e in ws.store.events(run_id=run.id) if e.direction == "input"]
-    print(f"lineage of {champion.ref} (champion):")
-    print(f"  made by run {run.id[:12]} ({run.name}, {run.status}) with params {run.params}")
-    for event in inputs:
-        data = ws.store.get_artifact(event.artifact_id)
-        print(f"  which read {data.kind} {data.ref} (blake3:{data.digest[:12]}) as {event.role}")
+    """Walk the lineage graph from the model back to the dataset version."""
+    artifact = ws.store.get_artifact(model_id)
+    print(f"lineage of {artifact.ref} (champion, {artifact.metadata['python_type']}):")
+    depth = 1
+    while True:
+        made_by = [e for e in ws.store.events(artifact_id=artifact.id) if e.direction == "output"]
+        if not made_by:
+            break
+        run = ws.store.get_run(made_by[0].run_id)
+        inputs = [e for e in ws.store.events(run_id=run.id) if e.direction == "input"]
+        indent = "  " * depth
+        print(f"{indent}made by run {run.id[:12]} ({run.name}, {run.status}), params {run.params}")
+        data = [e for e in inputs if e.role in ("rows", "table", "dataset")]
+        if not data:
+            break
+        artifact = ws.store.get_artifact(data[0].artifact_id)
+        print(f"{indent}which read {artifact.kind} {artifact.ref} as {data[0].role}")
+        depth += 1
 
 
 def loopml_command(*args: str, expect: int = 0) -> None:
@@ -133,10 +128,14 @@ def main() -> None:
     HERE.mkdir()
     with loopml.init(HERE) as ws:
         print(f"workspace: {HERE}")
-        good = version_dataset(ws)
-        model_id = train(ws, good)
+        version_dataset(ws)
+        model_id = run_pipeline(ws)
         show_lineage(ws, model_id)
+        add_bad_batch(ws)
+        run_on_bad_data(ws)
     loopml_command("data", "log", "diabetes")
+    loopml_command("status", f"{os.path.relpath(PIPELINE, HERE)}:diabetes", expect=1)
+    loopml_command("alerts")
     loopml_command("data", "validate", "diabetes@v3", expect=1)
     loopml_command("info")
     loopml_command("verify")
