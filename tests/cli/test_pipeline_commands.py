@@ -48,6 +48,17 @@ def test_run_then_rerun_then_status(cli, tmp_path: Path) -> None:
     assert "1 ran, 1 cached" in forced.out
 
 
+def test_until_runs_only_a_step_and_what_it_needs(cli, tmp_path: Path) -> None:
+    setup(cli, tmp_path)
+    first = cli("run", "pipelines.py:sums", "--until", "make", check=True)
+    assert "pipeline sums succeeded: 1 ran, 0 cached" in first.out
+    assert "total" not in first.out
+    rest = cli("run", "pipelines.py:sums", check=True)
+    assert "pipeline sums succeeded: 1 ran, 1 cached" in rest.out
+    assert_user_error(cli("run", "pipelines.py:sums", "--until", "nope"), "has no step 'nope'")
+    assert_user_error(cli("run", "pipelines.py:sums", "--runner", "ray"), "runner 'ray'")
+
+
 def test_a_failing_step_shows_its_traceback_and_exits_1(cli, tmp_path: Path) -> None:
     setup(cli, tmp_path)
     result = cli("run", "pipelines.py:sums", "--param", "scale=-1")

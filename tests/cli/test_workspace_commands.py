@@ -25,6 +25,7 @@ def test_init_then_info(cli, tmp_path: Path) -> None:
         "metrics": 0,
         "aliases": 0,
         "alerts": 0,
+        "schedules": 0,
     }
 
 

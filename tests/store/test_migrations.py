@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,22 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
         else:  # the table a 0001 store gains on upgrade is there, and empty
             assert alerts == []
         store.create_alert(kind="k", severity=Severity.INFO, message="after the upgrade")
+        schedules = store.find_schedules()
+        if revision >= "0003":
+            [saved] = schedules
+            assert (saved.name, saved.cron, saved.timezone, saved.params) == (
+                "saved",
+                "0 3 * * *",
+                "Europe/Berlin",
+                {"C": 0.5},
+            )
+            assert saved.next_due_at == datetime(2030, 1, 1, 2, 0, tzinfo=UTC)
+            assert (saved.last_run_id, saved.last_status) == (run.id, RunStatus.SUCCEEDED)
+        else:  # the table a 0001 or 0002 store gains on upgrade is there, and empty
+            assert schedules == []
+        store.create_schedule(
+            name="after-the-upgrade", target="p.py:p", resolved_target="/p.py:p", every_seconds=60
+        )
 
 
 def _stamp(url: str, revision: str) -> None:

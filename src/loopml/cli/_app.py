@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from loopml._version import __version__
-from loopml.cli import alerts, artifacts, data, pipeline, workspace
+from loopml.cli import alerts, artifacts, data, export, pipeline, schedule, workspace
 
 app = typer.Typer(
     name="loopml",
@@ -39,3 +39,5 @@ artifacts.register(app)
 data.register(app)
 pipeline.register(app)
 alerts.register(app)
+schedule.register(app)
+export.register(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,14 @@ def run(
     params = _params(pipeline, param)
     with workspace() as ws:
         try:
-            result = pipeline.run(workspace=ws, force=True if force else list(force_step), **params)
+            result = pipeline.run(
+                workspace=ws,
+                force=True if force else list(force_step),
+                until=until,
+                runner=runner,
+                workers=workers,
+                **params,
+            )
         except StepFailed as failure:
             sys.stderr.write(failure.traceback)
             sys.stderr.write(f"error: {failure}\n")
@@ -113,7 +121,8 @@ def _params(pipeline: Pipeline, given: list[str]) -> dict[str, Any]:
 def _value(name: str, raw: str, annotation: Any, default: Any) -> Any:
     from loopml.errors import InvalidInput
 
-    kind = annotation if isinstance(annotation, type) else None
+    unannotated = annotation is inspect.Parameter.empty
+    kind = annotation if isinstance(annotation, type) and not unannotated else None
     if isinstance(annotation, str):
         kind = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation)
     if kind is None and default is not None and not isinstance(default, type):
@@ -129,7 +138,7 @@ def _value(name: str, raw: str, annotation: Any, default: Any) -> Any:
     except ValueError:
         if kind is None:
             return raw  # not JSON: take it as text
-        example = {int: "1", float: "0.5", bool: "true", str: "text"}[kind]
+        example = {int: "1", float: "0.5", bool: "true", str: "text"}.get(kind, "<JSON>")
         raise InvalidInput(
             f"--param {name}={raw}: {raw!r} is not of type {kind.__name__}; give e.g. "
             f"--param {name}={example}"

@@ -17,6 +17,7 @@ from loopml.store._records import (
     MetricPoint,
     Run,
     RunStatus,
+    Schedule,
     Severity,
     StoreInfo,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "MetricPoint",
     "Run",
     "RunStatus",
+    "Schedule",
     "Severity",
     "StoreInfo",
     "open_store",

@@ -10,7 +10,9 @@ Immutability
     change only while it is running: its status (once, to a finished status), its
     end time, its error and its tags. Params, code and environment are fixed at
     creation. Events, metrics and alerts are append-only. Aliases move; each points
-    at one artifact of their ``(kind, name)``.
+    at one artifact of their ``(kind, name)``. A :class:`Schedule` keeps its name,
+    target, params and cadence; only its ``next_due_at`` (when it is claimed) and its
+    ``last_*`` fields (when a run is recorded) change.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -23,12 +25,13 @@ Concurrency
     same store and write at once; contention is waited out and retried inside the
     store, so callers never see "database is locked" or a serialization failure.
     A forked child may keep using a store it inherited: pooled connections are not
-    shared across the fork.
+    shared across the fork. ``claim_due`` hands each occurrence of a schedule to one
+    caller only, however many claim at once.
 
 Returned records
     Records are frozen snapshots taken at the time of the call. Lists come in a
     stable order: artifacts by kind, name, version; runs and events oldest first;
-    metrics by key, step, time; alerts newest first.
+    metrics by key, step, time; alerts newest first; schedules by name.
 
 Errors
     Unknown ids and names raise :class:`~loopml.errors.NotFound`, a broken rule
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from loopml.store._records import (
@@ -53,13 +57,15 @@ from loopml.store._records import (
     MetricPoint,
     Run,
     RunStatus,
+    Schedule,
     Severity,
     StoreInfo,
 )
 
 
 class MetadataStore(abc.ABC):
-    """The lineage graph's records: artifacts, runs, events, metrics and aliases."""
+    """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts and
+    schedules."""
 
     url: str
 
@@ -212,6 +218,60 @@ class MetadataStore(abc.ABC):
         self, *, kind: str | None = None, run_id: str | None = None, limit: int | None = None
     ) -> list[Alert]:
         """Alerts matching every filter given, newest first."""
+
+    # -- schedules -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_schedule(
+        self,
+        *,
+        name: str,
+        target: str,
+        resolved_target: str,
+        params: Mapping[str, Any] | None = None,
+        every_seconds: int | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        enabled: bool = True,
+        next_due_at: datetime | None = None,
+    ) -> Schedule:
+        """Record a schedule under a unique ``name`` (an artifact-style name).
+
+        It needs exactly one of ``every_seconds`` and a five-field ``cron``
+        expression; ``timezone`` is an IANA name the cron times are read in. Without
+        ``next_due_at`` it is first due at its first occurrence after now. A name
+        taken raises AlreadyExists.
+        """
+
+    @abc.abstractmethod
+    def get_schedule(self, name: str) -> Schedule:
+        """The schedule called ``name``."""
+
+    @abc.abstractmethod
+    def find_schedules(self, *, enabled: bool | None = None) -> list[Schedule]:
+        """Every schedule, or only the enabled (or disabled) ones, by name."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, name: str) -> None:
+        """Remove a schedule; removing one that is not there raises NotFound."""
+
+    @abc.abstractmethod
+    def claim_due(self, now: datetime, limit: int | None = None) -> list[Schedule]:
+        """Claim up to ``limit`` enabled schedules due at ``now``, earliest due first.
+
+        Claiming moves a schedule's ``next_due_at`` to its first occurrence after
+        ``now``, so occurrences missed meanwhile are skipped, not run one by one. Each
+        claim is its own transaction and takes effect only if no other caller claimed
+        that occurrence first: callers claiming at once get disjoint schedules. The
+        returned records show the new ``next_due_at``.
+        """
+
+    @abc.abstractmethod
+    def record_schedule_run(
+        self, name: str, run_id: str | None, status: RunStatus | str
+    ) -> Schedule:
+        """Record how a claimed schedule's run went: its pipeline run (None when it
+        failed before a run began) and that run's status, at the current time."""
 
     # -- the store itself ------------------------------------------------------------
 

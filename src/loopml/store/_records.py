@@ -133,6 +133,41 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """A pipeline run on a cadence: every ``every_seconds`` or at the times of a ``cron``
+    expression in ``timezone`` (exactly one of the two).
+
+    ``target`` is the pipeline as it was given (``pipelines.py:churn``);
+    ``resolved_target`` the same with the file made absolute when the schedule was
+    added, which is what runs. ``params`` are the pipeline parameters it runs with.
+    ``next_due_at`` is the next occurrence not yet claimed by a runner; the ``last_*``
+    fields say how the latest run went.
+    """
+
+    id: str
+    name: str
+    target: str
+    resolved_target: str
+    params: JSONDict
+    every_seconds: int | None
+    cron: str | None
+    timezone: str
+    enabled: bool
+    next_due_at: datetime
+    last_run_at: datetime | None
+    last_run_id: str | None
+    last_status: RunStatus | None
+    created_at: datetime
+
+    @property
+    def when(self) -> str:
+        """The cadence as people read it: ``every 1d`` or ``0 3 * * * Europe/Berlin``."""
+        from loopml._cadence import describe
+
+        return describe(self.every_seconds, self.cron, self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
 class MetricPoint:
     """What a caller hands to :meth:`MetadataStore.log_metrics`."""
 

@@ -31,6 +31,7 @@ from loopml.store import (
     Severity,
     open_store,
 )
+from loopml.testing.schedule_contract import ScheduleContract
 
 DIGEST = "ab" * 32
 OTHER = "cd" * 32
@@ -45,8 +46,9 @@ def _write_versions(url: str, name: str, count: int, barrier: object) -> None:
     store.close()
 
 
-class StoreContract:
-    """The rules of :class:`~loopml.store.MetadataStore`, as tests."""
+class StoreContract(ScheduleContract):
+    """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of schedules
+    in :class:`~loopml.testing.schedule_contract.ScheduleContract`)."""
 
     @pytest.fixture
     def store_url(self) -> Iterator[str]:
@@ -377,6 +379,9 @@ class StoreContract:
         store.create_artifact(kind="model", name="a", digest=DIGEST, size=1, run_id=run.id)
         store.log_metrics(run.id, [MetricPoint("m", 1.0), MetricPoint("m", 2.0, step=1)])
         store.create_alert(kind="validation", severity=Severity.ERROR, message="bad data")
+        store.create_schedule(
+            name="hourly", target="p.py:p", resolved_target="/p.py:p", every_seconds=3600
+        )
         info = store.info()
         assert info.counts == {
             "artifacts": 1,
@@ -385,6 +390,7 @@ class StoreContract:
             "metrics": 2,
             "aliases": 0,
             "alerts": 1,
+            "schedules": 1,
         }
         assert info.schema_revision != "none"
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -105,4 +105,28 @@ alerts = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Index("ix_alerts_kind_created_at", "kind", "created_at"),
     sa.Index("ix_alerts_run_id", "run_id"),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("resolved_target", sa.Text, nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("every_seconds", sa.BigInteger, nullable=True),
+    sa.Column("cron", sa.String(255), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("next_due_at", TIME, nullable=False),
+    sa.Column("last_run_at", TIME, nullable=True),
+    sa.Column("last_run_id", ID, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("last_status", sa.String(32), nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("name", name="uq_schedules_name"),
+    sa.CheckConstraint(
+        "(every_seconds IS NULL) <> (cron IS NULL)", name="ck_schedules_one_cadence"
+    ),
+    sa.Index("ix_schedules_next_due_at", "next_due_at"),
 )

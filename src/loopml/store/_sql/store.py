@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import socket
@@ -31,12 +30,16 @@ from loopml.store._records import (
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
+from loopml.store._sql.schedules import Schedules
+from loopml.store._sql.values import check_length as _check_name
+from loopml.store._sql.values import json_object as _json_object
+from loopml.store._sql.values import run_status as _status
 
 _HOST = socket.gethostname()
 Row = Mapping[Any, Any]
 
 
-class SqlStore(MetadataStore):
+class SqlStore(Schedules, MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
@@ -521,7 +524,15 @@ class SqlStore(MetadataStore):
                     table.name: int(
                         c.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                     )
-                    for table in (t.artifacts, t.runs, t.events, t.metrics, t.aliases, t.alerts)
+                    for table in (
+                        t.artifacts,
+                        t.runs,
+                        t.events,
+                        t.metrics,
+                        t.aliases,
+                        t.alerts,
+                        t.schedules,
+                    )
                 }
                 revision = current_revision(c) or "none"
             return StoreInfo(
@@ -632,37 +643,3 @@ def _metric_row(run_id: str, point: MetricPoint, now: int) -> dict[str, Any]:
         "value": None if math.isnan(value) else value,
         "at": now if point.at is None else to_us(point.at),
     }
-
-
-def _status(status: RunStatus | str) -> RunStatus:
-    try:
-        return RunStatus(status)
-    except ValueError:
-        raise InvalidInput(
-            f"run status {status!r} is not one of " + ", ".join(s.value for s in RunStatus)
-        ) from None
-
-
-def _check_name(what: str, value: str, max_length: int) -> None:
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise InvalidInput(f"{what} {value!r} must be a string of 1 to {max_length} characters")
-
-
-def _json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A plain JSON object, or InvalidInput naming the key that cannot be stored."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{what} must be a mapping of names to values, got {value!r}")
-    plain: dict[str, Any] = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise InvalidInput(f"{what} key {key!r} must be a string")
-        try:
-            plain[key] = json.loads(json.dumps(item, allow_nan=False))
-        except (TypeError, ValueError) as error:
-            raise InvalidInput(
-                f"{what} {key!r} = {item!r} cannot be stored as JSON ({error}); "
-                "pass numbers, strings, booleans, None, lists or dicts of those"
-            ) from None
-    return plain
