@@ -11,14 +11,61 @@
 >>> ws.close()
 """
 
-from loopml.data._api import add, diff, get, schema, set_schema, validate, versions
-from loopml.data._checks import DatasetDiff, ValidationRecord
-from loopml.data._profile import ColumnProfile, Histogram, Profile, profile
-from loopml.data._read import as_polars
-from loopml.data._schema import ColumnSchema, DriftRule, Schema, infer_schema
-from loopml.data._validate import Anomaly, ColumnDrift, Validation, validate_profile
-from loopml.data._versions import DatasetVersion
-from loopml.pipeline._validation import validated
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.data._api import add, diff, get, schema, set_schema, validate, versions
+    from loopml.data._checks import DatasetDiff, ValidationRecord
+    from loopml.data._profile import ColumnProfile, Histogram, Profile, profile
+    from loopml.data._read import as_polars
+    from loopml.data._schema import ColumnSchema, DriftRule, Schema, infer_schema
+    from loopml.data._validate import Anomaly, ColumnDrift, Validation, validate_profile
+    from loopml.data._versions import DatasetVersion
+    from loopml.pipeline._validation import validated
+
+# Names load on first use: a pipeline touching dataset versions need not import the
+# profile, validation and report code.
+_WHERE = {
+    "add": "_api",
+    "diff": "_api",
+    "get": "_api",
+    "schema": "_api",
+    "set_schema": "_api",
+    "validate": "_api",
+    "versions": "_api",
+    "DatasetDiff": "_checks",
+    "ValidationRecord": "_checks",
+    "ColumnProfile": "_profile",
+    "Histogram": "_profile",
+    "Profile": "_profile",
+    "profile": "_profile",
+    "as_polars": "_read",
+    "ColumnSchema": "_schema",
+    "DriftRule": "_schema",
+    "Schema": "_schema",
+    "infer_schema": "_schema",
+    "Anomaly": "_validate",
+    "ColumnDrift": "_validate",
+    "Validation": "_validate",
+    "validate_profile": "_validate",
+    "DatasetVersion": "_versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "validated":
+        from loopml.pipeline._validation import validated
+
+        return validated
+    if name in _WHERE:
+        return getattr(import_module(f"loopml.data.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'loopml.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Anomaly",
