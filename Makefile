@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data format clean
+.PHONY: demo test check bench bench-data bench-pipeline format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,17 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/data/run.py
+	$(BIN)/python bench/pipeline/run.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
+
+bench-pipeline: $(STAMP)
+	$(BIN)/python bench/pipeline/run.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
 	$(BIN)/ruff format src tests bench examples
 
 clean:
-	rm -rf $(VENV) .venv-bench-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench-* .venv-airflow .pytest_cache .mypy_cache .ruff_cache

@@ -36,12 +36,12 @@ def _kind(annotation: Any) -> str | None:
 
 
 def convert(value: Any, annotation: Any) -> Any:
-    from loopml.data._versions import DatasetVersion
+    from loopml.pipeline._graph import is_dataset_version
 
     kind = _kind(annotation)
     if kind is None:
         return value
-    if isinstance(value, DatasetVersion):
+    if is_dataset_version(value):
         if kind == "path":
             return value.path()
         return {"pandas": value.to_pandas, "polars": value.to_polars, "arrow": value.to_arrow}[

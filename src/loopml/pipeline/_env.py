@@ -2,7 +2,7 @@
 
 Listing the installed distributions takes a good part of a second, too much for each
 pipeline run, so the list is cached on disk under a key that changes whenever a
-package is installed or removed (the mtimes of the folders on ``sys.path``).
+package is installed or removed (the mtimes of the install folders on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -61,8 +61,11 @@ def _packages(cache_folder: Path | None) -> dict[str, str]:
 
 
 def _path_stamps() -> list[str]:
+    # Only the install folders: a project folder on sys.path changes with every edit.
     stamps = []
     for entry in sys.path:
+        if "site-packages" not in entry and "dist-packages" not in entry:
+            continue
         try:
             stamps.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:

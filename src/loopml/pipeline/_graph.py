@@ -214,9 +214,7 @@ def _call_site() -> tuple[str, int]:
 
 
 def _check_argument(step_: Step[..., Any], name: str, value: Any, file: str, line: int) -> None:
-    from loopml.data._versions import DatasetVersion
-
-    if isinstance(value, Output | DatasetVersion):
+    if isinstance(value, Output) or is_dataset_version(value):
         return
     try:
         json.dumps(value, allow_nan=True)
@@ -226,6 +224,13 @@ def _check_argument(step_: Step[..., Any], name: str, value: Any, file: str, lin
             f"{type(value).__name__}; a step takes outputs of other steps, dataset "
             "versions (loopml.data.get) and plain values (numbers, text, lists, dicts)"
         ) from None
+
+
+def is_dataset_version(value: Any) -> bool:
+    """Whether ``value`` is a dataset version, without importing the data package: if
+    its module was never imported, nothing can be one."""
+    module = sys.modules.get("loopml.data._versions")
+    return module is not None and isinstance(value, module.DatasetVersion)
 
 
 class Pipeline:

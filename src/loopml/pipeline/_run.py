@@ -22,7 +22,7 @@ from loopml.errors import LoopmlError, StepFailed, ValidationFailed
 from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
 from loopml.pipeline._env import environment, git_state
-from loopml.pipeline._graph import Graph, Node, Output
+from loopml.pipeline._graph import Graph, Node, Output, is_dataset_version
 from loopml.pipeline._runners import RunOptions, execute
 from loopml.pipeline._validation import DataInvalid, evidence
 
@@ -181,7 +181,6 @@ def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
 
 def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root: Path) -> Any:
     """A node's parameters, input artifacts, code fingerprint and cache key."""
-    from loopml.data._versions import DatasetVersion
     from loopml.pipeline._fingerprint import code_fingerprint
 
     params: dict[str, Any] = {}
@@ -189,7 +188,7 @@ def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root
     for name, value in node.arguments.items():
         if isinstance(value, Output):
             inputs[name] = context_outputs[value.node.name]
-        elif isinstance(value, DatasetVersion):
+        elif is_dataset_version(value):
             inputs[name] = value.artifact
         else:
             params[name] = value

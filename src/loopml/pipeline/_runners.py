@@ -11,7 +11,6 @@ new ones after the first failure.
 from __future__ import annotations
 
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from loopml.config import Settings
     from loopml.pipeline._graph import Node
     from loopml.pipeline._run import StepResult, _Context
@@ -83,12 +84,14 @@ def execute(
 
     if options.runner == "local":
         return [_run_node(context, parent, node, node.name in forced) for node in nodes]
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     workers = options.workers or os.cpu_count() or 1
     results: dict[str, StepResult] = {}
     waiting = list(nodes)
     running: dict[Future[StepResult], str] = {}
     failure: BaseException | None = None
-    import multiprocessing
 
     # spawn, not fork: the parent holds threads and database connections.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

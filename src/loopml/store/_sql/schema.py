@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
 REVISIONS = ("0001", "0002", "0003")
@@ -12,7 +13,24 @@ HEAD = REVISIONS[-1]
 ID = sa.String(32)
 # A BigInteger primary key that is SQLite's rowid, so inserts stay cheap there.
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class _Document(sa.types.TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL. Chosen per dialect at run time, so that a
+    SQLite workspace never imports the PostgreSQL dialect (about 50 ms)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+JSON = _Document()
 TIME = sa.BigInteger  # microseconds since the epoch, UTC
 
 metadata = sa.MetaData()
