@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -99,3 +100,32 @@ def ensure_venv(
         return None, f"{name} could not be installed: {error}"
     stamp.write_text(wanted)
     return python, ""
+
+
+def load_average() -> float | None:
+    """The 1-minute load average: anything else running on the machine shows here."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """Cores, OS, CPU model and memory, for the results file."""
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "driver_python": platform.python_version(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                info["memory_gib"] = round(int(line.split()[1]) / 1024**2, 1)
+                break
+    except OSError:
+        pass
+    return info

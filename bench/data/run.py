@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
-from _tools import BenchError, ensure_venv, run_checked, say, short
+from _tools import BenchError, ensure_venv, load_average, machine, run_checked, say, short
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "bench" / "data"
@@ -134,34 +133,6 @@ def combine(samples: list[dict[str, Any]]) -> dict[str, Any]:
     found["stages_of_median_run"] = middle["stages"]
     found["sanity"] = samples[-1].get("sanity", {})
     return found
-
-
-def load_average() -> float | None:
-    """The 1-minute load average: anything else running on the machine shows here."""
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "driver_python": platform.python_version(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                info["memory_gib"] = round(int(line.split()[1]) / 1024**2, 1)
-                break
-    except OSError:
-        pass
-    return info
 
 
 # -- the run -------------------------------------------------------------------------

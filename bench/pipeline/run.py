@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
-from _tools import BenchError, ensure_venv, run_checked, say, short
+from _tools import BenchError, ensure_venv, load_average, machine, run_checked, say, short
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "bench" / "pipeline"
@@ -133,33 +132,6 @@ def source_state() -> dict[str, Any]:
     except (BenchError, OSError, subprocess.TimeoutExpired) as error:
         return {"error": str(error)}
     return {"commit": commit, "src_has_uncommitted_changes": bool(changed)}
-
-
-def load_average() -> float | None:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "driver_python": platform.python_version(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                info["memory_gib"] = round(int(line.split()[1]) / 1024**2, 1)
-                break
-    except OSError:
-        pass
-    return info
 
 
 def versions(python: Path, modules: tuple[str, ...], env: dict[str, str]) -> dict[str, str]:
