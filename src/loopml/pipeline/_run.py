@@ -259,7 +259,7 @@ def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepR
         _fail(context, run, node, failure)
     try:
         output = _store_output(context, run, name, value)
-    except LoopmlError as error:
+    except Exception as error:  # an unstorable value, or the store failing: the run says so
         _fail(context, run, node, error, user_frames=False)
     store.finish_run(run.id, RunStatus.SUCCEEDED)
     context.outputs[node.name] = output
