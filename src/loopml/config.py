@@ -15,7 +15,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tomllib
@@ -25,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from loopml.errors import ConfigError, NotWritable, WorkspaceExists, WorkspaceNotFound
+from loopml._io import write_text_atomic
+from loopml.errors import ConfigError, WorkspaceExists, WorkspaceNotFound
 
 FILE_NAME = "loopml.toml"
 STATE_DIR = ".loopml"
@@ -109,17 +109,7 @@ def write_settings(
         text += "\n[artifacts.options]\n" + "".join(
             f"{json.dumps(key)} = {json.dumps(value)}\n" for key, value in artifacts_options.items()
         )
-    tmp = root / f".{FILE_NAME}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, config_file)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise NotWritable(
-            f"cannot write {config_file}: {error.strerror or error}; run `loopml init` in "
-            "a folder you can write to"
-        ) from None
+    write_text_atomic(config_file, text, fix="run `loopml init` in a folder you can write to")
     return config_file
 
 

@@ -71,34 +71,55 @@ class Workspace:
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
     ) -> Artifact:
-        """Store a file and record it as the next version of ``(kind, name)``.
-
-        A file whose bytes equal the latest version's is not recorded again: that
-        version is returned (and, with ``run_id``, linked to the run as its output).
-        """
-        from loopml.errors import NotFound
+        """Store a file and record it as the next version of ``(kind, name)``; a file
+        equal to the latest version is not recorded again (see :meth:`record`)."""
         from loopml.refs import check_name
-        from loopml.store import Direction
 
         check_name(name, f"{kind} name")
         path = Path(path)
         blob = self.artifacts.put_file(path)
-        try:
-            latest = self.store.latest_artifact(kind, name)
-        except NotFound:
-            latest = None
-        if latest is not None and latest.digest == blob.digest and latest.uri is None:
+        return self.record(
+            blob.digest,
+            blob.size,
+            kind=kind,
+            name=name,
+            metadata={"file_name": path.name, **(metadata or {})},
+            run_id=run_id,
+        )
+
+    def record(
+        self,
+        digest: str,
+        size: int,
+        *,
+        kind: str,
+        name: str,
+        metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Artifact:
+        """Record bytes already in the artifact store as the next version of
+        ``(kind, name)``. Bytes equal to the latest version's are not recorded again:
+        that version is returned (and, with ``run_id``, linked to the run as its output).
+        """
+        from loopml.store import Direction
+
+        latest = self.latest(kind, name)
+        if latest is not None and latest.digest == digest and latest.uri is None:
             if run_id is not None:
                 self.store.add_event(run_id, latest.id, Direction.OUTPUT, "output")
             return latest
         return self.store.create_artifact(
-            kind=kind,
-            name=name,
-            digest=blob.digest,
-            size=blob.size,
-            metadata={"file_name": path.name, **(metadata or {})},
-            run_id=run_id,
+            kind=kind, name=name, digest=digest, size=size, metadata=metadata, run_id=run_id
         )
+
+    def latest(self, kind: str, name: str) -> Artifact | None:
+        """The highest version of ``(kind, name)``, or None when there is none."""
+        from loopml.errors import NotFound
+
+        try:
+            return self.store.latest_artifact(kind, name)
+        except NotFound:
+            return None
 
     def close(self) -> None:
         if self._store is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -45,6 +43,7 @@ def airflow(
 ) -> None:
     """Write an Airflow DAG file with one task per step. Each task runs its step with
     `loopml run --until STEP` in this workspace, so re-running a task is a cache hit."""
+    from loopml._io import write_text_atomic
     from loopml.config import find_settings
     from loopml.errors import InvalidInput
     from loopml.pipeline import load_pipeline
@@ -66,20 +65,7 @@ def airflow(
     path = output if output is not None else Path(f"{dag_id or default_dag_id(pipeline)}.py")
     if path.exists() and not force:
         raise InvalidInput(f"{path} exists already; give --force to overwrite it, or --output FILE")
-    _write(path, text)
+    write_text_atomic(path, text, fix="give --output a path in a folder you can write to")
     steps = len(pipeline.graph(**params).nodes)
     typer.echo(f"wrote Airflow DAG {dag_id or default_dag_id(pipeline)} ({steps} tasks) to {path}")
     typer.echo(f"copy it to Airflow's dags folder; each task runs its step in {root}")
-
-
-def _write(path: Path, text: str) -> None:
-    from loopml.errors import NotWritable
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise NotWritable(f"cannot write {path}: {error.strerror or error}") from None

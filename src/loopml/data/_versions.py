@@ -249,7 +249,7 @@ def add_version(
             staged = _stage_table(ws, source, label)
     finally:
         cache.close()
-    latest = _latest(ws, name)
+    latest = ws.latest(KIND, name)
     if latest is not None and latest.digest == staged.digest and _same_label(latest, label):
         return DatasetVersion(latest, ws), False
     metadata: dict[str, Any] = {
@@ -265,7 +265,7 @@ def add_version(
         kind=KIND, name=name, digest=staged.digest, size=staged.size, metadata=metadata
     )
     version = DatasetVersion(artifact, ws)
-    if staged.profile is not None and _latest_schema(ws, name) is None:
+    if staged.profile is not None and ws.latest(SCHEMA_KIND, name) is None:
         record_schema(ws, name, infer_schema(staged.profile), source=f"inferred from {version.ref}")
     return version, True
 
@@ -374,13 +374,6 @@ def _who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _latest(ws: Workspace, name: str) -> Artifact | None:
-    try:
-        return ws.store.latest_artifact(KIND, name)
-    except NotFound:
-        return None
-
-
 # -- reading ----------------------------------------------------------------------------
 
 
@@ -416,32 +409,21 @@ def previous_version(version: DatasetVersion) -> DatasetVersion | None:
 # -- schemas ----------------------------------------------------------------------------
 
 
-def _latest_schema(ws: Workspace, name: str) -> Artifact | None:
-    try:
-        return ws.store.latest_artifact(SCHEMA_KIND, name)
-    except NotFound:
-        return None
-
-
 def record_schema(ws: Workspace, name: str, schema: Schema, *, source: str) -> Artifact:
     """Store ``schema`` as the dataset's pinned schema (its next schema version)."""
-    text = schema.to_yaml().encode()
-    blob = ws.artifacts.put_bytes(text)
-    latest = _latest_schema(ws, name)
-    if latest is not None and latest.digest == blob.digest:
-        return latest
-    return ws.store.create_artifact(
+    blob = ws.artifacts.put_bytes(schema.to_yaml().encode())
+    return ws.record(
+        blob.digest,
+        blob.size,
         kind=SCHEMA_KIND,
         name=name,
-        digest=blob.digest,
-        size=blob.size,
         metadata={"source": source, "created_by": _who(), "file_name": f"{name}.schema.yaml"},
     )
 
 
 def pinned_schema(ws: Workspace, name: str) -> tuple[Schema, Artifact]:
     """The dataset's schema; inferred from its first version when none was recorded."""
-    artifact = _latest_schema(ws, name)
+    artifact = ws.latest(SCHEMA_KIND, name)
     if artifact is None:
         first = get_version(ws, f"{name}@v1")
         artifact = record_schema(

@@ -7,6 +7,7 @@ package is installed or removed (the mtimes of the install folders on ``sys.path
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -16,7 +17,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from loopml._io import write_text_atomic
 from loopml.artifacts import digest_bytes
+from loopml.errors import NotWritable
 
 GIT_TIMEOUT_S = 10
 
@@ -50,13 +53,10 @@ def _packages(cache_folder: Path | None) -> dict[str, str]:
     }
     packages = dict(sorted(packages.items()))
     if cached is not None:
-        try:
+        # A missing cache only costs time.
+        with contextlib.suppress(OSError, NotWritable):
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(packages), encoding="utf-8")
-            os.replace(tmp, cached)
-        except OSError:
-            pass  # a missing cache only costs time
+            write_text_atomic(cached, json.dumps(packages), fix="")
     return packages
 
 

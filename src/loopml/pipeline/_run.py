@@ -212,38 +212,32 @@ def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepR
         "line": fingerprint.line,
         "git": context.git,
     }
+
+    def start(tags: dict[str, Any], status: RunStatus = RunStatus.RUNNING) -> Run:
+        run = store.create_run(
+            kind="step",
+            name=name,
+            parent_id=parent.id,
+            params=params,
+            fingerprint=key,
+            code=code,
+            environment=context.environment,
+            tags=tags,
+            status=status,
+        )
+        for role, artifact in inputs.items():
+            store.add_event(run.id, artifact.id, Direction.INPUT, role)
+        return run
+
     note = None
     if not forced:
         hit, note = find_hit(store, context.ws.artifacts, key)
         if hit is not None:
-            run = store.create_run(
-                kind="step",
-                name=name,
-                parent_id=parent.id,
-                params=params,
-                fingerprint=key,
-                code=code,
-                environment=context.environment,
-                tags={"cached_from": hit.run.id},
-                status=RunStatus.CACHED,
-            )
-            for role, artifact in inputs.items():
-                store.add_event(run.id, artifact.id, Direction.INPUT, role)
+            run = start({"cached_from": hit.run.id}, RunStatus.CACHED)
             store.add_event(run.id, hit.output.id, Direction.OUTPUT, "output")
             context.outputs[node.name] = hit.output
             return StepResult(node.name, "cached", run.id, key, hit.output, hit.run.id)
-    run = store.create_run(
-        kind="step",
-        name=name,
-        parent_id=parent.id,
-        params=params,
-        fingerprint=key,
-        code=code,
-        environment=context.environment,
-        tags={"forced": True} if forced else ({"cache_rejected": note} if note else {}),
-    )
-    for role, artifact in inputs.items():
-        store.add_event(run.id, artifact.id, Direction.INPUT, role)
+    run = start({"forced": True} if forced else ({"cache_rejected": note} if note else {}))
     try:
         arguments = _arguments(context, node, params, inputs)
     except BaseException as error:  # an input could not be loaded
@@ -298,31 +292,16 @@ def _store_log(context: _Context, run: Run, name: str, text: bytes) -> None:
 
 
 def _store_output(context: _Context, run: Run, name: str, value: Any) -> Artifact:
-    from loopml.errors import NotFound
     from loopml.pipeline._serialize import save
-    from loopml.store import Direction
 
     saved = save(value, context.ws.artifacts)
-    store = context.ws.store
-    try:
-        latest = store.latest_artifact(OUTPUT_KIND, name)
-    except NotFound:
-        latest = None
-    if latest is not None and latest.digest == saved.digest:
-        store.add_event(run.id, latest.id, Direction.OUTPUT, "output")
-        return latest
-    return store.create_artifact(
+    return context.ws.record(
+        saved.digest,
+        saved.size,
         kind=OUTPUT_KIND,
         name=name,
-        digest=saved.digest,
-        size=saved.size,
-        metadata={
-            "format": saved.format,
-            "python_type": saved.python_type,
-            **saved.metadata,
-        },
+        metadata={"format": saved.format, "python_type": saved.python_type, **saved.metadata},
         run_id=run.id,
-        role="output",
     )
 
 
