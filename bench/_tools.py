@@ -129,3 +129,21 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return info
+
+
+def print_columns(headers: dict[str, str], lines: list[dict[str, str]]) -> None:
+    """A plain-text table, one column per key of ``headers``. A line missing some
+    columns (a tool that could not be measured) is printed as its values in a row."""
+    whole = [line for line in lines if all(c in line for c in headers)]
+    widths = {c: max(len(h), *(len(line[c]) for line in whole)) for c, h in headers.items()}
+    print()
+    print("  ".join(h.ljust(widths[c]) for c, h in headers.items()).rstrip())
+    print("  ".join("-" * widths[c] for c in headers))
+    for line in lines:
+        if line in whole:
+            print("  ".join(line[c].ljust(widths[c]) for c in headers).rstrip())
+        else:
+            first = next(iter(headers))
+            rest = [v for k, v in line.items() if k != first]
+            print("  ".join([line.get(first, "").ljust(widths[first]), *rest]).rstrip())
+    print()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from _tools import BenchError, ensure_venv, machine, run_checked, say
+from _tools import BenchError, ensure_venv, machine, print_columns, run_checked, say
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -346,7 +346,16 @@ def main() -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    print_table(table)
+    print_columns(
+        {
+            "tool": "tool",
+            "measure": "measure",
+            "value": "value",
+            "ratio": "ratio (time / loopml's)",
+            "target": "loopml target",
+        },
+        table,
+    )
     mismatch = {v.get("python") for v in versions.values() if isinstance(v, dict)} - {None}
     if len(mismatch) > 1:
         print(f"note: the venvs run different Python versions: {sorted(mismatch)}")
@@ -450,24 +459,6 @@ def format_value(measure: str, seconds: float, found: dict[str, Any]) -> str:
         spread = f"median {found['median_ms']:.1f}, p95 {found['p95_ms']:.1f}"
         return f"{seconds * 1_000:.1f} ms/run ({spread})"
     return f"{seconds * 1_000:.0f} ms"
-
-
-def print_table(table: list[dict[str, str]]) -> None:
-    columns = ("tool", "measure", "value", "ratio", "target")
-    headers = {
-        "tool": "tool",
-        "measure": "measure",
-        "value": "value",
-        "ratio": "ratio (time / loopml's)",
-        "target": "loopml target",
-    }
-    widths = {c: max(len(headers[c]), *(len(line[c]) for line in table)) for c in columns}
-    print()
-    print("  ".join(headers[c].ljust(widths[c]) for c in columns).rstrip())
-    print("  ".join("-" * widths[c] for c in columns))
-    for line in table:
-        print("  ".join(line[c].ljust(widths[c]) for c in columns).rstrip())
-    print()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
-from _tools import BenchError, ensure_venv, load_average, machine, run_checked, say, short
+from _tools import (
+    BenchError,
+    ensure_venv,
+    load_average,
+    machine,
+    print_columns,
+    run_checked,
+    say,
+    short,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "bench" / "data"
@@ -248,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "data-latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    print_table(lines, facts, table_mib, args.rows)
+    print(
+        f"\nprofile + validate + drift of two {args.rows:,}-row x {facts['ref']['columns']}-"
+        f"column tables (one table in memory: {table_mib:,.0f} MiB); medians of the runs"
+    )
+    print_columns(COLUMNS, lines)
     for verdict in verdicts:
         print(f"{verdict['target']}: {verdict['verdict']} ({verdict['measured']})")
     for note in notes:
@@ -359,26 +372,6 @@ COLUMNS = {
     "vs_plain": "CPU / plain",
     "vs_loopml": "CPU / loopml",
 }
-
-
-def print_table(
-    lines: list[dict[str, str]], facts: dict[str, Any], table_mib: float, rows: int
-) -> None:
-    widths = {c: max(len(h), *(len(line.get(c, "")) for line in lines)) for c, h in COLUMNS.items()}
-    print()
-    print(
-        f"profile + validate + drift of two {rows:,}-row x {facts['ref']['columns']}-column "
-        f"tables (one table in memory: {table_mib:,.0f} MiB); medians of the runs"
-    )
-    print()
-    print("  ".join(h.ljust(widths[c]) for c, h in COLUMNS.items()).rstrip())
-    print("  ".join("-" * widths[c] for c in COLUMNS))
-    for line in lines:
-        if "runs" not in line:
-            print(f"{line['tool'].ljust(widths['tool'])}  {line['cpu']}")
-            continue
-        print("  ".join(line[c].ljust(widths[c]) for c in COLUMNS).rstrip())
-    print()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
-from _tools import BenchError, ensure_venv, load_average, machine, run_checked, say, short
+from _tools import (
+    BenchError,
+    ensure_venv,
+    load_average,
+    machine,
+    print_columns,
+    run_checked,
+    say,
+    short,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "bench" / "pipeline"
@@ -526,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pipeline-latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    print_table(table)
+    print_columns(COLUMNS, table)
     for verdict in verdicts:
         print(f"{verdict['target']}: {verdict['verdict']} ({verdict.get('measured', '')})")
     print_profile(profile)
@@ -668,16 +677,6 @@ COLUMNS = {
     "ratio": "Metaflow / loopml",
     "cpu_ratio": "CPU ratio",
 }
-
-
-def print_table(lines: list[dict[str, str]]) -> None:
-    widths = {c: max(len(h), *(len(line[c]) for line in lines)) for c, h in COLUMNS.items()}
-    print()
-    print("  ".join(h.ljust(widths[c]) for c, h in COLUMNS.items()).rstrip())
-    print("  ".join("-" * widths[c] for c in COLUMNS))
-    for line in lines:
-        print("  ".join(line[c].ljust(widths[c]) for c in COLUMNS).rstrip())
-    print()
 
 
 def print_profile(profile: dict[str, Any]) -> None:
