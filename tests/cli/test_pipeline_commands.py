@@ -56,7 +56,10 @@ def test_until_runs_only_a_step_and_what_it_needs(cli, tmp_path: Path) -> None:
     rest = cli("run", "pipelines.py:sums", check=True)
     assert "pipeline sums succeeded: 1 ran, 1 cached" in rest.out
     assert_user_error(cli("run", "pipelines.py:sums", "--until", "nope"), "has no step 'nope'")
-    assert_user_error(cli("run", "pipelines.py:sums", "--runner", "ray"), "runner 'ray'")
+    assert_user_error(cli("run", "pipelines.py:sums", "--runner", "threads"), "runner 'threads'")
+    assert_user_error(
+        cli("run", "pipelines.py:sums", "--address", "127.0.0.1:1"), "add runner='ray'"
+    )
 
 
 def test_a_failing_step_shows_its_traceback_and_exits_1(cli, tmp_path: Path) -> None:

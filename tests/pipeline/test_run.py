@@ -386,6 +386,11 @@ def test_unknown_parameters_and_files_that_do_not_import(ws, write, tmp_path: Pa
     failing.write_text("import loopml\nimport no_such_module_here\n")
     with pytest.raises(PipelineError, match=r":2: the pipeline file .* ModuleNotFoundError"):
         load_pipeline(f"{failing}:p")
+    # The error is raised inside the standard library; the user's line is the one named.
+    environ = tmp_path / f"environ_{uuid.uuid4().hex}.py"
+    environ.write_text("import os\n\nHOME = os.environ['LOOPML_NO_SUCH_VARIABLE']\n")
+    with pytest.raises(PipelineError, match=rf"{environ.name}:3: .* KeyError"):
+        load_pipeline(f"{environ}:p")
     with pytest.raises(
         InvalidInput, match="has no pipeline named 'nope'; its pipelines are: churn"
     ):

@@ -3,6 +3,7 @@ once, failures stopping the rest; and running up to one step."""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -94,6 +95,19 @@ def test_both_runners_give_the_same_artifacts_and_share_the_cache(diamond) -> No
     assert outputs(ws, parallel) == outputs(ws, local)
     cached = pipeline.run(workspace=ws, echo=False, runner="processes", n=5)
     assert {s.status for s in cached.steps} == {"cached"}
+    # Cache hits are recorded by the parent: no worker process was started for them.
+    assert {r.pid for r in ws.store.find_runs(parent_id=cached.run_id)} == {os.getpid()}
+
+
+def test_only_the_steps_that_must_run_go_to_workers(diamond) -> None:
+    ws, pipeline = diamond
+    pipeline.run(workspace=ws, echo=False, n=5)
+    result = pipeline.run(workspace=ws, echo=False, runner="processes", force=["right"], n=5)
+    assert [s.status for s in result.steps] == ["cached", "cached", "ran", "ran"]
+    pids = {r.name: r.pid for r in ws.store.find_runs(parent_id=result.run_id)}
+    assert pids["diamond/source"] == pids["diamond/left"] == os.getpid()
+    assert pids["diamond/right"] != os.getpid()
+    assert pids["diamond/join"] != os.getpid()
 
 
 def test_a_failure_in_a_worker_fails_the_pipeline(diamond, monkeypatch) -> None:

@@ -36,10 +36,17 @@ def run(
         "local",
         "--runner",
         help="local: steps one after another in this process; processes: independent "
-        "steps at once in worker processes.",
+        "steps at once in worker processes; ray: each step a Ray task (needs loopml[ray]).",
     ),
     workers: int = typer.Option(
-        None, "--workers", min=1, help="Worker processes (default: one per core)."
+        None, "--workers", min=1, help="Steps at once (default: one per core)."
+    ),
+    address: str = typer.Option(
+        None,
+        "--address",
+        metavar="HOST:PORT",
+        help="With --runner ray: the Ray cluster to run on ('auto': the one `ray start` "
+        "started here). Default: a local Ray on 127.0.0.1 for this run.",
     ),
 ) -> None:
     """Run a pipeline: each step is reused from the cache when its code, parameters and
@@ -58,6 +65,7 @@ def run(
                 until=until,
                 runner=runner,
                 workers=workers,
+                address=address,
                 **params,
             )
         except StepFailed as failure:

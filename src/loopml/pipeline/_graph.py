@@ -301,6 +301,7 @@ class Pipeline:
         until: str | None = None,
         runner: str = "local",
         workers: int | None = None,
+        address: str | None = None,
         echo: bool = True,
         **params: Any,
     ) -> PipelineResult:
@@ -309,12 +310,16 @@ class Pipeline:
         ``force=True`` re-runs every step, ``force=["featurize"]`` that step and
         everything after it; ``until="featurize"`` runs only that step and those it
         needs. ``runner="processes"`` runs independent steps at once in ``workers``
-        processes (default: one per core).
+        processes (default: one per core); ``runner="ray"`` runs each step as a Ray task
+        on the cluster at ``address`` (``"auto"``: the one started on this machine with
+        ``ray start``), or on a local Ray bound to 127.0.0.1 started for this run.
         """
         from loopml.pipeline._run import run_pipeline
         from loopml.pipeline._runners import RunOptions
 
-        options = RunOptions(force=force, until=until, runner=runner, workers=workers, echo=echo)
+        options = RunOptions(
+            force=force, until=until, runner=runner, workers=workers, address=address, echo=echo
+        )
         return run_pipeline(self, params, workspace=workspace, options=options)
 
     def status(self, *, workspace: Workspace | None = None, **params: Any) -> Any:

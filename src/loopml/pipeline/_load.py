@@ -59,7 +59,9 @@ def _import(path: Path) -> object:
     except Exception as error:
         sys.modules.pop(module_name, None)
         frames = traceback.extract_tb(error.__traceback__)
-        last = frames[-1] if frames else None
+        # The line in the user's file that failed, not the library line under it.
+        own = [frame for frame in frames if Path(frame.filename) == path]
+        last = (own or frames)[-1] if frames else None
         at = f"{last.filename}:{last.lineno}" if last else str(path)
         raise PipelineError(
             f"{at}: the pipeline file {path.name} does not import: {type(error).__name__}: {error}"

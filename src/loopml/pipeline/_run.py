@@ -200,6 +200,20 @@ def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root
 
 
 def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepResult:
+    """Run one step, or reuse its cached output."""
+    result = _run_or_reuse(context, parent, node, forced, only_cached=False)
+    assert result is not None
+    return result
+
+
+def reuse_cached(context: _Context, parent: Run, node: Node, forced: bool) -> StepResult | None:
+    """Record a step as cached when its output can be reused; None when it must run."""
+    return _run_or_reuse(context, parent, node, forced, only_cached=True)
+
+
+def _run_or_reuse(
+    context: _Context, parent: Run, node: Node, forced: bool, *, only_cached: bool
+) -> StepResult | None:
     from loopml.store import Direction, RunStatus
 
     store = context.ws.store
@@ -237,6 +251,8 @@ def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepR
             store.add_event(run.id, hit.output.id, Direction.OUTPUT, "output")
             context.outputs[node.name] = hit.output
             return StepResult(node.name, "cached", run.id, key, hit.output, hit.run.id)
+    if only_cached:
+        return None
     run = start({"forced": True} if forced else ({"cache_rejected": note} if note else {}))
     try:
         arguments = _arguments(context, node, params, inputs)

@@ -1,16 +1,18 @@
-"""Where steps execute: in this process one after another (``local``), or several at
-once in worker processes (``processes``).
+"""Where steps execute: in this process one after another (``local``), several at once
+in worker processes (``processes``), or as tasks on a Ray cluster (``ray``).
 
-Both runners record the same runs and produce the same artifacts: a worker process
-loads the pipeline file, traces the same graph and runs one step exactly as the local
-runner would, given the artifacts of the steps before it. The parent process keeps
-the pipeline run, hands out the steps whose inputs are ready, and stops handing out
-new ones after the first failure.
+Every runner records the same runs and produces the same artifacts: a worker loads
+the pipeline file, traces the same graph and runs one step exactly as the local runner
+would, given the artifacts of the steps before it. The parent process keeps the
+pipeline run, hands out the steps whose inputs are ready, and stops handing out new
+ones after the first failure.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
     from loopml.pipeline._run import StepResult, _Context
     from loopml.store import Run
 
-RUNNERS = ("local", "processes")
+RUNNERS = ("local", "processes", "ray")
+
+Submit = Callable[["StepTask"], "Future[StepResult]"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class RunOptions:
     until: str | None = None
     runner: str = "local"
     workers: int | None = None
+    address: str | None = None
     echo: bool = True
 
     def check(self, pipeline_file: str) -> None:
@@ -52,6 +57,15 @@ class RunOptions:
             )
         if self.workers is not None and self.workers < 1:
             raise InvalidInput(f"workers is {self.workers}; give 1 or more")
+        if self.address is not None and self.runner != "ray":
+            raise InvalidInput(
+                f"address {self.address!r} names a Ray cluster, but the runner is "
+                f"{self.runner!r}; add runner='ray' (--runner ray), or leave the address out"
+            )
+        if self.runner == "ray":
+            from loopml.pipeline._ray import check_ray
+
+            check_ray(self.address)
 
 
 @dataclass(frozen=True)
@@ -84,36 +98,88 @@ def execute(
 
     if options.runner == "local":
         return [_run_node(context, parent, node, node.name in forced) for node in nodes]
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    with _lazy_pool(options) as submit:
+        return _dispatch(context, parent, nodes, forced, pipeline_file, submit, options.workers)
 
+
+@contextmanager
+def _lazy_pool(options: RunOptions) -> Iterator[Submit]:
+    """The pool, started only when a step must run: a pipeline whose steps are all
+    cached starts no worker and no Ray."""
+    with ExitStack() as stack:
+        started: list[Submit] = []
+
+        def submit(task: StepTask) -> Future[StepResult]:
+            if not started:
+                started.append(stack.enter_context(_pool(options)))
+            return started[0](task)
+
+        yield submit
+
+
+@contextmanager
+def _pool(options: RunOptions) -> Iterator[Submit]:
     workers = options.workers or os.cpu_count() or 1
+    if options.runner == "ray":
+        from loopml.pipeline._ray import ray_pool
+
+        with ray_pool(options.address, workers, echo=options.echo) as submit:
+            yield submit
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent holds threads and database connections.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield lambda task: pool.submit(run_one, task)
+
+
+def _dispatch(
+    context: _Context,
+    parent: Run,
+    nodes: list[Node],
+    forced: set[str],
+    pipeline_file: str,
+    submit: Submit,
+    limit: int | None,
+) -> list[StepResult]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from loopml.pipeline._run import reuse_cached
+
     results: dict[str, StepResult] = {}
     waiting = list(nodes)
     running: dict[Future[StepResult], str] = {}
     failure: BaseException | None = None
-
-    # spawn, not fork: the parent holds threads and database connections.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        while waiting or running:
-            if failure is None:
-                for node in [n for n in waiting if _ready(n, results)]:
-                    task = _task(context, parent, node, node.name in forced, pipeline_file)
-                    running[pool.submit(run_one, task)] = node.name
-                    waiting.remove(node)
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                name = running.pop(future)
-                try:
-                    result = future.result()
-                except BaseException as error:
-                    failure = failure or error
+    while waiting or running:
+        # Cache hits are recorded here, without a worker; each may make more steps ready.
+        progressed = failure is None
+        while progressed:
+            progressed = False
+            for node in [n for n in waiting if _ready(n, results)]:
+                if limit is not None and len(running) >= limit:
+                    break
+                waiting.remove(node)
+                cached = reuse_cached(context, parent, node, node.name in forced)
+                if cached is not None:
+                    results[node.name] = cached
+                    progressed = True
                     continue
-                results[name] = result
-                if result.output is not None:
-                    context.outputs[name] = result.output
+                task = _task(context, parent, node, node.name in forced, pipeline_file)
+                running[submit(task)] = node.name
+        if not running:
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            name = running.pop(future)
+            try:
+                result = future.result()
+            except BaseException as error:
+                failure = failure or error
+                continue
+            results[name] = result
+            if result.output is not None:
+                context.outputs[name] = result.output
     if failure is not None:
         raise failure
     return [results[node.name] for node in nodes]
