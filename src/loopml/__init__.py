@@ -5,7 +5,7 @@
 True
 """
 
-from types import ModuleType
+from typing import Any
 
 from loopml import errors
 from loopml._version import __version__
@@ -15,6 +15,19 @@ from loopml.errors import LoopmlError
 # still imported as `from loopml.pipeline import ...`.
 from loopml.pipeline._graph import pipeline, step
 from loopml.workspace import Workspace, init, workspace
+
+_TRACKING = (
+    "active_run",
+    "end_run",
+    "flush",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_tags",
+    "start_run",
+)
 
 __all__ = [
     "LoopmlError",
@@ -26,13 +39,20 @@ __all__ = [
     "pipeline",
     "step",
     "workspace",
+    *_TRACKING,
 ]
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> Any:
     # Subpackages load on first use, so that `import loopml` stays fast.
     if name == "data":
         import loopml.data
 
         return loopml.data
+    if name in _TRACKING:
+        import loopml.tracking
+
+        value = getattr(loopml.tracking, name)
+        globals()[name] = value  # found once; later calls skip this function
+        return value
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")

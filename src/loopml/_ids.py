@@ -15,3 +15,16 @@ def new_id() -> str:
     """
     millis = time.time_ns() // 1_000_000
     return f"{millis:012x}{os.urandom(10).hex()}"
+
+
+SHORT = 12
+
+
+def short_id(record_id: str) -> str:
+    """How an id is shown: its last 12 digits, the random ones (the first 12 are the
+    time, shared by everything made in the same millisecond).
+
+    >>> short_id("01a22a90df84" + "0123456789abcdef0123")
+    '89abcdef0123'
+    """
+    return record_id[-SHORT:]

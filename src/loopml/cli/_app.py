@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from loopml._version import __version__
-from loopml.cli import alerts, artifacts, data, export, pipeline, schedule, workspace
+from loopml.cli import alerts, artifacts, data, export, pipeline, runs, schedule, workspace
 
 app = typer.Typer(
     name="loopml",
@@ -38,6 +38,7 @@ workspace.register(app)
 artifacts.register(app)
 data.register(app)
 pipeline.register(app)
+runs.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from loopml._ids import short_id
+
 if TYPE_CHECKING:
     from loopml.pipeline import Pipeline
 
@@ -73,13 +75,13 @@ def run(
             sys.stderr.write(f"error: {failure}\n")
             raise typer.Exit(PIPELINE_FAILED) from None
     for step in result.steps:
-        detail = f"cached from run {step.cached_from[:12]}" if step.cached_from else "ran"
+        detail = f"cached from run {short_id(step.cached_from)}" if step.cached_from else "ran"
         output = step.output.ref if step.output is not None else ""
         typer.echo(f"  {step.name:<24} {detail:<28} {output}")
     ran = sum(step.status == "ran" for step in result.steps)
     typer.echo(
         f"pipeline {pipeline.name} succeeded: {ran} ran, {len(result.steps) - ran} cached "
-        f"(run {result.run_id[:12]})"
+        f"(run {short_id(result.run_id)})"
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from loopml._ids import short_id
 from loopml.cli._output import console
 from loopml.cli.pipeline import PARAM
 
@@ -140,7 +141,7 @@ def _report(run: ScheduledRun) -> None:
         sys.stderr.write(run.traceback)
     if run.error:
         sys.stderr.write(f"schedule {run.schedule} failed: {run.error}\n")
-    where = f"run {run.run_id[:12]}" if run.run_id else ""
+    where = f"run {short_id(run.run_id)}" if run.run_id else ""
     typer.echo(f"  {run.schedule:<24} {run.status:<18} {run.target}  {where}".rstrip())
 
 

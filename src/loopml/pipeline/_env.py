@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,22 @@ def _path_stamps() -> list[str]:
         except OSError:
             continue
     return stamps
+
+
+GIT_STATE_MAX_AGE_S = 5.0
+_recent: dict[Path, tuple[float, dict[str, Any] | None]] = {}
+
+
+def recent_git_state(folder: Path) -> dict[str, Any] | None:
+    """:func:`git_state`, reused for a few seconds: a script that starts a run per trial
+    would otherwise spend two git processes on each."""
+    now = time.monotonic()
+    seen = _recent.get(folder)
+    if seen is not None and now - seen[0] < GIT_STATE_MAX_AGE_S:
+        return seen[1]
+    state = git_state(folder)
+    _recent[folder] = (now, state)
+    return state
 
 
 def git_state(folder: Path) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
@@ -27,7 +28,9 @@ _LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 @contextmanager
 def ray_pool(address: str | None, workers: int, *, echo: bool) -> Iterator[Submit]:
     """Submit steps as Ray tasks; Ray started here (when no one has) is shut down after."""
-    ray = _import_ray(loopback=address is None or _is_loopback(address))
+    ray = _import_ray(
+        loopback=address is None or _is_loopback(address), connecting=address is not None
+    )
     started = not ray.is_initialized()
     if started:
         _connect(ray, address, workers, echo=echo)
@@ -59,9 +62,13 @@ def check_ray(address: str | None) -> None:
 _NOT_INSTALLED = "runner 'ray' needs Ray, which is not installed: pip install 'loopml[ray]'"
 
 
-def _import_ray(*, loopback: bool) -> Any:
+def _import_ray(*, loopback: bool, connecting: bool) -> Any:
     if loopback:
         os.environ.setdefault(_LOOPBACK_ONLY, "0")
+    if connecting and "RAY_AUTH_MODE" not in os.environ and _token_available():
+        # A cluster started with token authentication (Ray's default) refuses a driver
+        # that does not send the token; Ray reads this once, when it is imported.
+        os.environ["RAY_AUTH_MODE"] = "token"
     try:
         import ray
     except ImportError:
@@ -73,6 +80,13 @@ def _import_ray(*, loopback: bool) -> Any:
 
         ray_constants.ENABLE_RAY_CLUSTER = False
     return ray
+
+
+def _token_available() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    return Path(path).is_file() if path else (Path.home() / ".ray" / "auth_token").is_file()
 
 
 def _host_port(address: str) -> tuple[str, int] | None:

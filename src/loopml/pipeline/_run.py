@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from loopml._ids import short_id
 from loopml.errors import LoopmlError, StepFailed, ValidationFailed
 from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
@@ -215,6 +216,7 @@ def _run_or_reuse(
     context: _Context, parent: Run, node: Node, forced: bool, *, only_cached: bool
 ) -> StepResult | None:
     from loopml.store import Direction, RunStatus
+    from loopml.tracking._active import attach
 
     store = context.ws.store
     params, inputs, fingerprint, key = step_identity(context.outputs, node, context.project_root)
@@ -261,7 +263,8 @@ def _run_or_reuse(
     failure: BaseException | None = None
     with captured_output(echo=context.echo) as captured:
         try:
-            value = node.step.func(**arguments)
+            with attach(context.ws, run):  # loopml.log_* in the step write to its run
+                value = node.step.func(**arguments)
         except BaseException as error:
             failure = error
     _store_log(context, run, name, captured.text)
@@ -308,17 +311,9 @@ def _store_log(context: _Context, run: Run, name: str, text: bytes) -> None:
 
 
 def _store_output(context: _Context, run: Run, name: str, value: Any) -> Artifact:
-    from loopml.pipeline._serialize import save
+    from loopml.pipeline._serialize import record_value
 
-    saved = save(value, context.ws.artifacts)
-    return context.ws.record(
-        saved.digest,
-        saved.size,
-        kind=OUTPUT_KIND,
-        name=name,
-        metadata={"format": saved.format, "python_type": saved.python_type, **saved.metadata},
-        run_id=run.id,
-    )
+    return record_value(context.ws, value, kind=OUTPUT_KIND, name=name, run_id=run.id)
 
 
 def _fail(
@@ -341,7 +336,7 @@ def _fail(
     raise StepFailed(
         f"step {node.name} of pipeline {context.graph.pipeline} failed: "
         f"{type(error).__name__}: {error} (called at {node.where}); its traceback is kept "
-        f"with run {run.id[:12]}, and the outputs of the steps before it are kept",
+        f"with run {short_id(run.id)}, and the outputs of the steps before it are kept",
         step=node.name,
         run_id=run.id,
         traceback=text,
@@ -367,7 +362,7 @@ def _stop_for_invalid_data(context: _Context, run: Run, node: Node, error: DataI
     raise ValidationFailed(
         f"{record.dataset} failed validation with {len(errors)} errors, so pipeline "
         f"{context.graph.pipeline} stopped before the steps after {node.name}; alert "
-        f"{alert.id[:12]} records the anomalies, and the report is {record.report.ref} "
+        f"{short_id(alert.id)} records the anomalies, and the report is {record.report.ref} "
         "(loopml artifacts get REF FILE --kind report)",
         step=node.name,
         run_id=run.id,

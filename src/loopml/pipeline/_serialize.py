@@ -48,6 +48,8 @@ from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
     from loopml.artifacts import ArtifactStore, Blob
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
 
 _TABLES = ("polars-parquet", "pandas-parquet", "arrow-parquet")
 FORMATS = (*_TABLES, "numpy-npy", "json", "pickle", "dataset-ref")
@@ -78,6 +80,21 @@ class _Plan:
     metadata: dict[str, Any]
     data: bytes | None = None
     write: Callable[[Path], None] | None = None
+
+
+def record_value(
+    ws: Workspace, value: Any, *, kind: str, name: str, run_id: str | None
+) -> Artifact:
+    """Store ``value`` by type and record it as the next version of ``(kind, name)``."""
+    saved = save(value, ws.artifacts)
+    return ws.record(
+        saved.digest,
+        saved.size,
+        kind=kind,
+        name=name,
+        metadata={"format": saved.format, "python_type": saved.python_type, **saved.metadata},
+        run_id=run_id,
+    )
 
 
 def save(value: Any, store: ArtifactStore) -> Saved:

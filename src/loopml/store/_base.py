@@ -152,9 +152,18 @@ class MetadataStore(abc.ABC):
         parent_id: str | None = None,
         status: RunStatus | None = None,
         fingerprint: str | None = None,
+        id_suffix: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[Run]:
-        """Runs matching every filter given, oldest first."""
+        """Runs matching every filter given (``id_suffix``: ids ending with it, as
+        :func:`~loopml._ids.short_id` shows them), oldest first, or newest first with
+        ``newest_first``; ``limit`` counts from that end."""
+
+    @abc.abstractmethod
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
+        """Add parameters to a running run. A parameter once set keeps its value: the same
+        value again is a no-op, a different one is InvalidInput (nothing is written)."""
 
     # -- lineage ---------------------------------------------------------------------
 
@@ -175,6 +184,11 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
         """A run's metric points, optionally of one key."""
+
+    @abc.abstractmethod
+    def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """For each run, each metric key's latest value (highest step, then last
+        written); runs with no metrics are left out."""
 
     # -- aliases ---------------------------------------------------------------------
 

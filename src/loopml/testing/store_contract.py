@@ -211,6 +211,31 @@ class StoreContract(ScheduleContract):
         with pytest.raises(NotFound, match="parent run"):
             store.create_run(kind="trial", name="orphan", parent_id="missing")
 
+    def test_params_added_later_never_change(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit", params={"C": 0.5})
+        assert store.log_params(run.id, {"layers": [64, 32], "C": 0.5}).params == {
+            "C": 0.5,
+            "layers": [64, 32],
+        }
+        with pytest.raises(InvalidInput, match=r"'C' of run \w+ is already 0.5, so it cannot"):
+            store.log_params(run.id, {"new": 1, "C": 1.0})
+        assert store.get_run(run.id).params == {"C": 0.5, "layers": [64, 32]}  # nothing written
+        with pytest.raises(InvalidInput, match="'bad'"):
+            store.log_params(run.id, {"bad": object()})
+        store.finish_run(run.id, RunStatus.SUCCEEDED)
+        with pytest.raises(InvalidInput, match="already succeeded"):
+            store.log_params(run.id, {"late": 1})
+        with pytest.raises(NotFound, match="no run"):
+            store.log_params("gone", {"x": 1})
+
+    def test_runs_newest_first_and_by_id_suffix(self, store: MetadataStore) -> None:
+        runs = [store.create_run(kind="train", name=f"r{i}") for i in range(4)]
+        newest = store.find_runs(newest_first=True, limit=2)
+        assert [r.id for r in newest] == [runs[3].id, runs[2].id]
+        assert [r.id for r in store.find_runs(id_suffix=runs[1].id[-12:])] == [runs[1].id]
+        assert store.find_runs(id_suffix="%") == []  # a LIKE wildcard is only a character
+        assert store.find_runs(id_suffix="_") == []
+
     def test_runs_record_where_they_ran(self, store: MetadataStore) -> None:
         import os
 
@@ -295,6 +320,32 @@ class StoreContract(ScheduleContract):
         store.log_metrics(run.id, [MetricPoint("loss", float(i), step=i) for i in range(20_000)])
         values = [m.value for m in store.metrics(run.id, key="loss")]
         assert values == [float(i) for i in range(20_000)]
+
+    def test_latest_metrics_of_many_runs(self, store: MetadataStore) -> None:
+        a = store.create_run(kind="train", name="a")
+        b = store.create_run(kind="train", name="b")
+        quiet = store.create_run(kind="train", name="quiet")
+        store.log_metrics(
+            a.id,
+            [
+                MetricPoint("loss", 0.9, step=0),
+                MetricPoint("loss", 0.2, step=5),
+                MetricPoint("loss", 0.5, step=2),
+                MetricPoint("auc", 0.7),
+            ],
+        )
+        store.log_metrics(a.id, [MetricPoint("auc", 0.8)])  # same step, written later
+        store.log_metrics(b.id, [MetricPoint("loss", math.nan, step=1)])
+        latest = store.latest_metrics([a.id, b.id, quiet.id, "no-such-run"])
+        assert latest[a.id] == {"loss": 0.2, "auc": 0.8}
+        assert math.isnan(latest[b.id]["loss"])
+        assert set(latest) == {a.id, b.id}
+        many = [store.create_run(kind="train", name="m") for _ in range(3)]
+        for i, run in enumerate(many):
+            store.log_metrics(run.id, [MetricPoint("x", float(i))])
+        assert store.latest_metrics([r.id for r in many] * 400) == {
+            r.id: {"x": float(i)} for i, r in enumerate(many)
+        }
 
     # -- aliases ---------------------------------------------------------------------
 

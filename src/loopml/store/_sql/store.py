@@ -31,6 +31,7 @@ from loopml.store._sql import schema as t
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.schedules import Schedules
+from loopml.store._sql.tracking import Tracking
 from loopml.store._sql.values import check_length as _check_name
 from loopml.store._sql.values import json_object as _json_object
 from loopml.store._sql.values import run_status as _status
@@ -39,7 +40,7 @@ _HOST = socket.gethostname()
 Row = Mapping[Any, Any]
 
 
-class SqlStore(Schedules, MetadataStore):
+class SqlStore(Schedules, Tracking, MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
@@ -259,9 +260,14 @@ class SqlStore(Schedules, MetadataStore):
         parent_id: str | None = None,
         status: RunStatus | None = None,
         fingerprint: str | None = None,
+        id_suffix: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[Run]:
-        query = sa.select(t.runs).order_by(t.runs.c.started_at, t.runs.c.id)
+        order = (t.runs.c.started_at, t.runs.c.id)
+        query = sa.select(t.runs).order_by(*(c.desc() for c in order) if newest_first else order)
+        if id_suffix is not None:
+            query = query.where(t.runs.c.id.endswith(id_suffix, autoescape=True))
         filters = {
             "kind": kind,
             "name": name,

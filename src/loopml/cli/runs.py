@@ -1,0 +1,272 @@
+"""`loopml runs`: list runs with their parameters and latest metrics, filter them, show
+one, and compare several side by side."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from loopml._ids import short_id
+from loopml.cli._output import console
+
+if TYPE_CHECKING:
+    from loopml.store import MetadataStore, Run
+
+app = typer.Typer(help="Runs: list, show and compare.", no_args_is_help=True)
+RUN = typer.Argument(..., help="A run id, or its last characters (12 are shown).")
+SCAN = 100_000  # runs read at most when filtering with --where
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="runs")
+
+
+@app.command("list")
+def list_runs(
+    kind: str = typer.Option(None, "--kind", help="Only this kind: training, step, trial..."),
+    name: str = typer.Option(None, "--name", help="Only runs of this name."),
+    status: str = typer.Option(None, "--status", help="Only this status, e.g. failed."),
+    parent: str = typer.Option(None, "--parent", metavar="RUN", help="Only children of RUN."),
+    where: str = typer.Option(
+        None,
+        "--where",
+        metavar="EXPR",
+        help='Filter, e.g. "metrics.auc > 0.9 and params.C < 1" (fields: metrics.KEY, '
+        "params.KEY, tags.KEY, id, name, kind, status, parent, host).",
+    ),
+    limit: int = typer.Option(20, "--limit", min=1, help="At most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Runs, newest first, with their parameters and latest metrics."""
+    from loopml.store import RunStatus
+    from loopml.tracking._where import parse_where
+    from loopml.workspace import workspace
+
+    predicate = parse_where(where) if where else None
+    wanted = _status(status, RunStatus) if status else None
+    with workspace() as ws:
+        store = ws.store
+        parent_id = resolve_run(store, parent).id if parent else None
+        found = store.find_runs(
+            kind=kind,
+            name=name,
+            status=wanted,
+            parent_id=parent_id,
+            newest_first=True,
+            limit=SCAN if predicate else limit,
+        )
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(found), 1000):
+            chunk = found[start : start + 1000]
+            metrics = store.latest_metrics([run.id for run in chunk])
+            for run in chunk:
+                row = _row(run, metrics.get(run.id, {}))
+                if predicate is None or predicate(row):
+                    rows.append(row)
+            if len(rows) >= limit:
+                break
+    rows = rows[:limit]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        console().print("no runs" + (" match" if predicate else ""))
+        return
+    from rich.table import Table
+
+    table = Table("run", "name", "kind", "status", "started", "took", "params", "metrics")
+    for row in rows:
+        table.add_row(
+            short_id(row["id"]),
+            row["name"],
+            row["kind"],
+            row["status"],
+            row["started_at"][:19].replace("T", " "),
+            _duration(row["seconds"]),
+            _pairs(row["params"]),
+            _pairs(row["metrics"]),
+        )
+    console().print(table)
+
+
+@app.command("show")
+def show(run_ref: str = RUN, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One run: parameters, metrics, tags, inputs and outputs, code, environment."""
+    from loopml.workspace import workspace
+
+    with workspace() as ws:
+        store = ws.store
+        run = resolve_run(store, run_ref)
+        points = store.metrics(run.id)
+        events = store.events(run_id=run.id)
+        artifacts = {e.artifact_id: store.get_artifact(e.artifact_id) for e in events}
+        children = store.find_runs(parent_id=run.id)
+    summary: dict[str, dict[str, Any]] = {}
+    for point in points:
+        entry = summary.setdefault(point.key, {"points": 0, "min": point.value, "max": point.value})
+        entry.update(points=entry["points"] + 1, last=point.value, step=point.step)
+        entry["min"], entry["max"] = min(entry["min"], point.value), max(entry["max"], point.value)
+    detail = {
+        **_row(run, {k: v["last"] for k, v in summary.items()}),
+        "metric_history": summary,
+        "tags": run.tags,
+        "code": run.code,
+        "environment": {k: v for k, v in run.environment.items() if k != "packages"},
+        "packages": len(run.environment.get("packages", {})),
+        "error": run.error,
+        "events": [
+            {
+                "direction": e.direction.value,
+                "role": e.role,
+                "artifact": f"{artifacts[e.artifact_id].name}@v{artifacts[e.artifact_id].version}",
+                "kind": artifacts[e.artifact_id].kind,
+            }
+            for e in events
+        ],
+        "children": [{"id": c.id, "name": c.name, "status": c.status.value} for c in children],
+    }
+    if as_json:
+        typer.echo(json.dumps(detail, indent=2, default=str))
+        return
+    _print_detail(detail)
+
+
+@app.command("compare")
+def compare(
+    run_refs: list[str] = typer.Argument(..., help="Two or more runs."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Runs side by side: every parameter and latest metric, differing rows marked."""
+    from loopml.errors import InvalidInput
+    from loopml.workspace import workspace
+
+    if len(run_refs) < 2:
+        raise InvalidInput("runs compare needs two or more runs; give their ids")
+    with workspace() as ws:
+        runs = [resolve_run(ws.store, ref) for ref in run_refs]
+        metrics = ws.store.latest_metrics([run.id for run in runs])
+    rows = [_row(run, metrics.get(run.id, {})) for run in runs]
+    lines: list[tuple[str, list[Any]]] = [("status", [r["status"] for r in rows])]
+    lines.append(("took", [_duration(r["seconds"]) for r in rows]))
+    for section in ("params", "metrics"):
+        keys = sorted({key for row in rows for key in row[section]})
+        lines += [(f"{section}.{key}", [row[section].get(key) for row in rows]) for key in keys]
+    if as_json:
+        typer.echo(json.dumps({"runs": [r["id"] for r in rows], **dict(lines)}, default=str))
+        return
+    from rich.table import Table
+
+    table = Table("", *(f"{r['name']}\n{short_id(r['id'])}" for r in rows))
+    for name, values in lines:
+        differs = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
+        cells = ["-" if v is None else _value(v) for v in values]
+        table.add_row(f"* {name}" if differs else f"  {name}", *cells)
+    console().print(table)
+    console().print("* differs between the runs")
+
+
+def resolve_run(store: MetadataStore, ref: str) -> Run:
+    """The run whose id is ``ref`` or ends with it (as ids are shown), or a clear error."""
+    from loopml.errors import InvalidInput, NotFound
+
+    if len(ref) < 6:
+        raise InvalidInput(
+            f"run {ref!r} is too short to find; give the 12 characters shown, or the whole id"
+        )
+    found = store.find_runs(id_suffix=ref.lower(), limit=2)
+    if not found:
+        raise NotFound(f"no run has an id ending in {ref!r}; `loopml runs list` lists them")
+    if len(found) > 1:
+        raise InvalidInput(f"more than one run has an id ending in {ref!r}; give more of it")
+    return found[0]
+
+
+def _row(run: Run, metrics: dict[str, float]) -> dict[str, Any]:
+    seconds = (run.ended_at - run.started_at).total_seconds() if run.ended_at else None
+    return {
+        "id": run.id,
+        "name": run.name,
+        "kind": run.kind,
+        "status": run.status.value,
+        "parent": run.parent_id,
+        "host": run.host,
+        "started_at": run.started_at.isoformat(),
+        "seconds": seconds,
+        "params": run.params,
+        "metrics": metrics,
+    }
+
+
+def _status(text: str, kind: Any) -> Any:
+    from loopml.errors import InvalidInput
+
+    try:
+        return kind(text)
+    except ValueError:
+        known = ", ".join(s.value for s in kind)
+        raise InvalidInput(f"--status {text!r} is not a run status; use one of {known}") from None
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _pairs(values: dict[str, Any], most: int = 4) -> str:
+    shown = [f"{k}={_value(v)}" for k, v in list(values.items())[:most]]
+    more = len(values) - most
+    return " ".join(shown) + (f" (+{more})" if more > 0 else "")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = console()
+    head = Table.grid(padding=(0, 2))
+    for key in ("id", "name", "kind", "status", "parent", "host", "started_at"):
+        head.add_row(key, str(detail[key] or "-"))
+    head.add_row("took", _duration(detail["seconds"]))
+    git = (detail["code"] or {}).get("git") or {}
+    if git:
+        head.add_row("git", f"{git.get('commit', '')[:12]}{' (dirty)' if git.get('dirty') else ''}")
+    env = detail["environment"]
+    if env:
+        head.add_row("python", f"{env.get('python', '?')}, {detail['packages']} packages")
+    if detail["error"]:
+        head.add_row("error", detail["error"])
+    out.print(head)
+    if detail["params"]:
+        params = Table("parameter", "value", title="parameters")
+        for key, value in detail["params"].items():
+            params.add_row(key, _value(value))
+        out.print(params)
+    if detail["metric_history"]:
+        metrics = Table("metric", "last", "step", "min", "max", "points", title="metrics")
+        for key, entry in sorted(detail["metric_history"].items()):
+            metrics.add_row(
+                key,
+                *(_value(entry[k]) for k in ("last", "step", "min", "max", "points")),
+            )
+        out.print(metrics)
+    if detail["tags"]:
+        out.print("tags: " + _pairs(detail["tags"], most=50))
+    if detail["events"]:
+        events = Table("", "role", "artifact", "kind", title="inputs and outputs")
+        for event in detail["events"]:
+            arrow = "in" if event["direction"] == "input" else "out"
+            events.add_row(arrow, event["role"], event["artifact"], event["kind"])
+        out.print(events)
+    if detail["children"]:
+        out.print(f"{len(detail['children'])} child runs: `loopml runs list --parent ID`")

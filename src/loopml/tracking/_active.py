@@ -1,0 +1,267 @@
+"""The run that ``loopml.log_*`` calls write to.
+
+Inside a pipeline step it is the step's run. ``with loopml.start_run(...)`` starts one
+(a child of the run around it, if any). A ``log_*`` call with no run around it starts
+one for the script, ended when the process exits. Every run not ended when the
+process exits — normally, by an uncaught exception, or by SIGTERM — is ended then, its
+buffered metrics written first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml._ids import short_id
+from loopml.tracking._buffer import MetricBuffer
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from loopml.store import Artifact, Run, RunStatus
+    from loopml.workspace import Workspace
+
+_CURRENT: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "loopml_active_run", default=None
+)
+_OPEN: set[ActiveRun] = set()
+_OPEN_LOCK = threading.Lock()
+_script_run: ActiveRun | None = None
+_SCRIPT_LOCK = threading.Lock()
+
+
+class ActiveRun:
+    """A run being written to: its parameters, metrics, tags and artifacts."""
+
+    def __init__(self, ws: Workspace, run: Run, *, owned: bool, close_workspace: bool) -> None:
+        self.ws = ws
+        self.id = run.id
+        self.name = run.name
+        self._owned = owned  # started here, so ended here (a step's run is the pipeline's)
+        self._close_workspace = close_workspace
+        self._buffer = MetricBuffer(ws.store, run.id)
+        self._steps: dict[str, int] = {}
+        self._token: contextvars.Token[ActiveRun | None] | None = None
+        self.ended = False
+        with _OPEN_LOCK:
+            _OPEN.add(self)
+
+    def __repr__(self) -> str:
+        return f"<loopml run {self.name} {short_id(self.id)}>"
+
+    @property
+    def run(self) -> Run:
+        """The run's record as it is now in the store."""
+        return self.ws.store.get_run(self.id)
+
+    # -- what a run records ---------------------------------------------------------
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Buffer one point; ``step`` defaults to one more than this key's last step."""
+        if step is None:
+            step = self._steps.get(key, -1) + 1
+        self._buffer.add(key, value, step)
+        self._steps[key] = max(step, self._steps.get(key, step))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        for key, value in metrics.items():
+            self.log_metric(key, value, step)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.ws.store.log_params(self.id, params)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.ws.store.set_run_tags(self.id, tags)
+
+    def log_artifact(self, value: Any, name: str | None = None) -> Artifact:
+        from loopml.tracking._artifacts import log_artifact
+
+        return log_artifact(self, value, name)
+
+    def flush(self) -> None:
+        """Write the buffered metric points now."""
+        self._buffer.flush()
+
+    # -- ending ---------------------------------------------------------------------
+
+    def end(self, status: RunStatus | str = "succeeded", error: str | None = None) -> None:
+        """Write what is buffered and, for a run started here, record how it ended."""
+        from loopml.store import RunStatus
+
+        if self.ended:
+            return
+        self.ended = True
+        with _OPEN_LOCK:
+            _OPEN.discard(self)
+        try:
+            self._buffer.close()
+        finally:
+            try:
+                if self._owned:
+                    self.ws.store.finish_run(self.id, RunStatus(status), error=error)
+            finally:
+                if self._close_workspace:
+                    self.ws.close()
+
+    def __enter__(self) -> ActiveRun:
+        self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
+            self._token = None
+        if error is None:
+            self.end()
+        elif isinstance(error, KeyboardInterrupt):
+            self.end("killed", "interrupted")
+        else:
+            self.end("failed", f"{type(error).__name__}: {error}")
+
+
+def start_run(
+    name: str | None = None,
+    *,
+    kind: str = "training",
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent: str | None = None,
+    workspace: Workspace | None = None,
+) -> ActiveRun:
+    """Start a run; use it as ``with loopml.start_run("fit") as run:``. Inside another
+    run (or a pipeline step) it is that run's child, unless ``parent`` names another."""
+    from loopml.workspace import current
+
+    around = _CURRENT.get()
+    if workspace is None and around is not None:
+        workspace = around.ws
+    ws, close = (workspace, False) if workspace is not None else (current(), True)
+    if parent is None and around is not None:
+        parent = around.id
+    script = _script()
+    try:
+        run = ws.store.create_run(
+            kind=kind,
+            name=name or (script.stem if script else "run"),
+            params=params,
+            parent_id=parent,
+            code=_code(script),
+            environment=_environment(ws),
+            tags=tags,
+        )
+    except BaseException:
+        if close:
+            ws.close()
+        raise
+    _install_exit_hooks()
+    return ActiveRun(ws, run, owned=True, close_workspace=close)
+
+
+def attach(ws: Workspace, run: Run) -> ActiveRun:
+    """The run of a pipeline step, for ``loopml.log_*`` calls in its body; ending it
+    writes the buffered metrics and leaves the run itself to the pipeline."""
+    return ActiveRun(ws, run, owned=False, close_workspace=False)
+
+
+def active_run() -> ActiveRun | None:
+    """The run ``log_*`` calls write to now, if any."""
+    return _CURRENT.get() or (_script_run if _script_run and not _script_run.ended else None)
+
+
+def run_for_logging() -> ActiveRun:
+    """The active run, or the script's own run, started on first use."""
+    global _script_run
+    found = active_run()
+    if found is not None:
+        return found
+    with _SCRIPT_LOCK:
+        if _script_run is None or _script_run.ended:
+            _script_run = start_run()
+        return _script_run
+
+
+def end_run(status: str = "succeeded") -> None:
+    """End the script's own run (the one ``log_*`` started), if any."""
+    if _script_run is not None:
+        _script_run.end(status)
+
+
+# -- where the run comes from ----------------------------------------------------------
+
+
+def _script() -> Path | None:
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    return Path(file).absolute() if file else None
+
+
+def _code(script: Path | None) -> dict[str, Any]:
+    from loopml.pipeline._env import recent_git_state
+
+    folder = script.parent if script is not None else Path.cwd()
+    return {"file": str(script) if script else None, "git": recent_git_state(folder)}
+
+
+def _environment(ws: Workspace) -> dict[str, Any]:
+    from loopml.pipeline._env import environment
+
+    return environment(ws.root / ".loopml" / "cache" if ws.root else None)
+
+
+# -- ending what is left open when the process ends ------------------------------------
+
+_hooks_installed = False
+_uncaught: list[BaseException] = []
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_end_all)
+    previous_hook = sys.excepthook
+
+    def remember(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        _uncaught.append(error)
+        previous_hook(kind, error, tb)
+
+    sys.excepthook = remember
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _end_all() -> None:
+    with _OPEN_LOCK:
+        left = list(_OPEN)
+    for run in left:
+        if _uncaught:
+            error = _uncaught[-1]
+            run.end("failed", f"{type(error).__name__}: {error}")
+        else:
+            run.end()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    with _OPEN_LOCK:
+        left = list(_OPEN)
+    for run in left:
+        try:
+            run.end("killed", "terminated (SIGTERM)")
+        except Exception:  # the process is going down anyway; end the others
+            continue
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,110 @@
+"""Metric points held in memory and written in batches by a background thread, so that
+a training loop logging every step waits for a list append, not for the database."""
+
+from __future__ import annotations
+
+import operator
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from loopml._ids import short_id
+from loopml.errors import InvalidInput
+from loopml.store import MetricPoint
+
+if TYPE_CHECKING:
+    from loopml.store import MetadataStore
+
+INTERVAL_S = 0.2  # the longest a point waits before it is written
+BATCH = 5_000  # a batch this large is written at once, without waiting for the interval
+
+
+class MetricBuffer:
+    """One run's unwritten metric points. :meth:`close` writes what is left; a write
+    that fails keeps its points for the next one and is raised by :meth:`flush`."""
+
+    def __init__(self, store: MetadataStore, run_id: str) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._points: list[MetricPoint] = []
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one write at a time keeps the points in order
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def add(self, key: str, value: float, step: int) -> None:
+        point = MetricPoint(key, _number(key, value), _step(key, step), datetime.now(UTC))
+        with self._lock:
+            if self._closed:
+                raise InvalidInput(
+                    f"metric {key!r}: run {self._run_id} has ended; start a new run to log more"
+                )
+            self._points.append(point)
+            full = len(self._points) >= BATCH
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name=f"loopml-metrics-{short_id(self._run_id)}", daemon=True
+                )
+                self._thread.start()
+        if full:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Write every point added so far (in this thread)."""
+        with self._writing:
+            with self._lock:
+                points, self._points = self._points, []
+            if not points:
+                return
+            try:
+                self._store.log_metrics(self._run_id, points)
+            except BaseException:
+                with self._lock:
+                    self._points[:0] = points
+                raise
+
+    def close(self) -> None:
+        """Stop the background writer and write what is left."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=60)
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(INTERVAL_S)
+            self._wake.clear()
+            try:
+                self.flush()
+                self.error = None
+            except Exception as error:  # kept, and retried at the next interval or close
+                self.error = error
+
+
+def _number(key: str, value: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"metric {key!r} = {value!r} is not a number; log numbers (accuracy, loss, ...), "
+            "and text as a tag or parameter"
+        ) from None
+    if not isinstance(key, str) or not key or len(key) > 255:
+        raise InvalidInput(f"metric key {key!r} must be a string of 1 to 255 characters")
+    return number
+
+
+def _step(key: str, step: Any) -> int:
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    try:
+        if not isinstance(step, bool):
+            return operator.index(step)  # int, and NumPy's integers
+    except TypeError:
+        pass
+    raise InvalidInput(f"metric {key!r}: step {step!r} must be a whole number")
