@@ -34,6 +34,10 @@ STEPS_PER_BATCH = BATCH_SIZE // len(KEYS)
 N_RUNS = 200
 WARMUP_RUNS = 5
 
+# Benchmark (e): the tracking API as a training script uses it.
+N_CALLS = 10_000  # log_metric calls, one point each, from a training loop
+TRACKED_RUNS = 100  # runs: start, 10 params, 1 metric, end
+
 Point = tuple[str, float, int]  # key, value, step
 
 

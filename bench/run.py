@@ -45,10 +45,23 @@ METRIC_REPEATS = 3  # on SQLite; once on PostgreSQL
 STARTUP_TIMEOUT_S = 120
 WORKER_TIMEOUT_S = 600
 
-TARGETS_S = {"import": 0.150, "help": 0.300, "metrics-sqlite": 2.0}
+TARGETS_S = {
+    "import": 0.150,
+    "help": 0.300,
+    "metrics-sqlite": 2.0,
+    "calls-sqlite": 0.5,
+    "calls-postgres": 0.5,
+    "truns-sqlite": 0.003,
+    "truns-postgres": 0.003,
+}
 
 TOOLS = ("loopml", "mlflow")
-TOOL_NAMES = {"loopml": "loopml", "mlflow": "MLflow", "python": "python"}
+TOOL_NAMES = {
+    "loopml": "loopml",
+    "mlflow": "MLflow",
+    "mlflow-async": "MLflow, synchronous=False",
+    "python": "python",
+}
 
 
 # -- environments --------------------------------------------------------------------
@@ -204,6 +217,32 @@ def fresh_database(server_url: str, tool: str) -> Iterator[str]:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+# -- the tracking API ----------------------------------------------------------------
+
+TRACKING_CASES = (
+    ("calls", "loopml", "tracking-calls"),
+    ("calls", "mlflow", "tracking-calls"),
+    ("calls", "mlflow-async", "tracking-calls-async"),
+    ("truns", "loopml", "tracking-runs"),
+    ("truns", "mlflow", "tracking-runs"),
+)
+
+
+def tracked(
+    tool: str, python: Path, task: str, backend: str, scratch: Path, server: str | None
+) -> dict[str, Any]:
+    """One tracking-API workload on a fresh store of ``backend``, in a folder of its own."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{tool}-{task}-", dir=scratch))
+    worker_tool = "mlflow" if tool == "mlflow-async" else tool
+    if backend == "sqlite":
+        return worker(worker_tool, python, task, f"sqlite:///{folder / 'store.db'}", folder)
+    assert server is not None
+    with fresh_database(server, worker_tool) as url:
+        if worker_tool == "mlflow":
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return worker(worker_tool, python, task, url, folder)
+
+
 # -- the run -------------------------------------------------------------------------
 
 
@@ -320,6 +359,22 @@ def main() -> int:
                 ),
             )
 
+        for backend in ("sqlite", "postgres"):
+            if backend == "postgres" and postgres_url is None:
+                continue
+            for measure, tool, task in TRACKING_CASES:
+                python = pythons["mlflow" if tool == "mlflow-async" else tool]
+                if python is None:
+                    continue
+                say(f"{TOOL_NAMES[tool]}: {MEASURES[f'{measure}-{backend}']}")
+                record(
+                    f"{measure}-{backend}",
+                    tool,
+                    lambda tool=tool, python=python, task=task, backend=backend: tracked(
+                        tool, python, task, backend, scratch, postgres_url
+                    ),
+                )
+
     if mlflow_missing:
         for measure in MEASURES:
             if not any(r["measure"] == measure and r["tool"] == "mlflow" for r in rows):
@@ -391,8 +446,20 @@ MEASURES = {
     "open-sqlite": "open a fresh SQLite store (make schema)",
     "open-postgres": "open a fresh PostgreSQL store (make schema)",
     "runs-sqlite": "run: create + 10 params + 1 metric + finish, SQLite (mean)",
+    "calls-sqlite": "10,000 log_metric calls from a loop, until all stored, SQLite",
+    "calls-postgres": "10,000 log_metric calls from a loop, until all stored, PostgreSQL",
+    "truns-sqlite": "tracking API: start_run + 10 params + 1 metric + end, SQLite (mean)",
+    "truns-postgres": "tracking API: start_run + 10 params + 1 metric + end, PostgreSQL (mean)",
 }
-TARGET_TEXT = {"import": "< 150 ms", "help": "< 300 ms", "metrics-sqlite": "< 2 s"}
+TARGET_TEXT = {
+    "import": "< 150 ms",
+    "help": "< 300 ms",
+    "metrics-sqlite": "< 2 s",
+    "calls-sqlite": "< 0.5 s",
+    "calls-postgres": "< 0.5 s",
+    "truns-sqlite": "< 3 ms",
+    "truns-postgres": "< 3 ms",
+}
 
 
 def build_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -408,8 +475,10 @@ def build_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             return float(found["write_s"])
         if measure.startswith("open"):
             return float(found["open_s"])
-        if measure.startswith("runs"):
+        if measure.startswith(("runs", "truns")):
             return float(found["mean_ms"]) / 1_000
+        if measure.startswith("calls"):
+            return float(found["total_s"])
         return float(found["value"])
 
     # The fresh-store opening times come out of the metrics workers.
@@ -419,7 +488,7 @@ def build_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 
     for measure, label in MEASURES.items():
         base = seconds_of(measure, "loopml")
-        for tool in ("loopml", "mlflow"):
+        for tool in ("loopml", "mlflow", "mlflow-async"):
             found = by_key.get((measure, tool))
             if found is None:
                 continue
@@ -455,9 +524,12 @@ def build_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 def format_value(measure: str, seconds: float, found: dict[str, Any]) -> str:
     if measure.startswith("metrics"):
         return f"{seconds:.2f} s ({found['points'] / seconds:,.0f} points/s)"
-    if measure.startswith("runs"):
+    if measure.startswith(("runs", "truns")):
         spread = f"median {found['median_ms']:.1f}, p95 {found['p95_ms']:.1f}"
         return f"{seconds * 1_000:.1f} ms/run ({spread})"
+    if measure.startswith("calls"):
+        per_call = found["loop_s"] / found["calls"] * 1e6
+        return f"{seconds:.2f} s ({per_call:.1f} us/call in the loop)"
     return f"{seconds * 1_000:.0f} ms"
 
 

@@ -75,10 +75,57 @@ def bench_runs(url: str) -> dict[str, Any]:
     }
 
 
+def tracking_workspace(url: str) -> loopml.Workspace:
+    """A fresh workspace in the current folder on the store at ``url``."""
+    return loopml.init(".", store_url=url)
+
+
+def bench_tracking_calls(url: str) -> dict[str, Any]:
+    with tracking_workspace(url) as ws:
+        with loopml.start_run("warm-up", workspace=ws):
+            loopml.log_metric("loss", 1.0)
+        started = time.perf_counter()
+        with loopml.start_run("bench-calls", workspace=ws) as run:
+            for step in range(w.N_CALLS):
+                loopml.log_metric("loss", 1.0 / (step + 1), step=step)
+            looped = time.perf_counter() - started
+        total = time.perf_counter() - started  # the run's end writes what is left
+        stored = len(ws.store.metrics(run.id))
+    if stored != w.N_CALLS:
+        raise SystemExit(f"loopml stored {stored} metric points, expected {w.N_CALLS}")
+    return {"total_s": total, "loop_s": looped, "calls": w.N_CALLS, "stored": stored}
+
+
+def bench_tracking_runs(url: str) -> dict[str, Any]:
+    times: list[float] = []
+    with tracking_workspace(url) as ws:
+        for number in range(w.WARMUP_RUNS + w.TRACKED_RUNS):
+            started = time.perf_counter()
+            with loopml.start_run(f"run-{number}", workspace=ws, params=w.run_params(number)):
+                loopml.log_metric("accuracy", w.run_accuracy(number), step=0)
+            times.append(time.perf_counter() - started)
+        stored = len(ws.store.find_runs(kind="training", status=RunStatus.SUCCEEDED))
+        metrics = ws.store.latest_metrics([r.id for r in ws.store.find_runs(kind="training")])
+    if stored != w.WARMUP_RUNS + w.TRACKED_RUNS or len(metrics) != stored:
+        raise SystemExit(f"loopml stored {stored} runs, expected {w.WARMUP_RUNS + w.TRACKED_RUNS}")
+    return {
+        "runs": w.TRACKED_RUNS,
+        "warmup_runs": w.WARMUP_RUNS,
+        **w.summarize_ms(times[w.WARMUP_RUNS :]),
+    }
+
+
+TASKS = {
+    "metrics": bench_metrics,
+    "runs": bench_runs,
+    "tracking-calls": bench_tracking_calls,
+    "tracking-runs": bench_tracking_runs,
+}
+
+
 def main(argv: list[str]) -> None:
     task, url = argv
-    result = bench_metrics(url) if task == "metrics" else bench_runs(url)
-    w.emit({**result, "versions": versions()})
+    w.emit({**TASKS[task](url), "versions": versions()})
 
 
 if __name__ == "__main__":

@@ -90,10 +90,54 @@ def bench_runs(url: str) -> dict[str, Any]:
     }
 
 
+def bench_tracking_calls(url: str, *, synchronous: bool = True) -> dict[str, Any]:
+    """The fluent API, as a training script calls it: one ``mlflow.log_metric`` per point."""
+    mlflow.set_tracking_uri(url)
+    with mlflow.start_run(run_name="warm-up"):
+        mlflow.log_metric("loss", 1.0, synchronous=synchronous)
+    started = time.perf_counter()
+    with mlflow.start_run(run_name="bench-calls") as run:
+        for step in range(w.N_CALLS):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step, synchronous=synchronous)
+        looped = time.perf_counter() - started
+    total = time.perf_counter() - started  # an async run's end waits for its queue
+    stored = len(MlflowClient(tracking_uri=url).get_metric_history(run.info.run_id, "loss"))
+    if stored != w.N_CALLS:
+        raise SystemExit(f"MLflow stored {stored} metric points, expected {w.N_CALLS}")
+    return {"total_s": total, "loop_s": looped, "calls": w.N_CALLS, "stored": stored}
+
+
+def bench_tracking_runs(url: str) -> dict[str, Any]:
+    mlflow.set_tracking_uri(url)
+    times: list[float] = []
+    for number in range(w.WARMUP_RUNS + w.TRACKED_RUNS):
+        started = time.perf_counter()
+        with mlflow.start_run(run_name=f"run-{number}"):
+            mlflow.log_params(w.run_params(number))
+            mlflow.log_metric("accuracy", w.run_accuracy(number), step=0)
+        times.append(time.perf_counter() - started)
+    stored = len(MlflowClient(tracking_uri=url).search_runs([EXPERIMENT_ID], max_results=1_000))
+    if stored != w.WARMUP_RUNS + w.TRACKED_RUNS:
+        raise SystemExit(f"MLflow stored {stored} runs, expected {w.WARMUP_RUNS + w.TRACKED_RUNS}")
+    return {
+        "runs": w.TRACKED_RUNS,
+        "warmup_runs": w.WARMUP_RUNS,
+        **w.summarize_ms(times[w.WARMUP_RUNS :]),
+    }
+
+
+TASKS = {
+    "metrics": bench_metrics,
+    "runs": bench_runs,
+    "tracking-calls": bench_tracking_calls,
+    "tracking-calls-async": lambda url: bench_tracking_calls(url, synchronous=False),
+    "tracking-runs": bench_tracking_runs,
+}
+
+
 def main(argv: list[str]) -> None:
     task, url = argv
-    result = bench_metrics(url) if task == "metrics" else bench_runs(url)
-    w.emit({**result, "versions": versions()})
+    w.emit({**TASKS[task](url), "versions": versions()})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "Workspace",
         "__version__",
         "active_run",
+        "baseline",
         "data",
         "end_run",
         "errors",
@@ -29,6 +30,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "set_tags",
         "start_run",
         "step",
+        "tune",
         "workspace",
     ]
     for name in loopml.__all__:

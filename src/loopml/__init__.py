@@ -29,6 +29,8 @@ _TRACKING = (
     "start_run",
 )
 
+_TRAINING = ("baseline", "tune")
+
 __all__ = [
     "LoopmlError",
     "Workspace",
@@ -40,6 +42,7 @@ __all__ = [
     "step",
     "workspace",
     *_TRACKING,
+    *_TRAINING,
 ]
 
 
@@ -49,10 +52,11 @@ def __getattr__(name: str) -> Any:
         import loopml.data
 
         return loopml.data
-    if name in _TRACKING:
-        import loopml.tracking
+    if name in _TRACKING or name in _TRAINING:
+        from importlib import import_module
 
-        value = getattr(loopml.tracking, name)
+        module = import_module("loopml.tracking" if name in _TRACKING else "loopml.training")
+        value = getattr(module, name)
         globals()[name] = value  # found once; later calls skip this function
         return value
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")

@@ -25,6 +25,7 @@ exits with code 2.
      ├── PipelineError               a pipeline that cannot be traced or checked
      │    └── StepFailed             a step raised; its traceback is kept with its run
      │         └── ValidationFailed  a validation step found errors; an alert has them
+     ├── TuningFailed                every trial of a tuning study failed
      └── StoreError                  the database failed (after retries)
           └── StoreUnavailable       cannot connect to the database
 
@@ -145,6 +146,10 @@ class ValidationFailed(StepFailed):
 
 def _rebuild(cls: type[StepFailed], message: str, fields: dict[str, str]) -> StepFailed:
     return cls(message, **fields)
+
+
+class TuningFailed(LoopmlError):
+    """Every trial of a tuning study failed; the message has the first error."""
 
 
 class StoreError(LoopmlError):

@@ -9,40 +9,43 @@ the network for a run that never leaves this machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loopml.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from loopml.pipeline._run import StepResult
-    from loopml.pipeline._runners import Submit
 
 # Read by Ray when it is imported; off, a local Ray picks the loopback address.
 _LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 @contextmanager
-def ray_pool(address: str | None, workers: int, *, echo: bool) -> Iterator[Submit]:
-    """Submit steps as Ray tasks; Ray started here (when no one has) is shut down after."""
+def ray_pool(
+    address: str | None,
+    workers: int,
+    *,
+    echo: bool,
+    function: Callable[[Any], Any],
+    name_of: Callable[[Any], str],
+) -> Iterator[Callable[[Any], Future[Any]]]:
+    """Submit calls of ``function`` as Ray tasks, named by ``name_of(argument)``; a Ray
+    started here (when no one has) is shut down after."""
     ray = _import_ray(
         loopback=address is None or _is_loopback(address), connecting=address is not None
     )
     started = not ray.is_initialized()
     if started:
         _connect(ray, address, workers, echo=echo)
-    from loopml.pipeline._runners import run_one
-
-    # max_calls=1: a fresh worker per step. A long-lived cluster's reused worker would
-    # keep modules the pipeline imports as they were at its first step, so an edited
+    # max_calls=1: a fresh worker per task. A long-lived cluster's reused worker would
+    # keep modules the pipeline imports as they were at its first task, so an edited
     # helper would run old code under a new fingerprint.
-    remote = ray.remote(max_calls=1, num_cpus=1)(run_one)
+    remote = ray.remote(max_calls=1, num_cpus=1)(function)
     try:
-        yield lambda task: _unwrapped(
-            remote.options(name=f"{task.pipeline}/{task.node}").remote(task).future(), ray
+        yield lambda argument: _unwrapped(
+            remote.options(name=name_of(argument)).remote(argument).future(), ray
         )
     finally:
         if started:
@@ -137,6 +140,10 @@ def _connect(ray: Any, address: str | None, workers: int, *, echo: bool) -> None
     }
     if address is None:
         options["num_cpus"] = workers
+        # Workers of a local Ray import what this process can: the project's own modules
+        # that a step or an objective lives in are found on the same paths.
+        paths = os.pathsep.join(path for path in sys.path if path)
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": paths}}
     try:
         ray.init(address=address, **options)
     except (ConnectionError, TimeoutError, ValueError, RuntimeError) as error:
@@ -149,11 +156,11 @@ def _connect(ray: Any, address: str | None, workers: int, *, echo: bool) -> None
         raise InvalidInput(f"cannot start or reach {where}: {error}; {fix}") from None
 
 
-def _unwrapped(future: Future[StepResult], ray: Any) -> Future[StepResult]:
+def _unwrapped(future: Future[Any], ray: Any) -> Future[Any]:
     """The task's own exception (a failed step's StepFailed), not Ray's wrapper of it."""
-    out: Future[StepResult] = Future()
+    out: Future[Any] = Future()
 
-    def settle(done: Future[StepResult]) -> None:
+    def settle(done: Future[Any]) -> None:
         error = done.exception()
         if error is None:
             out.set_result(done.result())

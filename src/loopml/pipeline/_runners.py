@@ -123,7 +123,13 @@ def _pool(options: RunOptions) -> Iterator[Submit]:
     if options.runner == "ray":
         from loopml.pipeline._ray import ray_pool
 
-        with ray_pool(options.address, workers, echo=options.echo) as submit:
+        with ray_pool(
+            options.address,
+            workers,
+            echo=options.echo,
+            function=run_one,
+            name_of=lambda task: f"{task.pipeline}/{task.node}",
+        ) as submit:
             yield submit
         return
     import multiprocessing

@@ -132,8 +132,16 @@ class MetadataStore(abc.ABC):
         """Start a run (or record a finished one, e.g. a cache hit, with ``status``)."""
 
     @abc.abstractmethod
-    def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> Run:
-        """Move a running run to a finished status, once."""
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: str | None = None,
+        *,
+        metrics: Sequence[MetricPoint] = (),
+    ) -> Run:
+        """Move a running run to a finished status, once; ``metrics`` are written with
+        it, all or nothing."""
 
     @abc.abstractmethod
     def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> Run:

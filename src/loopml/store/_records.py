@@ -21,6 +21,7 @@ class RunStatus(enum.StrEnum):
     KILLED = "killed"
     CACHED = "cached"
     FAILED_VALIDATION = "failed-validation"
+    PRUNED = "pruned"  # a tuning trial stopped early by the pruner
 
     @property
     def finished(self) -> bool:

@@ -321,6 +321,18 @@ class StoreContract(ScheduleContract):
         values = [m.value for m in store.metrics(run.id, key="loss")]
         assert values == [float(i) for i in range(20_000)]
 
+    def test_finishing_writes_its_last_metrics_all_or_nothing(self, store: MetadataStore) -> None:
+        run = store.create_run(kind="train", name="fit")
+        with pytest.raises(InvalidInput, match="needs a number value"):
+            store.finish_run(run.id, RunStatus.SUCCEEDED, metrics=[MetricPoint("x", "bad")])  # type: ignore[arg-type]
+        assert store.get_run(run.id).status is RunStatus.RUNNING
+        assert store.metrics(run.id) == []
+        done = store.finish_run(run.id, RunStatus.SUCCEEDED, metrics=[MetricPoint("auc", 0.9)])
+        assert done.status is RunStatus.SUCCEEDED
+        assert done.ended_at is not None
+        assert done == store.get_run(run.id)
+        assert [(m.key, m.value) for m in store.metrics(run.id)] == [("auc", 0.9)]
+
     def test_latest_metrics_of_many_runs(self, store: MetadataStore) -> None:
         a = store.create_run(kind="train", name="a")
         b = store.create_run(kind="train", name="b")

@@ -101,14 +101,14 @@ class ActiveRun:
         with _OPEN_LOCK:
             _OPEN.discard(self)
         try:
-            self._buffer.close()
+            left = self._buffer.close()
+            if self._owned:
+                self.ws.store.finish_run(self.id, RunStatus(status), error=error, metrics=left)
+            elif left:
+                self.ws.store.log_metrics(self.id, left)
         finally:
-            try:
-                if self._owned:
-                    self.ws.store.finish_run(self.id, RunStatus(status), error=error)
-            finally:
-                if self._close_workspace:
-                    self.ws.close()
+            if self._close_workspace:
+                self.ws.close()
 
     def __enter__(self) -> ActiveRun:
         self._token = _CURRENT.set(self)
@@ -139,9 +139,12 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     parent: str | None = None,
     workspace: Workspace | None = None,
+    record_environment: bool = True,
 ) -> ActiveRun:
     """Start a run; use it as ``with loopml.start_run("fit") as run:``. Inside another
-    run (or a pipeline step) it is that run's child, unless ``parent`` names another."""
+    run (or a pipeline step) it is that run's child, unless ``parent`` names another.
+    ``record_environment=False`` leaves out the installed packages, for many small runs
+    (tuning trials) whose parent records them."""
     from loopml.workspace import current
 
     around = _CURRENT.get()
@@ -158,7 +161,7 @@ def start_run(
             params=params,
             parent_id=parent,
             code=_code(script),
-            environment=_environment(ws),
+            environment=_environment(ws) if record_environment else None,
             tags=tags,
         )
     except BaseException:

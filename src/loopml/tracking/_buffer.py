@@ -29,9 +29,8 @@ class MetricBuffer:
         self._points: list[MetricPoint] = []
         self._lock = threading.Lock()
         self._writing = threading.Lock()  # one write at a time keeps the points in order
-        self._wake = threading.Event()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._registered = False
         self.error: BaseException | None = None
 
     def add(self, key: str, value: float, step: int) -> None:
@@ -39,17 +38,17 @@ class MetricBuffer:
         with self._lock:
             if self._closed:
                 raise InvalidInput(
-                    f"metric {key!r}: run {self._run_id} has ended; start a new run to log more"
+                    f"metric {key!r}: run {short_id(self._run_id)} has ended; start a new run "
+                    "to log more"
                 )
             self._points.append(point)
             full = len(self._points) >= BATCH
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name=f"loopml-metrics-{short_id(self._run_id)}", daemon=True
-                )
-                self._thread.start()
+            register = not self._registered
+            self._registered = True
+        if register:
+            _WRITER.register(self)
         if full:
-            self._wake.set()
+            _WRITER.wake()
 
     def flush(self) -> None:
         """Write every point added so far (in this thread)."""
@@ -65,25 +64,59 @@ class MetricBuffer:
                     self._points[:0] = points
                 raise
 
-    def close(self) -> None:
-        """Stop the background writer and write what is left."""
+    def close(self) -> list[MetricPoint]:
+        """Refuse later points, and hand back the ones not yet written, for the caller to
+        write with the run's end (one transaction instead of two)."""
         with self._lock:
             self._closed = True
-            thread = self._thread
+        _WRITER.unregister(self)
+        with self._writing, self._lock:
+            points, self._points = self._points, []
+        return points
+
+
+class _Writer:
+    """The one background thread of a process that writes every open run's points."""
+
+    def __init__(self) -> None:
+        self._buffers: set[MetricBuffer] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def register(self, buffer: MetricBuffer) -> None:
+        with self._lock:
+            self._buffers.add(buffer)
+            if self._thread is None or not self._thread.is_alive():
+                # A thread per process, not per run: starting and joining one per run
+                # cost more than the run's own writes.
+                self._thread = threading.Thread(
+                    target=self._loop, name="loopml-metrics", daemon=True
+                )
+                self._thread.start()
+
+    def unregister(self, buffer: MetricBuffer) -> None:
+        with self._lock:
+            self._buffers.discard(buffer)
+
+    def wake(self) -> None:
         self._wake.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=60)
-        self.flush()
 
     def _loop(self) -> None:
-        while not self._closed:
+        while True:
             self._wake.wait(INTERVAL_S)
             self._wake.clear()
-            try:
-                self.flush()
-                self.error = None
-            except Exception as error:  # kept, and retried at the next interval or close
-                self.error = error
+            with self._lock:
+                buffers = list(self._buffers)
+            for buffer in buffers:
+                try:
+                    buffer.flush()
+                    buffer.error = None
+                except Exception as error:  # kept, retried at the next interval or close
+                    buffer.error = error
+
+
+_WRITER = _Writer()
 
 
 def _number(key: str, value: float) -> float:

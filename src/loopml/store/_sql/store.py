@@ -211,23 +211,31 @@ class SqlStore(Schedules, Tracking, MetadataStore):
 
         return retrying(self._engine, work)
 
-    def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> Run:
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: str | None = None,
+        *,
+        metrics: Sequence[MetricPoint] = (),
+    ) -> Run:
         status = _status(status)
         if not status.finished:
             raise InvalidInput(
                 f"finish_run needs a finished status, not {status.value!r}; use one of "
                 + ", ".join(s.value for s in RunStatus if s.finished)
             )
+        now = now_us()
+        points = [_metric_row(run_id, point, now) for point in metrics]
 
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
-                self._require_running(c, run_id, f"finish it as {status.value}")
-                c.execute(
-                    sa.update(t.runs)
-                    .where(t.runs.c.id == run_id)
-                    .values(status=status.value, ended_at=now_us(), error=error)
-                )
-                return _run(self._require_run(c, run_id))
+                row = self._require_running(c, run_id, f"finish it as {status.value}")
+                if points:
+                    c.execute(sa.insert(t.metrics), points)
+                ended = {"status": status.value, "ended_at": now_us(), "error": error}
+                c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**ended))
+                return _run({**row, **ended})
 
         return retrying(self._engine, work)
 

@@ -1,0 +1,54 @@
+"""Training helpers: naive baselines that every model is measured against, and
+hyper-parameter tuning (``tune``) with Optuna's samplers, each trial a run.
+
+>>> from loopml.training import baseline
+>>> mean = baseline("regression", [2.0, 4.0, 6.0])
+>>> mean.description, mean.metrics([4.0, 5.0])
+('mean 4', {'mae': 0.5, 'rmse': 0.707..., 'r2': -1.0})
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.training._baseline import Baseline, baseline, log_baseline
+    from loopml.training._space import Choice, Float, Int
+    from loopml.training._trials import Trial
+    from loopml.training._tune import TrialResult, TuneResult, tune
+
+_WHERE = {
+    "Baseline": "_baseline",
+    "baseline": "_baseline",
+    "log_baseline": "_baseline",
+    "Choice": "_space",
+    "Float": "_space",
+    "Int": "_space",
+    "Trial": "_trials",
+    "TrialResult": "_tune",
+    "TuneResult": "_tune",
+    "tune": "_tune",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"loopml.training.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'loopml.training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "Baseline",
+    "Choice",
+    "Float",
+    "Int",
+    "Trial",
+    "TrialResult",
+    "TuneResult",
+    "baseline",
+    "log_baseline",
+    "tune",
+]
