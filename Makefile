@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-pipeline format clean
+.PHONY: demo test check bench bench-data bench-pipeline bench-tune format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/data/run.py
 	$(BIN)/python bench/pipeline/run.py
+	$(BIN)/python bench/tune/run.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python bench/pipeline/run.py
+
+bench-tune: $(STAMP)
+	$(BIN)/python bench/tune/run.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples

@@ -199,3 +199,57 @@ def test_log_calls_in_a_step_write_to_the_steps_run(ws, tmp_path: Path) -> None:
     assert record.params == {"epochs": 3, "optimizer": "sgd"}
     assert record.status is RunStatus.SUCCEEDED
     assert loopml.active_run() is None  # nothing left active after the step
+
+
+def test_a_deferred_run_is_recorded_whole_when_it_ends(ws, tmp_path: Path) -> None:
+    from loopml.errors import NotFound
+
+    with loopml.start_run("trial", workspace=ws, deferred=True, params={"C": 1}) as run:
+        loopml.log_metric("loss", 0.5)
+        loopml.log_params(gamma=0.1)
+        loopml.set_tags(fold=1)
+        with pytest.raises(InvalidInput, match="'C' of run"):
+            loopml.log_params(C=2)
+        with pytest.raises(NotFound):
+            ws.store.get_run(run.id)  # nothing written yet
+        assert run.run.params == {"C": 1, "gamma": 0.1}
+    loopml.flush()
+    record = ws.store.get_run(run.id)
+    assert (record.status, record.params, record.tags) == (
+        RunStatus.SUCCEEDED,
+        {"C": 1, "gamma": 0.1},
+        {"fold": 1},
+    )
+    assert values(ws, run.id, "loss") == [0.5]
+
+    # An artifact or a child run needs the run in the store: it is written first.
+    (tmp_path / "note.txt").write_text("x")
+    with loopml.start_run("trial", workspace=ws, deferred=True) as parent:
+        loopml.log_metric("early", 1.0)
+        loopml.log_artifact(tmp_path / "note.txt")
+        assert ws.store.get_run(parent.id).status is RunStatus.RUNNING
+        with loopml.start_run("fold") as child:
+            loopml.log_metric("auc", 0.8)
+        loopml.log_metric("late", 2.0)
+    assert ws.store.get_run(child.id).parent_id == parent.id
+    assert ws.store.get_run(parent.id).status is RunStatus.SUCCEEDED
+    assert ws.store.latest_metrics([parent.id])[parent.id] == {"early": 1.0, "late": 2.0}
+
+
+DEFERRED_SCRIPT = """
+import loopml
+ws = loopml.workspace({root!r})
+for i in range(50):
+    with loopml.start_run("trial", workspace=ws, deferred=True, params={{"i": i}}):
+        loopml.log_metric("x", float(i))
+"""
+
+
+def test_deferred_runs_are_all_written_by_the_time_a_script_exits(ws, tmp_path: Path) -> None:
+    script = tmp_path / "many_runs.py"
+    script.write_text(textwrap.dedent(DEFERRED_SCRIPT.format(root=str(ws.root))))
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60)
+    runs = ws.store.find_runs(name="trial")
+    assert sorted(r.params["i"] for r in runs) == list(range(50))
+    assert {r.status for r in runs} == {RunStatus.SUCCEEDED}
+    assert len(ws.store.latest_metrics([r.id for r in runs])) == 50

@@ -169,6 +169,12 @@ class MetadataStore(abc.ABC):
         ``newest_first``; ``limit`` counts from that end."""
 
     @abc.abstractmethod
+    def record_runs(self, runs: Sequence[tuple[Run, Sequence[MetricPoint]]]) -> None:
+        """Record runs made elsewhere — ids, times, status and all — each with its
+        metric points, all or nothing: a run whose id exists is AlreadyExists, a parent
+        that does not exist NotFound (a parent may be another run of the same call)."""
+
+    @abc.abstractmethod
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
         """Add parameters to a running run. A parameter once set keeps its value: the same
         value again is a no-op, a different one is InvalidInput (nothing is written)."""

@@ -22,7 +22,7 @@ from datetime import UTC
 
 import pytest
 
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store import (
     Direction,
     MetadataStore,
@@ -332,6 +332,42 @@ class StoreContract(ScheduleContract):
         assert done.ended_at is not None
         assert done == store.get_run(run.id)
         assert [(m.key, m.value) for m in store.metrics(run.id)] == [("auc", 0.9)]
+
+    def test_runs_made_elsewhere_are_recorded_whole(self, store: MetadataStore) -> None:
+        from datetime import datetime, timedelta
+
+        parent = store.create_run(kind="tuning", name="tune/svm")
+        start = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+        made = [
+            dataclasses.replace(
+                parent,
+                id=f"{i:032x}",
+                kind="trial",
+                name=f"svm/trial-{i}",
+                status=RunStatus.SUCCEEDED if i else RunStatus.FAILED,
+                params={"C": i},
+                parent_id=parent.id,
+                started_at=start,
+                ended_at=start + timedelta(seconds=i + 1),
+                error=None if i else "ValueError: bad C",
+            )
+            for i in range(3)
+        ]
+        store.record_runs([(run, [MetricPoint("auc", 0.5 + i / 10)]) for i, run in enumerate(made)])
+        for run in made:
+            assert store.get_run(run.id) == run
+        assert store.latest_metrics([made[2].id]) == {made[2].id: {"auc": 0.7}}
+        orphan = dataclasses.replace(made[0], id="f" * 32, parent_id="gone")
+        again = dataclasses.replace(made[1], params={"C": 9})
+        fresh = dataclasses.replace(made[0], id="e" * 32)
+        with pytest.raises(NotFound, match="no parent run"):
+            store.record_runs([(fresh, []), (orphan, [])])
+        with pytest.raises(AlreadyExists, match="recorded already"):
+            store.record_runs([(fresh, []), (again, [])])
+        with pytest.raises(InvalidInput, match="disagree"):
+            store.record_runs([(dataclasses.replace(fresh, ended_at=None), [])])
+        with pytest.raises(NotFound):
+            store.get_run(fresh.id)  # nothing of a refused call was written
 
     def test_latest_metrics_of_many_runs(self, store: MetadataStore) -> None:
         a = store.create_run(kind="train", name="a")

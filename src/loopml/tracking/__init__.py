@@ -77,7 +77,11 @@ def log_artifact(value: Any, name: str | None = None) -> Artifact:
 
 
 def flush() -> None:
-    """Write the active run's buffered metric points now."""
+    """Write the active run's buffered metric points, and the deferred runs that have
+    ended, now."""
+    from loopml.tracking._buffer import flush_runs
+
     run = active_run()
     if run is not None:
         run.flush()
+    flush_runs()

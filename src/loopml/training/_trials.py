@@ -6,6 +6,7 @@ run (kind ``trial``), a child of the tuning run.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Mapping
@@ -91,6 +92,7 @@ def run_trials(job: TrialJob) -> int:
     """Run ``job.trials`` trials of the study; the number that finished."""
     import optuna
 
+    from loopml.tracking._buffer import flush_runs
     from loopml.workspace import Workspace, active
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -102,7 +104,12 @@ def run_trials(job: TrialJob) -> int:
             pruner=job.pruner,
         )
         before = len(study.trials)
-        study.optimize(lambda trial: _one(job, ws, trial), n_trials=job.trials, catch=(Exception,))
+        try:
+            study.optimize(
+                lambda trial: _one(job, ws, trial), n_trials=job.trials, catch=(Exception,)
+            )
+        finally:
+            flush_runs()  # every trial's run is in the store before the search reads them
         return len(study.trials) - before
 
 
@@ -122,11 +129,12 @@ def _one(job: TrialJob, ws: Any, optuna_trial: Any) -> float:
         parent=job.tuning_run_id,
         workspace=ws,
         record_environment=False,  # the tuning run has it
+        deferred=True,  # recorded whole when it ends: a trivial trial costs no write
     )
     with run:
         try:
             arguments = dict(params)
-            if "trial" in inspect.signature(job.objective).parameters:
+            if _takes_trial(job.objective):
                 arguments["trial"] = Trial(optuna_trial, run, key)
             value, metrics = objective_value(job.objective(**arguments), job.metric)
         except optuna.TrialPruned:
@@ -134,6 +142,11 @@ def _one(job: TrialJob, ws: Any, optuna_trial: Any) -> float:
             raise
         run.log_metrics(metrics)
         return value
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_trial(objective: Callable[..., Any]) -> bool:
+    return "trial" in inspect.signature(objective).parameters
 
 
 def objective_value(result: Any, metric: str | None) -> tuple[float, dict[str, float]]:

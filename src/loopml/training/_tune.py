@@ -9,9 +9,6 @@ and records the best value, parameters and trial.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -34,7 +31,6 @@ if TYPE_CHECKING:
 RUNNERS = ("local", "ray")
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 INTERRUPTED = "loopml_interrupted"  # a trial whose process died; failed on resume
-RUNLESS_TRIAL_S = 60  # a running trial with no run after this long was interrupted
 
 
 @dataclass
@@ -151,7 +147,7 @@ def tune(
             if share > 0
         ]
         _execute(jobs, runner, address)
-        result = _result(ws, _open_study(journal, study_name, direction), study_name, run.id)
+        result = _result(ws, study, study_name, run.id)  # its trials sync from the journal
         run.log_metrics({"best_value": result.best_value, "trials": len(result.trials)})
         run.set_tags({"best_run": result.best_run_id, "best_params": result.best_params})
     return result
@@ -220,27 +216,26 @@ def _open_study(journal: Any, name: str, direction: str) -> Any:
 
 
 def _fail_stale_trials(ws: Workspace, study: Any) -> int:
-    """Trials left running by a process that is gone (killed, crashed) are failed and
-    marked, so that a resumed search runs them again."""
+    """Trials left running by a search whose process is gone (killed, crashed) are
+    failed and marked, so that a resumed search runs them again. While a search of the
+    study still runs (in another terminal, say), its trials are left alone."""
     import optuna
 
+    from loopml.pipeline._run import reap_dead_runs
     from loopml.store import RunStatus
 
-    host = socket.gethostname()
+    reap_dead_runs(ws)  # a killed search's tuning run is marked killed
+    running = ws.store.find_runs(
+        kind="tuning", name=f"tune/{study.study_name}", status=RunStatus.RUNNING
+    )
+    if running:
+        return 0
     stale = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        run = _trial_run(ws, study.study_name, trial.number)
-        if run is None:
-            # Killed between asking for the trial and starting its run.
-            age = dt.datetime.now() - (trial.datetime_start or dt.datetime.now())
-            gone = age.total_seconds() > RUNLESS_TRIAL_S
-        else:
-            gone = run.status is not RunStatus.RUNNING or (run.host == host and not _alive(run.pid))
-        if gone:
-            storage = study._storage  # Optuna's own way to end another process's trial
-            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-            stale += 1
+        storage = study._storage  # Optuna's own way to end another process's trial
+        storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        stale += 1
     return stale
 
 
@@ -249,16 +244,6 @@ def _trial_run(ws: Workspace, study: str, number: int) -> Run | None:
         kind="trial", name=trial_run_name(study, number), newest_first=True, limit=1
     )
     return found[0] if found else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _execute(jobs: list[TrialJob], runner: str, address: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopml._ids import new_id
-from loopml._time import from_us, now_us, to_us
+from loopml._time import from_us, now_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.store._base import MetadataStore
 from loopml.store._records import (
@@ -34,6 +34,7 @@ from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
 from loopml.store._sql.values import check_length as _check_name
 from loopml.store._sql.values import json_object as _json_object
+from loopml.store._sql.values import metric_row
 from loopml.store._sql.values import run_status as _status
 
 _HOST = socket.gethostname()
@@ -226,7 +227,7 @@ class SqlStore(Schedules, Tracking, MetadataStore):
                 + ", ".join(s.value for s in RunStatus if s.finished)
             )
         now = now_us()
-        points = [_metric_row(run_id, point, now) for point in metrics]
+        points = [metric_row(run_id, point, now) for point in metrics]
 
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
@@ -361,7 +362,7 @@ class SqlStore(Schedules, Tracking, MetadataStore):
         if not points:
             return
         now = now_us()
-        rows = [_metric_row(run_id, point, now) for point in points]
+        rows = [metric_row(run_id, point, now) for point in points]
 
         def work() -> None:
             with transaction(self._engine, write=True) as c:
@@ -637,23 +638,3 @@ def _alert(row: Row) -> Alert:
         artifact_id=row["artifact_id"],
         created_at=from_us(row["created_at"]),
     )
-
-
-def _metric_row(run_id: str, point: MetricPoint, now: int) -> dict[str, Any]:
-    try:
-        value = float(point.value)
-        step = int(point.step)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"metric {point.key!r} needs a number value and an integer step, got "
-            f"value={point.value!r} step={point.step!r}"
-        ) from None
-    if not isinstance(point.key, str) or not point.key or len(point.key) > 255:
-        raise InvalidInput(f"metric key {point.key!r} must be a string of 1 to 255 characters")
-    return {
-        "run_id": run_id,
-        "key": point.key,
-        "step": step,
-        "value": None if math.isnan(value) else value,
-        "at": now if point.at is None else to_us(point.at),
-    }

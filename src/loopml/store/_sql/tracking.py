@@ -11,11 +11,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loopml.errors import InvalidInput
-from loopml.store._records import Run
+from loopml._time import now_us, to_us
+from loopml.errors import AlreadyExists, InvalidInput, NotFound
+from loopml.store._records import MetricPoint, Run
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store._sql.values import json_object
+from loopml.store._sql.values import (
+    check_length,
+    json_object,
+    merge_params,
+    metric_row,
+    run_status,
+)
 
 Row = Mapping[Any, Any]
 _CHUNK = 500  # run ids per query: under every backend's limit on bound parameters
@@ -33,27 +40,45 @@ class Tracking:
         raise NotImplementedError  # SqlStore's
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
-        new = json_object("run params", params)
+        json_object("run params", params)  # a value JSON cannot hold fails before any I/O
 
         def work() -> None:
             with transaction(self._engine, write=True) as c:
                 row = self._require_running(c, run_id, "add parameters to it")
-                old: dict[str, Any] = row["params"]
-                changed = {k: v for k, v in new.items() if k in old and old[k] != v}
-                if changed:
-                    key, value = next(iter(changed.items()))
-                    raise InvalidInput(
-                        f"parameter {key!r} of run {run_id} is already {old[key]!r}, so it "
-                        f"cannot become {value!r}: a run's parameters do not change; log the "
-                        "new value in a new run, or as a metric or tag"
-                    )
-                if set(new) - set(old):
-                    c.execute(
-                        sa.update(t.runs).where(t.runs.c.id == run_id).values(params={**old, **new})
-                    )
+                merged = merge_params(run_id, row["params"], params)
+                if merged != row["params"]:
+                    c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(params=merged))
 
         retrying(self._engine, work)
         return self.get_run(run_id)
+
+    def record_runs(self, runs: Sequence[tuple[Run, Sequence[MetricPoint]]]) -> None:
+        if not runs:
+            return
+        rows = [_run_row(run) for run, _ in runs]
+        now = now_us()
+        points = [metric_row(run.id, point, now) for run, batch in runs for point in batch]
+        ids = {row["id"] for row in rows}
+        if len(ids) < len(rows):
+            raise InvalidInput("record_runs was given the same run id twice")
+        parents = {row["parent_id"] for row in rows} - ids - {None}
+
+        def work() -> None:
+            with transaction(self._engine, write=True) as c:
+                found = set(
+                    c.execute(sa.select(t.runs.c.id).where(t.runs.c.id.in_(ids | parents)))
+                    .scalars()
+                    .all()
+                )
+                if found & ids:
+                    raise AlreadyExists(f"run {sorted(found & ids)[0]} is recorded already")
+                if parents - found:
+                    raise NotFound(f"no parent run with id {sorted(parents - found)[0]!r}")
+                c.execute(sa.insert(t.runs), rows)
+                if points:
+                    c.execute(sa.insert(t.metrics), points)
+
+        retrying(self._engine, work)
 
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
         m = t.metrics.c
@@ -83,3 +108,31 @@ class Tracking:
 def _rows(store: Tracking, query: sa.Select[Any]) -> list[Any]:
     with transaction(store._engine, write=False) as c:
         return list(c.execute(query).all())
+
+
+def _run_row(run: Run) -> dict[str, Any]:
+    check_length("run kind", run.kind, 64)
+    check_length("run name", run.name, 255)
+    status = run_status(run.status)
+    if status.finished != (run.ended_at is not None):
+        raise InvalidInput(
+            f"run {run.id}: status {status.value} and ended_at {run.ended_at} disagree; a "
+            "finished run has an end time and a running one has none"
+        )
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "name": run.name,
+        "status": status.value,
+        "params": json_object("run params", run.params),
+        "parent_id": run.parent_id,
+        "fingerprint": run.fingerprint,
+        "code": json_object("run code", run.code),
+        "environment": json_object("run environment", run.environment),
+        "tags": json_object("run tags", run.tags),
+        "host": run.host,
+        "pid": run.pid,
+        "started_at": to_us(run.started_at),
+        "ended_at": None if run.ended_at is None else to_us(run.ended_at),
+        "error": run.error,
+    }

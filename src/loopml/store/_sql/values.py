@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from loopml._time import to_us
 from loopml.errors import InvalidInput
-from loopml.store._records import RunStatus
+from loopml.store._records import MetricPoint, RunStatus
 
 
 def run_status(status: RunStatus | str) -> RunStatus:
@@ -42,3 +44,37 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
                 "pass numbers, strings, booleans, None, lists or dicts of those"
             ) from None
     return plain
+
+
+def metric_row(run_id: str, point: MetricPoint, now: int) -> dict[str, Any]:
+    """A metric point as a row, or InvalidInput naming what is wrong with it."""
+    try:
+        value = float(point.value)
+        step = int(point.step)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"metric {point.key!r} needs a number value and an integer step, got "
+            f"value={point.value!r} step={point.step!r}"
+        ) from None
+    if not isinstance(point.key, str) or not point.key or len(point.key) > 255:
+        raise InvalidInput(f"metric key {point.key!r} must be a string of 1 to 255 characters")
+    return {
+        "run_id": run_id,
+        "key": point.key,
+        "step": step,
+        "value": None if math.isnan(value) else value,
+        "at": now if point.at is None else to_us(point.at),
+    }
+
+
+def merge_params(run_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``old`` with ``new`` added; InvalidInput if ``new`` changes a parameter's value."""
+    added = json_object("run params", new)
+    for key, value in added.items():
+        if key in old and old[key] != value:
+            raise InvalidInput(
+                f"parameter {key!r} of run {run_id} is already {old[key]!r}, so it cannot "
+                f"become {value!r}: a run's parameters do not change; log the new value in a "
+                "new run, or as a metric or tag"
+            )
+    return {**old, **added}
