@@ -17,6 +17,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "active_run",
         "baseline",
         "data",
+        "distill",
         "end_run",
         "errors",
         "flush",

@@ -29,7 +29,7 @@ _TRACKING = (
     "start_run",
 )
 
-_TRAINING = ("baseline", "tune")
+_TRAINING = ("baseline", "distill", "tune")
 
 __all__ = [
     "LoopmlError",

@@ -1,5 +1,6 @@
-"""Training helpers: naive baselines that every model is measured against, and
-hyper-parameter tuning (``tune``) with Optuna's samplers, each trial a run.
+"""Training helpers: naive baselines that every model is measured against,
+hyper-parameter tuning (``tune``) with Optuna's samplers, each trial a run, warm
+starts and incremental updates (``retrain``, ``update``), and distillation.
 
 >>> from loopml.training import baseline
 >>> mean = baseline("regression", [2.0, 4.0, 6.0])
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.training._baseline import Baseline, baseline, log_baseline
+    from loopml.training._continue import Retrained, Update, retrain, update
+    from loopml.training._distill import Distilled, distill, soft_labels
     from loopml.training._space import Choice, Float, Int
     from loopml.training._trials import Trial
     from loopml.training._tune import TrialResult, TuneResult, tune
@@ -20,6 +23,13 @@ _WHERE = {
     "Baseline": "_baseline",
     "baseline": "_baseline",
     "log_baseline": "_baseline",
+    "Retrained": "_continue",
+    "Update": "_continue",
+    "retrain": "_continue",
+    "update": "_continue",
+    "Distilled": "_distill",
+    "distill": "_distill",
+    "soft_labels": "_distill",
     "Choice": "_space",
     "Float": "_space",
     "Int": "_space",
@@ -43,12 +53,19 @@ def __dir__() -> list[str]:
 __all__ = [
     "Baseline",
     "Choice",
+    "Distilled",
     "Float",
     "Int",
+    "Retrained",
     "Trial",
     "TrialResult",
     "TuneResult",
+    "Update",
     "baseline",
+    "distill",
     "log_baseline",
+    "retrain",
+    "soft_labels",
     "tune",
+    "update",
 ]
