@@ -28,6 +28,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "log_param",
         "log_params",
         "pipeline",
+        "progress",
         "set_tags",
         "start_run",
         "step",

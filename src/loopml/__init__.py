@@ -39,6 +39,7 @@ __all__ = [
     "errors",
     "init",
     "pipeline",
+    "progress",
     "step",
     "workspace",
     *_TRACKING,
@@ -52,6 +53,10 @@ def __getattr__(name: str) -> Any:
         import loopml.data
 
         return loopml.data
+    if name == "progress":
+        from loopml._progress import progress
+
+        return progress
     if name in _TRACKING or name in _TRAINING:
         from importlib import import_module
 

@@ -115,8 +115,11 @@ def store_folder(
     store: ArtifactStore, root: Path, cache: StatCache
 ) -> tuple[list[FolderEntry], bytes]:
     """Every file of a folder stored; the entries and the manifest's bytes."""
+    from loopml._progress import progress
+
     entries = []
-    for path in folder_files(root):
+    paths = list(folder_files(root))
+    for path in progress(paths, f"storing {root.name}/"):
         digest, size = store_file(store, path, cache)
         entries.append(FolderEntry(path.relative_to(root).as_posix(), digest, size))
     cache.flush()

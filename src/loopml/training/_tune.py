@@ -9,7 +9,9 @@ and records the best value, parameters and trial.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -146,11 +148,41 @@ def tune(
             for index, share in enumerate(shares)
             if share > 0
         ]
-        _execute(jobs, runner, address)
+        with _watching(study, n_trials, study_name):
+            _execute(jobs, runner, address)
         result = _result(ws, study, study_name, run.id)  # its trials sync from the journal
         run.log_metrics({"best_value": result.best_value, "trials": len(result.trials)})
         run.set_tags({"best_run": result.best_run_id, "best_params": result.best_params})
     return result
+
+
+@contextmanager
+def _watching(study: Any, n_trials: int, name: str) -> Iterator[None]:
+    """A progress bar of the study's finished trials and best value, on a terminal."""
+    from loopml._progress import enabled, progress_bar
+
+    if not enabled():
+        yield
+        return
+    stop = threading.Event()
+    with progress_bar(f"tune {name}", n_trials) as update:
+
+        def watch() -> None:
+            while not stop.wait(0.5):
+                trials = study.get_trials(deepcopy=False)
+                done = [t for t in trials if t.state.name in FINISHED]
+                values = [t.value for t in done if t.value is not None]
+                best = study.direction.name == "MAXIMIZE"
+                note = f"best {(max if best else min)(values):.6g}" if values else ""
+                update(completed=min(len(done), n_trials), note=note)
+
+        watcher = threading.Thread(target=watch, name="loopml-tune-progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join(timeout=5)
 
 
 def _check(method: str, direction: str, parallel: int, runner: str, address: str | None) -> None:
