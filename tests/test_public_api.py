@@ -27,6 +27,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "log_metrics",
         "log_param",
         "log_params",
+        "models",
         "pipeline",
         "progress",
         "set_tags",

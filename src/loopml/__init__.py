@@ -38,6 +38,7 @@ __all__ = [
     "data",
     "errors",
     "init",
+    "models",
     "pipeline",
     "progress",
     "step",
@@ -49,10 +50,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # Subpackages load on first use, so that `import loopml` stays fast.
-    if name == "data":
-        import loopml.data
+    if name in ("data", "models"):
+        from importlib import import_module
 
-        return loopml.data
+        return import_module(f"loopml.{name}")
     if name == "progress":
         from loopml._progress import progress
 

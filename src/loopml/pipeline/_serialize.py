@@ -4,7 +4,10 @@
 metadata, any other index as columns) and ``arrow-parquet`` for tables; ``numpy-npy``
 for arrays not of object dtype; ``json`` for None, bool, int, float, str, NumPy scalars
 and lists, tuples and text-keyed dicts of them; ``dataset-ref`` for a DatasetVersion
-(its ref, artifact id and digest only); ``pickle``, the named fallback, for the rest.
+(its ref, artifact id and digest only); ``model`` for a scikit-learn, XGBoost, LightGBM,
+torch or ONNX model, stored through its flavor (:mod:`loopml.models`; the metadata
+names the flavor and the library versions); ``pickle``, the named fallback, for the
+rest, and for a model its flavor refuses (the metadata says why).
 
 The same value gives the same bytes, so the same digest, where the writing library
 allows (JSON and .npy always, Parquet for the same library versions). JSON is canonical
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 _TABLES = ("polars-parquet", "pandas-parquet", "arrow-parquet")
-FORMATS = (*_TABLES, "numpy-npy", "json", "pickle", "dataset-ref")
+FORMATS = (*_TABLES, "numpy-npy", "json", "pickle", "dataset-ref", "model")
 FIX = "return plain data, a DataFrame or an array"
 _TAGS = ("$tuple", "$dict", "$numpy")
 _PLAIN = (bool, int, float, str)
@@ -111,11 +114,18 @@ def load(
 
     Nothing happens before it is called, so callers can keep a lambda around it.
     A ``dataset-ref`` comes back as its dict: resolve ``ref`` in a workspace.
-    ``metadata`` (from :class:`Saved`) is accepted for formats that need it; the
-    current ones carry all they need in their bytes.
+    ``metadata`` (from :class:`Saved`) is needed for ``model``, whose flavor it
+    names; the other formats carry all they need in their bytes.
     """
     if format not in FORMATS:
         raise InvalidInput(f"unknown stored format {format!r}; loopml knows {', '.join(FORMATS)}")
+    if format == "model":
+        from loopml.models._flavors import decode
+
+        if metadata is None:
+            raise InvalidInput(f"stored model {digest} needs its metadata to load; pass it")
+        what = f"the stored {metadata.get('python_type', 'model')} ({digest[:12]})"
+        return decode(store.read_bytes(digest), metadata, what)
     return _decode(format, store.read_bytes(digest))
 
 
@@ -185,8 +195,26 @@ def _plan(value: Any) -> _Plan:
         ref = {"ref": value.ref, "artifact_id": value.artifact.id, "digest": value.digest}
         facts = {"ref": value.ref, "artifact_id": value.artifact.id}
         return _Plan("dataset-ref", facts, data=_canonical(ref))
+    model = _model_plan(value)
+    if model is not None:
+        return model
     why = "object arrays" if np is not None and kind is np.ndarray else _type_name(kind)
     return _pickle_plan(value, f"{why} has no loopml format")
+
+
+def _model_plan(value: Any) -> _Plan | None:
+    """A model of a library loopml has a flavor for, stored through it; None for
+    anything else (an object that merely has ``predict`` is not taken for a model)."""
+    from loopml.models._flavors import encode, library_flavor
+
+    flavor = library_flavor(value)
+    if flavor is None:
+        return None
+    try:
+        data, facts = encode(value, flavor)
+    except InvalidInput as error:
+        return _pickle_plan(value, f"the {flavor} flavor cannot store it: {error}")
+    return _Plan("model", facts, data=data)
 
 
 def _pandas_plan(df: Any) -> _Plan:

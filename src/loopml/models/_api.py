@@ -1,0 +1,123 @@
+"""``save_model`` and ``load_model``: a model as the next version of ``(model, NAME)``.
+
+Each takes ``workspace=``; without it, the active workspace (a pipeline run's) or the
+one found from the current folder or the environment is used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+from loopml.models._flavors import RESERVED, decode, encode
+from loopml.models._signature import Signature, infer_signature
+
+if TYPE_CHECKING:
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+KIND = "model"
+
+
+def save_model(
+    model: Any,
+    name: str,
+    *,
+    workspace: Workspace | None = None,
+    signature_from: Any = None,
+    flavor: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> Artifact:
+    """Store ``model`` through its flavor and record it as the next version of model
+    ``name``; the same bytes as the latest version return that version unchanged.
+
+    ``signature_from`` is the training data (the signature is inferred with the model's
+    predictions) or a :class:`Signature`. ``flavor`` forces a flavor, for instance
+    ``"python-function"`` to pickle a wrapper class. ``metadata`` is kept with the
+    model; the keys loopml writes cannot be given, except ``libraries``, whose entries
+    replace the versions recorded (for a model made elsewhere). ``run_id`` links the
+    version to the run that made it; by default, the active run, if any.
+    """
+    from loopml.refs import check_name
+
+    check_name(name, "model name")
+    extra = dict(metadata or {})
+    taken = sorted(RESERVED & extra.keys())
+    if taken:
+        raise InvalidInput(
+            f"metadata key(s) {', '.join(taken)} are written by loopml; rename them (the "
+            "signature is given with signature_from=)"
+        )
+    try:
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(
+            f"metadata must be plain JSON (text keys; numbers, text, lists, dicts): {error}; "
+            "convert the values, for example with str() or float()"
+        ) from None
+    signature = _signature(signature_from, model)
+    data, meta = encode(model, flavor)
+    libraries = extra.pop("libraries", None) or {}
+    if not isinstance(libraries, Mapping):
+        raise InvalidInput(
+            f"metadata['libraries'] must map library to version, not {libraries!r}; "
+            "for example {'sklearn': '1.5.2'}"
+        )
+    cls = type(model)
+    meta = {
+        "format": "model",
+        "python_type": f"{cls.__module__}.{cls.__qualname__}",
+        **meta,
+        "signature": None if signature is None else signature.to_dict(),
+        **extra,
+    }
+    meta["libraries"] = {**meta["libraries"], **{str(k): str(v) for k, v in libraries.items()}}
+    ws = _workspace(workspace)
+    if run_id is None:  # made in a run (a step, a start_run block): that run made it
+        from loopml.tracking import active_run
+
+        around = active_run()
+        if around is not None and around.ws.settings == ws.settings:
+            around.materialize()
+            run_id = around.id
+    blob = ws.artifacts.put_bytes(data)
+    return ws.record(blob.digest, blob.size, kind=KIND, name=name, metadata=meta, run_id=run_id)
+
+
+def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> Any:
+    """The model a reference points at (``churn``, ``churn@v3``, ``churn@latest``, an
+    alias, ``churn@blake3:1f2e3d4c``) or an :class:`~loopml.store.Artifact` holding a
+    model. Its bytes are checked against their digest before anything is loaded."""
+    ws = _workspace(workspace)
+    if isinstance(ref, str):
+        from loopml.refs import resolve
+
+        artifact = resolve(ws.store, KIND, ref)
+    else:
+        artifact = ref
+    meta = artifact.metadata
+    if meta.get("format") != "model":
+        raise InvalidInput(
+            f"{artifact.kind} {artifact.ref} is not a model (it is stored as "
+            f"{meta.get('format', 'a file')}); give a reference to a saved model"
+        )
+    return decode(ws.artifacts.read_bytes(artifact.digest), meta, f"model {artifact.ref}")
+
+
+def _signature(signature_from: Any, model: Any) -> Signature | None:
+    if signature_from is None or isinstance(signature_from, Signature):
+        return signature_from
+    return infer_signature(signature_from, model)
+
+
+def _workspace(workspace: Workspace | None) -> Workspace:
+    if workspace is not None:
+        return workspace
+    from loopml.tracking import active_run
+    from loopml.workspace import current
+
+    around = active_run()
+    return around.ws if around is not None else current()
