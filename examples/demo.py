@@ -81,7 +81,7 @@ def run_on_bad_data(ws: loopml.Workspace) -> None:
         pipeline.run(workspace=ws, echo=False)
     except ValidationFailed as stopped:
         alert = ws.store.get_alert(stopped.alert_id)
-        print(f"the pipeline stopped at step {stopped.step}; alert {alert.id[:12]}:")
+        print(f"the pipeline stopped at step {stopped.step}; alert {alert.id[-12:]}:")
         for anomaly in alert.evidence["anomalies"]:
             if anomaly["severity"] == "error":
                 print(f"  {anomaly['kind']}: {anomaly['message']}")
@@ -104,7 +104,7 @@ def show_lineage(ws: loopml.Workspace, model_id: str) -> None:
         run = ws.store.get_run(made_by[0].run_id)
         inputs = [e for e in ws.store.events(run_id=run.id) if e.direction == "input"]
         indent = "  " * depth
-        print(f"{indent}made by run {run.id[:12]} ({run.name}, {run.status}), params {run.params}")
+        print(f"{indent}made by run {run.id[-12:]} ({run.name}, {run.status}), params {run.params}")
         data = [e for e in inputs if e.role in ("rows", "table", "dataset")]
         if not data:
             break
@@ -133,6 +133,9 @@ def main() -> None:
         show_lineage(ws, model_id)
         add_bad_batch(ws)
         run_on_bad_data(ws)
+    loopml_command(
+        "runs", "list", "--name", "diabetes/evaluate", "--where", "status == 'succeeded'"
+    )
     loopml_command("data", "log", "diabetes")
     loopml_command("status", f"{os.path.relpath(PIPELINE, HERE)}:diabetes", expect=1)
     loopml_command("alerts")

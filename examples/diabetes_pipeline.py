@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
+from loopml.training import log_baseline, regression_metrics
 
 TARGET = "target"
 
@@ -35,21 +36,26 @@ def train(rows: pd.DataFrame, alpha: float = 1e-4, epochs: int = 30, seed: int =
     scaled = model[0].transform(features)
     for epoch in range(epochs):
         model[1].partial_fit(scaled, fit[TARGET])
+        mse = mean_squared_error(fit[TARGET], model[1].predict(scaled))
+        loopml.log_metric("training_mse", mse)  # one point per epoch, on the step's run
         if epoch in (0, epochs - 1):
-            mse = mean_squared_error(fit[TARGET], model[1].predict(scaled))
             print(f"epoch {epoch + 1}: training MSE {mse:,.0f}")
     return model
 
 
 @loopml.step
 def evaluate(rows: pd.DataFrame, model: Pipeline) -> dict:
-    """Validation error of the model, and of predicting the training mean (the baseline)."""
+    """Validation error of the model, and of the naive baseline (predicting the training
+    mean) on the same rows; both are logged as metrics of this step's run."""
     fit, held = rows[rows.fold == "train"], rows[rows.fold == "val"]
     predicted = model.predict(held.drop(columns=[TARGET, "fold"]))
-    baseline = np.full(len(held), fit[TARGET].mean())
+    mean = loopml.baseline("regression", fit[TARGET])
+    log_baseline(mean, held[TARGET])  # baseline.mae, baseline.rmse, baseline.r2
+    scores = regression_metrics(held[TARGET], predicted)
+    loopml.log_metrics(scores)  # mae, rmse, r2
     return {
-        "validation_mse": float(mean_squared_error(held[TARGET], predicted)),
-        "baseline_mse": float(mean_squared_error(held[TARGET], baseline)),
+        "validation_mse": scores["rmse"] ** 2,
+        "baseline_mse": mean.metrics(held[TARGET])["rmse"] ** 2,
         "validation_rows": len(held),
     }
 

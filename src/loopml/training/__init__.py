@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.training._baseline import Baseline, baseline, log_baseline
     from loopml.training._continue import Retrained, Update, retrain, update
     from loopml.training._distill import Distilled, distill, soft_labels
+    from loopml.training._metrics import classification_metrics, regression_metrics
     from loopml.training._space import Choice, Float, Int
     from loopml.training._trials import Trial
     from loopml.training._tune import TrialResult, TuneResult, tune
@@ -30,6 +31,8 @@ _WHERE = {
     "Distilled": "_distill",
     "distill": "_distill",
     "soft_labels": "_distill",
+    "classification_metrics": "_metrics",
+    "regression_metrics": "_metrics",
     "Choice": "_space",
     "Float": "_space",
     "Int": "_space",
@@ -62,8 +65,10 @@ __all__ = [
     "TuneResult",
     "Update",
     "baseline",
+    "classification_metrics",
     "distill",
     "log_baseline",
+    "regression_metrics",
     "retrain",
     "soft_labels",
     "tune",
