@@ -45,13 +45,22 @@ def ensure_schema(engine: sa.Engine, *, migrate: bool = True) -> None:
             f"{HEAD}; run `loopml migrate` to upgrade it (back it up first)"
         )
     if revision is None and engine.dialect.name == "sqlite":
-        # A persistent setting of the file; it must be set outside any transaction.
-        raw = engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA journal_mode=WAL")
-        finally:
-            raw.close()
+        retrying(engine, lambda: _use_wal(engine))
     retrying(engine, lambda: _upgrade(engine))
+
+
+def _use_wal(engine: sa.Engine) -> None:
+    """WAL mode, a persistent setting of the file. It must be set outside a
+    transaction, so on the driver's own connection; another process making the same
+    new store may hold the lock it needs, so a busy database is retried like any other
+    contention."""
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA journal_mode=WAL")
+    except Exception as error:
+        raise sa.exc.OperationalError("PRAGMA journal_mode=WAL", None, error) from error
+    finally:
+        raw.close()
 
 
 def _check_known(engine: sa.Engine, revision: str | None) -> None:
