@@ -28,7 +28,7 @@ LOOPML_PYTHON = ROOT / ".venv" / "bin" / "python"
 OPTUNA_VENV = ROOT / ".venv-bench-optuna"
 OPTUNA_REQUIREMENTS = ("optuna==5.0.0",)
 TRIALS = 300
-REPEATS = 3
+REPEATS = 5
 TIMEOUT_S = 1_800
 
 

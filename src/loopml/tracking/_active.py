@@ -184,13 +184,13 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     parent: str | None = None,
     workspace: Workspace | None = None,
-    record_environment: bool = True,
+    record_origin: bool = True,
     deferred: bool = False,
 ) -> ActiveRun:
     """Start a run; use it as ``with loopml.start_run("fit") as run:``. Inside another
     run (or a pipeline step) it is that run's child, unless ``parent`` names another.
-    ``record_environment=False`` leaves out the installed packages, for many small runs
-    (tuning trials) whose parent records them. ``deferred=True`` writes nothing until
+    ``record_origin=False`` leaves out the script, git state and installed packages,
+    for many small runs (tuning trials) whose parent records them. ``deferred=True`` writes nothing until
     the run ends and then records it whole in the background (at most 0.2 s later,
     and at exit): for many short runs, where two writes each would cost more than the
     work; a process killed with SIGKILL loses the deferred runs not yet written."""
@@ -204,14 +204,14 @@ def start_run(
         parent = around.id
     if around is not None and parent == around.id:
         around.materialize()  # a child needs its parent in the store
-    script = _script()
+    script = _script() if record_origin or not name else None
     fields: dict[str, Any] = {
         "kind": kind,
         "name": name or (script.stem if script else "run"),
         "params": params,
         "parent_id": parent,
-        "code": _code(script),
-        "environment": _environment(ws) if record_environment else None,
+        "code": _code(script) if record_origin else None,
+        "environment": _environment(ws) if record_origin else None,
         "tags": tags,
     }
     try:
@@ -230,7 +230,7 @@ def _local_run(
     name: str,
     params: Mapping[str, Any] | None,
     parent_id: str | None,
-    code: Mapping[str, Any],
+    code: Mapping[str, Any] | None,
     environment: Mapping[str, Any] | None,
     tags: Mapping[str, Any] | None,
 ) -> Run:

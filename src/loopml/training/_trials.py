@@ -103,14 +103,14 @@ def run_trials(job: TrialJob) -> int:
             sampler=sampler_for(job),
             pruner=job.pruner,
         )
-        before = len(study.trials)
+        before = len(study.get_trials(deepcopy=False))
         try:
             study.optimize(
                 lambda trial: _one(job, ws, trial), n_trials=job.trials, catch=(Exception,)
             )
         finally:
             flush_runs()  # every trial's run is in the store before the search reads them
-        return len(study.trials) - before
+        return len(study.get_trials(deepcopy=False)) - before
 
 
 def _one(job: TrialJob, ws: Any, optuna_trial: Any) -> float:
@@ -128,7 +128,7 @@ def _one(job: TrialJob, ws: Any, optuna_trial: Any) -> float:
         params=params,
         parent=job.tuning_run_id,
         workspace=ws,
-        record_environment=False,  # the tuning run has it
+        record_origin=False,  # the tuning run has the code, git state and packages
         deferred=True,  # recorded whole when it ends: a trivial trial costs no write
     )
     with run:

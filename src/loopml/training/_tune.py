@@ -108,7 +108,9 @@ def tune(
     study = _open_study(journal, study_name, direction)
     stale = _fail_stale_trials(ws, study)
     # n_trials counts trials that ran to an end; an interrupted one is run again.
-    done = sum(t.state.name in FINISHED and not t.user_attrs.get(INTERRUPTED) for t in study.trials)
+    # Read-only views: Optuna's default deep copy of every trial costs milliseconds.
+    known = study.get_trials(deepcopy=False)
+    done = sum(t.state.name in FINISHED and not t.user_attrs.get(INTERRUPTED) for t in known)
     settings = {
         "method": method,
         "n_trials": n_trials,
@@ -309,6 +311,7 @@ def _execute(jobs: list[TrialJob], runner: str, address: str | None) -> None:
 
 
 def _result(ws: Workspace, study: Any, name: str, run_id: str) -> TuneResult:
+    frozen = study.get_trials(deepcopy=False)
     ran_here = {r.name: r.id for r in ws.store.find_runs(kind="trial", parent_id=run_id)}
 
     def run_of(number: int) -> str | None:
@@ -326,7 +329,7 @@ def _result(ws: Workspace, study: Any, name: str, run_id: str) -> TuneResult:
             state=t.state.name.lower(),
             run_id=run_of(t.number),
         )
-        for t in study.trials
+        for t in frozen
     ]
     completed = [t for t in trials if t.state == "complete"]
     if not completed:
@@ -337,7 +340,8 @@ def _result(ws: Workspace, study: Any, name: str, run_id: str) -> TuneResult:
             + (f"; the first error: {first}" if first else "")
             + f"); its trials are listed by `loopml runs list --parent {short_id(run_id)}`"
         )
-    best = study.best_trial
+    pick = max if study.direction.name == "MAXIMIZE" else min
+    best = pick((t for t in frozen if t.state.name == "COMPLETE"), key=lambda t: t.value)
     return TuneResult(
         study=name,
         run_id=run_id,
