@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-pipeline bench-tune format clean
+.PHONY: demo test check bench bench-data bench-pipeline bench-tune bench-models format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/data/run.py
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/tune/run.py
+	$(BIN)/python bench/models/signature.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -46,6 +47,9 @@ bench-pipeline: $(STAMP)
 
 bench-tune: $(STAMP)
 	$(BIN)/python bench/tune/run.py
+
+bench-models: $(STAMP)
+	$(BIN)/python bench/models/signature.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
