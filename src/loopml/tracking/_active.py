@@ -190,10 +190,11 @@ def start_run(
     """Start a run; use it as ``with loopml.start_run("fit") as run:``. Inside another
     run (or a pipeline step) it is that run's child, unless ``parent`` names another.
     ``record_origin=False`` leaves out the script, git state and installed packages,
-    for many small runs (tuning trials) whose parent records them. ``deferred=True`` writes nothing until
-    the run ends and then records it whole in the background (at most 0.2 s later,
-    and at exit): for many short runs, where two writes each would cost more than the
-    work; a process killed with SIGKILL loses the deferred runs not yet written."""
+    for many small runs (tuning trials) whose parent records them. ``deferred=True``
+    writes nothing until the run ends and then records it whole in the background (at
+    most 0.2 s later, and at exit): for many short runs, where two writes each would
+    cost more than the work; a process killed with SIGKILL loses the deferred runs not
+    yet written."""
     from loopml.workspace import current
 
     around = _CURRENT.get()
