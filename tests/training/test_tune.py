@@ -199,6 +199,19 @@ def test_bad_searches_are_refused_before_anything_runs(ws) -> None:
     with pytest.raises(InvalidInput, match=r"search space .* is empty"):
         tune(bowl, {}, n_trials=3, workspace=ws)
     assert ws.store.find_runs() == []
+    # A study is resumed only with the space it was made with.
+    tune(bowl, {"x": (0.0, 1.0), "y": (0.0, 1.0)}, n_trials=1, name="shared", workspace=ws)
+    with pytest.raises(InvalidInput, match="'shared' was made with the search space"):
+        tune(bowl, {"x": (0.0, 2.0), "y": (0.0, 1.0)}, n_trials=2, name="shared", workspace=ws)
+    with pytest.raises(InvalidInput, match="made to maximize, not to minimize"):
+        tune(
+            bowl,
+            {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+            n_trials=2,
+            name="shared",
+            direction="minimize",
+            workspace=ws,
+        )
 
 
 @pytest.mark.ray

@@ -62,6 +62,7 @@ class ActiveRun:
         # background; anything that needs it in the store (an artifact, a child run)
         # writes it first.
         self._record: Run | None = run if deferred else None
+        self._handed_over = False
         self._buffer = MetricBuffer(ws.store, run.id, held=deferred)
         self._steps: dict[str, int] = {}
         self._token: contextvars.Token[ActiveRun | None] | None = None
@@ -75,7 +76,11 @@ class ActiveRun:
     @property
     def run(self) -> Run:
         """The run's record as it is now."""
-        return self._record or self.ws.store.get_run(self.id)
+        if self._record is not None:
+            return self._record
+        if self._handed_over:  # an ended deferred run may still wait for the writer
+            flush_runs()
+        return self.ws.store.get_run(self.id)
 
     def materialize(self) -> None:
         """Write a deferred run to the store now, as running."""
@@ -147,6 +152,7 @@ class ActiveRun:
                     self.ws.store.record_runs([(ended, left)])
                 else:
                     add_finished_run(self.ws.store, ended, left)
+                    self._handed_over = True
             elif self._owned:
                 self.ws.store.finish_run(self.id, RunStatus(status), error=error, metrics=left)
             elif left:

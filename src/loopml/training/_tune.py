@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 RUNNERS = ("local", "ray")
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+SPACE_ATTR = "loopml_space"
 INTERRUPTED = "loopml_interrupted"  # a trial whose process died; failed on resume
 
 
@@ -105,7 +106,7 @@ def tune(
     check_name(study_name, "study name")
     ws = _workspace(workspace)
     journal = _journal_path(ws, study_name)
-    study = _open_study(journal, study_name, direction)
+    study = _open_study(journal, study_name, direction, describe(parsed))
     stale = _fail_stale_trials(ws, study)
     # n_trials counts trials that ran to an end; an interrupted one is run again.
     # Read-only views: Optuna's default deep copy of every trial costs milliseconds.
@@ -231,7 +232,9 @@ def _journal_path(ws: Workspace, study: str) -> Any:
     return folder / f"{study.replace('/', '--')}.journal"
 
 
-def _open_study(journal: Any, name: str, direction: str) -> Any:
+def _open_study(journal: Any, name: str, direction: str, space: dict[str, Any]) -> Any:
+    """The study ``name``, made or resumed; resuming needs the same direction and space
+    (two objectives that share a function name would otherwise share one study)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -244,7 +247,15 @@ def _open_study(journal: Any, name: str, direction: str) -> Any:
     if study.direction.name.lower() != direction:
         raise InvalidInput(
             f"study {name!r} was made to {study.direction.name.lower()}, not to {direction}; "
-            "give the same direction, or another name for a new study"
+            "give the same direction, or another name= for a new study"
+        )
+    made_with = study.user_attrs.get(SPACE_ATTR)
+    if made_with is None:
+        study.set_user_attr(SPACE_ATTR, space)
+    elif made_with != space:
+        raise InvalidInput(
+            f"study {name!r} was made with the search space {made_with}, not {space}; "
+            "give the same space to resume it, or another name= for a new study"
         )
     return study
 
