@@ -26,6 +26,7 @@ exits with code 2.
      │    └── StepFailed             a step raised; its traceback is kept with its run
      │         └── ValidationFailed  a validation step found errors; an alert has them
      ├── TuningFailed                every trial of a tuning study failed
+     ├── GateFailed                  the promotion gate refused a model; .decision says why
      └── StoreError                  the database failed (after retries)
           └── StoreUnavailable       cannot connect to the database
 
@@ -150,6 +151,14 @@ def _rebuild(cls: type[StepFailed], message: str, fields: dict[str, str]) -> Ste
 
 class TuningFailed(LoopmlError):
     """Every trial of a tuning study failed; the message has the first error."""
+
+
+class GateFailed(LoopmlError):
+    """The promotion gate refused a model; ``decision`` holds every check and why."""
+
+    def __init__(self, message: str, decision: Any = None) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 class StoreError(LoopmlError):

@@ -1,0 +1,330 @@
+"""The promotion gate: whether a model may go out, and why, in plain words with the
+numbers.
+
+A candidate passes when it beats its naive baseline by a margin, does not fall below
+the champion on the primary metric beyond a tolerance (a drop inside the candidate's
+confidence interval is not counted), regresses on no slice beyond a tolerance, flips
+few rows the champion got right, and fits its latency and size budgets. The policy is
+data — a dict, or a YAML or JSON file — and is stored with the decision.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import GateFailed, InvalidInput
+from loopml.evaluation._records import Evaluation, higher_is_better
+
+if TYPE_CHECKING:
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a model must meet. Margins and tolerances are in the primary metric's own
+    units (0.02 accuracy is two points); ``None`` turns a check off."""
+
+    baseline_margin: float = 0.0
+    champion_tolerance: float = 0.0
+    slice_tolerance: float | None = 0.05
+    max_negative_flips: float | None = None  # a share of the rows, e.g. 0.02
+    max_latency_p99_ms: float | None = None  # one row, as served
+    max_size_bytes: float | None = None  # on disk
+    fail_on_one_class_slices: bool = False
+    primary: str | None = None  # default: the evaluation's
+
+    @classmethod
+    def from_any(cls, policy: Policy | dict[str, Any] | str | Path | None) -> Policy:
+        if policy is None:
+            return cls()
+        if isinstance(policy, Policy):
+            return policy
+        if isinstance(policy, str | Path):
+            return cls.from_dict(_read(Path(policy)), where=str(policy))
+        return cls.from_dict(policy)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "the policy") -> Policy:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInput(
+                f"{where} has unknown setting(s) {', '.join(unknown)}; the settings are "
+                + ", ".join(sorted(known))
+            )
+        for key, value in data.items():
+            if key in ("primary", "fail_on_one_class_slices") or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidInput(f"{where}: {key} = {value!r}; give a number of 0 or more")
+        return cls(**data)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InvalidInput(f"policy file {path} does not exist; give a YAML or JSON file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as error:  # json's ValueError or yaml's YAMLError
+        raise InvalidInput(f"policy file {path} does not parse: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"policy file {path} must hold a mapping of settings")
+    return data
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # baseline, champion, slices, flips, latency, size, one_class
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    passed: bool
+    checks: list[Check]
+    policy: dict[str, Any]
+    primary: str
+    candidate: str | None = None
+    champion: str | None = None
+    artifact_id: str | None = field(default=None, compare=False)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it failed (empty when it passed)."""
+        return [c.message for c in self.checks if not c.passed]
+
+    def summary(self) -> str:
+        head = "PASSED" if self.passed else "FAILED"
+        lines = [f"gate {head} for {self.candidate or 'the candidate'} on {self.primary}"]
+        lines += [f"  {'ok  ' if c.passed else 'FAIL'} {c.name}: {c.message}" for c in self.checks]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "artifact_id"}
+
+
+def gate(
+    candidate: Evaluation,
+    policy: Policy | dict[str, Any] | str | Path | None = None,
+    *,
+    champion: Evaluation | None = None,
+    workspace: Workspace | None = None,
+    record: bool = True,
+    stop: bool = True,
+) -> Decision:
+    """Decide whether ``candidate`` may go out under ``policy``, against ``champion``
+    (the evaluation of the model now serving, on the same rows) when there is one.
+
+    With ``record``, the decision and its policy are stored (kind ``gate``) and linked
+    to the active run, and a failure records an alert. With ``stop``, a failure raises
+    :class:`GateFailed` — in a pipeline step that stops the pipeline."""
+    rules = Policy.from_any(policy)
+    primary = rules.primary or candidate.primary
+    if primary not in candidate.metrics:
+        known = ", ".join(sorted(candidate.metrics))
+        raise InvalidInput(f"the primary metric {primary!r} is not in the evaluation: {known}")
+    checks = [_baseline(candidate, primary, rules)]
+    if champion is not None:
+        checks.append(_champion(candidate, champion, primary, rules))
+    if rules.slice_tolerance is not None:
+        checks.append(_slices(candidate, champion, primary, rules.slice_tolerance))
+    checks.append(_one_class(candidate, rules.fail_on_one_class_slices))
+    if rules.max_negative_flips is not None:
+        checks.append(_flips(candidate, rules.max_negative_flips))
+    if rules.max_latency_p99_ms is not None:
+        checks.append(_latency(candidate, rules.max_latency_p99_ms))
+    if rules.max_size_bytes is not None:
+        checks.append(_size(candidate, rules.max_size_bytes))
+    decision = Decision(
+        passed=all(c.passed for c in checks),
+        checks=checks,
+        policy=asdict(rules),
+        primary=primary,
+        candidate=candidate.model,
+        champion=None if champion is None else champion.model,
+    )
+    if record:
+        decision = _record(decision, workspace)
+    if stop and not decision.passed:
+        raise GateFailed(
+            f"the gate refused {decision.candidate or 'the candidate'}: "
+            + "; ".join(decision.reasons),
+            decision,
+        )
+    return decision
+
+
+def _better(metric: str, a: float, b: float) -> float:
+    """How much better ``a`` is than ``b`` (negative: worse)."""
+    return a - b if higher_is_better(metric) else b - a
+
+
+def _baseline(candidate: Evaluation, primary: str, rules: Policy) -> Check:
+    base = candidate.baseline.get(primary)
+    value = candidate.metrics[primary]
+    if base is None:
+        return Check("baseline", False, f"the baseline has no {primary}, so it cannot be beaten")
+    lead = _better(primary, value, base)
+    ok = lead >= rules.baseline_margin and lead > 0
+    described = candidate.baseline_description
+    words = f"{primary} {value:.4g} against the baseline's {base:.4g} ({described})"
+    need = f"; it must beat it by more than {rules.baseline_margin:.4g}" if not ok else ""
+    return Check(
+        "baseline", ok, f"{words}, {'ahead' if lead > 0 else 'behind'} by {abs(lead):.4g}{need}"
+    )
+
+
+def _champion(candidate: Evaluation, champion: Evaluation, primary: str, rules: Policy) -> Check:
+    mine, theirs = candidate.metrics[primary], champion.metrics.get(primary)
+    if theirs is None:
+        return Check("champion", False, f"the champion's evaluation has no {primary}")
+    interval = candidate.intervals.get(primary)
+    # The optimistic end of the candidate's interval: a drop inside its noise is not one.
+    best_case = (
+        mine if interval is None else (interval.high if higher_is_better(primary) else interval.low)
+    )
+    shortfall = -_better(primary, best_case, theirs)
+    ok = shortfall <= rules.champion_tolerance
+    words = f"{primary} {mine:.4g} against the champion's {theirs:.4g}"
+    if interval is not None:
+        words += f" (candidate's 95% interval {interval.low:.4g} to {interval.high:.4g})"
+    if ok:
+        return Check(
+            "champion", True, words + f", within the tolerance of {rules.champion_tolerance:.4g}"
+        )
+    return Check(
+        "champion",
+        False,
+        words + f": even at the interval's best it is {shortfall:.4g} worse, more than the "
+        f"tolerance of {rules.champion_tolerance:.4g}",
+    )
+
+
+def _slices(
+    candidate: Evaluation, champion: Evaluation | None, primary: str, tolerance: float
+) -> Check:
+    before = {s.name: s for s in champion.slices} if champion is not None else {}
+    worst: list[str] = []
+    for piece in candidate.slices:
+        value = piece.metrics.get(primary)
+        if value is None:
+            continue
+        if champion is not None:
+            old = before.get(piece.name)
+            if old is None or primary not in old.metrics:
+                continue
+            drop = -_better(primary, value, old.metrics[primary])
+            if drop > tolerance:
+                worst.append(f"{piece.name} {value:.4g} (champion {old.metrics[primary]:.4g})")
+        elif -piece.gap > tolerance:
+            worst.append(f"{piece.name} {value:.4g} ({piece.gap:+.4g} against overall)")
+    against = "the champion's same slice" if champion is not None else "the overall value"
+    if worst:
+        return Check(
+            "slices",
+            False,
+            f"{len(worst)} slice(s) fall more than {tolerance:.4g} below {against}: "
+            + ", ".join(worst[:5])
+            + (" ..." if len(worst) > 5 else ""),
+        )
+    return Check("slices", True, f"no slice falls more than {tolerance:.4g} below {against}")
+
+
+def _one_class(candidate: Evaluation, fail: bool) -> Check:
+    flagged = [s.name for s in candidate.slices if s.one_class]
+    if not flagged:
+        return Check("one_class", True, "no slice gets one class for nearly every row")
+    words = f"the model predicts one class for nearly every row of: {', '.join(flagged[:5])}"
+    return Check("one_class", not fail, words)
+
+
+def _flips(candidate: Evaluation, most: float) -> Check:
+    flips = candidate.flips
+    if flips is None or flips.rows == 0:
+        return Check(
+            "flips", False, "no flips against the champion were measured; evaluate with against="
+        )
+    share = flips.negative / flips.rows
+    words = (
+        f"{flips.negative} of {flips.rows} rows ({share:.2%}) that {flips.against} got right "
+        f"are now wrong ({flips.positive} the other way)"
+    )
+    return Check(
+        "flips", share <= most, words + ("" if share <= most else f"; at most {most:.2%} may be")
+    )
+
+
+def _latency(candidate: Evaluation, budget: float) -> Check:
+    p99 = candidate.latency_ms.get("row_p99")
+    if p99 is None:
+        return Check("latency", False, "no per-row latency was measured")
+    ok = p99 <= budget
+    return Check(
+        "latency",
+        ok,
+        f"p99 per row {p99:.3g} ms, budget {budget:.3g} ms" + ("" if ok else ": too slow"),
+    )
+
+
+def _size(candidate: Evaluation, budget: float) -> Check:
+    size = candidate.size_bytes.get("disk")
+    if size is None:
+        return Check("size", False, "no size on disk was measured")
+    ok = size <= budget
+    return Check(
+        "size",
+        ok,
+        f"{size:,.0f} bytes on disk, budget {budget:,.0f}" + ("" if ok else ": too large"),
+    )
+
+
+def _record(decision: Decision, workspace: Workspace | None) -> Decision:
+    import dataclasses
+
+    from loopml.store import Severity
+    from loopml.tracking import active_run
+    from loopml.workspace import current
+
+    around = active_run()
+    ws = workspace or (around.ws if around is not None else current())
+    run_id = None
+    if around is not None and around.ws.settings == ws.settings:
+        around.materialize()
+        run_id = around.id
+    body = json.dumps(decision.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+    blob = ws.artifacts.put_bytes(body)
+    name = (decision.candidate or "model").split("@")[0]
+    artifact: Artifact = ws.store.create_artifact(
+        kind="gate",
+        name=name,
+        digest=blob.digest,
+        size=blob.size,
+        metadata={
+            "passed": decision.passed,
+            "primary": decision.primary,
+            "candidate": decision.candidate,
+        },
+        run_id=run_id,
+    )
+    if not decision.passed:
+        ws.store.create_alert(
+            kind="gate",
+            severity=Severity.ERROR,
+            message=f"the gate refused {decision.candidate or 'a model'}: "
+            + "; ".join(decision.reasons),
+            evidence=decision.to_dict(),
+            run_id=run_id,
+            artifact_id=artifact.id,
+        )
+    return dataclasses.replace(decision, artifact_id=artifact.id)

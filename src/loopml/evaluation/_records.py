@@ -1,0 +1,98 @@
+"""What an evaluation finds, as plain records: stored as JSON with the Evaluation
+artifact, read by the gate, shown by ``loopml models show`` and diffed between models.
+
+Metric names are the task's (``accuracy``, ``f1_macro``, ``roc_auc``, ``log_loss``,
+``mae``, ``rmse``, ``r2``, ``mase``...); for every metric the direction is known
+(:data:`HIGHER_IS_BETTER`), so a regression can be told from an improvement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Whether a larger value of a metric is better; metrics not listed are taken as so.
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "f1_macro": True,
+    "roc_auc": True,
+    "log_loss": False,
+    "ece": False,
+    "mae": False,
+    "rmse": False,
+    "r2": True,
+    "mase": False,
+}
+
+
+def higher_is_better(metric: str) -> bool:
+    return HIGHER_IS_BETTER.get(metric.rsplit(".", 1)[-1], True)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap confidence interval of a metric."""
+
+    low: float
+    high: float
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """One slice of the evaluation rows: a categorical value, a quantile bin of a
+    numeric column, or a user-defined slice."""
+
+    name: str  # e.g. "plan=basic", "age in [18, 25)", or the user's name
+    column: str | None  # None for a user-defined slice
+    rows: int
+    metrics: dict[str, float]
+    # Relative to the overall value of the primary metric, signed so that a negative
+    # number is always worse (e.g. -0.12: twelve points worse than overall).
+    gap: float
+    one_class: bool = False  # the model predicts one class for nearly every row here
+
+
+@dataclass(frozen=True)
+class Flips:
+    """Against another model (normally the champion), on the same rows."""
+
+    against: str  # the other model's ref, e.g. "churn@v3"
+    negative: int  # rows the other got right and this one gets wrong
+    positive: int  # rows the other got wrong and this one gets right
+    rows: int
+    negative_rows: list[int] = field(default_factory=list)  # row positions, kept to look at
+    positive_rows: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model evaluated on a held-out dataset version."""
+
+    task: str  # "classification", "regression" or "timeseries"
+    primary: str  # the metric the gate compares first, e.g. "accuracy" or "rmse"
+    rows: int
+    metrics: dict[str, float]
+    intervals: dict[str, Interval]
+    baseline: dict[str, float]  # the naive baseline's metrics on the same rows
+    baseline_description: str
+    slices: list[SliceResult]  # worst first
+    perturbation: dict[str, float]  # feature -> share of predictions that change
+    calibration: dict[str, Any] | None  # {"ece": ..., "curve": [[mean_p, frac_pos, n], ...]}
+    latency_ms: dict[str, float]  # "row_p50", "row_p99", "batch_1000_p50", "batch_1000_p99"
+    size_bytes: dict[str, float]  # "disk", "memory"
+    flips: Flips | None = None
+    data: str | None = None  # the dataset version's ref, e.g. "churn@v5"
+    model: str | None = None  # the model's ref, when it was registered
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        fields = dict(data)
+        fields["intervals"] = {k: Interval(**v) for k, v in data["intervals"].items()}
+        fields["slices"] = [SliceResult(**s) for s in data["slices"]]
+        fields["flips"] = Flips(**data["flips"]) if data.get("flips") else None
+        return cls(**fields)

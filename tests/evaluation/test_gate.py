@@ -1,0 +1,199 @@
+"""The gate, with known answers: a model worse than its baseline, a slice that
+regressed, a slow model, a drop beyond the champion's tolerance and too many flips
+each fail, with the numbers in the reasons; a failure is recorded with an alert and
+stops a pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import loopml
+from loopml.errors import GateFailed, InvalidInput, StepFailed
+from loopml.evaluation._gate import Decision, Policy, gate
+from loopml.evaluation._records import Evaluation, Flips, Interval, SliceResult
+from loopml.store import RunStatus
+
+
+def evaluation(**changes) -> Evaluation:
+    """A good classifier's evaluation: 0.90 accuracy against a 0.60 majority baseline."""
+    base = Evaluation(
+        task="classification",
+        primary="accuracy",
+        rows=1_000,
+        metrics={"accuracy": 0.90, "f1_macro": 0.88},
+        intervals={"accuracy": Interval(0.88, 0.92)},
+        baseline={"accuracy": 0.60, "f1_macro": 0.38},
+        baseline_description="majority class 'no'",
+        slices=[
+            SliceResult("plan=pro", "plan", 300, {"accuracy": 0.89}, gap=-0.01),
+            SliceResult("plan=basic", "plan", 700, {"accuracy": 0.905}, gap=0.005),
+        ],
+        perturbation={"age": 0.02},
+        calibration=None,
+        latency_ms={"row_p50": 0.4, "row_p99": 0.9},
+        size_bytes={"disk": 50_000.0, "memory": 80_000.0},
+        model="churn@v4",
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_a_good_model_passes_and_says_why() -> None:
+    decision = gate(evaluation(), record=False)
+    assert decision.passed
+    assert decision.reasons == []
+    assert "accuracy 0.9 against the baseline's 0.6 (majority class 'no'), ahead by 0.3" in (
+        decision.checks[0].message
+    )
+
+
+def test_a_model_worse_than_the_majority_baseline_fails() -> None:
+    worse = evaluation(metrics={"accuracy": 0.55, "f1_macro": 0.5})
+    decision = gate(worse, record=False, stop=False)
+    assert not decision.passed
+    assert decision.reasons == [
+        "accuracy 0.55 against the baseline's 0.6 (majority class 'no'), behind by 0.05; "
+        "it must beat it by more than 0"
+    ]
+    margin = gate(evaluation(), {"baseline_margin": 0.35}, record=False, stop=False)
+    assert not margin.passed  # 0.30 ahead is not the 0.35 asked for
+
+
+def test_a_slice_that_regressed_is_caught() -> None:
+    bad_slice = [
+        SliceResult("plan=pro", "plan", 300, {"accuracy": 0.70}, gap=-0.20),
+        SliceResult("plan=basic", "plan", 700, {"accuracy": 0.985}, gap=0.085),
+    ]
+    alone = gate(evaluation(slices=bad_slice), record=False, stop=False)
+    assert not alone.passed
+    assert alone.reasons == [
+        "1 slice(s) fall more than 0.05 below the overall value: "
+        "plan=pro 0.7 (-0.2 against overall)"
+    ]
+    # Against a champion the same slice is compared with the champion's slice.
+    champion = evaluation(model="churn@v3")
+    against = gate(evaluation(slices=bad_slice), champion=champion, record=False, stop=False)
+    assert "plan=pro 0.7 (champion 0.89)" in against.reasons[0]
+    loose = gate(evaluation(slices=bad_slice), {"slice_tolerance": 0.25}, record=False)
+    assert loose.passed
+
+
+def test_a_slow_or_large_model_fails_its_budget() -> None:
+    slow = evaluation(latency_ms={"row_p50": 9_000.0, "row_p99": 10_000.0})
+    decision = gate(slow, {"max_latency_p99_ms": 50}, record=False, stop=False)
+    assert decision.reasons == ["p99 per row 1e+04 ms, budget 50 ms: too slow"]
+    big = gate(evaluation(), {"max_size_bytes": 10_000}, record=False, stop=False)
+    assert big.reasons == ["50,000 bytes on disk, budget 10,000: too large"]
+
+
+def test_the_champion_is_compared_with_the_confidence_interval() -> None:
+    champion = evaluation(metrics={"accuracy": 0.91, "f1_macro": 0.9}, model="churn@v3")
+    # 0.90 against 0.91, but the candidate's interval reaches 0.92: not a regression.
+    assert gate(evaluation(), champion=champion, record=False).passed
+    worse = evaluation(metrics={"accuracy": 0.80}, intervals={"accuracy": Interval(0.78, 0.82)})
+    decision = gate(worse, champion=champion, record=False, stop=False)
+    assert not decision.passed
+    assert "even at the interval's best it is 0.09 worse" in decision.reasons[0]
+    tolerant = gate(worse, {"champion_tolerance": 0.1}, champion=champion, record=False)
+    assert tolerant.passed
+
+
+def test_too_many_negative_flips_fail() -> None:
+    flips = Flips(against="churn@v3", negative=50, positive=40, rows=1_000)
+    decision = gate(evaluation(flips=flips), {"max_negative_flips": 0.02}, record=False, stop=False)
+    assert decision.reasons == [
+        "50 of 1000 rows (5.00%) that churn@v3 got right are now wrong (40 the other way); "
+        "at most 2.00% may be"
+    ]
+
+
+def test_regression_metrics_are_better_when_lower() -> None:
+    regression = evaluation(
+        task="regression",
+        primary="rmse",
+        metrics={"rmse": 40.0},
+        intervals={"rmse": Interval(38.0, 42.0)},
+        baseline={"rmse": 75.0},
+        baseline_description="mean 152",
+        slices=[],
+    )
+    assert gate(regression, record=False).passed
+    worse = dataclasses.replace(regression, metrics={"rmse": 80.0}, intervals={})
+    assert "behind by 5" in gate(worse, record=False, stop=False).reasons[0]
+
+
+def test_policies_come_from_files_and_are_checked(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("baseline_margin: 0.1\nmax_latency_p99_ms: 5\nslice_tolerance: null\n")
+    decision = gate(evaluation(), policy, record=False)
+    assert decision.policy["baseline_margin"] == 0.1
+    assert [c.name for c in decision.checks] == ["baseline", "one_class", "latency"]
+    with pytest.raises(InvalidInput, match="unknown setting\\(s\\) max_latency; the settings"):
+        Policy.from_any({"max_latency": 5})
+    with pytest.raises(InvalidInput, match="baseline_margin = -1; give a number of 0 or more"):
+        Policy.from_any({"baseline_margin": -1})
+    with pytest.raises(InvalidInput, match="does not exist"):
+        Policy.from_any(tmp_path / "missing.yaml")
+    with pytest.raises(InvalidInput, match="primary metric 'auc' is not in the evaluation"):
+        gate(evaluation(), {"primary": "auc"}, record=False)
+
+
+def test_a_decision_is_recorded_and_a_failure_raises_with_an_alert(tmp_path: Path) -> None:
+    with loopml.init(tmp_path) as ws:
+        with loopml.start_run("release", workspace=ws) as run:
+            passed = gate(evaluation(), {"baseline_margin": 0.1}, workspace=ws)
+        stored = ws.store.get_artifact(passed.artifact_id)
+        assert (stored.kind, stored.name, stored.metadata["passed"]) == ("gate", "churn", True)
+        assert [e.artifact_id for e in ws.store.events(run_id=run.id)] == [stored.id]
+        assert ws.store.find_alerts() == []
+        with pytest.raises(GateFailed, match="the gate refused churn@v4: p99 per row") as raised:
+            gate(evaluation(), {"max_latency_p99_ms": 0.5}, workspace=ws)
+        assert isinstance(raised.value.decision, Decision)
+        (alert,) = ws.store.find_alerts(kind="gate")
+        assert alert.evidence["policy"]["max_latency_p99_ms"] == 0.5
+        assert alert.artifact_id == raised.value.decision.artifact_id
+
+
+GATED = """
+import dataclasses, sys
+import loopml
+from loopml.evaluation._gate import gate
+sys.path.insert(0, {tests!r})
+from test_gate import evaluation
+
+@loopml.step
+def check(threshold: float) -> str:
+    gate(evaluation(), {{"max_latency_p99_ms": threshold}})
+    return "released"
+
+@loopml.step
+def release(decision: str) -> str:
+    return decision
+
+@loopml.pipeline
+def ship(threshold: float = 0.5):
+    return release(check(threshold))
+"""
+
+
+def test_a_failed_gate_stops_the_pipeline(tmp_path: Path) -> None:
+    from loopml.pipeline import load_pipeline
+
+    tests = str(Path(__file__).parent)
+    (tmp_path / "ship.py").write_text(textwrap.dedent(GATED.format(tests=tests)))
+    pipeline = load_pipeline(f"{tmp_path / 'ship.py'}:ship")
+    (tmp_path / "ws").mkdir()
+    with loopml.init(tmp_path / "ws") as ws:
+        with pytest.raises(StepFailed, match="GateFailed") as raised:
+            pipeline.run(workspace=ws, echo=False)
+        pipeline_run = ws.store.get_run(ws.store.get_run(raised.value.run_id).parent_id)
+        assert pipeline_run.status is RunStatus.FAILED
+        names = [r.name for r in ws.store.find_runs(parent_id=pipeline_run.id)]
+        assert names == ["ship/check"]  # release never ran
+        assert len(ws.store.find_alerts(kind="gate")) == 1
+        assert pipeline.run(workspace=ws, echo=False, threshold=5.0).value == "released"
+    sys.modules.pop("loopml_user_ship", None)
