@@ -9,31 +9,33 @@ and records the best value, parameters and trial.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
 from loopml.errors import InvalidInput, TuningFailed
 from loopml.training._space import describe, grid_of, parse_space
+from loopml.training._study import (
+    FINISHED,
+    INTERRUPTED,
+    fail_stale_trials,
+    journal_path,
+    open_study,
+    trial_run,
+    watching,
+)
 from loopml.training._trials import (
     METHODS,
     TrialJob,
-    journal_storage,
     run_trials,
     trial_run_name,
 )
 
 if TYPE_CHECKING:
-    from loopml.store import Run
     from loopml.workspace import Workspace
 
 RUNNERS = ("local", "ray")
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")
-SPACE_ATTR = "loopml_space"
-INTERRUPTED = "loopml_interrupted"  # a trial whose process died; failed on resume
 
 
 @dataclass
@@ -105,9 +107,9 @@ def tune(
 
     check_name(study_name, "study name")
     ws = _workspace(workspace)
-    journal = _journal_path(ws, study_name)
-    study = _open_study(journal, study_name, direction, describe(parsed))
-    stale = _fail_stale_trials(ws, study)
+    journal = journal_path(ws, study_name)
+    study = open_study(journal, study_name, direction, describe(parsed))
+    stale = fail_stale_trials(ws, study)
     # n_trials counts trials that ran to an end; an interrupted one is run again.
     # Read-only views: Optuna's default deep copy of every trial costs milliseconds.
     known = study.get_trials(deepcopy=False)
@@ -151,41 +153,12 @@ def tune(
             for index, share in enumerate(shares)
             if share > 0
         ]
-        with _watching(study, n_trials, study_name):
+        with watching(study, n_trials, study_name):
             _execute(jobs, runner, address)
         result = _result(ws, study, study_name, run.id)  # its trials sync from the journal
         run.log_metrics({"best_value": result.best_value, "trials": len(result.trials)})
         run.set_tags({"best_run": result.best_run_id, "best_params": result.best_params})
     return result
-
-
-@contextmanager
-def _watching(study: Any, n_trials: int, name: str) -> Iterator[None]:
-    """A progress bar of the study's finished trials and best value, on a terminal."""
-    from loopml._progress import enabled, progress_bar
-
-    if not enabled():
-        yield
-        return
-    stop = threading.Event()
-    with progress_bar(f"tune {name}", n_trials) as update:
-
-        def watch() -> None:
-            while not stop.wait(0.5):
-                trials = study.get_trials(deepcopy=False)
-                done = [t for t in trials if t.state.name in FINISHED]
-                values = [t.value for t in done if t.value is not None]
-                best = study.direction.name == "MAXIMIZE"
-                note = f"best {(max if best else min)(values):.6g}" if values else ""
-                update(completed=min(len(done), n_trials), note=note)
-
-        watcher = threading.Thread(target=watch, name="loopml-tune-progress", daemon=True)
-        watcher.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            watcher.join(timeout=5)
 
 
 def _check(method: str, direction: str, parallel: int, runner: str, address: str | None) -> None:
@@ -219,76 +192,6 @@ def _workspace(workspace: Workspace | None) -> Workspace:
         return workspace
     around = active_run()
     return around.ws if around is not None else current()
-
-
-def _journal_path(ws: Workspace, study: str) -> Any:
-    if ws.root is None:
-        raise InvalidInput(
-            "tuning keeps its study in the workspace folder, and this workspace has none "
-            "(it comes from LOOPML_* variables); run it in a folder made by `loopml init`"
-        )
-    folder = ws.root / ".loopml" / "studies"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{study.replace('/', '--')}.journal"
-
-
-def _open_study(journal: Any, name: str, direction: str, space: dict[str, Any]) -> Any:
-    """The study ``name``, made or resumed; resuming needs the same direction and space
-    (two objectives that share a function name would otherwise share one study)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=journal_storage(str(journal)),
-        direction=cast(Any, direction),
-        load_if_exists=True,
-    )
-    if study.direction.name.lower() != direction:
-        raise InvalidInput(
-            f"study {name!r} was made to {study.direction.name.lower()}, not to {direction}; "
-            "give the same direction, or another name= for a new study"
-        )
-    made_with = study.user_attrs.get(SPACE_ATTR)
-    if made_with is None:
-        study.set_user_attr(SPACE_ATTR, space)
-    elif made_with != space:
-        raise InvalidInput(
-            f"study {name!r} was made with the search space {made_with}, not {space}; "
-            "give the same space to resume it, or another name= for a new study"
-        )
-    return study
-
-
-def _fail_stale_trials(ws: Workspace, study: Any) -> int:
-    """Trials left running by a search whose process is gone (killed, crashed) are
-    failed and marked, so that a resumed search runs them again. While a search of the
-    study still runs (in another terminal, say), its trials are left alone."""
-    import optuna
-
-    from loopml.pipeline._run import reap_dead_runs
-    from loopml.store import RunStatus
-
-    reap_dead_runs(ws)  # a killed search's tuning run is marked killed
-    running = ws.store.find_runs(
-        kind="tuning", name=f"tune/{study.study_name}", status=RunStatus.RUNNING
-    )
-    if running:
-        return 0
-    stale = 0
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        storage = study._storage  # Optuna's own way to end another process's trial
-        storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        stale += 1
-    return stale
-
-
-def _trial_run(ws: Workspace, study: str, number: int) -> Run | None:
-    found = ws.store.find_runs(
-        kind="trial", name=trial_run_name(study, number), newest_first=True, limit=1
-    )
-    return found[0] if found else None
 
 
 def _execute(jobs: list[TrialJob], runner: str, address: str | None) -> None:
@@ -328,7 +231,7 @@ def _result(ws: Workspace, study: Any, name: str, run_id: str) -> TuneResult:
     def run_of(number: int) -> str | None:
         found = ran_here.get(trial_run_name(name, number))
         if found is None:  # a trial of an earlier, interrupted search
-            earlier = _trial_run(ws, name, number)
+            earlier = trial_run(ws, name, number)
             found = earlier.id if earlier is not None else None
         return found
 
