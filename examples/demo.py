@@ -10,9 +10,11 @@ cached pipeline that trains a model on it, every record in one lineage graph. Th
 3. runs the pipeline in examples/diabetes_pipeline.py (validate, split, train,
    evaluate against a baseline) on v2, then again: the second run is all cache hits,
 4. walks the lineage back from the trained model to the dataset version,
-5. versions a bad batch as v3 (a unit change in one column, missing values in
+5. tunes the model's regularisation with TPE: each trial runs the pipeline with
+   another alpha, reusing the cached validation and split, and is recorded as a run,
+6. versions a bad batch as v3 (a unit change in one column, missing values in
    another): the pipeline stops at validation, records an alert, and never trains,
-6. shows the workspace with the ``loopml`` command (data log, status, alerts,
+7. shows the workspace with the ``loopml`` command (runs, data log, status, alerts,
    data validate, info, verify).
 
 Run it with ``make demo``.
@@ -75,6 +77,28 @@ def run_pipeline(ws: loopml.Workspace) -> str:
     return model.id
 
 
+def tune_alpha(ws: loopml.Workspace) -> None:
+    """Tune the regularisation: each trial a pipeline run, its steps cached where they can be."""
+    pipeline = load_pipeline(f"{PIPELINE}:diabetes")
+
+    def validation_mse(alpha: float) -> float:
+        return float(pipeline.run(workspace=ws, echo=False, alpha=alpha).value["validation_mse"])
+
+    result = loopml.tune(
+        validation_mse,
+        {"alpha": (1e-6, 1.0, "log")},
+        method="tpe",
+        n_trials=8,
+        direction="minimize",
+        seed=0,
+        workspace=ws,
+    )
+    print(
+        f"tuned alpha over {len(result.trials)} trials: best {result.best_params['alpha']:.3g} "
+        f"with validation MSE {result.best_value:,.0f} (trial run {result.best_run_id[-12:]})"
+    )
+
+
 def run_on_bad_data(ws: loopml.Workspace) -> None:
     pipeline = load_pipeline(f"{PIPELINE}:diabetes")
     try:
@@ -131,6 +155,7 @@ def main() -> None:
         version_dataset(ws)
         model_id = run_pipeline(ws)
         show_lineage(ws, model_id)
+        tune_alpha(ws)
         add_bad_batch(ws)
         run_on_bad_data(ws)
     loopml_command(

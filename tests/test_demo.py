@@ -32,12 +32,21 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
         for label in ("validation MSE ", "baseline (predict the mean) ")
     )
     assert model_mse < 0.7 * baseline_mse  # the model really learned something
+    # Tuning: eight trials, each a pipeline run that reused the cached validation and split.
+    assert "tuned alpha over 8 trials: best " in out
+    tuned = float(
+        out.split("tuned alpha over 8 trials: best ")[1]
+        .split(" with validation MSE ")[1]
+        .split()[0]
+        .replace(",", "")
+    )
+    assert tuned < 0.7 * baseline_mse  # the best trial's model beats the mean baseline
     # The evaluation step's run has the model's metrics next to its baseline's.
     runs = out.split("$ loopml runs list --name diabetes/evaluate")[1].split("$ loopml")[0]
     assert "r2=" in runs
     assert "baseline.r2=" in runs or "(+" in runs  # the table shows four, then a count
     # The lineage walk reaches the dataset version the model was trained on.
-    lineage = out.split("lineage of diabetes/train@v1")[1].split("added diabetes@v3")[0]
+    lineage = out.split("lineage of diabetes/train@v1")[1].split("tuned alpha")[0]
     assert "made by run" in lineage
     assert lineage.strip().endswith("which read dataset diabetes@v2 as dataset")
     # The bad batch stops the pipeline at validation, for its two planted problems only.
