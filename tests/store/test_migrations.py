@@ -83,6 +83,32 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
         store.create_schedule(
             name="after-the-upgrade", target="p.py:p", resolved_target="/p.py:p", every_seconds=60
         )
+        history = store.alias_history("model", "saved")
+        champion = store.get_alias("model", "saved", "champion")
+        if revision >= "0004":
+            assert [(e.alias, e.action, e.actor, e.reason) for e in history[:2]] == [
+                ("challenger", "deleted", "saver", "done trying"),
+                ("challenger", "set", "saver", "try it"),
+            ]
+            assert [(e.alias, e.action, e.to_artifact_id) for e in history[2:]] == [
+                ("champion", "set", model.id)
+            ]
+        else:  # each alias set before history was kept gets the event that explains it
+            [backfilled] = history
+            assert (backfilled.alias, backfilled.action, backfilled.actor) == (
+                "champion",
+                "set",
+                "loopml",
+            )
+            assert backfilled.to_artifact_id == model.id
+            assert backfilled.created_at == champion.updated_at
+        store.set_alias("challenger", model.id, actor="later", reason="after the upgrade")
+        newest = store.alias_history("model", "saved")[0]
+        assert (newest.alias, newest.actor, newest.reason) == (
+            "challenger",
+            "later",
+            "after the upgrade",
+        )
 
 
 def _stamp(url: str, revision: str) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from loopml._version import __version__
-from loopml.cli import alerts, artifacts, data, export, pipeline, runs, schedule, workspace
+from loopml.cli import (
+    alerts,
+    artifacts,
+    data,
+    export,
+    models,
+    pipeline,
+    runs,
+    schedule,
+    workspace,
+)
 
 app = typer.Typer(
     name="loopml",
@@ -39,6 +49,7 @@ artifacts.register(app)
 data.register(app)
 pipeline.register(app)
 runs.register(app)
+models.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

@@ -10,6 +10,7 @@ from loopml.store._factory import open_store
 from loopml.store._records import (
     Alert,
     Alias,
+    AliasEvent,
     Artifact,
     Direction,
     Event,
@@ -25,6 +26,7 @@ from loopml.store._records import (
 __all__ = [
     "Alert",
     "Alias",
+    "AliasEvent",
     "Artifact",
     "Direction",
     "Event",

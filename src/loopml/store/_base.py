@@ -10,7 +10,10 @@ Immutability
     change only while it is running: its status (once, to a finished status), its
     end time, its error and its tags. Params, code and environment are fixed at
     creation. Events, metrics and alerts are append-only. Aliases move; each points
-    at one artifact of their ``(kind, name)``. A :class:`Schedule` keeps its name,
+    at one artifact of their ``(kind, name)``. Every change of an alias — set, moved,
+    deleted — is kept as an :class:`AliasEvent`, append-only, written in the
+    transaction that changes the alias; setting an alias where it points already
+    changes nothing and records nothing. A :class:`Schedule` keeps its name,
     target, params and cadence; only its ``next_due_at`` (when it is claimed) and its
     ``last_*`` fields (when a run is recorded) change.
 
@@ -31,7 +34,8 @@ Concurrency
 Returned records
     Records are frozen snapshots taken at the time of the call. Lists come in a
     stable order: artifacts by kind, name, version; runs and events oldest first;
-    metrics by key, step, time; alerts newest first; schedules by name.
+    metrics by key, step, time; alerts and alias events newest first; schedules by
+    name.
 
 Errors
     Unknown ids and names raise :class:`~loopml.errors.NotFound`, a broken rule
@@ -50,6 +54,7 @@ from typing import Any
 from loopml.store._records import (
     Alert,
     Alias,
+    AliasEvent,
     Artifact,
     Direction,
     Event,
@@ -207,20 +212,43 @@ class MetadataStore(abc.ABC):
     # -- aliases ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    def set_alias(self, alias: str, artifact_id: str) -> Alias:
-        """Point ``alias`` of the artifact's ``(kind, name)`` at this artifact."""
+    def set_alias(
+        self,
+        alias: str,
+        artifact_id: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Alias:
+        """Point ``alias`` of the artifact's ``(kind, name)`` at this artifact, and record
+        the change with who made it (``actor``, by default the user of this process)
+        and why."""
 
     @abc.abstractmethod
     def get_alias(self, kind: str, name: str, alias: str) -> Alias:
         """The alias of ``(kind, name)`` called ``alias``."""
 
     @abc.abstractmethod
-    def delete_alias(self, kind: str, name: str, alias: str) -> None:
-        """Remove an alias; removing one that is not there raises NotFound."""
+    def delete_alias(
+        self,
+        kind: str,
+        name: str,
+        alias: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Remove an alias, recording who removed it and why; removing one that is not
+        there raises NotFound."""
 
     @abc.abstractmethod
     def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
         """Aliases, by kind, name and alias."""
+
+    @abc.abstractmethod
+    def alias_history(self, kind: str, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """The changes of the aliases of ``(kind, name)`` (or of one alias), newest
+        first; an empty list when there were none."""
 
     # -- alerts ----------------------------------------------------------------------
 

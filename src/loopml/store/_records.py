@@ -111,6 +111,32 @@ class Alias:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AliasEvent:
+    """One change of an alias, kept for audit: who (``actor``) moved it, when and why.
+
+    ``from_artifact_id`` is None when the alias was first set, ``to_artifact_id`` None
+    when it was deleted. ``id`` grows with each event of a store.
+    """
+
+    id: int
+    kind: str
+    name: str
+    alias: str
+    from_artifact_id: str | None
+    to_artifact_id: str | None
+    actor: str
+    reason: str | None
+    created_at: datetime
+
+    @property
+    def action(self) -> str:
+        """``set``, ``moved`` or ``deleted``."""
+        if self.to_artifact_id is None:
+            return "deleted"
+        return "set" if self.from_artifact_id is None else "moved"
+
+
 class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"

@@ -31,6 +31,7 @@ from loopml.store import (
     Severity,
     open_store,
 )
+from loopml.testing.alias_contract import AliasContract
 from loopml.testing.schedule_contract import ScheduleContract
 
 DIGEST = "ab" * 32
@@ -46,9 +47,10 @@ def _write_versions(url: str, name: str, count: int, barrier: object) -> None:
     store.close()
 
 
-class StoreContract(ScheduleContract):
-    """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of schedules
-    in :class:`~loopml.testing.schedule_contract.ScheduleContract`)."""
+class StoreContract(AliasContract, ScheduleContract):
+    """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of aliases in
+    :class:`~loopml.testing.alias_contract.AliasContract`, of schedules in
+    :class:`~loopml.testing.schedule_contract.ScheduleContract`)."""
 
     @pytest.fixture
     def store_url(self) -> Iterator[str]:
@@ -394,39 +396,6 @@ class StoreContract(ScheduleContract):
         assert store.latest_metrics([r.id for r in many] * 400) == {
             r.id: {"x": float(i)} for i, r in enumerate(many)
         }
-
-    # -- aliases ---------------------------------------------------------------------
-
-    def test_aliases_move_and_delete(self, store: MetadataStore) -> None:
-        v1 = store.create_artifact(kind="model", name="churn", digest=DIGEST, size=1)
-        v2 = store.create_artifact(kind="model", name="churn", digest=OTHER, size=1)
-        store.set_alias("champion", v1.id)
-        assert store.get_alias("model", "churn", "champion").artifact_id == v1.id
-        store.set_alias("champion", v2.id)
-        assert store.get_alias("model", "churn", "champion").artifact_id == v2.id
-        assert [a.alias for a in store.aliases(kind="model", name="churn")] == ["champion"]
-        store.delete_alias("model", "churn", "champion")
-        with pytest.raises(NotFound, match="champion"):
-            store.get_alias("model", "churn", "champion")
-        with pytest.raises(NotFound, match="champion"):
-            store.delete_alias("model", "churn", "champion")
-
-    def test_aliases_belong_to_their_name(self, store: MetadataStore) -> None:
-        a = store.create_artifact(kind="model", name="a", digest=DIGEST, size=1)
-        b = store.create_artifact(kind="model", name="b", digest=DIGEST, size=1)
-        store.set_alias("champion", a.id)
-        store.set_alias("champion", b.id)
-        assert store.get_alias("model", "a", "champion").artifact_id == a.id
-        assert store.get_alias("model", "b", "champion").artifact_id == b.id
-
-    def test_aliases_that_would_hide_versions_are_rejected(self, store: MetadataStore) -> None:
-        a = store.create_artifact(kind="model", name="a", digest=DIGEST, size=1)
-        for bad in ("latest", "v3"):
-            with pytest.raises(InvalidInput, match=bad):
-                store.set_alias(bad, a.id)
-        with pytest.raises(NotFound, match="missing"):
-            store.set_alias("champion", "missing")
-        assert store.aliases() == []
 
     # -- alerts ----------------------------------------------------------------------
 

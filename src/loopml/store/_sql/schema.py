@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -108,6 +108,22 @@ aliases = sa.Table(
     sa.Column("alias", sa.String(255), primary_key=True),
     sa.Column("artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
+)
+
+alias_events = sa.Table(
+    "alias_events",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("alias", sa.String(255), nullable=False),
+    # NULL: the alias was first set (from) or deleted (to).
+    sa.Column("from_artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=True),
+    sa.Column("to_artifact_id", ID, sa.ForeignKey("artifacts.id"), nullable=True),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Index("ix_alias_events_kind_name", "kind", "name"),
 )
 
 alerts = sa.Table(

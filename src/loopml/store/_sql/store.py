@@ -16,7 +16,6 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.store._base import MetadataStore
 from loopml.store._records import (
     Alert,
-    Alias,
     Artifact,
     Direction,
     Event,
@@ -30,6 +29,7 @@ from loopml.store._records import (
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
+from loopml.store._sql.registry import Aliases
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
 from loopml.store._sql.values import check_length as _check_name
@@ -41,7 +41,7 @@ _HOST = socket.gethostname()
 Row = Mapping[Any, Any]
 
 
-class SqlStore(Schedules, Tracking, MetadataStore):
+class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
@@ -390,81 +390,6 @@ class SqlStore(Schedules, Tracking, MetadataStore):
             for row in result
         ]
 
-    # -- aliases ---------------------------------------------------------------------
-
-    def set_alias(self, alias: str, artifact_id: str) -> Alias:
-        _check_name("alias", alias, 255)
-        if alias == "latest" or (alias[0] == "v" and alias[1:].isdigit()):
-            raise InvalidInput(
-                f"alias {alias!r} would hide a version reference (@latest, @v3); "
-                "choose another name, such as 'champion'"
-            )
-
-        def work() -> Alias:
-            with transaction(self._engine, write=True) as c:
-                target = c.execute(
-                    sa.select(t.artifacts.c.kind, t.artifacts.c.name).where(
-                        t.artifacts.c.id == artifact_id
-                    )
-                ).first()
-                if target is None:
-                    raise NotFound(f"no artifact with id {artifact_id!r} to alias {alias!r}")
-                row = {
-                    "kind": target.kind,
-                    "name": target.name,
-                    "alias": alias,
-                    "artifact_id": artifact_id,
-                    "updated_at": now_us(),
-                }
-                key = (
-                    t.aliases.c.kind == target.kind,
-                    t.aliases.c.name == target.name,
-                    t.aliases.c.alias == alias,
-                )
-                moved = c.execute(
-                    sa.update(t.aliases)
-                    .where(*key)
-                    .values(artifact_id=artifact_id, updated_at=row["updated_at"])
-                )
-                if moved.rowcount == 0:
-                    c.execute(sa.insert(t.aliases), row)
-                return _alias(row)
-
-        return retrying(self._engine, work, retry_on_integrity=True)
-
-    def get_alias(self, kind: str, name: str, alias: str) -> Alias:
-        rows = self._select(
-            sa.select(t.aliases).where(
-                t.aliases.c.kind == kind, t.aliases.c.name == name, t.aliases.c.alias == alias
-            )
-        )
-        if not rows:
-            raise NotFound(f"{kind} {name!r} has no alias {alias!r}")
-        return _alias(rows[0])
-
-    def delete_alias(self, kind: str, name: str, alias: str) -> None:
-        def work() -> None:
-            with transaction(self._engine, write=True) as c:
-                deleted = c.execute(
-                    sa.delete(t.aliases).where(
-                        t.aliases.c.kind == kind,
-                        t.aliases.c.name == name,
-                        t.aliases.c.alias == alias,
-                    )
-                )
-                if deleted.rowcount == 0:
-                    raise NotFound(f"{kind} {name!r} has no alias {alias!r} to delete")
-
-        retrying(self._engine, work)
-
-    def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
-        query = sa.select(t.aliases).order_by(t.aliases.c.kind, t.aliases.c.name, t.aliases.c.alias)
-        if kind is not None:
-            query = query.where(t.aliases.c.kind == kind)
-        if name is not None:
-            query = query.where(t.aliases.c.name == name)
-        return [_alias(row) for row in self._select(query)]
-
     # -- alerts ----------------------------------------------------------------------
 
     def create_alert(
@@ -614,16 +539,6 @@ def _event(row: Row) -> Event:
         direction=Direction(row["direction"]),
         role=row["role"],
         created_at=from_us(row["created_at"]),
-    )
-
-
-def _alias(row: Row) -> Alias:
-    return Alias(
-        kind=row["kind"],
-        name=row["name"],
-        alias=row["alias"],
-        artifact_id=row["artifact_id"],
-        updated_at=from_us(row["updated_at"]),
     )
 
 

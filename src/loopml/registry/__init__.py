@@ -1,0 +1,81 @@
+"""The model registry: versioned models with their signature, evaluation and lineage,
+and the ``champion`` alias moved by promotion and rollback, every move kept with who
+made it and why.
+
+>>> import tempfile, loopml
+>>> from loopml import registry
+>>> from sklearn.datasets import load_iris
+>>> from sklearn.linear_model import LogisticRegression
+>>> X, y = load_iris(return_X_y=True, as_frame=True)
+>>> ws = loopml.init(tempfile.mkdtemp())
+>>> first = registry.register(LogisticRegression(C=0.1, max_iter=500).fit(X, y), "iris",
+...                           signature_from=X, alias="champion", workspace=ws)
+>>> second = registry.register(LogisticRegression(C=1.0, max_iter=500).fit(X, y), "iris",
+...                            workspace=ws)
+>>> registry.promote("iris@v2", reason="better on the holdout", workspace=ws).aliases
+('champion',)
+>>> registry.rollback("iris", reason="slower in production", workspace=ws).ref
+'iris@v1'
+>>> for move in registry.history("iris", workspace=ws)[:3]:  # newest first
+...     print(f"{move.alias} v{move.from_version} -> v{move.to_version}: {move.reason}")
+previous v1 -> v2: slower in production
+champion v2 -> v1: slower in production
+champion v1 -> v2: better on the holdout
+>>> ws.close()
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.registry._aliases import AliasMove, history, promote, rollback, set_alias
+    from loopml.registry._lineage import Input, Lineage, Origin, lineage
+    from loopml.registry._register import register
+    from loopml.registry._versions import ModelVersion, RegisteredModel, get, models, versions
+
+_WHERE = {
+    "AliasMove": "_aliases",
+    "history": "_aliases",
+    "promote": "_aliases",
+    "rollback": "_aliases",
+    "set_alias": "_aliases",
+    "Input": "_lineage",
+    "Lineage": "_lineage",
+    "Origin": "_lineage",
+    "lineage": "_lineage",
+    "register": "_register",
+    "ModelVersion": "_versions",
+    "RegisteredModel": "_versions",
+    "get": "_versions",
+    "models": "_versions",
+    "versions": "_versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"loopml.registry.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'loopml.registry' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "AliasMove",
+    "Input",
+    "Lineage",
+    "ModelVersion",
+    "Origin",
+    "RegisteredModel",
+    "get",
+    "history",
+    "lineage",
+    "models",
+    "promote",
+    "register",
+    "rollback",
+    "set_alias",
+    "versions",
+]

@@ -1,0 +1,198 @@
+"""Model versions as the registry shows them, and finding them by reference with errors
+that say what to give instead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from loopml.models import Signature
+    from loopml.store import Alias, Artifact, MetadataStore
+    from loopml.workspace import Workspace
+
+KIND = "model"
+CHAMPION = "champion"
+PREVIOUS = "previous"
+EVALUATION_KEY = "evaluation_id"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model: its artifact, and the aliases pointing at it.
+
+    A snapshot: promoting another version later does not change ``aliases`` here.
+    """
+
+    artifact: Artifact
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """``name@vN``."""
+        return self.artifact.ref
+
+    @property
+    def name(self) -> str:
+        return self.artifact.name
+
+    @property
+    def version(self) -> int:
+        return self.artifact.version
+
+    @property
+    def flavor(self) -> str | None:
+        flavor = self.artifact.metadata.get("flavor")
+        return flavor if isinstance(flavor, str) else None
+
+    @property
+    def libraries(self) -> dict[str, str]:
+        """Import name to the version the model was saved with."""
+        return dict(self.artifact.metadata.get("libraries") or {})
+
+    @property
+    def signature(self) -> Signature | None:
+        stored = self.artifact.metadata.get("signature")
+        if not stored:
+            return None
+        from loopml.models import Signature
+
+        return Signature.from_dict(stored)
+
+    @property
+    def evaluation_id(self) -> str | None:
+        """The id of the evaluation artifact it was registered with, if any."""
+        found = self.artifact.metadata.get(EVALUATION_KEY)
+        return found if isinstance(found, str) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The version as plain JSON values."""
+        meta = self.artifact.metadata
+        return {
+            "ref": self.ref,
+            "name": self.name,
+            "version": self.version,
+            "id": self.artifact.id,
+            "digest": self.artifact.digest,
+            "size": self.artifact.size,
+            "created_at": self.artifact.created_at.isoformat(),
+            "flavor": self.flavor,
+            "serialization": meta.get("serialization"),
+            "python_type": meta.get("python_type"),
+            "libraries": self.libraries,
+            "signature": meta.get("signature"),
+            "evaluation_id": self.evaluation_id,
+            "aliases": list(self.aliases),
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model name: how many versions it has, the latest one, and which version each
+    alias points at."""
+
+    name: str
+    count: int
+    latest: ModelVersion
+    aliases: dict[str, int]
+
+
+def use_workspace(workspace: Workspace | None) -> Workspace:
+    """``workspace``, else the active one (a pipeline run's) or the one found from here."""
+    if workspace is not None:
+        return workspace
+    from loopml.tracking import active_run
+    from loopml.workspace import current
+
+    around = active_run()
+    return around.ws if around is not None else current()
+
+
+def resolve_model(store: MetadataStore, ref: str) -> Artifact:
+    """The model version ``ref`` points at (``churn``, ``churn@v3``, ``churn@champion``),
+    or an error naming what is there instead and how to list what can be given."""
+    from loopml.refs import parse, resolve
+
+    name = parse(ref).name
+    try:
+        return resolve(store, KIND, ref)
+    except NotFound as error:
+        require_model(store, name, ref)
+        raise NotFound(
+            f"{error} ({ref}); `loopml models list {name}` lists its versions and aliases"
+        ) from None
+
+
+def require_model(store: MetadataStore, name: str, given: str | None = None) -> list[Artifact]:
+    """Every version of model ``name``, oldest first; NotFound or InvalidInput (a name
+    of something else, such as a dataset) when there is none."""
+    from loopml.refs import check_name
+
+    check_name(name, "model name")
+    found = store.find_artifacts(kind=KIND, name=name)
+    if found:
+        return found
+    others = sorted({artifact.kind for artifact in store.find_artifacts(name=name)})
+    if others:
+        raise InvalidInput(
+            f"{given or name} is not a model: {name!r} names a {' and a '.join(others)} in "
+            "this workspace; give a registered model (`loopml models list` lists them)"
+        )
+    raise NotFound(
+        f"no model named {name!r} in this workspace; `loopml models list` lists the models, "
+        "and loopml.registry.register(model, name) registers one"
+    )
+
+
+def version_of(store: MetadataStore, artifact: Artifact) -> ModelVersion:
+    """``artifact`` with the aliases that point at it now."""
+    aliases = store.aliases(kind=KIND, name=artifact.name)
+    return ModelVersion(artifact, _alias_names(aliases, artifact))
+
+
+def alias_target(store: MetadataStore, name: str, alias: str) -> str | None:
+    """The artifact id ``alias`` of model ``name`` points at, or None."""
+    for found in store.aliases(kind=KIND, name=name):
+        if found.alias == alias:
+            return found.artifact_id
+    return None
+
+
+def get(ref: str, *, workspace: Workspace | None = None) -> ModelVersion:
+    """The model version a reference points at: ``churn``, ``churn@v3``,
+    ``churn@latest``, ``churn@champion``, ``churn@blake3:1f2e3d4c``."""
+    store = use_workspace(workspace).store
+    return version_of(store, resolve_model(store, ref))
+
+
+def versions(name: str, *, workspace: Workspace | None = None) -> list[ModelVersion]:
+    """Every version of model ``name``, oldest first, each with its aliases."""
+    store = use_workspace(workspace).store
+    found = require_model(store, name)
+    aliases = store.aliases(kind=KIND, name=name)
+    return [ModelVersion(artifact, _alias_names(aliases, artifact)) for artifact in found]
+
+
+def models(*, workspace: Workspace | None = None) -> list[RegisteredModel]:
+    """Every registered model, by name, with its latest version and its aliases."""
+    store = use_workspace(workspace).store
+    every: dict[str, list[Artifact]] = {}
+    for artifact in store.find_artifacts(kind=KIND):  # in name, version order
+        every.setdefault(artifact.name, []).append(artifact)
+    aliases: dict[str, list[Alias]] = {}
+    for alias in store.aliases(kind=KIND):
+        aliases.setdefault(alias.name, []).append(alias)
+    listed = []
+    for name, found in every.items():
+        number = {artifact.id: artifact.version for artifact in found}
+        latest = ModelVersion(found[-1], _alias_names(aliases.get(name, ()), found[-1]))
+        pointing = {a.alias: number[a.artifact_id] for a in aliases.get(name, ())}
+        listed.append(RegisteredModel(name, len(found), latest, pointing))
+    return listed
+
+
+def _alias_names(aliases: Iterable[Alias], artifact: Artifact) -> tuple[str, ...]:
+    return tuple(a.alias for a in aliases if a.artifact_id == artifact.id)

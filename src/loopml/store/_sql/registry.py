@@ -1,0 +1,228 @@
+"""Aliases in the SQL store, and their history: every change is written with the
+alias, in one transaction, with who made it and why. A mixin of
+:class:`~loopml.store._sql.store.SqlStore`."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from loopml._time import from_us, now_us
+from loopml.errors import InvalidInput, NotFound
+from loopml.store._records import Alias, AliasEvent
+from loopml.store._sql import schema as t
+from loopml.store._sql.engine import retrying, transaction
+from loopml.store._sql.values import check_length
+
+Row = Mapping[Any, Any]
+_MAX_REASON = 4096
+UNKNOWN_ACTOR = "unknown"
+
+
+def default_actor() -> str:
+    """The user this process runs as, as the OS names it (``LOGNAME``, ``USER``, the
+    password database); ``unknown`` where none names one, as in some containers."""
+    try:
+        return getpass.getuser() or UNKNOWN_ACTOR
+    except (OSError, KeyError, ImportError):
+        return UNKNOWN_ACTOR
+
+
+class Aliases:
+    """The alias methods of the metadata store contract."""
+
+    _engine: sa.Engine
+
+    def set_alias(
+        self,
+        alias: str,
+        artifact_id: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Alias:
+        check_length("alias", alias, 255)
+        if alias == "latest" or (alias[0] == "v" and alias[1:].isdigit()):
+            raise InvalidInput(
+                f"alias {alias!r} would hide a version reference (@latest, @v3); "
+                "choose another name, such as 'champion'"
+            )
+        who, why = _actor(actor), _reason(reason)
+
+        def work() -> Alias:
+            with transaction(self._engine, write=True) as c:
+                target = c.execute(
+                    sa.select(t.artifacts.c.kind, t.artifacts.c.name).where(
+                        t.artifacts.c.id == artifact_id
+                    )
+                ).first()
+                if target is None:
+                    raise NotFound(f"no artifact with id {artifact_id!r} to alias {alias!r}")
+                key = _key(target.kind, target.name, alias)
+                # Locked, so that concurrent moves each record the target they replaced.
+                current = c.execute(sa.select(t.aliases).where(*key).with_for_update())
+                existing = current.mappings().first()
+                if existing is not None and existing["artifact_id"] == artifact_id:
+                    return _alias(existing)
+                row = {
+                    "kind": target.kind,
+                    "name": target.name,
+                    "alias": alias,
+                    "artifact_id": artifact_id,
+                    "updated_at": now_us(),
+                }
+                if existing is None:
+                    c.execute(sa.insert(t.aliases), row)
+                else:
+                    c.execute(
+                        sa.update(t.aliases)
+                        .where(*key)
+                        .values(artifact_id=artifact_id, updated_at=row["updated_at"])
+                    )
+                _record(
+                    c,
+                    row,
+                    moved_from=None if existing is None else existing["artifact_id"],
+                    moved_to=artifact_id,
+                    actor=who,
+                    reason=why,
+                )
+                return _alias(row)
+
+        # Two first settings of one alias race on its key: the loser's retry moves it.
+        return retrying(self._engine, work, retry_on_integrity=True)
+
+    def get_alias(self, kind: str, name: str, alias: str) -> Alias:
+        rows = self._alias_rows(sa.select(t.aliases).where(*_key(kind, name, alias)))
+        if not rows:
+            raise NotFound(f"{kind} {name!r} has no alias {alias!r}")
+        return _alias(rows[0])
+
+    def delete_alias(
+        self,
+        kind: str,
+        name: str,
+        alias: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        who, why = _actor(actor), _reason(reason)
+
+        def work() -> None:
+            with transaction(self._engine, write=True) as c:
+                key = _key(kind, name, alias)
+                current = c.execute(sa.select(t.aliases).where(*key).with_for_update())
+                existing = current.mappings().first()
+                if existing is None:
+                    raise NotFound(f"{kind} {name!r} has no alias {alias!r} to delete")
+                c.execute(sa.delete(t.aliases).where(*key))
+                _record(
+                    c,
+                    existing,
+                    moved_from=existing["artifact_id"],
+                    moved_to=None,
+                    actor=who,
+                    reason=why,
+                )
+
+        retrying(self._engine, work)
+
+    def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
+        query = sa.select(t.aliases).order_by(t.aliases.c.kind, t.aliases.c.name, t.aliases.c.alias)
+        if kind is not None:
+            query = query.where(t.aliases.c.kind == kind)
+        if name is not None:
+            query = query.where(t.aliases.c.name == name)
+        return [_alias(row) for row in self._alias_rows(query)]
+
+    def alias_history(self, kind: str, name: str, alias: str | None = None) -> list[AliasEvent]:
+        events = t.alias_events.c
+        query = (
+            sa.select(t.alias_events)
+            .where(events.kind == kind, events.name == name)
+            .order_by(events.id.desc())
+        )
+        if alias is not None:
+            query = query.where(events.alias == alias)
+        return [_alias_event(row) for row in self._alias_rows(query)]
+
+    def _alias_rows(self, query: sa.Select[Any]) -> list[Row]:
+        def work() -> list[Row]:
+            with transaction(self._engine, write=False) as c:
+                return list(c.execute(query).mappings().all())
+
+        return retrying(self._engine, work)
+
+
+def _key(kind: str, name: str, alias: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (t.aliases.c.kind == kind, t.aliases.c.name == name, t.aliases.c.alias == alias)
+
+
+def _record(
+    c: sa.Connection,
+    alias: Row,
+    *,
+    moved_from: str | None,
+    moved_to: str | None,
+    actor: str,
+    reason: str | None,
+) -> None:
+    c.execute(
+        sa.insert(t.alias_events),
+        {
+            "kind": alias["kind"],
+            "name": alias["name"],
+            "alias": alias["alias"],
+            "from_artifact_id": moved_from,
+            "to_artifact_id": moved_to,
+            "actor": actor,
+            "reason": reason,
+            "created_at": now_us(),
+        },
+    )
+
+
+def _actor(actor: str | None) -> str:
+    if actor is None:
+        return default_actor()
+    check_length("alias change actor", actor, 255)
+    return actor
+
+
+def _reason(reason: str | None) -> str | None:
+    if reason is None or reason == "":
+        return None
+    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
+        raise InvalidInput(
+            f"alias change reason {reason!r:.80} must be text of at most {_MAX_REASON} "
+            "characters; say in a sentence why the alias moves"
+        )
+    return reason
+
+
+def _alias(row: Row) -> Alias:
+    return Alias(
+        kind=row["kind"],
+        name=row["name"],
+        alias=row["alias"],
+        artifact_id=row["artifact_id"],
+        updated_at=from_us(row["updated_at"]),
+    )
+
+
+def _alias_event(row: Row) -> AliasEvent:
+    return AliasEvent(
+        id=int(row["id"]),
+        kind=row["kind"],
+        name=row["name"],
+        alias=row["alias"],
+        from_artifact_id=row["from_artifact_id"],
+        to_artifact_id=row["to_artifact_id"],
+        actor=row["actor"],
+        reason=row["reason"],
+        created_at=from_us(row["created_at"]),
+    )

@@ -1,0 +1,141 @@
+"""promote, rollback and history: the champion moves, the one it leaves is kept as
+`previous`, every move is in the history with who made it and why, and what cannot be
+done says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import loopml
+from loopml import registry
+from loopml.errors import InvalidInput, NotFound
+
+Fit = Callable[[float], LogisticRegression]
+
+
+@pytest.fixture
+def three(ws: loopml.Workspace, fit: Fit) -> list[str]:
+    """Model `iris` with three versions and no aliases."""
+    return [registry.register(fit(C), "iris", workspace=ws).ref for C in (0.1, 1.0, 10.0)]
+
+
+def moves(ws: loopml.Workspace) -> list[tuple[str, int | None, int | None, str, str | None]]:
+    return [
+        (m.alias, m.from_version, m.to_version, m.actor, m.reason)
+        for m in registry.history("iris", workspace=ws)
+    ]
+
+
+def test_promote_twice_then_roll_back(
+    ws: loopml.Workspace, three: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "ana")
+    registry.promote("iris@v1", reason="first model", workspace=ws)
+    promoted = registry.promote("iris@v3", reason="better on May data", workspace=ws)
+    assert (promoted.ref, promoted.aliases) == ("iris@v3", ("champion",))
+    monkeypatch.setenv("LOGNAME", "bob")
+    champion = registry.rollback("iris", reason="p99 latency doubled", workspace=ws)
+    assert (champion.ref, champion.aliases) == ("iris@v1", ("champion",))
+    assert registry.get("iris@champion", workspace=ws).ref == "iris@v1"
+    assert registry.get("iris@previous", workspace=ws).ref == "iris@v3"
+    assert moves(ws) == [
+        ("previous", 1, 3, "bob", "p99 latency doubled"),
+        ("champion", 3, 1, "bob", "p99 latency doubled"),
+        ("champion", 1, 3, "ana", "better on May data"),
+        ("previous", None, 1, "ana", "better on May data"),
+        ("champion", None, 1, "ana", "first model"),
+    ]
+    actions = [m.action for m in registry.history("iris", workspace=ws)]
+    assert actions == ["moved", "moved", "moved", "set", "set"]
+
+
+def test_a_second_rollback_undoes_the_first(ws: loopml.Workspace, three: list[str]) -> None:
+    registry.promote("iris@v1", workspace=ws)
+    registry.promote("iris@v2", workspace=ws)
+    assert registry.rollback("iris", workspace=ws).ref == "iris@v1"
+    assert registry.rollback("iris", workspace=ws).ref == "iris@v2"
+    assert registry.get("iris@previous", workspace=ws).ref == "iris@v1"
+
+
+def test_an_actor_may_be_named(ws: loopml.Workspace, three: list[str]) -> None:
+    registry.promote("iris@v2", actor="loop-controller", reason="gate passed", workspace=ws)
+    assert moves(ws) == [("champion", None, 2, "loop-controller", "gate passed")]
+
+
+def test_promoting_the_champion_again_changes_nothing(
+    ws: loopml.Workspace, three: list[str]
+) -> None:
+    registry.promote("iris@v2", workspace=ws)
+    again = registry.promote("iris@champion", reason="again", workspace=ws)
+    assert again.ref == "iris@v2"
+    assert len(registry.history("iris", workspace=ws)) == 1
+    with pytest.raises(NotFound):
+        registry.get("iris@previous", workspace=ws)
+
+
+def test_rollback_needs_a_champion_and_a_previous(ws: loopml.Workspace, three: list[str]) -> None:
+    with pytest.raises(NotFound, match=r"'iris' has no champion to roll back from.*promote"):
+        registry.rollback("iris", workspace=ws)
+    registry.promote("iris@v1", workspace=ws)
+    with pytest.raises(NotFound, match=r"no previous champion.*iris@v1 is the only one"):
+        registry.rollback("iris", workspace=ws)
+    assert registry.get("iris@champion", workspace=ws).ref == "iris@v1"
+    assert len(registry.history("iris", workspace=ws)) == 1
+
+
+def test_a_rollback_stopped_halfway_is_not_repeated(ws: loopml.Workspace, three: list[str]) -> None:
+    registry.promote("iris@v1", workspace=ws)
+    registry.promote("iris@v2", workspace=ws)
+    # what a crash between the two moves of a rollback leaves: both on the target
+    ws.store.set_alias("champion", registry.get("iris@v1", workspace=ws).artifact.id)
+    with pytest.raises(NotFound, match=r"previous is the champion, iris@v1, too.*history iris"):
+        registry.rollback("iris", workspace=ws)
+    assert registry.get("iris@champion", workspace=ws).ref == "iris@v1"
+
+
+def test_unknown_models_and_refs_say_what_to_do(ws: loopml.Workspace, three: list[str]) -> None:
+    ws.store.create_artifact(kind="dataset", name="flowers", digest="ab" * 32, size=1)
+    with pytest.raises(NotFound, match=r"no model named 'ghost'.*loopml models list"):
+        registry.promote("ghost@v1", workspace=ws)
+    with pytest.raises(InvalidInput, match=r"flowers@v1 is not a model: 'flowers' names a dataset"):
+        registry.promote("flowers@v1", workspace=ws)
+    with pytest.raises(NotFound, match=r"v9.*latest is v3.*loopml models list iris"):
+        registry.promote("iris@v9", workspace=ws)
+    with pytest.raises(NotFound, match=r"no alias 'best'"):
+        registry.get("iris@best", workspace=ws)
+    with pytest.raises(NotFound, match="ghost"):
+        registry.rollback("ghost", workspace=ws)
+    with pytest.raises(NotFound, match="ghost"):
+        registry.history("ghost", workspace=ws)
+    assert registry.history("iris", workspace=ws) == []
+
+
+def test_champion_and_previous_move_only_by_promotion(
+    ws: loopml.Workspace, three: list[str]
+) -> None:
+    for alias in ("champion", "previous"):
+        with pytest.raises(InvalidInput, match="promotion and rollback"):
+            registry.set_alias("iris@v1", alias, workspace=ws)
+    staged = registry.set_alias("iris@v3", "staging", reason="load test", workspace=ws)
+    assert staged.aliases == ("staging",)
+
+
+def test_versions_and_models_show_the_aliases(
+    ws: loopml.Workspace, three: list[str], fit: Fit
+) -> None:
+    registry.promote("iris@v1", workspace=ws)
+    registry.promote("iris@v2", workspace=ws)
+    registry.register(fit(0.5), "other", workspace=ws)
+    assert [(v.ref, v.aliases) for v in registry.versions("iris", workspace=ws)] == [
+        ("iris@v1", ("previous",)),
+        ("iris@v2", ("champion",)),
+        ("iris@v3", ()),
+    ]
+    listed = registry.models(workspace=ws)
+    assert [(m.name, m.count, m.latest.ref, m.aliases) for m in listed] == [
+        ("iris", 3, "iris@v3", {"champion": 2, "previous": 1}),
+        ("other", 1, "other@v1", {}),
+    ]
