@@ -30,6 +30,7 @@ def test_all_is_exactly_the_public_surface() -> None:
         "models",
         "pipeline",
         "progress",
+        "register",
         "set_tags",
         "start_run",
         "step",

@@ -28,41 +28,37 @@ _TRACKING = (
     "set_tags",
     "start_run",
 )
-
-_TRAINING = ("baseline", "distill", "tune")
+# Each lazily loaded name, and the module it comes from.
+_LAZY = {
+    **dict.fromkeys(_TRACKING, "loopml.tracking"),
+    **dict.fromkeys(("baseline", "distill", "tune"), "loopml.training"),
+    "register": "loopml.registry",
+    "progress": "loopml._progress",
+}
+_SUBPACKAGES = ("data", "models")
 
 __all__ = [
     "LoopmlError",
     "Workspace",
     "__version__",
-    "data",
     "errors",
     "init",
-    "models",
     "pipeline",
-    "progress",
     "step",
     "workspace",
-    *_TRACKING,
-    *_TRAINING,
+    *_SUBPACKAGES,
+    *_LAZY,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # Subpackages load on first use, so that `import loopml` stays fast.
-    if name in ("data", "models"):
-        from importlib import import_module
+    # Subpackages and their functions load on first use, so that `import loopml` stays fast.
+    from importlib import import_module
 
+    if name in _SUBPACKAGES:
         return import_module(f"loopml.{name}")
-    if name == "progress":
-        from loopml._progress import progress
-
-        return progress
-    if name in _TRACKING or name in _TRAINING:
-        from importlib import import_module
-
-        module = import_module("loopml.tracking" if name in _TRACKING else "loopml.training")
-        value = getattr(module, name)
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value  # found once; later calls skip this function
         return value
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")
