@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-pipeline bench-tune bench-models format clean
+.PHONY: demo test check bench bench-data bench-pipeline bench-tune bench-models bench-evaluation format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/tune/run.py
 	$(BIN)/python bench/models/signature.py
+	$(BIN)/python bench/evaluation/run.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -50,6 +51,9 @@ bench-tune: $(STAMP)
 
 bench-models: $(STAMP)
 	$(BIN)/python bench/models/signature.py
+
+bench-evaluation: $(STAMP)
+	$(BIN)/python bench/evaluation/run.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples

@@ -33,9 +33,11 @@ _LAZY = {
     **dict.fromkeys(_TRACKING, "loopml.tracking"),
     **dict.fromkeys(("baseline", "distill", "tune"), "loopml.training"),
     "register": "loopml.registry",
+    "evaluate": "loopml.evaluation",
+    "gate": "loopml.evaluation",
     "progress": "loopml._progress",
 }
-_SUBPACKAGES = ("data", "models")
+_SUBPACKAGES = ("data", "models", "evaluation")
 
 __all__ = [
     "LoopmlError",

@@ -85,6 +85,9 @@ class Evaluation:
     flips: Flips | None = None
     data: str | None = None  # the dataset version's ref, e.g. "churn@v5"
     model: str | None = None  # the model's ref, when it was registered
+    # What the fields above do not hold: the confusion matrix, any overlap allowed with
+    # the training rows, the slices skipped and why, how latency and size were measured.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,67 @@
+"""Model analysis: a model evaluated on held-out rows, with metrics and their bootstrap
+intervals, the naive baseline, metrics per slice, sensitivity to small input changes,
+calibration, latency and size, and flips against the champion; and the gate that
+decides on a model from its evaluation.
+
+>>> import numpy as np, pandas as pd
+>>> from sklearn.linear_model import LogisticRegression
+>>> from loopml.evaluation import evaluate
+>>> rng = np.random.default_rng(0)
+>>> def rows(n):
+...     x = rng.uniform(0, 100, n)
+...     return pd.DataFrame({"x": x, "y": np.where(x + rng.normal(0, 10, n) > 50, "yes", "no")})
+>>> train, held_out = rows(400), rows(200)
+>>> model = LogisticRegression().fit(train[["x"]], train["y"])
+>>> result = evaluate(model, held_out, label="y", train=train, record=False)
+>>> result.primary, result.metrics["accuracy"], result.baseline["accuracy"]
+('accuracy', 0.9..., 0.55)
+>>> result.intervals["accuracy"]
+Interval(low=0.8..., high=0.9..., level=0.95)
+>>> worst = result.slices[0]
+>>> worst.name, worst.rows, worst.gap < 0
+('x in [..., ...)', 50, True)
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.evaluation._evaluate import OverlapWarning, evaluate
+    from loopml.evaluation._gate import Decision, Policy, gate  # the gate
+    from loopml.evaluation._records import Evaluation, Flips, Interval, SliceResult
+
+_WHERE = {
+    "OverlapWarning": "_evaluate",
+    "evaluate": "_evaluate",
+    "Evaluation": "_records",
+    "Flips": "_records",
+    "Interval": "_records",
+    "SliceResult": "_records",
+    # -- the gate --
+    "Decision": "_gate",
+    "Policy": "_gate",
+    "gate": "_gate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"loopml.evaluation.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'loopml.evaluation' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "Decision",  # the gate
+    "Evaluation",
+    "Flips",
+    "Interval",
+    "OverlapWarning",
+    "Policy",  # the gate
+    "SliceResult",
+    "evaluate",
+    "gate",  # the gate
+]

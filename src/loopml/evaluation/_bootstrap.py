@@ -1,0 +1,224 @@
+"""Bootstrap confidence intervals of every scalar metric, vectorised in NumPy.
+
+1,000 resamples of the evaluation rows, drawn with a fixed seed, so the same model on
+the same rows always gets the same intervals; the interval is the 2.5th to 97.5th
+percentile of the metric over the resamples. A time series is resampled in blocks of
+consecutive rows (``rows ** (1/3)`` long, the moving-block bootstrap), so the
+intervals keep the series' autocorrelation instead of pretending rows are independent.
+
+Resamples are drawn in chunks of about a million row positions; each metric is
+computed on a whole chunk at once from per-row quantities (means by a gather, ROC-AUC
+by a rank sum over groups of rows, the ECE by one ``bincount``), never by a Python
+loop over resamples. The label metrics (accuracy, F1...) need only the confusion
+matrix of each resample, drawn directly (see ``_confusions``).
+
+A statistic with a bias (the ECE grows on resamples) may have an interval that does not
+contain its value on all rows; that is the bootstrap's answer, not an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+from loopml.evaluation._calibration import BINS, bin_of, outcomes
+from loopml.evaluation._predict import Predictions
+from loopml.evaluation._records import Interval
+
+RESAMPLES = 1_000
+SEED = 20_240_917
+LEVEL = 0.95
+_CHUNK_CELLS = 1_000_000  # row positions per chunk: its arrays stay in cache
+
+Draws = npt.NDArray[np.int32]  # (resamples, rows): the row positions of each resample
+Values = npt.NDArray[np.float64]  # (resamples,)
+Kernel = Callable[[Draws], dict[str, Values]]
+Statistic = Callable[[Draws], Values]
+
+
+def intervals(p: Predictions, metrics: dict[str, float]) -> dict[str, Interval]:
+    """An interval for each metric of ``metrics`` that the bootstrap knows."""
+    found: dict[str, list[Values]] = {}
+
+    def keep(values: dict[str, Values]) -> None:
+        for name, drawn in values.items():
+            if name in metrics:
+                found.setdefault(name, []).append(drawn)
+
+    if p.task == "classification":
+        keep(_labels(p, _confusions(p)))
+    kernels = _kernels(p)
+    if kernels:
+        for draws in resamples(p.rows, block=block_length(p)):
+            for kernel in kernels:
+                keep(kernel(draws))
+    tail = (1 - LEVEL) / 2 * 100
+    result: dict[str, Interval] = {}
+    for name, parts in found.items():
+        values = np.concatenate(parts)
+        values = values[np.isfinite(values)]
+        if len(values):
+            low, high = np.percentile(values, [tail, 100 - tail])
+            result[name] = Interval(float(low), float(high), LEVEL)
+    return result
+
+
+def block_length(p: Predictions) -> int:
+    return max(1, round(p.rows ** (1 / 3))) if p.task == "timeseries" else 1
+
+
+def resamples(rows: int, *, block: int = 1, count: int = RESAMPLES) -> Iterator[Draws]:
+    """Row positions of ``count`` resamples of ``rows`` rows, a chunk at a time."""
+    rng = np.random.default_rng(SEED)
+    chunk = max(1, _CHUNK_CELLS // rows)
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
+        if block == 1:
+            yield rng.integers(0, rows, size=(size, rows), dtype=np.int32)
+            continue
+        blocks = -(-rows // block)
+        starts = rng.integers(0, rows - block + 1, size=(size, blocks), dtype=np.int32)
+        spans = np.add(starts[:, :, None], np.arange(block, dtype=np.int32), dtype=np.int32)
+        yield spans.reshape(size, -1)[:, :rows]
+
+
+def per_resample(
+    keys: npt.NDArray[np.intp], groups: int, draws: Draws, weights: Values | None = None
+) -> npt.NDArray[np.float64]:
+    """Per resample, the count (or the sum of ``weights``) of the rows of each key:
+    (resamples, groups)."""
+    size = draws.shape[0]
+    flat = keys[draws]
+    flat += (np.arange(size, dtype=flat.dtype) * groups)[:, None]  # in place: no copy
+    drawn_weights = None if weights is None else weights[draws].ravel()
+    summed = np.bincount(flat.ravel(), weights=drawn_weights, minlength=size * groups)
+    return summed.reshape(size, groups).astype(np.float64, copy=False)
+
+
+# -- the metrics, each on a chunk of resamples ----------------------------------------
+
+
+def _kernels(p: Predictions) -> list[Kernel]:
+    if p.task != "classification":
+        return [lambda draws: _regression(p, draws)]
+    kernels: list[Kernel] = []
+    if p.proba is not None:
+        proba = p.proba
+        given = proba[np.arange(p.rows), p.y]
+        loss = -np.log(np.clip(given, np.finfo(np.float64).eps, 1 - np.finfo(np.float64).eps))
+        kernels.append(lambda draws: {"log_loss": loss[draws].mean(axis=1)})
+        auc = _roc_auc(p.y, proba)
+        kernels.append(lambda draws: {"roc_auc": auc(draws)})
+        found = outcomes(p)
+        if found is not None:
+            score, outcome, _ = found
+            bins, gap = bin_of(score), score - outcome
+            kernels.append(
+                lambda draws: {
+                    "ece": np.abs(per_resample(bins, BINS, draws, gap)).sum(axis=1) / p.rows
+                }
+            )
+    return kernels
+
+
+def _confusions(p: Predictions) -> npt.NDArray[np.float64]:
+    """A confusion matrix per resample. The label metrics depend on the rows only
+    through the counts of the (true, predicted) cells, and resampling rows draws those
+    counts from the multinomial of the cells' shares: drawn here directly, it is the
+    same bootstrap at the cost of the cells, not of the rows."""
+    k = p.classes_count
+    cells = np.bincount(p.y * k + p.pred, minlength=k * k)
+    rng = np.random.default_rng(SEED)
+    drawn = rng.multinomial(p.rows, cells / p.rows, size=RESAMPLES)
+    return drawn.reshape(-1, k, k).astype(np.float64)
+
+
+def _labels(p: Predictions, matrix: npt.NDArray[np.float64]) -> dict[str, Values]:
+    right = np.diagonal(matrix, axis1=1, axis2=2)
+    support, predicted = matrix.sum(axis=2), matrix.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = right / support
+        precision = right / predicted
+        f1 = 2 * right / (support + predicted)
+        found = {
+            "accuracy": right.sum(axis=1) / p.rows,
+            "balanced_accuracy": _mean_where(recall, support > 0),
+            "f1_macro": _mean_where(f1, support + predicted > 0),
+        }
+    for code in range(p.classes_count):
+        name = p.label_of(code)
+        found[f"precision.{name}"] = np.nan_to_num(precision[:, code])
+        found[f"recall.{name}"] = np.nan_to_num(recall[:, code])
+        found[f"f1.{name}"] = np.nan_to_num(f1[:, code])
+    return found
+
+
+def _mean_where(values: Values, present: npt.NDArray[np.bool_]) -> Values:
+    total = np.where(present, values, 0.0).sum(axis=1)
+    return np.asarray(total / present.sum(axis=1), dtype=np.float64)
+
+
+def _roc_auc(y: npt.NDArray[np.intp], proba: npt.NDArray[np.float64]) -> Statistic:
+    if proba.shape[1] == 2:
+        return _binary_auc(y == 1, proba[:, 1])
+    each = [_binary_auc(y == c, proba[:, c]) for c in range(proba.shape[1])]
+
+    def macro(draws: Draws) -> Values:
+        areas = np.stack([area(draws) for area in each])
+        defined = np.isfinite(areas)
+        with np.errstate(invalid="ignore"):
+            total = np.where(defined, areas, 0.0).sum(axis=0)
+            return np.asarray(total / defined.sum(axis=0), dtype=np.float64)
+
+    return macro
+
+
+def _binary_auc(positive: npt.NDArray[np.bool_], score: Values) -> Statistic:
+    """The Mann-Whitney AUC of each resample, exactly, from the rows it drew.
+
+    Rows are grouped in score order: a group is a run of rows of one class with no row
+    of the other class at a score between or equal to theirs (a tie with the other class
+    is a group of its own). Every positive row of a group has the same negatives below
+    it, so per resample only the drawn rows of each group are counted (one
+    ``bincount``), and a cumulative sum gives the negatives below each group.
+    """
+    order = np.argsort(score, kind="stable")
+    ordered, kinds = score[order], positive[order].astype(np.int8)
+    tie_starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    mixed = np.maximum.reduceat(kinds, tie_starts) != np.minimum.reduceat(kinds, tie_starts)
+    kind = kinds[tie_starts]
+    new = np.r_[True, mixed[1:] | mixed[:-1] | (kind[1:] != kind[:-1])]
+    group_of_tie = np.cumsum(new) - 1
+    groups = int(group_of_tie[-1]) + 1
+    row_group = np.empty(len(score), dtype=np.int64)
+    row_group[order] = np.repeat(group_of_tie, np.diff(np.r_[tie_starts, len(score)]))
+    keys = row_group * 2 + positive
+
+    def area(draws: Draws) -> Values:
+        drawn = per_resample(keys, 2 * groups, draws).reshape(len(draws), groups, 2)
+        neg, pos = drawn[:, :, 0], drawn[:, :, 1]
+        below = np.cumsum(neg, axis=1) - neg
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pairs = (pos * (below + neg / 2)).sum(axis=1)
+            return np.asarray(pairs / (pos.sum(axis=1) * neg.sum(axis=1)), dtype=np.float64)
+
+    return area
+
+
+def _regression(p: Predictions, draws: Draws) -> dict[str, Values]:
+    error = p.y - p.pred
+    absolute, squared = np.abs(error)[draws], (error**2)[draws]
+    mae = absolute.mean(axis=1)
+    found = {"mae": mae, "rmse": np.sqrt(squared.mean(axis=1))}
+    if p.task == "regression":
+        centered = p.y - p.y.mean()  # centred first: sums of squares lose no digits
+        sums, squares = centered[draws].sum(axis=1), (centered**2)[draws].sum(axis=1)
+        total = squares - sums**2 / p.rows
+        with np.errstate(divide="ignore", invalid="ignore"):
+            found["r2"] = np.where(total > 0, 1 - squared.sum(axis=1) / total, math.nan)
+    elif p.scale > 0:
+        found["mase"] = mae / p.scale
+    return found

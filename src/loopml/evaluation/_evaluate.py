@@ -1,0 +1,235 @@
+"""``evaluate``: a model on held-out rows, with everything the gate and people look at.
+
+The steps, each in its own module: inputs (:mod:`._inputs`), predictions
+(:mod:`._predict`), metrics (:mod:`._scores`), bootstrap intervals
+(:mod:`._bootstrap`), the naive baseline (:mod:`._naive`), slices (:mod:`._slices`),
+perturbation (:mod:`._perturb`), calibration (:mod:`._calibration`), latency and size
+(:mod:`._latency`), flips (:mod:`._flips`), training overlap (:mod:`._overlap`) and
+the stored record (:mod:`._record`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+from loopml.evaluation import _inputs as inputs
+from loopml.evaluation import _record
+from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals
+from loopml.evaluation._calibration import calibration
+from loopml.evaluation._flips import flips
+from loopml.evaluation._latency import BATCHES, ROW_CALLS, latency, sizes
+from loopml.evaluation._naive import concatenated, naive
+from loopml.evaluation._overlap import overlapping
+from loopml.evaluation._perturb import sensitivity
+from loopml.evaluation._predict import Predictions, predict, predictions, resolve_task
+from loopml.evaluation._records import Evaluation, Flips
+from loopml.evaluation._scores import confusion, scores
+from loopml.evaluation._slices import (
+    MIN_ROWS,
+    Slice,
+    column_slices,
+    default_columns,
+    slice_results,
+    user_slices,
+)
+from loopml.refs import check_name
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+DEFAULT_PRIMARY = {"classification": "accuracy", "regression": "rmse", "timeseries": "mase"}
+
+
+class OverlapWarning(UserWarning):
+    """Evaluation rows also appear in the training data, and ``allow_overlap=True``
+    let the evaluation go on: its metrics are optimistic."""
+
+
+def evaluate(
+    model: Any,
+    data: Any,
+    *,
+    label: str,
+    task: str | None = None,
+    train: Any = None,
+    allow_overlap: bool = False,
+    slices: Mapping[str, Any] | None = None,
+    slice_columns: Sequence[str] | None = None,
+    against: Any = None,
+    primary: str | None = None,
+    name: str | None = None,
+    workspace: Workspace | None = None,
+    record: bool = True,
+) -> Evaluation:
+    """Evaluate ``model`` on ``data`` (rows it was not trained on) and, with ``record``,
+    store the result as an artifact of kind ``evaluation`` and log its metrics on the
+    active run as ``eval.<metric>`` and ``baseline.<metric>``.
+
+    ``model`` and ``against`` are model objects, registered refs (``churn@v3``) or
+    Artifacts; ``data`` and ``train`` are dataset refs (``churn@v5``),
+    DatasetVersions or pandas/Polars DataFrames (``train`` may be a list: training and
+    validation). ``task`` is inferred from the model when None. ``primary`` is the
+    metric the gate compares first (default: accuracy, rmse, or mase for a time
+    series). ``name`` names the stored evaluation (default: the registered model's
+    name, else "evaluation"). See docs/evaluation.md for every step.
+    """
+    ws = inputs.OnDemand(workspace)
+    info = inputs.load(model, ws)
+    stored_as = name or (info.artifact.name if info.artifact is not None else "evaluation")
+    if record:  # before the work, not after it
+        check_name(stored_as, "evaluation name")
+        ws()
+    table = inputs.read(data, ws)
+    frame = table.frame
+    inputs.check_label(frame, label)
+    task = resolve_task(task, info)
+    extra = _checked_columns(slice_columns, frame)
+    names = inputs.features(info, frame, label, extra=extra)
+    form = inputs.input_form(info, table)
+    features = frame.select(names)
+    y = inputs.labels(frame, label)
+
+    details: dict[str, Any] = {}
+    trained = inputs.read_all(train, ws) if train is not None else []
+    for i, part in enumerate(trained):
+        inputs.check_label(part.frame, label, f"train[{i}]")
+    if trained:
+        details["overlap"] = _overlap(frame, trained, [*names, label], allow_overlap)
+    y_train = concatenated([inputs.labels(part.frame, label) for part in trained])
+    base = naive(task, y, y_train)
+
+    p = predictions(task, info, inputs.as_form(features, form), y, scale=base.scale)
+    metrics = scores(p)
+    calibrated = calibration(p)
+    if calibrated is not None:
+        metrics["ece"] = calibrated["ece"]
+    if task == "classification":
+        details["confusion"] = confusion(p)
+    primary = _primary(primary, task, metrics)
+
+    candidates = _slices(frame, table.given, slice_columns, slices, names)
+    found_slices, skipped = slice_results(candidates, p, primary, metrics[primary])
+    details["slices"] = {"min_rows": MIN_ROWS, "skipped": skipped}
+    shares, how = sensitivity(info.model, frame, names, form, task, info.label)
+    details["perturbation"] = how
+    size, size_how = sizes(info.model, info.artifact)
+    details["size"] = size_how
+    details["latency"] = {"input": form, "row_calls": ROW_CALLS, "batches": BATCHES}
+    details["bootstrap"] = {"resamples": RESAMPLES, "seed": SEED, "block": block_length(p)}
+    other, against_artifact = _against(against, ws, table, label, p)
+
+    evaluation = Evaluation(
+        task=task,
+        primary=primary,
+        rows=p.rows,
+        metrics=metrics,
+        intervals=intervals(p, metrics),
+        baseline={k: v for k, v in base.metrics.items() if k in metrics},
+        baseline_description=base.description,
+        slices=found_slices,
+        perturbation=shares,
+        calibration=calibrated,
+        latency_ms=latency(info.model, features, form),
+        size_bytes=size,
+        flips=other,
+        data=table.ref,
+        model=info.ref,
+        details=details,
+    )
+    if record:
+        used = {"model": info.artifact, "data": table.artifact, "against": against_artifact}
+        _record.store(
+            ws(),
+            evaluation,
+            name=stored_as,
+            inputs={role: artifact for role, artifact in used.items() if artifact is not None},
+        )
+        _record.log_to_run(evaluation)
+    return evaluation
+
+
+def _checked_columns(slice_columns: Sequence[str] | None, frame: pl.DataFrame) -> list[str]:
+    if slice_columns is None:
+        return []
+    columns = [slice_columns] if isinstance(slice_columns, str) else list(slice_columns)
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"slice_columns names {', '.join(map(repr, missing))}, not in the data; its "
+            f"columns are {', '.join(frame.columns[:20])}"
+        )
+    return columns
+
+
+def _overlap(
+    frame: pl.DataFrame, trained: list[inputs.Table], columns: list[str], allowed: bool
+) -> dict[str, Any]:
+    rows = overlapping(frame, [part.frame for part in trained], columns)
+    sources = [part.ref or f"train[{i}] (a DataFrame)" for i, part in enumerate(trained)]
+    found = {"rows": len(rows), "allowed": allowed, "against": sources}
+    if len(rows):
+        what = (
+            f"{len(rows)} of {frame.height} evaluation rows also appear in the training data "
+            f"({', '.join(sources)}), with the same values in every feature and the label"
+        )
+        if not allowed:
+            raise InvalidInput(
+                f"{what}; evaluate on held-out rows, or pass allow_overlap=True to evaluate "
+                "anyway (the overlap is recorded with the evaluation)"
+            )
+        warnings.warn(f"{what}: the metrics are optimistic", OverlapWarning, stacklevel=3)
+        found["first_rows"] = rows[:100].tolist()
+    return found
+
+
+def _primary(primary: str | None, task: str, metrics: dict[str, float]) -> str:
+    if primary is None:
+        primary = DEFAULT_PRIMARY[task]
+        return primary if primary in metrics else "mae"
+    if primary not in metrics:
+        raise InvalidInput(
+            f"primary={primary!r} is not a metric of this evaluation; use one of "
+            f"{', '.join(sorted(metrics))}"
+        )
+    return primary
+
+
+def _slices(
+    frame: pl.DataFrame,
+    given: Any,
+    slice_columns: Sequence[str] | None,
+    slices: Mapping[str, Any] | None,
+    features: list[str],
+) -> Iterator[Slice]:
+    if slice_columns is None:
+        columns = default_columns(frame, features)
+    else:
+        columns = [slice_columns] if isinstance(slice_columns, str) else list(slice_columns)
+    for column in columns:
+        yield from column_slices(frame, column)
+    if slices:
+        yield from user_slices(slices, frame, given)
+
+
+def _against(
+    against: Any,
+    ws: Callable[[], Workspace],
+    table: inputs.Table,
+    label: str,
+    p: Predictions,
+) -> tuple[Flips | None, Artifact | None]:
+    """Flips against the other model, on its own columns of the same rows."""
+    if against is None:
+        return None, None
+    other = inputs.load(against, ws, "against")
+    frame = table.frame
+    names = inputs.features(other, frame, label, strict=False, what="data (for against=)")
+    X = inputs.as_form(frame.select(names), inputs.input_form(other, table))
+    found = flips(p, predict(other.model, X, frame.height, other.label), other.label)
+    return found, other.artifact

@@ -1,0 +1,89 @@
+"""What the model costs to serve: prediction latency and size.
+
+Latency is of the loaded object's ``predict``, as a server calls it: 200 calls of one
+row each and 20 calls of 1,000 rows each (rows drawn with a fixed seed, with
+replacement, so small data still makes full batches), after one untimed call of each
+kind (the first call pays for lazy set-up). Building the input frame is not timed.
+Reported in milliseconds: ``row_p50``, ``row_p99``, ``batch_1000_p50``,
+``batch_1000_p99``. The numbers are of this machine, under its current load.
+
+Size: ``disk`` is the stored artifact's bytes for a registered model, else the bytes
+its flavor would store (what ``save_model`` writes); ``memory`` is the size of the
+model pickled, a stand-in for its footprint that counts its arrays and tables but not
+the interpreter's overhead per object. Either is left out when it cannot be had (a
+model no flavor takes, or one that cannot be pickled).
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loopml.errors import LoopmlError
+from loopml.evaluation._inputs import as_form
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopml.store import Artifact
+
+ROW_CALLS = 200
+BATCH_ROWS = 1_000
+BATCHES = 20
+SEED = 11
+
+
+def latency(model: Any, frame: pl.DataFrame, form: str) -> dict[str, float]:
+    rng = np.random.default_rng(SEED)
+    singles = [
+        as_form(frame[int(i) : int(i) + 1], form) for i in rng.integers(0, frame.height, ROW_CALLS)
+    ]
+    batches = [
+        as_form(frame[rng.integers(0, frame.height, BATCH_ROWS)], form) for _ in range(BATCHES)
+    ]
+    model.predict(singles[0])
+    model.predict(batches[0])
+    row = _timed(model, singles)
+    batch = _timed(model, batches)
+    return {
+        "row_p50": float(np.percentile(row, 50)),
+        "row_p99": float(np.percentile(row, 99)),
+        "batch_1000_p50": float(np.percentile(batch, 50)),
+        "batch_1000_p99": float(np.percentile(batch, 99)),
+    }
+
+
+def _timed(model: Any, inputs: list[Any]) -> list[float]:
+    took = []
+    for X in inputs:
+        started = time.perf_counter_ns()
+        model.predict(X)
+        took.append((time.perf_counter_ns() - started) / 1e6)
+    return took
+
+
+def sizes(model: Any, artifact: Artifact | None) -> tuple[dict[str, float], dict[str, str]]:
+    """``({"disk": bytes, "memory": bytes}, {each: what was measured})``."""
+    found: dict[str, float] = {}
+    how: dict[str, str] = {}
+    if artifact is not None:
+        found["disk"], how["disk"] = float(artifact.size), f"the stored bytes of {artifact.ref}"
+    else:
+        from loopml.models._flavors import encode
+
+        try:
+            data, meta = encode(model)
+        except LoopmlError:
+            pass
+        else:
+            found["disk"] = float(len(data))
+            how["disk"] = f"the bytes the {meta['flavor']} flavor would store"
+    try:
+        found["memory"] = float(len(pickle.dumps(model, protocol=5)))
+        how["memory"] = "the model pickled (protocol 5)"
+    except Exception:  # not every model pickles (a lambda inside, an open handle...)
+        pass
+    return found, how
