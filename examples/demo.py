@@ -1,7 +1,8 @@
 """The loopml demo, on the embedded default (SQLite and a local folder).
 
-What exists so far is the first part of the loop: versioned and validated data, and a
-cached pipeline that trains a model on it, every record in one lineage graph. The demo
+What exists so far is the first half of the loop: versioned and validated data, a
+cached pipeline that trains a model on it, tuning, evaluation, the promotion gate and
+the registry, every record in one lineage graph. The demo
 
 1. makes a fresh workspace in ./demo-workspace,
 2. versions a real dataset (scikit-learn's diabetes data): v1 with 300 rows, v2 with
@@ -9,13 +10,15 @@ cached pipeline that trains a model on it, every record in one lineage graph. Th
    first one's schema is pinned,
 3. runs the pipeline in examples/diabetes_pipeline.py (validate, split, train,
    evaluate against a baseline) on v2, then again: the second run is all cache hits,
-4. walks the lineage back from the trained model to the dataset version,
+4. evaluates the trained model on the held-out rows (against the naive baseline, by
+   slice, with latency), passes it through the promotion gate and registers it as the
+   champion, then walks its lineage back to the dataset version,
 5. tunes the model's regularisation with TPE: each trial runs the pipeline with
    another alpha, reusing the cached validation and split, and is recorded as a run,
 6. versions a bad batch as v3 (a unit change in one column, missing values in
    another): the pipeline stops at validation, records an alert, and never trains,
-7. shows the workspace with the ``loopml`` command (runs, data log, status, alerts,
-   data validate, info, verify).
+7. shows the workspace with the ``loopml`` command (runs, models show, data log,
+   status, alerts, data validate, info, verify).
 
 Run it with ``make demo``.
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import loopml
 from loopml.errors import ValidationFailed
-from loopml.pipeline import load_pipeline
+from loopml.pipeline import PipelineResult, load_pipeline
 
 HERE = Path.cwd() / "demo-workspace"
 PIPELINE = Path(__file__).resolve().with_name("diabetes_pipeline.py")
@@ -71,10 +74,34 @@ def run_pipeline(ws: loopml.Workspace) -> str:
     )
     again = pipeline.run(workspace=ws, echo=False)
     print("again: " + ", ".join(f"{s.name} {s.status}" for s in again.steps))
-    model = first.step("train").output
-    assert model is not None
-    ws.store.set_alias("champion", model.id)
-    return model.id
+    return release(ws, first)
+
+
+def release(ws: loopml.Workspace, result: PipelineResult) -> str:
+    """Evaluate the trained model on the held-out rows, gate it, register it as the
+    champion; the registered model's artifact id."""
+    rows = result.output("split")
+    fit = rows[rows.fold == "train"].drop(columns="fold")
+    held = rows[rows.fold == "val"].drop(columns="fold")
+    trained = result.step("train").output
+    assert trained is not None
+    with loopml.start_run("release", workspace=ws):
+        evaluation = loopml.evaluate(
+            result.output("train"), held, label="target", train=fit, name="diabetes", workspace=ws
+        )
+        decision = loopml.gate(evaluation, {"max_latency_p99_ms": 50}, workspace=ws)
+        stored = ws.latest("evaluation", "diabetes")
+        version = loopml.register(
+            trained,
+            "diabetes",
+            evaluation=stored,
+            alias="champion",
+            reason="first model; the gate passed",
+            workspace=ws,
+        )
+    print(decision.summary())
+    print(f"registered {version.ref} as the champion")
+    return version.artifact.id
 
 
 def tune_alpha(ws: loopml.Workspace) -> None:
@@ -161,6 +188,7 @@ def main() -> None:
     loopml_command(
         "runs", "list", "--name", "diabetes/evaluate", "--where", "status == 'succeeded'"
     )
+    loopml_command("models", "show", "diabetes@champion")
     loopml_command("data", "log", "diabetes")
     loopml_command("status", f"{os.path.relpath(PIPELINE, HERE)}:diabetes", expect=1)
     loopml_command("alerts")

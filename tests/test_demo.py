@@ -32,6 +32,13 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
         for label in ("validation MSE ", "baseline (predict the mean) ")
     )
     assert model_mse < 0.7 * baseline_mse  # the model really learned something
+    # The model was evaluated on the held-out rows, passed the gate, and is the champion.
+    assert "gate PASSED for the candidate on rmse" in out
+    assert "ok   baseline: rmse" in out
+    assert "registered diabetes@v1 as the champion" in out
+    shown = out.split("$ loopml models show diabetes@champion")[1].split("$ loopml")[0]
+    assert "aliases     champion" in shown
+    assert "read dataset: dataset diabetes@v2" in shown  # the lineage reaches the data
     # Tuning: eight trials, each a pipeline run that reused the cached validation and split.
     assert "tuned alpha over 8 trials: best " in out
     tuned = float(
@@ -46,7 +53,7 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
     assert "r2=" in runs
     assert "baseline.r2=" in runs or "(+" in runs  # the table shows four, then a count
     # The lineage walk reaches the dataset version the model was trained on.
-    lineage = out.split("lineage of diabetes/train@v1")[1].split("tuned alpha")[0]
+    lineage = out.split("lineage of diabetes@v1")[1].split("tuned alpha")[0]
     assert "made by run" in lineage
     assert lineage.strip().endswith("which read dataset diabetes@v2 as dataset")
     # The bad batch stops the pipeline at validation, for its two planted problems only.
