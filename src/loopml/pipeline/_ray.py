@@ -2,7 +2,7 @@
 started for the run and stopped after it.
 
 A local Ray is bound to 127.0.0.1: by default Ray listens on every interface and
-advertises the machine's outside address, which opens its unauthenticated ports to
+advertises the machine's outside address, which opens its ports (a dozen servers) to
 the network for a run that never leaves this machine.
 """
 
