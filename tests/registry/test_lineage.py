@@ -144,11 +144,8 @@ def test_a_model_saved_outside_any_run_has_no_lineage(
 def test_a_run_in_a_start_run_block_that_read_a_dataset(
     ws: loopml.Workspace, fit: Callable[[float], LogisticRegression], flowers: str
 ) -> None:
-    from loopml.store import Direction
-
-    dataset = ws.store.latest_artifact("dataset", "flowers")
-    with loopml.start_run("notebook-fit", workspace=ws, params={"C": 2.0}) as run:
-        ws.store.add_event(run.id, dataset.id, Direction.INPUT, "training data")
+    with loopml.start_run("notebook-fit", workspace=ws, params={"C": 2.0}):
+        loopml.data.get("flowers", workspace=ws)  # reading it makes it an input of the run
         registry.register(fit(2.0), "iris", workspace=ws)
     trail = registry.lineage("iris", workspace=ws)
     assert trail.made_by is not None

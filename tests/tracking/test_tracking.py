@@ -253,3 +253,21 @@ def test_deferred_runs_are_all_written_by_the_time_a_script_exits(ws, tmp_path: 
     assert sorted(r.params["i"] for r in runs) == list(range(50))
     assert {r.status for r in runs} == {RunStatus.SUCCEEDED}
     assert len(ws.store.latest_metrics([r.id for r in runs])) == 50
+
+
+def test_a_dataset_read_in_a_run_is_one_of_its_inputs(ws) -> None:
+    import polars as pl
+
+    from loopml.store import Direction
+
+    added = loopml.data.add(pl.DataFrame({"x": [1, 2, 3]}), name="numbers", workspace=ws)
+    with loopml.start_run("train", workspace=ws, deferred=True) as run:
+        got = loopml.data.get("numbers@latest", workspace=ws)
+        loopml.data.get("numbers@v1", workspace=ws)  # the same version twice: one event
+    events = ws.store.events(run_id=run.id)
+    assert [(e.artifact_id, e.direction, e.role) for e in events] == [
+        (added.artifact.id, Direction.INPUT, "dataset")
+    ]
+    assert got.ref == "numbers@v1"
+    loopml.data.get("numbers", workspace=ws)  # outside a run: nothing to record
+    assert len(ws.store.events(artifact_id=added.artifact.id)) == 1

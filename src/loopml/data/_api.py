@@ -61,8 +61,22 @@ def add(
 
 def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
     """A dataset version by reference: ``name``, ``name@v3``, ``name@latest``, an alias,
-    or ``name@blake3:<digest prefix>``."""
-    return get_version(_workspace(workspace), ref)
+    or ``name@blake3:<digest prefix>``. Inside a run (a ``start_run`` block, a pipeline
+    step), the version is recorded as one of the run's inputs."""
+    version = get_version(_workspace(workspace), ref)
+    _record_input(version)
+    return version
+
+
+def _record_input(version: DatasetVersion) -> None:
+    from loopml.store import Direction
+    from loopml.tracking import active_run
+
+    run = active_run()
+    if run is None or run.ws.settings != version.workspace.settings:
+        return
+    run.materialize()  # a deferred run is written first, so the event has both ends
+    run.ws.store.add_event(run.id, version.artifact.id, Direction.INPUT, "dataset")
 
 
 def versions(name: str, *, workspace: Workspace | None = None) -> list[DatasetVersion]:
