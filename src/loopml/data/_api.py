@@ -70,13 +70,12 @@ def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
 
 def _record_input(version: DatasetVersion) -> None:
     from loopml.store import Direction
-    from loopml.tracking import active_run
+    from loopml.tracking._active import run_making_records
 
-    run = active_run()
-    if run is None or run.ws.settings != version.workspace.settings:
-        return
-    run.materialize()  # a deferred run is written first, so the event has both ends
-    run.ws.store.add_event(run.id, version.artifact.id, Direction.INPUT, "dataset")
+    ws = version.workspace
+    run_id = run_making_records(ws)
+    if run_id is not None:
+        ws.store.add_event(run_id, version.artifact.id, Direction.INPUT, "dataset")
 
 
 def versions(name: str, *, workspace: Workspace | None = None) -> list[DatasetVersion]:

@@ -292,15 +292,10 @@ def _record(decision: Decision, workspace: Workspace | None) -> Decision:
     import dataclasses
 
     from loopml.store import Severity
-    from loopml.tracking import active_run
-    from loopml.workspace import current
+    from loopml.tracking._active import run_making_records, workspace_in_use
 
-    around = active_run()
-    ws = workspace or (around.ws if around is not None else current())
-    run_id = None
-    if around is not None and around.ws.settings == ws.settings:
-        around.materialize()
-        run_id = around.id
+    ws = workspace_in_use(workspace)
+    run_id = run_making_records(ws)
     body = json.dumps(decision.to_dict(), sort_keys=True, separators=(",", ":")).encode()
     blob = ws.artifacts.put_bytes(body)
     name = (decision.candidate or "model").split("@")[0]

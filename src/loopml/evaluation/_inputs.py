@@ -32,11 +32,9 @@ class OnDemand:
 
     def __call__(self) -> Workspace:
         if self._ws is None:
-            from loopml.tracking import active_run
-            from loopml.workspace import current
+            from loopml.tracking._active import workspace_in_use
 
-            around = active_run()
-            self._ws = around.ws if around is not None else current()
+            self._ws = workspace_in_use()
         return self._ws
 
 

@@ -36,14 +36,10 @@ def store(
     the model and data artifacts as its inputs."""
     from loopml.refs import check_name
     from loopml.store import Direction
-    from loopml.tracking import active_run
+    from loopml.tracking._active import run_making_records
 
     check_name(name, "evaluation name")
-    around = active_run()
-    run_id = None
-    if around is not None and around.ws.settings == ws.settings:
-        around.materialize()
-        run_id = around.id
+    run_id = run_making_records(ws)
     blob = ws.artifacts.put_bytes(canonical_json(evaluation))
     metadata = {
         "format": KIND,

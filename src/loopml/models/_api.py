@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import InvalidInput
 from loopml.models._flavors import RESERVED, decode, encode
 from loopml.models._signature import Signature, infer_signature
+from loopml.tracking._active import run_making_records, workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.store import Artifact
@@ -75,14 +76,9 @@ def save_model(
         **extra,
     }
     meta["libraries"] = {**meta["libraries"], **{str(k): str(v) for k, v in libraries.items()}}
-    ws = _workspace(workspace)
+    ws = workspace_in_use(workspace)
     if run_id is None:  # made in a run (a step, a start_run block): that run made it
-        from loopml.tracking import active_run
-
-        around = active_run()
-        if around is not None and around.ws.settings == ws.settings:
-            around.materialize()
-            run_id = around.id
+        run_id = run_making_records(ws)
     blob = ws.artifacts.put_bytes(data)
     return ws.record(blob.digest, blob.size, kind=KIND, name=name, metadata=meta, run_id=run_id)
 
@@ -91,7 +87,7 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     """The model a reference points at (``churn``, ``churn@v3``, ``churn@latest``, an
     alias, ``churn@blake3:1f2e3d4c``) or an :class:`~loopml.store.Artifact` holding a
     model. Its bytes are checked against their digest before anything is loaded."""
-    ws = _workspace(workspace)
+    ws = workspace_in_use(workspace)
     if isinstance(ref, str):
         from loopml.refs import resolve
 
@@ -111,13 +107,3 @@ def _signature(signature_from: Any, model: Any) -> Signature | None:
     if signature_from is None or isinstance(signature_from, Signature):
         return signature_from
     return infer_signature(signature_from, model)
-
-
-def _workspace(workspace: Workspace | None) -> Workspace:
-    if workspace is not None:
-        return workspace
-    from loopml.tracking import active_run
-    from loopml.workspace import current
-
-    around = active_run()
-    return around.ws if around is not None else current()

@@ -17,9 +17,9 @@ from loopml.registry._versions import (
     alias_target,
     require_model,
     resolve_model,
-    use_workspace,
     version_of,
 )
+from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace
@@ -62,7 +62,7 @@ def promote(
 
     ``actor`` is who decided (by default the user of this process); ``reason`` why.
     """
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     chosen = resolve_model(store, ref)
     current = alias_target(store, chosen.name, CHAMPION)
     if current != chosen.id:
@@ -82,7 +82,7 @@ def rollback(
     """Make the ``previous`` champion of model ``name`` the champion again; the
     champion it replaces becomes ``previous`` (so a second rollback undoes the first).
     Returns the new champion."""
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     require_model(store, name)
     champion = alias_target(store, name, CHAMPION)
     previous = alias_target(store, name, PREVIOUS)
@@ -125,7 +125,7 @@ def set_alias(
             f"alias {alias!r} moves only by promotion and rollback; use "
             "loopml.registry.promote(ref) or rollback(name)"
         )
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     chosen = resolve_model(store, ref)
     store.set_alias(alias, chosen.id, actor=actor, reason=reason)
     return version_of(store, chosen)
@@ -133,7 +133,7 @@ def set_alias(
 
 def history(name: str, *, workspace: Workspace | None = None) -> list[AliasMove]:
     """Every change of the aliases of model ``name``, newest first."""
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     require_model(store, name)
     events = store.alias_history(KIND, name)
     # Read after the events, so that every version they name is here.

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
-from loopml.registry._versions import resolve_model, use_workspace
+from loopml.registry._versions import resolve_model
 from loopml.store import Direction
+from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run
@@ -99,7 +100,7 @@ class Lineage:
 
 def lineage(ref: str, *, workspace: Workspace | None = None) -> Lineage:
     """Walk the lineage graph back from the model version ``ref`` points at."""
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     model = resolve_model(store, ref)
     return Lineage(model.ref, model.id, _Walk(store).made_by(model.id, 0))
 

@@ -14,10 +14,10 @@ from loopml.registry._versions import (
     KIND,
     PREVIOUS,
     ModelVersion,
-    use_workspace,
     version_of,
 )
 from loopml.store import Artifact, Direction
+from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore
@@ -54,7 +54,7 @@ def register(
     :func:`~loopml.registry.promote`), another name (``challenger``) just moves there;
     ``reason`` and ``actor`` are recorded with the move.
     """
-    ws = use_workspace(workspace)
+    ws = workspace_in_use(workspace)
     if alias is not None:
         _check_alias(alias)
     extra = {} if evaluation is None else {EVALUATION_KEY: _evaluation_id(ws.store, evaluation)}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.models import Signature
@@ -100,17 +101,6 @@ class RegisteredModel:
     aliases: dict[str, int]
 
 
-def use_workspace(workspace: Workspace | None) -> Workspace:
-    """``workspace``, else the active one (a pipeline run's) or the one found from here."""
-    if workspace is not None:
-        return workspace
-    from loopml.tracking import active_run
-    from loopml.workspace import current
-
-    around = active_run()
-    return around.ws if around is not None else current()
-
-
 def resolve_model(store: MetadataStore, ref: str) -> Artifact:
     """The model version ``ref`` points at (``churn``, ``churn@v3``, ``churn@champion``),
     or an error naming what is there instead and how to list what can be given."""
@@ -164,13 +154,13 @@ def alias_target(store: MetadataStore, name: str, alias: str) -> str | None:
 def get(ref: str, *, workspace: Workspace | None = None) -> ModelVersion:
     """The model version a reference points at: ``churn``, ``churn@v3``,
     ``churn@latest``, ``churn@champion``, ``churn@blake3:1f2e3d4c``."""
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     return version_of(store, resolve_model(store, ref))
 
 
 def versions(name: str, *, workspace: Workspace | None = None) -> list[ModelVersion]:
     """Every version of model ``name``, oldest first, each with its aliases."""
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     found = require_model(store, name)
     aliases = store.aliases(kind=KIND, name=name)
     return [ModelVersion(artifact, _alias_names(aliases, artifact)) for artifact in found]
@@ -178,7 +168,7 @@ def versions(name: str, *, workspace: Workspace | None = None) -> list[ModelVers
 
 def models(*, workspace: Workspace | None = None) -> list[RegisteredModel]:
     """Every registered model, by name, with its latest version and its aliases."""
-    store = use_workspace(workspace).store
+    store = workspace_in_use(workspace).store
     every: dict[str, list[Artifact]] = {}
     for artifact in store.find_artifacts(kind=KIND):  # in name, version order
         every.setdefault(artifact.name, []).append(artifact)

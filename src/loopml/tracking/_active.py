@@ -280,6 +280,27 @@ def attach(ws: Workspace, run: Run) -> ActiveRun:
     return ActiveRun(ws, run, owned=False, close_workspace=False)
 
 
+def workspace_in_use(workspace: Workspace | None = None) -> Workspace:
+    """``workspace`` when given; else the active run's; else the one found from the
+    current folder or the environment."""
+    if workspace is not None:
+        return workspace
+    from loopml.workspace import current
+
+    around = active_run()
+    return around.ws if around is not None else current()
+
+
+def run_making_records(ws: Workspace) -> str | None:
+    """The id of the active run of ``ws``, for a record made now to name as the run that
+    made it (a deferred run is written to the store first); None outside a run."""
+    around = active_run()
+    if around is None or around.ws.settings != ws.settings:
+        return None
+    around.materialize()
+    return around.id
+
+
 def active_run() -> ActiveRun | None:
     """The run ``log_*`` calls write to now, if any."""
     return _CURRENT.get() or (_script_run if _script_run and not _script_run.ended else None)

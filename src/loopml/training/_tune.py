@@ -104,9 +104,10 @@ def tune(
     study_name: str = name or str(getattr(objective, "__name__", "objective"))
     from loopml.refs import check_name
     from loopml.tracking import start_run
+    from loopml.tracking._active import workspace_in_use
 
     check_name(study_name, "study name")
-    ws = _workspace(workspace)
+    ws = workspace_in_use(workspace)
     journal = journal_path(ws, study_name)
     study = open_study(journal, study_name, direction, describe(parsed))
     stale = fail_stale_trials(ws, study)
@@ -182,16 +183,6 @@ def _grid_size(grid: dict[str, list[Any]]) -> int:
     import math
 
     return math.prod(len(values) for values in grid.values())
-
-
-def _workspace(workspace: Workspace | None) -> Workspace:
-    from loopml.tracking import active_run
-    from loopml.workspace import current
-
-    if workspace is not None:
-        return workspace
-    around = active_run()
-    return around.ws if around is not None else current()
 
 
 def _execute(jobs: list[TrialJob], runner: str, address: str | None) -> None:
