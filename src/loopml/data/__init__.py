@@ -11,8 +11,9 @@
 >>> ws.close()
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.data._api import add, diff, get, schema, set_schema, validate, versions
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
 # Names load on first use: a pipeline touching dataset versions need not import the
 # profile, validation and report code.
 _WHERE = {
+    "validated": "loopml.pipeline._validation",
     "add": "_api",
     "diff": "_api",
     "get": "_api",
@@ -51,20 +53,6 @@ _WHERE = {
     "validate_profile": "_validate",
     "DatasetVersion": "_versions",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name == "validated":
-        from loopml.pipeline._validation import validated
-
-        return validated
-    if name in _WHERE:
-        return getattr(import_module(f"loopml.data.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'loopml.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
 
 
 __all__ = [
@@ -93,3 +81,5 @@ __all__ = [
     "validated",
     "versions",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

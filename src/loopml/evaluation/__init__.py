@@ -22,8 +22,9 @@ Interval(low=0.8..., high=0.9..., level=0.95)
 ('x in [..., ...)', 50, True)
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.evaluation._evaluate import OverlapWarning, evaluate
@@ -44,16 +45,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(f"loopml.evaluation.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'loopml.evaluation' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "Decision",  # the gate
     "Evaluation",
@@ -65,3 +56,5 @@ __all__ = [
     "evaluate",
     "gate",  # the gate
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

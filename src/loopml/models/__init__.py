@@ -15,8 +15,9 @@ np.True_
 >>> ws.close()
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.models._api import load_model, save_model
@@ -41,16 +42,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(f"loopml.models.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'loopml.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "ColumnSpec",
     "ModelVersionWarning",
@@ -63,3 +54,5 @@ __all__ = [
     "save_model",
     "to_onnx",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

@@ -15,25 +15,16 @@
 >>> ws.close()
 """
 
-from typing import Any
-
+from loopml._lazy import lazy_exports
 from loopml.pipeline._graph import Graph, Node, Output, Pipeline, Step, pipeline, step
 
+# The runner pulls in the stores; tracing and decorating a pipeline should not.
 _LAZY = {
     "load_pipeline": "loopml.pipeline._load",
     "PipelineResult": "loopml.pipeline._run",
     "StepResult": "loopml.pipeline._run",
     "StepStatus": "loopml.pipeline._status",
 }
-
-
-def __getattr__(name: str) -> Any:
-    # The runner pulls in the stores; tracing and decorating a pipeline should not.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'loopml.pipeline' has no attribute {name!r}")
 
 
 __all__ = [
@@ -49,3 +40,5 @@ __all__ = [
     "pipeline",
     "step",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -24,8 +24,9 @@ champion v1 -> v2: better on the holdout
 >>> ws.close()
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.registry._aliases import AliasMove, history, promote, rollback, set_alias
@@ -52,16 +53,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(f"loopml.registry.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'loopml.registry' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "AliasMove",
     "Input",
@@ -79,3 +70,5 @@ __all__ = [
     "set_alias",
     "versions",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

@@ -8,8 +8,9 @@ starts and incremental updates (``retrain``, ``update``), and distillation.
 ('mean 4', {'mae': 0.5, 'rmse': 0.707..., 'r2': -1.0})
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.training._baseline import Baseline, baseline, log_baseline
@@ -43,16 +44,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(f"loopml.training.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'loopml.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "Baseline",
     "Choice",
@@ -74,3 +65,5 @@ __all__ = [
     "tune",
     "update",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
