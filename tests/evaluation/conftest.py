@@ -8,15 +8,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
-from evaluation_zoo import churn_rows
+from evaluation_zoo import FEATURES, churn_rows
 
 import loopml
 from loopml.workspace import Workspace
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
-
-FEATURES = ["x0", "x1", "noise", "plan", "region"]
 
 
 @pytest.fixture

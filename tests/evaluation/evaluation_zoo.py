@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+FEATURES = ["x0", "x1", "noise", "plan", "region"]  # the columns of churn_rows but the label
+
 
 def churn_rows(n: int, seed: int) -> pd.DataFrame:
     """Two informative numbers, one noise column, a plan and a region; ``churn`` is

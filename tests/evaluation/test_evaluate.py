@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from evaluation_zoo import ColumnPrediction, Regressor
+from evaluation_zoo import FEATURES, ColumnPrediction, Regressor
 from sklearn import metrics as sk
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 
 import loopml
-from conftest import FEATURES
 from loopml.errors import InvalidInput
 from loopml.evaluation import Evaluation, evaluate
 from loopml.evaluation._record import canonical_json

@@ -7,11 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from evaluation_zoo import SegmentFlipped, SlowModel
+from evaluation_zoo import FEATURES, SegmentFlipped, SlowModel
 from sklearn.pipeline import Pipeline
 
 import loopml
-from conftest import FEATURES
 from loopml.errors import GateFailed
 from loopml.evaluation import evaluate, gate
 from loopml.registry import promote, register
