@@ -18,10 +18,16 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def enabled(stream: Any = None) -> bool:
+def _asked() -> bool | None:
+    """What ``LOOPML_PROGRESS`` asks for: bars on, off, or (unset) whatever fits."""
     wanted = os.environ.get("LOOPML_PROGRESS")
-    if wanted is not None:
-        return wanted not in ("0", "", "false", "no")
+    return None if wanted is None else wanted not in ("0", "", "false", "no")
+
+
+def enabled(stream: Any = None) -> bool:
+    asked = _asked()
+    if asked is not None:
+        return asked
     stream = stream or sys.stderr
     return bool(getattr(stream, "isatty", lambda: False)())
 
@@ -52,8 +58,7 @@ def progress_bar(
         TimeRemainingColumn(),
         TextColumn("{task.fields[note]}"),
     )
-    forced = os.environ.get("LOOPML_PROGRESS") not in (None, "0", "", "false", "no")
-    console = console or Console(stderr=True, force_terminal=forced or None)
+    console = console or Console(stderr=True, force_terminal=_asked() or None)
     bar = Progress(*columns, console=console, transient=True)
     task = bar.add_task(description, total=total, note="")
     with bar:
