@@ -83,6 +83,8 @@ def test_show_a_version_with_its_evaluation_metrics_and_lineage(cli, models: Pat
         "ref": "iris@v1",
         "primary": "accuracy",
         "value": 0.97,
+        "data": None,
+        "rows_recorded": False,
     }
     assert [c["name"] for c in shown["signature"]["inputs"]][:1] == ["sepal length (cm)"]
     assert "sklearn" in shown["libraries"]

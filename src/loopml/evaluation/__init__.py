@@ -29,11 +29,13 @@ from loopml._lazy import lazy_exports
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.evaluation._evaluate import OverlapWarning, evaluate
     from loopml.evaluation._gate import Decision, Policy, gate  # the gate
+    from loopml.evaluation._record import load_evaluation
     from loopml.evaluation._records import Evaluation, Flips, Interval, SliceResult
 
 _WHERE = {
     "OverlapWarning": "_evaluate",
     "evaluate": "_evaluate",
+    "load_evaluation": "_record",
     "Evaluation": "_records",
     "Flips": "_records",
     "Interval": "_records",
@@ -55,6 +57,7 @@ __all__ = [
     "SliceResult",
     "evaluate",
     "gate",  # the gate
+    "load_evaluation",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

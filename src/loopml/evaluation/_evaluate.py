@@ -140,15 +140,16 @@ def evaluate(
         flips=other,
         data=table.ref,
         model=info.ref,
-        details=details,
+        details={**details, "label": label},
     )
     if record:
         used = {"model": info.artifact, "data": table.artifact, "against": against_artifact}
-        _record.store(
+        evaluation = _record.store(
             ws(),
             evaluation,
             name=stored_as,
             inputs={role: artifact for role, artifact in used.items() if artifact is not None},
+            rows=table.given,
         )
         _record.log_to_run(evaluation)
     return evaluation

@@ -98,6 +98,7 @@ class Decision:
     primary: str
     candidate: str | None = None
     champion: str | None = None
+    evaluation_id: str | None = None  # the candidate's stored evaluation, if it was stored
     artifact_id: str | None = field(default=None, compare=False)
 
     @property
@@ -154,6 +155,7 @@ def gate(
         primary=primary,
         candidate=candidate.model,
         champion=None if champion is None else champion.model,
+        evaluation_id=candidate.artifact_id,
     )
     if record:
         decision = _record(decision, workspace)
@@ -308,6 +310,7 @@ def _record(decision: Decision, workspace: Workspace | None) -> Decision:
             "passed": decision.passed,
             "primary": decision.primary,
             "candidate": decision.candidate,
+            "evaluation_id": decision.evaluation_id,
         },
         run_id=run_id,
     )

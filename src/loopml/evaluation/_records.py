@@ -88,13 +88,17 @@ class Evaluation:
     # What the fields above do not hold: the confusion matrix, any overlap allowed with
     # the training rows, the slices skipped and why, how latency and size were measured.
     details: dict[str, Any] = field(default_factory=dict)
+    # The stored record's id, once it is stored: not part of what it found.
+    artifact_id: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        del found["artifact_id"]
+        return found
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
-        fields = dict(data)
+    def from_dict(cls, data: dict[str, Any], artifact_id: str | None = None) -> Evaluation:
+        fields = dict(data, artifact_id=artifact_id)
         fields["intervals"] = {k: Interval(**v) for k, v in data["intervals"].items()}
         fields["slices"] = [SliceResult(**s) for s in data["slices"]]
         fields["flips"] = Flips(**data["flips"]) if data.get("flips") else None
