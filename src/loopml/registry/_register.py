@@ -1,5 +1,5 @@
 """``register``: a model as the next version of a name, with its signature, the run that
-made it, the evaluation it was judged on and, if asked, an alias."""
+made it, the evaluation it was judged on and, if asked, an ONNX copy and an alias."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry._aliases import promote, set_alias
+from loopml.registry._copies import (
+    OnnxCopy,
+    check_serve,
+    convert,
+    has_asked,
+    record_copy,
+    serving_metadata,
+)
 from loopml.registry._versions import (
     CHAMPION,
     EVALUATION_KEY,
@@ -17,9 +25,10 @@ from loopml.registry._versions import (
     version_of,
 )
 from loopml.store import Artifact, Direction
-from loopml.tracking._active import workspace_in_use
+from loopml.tracking._active import run_making_records, workspace_in_use
 
 if TYPE_CHECKING:
+    from loopml.evaluation import Evaluation
     from loopml.store import MetadataStore
     from loopml.workspace import Workspace
 
@@ -33,8 +42,10 @@ def register(
     model: Any,
     name: str,
     *,
-    evaluation: Artifact | str | None = None,
+    evaluation: Evaluation | Artifact | str | None = None,
     signature_from: Any = None,
+    onnx: Any = None,
+    serve: str | None = None,
     alias: str | None = None,
     reason: str | None = None,
     actor: str | None = None,
@@ -45,11 +56,23 @@ def register(
     ``model`` is a model object, saved through :func:`loopml.models.save_model` (and
     so linked to the active run: a pipeline step's, a ``start_run`` block's), or an
     artifact holding a model, such as a pipeline step's output, linked to the run that
-    made it. The same bytes as the latest version return that version as it is.
+    made it. The same bytes as the latest version return that version as it is, unless
+    it lacks the ONNX copy or the copy served asked for: then a new version of those
+    bytes has them.
 
-    ``evaluation`` is the artifact of kind ``evaluation`` the model was judged on, or
-    its id; its id is kept in the version's metadata. ``signature_from`` is the
-    training data (or a :class:`~loopml.models.Signature`). ``alias`` points an alias
+    ``evaluation`` is what :func:`loopml.evaluate` returned (stored), the artifact of
+    kind ``evaluation`` the model was judged on, or its id; its id is kept in the
+    version's metadata. ``signature_from`` is the
+    training data (or a :class:`~loopml.models.Signature`).
+
+    ``onnx`` is rows (the evaluation rows' features) to check an ONNX copy on: the
+    scikit-learn model is converted with :func:`loopml.models.to_onnx`, and the copy,
+    refused unless it agrees, is stored before the version, which records it under
+    ``copies``. ``serve`` says which copy a server loads (:func:`load_served`):
+    ``"native"``, ``"onnx"`` or ``"faster"`` (the default with a copy: the one that
+    predicts one row sooner, as measured).
+
+    ``alias`` points an alias
     at the new version: ``champion`` promotes it (see
     :func:`~loopml.registry.promote`), another name (``challenger``) just moves there;
     ``reason`` and ``actor`` are recorded with the move.
@@ -57,15 +80,12 @@ def register(
     ws = workspace_in_use(workspace)
     if alias is not None:
         _check_alias(alias)
+    check_serve(serve, onnx)
     extra = {} if evaluation is None else {EVALUATION_KEY: _evaluation_id(ws.store, evaluation)}
     if isinstance(model, Artifact):
-        artifact = _register_stored(ws, model, name, extra, signature_from)
+        artifact = _register_stored(ws, model, name, extra, signature_from, onnx, serve)
     else:
-        from loopml.models import save_model
-
-        artifact = save_model(
-            model, name, workspace=ws, signature_from=signature_from, metadata=extra
-        )
+        artifact = _register_object(ws, model, name, extra, signature_from, onnx, serve)
     if alias == CHAMPION:
         return promote(artifact.ref, reason=reason, actor=actor, workspace=ws)
     if alias is not None:
@@ -73,10 +93,47 @@ def register(
     return version_of(ws.store, artifact)
 
 
+def _register_object(
+    ws: Workspace,
+    model: Any,
+    name: str,
+    extra: dict[str, Any],
+    signature_from: Any,
+    onnx: Any,
+    serve: str | None,
+) -> Artifact:
+    """A model object saved through its flavor, after its ONNX copy if one is asked for."""
+    from loopml.models import Signature, infer_signature, save_model
+    from loopml.refs import check_name
+
+    if onnx is None and serve is None:
+        return save_model(model, name, workspace=ws, signature_from=signature_from, metadata=extra)
+    check_name(name, "model name")
+    signature = signature_from  # inferred now: a bad signature_from must store no copy
+    if signature_from is not None and not isinstance(signature_from, Signature):
+        signature = infer_signature(signature_from, model)
+    copy = None if onnx is None else convert(model, name, onnx, signature_from)
+    run_id = run_making_records(ws)
+    asked = {**extra, **_store_copy(ws, name, copy, serve, run_id)}
+    artifact = save_model(
+        model, name, workspace=ws, signature_from=signature, metadata=asked, run_id=run_id
+    )
+    if signature is not None:
+        asked["signature"] = signature.to_dict()
+    return _as_asked(ws, artifact, asked, serve, run_id)
+
+
 def _register_stored(
-    ws: Workspace, source: Artifact, name: str, extra: dict[str, Any], signature_from: Any
+    ws: Workspace,
+    source: Artifact,
+    name: str,
+    extra: dict[str, Any],
+    signature_from: Any,
+    onnx: Any,
+    serve: str | None,
 ) -> Artifact:
     """A model a run stored already, recorded under ``name`` without copying its bytes."""
+    from loopml.models import Signature, infer_signature, load_model
     from loopml.refs import check_name
 
     check_name(name, "model name")
@@ -87,29 +144,64 @@ def _register_stored(
             f"{meta.get('format', 'a file')}); give the model object, or the output of a "
             "pipeline step that returned a model"
         )
+    inferring = signature_from is not None and not isinstance(signature_from, Signature)
+    model = load_model(source, workspace=ws) if inferring or onnx is not None else None
     signature = meta.get("signature")
     if signature_from is not None:
-        from loopml.models import Signature, infer_signature, load_model
-
         if not isinstance(signature_from, Signature):
-            signature_from = infer_signature(signature_from, load_model(source, workspace=ws))
+            signature_from = infer_signature(signature_from, model)
         signature = signature_from.to_dict()
+    copy = None if onnx is None else convert(model, name, onnx, signature_from)
     made_by = [
         event.run_id
         for event in ws.store.events(artifact_id=source.id)
         if event.direction is Direction.OUTPUT
     ]
-    return ws.record(
-        source.digest,
-        source.size,
+    run_id = made_by[0] if made_by else None
+    asked = {"signature": signature, SOURCE_KEY: source.id, **extra}
+    asked.update(_store_copy(ws, name, copy, serve, run_id))
+    artifact = ws.record(
+        source.digest, source.size, kind=KIND, name=name, metadata={**meta, **asked}, run_id=run_id
+    )
+    return _as_asked(ws, artifact, asked, serve, run_id)
+
+
+def _store_copy(
+    ws: Workspace, name: str, copy: OnnxCopy | None, serve: str | None, run_id: str | None
+) -> dict[str, Any]:
+    """The copy stored, if any, and what the version keeps of it and of the copy served."""
+    stored = None if copy is None else record_copy(ws, name, copy, run_id)
+    return serving_metadata(stored, copy, serve)
+
+
+def _as_asked(
+    ws: Workspace, artifact: Artifact, asked: dict[str, Any], serve: str | None, run_id: str | None
+) -> Artifact:
+    """``artifact``; or, when it is a version recorded before (the same bytes) that lacks
+    the copy or the serving asked for, a new version of its bytes with them, since a
+    version's record never changes."""
+    if has_asked(artifact.metadata, asked, serve):
+        return artifact
+    return ws.store.create_artifact(
         kind=KIND,
-        name=name,
-        metadata={**meta, "signature": signature, SOURCE_KEY: source.id, **extra},
-        run_id=made_by[0] if made_by else None,
+        name=artifact.name,
+        digest=artifact.digest,
+        size=artifact.size,
+        metadata={**artifact.metadata, **asked},
+        run_id=run_id,
     )
 
 
-def _evaluation_id(store: MetadataStore, evaluation: Artifact | str) -> str:
+def _evaluation_id(store: MetadataStore, evaluation: Evaluation | Artifact | str) -> str:
+    from loopml.evaluation import Evaluation
+
+    if isinstance(evaluation, Evaluation):
+        if evaluation.artifact_id is None:
+            raise InvalidInput(
+                "evaluation= was not stored (evaluate ran with record=False); evaluate with "
+                "record=True, or leave evaluation= out"
+            )
+        evaluation = evaluation.artifact_id
     if isinstance(evaluation, Artifact):
         evaluation = evaluation.id
     if not isinstance(evaluation, str):

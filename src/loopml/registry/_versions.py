@@ -19,6 +19,10 @@ KIND = "model"
 CHAMPION = "champion"
 PREVIOUS = "previous"
 EVALUATION_KEY = "evaluation_id"
+COPIES_KEY = "copies"
+SERVED_KEY = "served"
+NATIVE_LATENCY_KEY = "native_latency_ms"
+NATIVE = "native"  # the model as saved through its flavor, not a copy
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,27 @@ class ModelVersion:
         found = self.artifact.metadata.get(EVALUATION_KEY)
         return found if isinstance(found, str) else None
 
+    @property
+    def copies(self) -> dict[str, dict[str, Any]]:
+        """The model in other formats, stored with it, by format (``onnx``): each copy's
+        ``artifact_id``, ``digest`` and ``size``, how it agreed with the model on the
+        ``rows`` it was checked on, and its one-row ``latency_ms``."""
+        stored = self.artifact.metadata.get(COPIES_KEY) or {}
+        return {found: dict(copy) for found, copy in stored.items()}
+
+    @property
+    def served(self) -> str:
+        """Which copy a server loads: ``native`` (the model itself) or a format of
+        :attr:`copies`, such as ``onnx``."""
+        found = self.artifact.metadata.get(SERVED_KEY)
+        return found if isinstance(found, str) else NATIVE
+
+    @property
+    def native_latency_ms(self) -> float | None:
+        """The model's own one-row latency, measured next to its copies', if any."""
+        found = self.artifact.metadata.get(NATIVE_LATENCY_KEY)
+        return float(found) if isinstance(found, int | float) else None
+
     def to_dict(self) -> dict[str, Any]:
         """The version as plain JSON values."""
         meta = self.artifact.metadata
@@ -86,6 +111,9 @@ class ModelVersion:
             "libraries": self.libraries,
             "signature": meta.get("signature"),
             "evaluation_id": self.evaluation_id,
+            "copies": self.copies,
+            "served": self.served,
+            "native_latency_ms": self.native_latency_ms,
             "aliases": list(self.aliases),
         }
 
