@@ -12,13 +12,17 @@ the registry, every record in one lineage graph. The demo
    evaluate against a baseline) on v2, then again: the second run is all cache hits,
 4. evaluates the trained model on the held-out rows (against the naive baseline, by
    slice, with latency), passes it through the promotion gate and registers it as the
-   champion, then walks its lineage back to the dataset version,
+   champion, with an ONNX copy, then walks its lineage back to the dataset version,
 5. tunes the model's regularisation with TPE: each trial runs the pipeline with
-   another alpha, reusing the cached validation and split, and is recorded as a run,
+   another alpha, reusing the cached validation and split, and is recorded as a run;
+   the model trained with the best alpha is evaluated against the champion, gated
+   against it, and registered as v2 (the champion if the gate passed),
 6. versions a bad batch as v3 (a unit change in one column, missing values in
    another): the pipeline stops at validation, records an alert, and never trains,
-7. shows the workspace with the ``loopml`` command (runs, models show, data log,
-   status, alerts, data validate, info, verify).
+7. shows the workspace with the ``loopml`` command (runs, models show, diff and
+   history, data log, status, alerts, data validate, info, verify), and rebuilds the
+   first model from its lineage with ``loopml models reproduce``: identical, although
+   ``diabetes@latest`` now means the bad v3, since it pins the version it read.
 
 Run it with ``make demo``.
 """
@@ -34,6 +38,7 @@ from pathlib import Path
 import loopml
 from loopml.errors import ValidationFailed
 from loopml.pipeline import PipelineResult, load_pipeline
+from loopml.registry import ModelVersion
 
 HERE = Path.cwd() / "demo-workspace"
 PIPELINE = Path(__file__).resolve().with_name("diabetes_pipeline.py")
@@ -62,7 +67,7 @@ def add_bad_batch(ws: loopml.Workspace) -> None:
 
 
 def run_pipeline(ws: loopml.Workspace) -> str:
-    """Run the pipeline twice on the good data; the model's artifact id."""
+    """Run the pipeline twice on the good data; the registered model's ref."""
     pipeline = load_pipeline(f"{PIPELINE}:diabetes")
     first = pipeline.run(workspace=ws)
     metrics = first.value
@@ -74,38 +79,68 @@ def run_pipeline(ws: loopml.Workspace) -> str:
     )
     again = pipeline.run(workspace=ws, echo=False)
     print("again: " + ", ".join(f"{s.name} {s.status}" for s in again.steps))
-    return release(ws, first)
+    return release(ws, first, "first model")
 
 
-def release(ws: loopml.Workspace, result: PipelineResult) -> str:
-    """Evaluate the trained model on the held-out rows, gate it, register it as the
-    champion; the registered model's artifact id."""
+def release(ws: loopml.Workspace, result: PipelineResult, why: str) -> str:
+    """Evaluate the trained model on the held-out rows (against the champion, if there
+    is one), gate it, register it with an ONNX copy, and make it the champion if the
+    gate passed; the registered ref."""
+    from loopml.evaluation import load_evaluation
+
     rows = result.output("split")
     fit = rows[rows.fold == "train"].drop(columns="fold")
     held = rows[rows.fold == "val"].drop(columns="fold")
     trained = result.step("train").output
     assert trained is not None
+    champion = current_champion(ws)
     with loopml.start_run("release", workspace=ws):
         evaluation = loopml.evaluate(
-            result.output("train"), held, label="target", train=fit, name="diabetes", workspace=ws
+            trained,
+            held,
+            label="target",
+            train=fit,
+            against=None if champion is None else champion.ref,
+            name="diabetes",
+            workspace=ws,
         )
-        decision = loopml.gate(evaluation, {"max_latency_p99_ms": 50}, workspace=ws)
-        stored = ws.latest("evaluation", "diabetes")
+        judged = None
+        if champion is not None and champion.evaluation_id is not None:
+            judged = load_evaluation(ws, champion.evaluation_id)
+        decision = loopml.gate(
+            evaluation, {"max_latency_p99_ms": 50}, champion=judged, workspace=ws, stop=False
+        )
         version = loopml.register(
             trained,
             "diabetes",
-            evaluation=stored,
-            alias="champion",
-            reason="first model; the gate passed",
+            evaluation=evaluation,
+            signature_from=fit.drop(columns="target"),
+            onnx=held.drop(columns="target"),
+            alias="champion" if decision.passed else "challenger",
+            reason=f"{why}; the gate {'passed' if decision.passed else 'failed'}",
             workspace=ws,
         )
     print(decision.summary())
-    print(f"registered {version.ref} as the champion")
-    return version.artifact.id
+    role = "the champion" if decision.passed else "a challenger (the gate said no)"
+    print(f"registered {version.ref} as {role}; a server would load its {version.served} copy")
+    return version.ref
 
 
-def tune_alpha(ws: loopml.Workspace) -> None:
-    """Tune the regularisation: each trial a pipeline run, its steps cached where they can be."""
+def current_champion(ws: loopml.Workspace) -> ModelVersion | None:
+    from loopml import registry
+    from loopml.errors import NotFound
+
+    if ws.latest("model", "diabetes") is None:
+        return None
+    try:
+        return registry.get("diabetes@champion", workspace=ws)
+    except NotFound:  # none promoted yet
+        return None
+
+
+def tune_alpha(ws: loopml.Workspace) -> str:
+    """Tune the regularisation: each trial a pipeline run, its steps cached where they can
+    be; then release the model trained with the best alpha. Its registered ref."""
     pipeline = load_pipeline(f"{PIPELINE}:diabetes")
 
     def validation_mse(alpha: float) -> float:
@@ -124,6 +159,8 @@ def tune_alpha(ws: loopml.Workspace) -> None:
         f"tuned alpha over {len(result.trials)} trials: best {result.best_params['alpha']:.3g} "
         f"with validation MSE {result.best_value:,.0f} (trial run {result.best_run_id[-12:]})"
     )
+    best = pipeline.run(workspace=ws, echo=False, alpha=result.best_params["alpha"])
+    return release(ws, best, f"alpha {result.best_params['alpha']:.3g}, tuned with TPE")
 
 
 def run_on_bad_data(ws: loopml.Workspace) -> None:
@@ -143,25 +180,11 @@ def run_on_bad_data(ws: loopml.Workspace) -> None:
         raise SystemExit("the pipeline ran on the bad batch: validation did not stop it")
 
 
-def show_lineage(ws: loopml.Workspace, model_id: str) -> None:
+def show_lineage(ws: loopml.Workspace, ref: str) -> None:
     """Walk the lineage graph from the model back to the dataset version."""
-    artifact = ws.store.get_artifact(model_id)
-    print(f"lineage of {artifact.ref} (champion, {artifact.metadata['python_type']}):")
-    depth = 1
-    while True:
-        made_by = [e for e in ws.store.events(artifact_id=artifact.id) if e.direction == "output"]
-        if not made_by:
-            break
-        run = ws.store.get_run(made_by[0].run_id)
-        inputs = [e for e in ws.store.events(run_id=run.id) if e.direction == "input"]
-        indent = "  " * depth
-        print(f"{indent}made by run {run.id[-12:]} ({run.name}, {run.status}), params {run.params}")
-        data = [e for e in inputs if e.role in ("rows", "table", "dataset")]
-        if not data:
-            break
-        artifact = ws.store.get_artifact(data[0].artifact_id)
-        print(f"{indent}which read {artifact.kind} {artifact.ref} as {data[0].role}")
-        depth += 1
+    from loopml import registry
+
+    print(registry.lineage(ref, workspace=ws).render())
 
 
 def loopml_command(*args: str, expect: int = 0) -> None:
@@ -180,15 +203,19 @@ def main() -> None:
     with loopml.init(HERE) as ws:
         print(f"workspace: {HERE}")
         version_dataset(ws)
-        model_id = run_pipeline(ws)
-        show_lineage(ws, model_id)
-        tune_alpha(ws)
+        first = run_pipeline(ws)
+        show_lineage(ws, first)
+        tuned = tune_alpha(ws)
         add_bad_batch(ws)
         run_on_bad_data(ws)
     loopml_command(
         "runs", "list", "--name", "diabetes/evaluate", "--where", "status == 'succeeded'"
     )
     loopml_command("models", "show", "diabetes@champion")
+    loopml_command("models", "diff", first, tuned)
+    loopml_command("models", "history", "diabetes")
+    # diabetes@latest is now the bad v3: reproducing pins the version the model read.
+    loopml_command("models", "reproduce", first)
     loopml_command("data", "log", "diabetes")
     loopml_command("status", f"{os.path.relpath(PIPELINE, HERE)}:diabetes", expect=1)
     loopml_command("alerts")

@@ -33,11 +33,13 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
     )
     assert model_mse < 0.7 * baseline_mse  # the model really learned something
     # The model was evaluated on the held-out rows, passed the gate, and is the champion.
-    assert "gate PASSED for the candidate on rmse" in out
+    assert "gate PASSED for diabetes/train@v1 on rmse" in out
     assert "ok   baseline: rmse" in out
     assert "registered diabetes@v1 as the champion" in out
     shown = out.split("$ loopml models show diabetes@champion")[1].split("$ loopml")[0]
     assert "aliases     champion" in shown
+    assert "gate        PASSED on rmse" in shown
+    assert "onnx copy" in shown
     assert "read dataset: dataset diabetes@v2" in shown  # the lineage reaches the data
     # Tuning: eight trials, each a pipeline run that reused the cached validation and split.
     assert "tuned alpha over 8 trials: best " in out
@@ -53,9 +55,21 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
     assert "r2=" in runs
     assert "baseline.r2=" in runs or "(+" in runs  # the table shows four, then a count
     # The lineage walk reaches the dataset version the model was trained on.
-    lineage = out.split("lineage of diabetes@v1")[1].split("tuned alpha")[0]
+    lineage = out.split("\nmodel diabetes@v1\n")[1].split("tuned alpha")[0]
     assert "made by run" in lineage
-    assert lineage.strip().endswith("which read dataset diabetes@v2 as dataset")
+    assert lineage.strip().endswith("read dataset: dataset diabetes@v2")
+    # The tuned model was gated against the champion and registered as v2.
+    assert "ok   champion: rmse" in out or "FAIL champion: rmse" in out
+    assert "registered diabetes@v2 as " in out
+    diff = out.split("$ loopml models diff diabetes@v1 diabetes@v2")[1].split("$ loopml")[0]
+    assert "diabetes/train: alpha: 0.0001 -> " in diff
+    assert "metrics (evaluations on the same rows):" in diff
+    assert "flips on " in diff
+    # Rebuilt from its lineage after @latest moved on to the bad v3: identical.
+    rebuilt = out.split("$ loopml models reproduce diabetes@v1")[1].split("$ loopml")[0]
+    assert "reproduce diabetes@v1: IDENTICAL" in rebuilt
+    assert "data: diabetes@v2" in rebuilt
+    assert "predictions on the evaluation rows: identical on all" in rebuilt
     # The bad batch stops the pipeline at validation, for its two planted problems only.
     assert "the pipeline stopped at step validate" in out
     errors = out.split("the pipeline stopped at step validate")[1].split("steps recorded")[0]

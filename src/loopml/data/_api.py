@@ -63,7 +63,9 @@ def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
     """A dataset version by reference: ``name``, ``name@v3``, ``name@latest``, an alias,
     or ``name@blake3:<digest prefix>``. Inside a run (a ``start_run`` block, a pipeline
     step), the version is recorded as one of the run's inputs."""
-    version = get_version(_workspace(workspace), ref)
+    from loopml.data._pins import pinned_ref
+
+    version = get_version(_workspace(workspace), pinned_ref(ref))
     _record_input(version)
     return version
 

@@ -303,6 +303,7 @@ class Pipeline:
         workers: int | None = None,
         address: str | None = None,
         echo: bool = True,
+        tags: dict[str, Any] | None = None,
         **params: Any,
     ) -> PipelineResult:
         """Run the pipeline: each step cached on its code, parameters and inputs.
@@ -313,12 +314,19 @@ class Pipeline:
         processes (default: one per core); ``runner="ray"`` runs each step as a Ray task
         on the cluster at ``address`` (``"auto"``: the one started on this machine with
         ``ray start``), or on a local Ray bound to 127.0.0.1 started for this run.
+        ``tags`` are kept with the pipeline run.
         """
         from loopml.pipeline._run import run_pipeline
         from loopml.pipeline._runners import RunOptions
 
         options = RunOptions(
-            force=force, until=until, runner=runner, workers=workers, address=address, echo=echo
+            force=force,
+            until=until,
+            runner=runner,
+            workers=workers,
+            address=address,
+            echo=echo,
+            tags=dict(tags or {}),
         )
         return run_pipeline(self, params, workspace=workspace, options=options)
 

@@ -137,7 +137,11 @@ def _run_traced(
         params=graph.params,
         code={"file": pipeline.file, "line": pipeline.line, "git": context.git},
         environment=context.environment,
-        tags={"runner": options.runner, **({"until": options.until} if options.until else {})},
+        tags={
+            **options.tags,
+            "runner": options.runner,
+            **({"until": options.until} if options.until else {}),
+        },
     )
     result = PipelineResult(pipeline.name, run.id, graph, ws)
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ class RunOptions:
     workers: int | None = None
     address: str | None = None
     echo: bool = True
+    tags: dict[str, Any] = field(default_factory=dict)  # kept with the pipeline run
 
     def check(self, pipeline_file: str) -> None:
         if self.runner not in RUNNERS:

@@ -30,8 +30,12 @@ from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.registry._aliases import AliasMove, history, promote, rollback, set_alias
+    from loopml.registry._copies import load_served
+    from loopml.registry._diff import MetricChange, ModelDiff, diff
     from loopml.registry._lineage import Input, Lineage, Origin, lineage
     from loopml.registry._register import register
+    from loopml.registry._reproduce import reproduce
+    from loopml.registry._reproduction import Reproduction, StepCheck
     from loopml.registry._versions import ModelVersion, RegisteredModel, get, models, versions
 
 _WHERE = {
@@ -40,11 +44,18 @@ _WHERE = {
     "promote": "_aliases",
     "rollback": "_aliases",
     "set_alias": "_aliases",
+    "load_served": "_copies",
+    "MetricChange": "_diff",
+    "ModelDiff": "_diff",
+    "diff": "_diff",
     "Input": "_lineage",
     "Lineage": "_lineage",
     "Origin": "_lineage",
     "lineage": "_lineage",
     "register": "_register",
+    "Reproduction": "_reproduction",
+    "StepCheck": "_reproduction",
+    "reproduce": "_reproduce",
     "ModelVersion": "_versions",
     "RegisteredModel": "_versions",
     "get": "_versions",
@@ -57,15 +68,22 @@ __all__ = [
     "AliasMove",
     "Input",
     "Lineage",
+    "MetricChange",
+    "ModelDiff",
     "ModelVersion",
     "Origin",
     "RegisteredModel",
+    "Reproduction",
+    "StepCheck",
+    "diff",
     "get",
     "history",
     "lineage",
+    "load_served",
     "models",
     "promote",
     "register",
+    "reproduce",
     "rollback",
     "set_alias",
     "versions",
