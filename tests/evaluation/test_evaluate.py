@@ -158,6 +158,30 @@ def test_an_unregistered_model_is_stored_under_the_name_given(
     assert named.metadata["model"] is None
 
 
+def test_rows_given_as_a_table_are_stored_to_compare_on_later(
+    ws: Workspace, churn_model: Pipeline, test_rows: pd.DataFrame
+) -> None:
+    from loopml.evaluation import load_evaluation
+    from loopml.evaluation._record import evaluation_rows
+
+    with loopml.start_run("evaluate", workspace=ws) as run:
+        result = evaluate(churn_model, test_rows, label="churn", name="churn", workspace=ws)
+    stored = ws.latest("evaluation", "churn")
+    assert stored is not None
+    assert result.artifact_id == stored.id
+    assert stored.metadata["label"] == "churn"
+    rows = ws.store.get_artifact(stored.metadata["data_id"])
+    assert (rows.kind, rows.name) == ("evaluation-rows", "churn")
+    pd.testing.assert_frame_equal(evaluation_rows(ws, stored), test_rows)
+    reads = {
+        e.artifact_id: e.role for e in ws.store.events(run_id=run.id) if e.direction == "input"
+    }
+    assert reads[rows.id] == "data"
+    assert load_evaluation(ws, stored.id) == result
+    again = evaluate(churn_model, test_rows, label="churn", name="churn", workspace=ws)
+    assert ws.store.get_artifact(again.artifact_id).metadata["data_id"] == rows.id  # stored once
+
+
 def test_record_false_needs_no_workspace(
     churn_model: Pipeline,
     test_rows: pd.DataFrame,
