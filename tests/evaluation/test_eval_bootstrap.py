@@ -13,7 +13,7 @@ from evaluation_zoo import SlowModel, ThresholdModel, Unpicklable, churn_rows
 
 import loopml.evaluation
 from loopml.evaluation import evaluate
-from loopml.evaluation._bootstrap import _binary_auc, _confusions, resamples
+from loopml.evaluation._bootstrap import _binary_auc, _confusions, counts, resamples
 from loopml.evaluation._predict import Predictions
 from loopml.evaluation._scores import binary_auc
 from loopml.models._flavors import encode
@@ -49,7 +49,7 @@ def test_resampled_roc_auc_is_exact_with_ties() -> None:
     score = np.round(rng.uniform(size=300), 1)  # many ties, across classes too
     positive = rng.uniform(size=300) < score
     draws = next(resamples(300, count=20))
-    got = _binary_auc(positive, score)(draws)
+    got = _binary_auc(positive, score)(counts(draws, 300))
     want = [binary_auc(positive[row], score[row]) for row in draws]
     np.testing.assert_allclose(got, want)
 
@@ -67,6 +67,14 @@ def test_drawn_confusion_matrices_match_resampled_rows() -> None:
     assert np.percentile(from_matrix, [2.5, 97.5]) == pytest.approx(
         np.percentile(direct, [2.5, 97.5]), abs=0.005
     )
+
+
+def test_counts_are_how_often_each_row_was_drawn() -> None:
+    draws = next(resamples(50, count=4))
+    drawn = counts(draws, 50)
+    assert drawn.shape == (4, 50)
+    for resample, row in zip(drawn, draws, strict=True):
+        np.testing.assert_array_equal(resample, np.bincount(row, minlength=50))
 
 
 def test_time_series_are_resampled_in_blocks() -> None:

@@ -20,7 +20,7 @@ from loopml.evaluation import _record
 from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals
 from loopml.evaluation._calibration import calibration
 from loopml.evaluation._flips import flips
-from loopml.evaluation._latency import BATCHES, ROW_CALLS, latency, sizes
+from loopml.evaluation._latency import latency, sizes
 from loopml.evaluation._naive import concatenated, naive
 from loopml.evaluation._overlap import overlapping
 from loopml.evaluation._perturb import sensitivity
@@ -120,7 +120,7 @@ def evaluate(
     details["perturbation"] = how
     size, size_how = sizes(info.model, info.artifact)
     details["size"] = size_how
-    details["latency"] = {"input": form, "row_calls": ROW_CALLS, "batches": BATCHES}
+    latency_ms, details["latency"] = latency(info.model, features, form)
     details["bootstrap"] = {"resamples": RESAMPLES, "seed": SEED, "block": block_length(p)}
     other, against_artifact = _against(against, ws, table, label, p)
 
@@ -135,7 +135,7 @@ def evaluate(
         slices=found_slices,
         perturbation=shares,
         calibration=calibrated,
-        latency_ms=latency(info.model, features, form),
+        latency_ms=latency_ms,
         size_bytes=size,
         flips=other,
         data=table.ref,
