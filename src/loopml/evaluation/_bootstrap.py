@@ -55,10 +55,15 @@ def intervals(p: Predictions, metrics: dict[str, float]) -> dict[str, Interval]:
 
     if p.task == "classification":
         keep(_labels(p, _confusions(p)))
-    kernels = _kernels(p)
+    # Rows in ROC-AUC order (a binary classifier's), so its groups of rows are runs of
+    # columns of the counts; a row's draws are counted at its new position.
+    order = _auc_order(p)
+    position = np.empty(p.rows, dtype=np.int32)
+    position[order] = np.arange(p.rows, dtype=np.int32)
+    kernels = _kernels(_reordered(p, order))
     if kernels:
         for draws in resamples(p.rows, block=block_length(p)):
-            drawn = counts(draws, p.rows)
+            drawn = counts(position[draws], p.rows)
             for kernel in kernels:
                 keep(kernel(drawn))
     tail = (1 - LEVEL) / 2 * 100
@@ -70,6 +75,18 @@ def intervals(p: Predictions, metrics: dict[str, float]) -> dict[str, Interval]:
             low, high = np.percentile(values, [tail, 100 - tail])
             result[name] = Interval(float(low), float(high), LEVEL)
     return result
+
+
+def _auc_order(p: Predictions) -> npt.NDArray[np.intp]:
+    """Rows by the positive class's probability, then by class; else as they are."""
+    if p.proba is None or p.proba.shape[1] != 2:
+        return np.arange(p.rows)
+    return np.lexsort((p.y, p.proba[:, 1]))
+
+
+def _reordered(p: Predictions, order: npt.NDArray[np.intp]) -> Predictions:
+    proba = None if p.proba is None else p.proba[order]
+    return Predictions(p.task, p.y[order], p.pred[order], p.classes, proba, p.scale)
 
 
 def block_length(p: Predictions) -> int:
@@ -108,9 +125,12 @@ def grouper(keys: npt.NDArray[np.intp], groups: int) -> Callable[[Counts], Count
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     present = ordered[starts]
 
+    in_order = bool(np.array_equal(order, np.arange(len(keys))))
+
     def grouped(drawn: Counts) -> Counts:
         summed = np.zeros((drawn.shape[0], groups))
-        summed[:, present] = np.add.reduceat(drawn[:, order], starts, axis=1)
+        runs = drawn if in_order else drawn[:, order]  # no copy when already in key order
+        summed[:, present] = np.add.reduceat(runs, starts, axis=1)
         return summed
 
     return grouped
