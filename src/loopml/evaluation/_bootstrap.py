@@ -12,7 +12,8 @@ turned once into counts: how many times each row was drawn in each resample (one
 one matrix product of the counts with the per-row quantities (losses, errors, the
 ECE's gaps by bin) — sequential reads that BLAS does at memory speed, instead of a
 random gather per metric — and ROC-AUC sums the counts over groups of rows
-(``np.add.reduceat``) for a rank sum. Never a Python loop over resamples. The label
+(``np.add.reduceat``) for a rank sum; a binary classifier's rows are put in score
+order first, so those groups are runs of columns. Never a Python loop over resamples. The label
 metrics (accuracy, F1...) need only the confusion matrix of each resample, drawn
 directly (see ``_confusions``).
 
