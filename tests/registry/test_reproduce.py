@@ -164,13 +164,18 @@ def _git(project: Path, *args: str) -> None:
     )
 
 
-def test_the_recorded_commit_is_checked_out_clean(
-    ws: loopml.Workspace, tmp_path: Path, diabetes: pd.DataFrame
-) -> None:
-    project = _project(tmp_path)
+def _committed(project: Path) -> Path:
+    """``project`` as a git repository with its pipeline file committed."""
     _git(project, "init", "-q")
     _git(project, "add", "flow.py")
     _git(project, "commit", "-q", "-m", "flow")
+    return project
+
+
+def test_the_recorded_commit_is_checked_out_clean(
+    ws: loopml.Workspace, tmp_path: Path, diabetes: pd.DataFrame
+) -> None:
+    project = _committed(_project(tmp_path))
     loopml.data.add(diabetes, name="sugar", workspace=ws)
     ref = _train_and_register(ws, project)
     # Edited since, not even committed: the file as it is now would train another model.
@@ -187,10 +192,7 @@ def test_the_recorded_commit_is_checked_out_clean(
 def test_a_dirty_tree_at_the_time_is_reported(
     ws: loopml.Workspace, tmp_path: Path, diabetes: pd.DataFrame
 ) -> None:
-    project = _project(tmp_path)
-    _git(project, "init", "-q")
-    _git(project, "add", "flow.py")
-    _git(project, "commit", "-q", "-m", "flow")
+    project = _committed(_project(tmp_path))
     flow = project / "flow.py"
     flow.write_text(flow.read_text() + "\n# not committed\n")
     loopml.data.add(diabetes, name="sugar", workspace=ws)
