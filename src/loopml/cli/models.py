@@ -4,11 +4,12 @@ from, and the champion moved by promotion and rollback, with its history."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from loopml._ids import short_id
+from loopml.cli._model_detail import evaluation_detail, gate_detail, print_detail
 from loopml.cli._output import console
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ def show(ref: str = REF, as_json: bool = JSON) -> None:
         lineage = registry.lineage(version.ref, workspace=ws)
         made_by = lineage.made_by
         metrics = ws.store.latest_metrics([made_by.id]).get(made_by.id, {}) if made_by else {}
-        evaluation = _evaluation(ws, version.evaluation_id)
-        gate = _gate(ws, version.evaluation_id)
+        evaluation = evaluation_detail(ws, version.evaluation_id)
+        gate = gate_detail(ws, version.evaluation_id)
     detail = {
         **version.to_dict(),
         "evaluation": evaluation,
@@ -117,173 +118,7 @@ def show(ref: str = REF, as_json: bool = JSON) -> None:
     if as_json:
         typer.echo(json.dumps(detail, indent=2, default=str))
         return
-    _print_detail(version, detail, lineage.render())
-
-
-def _evaluation(ws: Workspace, evaluation_id: str | None) -> dict[str, Any] | None:
-    """The evaluation's ref, its primary metric and, when loopml.evaluate made it, what
-    it found: metrics with intervals, the baseline's, and the slices."""
-    from loopml.errors import NotFound
-
-    if evaluation_id is None:
-        return None
-    try:
-        found = ws.store.get_artifact(evaluation_id)
-    except NotFound:  # an id written into the metadata by hand, not by register
-        return {"id": evaluation_id, "ref": None, "primary": None, "value": None}
-    meta = found.metadata
-    shown: dict[str, Any] = {
-        "id": found.id,
-        "ref": found.ref,
-        "primary": meta.get("primary"),
-        "value": meta.get("value"),
-        "data": meta.get("data"),
-        "rows_recorded": isinstance(meta.get("data_id"), str),
-    }
-    try:
-        from loopml.evaluation import load_evaluation
-
-        full = load_evaluation(ws, found).to_dict()
-    except (ValueError, TypeError, KeyError):  # recorded by hand, not by loopml.evaluate
-        return shown
-    keep = ("task", "rows", "metrics", "intervals", "baseline", "baseline_description")
-    return {**shown, **{key: full[key] for key in keep}, "slices": full["slices"]}
-
-
-def _gate(ws: Workspace, evaluation_id: str | None) -> dict[str, Any] | None:
-    """The latest gate decision made on that evaluation, if any."""
-    if evaluation_id is None:
-        return None
-    decided = [
-        gate
-        for gate in ws.store.find_artifacts(kind="gate")
-        if gate.metadata.get("evaluation_id") == evaluation_id
-    ]
-    if not decided:
-        return None
-    latest = max(decided, key=lambda gate: gate.created_at)
-    decision: dict[str, Any] = json.loads(ws.artifacts.read_bytes(latest.digest))
-    return {"id": latest.id, **decision}
-
-
-def _print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) -> None:
-    from rich.table import Table
-
-    out = console()
-    artifact = version.artifact
-    out.print(
-        f"model {version.ref}  {version.flavor} ({detail['serialization']})  "
-        f"{artifact.size:,} bytes  blake3:{artifact.digest[:16]}"
-    )
-    head = Table.grid(padding=(0, 2))
-    head.add_row("registered", artifact.created_at.strftime("%Y-%m-%d %H:%M:%S"))
-    head.add_row("type", str(detail["python_type"]))
-    head.add_row("aliases", ", ".join(version.aliases) or "-")
-    evaluation = detail["evaluation"]
-    if evaluation is not None:
-        score = ""
-        if evaluation["primary"] and isinstance(evaluation["value"], int | float):
-            score = f": {evaluation['primary']} {evaluation['value']:.4g}"
-        where = evaluation["ref"] or "not in this workspace"
-        rows = ""
-        if evaluation["data"]:
-            rows = f" on {evaluation['data']}"
-        elif evaluation.get("rows_recorded"):
-            rows = " on rows given as a table"
-        head.add_row("evaluation", f"{where}{rows}{score} (id {short_id(evaluation['id'])})")
-    else:
-        head.add_row("evaluation", "-")
-    gate = detail["gate"]
-    if gate is not None:
-        verdict = "PASSED" if gate["passed"] else "FAILED"
-        head.add_row("gate", f"{verdict} on {gate['primary']} (id {short_id(gate['id'])})")
-    libraries = ", ".join(f"{k} {v}" for k, v in sorted(version.libraries.items()))
-    head.add_row("libraries", libraries or "-")
-    head.add_row("served", _served(version))
-    out.print(head)
-    signature = version.signature
-    if signature is not None:
-        columns = Table("column", "type", "dtype")
-        for column in signature.inputs:
-            columns.add_row(column.name, column.type, column.dtype)
-        out.print("signature, input:")
-        out.print(columns)
-        if signature.output is not None:
-            output = signature.output
-            classes = "" if output.classes is None else f", classes {list(output.classes)}"
-            out.print(
-                f"signature, output: {output.type} {list(output.shape)} ({output.dtype}){classes}"
-            )
-    else:
-        out.print("signature: none recorded (register with signature_from=the training data)")
-    if evaluation is not None and "metrics" in evaluation:
-        _print_evaluation(evaluation)
-    if gate is not None:
-        for check in gate["checks"]:
-            mark = "ok  " if check["passed"] else "FAIL"
-            out.print(f"  {mark} {check['name']}: {check['message']}", markup=False)
-    if detail["metrics"]:
-        run = detail["run"]
-        metrics = Table("metric", "value")
-        for key, value in sorted(detail["metrics"].items()):
-            metrics.add_row(key, f"{value:.6g}")
-        out.print(f"metrics of run {short_id(run['id'])} ({run['name']}):")
-        out.print(metrics)
-    out.print(lineage, markup=False, highlight=False)
-
-
-def _served(version: ModelVersion) -> str:
-    """Which copy a server loads, with the one-row latencies that chose it."""
-    copies = version.copies
-    if not copies:
-        return f"{version.served} (no copies)"
-    parts = []
-    if version.native_latency_ms is not None:
-        parts.append(f"native {version.native_latency_ms:.3g} ms per row")
-    for form, copy in sorted(copies.items()):
-        agreed = copy.get("label_agreement")
-        agreement = "" if agreed is None else f", {agreed:.1%} same class"
-        parts.append(
-            f"{form} copy {copy['latency_ms']:.3g} ms per row (max diff "
-            f"{copy['max_abs_diff']:.2g}{agreement})"
-        )
-    return f"{version.served}: " + "; ".join(parts)
-
-
-SLICES_SHOWN = 5
-
-
-def _print_evaluation(evaluation: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    out = console()
-    table = Table("metric", "value", "95% interval", "baseline")
-    for key, value in sorted(evaluation["metrics"].items()):
-        interval = evaluation["intervals"].get(key)
-        span = "" if interval is None else f"{interval['low']:.4g} .. {interval['high']:.4g}"
-        base = evaluation["baseline"].get(key)
-        table.add_row(key, f"{value:.4g}", span, "" if base is None else f"{base:.4g}")
-    out.print(
-        f"evaluation on {evaluation['rows']:,} rows ({evaluation['task']}); baseline: "
-        f"{evaluation['baseline_description']}",
-        markup=False,
-    )
-    out.print(table)
-    slices = evaluation["slices"]
-    if not slices:
-        return
-    primary = evaluation["primary"]
-    worst = Table("slice", "rows", primary, "against overall", "one class")
-    for found in slices[:SLICES_SHOWN]:
-        worst.add_row(
-            found["name"],
-            f"{found['rows']:,}",
-            f"{found['metrics'].get(primary, float('nan')):.4g}",
-            f"{found['gap']:+.1%}",
-            "yes" if found["one_class"] else "",
-        )
-    out.print(f"worst slices ({min(len(slices), SLICES_SHOWN)} of {len(slices)}):")
-    out.print(worst)
+    print_detail(version, detail, lineage.render())
 
 
 @app.command("diff")
