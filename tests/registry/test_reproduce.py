@@ -296,3 +296,42 @@ def test_show_has_the_evaluation_and_the_gate(
     assert "worst slices" in text
     assert f"served      {shown['served']}: native" in text
     assert "onnx copy" in text
+
+
+TWO_VERSIONS = """
+import pandas as pd
+from sklearn.linear_model import Ridge
+
+import loopml
+
+
+@loopml.step
+def train(first: pd.DataFrame, second: pd.DataFrame) -> Ridge:
+    rows = pd.concat([first, second])
+    return Ridge().fit(rows.drop(columns="target"), rows["target"])
+
+
+@loopml.pipeline
+def flow(reference: str = "sugar@v1", current: str = "sugar@latest"):
+    return train(loopml.data.get(reference), loopml.data.get(current))
+"""
+
+
+def test_a_dataset_read_in_two_versions_is_not_pinned_by_its_name(
+    ws: loopml.Workspace, tmp_path: Path, diabetes: pd.DataFrame
+) -> None:
+    loopml.data.add(diabetes.iloc[:200], name="sugar", workspace=ws)
+    loopml.data.add(diabetes.iloc[:300], name="sugar", workspace=ws)
+    project = _project(tmp_path, TWO_VERSIONS)
+    result = load_pipeline(f"{project / 'flow.py'}:flow").run(workspace=ws, echo=False)
+    ref = registry.register(result.step("train").output, "sugar", workspace=ws).ref
+    rows = diabetes.iloc[400:]
+
+    same = reproduce(ref, on=rows, workspace=ws)
+    assert same.outcome == "identical", same.render()  # v1 and v2 each read as asked
+    assert same.data == {}
+    note = "data: sugar was read in 2 versions (sugar@v1, sugar@v2), so it is not pinned"
+    assert any(line.startswith(note) for line in same.differences)
+    loopml.data.add(diabetes, name="sugar", workspace=ws)  # @latest is v3 now
+    moved = reproduce(ref, on=rows, workspace=ws)
+    assert moved.outcome == "different"  # said, not hidden: @latest was not pinned

@@ -39,18 +39,26 @@ def making_runs(ws: Workspace, model: Artifact) -> tuple[Run, Run]:
     return step, pipeline
 
 
+def read_by_name(refs: list[str]) -> dict[str, list[str]]:
+    """Dataset versions (``name@vN``) grouped by dataset name."""
+    found: dict[str, list[str]] = {}
+    for ref in refs:
+        found.setdefault(ref.split("@")[0], []).append(ref)
+    return found
+
+
 def given_data(
-    ws: Workspace, data: Mapping[str, str] | None, recorded: Mapping[str, str]
+    ws: Workspace, data: Mapping[str, str] | None, read: Mapping[str, list[str]]
 ) -> dict[str, str]:
     """``data=`` checked: each a version of a dataset the lineage read."""
     from loopml.data._versions import get_version
 
     given = {}
     for name, ref in (data or {}).items():
-        if name not in recorded:
-            read = ", ".join(recorded.values()) or "no dataset"
+        if name not in read:
+            listed = ", ".join(r for refs in read.values() for r in refs) or "no dataset"
             raise InvalidInput(
-                f"data={{{name!r}: {ref!r}}}: the model's lineage read {read}, not {name!r}; "
+                f"data={{{name!r}: {ref!r}}}: the model's lineage read {listed}, not {name!r}; "
                 "give another version of a dataset it read"
             )
         version = get_version(ws, ref)

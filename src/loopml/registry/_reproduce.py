@@ -26,6 +26,7 @@ from loopml.registry._lineage_inputs import (
     given_data,
     making_runs,
     missing_data,
+    read_by_name,
     rows_to_compare,
 )
 from loopml.registry._reproduction import (
@@ -65,8 +66,12 @@ def reproduce(
     ws = workspace_in_use(workspace)
     model = resolve_model(ws.store, ref)
     step_run, pipeline_run = making_runs(ws, model)
-    recorded = {ds.split("@")[0]: ds for ds in lineage(model.ref, workspace=ws).datasets()}
-    pins = {**recorded, **given_data(ws, data, recorded)}
+    read = read_by_name(lineage(model.ref, workspace=ws).datasets())
+    # A dataset read in one version is pinned to it; one read in several cannot be
+    # pinned by its name, and is left to resolve as it does now.
+    recorded = {name: refs[0] for name, refs in read.items() if len(refs) == 1}
+    given = given_data(ws, data, read)
+    pins = {**recorded, **given}
     rows, label = rows_to_compare(ws, model, on)
     found = Reproduction(
         ref=model.ref,
@@ -75,13 +80,22 @@ def reproduce(
         source="-",
         data=pins,
         differences=[
-            f"data: {recorded[name]} -> {pin}, as given"
-            for name, pin in pins.items()
-            if pin != recorded[name]
+            *(
+                f"data: {', '.join(read[name])} -> {pin}, as given"
+                for name, pin in given.items()
+                if read[name] != [pin]
+            ),
+            *(
+                f"data: {name} was read in {len(refs)} versions ({', '.join(refs)}), so it is "
+                "not pinned: each reference to it resolves as it does now"
+                for name, refs in read.items()
+                if len(refs) > 1 and name not in given
+            ),
         ],
         recorded_digest=model.digest,
     )
-    missing = missing_data(ws, pins)
+    every_read = {ref: ref for refs in read.values() for ref in refs}
+    missing = missing_data(ws, {**every_read, **given})
     if missing:
         return _recorded(ws, replace(found, differences=found.differences + missing))
     from loopml.registry._checkout import recorded_source
