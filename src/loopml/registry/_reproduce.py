@@ -66,12 +66,7 @@ def reproduce(
     ws = workspace_in_use(workspace)
     model = resolve_model(ws.store, ref)
     step_run, pipeline_run = making_runs(ws, model)
-    read = read_by_name(lineage(model.ref, workspace=ws).datasets())
-    # A dataset read in one version is pinned to it; one read in several cannot be
-    # pinned by its name, and is left to resolve as it does now.
-    recorded = {name: refs[0] for name, refs in read.items() if len(refs) == 1}
-    given = given_data(ws, data, read)
-    pins = {**recorded, **given}
+    pins, checked, differences = _data_plan(ws, model, data)
     rows, label = rows_to_compare(ws, model, on)
     found = Reproduction(
         ref=model.ref,
@@ -79,23 +74,10 @@ def reproduce(
         pipeline=f"{pipeline_run.code.get('file')}:{pipeline_run.name}",
         source="-",
         data=pins,
-        differences=[
-            *(
-                f"data: {', '.join(read[name])} -> {pin}, as given"
-                for name, pin in given.items()
-                if read[name] != [pin]
-            ),
-            *(
-                f"data: {name} was read in {len(refs)} versions ({', '.join(refs)}), so it is "
-                "not pinned: each reference to it resolves as it does now"
-                for name, refs in read.items()
-                if len(refs) > 1 and name not in given
-            ),
-        ],
+        differences=differences,
         recorded_digest=model.digest,
     )
-    every_read = {ref: ref for refs in read.values() for ref in refs}
-    missing = missing_data(ws, {**every_read, **given})
+    missing = missing_data(ws, checked)
     if missing:
         return _recorded(ws, replace(found, differences=found.differences + missing))
     from loopml.registry._checkout import recorded_source
@@ -115,6 +97,30 @@ def reproduce(
     return _recorded(
         ws, _compared(ws, found, model, step_run, result, step, rows, label), result.run_id
     )
+
+
+def _data_plan(
+    ws: Workspace, model: Artifact, data: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """The versions to pin by dataset name, every version to check is there, and what
+    differs from the lineage. A dataset read in one version is pinned to it; one read in
+    several cannot be pinned by its name, and resolves as it does now."""
+    read = read_by_name(lineage(model.ref, workspace=ws).datasets())
+    given = given_data(ws, data, read)
+    pins = {name: refs[0] for name, refs in read.items() if len(refs) == 1} | given
+    differences = [
+        f"data: {', '.join(read[name])} -> {pin}, as given"
+        for name, pin in given.items()
+        if read[name] != [pin]
+    ]
+    differences += [
+        f"data: {name} was read in {len(refs)} versions ({', '.join(refs)}), so it is not "
+        "pinned: each reference to it resolves as it does now"
+        for name, refs in read.items()
+        if len(refs) > 1 and name not in given
+    ]
+    checked = {ref: ref for refs in read.values() for ref in refs} | given
+    return pins, checked, differences
 
 
 def _compared(
