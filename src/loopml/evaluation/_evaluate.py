@@ -229,8 +229,6 @@ def _against(
     if against is None:
         return None, None
     other = inputs.load(against, ws, "against")
-    frame = table.frame
-    names = inputs.features(other, frame, label, strict=False, what="data (for against=)")
-    X = inputs.as_form(frame.select(names), inputs.input_form(other, table))
-    found = flips(p, predict(other.model, X, frame.height, other.label), other.label)
+    X = inputs.model_input(other, table, label, "data (for against=)")
+    found = flips(p, predict(other.model, X, table.frame.height, other.label), other.label)
     return found, other.artifact

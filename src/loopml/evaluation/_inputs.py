@@ -230,6 +230,13 @@ def as_form(frame: pl.DataFrame, form: str) -> Any:
     return frame
 
 
+def model_input(info: ModelInfo, table: Table, label: str, what: str = "data") -> Any:
+    """The columns of ``table`` that the model takes, in the form it takes them; columns
+    it does not know are left out rather than refused (another model's rows)."""
+    names = features(info, table.frame, label, strict=False, what=what)
+    return as_form(table.frame.select(names), input_form(info, table))
+
+
 def _listed(names: Sequence[str], shown: int = 12) -> str:
     text = ", ".join(names[:shown])
     return f"{text}, ... ({len(names)} in all)" if len(names) > shown else text

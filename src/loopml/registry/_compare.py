@@ -86,7 +86,7 @@ def compare_predictions(
     found = []
     for model in (first, second):
         info = inputs.load(model, workspace)
-        X = _features(info, table, label or "")
+        X = inputs.model_input(info, table, label or "")
         found.append(predict(info.model, X, table.frame.height, info.label))
     return _difference(found[0], found[1])
 
@@ -122,13 +122,6 @@ def flips_on(
     inputs.check_label(frame, label, "the evaluation rows")
     y = inputs.labels(frame, label)
     new, old = inputs.load(after, workspace), inputs.load(before, workspace)
-    p = predictions(task, new, _features(new, table, label), y)
-    other = predict(old.model, _features(old, table, label), frame.height, old.label)
+    p = predictions(task, new, inputs.model_input(new, table, label), y)
+    other = predict(old.model, inputs.model_input(old, table, label), frame.height, old.label)
     return flips(p, other, before.ref)
-
-
-def _features(info: Any, table: Any, label: str) -> Any:
-    from loopml.evaluation import _inputs as inputs
-
-    names = inputs.features(info, table.frame, label, strict=False)
-    return inputs.as_form(table.frame.select(names), inputs.input_form(info, table))
