@@ -77,3 +77,65 @@ def test_a_section_that_is_not_a_table(tmp_path: Path) -> None:
     (tmp_path / "loopml.toml").write_text('store = "sqlite:///x.db"\n')
     with pytest.raises(ConfigError, match=r"\[store\] must be a table"):
         find_settings(tmp_path, env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "known"),
+    [
+        ('[store]\nulr = "sqlite:////elsewhere.db"\n', "'ulr' in [store]", "are url"),
+        ('[artifacts]\nuri = "s3://bucket/x"\n', "'uri' in [artifacts]", "are url, options"),
+        ('[stor]\nurl = "sqlite:////elsewhere.db"\n', "'stor'", "[store], [artifacts]"),
+        ('url = "sqlite:////elsewhere.db"\n', "'url'", "[store], [artifacts]"),
+    ],
+)
+def test_an_unknown_key_is_an_error_naming_it_and_the_known_ones(
+    tmp_path: Path, text: str, named: str, known: str
+) -> None:
+    (tmp_path / "loopml.toml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        find_settings(tmp_path, env={})
+    message = str(raised.value)
+    assert str(tmp_path / "loopml.toml") in message
+    assert named in message
+    assert known in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[store]\nurl = 3\n", "[store] url must be a non-empty string, not a number"),
+        ('[store]\nurl = ""\n', "[store] url must be a non-empty string, not empty"),
+        ("[artifacts]\nurl = [1]\n", "[artifacts] url must be a non-empty string, not a list"),
+        ("[artifacts]\nurl = 1979-05-27\n", "not date"),
+        ('[artifacts]\noptions = "x"\n', "[artifacts.options] must be a table"),
+        ("artifacts = true\n", "[artifacts] must be a table (a section), not a boolean"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_an_error(tmp_path: Path, text: str, fragment: str) -> None:
+    (tmp_path / "loopml.toml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        find_settings(tmp_path, env={})
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe\x00\x01binary", b'[store]\nurl = "\xc3\x28"\n', b"\x00" * 64]
+)
+def test_a_file_that_is_not_text_is_an_error(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "loopml.toml").write_bytes(content)
+    with pytest.raises(ConfigError, match=r"loopml\.toml is not (UTF-8 text|valid TOML)"):
+        find_settings(tmp_path, env={})
+
+
+def test_the_environment_does_not_hide_a_typo_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "loopml.toml").write_text('[artifacts]\nurl = ".loopml/artifacts"\nuri = "x"\n')
+    env = {"LOOPML_STORE_URL": "sqlite:////x.db", "LOOPML_ARTIFACTS_URL": "/blobs"}
+    with pytest.raises(ConfigError, match="'uri'"):
+        find_settings(tmp_path, env=env)
+
+
+def test_where_the_store_url_came_from_is_kept(tmp_path: Path) -> None:
+    write_settings(tmp_path)
+    assert find_settings(tmp_path, env={}).store_source == str(tmp_path / "loopml.toml")
+    env = {"LOOPML_STORE_URL": "sqlite:////x.db"}
+    assert find_settings(tmp_path, env=env).store_source == "LOOPML_STORE_URL"
