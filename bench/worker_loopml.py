@@ -30,7 +30,7 @@ def versions() -> dict[str, str]:
 def bench_metrics(url: str) -> dict[str, Any]:
     batches = w.metric_batches()
     started = time.perf_counter()
-    store = open_store(url)
+    store = open_store(url, create=True)
     opened = time.perf_counter() - started
     try:
         run = store.create_run(kind="train", name="bench-metrics", params={"epochs": 1})
@@ -54,7 +54,7 @@ def bench_metrics(url: str) -> dict[str, Any]:
 
 
 def bench_runs(url: str) -> dict[str, Any]:
-    store = open_store(url)
+    store = open_store(url, create=True)
     times: list[float] = []
     try:
         for number in range(w.WARMUP_RUNS + w.N_RUNS):

@@ -13,6 +13,7 @@ exits with code 2.
      │    ├── WorkspaceNotFound      no loopml.toml upward and no LOOPML_* URLs
      │    ├── WorkspaceExists        `loopml init` where a workspace already is
      │    ├── NotWritable            a read-only folder or database
+     │    ├── StoreMissing           the store the settings name does not exist
      │    └── SchemaError
      │         ├── SchemaTooNew      made by a newer loopml
      │         └── SchemaOutdated    older schema and migration was not allowed
@@ -27,8 +28,10 @@ exits with code 2.
      │         └── ValidationFailed  a validation step found errors; an alert has them
      ├── TuningFailed                every trial of a tuning study failed
      ├── GateFailed                  the promotion gate refused a model; .decision says why
-     └── StoreError                  the database failed (after retries)
-          └── StoreUnavailable       cannot connect to the database
+     ├── StoreError                  the database failed (after retries)
+     │    └── StoreUnavailable       cannot connect to the database
+     └── ArtifactStoreError          the artifact store's storage failed
+          └── ArtifactStoreUnavailable  cannot reach it, or no credentials for it
 
 Example:
     >>> from loopml.errors import NotFound, LoopmlError
@@ -67,6 +70,25 @@ class WorkspaceExists(WorkspaceError):
 
 class NotWritable(WorkspaceError):
     """A folder or database that loopml must write to is read-only."""
+
+
+class StoreMissing(WorkspaceError):
+    """The metadata store the settings name does not exist: only ``loopml init`` (or
+    ``loopml.workspace(create=True)``) makes one, never an ordinary command.
+
+    ``store`` is its URL (password hidden) and ``why`` what was found instead."""
+
+    def __init__(self, message: str, *, store: str = "", why: str = "") -> None:
+        super().__init__(message)
+        self.store = store
+        self.why = why
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_missing, (str(self), self.store, self.why)
+
+
+def _rebuild_missing(message: str, store: str, why: str) -> StoreMissing:
+    return StoreMissing(message, store=store, why=why)
 
 
 class SchemaError(WorkspaceError):
@@ -167,3 +189,12 @@ class StoreError(LoopmlError):
 
 class StoreUnavailable(StoreError):
     """loopml cannot connect to the metadata database."""
+
+
+class ArtifactStoreError(LoopmlError):
+    """The storage under the artifact store (a folder's disk, S3, ...) failed."""
+
+
+class ArtifactStoreUnavailable(ArtifactStoreError):
+    """loopml cannot reach the artifact store: a wrong endpoint, no network, no
+    credentials, or a storage its packages cannot open."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loopml.config import STATE_DIR, Settings, find_settings, write_settings
-from loopml.errors import NotWritable
+from loopml.config import STATE_DIR, STORE_ENV, Settings, find_settings, write_settings
+from loopml.errors import NotWritable, StoreMissing
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,10 +30,17 @@ if TYPE_CHECKING:
 
 
 class Workspace:
-    """Opens its stores on first use; ``close()`` (or ``with``) releases them."""
+    """Opens its stores on first use; ``close()`` (or ``with``) releases them.
 
-    def __init__(self, settings: Settings) -> None:
+    The metadata store must exist: it is made only by :func:`init` or
+    ``workspace(create=True)``. It is opened (and its schema checked) before the
+    artifact store, so a store this loopml cannot write is refused before any bytes
+    are stored.
+    """
+
+    def __init__(self, settings: Settings, *, create: bool = False) -> None:
         self.settings = settings
+        self._create = create
         self._store: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
 
@@ -49,14 +57,29 @@ class Workspace:
         if self._store is None:
             from loopml.store import open_store
 
-            self._store = open_store(self.settings.store_url)
+            try:
+                self._store = open_store(self.settings.store_url, create=self._create)
+            except StoreMissing as error:
+                raise self._missing(error) from None
         return self._store
+
+    def _missing(self, error: StoreMissing) -> StoreMissing:
+        source = self.settings.store_source
+        named = f"{STORE_ENV} names it" if source == STORE_ENV else f"{source} names it"
+        return StoreMissing(
+            f"store {error.store} does not exist ({error.why}); {named}: fix the URL or "
+            "restore the database; only `loopml init` makes a store (`loopml init "
+            "--stores-only` makes an empty one there)",
+            store=error.store,
+            why=error.why,
+        )
 
     @property
     def artifacts(self) -> ArtifactStore:
         if self._artifacts is None:
             from loopml.artifacts import ArtifactStore
 
+            self.store  # noqa: B018 - checked first: no bytes go to a store it will refuse
             self._artifacts = ArtifactStore(
                 self.settings.artifacts_url, self.settings.artifacts_options
             )
@@ -133,9 +156,29 @@ class Workspace:
         self.close()
 
 
-def workspace(path: str | Path | None = None) -> Workspace:
-    """The workspace at or above ``path`` (default: the current folder), or from the env."""
-    return Workspace(find_settings(path))
+def workspace(path: str | Path | None = None, *, create: bool = False) -> Workspace:
+    """The workspace at or above ``path`` (default: the current folder), or from the env.
+
+    Its metadata store must exist already (:class:`~loopml.errors.StoreMissing` if
+    not). ``create=True`` makes the metadata store the settings name when it is not
+    there yet, e.g. for a workspace given by ``LOOPML_STORE_URL`` and
+    ``LOOPML_ARTIFACTS_URL`` alone (``ws.artifacts.prepare()`` then checks the
+    artifact store); :func:`init` makes a new workspace with its ``loopml.toml``.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.environ["LOOPML_STORE_URL"] = f"sqlite:///{folder}/loopml.db"
+    >>> os.environ["LOOPML_ARTIFACTS_URL"] = f"{folder}/artifacts"
+    >>> workspace(folder).store
+    Traceback (most recent call last):
+    ...
+    loopml.errors.StoreMissing: store sqlite:///.../loopml.db does not exist ...
+    >>> with workspace(folder, create=True) as ws:
+    ...     ws.store.info().counts["runs"]
+    0
+    >>> del os.environ["LOOPML_STORE_URL"], os.environ["LOOPML_ARTIFACTS_URL"]
+    """
+    return Workspace(find_settings(path), create=create)
 
 
 _ACTIVE: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar(
@@ -157,6 +200,26 @@ def active(ws: Workspace) -> Iterator[Workspace]:
 def current() -> Workspace:
     """The active workspace, else the one found from the current folder or the env."""
     return _ACTIVE.get() or workspace()
+
+
+def _not_there_yet(settings: Settings) -> list[Path]:
+    """The local files and folders the stores of ``settings`` would make: a failed
+    ``init`` removes them again."""
+    paths: list[Path] = []
+    prefix = "sqlite:///"
+    if settings.store_url.startswith(prefix):
+        database = settings.store_url[len(prefix) :].partition("?")[0]
+        if database:
+            paths += [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    if "://" not in settings.artifacts_url:
+        paths.append(_first_missing(Path(settings.artifacts_url).absolute()))
+    return [path for path in paths if not os.path.lexists(path)]
+
+
+def _first_missing(path: Path) -> Path:
+    while not os.path.lexists(path.parent) and path.parent != path:
+        path = path.parent
+    return path
 
 
 def init(
@@ -185,16 +248,27 @@ def init(
         artifacts_url=artifacts_url,
         artifacts_options=artifacts_options,
     )
+    ws: Workspace | None = None
+    fresh: list[Path] = []
     try:
         if made_state:
             state.mkdir()
-        ws = Workspace(find_settings(root, env={}))
+        settings = find_settings(root, env={})
+        fresh = _not_there_yet(settings)
+        ws = Workspace(settings, create=True)
         ws.store.info()
         ws.artifacts.prepare()
     except BaseException as error:
+        if ws is not None:
+            ws.close()
         config_file.unlink(missing_ok=True)
         if made_state:
             shutil.rmtree(state, ignore_errors=True)
+        for made in fresh:
+            if made.is_dir() and not made.is_symlink():
+                shutil.rmtree(made, ignore_errors=True)
+            else:
+                made.unlink(missing_ok=True)
         if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise NotWritable(
                 f"cannot make a workspace in {root}: {error.strerror}; run `loopml init` in "

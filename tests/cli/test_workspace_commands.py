@@ -49,15 +49,20 @@ def test_workspace_is_found_from_a_subfolder(cli, tmp_path: Path) -> None:
 def test_env_urls_need_no_file(cli, tmp_path: Path) -> None:
     cli.env["LOOPML_STORE_URL"] = f"sqlite:///{tmp_path}/elsewhere.db"
     cli.env["LOOPML_ARTIFACTS_URL"] = str(tmp_path / "blobs-here")
+    made = cli("init", "--stores-only", check=True)
+    assert f"made store sqlite:///{tmp_path}/elsewhere.db" in made.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blobs-here", "elsewhere.db"]
     info = json.loads(cli("info", "--json", check=True).out)
     assert info["settings"] == "environment"
     assert info["store"] == f"sqlite:///{tmp_path}/elsewhere.db"
-    assert (tmp_path / "elsewhere.db").is_file()
+    again = cli("init", "--stores-only", check=True)
+    assert "exists already" in again.out
 
 
 def test_env_overrides_the_file(cli, tmp_path: Path) -> None:
     cli("init", check=True)
     cli.env["LOOPML_STORE_URL"] = f"sqlite:///{tmp_path}/override.db"
+    cli("init", "--stores-only", check=True)
     info = json.loads(cli("info", "--json", check=True).out)
     assert info["store"].endswith("override.db")
     assert info["artifacts"] == str(tmp_path / ".loopml" / "artifacts")

@@ -38,7 +38,7 @@ def test_migrations_build_the_tables_the_code_uses(any_store_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    open_store(any_store_url).close()
+    open_store(any_store_url, create=True).close()
     engine = sa.create_engine(normalize_url(any_store_url))
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
@@ -119,7 +119,7 @@ def _stamp(url: str, revision: str) -> None:
 
 
 def test_a_newer_schema_is_refused_untouched(any_store_url: str) -> None:
-    with open_store(any_store_url) as store:
+    with open_store(any_store_url, create=True) as store:
         run = store.create_run(kind="train", name="kept")
     _stamp(any_store_url, "9999")
     with pytest.raises(SchemaTooNew, match=r"'9999'.*pip install -U loopml"):
@@ -132,7 +132,7 @@ def test_a_newer_schema_is_refused_untouched(any_store_url: str) -> None:
 def test_an_older_schema_is_upgraded_or_explained(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    open_store(sqlite_url).close()
+    open_store(sqlite_url, create=True).close()
     # Pretend this loopml knows a later revision than the store has.
     monkeypatch.setattr(migrate, "REVISIONS", (schema.HEAD, "9000"))
     monkeypatch.setattr(migrate, "HEAD", "9000")
@@ -142,7 +142,7 @@ def test_an_older_schema_is_upgraded_or_explained(
 
 def _open(url: str, barrier: object) -> None:
     barrier.wait()  # type: ignore[attr-defined]
-    open_store(url).close()
+    open_store(url, create=True).close()
 
 
 def test_processes_opening_a_new_store_at_once_all_succeed(any_store_url: str) -> None:

@@ -33,17 +33,55 @@ def init(
         help="A storage option of the artifacts URL, e.g. endpoint_url=http://host:9000 "
         "(repeatable; written to [artifacts.options]).",
     ),
+    stores_only: bool = typer.Option(
+        False,
+        "--stores-only",
+        help="Write no loopml.toml: make the metadata store (and check the artifact "
+        "store) that the settings found from PATH name (loopml.toml upward, "
+        "LOOPML_STORE_URL and LOOPML_ARTIFACTS_URL), if it is not there yet.",
+    ),
 ) -> None:
-    """Make a workspace: loopml.toml, a SQLite store and an artifacts folder in .loopml/."""
+    """Make a workspace: loopml.toml, a SQLite store and an artifacts folder in .loopml/.
+
+    Only init makes a store; every other command says when the store is missing.
+    """
     from loopml.workspace import init as make
 
     options = dict(_option(text) for text in artifacts_option)
+    if stores_only:
+        _make_stores(path, given=bool(store_url or artifacts_url or options))
+        return
     with make(
         path, store_url=store_url, artifacts_url=artifacts_url, artifacts_options=options
     ) as ws:
         typer.echo(f"made a loopml workspace in {ws.root}")
         typer.echo(f"  store:     {ws.store.url}")
         typer.echo(f"  artifacts: {ws.artifacts.location}")
+
+
+def _make_stores(path: Path, *, given: bool) -> None:
+    from loopml.errors import StoreMissing
+    from loopml.workspace import workspace
+
+    if given:
+        raise InvalidInput(
+            "--stores-only makes the stores the settings already name; give the URLs in "
+            "loopml.toml or LOOPML_STORE_URL / LOOPML_ARTIFACTS_URL, not as options"
+        )
+    try:
+        with workspace(path) as ws:
+            ws.store.info()
+            made = False
+    except StoreMissing:
+        made = True
+    with workspace(path, create=True) as ws:
+        ws.store.info()
+        ws.artifacts.prepare()
+        if made:
+            typer.echo(f"made store {ws.store.url}")
+        else:
+            typer.echo(f"store {ws.store.url} exists already: left as it was")
+        typer.echo(f"artifacts: {ws.artifacts.location}")
 
 
 def _option(text: str) -> tuple[str, str | int | float | bool]:
@@ -95,15 +133,19 @@ def info(
 
 def migrate() -> None:
     """Upgrade the workspace's metadata store to this loopml's schema."""
-    from loopml.store import open_store
     from loopml.workspace import workspace
 
-    with workspace() as ws, open_store(ws.settings.store_url, migrate=True) as store:
-        typer.echo(f"store {store.url} is at schema {store.info().schema_revision}")
+    with workspace() as ws:  # opening a workspace's store upgrades its schema
+        typer.echo(f"store {ws.store.url} is at schema {ws.store.info().schema_revision}")
 
 
 def verify() -> None:
-    """Check that every artifact's blob is present and matches its digest."""
+    """Check that every artifact's blob is present and matches its digest.
+
+    Exit 0: every blob checked and whole; 1: damage found (each damaged artifact is
+    named on stderr); 2: could not check (a store unreachable, a bad setting), so the
+    blobs are not known to be whole.
+    """
     from loopml.errors import BlobMissing, DigestMismatch
     from loopml.workspace import workspace
 

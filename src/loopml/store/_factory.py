@@ -5,8 +5,13 @@ from __future__ import annotations
 from loopml.store._base import MetadataStore
 
 
-def open_store(url: str, *, migrate: bool = True) -> MetadataStore:
-    """Open (and create or upgrade, unless ``migrate=False``) the store at ``url``.
+def open_store(url: str, *, create: bool = False, migrate: bool = True) -> MetadataStore:
+    """Open the store at ``url``; with ``create=True``, make it first if it is not there.
+
+    Without ``create``, a store that does not exist (no SQLite file, or a database
+    without loopml's tables) is :class:`~loopml.errors.StoreMissing`, and nothing is
+    written: a mistyped URL or a lost file is an error, never a new empty store. An
+    older schema is upgraded unless ``migrate=False``.
 
     ``sqlite:///path/loopml.db`` and ``postgresql://user@host/db`` are served by the
     SQLAlchemy backend. A PostgreSQL schema other than ``public`` is chosen with
@@ -14,19 +19,23 @@ def open_store(url: str, *, migrate: bool = True) -> MetadataStore:
 
     >>> import tempfile, os
     >>> folder = tempfile.mkdtemp()
-    >>> store = open_store(f"sqlite:///{folder}/loopml.db")
+    >>> store = open_store(f"sqlite:///{folder}/loopml.db", create=True)
     >>> run = store.create_run(kind="train", name="demo", params={"C": 1.0})
     >>> store.get_run(run.id).params
     {'C': 1.0}
     >>> store.close()
+    >>> open_store(f"sqlite:///{folder}/other.db")
+    Traceback (most recent call last):
+    ...
+    loopml.errors.StoreMissing: store sqlite:///.../other.db does not exist ...
     """
     from loopml.store._sql.engine import create_engine, normalize_url
     from loopml.store._sql.migrate import ensure_schema
     from loopml.store._sql.store import SqlStore
 
-    engine = create_engine(normalize_url(url))
+    engine = create_engine(normalize_url(url), create=create)
     try:
-        ensure_schema(engine, migrate=migrate)
+        ensure_schema(engine, create=create, migrate=migrate)
     except BaseException:
         engine.dispose()
         raise

@@ -215,7 +215,7 @@ class ScheduleContract:
 
     def test_processes_claiming_at_once_get_disjoint_schedules(self, store_url: str) -> None:
         names = [f"s{i:02d}" for i in range(30)]
-        with open_store(store_url) as store:
+        with open_store(store_url, create=True) as store:
             for name in names:
                 _add(store, name)
         context = multiprocessing.get_context("spawn")

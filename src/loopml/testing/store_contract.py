@@ -1,7 +1,8 @@
 """The contract test kit every metadata store backend must pass.
 
 Subclass :class:`StoreContract` in a test module and give it a ``store_url`` fixture
-that yields the URL of a fresh, empty store for each test::
+that yields, for each test, the URL of a fresh place for a store: the kit makes the
+store there with ``open_store(url, create=True)``::
 
     class TestMyBackend(StoreContract):
         @pytest.fixture
@@ -22,7 +23,7 @@ from datetime import UTC
 
 import pytest
 
-from loopml.errors import AlreadyExists, InvalidInput, NotFound
+from loopml.errors import AlreadyExists, InvalidInput, NotFound, StoreMissing
 from loopml.store import (
     Direction,
     MetadataStore,
@@ -58,7 +59,7 @@ class StoreContract(AliasContract, ScheduleContract):
 
     @pytest.fixture
     def store(self, store_url: str) -> Iterator[MetadataStore]:
-        store = open_store(store_url)
+        store = open_store(store_url, create=True)
         yield store
         store.close()
 
@@ -94,6 +95,23 @@ class StoreContract(AliasContract, ScheduleContract):
             store.get_artifact_version("dataset", "churn", 7)
         with pytest.raises(NotFound, match="'ghost'"):
             store.latest_artifact("dataset", "ghost")
+        for beyond in (0, -1, 2**63, 10**23):  # no version a store could hold
+            with pytest.raises(NotFound, match=rf"v{beyond}.*latest is v1"):
+                store.get_artifact_version("dataset", "churn", beyond)
+
+    def test_limits_beyond_any_row_count_mean_all_and_negative_ones_are_refused(
+        self, store: MetadataStore
+    ) -> None:
+        store.create_artifact(kind="dataset", name="churn", digest=DIGEST, size=1)
+        run = store.create_run(kind="train", name="fit")
+        store.create_alert(kind="validation", severity=Severity.ERROR, message="m")
+        for huge in (2**63 - 1, 2**63, 10**23):
+            assert len(store.find_artifacts(limit=huge)) == 1
+            assert [r.id for r in store.find_runs(limit=huge)] == [run.id]
+            assert len(store.find_alerts(limit=huge)) == 1
+        for call in (store.find_artifacts, store.find_runs, store.find_alerts):
+            with pytest.raises(InvalidInput, match="must not be negative"):
+                call(limit=-1)
 
     def test_find_artifacts_filters_and_orders(self, store: MetadataStore) -> None:
         store.create_artifact(kind="model", name="b", digest=DIGEST, size=1)
@@ -462,6 +480,15 @@ class StoreContract(AliasContract, ScheduleContract):
         }
         assert info.schema_revision != "none"
 
+    def test_a_store_that_is_not_there_is_not_made(self, store_url: str) -> None:
+        for _ in range(2):  # the refused open made nothing the second one would find
+            with pytest.raises(StoreMissing, match="does not exist"):
+                open_store(store_url)
+        with open_store(store_url, create=True) as store:
+            assert store.info().counts["runs"] == 0
+        with open_store(store_url) as store:
+            assert store.info().counts["runs"] == 0
+
     def test_reopening_keeps_everything(self, store_url: str, store: MetadataStore) -> None:
         run = store.create_run(kind="train", name="fit", params={"C": 1})
         store.close()
@@ -490,7 +517,7 @@ class StoreContract(AliasContract, ScheduleContract):
         assert versions == list(range(1, 81))
 
     def test_processes_number_versions_without_gaps(self, store_url: str) -> None:
-        open_store(store_url).close()  # the schema exists before the race starts
+        open_store(store_url, create=True).close()  # the schema exists before the race starts
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(4)
         children = [

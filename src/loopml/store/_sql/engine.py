@@ -18,6 +18,7 @@ from loopml.errors import (
     InvalidURL,
     NotWritable,
     StoreError,
+    StoreMissing,
     StoreUnavailable,
 )
 
@@ -34,20 +35,31 @@ def normalize_url(url: str) -> sa.URL:
     """Parse a store URL, choosing the driver loopml ships for each database."""
     try:
         parsed = sa.make_url(url)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError) as error:
+        cause = "" if isinstance(error, exc.ArgumentError) else f" ({error})"
         raise InvalidURL(
-            f"store URL {url!r} is not a database URL; use sqlite:///path/to/loopml.db "
-            "or postgresql://user@host:5432/dbname"
+            f"store URL {redact(url)!r} is not a database URL{cause}; use "
+            "sqlite:///path/to/loopml.db or postgresql://user@host:5432/dbname"
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
+        if parsed.database in (None, "", ":memory:") or "\x00" in parsed.database:
             raise InvalidURL(
                 f"store URL {url!r} names no database file; use sqlite:///path/to/loopml.db "
                 "(an in-memory SQLite store cannot be shared between processes)"
             )
+        if parsed.query:
+            raise InvalidURL(
+                f"store URL {url!r} has options ({', '.join(parsed.query)}) that a SQLite "
+                "store does not take; use sqlite:///path/to/loopml.db"
+            )
         return parsed.set(drivername="sqlite+pysqlite")
     if backend == "postgresql":
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise InvalidURL(
+                f"store URL {redact(url)!r} has port {parsed.port}, which is not a TCP port "
+                "(1 to 65535); use postgresql://user@host:5432/dbname"
+            )
         return parsed.set(drivername="postgresql+psycopg")
     raise InvalidURL(
         f"store URL {redact(url)!r} uses {backend!r}, which loopml cannot store into; "
@@ -58,22 +70,50 @@ def normalize_url(url: str) -> sa.URL:
 def redact(url: str | sa.URL) -> str:
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
-    except exc.ArgumentError:
-        return str(url)
+    except (exc.ArgumentError, ValueError):
+        return _redact_text(str(url))
     return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
 
 
-def create_engine(url: sa.URL) -> sa.Engine:
+def _redact_text(url: str) -> str:
+    """A URL SQLAlchemy cannot parse, with what may be a password hidden."""
+    scheme, sep, rest = url.partition("://")
+    user, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}"
+
+
+def missing_store(url: sa.URL, why: str) -> StoreMissing:
+    store = redact(url)
+    return StoreMissing(
+        f"store {store} does not exist ({why}); loopml makes a store only when asked: fix "
+        "the URL or restore the database, or make one with open_store(url, create=True)",
+        store=store,
+        why=why,
+    )
+
+
+def create_engine(url: sa.URL, *, create: bool = False) -> sa.Engine:
+    """An engine on ``url``; without ``create``, a SQLite file that is not there is
+    :class:`StoreMissing` (connecting would make an empty one)."""
     if url.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url)
+        engine = _sqlite_engine(url, create=create)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
     _dispose_in_forked_children(engine)
     return engine
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, *, create: bool) -> sa.Engine:
     database = Path(str(url.database))
+    if not create and not database.exists():
+        raise missing_store(url, f"no file {database}")
+    if not create and not database.is_file():
+        raise InvalidURL(
+            f"store URL {redact(url)} names {database}, which is not a file; use "
+            "sqlite:///path/to/loopml.db"
+        )
     if not database.parent.is_dir():
         raise StoreUnavailable(
             f"SQLite store {database} cannot be opened: folder {database.parent} does not "
@@ -175,6 +215,11 @@ def translate(error: exc.DBAPIError, url: sa.URL) -> StoreError | NotWritable:
             f"store {where} is read-only ({message}); make the database file and its "
             "folder writable, or point LOOPML_STORE_URL at a writable store"
         )
+    if "file is not a database" in lowered:
+        return StoreError(
+            f"store {where} is not a SQLite database ({message}); fix the store URL, or "
+            "restore the database from a backup"
+        )
     if isinstance(error, exc.OperationalError) and (
         "unable to open database file" in lowered
         or "connection" in lowered
@@ -185,4 +230,7 @@ def translate(error: exc.DBAPIError, url: sa.URL) -> StoreError | NotWritable:
             f"cannot connect to store {where}: {message}; check that the database server "
             "is running and the URL is right"
         )
-    return StoreError(f"store {where} failed: {message}")
+    return StoreError(
+        f"store {where} failed: {message}; check the store URL, and the database server's "
+        "log if it has one"
+    )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from loopml._version import __version__
 from loopml.errors import SchemaOutdated, SchemaTooNew
-from loopml.store._sql.engine import redact, retrying, transaction
+from loopml.store._sql.engine import missing_store, redact, retrying, transaction
 from loopml.store._sql.schema import HEAD, REVISIONS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,8 +28,9 @@ def current_revision(connection: sa.Connection) -> str | None:
     return connection.exec_driver_sql(f"SELECT version_num FROM {_VERSION_TABLE}").scalar()
 
 
-def ensure_schema(engine: sa.Engine, *, migrate: bool = True) -> None:
-    """Create or upgrade the schema, or say why it cannot be opened."""
+def ensure_schema(engine: sa.Engine, *, create: bool = False, migrate: bool = True) -> None:
+    """Check the schema; create it (only with ``create``) or upgrade it (unless not
+    ``migrate``), or say why the store cannot be opened."""
 
     def read() -> str | None:
         with transaction(engine, write=False) as c:
@@ -39,6 +40,8 @@ def ensure_schema(engine: sa.Engine, *, migrate: bool = True) -> None:
     if revision == HEAD:
         return
     _check_known(engine, revision)
+    if revision is None and not create:
+        raise missing_store(engine.url, "no loopml tables in the database")
     if revision is not None and not migrate:
         raise SchemaOutdated(
             f"store {redact(engine.url)} has schema revision {revision}, older than "
