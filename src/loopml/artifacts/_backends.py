@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from loopml.artifacts._digest import CHUNK, chunks, hasher
+from loopml.artifacts._errors import TranslatingReader, storage_error, translated
 from loopml.errors import ConfigError, InvalidInput, NotWritable
 
 _PREFIX = re.compile(r"[0-9a-f]{2}")
@@ -93,7 +94,7 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise not_writable(self.root, error) from None
-            raise
+            raise storage_error(str(self.root), "write", error) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -149,7 +150,8 @@ class FsspecBackend:
     def _translated(self, action: str) -> Iterator[None]:
         """The filesystem's own errors, said in loopml's words."""
         try:
-            yield
+            with translated(self.location, action):
+                yield
         except PermissionError as error:
             if action == "read":
                 raise ConfigError(
@@ -222,7 +224,7 @@ class FsspecBackend:
     def open(self, digest: str) -> IO[bytes]:
         with self._translated("read"):
             stream: IO[bytes] = self.fs.open(self._path(blob_key(digest)), "rb", block_size=CHUNK)
-        return stream
+        return TranslatingReader(stream, self.location)  # type: ignore[return-value]
 
     def exists(self, digest: str) -> bool:
         with self._translated("read"):

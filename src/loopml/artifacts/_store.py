@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
 from loopml.artifacts._digest import VerifyingReader, check_digest, chunks, missing_blob
+from loopml.artifacts._errors import cause, shown, storage_error
 from loopml.errors import (
     BlobMissing,
     ConfigError,
@@ -160,7 +161,13 @@ class ArtifactStore:
 
 
 def _backend(url: str, options: dict[str, Any]) -> Backend:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise InvalidURL(
+            f"artifacts URL {url!r} is not a URL ({cause(error)}); use a folder path, "
+            "s3://bucket/prefix, gs://bucket/prefix or another fsspec URL"
+        ) from None
     if parts.scheme in ("", "file") or (len(parts.scheme) == 1 and os.name == "nt"):
         path = unquote(parts.path) if parts.scheme == "file" else url
         return LocalBackend(Path(path).expanduser().absolute())
@@ -170,12 +177,20 @@ def _backend(url: str, options: dict[str, Any]) -> Backend:
         fs, root = fsspec.core.url_to_fs(url, **options)
     except ValueError as error:
         raise InvalidURL(
-            f"artifacts URL {url!r} cannot be used ({error}); use a folder path, "
+            f"artifacts URL {shown(url)!r} cannot be used ({cause(error)}); use a folder path, "
             "s3://bucket/prefix, gs://bucket/prefix or another fsspec URL"
         ) from None
     except ImportError as error:
         raise ConfigError(
-            f"artifacts URL {url!r} needs a package that is not installed ({error}); "
+            f"artifacts URL {shown(url)!r} needs a package that is not installed ({cause(error)}); "
             "for s3:// install loopml[s3]"
         ) from None
+    except TypeError as error:
+        raise ConfigError(
+            f"artifacts URL {shown(url)!r} cannot be opened with the options in "
+            f"[artifacts.options] ({cause(error)}); fix or remove them"
+        ) from None
+    except Exception as error:
+        # Some filesystems (ftp://, hdfs://, sftp://) connect as they are made.
+        raise storage_error(url, "open", error) from None
     return FsspecBackend(fs, root, parts.scheme)

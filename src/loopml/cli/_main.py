@@ -6,7 +6,7 @@ import os
 import sys
 
 USER_ERROR = 2
-INTERNAL_ERROR = 1
+INTERNAL_ERROR = 3  # not 1: that is a command's own "found a problem" (verify, validate...)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,19 +20,35 @@ def main(argv: list[str] | None = None) -> None:
     except LoopmlError as error:
         if debug:
             raise
-        _say(f"error: {error}")
+        _say(f"error: {one_line(str(error))}")
         sys.exit(USER_ERROR)
     except KeyboardInterrupt:
         _say("interrupted")
         sys.exit(130)
-    except Exception as error:
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:  # also what a library's native code raises on a panic
         if debug:
             raise
         _say(
-            f"internal error: {type(error).__name__}: {error} "
+            f"internal error: {type(error).__name__}: {one_line(str(error))} "
             "(this is a bug in loopml; run again with --debug for the traceback)"
         )
         sys.exit(INTERNAL_ERROR)
+
+
+# What str.splitlines() breaks a line at: a message quoting a value that holds one of
+# these (a column name, a path) still prints as one line.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """``message`` with its line breaks written as escapes.
+
+    >>> one_line("no column 'a\\nb'")
+    "no column 'a\\\\nb'"
+    """
+    return message.translate(_LINE_BREAKS)
 
 
 def _say(message: str) -> None:
