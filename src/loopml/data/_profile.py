@@ -272,10 +272,13 @@ def _categorical(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
     import polars as pl
 
     present = series.drop_nulls()
-    counted = present.value_counts(name="n").sort(
-        ["n", series.name], descending=[True, False], maintain_order=True
+    # Renamed first: a column called "n" would clash with the count column.
+    counted = (
+        present.alias("value")
+        .value_counts(name="n")
+        .sort(["n", "value"], descending=[True, False], maintain_order=True)
     )
-    keys = counted[series.name]
+    keys = counted["value"]
     if series.dtype != pl.Boolean:
         keys = keys.cast(pl.String)
     values = keys.to_list()

@@ -6,6 +6,11 @@ column, and says what to do.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,12 +54,18 @@ def read_table(path: Path, fmt: str) -> pl.DataFrame:
                         f"{path} is not a Parquet file (it does not start with PAR1); if it is "
                         "CSV, give it a .csv name"
                     )
-            table = pl.read_parquet(path)
+            with _panic_output_held():
+                table = pl.read_parquet(path)
         else:
             table = _read_csv(path)
     except InvalidInput:
         raise
-    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+    except BaseException as error:
+        # A damaged file can make Polars' Rust code panic: pyo3 raises that as a
+        # BaseException, which is about the file, not a bug to stop on.
+        damaged = type(error).__name__ == "PanicException"
+        if not damaged and not isinstance(error, pl.exceptions.PolarsError | OSError | ValueError):
+            raise
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InvalidInput(
             f"cannot read {path} as {fmt.upper()}: {first}; check that the file is whole "
@@ -62,6 +73,34 @@ def read_table(path: Path, fmt: str) -> pl.DataFrame:
         ) from None
     check_table(table, str(path))
     return table
+
+
+@contextlib.contextmanager
+def _panic_output_held() -> Iterator[None]:
+    """Hold what native code writes to the process's stderr (file descriptor 2) while
+    this block runs, and pass it on afterwards, unless the block ended in a panic.
+
+    A damaged Parquet file can make Polars' Rust code panic; Rust prints the panic and
+    a backtrace to stderr before Python sees the exception, which then becomes one
+    clear error about the file.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    panicked = False
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException as error:
+            panicked = type(error).__name__ == "PanicException"
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            output = held.read()
+            if output and not panicked:
+                os.write(2, output)
 
 
 def _read_csv(path: Path) -> pl.DataFrame:

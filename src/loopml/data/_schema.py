@@ -257,7 +257,7 @@ def _parse_schema(data: Any, source: str) -> Schema:
             _parse_column(str(name), spec, f"{source}: column {name!r}")
             for name, spec in columns.items()
         ),
-        min_rows=int(_number(top.get("min_rows", 1), f"{source}: min_rows", low=0)),
+        min_rows=_count(top.get("min_rows", 1), f"{source}: min_rows"),
         max_duplicate_fraction=_share(
             top.get("max_duplicate_fraction", 0.01), f"{source}: max_duplicate_fraction"
         ),
@@ -345,9 +345,22 @@ def _only(fields: dict[str, Any], allowed: set[str], where: str) -> None:
 def _number(value: Any, where: str, low: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{where} is {value!r}; give a number")
+    if isinstance(value, float) and math.isnan(value):
+        raise InvalidInput(f"{where} is not a number (.nan); give a number")
     if low is not None and value < low:
         raise InvalidInput(f"{where} is {value!r}; it cannot be below {low}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidInput(f"{where} is {value}; give a number below 1e308") from None
+
+
+def _count(value: Any, where: str) -> int:
+    """A whole number of rows, 0 or more (YAML's 1e3 is a float: whole ones are taken)."""
+    number = _number(value, where, low=0)
+    if not math.isfinite(number) or number != int(number):
+        raise InvalidInput(f"{where} is {value!r}; give a whole number of rows, e.g. 1000")
+    return int(value)
 
 
 def _share(value: Any, where: str) -> float:

@@ -28,12 +28,13 @@ import functools
 import inspect
 import json
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from loopml.errors import InvalidInput, PipelineError
+from loopml.errors import InvalidInput, LoopmlError, PipelineError
 
 if TYPE_CHECKING:
     from loopml.pipeline._run import PipelineResult
@@ -121,10 +122,12 @@ class Output:
         return f"<output of step {self.node.name}>"
 
     def _misuse(self, what: str) -> PipelineError:
+        file, line = _call_site()
+        at = f"{file}:{line}" if line else self.node.where
         return PipelineError(
-            f"{self.node.where}: the output of step {self.node.name!r} is used with {what} "
-            "inside the pipeline body; there it is a placeholder, so pass it to another "
-            "step and do the work inside that step"
+            f"{at}: the output of step {self.node.name!r} (called at line {self.node.line}) "
+            f"is used with {what} inside the pipeline body; there it is a placeholder, so "
+            "pass it to another step and do the work inside that step"
         )
 
     def __bool__(self) -> bool:
@@ -138,6 +141,57 @@ class Output:
 
     def __len__(self) -> int:
         raise self._misuse("len()")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends probe these
+            raise AttributeError(name)
+        raise self._misuse(f"an attribute (.{name})")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise self._misuse("a call")
+
+    def __contains__(self, item: Any) -> bool:
+        raise self._misuse("`in`")
+
+    def __index__(self) -> int:
+        raise self._misuse("a conversion to a number")
+
+    __int__ = __float__ = __complex__ = __round__ = __index__
+
+
+def _misused_by(symbol: str) -> Callable[..., Any]:
+    def operator(self: Output, *other: Any) -> Any:
+        raise self._misuse(f"`{symbol}`")
+
+    return operator
+
+
+# Arithmetic and ordering on a placeholder: each says where, instead of a TypeError.
+for _names, _symbol in (
+    (("add", "radd"), "+"),
+    (("sub", "rsub"), "-"),
+    (("mul", "rmul"), "*"),
+    (("truediv", "rtruediv"), "/"),
+    (("floordiv", "rfloordiv"), "//"),
+    (("mod", "rmod"), "%"),
+    (("pow", "rpow"), "**"),
+    (("matmul", "rmatmul"), "@"),
+    (("and", "rand"), "&"),
+    (("or", "ror"), "|"),
+    (("xor", "rxor"), "^"),
+    (("lshift", "rlshift"), "<<"),
+    (("rshift", "rrshift"), ">>"),
+    (("lt",), "<"),
+    (("le",), "<="),
+    (("gt",), ">"),
+    (("ge",), ">="),
+    (("neg",), "unary -"),
+    (("pos",), "unary +"),
+    (("abs",), "abs()"),
+    (("invert",), "~"),
+):
+    for _name in _names:
+        setattr(Output, f"__{_name}__", _misused_by(_symbol))
 
 
 @dataclass
@@ -277,6 +331,10 @@ class Pipeline:
         token = _BUILDER.set(_Builder(graph))
         try:
             graph.result = self.func(**graph.params)
+        except LoopmlError:
+            raise
+        except Exception as error:
+            raise self._body_failed(error) from None
         finally:
             _BUILDER.reset(token)
         if not graph.nodes:
@@ -292,6 +350,18 @@ class Pipeline:
                     f"{getattr(annotation, '__name__', annotation)}, which cannot be stored: {why}"
                 )
         return graph
+
+    def _body_failed(self, error: Exception) -> PipelineError:
+        """The user's line that failed while the body was traced, not the library's."""
+        frames = traceback.extract_tb(error.__traceback__)
+        own = [frame for frame in frames if frame.filename == self.file]
+        last = (own or frames)[-1] if frames else None
+        at = f"{last.filename}:{last.lineno}" if last else f"{self.file}:{self.line}"
+        return PipelineError(
+            f"{at}: the body of pipeline {self.name!r} raised {type(error).__name__}: "
+            f"{error}; the body only wires steps together (there their outputs are "
+            "placeholders): do the work inside a step"
+        )
 
     def run(
         self,

@@ -50,13 +50,41 @@ HELP = (
 )
 
 
+# Deeper nesting than any filter a person writes; Python's own parser and these
+# recursive functions fail far below a few thousand levels.
+MAX_DEPTH = 32
+
+
 def parse_where(text: str) -> Predicate:
     """A predicate on a run's row, or InvalidInput naming what is wrong and the fix."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         raise InvalidInput(f"--where {text!r} does not parse ({error.msg}); {HELP}") from None
+    except (RecursionError, MemoryError):
+        tree = None
+    if tree is None or _depth(tree.body) > MAX_DEPTH:
+        raise InvalidInput(
+            f"--where {_short(text)} is nested more than {MAX_DEPTH} levels deep; "
+            "write it with fewer parentheses and nots"
+        )
     return _predicate(tree.body, text)
+
+
+def _depth(root: ast.AST) -> int:
+    """How deep the tree is, walked without recursion (it may be deep)."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _short(text: str, most: int = 80) -> str:
+    return repr(text if len(text) <= most else text[: most - 3] + "...")
 
 
 def _predicate(node: ast.expr, text: str) -> Predicate:

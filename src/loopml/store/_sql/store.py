@@ -32,9 +32,9 @@ from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
+from loopml.store._sql.values import MAX_INT, metric_row, row_limit
 from loopml.store._sql.values import check_length as _check_name
 from loopml.store._sql.values import json_object as _json_object
-from loopml.store._sql.values import metric_row
 from loopml.store._sql.values import run_status as _status
 
 _HOST = socket.gethostname()
@@ -115,13 +115,15 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         return _artifact(rows[0])
 
     def get_artifact_version(self, kind: str, name: str, version: int) -> Artifact:
-        rows = self._select(
-            sa.select(t.artifacts).where(
-                t.artifacts.c.kind == kind,
-                t.artifacts.c.name == name,
-                t.artifacts.c.version == version,
+        rows: list[Row] = []
+        if 1 <= version <= MAX_INT:  # no other version can be stored
+            rows = self._select(
+                sa.select(t.artifacts).where(
+                    t.artifacts.c.kind == kind,
+                    t.artifacts.c.name == name,
+                    t.artifacts.c.version == version,
+                )
             )
-        )
         if not rows:
             latest = self._latest_version(kind, name)
             known = f"the latest is v{latest}" if latest else f"there is no {kind} {name!r}"
@@ -153,7 +155,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         for column, value in (("kind", kind), ("name", name), ("digest", digest)):
             if value is not None:
                 query = query.where(t.artifacts.c[column] == value)
-        if limit is not None:
+        if (limit := row_limit("find_artifacts", limit)) is not None:
             query = query.limit(limit)
         return [_artifact(row) for row in self._select(query)]
 
@@ -287,7 +289,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         for column, value in filters.items():
             if value is not None:
                 query = query.where(t.runs.c[column] == value)
-        if limit is not None:
+        if (limit := row_limit("find_runs", limit)) is not None:
             query = query.limit(limit)
         return [_run(row) for row in self._select(query)]
 
@@ -451,7 +453,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             query = query.where(t.alerts.c.kind == kind)
         if run_id is not None:
             query = query.where(t.alerts.c.run_id == run_id)
-        if limit is not None:
+        if (limit := row_limit("find_alerts", limit)) is not None:
             query = query.limit(limit)
         return [_alert(row) for row in self._select(query)]
 

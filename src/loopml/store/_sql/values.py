@@ -21,6 +21,20 @@ def run_status(status: RunStatus | str) -> RunStatus:
         ) from None
 
 
+# The largest integer both backends store (a signed 64-bit column).
+MAX_INT = 2**63 - 1
+
+
+def row_limit(what: str, limit: int | None) -> int | None:
+    """A query's row limit: negative is refused; one above any row count a table can
+    have is the same as none."""
+    if limit is None:
+        return None
+    if limit < 0:
+        raise InvalidInput(f"{what} limit {limit} must not be negative")
+    return min(limit, MAX_INT)
+
+
 def check_length(what: str, value: str, max_length: int) -> None:
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise InvalidInput(f"{what} {value!r} must be a string of 1 to {max_length} characters")

@@ -1,0 +1,146 @@
+"""Inputs that reached "internal error ... this is a bug" (exit 1): each is now one line
+that names the thing and the fix (exit 2), or, for a limit larger than any table, an
+answer. Each runs the real command in a real process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from cli_checks import assert_user_error, tree
+
+HUGE = "9" * 23  # above the largest integer a store column holds (2**63 - 1)
+
+
+@pytest.fixture
+def workspace(cli, tmp_path: Path) -> Path:
+    import loopml
+
+    cli("init", check=True)
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    cli("data", "add", "d.csv", "--name", "d", check=True)
+    with loopml.workspace(tmp_path) as ws:
+        ws.store.create_run(kind="train", name="fit", params={"C": 1})
+    return tmp_path
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_version_number_larger_than_any_store_holds(cli, workspace: Path) -> None:
+    assert_user_error(cli("data", "show", f"d@v{HUGE}"), f"no version v{HUGE}", "latest is v1")
+    result = cli("artifacts", "get", f"d@v{HUGE}", "out.csv", "--kind", "dataset")
+    assert_user_error(result, f"no version v{HUGE}")
+    assert not (workspace / "out.csv").exists()
+
+
+def test_a_limit_larger_than_any_table_lists_everything(cli, workspace: Path) -> None:
+    listed = cli("runs", "list", "--limit", HUGE, "--json", check=True)
+    assert '"name": "fit"' in listed.out
+    assert cli("alerts", "--limit", HUGE, check=True).err == ""
+
+
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [
+        ("not " * 3000 + "params.C > 1", "nested more than 32 levels"),
+        ("params.C > " + "-" * 5000 + "1", "nested more than 32 levels"),
+        ("(" * 3000 + "params.C > 1" + ")" * 3000, "too many nested parentheses"),
+    ],
+)
+def test_a_deeply_nested_where(cli, workspace: Path, where: str, fragment: str) -> None:
+    assert_user_error(cli("runs", "list", "--where", where), fragment)
+
+
+def test_a_schema_file_with_nan_rows(cli, workspace: Path) -> None:
+    for text, fragment in (
+        ("min_rows: .nan\n", "min_rows is not a number (.nan)"),
+        ("min_rows: .inf\n", "give a whole number of rows"),
+        ("min_rows: 2.5\n", "give a whole number of rows"),
+        (
+            "columns:\n  a:\n    type: integer\n    range: {min: .nan}\n",
+            "range.min is not a number",
+        ),
+    ):
+        (workspace / "schema.yaml").write_text(text)
+        assert_user_error(cli("data", "schema", "d", "--set", "schema.yaml"), fragment)
+    assert "min_rows: 1\n" in cli("data", "schema", "d", check=True).out
+
+
+def test_a_placeholder_in_arithmetic_names_the_line(cli, workspace: Path) -> None:
+    (workspace / "flow.py").write_text(
+        "import loopml\n"
+        "\n"
+        "@loopml.step\n"
+        "def one() -> int:\n"
+        "    return 1\n"
+        "\n"
+        "@loopml.pipeline\n"
+        "def flow():\n"
+        "    out = one()\n"
+        "    return out + 1\n"
+    )
+    for command in ("run", "status"):
+        assert_user_error(
+            cli(command, "flow.py"),
+            f"{workspace / 'flow.py'}:10:",
+            "output of step 'one'",
+            "`+`",
+            "inside that step",
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "fragment"),
+    [
+        ("    return 1 - one()", 10, "`-`"),
+        ("    return one().shape", 10, "an attribute (.shape)"),
+        ("    return float(one())", 10, "a conversion to a number"),
+        ("    return one() > 2", 10, "`>`"),
+        ("    one()\n    return 1 / 0", 11, "raised ZeroDivisionError"),
+    ],
+)
+def test_other_work_on_placeholders_names_the_line(
+    cli, tmp_path: Path, body: str, line: int, fragment: str
+) -> None:
+    cli("init", check=True)
+    (tmp_path / "flow.py").write_text(
+        "import loopml\n\n@loopml.step\ndef one() -> int:\n    return 1\n\n"
+        f"@loopml.pipeline\ndef flow():\n    pass\n{body}\n"
+    )
+    assert_user_error(cli("status", "flow.py"), f"flow.py:{line}:", fragment)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "fragments"),
+    [
+        ("ftp", ("cannot reach artifact store ftp://127.0.0.1", "refused")),
+        ("hdfs", ("artifact store hdfs://127.0.0.1",)),
+    ],
+)
+def test_an_artifacts_url_on_storage_that_does_not_answer(
+    cli, tmp_path: Path, scheme: str, fragments: tuple[str, ...]
+) -> None:
+    url = f"{scheme}://127.0.0.1:{closed_port()}/loopml"
+    assert_user_error(cli("init", "--artifacts-url", url), *fragments)
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_artifacts_url_with_a_password_hides_it(cli, tmp_path: Path) -> None:
+    url = f"ftp://me:secret@127.0.0.1:{closed_port()}/loopml"
+    result = cli("init", "--artifacts-url", url)
+    assert_user_error(result, "ftp://me:***@127.0.0.1")
+    assert "secret" not in result.err
+
+
+def test_verify_that_could_not_check_exits_2_not_1(cli, workspace: Path) -> None:
+    cli.env["LOOPML_ARTIFACTS_URL"] = f"ftp://127.0.0.1:{closed_port()}/loopml"
+    before = tree(workspace)
+    assert_user_error(cli("verify"), "cannot reach artifact store")
+    assert tree(workspace) == before
