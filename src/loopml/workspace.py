@@ -213,7 +213,8 @@ def _not_there_yet(settings: Settings) -> list[Path]:
             paths += [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
     if "://" not in settings.artifacts_url:
         paths.append(_first_missing(Path(settings.artifacts_url).absolute()))
-    return [path for path in paths if not os.path.lexists(path)]
+    # A path holding NUL is no path: the store refuses its URL before making anything.
+    return [path for path in paths if "\x00" not in str(path) and not os.path.lexists(path)]
 
 
 def _first_missing(path: Path) -> Path:

@@ -5,6 +5,7 @@ answer. Each runs the real command in a real process."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -143,4 +144,69 @@ def test_verify_that_could_not_check_exits_2_not_1(cli, workspace: Path) -> None
     cli.env["LOOPML_ARTIFACTS_URL"] = f"ftp://127.0.0.1:{closed_port()}/loopml"
     before = tree(workspace)
     assert_user_error(cli("verify"), "cannot reach artifact store")
+    assert tree(workspace) == before
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "damaged"
+
+
+def test_a_damaged_parquet_file_that_makes_the_reader_panic(cli, workspace: Path) -> None:
+    """One flipped byte in a column chunk: Polars' Rust reader panics on it (a
+    BaseException, with its own lines printed on stderr); add says the file is damaged,
+    in one line, and records nothing."""
+    shutil.copy(FIXTURES / "flipped-byte.parquet", workspace / "x.parquet")
+    before = tree(workspace)
+    result = cli("data", "add", "x.parquet", "--name", "x")
+    assert_user_error(result, "cannot read x.parquet as PARQUET", "check that the file is whole")
+    assert "panicked" not in result.err
+    assert tree(workspace) == before
+
+
+def test_a_column_named_n(cli, workspace: Path) -> None:
+    (workspace / "n.csv").write_text("n,count\na,1\nb,2\na,3\n")
+    cli("data", "add", "n.csv", "--name", "counts", check=True)
+    shown = cli("data", "show", "counts", "--json", check=True).out
+    assert '"name": "n"' in shown
+
+
+def test_an_error_quoting_a_line_break_stays_one_line(cli, workspace: Path) -> None:
+    (workspace / "x.csv").write_text("\x0b\n")  # one column, named by a vertical tab
+    assert_user_error(cli("data", "add", "x.csv", "--name", "x"), "has no rows", "\\x0b")
+
+
+def test_a_failed_init_removes_the_store_it_made_outside_loopml(cli, tmp_path: Path) -> None:
+    result = cli("init", "--store-url", "sqlite:///elsewhere.db", "--artifacts-url", "nosuch://x")
+    assert_user_error(result, "nosuch://x")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("url", ["nosuch://[::1:0/x", "ftp://[::1/x"])
+def test_an_artifacts_url_that_is_not_a_url(cli, tmp_path: Path, url: str) -> None:
+    assert_user_error(cli("init", "--artifacts-url", url), "is not a URL")
+    assert os.listdir(tmp_path) == []
+
+
+def test_urls_holding_a_nul_character(cli, tmp_path: Path) -> None:
+    """argv cannot hold NUL, so the library is asked directly."""
+    import loopml
+    from loopml.errors import InvalidURL
+
+    for store, artifacts in (("sqlite:///x\x00.db", None), (None, "blobs\x00")):
+        with pytest.raises(InvalidURL, match="NUL character"):
+            loopml.init(tmp_path, store_url=store, artifacts_url=artifacts)
+        assert os.listdir(tmp_path) == []
+
+
+def test_a_store_host_the_driver_cannot_encode(cli, tmp_path: Path) -> None:
+    cli.env["LOOPML_STORE_URL"] = "postgresql://u@h\x86st:1/x"
+    cli.env["LOOPML_ARTIFACTS_URL"] = str(tmp_path / "artifacts")
+    assert_user_error(cli("info"), "cannot be used", "idna")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_artifacts_folder_that_is_a_file(cli, workspace: Path) -> None:
+    cli.env["LOOPML_ARTIFACTS_URL"] = str(workspace / "d.csv")
+    before = tree(workspace)
+    for command in (("verify",), ("data", "checkout", "d", "new.csv"), ("info",)):
+        assert_user_error(cli(*command), f"{workspace / 'd.csv'} is not a folder")
     assert tree(workspace) == before

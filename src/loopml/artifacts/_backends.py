@@ -53,6 +53,11 @@ class LocalBackend:
     """Blobs under ``root/blobs``; each written to ``root/tmp`` first, then renamed."""
 
     def __init__(self, root: Path) -> None:
+        if root.exists() and not root.is_dir():
+            raise ConfigError(
+                f"artifact store folder {root} is not a folder; point the artifacts URL "
+                "(loopml.toml or LOOPML_ARTIFACTS_URL) at a folder"
+            )
         self.root = root
         self.location = str(root)
 
@@ -104,7 +109,12 @@ class LocalBackend:
             return self.put_stream(stream)
 
     def open(self, digest: str) -> IO[bytes]:
-        return (self.root / blob_key(digest)).open("rb", buffering=CHUNK)
+        try:
+            return (self.root / blob_key(digest)).open("rb", buffering=CHUNK)
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            raise storage_error(self.location, "read", error) from None
 
     def exists(self, digest: str) -> bool:
         return (self.root / blob_key(digest)).is_file()

@@ -162,6 +162,8 @@ class ArtifactStore:
 
 def _backend(url: str, options: dict[str, Any]) -> Backend:
     try:
+        if "\x00" in url:
+            raise ValueError("it holds a NUL character")
         parts = urlsplit(url)
     except ValueError as error:
         raise InvalidURL(

@@ -67,6 +67,8 @@ def read_table(path: Path, fmt: str) -> pl.DataFrame:
         if not damaged and not isinstance(error, pl.exceptions.PolarsError | OSError | ValueError):
             raise
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if damaged:
+            first = f"the reader stopped on damaged contents ({first[:200]})"
         raise InvalidInput(
             f"cannot read {path} as {fmt.upper()}: {first}; check that the file is whole "
             f"and really {fmt.upper()}"

@@ -29,13 +29,23 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Metad
     ...
     loopml.errors.StoreMissing: store sqlite:///.../other.db does not exist ...
     """
-    from loopml.store._sql.engine import create_engine, normalize_url
+    from loopml.errors import InvalidURL
+    from loopml.store._sql.engine import create_engine, normalize_url, redact
     from loopml.store._sql.migrate import ensure_schema
     from loopml.store._sql.store import SqlStore
 
     engine = create_engine(normalize_url(url), create=create)
     try:
         ensure_schema(engine, create=create, migrate=migrate)
+    except ValueError as error:
+        # The driver's own refusal of a host or option it cannot use (a host name
+        # IDNA cannot encode, say), raised while connecting rather than as a DBAPIError.
+        engine.dispose()
+        reason = " ".join(str(error).split())[:200]
+        raise InvalidURL(
+            f"store URL {redact(url)} cannot be used ({type(error).__name__}: {reason}); use "
+            "sqlite:///path/to/loopml.db or postgresql://user@host:5432/dbname"
+        ) from None
     except BaseException:
         engine.dispose()
         raise

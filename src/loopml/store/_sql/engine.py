@@ -34,6 +34,8 @@ _WRITE = "loopml_write"
 def normalize_url(url: str) -> sa.URL:
     """Parse a store URL, choosing the driver loopml ships for each database."""
     try:
+        if "\x00" in url:
+            raise ValueError("it holds a NUL character")
         parsed = sa.make_url(url)
     except (exc.ArgumentError, ValueError) as error:
         cause = "" if isinstance(error, exc.ArgumentError) else f" ({error})"
@@ -43,7 +45,7 @@ def normalize_url(url: str) -> sa.URL:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:") or "\x00" in parsed.database:
+        if parsed.database in (None, "", ":memory:"):
             raise InvalidURL(
                 f"store URL {url!r} names no database file; use sqlite:///path/to/loopml.db "
                 "(an in-memory SQLite store cannot be shared between processes)"
