@@ -46,7 +46,7 @@ from fuzz_inputs import (
     toml_texts,
     yaml_texts,
 )
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from cli_checks import tree
@@ -224,7 +224,7 @@ def invoke(args: list[str], cwd: Path, env: dict[str, str | None]) -> Outcome:
 
     from loopml.cli._main import main
 
-    previous = Path.cwd()
+    previous, path, modules = Path.cwd(), list(sys.path), set(sys.modules)
     os.chdir(cwd)
     try:
         with CliRunner().isolation(env=env) as (out, err, _):
@@ -242,7 +242,12 @@ def invoke(args: list[str], cwd: Path, env: dict[str, str | None]) -> Outcome:
             sys.stderr.flush()
             return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
     finally:
+        # A pipeline file's folder goes on sys.path and the file into sys.modules.
         os.chdir(previous)
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if name.startswith("loopml_user_"):
+                del sys.modules[name]
 
 
 def check(command: Command, outcome: Outcome, before: dict[str, Any], after: dict[str, Any]):
@@ -299,11 +304,31 @@ def run_in_copy(template: Template, folder: Path, command: Command) -> None:
 # -- the fuzz tests ------------------------------------------------------------------
 
 
+# What is already at a destination is kept: a file, a link, a FIFO, the settings, the
+# store. Always run, whatever else Hypothesis draws.
+OVERWRITES = [
+    Command(["data", "checkout", "d", "out/existing.csv"], told=["out/existing.csv"]),
+    Command(["data", "checkout", "d@v1", "loopml.toml"], told=["loopml.toml"]),
+    Command(["data", "checkout", "d", ".loopml/loopml.db"], told=[".loopml/loopml.db"]),
+    Command(["artifacts", "get", "d", "link.csv", "--kind", "dataset"], told=["link.csv"]),
+    Command(["artifacts", "get", "n", "pipe"], told=["pipe"]),
+    Command(["data", "validate", "d", "--report", "keep.txt"], told=["keep.txt"]),
+]
+
+
+def overwrites(test: Callable[..., None]) -> Callable[..., None]:
+    """``test`` with every command of OVERWRITES as an explicit example."""
+    for command in OVERWRITES:
+        test = example(command)(test)
+    return test
+
+
 def test_references_names_and_destinations(template: Template, tmp_path: Path) -> None:
     budget = Budget()
 
     @fuzz_settings(60)
     @given(reference_commands())
+    @overwrites
     def fuzz(command: Command) -> None:
         budget.run(lambda: run_in_copy(template, tmp_path, command))
 

@@ -99,7 +99,7 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise not_writable(self.root, error) from None
-            raise storage_error(str(self.root), "write", error) from None
+            raise
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
