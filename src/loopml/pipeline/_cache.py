@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from loopml.artifacts import ArtifactStore
     from loopml.store import Artifact, MetadataStore, Run
 
-KEY_FORMAT = "loopml.step-key/1"
+KEY_FORMAT = "loopml.step-key/2"  # /2: code read by bytecode, values, input code
 OUTPUT_KIND = "output"
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from loopml.config import Settings
+    from loopml.pipeline._env import GitSnapshot
     from loopml.pipeline._graph import Node
     from loopml.pipeline._run import StepResult, _Context
     from loopml.store import Run
@@ -82,7 +83,7 @@ class StepTask:
     inputs: dict[str, str]  # upstream node name -> its output artifact id
     forced: bool
     environment: dict[str, Any]
-    git: dict[str, Any] | None
+    git: GitSnapshot | None
     echo: bool
 
 

@@ -237,9 +237,8 @@ def _pickle_plan(value: Any, why: str) -> _Plan:
     reason = _why_class(type(value), f"the {_show(type(value))} returned")
     if reason is not None:
         raise InvalidInput(reason)
-    return _Plan(
-        "pickle", {"fallback": "pickle", "why": why}, write=lambda path: _dump(value, path)
-    )
+    facts: dict[str, Any] = {"fallback": "pickle", "why": why}
+    return _Plan("pickle", facts, write=lambda path: facts.update(_dump(value, path)))
 
 
 def _why_class(cls: type, shown: str) -> str | None:
@@ -318,11 +317,15 @@ def _save_npy(array: Any, path: Path) -> None:
         np.save(out, array, allow_pickle=False)
 
 
-def _dump(value: Any, path: Path | None) -> None:
-    """Pickle ``value`` to ``path``; with None, only check that it can be pickled."""
+def _dump(value: Any, path: Path | None) -> dict[str, Any]:
+    """Pickle ``value`` to ``path`` (with None, only check that it can be pickled);
+    the user's code the pickle names, as metadata."""
+    from loopml.models._pickled import Recorder
+
     try:
         with open(path or os.devnull, "wb") as out:
-            pickle.dump(value, out, protocol=5)
+            recorder = Recorder(out)
+            recorder.dump(value)
     except OSError:  # the disk, not the value
         raise
     except Exception as error:
@@ -330,6 +333,7 @@ def _dump(value: Any, path: Path | None) -> None:
             f"the {_show(type(value))} returned cannot be stored: pickle cannot handle it "
             f"({_short(error)}); {FIX}"
         ) from None
+    return {"code": sorted(recorder.code)}
 
 
 # -- JSON -------------------------------------------------------------------------------

@@ -337,7 +337,8 @@ def _code(script: Path | None) -> dict[str, Any]:
     from loopml.pipeline._env import recent_git_state
 
     folder = script.parent if script is not None else Path.cwd()
-    return {"file": str(script) if script else None, "git": recent_git_state(folder)}
+    files = [os.path.realpath(script)] if script is not None else []
+    return {"file": str(script) if script else None, "git": recent_git_state(folder, files)}
 
 
 def _environment(ws: Workspace) -> dict[str, Any]:
