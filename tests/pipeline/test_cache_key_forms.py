@@ -150,7 +150,7 @@ def test_a_module_imported_inside_a_helper(project: Project) -> None:
     changes(project, step, (".lower()", ".upper()"), ("x.strip()", "x.lstrip()"))
     fingerprint = project.fingerprint(pipelines=step, helpers=HELPERS)
     assert any("imports helpers" in why for why in fingerprint.unproven)
-    assert f"{project.name('helpers')}.py" in fingerprint.files
+    assert f"{project.name('helpers')}.py" in {Path(file).name for file in fingerprint.files}
 
 
 def test_a_value_it_cannot_read_falls_back_to_the_files_it_reaches(project: Project) -> None:

@@ -40,7 +40,7 @@ import os
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,9 @@ class Fingerprint:
     parts: tuple[str, ...]
     source_file: str | None
     line: int | None
-    files: tuple[str, ...] = ()  # the user's files it was read from (all reached, if unproven)
+    files: tuple[str, ...] = ()  # real paths of the user's files it read (all reached, if unproven)
     unproven: tuple[str, ...] = ()  # why the reading is not known to be complete
+    pieces: dict[str, str] = field(default_factory=dict)  # part or file -> its short digest
 
 
 def code_fingerprint(
@@ -116,13 +117,17 @@ def code_fingerprint(
     for used in sorted(set(uses)):
         walker.input_code(used)
     parts = {_label(key, root): part for key, part in walker.parts.items()}
-    text = "".join(f"{key}\n{len(part)}\n{part}\n" for key, part in sorted(parts.items()))
+    reached: dict[str, str] = {}  # file or unresolved import -> digest, when unproven
     files = walker.files
     if walker.unproven:
-        reached = reach(sorted(walker.files))
-        files = set(reached.files)
-        text += "".join(f"file {label(f, root)}\n{d}\n" for f, d in reached.files.items())
-        text += "".join(f"unresolved {name}\n" for name in reached.unresolved)
+        found = reach(sorted(walker.files))
+        files = set(found.files)
+        reached = {f"file {label(f, root)}": d for f, d in found.files.items()}
+        reached |= {f"unresolved {name}": "" for name in found.unresolved}
+    text = "".join(f"{key}\n{len(part)}\n{part}\n" for key, part in sorted(parts.items()))
+    text += "".join(f"{key}\n{d}\n" for key, d in sorted(reached.items()))
+    pieces = {key: digest_bytes(part.encode())[:16] for key, part in parts.items()}
+    pieces |= {key: d[:16] for key, d in reached.items()}
     shown = source(shown_fn) if isinstance(shown_fn, types.FunctionType) else None
     line = shown.line if file and shown else None
     return Fingerprint(
@@ -130,8 +135,9 @@ def code_fingerprint(
         tuple(sorted(parts)),
         file,
         line,
-        tuple(sorted({label(f, root) for f in files})),
+        tuple(sorted(files)),
         tuple(dict.fromkeys(walker.unproven)),
+        dict(sorted(pieces.items())),
     )
 
 

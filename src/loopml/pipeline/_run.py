@@ -134,6 +134,7 @@ def _run_traced(
         git=git_snapshot(folder),
         echo=options.echo,
     )
+    files = pipeline_files(pipeline.file)
     run = store.create_run(
         kind="pipeline",
         name=pipeline.name,
@@ -141,7 +142,8 @@ def _run_traced(
         code={
             "file": pipeline.file,
             "line": pipeline.line,
-            "git": context.git_state(pipeline_files(pipeline.file)),
+            "git": context.git_state(files),
+            "files": files,
         },
         environment=context.environment,
         tags={
@@ -271,7 +273,7 @@ def _run_or_reuse(
     name = f"{context.graph.pipeline}/{node.name}"
     code = {
         "fingerprint": fingerprint.digest,
-        "parts": list(fingerprint.parts),
+        "parts": fingerprint.pieces,
         "file": fingerprint.source_file,
         "line": fingerprint.line,
         "files": list(fingerprint.files),
