@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import linecache
 import os
 import sys
 import textwrap
@@ -54,9 +55,7 @@ def source(obj: types.FunctionType | type) -> Source | None:
 
 def _parse(obj: types.FunctionType | type) -> Source | None:
     try:
-        # a function's own code: getsourcelines would follow functools.wraps to the
-        # function it wraps, and read the wrong source for a decorator's wrapper
-        lines, start = inspect.getsourcelines(getattr(obj, "__code__", obj))
+        lines, start = _lines(obj)
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except (OSError, TypeError, SyntaxError, ValueError, IndexError):
         return None
@@ -72,6 +71,22 @@ def _parse(obj: types.FunctionType | type) -> Source | None:
         if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
             child.body = child.body[1:]  # type: ignore[attr-defined]
     return Source(ast.dump(node), line, tuple(d for d in decorators if d))
+
+
+def _lines(obj: types.FunctionType | type) -> tuple[list[str], int]:
+    """The source lines of ``obj`` and the number of the first. A function's are read
+    from its own code object: ``inspect.getsourcelines`` would follow
+    ``functools.wraps`` to the function a decorator wraps (and search every loaded
+    module to find the file)."""
+    code = getattr(obj, "__code__", None)
+    if code is None:
+        return inspect.getsourcelines(obj)
+    linecache.checkcache(code.co_filename)  # an edited file is read again
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        raise OSError(f"no source for {code.co_filename}")
+    first = code.co_firstlineno  # the first decorator's line, for a decorated function
+    return inspect.getblock(lines[first - 1 :]), first
 
 
 def _first_name(decorator: ast.expr) -> str:
