@@ -48,7 +48,7 @@ def get(
         artifact = resolve(ws.store, kind, ref)
         if dest.is_dir():
             dest = dest / str(artifact.metadata.get("file_name", artifact.name.split("/")[-1]))
-        ws.artifacts.get_file(artifact.digest, dest)
+        ws.artifacts.get_file(artifact.digest, dest, what=f"{artifact.kind} {artifact.ref}")
     typer.echo(f"{kind} {artifact.ref} -> {dest}")
 
 

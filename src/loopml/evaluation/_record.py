@@ -84,7 +84,7 @@ def load_evaluation(ws: Workspace, evaluation: Artifact | str) -> Evaluation:
             f"{found.kind} {found.ref} is not an evaluation; give an artifact of kind "
             f"{KIND!r} (what loopml.evaluate records) or its id"
         )
-    data = json.loads(ws.artifacts.read_bytes(found.digest))
+    data = json.loads(ws.artifacts.read_bytes(found.digest, what=f"{found.kind} {found.ref}"))
     return Evaluation.from_dict(data, artifact_id=found.id)
 
 

@@ -100,7 +100,10 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
             f"{artifact.kind} {artifact.ref} is not a model (it is stored as "
             f"{meta.get('format', 'a file')}); give a reference to a saved model"
         )
-    return decode(ws.artifacts.read_bytes(artifact.digest), meta, f"model {artifact.ref}")
+    what = f"{artifact.kind} {artifact.ref}"
+    return decode(
+        ws.artifacts.read_bytes(artifact.digest, what=what), meta, f"model {artifact.ref}"
+    )
 
 
 def _signature(signature_from: Any, model: Any) -> Signature | None:
