@@ -12,6 +12,12 @@ app = typer.Typer(
 )
 
 KIND = typer.Option("file", "--kind", help="Artifact kind, e.g. file, report, dataset.")
+PUT_KIND = typer.Option(
+    "file",
+    "--kind",
+    help="A kind of your own, e.g. file, notes; loopml's own kinds (dataset, model, "
+    "report, ...) are made by their own commands.",
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -22,7 +28,7 @@ def register(root: typer.Typer) -> None:
 def put(
     path: Path = typer.Argument(..., help="File to store."),
     name: str = typer.Option(..., "--name", help="Artifact name; each put adds a version."),
-    kind: str = KIND,
+    kind: str = PUT_KIND,
 ) -> None:
     """Store a file as the next version of NAME (unless it equals the latest)."""
     from loopml.workspace import workspace

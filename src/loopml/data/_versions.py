@@ -426,7 +426,10 @@ def previous_version(version: DatasetVersion) -> DatasetVersion | None:
 def record_schema(ws: Workspace, name: str, schema: Schema, *, source: str) -> Artifact:
     """Store ``schema`` as the dataset's pinned schema (its next schema version)."""
     blob = ws.artifacts.put_bytes(schema.to_yaml().encode())
-    return ws.record(
+    from loopml.workspace import record_version
+
+    return record_version(
+        ws,
         blob.digest,
         blob.size,
         kind=SCHEMA_KIND,

@@ -89,8 +89,11 @@ def record_value(
     ws: Workspace, value: Any, *, kind: str, name: str, run_id: str | None
 ) -> Artifact:
     """Store ``value`` by type and record it as the next version of ``(kind, name)``."""
+    from loopml.workspace import record_version
+
     saved = save(value, ws.artifacts)
-    return ws.record(
+    return record_version(
+        ws,
         saved.digest,
         saved.size,
         kind=kind,
