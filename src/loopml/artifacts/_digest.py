@@ -71,9 +71,8 @@ def corrupt_blob(digest: str, where: str, actual: str, what: str | None = None) 
             "damage"
         )
     return DigestMismatch(
-        f"{what} is damaged: its blob {digest} at {where} hashes to {actual}; restore the "
-        f"blob from a backup or re-create {what}, and run `loopml verify` to find other "
-        "damage"
+        f"{what} is corrupt: its blob {digest} at {where} hashes to {actual}; restore it "
+        f"from a backup or re-create {what}, and run `loopml verify` to find other damage"
     )
 
 
