@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 import loopml
 from loopml.artifacts import _verified as verified
 from loopml.artifacts import digest_bytes
+from loopml.errors import IntegrityError
 
 
 def settle() -> None:
@@ -66,5 +68,21 @@ def test_a_dataset_read_many_times_is_hashed_once(tmp_path: Path) -> None:
         blob.chmod(0o644)
         with blob.open("r+b") as out:  # damage in place: the same inode, a new mtime
             out.seek(-10, os.SEEK_END)
-            out.write(b"\0")
+            byte = out.read(1)
+            out.seek(-10, os.SEEK_END)
+            out.write(bytes([byte[0] ^ 0x01]))
         assert verified.known_digest(copy, copy.stat()) is None
+        with pytest.raises(IntegrityError):
+            version.to_polars()
+
+        # A blob read whole through the store is remembered too, and read again unhashed
+        # while it is unchanged; a write makes the next read check it again.
+        profile = Path(ws.artifacts.location) / "blobs" / version.metadata["profile"][:2]
+        profile = profile / version.metadata["profile"][2:]
+        first = ws.artifacts.read_bytes(version.metadata["profile"])
+        assert verified.known_digest(profile, profile.stat()) == version.metadata["profile"]
+        assert ws.artifacts.read_bytes(version.metadata["profile"]) == first
+        profile.chmod(0o644)
+        profile.write_bytes(first[:-1] + b" ")
+        with pytest.raises(IntegrityError, match="profile"):
+            ws.artifacts.read_bytes(version.metadata["profile"], what="the profile")
