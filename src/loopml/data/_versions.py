@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from loopml.artifacts import ArtifactStore
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
@@ -205,7 +206,9 @@ class DatasetVersion:
         return read_manifest(self.workspace.artifacts.read_bytes(self.digest, what=self.what))
 
 
-def _check_folder(store: Any, entries: list[FolderEntry], folder: Path, what: str) -> None:
+def _check_folder(
+    store: ArtifactStore, entries: list[FolderEntry], folder: Path, what: str
+) -> None:
     """A folder checked out before is checked again: each file against its digest (a
     damaged one made again from its blob), and a file that is not the version's removed."""
     for entry in entries:
