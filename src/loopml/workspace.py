@@ -72,9 +72,12 @@ class Workspace:
         run_id: str | None = None,
     ) -> Artifact:
         """Store a file and record it as the next version of ``(kind, name)``; a file
-        equal to the latest version is not recorded again (see :meth:`record`)."""
+        equal to the latest version is not recorded again (see :meth:`record`). A kind
+        loopml owns (``dataset``, ``model``, ...) is refused before anything is stored."""
+        from loopml._kinds import check_user_kind
         from loopml.refs import check_name
 
+        check_user_kind(kind)
         check_name(name, f"{kind} name")
         path = Path(path)
         blob = self.artifacts.put_file(path)
@@ -100,16 +103,14 @@ class Workspace:
         """Record bytes already in the artifact store as the next version of
         ``(kind, name)``. Bytes equal to the latest version's are not recorded again:
         that version is returned (and, with ``run_id``, linked to the run as its output).
+        A kind loopml owns (``dataset``, ``model``, ...) is refused: its records are
+        made by the code that owns it.
         """
-        from loopml.store import Direction
+        from loopml._kinds import check_user_kind
 
-        latest = self.latest(kind, name)
-        if latest is not None and latest.digest == digest and latest.uri is None:
-            if run_id is not None:
-                self.store.add_event(run_id, latest.id, Direction.OUTPUT, "output")
-            return latest
-        return self.store.create_artifact(
-            kind=kind, name=name, digest=digest, size=size, metadata=metadata, run_id=run_id
+        check_user_kind(kind)
+        return record_version(
+            self, digest, size, kind=kind, name=name, metadata=metadata, run_id=run_id
         )
 
     def latest(self, kind: str, name: str) -> Artifact | None:
@@ -131,6 +132,30 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def record_version(
+    ws: Workspace,
+    digest: str,
+    size: int,
+    *,
+    kind: str,
+    name: str,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> Artifact:
+    """:meth:`Workspace.record` for any kind, loopml's own included: for the code
+    that owns the kind, which writes the metadata its readers count on."""
+    from loopml.store import Direction
+
+    latest = ws.latest(kind, name)
+    if latest is not None and latest.digest == digest and latest.uri is None:
+        if run_id is not None:
+            ws.store.add_event(run_id, latest.id, Direction.OUTPUT, "output")
+        return latest
+    return ws.store.create_artifact(
+        kind=kind, name=name, digest=digest, size=size, metadata=metadata, run_id=run_id
+    )
 
 
 def workspace(path: str | Path | None = None) -> Workspace:

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 import loopml
 from loopml import registry
 from loopml.store import Direction
+from loopml.workspace import record_version
 
 
 @pytest.fixture
@@ -27,7 +28,8 @@ def models(cli, tmp_path: Path) -> Path:
     with loopml.init(tmp_path) as ws, threadpool_limits(1):
         flowers = loopml.data.add(X.assign(target=y), name="flowers", workspace=ws)
         blob = ws.artifacts.put_bytes(b'{"metrics": {"accuracy": 0.97}}')
-        evaluation = ws.record(
+        evaluation = record_version(
+            ws,
             blob.digest,
             blob.size,
             kind="evaluation",

@@ -14,6 +14,7 @@ from loopml import registry
 from loopml.errors import InvalidInput, NotFound
 from loopml.models import load_model
 from loopml.store import Artifact
+from loopml.workspace import record_version
 
 Fit = Callable[[float], LogisticRegression]
 Iris = tuple[pd.DataFrame, pd.Series]
@@ -22,7 +23,7 @@ Iris = tuple[pd.DataFrame, pd.Series]
 def evaluation_of(ws: loopml.Workspace, name: str = "iris") -> Artifact:
     """An evaluation artifact as loopml.evaluation records one: JSON bytes, kind evaluation."""
     blob = ws.artifacts.put_bytes(b'{"task": "classification", "metrics": {"accuracy": 0.97}}')
-    return ws.record(blob.digest, blob.size, kind="evaluation", name=name)
+    return record_version(ws, blob.digest, blob.size, kind="evaluation", name=name)
 
 
 def test_a_registered_model_keeps_signature_evaluation_and_libraries(
@@ -111,7 +112,9 @@ def test_a_model_registered_in_a_run_is_linked_to_it(ws: loopml.Workspace, fit: 
 
 def test_an_artifact_that_is_not_a_model_is_refused(ws: loopml.Workspace) -> None:
     blob = ws.artifacts.put_bytes(b"a,b\n1,2\n")
-    table = ws.record(blob.digest, blob.size, kind="output", name="t", metadata={"format": "csv"})
+    table = record_version(
+        ws, blob.digest, blob.size, kind="output", name="t", metadata={"format": "csv"}
+    )
     with pytest.raises(InvalidInput, match=r"output t@v1 does not hold a model"):
         registry.register(table, "iris", workspace=ws)
     assert ws.store.find_artifacts(kind="model") == []

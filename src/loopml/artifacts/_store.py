@@ -5,14 +5,22 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from loopml.artifacts import _verified as verified
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
-from loopml.artifacts._digest import VerifyingReader, check_digest, chunks, missing_blob
+from loopml.artifacts._digest import (
+    VerifyingReader,
+    check_digest,
+    chunks,
+    corrupt_blob,
+    missing_blob,
+)
 from loopml.errors import (
     BlobMissing,
     ConfigError,
@@ -79,20 +87,37 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> Blob:
         return self.put_stream(io.BytesIO(data))
 
-    def open(self, digest: str) -> VerifyingReader:
-        """A binary reader; reading it to the end checks the digest."""
+    def open(self, digest: str, *, what: str | None = None) -> VerifyingReader:
+        """A binary reader; reading it to the end checks the digest.
+
+        ``what`` names the record being read (``"dataset churn@v2"``) in the error a
+        missing or damaged blob raises. A local blob this process has read whole and
+        found good, unchanged since, is not hashed again (see ``_verified``).
+        """
         check_digest(digest)
+        where = self._backend.where(digest)
         try:
             raw = self._backend.open(digest)
         except FileNotFoundError:
-            raise self._missing(digest) from None
-        return VerifyingReader(raw, digest, self._backend.where(digest))
+            raise missing_blob(digest, where, what) from None
+        path = self._backend.local_path(digest)
+        if path is None:
+            return VerifyingReader(raw, digest, where, what=what)
+        before = os.fstat(raw.fileno())
+        if verified.known_digest(path, before) == digest:
+            return VerifyingReader(raw, digest, where, what=what, trusted=True)
+        started = time.time_ns()
 
-    def read_bytes(self, digest: str) -> bytes:
-        with self.open(digest) as reader:
+        def checked() -> None:
+            verified.remember(path, before, os.fstat(raw.fileno()), digest, started)
+
+        return VerifyingReader(raw, digest, where, what=what, on_checked=checked)
+
+    def read_bytes(self, digest: str, *, what: str | None = None) -> bytes:
+        with self.open(digest, what=what) as reader:
             return reader.read()
 
-    def get_file(self, digest: str, dest: str | Path) -> Path:
+    def get_file(self, digest: str, dest: str | Path, *, what: str | None = None) -> Path:
         """Copy a blob to ``dest``, checked, and written atomically."""
         dest = Path(dest)
         if dest.is_dir():
@@ -108,7 +133,7 @@ class ArtifactStore:
                 "you can write to"
             ) from None
         try:
-            with os.fdopen(handle, "wb") as out, self.open(digest) as reader:
+            with os.fdopen(handle, "wb") as out, self.open(digest, what=what) as reader:
                 copy_stream(reader, out)  # type: ignore[arg-type]
             os.replace(tmp_name, dest)
         except BaseException as error:
@@ -121,15 +146,76 @@ class ArtifactStore:
             raise
         return dest
 
+    def local_copy(self, digest: str, target: str | Path, *, what: str | None = None) -> Path:
+        """A local file at ``target`` holding the blob's bytes, checked: a hard link to
+        the blob on a local store where one can be made, else a checked copy.
+
+        This is the one way to hand a reader a path (Polars, PyArrow, a step's ``Path``
+        input): a file already at ``target`` is checked as well (hashed once per
+        process while its stat is unchanged) and made again from the blob when it does
+        not match, so a damaged blob is an error, never a table of wrong values.
+        """
+        target = Path(target)
+        actual = None
+        for _ in range(2):
+            if not target.is_file() and self._place(digest, target, what):
+                return target  # a copy checked as it was written
+            try:
+                actual = verified.file_digest(target)
+            except FileNotFoundError:  # removed meanwhile: place it again
+                continue
+            if actual == digest:
+                return target
+            blob = self._backend.local_path(digest)
+            linked = blob is not None and blob.is_file() and os.path.samefile(blob, target)
+            verified.forget(target)
+            target.unlink(missing_ok=True)
+            if linked:  # the link is the blob itself: making it again cannot help
+                break
+        where = self._backend.where(digest)
+        if actual is None:  # removed as soon as it was made, twice
+            raise missing_blob(digest, where, what)
+        # Made again from the blob, it still does not match: the blob is damaged.
+        raise corrupt_blob(digest, where, actual, what)
+
+    def _place(self, digest: str, target: Path, what: str | None) -> bool:
+        """Put the blob at ``target``; True when it was copied (and so checked)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        local = self._backend.local_path(digest)
+        if local is not None:
+            try:
+                os.link(local, target)
+                return False
+            except FileExistsError:  # made by another process
+                return False
+            except FileNotFoundError:
+                raise missing_blob(digest, self._backend.where(digest), what) from None
+            except OSError:  # another filesystem, or no hard links: copy
+                pass
+        self.get_file(digest, target, what=what)
+        return True
+
     def exists(self, digest: str) -> bool:
         return self._backend.exists(check_digest(digest))
 
-    def verify(self, digest: str) -> Blob:
-        """Read a blob whole and check it; raises BlobMissing or DigestMismatch."""
-        size = 0
-        with self.open(digest) as reader:
-            for block in chunks(reader):  # type: ignore[arg-type]
-                size += len(block)
+    def verify(self, digest: str, *, what: str | None = None) -> Blob:
+        """Read a blob whole and check it; raises BlobMissing or DigestMismatch. A
+        local blob is hashed once per process while its stat is unchanged."""
+        check_digest(digest)
+        path = self._backend.local_path(digest)
+        if path is None:
+            size = 0
+            with self.open(digest, what=what) as reader:
+                for block in chunks(reader):  # type: ignore[arg-type]
+                    size += len(block)
+            return Blob(digest, size)
+        try:
+            actual = verified.file_digest(path)
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise missing_blob(digest, str(path), what) from None
+        if actual != digest:
+            raise corrupt_blob(digest, str(path), actual, what)
         return Blob(digest, size)
 
     def discard_if_damaged(self, digest: str) -> bool:
@@ -144,19 +230,17 @@ class ArtifactStore:
             return False
         return False
 
-    def local_path(self, digest: str) -> Path | None:
-        """The blob's file, when the store is a local folder (read it, never write it)."""
+    def local_path(self, digest: str, *, what: str | None = None) -> Path | None:
+        """The blob's file, checked, when the store is a local folder (read it, never
+        write it); None for a remote store (use :meth:`local_copy`)."""
         path = self._backend.local_path(check_digest(digest))
-        if path is not None and not path.is_file():
-            raise self._missing(digest)
+        if path is not None:
+            self.verify(digest, what=what)
         return path
 
     def digests(self) -> Iterator[str]:
         """Every digest stored, in order."""
         return self._backend.digests()
-
-    def _missing(self, digest: str) -> BlobMissing:
-        return missing_blob(digest, self._backend.where(digest))
 
 
 def _backend(url: str, options: dict[str, Any]) -> Backend:

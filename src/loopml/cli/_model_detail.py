@@ -57,7 +57,8 @@ def gate_detail(ws: Workspace, evaluation_id: str | None) -> dict[str, Any] | No
     if not decided:
         return None
     latest = max(decided, key=lambda gate: gate.created_at)
-    decision: dict[str, Any] = json.loads(ws.artifacts.read_bytes(latest.digest))
+    body = ws.artifacts.read_bytes(latest.digest, what=f"gate {latest.ref}")
+    decision: dict[str, Any] = json.loads(body)
     return {"id": latest.id, **decision}
 
 

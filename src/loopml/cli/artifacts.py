@@ -12,6 +12,12 @@ app = typer.Typer(
 )
 
 KIND = typer.Option("file", "--kind", help="Artifact kind, e.g. file, report, dataset.")
+PUT_KIND = typer.Option(
+    "file",
+    "--kind",
+    help="A kind of your own, e.g. file, notes; loopml's own kinds (dataset, model, "
+    "report, ...) are made by their own commands.",
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -22,7 +28,7 @@ def register(root: typer.Typer) -> None:
 def put(
     path: Path = typer.Argument(..., help="File to store."),
     name: str = typer.Option(..., "--name", help="Artifact name; each put adds a version."),
-    kind: str = KIND,
+    kind: str = PUT_KIND,
 ) -> None:
     """Store a file as the next version of NAME (unless it equals the latest)."""
     from loopml.workspace import workspace
@@ -48,7 +54,7 @@ def get(
         artifact = resolve(ws.store, kind, ref)
         if dest.is_dir():
             dest = dest / str(artifact.metadata.get("file_name", artifact.name.split("/")[-1]))
-        ws.artifacts.get_file(artifact.digest, dest)
+        ws.artifacts.get_file(artifact.digest, dest, what=f"{artifact.kind} {artifact.ref}")
     typer.echo(f"{kind} {artifact.ref} -> {dest}")
 
 

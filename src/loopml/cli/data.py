@@ -209,7 +209,7 @@ def validate(
         if report is not None:
             if report.is_dir():
                 report = report / str(record.report.metadata["file_name"])
-            ws.artifacts.get_file(record.report.digest, report)
+            ws.artifacts.get_file(record.report.digest, report, what=f"report {record.report.ref}")
     if as_json:
         typer.echo(json.dumps(record.validation.to_json(), indent=2, default=str))
     else:

@@ -103,22 +103,16 @@ def migrate() -> None:
 
 
 def verify() -> None:
-    """Check that every artifact's blob is present and matches its digest."""
-    from loopml.errors import BlobMissing, DigestMismatch
+    """Check that every blob any record points to (its data, a dataset's profile, a
+    model's copies, a folder's files) is present and matches its digest."""
+    from loopml._verify import verify_workspace
     from loopml.workspace import workspace
 
-    damaged = 0
-    checked = 0
     with workspace() as ws:
-        for artifact in ws.store.find_artifacts():
-            if artifact.uri is not None:
-                continue
-            checked += 1
-            try:
-                ws.artifacts.verify(artifact.digest)
-            except (BlobMissing, DigestMismatch) as error:
-                damaged += 1
-                typer.echo(f"{artifact.kind} {artifact.ref}: {error}", err=True)
-    typer.echo(f"checked {checked} artifacts: {damaged} damaged")
+        found = verify_workspace(ws)
+    for damage in found.damage:
+        typer.echo(damage.message, err=True)
+    damaged = found.damaged_records
+    typer.echo(f"checked {found.records} artifacts: {damaged} damaged")
     if damaged:
         raise typer.Exit(1)

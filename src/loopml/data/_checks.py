@@ -206,8 +206,8 @@ def _diff_folders(old: DatasetVersion, new: DatasetVersion) -> DatasetDiff:
     from loopml.data._files import read_manifest
 
     store = old.workspace.artifacts
-    before = {e.path: e.digest for e in read_manifest(store.read_bytes(old.digest))}
-    after = {e.path: e.digest for e in read_manifest(store.read_bytes(new.digest))}
+    before = {e.path: e.digest for e in read_manifest(store.read_bytes(old.digest, what=old.what))}
+    after = {e.path: e.digest for e in read_manifest(store.read_bytes(new.digest, what=new.what))}
     return DatasetDiff(
         old=old.ref,
         new=new.ref,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.data._files import (
+    FolderEntry,
     StatCache,
     read_manifest,
     safe_target,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from loopml.artifacts import ArtifactStore
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
@@ -86,7 +88,18 @@ class DatasetVersion:
 
     @property
     def format(self) -> str:
-        return str(self.metadata["format"])
+        found = self.metadata.get("format")
+        if not isinstance(found, str):
+            raise InvalidInput(
+                f"dataset {self.ref} was not recorded by `loopml data add`: its record has no "
+                "format; add the data again with `loopml data add PATH --name NAME`"
+            )
+        return found
+
+    @property
+    def what(self) -> str:
+        """How errors name this version: ``dataset churn@v2``."""
+        return f"dataset {self.ref}"
 
     @property
     def rows(self) -> int | None:
@@ -104,10 +117,11 @@ class DatasetVersion:
         import polars as pl
 
         artifacts = self.workspace.artifacts
-        data = json.loads(artifacts.read_bytes(self.metadata["profile"]))
+        what = f"the profile of {self.what}"
+        data = json.loads(artifacts.read_bytes(self.metadata["profile"], what=what))
         sample_digest = self.metadata.get("profile_sample")
         sample = (
-            pl.read_parquet(io.BytesIO(artifacts.read_bytes(sample_digest)))
+            pl.read_parquet(io.BytesIO(artifacts.read_bytes(sample_digest, what=what)))
             if sample_digest
             else None
         )
@@ -135,27 +149,32 @@ class DatasetVersion:
 
         Made once in the workspace's ``.loopml/checkouts``, files hard-linked to the
         local artifact store when they can be. A copy only ever appears whole: a file
-        by link or rename, a folder by renaming the folder it was built in.
+        by link or rename, a folder by renaming the folder it was built in. Every file
+        is checked against its digest before the path is returned (hashed once per
+        process while the file is unchanged): a damaged blob is an IntegrityError.
         """
+        store = self.workspace.artifacts
         folder = _checkouts_folder(self.workspace)
-        if self.format == "folder":
-            target = folder / self.digest
-            if target.is_dir():
-                return target
-            staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
-            try:
-                self._materialize(staging, link=True)
-                try:
-                    os.replace(staging, target)
-                except OSError:  # another process made it first
-                    shutil.rmtree(staging, ignore_errors=True)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+        if self.format != "folder":
+            target = folder / self.digest / str(self.metadata.get("file_name", "data"))
+            return store.local_copy(self.digest, target, what=self.what)
+        entries = self._manifest()
+        target = folder / self.digest
+        if target.is_dir():
+            _check_folder(store, entries, target, self.what)
             return target
-        target = folder / self.digest / str(self.metadata.get("file_name", "data"))
-        if not target.is_file():
-            _place(self.workspace.artifacts, self.digest, target, link=True)
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+        try:
+            for entry in entries:
+                store.local_copy(entry.digest, safe_target(staging, entry.path), what=self.what)
+            try:
+                os.replace(staging, target)
+            except OSError:  # another process made it first
+                shutil.rmtree(staging, ignore_errors=True)
+                _check_folder(store, entries, target, self.what)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return target
 
     def checkout(self, dest: str | Path) -> Path:
@@ -171,37 +190,35 @@ class DatasetVersion:
         if self.format != "folder":
             into = into or dest.is_dir()
             target = dest / self.metadata["file_name"] if into else dest
-            return store.get_file(self.digest, target)
+            return store.get_file(self.digest, target, what=self.what)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise InvalidInput(
                 f"cannot check out {self.ref} into {dest}: it is not an empty folder; give "
                 "a new or empty folder"
             )
+        entries = self._manifest()
         dest.mkdir(parents=True, exist_ok=True)
-        self._materialize(dest, link=False)
+        for entry in entries:
+            store.get_file(entry.digest, safe_target(dest, entry.path), what=self.what)
         return dest
 
-    def _materialize(self, dest: Path, *, link: bool) -> None:
-        store = self.workspace.artifacts
-        if self.format != "folder":
-            _place(store, self.digest, dest / self.metadata.get("file_name", "data"), link)
-            return
-        for entry in read_manifest(store.read_bytes(self.digest)):
-            _place(store, entry.digest, safe_target(dest, entry.path), link)
+    def _manifest(self) -> list[FolderEntry]:
+        return read_manifest(self.workspace.artifacts.read_bytes(self.digest, what=self.what))
 
 
-def _place(store: Any, digest: str, target: Path, link: bool) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    local = store.local_path(digest) if link else None
-    if local is not None:
-        try:
-            os.link(local, target)
-            return
-        except FileExistsError:  # made by another process
-            return
-        except OSError:  # another filesystem, or no hard links: copy
-            pass
-    store.get_file(digest, target)
+def _check_folder(
+    store: ArtifactStore, entries: list[FolderEntry], folder: Path, what: str
+) -> None:
+    """A folder checked out before is checked again: each file against its digest (a
+    damaged one made again from its blob), and a file that is not the version's removed."""
+    for entry in entries:
+        store.local_copy(entry.digest, safe_target(folder, entry.path), what=what)
+    wanted = {entry.path for entry in entries}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            extra = Path(root) / name
+            if extra.relative_to(folder).as_posix() not in wanted:
+                extra.unlink()
 
 
 def _checkouts_folder(ws: Workspace) -> Path:
@@ -412,7 +429,10 @@ def previous_version(version: DatasetVersion) -> DatasetVersion | None:
 def record_schema(ws: Workspace, name: str, schema: Schema, *, source: str) -> Artifact:
     """Store ``schema`` as the dataset's pinned schema (its next schema version)."""
     blob = ws.artifacts.put_bytes(schema.to_yaml().encode())
-    return ws.record(
+    from loopml.workspace import record_version
+
+    return record_version(
+        ws,
         blob.digest,
         blob.size,
         kind=SCHEMA_KIND,
@@ -429,5 +449,5 @@ def pinned_schema(ws: Workspace, name: str) -> tuple[Schema, Artifact]:
         artifact = record_schema(
             ws, name, infer_schema(first.profile()), source=f"inferred from {first.ref}"
         )
-    text = ws.artifacts.read_bytes(artifact.digest).decode()
+    text = ws.artifacts.read_bytes(artifact.digest, what=f"schema {artifact.ref}").decode()
     return Schema.from_yaml(text, f"schema {artifact.ref}"), artifact

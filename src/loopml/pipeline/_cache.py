@@ -62,7 +62,7 @@ def find_hit(
             continue
         if verify:
             try:
-                artifacts.verify(output.digest)
+                artifacts.verify(output.digest, what=f"{output.kind} {output.ref}")
             except (NotFound, IntegrityError) as error:
                 rejected = f"cached output {output.ref} cannot be used: {error}"
                 # A corrupt blob would survive a put of the right bytes: drop it first.

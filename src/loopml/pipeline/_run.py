@@ -92,7 +92,8 @@ def load_output(ws: Workspace, artifact: Artifact) -> Any:
     from loopml.pipeline._serialize import load
 
     meta = artifact.metadata
-    value = load(meta["format"], artifact.digest, ws.artifacts, meta)
+    what = f"{artifact.kind} {artifact.ref}"
+    value = load(meta["format"], artifact.digest, ws.artifacts, meta, what=what)
     if meta["format"] == "dataset-ref":
         return DatasetVersion(ws.store.get_artifact(value["artifact_id"]), ws)
     return value

@@ -89,8 +89,11 @@ def record_value(
     ws: Workspace, value: Any, *, kind: str, name: str, run_id: str | None
 ) -> Artifact:
     """Store ``value`` by type and record it as the next version of ``(kind, name)``."""
+    from loopml.workspace import record_version
+
     saved = save(value, ws.artifacts)
-    return ws.record(
+    return record_version(
+        ws,
         saved.digest,
         saved.size,
         kind=kind,
@@ -108,14 +111,20 @@ def save(value: Any, store: ArtifactStore) -> Saved:
 
 
 def load(
-    format: str, digest: str, store: ArtifactStore, metadata: Mapping[str, Any] | None = None
+    format: str,
+    digest: str,
+    store: ArtifactStore,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    what: str | None = None,
 ) -> Any:
     """The value saved as ``digest``; its bytes are read through the store and checked.
 
     Nothing happens before it is called, so callers can keep a lambda around it.
     A ``dataset-ref`` comes back as its dict: resolve ``ref`` in a workspace.
     ``metadata`` (from :class:`Saved`) is needed for ``model``, whose flavor it
-    names; the other formats carry all they need in their bytes.
+    names; the other formats carry all they need in their bytes. ``what`` names the
+    record in the error a missing or damaged blob raises.
     """
     if format not in FORMATS:
         raise InvalidInput(f"unknown stored format {format!r}; loopml knows {', '.join(FORMATS)}")
@@ -124,9 +133,9 @@ def load(
 
         if metadata is None:
             raise InvalidInput(f"stored model {digest} needs its metadata to load; pass it")
-        what = f"the stored {metadata.get('python_type', 'model')} ({digest[:12]})"
-        return decode(store.read_bytes(digest), metadata, what)
-    return _decode(format, store.read_bytes(digest))
+        model = f"the stored {metadata.get('python_type', 'model')} ({digest[:12]})"
+        return decode(store.read_bytes(digest, what=what), metadata, model)
+    return _decode(format, store.read_bytes(digest, what=what))
 
 
 def describe_unserializable(value: Any) -> str | None:

@@ -26,6 +26,7 @@ from loopml.registry._versions import (
 )
 from loopml.store import Artifact, Direction
 from loopml.tracking._active import run_making_records, workspace_in_use
+from loopml.workspace import record_version
 
 if TYPE_CHECKING:
     from loopml.evaluation import Evaluation
@@ -160,8 +161,14 @@ def _register_stored(
     run_id = made_by[0] if made_by else None
     asked = {"signature": signature, SOURCE_KEY: source.id, **extra}
     asked.update(_store_copy(ws, name, copy, serve, run_id))
-    artifact = ws.record(
-        source.digest, source.size, kind=KIND, name=name, metadata={**meta, **asked}, run_id=run_id
+    artifact = record_version(
+        ws,
+        source.digest,
+        source.size,
+        kind=KIND,
+        name=name,
+        metadata={**meta, **asked},
+        run_id=run_id,
     )
     return _as_asked(ws, artifact, asked, serve, run_id)
 
