@@ -31,6 +31,7 @@ _DIGEST = re.compile(r"blake3:([0-9a-f]{8,64})")
 _SELECTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*|blake3:.*")
 _MIN_DIGEST_PREFIX = 8
 _RECORD = re.compile(r"(?P<of>.+)\.v(?P<version>[1-9][0-9]*)\.(?P<what>[a-z][a-z-]*)")
+_NAMED_RECORD = re.compile(r"(?P<of>.+)\.(?P<what>[a-z][a-z-]*)")
 
 
 class Ref(NamedTuple):
@@ -107,12 +108,28 @@ def record_name(of: str | None, what: str, fallback: str | None = None) -> str:
     return check_name(what if fallback is None else f"{fallback}.{what}", f"{what} name")
 
 
+def record_owner(artifact: Artifact) -> tuple[str, int | None] | None:
+    """Whose record ``artifact`` is, from its name: ``("churn", 2)`` for
+    ``churn.v2.validation``, ``("churn", None)`` for ``churn.gate``; None for a name
+    not made by :func:`record_name` (a record named before this scheme)."""
+    for pattern in (_RECORD, _NAMED_RECORD):
+        found = pattern.fullmatch(artifact.name)
+        if found is not None and found["what"] == artifact.kind:
+            version = found.groupdict().get("version")
+            return found["of"], None if version is None else int(version)
+    return None
+
+
 def describe_record(artifact: Artifact) -> str:
-    """A record as a person reads it: ``validation 3 of churn@v2 (churn.v2.validation@v3)``;
-    a record named otherwise (as before names said whose record it was) as ``validation
-    churn@v3``."""
-    found = _RECORD.fullmatch(artifact.name)
-    if found is None or found["what"] != artifact.kind:
-        return f"{artifact.kind} {artifact.ref}"
-    owner = f"{found['of']}@v{found['version']}"
-    return f"{artifact.kind} {artifact.version} of {owner} ({artifact.ref})"
+    """A record as a person reads it: ``validation 3 of churn@v2
+    (churn.v2.validation@v3)``, ``gate 2 for churn (churn.gate@v2)``; a record named
+    otherwise (as records were before) as ``validation churn@v3``."""
+    kind, number = artifact.kind, artifact.version
+    owner = record_owner(artifact)
+    if owner is not None:
+        of, version = owner
+        whose = f"for {of}" if version is None else f"of {of}@v{version}"
+        return f"{kind} {number} {whose} ({artifact.ref})"
+    if artifact.name == kind:
+        return f"{kind} {number} ({artifact.ref})"
+    return f"{kind} {artifact.ref}"

@@ -15,6 +15,7 @@ unmeasured.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -24,7 +25,7 @@ from loopml.errors import GateFailed, InvalidInput
 from loopml.evaluation._records import Evaluation, higher_is_better
 
 if TYPE_CHECKING:
-    from loopml.store import Artifact
+    from loopml.store import Artifact, MetadataStore
     from loopml.workspace import Workspace
 
 
@@ -105,6 +106,8 @@ class Decision:
     champion: str | None = None
     evaluation_id: str | None = None  # the candidate's stored evaluation, if it was stored
     artifact_id: str | None = field(default=None, compare=False)
+    # How the stored decision reads: "gate 1 of churn@v5 (churn.v5.gate@v1)".
+    recorded_as: str | None = field(default=None, compare=False)
 
     @property
     def reasons(self) -> list[str]:
@@ -115,10 +118,14 @@ class Decision:
         head = "PASSED" if self.passed else "FAILED"
         lines = [f"gate {head} for {self.candidate or 'the candidate'} on {self.primary}"]
         lines += [f"  {'ok  ' if c.passed else 'FAIL'} {c.name}: {c.message}" for c in self.checks]
+        if self.recorded_as is not None:
+            lines.append(f"recorded as {self.recorded_as}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "artifact_id"}
+        kept = asdict(self)
+        del kept["artifact_id"], kept["recorded_as"]
+        return kept
 
 
 def gate(
@@ -148,12 +155,13 @@ def gate(
     if primary not in candidate.metrics:
         known = ", ".join(sorted(candidate.metrics))
         raise InvalidInput(f"the primary metric {primary!r} is not in the evaluation: {known}")
-    model = name or _model_name(candidate.model)
     if name is not None:
         from loopml.refs import check_name
 
         check_name(name, "model name")
-    known_champion = _known_champion(champion, model, workspace, record)
+    store = _StoreIfAny(workspace, record)
+    model = name or _model_name(candidate, store)
+    known_champion = _known_champion(champion, model, store)
     checks = [_baseline(candidate, primary, rules)]
     checks.append(_champion(candidate, known_champion, primary, rules))
     if rules.slice_tolerance is not None:
@@ -171,7 +179,7 @@ def gate(
         policy=asdict(rules),
         primary=primary,
         candidate=candidate.model,
-        champion=None if champion is None else champion.model,
+        champion=known_champion.ref if champion is None else champion.model,
         evaluation_id=candidate.artifact_id,
     )
     if record:
@@ -235,16 +243,48 @@ class _KnownChampion:
         )
 
 
-def _model_name(ref: str | None) -> str | None:
-    return None if ref is None else ref.partition("@")[0]
+class _StoreIfAny:
+    """The workspace's store, opened when first needed; None when no workspace can be
+    found and nothing is to be recorded (a gate on evaluations alone)."""
+
+    def __init__(self, workspace: Workspace | None, record: bool) -> None:
+        self._workspace = workspace
+        self._record = record
+
+    @functools.cached_property
+    def store(self) -> MetadataStore | None:
+        from loopml.errors import WorkspaceNotFound
+        from loopml.tracking._active import workspace_in_use
+
+        try:
+            return workspace_in_use(self._workspace).store
+        except WorkspaceNotFound:
+            if self._record:
+                raise
+            return None
+
+
+def _model_name(candidate: Evaluation, found: _StoreIfAny) -> str | None:
+    """The model the candidate is for: its registered name, else the name its stored
+    evaluation was recorded for (``churn.evaluation``)."""
+    from loopml.errors import NotFound
+    from loopml.refs import record_owner
+
+    if candidate.model is not None:
+        return candidate.model.partition("@")[0]
+    if candidate.artifact_id is None or found.store is None:
+        return None
+    try:
+        owner = record_owner(found.store.get_artifact(candidate.artifact_id))
+    except NotFound:
+        return None
+    return None if owner is None else owner[0]
 
 
 def _known_champion(
-    champion: Evaluation | None, model: str | None, workspace: Workspace | None, record: bool
+    champion: Evaluation | None, model: str | None, found: _StoreIfAny
 ) -> _KnownChampion:
     """The champion given, else the registry's champion of ``model``, else why none."""
-    from loopml.errors import WorkspaceNotFound
-
     if champion is not None:
         return _KnownChampion(evaluation=champion)
     if model is None:
@@ -252,13 +292,8 @@ def _known_champion(
             absent="none was given and the candidate is not a registered model (give "
             "name= to look up its model's champion)"
         )
-    try:
-        from loopml.tracking._active import workspace_in_use
-
-        store = workspace_in_use(workspace).store
-    except WorkspaceNotFound:
-        if record:
-            raise
+    store = found.store
+    if store is None:
         return _KnownChampion(absent=f"none was given and no workspace holds model {model!r}")
     for alias in store.aliases(kind="model", name=model):
         if alias.alias == "champion":
@@ -386,7 +421,7 @@ def _size(candidate: Evaluation, budget: float) -> Check:
 def _record(decision: Decision, model: str | None, workspace: Workspace | None) -> Decision:
     import dataclasses
 
-    from loopml.refs import record_name
+    from loopml.refs import describe_record, record_name
     from loopml.store import Severity
     from loopml.tracking._active import run_making_records, workspace_in_use
 
@@ -417,4 +452,6 @@ def _record(decision: Decision, model: str | None, workspace: Workspace | None) 
             run_id=run_id,
             artifact_id=artifact.id,
         )
-    return dataclasses.replace(decision, artifact_id=artifact.id)
+    return dataclasses.replace(
+        decision, artifact_id=artifact.id, recorded_as=describe_record(artifact)
+    )
