@@ -164,6 +164,13 @@ def test_a_model_without_flips_fails_when_a_champion_exists(tmp_path: Path) -> N
             "candidate cannot be passed unmeasured against it"
         )
         assert "against='churn@v1'" in failed["flips"]
+        # A pipeline step's model evaluated under the name it will be registered as: the
+        # champion of that name is found, not one of the step's output.
+        from loopml.evaluation._record import store
+
+        stepped = store(ws, evaluation(model="churn/train@v3"), name="churn.evaluation", inputs={})
+        named = gate(stepped, DOCS_POLICY, workspace=ws, stop=False)
+        assert {c.name for c in named.checks if not c.passed} == {"champion", "slices", "flips"}
         # Measured flips are judged as before.
         flips = Flips(against="churn@v1", negative=1, positive=3, rows=1_000)
         measured = gate(

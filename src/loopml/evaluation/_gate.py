@@ -265,20 +265,20 @@ class _StoreIfAny:
 
 
 def _model_name(candidate: Evaluation, found: _StoreIfAny) -> str | None:
-    """The model the candidate is for: its registered name, else the name its stored
-    evaluation was recorded for (``churn.evaluation``)."""
+    """The model the candidate is for: the name its stored evaluation was recorded for
+    (``churn`` from ``churn.v3.evaluation`` or ``churn.evaluation``: the name given to
+    evaluate, or the registered version's), else the name of the model it evaluated."""
     from loopml.errors import NotFound
     from loopml.refs import record_owner
 
-    if candidate.model is not None:
-        return candidate.model.partition("@")[0]
-    if candidate.artifact_id is None or found.store is None:
-        return None
-    try:
-        owner = record_owner(found.store.get_artifact(candidate.artifact_id))
-    except NotFound:
-        return None
-    return None if owner is None else owner[0]
+    if candidate.artifact_id is not None and found.store is not None:
+        try:
+            owner = record_owner(found.store.get_artifact(candidate.artifact_id))
+        except NotFound:
+            owner = None
+        if owner is not None:
+            return owner[0]
+    return None if candidate.model is None else candidate.model.partition("@")[0]
 
 
 def _known_champion(

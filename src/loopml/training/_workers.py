@@ -104,12 +104,18 @@ def _answer(worker: _Worker) -> BaseException | None:
         answer = worker.answers.read()
     code = worker.process.wait()
     if answer:
-        status, payload = pickle.loads(answer)
+        try:
+            status, payload = pickle.loads(answer)
+        except Exception as unreadable:  # an error of a class this process cannot load
+            return TuningFailed(
+                f"trial worker {worker.job.worker} of study {worker.job.study!r} failed, and "
+                f"its error could not be read here ({type(unreadable).__name__}: {unreadable})"
+            )
         if status == "done":
             return None
-        error, text = payload
-        if isinstance(error, LoopmlError):
-            return error
+        reported, text = payload
+        if isinstance(reported, LoopmlError):
+            return reported
         return TuningFailed(
             f"trial worker {worker.job.worker} of study {worker.job.study!r} failed outside "
             f"any trial: {text.strip().splitlines()[-1]}"
