@@ -76,9 +76,40 @@ def _runs(block: Block) -> bool:
 
 @pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
 def test_the_blocks_run_as_written(path: Path, tmp_path: Path) -> None:
-    found = [b for b in blocks(path, ROOT) if b.not_run is None and _runs(b)]
+    failure = run_doc(path, ROOT, tmp_path)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+
+
+def test_a_failure_names_the_file_the_block_and_what_failed(tmp_path: Path) -> None:
+    doc = tmp_path / "guide.md"
+    doc.write_text(
+        "```python\nanswer = 6 * 7\n```\n\n"
+        "```console\n$ test 42 = 42\n$ loopml models show flowers@v1\n"
+        "error: no model named 'flowers'\n$ false\n```\n"
+    )
+    failure = run_doc(doc, tmp_path, tmp_path / "run")
+    assert failure is not None
+    first, *rest = failure.splitlines()
+    assert first == (
+        "guide.md:5 (the block starting '$ test 42 = 42'): expected exit code 0, got 1"
+    )
+    assert rest[0] == "$ false"
+    doc.write_text("```python\nimport loopml\nloopml.data.get('sales@v9')\n```\n")
+    failure = run_doc(doc, tmp_path, tmp_path / "again")
+    assert failure is not None
+    assert failure.startswith("guide.md:1 (the block starting 'import loopml'): it raised:")
+    assert "WorkspaceNotFound" in failure
+
+
+def run_doc(path: Path, root: Path, tmp_path: Path) -> str | None:
+    """Run a Markdown file's blocks in a fresh folder; what failed, or None."""
+    import json
+
+    found = [b for b in blocks(path, root) if b.not_run is None and _runs(b)]
     if not found:
-        return
+        return None
+    tmp_path.mkdir(exist_ok=True)
     given, report = tmp_path / "blocks.json", tmp_path / "report.json"
     given.write_text(to_json(found))
     folder = tmp_path / "reader"
@@ -94,10 +125,9 @@ def test_the_blocks_run_as_written(path: Path, tmp_path: Path) -> None:
         check=False,
     )
     if not report.exists():
-        pytest.fail(f"{path.name}: the runner itself failed:\n{done.stdout}\n{done.stderr}")
-    import json
-
+        return f"{path.name}: the runner itself failed:\n{done.stdout}\n{done.stderr}"
     result = json.loads(report.read_text())
-    if result["block"] is not None:
-        block = found[result["block"]]
-        pytest.fail(f"{block.where}: {result['what']}", pytrace=False)
+    if result["block"] is None:
+        return None
+    block = found[result["block"]]
+    return f"{block.where}: {result['what']}"
