@@ -649,7 +649,12 @@ def test_validate_records_a_result_a_report_and_a_run(ws: loopml.Workspace) -> N
 
     assert record.artifact.kind == "validation"
     assert record.report.kind == "report"
-    assert record.artifact.name == record.report.name == "sales"
+    # Named after the version validated, counted per version: not sales@v1, a dataset ref.
+    assert (record.artifact.ref, record.report.ref) == (
+        "sales.v2.validation@v1",
+        "sales.v2.report@v1",
+    )
+    assert record.describe() == "validation 1 of sales@v2 (sales.v2.validation@v1)"
     assert record.artifact.metadata["passed"] is False
     assert record.artifact.metadata["errors"] == len(record.validation.errors)
     assert record.artifact.metadata["report"] == record.report.ref
@@ -680,7 +685,9 @@ def test_validate_records_a_result_a_report_and_a_run(ws: loopml.Workspace) -> N
     assert ws.store.get_run(clean_run).status == RunStatus.SUCCEEDED
     inputs = {e.role for e in ws.store.events(run_id=clean_run) if e.direction == "input"}
     assert inputs == {"dataset", "schema"}
-    assert [a.version for a in ws.store.find_artifacts(kind="validation", name="sales")] == [1, 2]
+    assert clean.artifact.ref == "sales.v1.validation@v1"
+    again = loopml.data.validate("sales@v2", workspace=ws)
+    assert again.describe() == "validation 2 of sales@v2 (sales.v2.validation@v2)"
 
 
 def test_the_report_escapes_what_the_data_supplies(ws: loopml.Workspace) -> None:

@@ -38,7 +38,9 @@ def test_a_good_model_passes_and_is_promoted(
     with loopml.start_run("release", workspace=ws):
         result = evaluate(churn_model, test_rows, label="churn", train=train, workspace=ws)
         decision = gate(result, POLICY, workspace=ws)
-        version = register(churn_model, "churn", workspace=ws, signature_from=train[FEATURES])
+        version = register(
+            churn_model, "churn", evaluation=result, workspace=ws, signature_from=train[FEATURES]
+        )
         promote(version.ref, reason=decision.summary().splitlines()[0], workspace=ws)
     assert decision.passed, decision.summary()
     assert ws.store.get_alias("model", "churn", "champion").artifact_id == version.artifact.id

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import pytest
+from gated import judged
 from sklearn.linear_model import LogisticRegression
 
 import loopml
@@ -73,9 +74,14 @@ def test_a_bad_alias_registers_nothing(ws: loopml.Workspace, fit: Fit, alias: st
 
 
 def test_registering_as_champion_promotes(ws: loopml.Workspace, fit: Fit) -> None:
-    first = registry.register(fit(0.1), "iris", alias="champion", reason="first", workspace=ws)
+    judged_first = judged(ws, 0.9)
+    first = registry.register(
+        fit(0.1), "iris", evaluation=judged_first, alias="champion", reason="first", workspace=ws
+    )
     assert first.aliases == ("champion",)
-    second = registry.register(fit(1.0), "iris", alias="champion", workspace=ws)
+    # Against the champion now: the gate is given its evaluation.
+    better = judged(ws, 0.95, champion=judged_first)
+    second = registry.register(fit(1.0), "iris", evaluation=better, alias="champion", workspace=ws)
     assert second.aliases == ("champion",)
     assert [(v.ref, v.aliases) for v in registry.versions("iris", workspace=ws)] == [
         ("iris@v1", ("previous",)),
@@ -84,7 +90,7 @@ def test_registering_as_champion_promotes(ws: loopml.Workspace, fit: Fit) -> Non
 
 
 def test_registering_with_another_alias_just_moves_it(ws: loopml.Workspace, fit: Fit) -> None:
-    registry.register(fit(0.1), "iris", alias="champion", workspace=ws)
+    registry.register(fit(0.1), "iris", evaluation=judged(ws), alias="champion", workspace=ws)
     challenger = registry.register(
         fit(1.0), "iris", alias="challenger", reason="retrained on May data", workspace=ws
     )

@@ -45,21 +45,18 @@ def evaluation_detail(ws: Workspace, evaluation_id: str | None) -> dict[str, Any
     return {**shown, **{key: full[key] for key in keep}, "slices": full["slices"]}
 
 
-def gate_detail(ws: Workspace, evaluation_id: str | None) -> dict[str, Any] | None:
-    """The latest gate decision made on that evaluation, if any."""
-    if evaluation_id is None:
+def gate_detail(ws: Workspace, version: ModelVersion) -> dict[str, Any] | None:
+    """The latest gate decision made on the version's evaluation, or with it as the
+    candidate: the one promotion goes by."""
+    from loopml.registry._gated import version_gate
+
+    verdict, _ = version_gate(ws, version.artifact)
+    if verdict is None:
         return None
-    decided = [
-        gate
-        for gate in ws.store.find_artifacts(kind="gate")
-        if gate.metadata.get("evaluation_id") == evaluation_id
-    ]
-    if not decided:
-        return None
-    latest = max(decided, key=lambda gate: gate.created_at)
-    body = ws.artifacts.read_bytes(latest.digest, what=f"gate {latest.ref}")
-    decision: dict[str, Any] = json.loads(body)
-    return {"id": latest.id, **decision}
+    decision: dict[str, Any] = json.loads(
+        ws.artifacts.read_bytes(verdict.artifact.digest, what=f"gate {verdict.artifact.ref}")
+    )
+    return {"id": verdict.artifact.id, "ref": verdict.artifact.ref, **decision}
 
 
 def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) -> None:
@@ -92,7 +89,7 @@ def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) ->
     gate = detail["gate"]
     if gate is not None:
         verdict = "PASSED" if gate["passed"] else "FAILED"
-        head.add_row("gate", f"{verdict} on {gate['primary']} (id {short_id(gate['id'])})")
+        head.add_row("gate", f"{verdict} on {gate['primary']}: {gate['ref']}")
     libraries = ", ".join(f"{k} {v}" for k, v in sorted(version.libraries.items()))
     head.add_row("libraries", libraries or "-")
     head.add_row("served", _served(version))

@@ -226,8 +226,8 @@ def _print_validation(record: ValidationRecord, report: Path | None) -> None:
     against = (
         f" against {record.reference}" if record.reference else " (first version: schema only)"
     )
-    schema = record.schema.rpartition("@")[2]
-    out.print(f"{record.dataset} validated{against}, with schema {schema}")
+    dataset, _, schema = record.schema.partition("@")
+    out.print(f"{record.dataset} validated{against}, with schema {schema} of dataset {dataset}")
     if validation.anomalies:
         table = Table("severity", "anomaly", "column", "evidence")
         for a in validation.anomalies:
@@ -238,10 +238,7 @@ def _print_validation(record: ValidationRecord, report: Path | None) -> None:
     errors = len(validation.errors)
     warnings = len(validation.anomalies) - errors
     verdict = "FAILED" if errors else "passed"
-    out.print(
-        f"{verdict}: {errors} errors, {warnings} warnings; "
-        f"recorded as validation {record.artifact.ref}"
-    )
+    out.print(f"{verdict}: {errors} errors, {warnings} warnings; recorded as {record.describe()}")
     if report is not None:
         out.print(f"report: {report}")
     else:

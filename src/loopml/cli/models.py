@@ -105,7 +105,7 @@ def show(ref: str = REF, as_json: bool = JSON) -> None:
         made_by = lineage.made_by
         metrics = ws.store.latest_metrics([made_by.id]).get(made_by.id, {}) if made_by else {}
         evaluation = evaluation_detail(ws, version.evaluation_id)
-        gate = gate_detail(ws, version.evaluation_id)
+        gate = gate_detail(ws, version)
     detail = {
         **version.to_dict(),
         "evaluation": evaluation,
@@ -213,8 +213,19 @@ def _change(move: AliasMove) -> str:
 
 
 @app.command("promote")
-def promote(ref: str = REF, reason: str = REASON) -> None:
-    """Make a version the champion; the champion it replaces becomes `previous`."""
+def promote(
+    ref: str = REF,
+    reason: str = REASON,
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Promote a version whose gate failed, or that has none; needs --reason.",
+    ),
+) -> None:
+    """Make a version the champion; the champion it replaces becomes `previous`.
+
+    The version's latest gate decision must have passed; otherwise give --force and
+    --reason, which the alias history keeps."""
     from loopml import registry
     from loopml.workspace import workspace
 
@@ -222,12 +233,16 @@ def promote(ref: str = REF, reason: str = REASON) -> None:
         before = registry.get(ref, workspace=ws)
         name = before.name
         old = _champion(ws, name)
-        promoted = registry.promote(before.ref, reason=reason, workspace=ws)
+        promoted = registry.promote(before.ref, reason=reason, force=force, workspace=ws)
+        moved = force and old != promoted.ref
+        recorded = registry.history(name, workspace=ws)[0].reason if moved else None
     if old == promoted.ref:
         typer.echo(f"{promoted.ref} is the champion already; nothing changed")
         return
     was = f" (was {old}, now previous)" if old else ""
     typer.echo(f"{promoted.ref} is now the champion of {name}{was}")
+    if recorded:
+        typer.echo(f"recorded in the history: {recorded}")
 
 
 @app.command("rollback")

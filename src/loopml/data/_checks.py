@@ -2,7 +2,9 @@
 
 A validation is a run (kind ``validate``) that read the version, its reference and
 the schema, and wrote a ``validation`` artifact (the anomalies and measures, JSON) and
-a ``report`` artifact (the HTML page). Both are named after the dataset.
+a ``report`` artifact (the HTML page). Both are named after the dataset version:
+``churn.v2.validation@v3`` is the third validation of churn@v2, never a version of
+churn.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class ValidationRecord:
     def passed(self) -> bool:
         return self.validation.passed
 
+    def describe(self) -> str:
+        """``validation 3 of churn@v2 (churn.v2.validation@v3)``."""
+        from loopml.refs import describe_record
+
+        return describe_record(self.artifact)
+
 
 def validate_version(
     current: DatasetVersion, *, against: DatasetVersion | None = None
@@ -42,6 +50,7 @@ def validate_version(
     """Validate a version against its dataset's schema and a reference: ``against``, or
     else the version before it. A reference from another dataset is compared as skew."""
     from loopml.data._report import render_report
+    from loopml.refs import record_name
     from loopml.store import Direction, RunStatus
 
     ws = current.workspace
@@ -80,7 +89,7 @@ def validate_version(
     report_blob = ws.artifacts.put_bytes(page.encode())
     report = store.create_artifact(
         kind="report",
-        name=current.name,
+        name=record_name(current.ref, "report"),
         digest=report_blob.digest,
         size=report_blob.size,
         metadata={"dataset": current.ref, "file_name": f"{current.name}-v{current.version}.html"},
@@ -92,7 +101,7 @@ def validate_version(
     )
     artifact = store.create_artifact(
         kind="validation",
-        name=current.name,
+        name=record_name(current.ref, "validation"),
         digest=result_blob.digest,
         size=result_blob.size,
         metadata={

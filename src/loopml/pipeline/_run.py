@@ -416,8 +416,8 @@ def _stop_for_invalid_data(context: _Context, run: Run, node: Node, error: DataI
     raise ValidationFailed(
         f"{record.dataset} failed validation with {len(errors)} errors, so pipeline "
         f"{context.graph.pipeline} stopped before the steps after {node.name}; alert "
-        f"{short_id(alert.id)} records the anomalies, and the report is {record.report.ref} "
-        "(loopml artifacts get REF FILE --kind report)",
+        f"{short_id(alert.id)} records the anomalies, in {record.describe()}; its report: "
+        f"loopml artifacts get {record.report.ref} REPORT.html --kind report",
         step=node.name,
         run_id=run.id,
         traceback=text + "\n",
