@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from loopml._user_files import write_user_file
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
-from loopml.artifacts._digest import VerifyingReader, check_digest, chunks, missing_blob
+from loopml.artifacts._digest import (
+    VerifyingReader,
+    check_digest,
+    chunks,
+    hasher,
+    missing_blob,
+)
 from loopml.errors import (
     BlobMissing,
     ConfigError,
     DigestMismatch,
     InvalidInput,
     InvalidURL,
-    NotWritable,
 )
 
 
@@ -92,33 +97,24 @@ class ArtifactStore:
         with self.open(digest) as reader:
             return reader.read()
 
-    def get_file(self, digest: str, dest: str | Path) -> Path:
-        """Copy a blob to ``dest``, checked, and written atomically."""
+    def get_file(
+        self, digest: str, dest: str | Path, *, force: bool = False, what: str | None = None
+    ) -> Path:
+        """Copy a blob to ``dest``, checked, and written atomically with a new file's
+        usual mode. A file already holding these bytes is left as it is; one with other
+        content is replaced only with ``force``; a link, FIFO, device or folder never
+        (see :mod:`loopml._user_files`). ``what`` names the blob in messages."""
         dest = Path(dest)
-        if dest.is_dir():
-            raise InvalidInput(f"cannot write to {dest}: it is a folder; give a file path")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            handle, tmp_name = tempfile.mkstemp(
-                dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
-            )
-        except OSError as error:
-            raise NotWritable(
-                f"cannot write {dest}: {error.strerror or error}; give a path in a folder "
-                "you can write to"
-            ) from None
-        try:
-            with os.fdopen(handle, "wb") as out, self.open(digest) as reader:
+
+        def fill(out: IO[bytes]) -> None:
+            with self.open(digest) as reader:
                 copy_stream(reader, out)  # type: ignore[arg-type]
-            os.replace(tmp_name, dest)
-        except BaseException as error:
-            Path(tmp_name).unlink(missing_ok=True)
-            if isinstance(error, OSError):
-                raise NotWritable(
-                    f"cannot write {dest}: {error.strerror or error}; give a path in a "
-                    "folder you can write to"
-                ) from None
-            raise
+
+        def same(existing: Path) -> bool:
+            return file_holds(existing, digest)
+
+        check_digest(digest)
+        write_user_file(dest, fill, what=what or f"blob {digest[:16]}", force=force, same=same)
         return dest
 
     def exists(self, digest: str) -> bool:
@@ -179,3 +175,12 @@ def _backend(url: str, options: dict[str, Any]) -> Backend:
             "for s3:// install loopml[s3]"
         ) from None
     return FsspecBackend(fs, root, parts.scheme)
+
+
+def file_holds(path: Path, digest: str) -> bool:
+    """Whether the file at ``path`` holds exactly the bytes of ``digest``."""
+    found = hasher()
+    with path.open("rb") as stream:
+        for block in chunks(stream):
+            found.update(block)
+    return bool(found.hexdigest() == digest)
