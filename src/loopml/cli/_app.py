@@ -20,6 +20,7 @@ from loopml.cli import (
     schedule,
     workspace,
 )
+from loopml.cli._options import example
 
 
 class _PlainArgument(typer.core.TyperArgument):
@@ -48,9 +49,13 @@ class _Typer(typer.Typer):
 app = _Typer(
     name="loopml",
     help="loopml: the machine-learning lifecycle as one closed loop.",
-    epilog="\b\nExample:\n  loopml init\n  loopml data add jan.parquet --name churn --label "
-    "churned\n  loopml data validate churn@v2 --report feb.html\n\b\nEvery command takes "
-    "--json (strict JSON) and --debug (tracebacks), anywhere on the line.",
+    epilog=example(
+        "loopml init",
+        "loopml data add jan.parquet --name churn --label churned",
+        "loopml data validate churn@v2 --report feb.html",
+    )
+    + "\n\n\bEvery command takes --json (strict JSON) and --debug (tracebacks), anywhere "
+    "on the line.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,

@@ -36,12 +36,14 @@ LONGEST_WORD = 16  # ... nor than its longest word, up to this: longer ones are 
 
 @dataclasses.dataclass(frozen=True)
 class Column:
-    """A table column. ``keep``: an id, ref or name, never cut, never left out. ``drop``:
-    left out when the table does not fit, the highest first; None: never left out."""
+    """A table column. ``keep``: an id, ref or name, never cut, never left out. ``whole``:
+    never wrapped, but left out when it does not fit. ``drop``: left out when the
+    table does not fit, the highest first; None: never left out."""
 
     header: str
     keep: bool = False
     drop: int | None = None
+    whole: bool = False
     justify: Literal["left", "right"] = "left"
 
 
@@ -58,7 +60,8 @@ def width() -> int | None:
 def console() -> Any:
     from rich.console import Console
 
-    return Console(width=width() or UNLIMITED)
+    # A height too, or Rich takes a dumb terminal (TERM=dumb) to be 80 columns wide.
+    return Console(width=width() or UNLIMITED, height=25)
 
 
 def print_table(
@@ -88,7 +91,7 @@ def print_table(
     table = _table(
         [columns[i] for i in shown], widths, [[row[i] for i in shown] for row in rows], title
     )
-    out.print(table, width=max(sum(widths) + _overhead(len(shown)), out.width))
+    out.print(table, width=max(sum(widths) + _overhead(len(shown)), out.width), crop=False)
     if dropped:
         names = ", ".join(columns[i].header.replace("\n", " ") for i in reversed(dropped))
         out.print(
@@ -125,7 +128,7 @@ def _minimum(column: Column, cells: list[str]) -> int:
     enough for its longest word (up to LONGEST_WORD), so that a short word such as
     ``succeeded`` is never broken."""
     natural = _natural(column, cells)
-    if column.keep:
+    if column.keep or column.whole:
         return natural
     words = [len(word) for text in (column.header, *cells) for word in text.split()]
     return min(natural, max(NARROWEST, min(max(words, default=0), LONGEST_WORD)))
@@ -153,7 +156,7 @@ def _table(
         table.add_column(
             Text(column.header),
             justify=column.justify,
-            no_wrap=column.keep,
+            no_wrap=column.keep or column.whole,
             width=size,
             overflow="fold",
         )

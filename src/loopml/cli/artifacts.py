@@ -6,11 +6,15 @@ from pathlib import Path
 
 import typer
 
-from loopml.cli._options import FORCE, JSON
+from loopml.cli._options import FORCE, JSON, example
 from loopml.cli._output import Column, artifact_json, print_json, print_table
 
 app = typer.Typer(
     help="Record files as versioned artifacts, list them and get them back.",
+    epilog=example(
+        "loopml artifacts put notes.md --name release-notes",
+        "loopml artifacts get release-notes@v2 notes.md",
+    ),
     no_args_is_help=True,
 )
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from loopml.cli._options import FORCE, JSON
+from loopml.cli._options import FORCE, JSON, example
 from loopml.cli._output import Column, artifact_json, console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Version datasets, validate them against their schema, find drift and skew.",
+    epilog=example(
+        "loopml data add jan.parquet --name churn --label churned",
+        "loopml data validate churn@v2 --report feb.html",
+        "loopml data checkout churn@v1 jan-copy.parquet",
+    ),
     no_args_is_help=True,
 )
 
@@ -134,7 +139,7 @@ def list_(as_json: bool = JSON) -> None:
         console().print("no datasets; add one with `loopml data add PATH --name NAME`")
         return
     columns = [
-        Column("dataset", keep=True),
+        Column("dataset", whole=True, drop=4),  # its latest ref names it too
         Column("latest", keep=True),
         Column("rows", justify="right", drop=2),
         Column("cols", justify="right", drop=3),

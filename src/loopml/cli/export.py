@@ -8,12 +8,14 @@ from pathlib import Path
 
 import typer
 
-from loopml.cli._options import JSON
+from loopml.cli._options import JSON, example
 from loopml.cli._output import print_json
 from loopml.cli.pipeline import PARAM, TARGET, _params
 
 app = typer.Typer(
-    help="Write a pipeline as another orchestrator's definition.", no_args_is_help=True
+    help="Write a pipeline as another orchestrator's definition.",
+    epilog=example("loopml export airflow pipelines.py:churn --schedule @daily"),
+    no_args_is_help=True,
 )
 
 

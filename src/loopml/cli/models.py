@@ -9,7 +9,7 @@ import typer
 
 from loopml._ids import short_id
 from loopml.cli._model_detail import evaluation_detail, gate_detail, print_detail
-from loopml.cli._options import JSON
+from loopml.cli._options import JSON, example
 from loopml.cli._output import Column, console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 app = typer.Typer(
-    help="Registered models: versions, lineage, promotion and rollback.", no_args_is_help=True
+    help="Registered models: versions, lineage, promotion and rollback.",
+    epilog=example("loopml models list churn", "loopml models promote churn@v3 --reason TEXT"),
+    no_args_is_help=True,
 )
 REF = typer.Argument(
     ...,

@@ -9,13 +9,20 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from loopml._ids import short_id
-from loopml.cli._options import JSON
+from loopml.cli._options import JSON, example
 from loopml.cli._output import Column, console, print_json, print_table
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run
 
-app = typer.Typer(help="Runs: list, show and compare.", no_args_is_help=True)
+app = typer.Typer(
+    help="Runs: list, show and compare.",
+    epilog=example(
+        'loopml runs list --where "metrics.auc > 0.9" --sort -metrics.auc',
+        "loopml runs show 3f9c2a61b0d4",
+    ),
+    no_args_is_help=True,
+)
 RUN = typer.Argument(..., metavar="RUN", help="A run id, or its last characters (12 are shown).")
 SCAN = 100_000  # runs read at most when filtering with --where or sorting with --sort
 

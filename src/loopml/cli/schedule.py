@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from loopml._ids import short_id
-from loopml.cli._options import JSON
+from loopml.cli._options import JSON, example
 from loopml.cli._output import Column, print_json, print_table
 from loopml.cli.pipeline import PARAM
 
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Run pipelines on an interval or a cron expression: add, list, remove, run-due.",
+    epilog=example(
+        'loopml schedule add churn-nightly pipelines.py:churn --cron "0 3 * * *"',
+        "loopml schedule run-due",
+    ),
     no_args_is_help=True,
 )
 
