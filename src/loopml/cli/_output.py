@@ -2,18 +2,20 @@
 an id or a ref, plain complete text when piped, and strict JSON.
 
 - In a terminal, tables are drawn at its width (``COLUMNS`` when set), with a rule
-  under the header. Columns marked
-  ``keep`` (ids, refs, names) are never cut; the others wrap, and when even wrapping
-  cannot make the table fit, the least important are left out (the ``drop`` order),
-  with a line saying which; ``--json`` has everything.
+  under the header. Columns marked ``keep`` (ids, refs) are never cut; the others
+  wrap, and when even wrapping cannot make the table fit, the least important are
+  left out (the ``drop`` order), with a line saying which; ``--json`` has everything.
 - Piped, output is plain text: no colours, no lines, one line per row (at
   ``COLUMNS`` when set, else as wide as the rows are), nothing cut.
 - ``--json`` prints strict JSON (RFC 8259): NaN and infinities become null, times are
   ISO 8601 strings.
 
 Example:
-    >>> strict({"auc": float("nan"), "when": __import__("datetime").date(2030, 1, 2)})
+    >>> import datetime, numpy
+    >>> strict({"auc": float("nan"), "when": datetime.date(2030, 1, 2)})
     {'auc': None, 'when': '2030-01-02'}
+    >>> strict({"scores": numpy.array([0.5, numpy.inf]), "n": numpy.int64(3)})
+    {'scores': [0.5, None], 'n': 3}
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def width() -> int | None:
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
     if sys.stdout.isatty():
-        return os.get_terminal_size(sys.stdout.fileno()).columns
+        try:
+            return os.get_terminal_size(sys.stdout.fileno()).columns
+        except OSError:  # a terminal that does not say its size
+            return None
     return None
 
 
@@ -61,7 +66,8 @@ def console() -> Any:
     from rich.console import Console
 
     # A height too, or Rich takes a dumb terminal (TERM=dumb) to be 80 columns wide.
-    return Console(width=width() or UNLIMITED, height=25)
+    # No markup: "[x]" in a name or a message is text, not a style.
+    return Console(width=width() or UNLIMITED, height=25, markup=False, highlight=False)
 
 
 def print_table(
@@ -119,8 +125,10 @@ def _fit(shown: Sequence[tuple[Column, list[str]]], available: int) -> list[int]
 
 
 def _natural(column: Column, cells: list[str]) -> int:
+    from rich.cells import cell_len  # a wide character takes two columns
+
     lines = [line for text in (column.header, *cells) for line in text.splitlines() or [""]]
-    return max(len(line) for line in lines)
+    return max(cell_len(line) for line in lines)
 
 
 def _minimum(column: Column, cells: list[str]) -> int:
@@ -130,7 +138,9 @@ def _minimum(column: Column, cells: list[str]) -> int:
     natural = _natural(column, cells)
     if column.keep or column.whole:
         return natural
-    words = [len(word) for text in (column.header, *cells) for word in text.split()]
+    from rich.cells import cell_len
+
+    words = [cell_len(word) for text in (column.header, *cells) for word in text.split()]
     return min(natural, max(NARROWEST, min(max(words, default=0), LONGEST_WORD)))
 
 
@@ -186,8 +196,8 @@ def strict(data: Any) -> Any:
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
         fields = dataclasses.fields(data)
         return {field.name: strict(getattr(data, field.name)) for field in fields}
-    if hasattr(data, "item") and callable(data.item):  # a NumPy scalar
-        return strict(data.item())
+    if callable(getattr(data, "tolist", None)):  # a NumPy scalar or array
+        return strict(data.tolist())
     return str(data)
 
 

@@ -103,6 +103,8 @@ def info(as_json: bool = JSON) -> None:
     from rich.text import Text
 
     table = Table(show_header=False, box=None)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # a long path or URL wraps, never cut
     for key in ("loopml", "settings", "store", "backend", "schema", "artifacts"):
         table.add_row(key, Text(str(data[key])))
     table.add_row("records", ", ".join(f"{n:,} {name}" for name, n in store_info.counts.items()))
