@@ -83,10 +83,15 @@ def airflow(
     )
     name = dag_id or default_dag_id(pipeline)
     path = output if output is not None else Path(f"{name}.py")
-    write_user_text(path, text, what=f"Airflow DAG {name}", force=force)
+    written = write_user_text(path, text, what=f"Airflow DAG {name}", force=force)
     steps = len(pipeline.graph(**params).nodes)
     if as_json:
-        print_json({"dag_id": name, "path": path, "tasks": steps, "workspace": root})
+        print_json(
+            {"dag_id": name, "path": path, "tasks": steps, "workspace": root, "written": written}
+        )
         return
-    typer.echo(f"wrote Airflow DAG {name} ({steps} tasks) to {path}")
+    if written:
+        typer.echo(f"wrote Airflow DAG {name} ({steps} tasks) to {path}")
+    else:
+        typer.echo(f"Airflow DAG {name} ({steps} tasks) in {path} is up to date: left as it is")
     typer.echo(f"copy it to Airflow's dags folder; each task runs its step in {root}")
