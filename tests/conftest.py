@@ -97,8 +97,13 @@ class Result:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> CLI:
-    """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set, and
+    piped with no COLUMNS (pytest-xdist sets COLUMNS=80 in its workers)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LOOPML_") and k not in ("COLUMNS", "LINES")
+    }
     return CLI(tmp_path, env)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from loopml._user_files import write_user_file
 from loopml.artifacts import _verified as verified
 from loopml.artifacts._backends import Backend, FsspecBackend, LocalBackend, copy_stream
 from loopml.artifacts._digest import (
@@ -19,6 +19,7 @@ from loopml.artifacts._digest import (
     check_digest,
     chunks,
     corrupt_blob,
+    hasher,
     missing_blob,
 )
 from loopml.errors import (
@@ -27,7 +28,6 @@ from loopml.errors import (
     DigestMismatch,
     InvalidInput,
     InvalidURL,
-    NotWritable,
 )
 
 
@@ -117,33 +117,24 @@ class ArtifactStore:
         with self.open(digest, what=what) as reader:
             return reader.read()
 
-    def get_file(self, digest: str, dest: str | Path, *, what: str | None = None) -> Path:
-        """Copy a blob to ``dest``, checked, and written atomically."""
+    def get_file(
+        self, digest: str, dest: str | Path, *, force: bool = False, what: str | None = None
+    ) -> Path:
+        """Copy a blob to ``dest``, checked, and written atomically with a new file's
+        usual mode. A file already holding these bytes is left as it is; one with other
+        content is replaced only with ``force``; a link, FIFO, device or folder never
+        (see :mod:`loopml._user_files`). ``what`` names the blob in messages."""
         dest = Path(dest)
-        if dest.is_dir():
-            raise InvalidInput(f"cannot write to {dest}: it is a folder; give a file path")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            handle, tmp_name = tempfile.mkstemp(
-                dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
-            )
-        except OSError as error:
-            raise NotWritable(
-                f"cannot write {dest}: {error.strerror or error}; give a path in a folder "
-                "you can write to"
-            ) from None
-        try:
-            with os.fdopen(handle, "wb") as out, self.open(digest, what=what) as reader:
+
+        def fill(out: IO[bytes]) -> None:
+            with self.open(digest, what=what) as reader:
                 copy_stream(reader, out)  # type: ignore[arg-type]
-            os.replace(tmp_name, dest)
-        except BaseException as error:
-            Path(tmp_name).unlink(missing_ok=True)
-            if isinstance(error, OSError):
-                raise NotWritable(
-                    f"cannot write {dest}: {error.strerror or error}; give a path in a "
-                    "folder you can write to"
-                ) from None
-            raise
+
+        def same(existing: Path) -> bool:
+            return file_holds(existing, digest)
+
+        check_digest(digest)
+        write_user_file(dest, fill, what=what or f"blob {digest[:16]}", force=force, same=same)
         return dest
 
     def local_copy(self, digest: str, target: str | Path, *, what: str | None = None) -> Path:
@@ -192,7 +183,7 @@ class ArtifactStore:
                 raise missing_blob(digest, self._backend.where(digest), what) from None
             except OSError:  # another filesystem, or no hard links: copy
                 pass
-        self.get_file(digest, target, what=what)
+        self.get_file(digest, target, what=what, force=True)  # loopml's own copy
         return True
 
     def exists(self, digest: str) -> bool:
@@ -263,3 +254,12 @@ def _backend(url: str, options: dict[str, Any]) -> Backend:
             "for s3:// install loopml[s3]"
         ) from None
     return FsspecBackend(fs, root, parts.scheme)
+
+
+def file_holds(path: Path, digest: str) -> bool:
+    """Whether the file at ``path`` holds exactly the bytes of ``digest``."""
+    found = hasher()
+    with path.open("rb") as stream:
+        for block in chunks(stream):
+            found.update(block)
+    return bool(found.hexdigest() == digest)

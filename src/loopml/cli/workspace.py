@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import typer
 
+from loopml.cli._options import JSON
+from loopml.cli._output import console, print_json
 from loopml.errors import InvalidInput
 
 
@@ -19,12 +20,14 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    path: Path = typer.Argument(Path("."), help="Folder to make the workspace in."),
+    path: Path = typer.Argument(
+        Path("."), metavar="FOLDER", help="Folder to make the workspace in."
+    ),
     store_url: str = typer.Option(
-        None, "--store-url", help="Metadata store, e.g. postgresql://user@host/db."
+        None, "--store-url", metavar="URL", help="Metadata store, e.g. postgresql://user@host/db."
     ),
     artifacts_url: str = typer.Option(
-        None, "--artifacts-url", help="Artifact store, e.g. s3://bucket/prefix."
+        None, "--artifacts-url", metavar="URL", help="Artifact store, e.g. s3://bucket/prefix."
     ),
     artifacts_option: list[str] = typer.Option(
         [],
@@ -33,14 +36,24 @@ def init(
         help="A storage option of the artifacts URL, e.g. endpoint_url=http://host:9000 "
         "(repeatable; written to [artifacts.options]).",
     ),
+    as_json: bool = JSON,
 ) -> None:
-    """Make a workspace: loopml.toml, a SQLite store and an artifacts folder in .loopml/."""
+    """Make a workspace: loopml.toml, a SQLite store and an artifacts folder in .loopml/.
+
+    \b
+    Example:
+      loopml init
+      loopml init --store-url postgresql://ml@db/loopml --artifacts-url s3://ml/loopml
+    """
     from loopml.workspace import init as make
 
     options = dict(_option(text) for text in artifacts_option)
     with make(
         path, store_url=store_url, artifacts_url=artifacts_url, artifacts_options=options
     ) as ws:
+        if as_json:
+            print_json({"root": ws.root, "store": ws.store.url, "artifacts": ws.artifacts.location})
+            return
         typer.echo(f"made a loopml workspace in {ws.root}")
         typer.echo(f"  store:     {ws.store.url}")
         typer.echo(f"  artifacts: {ws.artifacts.location}")
@@ -62,10 +75,13 @@ def _option(text: str) -> tuple[str, str | int | float | bool]:
     return key.strip(), value
 
 
-def info(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-) -> None:
-    """Where the store and artifacts live, the schema version and record counts."""
+def info(as_json: bool = JSON) -> None:
+    """Where the store and artifacts live, the schema version and record counts.
+
+    \b
+    Example:
+      loopml info
+    """
     from loopml._version import __version__
     from loopml.workspace import workspace
 
@@ -81,30 +97,47 @@ def info(
             "counts": store_info.counts,
         }
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        print_json(data)
         return
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_header=False, box=None)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # a long path or URL wraps, never cut
     for key in ("loopml", "settings", "store", "backend", "schema", "artifacts"):
-        table.add_row(key, str(data[key]))
+        table.add_row(key, Text(str(data[key])))
     table.add_row("records", ", ".join(f"{n:,} {name}" for name, n in store_info.counts.items()))
-    Console().print(table)
+    console().print(table)
 
 
-def migrate() -> None:
-    """Upgrade the workspace's metadata store to this loopml's schema."""
+def migrate(as_json: bool = JSON) -> None:
+    """Upgrade the workspace's metadata store to this loopml's schema.
+
+    \b
+    Example:
+      loopml migrate
+    """
     from loopml.store import open_store
     from loopml.workspace import workspace
 
     with workspace() as ws, open_store(ws.settings.store_url, migrate=True) as store:
-        typer.echo(f"store {store.url} is at schema {store.info().schema_revision}")
+        revision = store.info().schema_revision
+        if as_json:
+            print_json({"store": store.url, "schema": revision})
+            return
+        typer.echo(f"store {store.url} is at schema {revision}")
 
 
-def verify() -> None:
+def verify(as_json: bool = JSON) -> None:
     """Check that every blob any record points to (its data, a dataset's profile, a
-    model's copies, a folder's files) is present and matches its digest."""
+    model's copies, a folder's files) is present and matches its digest; exit 1 on
+    any damage.
+
+    \b
+    Example:
+      loopml verify
+    """
     from loopml._verify import verify_workspace
     from loopml.workspace import workspace
 
@@ -113,6 +146,24 @@ def verify() -> None:
     for damage in found.damage:
         typer.echo(damage.message, err=True)
     damaged = found.damaged_records
-    typer.echo(f"checked {found.records} artifacts: {damaged} damaged")
+    if as_json:
+        print_json(
+            {
+                "checked": found.records,
+                "blobs": found.blobs,
+                "damaged": [
+                    {
+                        "record": d.record,
+                        "part": d.part,
+                        "digest": d.digest,
+                        "problem": d.problem,
+                        "error": d.message,
+                    }
+                    for d in found.damage
+                ],
+            }
+        )
+    else:
+        typer.echo(f"checked {found.records} artifacts: {damaged} damaged")
     if damaged:
         raise typer.Exit(1)

@@ -144,8 +144,10 @@ def read_manifest(data: bytes) -> list[FolderEntry]:
 
 
 def safe_target(dest: Path, relative: str) -> Path:
-    """``dest / relative``, refusing a manifest path that would land outside ``dest``."""
-    target = (dest / relative).resolve()
-    if not target.is_relative_to(dest.resolve()):
+    """``dest / relative``, refusing a manifest path that would land outside ``dest``.
+    The last part is not resolved: a link there is the writer's to refuse, not to follow."""
+    target = dest / relative
+    folder = target.parent.resolve()
+    if target.name in ("", ".", "..") or not folder.is_relative_to(dest.resolve()):
         raise InvalidInput(f"folder entry {relative!r} points outside {dest}; refusing it")
-    return target
+    return folder / target.name

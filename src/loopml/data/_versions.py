@@ -177,30 +177,17 @@ class DatasetVersion:
             raise
         return target
 
-    def checkout(self, dest: str | Path) -> Path:
+    def checkout(self, dest: str | Path, *, force: bool = False) -> Path:
         """Write the version's bytes, checked, to ``dest``; returns the path written.
 
         A file goes to ``dest`` (or into it, under its own name, when ``dest`` is a
         folder or ends with a slash); a folder's files go into ``dest``, which must be
-        missing or empty.
+        missing or empty unless ``force``. A file there already with other content is
+        replaced only with ``force``; a link, FIFO or device never.
         """
-        into = str(dest).endswith(("/", os.sep))
-        dest = Path(dest)
-        store = self.workspace.artifacts
-        if self.format != "folder":
-            into = into or dest.is_dir()
-            target = dest / self.metadata["file_name"] if into else dest
-            return store.get_file(self.digest, target, what=self.what)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise InvalidInput(
-                f"cannot check out {self.ref} into {dest}: it is not an empty folder; give "
-                "a new or empty folder"
-            )
-        entries = self._manifest()
-        dest.mkdir(parents=True, exist_ok=True)
-        for entry in entries:
-            store.get_file(entry.digest, safe_target(dest, entry.path), what=self.what)
-        return dest
+        from loopml.data._checkout import checkout
+
+        return checkout(self, dest, force=force)
 
     def _manifest(self) -> list[FolderEntry]:
         return read_manifest(self.workspace.artifacts.read_bytes(self.digest, what=self.what))
