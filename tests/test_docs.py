@@ -24,7 +24,10 @@ NOT_RUN = {
     ("docs/benchmarks.md", "make bench"): "takes several minutes",
     ("docs/benchmarks.md", "make bench-data"): "takes minutes",
     ("docs/benchmarks.md", "make bench-pipeline"): "takes minutes",
-    ("docs/cli.md", "loopml [--debug] [--version] COMMAND"): "a synopsis of every command",
+    (
+        "docs/cli.md",
+        "loopml [--debug] [--version] [--install-completion | --show-completion] COMMAND",
+    ): ("a synopsis of every command"),
     ("docs/registry.md", "loopml models list [NAME] [--json]"): "a synopsis of the commands",
     ("docs/registry.md", "churn@v4 was not made the champion"): "an error message",
     ("docs/workspace.md", "$ loopml init --store-url postgresql://me@db/loopml"): (
