@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,42 @@ from urllib.parse import quote
 import pytest
 
 POSTGRES_ENV = "LOOPML_TEST_POSTGRES_URL"
+# The server the PostgreSQL tests use when the variable is unset and one answers here.
+LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@functools.cache
+def postgres_server() -> tuple[str | None, str]:
+    """The PostgreSQL server the tests run on and how it was chosen, or None and why not.
+
+    ``LOOPML_TEST_POSTGRES_URL`` names the server; without it, a server answering on
+    127.0.0.1:5432 is used (probed with a short timeout)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url, f"{_redacted(url)}, from {POSTGRES_ENV}"
+    try:
+        import psycopg
+    except ImportError:
+        return None, f"psycopg is not installed; install loopml[postgres] or set {POSTGRES_ENV}"
+    try:
+        with psycopg.connect(LOCAL_POSTGRES_URL, connect_timeout=2) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return None, (
+            f"{POSTGRES_ENV} is unset and no server answered at {LOCAL_POSTGRES_URL} ({first}); "
+            f"set {POSTGRES_ENV}=postgresql://user@host/db to run them"
+        )
+    return LOCAL_POSTGRES_URL, f"{LOCAL_POSTGRES_URL}, the local server ({POSTGRES_ENV} unset)"
+
+
+def _redacted(url: str) -> str:
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(an unparsable URL)"
 
 
 @pytest.fixture
@@ -20,12 +57,30 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
+    url, how = postgres_server()
+    if url is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
-        pytest.skip(f"set {POSTGRES_ENV}=postgresql://user@host/db to run PostgreSQL tests")
+            pytest.fail(f"CI must run the PostgreSQL tests: {how}")
+        pytest.skip(how)
     return url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which PostgreSQL server the PostgreSQL tests ran on, or that they were skipped."""
+    outcomes: dict[str, int] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not isinstance(report, pytest.TestReport) or "postgres" not in report.keywords:
+                continue
+            if report.when == "call" or report.outcome != "passed":
+                outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+    if not outcomes:
+        return
+    url, how = postgres_server()
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    where = f"on {how}" if url is not None else f"SKIPPED: {how}"
+    terminalreporter.write_sep("-", "PostgreSQL")
+    terminalreporter.write_line(f"PostgreSQL tests ({counts}) {where}")
 
 
 @pytest.fixture
