@@ -23,13 +23,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
-from loopml.tracking._buffer import MetricBuffer, add_finished_run, flush_runs
+from loopml.tracking._buffer import (
+    MetricBuffer,
+    add_finished_run,
+    flush_runs,
+    record_finished,
+    with_rejected,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
-    from loopml.store import Artifact, Run, RunStatus
+    from loopml.store import Artifact, MetricPoint, Run, RunStatus
     from loopml.workspace import Workspace
 
 _CURRENT: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
@@ -145,21 +151,41 @@ class ActiveRun:
             left = self._buffer.close()
             if self._record is not None:
                 ended = dataclasses.replace(
-                    self._record, status=RunStatus(status), ended_at=_now(), error=error
+                    self._record,
+                    status=RunStatus(status),
+                    ended_at=_now(),
+                    error=with_rejected(error, self._buffer.rejected),
                 )
                 self._record = None
                 if self._close_workspace:  # the store closes with this run: write it now
-                    self.ws.store.record_runs([(ended, left)])
+                    record_finished(self.ws.store, ended, left)
                 else:
                     add_finished_run(self.ws.store, ended, left)
                     self._handed_over = True
             elif self._owned:
-                self.ws.store.finish_run(self.id, RunStatus(status), error=error, metrics=left)
+                self._finish(RunStatus(status), error, left)
             elif left:
-                self.ws.store.log_metrics(self.id, left)
+                self._buffer.write_apart(left)
         finally:
             if self._close_workspace:
                 self.ws.close()
+
+    def _finish(self, status: RunStatus, error: str | None, left: list[MetricPoint]) -> None:
+        """Record the run's end with its last points, in one transaction; should the
+        store refuse one of the points, the others are written apart and the run still
+        ends, its error naming the refused ones."""
+        from loopml.errors import InvalidInput
+
+        store = self.ws.store
+        if not self._buffer.rejected:
+            try:
+                store.finish_run(self.id, status, error=error, metrics=left)
+                return
+            except InvalidInput:
+                if not left:
+                    raise  # about the run itself (already finished, say), not a point
+        self._buffer.write_apart(left)
+        store.finish_run(self.id, status, error=with_rejected(error, self._buffer.rejected))
 
     def __enter__(self) -> ActiveRun:
         self._token = _CURRENT.set(self)
@@ -371,15 +397,23 @@ def _install_exit_hooks() -> None:
 
 
 def _end_all() -> None:
+    from loopml.errors import LoopmlError
+
     with _OPEN_LOCK:
         left = list(_OPEN)
     for run in left:
-        if _uncaught:
-            error = _uncaught[-1]
-            run.end("failed", f"{type(error).__name__}: {error}")
-        else:
-            run.end()
-    flush_runs()
+        try:
+            if _uncaught:
+                error = _uncaught[-1]
+                run.end("failed", f"{type(error).__name__}: {error}")
+            else:
+                run.end()
+        except LoopmlError as error:  # the others are still ended; one line, no traceback
+            print(f"loopml: run {run.name} {short_id(run.id)} not ended: {error}", file=sys.stderr)
+    try:
+        flush_runs()
+    except LoopmlError as error:
+        print(f"loopml: finished runs not recorded: {error}", file=sys.stderr)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
