@@ -53,6 +53,7 @@ def run(
 ) -> None:
     """Run a pipeline: each step is reused from the cache when its code, parameters and
     inputs are unchanged."""
+    from loopml._signals import Terminated
     from loopml.errors import StepFailed
     from loopml.pipeline import load_pipeline
     from loopml.workspace import workspace
@@ -74,6 +75,9 @@ def run(
             sys.stderr.write(failure.traceback)
             sys.stderr.write(f"error: {failure}\n")
             raise typer.Exit(PIPELINE_FAILED) from None
+        except Terminated as stop:  # SIGTERM: the runs are recorded as killed by now
+            sys.stderr.write(f"{stop}: pipeline {pipeline.name} stopped, its runs killed\n")
+            raise typer.Exit(stop.exit_code) from None
     for step in result.steps:
         detail = f"cached from run {short_id(step.cached_from)}" if step.cached_from else "ran"
         output = step.output.ref if step.output is not None else ""

@@ -206,11 +206,12 @@ def _execute(jobs: list[TrialJob], runner: str, address: str | None) -> None:
                 future.result()
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+
+    from loopml._signals import worker_pool
 
     # spawn, not fork: the parent holds threads and database connections.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+    with worker_pool(len(jobs), context) as pool:  # workers that end with this process
         for future in [pool.submit(run_trials, job) for job in jobs]:
             future.result()
 
