@@ -17,6 +17,7 @@ import pytest
 
 import loopml
 from loopml.store import Run, RunStatus
+from processes import alive, still_running_after
 
 PIPELINE = """
 import os, time
@@ -100,30 +101,6 @@ class Started:
                 os.kill(pid, signal.SIGKILL)
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a process still running (a zombie, waiting to be reaped by
-    whoever adopted it, is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def gone_within(pids: list[int], seconds: float) -> list[int]:
-    """The pids still running after waiting up to ``seconds`` for them all to end."""
-    deadline = time.monotonic() + seconds
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [pid for pid in pids if alive(pid)]
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "pipelines.py").write_text(textwrap.dedent(PIPELINE))
@@ -168,7 +145,7 @@ def test_sigterm_of_a_processes_run_stops_its_workers(project: Path, started) ->
     assert run.process.pid not in workers.values()  # the steps run in worker processes
     run.process.send_signal(signal.SIGTERM)
     assert run.process.wait(timeout=60) == 143, run.stderr.read_text()
-    assert gone_within(list(workers.values()), 30) == []
+    assert still_running_after(list(workers.values()), 30) == []
     found = runs(project)
     assert found["sleepy"].status is RunStatus.KILLED
     assert found["sleepy"].error == "terminated by SIGTERM"
@@ -187,7 +164,7 @@ def test_no_worker_outlives_a_processes_run_killed_with_sigkill(project: Path, s
     parent = run.process.pid
     run.process.send_signal(signal.SIGKILL)
     run.process.wait(timeout=30)
-    assert gone_within(list(workers.values()), 60) == [], "workers outlived their parent"
+    assert still_running_after(list(workers.values()), 60) == [], "workers outlived their parent"
     found = runs(project)
     for step in ("left", "right"):
         record = found[f"sleepy/{step}"]
