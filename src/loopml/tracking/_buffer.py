@@ -208,11 +208,6 @@ def _apart(points: list[MetricPoint]) -> list[list[MetricPoint]]:
     return [points[start : start + BATCH] for start in range(0, len(points), BATCH)]
 
 
-def record_finished(store: MetadataStore, run: Run, points: list[MetricPoint]) -> None:
-    """Record one finished run with its points now (see :func:`_record`)."""
-    _record(store, [(run, points)])
-
-
 def _record(store: MetadataStore, runs: Sequence[tuple[Run, list[MetricPoint]]]) -> None:
     """Record finished runs, all in one transaction when the store takes them all.
 

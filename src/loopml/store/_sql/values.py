@@ -20,7 +20,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -176,10 +176,14 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
         problem = _json_problem(item)
         if problem is None:
             try:
-                plain[key] = json.loads(json.dumps(item, allow_nan=False))
-                continue
+                text = json.dumps(item, allow_nan=False, ensure_ascii=False)
             except (TypeError, ValueError) as error:
                 problem = str(error)
+            else:
+                if not _unstorable_json(text):
+                    plain[key] = json.loads(text)
+                    continue
+                problem = "it holds text with a NUL character or a lone surrogate"
         raise InvalidInput(
             f"{what} {key!r} = {_shown(item)} cannot be stored as JSON ({problem}); pass "
             "numbers, strings, booleans, None, and lists or text-keyed dicts of those"
@@ -187,28 +191,46 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return plain
 
 
+# An escaped NUL in JSON text: an escape starts after an even run of backslashes.
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _unstorable_json(text: str) -> bool:
+    """Whether JSON text holds a NUL (escaped) or a lone surrogate (which
+    ``json.dumps(ensure_ascii=False)`` leaves as it is); the plain searches first, as
+    the pattern is slow on long text."""
+    if "\\u0000" in text and _ESCAPED_NUL.search(text):
+        return True
+    return not text.isascii() and not _encodes(text)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
 def _json_problem(item: Any) -> str | None:
-    """What JSON would silently change or a store refuse in ``item``: too deep a nesting,
-    a key that is not text (JSON would make it one), unstorable text. The rest (types,
-    NaN) is left to ``json.dumps``."""
-    stack = [(item, 1)]
+    """What JSON would silently change, or not read back everywhere, in ``item``: a key
+    that is not text (JSON would make it one), too deep a nesting. The rest (types,
+    NaN, text) is found in or by ``json.dumps``."""
+    stack = [(item, 1)] if isinstance(item, _CONTAINERS) else []
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, str):
-            if _UNSTORABLE_TEXT.search(value):
-                return f"the text {_shown(value)} has a NUL character or a lone surrogate"
-        elif isinstance(value, Mapping | list | tuple):
-            if depth > MAX_JSON_DEPTH:
-                return f"nested more than {MAX_JSON_DEPTH} levels deep"
-            if isinstance(value, Mapping):
-                for key, inner in value.items():
-                    if not isinstance(key, str):
-                        return f"the key {_shown(key)} is not text"
-                    if _UNSTORABLE_TEXT.search(key):
-                        return f"the key {_shown(key)} has a NUL character or a lone surrogate"
-                    stack.append((inner, depth + 1))
-            else:
-                stack.extend((inner, depth + 1) for inner in value)
+        if depth > MAX_JSON_DEPTH:
+            return f"nested more than {MAX_JSON_DEPTH} levels deep"
+        inner: Iterable[Any] = value
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    return f"the key {_shown(key)} is not text"
+            inner = value.values()
+        stack.extend((v, depth + 1) for v in inner if isinstance(v, _CONTAINERS))
     return None
 
 
