@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOCAL_POSTGRES_URL, POSTGRES_ENV
+from local_postgres import LOCAL_POSTGRES_URL, POSTGRES_ENV
 
 TESTS = Path(__file__).parent
 ONE_POSTGRES_TEST = "store/test_contract.py::TestPostgreSQL::test_info_counts_records"
