@@ -7,13 +7,13 @@ process on the spot, and the runs it had open stay ``running``. Inside
 :class:`KeyboardInterrupt`, so the code that records a run as killed on Ctrl-C records
 it on SIGTERM too, on the way out, with the reason.
 
-A worker process started with :func:`worker_initializer` ends with its parent, however
-the parent ends (even by SIGKILL, which nothing can catch): on Linux the kernel sends
-it SIGTERM when the parent dies (``PR_SET_PDEATHSIG``); everywhere, a thread of the
-worker watches a pipe from the parent, which reads end-of-file when the parent closes it
-(to stop its workers) or dies. Either way the worker's SIGTERM ends the task it runs as
-killed (:class:`Terminated` in the task, see :func:`working`), then the worker exits;
-an idle worker exits at once.
+A worker process of :func:`worker_pool` ends with its parent, however the parent ends
+(even by SIGKILL, which nothing can catch): on Linux the kernel sends it SIGTERM when
+the parent dies (``PR_SET_PDEATHSIG``); everywhere, a thread of the worker watches a
+pipe from the parent, which gives it a stop byte when the parent stops its workers
+(on SIGTERM or Ctrl-C) and end-of-file when the parent is gone. Either way the worker's
+SIGTERM ends the task it runs as killed (:class:`Terminated` in the task, see
+:func:`working`), then the worker exits; an idle worker exits at once.
 
 >>> stop = Terminated()
 >>> isinstance(stop, KeyboardInterrupt), str(stop), stop.exit_code
@@ -124,7 +124,7 @@ class _Worker:
 
     parent_pid = 0
     in_task = False
-    asked = False  # the parent closed the pipe: it stops its workers
+    asked = False  # the parent wrote its stop byte: it stops its workers
     stopping = False
     parent_gone = False
     reason = "terminated by SIGTERM"
@@ -132,8 +132,8 @@ class _Worker:
 
 def worker_initializer(stop: Connection, parent_pid: int) -> None:
     """The initializer of a worker process (``ProcessPoolExecutor(initializer=...)``):
-    the worker ends when ``stop`` reads end-of-file (its parent closed the pipe's other
-    end, or died) or, on Linux, when the kernel reports its parent dead."""
+    the worker stops when ``stop`` gives it the parent's stop byte, or end-of-file (the
+    parent died), or, on Linux, when the kernel reports its parent dead."""
     _Worker.parent_pid = parent_pid
     signal.signal(signal.SIGTERM, _on_sigterm_in_worker)
     _set_parent_death_signal()
