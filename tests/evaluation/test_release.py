@@ -29,7 +29,10 @@ class Always:
         return np.full(len(X), self.label)
 
 
-POLICY = {"baseline_margin": 0.05, "slice_tolerance": 0.1, "max_latency_p99_ms": 50}
+# No latency budget here: how fast a real model answers depends on the machine's load.
+# The latency check is tested with a model slow by construction (below), and in
+# test_gate.py with given figures; the models' latencies are timed in bench/evaluation.
+POLICY = {"baseline_margin": 0.05, "slice_tolerance": 0.1}
 
 
 def test_a_good_model_passes_and_is_promoted(
@@ -79,7 +82,9 @@ def test_a_model_worse_than_the_majority_baseline_fails(
 def test_a_slow_model_fails_the_latency_budget(
     ws: Workspace, train: pd.DataFrame, test_rows: pd.DataFrame
 ) -> None:
-    slow = SlowModel(0.005)  # 5 ms a call: accurate enough, too slow for a 2 ms budget
+    # At least 5 ms a call (a sleep is never shorter): accurate enough, and over a 2 ms
+    # budget however fast or busy the machine.
+    slow = SlowModel(0.005)
     result = evaluate(slow, test_rows, label="churn", train=train, record=False)
     assert result.latency_ms["row_p99"] >= 5
     budget = {"max_latency_p99_ms": 2, "slice_tolerance": None}  # only latency is asked

@@ -68,6 +68,7 @@ def run(
       loopml run pipelines.py:churn --param C=0.5
       loopml run pipelines.py:churn --runner processes --force-step train
     """
+    from loopml._signals import Terminated
     from loopml.errors import StepFailed
     from loopml.pipeline import load_pipeline
     from loopml.workspace import workspace
@@ -99,6 +100,9 @@ def run(
                     }
                 )
             raise typer.Exit(PIPELINE_FAILED) from None
+        except Terminated as stop:  # SIGTERM: the runs are recorded as killed by now
+            sys.stderr.write(f"{stop}: pipeline {pipeline.name} stopped, its runs killed\n")
+            raise typer.Exit(stop.exit_code) from None
     if as_json:
         print_json(
             {

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from loopml._ids import short_id
+from loopml._signals import sigterm_raises
 from loopml.errors import LoopmlError, StepFailed, ValidationFailed
 from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from loopml.pipeline._fingerprint import Fingerprint
     from loopml.pipeline._graph import Pipeline
-    from loopml.store import Artifact, Run
+    from loopml.store import Artifact, MetadataStore, Run
     from loopml.workspace import Workspace
 
 LOG_KIND = "log"
@@ -110,7 +111,7 @@ def run_pipeline(
 
     options.check(pipeline.file)
     ws = workspace if workspace is not None else current()
-    with active(ws):
+    with active(ws), sigterm_raises():  # SIGTERM ends the runs as killed, then the process
         return _run_traced(pipeline, ws, pipeline.graph(**params), options)
 
 
@@ -164,14 +165,27 @@ def _run_traced(
     except StepFailed as failure:
         store.finish_run(run.id, RunStatus.FAILED, error=f"step {failure.step} failed")
         raise
-    except KeyboardInterrupt:
-        store.finish_run(run.id, RunStatus.KILLED, error="interrupted")
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
+        _end_killed(store, run, str(stop) or "interrupted")
         raise
     except BaseException as error:
         store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
         raise
     store.finish_run(run.id, RunStatus.SUCCEEDED)
     return result
+
+
+def _end_killed(store: MetadataStore, run: Run, reason: str) -> None:
+    """End a stopped pipeline's run, and its steps' runs left running (a worker killed
+    outright, a step stopped outside its body), as killed."""
+    from loopml.store import RunStatus
+
+    for step in store.find_runs(parent_id=run.id, status=RunStatus.RUNNING):
+        try:
+            store.finish_run(step.id, RunStatus.KILLED, error=reason)
+        except LoopmlError:  # its worker ended it meanwhile
+            continue
+    store.finish_run(run.id, RunStatus.KILLED, error=reason)
 
 
 @dataclass

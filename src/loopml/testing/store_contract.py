@@ -33,6 +33,7 @@ from loopml.store import (
 )
 from loopml.testing.alias_contract import AliasContract
 from loopml.testing.schedule_contract import ScheduleContract
+from loopml.testing.value_contract import ValueContract
 
 DIGEST = "ab" * 32
 OTHER = "cd" * 32
@@ -47,10 +48,11 @@ def _write_versions(url: str, name: str, count: int, barrier: object) -> None:
     store.close()
 
 
-class StoreContract(AliasContract, ScheduleContract):
+class StoreContract(AliasContract, ScheduleContract, ValueContract):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of aliases in
     :class:`~loopml.testing.alias_contract.AliasContract`, of schedules in
-    :class:`~loopml.testing.schedule_contract.ScheduleContract`)."""
+    :class:`~loopml.testing.schedule_contract.ScheduleContract`, of values in
+    :class:`~loopml.testing.value_contract.ValueContract`)."""
 
     @pytest.fixture
     def store_url(self) -> Iterator[str]:
@@ -325,7 +327,7 @@ class StoreContract(AliasContract, ScheduleContract):
 
     def test_finishing_writes_its_last_metrics_all_or_nothing(self, store: MetadataStore) -> None:
         run = store.create_run(kind="train", name="fit")
-        with pytest.raises(InvalidInput, match="needs a number value"):
+        with pytest.raises(InvalidInput, match="is not a number"):
             store.finish_run(run.id, RunStatus.SUCCEEDED, metrics=[MetricPoint("x", "bad")])  # type: ignore[arg-type]
         assert store.get_run(run.id).status is RunStatus.RUNNING
         assert store.metrics(run.id) == []
