@@ -190,6 +190,7 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
         "champion": "sugar@v2",
         "previous": "sugar@v1",
         "changed": True,
+        "forced": None,  # its gate passed: nothing forced, so no reason recorded as such
     }
     assert printed[("models", "rollback")]["champion"] == "sugar@v1"
     assert printed[("run",)]["status"] == "succeeded"
