@@ -255,8 +255,16 @@ def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
             f"label column {label!r} is not in the table; its columns are "
             f"{', '.join(table.columns)}"
         )
+    from loopml.data._numeric import numeric_profiles
+
     rows = table.height
-    columns = tuple(_profile_column(table[name], rows) for name in table.columns)
+    kinds = {name: logical_type(dtype) for name, dtype in table.schema.items()}
+    numbers = [name for name, kind in kinds.items() if kind in ("integer", "float")]
+    found = numeric_profiles(table, numbers, rows)
+    columns = tuple(
+        found[name] if name in found else _profile_column(table.get_column(name), rows)
+        for name in table.columns
+    )
     sample = table if rows <= SAMPLE_ROWS else table.sample(n=SAMPLE_ROWS, seed=0)
     numeric = [c.name for c in columns if c.numeric]
     hashes = row_hashes(table)
@@ -304,50 +312,11 @@ def _profile_column(series: pl.Series, rows: int) -> ColumnProfile:
         "type": kind,
         "rows": rows,
     }
-    if kind in ("integer", "float"):
-        return _numeric(series, base)
     if kind in ("date", "datetime", "duration"):
         return _temporal(series, base)
     if kind in ("string", "boolean"):
         return _categorical(series, base)
     return ColumnProfile(**base, missing=series.null_count(), distinct=series.n_unique())
-
-
-def _numeric(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
-    import numpy as np
-
-    # As floats, a null is NaN, so one mask drops nulls (and NaN, missing in floats too).
-    values = series.cast(_float64()).to_numpy()
-    values = values[~np.isnan(values)]
-    missing = base["rows"] - len(values)
-    if not len(values):
-        return ColumnProfile(**base, missing=missing, distinct=0)
-    ordered = np.sort(values)
-    steps = np.diff(ordered) != 0
-    distinct = int(np.count_nonzero(steps)) + 1
-    counts = None
-    if distinct <= DISCRETE_MAX:
-        starts = np.concatenate(([0], np.flatnonzero(steps) + 1))
-        sizes = np.diff(np.concatenate((starts, [len(ordered)])))
-        cast = int if series.dtype.is_integer() else float
-        pairs = sorted(
-            ((cast(ordered[s]), int(n)) for s, n in zip(starts, sizes, strict=True)),
-            key=lambda pair: -pair[1],
-        )
-        counts = tuple(pairs)
-    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return ColumnProfile(
-        **base,
-        missing=missing,
-        distinct=distinct,
-        min=float(ordered[0]),
-        max=float(ordered[-1]),
-        mean=float(values.mean()),
-        std=std,
-        quantiles=Floats(sorted_quantiles(ordered)),
-        histogram=_histogram(ordered),
-        values=counts,
-    )
 
 
 def _temporal(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
@@ -366,7 +335,7 @@ def _temporal(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
         min=float(ordered[0]),
         max=float(ordered[-1]),
         quantiles=Floats(sorted_quantiles(ordered)),
-        histogram=_histogram(ordered),
+        histogram=histogram(ordered),
     )
 
 
@@ -403,7 +372,8 @@ def sorted_quantiles(ordered: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
     return result
 
 
-def _histogram(ordered: npt.NDArray[np.float64]) -> Histogram:
+def histogram(ordered: npt.NDArray[np.float64]) -> Histogram:
+    """Counts in equal-width bins between the extremes of sorted values."""
     import numpy as np
 
     low, high = float(ordered[0]), float(ordered[-1])
