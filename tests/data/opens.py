@@ -3,6 +3,8 @@
 ``FileOpens(folder)`` watches every folder under ``folder`` for IN_OPEN, which the
 kernel reports for any open of a file there (a read, an mmap, a copy), and never
 changes the files or their stat. A test uses it to prove a file was not read again.
+Closes are watched too: the kernel merges an event into an identical one just before
+it, so without the closes between them, two opens in a row would count as one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 IN_OPEN = 0x20
+IN_CLOSE = 0x08 | 0x10  # after writing, after reading
 IN_ISDIR = 0x40000000
 IN_Q_OVERFLOW = 0x4000
 _EVENT = struct.Struct("iIII")
@@ -40,7 +43,7 @@ class FileOpens:
             pytest.skip(f"inotify is not available: {os.strerror(ctypes.get_errno())}")
         folders = [self.root, *(p for p in self.root.rglob("*") if p.is_dir())]
         for folder in folders:
-            watch = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), IN_OPEN)
+            watch = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), IN_OPEN | IN_CLOSE)
             if watch < 0:
                 pytest.skip(f"inotify cannot watch {folder}: {os.strerror(ctypes.get_errno())}")
             self._folders[watch] = folder
