@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 import struct
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,9 @@ class FileOpens:
         self._fd = -1
         self._folders: dict[int, Path] = {}
         self._seen: list[Path] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
 
     def __enter__(self) -> FileOpens:
         self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -47,14 +52,29 @@ class FileOpens:
             if watch < 0:
                 pytest.skip(f"inotify cannot watch {folder}: {os.strerror(ctypes.get_errno())}")
             self._folders[watch] = folder
+        # Read as events come: the kernel's queue holds 16,384 of them at most.
+        self._reader = threading.Thread(target=self._follow, daemon=True)
+        self._reader.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join()
         self._drain()
         os.close(self._fd)
         self._fd = -1
 
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            select.select([self._fd], [], [], 0.05)
+            self._drain()
+
     def _drain(self) -> None:
+        with self._lock:
+            self._drain_unlocked()
+
+    def _drain_unlocked(self) -> None:
         while self._fd >= 0:
             try:
                 data = os.read(self._fd, 1 << 20)

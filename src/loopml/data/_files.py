@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml.artifacts import digest_bytes
 from loopml.data._statcache import StatCache, stat_key
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Set
+    from collections.abc import Callable, Iterator, Set
 
     from loopml.artifacts import ArtifactStore, Blob
     from loopml.artifacts._store import BlobBatch
@@ -93,14 +94,20 @@ def store_folder(
     cache: StatCache,
     *,
     batch: BlobBatch | None = None,
-    present: Set[str] = frozenset(),
+    last: str | None = None,
+    present: Callable[[], Set[str]] = frozenset,
 ) -> tuple[list[FolderEntry], bytes]:
     """Every file of a folder stored (in ``batch`` if given, else in a batch of its own);
-    the entries and the manifest's bytes. ``present`` are digests known to be stored
-    (those of the folder's last version), which need no look-up."""
+    the entries and the manifest's bytes.
+
+    ``last`` is the digest of the folder's last manifest: when the stat cache vouches
+    for every file and the manifest is that one, its blobs were stored with it and
+    nothing is looked up. Otherwise the digests from the cache are looked up in the
+    store, except ``present()`` ones (those of the last manifest).
+    """
     if batch is None:
         with store.batch() as own:
-            return store_folder(store, root, cache, batch=own, present=present)
+            return store_folder(store, root, cache, batch=own, last=last, present=present)
     from concurrent.futures import ThreadPoolExecutor
 
     from loopml._progress import progress
@@ -113,9 +120,16 @@ def store_folder(
     todo: list[int] = []
     for index, (relative, path, stat) in enumerate(files):
         digest = cache.digest_for(path, stat, known.get(path))
-        if digest is not None and (digest in present or store.exists(digest)):
+        if digest is not None:
             entries[index] = FolderEntry(relative, digest, stat.st_size)
         else:
+            todo.append(index)
+    if not todo and last is not None and digest_bytes(manifest_bytes(_all(entries))) == last:
+        return _all(entries), manifest_bytes(_all(entries))
+    stored = present()
+    for index, entry in enumerate(entries):
+        if entry is not None and entry.digest not in stored and not store.exists(entry.digest):
+            entries[index] = None
             todo.append(index)
     if todo:
         put = batch.put_file
@@ -128,8 +142,12 @@ def store_folder(
                 _remember(cache, path, stat, blob)
                 entries[index] = FolderEntry(relative, blob.digest, blob.size)
     cache.flush()
-    done = [entry for entry in entries if entry is not None]
+    done = _all(entries)
     return done, manifest_bytes(done)
+
+
+def _all(entries: list[FolderEntry | None]) -> list[FolderEntry]:
+    return [entry for entry in entries if entry is not None]
 
 
 def _put(store: ArtifactStore, batch: BlobBatch | None, path: Path) -> Blob:

@@ -97,8 +97,15 @@ def _stage_folder(
     latest: Artifact | None,
     label: str | None,
 ) -> Staged:
-    present = _manifest_digests(ws, latest)
-    entries, manifest = store_folder(ws.artifacts, path, cache, batch=batch, present=present)
+    folder = latest is not None and latest.metadata.get("format") == "folder"
+    entries, manifest = store_folder(
+        ws.artifacts,
+        path,
+        cache,
+        batch=batch,
+        last=latest.digest if folder and latest is not None else None,
+        present=lambda: _manifest_digests(ws, latest),
+    )
     total = sum(e.size for e in entries)
     digest = batch.put_bytes(manifest).digest
     if _is_latest(latest, digest, label):

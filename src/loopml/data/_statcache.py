@@ -32,7 +32,6 @@ import os
 import re
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 FINE_WINDOW_NS = 100_000_000  # 10x the coarsest Linux clock tick (HZ=100)
@@ -41,15 +40,8 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _TABLE = "files_v2"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    digest: str
-    check: str
+# (dev, ino, size, mtime_ns, ctime_ns, digest, check), as stored
+Entry = tuple[object, ...]
 
 
 def stat_key(stat: os.stat_result) -> tuple[int, int, int, int, int]:
@@ -103,11 +95,7 @@ class StatCache:
             ).fetchone()
         except sqlite3.Error:
             return None
-        try:
-            entry = _entry(row) if row is not None else None
-        except (TypeError, ValueError):
-            return None
-        return self.digest_for(str(path), stat, entry)
+        return self.digest_for(str(path), stat, None if row is None else tuple(row))
 
     def entries_under(self, folder: Path) -> dict[str, Entry]:
         """Every entry for a path inside ``folder``, by path, in one query."""
@@ -123,23 +111,20 @@ class StatCache:
             ).fetchall()
         except sqlite3.Error:
             return {}
-        found = {}
-        for row in rows:
-            with contextlib.suppress(TypeError, ValueError):
-                found[str(row[0])] = _entry(row[1:])
-        return found
+        return {str(row[0]): tuple(row[1:]) for row in rows}
 
     @staticmethod
     def digest_for(path: str, stat: os.stat_result, entry: Entry | None) -> str | None:
         """``entry``'s digest if it matches ``stat`` and its own check, else None."""
-        if entry is None:
+        if entry is None or len(entry) != 7:
             return None
         key = stat_key(stat)
-        if (entry.dev, entry.ino, entry.size, entry.mtime_ns, entry.ctime_ns) != key:
+        if entry[:5] != key:
             return None
-        if not _DIGEST.fullmatch(entry.digest) or entry.check != _check(path, key, entry.digest):
+        digest, check = entry[5], entry[6]
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
             return None
-        return entry.digest
+        return digest if check == _check(path, key, digest) else None
 
     def remember(self, path: Path | str, stat: os.stat_result, digest: str) -> bool:
         """Keep ``digest`` for the file as it was at ``stat`` (taken before it was read,
@@ -147,10 +132,9 @@ class StatCache:
         if self._db is None or racy(stat, self.began_ns):
             return False
         key = stat_key(stat)
-        dev, ino, size, mtime_ns, ctime_ns = key
-        # Device and inode numbers may not fit SQLite's signed 64-bit integers: as text.
-        row = (str(path), str(dev), str(ino), size, mtime_ns, ctime_ns, digest)
-        self._pending[str(path)] = (*row, _check(str(path), key, digest))
+        if not all(-(2**63) <= number < 2**63 for number in key):
+            return False  # beyond SQLite's integers (some FUSE inode numbers): not kept
+        self._pending[str(path)] = (str(path), *key, digest, _check(str(path), key, digest))
         return True
 
     def flush(self) -> None:
@@ -183,8 +167,8 @@ def _open(path: Path) -> sqlite3.Connection | None:
             db.execute("PRAGMA synchronous=NORMAL")  # a lost last write costs a re-hash
             with db:
                 db.execute(
-                    f"CREATE TABLE IF NOT EXISTS {_TABLE} (path TEXT PRIMARY KEY, dev TEXT, "
-                    "ino TEXT, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, "
+                    f"CREATE TABLE IF NOT EXISTS {_TABLE} (path TEXT PRIMARY KEY, dev INTEGER, "
+                    "ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, "
                     "digest TEXT, check_ TEXT) WITHOUT ROWID"
                 )
                 db.execute("DROP TABLE IF EXISTS stats")  # loopml 0.1's, without ctime
@@ -202,19 +186,6 @@ def _open(path: Path) -> sqlite3.Connection | None:
                 db.close()
             return None
     return None
-
-
-def _entry(row: tuple[object, ...]) -> Entry:
-    dev, ino, size, mtime_ns, ctime_ns, digest, check = row
-    return Entry(
-        int(dev),  # type: ignore[call-overload]
-        int(ino),  # type: ignore[call-overload]
-        int(size),  # type: ignore[call-overload]
-        int(mtime_ns),  # type: ignore[call-overload]
-        int(ctime_ns),  # type: ignore[call-overload]
-        str(digest),
-        str(check),
-    )
 
 
 def _check(path: str, key: tuple[int, ...], digest: str) -> str:
