@@ -44,7 +44,7 @@ DVC_ENV = {"DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1", "DO_NOT_TRACK
 LOOPML_ENV = {"LOOPML_PROGRESS": "0"}
 FILES, FOLDERS = 10_000, 100
 BIG_BYTES = 1024**3
-CSV_ROWS = 4_400_000  # about 536 MB
+CSV_ROWS = 9_000_000  # about 536 MB
 DIFF_ROWS = 1_500_000
 CHANGED = "d050/f05000.bin"
 TIMEOUT_S = 900
@@ -199,8 +199,9 @@ def small_files(
             loopml_python, "folder", str(repo / "data"), str(scratch / "ws-api"), CHANGED, cwd=repo
         )
         shutil.rmtree(scratch / "ws-api", ignore_errors=True)
-        for step in ("add", "readd", "change"):
+        for index, step in enumerate(("add", "readd", "change")):
             note(f"loopml_api_{step}", api[f"{step}_s"])
+            note(f"loopml_api_{step}_cpu", api["cpu_s"][index])
         shutil.rmtree(repo, ignore_errors=True)
     return summarize(samples)
 
@@ -224,6 +225,7 @@ def big_file(
         copy.unlink()
         api = worker(loopml_python, "file", str(source), str(scratch / "ws-api"), cwd=scratch)
         samples.setdefault("loopml_api", []).append(api["put_s"])
+        samples.setdefault("loopml_api_cpu", []).append(api["cpu_s"][0])
         shutil.rmtree(scratch / "ws-api", ignore_errors=True)
         repo = fresh_repo(scratch, loopml_cli, dvc_cli)
         os.link(source, repo / "big.bin")  # the same bytes, no copy: both tools read them
@@ -253,6 +255,10 @@ def csv_file(
     api = worker(loopml_python, "table", str(repo / "big.csv"), str(scratch / "ws-api"), cwd=repo)
     shutil.rmtree(scratch / "ws-api", ignore_errors=True)
     samples["loopml_api_add"], samples["loopml_api_readd"] = [api["add_s"]], [api["readd_s"]]
+    samples["loopml_api_add_cpu"], samples["loopml_api_readd_cpu"] = (
+        [api["cpu_s"][0]],
+        [api["cpu_s"][1]],
+    )
     for version in ("v1", "v2"):
         shutil.copyfile(scratch / f"diff-{version}.csv", repo / "diff.csv")
         add_diff = [*loopml_cli, "data", "add", "diff.csv", "--name", "d"]
@@ -285,10 +291,13 @@ def report(results: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str
         found = results.get(part, {}).get(key)
         return None if found is None else float(found["median"])
 
-    def line(what: str, loopml: float | None, rival: float | None, how: str) -> dict[str, str]:
+    def line(
+        what: str, loopml: float | None, rival: float | None, how: str, cpu: float | None = None
+    ) -> dict[str, str]:
         return {
             "what": what,
             "loopml": "" if loopml is None else f"{loopml:.3f}",
+            "cpu": "" if cpu is None else f"{cpu:.3f}",
             "rival": "" if rival is None else f"{rival:.3f}",
             "ratio": "" if not (loopml and rival) else f"{rival / loopml:.2f}x",
             "how": how,
@@ -314,6 +323,7 @@ def report(results: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str
                 median("small", f"loopml_api_{step}"),
                 None,
                 "loopml.data.add in a process",
+                median("small", f"loopml_api_{step}_cpu"),
             )
         )
     lines.append(
@@ -330,6 +340,7 @@ def report(results: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str
             median("big", "loopml_api"),
             median("big", "cp_sync"),
             "put_file vs cp + sync FILE",
+            median("big", "loopml_api_cpu"),
         )
     )
     for step, what in (("add", "add"), ("readd", "re-add, unchanged")):
@@ -347,6 +358,7 @@ def report(results: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str
                 median("csv", f"loopml_api_{step}"),
                 None,
                 "loopml.data.add in a process",
+                median("csv", f"loopml_api_{step}_cpu"),
             )
         )
     lines.append(
@@ -374,6 +386,7 @@ def report(results: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str
 COLUMNS = {
     "what": "measure",
     "loopml": "loopml s",
+    "cpu": "loopml CPU s",
     "rival": "DVC / cp s",
     "ratio": "rival / loopml",
     "how": "how",
