@@ -52,6 +52,19 @@ def test_killed_mid_artifact_leaves_no_partial_blob(any_store_url: str, tmp_path
         assert list(ws.artifacts.digests()) == [blob.digest]
 
 
+def test_killed_mid_batch_leaves_no_blob(any_store_url: str, tmp_path: Path) -> None:
+    """A batch's blobs are written, not yet visible: killed then, none of them exists."""
+    loopml.init(tmp_path, store_url=any_store_url).close()
+    kill_mid_write("batch", tmp_path)
+    leftovers = list((tmp_path / ".loopml" / "artifacts" / "tmp").iterdir())
+    assert len(leftovers) == 1_000  # written, and left where nothing reads them
+    with loopml.workspace(tmp_path) as ws:
+        assert list(ws.artifacts.digests()) == []
+        blob = ws.artifacts.put_bytes(b"blob 7")
+        assert ws.artifacts.read_bytes(blob.digest) == b"blob 7"
+        assert list(ws.artifacts.digests()) == [blob.digest]
+
+
 def test_killed_mid_records_leaves_whole_batches(any_store_url: str, tmp_path: Path) -> None:
     loopml.init(tmp_path, store_url=any_store_url).close()
     kill_mid_write("records", tmp_path)

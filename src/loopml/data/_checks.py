@@ -194,9 +194,20 @@ def diff_versions(old: DatasetVersion, new: DatasetVersion) -> DatasetDiff:
 
 
 def _rows_added_removed(old: DatasetVersion, new: DatasetVersion) -> tuple[int | None, int | None]:
-    """Rows counted by their values over the shared columns, as multisets."""
+    """Rows counted by their values over the shared columns, as multisets.
+
+    From the row hashes stored with each version when both have the same columns, in
+    the same order, with the same types, hashed the same way: then neither table is
+    read. Otherwise both tables are read and hashed over the columns they share.
+    """
     import polars as pl
 
+    from loopml.data._profile import multiset_difference
+
+    if old.metadata.get("columns") == new.metadata.get("columns"):
+        old_hashes, new_hashes = old.row_hashes(), new.row_hashes()
+        if old_hashes is not None and new_hashes is not None and old_hashes[1] == new_hashes[1]:
+            return multiset_difference(old_hashes[0], new_hashes[0])
     old_table, new_table = old.to_polars(), new.to_polars()
     shared = [n for n in new_table.columns if n in old_table.columns]
     if not shared:
