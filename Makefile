@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tune/run.py
 	$(BIN)/python bench/models/signature.py
 	$(BIN)/python bench/evaluation/run.py
+	$(BIN)/python bench/evaluation/latency.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -54,6 +55,7 @@ bench-models: $(STAMP)
 
 bench-evaluation: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py
+	$(BIN)/python bench/evaluation/latency.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples

@@ -37,6 +37,7 @@ WARMUP_RUNS = 5
 # Benchmark (e): the tracking API as a training script uses it.
 N_CALLS = 10_000  # log_metric calls, one point each, from a training loop
 TRACKED_RUNS = 100  # runs: start, 10 params, 1 metric, end
+TRACKED_ROUNDS = 5  # loopml: rounds alternating the workspace given and found
 
 Point = tuple[str, float, int]  # key, value, step
 

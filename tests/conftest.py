@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-POSTGRES_ENV = "LOOPML_TEST_POSTGRES_URL"
+from local_postgres import postgres_server
 
 
 @pytest.fixture
@@ -20,12 +20,30 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
+    url, how = postgres_server()
+    if url is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
-        pytest.skip(f"set {POSTGRES_ENV}=postgresql://user@host/db to run PostgreSQL tests")
+            pytest.fail(f"CI must run the PostgreSQL tests: {how}")
+        pytest.skip(how)
     return url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which PostgreSQL server the PostgreSQL tests ran on, or that they were skipped."""
+    outcomes: dict[str, int] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not isinstance(report, pytest.TestReport) or "postgres" not in report.keywords:
+                continue
+            if report.when == "call" or report.outcome != "passed":
+                outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+    if not outcomes:
+        return
+    url, how = postgres_server()
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    where = f"on {how}" if url is not None else f"SKIPPED: {how}"
+    terminalreporter.write_sep("-", "PostgreSQL")
+    terminalreporter.write_line(f"PostgreSQL tests ({counts}) {where}")
 
 
 @pytest.fixture
@@ -97,8 +115,13 @@ class Result:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> CLI:
-    """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set, and
+    piped with no COLUMNS (pytest-xdist sets COLUMNS=80 in its workers)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LOOPML_") and k not in ("COLUMNS", "LINES")
+    }
     return CLI(tmp_path, env)
 
 

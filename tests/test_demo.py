@@ -11,7 +11,12 @@ DEMO = Path(__file__).parent.parent / "examples" / "demo.py"
 
 
 def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    # As `make demo` runs it: no LOOPML_ settings, and no COLUMNS (pytest-xdist sets 80)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LOOPML_") and k not in ("COLUMNS", "LINES")
+    }
     done = subprocess.run(
         [sys.executable, str(DEMO)],
         cwd=tmp_path,

@@ -22,10 +22,10 @@ def ws(tmp_path: Path) -> loopml.Workspace:
 def test_add_file_makes_versions_and_skips_unchanged(ws: loopml.Workspace, tmp_path: Path) -> None:
     path = tmp_path / "report.html"
     path.write_text("<p>one</p>")
-    v1 = ws.add_file(path, name="report", kind="report")
-    again = ws.add_file(path, name="report", kind="report")
+    v1 = ws.add_file(path, name="report", kind="page")
+    again = ws.add_file(path, name="report", kind="page")
     path.write_text("<p>two</p>")
-    v2 = ws.add_file(path, name="report", kind="report")
+    v2 = ws.add_file(path, name="report", kind="page")
     assert (v1.version, again.version, v2.version) == (1, 1, 2)
     assert again == v1
     assert v2.metadata["file_name"] == "report.html"
@@ -37,8 +37,8 @@ def test_add_file_links_the_run(ws: loopml.Workspace, tmp_path: Path) -> None:
     path.write_bytes(b"model")
     first = ws.store.create_run(kind="train", name="a")
     second = ws.store.create_run(kind="train", name="b")
-    artifact = ws.add_file(path, name="m", kind="model", run_id=first.id)
-    assert ws.add_file(path, name="m", kind="model", run_id=second.id) == artifact
+    artifact = ws.add_file(path, name="m", kind="weights", run_id=first.id)
+    assert ws.add_file(path, name="m", kind="weights", run_id=second.id) == artifact
     for run in (first, second):
         [event] = ws.store.events(run_id=run.id)
         assert (event.artifact_id, event.direction) == (artifact.id, Direction.OUTPUT)
@@ -49,19 +49,19 @@ def test_refs_resolve_every_form(ws: loopml.Workspace, tmp_path: Path) -> None:
     versions = []
     for content in ("a\n1\n", "a\n2\n", "a\n3\n"):
         path.write_text(content)
-        versions.append(ws.add_file(path, name="team/d", kind="dataset"))
+        versions.append(ws.add_file(path, name="team/d", kind="table"))
     ws.store.set_alias("good", versions[0].id)
     store = ws.store
-    assert resolve(store, "dataset", "team/d") == versions[2]
-    assert resolve(store, "dataset", "team/d@latest") == versions[2]
-    assert resolve(store, "dataset", "team/d@v2") == versions[1]
-    assert resolve(store, "dataset", "team/d@good") == versions[0]
+    assert resolve(store, "table", "team/d") == versions[2]
+    assert resolve(store, "table", "team/d@latest") == versions[2]
+    assert resolve(store, "table", "team/d@v2") == versions[1]
+    assert resolve(store, "table", "team/d@good") == versions[0]
     prefix = versions[1].digest[:10]
-    assert resolve(store, "dataset", f"team/d@blake3:{prefix}") == versions[1]
+    assert resolve(store, "table", f"team/d@blake3:{prefix}") == versions[1]
     with pytest.raises(NotFound, match="no alias 'bad'"):
-        resolve(store, "dataset", "team/d@bad")
+        resolve(store, "table", "team/d@bad")
     with pytest.raises(InvalidInput, match="hex digits"):
-        resolve(store, "dataset", "team/d@blake3:xyz")
+        resolve(store, "table", "team/d@blake3:xyz")
     with pytest.raises(InvalidInput, match="ends with '@'"):
         parse("team/d@")
 

@@ -1,7 +1,9 @@
 """loopml's data profiling, validation and drift, side by side with a plain Polars/NumPy
-computation of the same statistics and with Evidently's data-drift preset.
+computation of the same statistics and with Evidently's data-drift preset; then
+versioning data, side by side with DVC (``versioning.py``).
 
-Run with ``make bench-data`` (or ``python bench/data/run.py [--rows N] [--repeats N]``).
+Run with ``make bench-data`` (or ``python bench/data/run.py [--rows N] [--repeats N]
+[--part profile|versioning]``).
 
 All three read the same two Parquet tables (a reference and a current one, made once
 by ``make_tables.py`` into ``bench/results/data/``). Each run of each tool is a fresh
@@ -151,7 +153,63 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows per table")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="runs per tool")
+    parser.add_argument(
+        "--part", choices=("all", "profile", "versioning"), default="all", help="what to run"
+    )
     args = parser.parse_args(argv)
+    status = 0
+    if args.part in ("all", "profile"):
+        status = profile_bench(args)
+    if args.part in ("all", "versioning"):
+        status = max(status, versioning_bench(args))
+    return status
+
+
+def versioning_bench(args: argparse.Namespace) -> int:
+    import versioning
+
+    began = time.perf_counter()
+    load_at_start = load_average()
+    loopml_python = LOOPML_VENV / "bin" / "python"
+    if not loopml_python.exists():
+        say("no .venv: run `make bench-data`, which makes it")
+        return 2
+    say("versioning data: loopml and DVC on the same files")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="loopml-bench-versioning-", dir=RESULTS) as scratch:
+        try:
+            results = versioning.run(Path(scratch), loopml_python, args.repeats)
+        except (BenchError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+            say(f"the versioning benchmark failed: {error}")
+            return 1
+    lines, verdicts = versioning.report(results)
+    elapsed = time.perf_counter() - began
+    report = {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(elapsed, 1),
+        "machine": {**machine(), "load_average_at_start": load_at_start},
+        "settings": {
+            "dvc_requirements": list(versioning.DVC_REQUIREMENTS),
+            "dvc_env": versioning.DVC_ENV,
+        },
+        "results": results,
+        "targets": verdicts,
+        "table": lines,
+    }
+    (RESULTS / "data-versioning-latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nversioning data, medians of {args.repeats} runs (the CSV and diff: one run)")
+    print_columns(versioning.COLUMNS, lines)
+    for verdict in verdicts:
+        print(f"{verdict['target']}: {verdict['verdict']} ({verdict['measured']})")
+    if results.get("dvc_missing"):
+        print(f"note: DVC not measured: {results['dvc_missing']}")
+    if load_at_start is not None and load_at_start > BUSY_LOAD:
+        print(f"note: the machine was busy (load average {load_at_start:.1f})")
+    print(f"took {elapsed:.0f} s; results in bench/results/data-versioning-latest.json")
+    return 0
+
+
+def profile_bench(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     load_at_start = load_average()
     loopml_python = LOOPML_VENV / "bin" / "python"

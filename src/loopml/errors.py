@@ -28,6 +28,7 @@ exits with code 2.
      │         └── ValidationFailed  a validation step found errors; an alert has them
      ├── TuningFailed                every trial of a tuning study failed
      ├── GateFailed                  the promotion gate refused a model; .decision says why
+     ├── PromotionRefused            promoting a version whose gate failed, or that has none
      ├── StoreError                  the database failed (after retries)
      │    └── StoreUnavailable       cannot connect to the database
      └── ArtifactStoreError          the artifact store's storage failed
@@ -181,6 +182,11 @@ class GateFailed(LoopmlError):
     def __init__(self, message: str, decision: Any = None) -> None:
         super().__init__(message)
         self.decision = decision
+
+
+class PromotionRefused(LoopmlError):
+    """A promotion of a model version whose gate decision failed, or that has none,
+    without ``force`` and a reason."""
 
 
 class StoreError(LoopmlError):

@@ -5,6 +5,15 @@
 Ref(name='churn', selector='v3')
 >>> parse("team/churn").selector
 'latest'
+
+Records made *for* a version — its validations and their reports, the evaluations and
+gate decisions of a model version — are named after that version, so that their own
+counter is never read as the version's:
+
+>>> record_name("churn@v2", "validation")
+'churn.v2.validation'
+>>> record_name(None, "gate", "churn")
+'churn.gate'
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ _VERSION = re.compile(r"v([1-9][0-9]*)")
 _DIGEST = re.compile(r"blake3:([0-9a-f]{8,64})")
 _SELECTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*|blake3:.*")
 _MIN_DIGEST_PREFIX = 8
+_RECORD = re.compile(r"(?P<of>.+)\.v(?P<version>[1-9][0-9]*)\.(?P<what>[a-z][a-z-]*)")
+_NAMED_RECORD = re.compile(r"(?P<of>.+)\.(?P<what>[a-z][a-z-]*)")
 
 
 class Ref(NamedTuple):
@@ -82,3 +93,43 @@ def _by_digest(store: MetadataStore, kind: str, name: str, prefix: str, ref: str
     if len(distinct) > 1:
         raise InvalidInput(f"reference {ref!r} matches {len(distinct)} digests; give more digits")
     return matches[-1]
+
+
+def record_name(of: str | None, what: str, fallback: str | None = None) -> str:
+    """The name of a record of ``what`` (``validation``, ``report``, ``evaluation``,
+    ``gate``) made for the version ``of``: ``churn@v2`` gives ``churn.v2.validation``,
+    whose ``@v3`` is the third validation of churn@v2. Without a version, the record is
+    named ``FALLBACK.WHAT``, or ``WHAT`` alone."""
+    if of is not None:
+        name, _, selector = of.partition("@")
+        if _VERSION.fullmatch(selector):
+            return check_name(f"{name}.{selector}.{what}", f"{what} name")
+        fallback = fallback or name
+    return check_name(what if fallback is None else f"{fallback}.{what}", f"{what} name")
+
+
+def record_owner(artifact: Artifact) -> tuple[str, int | None] | None:
+    """Whose record ``artifact`` is, from its name: ``("churn", 2)`` for
+    ``churn.v2.validation``, ``("churn", None)`` for ``churn.gate``; None for a name
+    not made by :func:`record_name` (a record named before this scheme)."""
+    for pattern in (_RECORD, _NAMED_RECORD):
+        found = pattern.fullmatch(artifact.name)
+        if found is not None and found["what"] == artifact.kind:
+            version = found.groupdict().get("version")
+            return found["of"], None if version is None else int(version)
+    return None
+
+
+def describe_record(artifact: Artifact) -> str:
+    """A record as a person reads it: ``validation 3 of churn@v2
+    (churn.v2.validation@v3)``, ``gate 2 for churn (churn.gate@v2)``; a record named
+    otherwise (as records were before) as ``validation churn@v3``."""
+    kind, number = artifact.kind, artifact.version
+    owner = record_owner(artifact)
+    if owner is not None:
+        of, version = owner
+        whose = f"for {of}" if version is None else f"of {of}@v{version}"
+        return f"{kind} {number} {whose} ({artifact.ref})"
+    if artifact.name == kind:
+        return f"{kind} {number} ({artifact.ref})"
+    return f"{kind} {artifact.ref}"

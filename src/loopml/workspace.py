@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import errno
 import os
 import shutil
+import stat
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loopml.config import STATE_DIR, STORE_ENV, Settings, find_settings, write_settings
+from loopml.config import (
+    ARTIFACTS_ENV,
+    FILE_NAME,
+    STATE_DIR,
+    STORE_ENV,
+    Settings,
+    find_settings,
+    write_settings,
+)
 from loopml.errors import NotWritable, StoreMissing
 
 if TYPE_CHECKING:
@@ -95,9 +106,12 @@ class Workspace:
         run_id: str | None = None,
     ) -> Artifact:
         """Store a file and record it as the next version of ``(kind, name)``; a file
-        equal to the latest version is not recorded again (see :meth:`record`)."""
+        equal to the latest version is not recorded again (see :meth:`record`). A kind
+        loopml owns (``dataset``, ``model``, ...) is refused before anything is stored."""
+        from loopml._kinds import check_user_kind
         from loopml.refs import check_name
 
+        check_user_kind(kind)
         check_name(name, f"{kind} name")
         path = Path(path)
         blob = self.artifacts.put_file(path)
@@ -123,16 +137,14 @@ class Workspace:
         """Record bytes already in the artifact store as the next version of
         ``(kind, name)``. Bytes equal to the latest version's are not recorded again:
         that version is returned (and, with ``run_id``, linked to the run as its output).
+        A kind loopml owns (``dataset``, ``model``, ...) is refused: its records are
+        made by the code that owns it.
         """
-        from loopml.store import Direction
+        from loopml._kinds import check_user_kind
 
-        latest = self.latest(kind, name)
-        if latest is not None and latest.digest == digest and latest.uri is None:
-            if run_id is not None:
-                self.store.add_event(run_id, latest.id, Direction.OUTPUT, "output")
-            return latest
-        return self.store.create_artifact(
-            kind=kind, name=name, digest=digest, size=size, metadata=metadata, run_id=run_id
+        check_user_kind(kind)
+        return record_version(
+            self, digest, size, kind=kind, name=name, metadata=metadata, run_id=run_id
         )
 
     def latest(self, kind: str, name: str) -> Artifact | None:
@@ -154,6 +166,30 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def record_version(
+    ws: Workspace,
+    digest: str,
+    size: int,
+    *,
+    kind: str,
+    name: str,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> Artifact:
+    """:meth:`Workspace.record` for any kind, loopml's own included: for the code
+    that owns the kind, which writes the metadata its readers count on."""
+    from loopml.store import Direction
+
+    latest = ws.latest(kind, name)
+    if latest is not None and latest.digest == digest and latest.uri is None:
+        if run_id is not None:
+            ws.store.add_event(run_id, latest.id, Direction.OUTPUT, "output")
+        return latest
+    return ws.store.create_artifact(
+        kind=kind, name=name, digest=digest, size=size, metadata=metadata, run_id=run_id
+    )
 
 
 def workspace(path: str | Path | None = None, *, create: bool = False) -> Workspace:
@@ -198,8 +234,80 @@ def active(ws: Workspace) -> Iterator[Workspace]:
 
 
 def current() -> Workspace:
-    """The active workspace, else the one found from the current folder or the env."""
-    return _ACTIVE.get() or workspace()
+    """The active workspace, else the one found from the current folder or the env.
+
+    The one found is kept, with its open store, and given again while its settings and
+    its SQLite database file are the same ones: opening a store for every call without
+    ``workspace=`` cost more than a small run. A changed ``loopml.toml``, a
+    ``LOOPML_*`` variable, another folder or a database file replaced (deleted and made
+    again) finds the workspace anew.
+    """
+    return _ACTIVE.get() or _found()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Found:
+    """The workspace last found, with what it was found from."""
+
+    where: tuple[object, ...]  # the folder, the LOOPML_* URLs, loopml.toml's file state
+    database: tuple[int, int] | None
+    workspace: Workspace
+
+
+_FOUND: list[_Found] = []  # at most one: the last found
+_FOUND_LOCK = threading.Lock()
+
+
+def _found() -> Workspace:
+    folder = os.getcwd()
+    where = (folder, os.environ.get(STORE_ENV), os.environ.get(ARTIFACTS_ENV), _config(folder))
+    with _FOUND_LOCK:
+        last = _FOUND[0] if _FOUND else None
+    if (
+        last is not None
+        and last.where == where
+        and last.database == _database_file(last.workspace.settings.store_url)
+    ):
+        return last.workspace
+    settings = find_settings()
+    found = _Found(where, _database_file(settings.store_url), Workspace(settings))
+    with _FOUND_LOCK:
+        replaced = _FOUND[:]
+        _FOUND[:] = [found]
+    for old in replaced:  # a store reopens on its next use, should anyone still hold it
+        old.workspace.close()
+    return found.workspace
+
+
+def _config(folder: str) -> tuple[object, ...] | None:
+    """The first ``loopml.toml`` at or above ``folder`` and its file's state (what
+    :func:`~loopml.config.find_settings` reads), without reading it."""
+    while True:
+        candidate = os.path.join(folder, FILE_NAME)
+        try:
+            found = os.stat(candidate)
+        except OSError:
+            found = None
+        if found is not None and stat.S_ISREG(found.st_mode):
+            return (candidate, found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _database_file(store_url: str) -> tuple[int, int] | None:
+    """The device and inode of a SQLite store's file (None if it has none, or is not
+    SQLite): a file replaced under the same name must not be written through an old
+    connection, which would write into the deleted one."""
+    prefix = "sqlite:///"
+    if not store_url.startswith(prefix):
+        return None
+    try:
+        found = os.stat(store_url[len(prefix) :].split("?", 1)[0])
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _not_there_yet(settings: Settings) -> list[Path]:

@@ -315,7 +315,7 @@ def test_workspace_on_s3_from_environment_then_from_loopml_toml(
     model.write_bytes(b"weights v1")
     with init(root, artifacts_url=s3_url) as ws:
         assert ws.settings.artifacts_options == {}
-        artifact = ws.add_file(model, name="model", kind="model")
+        artifact = ws.add_file(model, name="model", kind="weights")
         assert artifact.digest == digest_bytes(b"weights v1")
         assert ws.artifacts.read_bytes(artifact.digest) == b"weights v1"
     bucket = bucket_of(s3_url)
@@ -341,7 +341,7 @@ def test_workspace_on_s3_from_environment_then_from_loopml_toml(
         assert ws.settings.artifacts_url == s3_url
         assert ws.settings.artifacts_options["endpoint_url"] == s3_server.endpoint_url
         assert ws.artifacts.read_bytes(artifact.digest) == b"weights v1"
-        second = ws.add_file(model, name="model", kind="model")
+        second = ws.add_file(model, name="model", kind="weights")
         assert second.version == artifact.version + 1
         assert ws.artifacts.read_bytes(second.digest) == b"weights v2"
         assert sorted(ws.artifacts.digests()) == sorted([artifact.digest, second.digest])
@@ -414,9 +414,9 @@ def test_cli_init_writes_storage_options_that_later_commands_use(
     settings = (tmp_path / "loopml.toml").read_text(encoding="utf-8")
     assert '"use_listings_cache" = false' in settings  # a TOML boolean, not a string
     (tmp_path / "model.bin").write_bytes(b"weights")
-    cli("artifacts", "put", "model.bin", "--name", "model", "--kind", "model", check=True)
+    cli("artifacts", "put", "model.bin", "--name", "model", "--kind", "weights", check=True)
     digest = digest_bytes(b"weights")
     assert list(objects(s3_server, bucket_of(s3_url))) == [blob_key(digest)]
-    cli("artifacts", "get", "model@v1", "copy.bin", "--kind", "model", check=True)
+    cli("artifacts", "get", "model@v1", "copy.bin", "--kind", "weights", check=True)
     assert (tmp_path / "copy.bin").read_bytes() == b"weights"
     assert "0 damaged" in cli("verify", check=True).out

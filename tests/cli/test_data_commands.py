@@ -203,7 +203,7 @@ def test_validate_finds_the_planted_changes_and_exits_1(cli, planted: Path) -> N
     assert result.err == ""
     out = result.out
     assert "sales@v2 validated against sales@v1" in out
-    table = [line for line in out.splitlines() if "│" in line]
+    table = [line for line in out.splitlines() if line.split()[:1] in (["error"], ["warning"])]
     for kind, column in (
         ("outside_domain", "new_category"),
         ("missing_values", "added_nulls"),
@@ -221,8 +221,23 @@ def test_validate_finds_the_planted_changes_and_exits_1(cli, planted: Path) -> N
     assert page.lstrip().lower().startswith(("<!doctype html", "<html"))
     assert "new_category" in page
     with loopml.workspace(planted) as ws:
-        [report] = ws.store.find_artifacts(kind="report", name="sales")
+        [report] = ws.store.find_artifacts(kind="report", name="sales.v2.report")
         assert digest_bytes(page.encode()) == report.digest
+
+
+def test_validation_records_name_the_version_they_belong_to(cli, planted: Path) -> None:
+    cli("data", "validate", "sales@v2")
+    out = cli("data", "validate", "sales@v2").out
+    # Never "recorded as validation sales@v1", which reads as the dataset's first version.
+    assert "recorded as validation 2 of sales@v2 (sales.v2.validation@v2)" in out
+    assert "with schema v1 of dataset sales" in out
+    assert "sales@v1" not in out.replace("against sales@v1", "")
+    assert "loopml artifacts get sales.v2.report@v2 REPORT.html --kind report" in out
+    got = cli(
+        "artifacts", "get", "sales.v2.validation@v2", "validation.json", "--kind", "validation"
+    )
+    assert got.code == 0, got
+    assert json.loads((planted / "validation.json").read_text())["passed"] is False
 
 
 def test_validate_json(cli, planted: Path) -> None:

@@ -44,9 +44,11 @@ def test_export_writes_a_dag_file_and_will_not_overwrite_it(cli, tmp_path: Path)
     assert "    make >> total\n" in text
 
     assert_user_error(
-        cli("export", "airflow", "pipelines.py:sums"), "loopml_sums.py exists already", "--force"
+        cli("export", "airflow", "pipelines.py:sums"), "loopml_sums.py", "other content", "--force"
     )
     assert (tmp_path / "loopml_sums.py").read_text() == text  # untouched
+    same = cli("export", "airflow", "pipelines.py:sums", "--param", "n=5", check=True)
+    assert "is up to date: left as it is" in same.out  # the same DAG: nothing to refuse
     cli("export", "airflow", "pipelines.py", "--force", check=True)  # the file's one pipeline
     assert "--param" not in (tmp_path / "loopml_sums.py").read_text()
 

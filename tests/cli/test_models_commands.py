@@ -15,7 +15,9 @@ from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml import registry
+from loopml.evaluation import Evaluation
 from loopml.store import Direction
+from loopml.workspace import record_version
 
 
 @pytest.fixture
@@ -27,7 +29,8 @@ def models(cli, tmp_path: Path) -> Path:
     with loopml.init(tmp_path) as ws, threadpool_limits(1):
         flowers = loopml.data.add(X.assign(target=y), name="flowers", workspace=ws)
         blob = ws.artifacts.put_bytes(b'{"metrics": {"accuracy": 0.97}}')
-        evaluation = ws.record(
+        evaluation = record_version(
+            ws,
             blob.digest,
             blob.size,
             kind="evaluation",
@@ -42,8 +45,29 @@ def models(cli, tmp_path: Path) -> Path:
         for C in (1.0, 10.0):
             model = LogisticRegression(C=C, max_iter=1000).fit(X, y)
             registry.register(model, "iris", workspace=ws)
+        for version in ("iris@v1", "iris@v2", "iris@v3"):  # each passes the gate
+            loopml.gate(judged(version), workspace=ws)
     cli.env["LOGNAME"] = "ana"
     return tmp_path
+
+
+def judged(model: str, accuracy: float = 0.95) -> Evaluation:
+    """An evaluation of a registered version of iris, for the gate to judge."""
+    return Evaluation(
+        task="classification",
+        primary="accuracy",
+        rows=150,
+        metrics={"accuracy": accuracy},
+        intervals={},
+        baseline={"accuracy": 1 / 3},
+        baseline_description="class prior over 3 classes",
+        slices=[],
+        perturbation={},
+        calibration=None,
+        latency_ms={},
+        size_bytes={},
+        model=model,
+    )
 
 
 def history(cli) -> list[dict[str, object]]:
@@ -201,6 +225,37 @@ def test_rollback_with_nothing_to_roll_back_to(cli, models: Path) -> None:
     )
     assert len(history(cli)) == 1
     assert json.loads(cli("models", "show", "iris@champion", "--json").out)["ref"] == "iris@v2"
+
+
+def test_a_version_whose_gate_failed_needs_force_and_a_reason(cli, models: Path) -> None:
+    with loopml.workspace(models) as ws:
+        X, y = load_iris(return_X_y=True, as_frame=True)
+        with threadpool_limits(1):
+            model = LogisticRegression(C=0.01, max_iter=1000).fit(X, y)
+        registry.register(model, "iris", workspace=ws)
+        loopml.gate(judged("iris@v4", accuracy=0.2), workspace=ws, stop=False)
+    assert_user_error(
+        cli("models", "promote", "iris@v4"),
+        "iris@v4 was not made the champion: its gate decision FAILED on baseline",
+        "gate 1 of iris@v4 (iris.v4.gate@v1)",
+        "--force --reason TEXT",
+    )
+    assert_user_error(
+        cli("models", "promote", "iris@v4", "--force"), "--force needs --reason", "FAILED"
+    )
+    assert history(cli) == []
+    forced = cli("models", "promote", "iris@v4", "--force", "--reason", "hotfix", check=True)
+    assert forced.out.splitlines() == [
+        "iris@v4 is now the champion of iris",
+        "recorded in the history: forced past a failed gate (baseline): hotfix",
+    ]
+    [move] = history(cli)
+    assert (move["to_version"], move["reason"]) == (
+        4,
+        "forced past a failed gate (baseline): hotfix",
+    )
+    shown = cli("models", "show", "iris@v4", check=True).out
+    assert "FAILED on accuracy: iris.v4.gate@v1" in shown
 
 
 def test_outside_a_workspace(cli, tmp_path: Path) -> None:

@@ -41,10 +41,9 @@ def test_a_version_number_larger_than_any_store_holds(cli, workspace: Path) -> N
     assert not (workspace / "out.csv").exists()
 
 
-def test_a_limit_larger_than_any_table_lists_everything(cli, workspace: Path) -> None:
-    listed = cli("runs", "list", "--limit", HUGE, "--json", check=True)
-    assert '"name": "fit"' in listed.out
-    assert cli("alerts", "--limit", HUGE, check=True).err == ""
+def test_a_limit_larger_than_a_store_holds(cli, workspace: Path) -> None:
+    for command in (("runs", "list"), ("alerts",)):
+        assert_user_error(cli(*command, "--limit", HUGE), f"limit {HUGE} is out of range")
 
 
 @pytest.mark.parametrize(

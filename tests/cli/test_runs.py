@@ -54,6 +54,17 @@ def test_list_filters_on_metrics_params_and_fields(cli, runs) -> None:
     assert "auc=0.95" in table
 
 
+def test_where_and_sort_read_tags(cli, runs, tmp_path: Path) -> None:
+    with loopml.workspace(tmp_path) as ws:
+        risk = ws.store.create_run(kind="training", name="svm", tags={"team": "risk"})
+        ws.store.create_run(kind="training", name="svm", tags={"team": "growth"})
+    assert [r["id"] for r in listed(cli, "--where", "tags.team == 'risk'")] == [risk.id]
+    assert [r["tags"].get("team") for r in listed(cli, "--sort", "tags.team")][:2] == [
+        "growth",
+        "risk",
+    ]
+
+
 def test_show_and_compare(cli, runs) -> None:
     shown = cli("runs", "show", runs["C=0.5"][-12:], check=True).out
     assert "auc" in shown

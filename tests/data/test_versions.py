@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
+from opens import FileOpens
 from planted import current_table, reference_table
 
 import loopml
-from loopml.artifacts import ArtifactStore, digest_bytes
+from loopml.artifacts import digest_bytes
 from loopml.data import DatasetVersion, infer_schema, profile
+from loopml.data._statcache import FINE_WINDOW_NS
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import Direction, RunStatus
 
@@ -440,29 +443,23 @@ def write_tree(root: Path) -> list[Path]:
     return paths
 
 
-@pytest.fixture
-def put_file_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path handed to ArtifactStore.put_file (each one is read and hashed)."""
-    calls: list[Path] = []
-    original = ArtifactStore.put_file
-
-    def counting(self: ArtifactStore, path: str | Path) -> Any:
-        calls.append(Path(path))
-        return original(self, path)
-
-    monkeypatch.setattr(ArtifactStore, "put_file", counting)
-    return calls
+def outside_racy_window() -> None:
+    """Wait until files written so far are older than the stat cache's window: a file
+    modified just before it is read is hashed again next time, by design."""
+    time.sleep(2 * FINE_WINDOW_NS / 1e9)
 
 
 def test_a_folder_of_10000_files_stores_only_what_changed(
-    ws: loopml.Workspace, tmp_path: Path, put_file_calls: list[Path]
+    ws: loopml.Workspace, tmp_path: Path
 ) -> None:
     root = tmp_path / "images"
     paths = write_tree(root)
     count = FOLDERS * FILES_PER_FOLDER
     start = blobs(ws)
+    outside_racy_window()
 
-    v1 = loopml.data.add(root, name="images", workspace=ws)
+    with FileOpens(root) as opens:
+        v1 = loopml.data.add(root, name="images", workspace=ws)
     assert v1.ref == "images@v1"
     assert (v1.format, v1.metadata["files"], v1.metadata["suffixes"]) == (
         "folder",
@@ -470,35 +467,36 @@ def test_a_folder_of_10000_files_stores_only_what_changed(
         {".txt": count},
     )
     assert v1.artifact.size == sum(p.stat().st_size for p in paths)
-    assert len(put_file_calls) == count
+    assert opens.files() == set(paths)
     after_v1 = blobs(ws)
     assert len(after_v1 - start) == count + 1  # every file, and the manifest
     assert v1.digest in after_v1
 
-    # Unchanged: nothing hashed, nothing stored, no version.
-    put_file_calls.clear()
-    again = loopml.data.add(root, name="images", workspace=ws)
+    # Unchanged: nothing read, nothing stored, no version.
+    with FileOpens(root) as opens:
+        again = loopml.data.add(root, name="images", workspace=ws)
     assert again.artifact == v1.artifact
-    assert put_file_calls == []
+    assert opens.paths() == []
     assert blobs(ws) == after_v1
     assert len(datasets(ws, "images")) == 1
 
-    # One file changed: only it is hashed; one new blob and one new manifest.
+    # One file changed: only it is read; one new blob and one new manifest.
     changed = root / "part-042" / "item-007.txt"
     old_content = changed.read_bytes()
     new_content = b"a changed file, longer than before\n"
     changed.write_bytes(new_content)
-    put_file_calls.clear()
-    v2 = loopml.data.add(root, name="images", workspace=ws)
+    outside_racy_window()
+    with FileOpens(root) as opens:
+        v2 = loopml.data.add(root, name="images", workspace=ws)
     assert v2.ref == "images@v2"
-    assert put_file_calls == [changed.absolute()]
+    assert opens.files() == {changed}
     after_v2 = blobs(ws)
     assert after_v2 - after_v1 == {digest_bytes(new_content), v2.digest}
     assert after_v2 >= after_v1
 
-    put_file_calls.clear()
-    assert loopml.data.add(root, name="images", workspace=ws).artifact == v2.artifact
-    assert put_file_calls == []
+    with FileOpens(root) as opens:
+        assert loopml.data.add(root, name="images", workspace=ws).artifact == v2.artifact
+    assert opens.paths() == []
     assert len(datasets(ws, "images")) == 2
 
     difference = loopml.data.diff("images@v1", "images@v2", workspace=ws)
@@ -556,20 +554,27 @@ def test_a_folder_version_refuses_table_operations(ws: loopml.Workspace, tmp_pat
     assert os.listdir(taken) == ["x"]
 
 
-def test_the_stat_cache_spares_rehashing_a_file(
-    ws: loopml.Workspace, tmp_path: Path, put_file_calls: list[Path]
+@pytest.mark.parametrize("kind", FILE_SOURCES)
+def test_the_stat_cache_spares_reading_a_file_again(
+    ws: loopml.Workspace, tmp_path: Path, kind: str
 ) -> None:
-    path = tmp_path / "big.parquet"
-    table(1_000, seed=13).write_parquet(path)
-    loopml.data.add(path, name="big", workspace=ws)
-    assert put_file_calls == [path.absolute()]
-    put_file_calls.clear()
-    loopml.data.add(path, name="big", workspace=ws)
-    assert put_file_calls == []
-    # Rewritten with other content: the stat changed, so it is hashed again.
-    table(1_001, seed=13).write_parquet(path)
-    v2 = loopml.data.add(path, name="big", workspace=ws)
-    assert put_file_calls == [path.absolute()]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = as_source(kind, table(1_000, seed=13), folder, "big")
+    outside_racy_window()
+    with FileOpens(folder) as opens:
+        v1 = loopml.data.add(path, name="big", label="flag", workspace=ws)
+    assert path in opens.files()
+    # Unchanged: answered from metadata, without opening the file at all.
+    with FileOpens(folder) as opens:
+        again = loopml.data.add(path, name="big", label="flag", workspace=ws)
+    assert again.artifact == v1.artifact
+    assert opens.paths() == []
+    # Rewritten with other content: the stat changed, so it is read again.
+    other = as_source(kind, table(1_001, seed=13), folder, "big")
+    with FileOpens(folder) as opens:
+        v2 = loopml.data.add(other, name="big", label="flag", workspace=ws)
+    assert path in opens.files()
     assert v2.version == 2
     assert digest_bytes(path.read_bytes()) == v2.digest
 
@@ -649,7 +654,12 @@ def test_validate_records_a_result_a_report_and_a_run(ws: loopml.Workspace) -> N
 
     assert record.artifact.kind == "validation"
     assert record.report.kind == "report"
-    assert record.artifact.name == record.report.name == "sales"
+    # Named after the version validated, counted per version: not sales@v1, a dataset ref.
+    assert (record.artifact.ref, record.report.ref) == (
+        "sales.v2.validation@v1",
+        "sales.v2.report@v1",
+    )
+    assert record.describe() == "validation 1 of sales@v2 (sales.v2.validation@v1)"
     assert record.artifact.metadata["passed"] is False
     assert record.artifact.metadata["errors"] == len(record.validation.errors)
     assert record.artifact.metadata["report"] == record.report.ref
@@ -680,7 +690,9 @@ def test_validate_records_a_result_a_report_and_a_run(ws: loopml.Workspace) -> N
     assert ws.store.get_run(clean_run).status == RunStatus.SUCCEEDED
     inputs = {e.role for e in ws.store.events(run_id=clean_run) if e.direction == "input"}
     assert inputs == {"dataset", "schema"}
-    assert [a.version for a in ws.store.find_artifacts(kind="validation", name="sales")] == [1, 2]
+    assert clean.artifact.ref == "sales.v1.validation@v1"
+    again = loopml.data.validate("sales@v2", workspace=ws)
+    assert again.describe() == "validation 2 of sales@v2 (sales.v2.validation@v2)"
 
 
 def test_the_report_escapes_what_the_data_supplies(ws: loopml.Workspace) -> None:

@@ -18,6 +18,7 @@ import loopml
 from loopml.errors import InvalidInput
 from loopml.evaluation import Evaluation, evaluate
 from loopml.evaluation._record import canonical_json
+from loopml.refs import describe_record
 from loopml.store import Direction
 from loopml.workspace import Workspace
 
@@ -130,8 +131,9 @@ def test_a_registered_model_on_a_dataset_version_is_recorded_with_its_run(
         result = evaluate("churn@v1", "churn-test@v1", label="churn", workspace=ws)
     assert (result.model, result.data) == ("churn@v1", "churn-test@v1")
     assert result.size_bytes["disk"] == saved.size
-    stored = ws.latest("evaluation", "churn")
+    stored = ws.latest("evaluation", "churn.v1.evaluation")  # churn@v1's first evaluation
     assert stored is not None
+    assert describe_record(stored) == "evaluation 1 of churn@v1 (churn.v1.evaluation@v1)"
     assert stored.metadata["primary"] == "accuracy"
     body = ws.artifacts.read_bytes(stored.digest)
     assert body == canonical_json(result)
@@ -151,10 +153,13 @@ def test_an_unregistered_model_is_stored_under_the_name_given(
     ws: Workspace, churn_model: Pipeline, test_rows: pd.DataFrame
 ) -> None:
     evaluate(churn_model, test_rows, label="churn", workspace=ws)
-    evaluate(churn_model, test_rows, label="churn", workspace=ws, name="churn-candidate")
-    assert ws.latest("evaluation", "evaluation") is not None
-    named = ws.latest("evaluation", "churn-candidate")
+    evaluate(churn_model, test_rows, label="churn", workspace=ws, name="churn")
+    unnamed = ws.latest("evaluation", "evaluation")
+    assert unnamed is not None
+    assert describe_record(unnamed) == "evaluation 1 (evaluation@v1)"
+    named = ws.latest("evaluation", "churn.evaluation")  # not churn@v1, the model's ref
     assert named is not None
+    assert describe_record(named) == "evaluation 1 for churn (churn.evaluation@v1)"
     assert named.metadata["model"] is None
 
 
@@ -166,12 +171,12 @@ def test_rows_given_as_a_table_are_stored_to_compare_on_later(
 
     with loopml.start_run("evaluate", workspace=ws) as run:
         result = evaluate(churn_model, test_rows, label="churn", name="churn", workspace=ws)
-    stored = ws.latest("evaluation", "churn")
+    stored = ws.latest("evaluation", "churn.evaluation")
     assert stored is not None
     assert result.artifact_id == stored.id
     assert stored.metadata["label"] == "churn"
     rows = ws.store.get_artifact(stored.metadata["data_id"])
-    assert (rows.kind, rows.name) == ("evaluation-rows", "churn")
+    assert (rows.kind, rows.name) == ("evaluation-rows", "churn.evaluation")
     pd.testing.assert_frame_equal(evaluation_rows(ws, stored), test_rows)
     reads = {
         e.artifact_id: e.role for e in ws.store.events(run_id=run.id) if e.direction == "input"

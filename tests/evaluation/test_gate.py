@@ -81,8 +81,9 @@ def test_a_slice_that_regressed_against_the_champion_is_caught() -> None:
     assert loose.passed  # 0.70 is 21% below 0.89
     # Without a champion nothing regressed: the worst slice is named, and it passes.
     alone = gate(evaluation(slices=bad_slice), record=False)
-    assert alone.checks[1].message == (
-        "no champion to compare the slices with; the worst slice is plan=pro (-0.2)"
+    assert alone.checks[2].message == (
+        "no champion: not applicable, as none was given and no workspace holds model "
+        "'churn'; the worst slice is plan=pro (-0.2)"
     )
 
 
@@ -115,6 +116,69 @@ def test_too_many_negative_flips_fail() -> None:
     ]
 
 
+DOCS_POLICY = {  # docs/gate.md's policy, its budgets wide enough for this evaluation
+    "baseline_margin": 0.05,
+    "champion_tolerance": 0.01,
+    "slice_tolerance": 0.05,
+    "max_negative_flips": 0.02,
+}
+
+
+def test_a_first_model_passes_the_checks_against_the_champion(tmp_path: Path) -> None:
+    with loopml.init(tmp_path) as ws:
+        first = gate(evaluation(model=None), DOCS_POLICY, name="churn", workspace=ws)
+    assert first.passed, first.summary()
+    said = {c.name: c.message for c in first.checks}
+    for check in ("champion", "flips"):
+        assert said[check] == "no champion: not applicable, as model 'churn' has no champion yet"
+    assert said["slices"].startswith("no champion: not applicable, as model 'churn' has")
+    # Without a workspace or a model name, the reason says so.
+    unnamed = gate(evaluation(model=None), DOCS_POLICY, record=False)
+    assert unnamed.passed
+    assert {c.name: c.message for c in unnamed.checks}["flips"] == (
+        "no champion: not applicable, as none was given and the candidate is not a "
+        "registered model (give name= to look up its model's champion)"
+    )
+
+
+def test_a_model_without_flips_fails_when_a_champion_exists(tmp_path: Path) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    with loopml.init(tmp_path) as ws:
+        served = loopml.register(DummyClassifier().fit([[0]], [0]), "churn", workspace=ws)
+        ws.store.set_alias("champion", served.artifact.id, reason="set by hand for the test")
+        # The champion's evaluation was given, the flips against it not measured.
+        champion = evaluation(model="churn@v1")
+        given = gate(evaluation(), DOCS_POLICY, champion=champion, workspace=ws, stop=False)
+        assert not given.passed
+        assert given.reasons == [
+            "churn@v1 is the champion, but no flips against it were measured; evaluate the "
+            "candidate with against='churn@v1'"
+        ]
+        # Nothing given: the registry's champion is found, and every check against it fails.
+        alone = gate(evaluation(model=None), DOCS_POLICY, name="churn", workspace=ws, stop=False)
+        failed = {c.name: c.message for c in alone.checks if not c.passed}
+        assert set(failed) == {"champion", "slices", "flips"}
+        assert failed["champion"] == (
+            "churn@v1 is the champion, but its evaluation was not given (champion=); the "
+            "candidate cannot be passed unmeasured against it"
+        )
+        assert "against='churn@v1'" in failed["flips"]
+        # A pipeline step's model evaluated under the name it will be registered as: the
+        # champion of that name is found, not one of the step's output.
+        from loopml.evaluation._record import store
+
+        stepped = store(ws, evaluation(model="churn/train@v3"), name="churn.evaluation", inputs={})
+        named = gate(stepped, DOCS_POLICY, workspace=ws, stop=False)
+        assert {c.name for c in named.checks if not c.passed} == {"champion", "slices", "flips"}
+        # Measured flips are judged as before.
+        flips = Flips(against="churn@v1", negative=1, positive=3, rows=1_000)
+        measured = gate(
+            evaluation(flips=flips), DOCS_POLICY, champion=champion, workspace=ws, stop=False
+        )
+        assert measured.passed, measured.summary()
+
+
 def test_regression_metrics_are_better_when_lower() -> None:
     regression = evaluation(
         task="regression",
@@ -135,7 +199,7 @@ def test_policies_come_from_files_and_are_checked(tmp_path: Path) -> None:
     policy.write_text("baseline_margin: 0.1\nmax_latency_p99_ms: 5\nslice_tolerance: null\n")
     decision = gate(evaluation(), policy, record=False)
     assert decision.policy["baseline_margin"] == 0.1
-    assert [c.name for c in decision.checks] == ["baseline", "one_class", "latency"]
+    assert [c.name for c in decision.checks] == ["baseline", "champion", "one_class", "latency"]
     with pytest.raises(InvalidInput, match="unknown setting\\(s\\) max_latency; the settings"):
         Policy.from_any({"max_latency": 5})
     with pytest.raises(InvalidInput, match="baseline_margin = -1; give a number of 0 or more"):
@@ -151,7 +215,11 @@ def test_a_decision_is_recorded_and_a_failure_raises_with_an_alert(tmp_path: Pat
         with loopml.start_run("release", workspace=ws) as run:
             passed = gate(evaluation(), {"baseline_margin": 0.1}, workspace=ws)
         stored = ws.store.get_artifact(passed.artifact_id)
-        assert (stored.kind, stored.name, stored.metadata["passed"]) == ("gate", "churn", True)
+        assert (stored.kind, stored.ref, stored.metadata["passed"]) == (
+            "gate",
+            "churn.v4.gate@v1",
+            True,
+        )
         assert [e.artifact_id for e in ws.store.events(run_id=run.id)] == [stored.id]
         assert ws.store.find_alerts() == []
         with pytest.raises(GateFailed, match="the gate refused churn@v4: p99 per row") as raised:

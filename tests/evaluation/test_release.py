@@ -29,7 +29,10 @@ class Always:
         return np.full(len(X), self.label)
 
 
-POLICY = {"baseline_margin": 0.05, "slice_tolerance": 0.1, "max_latency_p99_ms": 50}
+# No latency budget here: how fast a real model answers depends on the machine's load.
+# The latency check is tested with a model slow by construction (below), and in
+# test_gate.py with given figures; the models' latencies are timed in bench/evaluation.
+POLICY = {"baseline_margin": 0.05, "slice_tolerance": 0.1}
 
 
 def test_a_good_model_passes_and_is_promoted(
@@ -38,7 +41,9 @@ def test_a_good_model_passes_and_is_promoted(
     with loopml.start_run("release", workspace=ws):
         result = evaluate(churn_model, test_rows, label="churn", train=train, workspace=ws)
         decision = gate(result, POLICY, workspace=ws)
-        version = register(churn_model, "churn", workspace=ws, signature_from=train[FEATURES])
+        version = register(
+            churn_model, "churn", evaluation=result, workspace=ws, signature_from=train[FEATURES]
+        )
         promote(version.ref, reason=decision.summary().splitlines()[0], workspace=ws)
     assert decision.passed, decision.summary()
     assert ws.store.get_alias("model", "churn", "champion").artifact_id == version.artifact.id
@@ -77,7 +82,9 @@ def test_a_model_worse_than_the_majority_baseline_fails(
 def test_a_slow_model_fails_the_latency_budget(
     ws: Workspace, train: pd.DataFrame, test_rows: pd.DataFrame
 ) -> None:
-    slow = SlowModel(0.005)  # 5 ms a call: accurate enough, too slow for a 2 ms budget
+    # At least 5 ms a call (a sleep is never shorter): accurate enough, and over a 2 ms
+    # budget however fast or busy the machine.
+    slow = SlowModel(0.005)
     result = evaluate(slow, test_rows, label="churn", train=train, record=False)
     assert result.latency_ms["row_p99"] >= 5
     budget = {"max_latency_p99_ms": 2, "slice_tolerance": None}  # only latency is asked

@@ -1,95 +1,18 @@
-"""Code fingerprints: what changes a step's cache key, and what leaves it alone.
-
-Each version of a little project is written to a folder of its own and imported under
-module names unique to the test, so two versions of one test compare like for like.
-"""
+"""Code fingerprints: what changes a step's cache key, and what leaves it alone."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-import re
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from fingerprint_project import HELPERS, STEP_MODULE, Project, digest
 
-from loopml.pipeline._fingerprint import Fingerprint, code_fingerprint
-
-HELPERS = """
-    THRESHOLD = 0.5
-    UNUSED_LIMIT = 10
-
-    def clean(x):
-        return _strip(x).lower()
-
-    def _strip(x):
-        return x.strip()
-
-    def unused(x):
-        return x * 2
-"""
-
-STEP_MODULE = """
-    import helpers
-
-    def featurize(x):
-        return helpers.clean(x)
-"""
-
-
-class Project:
-    """Writes versions of a project and fingerprints a step in each."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tag = uuid.uuid4().hex[:10]
-        self.versions = 0
-
-    def name(self, module: str) -> str:
-        top, _, rest = module.partition(".")
-        return f"{top}_{self.tag}" + (f".{rest}" if rest else "")
-
-    def write(self, **modules: str) -> Path:
-        self.versions += 1
-        folder = self.root / f"v{self.versions}"
-        names = re.compile(r"\b(" + "|".join(m.split("/")[0] for m in modules) + r")\b")
-        for module, source in modules.items():
-            path = folder / f"{names.sub(lambda m: self.name(m[1]), module)}.py"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(names.sub(lambda m: self.name(m[1]), textwrap.dedent(source)))
-        return folder
-
-    @contextlib.contextmanager
-    def imported(self, folder: Path, module: str) -> Iterator[ModuleType]:
-        sys.path.insert(0, str(folder))
-        importlib.invalidate_caches()
-        try:
-            yield importlib.import_module(self.name(module))
-        finally:
-            sys.path.remove(str(folder))
-            for loaded in [m for m in sys.modules if self.tag in m]:
-                del sys.modules[loaded]
-
-    def fingerprint(self, step: str = "pipelines.featurize", **modules: str) -> Fingerprint:
-        module, func = step.rsplit(".", 1)
-        with self.imported(self.write(**modules), module) as loaded:
-            return code_fingerprint(getattr(loaded, func))
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    return Project(tmp_path)
-
-
-def digest(project: Project, step: str = STEP_MODULE, helpers: str = HELPERS) -> str:
-    return project.fingerprint(pipelines=step, helpers=helpers).digest
+from loopml.pipeline._fingerprint import code_fingerprint
 
 
 def test_the_same_code_has_the_same_digest_in_other_processes(project: Project) -> None:
@@ -142,25 +65,57 @@ def test_comments_blank_lines_docstrings_and_formatting_do_not_count(project: Pr
     assert digest(project, reformatted, helpers) == digest(project)
 
 
-def test_decorators_do_not_count_and_wrappers_are_unwrapped(project: Project) -> None:
-    decorated = """
-        import functools
-        import helpers
+DECORATED = """
+    import functools
+    import helpers
 
-        def step(func):
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):
-                return func(*args, **kwargs) + "!"
-            return wrapper
+    def shout(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs) + "!"
+        return wrapper
 
-        @step
-        def featurize(x):
-            return helpers.clean(x)
-    """
+    @shout
+    def featurize(x):
+        return helpers.clean(x)
+"""
+
+
+def test_a_decorator_that_changes_the_result_counts(project: Project) -> None:
     plain = project.fingerprint(pipelines=STEP_MODULE, helpers=HELPERS)
-    wrapped = project.fingerprint(pipelines=decorated, helpers=HELPERS)
-    assert wrapped.digest == plain.digest
-    assert wrapped.parts == plain.parts
+    wrapped = project.fingerprint(pipelines=DECORATED, helpers=HELPERS)
+    assert wrapped.digest != plain.digest
+    assert digest(project, DECORATED.replace('"!"', '"?"')) != wrapped.digest
+    assert wrapped.source_file is not None
+    assert wrapped.line is not None
+    lines = Path(wrapped.source_file).read_text().splitlines()
+    assert lines[wrapped.line - 1] == "def featurize(x):"
+
+
+def test_a_decorated_helper_counts_its_decorator_argument_and_body(project: Project) -> None:
+    step = """
+        import functools
+
+        def scaled(factor):
+            def decorate(func):
+                @functools.wraps(func)
+                def wrapper(x):
+                    return func(x) * factor
+                return wrapper
+            return decorate
+
+        @scaled(3)
+        def helper(x):
+            return x + 1
+
+        def featurize(x):
+            return helper(x)
+    """
+    before = digest(project, step)
+    assert digest(project, step.replace("scaled(3)", "scaled(4)")) != before
+    assert digest(project, step.replace("func(x) * factor", "func(x) + factor")) != before
+    assert digest(project, step.replace("x + 1", "x + 2")) != before
+    assert digest(project, step) == before
 
 
 def test_changing_the_step_body_changes_the_digest(project: Project) -> None:
@@ -285,7 +240,11 @@ def test_stdlib_and_third_party_code_is_left_out(project: Project) -> None:
             return json.dumps({"m": float(np.mean(x)), "p": join("a", "b")})
     """
     fingerprint = project.fingerprint(pipelines=step, helpers=HELPERS)
-    assert fingerprint.parts == (f"{project.name('pipelines')}:featurize",)
+    # the library function it names counts by its name, not by its code
+    name = project.name("pipelines")
+    assert fingerprint.parts == (f"{name}:featurize", f"{name}:join")
+    assert fingerprint.unproven == ()
+    assert [Path(file).name for file in fingerprint.files] == [f"{name}.py"]
     assert fingerprint.digest == project.fingerprint(pipelines=step, helpers=HELPERS).digest
 
 

@@ -279,6 +279,7 @@ def test_custom_class_goes_to_the_named_pickle_fallback(store: ArtifactStore) ->
     assert saved.metadata == {
         "fallback": "pickle",
         "why": f"{__name__}.Point has no loopml format",
+        "code": [f"{__name__}:Point"],  # loading it runs this class: downstream keys count it
     }
 
 

@@ -1,25 +1,32 @@
 """promote, rollback and history: the champion moves, the one it leaves is kept as
 `previous`, every move is in the history with who made it and why, and what cannot be
-done says so."""
+done says so. A version whose gate failed, or that has none, is promoted only with
+force and a reason."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
+from gated import judged
 from sklearn.linear_model import LogisticRegression
 
 import loopml
 from loopml import registry
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import InvalidInput, NotFound, PromotionRefused
 
 Fit = Callable[[float], LogisticRegression]
 
 
 @pytest.fixture
 def three(ws: loopml.Workspace, fit: Fit) -> list[str]:
-    """Model `iris` with three versions and no aliases."""
-    return [registry.register(fit(C), "iris", workspace=ws).ref for C in (0.1, 1.0, 10.0)]
+    """Model `iris` with three versions, each registered with an evaluation whose gate
+    passed, and no aliases."""
+    return [
+        registry.register(fit(C), "iris", evaluation=judged(ws, score), workspace=ws).ref
+        for C, score in ((0.1, 0.9), (1.0, 0.93), (10.0, 0.96))
+    ]
 
 
 def moves(ws: loopml.Workspace) -> list[tuple[str, int | None, int | None, str, str | None]]:
@@ -139,3 +146,106 @@ def test_versions_and_models_show_the_aliases(
         ("iris", 3, "iris@v3", {"champion": 2, "previous": 1}),
         ("other", 1, "other@v1", {}),
     ]
+
+
+# -- the gate before promotion ------------------------------------------------------------
+
+
+def test_a_version_whose_gate_failed_is_refused_naming_the_checks(
+    ws: loopml.Workspace, fit: Fit
+) -> None:
+    worse = judged(ws, accuracy=0.2)  # below the baseline's 0.33: the gate fails
+    version = registry.register(fit(1.0), "iris", evaluation=worse, workspace=ws)
+    with pytest.raises(PromotionRefused) as refused:
+        registry.promote(version.ref, workspace=ws)
+    assert str(refused.value) == (
+        "iris@v1 was not made the champion: its gate decision FAILED on baseline (gate 1 for "
+        "iris (iris.gate@v1)); gate it and register it with that evaluation, or promote it "
+        "anyway with --force --reason TEXT (in Python: force=True, reason=TEXT), which the "
+        "alias history keeps"
+    )
+    assert registry.history("iris", workspace=ws) == []
+
+
+def test_a_forced_promotion_is_recorded_with_its_reason(
+    ws: loopml.Workspace, three: list[str], fit: Fit
+) -> None:
+    registry.promote("iris@v1", reason="first model", workspace=ws)
+    failed = judged(ws, accuracy=0.2)
+    registry.register(fit(0.5), "iris", evaluation=failed, workspace=ws)  # iris@v4
+    with pytest.raises(InvalidInput, match=r"--force needs --reason to promote iris@v4.*FAILED"):
+        registry.promote("iris@v4", force=True, workspace=ws)
+    assert registry.get("iris@champion", workspace=ws).ref == "iris@v1"
+    promoted = registry.promote(
+        "iris@v4", force=True, reason="the old one leaks memory", actor="ana", workspace=ws
+    )
+    assert promoted.aliases == ("champion",)
+    why = "forced past a failed gate (baseline, champion, slices): the old one leaks memory"
+    assert moves(ws)[:2] == [("champion", 1, 4, "ana", why), ("previous", None, 1, "ana", why)]
+    # Rolling back returns to a champion promoted before: it needs no gate of its own.
+    assert registry.rollback("iris", reason="it leaks too", workspace=ws).ref == "iris@v1"
+
+
+def test_an_ungated_version_is_refused_and_a_passed_one_promoted(
+    ws: loopml.Workspace, fit: Fit
+) -> None:
+    ungated = registry.register(fit(0.1), "iris", workspace=ws)
+    with pytest.raises(
+        PromotionRefused, match=r"iris@v1 was not made the champion: it has no gate"
+    ):
+        registry.promote(ungated.ref, workspace=ws)
+    unjudged = registry.register(fit(1.0), "iris", evaluation=_stored_only(ws), workspace=ws)
+    with pytest.raises(PromotionRefused, match=r"no gate was run on its evaluation 1 for iris"):
+        registry.promote(unjudged.ref, workspace=ws)
+    passed = registry.register(fit(10.0), "iris", evaluation=judged(ws), workspace=ws)
+    assert registry.promote(passed.ref, reason="gate passed", workspace=ws).aliases == ("champion",)
+    forced = registry.promote(ungated.ref, force=True, reason="a test", workspace=ws)
+    assert forced.ref == "iris@v1"
+    assert moves(ws)[0][4] == "forced without a gate decision: a test"
+
+
+def test_the_latest_gate_decision_counts(ws: loopml.Workspace, fit: Fit) -> None:
+    evaluation = judged(ws)
+    version = registry.register(fit(1.0), "iris", evaluation=evaluation, workspace=ws)
+    loopml.gate(evaluation, {"baseline_margin": 5.0}, workspace=ws, stop=False)  # fails now
+    with pytest.raises(PromotionRefused, match=r"FAILED on baseline \(gate 2 for iris"):
+        registry.promote(version.ref, workspace=ws)
+
+
+def test_registering_as_champion_needs_a_passed_gate_first(ws: loopml.Workspace, fit: Fit) -> None:
+    with pytest.raises(PromotionRefused, match="the new version of iris was not made the champ"):
+        registry.register(fit(0.1), "iris", alias="champion", workspace=ws)
+    with pytest.raises(PromotionRefused, match="FAILED on baseline"):
+        registry.register(
+            fit(0.1), "iris", evaluation=judged(ws, 0.2), alias="champion", workspace=ws
+        )
+    assert ws.store.find_artifacts(kind="model") == []  # nothing registered
+    forced = registry.register(
+        fit(0.1), "iris", alias="champion", force=True, reason="a demo", workspace=ws
+    )
+    assert forced.aliases == ("champion",)
+
+
+def test_a_gate_recorded_under_the_old_name_still_counts(ws: loopml.Workspace, fit: Fit) -> None:
+    """A workspace written before records were named after their version: the gate
+    decision of evaluation E was kind `gate`, named after the model."""
+    evaluation = judged(ws)
+    (new,) = ws.store.find_artifacts(kind="gate")
+    decision = loopml.gate(evaluation, record=False, workspace=ws)
+    blob = ws.artifacts.put_bytes(json.dumps(decision.to_dict()).encode())
+    old = {"passed": True, "primary": "accuracy", "candidate": None}
+    ws.store.create_artifact(
+        kind="gate",
+        name="iris",
+        digest=blob.digest,
+        size=blob.size,
+        metadata={**old, "evaluation_id": evaluation.artifact_id},
+    )
+    version = registry.register(fit(1.0), "iris", evaluation=evaluation, workspace=ws)
+    assert registry.promote(version.ref, workspace=ws).aliases == ("champion",)
+    assert new.name == "iris.gate"
+
+
+def _stored_only(ws: loopml.Workspace) -> object:
+    """An evaluation stored with no gate run on it."""
+    return judged(ws, 0.9, record=False)

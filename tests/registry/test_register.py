@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import pytest
+from gated import judged
 from sklearn.linear_model import LogisticRegression
 
 import loopml
@@ -14,6 +15,7 @@ from loopml import registry
 from loopml.errors import InvalidInput, NotFound
 from loopml.models import load_model
 from loopml.store import Artifact
+from loopml.workspace import record_version
 
 Fit = Callable[[float], LogisticRegression]
 Iris = tuple[pd.DataFrame, pd.Series]
@@ -22,7 +24,7 @@ Iris = tuple[pd.DataFrame, pd.Series]
 def evaluation_of(ws: loopml.Workspace, name: str = "iris") -> Artifact:
     """An evaluation artifact as loopml.evaluation records one: JSON bytes, kind evaluation."""
     blob = ws.artifacts.put_bytes(b'{"task": "classification", "metrics": {"accuracy": 0.97}}')
-    return ws.record(blob.digest, blob.size, kind="evaluation", name=name)
+    return record_version(ws, blob.digest, blob.size, kind="evaluation", name=name)
 
 
 def test_a_registered_model_keeps_signature_evaluation_and_libraries(
@@ -72,9 +74,14 @@ def test_a_bad_alias_registers_nothing(ws: loopml.Workspace, fit: Fit, alias: st
 
 
 def test_registering_as_champion_promotes(ws: loopml.Workspace, fit: Fit) -> None:
-    first = registry.register(fit(0.1), "iris", alias="champion", reason="first", workspace=ws)
+    judged_first = judged(ws, 0.9)
+    first = registry.register(
+        fit(0.1), "iris", evaluation=judged_first, alias="champion", reason="first", workspace=ws
+    )
     assert first.aliases == ("champion",)
-    second = registry.register(fit(1.0), "iris", alias="champion", workspace=ws)
+    # Against the champion now: the gate is given its evaluation.
+    better = judged(ws, 0.95, champion=judged_first)
+    second = registry.register(fit(1.0), "iris", evaluation=better, alias="champion", workspace=ws)
     assert second.aliases == ("champion",)
     assert [(v.ref, v.aliases) for v in registry.versions("iris", workspace=ws)] == [
         ("iris@v1", ("previous",)),
@@ -83,7 +90,7 @@ def test_registering_as_champion_promotes(ws: loopml.Workspace, fit: Fit) -> Non
 
 
 def test_registering_with_another_alias_just_moves_it(ws: loopml.Workspace, fit: Fit) -> None:
-    registry.register(fit(0.1), "iris", alias="champion", workspace=ws)
+    registry.register(fit(0.1), "iris", evaluation=judged(ws), alias="champion", workspace=ws)
     challenger = registry.register(
         fit(1.0), "iris", alias="challenger", reason="retrained on May data", workspace=ws
     )
@@ -111,7 +118,9 @@ def test_a_model_registered_in_a_run_is_linked_to_it(ws: loopml.Workspace, fit: 
 
 def test_an_artifact_that_is_not_a_model_is_refused(ws: loopml.Workspace) -> None:
     blob = ws.artifacts.put_bytes(b"a,b\n1,2\n")
-    table = ws.record(blob.digest, blob.size, kind="output", name="t", metadata={"format": "csv"})
+    table = record_version(
+        ws, blob.digest, blob.size, kind="output", name="t", metadata={"format": "csv"}
+    )
     with pytest.raises(InvalidInput, match=r"output t@v1 does not hold a model"):
         registry.register(table, "iris", workspace=ws)
     assert ws.store.find_artifacts(kind="model") == []

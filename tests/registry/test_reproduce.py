@@ -10,9 +10,13 @@ dirty tree at the time is reported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import sys
 import textwrap
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -202,6 +206,54 @@ def test_a_dirty_tree_at_the_time_is_reported(
     assert found.outcome == "identical"
     assert found.source == "the pipeline file as it is now"
     assert any("uncommitted changes" in line for line in found.differences)
+
+
+WITH_HELPER = FLOW.replace("ALPHA_SCALE = 1.0", "from {module} import ALPHA_SCALE")
+
+
+def test_a_module_never_committed_is_reported_as_uncommitted_code(
+    ws: loopml.Workspace, tmp_path: Path, diabetes: pd.DataFrame
+) -> None:
+    module = f"settings_{uuid.uuid4().hex[:8]}"
+    project = _committed(_project(tmp_path, WITH_HELPER.format(module=module)))
+    (project / f"{module}.py").write_text("ALPHA_SCALE = 1.0\n")  # never added to git
+    loopml.data.add(diabetes, name="sugar", workspace=ws)
+    with _on_path(project, module):
+        ref = _train_and_register(ws, project)
+        found = reproduce(ref, workspace=ws)
+    assert found.source == "the pipeline file as it is now", found.render()
+    assert any(
+        "uncommitted changes" in line and f"{module}.py" in line for line in found.differences
+    ), found.differences
+
+
+def test_code_from_beside_the_repository_is_not_called_clean(
+    ws: loopml.Workspace, tmp_path: Path, diabetes: pd.DataFrame
+) -> None:
+    module = f"shared_{uuid.uuid4().hex[:8]}"
+    project = _committed(_project(tmp_path, WITH_HELPER.format(module=module)))
+    beside = tmp_path / "shared"
+    beside.mkdir()
+    (beside / f"{module}.py").write_text("ALPHA_SCALE = 1.0\n")
+    loopml.data.add(diabetes, name="sugar", workspace=ws)
+    with _on_path(beside, module):
+        ref = _train_and_register(ws, project)
+        found = reproduce(ref, workspace=ws)
+    assert found.source.startswith("commit ")
+    assert not found.source.endswith("checked out clean"), found.source
+    beside_file = str((beside / f"{module}.py").resolve())
+    assert any("outside the repository" in d and beside_file in d for d in found.differences)
+    assert any("outside the checked-out commit" in d for d in found.differences), found.render()
+
+
+@contextlib.contextmanager
+def _on_path(folder: Path, module: str) -> Iterator[None]:
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(module, None)
 
 
 def test_models_not_made_by_a_pipeline_step_are_refused(

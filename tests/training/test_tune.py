@@ -102,6 +102,99 @@ def test_grid_tries_every_point_and_random_runs_in_parallel_processes(ws) -> Non
     assert len(set(params)) == 12  # the workers did not suggest the same points
 
 
+UNGUARDED = """
+import loopml
+
+data = [1.0, 2.0, 3.0]  # a global the objective reads: it travels with it
+
+def score(x: float) -> float:
+    return -((x - sum(data)) ** 2)
+
+result = loopml.tune(score, {{"x": (0.0, 10.0)}}, method="random", n_trials=6, parallel=2,
+                     seed=0, workspace=loopml.workspace({root!r}))
+print("trials", len(result.trials), "states", sorted({{t.state for t in result.trials}}))
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "-c"])
+def test_parallel_trials_run_from_a_script_without_a_main_guard(
+    ws, tmp_path: Path, how: str
+) -> None:
+    """multiprocessing's spawn imported such a script again in every worker, which
+    started the search again there: BrokenProcessPool and every trial failed."""
+    code = textwrap.dedent(UNGUARDED.format(root=str(ws.root)))
+    script = tmp_path / "search.py"
+    script.write_text(code)
+    command = [str(script)] if how == "script" else ["-c", code]  # -c: no file to import
+    done = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.split() == ["trials", "6", "states", "['complete']"]
+    [tuning] = ws.store.find_runs(kind="tuning")
+    pids = {run.pid for run in children(ws, tuning.id)}
+    assert len(pids) == 2
+
+
+ORPHANED = """
+import os, time
+import loopml
+
+def wait(x: float) -> float:
+    with open(os.path.join({folder!r}, f"worker-{{os.getpid()}}"), "w"):
+        pass
+    time.sleep(120)
+    return x
+
+loopml.tune(wait, {{"x": (0.0, 1.0)}}, method="random", n_trials=2, parallel=2,
+            workspace=loopml.workspace({root!r}))
+"""
+
+
+def test_trial_workers_die_with_their_parent(ws, tmp_path: Path) -> None:
+    folder = tmp_path / "workers"
+    folder.mkdir()
+    script = tmp_path / "search.py"
+    script.write_text(textwrap.dedent(ORPHANED.format(folder=str(folder), root=str(ws.root))))
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [int(path.name.split("-")[1]) for path in folder.iterdir()]
+    assert len(pids) == 2
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A worker that exited but was not reaped (its parent gone) is a zombie: not running.
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(") ")[1].startswith("Z"))
+
+
+def test_an_objective_that_cannot_be_pickled_is_refused_before_any_trial(ws) -> None:
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(x: float) -> float:
+        with lock:
+            return x
+
+    with pytest.raises(InvalidInput, match=r"'holds_a_lock' cannot be sent to worker processes"):
+        tune(holds_a_lock, {"x": (0.0, 1.0)}, n_trials=2, parallel=2, workspace=ws)
+    assert ws.store.find_runs(kind="trial") == []
+
+
 def test_failing_trials_are_recorded_and_the_search_goes_on(ws) -> None:
     result = tune(picky, {"x": [1, 2, 3, 4, 5, 6]}, method="grid", workspace=ws)
     assert result.best_params == {"x": 5}

@@ -1,8 +1,9 @@
 """A worker process that writes until it is killed; it touches MARKER once it is mid-write.
 
-Usage: killed_writer.py artifact|records MARKER
+Usage: killed_writer.py artifact|records|batch MARKER
 - artifact: streams a large blob into the artifact store, slowly.
 - records: logs metric batches and creates artifact versions, as fast as it can.
+- batch: puts 1,000 blobs in one batch of the artifact store, then waits inside it.
 """
 
 from __future__ import annotations
@@ -56,10 +57,20 @@ def write_records(ws: loopml.Workspace, marker: Path) -> None:
             marker.touch()
 
 
+def write_batch(ws: loopml.Workspace, marker: Path) -> None:
+    with ws.artifacts.batch() as batch:
+        for number in range(1_000):
+            batch.put_bytes(f"blob {number}".encode())
+        marker.touch()
+        time.sleep(600)
+
+
 def main() -> None:
     mode, marker = sys.argv[1], Path(sys.argv[2])
     with loopml.workspace() as ws:
-        {"artifact": write_artifact, "records": write_records}[mode](ws, marker)
+        {"artifact": write_artifact, "records": write_records, "batch": write_batch}[mode](
+            ws, marker
+        )
 
 
 if __name__ == "__main__":

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from loopml.artifacts._digest import CHUNK, chunks, hasher
+from loopml.artifacts._digest import CHUNK, chunks, digest_bytes, hasher
 from loopml.artifacts._errors import TranslatingReader, storage_error, translated
+from loopml.artifacts._write import (
+    copy_in,
+    flush_files,
+    fsync_path,
+    is_stored,
+    move_into_place,
+    write_bytes,
+)
 from loopml.errors import ConfigError, InvalidInput, NotWritable
 
 _PREFIX = re.compile(r"[0-9a-f]{2}")
@@ -36,6 +46,16 @@ class Backend(Protocol):
     def local_path(self, digest: str) -> Path | None: ...
     def digests(self) -> Iterator[str]: ...
     def remove(self, digest: str) -> None: ...
+    def batch(self) -> BackendBatch: ...
+
+
+class BackendBatch(Protocol):
+    """Blobs put now and made visible (and durable) together by ``commit``."""
+
+    def put_file(self, path: Path) -> tuple[str, int]: ...
+    def put_bytes(self, data: bytes) -> tuple[str, int]: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 def blob_key(digest: str) -> str:
@@ -87,26 +107,40 @@ class LocalBackend:
                 out.flush()
                 os.fsync(out.fileno())
             digest = str(h.hexdigest())
-            final = self.root / blob_key(digest)
-            if final.exists() and final.stat().st_size == size:
+            if is_stored(self.root, digest, size):
                 tmp.unlink()
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
                 tmp.chmod(0o444)
-                os.replace(tmp, final)
+                fsync_path(move_into_place(self.root, tmp, digest))
             return digest, size
         except OSError as error:
             tmp.unlink(missing_ok=True)
-            if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise not_writable(self.root, error) from None
-            raise
+            raise self._translated(error) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
 
     def put_file(self, path: Path) -> tuple[str, int]:
-        with path.open("rb") as stream:
-            return self.put_stream(stream)
+        try:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            written = copy_in(self.root, path, flush=True)
+            if written.tmp is not None:
+                fsync_path(move_into_place(self.root, written.tmp, written.digest))
+        except OSError as error:
+            raise self._translated(error) from None
+        return written.digest, written.size
+
+    def batch(self) -> LocalBatch:
+        try:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise not_writable(self.root / "tmp", error) from None
+        return LocalBatch(self)
+
+    def _translated(self, error: OSError) -> OSError | NotWritable:
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
+            return not_writable(self.root, error)
+        return error
 
     def open(self, digest: str) -> IO[bytes]:
         try:
@@ -138,6 +172,66 @@ class LocalBackend:
         for prefix in sorted(blobs.iterdir()):
             for blob in sorted(prefix.iterdir()):
                 yield prefix.name + blob.name
+
+
+class LocalBatch:
+    """Blobs written to temporary files now; flushed, renamed and flushed again, all at
+    once, by ``commit``. Safe to use from several threads."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._backend = backend
+        self._root = backend.root
+        self._lock = threading.Lock()
+        self._pending: dict[str, Path] = {}
+
+    def put_file(self, path: Path) -> tuple[str, int]:
+        try:
+            written = copy_in(self._root, path, flush=False)
+        except OSError as error:
+            raise self._backend._translated(error) from None
+        if written.tmp is not None:
+            self._keep(written.digest, written.tmp)
+        return written.digest, written.size
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        digest = digest_bytes(data)
+        with self._lock:
+            if digest in self._pending:
+                return digest, len(data)
+        if not is_stored(self._root, digest, len(data)):
+            try:
+                tmp = write_bytes(self._root, data, digest, flush=False)
+            except OSError as error:
+                raise self._backend._translated(error) from None
+            self._keep(digest, tmp)
+        return digest, len(data)
+
+    def _keep(self, digest: str, tmp: Path) -> None:
+        with self._lock:
+            if digest not in self._pending:
+                self._pending[digest] = tmp
+                return
+        tmp.unlink(missing_ok=True)  # the same bytes twice in one batch
+
+    def commit(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            flush_files(pending.values(), near=self._root / "tmp")
+            folders = {move_into_place(self._root, tmp, d) for d, tmp in pending.items()}
+            flush_files([*sorted(folders), self._root / "blobs"], near=self._root / "blobs")
+        except OSError as error:
+            for tmp in pending.values():
+                tmp.unlink(missing_ok=True)
+            raise self._backend._translated(error) from None
+
+    def abort(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for tmp in pending.values():
+            tmp.unlink(missing_ok=True)
 
 
 class FsspecBackend:
@@ -218,6 +312,9 @@ class FsspecBackend:
             )
         return digest, before.st_size
 
+    def batch(self) -> ImmediateBatch:
+        return ImmediateBatch(self)
+
     def _upload(self, local: Path, digest: str) -> None:
         final = self._path(blob_key(digest))
         with self._translated("write"):
@@ -263,6 +360,25 @@ class FsspecBackend:
             prefix, name = str(path).rstrip("/").split("/")[-2:]
             if _PREFIX.fullmatch(prefix) and _REST.fullmatch(name):
                 yield prefix + name
+
+
+class ImmediateBatch:
+    """A batch on object storage: each put is one atomic upload, visible at once."""
+
+    def __init__(self, backend: FsspecBackend) -> None:
+        self._backend = backend
+
+    def put_file(self, path: Path) -> tuple[str, int]:
+        return self._backend.put_file(path)
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        return self._backend.put_stream(io.BytesIO(data))
+
+    def commit(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
 
 
 def copy_stream(source: IO[bytes], target: IO[bytes]) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+import typer.core
+import typer.main
 
 from loopml._version import __version__
 from loopml.cli import (
@@ -16,14 +20,46 @@ from loopml.cli import (
     schedule,
     workspace,
 )
+from loopml.cli._options import example
 
-app = typer.Typer(
+
+class _PlainArgument(typer.core.TyperArgument):
+    """An argument shown as its word in usage lines (``PATH``, not Typer's ``{PATH}``)."""
+
+    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
+        word = self.metavar or (self.name or "").upper()
+        return f"[{word}]" if usage and not self.required and word[:1] != "[" else word
+
+
+def _plain_arguments(command: Any) -> None:
+    for param in command.params:
+        if type(param) is typer.core.TyperArgument:
+            param.__class__ = _PlainArgument
+    for sub in getattr(command, "commands", {}).values():
+        _plain_arguments(sub)
+
+
+class _Typer(typer.Typer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        command = typer.main.get_command(self)
+        _plain_arguments(command)
+        return command(*args, **kwargs)
+
+
+app = _Typer(
     name="loopml",
     help="loopml: the machine-learning lifecycle as one closed loop.",
+    epilog=example(
+        "loopml init",
+        "loopml data add jan.parquet --name churn --label churned",
+        "loopml data validate churn@v2 --report feb.html",
+    )
+    + "\n\n\bEvery command takes --json (strict JSON) and --debug (tracebacks), anywhere "
+    "on the line.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -36,7 +72,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks of errors (also after a command)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),

@@ -11,7 +11,8 @@ INTERNAL_ERROR = 3  # not 1: that is a command's own "found a problem" (verify, 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("LOOPML_DEBUG") == "1"
+    debug = "--debug" in _options(args) or os.environ.get("LOOPML_DEBUG") == "1"
+    args = _without_debug(args)
     from loopml.cli._app import app
     from loopml.errors import LoopmlError
 
@@ -49,6 +50,18 @@ def one_line(message: str) -> str:
     "no column 'a\\\\nb'"
     """
     return message.translate(_LINE_BREAKS)
+
+
+def _options(args: list[str]) -> list[str]:
+    """The words before a ``--``: after it every word is an argument, even --debug."""
+    return args[: args.index("--")] if "--" in args else args
+
+
+def _without_debug(args: list[str]) -> list[str]:
+    """``args`` with --debug taken out wherever it is, so it works after a command too
+    (``loopml data show x --debug``) and not only before it."""
+    before = _options(args)
+    return [word for word in before if word != "--debug"] + args[len(before) :]
 
 
 def _say(message: str) -> None:

@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
-from loopml.cli._output import console
+from loopml.cli._output import Column, console, print_table
 
 if TYPE_CHECKING:
     from loopml.registry import ModelVersion
@@ -45,20 +45,18 @@ def evaluation_detail(ws: Workspace, evaluation_id: str | None) -> dict[str, Any
     return {**shown, **{key: full[key] for key in keep}, "slices": full["slices"]}
 
 
-def gate_detail(ws: Workspace, evaluation_id: str | None) -> dict[str, Any] | None:
-    """The latest gate decision made on that evaluation, if any."""
-    if evaluation_id is None:
+def gate_detail(ws: Workspace, version: ModelVersion) -> dict[str, Any] | None:
+    """The latest gate decision made on the version's evaluation, or with it as the
+    candidate: the one promotion goes by."""
+    from loopml.registry._gated import version_gate
+
+    verdict, _ = version_gate(ws, version.artifact)
+    if verdict is None:
         return None
-    decided = [
-        gate
-        for gate in ws.store.find_artifacts(kind="gate")
-        if gate.metadata.get("evaluation_id") == evaluation_id
-    ]
-    if not decided:
-        return None
-    latest = max(decided, key=lambda gate: gate.created_at)
-    decision: dict[str, Any] = json.loads(ws.artifacts.read_bytes(latest.digest))
-    return {"id": latest.id, **decision}
+    decision: dict[str, Any] = json.loads(
+        ws.artifacts.read_bytes(verdict.artifact.digest, what=f"gate {verdict.artifact.ref}")
+    )
+    return {"id": verdict.artifact.id, "ref": verdict.artifact.ref, **decision}
 
 
 def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) -> None:
@@ -68,9 +66,13 @@ def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) ->
     artifact = version.artifact
     out.print(
         f"model {version.ref}  {version.flavor} ({detail['serialization']})  "
-        f"{artifact.size:,} bytes  blake3:{artifact.digest[:16]}"
+        f"{artifact.size:,} bytes  blake3:{artifact.digest[:16]}",
+        markup=False,
+        highlight=False,
     )
     head = Table.grid(padding=(0, 2))
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")
     head.add_row("registered", artifact.created_at.strftime("%Y-%m-%d %H:%M:%S"))
     head.add_row("type", str(detail["python_type"]))
     head.add_row("aliases", ", ".join(version.aliases) or "-")
@@ -91,23 +93,25 @@ def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) ->
     gate = detail["gate"]
     if gate is not None:
         verdict = "PASSED" if gate["passed"] else "FAILED"
-        head.add_row("gate", f"{verdict} on {gate['primary']} (id {short_id(gate['id'])})")
+        head.add_row("gate", f"{verdict} on {gate['primary']}: {gate['ref']}")
     libraries = ", ".join(f"{k} {v}" for k, v in sorted(version.libraries.items()))
     head.add_row("libraries", libraries or "-")
     head.add_row("served", _served(version))
-    out.print(head)
+    out.print(head, markup=False, highlight=False)
     signature = version.signature
     if signature is not None:
-        columns = Table("column", "type", "dtype")
-        for column in signature.inputs:
-            columns.add_row(column.name, column.type, column.dtype)
         out.print("signature, input:")
-        out.print(columns)
+        print_table(
+            [Column("column", keep=True), Column("type"), Column("dtype")],
+            [(column.name, column.type, column.dtype) for column in signature.inputs],
+        )
         if signature.output is not None:
             output = signature.output
             classes = "" if output.classes is None else f", classes {list(output.classes)}"
             out.print(
-                f"signature, output: {output.type} {list(output.shape)} ({output.dtype}){classes}"
+                f"signature, output: {output.type} {list(output.shape)} ({output.dtype}){classes}",
+                markup=False,
+                highlight=False,
             )
     else:
         out.print("signature: none recorded (register with signature_from=the training data)")
@@ -120,11 +124,11 @@ def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) ->
             out.print(f"  {mark} {check['name']}: {check['message']}", markup=False)
     if detail["metrics"]:
         run = detail["run"]
-        metrics = Table("metric", "value")
-        for key, value in sorted(detail["metrics"].items()):
-            metrics.add_row(key, f"{value:.6g}")
-        out.print(f"metrics of run {short_id(run['id'])} ({run['name']}):")
-        out.print(metrics)
+        out.print(f"metrics of run {short_id(run['id'])} ({run['name']}):", markup=False)
+        print_table(
+            [Column("metric", keep=True), Column("value", justify="right")],
+            [(key, f"{value:.6g}") for key, value in sorted(detail["metrics"].items())],
+        )
     out.print(lineage, markup=False, highlight=False)
 
 
@@ -150,33 +154,48 @@ SLICES_SHOWN = 5
 
 
 def _print_evaluation(evaluation: dict[str, Any]) -> None:
-    from rich.table import Table
-
     out = console()
-    table = Table("metric", "value", "95% interval", "baseline")
+    rows = []
     for key, value in sorted(evaluation["metrics"].items()):
         interval = evaluation["intervals"].get(key)
         span = "" if interval is None else f"{interval['low']:.4g} .. {interval['high']:.4g}"
         base = evaluation["baseline"].get(key)
-        table.add_row(key, f"{value:.4g}", span, "" if base is None else f"{base:.4g}")
+        rows.append((key, f"{value:.4g}", span, "" if base is None else f"{base:.4g}"))
     out.print(
         f"evaluation on {evaluation['rows']:,} rows ({evaluation['task']}); baseline: "
         f"{evaluation['baseline_description']}",
         markup=False,
     )
-    out.print(table)
+    print_table(
+        [
+            Column("metric", keep=True),
+            Column("value", justify="right"),
+            Column("95% interval", drop=1),
+            Column("baseline", justify="right"),
+        ],
+        rows,
+    )
     slices = evaluation["slices"]
     if not slices:
         return
     primary = evaluation["primary"]
-    worst = Table("slice", "rows", primary, "against overall", "one class")
-    for found in slices[:SLICES_SHOWN]:
-        worst.add_row(
-            found["name"],
-            f"{found['rows']:,}",
-            f"{found['metrics'].get(primary, float('nan')):.4g}",
-            f"{found['gap']:+.1%}",
-            "yes" if found["one_class"] else "",
-        )
     out.print(f"worst slices ({min(len(slices), SLICES_SHOWN)} of {len(slices)}):")
-    out.print(worst)
+    print_table(
+        [
+            Column("slice", keep=True),
+            Column("rows", justify="right", drop=2),
+            Column(primary, justify="right"),
+            Column("against overall", justify="right"),
+            Column("one class", drop=1),
+        ],
+        [
+            (
+                found["name"],
+                f"{found['rows']:,}",
+                f"{found['metrics'].get(primary, float('nan')):.4g}",
+                f"{found['gap']:+.1%}",
+                "yes" if found["one_class"] else "",
+            )
+            for found in slices[:SLICES_SHOWN]
+        ],
+    )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
-from loopml.cli._output import console
+from loopml.cli._options import JSON
+from loopml.cli._output import Column, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -14,30 +13,46 @@ def register(app: typer.Typer) -> None:
 
 
 def alerts(
-    kind: str = typer.Option(None, "--kind", help="Only this kind, e.g. validation."),
-    limit: int = typer.Option(20, "--limit", min=1, help="At most this many, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON, with the evidence."),
+    kind: str = typer.Option(
+        None, "--kind", metavar="KIND", help="Only this kind, e.g. validation."
+    ),
+    limit: int = typer.Option(
+        20, "--limit", metavar="N", min=1, help="At most this many, newest first."
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """List alerts, newest first, with what they are about."""
+    """List alerts, newest first, with what they are about (--json: with the evidence).
+
+    \b
+    Example:
+      loopml alerts --kind validation --limit 5
+    """
     from loopml.workspace import workspace
 
     with workspace() as ws:
         found = ws.store.find_alerts(kind=kind, limit=limit)
     if as_json:
-        rows = [{**vars_of(alert), "created_at": alert.created_at.isoformat()} for alert in found]
-        typer.echo(json.dumps(rows, indent=2))
+        print_json([{**vars_of(alert), "created_at": alert.created_at} for alert in found])
         return
-    from rich.table import Table
-
-    table = Table("created", "severity", "kind", "message")
-    for alert in found:
-        table.add_row(
+    if not found:
+        typer.echo("no alerts")
+        return
+    columns = [
+        Column("created", drop=2),
+        Column("severity", drop=1),
+        Column("kind"),
+        Column("message"),
+    ]
+    rows = [
+        (
             alert.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             alert.severity.value,
             alert.kind,
             alert.message,
         )
-    console().print(table if found else "no alerts")
+        for alert in found
+    ]
+    print_table(columns, rows)
 
 
 def vars_of(alert: object) -> dict[str, object]:

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from loopml.cli._output import console
+from loopml.cli._options import FORCE, JSON, example
+from loopml.cli._output import Column, artifact_json, console, print_json, print_table
 
 if TYPE_CHECKING:
     from loopml.data import DatasetDiff, DatasetVersion, Profile, ValidationRecord
 
 app = typer.Typer(
     help="Version datasets, validate them against their schema, find drift and skew.",
+    epilog=example(
+        "loopml data add jan.parquet --name churn --label churned",
+        "loopml data validate churn@v2 --report feb.html",
+        "loopml data checkout churn@v1 jan-copy.parquet",
+    ),
     no_args_is_help=True,
 )
 
 VALIDATION_FAILED = 1
+REF = typer.Argument(
+    ..., metavar="REF", help="A version: NAME@v3, NAME@latest, NAME@blake3:PREFIX, or NAME."
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -27,15 +35,32 @@ def register(root: typer.Typer) -> None:
 
 @app.command("add")
 def add(
-    path: Path = typer.Argument(..., help="A Parquet or CSV file, or a folder of files."),
-    name: str = typer.Option(..., "--name", help="Dataset name; each add makes a version."),
-    label: str = typer.Option(None, "--label", help="The label column, if there is one."),
-    description: str = typer.Option(None, "--description", help="What this version is."),
-    notes: Path = typer.Option(
-        None, "--labelling-notes", help="A text file: the guidelines the labels were made under."
+    path: Path = typer.Argument(
+        ..., metavar="PATH", help="A Parquet or CSV file, or a folder of files."
     ),
+    name: str = typer.Option(
+        ..., "--name", metavar="NAME", help="Dataset name; each add makes a version."
+    ),
+    label: str = typer.Option(
+        None, "--label", metavar="COLUMN", help="The label column, if there is one."
+    ),
+    description: str = typer.Option(
+        None, "--description", metavar="TEXT", help="What this version is."
+    ),
+    notes: Path = typer.Option(
+        None,
+        "--labelling-notes",
+        metavar="FILE",
+        help="A text file: the guidelines the labels were made under.",
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """Record PATH as the next version of NAME (unless it equals the latest)."""
+    """Record PATH as the next version of NAME (unless it equals the latest).
+
+    \b
+    Example:
+      loopml data add jan.parquet --name churn --label churned
+    """
     from loopml.data._versions import add_version
     from loopml.errors import InvalidInput
     from loopml.workspace import workspace
@@ -55,9 +80,31 @@ def add(
             description=description,
             labelling_notes=labelling_notes,
         )
+    if as_json:
+        print_json({**version_json(version), "new": new})
+        return
     typer.echo(_summary(version) + ("" if new else "  (unchanged: nothing new recorded)"))
     if new and version.tabular and version.version > 1:
         typer.echo(f"validate it with: loopml data validate {version.ref}")
+
+
+def version_json(version: DatasetVersion) -> dict[str, Any]:
+    meta = version.metadata
+    return {
+        "ref": version.ref,
+        "name": version.name,
+        "version": version.version,
+        "format": version.format,
+        "rows": meta.get("rows"),
+        "columns": len(meta["columns"]) if version.tabular and "columns" in meta else None,
+        "files": meta.get("files"),
+        "size": version.artifact.size,
+        "digest": version.digest,
+        "created_at": version.artifact.created_at,
+        "created_by": meta.get("created_by"),
+        "description": meta.get("description"),
+        "label": meta.get("label"),
+    }
 
 
 def _summary(version: DatasetVersion) -> str:
@@ -72,41 +119,113 @@ def _summary(version: DatasetVersion) -> str:
     )
 
 
-@app.command("log")
-def log(name: str = typer.Argument(..., help="Dataset name.")) -> None:
-    """List a dataset's versions, oldest first."""
-    from rich.table import Table
+@app.command("list")
+def list_(as_json: bool = JSON) -> None:
+    """Datasets: each name with its latest version, rows, columns and when it was added.
 
+    \b
+    Example:
+      loopml data list
+    """
+    from loopml.data import datasets
+    from loopml.workspace import workspace
+
+    with workspace() as ws:
+        found = datasets(workspace=ws)
+    if as_json:
+        print_json([version_json(version) for version in found])
+        return
+    if not found:
+        console().print("no datasets; add one with `loopml data add PATH --name NAME`")
+        return
+    columns = [
+        Column("dataset", whole=True, drop=4),  # its latest ref names it too
+        Column("latest", keep=True),
+        Column("rows", justify="right", drop=2),
+        Column("cols", justify="right", drop=3),
+        Column("added", drop=1),
+    ]
+    print_table(
+        columns,
+        [
+            (
+                version.name,
+                version.ref,
+                _rows(version),
+                _cols(version),
+                version.artifact.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for version in found
+        ],
+    )
+
+
+@app.command("log")
+def log(
+    name: str = typer.Argument(..., metavar="NAME", help="Dataset name."),
+    as_json: bool = JSON,
+) -> None:
+    """List a dataset's versions, oldest first.
+
+    \b
+    Example:
+      loopml data log churn
+    """
     from loopml.data._versions import list_versions
     from loopml.workspace import workspace
 
     with workspace() as ws:
         found = list_versions(ws, name)
-    table = Table("version", "created", "by", "format", "rows", "cols", "size", "digest", "about")
-    for v in found:
-        meta = v.metadata
-        table.add_row(
+    if as_json:
+        print_json([version_json(v) for v in found])
+        return
+    columns = [
+        Column("version", keep=True),
+        Column("created", drop=3),
+        Column("by", drop=6),
+        Column("format", drop=5),
+        Column("rows", justify="right"),
+        Column("cols", justify="right", drop=4),
+        Column("size", justify="right", drop=2),
+        Column("digest", drop=7),
+        Column("about", drop=1),
+    ]
+    rows = [
+        (
             v.ref,
             v.artifact.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            str(meta.get("created_by", "")),
+            str(v.metadata.get("created_by", "")),
             v.format,
-            f"{meta['rows']:,}"
-            if meta.get("rows") is not None
-            else f"{meta.get('files', 0):,} files",
-            str(len(meta.get("columns", []))) if v.tabular else "",
+            _rows(v),
+            _cols(v),
             f"{v.artifact.size:,}",
             v.digest[:12],
-            str(meta.get("description") or ""),
+            str(v.metadata.get("description") or ""),
         )
-    console().print(table)
+        for v in found
+    ]
+    print_table(columns, rows)
+
+
+def _rows(version: DatasetVersion) -> str:
+    meta = version.metadata
+    if meta.get("rows") is not None:
+        return f"{meta['rows']:,}"
+    return f"{meta.get('files', 0):,} files"
+
+
+def _cols(version: DatasetVersion) -> str:
+    return str(len(version.metadata.get("columns", []))) if version.tabular else ""
 
 
 @app.command("show")
-def show(
-    ref: str = typer.Argument(..., help="NAME@v3, NAME@latest, NAME@blake3:PREFIX ..."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON: metadata and profile."),
-) -> None:
-    """A version's source, notes and profile, column by column."""
+def show(ref: str = REF, as_json: bool = JSON) -> None:
+    """A version's source, notes and profile, column by column.
+
+    \b
+    Example:
+      loopml data show churn@v2
+    """
     from loopml.data._versions import get_version
     from loopml.workspace import workspace
 
@@ -121,46 +240,58 @@ def show(
             "metadata": version.metadata,
             "profile": profile.to_json() if profile is not None else None,
         }
-        typer.echo(json.dumps(data, indent=2, default=str))
+        print_json(data)
         return
     out = console()
     meta = version.metadata
     source = meta.get("source", {})
-    out.print(_summary(version))
+    out.print(_summary(version), markup=False, highlight=False)
     out.print(
         f"  added {version.artifact.created_at:%Y-%m-%d %H:%M:%S} by {meta.get('created_by')}"
-        f" from {source.get('path') or source.get('object')}"
+        f" from {source.get('path') or source.get('object')}",
+        markup=False,
+        highlight=False,
     )
     for key in ("description", "label", "labelling_notes"):
         if meta.get(key):
-            out.print(f"  {key.replace('_', ' ')}: {meta[key]}")
+            out.print(f"  {key.replace('_', ' ')}: {meta[key]}", markup=False, highlight=False)
     if profile is not None:
-        out.print(_profile_table(profile))
+        _print_profile(profile)
     else:
-        out.print(f"  files by suffix: {meta.get('suffixes')}")
+        out.print(f"  files by suffix: {meta.get('suffixes')}", markup=False, highlight=False)
 
 
-def _profile_table(profile: Profile) -> Any:
-    from rich.table import Table
-
-    table = Table("column", "type", "missing", "distinct", "min", "mean", "max", "top values")
+def _print_profile(profile: Profile) -> None:
+    columns = [
+        Column("column", keep=True),
+        Column("type"),
+        Column("missing", justify="right", drop=3),
+        Column("distinct", justify="right", drop=4),
+        Column("min", justify="right", drop=5),
+        Column("mean", justify="right", drop=2),
+        Column("max", justify="right", drop=6),
+        Column("top values", drop=1),
+    ]
+    rows = []
     for c in profile.columns:
         top = (
             ", ".join(f"{v} ({n / c.count:.0%})" for v, n in (c.values or ())[:3])
             if c.count
             else ""
         )
-        table.add_row(
-            c.name + (" (label)" if c.name == profile.label else ""),
-            c.type,
-            f"{c.missing_fraction:.1%}",
-            f"{c.distinct:,}",
-            _num(c.min) if c.numeric else "",
-            _num(c.mean),
-            _num(c.max) if c.numeric else "",
-            top,
+        rows.append(
+            (
+                c.name + (" (label)" if c.name == profile.label else ""),
+                c.type,
+                f"{c.missing_fraction:.1%}",
+                f"{c.distinct:,}",
+                _num(c.min) if c.numeric else "",
+                _num(c.mean),
+                _num(c.max) if c.numeric else "",
+                top,
+            )
         )
-    return table
+    print_table(columns, rows)
 
 
 def _num(value: float | None) -> str:
@@ -169,34 +300,57 @@ def _num(value: float | None) -> str:
 
 @app.command("checkout")
 def checkout(
-    ref: str = typer.Argument(..., help="The version to write out."),
+    ref: str = REF,
     dest: str = typer.Argument(
-        ..., help="File to write, or a folder (or a path ending in /) to write into."
+        ...,
+        metavar="DEST",
+        help="File to write, or a folder (or a path ending in /) to write into.",
     ),
+    force: bool = FORCE,
+    as_json: bool = JSON,
 ) -> None:
-    """Write a version's bytes to DEST, exactly as they were added."""
+    """Write a version's bytes to DEST, exactly as they were added. A file there with
+    other content is replaced only with --force; a link, FIFO or device never.
+
+    \b
+    Example:
+      loopml data checkout churn@v1 jan-copy.parquet
+    """
     from loopml.data._versions import get_version
     from loopml.workspace import workspace
 
     with workspace() as ws:
         version = get_version(ws, ref)
-        written = version.checkout(dest)
+        written = version.checkout(dest, force=force)
+    if as_json:
+        print_json({"ref": version.ref, "digest": version.digest, "path": str(written)})
+        return
     typer.echo(f"dataset {version.ref} -> {written}")
 
 
 @app.command("validate")
 def validate(
-    ref: str = typer.Argument(..., help="The version to validate."),
+    ref: str = REF,
     against: str = typer.Option(
         None,
         "--against",
+        metavar="REF",
         help="Reference version (default: the version before). Another dataset's "
         "version is compared as skew, e.g. a train split against an eval split.",
     ),
-    report: Path = typer.Option(None, "--report", help="Also write the HTML report here."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    report: Path = typer.Option(
+        None, "--report", metavar="FILE", help="Also write the HTML report here."
+    ),
+    force: bool = FORCE,
+    as_json: bool = JSON,
 ) -> None:
-    """Check a version against its schema and its reference; exit 1 on any error."""
+    """Check a version against its schema and its reference; exit 1 on any error.
+
+    \b
+    Example:
+      loopml data validate churn@v2 --report feb.html
+      loopml data validate churn-eval@v1 --against churn-train@v1
+    """
     from loopml.data._checks import validate_version
     from loopml.data._versions import get_version
     from loopml.workspace import workspace
@@ -209,9 +363,11 @@ def validate(
         if report is not None:
             if report.is_dir():
                 report = report / str(record.report.metadata["file_name"])
-            ws.artifacts.get_file(record.report.digest, report)
+            ws.artifacts.get_file(
+                record.report.digest, report, force=force, what=f"report {record.report.ref}"
+            )
     if as_json:
-        typer.echo(json.dumps(record.validation.to_json(), indent=2, default=str))
+        print_json(record.validation.to_json())
     else:
         _print_validation(record, report)
     if not record.passed:
@@ -219,42 +375,58 @@ def validate(
 
 
 def _print_validation(record: ValidationRecord, report: Path | None) -> None:
-    from rich.table import Table
-
     out = console()
     validation = record.validation
     against = (
         f" against {record.reference}" if record.reference else " (first version: schema only)"
     )
-    schema = record.schema.rpartition("@")[2]
-    out.print(f"{record.dataset} validated{against}, with schema {schema}")
+    dataset, _, schema = record.schema.partition("@")
+    out.print(
+        f"{record.dataset} validated{against}, with schema {schema} of dataset {dataset}",
+        markup=False,
+    )
     if validation.anomalies:
-        table = Table("severity", "anomaly", "column", "evidence")
-        for a in validation.anomalies:
-            table.add_row(a.severity, a.kind, a.column or "(table)", a.message)
-        out.print(table)
+        columns = [
+            Column("severity"),
+            Column("anomaly"),
+            Column("column", keep=True),
+            Column("evidence"),
+        ]
+        rows = [
+            (a.severity, a.kind, a.column or "(table)", a.message) for a in validation.anomalies
+        ]
+        print_table(columns, rows)
     else:
         out.print("no anomalies")
     errors = len(validation.errors)
     warnings = len(validation.anomalies) - errors
     verdict = "FAILED" if errors else "passed"
     out.print(
-        f"{verdict}: {errors} errors, {warnings} warnings; "
-        f"recorded as validation {record.artifact.ref}"
+        f"{verdict}: {errors} errors, {warnings} warnings; recorded as {record.describe()}",
+        markup=False,
     )
     if report is not None:
-        out.print(f"report: {report}")
+        out.print(f"report: {report}", markup=False, highlight=False)
     else:
-        out.print(f"report: loopml artifacts get {record.report.ref} REPORT.html --kind report")
+        out.print(
+            f"report: loopml artifacts get {record.report.ref} REPORT.html --kind report",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command("diff")
 def diff(
-    old: str = typer.Argument(..., help="The older version."),
-    new: str = typer.Argument(..., help="The newer version."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    old: str = typer.Argument(..., metavar="OLD", help="The older version, e.g. churn@v1."),
+    new: str = typer.Argument(..., metavar="NEW", help="The newer version, e.g. churn@v2."),
+    as_json: bool = JSON,
 ) -> None:
-    """Columns, types and rows added or removed, and drift, from OLD to NEW."""
+    """Columns, types and rows added or removed, and drift, from OLD to NEW.
+
+    \b
+    Example:
+      loopml data diff churn@v1 churn@v2
+    """
     from loopml.data._checks import diff_versions
     from loopml.data._versions import get_version
     from loopml.workspace import workspace
@@ -262,16 +434,14 @@ def diff(
     with workspace() as ws:
         result = diff_versions(get_version(ws, old), get_version(ws, new))
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2, default=str))
+        print_json(result.to_json())
         return
     _print_diff(result)
 
 
 def _print_diff(result: DatasetDiff) -> None:
-    from rich.table import Table
-
     out = console()
-    out.print(f"{result.old} -> {result.new}")
+    out.print(f"{result.old} -> {result.new}", markup=False, highlight=False)
     if result.rows_old is not None:
         out.print(
             f"  rows: {result.rows_old:,} -> {result.rows_new:,} "
@@ -285,31 +455,47 @@ def _print_diff(result: DatasetDiff) -> None:
         ("files changed", result.files_changed),
     ):
         if items:
-            out.print(f"  {label}: {', '.join(items[:20])}" + (" ..." if len(items) > 20 else ""))
+            listed = ", ".join(items[:20]) + (" ..." if len(items) > 20 else "")
+            out.print(f"  {label}: {listed}", markup=False, highlight=False)
     for column, (before, after) in result.type_changes.items():
-        out.print(f"  type of {column!r}: {before} -> {after}")
+        out.print(f"  type of {column!r}: {before} -> {after}", markup=False, highlight=False)
     if result.drift:
-        table = Table("column", "method", "statistic", "threshold", "drifted")
-        for d in result.drift:
-            table.add_row(
+        columns = [
+            Column("column", keep=True),
+            Column("method", drop=1),
+            Column("statistic", justify="right"),
+            Column("threshold", justify="right", drop=2),
+            Column("drifted"),
+        ]
+        rows = [
+            (
                 d.column,
                 d.method,
                 f"{d.statistic:.4g}",
                 f"{d.threshold:g}",
                 "yes" if d.drifted else "",
             )
-        out.print(table)
+            for d in result.drift
+        ]
+        print_table(columns, rows)
 
 
 @app.command("schema")
 def schema(
-    name: str = typer.Argument(..., help="Dataset name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Dataset name."),
     set_file: Path = typer.Option(
-        None, "--set", help="Pin this YAML/JSON file as the dataset's schema."
+        None, "--set", metavar="FILE", help="Pin this YAML/JSON file as the dataset's schema."
     ),
     edit: bool = typer.Option(False, "--edit", help="Edit the schema in $EDITOR, then pin it."),
+    as_json: bool = JSON,
 ) -> None:
-    """Print the dataset's pinned schema (YAML), or pin a new one with --set or --edit."""
+    """Print the dataset's pinned schema (YAML), or pin a new one with --set or --edit.
+
+    \b
+    Example:
+      loopml data schema churn > churn-schema.yaml
+      loopml data schema churn --set churn-schema.yaml
+    """
     from loopml.data._versions import get_version, pinned_schema, record_schema
     from loopml.workspace import workspace
 
@@ -317,18 +503,39 @@ def schema(
         current, artifact = pinned_schema(ws, name)
         if set_file is None and not edit:
             source = artifact.metadata.get("source", "")
+            if as_json:
+                print_json(
+                    {
+                        "dataset": name,
+                        "version": artifact.version,
+                        "source": source,
+                        "schema": current.to_data(),
+                    }
+                )
+                return
             typer.echo(f"# schema v{artifact.version} of dataset {name}: {source}")
             typer.echo(current.to_yaml(), nl=False)
             return
         get_version(ws, f"{name}@v1")
         new = _edited(current) if edit else _read_schema(set_file)
-        if new is None:
-            typer.echo("schema unchanged")
-            return
-        recorded = record_schema(
-            ws, name, new, source="edited" if edit else f"set from {set_file.name}"
+        recorded = None
+        if new is not None:
+            recorded = record_schema(
+                ws, name, new, source="edited" if edit else f"set from {set_file.name}"
+            )
+    if as_json:
+        print_json(
+            {
+                "dataset": name,
+                "changed": recorded is not None,
+                "version": (recorded or artifact).version,
+                "record": artifact_json(recorded or artifact),
+            }
         )
-    typer.echo(f"schema v{recorded.version} pinned for dataset {name}")
+    elif recorded is None:
+        typer.echo("schema unchanged")
+    else:
+        typer.echo(f"schema v{recorded.version} pinned for dataset {name}")
 
 
 def _read_schema(path: Path) -> Any:

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import typer
 
+from loopml.cli._options import JSON, example
+from loopml.cli._output import print_json
 from loopml.cli.pipeline import PARAM, TARGET, _params
 
 app = typer.Typer(
-    help="Write a pipeline as another orchestrator's definition.", no_args_is_help=True
+    help="Write a pipeline as another orchestrator's definition.",
+    epilog=example("loopml export airflow pipelines.py:churn --schedule @daily"),
+    no_args_is_help=True,
 )
 
 
@@ -24,9 +28,15 @@ def airflow(
     target: str = TARGET,
     param: list[str] = PARAM,
     output: Path = typer.Option(
-        None, "--output", "-o", help="The DAG file to write (default: DAG_ID.py here)."
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="The DAG file to write (default: DAG_ID.py here).",
     ),
-    dag_id: str = typer.Option(None, "--dag-id", help="The DAG's id (default: loopml_NAME)."),
+    dag_id: str = typer.Option(
+        None, "--dag-id", metavar="ID", help="The DAG's id (default: loopml_NAME)."
+    ),
     schedule: str = typer.Option(
         None,
         "--schedule",
@@ -39,13 +49,22 @@ def airflow(
         metavar="COMMAND",
         help="How the tasks start loopml (default: this install's loopml, by absolute path).",
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace an output file with other content (never a link, FIFO or device).",
+    ),
+    as_json: bool = JSON,
 ) -> None:
     """Write an Airflow DAG file with one task per step. Each task runs its step with
-    `loopml run --until STEP` in this workspace, so re-running a task is a cache hit."""
-    from loopml._io import write_text_atomic
+    `loopml run --until STEP` in this workspace, so re-running a task is a cache hit.
+
+    \b
+    Example:
+      loopml export airflow pipelines.py:churn --schedule @daily -o dags/churn.py
+    """
+    from loopml._user_files import write_user_text
     from loopml.config import find_settings
-    from loopml.errors import InvalidInput
     from loopml.pipeline import load_pipeline
     from loopml.pipeline._airflow import default_dag_id, export_airflow
 
@@ -62,10 +81,17 @@ def airflow(
         dag_id=dag_id,
         schedule=schedule,
     )
-    path = output if output is not None else Path(f"{dag_id or default_dag_id(pipeline)}.py")
-    if path.exists() and not force:
-        raise InvalidInput(f"{path} exists already; give --force to overwrite it, or --output FILE")
-    write_text_atomic(path, text, fix="give --output a path in a folder you can write to")
+    name = dag_id or default_dag_id(pipeline)
+    path = output if output is not None else Path(f"{name}.py")
+    written = write_user_text(path, text, what=f"Airflow DAG {name}", force=force)
     steps = len(pipeline.graph(**params).nodes)
-    typer.echo(f"wrote Airflow DAG {dag_id or default_dag_id(pipeline)} ({steps} tasks) to {path}")
+    if as_json:
+        print_json(
+            {"dag_id": name, "path": path, "tasks": steps, "workspace": root, "written": written}
+        )
+        return
+    if written:
+        typer.echo(f"wrote Airflow DAG {name} ({steps} tasks) to {path}")
+    else:
+        typer.echo(f"Airflow DAG {name} ({steps} tasks) in {path} is up to date: left as it is")
     typer.echo(f"copy it to Airflow's dags folder; each task runs its step in {root}")

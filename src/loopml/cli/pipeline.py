@@ -10,12 +10,19 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from loopml._ids import short_id
+from loopml.cli._options import JSON
+from loopml.cli._output import print_json
 
 if TYPE_CHECKING:
     from loopml.pipeline import Pipeline
 
 PIPELINE_FAILED = 1
-TARGET = typer.Argument(..., help="The pipeline, as path/to/file.py:name.")
+TARGET = typer.Argument(
+    ...,
+    metavar="FILE.py[:NAME]",
+    help="The pipeline, as path/to/file.py:name (the name may be left out when the file "
+    "has one pipeline).",
+)
 PARAM = typer.Option([], "--param", "-p", metavar="NAME=VALUE", help="A pipeline parameter.")
 
 
@@ -37,11 +44,12 @@ def run(
     runner: str = typer.Option(
         "local",
         "--runner",
+        metavar="local|processes|ray",
         help="local: steps one after another in this process; processes: independent "
         "steps at once in worker processes; ray: each step a Ray task (needs loopml[ray]).",
     ),
     workers: int = typer.Option(
-        None, "--workers", min=1, help="Steps at once (default: one per core)."
+        None, "--workers", metavar="N", min=1, help="Steps at once (default: one per core)."
     ),
     address: str = typer.Option(
         None,
@@ -50,9 +58,17 @@ def run(
         help="With --runner ray: the Ray cluster to run on ('auto': the one `ray start` "
         "started here). Default: a local Ray on 127.0.0.1 for this run.",
     ),
+    as_json: bool = JSON,
 ) -> None:
     """Run a pipeline: each step is reused from the cache when its code, parameters and
-    inputs are unchanged."""
+    inputs are unchanged.
+
+    \b
+    Example:
+      loopml run pipelines.py:churn --param C=0.5
+      loopml run pipelines.py:churn --runner processes --force-step train
+    """
+    from loopml._signals import Terminated
     from loopml.errors import StepFailed
     from loopml.pipeline import load_pipeline
     from loopml.workspace import workspace
@@ -73,7 +89,40 @@ def run(
         except StepFailed as failure:
             sys.stderr.write(failure.traceback)
             sys.stderr.write(f"error: {failure}\n")
+            if as_json:
+                print_json(
+                    {
+                        "pipeline": pipeline.name,
+                        "status": "failed",
+                        "step": failure.step,
+                        "run_id": failure.run_id,
+                        "error": str(failure),
+                    }
+                )
             raise typer.Exit(PIPELINE_FAILED) from None
+        except Terminated as stop:  # SIGTERM: the runs are recorded as killed by now
+            sys.stderr.write(f"{stop}: pipeline {pipeline.name} stopped, its runs killed\n")
+            raise typer.Exit(stop.exit_code) from None
+    if as_json:
+        print_json(
+            {
+                "pipeline": pipeline.name,
+                "status": "succeeded",
+                "run_id": result.run_id,
+                "steps": [
+                    {
+                        "name": step.name,
+                        "status": step.status,
+                        "run_id": step.run_id,
+                        "cached_from": step.cached_from,
+                        "output": None if step.output is None else step.output.ref,
+                        "note": step.note,
+                    }
+                    for step in result.steps
+                ],
+            }
+        )
+        return
     for step in result.steps:
         detail = f"cached from run {short_id(step.cached_from)}" if step.cached_from else "ran"
         output = step.output.ref if step.output is not None else ""
@@ -88,10 +137,15 @@ def run(
 def status(
     target: str = TARGET,
     param: list[str] = PARAM,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = JSON,
 ) -> None:
     """Which steps' recorded outputs are stale (code, parameters or data changed), without
-    running anything. Exit 1 when any is."""
+    running anything. Exit 1 when any is.
+
+    \b
+    Example:
+      loopml status pipelines.py:churn --param C=0.5
+    """
     from loopml.pipeline import load_pipeline
     from loopml.workspace import workspace
 
@@ -100,7 +154,7 @@ def status(
     with workspace() as ws:
         found = pipeline.status(workspace=ws, **params)
     if as_json:
-        typer.echo(json.dumps([vars(s) for s in found], indent=2))
+        print_json([vars(s) for s in found])
     else:
         for step in found:
             state = "fresh" if step.fresh else "STALE"

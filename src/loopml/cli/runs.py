@@ -9,14 +9,22 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from loopml._ids import short_id
-from loopml.cli._output import console
+from loopml.cli._options import JSON, example
+from loopml.cli._output import Column, console, print_json, print_table
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run
 
-app = typer.Typer(help="Runs: list, show and compare.", no_args_is_help=True)
-RUN = typer.Argument(..., help="A run id, or its last characters (12 are shown).")
-SCAN = 100_000  # runs read at most when filtering with --where
+app = typer.Typer(
+    help="Runs: list, show and compare.",
+    epilog=example(
+        'loopml runs list --where "metrics.auc > 0.9" --sort -metrics.auc',
+        "loopml runs show 3f9c2a61b0d4",
+    ),
+    no_args_is_help=True,
+)
+RUN = typer.Argument(..., metavar="RUN", help="A run id, or its last characters (12 are shown).")
+SCAN = 100_000  # runs read at most when filtering with --where or sorting with --sort
 
 
 def register(root: typer.Typer) -> None:
@@ -25,9 +33,13 @@ def register(root: typer.Typer) -> None:
 
 @app.command("list")
 def list_runs(
-    kind: str = typer.Option(None, "--kind", help="Only this kind: training, step, trial..."),
-    name: str = typer.Option(None, "--name", help="Only runs of this name."),
-    status: str = typer.Option(None, "--status", help="Only this status, e.g. failed."),
+    kind: str = typer.Option(
+        None, "--kind", metavar="KIND", help="Only this kind: training, step, trial..."
+    ),
+    name: str = typer.Option(None, "--name", metavar="NAME", help="Only runs of this name."),
+    status: str = typer.Option(
+        None, "--status", metavar="STATUS", help="Only this status, e.g. failed."
+    ),
     parent: str = typer.Option(None, "--parent", metavar="RUN", help="Only children of RUN."),
     where: str = typer.Option(
         None,
@@ -36,15 +48,32 @@ def list_runs(
         help='Filter, e.g. "metrics.auc > 0.9 and params.C < 1" (fields: metrics.KEY, '
         "params.KEY, tags.KEY, id, name, kind, status, parent, host).",
     ),
-    limit: int = typer.Option(20, "--limit", min=1, help="At most this many, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    sort: str = typer.Option(
+        None,
+        "--sort",
+        metavar="FIELD",
+        help="Order by this field, low to high; -FIELD high to low, e.g. -metrics.auc "
+        "(fields as --where names them; runs without it come last).",
+    ),
+    limit: int = typer.Option(
+        20, "--limit", metavar="N", min=1, help="At most this many, newest first."
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """Runs, newest first, with their parameters and latest metrics."""
+    """Runs, newest first (or in --sort order), with their parameters and latest metrics.
+
+    \b
+    Example:
+      loopml runs list --where "metrics.auc > 0.9 and params.C < 1"
+      loopml runs list --kind trial --sort -metrics.auc --limit 5
+    """
     from loopml.store import RunStatus
-    from loopml.tracking._where import parse_where
+    from loopml.tracking._where import parse_where, sort_rows
     from loopml.workspace import workspace
 
     predicate = parse_where(where) if where else None
+    if sort:
+        sort_rows([], sort)  # a bad field is an error before the store is read
     wanted = _status(status, RunStatus) if status else None
     with workspace() as ws:
         store = ws.store
@@ -55,7 +84,7 @@ def list_runs(
             status=wanted,
             parent_id=parent_id,
             newest_first=True,
-            limit=SCAN if predicate else limit,
+            limit=SCAN if predicate or sort else limit,
         )
         rows: list[dict[str, Any]] = []
         for start in range(0, len(found), 1000):
@@ -65,35 +94,51 @@ def list_runs(
                 row = _row(run, metrics.get(run.id, {}))
                 if predicate is None or predicate(row):
                     rows.append(row)
-            if len(rows) >= limit:
+            if len(rows) >= limit and not sort:
                 break
-    rows = rows[:limit]
+    rows = (sort_rows(rows, sort) if sort else rows)[:limit]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        print_json(rows)
         return
     if not rows:
-        console().print("no runs" + (" match" if predicate else ""))
+        typer.echo("no runs" + (" match" if predicate else ""))
         return
-    from rich.table import Table
-
-    table = Table("run", "name", "kind", "status", "started", "took", "params", "metrics")
-    for row in rows:
-        table.add_row(
-            short_id(row["id"]),
-            row["name"],
-            row["kind"],
-            row["status"],
-            row["started_at"][:19].replace("T", " "),
-            _duration(row["seconds"]),
-            _pairs(row["params"]),
-            _pairs(row["metrics"]),
-        )
-    console().print(table)
+    columns = [
+        Column("run", keep=True),
+        Column("name"),
+        Column("kind", drop=5),
+        Column("status"),
+        Column("started", drop=3),
+        Column("took", justify="right", drop=4),
+        Column("params", drop=2),
+        Column("metrics", drop=1),
+    ]
+    print_table(
+        columns,
+        [
+            (
+                short_id(row["id"]),
+                row["name"],
+                row["kind"],
+                row["status"],
+                row["started_at"][:19].replace("T", " "),
+                _duration(row["seconds"]),
+                _pairs(row["params"]),
+                _pairs(row["metrics"]),
+            )
+            for row in rows
+        ],
+    )
 
 
 @app.command("show")
-def show(run_ref: str = RUN, as_json: bool = typer.Option(False, "--json")) -> None:
-    """One run: parameters, metrics, tags, inputs and outputs, code, environment."""
+def show(run_ref: str = RUN, as_json: bool = JSON) -> None:
+    """One run: parameters, metrics, tags, inputs and outputs, code, environment.
+
+    \b
+    Example:
+      loopml runs show 3f9c2a61b0d4
+    """
     from loopml.workspace import workspace
 
     with workspace() as ws:
@@ -128,17 +173,22 @@ def show(run_ref: str = RUN, as_json: bool = typer.Option(False, "--json")) -> N
         "children": [{"id": c.id, "name": c.name, "status": c.status.value} for c in children],
     }
     if as_json:
-        typer.echo(json.dumps(detail, indent=2, default=str))
+        print_json(detail)
         return
     _print_detail(detail)
 
 
 @app.command("compare")
 def compare(
-    run_refs: list[str] = typer.Argument(..., help="Two or more runs."),
-    as_json: bool = typer.Option(False, "--json"),
+    run_refs: list[str] = typer.Argument(..., metavar="RUN...", help="Two or more runs."),
+    as_json: bool = JSON,
 ) -> None:
-    """Runs side by side: every parameter and latest metric, differing rows marked."""
+    """Runs side by side: every parameter and latest metric, differing rows marked.
+
+    \b
+    Example:
+      loopml runs compare 3f9c2a61b0d4 8e41d07c55aa
+    """
     from loopml.errors import InvalidInput
     from loopml.workspace import workspace
 
@@ -154,17 +204,17 @@ def compare(
         keys = sorted({key for row in rows for key in row[section]})
         lines += [(f"{section}.{key}", [row[section].get(key) for row in rows]) for key in keys]
     if as_json:
-        typer.echo(json.dumps({"runs": [r["id"] for r in rows], **dict(lines)}, default=str))
+        print_json({"runs": [r["id"] for r in rows], **dict(lines)})
         return
-    from rich.table import Table
-
-    table = Table("", *(f"{r['name']}\n{short_id(r['id'])}" for r in rows))
+    columns = [Column("", keep=True)]
+    columns += [Column(f"{r['name']}\n{short_id(r['id'])}", keep=True) for r in rows]
+    table = []
     for name, values in lines:
         differs = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
         cells = ["-" if v is None else _value(v) for v in values]
-        table.add_row(f"* {name}" if differs else f"  {name}", *cells)
-    console().print(table)
-    console().print("* differs between the runs")
+        table.append((f"* {name}" if differs else f"  {name}", *cells))
+    print_table(columns, table)
+    typer.echo("* differs between the runs")
 
 
 def resolve_run(store: MetadataStore, ref: str) -> Run:
@@ -196,6 +246,7 @@ def _row(run: Run, metrics: dict[str, float]) -> dict[str, Any]:
         "seconds": seconds,
         "params": run.params,
         "metrics": metrics,
+        "tags": run.tags,
     }
 
 
@@ -235,6 +286,8 @@ def _print_detail(detail: dict[str, Any]) -> None:
 
     out = console()
     head = Table.grid(padding=(0, 2))
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")
     for key in ("id", "name", "kind", "status", "parent", "host", "started_at"):
         head.add_row(key, str(detail[key] or "-"))
     head.add_row("took", _duration(detail["seconds"]))
@@ -246,27 +299,49 @@ def _print_detail(detail: dict[str, Any]) -> None:
         head.add_row("python", f"{env.get('python', '?')}, {detail['packages']} packages")
     if detail["error"]:
         head.add_row("error", detail["error"])
-    out.print(head)
+    out.print(head, markup=False, highlight=False)
     if detail["params"]:
-        params = Table("parameter", "value", title="parameters")
-        for key, value in detail["params"].items():
-            params.add_row(key, _value(value))
-        out.print(params)
+        print_table(
+            [Column("parameter", keep=True), Column("value")],
+            [(key, _value(value)) for key, value in detail["params"].items()],
+            title="parameters",
+        )
     if detail["metric_history"]:
-        metrics = Table("metric", "last", "step", "min", "max", "points", title="metrics")
-        for key, entry in sorted(detail["metric_history"].items()):
-            metrics.add_row(
-                key,
-                *(_value(entry[k]) for k in ("last", "step", "min", "max", "points")),
-            )
-        out.print(metrics)
+        print_table(
+            [
+                Column("metric", keep=True),
+                Column("last", justify="right"),
+                Column("step", justify="right", drop=4),
+                Column("min", justify="right", drop=2),
+                Column("max", justify="right", drop=3),
+                Column("points", justify="right", drop=1),
+            ],
+            [
+                (key, *(_value(entry[k]) for k in ("last", "step", "min", "max", "points")))
+                for key, entry in sorted(detail["metric_history"].items())
+            ],
+            title="metrics",
+        )
     if detail["tags"]:
-        out.print("tags: " + _pairs(detail["tags"], most=50))
+        out.print("tags: " + _pairs(detail["tags"], most=50), markup=False, highlight=False)
     if detail["events"]:
-        events = Table("", "role", "artifact", "kind", title="inputs and outputs")
-        for event in detail["events"]:
-            arrow = "in" if event["direction"] == "input" else "out"
-            events.add_row(arrow, event["role"], event["artifact"], event["kind"])
-        out.print(events)
+        print_table(
+            [Column(""), Column("role"), Column("artifact", keep=True), Column("kind", drop=1)],
+            [
+                (
+                    "in" if event["direction"] == "input" else "out",
+                    event["role"],
+                    event["artifact"],
+                    event["kind"],
+                )
+                for event in detail["events"]
+            ],
+            title="inputs and outputs",
+        )
     if detail["children"]:
-        out.print(f"{len(detail['children'])} child runs: `loopml runs list --parent ID`")
+        out.print(
+            f"{len(detail['children'])} child runs: `loopml runs list --parent "
+            f"{short_id(detail['id'])}`",
+            markup=False,
+            highlight=False,
+        )

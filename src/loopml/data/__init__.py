@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.data._api import add, diff, get, schema, set_schema, validate, versions
+    from loopml.data._api import (
+        add,
+        datasets,
+        diff,
+        get,
+        schema,
+        set_schema,
+        validate,
+        versions,
+    )
     from loopml.data._checks import DatasetDiff, ValidationRecord
     from loopml.data._profile import ColumnProfile, Histogram, Profile, profile
     from loopml.data._read import as_polars
@@ -30,6 +39,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
 _WHERE = {
     "validated": "loopml.pipeline._validation",
     "add": "_api",
+    "datasets": "_api",
     "diff": "_api",
     "get": "_api",
     "schema": "_api",
@@ -70,6 +80,7 @@ __all__ = [
     "ValidationRecord",
     "add",
     "as_polars",
+    "datasets",
     "diff",
     "get",
     "infer_schema",

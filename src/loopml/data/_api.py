@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.data._checks import DatasetDiff, ValidationRecord, diff_versions, validate_version
 from loopml.data._schema import Schema
 from loopml.data._versions import (
+    KIND,
     DatasetVersion,
     add_version,
     get_version,
@@ -83,6 +84,17 @@ def _record_input(version: DatasetVersion) -> None:
 def versions(name: str, *, workspace: Workspace | None = None) -> list[DatasetVersion]:
     """Every version of a dataset, oldest first."""
     return list_versions(_workspace(workspace), name)
+
+
+def datasets(*, workspace: Workspace | None = None) -> list[DatasetVersion]:
+    """The latest version of every dataset, by name (its ``version`` is how many there
+    are)."""
+    ws = _workspace(workspace)
+    latest: dict[str, Artifact] = {}
+    for artifact in ws.store.find_artifacts(kind=KIND):
+        if artifact.name not in latest or artifact.version > latest[artifact.name].version:
+            latest[artifact.name] = artifact
+    return [DatasetVersion(latest[name], ws) for name in sorted(latest)]
 
 
 def validate(

@@ -2,7 +2,9 @@
 
 A validation is a run (kind ``validate``) that read the version, its reference and
 the schema, and wrote a ``validation`` artifact (the anomalies and measures, JSON) and
-a ``report`` artifact (the HTML page). Both are named after the dataset.
+a ``report`` artifact (the HTML page). Both are named after the dataset version:
+``churn.v2.validation@v3`` is the third validation of churn@v2, never a version of
+churn.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class ValidationRecord:
     def passed(self) -> bool:
         return self.validation.passed
 
+    def describe(self) -> str:
+        """``validation 3 of churn@v2 (churn.v2.validation@v3)``."""
+        from loopml.refs import describe_record
+
+        return describe_record(self.artifact)
+
 
 def validate_version(
     current: DatasetVersion, *, against: DatasetVersion | None = None
@@ -42,6 +50,7 @@ def validate_version(
     """Validate a version against its dataset's schema and a reference: ``against``, or
     else the version before it. A reference from another dataset is compared as skew."""
     from loopml.data._report import render_report
+    from loopml.refs import record_name
     from loopml.store import Direction, RunStatus
 
     ws = current.workspace
@@ -80,7 +89,7 @@ def validate_version(
     report_blob = ws.artifacts.put_bytes(page.encode())
     report = store.create_artifact(
         kind="report",
-        name=current.name,
+        name=record_name(current.ref, "report"),
         digest=report_blob.digest,
         size=report_blob.size,
         metadata={"dataset": current.ref, "file_name": f"{current.name}-v{current.version}.html"},
@@ -92,7 +101,7 @@ def validate_version(
     )
     artifact = store.create_artifact(
         kind="validation",
-        name=current.name,
+        name=record_name(current.ref, "validation"),
         digest=result_blob.digest,
         size=result_blob.size,
         metadata={
@@ -185,9 +194,20 @@ def diff_versions(old: DatasetVersion, new: DatasetVersion) -> DatasetDiff:
 
 
 def _rows_added_removed(old: DatasetVersion, new: DatasetVersion) -> tuple[int | None, int | None]:
-    """Rows counted by their values over the shared columns, as multisets."""
+    """Rows counted by their values over the shared columns, as multisets.
+
+    From the row hashes stored with each version when both have the same columns, in
+    the same order, with the same types, hashed the same way: then neither table is
+    read. Otherwise both tables are read and hashed over the columns they share.
+    """
     import polars as pl
 
+    from loopml.data._profile import multiset_difference
+
+    if old.metadata.get("columns") == new.metadata.get("columns"):
+        old_hashes, new_hashes = old.row_hashes(), new.row_hashes()
+        if old_hashes is not None and new_hashes is not None and old_hashes[1] == new_hashes[1]:
+            return multiset_difference(old_hashes[0], new_hashes[0])
     old_table, new_table = old.to_polars(), new.to_polars()
     shared = [n for n in new_table.columns if n in old_table.columns]
     if not shared:
@@ -206,8 +226,8 @@ def _diff_folders(old: DatasetVersion, new: DatasetVersion) -> DatasetDiff:
     from loopml.data._files import read_manifest
 
     store = old.workspace.artifacts
-    before = {e.path: e.digest for e in read_manifest(store.read_bytes(old.digest))}
-    after = {e.path: e.digest for e in read_manifest(store.read_bytes(new.digest))}
+    before = {e.path: e.digest for e in read_manifest(store.read_bytes(old.digest, what=old.what))}
+    after = {e.path: e.digest for e in read_manifest(store.read_bytes(new.digest, what=new.what))}
     return DatasetDiff(
         old=old.ref,
         new=new.ref,

@@ -1,97 +1,63 @@
-"""Files into the artifact store without hashing them twice, and folders as manifests.
+"""Files into the artifact store without reading them twice, and folders as manifests.
 
-The stat cache remembers, per absolute path, the (size, mtime, inode) a file had when
-it was hashed and the digest it had then; a file whose stat is unchanged is not read
-again. It is a small SQLite file of this machine's (paths and inodes mean nothing
-elsewhere), kept in the workspace's ``.loopml/`` folder.
+A file whose stat the stat cache vouches for (see :mod:`loopml.data._statcache`) is not
+read again. The others are hashed and stored on several threads at once, inside one
+batch of the artifact store: written now, flushed once, visible when it ends.
 
 A folder is stored as one blob per file plus a manifest: a JSON list of relative
 paths, sizes and digests, whose own digest names the folder. A folder of 10,000 files
-where one changed stores one new blob and a new manifest.
+where one changed reads that one file and stores one new blob and a new manifest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml.artifacts import digest_bytes
+from loopml.data._statcache import StatCache, stat_key
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Set
 
-    from loopml.artifacts import ArtifactStore
+    from loopml.artifacts import ArtifactStore, Blob
+    from loopml.artifacts._store import BlobBatch
+
+__all__ = ["StatCache", "store_file", "store_folder"]
 
 MANIFEST_FORMAT = "loopml.folder/1"
 SKIPPED_NAMES = {".loopml", ".git", "__pycache__", ".DS_Store"}
+# Reading, hashing and writing files is mostly system calls, which free the GIL.
+WORKERS = min(16, 4 * (os.cpu_count() or 1))
 
 
-class StatCache:
-    """(path, size, mtime_ns, inode) -> digest, in a SQLite file; None means no cache."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._db: sqlite3.Connection | None = None
-        if path is not None:
-            with contextlib.suppress(OSError, sqlite3.Error):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(path, timeout=30, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS stats (path TEXT PRIMARY KEY, size INTEGER, "
-                    "mtime_ns INTEGER, inode INTEGER, digest TEXT)"
-                )
-                self._db = db
-        self._pending: list[tuple[str, int, int, int, str]] = []
-
-    def lookup(self, path: Path, stat: os.stat_result) -> str | None:
-        if self._db is None:
-            return None
-        try:
-            row = self._db.execute(
-                "SELECT size, mtime_ns, inode, digest FROM stats WHERE path = ?", (str(path),)
-            ).fetchone()
-        except sqlite3.Error:
-            return None
-        if row is None or tuple(row[:3]) != (stat.st_size, stat.st_mtime_ns, stat.st_ino):
-            return None
-        return str(row[3])
-
-    def remember(self, path: Path, stat: os.stat_result, digest: str) -> None:
-        self._pending.append((str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, digest))
-
-    def flush(self) -> None:
-        if self._db is None or not self._pending:
-            return
-        # A lost cache only costs a re-hash: never fail an add over it.
-        with contextlib.suppress(sqlite3.Error):
-            self._db.executemany(
-                "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?)", self._pending
-            )
-        self._pending.clear()
-
-    def close(self) -> None:
-        self.flush()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
-def store_file(store: ArtifactStore, path: Path, cache: StatCache) -> tuple[str, int]:
-    """Put one file in the store; hashed only when the stat cache cannot vouch for it."""
+def store_file(
+    store: ArtifactStore, path: Path, cache: StatCache, *, batch: BlobBatch | None = None
+) -> tuple[str, int]:
+    """Put one file in the store (in ``batch`` if given); hashed only when the stat cache
+    cannot vouch for it and its blob."""
     path = path.absolute()
     stat = path.stat()
     known = cache.lookup(path, stat)
     if known is not None and store.exists(known):
         return known, stat.st_size
-    blob = store.put_file(path)
-    if blob.size == stat.st_size:
-        cache.remember(path, stat, blob.digest)
+    blob = _put(store, batch, path)
+    _remember(cache, str(path), stat, blob)
     return blob.digest, blob.size
+
+
+def cached_digest(store: ArtifactStore, path: Path, cache: StatCache) -> str | None:
+    """The file's digest from the stat cache, when its blob is stored; else None."""
+    path = path.absolute()
+    try:
+        known = cache.lookup(path, path.stat())
+    except OSError:
+        return None
+    return known if known is not None and store.exists(known) else None
 
 
 @dataclass(frozen=True)
@@ -101,31 +67,102 @@ class FolderEntry:
     size: int
 
 
-def folder_files(root: Path) -> Iterator[Path]:
-    """Regular files under ``root``, in a stable order; no symlinks, no loopml or git folders."""
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
-        for name in sorted(files):
-            path = Path(folder) / name
-            if name not in SKIPPED_NAMES and path.is_file() and not path.is_symlink():
-                yield path
+def folder_files(root: Path) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(relative path, absolute path, stat) of every regular file under ``root``, in a
+    stable order; no symlinks, no loopml or git folders."""
+    yield from _scan(str(root.absolute()), "")
+
+
+def _scan(folder: str, relative: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    with os.scandir(folder) as listing:
+        found = sorted(listing, key=lambda entry: entry.name)
+    subfolders = []
+    for entry in found:
+        if entry.name in SKIPPED_NAMES:
+            continue
+        if entry.is_file(follow_symlinks=False):
+            yield relative + entry.name, entry.path, entry.stat(follow_symlinks=False)
+        elif entry.is_dir(follow_symlinks=False):
+            subfolders.append(entry)
+    for entry in subfolders:
+        yield from _scan(entry.path, f"{relative}{entry.name}/")
 
 
 def store_folder(
-    store: ArtifactStore, root: Path, cache: StatCache
+    store: ArtifactStore,
+    root: Path,
+    cache: StatCache,
+    *,
+    batch: BlobBatch | None = None,
+    last: str | None = None,
+    present: Callable[[], Set[str]] = frozenset,
 ) -> tuple[list[FolderEntry], bytes]:
-    """Every file of a folder stored; the entries and the manifest's bytes."""
+    """Every file of a folder stored (in ``batch`` if given, else in a batch of its own);
+    the entries and the manifest's bytes.
+
+    ``last`` is the digest of the folder's last manifest: when the stat cache vouches
+    for every file and the manifest is that one, its blobs were stored with it and
+    nothing is looked up. Otherwise the digests from the cache are looked up in the
+    store, except ``present()`` ones (those of the last manifest).
+    """
+    if batch is None:
+        with store.batch() as own:
+            return store_folder(store, root, cache, batch=own, last=last, present=present)
+    from concurrent.futures import ThreadPoolExecutor
+
     from loopml._progress import progress
 
-    entries = []
-    paths = list(folder_files(root))
-    for path in progress(paths, f"storing {root.name}/"):
-        digest, size = store_file(store, path, cache)
-        entries.append(FolderEntry(path.relative_to(root).as_posix(), digest, size))
-    cache.flush()
-    if not entries:
+    files = list(folder_files(root))
+    if not files:
         raise InvalidInput(f"folder {root} has no files; add at least one file")
-    return entries, manifest_bytes(entries)
+    known = cache.entries_under(root.absolute())
+    entries: list[FolderEntry | None] = [None] * len(files)
+    todo: list[int] = []
+    for index, (relative, path, stat) in enumerate(files):
+        digest = cache.digest_for(path, stat, known.get(path))
+        if digest is not None:
+            entries[index] = FolderEntry(relative, digest, stat.st_size)
+        else:
+            todo.append(index)
+    if not todo and last is not None and digest_bytes(manifest_bytes(_all(entries))) == last:
+        return _all(entries), manifest_bytes(_all(entries))
+    stored = present()
+    for index, entry in enumerate(entries):
+        if entry is not None and entry.digest not in stored and not store.exists(entry.digest):
+            entries[index] = None
+            todo.append(index)
+    if todo:
+        put = batch.put_file
+        with ThreadPoolExecutor(min(WORKERS, len(todo))) as pool:
+            blobs = pool.map(lambda i: put(files[i][1]), todo)
+            for index, blob in zip(
+                todo, progress(blobs, f"storing {root.name}/", total=len(todo)), strict=True
+            ):
+                relative, path, stat = files[index]
+                _remember(cache, path, stat, blob)
+                entries[index] = FolderEntry(relative, blob.digest, blob.size)
+    cache.flush()
+    done = _all(entries)
+    return done, manifest_bytes(done)
+
+
+def _all(entries: list[FolderEntry | None]) -> list[FolderEntry]:
+    return [entry for entry in entries if entry is not None]
+
+
+def _put(store: ArtifactStore, batch: BlobBatch | None, path: Path) -> Blob:
+    return store.put_file(path) if batch is None else batch.put_file(path)
+
+
+def _remember(cache: StatCache, path: str, stat: os.stat_result, blob: Blob) -> None:
+    """Remember a digest for the stat taken before the file was read, if the file still
+    has it now: it did not change in between."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return
+    if stat_key(now) == stat_key(stat) and blob.size == stat.st_size:
+        cache.remember(path, stat, blob.digest)
 
 
 def manifest_bytes(entries: list[FolderEntry]) -> bytes:
@@ -144,8 +181,10 @@ def read_manifest(data: bytes) -> list[FolderEntry]:
 
 
 def safe_target(dest: Path, relative: str) -> Path:
-    """``dest / relative``, refusing a manifest path that would land outside ``dest``."""
-    target = (dest / relative).resolve()
-    if not target.is_relative_to(dest.resolve()):
+    """``dest / relative``, refusing a manifest path that would land outside ``dest``.
+    The last part is not resolved: a link there is the writer's to refuse, not to follow."""
+    target = dest / relative
+    folder = target.parent.resolve()
+    if target.name in ("", ".", "..") or not folder.is_relative_to(dest.resolve()):
         raise InvalidInput(f"folder entry {relative!r} points outside {dest}; refusing it")
-    return target
+    return folder / target.name

@@ -17,8 +17,9 @@ values (the KS test's p-value), so those are exact for the sizes they report.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from loopml.errors import InvalidInput
 
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import polars as pl
 
-FORMAT = "loopml.profile/1"
+FORMAT = "loopml.profile/1"  # one JSON document, quantiles inline (``to_json``)
+# As stored with a version: the JSON without quantiles, plus every column's quantiles
+# as the rows of one float64 matrix in a .npy blob (``to_stored``).
+STORED_FORMAT = "loopml.profile/2"
 QUANTILE_STEPS = 1000  # quantiles at i/1000, i = 0..1000
 HISTOGRAM_BINS = 20
 TOP_VALUES = 1000  # value counts kept per categorical column; the rest is "other"
@@ -45,6 +49,69 @@ class Histogram:
     counts: tuple[int, ...]
 
 
+class Floats(Sequence[float]):
+    """An immutable sequence of floats held as one NumPy array.
+
+    A profile keeps 1,001 quantiles per numeric column: as Python floats, those of a
+    20,000-column table would take 640 MB; as arrays, 160 MB. ``np.asarray`` of it
+    costs no copy.
+
+    >>> q = Floats([0.0, 0.5, 1.0])
+    >>> q[1], len(q), q == (0.0, 0.5, 1.0), list(q[1:])
+    (0.5, 3, True, [0.5, 1.0])
+    """
+
+    __slots__ = ("_array",)
+
+    def __init__(self, values: Any) -> None:
+        import numpy as np
+
+        array = np.asarray(values, dtype=np.float64).view()  # a view: no copy of an array
+        array.flags.writeable = False
+        self._array = array
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> Floats: ...
+    def __getitem__(self, index: int | slice) -> float | Floats:
+        if isinstance(index, slice):
+            return Floats(self._array[index])
+        return float(self._array[index])
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._array.tolist())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> npt.NDArray[np.float64]:
+        if dtype is None or dtype == self._array.dtype:
+            return self._array.copy() if copy else self._array
+        result: npt.NDArray[np.float64] = self._array.astype(dtype)
+        return result
+
+    def __eq__(self, other: object) -> bool:
+        import numpy as np
+
+        if not isinstance(other, Floats | tuple | list):
+            return NotImplemented
+        return bool(np.array_equal(self._array, np.asarray(other, dtype=np.float64)))
+
+    def __hash__(self) -> int:
+        return hash(self._array.tobytes())
+
+    def __repr__(self) -> str:
+        return f"Floats({self._array.tolist()!r})"
+
+    def to_list(self) -> list[float | str]:
+        """As JSON can hold them: inf and NaN as strings."""
+        values: list[float] = self._array.tolist()
+        if all(math.isfinite(v) for v in values):
+            return list(values)
+        return [_finite(v) for v in values]
+
+
 @dataclass(frozen=True)
 class ColumnProfile:
     """One column's statistics. ``type`` is the logical type (integer, float, string,
@@ -60,7 +127,7 @@ class ColumnProfile:
     max: float | None = None
     mean: float | None = None
     std: float | None = None
-    quantiles: tuple[float, ...] | None = None
+    quantiles: Floats | None = None
     histogram: Histogram | None = None
     values: tuple[tuple[Value, int], ...] | None = None
     other: int = 0  # non-missing values not counted in ``values``
@@ -92,13 +159,17 @@ class ColumnProfile:
 @dataclass(frozen=True)
 class Profile:
     """A table's statistics: rows, duplicate rows, one :class:`ColumnProfile` per column,
-    the label column if one was named, and a row sample (not part of ``to_json``)."""
+    the label column if one was named, and a row sample and the rows' hashes (neither
+    part of ``to_json``)."""
 
     rows: int
     duplicate_rows: int
     columns: tuple[ColumnProfile, ...]
     label: str | None = None
     sample: pl.DataFrame | None = field(default=None, compare=False, repr=False)
+    # Every row's 64-bit hash, sorted: rows added and removed between two versions are
+    # counted from these, without reading either table. Not part of ``to_json``.
+    row_hashes: npt.NDArray[np.uint64] | None = field(default=None, compare=False, repr=False)
 
     def column(self, name: str) -> ColumnProfile:
         for column in self.columns:
@@ -120,33 +191,63 @@ class Profile:
         return np.asarray(values[~np.isnan(values)], dtype=np.float64)
 
     def to_json(self) -> dict[str, Any]:
+        columns = [_column_json(column) for column in self.columns]
+        return {**self._header(FORMAT), "columns": columns}
+
+    def to_stored(self) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
+        """The JSON without quantiles, and the quantiles as one matrix (a row per column
+        that has them, in order; the JSON names each column's row)."""
+        import numpy as np
+
+        columns: list[dict[str, Any]] = []
+        rows: list[npt.NDArray[np.float64]] = []
+        for column in self.columns:
+            data = _column_json(column, quantiles=False)
+            if column.quantiles is not None:
+                data["quantiles_row"] = len(rows)
+                rows.append(np.asarray(column.quantiles))
+            columns.append(data)
+        matrix = np.stack(rows) if rows else np.zeros((0, QUANTILE_STEPS + 1))
+        return {**self._header(STORED_FORMAT), "columns": columns}, matrix
+
+    def _header(self, fmt: str) -> dict[str, Any]:
         return {
-            "format": FORMAT,
+            "format": fmt,
             "rows": self.rows,
             "duplicate_rows": self.duplicate_rows,
             "label": self.label,
             "quantile_steps": QUANTILE_STEPS,
-            "columns": [_column_json(column) for column in self.columns],
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], sample: pl.DataFrame | None = None) -> Profile:
-        if data.get("format") != FORMAT:
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        sample: pl.DataFrame | None = None,
+        *,
+        quantiles: npt.NDArray[np.float64] | None = None,
+        row_hashes: npt.NDArray[np.uint64] | None = None,
+    ) -> Profile:
+        """A profile from ``to_json``'s form, or from ``to_stored``'s with its matrix."""
+        fmt = data.get("format")
+        if fmt not in (FORMAT, STORED_FORMAT) or (fmt == STORED_FORMAT and quantiles is None):
             raise InvalidInput(
-                f"profile format {data.get('format')!r} is not {FORMAT!r}: it was written "
-                "by another loopml; upgrade loopml to read it"
+                f"profile format {fmt!r} is not {FORMAT!r}: it was written by another "
+                "loopml; upgrade loopml to read it"
             )
         return cls(
             rows=data["rows"],
             duplicate_rows=data["duplicate_rows"],
             label=data.get("label"),
-            columns=tuple(_column_from_json(column) for column in data["columns"]),
+            columns=tuple(_column_from_json(column, quantiles) for column in data["columns"]),
             sample=sample,
+            row_hashes=row_hashes,
         )
 
 
 def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
     """Compute the profile of a Polars DataFrame (see :func:`loopml.data.as_polars`)."""
+    import numpy as np
     import polars as pl
 
     if label is not None and label not in table.columns:
@@ -154,16 +255,26 @@ def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
             f"label column {label!r} is not in the table; its columns are "
             f"{', '.join(table.columns)}"
         )
+    from loopml.data._numeric import numeric_profiles
+
     rows = table.height
-    columns = tuple(_profile_column(table[name], rows) for name in table.columns)
+    kinds = {name: logical_type(dtype) for name, dtype in table.schema.items()}
+    numbers = [name for name, kind in kinds.items() if kind in ("integer", "float")]
+    found = numeric_profiles(table, numbers, rows)
+    columns = tuple(
+        found[name] if name in found else _profile_column(table.get_column(name), rows)
+        for name in table.columns
+    )
     sample = table if rows <= SAMPLE_ROWS else table.sample(n=SAMPLE_ROWS, seed=0)
     numeric = [c.name for c in columns if c.numeric]
+    hashes = row_hashes(table)
     return Profile(
         rows=rows,
-        duplicate_rows=_duplicate_rows(table),
+        duplicate_rows=int(np.count_nonzero(hashes[1:] == hashes[:-1])),
         columns=columns,
         label=label,
         sample=sample.select(numeric) if numeric else pl.DataFrame(),
+        row_hashes=hashes,
     )
 
 
@@ -201,51 +312,11 @@ def _profile_column(series: pl.Series, rows: int) -> ColumnProfile:
         "type": kind,
         "rows": rows,
     }
-    if kind in ("integer", "float"):
-        return _numeric(series, base)
     if kind in ("date", "datetime", "duration"):
         return _temporal(series, base)
     if kind in ("string", "boolean"):
         return _categorical(series, base)
     return ColumnProfile(**base, missing=series.null_count(), distinct=series.n_unique())
-
-
-def _numeric(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
-    import numpy as np
-
-    present = series.drop_nulls()
-    values = present.cast(_float64()).to_numpy()
-    if series.dtype.is_float():
-        values = values[~np.isnan(values)]
-    missing = base["rows"] - len(values)
-    if not len(values):
-        return ColumnProfile(**base, missing=missing, distinct=0)
-    ordered = np.sort(values)
-    steps = np.diff(ordered) != 0
-    distinct = int(np.count_nonzero(steps)) + 1
-    counts = None
-    if distinct <= DISCRETE_MAX:
-        starts = np.concatenate(([0], np.flatnonzero(steps) + 1))
-        sizes = np.diff(np.concatenate((starts, [len(ordered)])))
-        cast = int if series.dtype.is_integer() else float
-        pairs = sorted(
-            ((cast(ordered[s]), int(n)) for s, n in zip(starts, sizes, strict=True)),
-            key=lambda pair: -pair[1],
-        )
-        counts = tuple(pairs)
-    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return ColumnProfile(
-        **base,
-        missing=missing,
-        distinct=distinct,
-        min=float(ordered[0]),
-        max=float(ordered[-1]),
-        mean=float(values.mean()),
-        std=std,
-        quantiles=tuple(float(q) for q in sorted_quantiles(ordered)),
-        histogram=_histogram(ordered),
-        values=counts,
-    )
 
 
 def _temporal(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
@@ -263,8 +334,8 @@ def _temporal(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
         distinct=int(np.count_nonzero(np.diff(ordered))) + 1,
         min=float(ordered[0]),
         max=float(ordered[-1]),
-        quantiles=tuple(float(q) for q in sorted_quantiles(ordered)),
-        histogram=_histogram(ordered),
+        quantiles=Floats(sorted_quantiles(ordered)),
+        histogram=histogram(ordered),
     )
 
 
@@ -304,7 +375,8 @@ def sorted_quantiles(ordered: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
     return result
 
 
-def _histogram(ordered: npt.NDArray[np.float64]) -> Histogram:
+def histogram(ordered: npt.NDArray[np.float64]) -> Histogram:
+    """Counts in equal-width bins between the extremes of sorted values."""
     import numpy as np
 
     low, high = float(ordered[0]), float(ordered[-1])
@@ -316,17 +388,69 @@ def _histogram(ordered: npt.NDArray[np.float64]) -> Histogram:
     return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts))
 
 
-def _duplicate_rows(table: pl.DataFrame) -> int:
-    """Rows equal to an earlier row, by a 64-bit hash of each row."""
+def row_hashes(table: pl.DataFrame) -> npt.NDArray[np.uint64]:
+    """Every row's 64-bit hash (Polars' ``hash_rows``, seed 0), sorted."""
     import numpy as np
 
-    if table.height < 2 or not table.width:
-        return 0
-    hashes = np.sort(table.hash_rows(seed=0).to_numpy())
-    return int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+    if not table.width:
+        return np.zeros(0, dtype=np.uint64)
+    hashes: npt.NDArray[np.uint64] = np.sort(table.hash_rows(seed=0).to_numpy())
+    return hashes
 
 
-def _column_json(column: ColumnProfile) -> dict[str, Any]:
+def row_hash_method() -> dict[str, Any]:
+    """What made the row hashes: Polars' hash is stable within one Polars version on one
+    kind of machine only, so hashes are compared only when this is equal for both."""
+    import polars as pl
+
+    return {
+        "function": "polars.DataFrame.hash_rows",
+        "seed": 0,
+        "polars": pl.__version__,
+        "probe": _probe_hash(),
+    }
+
+
+def multiset_difference(
+    old: npt.NDArray[np.uint64], new: npt.NDArray[np.uint64]
+) -> tuple[int, int]:
+    """(rows of ``new`` not in ``old``, rows of ``old`` not in ``new``), counting
+    repeated rows as often as they repeat; both arrays are sorted row hashes.
+
+    >>> import numpy as np
+    >>> multiset_difference(np.array([1, 1, 2, 3], "u8"), np.array([1, 2, 2, 2, 3], "u8"))
+    (2, 1)
+    """
+    import numpy as np
+
+    old_keys, old_counts = np.unique(old, return_counts=True)
+    new_keys, new_counts = np.unique(new, return_counts=True)
+    at = np.minimum(np.searchsorted(old_keys, new_keys), max(len(old_keys) - 1, 0))
+    found = old_keys[at] == new_keys if len(old_keys) else np.zeros(len(new_keys), dtype=bool)
+    common = int(np.minimum(new_counts[found], old_counts[at[found]]).sum())
+    return len(new) - common, len(old) - common
+
+
+def _probe_hash() -> str:
+    """The row hashes of a fixed table of every common type: differs when the hash does."""
+    import datetime as dt
+
+    import polars as pl
+
+    probe = pl.DataFrame(
+        {
+            "i": [1, None, -(2**40)],
+            "f": [0.5, None, float("inf")],
+            "s": ["a", None, "\u00fc"],
+            "b": [True, None, False],
+            "d": [dt.date(2024, 1, 31), None, dt.date(1970, 1, 1)],
+            "t": [dt.datetime(2024, 1, 31, 12), None, dt.datetime(1970, 1, 1)],
+        }
+    )
+    return "-".join(f"{h:016x}" for h in probe.hash_rows(seed=0).to_list())
+
+
+def _column_json(column: ColumnProfile, *, quantiles: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": column.name,
         "dtype": column.dtype,
@@ -339,8 +463,8 @@ def _column_json(column: ColumnProfile) -> dict[str, Any]:
         value = getattr(column, key)
         if value is not None:
             data[key] = _finite(value)
-    if column.quantiles is not None:
-        data["quantiles"] = [_finite(q) for q in column.quantiles]
+    if column.quantiles is not None and quantiles:
+        data["quantiles"] = column.quantiles.to_list()
     if column.histogram is not None:
         data["histogram"] = {
             "edges": [_finite(e) for e in column.histogram.edges],
@@ -361,9 +485,16 @@ def _number(value: float | str) -> float:
     return float(value)
 
 
-def _column_from_json(data: dict[str, Any]) -> ColumnProfile:
+def _column_from_json(
+    data: dict[str, Any], matrix: npt.NDArray[np.float64] | None = None
+) -> ColumnProfile:
     histogram = data.get("histogram")
     values = data.get("values")
+    quantiles = None
+    if "quantiles" in data:
+        quantiles = Floats([_number(q) for q in data["quantiles"]])
+    elif "quantiles_row" in data and matrix is not None:
+        quantiles = Floats(matrix[int(data["quantiles_row"])])
     return ColumnProfile(
         name=data["name"],
         dtype=data["dtype"],
@@ -375,7 +506,7 @@ def _column_from_json(data: dict[str, Any]) -> ColumnProfile:
         max=_number(data["max"]) if "max" in data else None,
         mean=_number(data["mean"]) if "mean" in data else None,
         std=_number(data["std"]) if "std" in data else None,
-        quantiles=tuple(_number(q) for q in data["quantiles"]) if "quantiles" in data else None,
+        quantiles=quantiles,
         histogram=Histogram(
             edges=tuple(_number(e) for e in histogram["edges"]), counts=tuple(histogram["counts"])
         )

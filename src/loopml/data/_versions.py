@@ -23,23 +23,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.data._files import (
+    FolderEntry,
     StatCache,
     read_manifest,
     safe_target,
-    store_file,
-    store_folder,
 )
-from loopml.data._profile import Profile, profile
-from loopml.data._read import as_polars, file_format, read_table
+from loopml.data._profile import Profile
+from loopml.data._read import read_table
 from loopml.data._schema import Schema, infer_schema
+from loopml.data._staging import stage_path, stage_table, store_profile
 from loopml.errors import InvalidInput, NotFound
 from loopml.refs import check_name, resolve
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
     import polars as pl
     import pyarrow as pa
 
+    from loopml.artifacts import ArtifactStore, Blob
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
@@ -86,7 +89,18 @@ class DatasetVersion:
 
     @property
     def format(self) -> str:
-        return str(self.metadata["format"])
+        found = self.metadata.get("format")
+        if not isinstance(found, str):
+            raise InvalidInput(
+                f"dataset {self.ref} was not recorded by `loopml data add`: its record has no "
+                "format; add the data again with `loopml data add PATH --name NAME`"
+            )
+        return found
+
+    @property
+    def what(self) -> str:
+        """How errors name this version: ``dataset churn@v2``."""
+        return f"dataset {self.ref}"
 
     @property
     def rows(self) -> int | None:
@@ -104,14 +118,26 @@ class DatasetVersion:
         import polars as pl
 
         artifacts = self.workspace.artifacts
-        data = json.loads(artifacts.read_bytes(self.metadata["profile"]))
+        what = f"the profile of {self.what}"
+        data = json.loads(artifacts.read_bytes(self.metadata["profile"], what=what))
         sample_digest = self.metadata.get("profile_sample")
         sample = (
-            pl.read_parquet(io.BytesIO(artifacts.read_bytes(sample_digest)))
+            pl.read_parquet(io.BytesIO(artifacts.read_bytes(sample_digest, what=what)))
             if sample_digest
             else None
         )
-        return Profile.from_json(data, sample)
+        quantiles_digest = self.metadata.get("profile_quantiles")
+        quantiles = _load_npy(artifacts.read_bytes(quantiles_digest)) if quantiles_digest else None
+        return Profile.from_json(data, sample, quantiles=quantiles)
+
+    def row_hashes(self) -> tuple[npt.NDArray[np.uint64], dict[str, Any]] | None:
+        """Every row's hash, sorted, and what made them; None for a version stored
+        without them (added by loopml 0.1, or a folder)."""
+        digest = self.metadata.get("row_hashes")
+        if not self.tabular or digest is None:
+            return None
+        hashes = _load_npy(self.workspace.artifacts.read_bytes(digest))
+        return hashes, dict(self.metadata.get("row_hash") or {})
 
     def to_polars(self) -> pl.DataFrame:
         if not self.tabular:
@@ -135,73 +161,69 @@ class DatasetVersion:
 
         Made once in the workspace's ``.loopml/checkouts``, files hard-linked to the
         local artifact store when they can be. A copy only ever appears whole: a file
-        by link or rename, a folder by renaming the folder it was built in.
+        by link or rename, a folder by renaming the folder it was built in. Every file
+        is checked against its digest before the path is returned (hashed once per
+        process while the file is unchanged): a damaged blob is an IntegrityError.
         """
+        store = self.workspace.artifacts
         folder = _checkouts_folder(self.workspace)
-        if self.format == "folder":
-            target = folder / self.digest
-            if target.is_dir():
-                return target
-            staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
-            try:
-                self._materialize(staging, link=True)
-                try:
-                    os.replace(staging, target)
-                except OSError:  # another process made it first
-                    shutil.rmtree(staging, ignore_errors=True)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+        if self.format != "folder":
+            target = folder / self.digest / str(self.metadata.get("file_name", "data"))
+            return store.local_copy(self.digest, target, what=self.what)
+        entries = self._manifest()
+        target = folder / self.digest
+        if target.is_dir():
+            _check_folder(store, entries, target, self.what)
             return target
-        target = folder / self.digest / str(self.metadata.get("file_name", "data"))
-        if not target.is_file():
-            _place(self.workspace.artifacts, self.digest, target, link=True)
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+        try:
+            for entry in entries:
+                store.local_copy(entry.digest, safe_target(staging, entry.path), what=self.what)
+            try:
+                os.replace(staging, target)
+            except OSError:  # another process made it first
+                shutil.rmtree(staging, ignore_errors=True)
+                _check_folder(store, entries, target, self.what)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return target
 
-    def checkout(self, dest: str | Path) -> Path:
+    def checkout(self, dest: str | Path, *, force: bool = False) -> Path:
         """Write the version's bytes, checked, to ``dest``; returns the path written.
 
         A file goes to ``dest`` (or into it, under its own name, when ``dest`` is a
         folder or ends with a slash); a folder's files go into ``dest``, which must be
-        missing or empty.
+        missing or empty unless ``force``. A file there already with other content is
+        replaced only with ``force``; a link, FIFO or device never.
         """
-        into = str(dest).endswith(("/", os.sep))
-        dest = Path(dest)
-        store = self.workspace.artifacts
-        if self.format != "folder":
-            into = into or dest.is_dir()
-            target = dest / self.metadata["file_name"] if into else dest
-            return store.get_file(self.digest, target)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise InvalidInput(
-                f"cannot check out {self.ref} into {dest}: it is not an empty folder; give "
-                "a new or empty folder"
-            )
-        dest.mkdir(parents=True, exist_ok=True)
-        self._materialize(dest, link=False)
-        return dest
+        from loopml.data._checkout import checkout
 
-    def _materialize(self, dest: Path, *, link: bool) -> None:
-        store = self.workspace.artifacts
-        if self.format != "folder":
-            _place(store, self.digest, dest / self.metadata.get("file_name", "data"), link)
-            return
-        for entry in read_manifest(store.read_bytes(self.digest)):
-            _place(store, entry.digest, safe_target(dest, entry.path), link)
+        return checkout(self, dest, force=force)
+
+    def _manifest(self) -> list[FolderEntry]:
+        return read_manifest(self.workspace.artifacts.read_bytes(self.digest, what=self.what))
 
 
-def _place(store: Any, digest: str, target: Path, link: bool) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    local = store.local_path(digest) if link else None
-    if local is not None:
-        try:
-            os.link(local, target)
-            return
-        except FileExistsError:  # made by another process
-            return
-        except OSError:  # another filesystem, or no hard links: copy
-            pass
-    store.get_file(digest, target)
+def _check_folder(
+    store: ArtifactStore, entries: list[FolderEntry], folder: Path, what: str
+) -> None:
+    """A folder checked out before is checked again: each file against its digest (a
+    damaged one made again from its blob), and a file that is not the version's removed."""
+    for entry in entries:
+        store.local_copy(entry.digest, safe_target(folder, entry.path), what=what)
+    wanted = {entry.path for entry in entries}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            extra = Path(root) / name
+            if extra.relative_to(folder).as_posix() not in wanted:
+                extra.unlink()
+
+
+def _load_npy(data: bytes) -> Any:
+    import numpy as np
+
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 def _checkouts_folder(ws: Workspace) -> Path:
@@ -234,136 +256,52 @@ def add_version(
     """Record ``source`` as the next version of ``name``; (version, whether it is new).
 
     Content equal to the latest version's is not recorded again: that version comes
-    back with ``False``.
+    back with ``False``. Every blob of the version (its bytes, profile and schema) is
+    stored in one batch, made durable at once, before the records that name them.
     """
     check_name(name, "dataset name")
     for text, what in ((description, "description"), (labelling_notes, "labelling notes")):
         if text is not None and not isinstance(text, str):
             raise InvalidInput(f"{what} must be text, not {type(text).__name__}")
-    store = ws.artifacts
-    cache = stat_cache(ws)
+    cache = stat_cache(ws)  # opened first: files are judged recent against this moment
     try:
-        if isinstance(source, str | os.PathLike):
-            staged = _stage_path(ws, Path(source), cache, label)
-        else:
-            staged = _stage_table(ws, source, label)
+        latest = ws.latest(KIND, name)
+        with ws.artifacts.batch() as batch:
+            if isinstance(source, str | os.PathLike):
+                staged = stage_path(
+                    ws, Path(source), cache=cache, batch=batch, latest=latest, label=label
+                )
+            else:
+                staged = stage_table(ws, source, batch=batch, label=label)
+                staged.unchanged = _same(latest, staged.digest, label)
+            if staged.unchanged and latest is not None:
+                return DatasetVersion(latest, ws), False
+            metadata: dict[str, Any] = {
+                **staged.metadata,
+                "created_by": _who(),
+                "label": label,
+                "description": description,
+                "labelling_notes": labelling_notes,
+            }
+            schema_blob = None
+            if staged.profile is not None:
+                metadata.update(store_profile(batch, staged.profile))
+                if ws.latest(SCHEMA_KIND, name) is None:
+                    schema_yaml = infer_schema(staged.profile).to_yaml()
+                    schema_blob = batch.put_bytes(schema_yaml.encode())
     finally:
         cache.close()
-    latest = ws.latest(KIND, name)
-    if latest is not None and latest.digest == staged.digest and _same_label(latest, label):
-        return DatasetVersion(latest, ws), False
-    metadata: dict[str, Any] = {
-        **staged.metadata,
-        "created_by": _who(),
-        "label": label,
-        "description": description,
-        "labelling_notes": labelling_notes,
-    }
-    if staged.profile is not None:
-        metadata.update(_store_profile(store, staged.profile))
     artifact = ws.store.create_artifact(
         kind=KIND, name=name, digest=staged.digest, size=staged.size, metadata=metadata
     )
     version = DatasetVersion(artifact, ws)
-    if staged.profile is not None and ws.latest(SCHEMA_KIND, name) is None:
-        record_schema(ws, name, infer_schema(staged.profile), source=f"inferred from {version.ref}")
+    if schema_blob is not None:
+        _record_schema_blob(ws, name, schema_blob, source=f"inferred from {version.ref}")
     return version, True
 
 
-@dataclass
-class _Staged:
-    digest: str
-    size: int
-    metadata: dict[str, Any]
-    profile: Profile | None
-
-
-def _stage_path(ws: Workspace, path: Path, cache: StatCache, label: str | None) -> _Staged:
-    if not path.exists():
-        raise InvalidInput(f"cannot add {path}: no such file or folder; check the path")
-    fmt = file_format(path)
-    source = {"path": str(path.absolute())}
-    if fmt == "folder":
-        entries, manifest = store_folder(ws.artifacts, path, cache)
-        blob = ws.artifacts.put_bytes(manifest)
-        total = sum(e.size for e in entries)
-        suffixes: dict[str, int] = {}
-        for entry in entries:
-            suffix = Path(entry.path).suffix.lower() or "(none)"
-            suffixes[suffix] = suffixes.get(suffix, 0) + 1
-        return _Staged(
-            blob.digest,
-            total,
-            {
-                "format": "folder",
-                "file_name": path.name,
-                "source": {**source, "size": total, "files": len(entries)},
-                "files": len(entries),
-                "suffixes": suffixes,
-            },
-            None,
-        )
-    table = read_table(path, fmt)
-    table_profile = profile(table, label=label)  # checks the label before anything is stored
-    digest, size = store_file(ws.artifacts, path, cache)
-    cache.flush()
-    return _Staged(
-        digest,
-        size,
-        {
-            "format": fmt,
-            "file_name": path.name,
-            "source": {**source, "size": size, "rows": table.height},
-            **_shape(table),
-        },
-        table_profile,
-    )
-
-
-def _stage_table(ws: Workspace, obj: Any, label: str | None) -> _Staged:
-    table = as_polars(obj)
-    table_profile = profile(table, label=label)  # checks the label before anything is stored
-    kind = type(obj).__module__.split(".")[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "data.parquet"
-        table.write_parquet(path, statistics=True)
-        blob = ws.artifacts.put_file(path)
-    return _Staged(
-        blob.digest,
-        blob.size,
-        {
-            "format": "parquet",
-            "file_name": "data.parquet",
-            "source": {
-                "path": None,
-                "object": f"{kind} {type(obj).__name__}",
-                "rows": table.height,
-            },
-            **_shape(table),
-        },
-        table_profile,
-    )
-
-
-def _shape(table: pl.DataFrame) -> dict[str, Any]:
-    return {
-        "rows": table.height,
-        "columns": [{"name": n, "type": str(t)} for n, t in table.schema.items()],
-    }
-
-
-def _store_profile(store: Any, table_profile: Profile) -> dict[str, str]:
-    data = json.dumps(table_profile.to_json(), separators=(",", ":")).encode()
-    stored = {"profile": store.put_bytes(data).digest}
-    if table_profile.sample is not None and table_profile.sample.width:
-        buffer = io.BytesIO()
-        table_profile.sample.write_parquet(buffer)
-        stored["profile_sample"] = store.put_bytes(buffer.getvalue()).digest
-    return stored
-
-
-def _same_label(latest: Artifact, label: str | None) -> bool:
-    return latest.metadata.get("label") == label
+def _same(latest: Artifact | None, digest: str, label: str | None) -> bool:
+    return latest is not None and latest.digest == digest and latest.metadata.get("label") == label
 
 
 def _who() -> str:
@@ -411,8 +349,14 @@ def previous_version(version: DatasetVersion) -> DatasetVersion | None:
 
 def record_schema(ws: Workspace, name: str, schema: Schema, *, source: str) -> Artifact:
     """Store ``schema`` as the dataset's pinned schema (its next schema version)."""
-    blob = ws.artifacts.put_bytes(schema.to_yaml().encode())
-    return ws.record(
+    return _record_schema_blob(ws, name, ws.artifacts.put_bytes(schema.to_yaml().encode()), source)
+
+
+def _record_schema_blob(ws: Workspace, name: str, blob: Blob, source: str) -> Artifact:
+    from loopml.workspace import record_version
+
+    return record_version(
+        ws,
         blob.digest,
         blob.size,
         kind=SCHEMA_KIND,
@@ -429,5 +373,5 @@ def pinned_schema(ws: Workspace, name: str) -> tuple[Schema, Artifact]:
         artifact = record_schema(
             ws, name, infer_schema(first.profile()), source=f"inferred from {first.ref}"
         )
-    text = ws.artifacts.read_bytes(artifact.digest).decode()
+    text = ws.artifacts.read_bytes(artifact.digest, what=f"schema {artifact.ref}").decode()
     return Schema.from_yaml(text, f"schema {artifact.ref}"), artifact

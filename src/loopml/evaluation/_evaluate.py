@@ -35,7 +35,7 @@ from loopml.evaluation._slices import (
     slice_results,
     user_slices,
 )
-from loopml.refs import check_name
+from loopml.refs import check_name, record_name
 
 if TYPE_CHECKING:
     import polars as pl
@@ -76,14 +76,17 @@ def evaluate(
     DatasetVersions or pandas/Polars DataFrames (``train`` may be a list: training and
     validation). ``task`` is inferred from the model when None. ``primary`` is the
     metric the gate compares first (default: accuracy, rmse, or mase for a time
-    series). ``name`` names the stored evaluation (default: the registered model's
-    name, else "evaluation"). See docs/evaluation.md for every step.
+    series). The stored evaluation is named after the model: ``NAME.vN.evaluation``
+    for a registered version (its ``@v2`` is that version's second evaluation),
+    ``NAME.evaluation`` with ``name`` (the model's name, for a model not registered
+    yet), else ``evaluation``. See docs/evaluation.md for every step.
     """
     ws = inputs.OnDemand(workspace)
     info = inputs.load(model, ws)
-    stored_as = name or (info.artifact.name if info.artifact is not None else "evaluation")
+    if name is not None:
+        check_name(name, "model name")
+    stored_as = record_name(None if name else info.ref, "evaluation", name)
     if record:  # before the work, not after it
-        check_name(stored_as, "evaluation name")
         ws()
     table = inputs.read(data, ws)
     frame = table.frame

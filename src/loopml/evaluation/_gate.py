@@ -6,10 +6,16 @@ the champion on the primary metric beyond a tolerance (a drop inside the candida
 confidence interval is not counted), regresses on no slice beyond a tolerance, flips
 few rows the champion got right, and fits its latency and size budgets. The policy is
 data — a dict, or a YAML or JSON file — and is stored with the decision.
+
+The checks against the champion (champion, slices, flips) pass when there is no
+champion — a first model — and say so; when the model has a champion, they fail if
+the champion's evaluation or the flips against it were not given, rather than pass
+unmeasured.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -19,7 +25,7 @@ from loopml.errors import GateFailed, InvalidInput
 from loopml.evaluation._records import Evaluation, higher_is_better
 
 if TYPE_CHECKING:
-    from loopml.store import Artifact
+    from loopml.store import Artifact, MetadataStore
     from loopml.workspace import Workspace
 
 
@@ -100,6 +106,8 @@ class Decision:
     champion: str | None = None
     evaluation_id: str | None = None  # the candidate's stored evaluation, if it was stored
     artifact_id: str | None = field(default=None, compare=False)
+    # How the stored decision reads: "gate 1 of churn@v5 (churn.v5.gate@v1)".
+    recorded_as: str | None = field(default=None, compare=False)
 
     @property
     def reasons(self) -> list[str]:
@@ -110,10 +118,14 @@ class Decision:
         head = "PASSED" if self.passed else "FAILED"
         lines = [f"gate {head} for {self.candidate or 'the candidate'} on {self.primary}"]
         lines += [f"  {'ok  ' if c.passed else 'FAIL'} {c.name}: {c.message}" for c in self.checks]
+        if self.recorded_as is not None:
+            lines.append(f"recorded as {self.recorded_as}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "artifact_id"}
+        kept = asdict(self)
+        del kept["artifact_id"], kept["recorded_as"]
+        return kept
 
 
 def gate(
@@ -121,6 +133,7 @@ def gate(
     policy: Policy | dict[str, Any] | str | Path | None = None,
     *,
     champion: Evaluation | None = None,
+    name: str | None = None,
     workspace: Workspace | None = None,
     record: bool = True,
     stop: bool = True,
@@ -128,22 +141,34 @@ def gate(
     """Decide whether ``candidate`` may go out under ``policy``, against ``champion``
     (the evaluation of the model now serving, on the same rows) when there is one.
 
-    With ``record``, the decision and its policy are stored (kind ``gate``) and linked
-    to the active run, and a failure records an alert. With ``stop``, a failure raises
-    :class:`GateFailed` — in a pipeline step that stops the pipeline."""
+    ``name`` is the registered model the candidate is for (default: the candidate's,
+    when it was evaluated as a registered version). Without ``champion``, the gate looks
+    for that model's champion in the workspace: with none, the checks against the
+    champion pass as not applicable; with one, they fail, naming what to give.
+
+    With ``record``, the decision and its policy are stored (kind ``gate``, named
+    ``NAME.vN.gate`` after the candidate's version) and linked to the active run, and a
+    failure records an alert. With ``stop``, a failure raises :class:`GateFailed` — in
+    a pipeline step that stops the pipeline."""
     rules = Policy.from_any(policy)
     primary = rules.primary or candidate.primary
     if primary not in candidate.metrics:
         known = ", ".join(sorted(candidate.metrics))
         raise InvalidInput(f"the primary metric {primary!r} is not in the evaluation: {known}")
+    if name is not None:
+        from loopml.refs import check_name
+
+        check_name(name, "model name")
+    store = _StoreIfAny(workspace, record)
+    model = name or _model_name(candidate, store)
+    known_champion = _known_champion(champion, model, store)
     checks = [_baseline(candidate, primary, rules)]
-    if champion is not None:
-        checks.append(_champion(candidate, champion, primary, rules))
+    checks.append(_champion(candidate, known_champion, primary, rules))
     if rules.slice_tolerance is not None:
-        checks.append(_slices(candidate, champion, primary, rules.slice_tolerance))
+        checks.append(_slices(candidate, known_champion, primary, rules.slice_tolerance))
     checks.append(_one_class(candidate, rules.fail_on_one_class_slices))
     if rules.max_negative_flips is not None:
-        checks.append(_flips(candidate, rules.max_negative_flips))
+        checks.append(_flips(candidate, known_champion, rules.max_negative_flips))
     if rules.max_latency_p99_ms is not None:
         checks.append(_latency(candidate, rules.max_latency_p99_ms))
     if rules.max_size_bytes is not None:
@@ -154,11 +179,11 @@ def gate(
         policy=asdict(rules),
         primary=primary,
         candidate=candidate.model,
-        champion=None if champion is None else champion.model,
+        champion=known_champion.ref if champion is None else champion.model,
         evaluation_id=candidate.artifact_id,
     )
     if record:
-        decision = _record(decision, workspace)
+        decision = _record(decision, model, workspace)
     if stop and not decision.passed:
         raise GateFailed(
             f"the gate refused {decision.candidate or 'the candidate'}: "
@@ -189,7 +214,101 @@ def _baseline(candidate: Evaluation, primary: str, rules: Policy) -> Check:
     return Check("baseline", ok, words)
 
 
-def _champion(candidate: Evaluation, champion: Evaluation, primary: str, rules: Policy) -> Check:
+@dataclass(frozen=True)
+class _KnownChampion:
+    """What the gate knows of the champion: its evaluation, given; else its ref, found
+    in the registry; else why there is none."""
+
+    evaluation: Evaluation | None = None
+    ref: str | None = None
+    absent: str = ""
+
+    @property
+    def exists(self) -> bool:
+        return self.evaluation is not None or self.ref is not None
+
+    @property
+    def called(self) -> str:
+        if self.evaluation is not None:
+            return self.evaluation.model or "the champion"
+        return self.ref or "the champion"
+
+    def not_applicable(self) -> str:
+        return f"no champion: not applicable, as {self.absent}"
+
+    def not_given(self, what: str) -> str:
+        return (
+            f"{self.ref} is the champion, but {what}; the candidate cannot be passed "
+            "unmeasured against it"
+        )
+
+
+class _StoreIfAny:
+    """The workspace's store, opened when first needed; None when no workspace can be
+    found and nothing is to be recorded (a gate on evaluations alone)."""
+
+    def __init__(self, workspace: Workspace | None, record: bool) -> None:
+        self._workspace = workspace
+        self._record = record
+
+    @functools.cached_property
+    def store(self) -> MetadataStore | None:
+        from loopml.errors import WorkspaceNotFound
+        from loopml.tracking._active import workspace_in_use
+
+        try:
+            return workspace_in_use(self._workspace).store
+        except WorkspaceNotFound:
+            if self._record:
+                raise
+            return None
+
+
+def _model_name(candidate: Evaluation, found: _StoreIfAny) -> str | None:
+    """The model the candidate is for: the name its stored evaluation was recorded for
+    (``churn`` from ``churn.v3.evaluation`` or ``churn.evaluation``: the name given to
+    evaluate, or the registered version's), else the name of the model it evaluated."""
+    from loopml.errors import NotFound
+    from loopml.refs import record_owner
+
+    if candidate.artifact_id is not None and found.store is not None:
+        try:
+            owner = record_owner(found.store.get_artifact(candidate.artifact_id))
+        except NotFound:
+            owner = None
+        if owner is not None:
+            return owner[0]
+    return None if candidate.model is None else candidate.model.partition("@")[0]
+
+
+def _known_champion(
+    champion: Evaluation | None, model: str | None, found: _StoreIfAny
+) -> _KnownChampion:
+    """The champion given, else the registry's champion of ``model``, else why none."""
+    if champion is not None:
+        return _KnownChampion(evaluation=champion)
+    if model is None:
+        return _KnownChampion(
+            absent="none was given and the candidate is not a registered model (give "
+            "name= to look up its model's champion)"
+        )
+    store = found.store
+    if store is None:
+        return _KnownChampion(absent=f"none was given and no workspace holds model {model!r}")
+    for alias in store.aliases(kind="model", name=model):
+        if alias.alias == "champion":
+            return _KnownChampion(ref=store.get_artifact(alias.artifact_id).ref)
+    return _KnownChampion(absent=f"model {model!r} has no champion yet")
+
+
+def _champion(candidate: Evaluation, known: _KnownChampion, primary: str, rules: Policy) -> Check:
+    champion = known.evaluation
+    if champion is None:
+        if known.exists:
+            return Check(
+                "champion", False, known.not_given("its evaluation was not given (champion=)")
+            )
+        return Check("champion", True, known.not_applicable())
     mine, theirs = candidate.metrics[primary], champion.metrics.get(primary)
     if theirs is None:
         return Check("champion", False, f"the champion's evaluation has no {primary}")
@@ -214,15 +333,18 @@ def _champion(candidate: Evaluation, champion: Evaluation, primary: str, rules: 
     )
 
 
-def _slices(
-    candidate: Evaluation, champion: Evaluation | None, primary: str, tolerance: float
-) -> Check:
+def _slices(candidate: Evaluation, known: _KnownChampion, primary: str, tolerance: float) -> Check:
+    champion = known.evaluation
     if champion is None:
+        if known.exists:
+            return Check(
+                "slices", False, known.not_given("its evaluation was not given (champion=)")
+            )
         # Slices differ from the overall value for reasons of their own (harder rows,
         # fewer of them); a regression needs something that was better before.
         worst = candidate.slices[0] if candidate.slices else None
         note = "" if worst is None else f"; the worst slice is {worst.name} ({worst.gap:+.4g})"
-        return Check("slices", True, "no champion to compare the slices with" + note)
+        return Check("slices", True, known.not_applicable() + note)
     before = {s.name: s for s in champion.slices}
     worse: list[str] = []
     for piece in candidate.slices:
@@ -250,11 +372,17 @@ def _one_class(candidate: Evaluation, fail: bool) -> Check:
     return Check("one_class", not fail, words)
 
 
-def _flips(candidate: Evaluation, most: float) -> Check:
+def _flips(candidate: Evaluation, known: _KnownChampion, most: float) -> Check:
     flips = candidate.flips
     if flips is None or flips.rows == 0:
+        if not known.exists:
+            return Check("flips", True, known.not_applicable())
+        how = f"against={known.called!r}" if "@" in known.called else "against= the champion"
         return Check(
-            "flips", False, "no flips against the champion were measured; evaluate with against="
+            "flips",
+            False,
+            f"{known.called} is the champion, but no flips against it were measured; "
+            f"evaluate the candidate with {how}",
         )
     share = flips.negative / flips.rows
     words = (
@@ -290,9 +418,10 @@ def _size(candidate: Evaluation, budget: float) -> Check:
     )
 
 
-def _record(decision: Decision, workspace: Workspace | None) -> Decision:
+def _record(decision: Decision, model: str | None, workspace: Workspace | None) -> Decision:
     import dataclasses
 
+    from loopml.refs import describe_record, record_name
     from loopml.store import Severity
     from loopml.tracking._active import run_making_records, workspace_in_use
 
@@ -300,10 +429,9 @@ def _record(decision: Decision, workspace: Workspace | None) -> Decision:
     run_id = run_making_records(ws)
     body = json.dumps(decision.to_dict(), sort_keys=True, separators=(",", ":")).encode()
     blob = ws.artifacts.put_bytes(body)
-    name = (decision.candidate or "model").split("@")[0]
     artifact: Artifact = ws.store.create_artifact(
         kind="gate",
-        name=name,
+        name=record_name(decision.candidate, "gate", model),
         digest=blob.digest,
         size=blob.size,
         metadata={
@@ -324,4 +452,6 @@ def _record(decision: Decision, workspace: Workspace | None) -> Decision:
             run_id=run_id,
             artifact_id=artifact.id,
         )
-    return dataclasses.replace(decision, artifact_id=artifact.id)
+    return dataclasses.replace(
+        decision, artifact_id=artifact.id, recorded_as=describe_record(artifact)
+    )

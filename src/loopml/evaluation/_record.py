@@ -46,6 +46,7 @@ def store(
     from loopml.refs import check_name
     from loopml.store import Direction
     from loopml.tracking._active import run_making_records
+    from loopml.workspace import record_version
 
     check_name(name, "evaluation name")
     run_id = run_making_records(ws)
@@ -65,8 +66,8 @@ def store(
         "data_id": used["data"].id if "data" in used else None,
         "label": evaluation.details.get("label"),
     }
-    artifact = ws.record(
-        blob.digest, blob.size, kind=KIND, name=name, metadata=metadata, run_id=run_id
+    artifact = record_version(
+        ws, blob.digest, blob.size, kind=KIND, name=name, metadata=metadata, run_id=run_id
     )
     if run_id is not None:
         for role, read in used.items():
@@ -84,7 +85,7 @@ def load_evaluation(ws: Workspace, evaluation: Artifact | str) -> Evaluation:
             f"{found.kind} {found.ref} is not an evaluation; give an artifact of kind "
             f"{KIND!r} (what loopml.evaluate records) or its id"
         )
-    data = json.loads(ws.artifacts.read_bytes(found.digest))
+    data = json.loads(ws.artifacts.read_bytes(found.digest, what=f"{found.kind} {found.ref}"))
     return Evaluation.from_dict(data, artifact_id=found.id)
 
 

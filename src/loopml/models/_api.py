@@ -14,6 +14,7 @@ from loopml.errors import InvalidInput
 from loopml.models._flavors import RESERVED, decode, encode
 from loopml.models._signature import Signature, infer_signature
 from loopml.tracking._active import run_making_records, workspace_in_use
+from loopml.workspace import record_version
 
 if TYPE_CHECKING:
     from loopml.store import Artifact
@@ -80,7 +81,9 @@ def save_model(
     if run_id is None:  # made in a run (a step, a start_run block): that run made it
         run_id = run_making_records(ws)
     blob = ws.artifacts.put_bytes(data)
-    return ws.record(blob.digest, blob.size, kind=KIND, name=name, metadata=meta, run_id=run_id)
+    return record_version(
+        ws, blob.digest, blob.size, kind=KIND, name=name, metadata=meta, run_id=run_id
+    )
 
 
 def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> Any:
@@ -100,7 +103,10 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
             f"{artifact.kind} {artifact.ref} is not a model (it is stored as "
             f"{meta.get('format', 'a file')}); give a reference to a saved model"
         )
-    return decode(ws.artifacts.read_bytes(artifact.digest), meta, f"model {artifact.ref}")
+    what = f"{artifact.kind} {artifact.ref}"
+    return decode(
+        ws.artifacts.read_bytes(artifact.digest, what=what), meta, f"model {artifact.ref}"
+    )
 
 
 def _signature(signature_from: Any, model: Any) -> Signature | None:

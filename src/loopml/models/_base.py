@@ -44,13 +44,15 @@ class ModelVersionWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Encoded:
-    """A model as bytes, the JSON ``facts`` needed to load it, and the ``libraries``
-    (import name to version) the bytes depend on."""
+    """A model as bytes, the JSON ``facts`` needed to load it, the ``libraries``
+    (import name to version) the bytes depend on, and the user's ``code`` they name."""
 
     data: bytes
     serialization: str
     facts: dict[str, Any] = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=dict)
+    #: the user's classes and functions (``module:QualName``) loading the bytes runs
+    code: tuple[str, ...] = ()
 
 
 class Flavor(ABC):

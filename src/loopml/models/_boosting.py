@@ -93,8 +93,9 @@ class LightGBMFlavor(Flavor):
         if isinstance(model, lgb.Booster):
             text = model.model_to_string()
             return Encoded(text.encode(), "lightgbm-text", {}, {"lightgbm": lgb.__version__})
-        data, modules = pickle_with_modules(model, self.name)
-        return Encoded(data, "pickle", {}, library_versions(modules | {"lightgbm"}))
+        pickled = pickle_with_modules(model, self.name)
+        libraries = library_versions(pickled.modules | {"lightgbm"})
+        return Encoded(pickled.data, "pickle", {}, libraries, pickled.code)
 
     def load(self, data: bytes, serialization: str, facts: Mapping[str, Any]) -> Any:
         lgb = need("lightgbm", self.name, self.extra)

@@ -84,6 +84,7 @@ def encode(model: Any, flavor: str | None = None) -> tuple[bytes, dict[str, Any]
     }
     if encoded.facts:
         meta[name] = encoded.facts
+    meta["code"] = list(encoded.code)  # the user's code loading the bytes runs
     return encoded.data, meta
 
 

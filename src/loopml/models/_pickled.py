@@ -10,8 +10,8 @@ Security: loading a pickle runs code. loopml loads one only from the workspace's
 artifact store after checking its digest; never load a model you do not trust.
 
 >>> import numpy as np
->>> data, modules = pickle_with_modules({"a": np.arange(3)}, "python-function")
->>> list(library_versions(modules)) == ["numpy"]
+>>> pickled = pickle_with_modules({"a": np.arange(3)}, "python-function")
+>>> list(library_versions(pickled.modules)) == ["numpy"]
 True
 """
 
@@ -22,34 +22,49 @@ import pickle
 import sys
 import types
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any
 
+from loopml._usercode import is_user_file
 from loopml.errors import InvalidInput
 from loopml.models._base import Encoded, Flavor, first_line, installed_version, loaded
 
 _NAMED = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
 
-class _ModuleRecorder(pickle.Pickler):
-    """A pickler that notes the module of every class and function it writes."""
+class Recorder(pickle.Pickler):
+    """A pickler that notes the module of every class and function it writes, and
+    which of them are the user's own code (``module:QualName``): loading the bytes
+    runs that code, so a pipeline step taking them counts it in its cache key."""
 
-    def __init__(self, file: io.BytesIO) -> None:
+    def __init__(self, file: IO[bytes]) -> None:
         super().__init__(file, protocol=5)
         self.modules: set[str] = set()
+        self.code: set[str] = set()
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, _NAMED):
-            module = getattr(obj, "__module__", None)
-        else:
-            module = type(obj).__module__
+        named: object = obj.__func__ if isinstance(obj, types.MethodType) else obj
+        if not isinstance(obj, _NAMED):
+            named = type(obj)
+        module = getattr(named, "__module__", None)
         if isinstance(module, str):
             self.modules.add(module)
+            qualname = getattr(named, "__qualname__", None)
+            if isinstance(qualname, str) and is_user_file(_module_file(module)):
+                self.code.add(f"{module}:{qualname}")
         return NotImplemented  # pickle it the usual way
 
 
-def pickle_with_modules(model: Any, flavor: str) -> tuple[bytes, set[str]]:
+@dataclass(frozen=True)
+class Pickled:
+    data: bytes
+    modules: set[str]  # of every class and function it names
+    code: tuple[str, ...]  # the user's own among them, ``module:QualName``
+
+
+def pickle_with_modules(model: Any, flavor: str) -> Pickled:
     buffer = io.BytesIO()
-    recorder = _ModuleRecorder(buffer)
+    recorder = Recorder(buffer)
     try:
         recorder.dump(model)
     except Exception as error:
@@ -64,7 +79,11 @@ def pickle_with_modules(model: Any, flavor: str) -> tuple[bytes, set[str]]:
             "classes or functions defined in __main__ (a script or notebook), which another "
             "process cannot import to load it; move them into a module and import them"
         )
-    return buffer.getvalue(), recorder.modules
+    return Pickled(buffer.getvalue(), recorder.modules, tuple(sorted(recorder.code)))
+
+
+def _module_file(module: str) -> str:
+    return str(getattr(sys.modules.get(module), "__file__", None) or "")
 
 
 def library_versions(modules: set[str]) -> dict[str, str]:
@@ -81,8 +100,9 @@ def library_versions(modules: set[str]) -> dict[str, str]:
 
 class _Pickled(Flavor):
     def save(self, model: Any) -> Encoded:
-        data, modules = pickle_with_modules(model, self.name)
-        return Encoded(data, "pickle", libraries=library_versions(modules))
+        pickled = pickle_with_modules(model, self.name)
+        libraries = library_versions(pickled.modules)
+        return Encoded(pickled.data, "pickle", libraries=libraries, code=pickled.code)
 
     def load(self, data: bytes, serialization: str, facts: Mapping[str, Any]) -> Any:
         return pickle.loads(data)

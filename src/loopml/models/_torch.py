@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import inspect
 import io
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from loopml._usercode import is_user_file
 from loopml.errors import InvalidInput
 from loopml.models._base import (
     Encoded,
@@ -69,7 +71,9 @@ class TorchFlavor(Flavor):
         _check_rebuild(torch, cls, kwargs, state, path)
         torch.save(state, buffer)
         facts = {"class": path, "init_kwargs": kwargs}
-        return Encoded(buffer.getvalue(), "torch-state-dict", facts, libraries)
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+        code = (path,) if is_user_file(file) else ()
+        return Encoded(buffer.getvalue(), "torch-state-dict", facts, libraries, code)
 
     def load(self, data: bytes, serialization: str, facts: Mapping[str, Any]) -> Any:
         torch = need("torch", self.name, self.extra)

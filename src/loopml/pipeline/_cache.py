@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from loopml.artifacts import ArtifactStore
     from loopml.store import Artifact, MetadataStore, Run
 
-KEY_FORMAT = "loopml.step-key/1"
+KEY_FORMAT = "loopml.step-key/2"  # /2: code read by bytecode, values, input code
 OUTPUT_KIND = "output"
 
 
@@ -62,7 +62,7 @@ def find_hit(
             continue
         if verify:
             try:
-                artifacts.verify(output.digest)
+                artifacts.verify(output.digest, what=f"{output.kind} {output.ref}")
             except (NotFound, IntegrityError) as error:
                 rejected = f"cached output {output.ref} cannot be used: {error}"
                 # A corrupt blob would survive a put of the right bytes: drop it first.

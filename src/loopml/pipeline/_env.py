@@ -14,6 +14,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -75,43 +77,94 @@ def _path_stamps() -> list[str]:
 
 
 GIT_STATE_MAX_AGE_S = 5.0
-_recent: dict[Path, tuple[float, dict[str, Any] | None]] = {}
+_recent: dict[Path, tuple[float, GitSnapshot | None]] = {}
 
 
-def recent_git_state(folder: Path) -> dict[str, Any] | None:
-    """:func:`git_state`, reused for a few seconds: a script that starts a run per trial
-    would otherwise spend two git processes on each."""
+def recent_git_state(folder: Path, files: Iterable[str] = ()) -> dict[str, Any] | None:
+    """:func:`git_state`, with the repository read at most every few seconds: a script
+    that starts a run per trial would otherwise spend two git processes on each."""
     now = time.monotonic()
     seen = _recent.get(folder)
-    if seen is not None and now - seen[0] < GIT_STATE_MAX_AGE_S:
-        return seen[1]
-    state = git_state(folder)
-    _recent[folder] = (now, state)
-    return state
+    if seen is None or now - seen[0] >= GIT_STATE_MAX_AGE_S:
+        seen = (now, git_snapshot(folder))
+        _recent[folder] = seen
+    return None if seen[1] is None else seen[1].state(files)
 
 
-def git_state(folder: Path) -> dict[str, Any] | None:
-    """The commit checked out in ``folder`` and whether the tree has changes; None
-    outside a git repository (or without git)."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
+def git_state(folder: Path, files: Iterable[str] = ()) -> dict[str, Any] | None:
+    """The commit checked out in ``folder``, whether the tree has changes, and which of
+    ``files`` it does not hold as they are; None outside a git repository (or without
+    git). See :meth:`GitSnapshot.state`."""
+    snapshot = git_snapshot(folder)
+    return None if snapshot is None else snapshot.state(files)
+
+
+@dataclass(frozen=True)
+class GitSnapshot:
+    """The repository a pipeline runs in, read once: its commit, its root, and which
+    paths differ from the commit (changed, new, untracked or ignored)."""
+
+    commit: str
+    root: str
+    dirty: bool  # a tracked file differs from the commit
+    differing: tuple[str, ...]  # real paths; a folder ends with a separator
+
+    def state(self, files: Iterable[str]) -> dict[str, Any]:
+        """The commit, and which of ``files`` (real paths of the code that ran) it does
+        not hold as they are: ``uncommitted`` (changed, or never committed: checking
+        the commit out would not restore them, so the tree counts as dirty) and
+        ``outside`` (not in the repository at all: imported from elsewhere)."""
+        root = self.root.rstrip(os.sep) + os.sep
+        outside = sorted(f for f in files if not f.startswith(root))
+        uncommitted = sorted(
+            f
+            for f in files
+            if f.startswith(root)
+            and any(f == d or (d.endswith(os.sep) and f.startswith(d)) for d in self.differing)
         )
-        if commit.returncode != 0:
+        state: dict[str, Any] = {"commit": self.commit, "dirty": self.dirty or bool(uncommitted)}
+        if uncommitted:
+            state["uncommitted"] = [os.path.relpath(f, self.root) for f in uncommitted]
+        if outside:
+            state["outside"] = outside
+        return state
+
+
+def git_snapshot(folder: Path) -> GitSnapshot | None:
+    """The repository ``folder`` is in, read with two git commands; None outside a
+    git repository (or without git)."""
+    try:
+        head = _git(folder, "rev-parse", "--show-toplevel", "HEAD")
+        if head.returncode != 0:
             return None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
+        status = _git(
+            folder, "status", "--porcelain", "-z", "--untracked-files=normal", "--ignored=matching"
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    root, commit = head.stdout.split("\n")[:2]
+    root = os.path.realpath(root)
+    dirty = False
+    differing = []
+    entries = iter(status.stdout.split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":  # a rename or copy: the source path follows
+            next(entries, None)
+        dirty = dirty or code not in ("??", "!!")
+        real = os.path.realpath(os.path.join(root, path))
+        differing.append(real + os.sep if path.endswith("/") else real)
+    return GitSnapshot(commit.strip(), root, dirty, tuple(sorted(differing)))
+
+
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+        check=False,
+    )

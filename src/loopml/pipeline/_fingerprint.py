@@ -1,51 +1,78 @@
-"""A step's code fingerprint: its code and the project code it calls, canonical.
+"""A step's code fingerprint: all the user's code it can run, and the values it reads.
 
-A step's cache key includes its code, so changing a preprocessing function re-runs it
-and everything downstream, while a comment, a docstring or formatting does not. The
-function's source is parsed and dumped without positions, docstrings or decorators;
-what it references is then followed, recursively: project functions and classes
-(their source), project modules (the attributes the code uses), and constants of
-simple types (their canonical repr). Code from outside the project (the standard
-library, site-packages, builtins) is left out: package versions are recorded with the
-run's environment. A function without source (``exec``, a REPL) falls back to its
-bytecode, named ``<bytecode>module.name`` in the parts.
+A step's cache key includes its code, so that an edit to what it runs re-runs it and
+everything downstream, while a comment, a docstring or formatting does not. The key is
+conservative by construction: an unneeded re-run is acceptable, a stale hit never is.
+
+The function's source is parsed and dumped without positions or docstrings, and what
+it reads is followed through its bytecode: the user's functions and classes (their
+source, decorators included, and their methods, bases and class attributes), the
+user's modules (the attributes the code uses), wrappers and ``functools.partial``
+(what they wrap and hold), and the values it reads — constants, arrays, tables,
+regexes, dataclasses, instances of the user's classes — written canonically
+(:mod:`loopml.pipeline._values`). Which code is the user's is decided by where its
+file lives, not by the pipeline's folder (:mod:`loopml._usercode`).
+
+When this reading cannot prove it saw everything the step can run — a global it
+cannot write as a value, a global assigned at run time, an import inside a function,
+a name looked up by a string — the fingerprint also holds the digest of every user
+file the step's code reaches through its imports (:mod:`loopml.pipeline._reach`), and
+``unproven`` says why. Installed packages are left out: their versions are recorded
+with each run's environment. A function without source (``exec``, a REPL) is read
+from its bytecode, named ``<bytecode>module.name`` in the parts.
 
 >>> LIMIT = 3
 >>> def clip(x):
-...     '''Docstrings, comments and decorators do not count.'''
+...     '''Docstrings and comments do not count.'''
 ...     return min(x, LIMIT)  # min is a builtin: left out
 >>> fingerprint = code_fingerprint(clip)
 >>> fingerprint.parts
 ('loopml.pipeline._fingerprint.LIMIT', 'loopml.pipeline._fingerprint.clip')
->>> len(fingerprint.digest)
-64
+>>> fingerprint.unproven, len(fingerprint.digest)
+((), 64)
 """
 
 from __future__ import annotations
 
-import ast
-import functools
+import builtins
 import inspect
 import os
 import sys
 import types
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopml._usercode import INSTALLED_FOLDERS, is_user_file, label
 from loopml.errors import InvalidInput
+from loopml.pipeline._names import BY_NAME, code_names
+from loopml.pipeline._source import bytecode, source
+from loopml.pipeline._values import Writer
 
-MAX_CONSTANT_REPR = 10_000
-SIMPLE_TYPES = (int, float, complex, str, bytes, bool, type(None))
-CONTAINER_TYPES = (tuple, list, set, frozenset)
-FUNCTION_TYPES = (types.FunctionType, type)
-INSTALLED_FOLDERS = ("site-packages", "dist-packages")
-DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-# (file, mtime, size, qualname, first line) -> (normalized source, def line): a file
-# edited on disk gets a new key, so a reloaded module is never served stale source.
-_sources: dict[tuple[str, int, int, str, int], tuple[str, int] | None] = {}
+# Attributes every class has, or that its own source already says.
+CLASS_HOUSEKEEPING = frozenset(
+    [
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__dict__",
+        "__weakref__",
+        "__annotations__",
+        "__slots__",
+        "__dataclass_fields__",
+        "__dataclass_params__",
+        "__match_args__",
+        "__orig_bases__",
+        "__parameters__",
+        "__abstractmethods__",
+        "_abc_impl",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__hash__",
+        "__type_params__",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -56,59 +83,105 @@ class Fingerprint:
     parts: tuple[str, ...]
     source_file: str | None
     line: int | None
+    files: tuple[str, ...] = ()  # real paths of the user's files it read (all reached, if unproven)
+    unproven: tuple[str, ...] = ()  # why the reading is not known to be complete
+    pieces: dict[str, str] = field(default_factory=dict)  # part or file -> its short digest
 
 
-def code_fingerprint(func: Callable[..., Any], *, project_root: Path | None = None) -> Fingerprint:
-    """The fingerprint of ``func``'s code and of the project code it references.
+def code_fingerprint(
+    func: Callable[..., Any],
+    *,
+    project_root: Path | None = None,
+    uses: Iterable[str] = (),
+) -> Fingerprint:
+    """The fingerprint of ``func`` and of the user's code and values it reads.
 
-    ``project_root`` defaults to the folder of the top-level package holding ``func``
-    (the folder of its file for a plain module).
+    ``uses`` adds the classes and functions (``module:QualName``) the step runs through
+    its inputs, those a pickled input names; ``?what`` for an input whose list is not
+    known. ``project_root`` (by default the folder of the top-level package holding
+    ``func``) only names the parts.
     """
     from loopml.artifacts import digest_bytes
+    from loopml.pipeline._reach import reach
 
-    target = _unwrap(func)
-    if not isinstance(target, types.FunctionType):
-        raise InvalidInput(
-            f"cannot fingerprint {func!r}: a step must be a Python function (def or lambda)"
-        )
-    file = target.__code__.co_filename if os.path.isfile(target.__code__.co_filename) else None
+    target = _root_function(func)
+    shown_fn = inspect.unwrap(target)
+    code_file = getattr(getattr(shown_fn, "__code__", None), "co_filename", "")
+    file = code_file if os.path.isfile(code_file) else None
     if project_root is not None:
         root: str | None = os.path.realpath(project_root)
     else:
         root = _default_root(target.__module__, file) if file else None
-    walker = _Walker(root, target.__globals__)
+    walker = _Walker(target.__globals__)
     walker.function(target, target.__name__)
+    for used in sorted(set(uses)):
+        walker.input_code(used)
     parts = {_label(key, root): part for key, part in walker.parts.items()}
+    reached: dict[str, str] = {}  # file or unresolved import -> digest, when unproven
+    files = walker.files
+    if walker.unproven:
+        found = reach(sorted(walker.files))
+        files = set(found.files)
+        reached = {f"file {label(f, root)}": d for f, d in found.files.items()}
+        reached |= {f"unresolved {name}": "" for name in found.unresolved}
     text = "".join(f"{key}\n{len(part)}\n{part}\n" for key, part in sorted(parts.items()))
-    source = _source(target)
-    line = source[1] if file and source else None
-    return Fingerprint(digest_bytes(text.encode()), tuple(sorted(parts)), file, line)
+    text += "".join(f"{key}\n{d}\n" for key, d in sorted(reached.items()))
+    pieces = {key: digest_bytes(part.encode())[:16] for key, part in parts.items()}
+    pieces |= {key: d[:16] for key, d in reached.items()}
+    shown = source(shown_fn) if isinstance(shown_fn, types.FunctionType) else None
+    line = shown.line if file and shown else None
+    return Fingerprint(
+        digest_bytes(text.encode()),
+        tuple(sorted(parts)),
+        file,
+        line,
+        tuple(sorted(files)),
+        tuple(dict.fromkeys(walker.unproven)),
+        dict(sorted(pieces.items())),
+    )
+
+
+def _root_function(func: Callable[..., Any]) -> types.FunctionType:
+    target: object = func
+    while not isinstance(target, types.FunctionType) and hasattr(target, "__wrapped__"):
+        target = target.__wrapped__  # functools.lru_cache and the like: they keep results
+    if not isinstance(target, types.FunctionType):
+        raise InvalidInput(
+            f"cannot fingerprint {func!r}: a step must be a Python function (def or lambda)"
+        )
+    return target
+
+
+def _qualified(obj: object) -> str:
+    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    return f"{getattr(obj, '__module__', None) or '?'}.{name}"
 
 
 def _label(key: str, root: str | None) -> str:
-    """A part named by its file under the project root (``steps/text:clean``), not by
-    its module name, which differs between `python pipelines.py` (``__main__``) and an
-    import of the same file."""
+    """A part named by its file (``steps/text.py:clean``), not by its module name, which
+    differs between `python pipelines.py` (``__main__``) and an import of the file."""
     prefix = "<bytecode>" if key.startswith("<bytecode>") else ""
     names = key[len(prefix) :].split(".")
     for cut in range(len(names) - 1, 0, -1):
         module = sys.modules.get(".".join(names[:cut]))
         file = getattr(module, "__file__", None)
-        if file and root and _in_project(file, root):
-            relative = Path(os.path.realpath(file)).relative_to(root).with_suffix("")
-            return f"{prefix}{relative.as_posix()}:{'.'.join(names[cut:])}"
+        if file and is_user_file(file):
+            where = label(file, root).removesuffix(".py")
+            return f"{prefix}{where}:{'.'.join(names[cut:])}"
     return key
 
 
 class _Walker:
-    """One fingerprint's walk: the parts found so far, and what was already visited."""
+    """One fingerprint's walk: the parts found, the files read, and what it cannot prove."""
 
-    def __init__(self, root: str | None, home: dict[str, Any]) -> None:
-        self.root = root
-        self.home = home  # code without a file (exec, REPL) is project code if it lives here
+    def __init__(self, home: dict[str, Any]) -> None:
+        self.home = home  # code without a file (exec, REPL) is the user's if it lives here
         self.parts: dict[str, str] = {}
+        self.files: set[str] = set()
+        self.unproven: list[str] = []
         self.seen: set[int] = set()  # ids stay inside the walk, never in the digest
         self.seen_attributes: set[str] = set()
+        self.writer = Writer(self.code)
 
     def function(self, fn: types.FunctionType, alias: str) -> None:
         if id(fn) in self.seen:
@@ -117,11 +190,12 @@ class _Walker:
         name = f"{fn.__module__}.{fn.__qualname__}"
         if "<" in fn.__qualname__:  # lambdas share a qualname: use the name they are under
             name = f"{fn.__module__}.{alias}"
-        source = _source(fn)
-        key = name if source else f"<bytecode>{name}"
+        found = source(fn)
+        key = name if found else f"<bytecode>{name}"
         while key in self.parts:  # lambdas found in one dict: numbered in the order found
             key += "'"
-        self.parts[key] = (source[0] if source else _bytecode(fn.__code__)) + _defaults(fn)
+        self.parts[key] = (found.text if found else bytecode(fn.__code__)) + self._defaults(fn)
+        self._file(fn.__code__.co_filename)
         self.follow(fn, name)
 
     def klass(self, cls: type) -> None:
@@ -130,53 +204,141 @@ class _Walker:
         self.seen.add(id(cls))
         name = f"{cls.__module__}.{cls.__qualname__}"
         methods = [m for m in _methods(cls) if self.is_project_code(m)]
-        source = _source(cls)
-        if source is None:
-            self.parts[f"<bytecode>{name}"] = "\n".join(_bytecode(m.__code__) for m in methods)
+        found = source(cls)
+        if found is None:
+            self.parts[f"<bytecode>{name}"] = "\n".join(bytecode(m.__code__) for m in methods)
         else:
-            self.parts[name] = source[0]
-        for base in cls.__mro__[1:]:
+            self.parts[name] = found.text
+        self._file(getattr(sys.modules.get(cls.__module__), "__file__", None))
+        for base in [*cls.__mro__[1:], type(cls)]:
             if self.is_project_class(base):
                 self.klass(base)
         for method in methods:
             self.seen.add(id(method))
             self.follow(method, f"{name}.{method.__name__}")
+        module = sys.modules.get(cls.__module__)
+        scope = vars(module) if module is not None else {}
+        for attr, member in sorted(vars(cls).items()):
+            if attr not in CLASS_HOUSEKEEPING and not _is_method(member):
+                self.value(f"{name}.{attr}", attr, member, frozenset())
+        for decorator in found.decorators if found else ():
+            if decorator in scope:
+                self.value(f"{cls.__module__}.{decorator}", decorator, scope[decorator], set())
 
     def follow(self, fn: types.FunctionType, owner: str) -> None:
-        names = sorted({name for code in _codes(fn.__code__) for name in code.co_names})
+        names = code_names(fn.__code__)
+        attributes = names.attributes | names.globals
         for name, value in sorted(_closure(fn).items()):
-            self.value(f"{owner}.{name}", name, value, names)
+            self.value(f"{owner}.{name}", name, value, attributes)
         scope = fn.__globals__.get("__name__", "?")
-        for name in names:
-            if name in fn.__globals__ and not name.startswith("__"):
-                self.value(f"{scope}.{name}", name, fn.__globals__[name], names)
+        for name in sorted(names.globals):
+            if name in fn.__globals__:
+                self.value(f"{scope}.{name}", name, fn.__globals__[name], attributes)
+            elif not hasattr(builtins, name):
+                self.unprove(f"{owner} reads {name!r}, which is not defined when it is read")
+        for name in sorted(names.writes):
+            self.unprove(f"{owner} assigns the global {name!r} as it runs")
+        for name in sorted(names.dynamic):
+            self.unprove(f"{owner} reaches code or values by name ({name})")
+        for module, level in names.imports:
+            self._import(owner, module, level)
+        if names.globals & BY_NAME and any(
+            isinstance(fn.__globals__.get(n), types.ModuleType)
+            and self.is_project_file(getattr(fn.__globals__[n], "__file__", None))
+            for n in names.globals
+        ):
+            self.unprove(f"{owner} looks attributes up by name in a module of the project")
 
-    def value(self, key: str, name: str, value: object, names: list[str]) -> None:
+    def value(self, key: str, name: str, value: object, attributes: Iterable[str]) -> None:
         if isinstance(value, types.ModuleType):
             if self.is_project_file(getattr(value, "__file__", None)):
-                self.module(value, names)
+                self.module(value, attributes)
             return
-        references: list[object] = []
-        constant = _constant(value, references)
-        if constant is not None:
-            self.parts[key] = f"{name} = {constant}"
-        for target in [_unwrap(value)] if constant is None else references:
-            if isinstance(target, types.FunctionType) and self.is_project_code(target):
-                self.function(target, name)
-            elif isinstance(target, type) and self.is_project_class(target):
-                self.klass(target)
+        text = self.writer.write(value)
+        if text is None:
+            self.unprove(f"{key} is a {_kind(value)}, whose state cannot be read as a value")
+        elif key != _qualified(value):  # not a function or class under its own name
+            self.parts[key] = f"{name} = {text}"
 
-    def module(self, module: types.ModuleType, names: list[str]) -> None:
-        # `import helpers` then `helpers.clean(x)`: "clean" is in co_names too.
-        attributes = vars(module)
-        for attr in names:
+    def module(self, module: types.ModuleType, attributes: Iterable[str]) -> None:
+        # `import helpers` then `helpers.clean(x)`: "clean" is an attribute name.
+        found = vars(module)
+        for attr in sorted(attributes):
             key = f"{module.__name__}.{attr}"
-            if attr in attributes and not attr.startswith("__") and key not in self.seen_attributes:
+            if attr in found and not attr.startswith("__") and key not in self.seen_attributes:
                 self.seen_attributes.add(key)
-                self.value(key, attr, attributes[attr], names)
+                self.value(key, attr, found[attr], attributes)
+
+    def code(self, obj: object) -> bool:
+        """Called by the value writer for each function, class and module it meets:
+        walks the project's own; True when ``obj`` is the project's."""
+        if isinstance(obj, types.FunctionType):
+            if self.is_project_code(obj):
+                self.function(obj, obj.__name__)
+                return True
+            self._installed_function(obj)
+        elif isinstance(obj, type) and self.is_project_class(obj):
+            self.klass(obj)
+            return True
+        elif isinstance(obj, types.ModuleType) and self.is_project_file(
+            obj.__dict__.get("__file__")
+        ):
+            self.unprove(f"the module {obj.__name__} is held in a value")
+        return False
+
+    def _installed_function(self, fn: types.FunctionType) -> None:
+        """A library's wrapper (``@retry(3)`` over a project function): what it holds."""
+        if id(fn) in self.seen:
+            return
+        self.seen.add(id(fn))
+        held = [*_closure(fn).values(), *([fn.__wrapped__] if hasattr(fn, "__wrapped__") else [])]
+        if held:
+            key = f"<wraps>{fn.__module__}.{fn.__qualname__}"
+            while key in self.parts:
+                key += "'"
+            text = self.writer.write(held)
+            if text is None:
+                self.unprove(f"{key[7:]} holds values that cannot be read")
+            else:
+                self.parts[key] = text
+
+    def input_code(self, path: str) -> None:
+        if path.startswith("?"):
+            self.unprove(f"the input {path[1:]} does not say which of the user's code it names")
+            return
+        key = f"<input code>.{path}"
+        found = _imported(path)
+        if found is None:
+            self.parts[key] = "cannot be imported"
+        else:
+            self.value(key, path, found, frozenset())
+
+    def _import(self, owner: str, module: str, level: int) -> None:
+        from loopml.pipeline._reach import _module_file
+
+        file = _module_file(module) if not level else None
+        if level or file is None or file.startswith("?") or is_user_file(file):
+            shown = "." * level + module
+            self.unprove(f"{owner} imports {shown} as it runs")
+
+    def unprove(self, why: str) -> None:
+        self.unproven.append(why)
+
+    def _file(self, file: str | None) -> None:
+        if file and is_user_file(file):
+            self.files.add(os.path.realpath(file))
+
+    def _defaults(self, fn: types.FunctionType) -> str:
+        values = [*(fn.__defaults__ or ()), *sorted((fn.__kwdefaults__ or {}).items())]
+        if not values:
+            return ""
+        text = self.writer.write(values)
+        if text is None:
+            self.unprove(f"a default of {fn.__qualname__} cannot be read as a value")
+        return f"\ndefaults: {text}"
 
     def is_project_file(self, file: str | None) -> bool:
-        return bool(file and self.root and _in_project(file, self.root))
+        return bool(file) and is_user_file(str(file))
 
     def is_project_code(self, fn: types.FunctionType) -> bool:
         file = fn.__code__.co_filename
@@ -190,6 +352,20 @@ class _Walker:
         return vars(module) is self.home
 
 
+def _imported(path: str) -> object | None:
+    """The object a ``module:QualName`` path names, or None when it cannot be had."""
+    import importlib
+
+    module, _, qualname = path.partition(":")
+    try:
+        found: object = importlib.import_module(module)
+        for name in qualname.split("."):
+            found = getattr(found, name)
+    except Exception:  # the user's module may fail in any way: the key says so instead
+        return None
+    return found
+
+
 def _default_root(module: str, file: str) -> str:
     """The folder holding the top-level package of ``module`` (or its plain file)."""
     path = Path(os.path.realpath(file))
@@ -200,129 +376,13 @@ def _default_root(module: str, file: str) -> str:
     return str(top)
 
 
-@functools.lru_cache(maxsize=8192)
-def _in_project(file: str, root: str) -> bool:
-    if not os.path.isfile(file):
-        return False
-    path = Path(os.path.realpath(file))
-    if not path.is_relative_to(root):
-        return False
-    below = path.parts[len(Path(root).parts) :]
-    if any(part in INSTALLED_FOLDERS for part in below):
-        return False
-    return not any(
-        path.is_relative_to(lib) and not Path(root).is_relative_to(lib) for lib in _stdlib()
-    )
+def _kind(value: object) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
-@functools.cache
-def _stdlib() -> tuple[str, ...]:
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    return tuple(sorted({os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib")}))
-
-
-def _source(obj: types.FunctionType | type) -> tuple[str, int] | None:
-    """(normalized source, line of the def), or None when the source cannot be had."""
-    code: types.CodeType | None = getattr(obj, "__code__", None)
-    file = code.co_filename if code else getattr(sys.modules.get(obj.__module__), "__file__", "")
-    try:
-        stat = os.stat(file or "")
-    except OSError:
-        return _parse(obj)  # exec, doctest, notebook: nothing to key on, cheap to redo
-    line = code.co_firstlineno if code else 0
-    key = (str(file), stat.st_mtime_ns, stat.st_size, obj.__qualname__, line)
-    if key not in _sources:
-        _sources[key] = _parse(obj)
-    return _sources[key]
-
-
-def _parse(obj: types.FunctionType | type) -> tuple[str, int] | None:
-    import textwrap
-
-    try:
-        lines, start = inspect.getsourcelines(obj)
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError, ValueError):
-        return None
-    node: ast.AST = tree  # a lambda: the statement it is in
-    line = start
-    if tree.body and isinstance(tree.body[0], DEFINITIONS):
-        node = tree.body[0]
-        line = start + node.lineno - 1  # the def, after any decorators
-        if not isinstance(node, ast.ClassDef):  # a class decorator (@dataclass) is behaviour
-            node.decorator_list = []
-    for child in ast.walk(node):
-        first = child.body[0] if isinstance(child, DEFINITIONS) and child.body else None
-        if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
-            child.body = child.body[1:]  # type: ignore[attr-defined]
-    return ast.dump(node), line
-
-
-def _bytecode(code: types.CodeType) -> str:
-    consts = [
-        _bytecode(c) if isinstance(c, types.CodeType) else (_constant(c) or type(c).__name__)
-        for c in code.co_consts
-    ]
-    names = f"{code.co_name}{code.co_varnames} {code.co_names}"
-    return f"{names} {code.co_code.hex()} [{', '.join(consts)}]"
-
-
-def _defaults(fn: types.FunctionType) -> str:
-    values = [*(fn.__defaults__ or ()), *sorted((fn.__kwdefaults__ or {}).items())]
-    return f"\ndefaults: {', '.join(_constant(v) or '?' for v in values)}" if values else ""
-
-
-def _constant(value: object, references: list[object] | None = None) -> str | None:
-    """A canonical repr of a simple value (sets sorted), or None for anything else.
-
-    With ``references``, functions and classes inside containers (a dispatch table)
-    are written as their names and collected there, to be followed.
-    """
-    budget = [MAX_CONSTANT_REPR]
-    text = _canonical(value, budget, 0, references)
-    return text if text is not None and budget[0] >= 0 else None
-
-
-def _canonical(
-    value: object, budget: list[int], depth: int, refs: list[object] | None
-) -> str | None:
-    if budget[0] < 0 or depth > 8:  # too big, or a container holding itself
-        return None
-    kind = type(value)  # exact types only: a subclass may have any repr
-    if kind in SIMPLE_TYPES:
-        text = repr(value)
-        budget[0] -= len(text)
-        return text
-    if isinstance(value, dict) and kind is dict:
-        pairs = [
-            (_canonical(k, budget, depth + 1, refs), _canonical(v, budget, depth + 1, refs))
-            for k, v in value.items()
-        ]
-        items = [None if None in pair else f"{pair[0]}: {pair[1]}" for pair in pairs]
-    elif isinstance(value, tuple | list | set | frozenset) and kind in CONTAINER_TYPES:
-        items = [_canonical(item, budget, depth + 1, refs) for item in value]
-    elif refs is not None and depth and isinstance(target := _unwrap(value), FUNCTION_TYPES):
-        refs.append(target)
-        return f"<{target.__module__}.{target.__qualname__}>"
-    else:
-        return None
-    texts = [item for item in items if item is not None]
-    if len(texts) < len(items):
-        return None
-    if kind in (set, frozenset):
-        texts.sort()  # set order differs between processes: string hashes are salted
-    budget[0] -= 2
-    return f"{kind.__name__}[{', '.join(texts)}]"
-
-
-def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
-    """The code object and those nested in it: lambdas, inner functions, comprehensions."""
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _codes(const)
+def _is_method(member: object) -> bool:
+    return isinstance(member, types.FunctionType | staticmethod | classmethod | property)
 
 
 def _closure(fn: types.FunctionType) -> dict[str, object]:
@@ -340,17 +400,8 @@ def _methods(cls: type) -> Iterator[types.FunctionType]:
         candidates: list[object]
         if isinstance(member, property):
             candidates = [member.fget, member.fset, member.fdel]
+        elif isinstance(member, staticmethod | classmethod):
+            candidates = [member.__func__]
         else:
-            candidates = [_unwrap(member)]
+            candidates = [member]
         yield from (c for c in candidates if isinstance(c, types.FunctionType))
-
-
-def _unwrap(value: object) -> object:
-    if isinstance(value, staticmethod | classmethod | types.MethodType):
-        value = value.__func__
-    if isinstance(value, type | types.ModuleType):
-        return value
-    try:
-        return inspect.unwrap(value)  # type: ignore[arg-type]
-    except Exception:  # a proxy whose __wrapped__ never ends
-        return value

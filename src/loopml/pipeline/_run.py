@@ -19,17 +19,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from loopml._ids import short_id
+from loopml._signals import sigterm_raises
 from loopml.errors import LoopmlError, StepFailed, ValidationFailed
 from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
-from loopml.pipeline._env import environment, git_state
+from loopml.pipeline._env import GitSnapshot, environment, git_snapshot
 from loopml.pipeline._graph import Graph, Node, Output, is_dataset_version
 from loopml.pipeline._runners import RunOptions, execute
 from loopml.pipeline._validation import DataInvalid, evidence
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from loopml.pipeline._fingerprint import Fingerprint
     from loopml.pipeline._graph import Pipeline
-    from loopml.store import Artifact, Run
+    from loopml.store import Artifact, MetadataStore, Run
     from loopml.workspace import Workspace
 
 LOG_KIND = "log"
@@ -89,7 +93,8 @@ def load_output(ws: Workspace, artifact: Artifact) -> Any:
     from loopml.pipeline._serialize import load
 
     meta = artifact.metadata
-    value = load(meta["format"], artifact.digest, ws.artifacts, meta)
+    what = f"{artifact.kind} {artifact.ref}"
+    value = load(meta["format"], artifact.digest, ws.artifacts, meta, what=what)
     if meta["format"] == "dataset-ref":
         return DatasetVersion(ws.store.get_artifact(value["artifact_id"]), ws)
     return value
@@ -106,7 +111,7 @@ def run_pipeline(
 
     options.check(pipeline.file)
     ws = workspace if workspace is not None else current()
-    with active(ws):
+    with active(ws), sigterm_raises():  # SIGTERM ends the runs as killed, then the process
         return _run_traced(pipeline, ws, pipeline.graph(**params), options)
 
 
@@ -128,14 +133,20 @@ def _run_traced(
         graph=graph,
         project_root=folder,
         environment=environment(ws.root / ".loopml" / "cache" if ws.root else None),
-        git=git_state(folder),
+        git=git_snapshot(folder),
         echo=options.echo,
     )
+    files = pipeline_files(pipeline.file)
     run = store.create_run(
         kind="pipeline",
         name=pipeline.name,
         params=graph.params,
-        code={"file": pipeline.file, "line": pipeline.line, "git": context.git},
+        code={
+            "file": pipeline.file,
+            "line": pipeline.line,
+            "git": context.git_state(files),
+            "files": files,
+        },
         environment=context.environment,
         tags={
             **options.tags,
@@ -154,8 +165,8 @@ def _run_traced(
     except StepFailed as failure:
         store.finish_run(run.id, RunStatus.FAILED, error=f"step {failure.step} failed")
         raise
-    except KeyboardInterrupt:
-        store.finish_run(run.id, RunStatus.KILLED, error="interrupted")
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
+        _end_killed(store, run, str(stop) or "interrupted")
         raise
     except BaseException as error:
         store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
@@ -164,15 +175,41 @@ def _run_traced(
     return result
 
 
+def _end_killed(store: MetadataStore, run: Run, reason: str) -> None:
+    """End a stopped pipeline's run, and its steps' runs left running (a worker killed
+    outright, a step stopped outside its body), as killed."""
+    from loopml.store import RunStatus
+
+    for step in store.find_runs(parent_id=run.id, status=RunStatus.RUNNING):
+        try:
+            store.finish_run(step.id, RunStatus.KILLED, error=reason)
+        except LoopmlError:  # its worker ended it meanwhile
+            continue
+    store.finish_run(run.id, RunStatus.KILLED, error=reason)
+
+
 @dataclass
 class _Context:
     ws: Workspace
     graph: Graph
     project_root: Path
     environment: dict[str, Any]
-    git: dict[str, Any] | None
+    git: GitSnapshot | None
     echo: bool
     outputs: dict[str, Artifact] = field(default_factory=dict)
+    # one fingerprint per step function and input code within a run: a step called
+    # ten times is read once
+    fingerprints: dict[tuple[int, tuple[str, ...]], Fingerprint] = field(default_factory=dict)
+
+    def git_state(self, files: Iterable[str]) -> dict[str, Any] | None:
+        return None if self.git is None else self.git.state(files)
+
+
+def pipeline_files(file: str) -> list[str]:
+    """The user's files a pipeline file reaches through its imports."""
+    from loopml.pipeline._reach import reach
+
+    return list(reach([file]).files)
 
 
 def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
@@ -184,7 +221,12 @@ def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
     return graph.downstream(names)
 
 
-def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root: Path) -> Any:
+def step_identity(
+    context_outputs: dict[str, Artifact],
+    node: Node,
+    project_root: Path,
+    fingerprints: dict[tuple[int, tuple[str, ...]], Fingerprint] | None = None,
+) -> Any:
     """A node's parameters, input artifacts, code fingerprint and cache key."""
     from loopml.pipeline._fingerprint import code_fingerprint
 
@@ -197,11 +239,28 @@ def step_identity(context_outputs: dict[str, Artifact], node: Node, project_root
             inputs[name] = value.artifact
         else:
             params[name] = value
-    fingerprint = code_fingerprint(node.step.func, project_root=project_root)
+    uses = input_code(inputs.values())
+    memo = {} if fingerprints is None else fingerprints
+    seen = (id(node.step.func), uses)
+    if seen not in memo:
+        memo[seen] = code_fingerprint(node.step.func, project_root=project_root, uses=uses)
+    fingerprint = memo[seen]
     key = cache_key(
         node.step.name, fingerprint.digest, params, {n: a.digest for n, a in inputs.items()}
     )
     return params, inputs, fingerprint, key
+
+
+def input_code(inputs: Iterable[Artifact]) -> tuple[str, ...]:
+    """The user's classes and functions (``module:QualName``) the pickled inputs name:
+    loading them runs that code. ``?ref`` for an input stored without that list."""
+    uses: set[str] = set()
+    for artifact in inputs:
+        meta = artifact.metadata
+        if meta.get("format") in ("pickle", "model"):
+            code = meta.get("code")
+            uses.update(code if isinstance(code, list) else [f"?{artifact.ref}"])
+    return tuple(sorted(uses))
 
 
 def _run_node(context: _Context, parent: Run, node: Node, forced: bool) -> StepResult:
@@ -223,15 +282,20 @@ def _run_or_reuse(
     from loopml.tracking._active import attach
 
     store = context.ws.store
-    params, inputs, fingerprint, key = step_identity(context.outputs, node, context.project_root)
+    params, inputs, fingerprint, key = step_identity(
+        context.outputs, node, context.project_root, context.fingerprints
+    )
     name = f"{context.graph.pipeline}/{node.name}"
     code = {
         "fingerprint": fingerprint.digest,
-        "parts": list(fingerprint.parts),
+        "parts": fingerprint.pieces,
         "file": fingerprint.source_file,
         "line": fingerprint.line,
-        "git": context.git,
+        "files": list(fingerprint.files),
+        "git": context.git_state(fingerprint.files),
     }
+    if fingerprint.unproven:
+        code["unproven"] = list(fingerprint.unproven)
 
     def start(tags: dict[str, Any], status: RunStatus = RunStatus.RUNNING) -> Run:
         run = store.create_run(
@@ -366,8 +430,8 @@ def _stop_for_invalid_data(context: _Context, run: Run, node: Node, error: DataI
     raise ValidationFailed(
         f"{record.dataset} failed validation with {len(errors)} errors, so pipeline "
         f"{context.graph.pipeline} stopped before the steps after {node.name}; alert "
-        f"{short_id(alert.id)} records the anomalies, and the report is {record.report.ref} "
-        "(loopml artifacts get REF FILE --kind report)",
+        f"{short_id(alert.id)} records the anomalies, in {record.describe()}; its report: "
+        f"loopml artifacts get {record.report.ref} REPORT.html --kind report",
         step=node.name,
         run_id=run.id,
         traceback=text + "\n",

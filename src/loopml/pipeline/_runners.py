@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from loopml.config import Settings
+    from loopml.pipeline._env import GitSnapshot
     from loopml.pipeline._graph import Node
     from loopml.pipeline._run import StepResult, _Context
     from loopml.store import Run
@@ -82,7 +83,7 @@ class StepTask:
     inputs: dict[str, str]  # upstream node name -> its output artifact id
     forced: bool
     environment: dict[str, Any]
-    git: dict[str, Any] | None
+    git: GitSnapshot | None
     echo: bool
 
 
@@ -134,10 +135,11 @@ def _pool(options: RunOptions) -> Iterator[Submit]:
             yield submit
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+
+    from loopml._signals import worker_pool
 
     # spawn, not fork: the parent holds threads and database connections.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(workers, multiprocessing.get_context("spawn")) as pool:
         yield lambda task: pool.submit(run_one, task)
 
 
@@ -214,7 +216,40 @@ def _task(context: _Context, parent: Run, node: Node, forced: bool, file: str) -
 
 
 def run_one(task: StepTask) -> StepResult:
-    """In a worker process: trace the pipeline again and run one of its steps."""
+    """In a worker process: trace the pipeline again and run one of its steps. Stopped
+    (its parent ended, or stops its workers), the step's run is recorded as killed and
+    the worker exits; when the parent has died, the pipeline's run is ended too."""
+    from loopml._signals import Terminated, exit_worker, parent_gone, working
+
+    try:
+        with working():
+            return _run_step(task)
+    except Terminated as stop:
+        _end_stopped(task, parent_gone(), str(stop))
+        exit_worker()
+
+
+def _end_stopped(task: StepTask, parent_gone: str | None, reason: str) -> None:
+    """The runs a stopped worker leaves: its step's, if still running (stopped outside
+    the step's body), and the pipeline's when no parent is left to end it."""
+    from loopml.errors import LoopmlError
+    from loopml.store import RunStatus
+    from loopml.workspace import Workspace
+
+    with Workspace(task.settings) as ws:
+        store = ws.store
+        mine = store.find_runs(parent_id=task.parent_run_id, status=RunStatus.RUNNING)
+        ended = [(run.id, reason) for run in mine if run.pid == os.getpid()]
+        if parent_gone is not None:
+            ended.append((task.parent_run_id, f"{parent_gone} while step {task.node} ran"))
+        for run_id, error in ended:
+            try:  # another worker may have ended the pipeline's run first
+                store.finish_run(run_id, RunStatus.KILLED, error=error)
+            except LoopmlError:
+                continue
+
+
+def _run_step(task: StepTask) -> StepResult:
     from loopml.pipeline._load import load_pipeline
     from loopml.pipeline._run import _Context, _run_node
     from loopml.workspace import Workspace, active

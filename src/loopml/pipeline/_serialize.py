@@ -89,8 +89,11 @@ def record_value(
     ws: Workspace, value: Any, *, kind: str, name: str, run_id: str | None
 ) -> Artifact:
     """Store ``value`` by type and record it as the next version of ``(kind, name)``."""
+    from loopml.workspace import record_version
+
     saved = save(value, ws.artifacts)
-    return ws.record(
+    return record_version(
+        ws,
         saved.digest,
         saved.size,
         kind=kind,
@@ -108,14 +111,20 @@ def save(value: Any, store: ArtifactStore) -> Saved:
 
 
 def load(
-    format: str, digest: str, store: ArtifactStore, metadata: Mapping[str, Any] | None = None
+    format: str,
+    digest: str,
+    store: ArtifactStore,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    what: str | None = None,
 ) -> Any:
     """The value saved as ``digest``; its bytes are read through the store and checked.
 
     Nothing happens before it is called, so callers can keep a lambda around it.
     A ``dataset-ref`` comes back as its dict: resolve ``ref`` in a workspace.
     ``metadata`` (from :class:`Saved`) is needed for ``model``, whose flavor it
-    names; the other formats carry all they need in their bytes.
+    names; the other formats carry all they need in their bytes. ``what`` names the
+    record in the error a missing or damaged blob raises.
     """
     if format not in FORMATS:
         raise InvalidInput(f"unknown stored format {format!r}; loopml knows {', '.join(FORMATS)}")
@@ -124,9 +133,9 @@ def load(
 
         if metadata is None:
             raise InvalidInput(f"stored model {digest} needs its metadata to load; pass it")
-        what = f"the stored {metadata.get('python_type', 'model')} ({digest[:12]})"
-        return decode(store.read_bytes(digest), metadata, what)
-    return _decode(format, store.read_bytes(digest))
+        model = f"the stored {metadata.get('python_type', 'model')} ({digest[:12]})"
+        return decode(store.read_bytes(digest, what=what), metadata, model)
+    return _decode(format, store.read_bytes(digest, what=what))
 
 
 def describe_unserializable(value: Any) -> str | None:
@@ -237,9 +246,8 @@ def _pickle_plan(value: Any, why: str) -> _Plan:
     reason = _why_class(type(value), f"the {_show(type(value))} returned")
     if reason is not None:
         raise InvalidInput(reason)
-    return _Plan(
-        "pickle", {"fallback": "pickle", "why": why}, write=lambda path: _dump(value, path)
-    )
+    facts: dict[str, Any] = {"fallback": "pickle", "why": why}
+    return _Plan("pickle", facts, write=lambda path: facts.update(_dump(value, path)))
 
 
 def _why_class(cls: type, shown: str) -> str | None:
@@ -318,11 +326,15 @@ def _save_npy(array: Any, path: Path) -> None:
         np.save(out, array, allow_pickle=False)
 
 
-def _dump(value: Any, path: Path | None) -> None:
-    """Pickle ``value`` to ``path``; with None, only check that it can be pickled."""
+def _dump(value: Any, path: Path | None) -> dict[str, Any]:
+    """Pickle ``value`` to ``path`` (with None, only check that it can be pickled);
+    the user's code the pickle names, as metadata."""
+    from loopml.models._pickled import Recorder
+
     try:
         with open(path or os.devnull, "wb") as out:
-            pickle.dump(value, out, protocol=5)
+            recorder = Recorder(out)
+            recorder.dump(value)
     except OSError:  # the disk, not the value
         raise
     except Exception as error:
@@ -330,6 +342,7 @@ def _dump(value: Any, path: Path | None) -> None:
             f"the {_show(type(value))} returned cannot be stored: pickle cannot handle it "
             f"({_short(error)}); {FIX}"
         ) from None
+    return {"code": sorted(recorder.code)}
 
 
 # -- JSON -------------------------------------------------------------------------------

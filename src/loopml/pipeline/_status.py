@@ -17,7 +17,10 @@ from loopml.pipeline._cache import find_hit
 from loopml.pipeline._graph import Output
 from loopml.pipeline._run import step_identity
 
+MAX_SHOWN = 4  # changed parts named in a reason
+
 if TYPE_CHECKING:
+    from loopml.pipeline._fingerprint import Fingerprint
     from loopml.pipeline._graph import Node, Pipeline
     from loopml.store import Artifact, MetadataStore, Run
     from loopml.workspace import Workspace
@@ -41,6 +44,7 @@ def pipeline_status(
         graph = pipeline.graph(**params)
     root = Path(pipeline.file).parent
     outputs: dict[str, Artifact] = {}
+    fingerprints: dict[tuple[int, tuple[str, ...]], Fingerprint] = {}
     stale: set[str] = set()
     found = []
     for node in graph.nodes:
@@ -55,7 +59,7 @@ def pipeline_status(
                 )
             )
             continue
-        params_, inputs, fingerprint, key = step_identity(outputs, node, root)
+        params_, inputs, fingerprint, key = step_identity(outputs, node, root, fingerprints)
         hit, _ = find_hit(ws.store, ws.artifacts, key, verify=False)
         if hit is not None and ws.artifacts.exists(hit.output.digest):
             outputs[node.name] = hit.output
@@ -63,7 +67,7 @@ def pipeline_status(
             continue
         stale.add(node.name)
         reasons = _why(
-            ws.store, f"{graph.pipeline}/{node.name}", node, params_, inputs, fingerprint.digest
+            ws.store, f"{graph.pipeline}/{node.name}", node, params_, inputs, fingerprint
         )
         if hit is not None:
             reasons.append(f"its output {hit.output.ref} is missing from the artifact store")
@@ -77,14 +81,14 @@ def _why(
     node: Node,
     params: dict[str, Any],
     inputs: dict[str, Artifact],
-    code: str,
+    code: Fingerprint,
 ) -> list[str]:
     last = _last_run(store, name)
     if last is None:
         return ["never run"]
     reasons = []
-    if last.code.get("fingerprint") != code:
-        reasons.append(f"code changed ({node.step.file}:{node.step.line})")
+    if last.code.get("fingerprint") != code.digest:
+        reasons.append(_code_changed(node, last.code.get("parts"), code))
     for key in sorted(set(params) | set(last.params)):
         before, after = last.params.get(key, "(unset)"), params.get(key, "(unset)")
         if before != after:
@@ -102,6 +106,22 @@ def _why(
             was = old.ref if old is not None else "nothing"
             reasons.append(f"input {role} changed ({what}: {was} -> {artifact.ref})")
     return reasons or ["no run with this code, these parameters and inputs"]
+
+
+def _code_changed(node: Node, before: object, now: Fingerprint) -> str:
+    """Which parts of the code changed since the last run, when that run says."""
+    where = f"{node.step.file}:{node.step.line}"
+    if not isinstance(before, dict):  # recorded before parts had digests
+        return f"code changed ({where})"
+    changed = [
+        key
+        for key in sorted(set(before) | set(now.pieces))
+        if before.get(key) != now.pieces.get(key)
+    ]
+    shown = ", ".join(changed[:MAX_SHOWN]) + (
+        f" and {len(changed) - MAX_SHOWN} more" if len(changed) > MAX_SHOWN else ""
+    )
+    return f"code changed ({where}): {shown or 'how it is read'}"
 
 
 def _last_run(store: MetadataStore, name: str) -> Run | None:

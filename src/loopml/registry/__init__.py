@@ -1,6 +1,6 @@
 """The model registry: versioned models with their signature, evaluation and lineage,
-and the ``champion`` alias moved by promotion and rollback, every move kept with who
-made it and why.
+and the ``champion`` alias moved by promotion (of a version whose gate passed) and
+rollback, every move kept with who made it and why.
 
 >>> import tempfile, loopml
 >>> from loopml import registry
@@ -8,10 +8,16 @@ made it and why.
 >>> from sklearn.linear_model import LogisticRegression
 >>> X, y = load_iris(return_X_y=True, as_frame=True)
 >>> ws = loopml.init(tempfile.mkdtemp())
->>> first = registry.register(LogisticRegression(C=0.1, max_iter=500).fit(X, y), "iris",
+>>> def judged(model):  # evaluated and gated: what a version needs to be promoted
+...     found = loopml.evaluate(model, X.assign(species=y), label="species", name="iris",
+...                             workspace=ws)
+...     loopml.gate(found, workspace=ws)  # no champion yet: nothing to compare with
+...     return found
+>>> models = [LogisticRegression(C=C, max_iter=500).fit(X, y) for C in (0.1, 1.0)]
+>>> evaluations = [judged(model) for model in models]
+>>> first = registry.register(models[0], "iris", evaluation=evaluations[0],
 ...                           signature_from=X, alias="champion", workspace=ws)
->>> second = registry.register(LogisticRegression(C=1.0, max_iter=500).fit(X, y), "iris",
-...                            workspace=ws)
+>>> second = registry.register(models[1], "iris", evaluation=evaluations[1], workspace=ws)
 >>> registry.promote("iris@v2", reason="better on the holdout", workspace=ws).aliases
 ('champion',)
 >>> registry.rollback("iris", reason="slower in production", workspace=ws).ref

@@ -1,6 +1,11 @@
 """Promotion and rollback: the ``champion`` alias moves, the one it leaves becomes
 ``previous``, and every move is kept in the store's alias history with who made it
-and why."""
+and why.
+
+A version is promoted only when its latest gate decision passed, or with ``force``
+and a reason, which the history keeps. Rollback returns to the champion before, which
+needed the same when it was promoted, so it asks for neither: it is the way back
+when the new champion fails in production."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.registry._gated import forced_reason, version_gate
 from loopml.registry._versions import (
     CHAMPION,
     KIND,
@@ -55,17 +61,27 @@ def promote(
     *,
     reason: str | None = None,
     actor: str | None = None,
+    force: bool = False,
     workspace: Workspace | None = None,
 ) -> ModelVersion:
     """Make the version ``ref`` points at the champion; the champion it replaces becomes
     ``previous``, for :func:`rollback`. Promoting the champion again changes nothing.
 
+    The version's latest gate decision — on the evaluation it was registered with, or
+    with it as the candidate — must have passed: a version whose gate failed, or that
+    has none, raises :class:`~loopml.errors.PromotionRefused` naming the failed checks,
+    unless ``force`` is given with a ``reason``; the history then records the reason
+    after what was forced (``forced past a failed gate (flips): ...``).
+
     ``actor`` is who decided (by default the user of this process); ``reason`` why.
     """
-    store = workspace_in_use(workspace).store
+    ws = workspace_in_use(workspace)
+    store = ws.store
     chosen = resolve_model(store, ref)
     current = alias_target(store, chosen.name, CHAMPION)
     if current != chosen.id:
+        verdict, looked_at = version_gate(ws, chosen)
+        reason = forced_reason(chosen.ref, verdict, looked_at, force=force, reason=reason)
         if current is not None:
             store.set_alias(PREVIOUS, current, actor=actor, reason=reason)
         store.set_alias(CHAMPION, chosen.id, actor=actor, reason=reason)

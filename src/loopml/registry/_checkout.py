@@ -30,6 +30,7 @@ class Source:
     file: Path
     described: str
     caveat: str | None = None
+    checkout: Path | None = None  # the folder the commit was checked out into
 
 
 def recorded_source(ws: Workspace, file: str, git: dict[str, Any] | None) -> Source:
@@ -38,9 +39,11 @@ def recorded_source(ws: Workspace, file: str, git: dict[str, Any] | None) -> Sou
     if not commit:
         return _as_it_is(path, "the pipeline was not in a git repository when it ran")
     if git and git.get("dirty"):
+        uncommitted = [str(name) for name in git.get("uncommitted") or []]
+        named = f" ({', '.join(uncommitted)} among the code it ran)" if uncommitted else ""
         return _as_it_is(
             path,
-            f"the git tree had uncommitted changes when it ran (commit {commit[:12]}); "
+            f"the git tree had uncommitted changes when it ran (commit {commit[:12]}){named}; "
             "they were not recorded",
         )
     root = _repository_root(path.parent)
@@ -53,7 +56,16 @@ def recorded_source(ws: Workspace, file: str, git: dict[str, Any] | None) -> Sou
     except ValueError:
         return _as_it_is(path, f"{path} is not inside the repository at {root}")
     folder = _exported(ws, root, commit)
-    return Source(folder / relative, f"commit {commit[:12]}, checked out clean")
+    outside = [str(name) for name in (git or {}).get("outside") or []]
+    if outside:
+        return Source(
+            folder / relative,
+            f"commit {commit[:12]}, checked out, with code from outside the repository",
+            f"it ran code from outside the repository, which the commit does not hold "
+            f"({', '.join(outside)}); that code is used as it is now",
+            folder,
+        )
+    return Source(folder / relative, f"commit {commit[:12]}, checked out clean", None, folder)
 
 
 def _as_it_is(path: Path, why: str) -> Source:

@@ -16,6 +16,7 @@ from loopml.registry._copies import (
     record_copy,
     serving_metadata,
 )
+from loopml.registry._gated import evaluation_gate, forced_reason
 from loopml.registry._versions import (
     CHAMPION,
     EVALUATION_KEY,
@@ -26,6 +27,7 @@ from loopml.registry._versions import (
 )
 from loopml.store import Artifact, Direction
 from loopml.tracking._active import run_making_records, workspace_in_use
+from loopml.workspace import record_version
 
 if TYPE_CHECKING:
     from loopml.evaluation import Evaluation
@@ -49,6 +51,7 @@ def register(
     alias: str | None = None,
     reason: str | None = None,
     actor: str | None = None,
+    force: bool = False,
     workspace: Workspace | None = None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of model ``name``.
@@ -74,20 +77,25 @@ def register(
 
     ``alias`` points an alias
     at the new version: ``champion`` promotes it (see
-    :func:`~loopml.registry.promote`), another name (``challenger``) just moves there;
-    ``reason`` and ``actor`` are recorded with the move.
+    :func:`~loopml.registry.promote`: the gate must have passed on ``evaluation``, or
+    ``force`` be given with a ``reason``; else nothing is registered), another name
+    (``challenger``) just moves there; ``reason`` and ``actor`` are recorded with the
+    move.
     """
     ws = workspace_in_use(workspace)
     if alias is not None:
         _check_alias(alias)
     check_serve(serve, onnx)
     extra = {} if evaluation is None else {EVALUATION_KEY: _evaluation_id(ws.store, evaluation)}
+    if alias == CHAMPION:  # refused before anything is stored
+        verdict, looked_at = evaluation_gate(ws, extra.get(EVALUATION_KEY))
+        forced_reason(f"the new version of {name}", verdict, looked_at, force=force, reason=reason)
     if isinstance(model, Artifact):
         artifact = _register_stored(ws, model, name, extra, signature_from, onnx, serve)
     else:
         artifact = _register_object(ws, model, name, extra, signature_from, onnx, serve)
     if alias == CHAMPION:
-        return promote(artifact.ref, reason=reason, actor=actor, workspace=ws)
+        return promote(artifact.ref, reason=reason, actor=actor, force=force, workspace=ws)
     if alias is not None:
         return set_alias(artifact.ref, alias, reason=reason, actor=actor, workspace=ws)
     return version_of(ws.store, artifact)
@@ -160,8 +168,14 @@ def _register_stored(
     run_id = made_by[0] if made_by else None
     asked = {"signature": signature, SOURCE_KEY: source.id, **extra}
     asked.update(_store_copy(ws, name, copy, serve, run_id))
-    artifact = ws.record(
-        source.digest, source.size, kind=KIND, name=name, metadata={**meta, **asked}, run_id=run_id
+    artifact = record_version(
+        ws,
+        source.digest,
+        source.size,
+        kind=KIND,
+        name=name,
+        metadata={**meta, **asked},
+        run_id=run_id,
     )
     return _as_asked(ws, artifact, asked, serve, run_id)
 

@@ -41,6 +41,8 @@ from loopml.store import Direction
 from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from loopml.pipeline import PipelineResult
     from loopml.store import Artifact, Run
     from loopml.workspace import Workspace
@@ -94,9 +96,31 @@ def reproduce(
         return _recorded(
             ws, replace(found, differences=[*found.differences, f"the rebuild failed: {why}"])
         )
+    if source.checkout is not None:
+        outside = _outside(ws, result, source.checkout)
+        found = replace(found, differences=found.differences + outside)
     return _recorded(
         ws, _compared(ws, found, model, step_run, result, step, rows, label), result.run_id
     )
+
+
+def _outside(ws: Workspace, result: PipelineResult, checkout: Path) -> list[str]:
+    """The code the rebuild ran from outside the checked-out commit: it is as it is
+    now, not as it was, so the rebuild was not from the recorded code alone."""
+    folder = str(checkout.resolve()).rstrip("/") + "/"
+    runs = [ws.store.get_run(result.run_id), *(ws.store.get_run(s.run_id) for s in result.steps)]
+    files = {
+        str(file)
+        for run in runs
+        for file in run.code.get("files") or []
+        if not str(file).startswith(folder)
+    }
+    if not files:
+        return []
+    return [
+        "code: the rebuild ran files from outside the checked-out commit, as they are now: "
+        + ", ".join(sorted(files))
+    ]
 
 
 def _data_plan(

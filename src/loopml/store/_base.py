@@ -37,6 +37,13 @@ Returned records
     metrics by key, step, time; alerts and alias events newest first; schedules by
     name.
 
+Values
+    A value either backend cannot hold is refused before anything is written: whole
+    numbers outside 64 bits, text with NUL characters or lone surrogates, names over
+    their length, JSON nested too deep or with keys that are not text (see
+    :mod:`loopml.store._sql.values`). What is taken comes back unchanged. An error
+    text of a run keeps such characters as escapes instead.
+
 Errors
     Unknown ids and names raise :class:`~loopml.errors.NotFound`, a broken rule
     :class:`~loopml.errors.InvalidInput` or :class:`~loopml.errors.AlreadyExists`,

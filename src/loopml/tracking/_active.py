@@ -23,13 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
-from loopml.tracking._buffer import MetricBuffer, add_finished_run, flush_runs
+from loopml.tracking._buffer import (
+    MetricBuffer,
+    add_finished_run,
+    flush_runs,
+    with_rejected,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
-    from loopml.store import Artifact, Run, RunStatus
+    from loopml.store import Artifact, MetricPoint, Run, RunStatus
     from loopml.workspace import Workspace
 
 _CURRENT: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
@@ -50,14 +55,12 @@ class ActiveRun:
         run: Run,
         *,
         owned: bool,
-        close_workspace: bool,
         deferred: bool = False,
     ) -> None:
         self.ws = ws
         self.id = run.id
         self.name = run.name
         self._owned = owned  # started here, so ended here (a step's run is the pipeline's)
-        self._close_workspace = close_workspace
         # Deferred: the run lives here until it ends, then is recorded whole in the
         # background; anything that needs it in the store (an artifact, a child run)
         # writes it first.
@@ -141,25 +144,38 @@ class ActiveRun:
         self.ended = True
         with _OPEN_LOCK:
             _OPEN.discard(self)
-        try:
-            left = self._buffer.close()
-            if self._record is not None:
-                ended = dataclasses.replace(
-                    self._record, status=RunStatus(status), ended_at=_now(), error=error
-                )
-                self._record = None
-                if self._close_workspace:  # the store closes with this run: write it now
-                    self.ws.store.record_runs([(ended, left)])
-                else:
-                    add_finished_run(self.ws.store, ended, left)
-                    self._handed_over = True
-            elif self._owned:
-                self.ws.store.finish_run(self.id, RunStatus(status), error=error, metrics=left)
-            elif left:
-                self.ws.store.log_metrics(self.id, left)
-        finally:
-            if self._close_workspace:
-                self.ws.close()
+        left = self._buffer.close()
+        if self._record is not None:
+            ended = dataclasses.replace(
+                self._record,
+                status=RunStatus(status),
+                ended_at=_now(),
+                error=with_rejected(error, self._buffer.rejected),
+            )
+            self._record = None
+            add_finished_run(self.ws.store, ended, left)
+            self._handed_over = True
+        elif self._owned:
+            self._finish(RunStatus(status), error, left)
+        elif left:
+            self._buffer.write_apart(left)
+
+    def _finish(self, status: RunStatus, error: str | None, left: list[MetricPoint]) -> None:
+        """Record the run's end with its last points, in one transaction; should the
+        store refuse one of the points, the others are written apart and the run still
+        ends, its error naming the refused ones."""
+        from loopml.errors import InvalidInput
+
+        store = self.ws.store
+        if not self._buffer.rejected:
+            try:
+                store.finish_run(self.id, status, error=error, metrics=left)
+                return
+            except InvalidInput:
+                if not left:
+                    raise  # about the run itself (already finished, say), not a point
+        self._buffer.write_apart(left)
+        store.finish_run(self.id, status, error=with_rejected(error, self._buffer.rejected))
 
     def __enter__(self) -> ActiveRun:
         self._token = _CURRENT.set(self)
@@ -206,7 +222,7 @@ def start_run(
     around = _CURRENT.get()
     if workspace is None and around is not None:
         workspace = around.ws
-    ws, close = (workspace, False) if workspace is not None else (current(), True)
+    ws = workspace if workspace is not None else current()  # kept open for the process
     if parent is None and around is not None:
         parent = around.id
     if around is not None and parent == around.id:
@@ -221,14 +237,9 @@ def start_run(
         "environment": _environment(ws) if record_origin else None,
         "tags": tags,
     }
-    try:
-        run = _local_run(**fields) if deferred else ws.store.create_run(**fields)
-    except BaseException:
-        if close:
-            ws.close()
-        raise
+    run = _local_run(**fields) if deferred else ws.store.create_run(**fields)
     _install_exit_hooks()
-    return ActiveRun(ws, run, owned=True, close_workspace=close, deferred=deferred)
+    return ActiveRun(ws, run, owned=True, deferred=deferred)
 
 
 def _local_run(
@@ -277,7 +288,7 @@ def _now() -> datetime:
 def attach(ws: Workspace, run: Run) -> ActiveRun:
     """The run of a pipeline step, for ``loopml.log_*`` calls in its body; ending it
     writes the buffered metrics and leaves the run itself to the pipeline."""
-    return ActiveRun(ws, run, owned=False, close_workspace=False)
+    return ActiveRun(ws, run, owned=False)
 
 
 def workspace_in_use(workspace: Workspace | None = None) -> Workspace:
@@ -337,7 +348,8 @@ def _code(script: Path | None) -> dict[str, Any]:
     from loopml.pipeline._env import recent_git_state
 
     folder = script.parent if script is not None else Path.cwd()
-    return {"file": str(script) if script else None, "git": recent_git_state(folder)}
+    files = [os.path.realpath(script)] if script is not None else []
+    return {"file": str(script) if script else None, "git": recent_git_state(folder, files)}
 
 
 def _environment(ws: Workspace) -> dict[str, Any]:
@@ -371,15 +383,23 @@ def _install_exit_hooks() -> None:
 
 
 def _end_all() -> None:
+    from loopml.errors import LoopmlError
+
     with _OPEN_LOCK:
         left = list(_OPEN)
     for run in left:
-        if _uncaught:
-            error = _uncaught[-1]
-            run.end("failed", f"{type(error).__name__}: {error}")
-        else:
-            run.end()
-    flush_runs()
+        try:
+            if _uncaught:
+                error = _uncaught[-1]
+                run.end("failed", f"{type(error).__name__}: {error}")
+            else:
+                run.end()
+        except LoopmlError as error:  # the others are still ended; one line, no traceback
+            print(f"loopml: run {run.name} {short_id(run.id)} not ended: {error}", file=sys.stderr)
+    try:
+        flush_runs()
+    except LoopmlError as error:
+        print(f"loopml: finished runs not recorded: {error}", file=sys.stderr)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

@@ -1,16 +1,26 @@
 """Metric points held in memory and written in batches by a background thread, so that
-a training loop logging every step waits for a list append, not for the database."""
+a training loop logging every step waits for a list append, not for the database.
+
+A point is checked when it is logged, by the store's own checks, so a value the store
+cannot hold is refused at the call. Should the store still refuse a point of a batch,
+the batch is split until the refused points are alone: the others are written, and the
+refused ones are named in :attr:`MetricBuffer.rejected` (the run's end records them in
+its error) — one bad value never holds back the rest, or the run's end.
+"""
 
 from __future__ import annotations
 
-import operator
+import dataclasses
 import threading
+import warnings
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loopml._ids import short_id
-from loopml.errors import InvalidInput
+from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store import MetricPoint
+from loopml.store._sql.values import check_metric_key, metric_step, metric_value
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run
@@ -33,13 +43,17 @@ class MetricBuffer:
         # Held: the run is not in the store yet, so nothing is written until release().
         self._registered = held
         self.error: BaseException | None = None
+        self.rejected: list[str] = []  # points the store refused, and why
 
     def release(self) -> None:
         """The run is in the store now: write in the background from here on."""
         _WRITER.register(self)
 
     def add(self, key: str, value: float, step: int) -> None:
-        point = MetricPoint(key, _number(key, value), _step(key, step), datetime.now(UTC))
+        key = check_metric_key(key)
+        point = MetricPoint(
+            key, metric_value(key, value), metric_step(key, step), datetime.now(UTC)
+        )
         with self._lock:
             if self._closed:
                 raise InvalidInput(
@@ -60,14 +74,39 @@ class MetricBuffer:
         with self._writing:
             with self._lock:
                 points, self._points = self._points, []
-            if not points:
-                return
-            try:
-                self._store.log_metrics(self._run_id, points)
-            except BaseException:
-                with self._lock:
-                    self._points[:0] = points
-                raise
+            chunks = _apart(points)
+            while chunks:
+                chunk = chunks[0]
+                try:
+                    self._store.log_metrics(self._run_id, chunk)
+                except InvalidInput as error:  # split until the refused points are alone
+                    if len(chunk) == 1:
+                        self._reject(chunk[0], error)
+                        chunks.pop(0)
+                    else:
+                        middle = len(chunk) // 2
+                        chunks[:1] = [chunk[:middle], chunk[middle:]]
+                    continue
+                except BaseException:
+                    with self._lock:  # kept, in order, for the next try
+                        self._points[:0] = [point for left in chunks for point in left]
+                    raise
+                chunks.pop(0)
+
+    def _reject(self, point: MetricPoint, error: InvalidInput) -> None:
+        self.rejected.append(f"{point.key} at step {point.step}: {error}")
+        warnings.warn(
+            f"run {short_id(self._run_id)}: metric point not stored: {self.rejected[-1]}",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+    def write_apart(self, points: list[MetricPoint]) -> None:
+        """Write ``points`` (handed back by :meth:`close`) in this thread, without the
+        run's end: those the store refuses are kept out, and named in :attr:`rejected`."""
+        with self._lock:
+            self._points[:0] = points
+        self.flush()
 
     def close(self) -> list[MetricPoint]:
         """Refuse later points, and hand back the ones not yet written, for the caller to
@@ -113,7 +152,7 @@ class _Writer:
                 by_store.setdefault(id(entry[0]), []).append(entry)
             for index, batch in enumerate(by_store.values()):
                 try:
-                    batch[0][0].record_runs([(run, points) for _, run, points in batch])
+                    _record(batch[0][0], [(run, points) for _, run, points in batch])
                 except BaseException:
                     with self._lock:  # kept, in order, for the next try
                         rest = [e for b in list(by_store.values())[index:] for e in b]
@@ -165,25 +204,79 @@ def flush_runs() -> None:
     _WRITER.flush_runs()
 
 
-def _number(key: str, value: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"metric {key!r} = {value!r} is not a number; log numbers (accuracy, loss, ...), "
-            "and text as a tag or parameter"
-        ) from None
-    if not isinstance(key, str) or not key or len(key) > 255:
-        raise InvalidInput(f"metric key {key!r} must be a string of 1 to 255 characters")
-    return number
+def _apart(points: list[MetricPoint]) -> list[list[MetricPoint]]:
+    return [points[start : start + BATCH] for start in range(0, len(points), BATCH)]
 
 
-def _step(key: str, step: Any) -> int:
-    if isinstance(step, float) and step.is_integer():
-        return int(step)
+def _record(store: MetadataStore, runs: Sequence[tuple[Run, list[MetricPoint]]]) -> None:
+    """Record finished runs, all in one transaction when the store takes them all.
+
+    When the store refuses the batch (a refusal of the input; a database failure is
+    raised, for the next try), each run is recorded alone, parents first; a run is
+    recorded without the metric points the store's checks refuse, which its error then
+    names; a run the store refuses even so is left out with a warning rather than
+    retried for ever, holding back the others."""
     try:
-        if not isinstance(step, bool):
-            return operator.index(step)  # int, and NumPy's integers
-    except TypeError:
-        pass
-    raise InvalidInput(f"metric {key!r}: step {step!r} must be a whole number")
+        store.record_runs(runs)
+        return
+    except _REFUSALS as error:
+        if len(runs) > 1:
+            for entry in _parents_first(runs):
+                _record(store, [entry])
+            return
+        refused = error
+    run, points = runs[0]
+    kept: list[MetricPoint] = []
+    notes: list[str] = []
+    for point in points:
+        try:
+            _check_point(point)
+            kept.append(point)
+        except InvalidInput as why:
+            notes.append(f"{point.key} at step {point.step}: {why}")
+    if not notes:
+        warnings.warn(
+            f"run {short_id(run.id)} ({run.name}) could not be recorded: {refused}",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+        return
+    error_text = with_rejected(run.error, notes)
+    warnings.warn(
+        f"run {short_id(run.id)}: metric point not stored: {notes[0]}", RuntimeWarning, stacklevel=1
+    )
+    _record(store, [(dataclasses.replace(run, error=error_text), kept)])
+
+
+_REFUSALS = (InvalidInput, AlreadyExists, NotFound)
+
+
+def _parents_first(
+    runs: Sequence[tuple[Run, list[MetricPoint]]],
+) -> list[tuple[Run, list[MetricPoint]]]:
+    """``runs`` ordered so that a run comes after its parent when both are there."""
+    waiting = list(runs)
+    ordered: list[tuple[Run, list[MetricPoint]]] = []
+    while waiting:
+        pending = {run.id for run, _ in waiting}
+        ready = [entry for entry in waiting if entry[0].parent_id not in pending]
+        ready = ready or waiting[:1]  # a cycle cannot be recorded anyway: go on
+        ordered.extend(ready)
+        waiting = [entry for entry in waiting if entry not in ready]
+    return ordered
+
+
+def _check_point(point: MetricPoint) -> None:
+    key = check_metric_key(point.key)
+    metric_value(key, point.value)
+    metric_step(key, point.step)
+
+
+def with_rejected(error: str | None, rejected: list[str]) -> str | None:
+    """A run's error text, with the metric points the store refused named after it."""
+    if not rejected:
+        return error
+    note = f"{len(rejected)} metric point(s) could not be stored: " + "; ".join(rejected[:3])
+    if len(rejected) > 3:
+        note += f"; and {len(rejected) - 3} more"
+    return note if error is None else f"{error}\n{note}"

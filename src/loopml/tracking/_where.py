@@ -1,4 +1,5 @@
-"""``--where`` filters on runs, such as ``metrics.auc > 0.9 and params.C < 1``.
+"""``--where`` filters on runs, such as ``metrics.auc > 0.9 and params.C < 1``, and
+``--sort`` orders them by one of the same fields, such as ``-metrics.auc``.
 
 The text is parsed by Python's own parser into a syntax tree and only a few node types
 are accepted: comparisons, ``and``/``or``/``not``, parentheses, literals and the
@@ -14,6 +15,10 @@ of a number with text, is false for that run.
 True
 >>> where({"metrics": {}, "params": {"C": 1}, "status": "succeeded"})
 False
+>>> rows = [{"name": "a", "metrics": {"auc": 0.8}}, {"name": "b", "metrics": {}},
+...         {"name": "c", "metrics": {"auc": 0.9}}]
+>>> [row["name"] for row in sort_rows(rows, "-metrics.auc")]  # best first, missing last
+['c', 'a', 'b']
 """
 
 from __future__ import annotations
@@ -166,3 +171,54 @@ def _mapping_key(node: ast.expr) -> tuple[str, str] | None:
 
 def _shown(node: ast.expr) -> str:
     return repr(ast.unparse(node))
+
+
+SORT_FIELDS = (*FIELDS, "started_at", "seconds")
+SORT_HELP = (
+    "give a field as --where names them: metrics.KEY, params.KEY, tags.KEY, "
+    + ", ".join(SORT_FIELDS)
+    + "; a leading - sorts high to low, e.g. --sort -metrics.auc"
+)
+
+
+def sort_rows(rows: list[Row], text: str) -> list[Row]:
+    """``rows`` ordered by the field ``text`` names, low to high, or high to low when it
+    starts with ``-``; rows without the field come last either way, numbers before
+    text."""
+    field = text.strip()
+    descending = field.startswith("-")
+    field = field.removeprefix("-").strip()
+    try:
+        node = ast.parse(field, mode="eval").body
+    except SyntaxError:
+        raise InvalidInput(f"--sort {text!r} is not a field; {SORT_HELP}") from None
+    key = _mapping_key(node)
+    if key is not None:
+        mapping, name = key
+
+        def value(row: Row) -> Any:
+            return (row.get(mapping) or {}).get(name, _MISSING)
+
+    elif isinstance(node, ast.Name) and node.id in SORT_FIELDS:
+        column = node.id
+
+        def value(row: Row) -> Any:
+            found = row.get(column, _MISSING)
+            return _MISSING if found is None else found
+
+    else:
+        raise InvalidInput(f"--sort {text!r} is not a field; {SORT_HELP}")
+    numbers: list[tuple[float, Row]] = []
+    texts: list[tuple[str, Row]] = []
+    missing: list[Row] = []
+    for row in rows:
+        found = value(row)
+        if isinstance(found, int | float) and found == found:  # NaN sorts as missing
+            numbers.append((float(found), row))
+        elif found is _MISSING or isinstance(found, float):
+            missing.append(row)
+        else:
+            texts.append((found if isinstance(found, str) else repr(found), row))
+    numbers.sort(key=lambda pair: pair[0], reverse=descending)
+    texts.sort(key=lambda pair: pair[0], reverse=descending)
+    return [row for _, row in numbers] + [row for _, row in texts] + missing

@@ -205,14 +205,12 @@ def _execute(jobs: list[TrialJob], runner: str, address: str | None) -> None:
             for future in futures:
                 future.result()
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from loopml.training._workers import run_in_processes
 
-    # spawn, not fork: the parent holds threads and database connections.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
-        for future in [pool.submit(run_trials, job) for job in jobs]:
-            future.result()
+    # Fresh processes, not fork (the parent holds threads and database connections) and
+    # not multiprocessing's spawn (it imports the main script again: without a
+    # __main__ guard, that starts the search again in every worker).
+    run_in_processes(jobs)
 
 
 def _result(ws: Workspace, study: Any, name: str, run_id: str) -> TuneResult:

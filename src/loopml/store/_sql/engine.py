@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from loopml.errors import (
+    InvalidInput,
     InvalidURL,
+    LoopmlError,
     NotWritable,
     StoreError,
     StoreMissing,
@@ -29,6 +31,7 @@ RETRY_SECONDS = 120.0
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 _WRITE = "loopml_write"
+_FIX = "give whole numbers within 64 bits, and text without NUL characters or lone surrogates"
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -187,6 +190,12 @@ def retrying(engine: sa.Engine, work: Callable[[], T], *, retry_on_integrity: bo
             retry = _is_contention(error) or (retry_on_integrity and _is_unique_race(error))
             if not retry or time.monotonic() > deadline:
                 raise translate(error, engine.url) from error
+        except (OverflowError, UnicodeEncodeError) as error:
+            # The driver's own refusal of a value, before the database saw it; the
+            # store's checks refuse these first, this is the net under them.
+            raise InvalidInput(
+                f"store {redact(engine.url)} refused a value it was given ({error}); {_FIX}"
+            ) from error
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.25)
 
@@ -207,11 +216,13 @@ def _is_unique_race(error: exc.DBAPIError) -> bool:
     return code == "23505" or "unique constraint failed" in str(error.orig).lower()
 
 
-def translate(error: exc.DBAPIError, url: sa.URL) -> StoreError | NotWritable:
+def translate(error: exc.DBAPIError, url: sa.URL) -> LoopmlError:
     """The loopml error for a driver error, naming the store and the fix."""
     where = redact(url)
     message = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     lowered = message.lower()
+    if isinstance(error, exc.DataError):  # a value the database refused: the caller's
+        return InvalidInput(f"store {where} refused a value it was given ({message}); {_FIX}")
     if "readonly database" in lowered or "read-only" in lowered:
         return NotWritable(
             f"store {where} is read-only ({message}); make the database file and its "

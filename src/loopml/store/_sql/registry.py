@@ -15,7 +15,7 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.store._records import Alias, AliasEvent
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store._sql.values import check_length
+from loopml.store._sql.values import check_length, check_text
 
 Row = Mapping[Any, Any]
 _MAX_REASON = 4096
@@ -201,7 +201,7 @@ def _reason(reason: str | None) -> str | None:
             f"alias change reason {reason!r:.80} must be text of at most {_MAX_REASON} "
             "characters; say in a sentence why the alias moves"
         )
-    return reason
+    return check_text("alias change reason", reason)
 
 
 def _alias(row: Row) -> Alias:

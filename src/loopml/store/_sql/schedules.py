@@ -17,7 +17,7 @@ from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store._records import RunStatus, Schedule
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store._sql.values import check_length, json_object, run_status
+from loopml.store._sql.values import check_length, check_limit, json_object, run_status
 
 Row = Mapping[Any, Any]
 
@@ -54,7 +54,9 @@ class Schedules:
             _cadence.check_every(every_seconds)
         if cron is not None:
             cron = _cadence.check_cron(cron)
+            check_length("schedule cron", cron, 255)
         _cadence.zone(timezone)
+        check_length("schedule timezone", timezone, 64)
         created = now_us()
         if next_due_at is None:
             next_due_at = _cadence.next_due(
@@ -115,8 +117,7 @@ class Schedules:
         retrying(self._engine, work)
 
     def claim_due(self, now: datetime, limit: int | None = None) -> list[Schedule]:
-        if limit is not None and limit < 0:
-            raise InvalidInput(f"claim_due limit {limit} must not be negative")
+        limit = check_limit(limit)
         moment = to_us(now)
         due = self._schedule_rows(
             sa.select(t.schedules)

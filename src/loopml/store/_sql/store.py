@@ -32,10 +32,12 @@ from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
-from loopml.store._sql.values import MAX_INT, metric_row, row_limit
+from loopml.store._sql.values import INT32, INT64, check_int, check_limit, in_range, metric_row
 from loopml.store._sql.values import check_length as _check_name
 from loopml.store._sql.values import json_object as _json_object
+from loopml.store._sql.values import optional_text as _optional_text
 from loopml.store._sql.values import run_status as _status
+from loopml.store._sql.values import storable_text as _storable_text
 
 _HOST = socket.gethostname()
 Row = Mapping[Any, Any]
@@ -67,17 +69,15 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
     ) -> Artifact:
         _check_name("artifact kind", kind, 64)
         _check_name("artifact name", name, 255)
-        if not digest or len(digest) > 64:
-            raise InvalidInput(f"artifact digest {digest!r} must be 1 to 64 characters")
-        if size < 0:
-            raise InvalidInput(f"artifact size {size} must not be negative")
+        _check_name("artifact digest", digest, 64)
+        _check_name("event role", role, 255)
         row: dict[str, Any] = {
             "id": new_id(),
             "kind": kind,
             "name": name,
             "digest": digest,
-            "size": size,
-            "uri": uri,
+            "size": check_int("artifact size", size, (0, INT64[1])),
+            "uri": _optional_text("artifact uri", uri),
             "metadata": _json_object("artifact metadata", metadata),
         }
 
@@ -116,7 +116,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
 
     def get_artifact_version(self, kind: str, name: str, version: int) -> Artifact:
         rows: list[Row] = []
-        if 1 <= version <= MAX_INT:  # no other version can be stored
+        if in_range(version, INT32):  # no version can be outside it
             rows = self._select(
                 sa.select(t.artifacts).where(
                     t.artifacts.c.kind == kind,
@@ -155,7 +155,8 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         for column, value in (("kind", kind), ("name", name), ("digest", digest)):
             if value is not None:
                 query = query.where(t.artifacts.c[column] == value)
-        if (limit := row_limit("find_artifacts", limit)) is not None:
+        limit = check_limit(limit)
+        if limit is not None:
             query = query.limit(limit)
         return [_artifact(row) for row in self._select(query)]
 
@@ -185,6 +186,8 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
     ) -> Run:
         _check_name("run kind", kind, 64)
         _check_name("run name", name, 255)
+        if fingerprint is not None:
+            _check_name("run fingerprint", fingerprint, 64)
         status = _status(status)
         started = now_us()
         row: dict[str, Any] = {
@@ -230,13 +233,14 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             )
         now = now_us()
         points = [metric_row(run_id, point, now) for point in metrics]
+        text = None if error is None else _storable_text(str(error))
 
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
                 row = self._require_running(c, run_id, f"finish it as {status.value}")
                 if points:
                     c.execute(sa.insert(t.metrics), points)
-                ended = {"status": status.value, "ended_at": now_us(), "error": error}
+                ended = {"status": status.value, "ended_at": now_us(), "error": text}
                 c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**ended))
                 return _run({**row, **ended})
 
@@ -289,7 +293,8 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         for column, value in filters.items():
             if value is not None:
                 query = query.where(t.runs.c[column] == value)
-        if (limit := row_limit("find_runs", limit)) is not None:
+        limit = check_limit(limit)
+        if limit is not None:
             query = query.limit(limit)
         return [_run(row) for row in self._select(query)]
 
@@ -413,6 +418,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             ) from None
         if not isinstance(message, str) or not message:
             raise InvalidInput("an alert needs a message saying what happened")
+        _optional_text("alert message", message)
         row: dict[str, Any] = {
             "id": new_id(),
             "kind": kind,
@@ -453,7 +459,8 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             query = query.where(t.alerts.c.kind == kind)
         if run_id is not None:
             query = query.where(t.alerts.c.run_id == run_id)
-        if (limit := row_limit("find_alerts", limit)) is not None:
+        limit = check_limit(limit)
+        if limit is not None:
             query = query.limit(limit)
         return [_alert(row) for row in self._select(query)]
 

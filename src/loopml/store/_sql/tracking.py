@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,11 +18,14 @@ from loopml.store._records import MetricPoint, Run
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
 from loopml.store._sql.values import (
+    INT32,
+    check_int,
     check_length,
     json_object,
     merge_params,
     metric_row,
     run_status,
+    storable_text,
 )
 
 Row = Mapping[Any, Any]
@@ -113,6 +117,12 @@ def _rows(store: Tracking, query: sa.Select[Any]) -> list[Any]:
 def _run_row(run: Run) -> dict[str, Any]:
     check_length("run kind", run.kind, 64)
     check_length("run name", run.name, 255)
+    check_length("run host", run.host, 255)
+    if run.fingerprint is not None:
+        check_length("run fingerprint", run.fingerprint, 64)
+    for moment in (run.started_at, run.ended_at):
+        if moment is not None and not isinstance(moment, datetime):
+            raise InvalidInput(f"run {run.id}: time {moment!r} must be a datetime")
     status = run_status(run.status)
     if status.finished != (run.ended_at is not None):
         raise InvalidInput(
@@ -131,8 +141,8 @@ def _run_row(run: Run) -> dict[str, Any]:
         "environment": json_object("run environment", run.environment),
         "tags": json_object("run tags", run.tags),
         "host": run.host,
-        "pid": run.pid,
+        "pid": check_int("run pid", run.pid, (0, INT32[1])),
         "started_at": to_us(run.started_at),
         "ended_at": None if run.ended_at is None else to_us(run.ended_at),
-        "error": run.error,
+        "error": None if run.error is None else storable_text(str(run.error)),
     }

@@ -1,15 +1,39 @@
-"""Checks of the values a store call is given, shared by the store's modules."""
+"""Checks of the values a store call is given, shared by the store's modules and by the
+callers that must refuse a value before they hold on to it (the tracking buffer).
+
+A value passes only if both backends hold it and give it back unchanged: integers in
+the column's range (64-bit, or 32-bit for versions and process ids), text without NUL
+characters or lone surrogates (PostgreSQL refuses the first, UTF-8 cannot encode the
+second), names within their column's length, and JSON documents of plain values with
+text keys, nested at most :data:`MAX_JSON_DEPTH` deep (deeper ones cannot be read back
+everywhere).
+
+>>> check_int("metric 'loss' step", 2**63, INT64)
+Traceback (most recent call last):
+...
+loopml.errors.InvalidInput: metric 'loss' step 9223372036854775808 is out of range: ...
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import operator
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from loopml._time import to_us
 from loopml.errors import InvalidInput
 from loopml.store._records import MetricPoint, RunStatus
+
+INT64 = (-(2**63), 2**63 - 1)  # BIGINT, on both backends
+INT32 = (-(2**31), 2**31 - 1)  # INTEGER on PostgreSQL (versions, process ids)
+MAX_JSON_DEPTH = 64
+MAX_KEY = 255  # metric keys, names, roles
+
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def run_status(status: RunStatus | str) -> RunStatus:
@@ -21,23 +45,121 @@ def run_status(status: RunStatus | str) -> RunStatus:
         ) from None
 
 
-# The largest integer both backends store (a signed 64-bit column).
-MAX_INT = 2**63 - 1
+def check_length(what: str, value: str, max_length: int) -> None:
+    """A name: text of 1 to ``max_length`` characters that a store can hold."""
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise InvalidInput(
+            f"{what} {_shown(value)} must be a string of 1 to {max_length} characters"
+        )
+    check_text(what, value)
 
 
-def row_limit(what: str, limit: int | None) -> int | None:
-    """A query's row limit: negative is refused; one above any row count a table can
-    have is the same as none."""
+def check_text(what: str, value: str) -> str:
+    """``value`` if a store can hold it as text, else InvalidInput naming the character."""
+    found = _UNSTORABLE_TEXT.search(value)
+    if found is not None:
+        char = found.group()
+        why = (
+            "a NUL character (\\x00), which PostgreSQL cannot store"
+            if char == "\x00"
+            else f"a lone surrogate ({char!r}), which is not valid Unicode"
+        )
+        raise InvalidInput(
+            f"{what} {_shown(value)} contains {why}; remove it or escape it (e.g. with repr())"
+        )
+    return value
+
+
+def optional_text(what: str, value: str | None, max_length: int | None = None) -> str | None:
+    """Free text (a URI, an error, a message), None allowed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} {_shown(value)} must be text")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(f"{what} {_shown(value)} is longer than {max_length} characters")
+    return check_text(what, value)
+
+
+def storable_text(text: str) -> str:
+    """Text loopml writes itself (an error message, a traceback) made storable: a NUL or
+    a lone surrogate is written as its escape, so the record is kept, not refused."""
+    return _UNSTORABLE_TEXT.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+def check_int(what: str, value: Any, bounds: tuple[int, int] = INT64) -> int:
+    """A whole number within ``bounds`` (an int or NumPy integer; not a bool)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise InvalidInput(f"{what} {_shown(value)} must be a whole number") from None
+    low, high = bounds
+    if not low <= number <= high:
+        raise InvalidInput(
+            f"{what} {number} is out of range: a store holds whole numbers from {low} to {high}"
+        )
+    return number
+
+
+def check_limit(limit: int | None) -> int | None:
+    """A query's ``limit``: None, or a whole number from 0."""
     if limit is None:
         return None
-    if limit < 0:
-        raise InvalidInput(f"{what} limit {limit} must not be negative")
-    return min(limit, MAX_INT)
+    return check_int("limit", limit, (0, INT64[1]))
 
 
-def check_length(what: str, value: str, max_length: int) -> None:
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise InvalidInput(f"{what} {value!r} must be a string of 1 to {max_length} characters")
+def in_range(value: Any, bounds: tuple[int, int]) -> bool:
+    """Whether a lookup value could be stored at all (if not, nothing can match it)."""
+    return isinstance(value, int) and bounds[0] <= value <= bounds[1]
+
+
+def metric_value(key: str, value: Any) -> float:
+    """A metric's value as a float; NaN and infinities are kept."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"metric {key!r} = {_shown(value)} is not a number; log numbers (accuracy, "
+            "loss, ...), and text as a tag or parameter"
+        ) from None
+    except OverflowError:
+        raise InvalidInput(
+            f"metric {key!r} = {_shown(value)} is too large for a 64-bit float; log it "
+            "scaled (its logarithm, or in larger units)"
+        ) from None
+
+
+def metric_step(key: str, step: Any) -> int:
+    """A metric's step: a whole number (a float that is one is taken) in 64 bits."""
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    return check_int(f"metric {key!r} step", step)
+
+
+def check_metric_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise InvalidInput(
+            f"metric key {_shown(key)} must be a string of 1 to {MAX_KEY} characters"
+        )
+    return check_text("metric key", key)
+
+
+def metric_row(run_id: str, point: MetricPoint, now: int) -> dict[str, Any]:
+    """A metric point as a row, or InvalidInput naming what is wrong with it."""
+    key = check_metric_key(point.key)
+    value = metric_value(key, point.value)
+    step = metric_step(key, point.step)
+    if point.at is not None and not isinstance(point.at, datetime):
+        raise InvalidInput(f"metric {key!r} time {_shown(point.at)} must be a datetime")
+    return {
+        "run_id": run_id,
+        "key": key,
+        "step": step,
+        "value": None if math.isnan(value) else value,
+        "at": now if point.at is None else to_us(point.at),
+    }
 
 
 def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -45,40 +167,71 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"{what} must be a mapping of names to values, got {value!r}")
+        raise InvalidInput(f"{what} must be a mapping of names to values, got {_shown(value)}")
     plain: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
-            raise InvalidInput(f"{what} key {key!r} must be a string")
-        try:
-            plain[key] = json.loads(json.dumps(item, allow_nan=False))
-        except (TypeError, ValueError) as error:
-            raise InvalidInput(
-                f"{what} {key!r} = {item!r} cannot be stored as JSON ({error}); "
-                "pass numbers, strings, booleans, None, lists or dicts of those"
-            ) from None
+            raise InvalidInput(f"{what} key {_shown(key)} must be a string")
+        check_text(f"{what} key", key)
+        problem = _json_problem(item)
+        if problem is None:
+            try:
+                text = json.dumps(item, allow_nan=False, ensure_ascii=False)
+            except (TypeError, ValueError) as error:
+                problem = str(error)
+            else:
+                if not _unstorable_json(text):
+                    plain[key] = json.loads(text)
+                    continue
+                problem = "it holds text with a NUL character or a lone surrogate"
+        raise InvalidInput(
+            f"{what} {key!r} = {_shown(item)} cannot be stored as JSON ({problem}); pass "
+            "numbers, strings, booleans, None, and lists or text-keyed dicts of those"
+        )
     return plain
 
 
-def metric_row(run_id: str, point: MetricPoint, now: int) -> dict[str, Any]:
-    """A metric point as a row, or InvalidInput naming what is wrong with it."""
+# An escaped NUL in JSON text: an escape starts after an even run of backslashes.
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _unstorable_json(text: str) -> bool:
+    """Whether JSON text holds a NUL (escaped) or a lone surrogate (which
+    ``json.dumps(ensure_ascii=False)`` leaves as it is); the plain searches first, as
+    the pattern is slow on long text."""
+    if "\\u0000" in text and _ESCAPED_NUL.search(text):
+        return True
+    return not text.isascii() and not _encodes(text)
+
+
+def _encodes(text: str) -> bool:
     try:
-        value = float(point.value)
-        step = int(point.step)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"metric {point.key!r} needs a number value and an integer step, got "
-            f"value={point.value!r} step={point.step!r}"
-        ) from None
-    if not isinstance(point.key, str) or not point.key or len(point.key) > 255:
-        raise InvalidInput(f"metric key {point.key!r} must be a string of 1 to 255 characters")
-    return {
-        "run_id": run_id,
-        "key": point.key,
-        "step": step,
-        "value": None if math.isnan(value) else value,
-        "at": now if point.at is None else to_us(point.at),
-    }
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _json_problem(item: Any) -> str | None:
+    """What JSON would silently change, or not read back everywhere, in ``item``: a key
+    that is not text (JSON would make it one), too deep a nesting. The rest (types,
+    NaN, text) is found in or by ``json.dumps``."""
+    stack = [(item, 1)] if isinstance(item, _CONTAINERS) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested more than {MAX_JSON_DEPTH} levels deep"
+        inner: Iterable[Any] = value
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    return f"the key {_shown(key)} is not text"
+            inner = value.values()
+        stack.extend((v, depth + 1) for v in inner if isinstance(v, _CONTAINERS))
+    return None
 
 
 def merge_params(run_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,3 +245,12 @@ def merge_params(run_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
                 "new run, or as a metric or tag"
             )
     return {**old, **added}
+
+
+def _shown(value: Any) -> str:
+    """``repr`` of a value, cut to a readable length for an error message."""
+    try:
+        text = repr(value)
+    except Exception:  # a value whose repr fails is named by its type
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else f"{text[:77]}..."

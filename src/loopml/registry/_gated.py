@@ -1,0 +1,115 @@
+"""Whether a model version passed the gate: the latest gate decision made on it — on
+the evaluation it was registered with, or with it as the candidate — and what a
+promotion must be given when there is none or it failed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from loopml.errors import InvalidInput, PromotionRefused
+
+if TYPE_CHECKING:
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+GATE_KIND = "gate"
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The latest gate decision on a version: its record, whether it passed, and the
+    checks that failed."""
+
+    artifact: Artifact
+    passed: bool
+    failed: tuple[str, ...]
+
+    def describe(self) -> str:
+        from loopml.refs import describe_record
+
+        return describe_record(self.artifact)
+
+
+def latest_gate(
+    ws: Workspace, *, evaluation_id: str | None = None, candidate: str | None = None
+) -> GateVerdict | None:
+    """The latest gate decision made on the evaluation ``evaluation_id`` or on the model
+    version ``candidate`` (``churn@v3``), if any."""
+    if evaluation_id is None and candidate is None:
+        return None
+    decided = [
+        gate
+        for gate in ws.store.find_artifacts(kind=GATE_KIND)
+        if (evaluation_id is not None and gate.metadata.get("evaluation_id") == evaluation_id)
+        or (candidate is not None and gate.metadata.get("candidate") == candidate)
+    ]
+    if not decided:
+        return None
+    latest = max(decided, key=lambda gate: gate.created_at)
+    decision = json.loads(ws.artifacts.read_bytes(latest.digest))
+    failed = tuple(c["name"] for c in decision.get("checks", ()) if not c.get("passed"))
+    return GateVerdict(latest, bool(decision.get("passed")) and not failed, failed)
+
+
+def forced_reason(
+    ref: str, verdict: GateVerdict | None, looked_at: str, *, force: bool, reason: str | None
+) -> str | None:
+    """The reason to record for promoting ``ref``: the one given when its gate passed;
+    with ``force``, the given one after what was forced. Without ``force``, a version
+    whose gate failed or that has none is refused, saying what failed and how to go on.
+    ``looked_at`` says where a gate decision was looked for."""
+    if verdict is not None and verdict.passed:
+        return reason
+    if verdict is None:
+        what = f"it has no gate decision ({looked_at})"
+        forced = "forced without a gate decision"
+    else:
+        checks = ", ".join(verdict.failed) or "its checks"
+        what = f"its gate decision FAILED on {checks} ({verdict.describe()})"
+        forced = f"forced past a failed gate ({checks})"
+    if not force:
+        raise PromotionRefused(
+            f"{ref} was not made the champion: {what}; gate it and register it with that "
+            "evaluation, or promote it anyway with --force --reason TEXT (in Python: "
+            "force=True, reason=TEXT), which the alias history keeps"
+        )
+    if reason is None or not reason.strip():
+        raise InvalidInput(
+            f"--force needs --reason to promote {ref}: {what}; say why it goes out anyway "
+            "(in Python: reason=TEXT), and the alias history keeps it"
+        )
+    return f"{forced}: {reason.strip()}"
+
+
+def version_gate(ws: Workspace, artifact: Artifact) -> tuple[GateVerdict | None, str]:
+    """The latest gate decision on a registered version, and where it was looked for."""
+    from loopml.registry._versions import EVALUATION_KEY
+
+    evaluation_id = artifact.metadata.get(EVALUATION_KEY)
+    if not isinstance(evaluation_id, str):
+        evaluation_id = None
+    verdict = latest_gate(ws, evaluation_id=evaluation_id, candidate=artifact.ref)
+    return verdict, _looked_at(ws, evaluation_id, artifact.ref)
+
+
+def evaluation_gate(ws: Workspace, evaluation_id: str | None) -> tuple[GateVerdict | None, str]:
+    """The latest gate decision on an evaluation a version is about to be registered
+    with, and where it was looked for."""
+    return latest_gate(ws, evaluation_id=evaluation_id), _looked_at(ws, evaluation_id, None)
+
+
+def _looked_at(ws: Workspace, evaluation_id: str | None, ref: str | None) -> str:
+    from loopml.errors import NotFound
+    from loopml.refs import describe_record
+
+    if evaluation_id is None:
+        if ref is None:
+            return "no evaluation was given (evaluation=) to find its gate decision by"
+        return f"it was registered without an evaluation, and no gate was run on {ref}"
+    try:
+        evaluation = describe_record(ws.store.get_artifact(evaluation_id))
+    except NotFound:
+        evaluation = f"evaluation {evaluation_id}"
+    return f"no gate was run on its {evaluation}" + ("" if ref is None else f" or on {ref}")
