@@ -50,7 +50,12 @@ OWNED_KINDS: dict[str, str] = {
 # what the blob is; a ``*`` part stands for every key of the mapping at that level,
 # and ``{}`` in the name for that key.
 BLOB_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
-    "dataset": (("profile", "profile"), ("profile_sample", "profile sample")),
+    "dataset": (
+        ("profile", "profile"),
+        ("profile_quantiles", "profile quantiles"),
+        ("profile_sample", "profile sample"),
+        ("row_hashes", "row hashes"),
+    ),
     "model": (("copies.*.digest", "{} copy"),),
 }
 

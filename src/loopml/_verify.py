@@ -1,7 +1,8 @@
 """``loopml verify``: every blob any record points to is there and hashes to its digest.
 
-A record points to its own blob, to the blobs its metadata names (a dataset's profile
-and profile sample, a model's ONNX copy: the fields :mod:`loopml._kinds` lists), and,
+A record points to its own blob, to the blobs its metadata names (a dataset's profile,
+quantiles, sample and row hashes, a model's ONNX copy: the fields :mod:`loopml._kinds`
+lists), and,
 for a folder, to each file its manifest names. Each blob is read whole once, however
 many records point to it; a record kept elsewhere (``uri`` set) is not loopml's to
 check.
@@ -11,7 +12,7 @@ check.
 >>> _ = loopml.data.add(__import__("polars").DataFrame({"x": [1]}), name="d", workspace=ws)
 >>> found = verify_workspace(ws)
 >>> found.records, found.blobs, found.damage
-(2, 3, [])
+(2, 5, [])
 >>> ws.close()
 """
 

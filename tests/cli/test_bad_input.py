@@ -113,7 +113,8 @@ def test_a_workspace_that_became_read_only(cli, tmp_path: Path, populated: Path)
         result = cli("artifacts", "put", "data.csv", "--name", "more", read_only=tmp_path)
     finally:
         tmp_path.chmod(0o755)
-    assert_user_error(result, "read-only", "make the folder writable")
+    # the store is opened first now: it says the folder is read-only, before any blob
+    assert_user_error(result, "read-only", "writable")
     assert rows(populated) == before
 
 

@@ -37,7 +37,8 @@ def state(root: Path) -> State:
 def test_the_fixture_records_what_the_checks_look_at(workspace: Path) -> None:
     records, blobs = state(workspace)
     assert records == [("dataset", "good", 1), ("schema", "good", 1)]
-    assert len(blobs) == 4  # data, profile, profile sample, schema
+    # data, profile, its quantiles, profile sample, row hashes, schema
+    assert len(blobs) == 6
 
 
 def test_a_path_that_does_not_exist(cli, workspace: Path) -> None:

@@ -192,6 +192,8 @@ def test_every_help_has_an_example_and_words_for_placeholders(cli) -> None:
 
 
 def test_shell_completion_is_on(cli) -> None:
+    # Name the shell: detecting it from the parent process fails under a test runner.
+    cli.env["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
     script = cli("--show-completion", "bash", check=True).out
     assert "_LOOPML_COMPLETE=complete_bash" in script
     cli.env.update(_LOOPML_COMPLETE="complete_bash", COMP_WORDS="loopml data ch", COMP_CWORD="2")

@@ -404,3 +404,19 @@ def test_run_as_a_script_or_imported_gives_the_same_digest(tmp_path: Path) -> No
     ).stdout.strip()
     assert len(as_script) == 64
     assert as_script == imported
+
+
+def test_source_that_does_not_parse_falls_back_to_the_bytecode() -> None:
+    """A function exec'd under a name whose lines in linecache are not its own (a
+    notebook cell, a docs runner) is read from its bytecode, never an error."""
+    import linecache
+
+    name = "<cell with other lines>"
+    linecache.cache[name] = (10, None, ['x = """never closed\n'] * 3, name)
+    namespace: dict[str, object] = {"__name__": "cell"}
+    exec(compile("def featurize(x):\n    return x + 1\n", name, "exec"), namespace)
+    try:
+        fingerprint = code_fingerprint(namespace["featurize"])  # type: ignore[arg-type]
+    finally:
+        linecache.cache.pop(name, None)
+    assert fingerprint.parts == ("<bytecode>cell.featurize",)

@@ -127,7 +127,11 @@ class DatasetVersion:
             else None
         )
         quantiles_digest = self.metadata.get("profile_quantiles")
-        quantiles = _load_npy(artifacts.read_bytes(quantiles_digest)) if quantiles_digest else None
+        quantiles = (
+            _load_npy(artifacts.read_bytes(quantiles_digest, what=what))
+            if quantiles_digest
+            else None
+        )
         return Profile.from_json(data, sample, quantiles=quantiles)
 
     def row_hashes(self) -> tuple[npt.NDArray[np.uint64], dict[str, Any]] | None:
@@ -136,7 +140,8 @@ class DatasetVersion:
         digest = self.metadata.get("row_hashes")
         if not self.tabular or digest is None:
             return None
-        hashes = _load_npy(self.workspace.artifacts.read_bytes(digest))
+        what = f"the row hashes of {self.what}"
+        hashes = _load_npy(self.workspace.artifacts.read_bytes(digest, what=what))
         return hashes, dict(self.metadata.get("row_hash") or {})
 
     def to_polars(self) -> pl.DataFrame:

@@ -21,6 +21,7 @@ import linecache
 import os
 import sys
 import textwrap
+import tokenize
 import types
 from typing import NamedTuple
 
@@ -57,8 +58,8 @@ def _parse(obj: types.FunctionType | type) -> Source | None:
     try:
         lines, start = _lines(obj)
         tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError, ValueError, IndexError):
-        return None
+    except (OSError, TypeError, SyntaxError, ValueError, IndexError, tokenize.TokenError):
+        return None  # read from the bytecode instead
     node: ast.AST = tree  # a lambda: the statement it is in
     line = start
     decorators: tuple[str, ...] = ()
