@@ -54,9 +54,11 @@ from cli_checks import tree
 TIME_CAP = 4.0  # seconds of new examples per test
 
 # Blobs never change; .loopml/checkouts holds read-only copies of them that any
-# command may make on a first read.
+# command may make on a first read; the stat cache (file state -> digest) is kept up
+# to date by any command that hashes a file.
 BLOBS = ".loopml/artifacts/blobs/"
 CHECKOUTS = ".loopml/checkouts/"
+CACHES = (".loopml/stat-cache",)
 
 
 def fuzz_settings(examples: int) -> settings:
@@ -156,7 +158,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
         ws.store.finish_run(run.id, RunStatus.SUCCEEDED)
         features = frame[["a", "b"]]
         model = LogisticRegression().fit(features, frame.y)
-        registry.register(model, "m", signature_from=features, alias="champion", workspace=ws)
+        registry.register(model, "m", signature_from=features, workspace=ws)
+        registry.promote("m@v1", force=True, reason="the fuzz test's model", workspace=ws)
     (root / "flow.py").write_text(
         "import loopml\n\n"
         "@loopml.step\n"
@@ -269,14 +272,15 @@ def check(command: Command, outcome: Outcome, before: dict[str, Any], after: dic
     for path, entry in before.items():
         if path.startswith((BLOBS, CHECKOUTS)):
             assert after.get(path) == entry, f"stored {path} changed: {shown}"
-        elif path.startswith(".loopml/"):
+        elif path.startswith(".loopml/") and not path.startswith(CACHES):
             if not command.records:
                 assert after.get(path) == entry, f"{path} changed by a reading command: {shown}"
         else:
             assert after.get(path) == entry, f"{path} was changed or removed: {shown}"
     for path in set(after) - set(before):
         allowed = path.startswith(".loopml/") and command.records
-        allowed = allowed or f"{path}/".startswith(CHECKOUTS) or "__pycache__" in path
+        allowed = allowed or f"{path}/".startswith(CHECKOUTS) or path.startswith(CACHES)
+        allowed = allowed or "__pycache__" in path
         allowed = allowed or any(_within(path, told) for told in command.told)
         assert allowed, f"{path} made: {shown}"
 
