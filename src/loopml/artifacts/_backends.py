@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 from loopml.artifacts._digest import CHUNK, chunks, digest_bytes, hasher
 from loopml.artifacts._errors import TranslatingReader, storage_error, translated
 from loopml.artifacts._write import (
+    blob_path,
     copy_in,
     flush_files,
     fsync_path,
@@ -220,6 +221,8 @@ class LocalBatch:
             return
         try:
             flush_files(pending.values(), near=self._root / "tmp")
+            for folder in {blob_path(self._root, digest).parent for digest in pending}:
+                folder.mkdir(exist_ok=True)  # once each, not a failed rename per blob
             folders = {move_into_place(self._root, tmp, d) for d, tmp in pending.items()}
             flush_files([*sorted(folders), self._root / "blobs"], near=self._root / "blobs")
         except OSError as error:

@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import ctypes
 import errno
+import itertools
 import os
 import secrets
 import stat as stat_module
@@ -164,6 +165,8 @@ def fsync_path(path: Path) -> None:
 # -- the parts ------------------------------------------------------------------------
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_TOKENS: dict[int, str] = {}
+_COUNTER = itertools.count()
 _LIBC_LOCK = threading.Lock()
 _libc: list[ctypes.CDLL | None] = []
 
@@ -192,7 +195,11 @@ def _syncfs(near: Path) -> bool:
 
 
 def _tmp_name(root: Path, hint: str) -> Path:
-    return root / "tmp" / f"{hint[:16]}-{secrets.token_hex(8)}.part"
+    """A name no other writer uses: a random token per process (a forked child draws
+    its own), then a counter; the file is made with O_EXCL all the same."""
+    pid = os.getpid()
+    token = _TOKENS.get(pid) or _TOKENS.setdefault(pid, secrets.token_hex(8))
+    return root / "tmp" / f"{hint[:16]}-{token}-{next(_COUNTER)}.part"
 
 
 def _unreadable(source: Path, error: OSError) -> InvalidInput:

@@ -33,6 +33,7 @@ MANIFEST_FORMAT = "loopml.folder/1"
 SKIPPED_NAMES = {".loopml", ".git", "__pycache__", ".DS_Store"}
 # Reading, hashing and writing files is mostly system calls, which free the GIL.
 WORKERS = min(16, 4 * (os.cpu_count() or 1))
+SMALL_FILE = 1024 * 1024  # stored without a thread of its own
 
 
 def store_file(
@@ -108,9 +109,6 @@ def store_folder(
     if batch is None:
         with store.batch() as own:
             return store_folder(store, root, cache, batch=own, last=last, present=present)
-    from concurrent.futures import ThreadPoolExecutor
-
-    from loopml._progress import progress
 
     files = list(folder_files(root))
     if not files:
@@ -131,19 +129,39 @@ def store_folder(
         if entry is not None and entry.digest not in stored and not store.exists(entry.digest):
             entries[index] = None
             todo.append(index)
-    if todo:
-        put = batch.put_file
-        with ThreadPoolExecutor(min(WORKERS, len(todo))) as pool:
-            blobs = pool.map(lambda i: put(files[i][1]), todo)
-            for index, blob in zip(
-                todo, progress(blobs, f"storing {root.name}/", total=len(todo)), strict=True
-            ):
-                relative, path, stat = files[index]
-                _remember(cache, path, stat, blob)
-                entries[index] = FolderEntry(relative, blob.digest, blob.size)
+    for index, blob in _stored(batch, files, todo, root.name):
+        relative, path, stat = files[index]
+        _remember(cache, path, stat, blob)
+        entries[index] = FolderEntry(relative, blob.digest, blob.size)
     cache.flush()
     done = _all(entries)
     return done, manifest_bytes(done)
+
+
+def _stored(
+    batch: BlobBatch, files: list[tuple[str, str, os.stat_result]], todo: list[int], name: str
+) -> Iterator[tuple[int, Blob]]:
+    """The files at ``todo`` stored in ``batch``. Small files one after another in this
+    thread: their cost is system calls on one folder, which threads only contend for
+    (measured: four times slower on two threads than on one); large ones on threads,
+    where the kernel copies and blake3 hashes without the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loopml._progress import progress_bar
+
+    small = [i for i in todo if files[i][2].st_size <= SMALL_FILE]
+    large = [i for i in todo if files[i][2].st_size > SMALL_FILE]
+    with progress_bar(f"storing {name}/", len(todo)) as update:
+        for index in small:
+            yield index, batch.put_file(files[index][1])
+            update(advance=1)
+        if large:
+            with ThreadPoolExecutor(min(WORKERS, len(large))) as pool:
+                for index, blob in zip(
+                    large, pool.map(lambda i: batch.put_file(files[i][1]), large), strict=True
+                ):
+                    yield index, blob
+                    update(advance=1)
 
 
 def _all(entries: list[FolderEntry | None]) -> list[FolderEntry]:

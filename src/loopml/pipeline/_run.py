@@ -297,8 +297,13 @@ def _run_or_reuse(
     if fingerprint.unproven:
         code["unproven"] = list(fingerprint.unproven)
 
-    def start(tags: dict[str, Any], status: RunStatus = RunStatus.RUNNING) -> Run:
-        run = store.create_run(
+    def start(
+        tags: dict[str, Any], status: RunStatus = RunStatus.RUNNING, output: Artifact | None = None
+    ) -> Run:
+        events = [(artifact.id, Direction.INPUT, role) for role, artifact in inputs.items()]
+        if output is not None:
+            events.append((output.id, Direction.OUTPUT, "output"))
+        return store.create_run(
             kind="step",
             name=name,
             parent_id=parent.id,
@@ -308,17 +313,14 @@ def _run_or_reuse(
             environment=context.environment,
             tags=tags,
             status=status,
+            events=events,
         )
-        for role, artifact in inputs.items():
-            store.add_event(run.id, artifact.id, Direction.INPUT, role)
-        return run
 
     note = None
     if not forced:
         hit, note = find_hit(store, context.ws.artifacts, key)
         if hit is not None:
-            run = start({"cached_from": hit.run.id}, RunStatus.CACHED)
-            store.add_event(run.id, hit.output.id, Direction.OUTPUT, "output")
+            run = start({"cached_from": hit.run.id}, RunStatus.CACHED, hit.output)
             context.outputs[node.name] = hit.output
             return StepResult(node.name, "cached", run.id, key, hit.output, hit.run.id)
     if only_cached:

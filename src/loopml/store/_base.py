@@ -140,8 +140,12 @@ class MetadataStore(abc.ABC):
         environment: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         status: RunStatus = RunStatus.RUNNING,
+        events: Sequence[tuple[str, Direction, str]] = (),
     ) -> Run:
-        """Start a run (or record a finished one, e.g. a cache hit, with ``status``)."""
+        """Start a run (or record a finished one, e.g. a cache hit, with ``status``).
+
+        ``events`` (artifact id, direction, role) are recorded with the run, in the same
+        transaction: all of it or none (NotFound for an artifact that is not there)."""
 
     @abc.abstractmethod
     def finish_run(

@@ -283,6 +283,34 @@ class StoreContract(AliasContract, ScheduleContract, ValueContract):
         ]
         assert [e.run_id for e in store.events(artifact_id=data.id)] == [run.id]
 
+    def test_a_run_is_created_with_its_events_all_or_nothing(self, store: MetadataStore) -> None:
+        data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
+        out = store.create_artifact(kind="dataset", name="clean", digest=OTHER, size=1)
+        run = store.create_run(
+            kind="step",
+            name="clean",
+            status=RunStatus.CACHED,
+            events=[
+                (data.id, Direction.INPUT, "raw"),
+                (data.id, Direction.INPUT, "raw"),  # the same event once
+                (out.id, Direction.OUTPUT, "output"),
+            ],
+        )
+        assert [(e.artifact_id, e.direction, e.role) for e in store.events(run_id=run.id)] == [
+            (data.id, Direction.INPUT, "raw"),
+            (out.id, Direction.OUTPUT, "output"),
+        ]
+        before = store.find_runs(name="again")
+        with pytest.raises(NotFound, match="'missing'"):
+            store.create_run(kind="step", name="again", events=[("missing", Direction.INPUT, "x")])
+        with pytest.raises(InvalidInput, match="sideways"):
+            store.create_run(
+                kind="step",
+                name="again",
+                events=[(data.id, "sideways", "x")],  # type: ignore[list-item]
+            )
+        assert store.find_runs(name="again") == before  # nothing was written
+
     def test_events_need_both_ends(self, store: MetadataStore) -> None:
         data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
         run = store.create_run(kind="step", name="clean")

@@ -183,6 +183,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         environment: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         status: RunStatus = RunStatus.RUNNING,
+        events: Sequence[tuple[str, Direction, str]] = (),
     ) -> Run:
         _check_name("run kind", kind, 64)
         _check_name("run name", name, 255)
@@ -208,11 +209,18 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             "error": None,
         }
 
+        links = list(dict.fromkeys(_event_key(row["id"], *event) for event in events))
+
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
                 if parent_id is not None:
                     self._require_run(c, parent_id, what="parent run")
                 c.execute(sa.insert(t.runs), row)
+                if links:
+                    self._require_artifacts(c, {link[1] for link in links})
+                    created = now_us()
+                    rows = [dict(zip(_EVENT_KEYS, link, strict=True)) for link in links]
+                    c.execute(sa.insert(t.events), [{**r, "created_at": created} for r in rows])
             return _run(row)
 
         return retrying(self._engine, work)
@@ -316,19 +324,8 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
     # -- lineage ---------------------------------------------------------------------
 
     def add_event(self, run_id: str, artifact_id: str, direction: Direction, role: str) -> Event:
-        try:
-            direction = Direction(direction)
-        except ValueError:
-            raise InvalidInput(
-                f"event direction {direction!r} is not 'input' or 'output'"
-            ) from None
-        _check_name("event role", role, 255)
-        key = {
-            "run_id": run_id,
-            "artifact_id": artifact_id,
-            "direction": direction.value,
-            "role": role,
-        }
+        link = _event_key(run_id, artifact_id, direction, role)
+        key = dict(zip(_EVENT_KEYS, link, strict=True))
 
         def work() -> Event:
             with transaction(self._engine, write=True) as c:
@@ -354,6 +351,12 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                 return _event(row)
 
         return retrying(self._engine, work, retry_on_integrity=True)
+
+    def _require_artifacts(self, c: sa.Connection, ids: set[str]) -> None:
+        query = sa.select(t.artifacts.c.id).where(t.artifacts.c.id.in_(sorted(ids)))
+        missing = sorted(ids - set(c.execute(query).scalars()))
+        if missing:
+            raise NotFound(f"no artifact with id {missing[0]!r}")
 
     def events(self, *, run_id: str | None = None, artifact_id: str | None = None) -> list[Event]:
         query = sa.select(t.events).order_by(t.events.c.id)
@@ -519,6 +522,20 @@ def _artifact(row: Row) -> Artifact:
         metadata=dict(row["metadata"]),
         created_at=from_us(row["created_at"]),
     )
+
+
+_EVENT_KEYS = ("run_id", "artifact_id", "direction", "role")
+
+
+def _event_key(
+    run_id: str, artifact_id: str, direction: Direction, role: str
+) -> tuple[str, str, str, str]:
+    try:
+        direction = Direction(direction)
+    except ValueError:
+        raise InvalidInput(f"event direction {direction!r} is not 'input' or 'output'") from None
+    _check_name("event role", role, 255)
+    return run_id, artifact_id, direction.value, role
 
 
 def _run(row: Row) -> Run:
