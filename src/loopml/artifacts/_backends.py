@@ -222,7 +222,7 @@ class LocalBatch:
         try:
             flush_files(pending.values(), near=self._root / "tmp")
             for folder in {blob_path(self._root, digest).parent for digest in pending}:
-                folder.mkdir(exist_ok=True)  # once each, not a failed rename per blob
+                folder.mkdir(parents=True, exist_ok=True)  # once each, not per blob
             folders = {move_into_place(self._root, tmp, d) for d, tmp in pending.items()}
             flush_files([*sorted(folders), self._root / "blobs"], near=self._root / "blobs")
         except OSError as error:
