@@ -80,11 +80,7 @@ class ArtifactStore:
 
     def put_file(self, path: str | Path) -> Blob:
         """Store a file's bytes, streamed."""
-        path = Path(path)
-        if not path.is_file():
-            what = "a folder" if path.is_dir() else "missing"
-            raise InvalidInput(f"cannot store {path}: it is {what}, not a file")
-        digest, size = self._backend.put_file(path)
+        digest, size = self._backend.put_file(_a_file(path))
         return Blob(digest, size)
 
     @contextlib.contextmanager
@@ -273,11 +269,7 @@ class BlobBatch:
         self._backend = backend
 
     def put_file(self, path: str | Path) -> Blob:
-        path = Path(path)
-        if not path.is_file():
-            what = "a folder" if path.is_dir() else "missing"
-            raise InvalidInput(f"cannot store {path}: it is {what}, not a file")
-        digest, size = self._backend.put_file(path)
+        digest, size = self._backend.put_file(_a_file(path))
         return Blob(digest, size)
 
     def put_bytes(self, data: bytes) -> Blob:
@@ -289,6 +281,14 @@ class BlobBatch:
 
     def abort(self) -> None:
         self._backend.abort()
+
+
+def _a_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "missing"
+        raise InvalidInput(f"cannot store {path}: it is {what}, not a file")
+    return path
 
 
 def _backend(url: str, options: dict[str, Any]) -> Backend:
