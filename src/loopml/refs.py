@@ -95,6 +95,16 @@ def _by_digest(store: MetadataStore, kind: str, name: str, prefix: str, ref: str
     return matches[-1]
 
 
+MAX_ROLE = 255  # what an event's role may hold
+
+
+def read_role(kind: str, ref: str) -> str:
+    """The role of an input a run read by reference (``dataset churn@latest``): what a
+    cached pipeline step resolves again before its output is used again. A parameter
+    name, the other kind of role, never holds a space."""
+    return f"{kind} {ref}"[:MAX_ROLE]
+
+
 def record_name(of: str | None, what: str, fallback: str | None = None) -> str:
     """The name of a record of ``what`` (``validation``, ``report``, ``evaluation``,
     ``gate``) made for the version ``of``: ``churn@v2`` gives ``churn.v2.validation``,

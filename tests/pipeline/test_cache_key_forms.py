@@ -253,3 +253,25 @@ def test_a_helper_in_a_package_beside_the_pipeline_folder(tmp_path: Path) -> Non
     )
     layout["sibling/maths"] = layout["sibling/maths"].replace("x * 2", "x * 5")
     assert fingerprint(**layout).digest != before.digest
+
+
+def test_a_dataset_version_held_by_the_module_counts_by_its_digest(tmp_path: Path) -> None:
+    """`DATA = loopml.data.get("nums@latest")` at the top of a module: a version read
+    as the module is imported, so a new one changes the key."""
+    import pandas as pd
+
+    import loopml
+
+    with loopml.init(tmp_path) as ws:
+        v1 = loopml.data.add(pd.DataFrame({"x": [1]}), name="nums", workspace=ws)
+        v2 = loopml.data.add(pd.DataFrame({"x": [2]}), name="nums", workspace=ws)
+
+    def featurize_with(data: object) -> Fingerprint:
+        namespace: dict[str, object] = {"__name__": "cell", "DATA": data}
+        exec("def featurize(x):\n    return DATA.to_pandas()['x'].sum() + x\n", namespace)
+        return code_fingerprint(namespace["featurize"])  # type: ignore[arg-type]
+
+    first, again, second = featurize_with(v1), featurize_with(v1), featurize_with(v2)
+    assert first.unproven == ()
+    assert first.digest == again.digest
+    assert first.digest != second.digest

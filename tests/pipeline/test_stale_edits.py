@@ -11,6 +11,7 @@ from typing import Any
 import loopml
 from loopml.pipeline._cache import output_of
 from loopml.pipeline._run import load_output
+from loopml.pipeline._status import pipeline_status
 
 
 def write(path: Path, source: str) -> None:
@@ -149,3 +150,53 @@ def test_a_method_of_a_class_an_input_holds_counts_in_the_step_that_calls_it(
     write(tmp_path / "model.py", MODEL.replace("x * self.factor", "x + self.factor"))
     rerun = cli("run", "flow.py:flow", check=True)
     assert value(tmp_path, "flow", "use") == 5, rerun.out
+
+
+READS = """
+    import loopml
+
+    @loopml.step
+    def total() -> float:
+        return float(loopml.data.get("nums@latest").to_pandas()["x"].sum())
+
+    @loopml.step
+    def predict() -> float:
+        return round(float(loopml.models.load_model("doubler@latest").predict([[2.0]])[0]), 6)
+
+    @loopml.pipeline
+    def flow():
+        return total(), predict()
+"""
+
+
+def test_a_step_reading_a_moving_reference_runs_again_when_it_moves(tmp_path: Path) -> None:
+    """`loopml.data.get("nums@latest")` and `load_model("doubler@latest")` inside a step
+    are read as the step runs, after its key was made: a hit is used again only while
+    each reference still names the version it read."""
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    from loopml.pipeline import load_pipeline
+
+    def doubler(factor: float) -> LinearRegression:
+        return LinearRegression().fit([[0.0], [1.0]], [0.0, factor])
+
+    write(tmp_path / "flow.py", READS)
+    with loopml.init(tmp_path) as ws:
+        loopml.data.add(pd.DataFrame({"x": [1, 2]}), name="nums", workspace=ws)
+        loopml.models.save_model(doubler(2.0), "doubler", workspace=ws)
+        flow = load_pipeline(f"{tmp_path / 'flow.py'}:flow")
+        assert flow.run(workspace=ws, echo=False).value == (3.0, 4.0)
+        again = flow.run(workspace=ws, echo=False)
+        assert [step.status for step in again.steps] == ["cached", "cached"]
+
+        loopml.data.add(pd.DataFrame({"x": [10, 20]}), name="nums", workspace=ws)
+        [status] = [s for s in pipeline_status(flow, {}, workspace=ws) if s.name == "total"]
+        assert not status.fresh
+        assert "it read dataset nums@latest, which is nums@v2 now" in status.reasons[0]
+        moved = flow.run(workspace=ws, echo=False)
+        assert moved.value == (30.0, 4.0)
+        assert [step.status for step in moved.steps] == ["ran", "cached"]
+
+        loopml.models.save_model(doubler(3.0), "doubler", workspace=ws)
+        assert flow.run(workspace=ws, echo=False).value == (30.0, 6.0)

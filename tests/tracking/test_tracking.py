@@ -263,11 +263,13 @@ def test_a_dataset_read_in_a_run_is_one_of_its_inputs(ws) -> None:
     added = loopml.data.add(pl.DataFrame({"x": [1, 2, 3]}), name="numbers", workspace=ws)
     with loopml.start_run("train", workspace=ws, deferred=True) as run:
         got = loopml.data.get("numbers@latest", workspace=ws)
-        loopml.data.get("numbers@v1", workspace=ws)  # the same version twice: one event
+        loopml.data.get("numbers@latest", workspace=ws)  # the same read twice: one event
+        loopml.data.get("numbers@v1", workspace=ws)  # by another ref: kept, with the ref
     events = ws.store.events(run_id=run.id)
     assert [(e.artifact_id, e.direction, e.role) for e in events] == [
-        (added.artifact.id, Direction.INPUT, "dataset")
+        (added.artifact.id, Direction.INPUT, "dataset numbers@latest"),
+        (added.artifact.id, Direction.INPUT, "dataset numbers@v1"),
     ]
     assert got.ref == "numbers@v1"
     loopml.data.get("numbers", workspace=ws)  # outside a run: nothing to record
-    assert len(ws.store.events(artifact_id=added.artifact.id)) == 1
+    assert len(ws.store.events(artifact_id=added.artifact.id)) == 2

@@ -67,18 +67,21 @@ def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
     from loopml.data._pins import pinned_ref
 
     version = get_version(_workspace(workspace), pinned_ref(ref))
-    _record_input(version)
+    _record_input(version, ref)
     return version
 
 
-def _record_input(version: DatasetVersion) -> None:
+def _record_input(version: DatasetVersion, ref: str) -> None:
+    from loopml.refs import read_role
     from loopml.store import Direction
     from loopml.tracking._active import run_making_records
 
     ws = version.workspace
     run_id = run_making_records(ws)
     if run_id is not None:
-        ws.store.add_event(run_id, version.artifact.id, Direction.INPUT, "dataset")
+        # The ref as given: a cached step that read `churn@latest` is used again only
+        # while it still means the same version.
+        ws.store.add_event(run_id, version.artifact.id, Direction.INPUT, read_role(KIND, ref))
 
 
 def versions(name: str, *, workspace: Workspace | None = None) -> list[DatasetVersion]:

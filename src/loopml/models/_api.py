@@ -95,6 +95,7 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
         from loopml.refs import resolve
 
         artifact = resolve(ws.store, KIND, ref)
+        _record_read(ws, artifact, ref)
     else:
         artifact = ref
     meta = artifact.metadata
@@ -107,6 +108,18 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     return decode(
         ws.artifacts.read_bytes(artifact.digest, what=what), meta, f"model {artifact.ref}"
     )
+
+
+def _record_read(ws: Workspace, artifact: Artifact, ref: str) -> None:
+    """Inside a run, the model read is one of its inputs, under the ref as given: a
+    cached pipeline step that loaded ``churn@champion`` is used again only while the
+    alias still names the same version."""
+    from loopml.refs import read_role
+    from loopml.store import Direction
+
+    run_id = run_making_records(ws)
+    if run_id is not None:
+        ws.store.add_event(run_id, artifact.id, Direction.INPUT, read_role(KIND, ref))
 
 
 def _signature(signature_from: Any, model: Any) -> Signature | None:

@@ -18,10 +18,11 @@ from loopml.errors import IntegrityError, NotFound
 
 if TYPE_CHECKING:
     from loopml.artifacts import ArtifactStore
-    from loopml.store import Artifact, MetadataStore, Run
+    from loopml.store import Artifact, Event, MetadataStore, Run
 
 KEY_FORMAT = "loopml.step-key/2"  # /2: code read by bytecode, values, input code
 OUTPUT_KIND = "output"
+READ_KINDS = ("dataset", "model")  # what a step may read by a reference that moves
 
 
 def cache_key(step: str, code: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
@@ -42,7 +43,11 @@ class Hit:
 
 def output_of(store: MetadataStore, run_id: str) -> Artifact | None:
     """The artifact a step run wrote as its output."""
-    for event in store.events(run_id=run_id):
+    return _output(store, store.events(run_id=run_id))
+
+
+def _output(store: MetadataStore, events: list[Event]) -> Artifact | None:
+    for event in events:
         if event.direction == "output" and event.role == "output":
             return store.get_artifact(event.artifact_id)
     return None
@@ -51,18 +56,23 @@ def output_of(store: MetadataStore, run_id: str) -> Artifact | None:
 def find_hit(
     store: MetadataStore, artifacts: ArtifactStore, key: str, *, verify: bool = True
 ) -> tuple[Hit | None, str | None]:
-    """The newest succeeded run with this key whose output is intact; or None, and why
-    a recorded one was not used."""
+    """The newest succeeded run with this key whose output is intact and whose reads by
+    reference still resolve as they did; or None, and why a recorded one was not used."""
     from loopml.store import RunStatus
 
     rejected = None
     for run in reversed(store.find_runs(fingerprint=key, status=RunStatus.SUCCEEDED)):
-        output = output_of(store, run.id)
+        events = store.events(run_id=run.id)
+        output = _output(store, events)
         if output is None:
+            continue
+        moved = moved_reads(store, events)
+        if moved:
+            rejected = f"cached output {output.ref} cannot be used: {moved}"
             continue
         if verify:
             try:
-                artifacts.verify(output.digest, what=f"{output.kind} {output.ref}")
+                artifacts.verify(output.digest, what=f"cached output {output.ref}")
             except (NotFound, IntegrityError) as error:
                 rejected = f"cached output {output.ref} cannot be used: {error}"
                 # A corrupt blob would survive a put of the right bytes: drop it first.
@@ -70,3 +80,26 @@ def find_hit(
                 continue
         return Hit(run, output), None
     return None, rejected
+
+
+def moved_reads(store: MetadataStore, events: list[Event]) -> str | None:
+    """What a run read by reference (``loopml.data.get("churn@latest")`` in a step) that
+    resolves to another version now; None when every such read is as it was. The key
+    cannot hold these (they are known only once the step has run), so a hit is checked
+    against them instead."""
+    from loopml.data._pins import pinned_ref
+    from loopml.errors import LoopmlError
+    from loopml.refs import resolve
+
+    for event in events:
+        kind, _, ref = event.role.partition(" ")
+        if event.direction != "input" or not ref or kind not in READ_KINDS:
+            continue
+        try:
+            now = resolve(store, kind, pinned_ref(ref) if kind == "dataset" else ref)
+        except LoopmlError as error:
+            return f"it read {kind} {ref}, which cannot be found now ({error})"
+        if now.id != event.artifact_id:
+            then = store.get_artifact(event.artifact_id)
+            return f"it read {kind} {ref}, which is {now.ref} now ({then.ref} when it ran)"
+    return None

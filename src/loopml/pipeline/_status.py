@@ -60,7 +60,7 @@ def pipeline_status(
             )
             continue
         params_, inputs, fingerprint, key = step_identity(outputs, node, root, fingerprints)
-        hit, _ = find_hit(ws.store, ws.artifacts, key, verify=False)
+        hit, rejected = find_hit(ws.store, ws.artifacts, key, verify=False)
         if hit is not None and ws.artifacts.exists(hit.output.digest):
             outputs[node.name] = hit.output
             found.append(StepStatus(node.name, True, [], hit.run.id))
@@ -69,6 +69,8 @@ def pipeline_status(
         reasons = _why(
             ws.store, f"{graph.pipeline}/{node.name}", node, params_, inputs, fingerprint
         )
+        if rejected is not None:  # a run with this key that cannot be used: that is why
+            reasons = [rejected, *(r for r in reasons if not r.startswith("no run with"))]
         if hit is not None:
             reasons.append(f"its output {hit.output.ref} is missing from the artifact store")
         found.append(StepStatus(node.name, False, reasons))

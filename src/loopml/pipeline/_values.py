@@ -179,7 +179,11 @@ def _plain_owner(method: types.BuiltinMethodType) -> bool:
 
 def _library_text(value: object) -> str | None:
     """A NumPy array, scalar or ufunc, or a pandas object, by a digest of its contents;
-    None for anything else (or for contents that cannot be hashed)."""
+    a dataset version by its ref and digest; None for anything else (or for contents
+    that cannot be hashed)."""
+    versions = sys.modules.get("loopml.data._versions")
+    if versions is not None and isinstance(value, versions.DatasetVersion):
+        return f"dataset {value.ref} {value.digest}"  # `DATA = data.get("churn@latest")`
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         if isinstance(value, numpy.ufunc):
