@@ -15,6 +15,7 @@ from loopml.cli._output import print_json
 
 if TYPE_CHECKING:
     from loopml.pipeline import Pipeline
+    from loopml.pipeline._run import StepResult
 
 PIPELINE_FAILED = 1
 TARGET = typer.Argument(
@@ -71,21 +72,33 @@ def run(
     from loopml._signals import Terminated
     from loopml.errors import StepFailed
     from loopml.pipeline import load_pipeline
+    from loopml.pipeline._replay import replay, run_key
+    from loopml.pipeline._run import run_pipeline
+    from loopml.pipeline._runners import RunOptions
     from loopml.workspace import workspace
 
+    file_part, _, name = target.rpartition(":") if ":" in target else (target, "", "")
+    key = None if force or force_step else run_key(file_part, name, param, until)
+    options = RunOptions(
+        force=True if force else list(force_step),
+        until=until,
+        runner=runner,
+        workers=workers,
+        address=address,
+        remember=key,
+    )
+    if key is not None:
+        options.check(key.file)
+        with workspace() as ws:
+            replayed = replay(ws, key, options)
+        if replayed is not None:  # every step a hit, found without importing the file
+            _report(replayed.pipeline, replayed.run_id, replayed.steps, as_json)
+            return
     pipeline = load_pipeline(target)
     params = _params(pipeline, param)
     with workspace() as ws:
         try:
-            result = pipeline.run(
-                workspace=ws,
-                force=True if force else list(force_step),
-                until=until,
-                runner=runner,
-                workers=workers,
-                address=address,
-                **params,
-            )
+            result = run_pipeline(pipeline, params, workspace=ws, options=options)
         except StepFailed as failure:
             sys.stderr.write(failure.traceback)
             sys.stderr.write(f"error: {failure}\n")
@@ -103,12 +116,16 @@ def run(
         except Terminated as stop:  # SIGTERM: the runs are recorded as killed by now
             sys.stderr.write(f"{stop}: pipeline {pipeline.name} stopped, its runs killed\n")
             raise typer.Exit(stop.exit_code) from None
+    _report(pipeline.name, result.run_id, result.steps, as_json)
+
+
+def _report(name: str, run_id: str, steps: list[StepResult], as_json: bool) -> None:
     if as_json:
         print_json(
             {
-                "pipeline": pipeline.name,
+                "pipeline": name,
                 "status": "succeeded",
-                "run_id": result.run_id,
+                "run_id": run_id,
                 "steps": [
                     {
                         "name": step.name,
@@ -118,19 +135,18 @@ def run(
                         "output": None if step.output is None else step.output.ref,
                         "note": step.note,
                     }
-                    for step in result.steps
+                    for step in steps
                 ],
             }
         )
         return
-    for step in result.steps:
+    for step in steps:
         detail = f"cached from run {short_id(step.cached_from)}" if step.cached_from else "ran"
         output = step.output.ref if step.output is not None else ""
         typer.echo(f"  {step.name:<24} {detail:<28} {output}")
-    ran = sum(step.status == "ran" for step in result.steps)
+    ran = sum(step.status == "ran" for step in steps)
     typer.echo(
-        f"pipeline {pipeline.name} succeeded: {ran} ran, {len(result.steps) - ran} cached "
-        f"(run {short_id(result.run_id)})"
+        f"pipeline {name} succeeded: {ran} ran, {len(steps) - ran} cached (run {short_id(run_id)})"
     )
 
 

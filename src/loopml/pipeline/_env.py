@@ -39,7 +39,7 @@ def environment(cache_folder: Path | None) -> dict[str, Any]:
 
 @cache
 def _packages(cache_folder: Path | None) -> dict[str, str]:
-    key = digest_bytes(json.dumps([sys.version, sys.prefix, *_path_stamps()]).encode())[:16]
+    key = digest_bytes(json.dumps([sys.version, sys.prefix, *path_stamps()]).encode())[:16]
     cached = cache_folder / f"packages-{key}.json" if cache_folder is not None else None
     if cached is not None and cached.is_file():
         try:
@@ -63,7 +63,7 @@ def _packages(cache_folder: Path | None) -> dict[str, str]:
     return packages
 
 
-def _path_stamps() -> list[str]:
+def path_stamps() -> list[str]:
     # Only the install folders: a project folder on sys.path changes with every edit.
     stamps = []
     for entry in sys.path:

@@ -99,6 +99,25 @@ def _absolute(module: str, names: Iterable[str] = ()) -> Iterator[str]:
             yield submodule
 
 
+def module_file(dotted: str, *, relative_to: str) -> str:
+    """The file module ``dotted`` (``helpers``, ``pkg.steps``, or relative to the file
+    ``relative_to``: ``.steps``) would be imported from, found without importing it;
+    ``?name`` or "" when nothing is found."""
+    level = len(dotted) - len(dotted.lstrip("."))
+    if not level:
+        return _module_file(dotted)
+    folder = os.path.dirname(relative_to)
+    for _ in range(level - 1):
+        folder = os.path.dirname(folder)
+    found = os.path.join(folder, "__init__.py")
+    for part in dotted[level:].split(".") if dotted[level:] else []:
+        inside = _in_folder(folder, part)
+        if inside is None:
+            return f"?{dotted}"
+        found, folder = inside, os.path.join(folder, part)
+    return found if os.path.isfile(found) else f"?{dotted}"
+
+
 def _relative(file: str, level: int, module: str | None, names: list[str]) -> Iterator[str]:
     """``from .module import names`` in ``file``, resolved on the folders themselves."""
     base = os.path.dirname(file)

@@ -157,6 +157,12 @@ def _run_traced(
     result = PipelineResult(pipeline.name, run.id, graph, ws)
     try:
         result.steps = execute(context, run, nodes, forced, options, pipeline.file)
+        if options.remember is not None:
+            from loopml.pipeline._replay import remembered
+
+            tags = remembered(options.remember, pipeline, result.steps)
+            if tags:
+                store.set_run_tags(run.id, tags)
     except ValidationFailed as failure:
         store.finish_run(
             run.id, RunStatus.FAILED_VALIDATION, error=f"step {failure.step} failed validation"
@@ -166,7 +172,7 @@ def _run_traced(
         store.finish_run(run.id, RunStatus.FAILED, error=f"step {failure.step} failed")
         raise
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
-        _end_killed(store, run, str(stop) or "interrupted")
+        end_killed(store, run, str(stop) or "interrupted")
         raise
     except BaseException as error:
         store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
@@ -175,7 +181,7 @@ def _run_traced(
     return result
 
 
-def _end_killed(store: MetadataStore, run: Run, reason: str) -> None:
+def end_killed(store: MetadataStore, run: Run, reason: str) -> None:
     """End a stopped pipeline's run, and its steps' runs left running (a worker killed
     outright, a step stopped outside its body), as killed."""
     from loopml.store import RunStatus

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from loopml.config import Settings
     from loopml.pipeline._env import GitSnapshot
     from loopml.pipeline._graph import Node
+    from loopml.pipeline._replay import RunKey
     from loopml.pipeline._run import StepResult, _Context
     from loopml.store import Run
 
@@ -44,6 +45,7 @@ class RunOptions:
     address: str | None = None
     echo: bool = True
     tags: dict[str, Any] = field(default_factory=dict)  # kept with the pipeline run
+    remember: RunKey | None = None  # kept with a run a later one may replay (loopml run)
 
     def check(self, pipeline_file: str) -> None:
         if self.runner not in RUNNERS:

@@ -1,0 +1,239 @@
+"""A cached ``loopml run`` answered from the record of the last one, without importing
+the pipeline's file: importing it (and pandas, torch... with it) would cost more than
+everything else a cached run does.
+
+The run's key is a digest of loopml's version, the interpreter, the install folders'
+stamps, ``sys.path``, the target, the parameters as given, ``--until``, and the bytes
+of every user file the pipeline file reaches through its imports. A pipeline run keeps
+its key (a tag) only when it succeeded, the files were the same at its end as at its
+start, and their import and the pipeline's body depend on nothing but their bytes
+(:mod:`loopml.pipeline._pure`): then the same key means the same steps with the same
+cache keys. A later run with that key checks each step as a cached step is checked
+(:func:`~loopml.pipeline._cache.find_hit`: the newest run with its key, its output
+intact, its reads by reference unmoved) and records the same cached runs; when any
+check fails it returns None, and the run takes the ordinary path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.artifacts import digest_bytes
+from loopml.pipeline._cache import KEY_FORMAT as STEP_KEY_FORMAT
+from loopml.pipeline._cache import find_hit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from loopml.pipeline._graph import Pipeline
+    from loopml.pipeline._run import StepResult
+    from loopml.pipeline._runners import RunOptions
+    from loopml.store import Artifact, Direction, MetadataStore, Run
+    from loopml.workspace import Workspace
+
+KEY_FORMAT = "loopml.run-key/1"
+KEY_TAG = "run_key"
+STEPS_TAG = "run_steps"
+SCAN = 50  # the newest pipeline runs searched for a key
+
+
+@dataclass(frozen=True)
+class RunKey:
+    digest: str
+    file: str  # the pipeline file's real path
+    files: tuple[str, ...]  # the user files it reaches
+    given: tuple[str, str, tuple[str, ...], str | None]  # what the digest was made of
+
+    def still_holds(self) -> bool:
+        """Whether the files are as they were when the key was made: read again, past
+        any in-process cache (an edit within the clock's resolution keeps the mtime)."""
+        from loopml.pipeline import _reach
+
+        _reach._digest.cache_clear()
+        _reach._imported_files.cache_clear()
+        again = run_key(*self.given)
+        return again is not None and again.digest == self.digest
+
+
+@dataclass(frozen=True)
+class Replayed:
+    pipeline: str
+    run_id: str
+    steps: list[StepResult]
+
+
+def run_key(file_part: str, name: str, params: Sequence[str], until: str | None) -> RunKey | None:
+    """The key of running ``file_part:name`` with these ``--param`` values; None for a
+    file that is not the user's own. Puts the file's folder on ``sys.path`` first, as
+    loading the pipeline does, so that its imports resolve as they will."""
+    from loopml import __version__
+    from loopml.pipeline._env import path_stamps
+    from loopml.pipeline._reach import reach
+
+    path = Path(file_part).absolute()
+    if not path.is_file():
+        return None
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    found = reach([str(path)])
+    real = os.path.realpath(path)
+    if real not in found.files:
+        return None
+    made_of = {
+        "format": [KEY_FORMAT, STEP_KEY_FORMAT, __version__],
+        "python": [sys.version, sys.prefix, sys.path, path_stamps()],
+        "target": [real, name, list(params), until],
+        "files": found.files,
+        "unresolved": found.unresolved,
+    }
+    digest = digest_bytes(json.dumps(made_of, sort_keys=True).encode())
+    return RunKey(digest, real, tuple(found.files), (file_part, name, tuple(params), until))
+
+
+def remembered(key: RunKey, pipeline: Pipeline, steps: Sequence[StepResult]) -> dict[str, Any]:
+    """The tags that let a later run with ``key`` be replayed from this one; none when
+    it may not be."""
+    from loopml.pipeline._pure import blocker, held_blocker
+
+    if os.path.realpath(pipeline.file) != key.file or not steps:
+        return {}
+    if any(step.status not in ("ran", "cached") for step in steps):
+        return {}
+    if blocker(key.files, pipeline.file, pipeline.line) or held_blocker(key.files):
+        return {}
+    if not key.still_holds():
+        return {}
+    return {KEY_TAG: key.digest, STEPS_TAG: [step.name for step in steps]}
+
+
+def replay(ws: Workspace, key: RunKey, options: RunOptions) -> Replayed | None:
+    """Record this run as the remembered one's cached steps, if each is still a hit."""
+    memo = _remembered_run(ws.store, key.digest)
+    if memo is None:
+        return None
+    plan = _plan(ws, memo, key)
+    if plan is None:
+        return None
+    return _record(ws, memo, key, plan, options)
+
+
+def _remembered_run(store: MetadataStore, digest: str) -> Run | None:
+    from loopml.store import RunStatus
+
+    for run in store.find_runs(
+        kind="pipeline", status=RunStatus.SUCCEEDED, newest_first=True, limit=SCAN
+    ):
+        if run.tags.get(KEY_TAG) == digest:
+            return run
+    return None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    node: str
+    was: Run
+    inputs: list[tuple[str, Direction, str]]
+    hit_run: Run
+    output: Artifact
+
+
+def _plan(ws: Workspace, memo: Run, key: RunKey) -> list[_Planned] | None:
+    """Each remembered step checked as a cached step would be; None when any differs."""
+    from loopml.store import Direction
+
+    store = ws.store
+    children = {run.name: run for run in store.find_runs(parent_id=memo.id)}
+    now_of: dict[str, Artifact] = {}  # a remembered output's id -> the one reused now
+    planned = []
+    for node in memo.tags.get(STEPS_TAG, []):
+        was = children.get(f"{memo.name}/{node}")
+        if was is None or was.kind != "step" or not was.fingerprint:
+            return None
+        if not set(was.code.get("files", [])) <= set(key.files):
+            return None  # the step reached code the key does not cover
+        events = store.events(run_id=was.id)
+        outputs = [e for e in events if e.direction == "output" and e.role == "output"]
+        if len(outputs) != 1:
+            return None
+        inputs = []
+        for event in events:
+            if event.direction != "input" or " " in event.role:
+                continue  # a read by reference: find_hit checks it is unmoved
+            upstream = now_of.get(event.artifact_id)
+            if upstream is None:
+                return None  # not an earlier step's output: a dataset the body passed
+            inputs.append((upstream.id, Direction.INPUT, event.role))
+        hit, _ = find_hit(store, ws.artifacts, was.fingerprint)
+        remembered_output = store.get_artifact(outputs[0].artifact_id)
+        if hit is None or hit.output.digest != remembered_output.digest:
+            return None
+        now_of[remembered_output.id] = hit.output
+        planned.append(_Planned(node, was, inputs, hit.run, hit.output))
+    return planned or None
+
+
+def _record(
+    ws: Workspace, memo: Run, key: RunKey, plan: list[_Planned], options: RunOptions
+) -> Replayed:
+    from loopml._signals import sigterm_raises
+    from loopml.pipeline._env import environment, git_snapshot
+    from loopml.pipeline._run import StepResult, end_killed, reap_dead_runs
+    from loopml.store import Direction, RunStatus
+
+    store = ws.store
+    reap_dead_runs(ws)
+    git = git_snapshot(Path(key.file).parent)
+    env = environment(ws.root / ".loopml" / "cache" if ws.root else None)
+
+    def code(recorded: dict[str, Any]) -> dict[str, Any]:
+        files = recorded.get("files", [])
+        return {**recorded, "git": None if git is None else git.state(files)}
+
+    with sigterm_raises():
+        run = store.create_run(
+            kind="pipeline",
+            name=memo.name,
+            params=memo.params,
+            code=code(dict(memo.code)),
+            environment=env,
+            tags={
+                **options.tags,
+                "runner": options.runner,
+                **({"until": options.until} if options.until else {}),
+                KEY_TAG: key.digest,
+                STEPS_TAG: memo.tags[STEPS_TAG],
+                "replayed_from": memo.id,
+            },
+        )
+        steps = []
+        try:
+            for step in plan:
+                record = store.create_run(
+                    kind="step",
+                    name=step.was.name,
+                    parent_id=run.id,
+                    params=step.was.params,
+                    fingerprint=step.was.fingerprint,
+                    code=code(dict(step.was.code)),
+                    environment=env,
+                    tags={"cached_from": step.hit_run.id},
+                    status=RunStatus.CACHED,
+                    events=[*step.inputs, (step.output.id, Direction.OUTPUT, "output")],
+                )
+                key_ = step.was.fingerprint or ""
+                steps.append(
+                    StepResult(step.node, "cached", record.id, key_, step.output, step.hit_run.id)
+                )
+        except KeyboardInterrupt as stop:
+            end_killed(store, run, str(stop) or "interrupted")
+            raise
+        except BaseException as error:
+            store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+            raise
+        store.finish_run(run.id, RunStatus.SUCCEEDED)
+    return Replayed(memo.name, run.id, steps)

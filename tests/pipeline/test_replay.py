@@ -1,0 +1,291 @@
+"""A cached `loopml run` answered from the last run's record without importing the
+pipeline file: the same records as a cached run, and never a stale result. Each case
+runs the real command twice with something changed in between."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_stale_edits import value, write
+
+import loopml
+from loopml.pipeline._pure import blocker
+from loopml.pipeline._replay import KEY_TAG
+
+FLOW = """
+    from __future__ import annotations
+
+    import loopml
+    from helpers import double
+
+    OFFSET = 10
+
+    @loopml.step
+    def load(n: int) -> list:
+        return list(range(n))
+
+    @loopml.step
+    def scale(values: list) -> list:
+        return [double(v) + OFFSET for v in values]
+
+    @loopml.step
+    def total(values: list) -> int:
+        return sum(values)
+
+    @loopml.pipeline
+    def flow(n: int = 4):
+        return total(scale(load(n)))
+"""
+HELPERS = "def double(x):\n    return x * 2\n"
+
+
+def pipeline_runs(root: Path) -> list[Any]:
+    with loopml.workspace(root) as ws:
+        return ws.store.find_runs(kind="pipeline")
+
+
+def run(cli: Any, *args: str) -> dict[str, Any]:
+    done = cli("run", "flow.py:flow", "--json", *args, check=True)
+    result: dict[str, Any] = json.loads(done.out)
+    return result
+
+
+@pytest.fixture
+def project(cli: Any, tmp_path: Path) -> Path:
+    write(tmp_path / "flow.py", FLOW)
+    write(tmp_path / "helpers.py", HELPERS)
+    cli("init", check=True)
+    return tmp_path
+
+
+def test_a_cached_run_is_replayed_with_the_records_a_cached_run_makes(
+    cli: Any, project: Path
+) -> None:
+    first = run(cli)
+    assert [s["status"] for s in first["steps"]] == ["ran"] * 3
+    again = run(cli)
+    assert [s["status"] for s in again["steps"]] == ["cached"] * 3
+    assert [s["cached_from"] for s in again["steps"]] == [s["run_id"] for s in first["steps"]]
+    assert [s["output"] for s in again["steps"]] == [s["output"] for s in first["steps"]]
+    runs = pipeline_runs(project)
+    assert runs[-1].tags["replayed_from"] == runs[0].id
+    assert runs[-1].params == runs[0].params == {"n": 4}
+    # the same records the in-process path makes for an all-cached run
+    with loopml.workspace(project) as ws:
+        from loopml.pipeline import load_pipeline
+
+        os.chdir(project)
+        result = load_pipeline("flow.py:flow").run(workspace=ws, echo=False)
+        ordinary = {s.name: ws.store.get_run(s.run_id) for s in result.steps}
+        for step in again["steps"]:
+            replayed = ws.store.get_run(step["run_id"])
+            same = ordinary[step["name"]]
+            assert replayed.status == same.status == "cached"
+            assert replayed.fingerprint == same.fingerprint
+            assert replayed.params == same.params
+            assert replayed.tags == same.tags
+            assert replayed.code == same.code
+            as_events = [(e.direction, e.role) for e in ws.store.events(run_id=replayed.id)]
+            assert sorted(as_events) == sorted(
+                (e.direction, e.role) for e in ws.store.events(run_id=same.id)
+            )
+    assert value(project, "flow", "total") == 52
+
+
+def test_an_edit_to_an_imported_file_is_run_not_replayed(cli: Any, project: Path) -> None:
+    run(cli)
+    write(project / "helpers.py", HELPERS.replace("x * 2", "x * 5"))
+    again = run(cli)
+    assert [s["status"] for s in again["steps"]] == ["cached", "ran", "ran"]
+    assert value(project, "flow", "total") == 70
+    assert "replayed_from" not in pipeline_runs(project)[-1].tags
+
+
+def test_other_parameters_are_run_and_the_same_ones_replayed(cli: Any, project: Path) -> None:
+    run(cli)
+    assert [s["status"] for s in run(cli, "--param", "n=5")["steps"]] == ["ran"] * 3
+    assert value(project, "flow", "total") == 70
+    run(cli, "--param", "n=5")
+    assert pipeline_runs(project)[-1].tags["replayed_from"] == pipeline_runs(project)[1].id
+
+
+def test_a_module_on_pythonpath_that_moves_is_run_not_replayed(
+    cli: Any, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    write(project / "helpers.py", "from sibling import double\n")
+    shared = [tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("two")]
+    write(shared[0] / "sibling.py", "def double(x):\n    return x * 2\n")
+    write(shared[1] / "sibling.py", "def double(x):\n    return x * 3\n")
+    cli.env["PYTHONPATH"] = str(shared[0])
+    run(cli)
+    run(cli)
+    assert "replayed_from" in pipeline_runs(project)[-1].tags
+    cli.env["PYTHONPATH"] = str(shared[1])
+    run(cli)
+    assert "replayed_from" not in pipeline_runs(project)[-1].tags
+    assert value(project, "flow", "total") == 58
+
+
+def test_a_dataset_read_by_latest_inside_a_step_is_run_again_when_it_moves(
+    cli: Any, project: Path
+) -> None:
+    (project / "rows.csv").write_text("x\n1\n2\n")
+    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    write(
+        project / "flow.py",
+        FLOW.replace(
+            "return list(range(n))",
+            "return list(range(n + len(loopml.data.get('rows@latest').to_pandas())))",
+        ),
+    )
+    run(cli)
+    run(cli)
+    assert "replayed_from" in pipeline_runs(project)[-1].tags
+    (project / "rows.csv").write_text("x\n1\n2\n3\n")
+    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    again = run(cli)
+    assert again["steps"][0]["status"] == "ran"
+    assert value(project, "flow", "load") == list(range(7))
+
+
+def test_a_damaged_cached_output_is_run_again_not_replayed(cli: Any, project: Path) -> None:
+    run(cli)
+    with loopml.workspace(project) as ws:
+        total = ws.store.find_runs(kind="step", name="flow/total")[-1]
+        output = next(e for e in ws.store.events(run_id=total.id) if e.role == "output")
+        digest = ws.store.get_artifact(output.artifact_id).digest
+    blob = next((project / ".loopml").rglob(f"blobs/{digest[:2]}/{digest[2:]}"))
+    blob.chmod(0o644)
+    blob.write_bytes(b"not the output")
+    again = run(cli)
+    assert [s["status"] for s in again["steps"]] == ["cached", "cached", "ran"]
+    assert value(project, "flow", "total") == 52
+
+
+def test_a_module_that_reads_a_file_at_import_is_never_replayed(cli: Any, project: Path) -> None:
+    (project / "settings.json").write_text('{"offset": 10}')
+    write(
+        project / "flow.py",
+        FLOW.replace(
+            "OFFSET = 10",
+            "import json\n    OFFSET = json.loads(open('settings.json').read())['offset']",
+        ),
+    )
+    run(cli)
+    assert KEY_TAG not in pipeline_runs(project)[-1].tags
+    (project / "settings.json").write_text('{"offset": 100}')
+    again = run(cli)
+    assert again["steps"][1]["status"] == "ran"
+    assert value(project, "flow", "total") == 412
+
+
+def test_library_state_held_at_module_level_is_never_replayed(cli: Any, project: Path) -> None:
+    write(project / "helpers.py", "from os import environ\n\ndef double(x):\n    return x * 2\n")
+    run(cli)
+    assert KEY_TAG not in pipeline_runs(project)[-1].tags
+
+
+def test_a_file_edited_while_the_run_runs_is_not_remembered(cli: Any, project: Path) -> None:
+    write(
+        project / "flow.py",
+        FLOW.replace(
+            "return sum(values)",
+            "open('helpers.py', 'a').write('# touched\\n')\n        return sum(values)",
+        ),
+    )
+    run(cli)
+    assert KEY_TAG not in pipeline_runs(project)[-1].tags
+    run(cli)  # every step cached, so nothing is edited: this one is remembered
+    assert KEY_TAG in pipeline_runs(project)[-1].tags
+    assert "replayed_from" not in pipeline_runs(project)[-1].tags
+    run(cli)
+    assert "replayed_from" in pipeline_runs(project)[-1].tags
+
+
+PURE = {
+    "literals and declarations": """
+        from __future__ import annotations
+        import dataclasses, functools, typing
+        import loopml
+        from loopml import step
+        T = typing.TypeVar("T")
+        N = 3
+        NAMES = ("a", "b") + ("c",)
+        LIMIT = N * 2 if N > 1 else 0
+        @dataclasses.dataclass(frozen=True)
+        class Settings:
+            size: int = N
+            tags: list = dataclasses.field(default_factory=list)
+        @functools.lru_cache(maxsize=8)
+        def helper(x: int) -> int:
+            return x * N
+        @step(name="one")
+        def one(x: int) -> int:
+            return helper(x)
+        @loopml.pipeline
+        def flow(x: int = N, names: tuple = NAMES):
+            out = [one(i) for i in range(x)]
+            return one(len(names)), out
+        if __name__ == "__main__":
+            print(flow)
+    """,
+}
+IMPURE = {
+    "a call at import": ("import os\nHOME = os.getcwd()\n", "binds a name"),
+    "an environment read": ("import os\nHOME = os.environ['HOME']\n", "binds a name"),
+    "arithmetic on a library value": ("import math\nTAU = math.pi * 2\n", "binds a name"),
+    "a user decorator": (
+        "def deco(f):\n    return f\n@deco\ndef g():\n    pass\n",
+        "has a decorator",
+    ),
+    "a loop at import": ("for i in range(3):\n    pass\n", "for statement"),
+    "an assignment into an object": ("import sys\nsys.path.append('x')\n", "runs code"),
+    "a default computed": ("import os\ndef f(x=os.getcwd()):\n    pass\n", "default"),
+    "a branch on the environment": ("import os\nif os.environ:\n    X = 1\n", "branches"),
+}
+
+
+@pytest.mark.parametrize("source", PURE.values(), ids=PURE.keys())
+def test_pure_modules_and_pipeline_bodies_pass(tmp_path: Path, source: str) -> None:
+    file = tmp_path / "flow.py"
+    write(file, source)
+    line = next(i for i, text in enumerate(file.read_text().splitlines(), 1) if "pipeline" in text)
+    assert blocker([str(file)], str(file), line) is None
+
+
+@pytest.mark.parametrize(("source", "why"), IMPURE.values(), ids=IMPURE.keys())
+def test_modules_that_compute_at_import_are_refused(tmp_path: Path, source: str, why: str) -> None:
+    file = tmp_path / "flow.py"
+    write(file, source)
+    found = blocker([str(file)], str(file), 1)
+    assert found is not None
+    assert why in found, found
+
+
+BODIES = {
+    "a helper called": "helper(x)",
+    "a library called": "os.getcwd()",
+    "a library value passed": "one(os.environ)",
+    "a lambda": "one((lambda: 1)())",
+    "an attribute read": "one(x.real)",
+}
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+def test_pipeline_bodies_that_do_more_than_wire_steps_are_refused(
+    tmp_path: Path, body: str
+) -> None:
+    file = tmp_path / "flow.py"
+    write(
+        file,
+        "import os\nimport loopml\ndef helper(x):\n    return x\n"
+        "@loopml.step\ndef one(x: int) -> int:\n    return x\n"
+        f"@loopml.pipeline\ndef flow(x: int = 1):\n    return {body}\n",
+    )
+    found = blocker([str(file)], str(file), 8)
+    assert found is not None
+    assert "flow.py:10" in found, found
