@@ -19,6 +19,9 @@ counter is never read as the version's:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
 from loopml.errors import InvalidInput, NotFound
@@ -103,6 +106,28 @@ def read_role(kind: str, ref: str) -> str:
     cached pipeline step resolves again before its output is used again. A parameter
     name, the other kind of role, never holds a space."""
     return f"{kind} {ref}"[:MAX_ROLE]
+
+
+Read = tuple[str, str, str]  # kind, the ref as given, the artifact it named
+_NOTED: ContextVar[list[Read] | None] = ContextVar("loopml_noted_reads", default=None)
+
+
+@contextmanager
+def noting_reads() -> Iterator[list[Read]]:
+    """Collect what is read by reference inside the block (a pipeline's body tracing
+    ``loopml.data.get("churn@latest")``): what a later run must resolve again."""
+    reads: list[Read] = []
+    token = _NOTED.set(reads)
+    try:
+        yield reads
+    finally:
+        _NOTED.reset(token)
+
+
+def note_read(kind: str, ref: str, artifact: Artifact) -> None:
+    noted = _NOTED.get()
+    if noted is not None:
+        noted.append((kind, ref, artifact.id))
 
 
 def record_name(of: str | None, what: str, fallback: str | None = None) -> str:

@@ -268,6 +268,7 @@ def test_modules_that_compute_at_import_are_refused(tmp_path: Path, source: str,
 
 BODIES = {
     "a helper called": "helper(x)",
+    "data read from another workspace": "one(loopml.data.get('x', workspace=None))",
     "a library called": "os.getcwd()",
     "a library value passed": "one(os.environ)",
     "a lambda": "one((lambda: 1)())",
@@ -289,3 +290,32 @@ def test_pipeline_bodies_that_do_more_than_wire_steps_are_refused(
     found = blocker([str(file)], str(file), 8)
     assert found is not None
     assert "flow.py:10" in found, found
+
+
+def test_a_dataset_the_body_reads_by_latest_is_replayed_until_it_moves(
+    cli: Any, project: Path
+) -> None:
+    (project / "rows.csv").write_text("x\n1\n2\n")
+    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    write(
+        project / "flow.py",
+        FLOW.replace(
+            "def load(n: int) -> list:",
+            "def load(n: int, rows: loopml.data.DatasetVersion) -> list:",
+        )
+        .replace("return list(range(n))", "return list(range(n + len(rows.to_pandas())))")
+        .replace("def flow(n: int = 4):", "def flow(n: int = 4, data: str = 'rows@latest'):")
+        .replace("total(scale(load(n)))", "total(scale(load(n, loopml.data.get(data))))"),
+    )
+    run(cli)
+    run(cli)
+    assert "replayed_from" in pipeline_runs(project)[-1].tags
+    (project / "rows.csv").write_text("x\n1\n2\n3\n")
+    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    again = run(cli)
+    assert again["steps"][0]["status"] == "ran"
+    assert "replayed_from" not in pipeline_runs(project)[-1].tags
+    assert value(project, "flow", "load") == list(range(7))
+    run(cli)
+    assert "replayed_from" in pipeline_runs(project)[-1].tags
+    assert value(project, "flow", "load") == list(range(7))

@@ -72,10 +72,11 @@ def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
 
 
 def _record_input(version: DatasetVersion, ref: str) -> None:
-    from loopml.refs import read_role
+    from loopml.refs import note_read, read_role
     from loopml.store import Direction
     from loopml.tracking._active import run_making_records
 
+    note_read(KIND, ref, version.artifact)
     ws = version.workspace
     run_id = run_making_records(ws)
     if run_id is not None:

@@ -200,6 +200,7 @@ class Graph:
     params: dict[str, Any]
     nodes: list[Node] = field(default_factory=list)
     result: Any = None  # what the pipeline body returned (placeholders inside)
+    reads: list[tuple[str, str, str]] = field(default_factory=list)  # by ref, as traced
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -326,11 +327,13 @@ class Pipeline:
     def graph(self, **given: Any) -> Graph:
         """Trace the body with these parameters, then check every step in it."""
         from loopml.pipeline._serialize import check_annotation
+        from loopml.refs import noting_reads
 
         graph = Graph(self.name, self.params(given))
         token = _BUILDER.set(_Builder(graph))
         try:
-            graph.result = self.func(**graph.params)
+            with noting_reads() as graph.reads:
+                graph.result = self.func(**graph.params)
         except LoopmlError:
             raise
         except Exception as error:

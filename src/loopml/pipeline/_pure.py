@@ -63,6 +63,7 @@ DECLARATIONS = DECORATORS | {
 }
 _PURE = "range len tuple list dict set frozenset int float str bool min max sum abs round sorted"
 PURE_BUILTINS = frozenset(f"builtins.{name}" for name in f"{_PURE} reversed enumerate zip".split())
+BODY_READS = frozenset({"loopml.data.get"})  # resolved again by a replay
 TYPING_MODULES = ("typing.", "typing_extensions.", "collections.abc.")
 VERSION_FACTS = frozenset({"sys.version_info", "sys.platform"})  # in the run's key
 
@@ -369,7 +370,18 @@ class _Module:
         if not all(self.constant(d) for d in [*function.args.defaults, *function.args.kw_defaults]):
             return f"{self.at(function)}: a default of pipeline {function.name} is not a literal"
         steps = _Steps(self)
-        nodes = [node for statement in function.body for node in ast.walk(statement)]
+        callees = {  # each callee named as a whole (``loopml.data.get``, ``steps.train``)
+            id(part)
+            for node in ast.walk(function)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            for part in ast.walk(node.func)
+        }
+        nodes = [
+            node
+            for statement in function.body
+            for node in ast.walk(statement)
+            if id(node) not in callees
+        ]
         local = frozenset(a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg))
         local |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         for node in nodes:
@@ -394,9 +406,12 @@ class _Module:
             known = node.id in local or node.id in self.constants
             if not known and not steps.named(node) and self.origin(node) not in PURE_BUILTINS:
                 return f"reads {node.id}, which is not a parameter, a literal or a step"
-        callee = node.func if isinstance(node, ast.Call) else None
-        if callee is not None and not (steps.named(callee) or self.origin(callee) in PURE_BUILTINS):
-            return "calls something that is not a step"
+        if isinstance(node, ast.Call):
+            origin = self.origin(node.func)
+            if origin in BODY_READS and not node.keywords and len(node.args) == 1:
+                return None  # loopml.data.get(ref) in the run's workspace
+            if not (steps.named(node.func) or origin in PURE_BUILTINS):
+                return "calls something that is not a step"
         return None
 
 

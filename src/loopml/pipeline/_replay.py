@@ -30,7 +30,7 @@ from loopml.pipeline._cache import find_hit
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from loopml.pipeline._graph import Pipeline
+    from loopml.pipeline._graph import Graph, Pipeline
     from loopml.pipeline._run import StepResult
     from loopml.pipeline._runners import RunOptions
     from loopml.store import Artifact, Direction, MetadataStore, Run
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 KEY_FORMAT = "loopml.run-key/1"
 KEY_TAG = "run_key"
 STEPS_TAG = "run_steps"
+READS_TAG = "run_reads"  # what the body read by reference: [kind, ref as given, artifact id]
 SCAN = 50  # the newest pipeline runs searched for a key
 
 
@@ -95,7 +96,9 @@ def run_key(file_part: str, name: str, params: Sequence[str], until: str | None)
     return RunKey(digest, real, tuple(found.files), (file_part, name, tuple(params), until))
 
 
-def remembered(key: RunKey, pipeline: Pipeline, steps: Sequence[StepResult]) -> dict[str, Any]:
+def remembered(
+    key: RunKey, pipeline: Pipeline, graph: Graph, steps: Sequence[StepResult]
+) -> dict[str, Any]:
     """The tags that let a later run with ``key`` be replayed from this one; none when
     it may not be."""
     from loopml.pipeline._pure import blocker, held_blocker
@@ -108,7 +111,11 @@ def remembered(key: RunKey, pipeline: Pipeline, steps: Sequence[StepResult]) -> 
         return {}
     if not key.still_holds():
         return {}
-    return {KEY_TAG: key.digest, STEPS_TAG: [step.name for step in steps]}
+    return {
+        KEY_TAG: key.digest,
+        STEPS_TAG: [step.name for step in steps],
+        READS_TAG: [list(read) for read in graph.reads],
+    }
 
 
 def replay(ws: Workspace, key: RunKey, options: RunOptions) -> Replayed | None:
@@ -147,6 +154,9 @@ def _plan(ws: Workspace, memo: Run, key: RunKey) -> list[_Planned] | None:
     from loopml.store import Direction
 
     store = ws.store
+    read = _reads_unmoved(store, memo.tags.get(READS_TAG, []))
+    if read is None:
+        return None
     children = {run.name: run for run in store.find_runs(parent_id=memo.id)}
     now_of: dict[str, Artifact] = {}  # a remembered output's id -> the one reused now
     planned = []
@@ -165,9 +175,12 @@ def _plan(ws: Workspace, memo: Run, key: RunKey) -> list[_Planned] | None:
             if event.direction != "input" or " " in event.role:
                 continue  # a read by reference: find_hit checks it is unmoved
             upstream = now_of.get(event.artifact_id)
-            if upstream is None:
-                return None  # not an earlier step's output: a dataset the body passed
-            inputs.append((upstream.id, Direction.INPUT, event.role))
+            if upstream is not None:
+                inputs.append((upstream.id, Direction.INPUT, event.role))
+            elif event.artifact_id in read:  # a dataset the body read, still the same
+                inputs.append((event.artifact_id, Direction.INPUT, event.role))
+            else:
+                return None
         hit, _ = find_hit(store, ws.artifacts, was.fingerprint)
         remembered_output = store.get_artifact(outputs[0].artifact_id)
         if hit is None or hit.output.digest != remembered_output.digest:
@@ -175,6 +188,25 @@ def _plan(ws: Workspace, memo: Run, key: RunKey) -> list[_Planned] | None:
         now_of[remembered_output.id] = hit.output
         planned.append(_Planned(node, was, inputs, hit.run, hit.output))
     return planned or None
+
+
+def _reads_unmoved(store: MetadataStore, reads: list[list[str]]) -> set[str] | None:
+    """The artifacts the remembered body read by reference, if each reference still
+    names the same one; None when any moved."""
+    from loopml.data._pins import pinned_ref
+    from loopml.errors import LoopmlError
+    from loopml.refs import resolve
+
+    found = set()
+    for kind, ref, artifact_id in reads:
+        try:
+            now = resolve(store, kind, pinned_ref(ref) if kind == "dataset" else ref)
+        except LoopmlError:
+            return None
+        if now.id != artifact_id:
+            return None
+        found.add(artifact_id)
+    return found
 
 
 def _record(
@@ -207,6 +239,7 @@ def _record(
                 **({"until": options.until} if options.until else {}),
                 KEY_TAG: key.digest,
                 STEPS_TAG: memo.tags[STEPS_TAG],
+                READS_TAG: memo.tags.get(READS_TAG, []),
                 "replayed_from": memo.id,
             },
         )

@@ -160,7 +160,7 @@ def _run_traced(
         if options.remember is not None:
             from loopml.pipeline._replay import remembered
 
-            tags = remembered(options.remember, pipeline, result.steps)
+            tags = remembered(options.remember, pipeline, graph, result.steps)
             if tags:
                 store.set_run_tags(run.id, tags)
     except ValidationFailed as failure:
