@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,15 @@ IMPURE = {
     "an assignment into an object": ("import sys\nsys.path.append('x')\n", "runs code"),
     "a default computed": ("import os\ndef f(x=os.getcwd()):\n    pass\n", "default"),
     "a branch on the environment": ("import os\nif os.environ:\n    X = 1\n", "branches"),
+    "a star import": ("from os import *\n", "imports *"),
+    "builtins replaced": ("import helpers\n__builtins__ = helpers\n", "__builtins__"),
+    "a module __getattr__": ("def __getattr__(name):\n    return 1\n", "__getattr__"),
+    "a metaclass": ("import abc\nclass C(metaclass=abc.ABCMeta):\n    pass\n", "metaclass"),
+    "a library base": ("import threading\nclass T(threading.Thread):\n    pass\n", "base"),
+    "a base with a hook": (
+        "class Base:\n    def __init_subclass__(cls):\n        pass\nclass C(Base):\n    pass\n",
+        "base",
+    ),
 }
 
 
@@ -267,6 +277,7 @@ def test_modules_that_compute_at_import_are_refused(tmp_path: Path, source: str,
 
 
 BODIES = {
+    "a set, whose order the hash seed decides": "[one(c) for c in {1, 2}]",
     "a helper called": "helper(x)",
     "data read from another workspace": "one(loopml.data.get('x', workspace=None))",
     "a library called": "os.getcwd()",
@@ -319,3 +330,91 @@ def test_a_dataset_the_body_reads_by_latest_is_replayed_until_it_moves(
     run(cli)
     assert "replayed_from" in pipeline_runs(project)[-1].tags
     assert value(project, "flow", "load") == list(range(7))
+
+
+def test_a_file_rewritten_with_the_same_bytes_during_the_run_is_not_remembered(
+    cli: Any, project: Path
+) -> None:
+    """An edit made and undone while the run ran leaves the same bytes: its ctime says so."""
+    write(
+        project / "flow.py",
+        FLOW.replace(
+            "return sum(values)",
+            "import pathlib\n        helpers = pathlib.Path('helpers.py')\n"
+            "        helpers.write_text(helpers.read_text())\n        return sum(values)",
+        ),
+    )
+    run(cli)
+    assert KEY_TAG not in pipeline_runs(project)[-1].tags
+
+
+LIBRARY = "import os\nLEVEL = int(os.environ.get('LEVEL', '1'))\n"
+HELD = {
+    "a library value as a step's default": """
+        import loopml
+        import settings
+
+        @loopml.step
+        def load(n: int, level: int = settings.LEVEL) -> list:
+            return list(range(n * level))
+    """,
+    "a library value as a class attribute": """
+        import loopml
+        import settings
+
+        class Config:
+            LEVEL = settings.LEVEL
+
+        @loopml.step
+        def load(n: int) -> list:
+            return list(range(n * Config.LEVEL))
+    """,
+    "a module list a step appends to": """
+        import loopml
+
+        SEEN = []
+
+        @loopml.step
+        def load(n: int) -> list:
+            SEEN.append(n)
+            return list(range(n))
+    """,
+    "a module imported by name as a step runs": """
+        import importlib
+        import loopml
+
+        @loopml.step
+        def load(n: int) -> list:
+            return list(range(n * importlib.import_module("extra").LEVEL))
+    """,
+}
+TAIL = """
+    @loopml.step
+    def total(values: list) -> int:
+        return sum(values)
+
+    @loopml.pipeline
+    def flow(n: int = 4):
+        return total(load(n))
+"""
+
+
+@pytest.mark.parametrize("source", HELD.values(), ids=HELD.keys())
+def test_what_the_modules_hold_after_the_run_is_checked(
+    cli: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, source: str
+) -> None:
+    """Each passes the reading of the source; what the run left in the modules does not."""
+    library = tmp_path_factory.mktemp("lib") / "site-packages"
+    write(library / "settings.py", LIBRARY)
+    write(tmp_path / "extra.py", "LEVEL = 1\n")
+    write(tmp_path / "flow.py", textwrap.dedent(source) + textwrap.dedent(TAIL))
+    cli.env["PYTHONPATH"] = str(library)
+    cli("init", check=True)
+    line = next(
+        i
+        for i, t in enumerate((tmp_path / "flow.py").read_text().splitlines(), 1)
+        if "@loopml.pipeline" in t
+    )
+    assert blocker([str(tmp_path / "flow.py")], str(tmp_path / "flow.py"), line) is None
+    run(cli)
+    assert KEY_TAG not in pipeline_runs(tmp_path)[-1].tags

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-import inspect
 import os
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -61,8 +59,18 @@ DECLARATIONS = DECORATORS | {
     "typing.NamedTuple",
     "collections.namedtuple",
 }
-_PURE = "range len tuple list dict set frozenset int float str bool min max sum abs round sorted"
-PURE_BUILTINS = frozenset(f"builtins.{name}" for name in f"{_PURE} reversed enumerate zip".split())
+# No sets: their order of iteration changes with PYTHONHASHSEED from process to process.
+_PURE = "range len tuple list dict int float str bool min max sum abs round sorted reversed"
+PURE_BUILTINS = frozenset(f"builtins.{name}" for name in f"{_PURE} enumerate zip".split())
+INERT_BASES = frozenset(
+    f"{module}.{name}"
+    for module in ("typing", "typing_extensions")
+    for name in ("NamedTuple", "Generic", "Protocol", "TypedDict")
+) | {"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag", "abc.ABC"}
+CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__", "__class_getitem__"})
+MODULE_HOOKS = frozenset({"__getattr__", "__dir__"})
+KEPT_DUNDERS = frozenset({"__all__", "__version__"})
+MAX_BASES = 8  # how deep a chain of the user's own classes is followed
 BODY_READS = frozenset({"loopml.data.get"})  # resolved again by a replay
 TYPING_MODULES = ("typing.", "typing_extensions.", "collections.abc.")
 VERSION_FACTS = frozenset({"sys.version_info", "sys.platform"})  # in the run's key
@@ -75,54 +83,20 @@ def blocker(files: Iterable[str], pipeline_file: str, pipeline_line: int) -> str
     for file in files:
         if not file.endswith((".py", ".pyw")):
             return f"{file} is not Python source"
-        module = _Module.read(file)
+        module = Module.read(file)
         if isinstance(module, str):
             return module
         why = module.top_level()
         if why is not None:
             return why
-    module = _Module.read(pipeline_file)
+    module = Module.read(pipeline_file)
     if isinstance(module, str):
         return module
     return module.pipeline_body(pipeline_line)
 
 
-def held_blocker(files: Iterable[str]) -> str | None:
-    """Why what the imported modules of ``files`` hold could differ with the same bytes:
-    a global that is neither a literal of its source (or of the user's module it is
-    imported from) nor code (a module, class, function or step), such as
-    ``from somelib import SETTINGS``, an object a library filled at its import. None
-    when every global is one or the other. Judged on the live modules, after a run."""
-    wanted = set(files)
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if not file or os.path.realpath(file) not in wanted:
-            continue
-        read = _Module.read(os.path.realpath(file))
-        for name, value in vars(module).items():
-            if name.startswith("__") or _code(value):
-                continue
-            if isinstance(read, str) or not read.literal(name, wanted):
-                kind = type(value).__name__
-                return f"{os.path.basename(file)}: {name} holds a {kind} its source does not spell"
-    return None
-
-
-def _code(value: object) -> bool:
-    from loopml.pipeline._graph import Pipeline, Step
-
-    kind = type(value)
-    return (
-        inspect.ismodule(value)
-        or isinstance(value, type | Step | Pipeline)
-        or inspect.isroutine(value)
-        or kind.__module__ in ("typing", "typing_extensions", "__future__")
-        or (kind.__module__ == "numpy" and kind.__name__ == "ufunc")
-    )
-
-
 @dataclass
-class _Module:
+class Module:
     file: str
     tree: ast.Module
     imports: dict[str, str] = field(default_factory=dict)  # bound name -> dotted origin
@@ -131,7 +105,7 @@ class _Module:
     lazy_annotations: bool = False
 
     @classmethod
-    def read(cls, file: str) -> _Module | str:
+    def read(cls, file: str) -> Module | str:
         try:
             with open(file, "rb") as source:
                 tree = ast.parse(source.read(), filename=file)
@@ -141,7 +115,7 @@ class _Module:
         module._scan(tree.body)
         module.constants = {
             name
-            for name, value in _assignments(tree.body)
+            for name, value in assignments(tree.body)
             if module.bound.get(name) == 1 and module.constant(value)
         }
         return module
@@ -161,23 +135,25 @@ class _Module:
     def at(self, node: ast.AST) -> str:
         return f"{os.path.basename(self.file)}:{getattr(node, 'lineno', 0)}"
 
-    def literal(self, name: str, files: set[str]) -> bool:
-        """Whether global ``name`` is bound to a literal here, or imported from a user
-        module among ``files`` that binds it to one."""
-        if name in self.constants:
-            return True
+    def literal_owner(self, name: str, files: set[str]) -> tuple[Module, str] | None:
+        """The user's module among ``files`` that global ``name`` is imported from, and
+        the name there, when that module binds it to a literal."""
         origin = self.imports.get(name) if self.bound.get(name) == 1 else None
         if origin is None:
-            return False
+            return None
         from loopml.pipeline._reach import module_file
 
         owner, _, attribute = origin.rpartition(".")
         file = module_file(owner, relative_to=self.file) if owner.strip(".") else ""
         real = os.path.realpath(file) if file and not file.startswith("?") else ""
         if real not in files:
-            return False
-        found = _Module.read(real)
-        return not isinstance(found, str) and attribute in found.constants
+            return None
+        found = Module.read(real)
+        return (
+            None
+            if isinstance(found, str) or attribute not in found.constants
+            else (found, attribute)
+        )
 
     # -- what an expression is -------------------------------------------------------
 
@@ -201,7 +177,7 @@ class _Module:
             return True
         if isinstance(node, ast.Name):
             return node.id in self.constants or node.id in local
-        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        if isinstance(node, ast.Tuple | ast.List):
             return all(self.constant(e, local) for e in node.elts)
         if isinstance(node, ast.Dict):
             return all(self.constant(e, local) for e in [*node.keys, *node.values] if e)
@@ -259,11 +235,10 @@ class _Module:
             )
         if isinstance(node, ast.Lambda):
             return self.arguments(node.args)
-        if isinstance(node, ast.Call):
-            return (
-                self.origin(node.func) in DECLARATIONS
-                and all(self.reference(a) for a in node.args)
-                and all(self.reference(k.value) for k in node.keywords)
+        if isinstance(node, ast.Call):  # its arguments: literals, or code by name
+            arguments = [*node.args, *(k.value for k in node.keywords)]
+            return self.origin(node.func) in DECLARATIONS and all(
+                self.constant(a) or isinstance(a, ast.Name | ast.Attribute) for a in arguments
             )
         return False
 
@@ -298,15 +273,21 @@ class _Module:
             return f"{self.at(found.node)}: {found.why}"
         return None
 
-    def statements(self, body: list[ast.stmt]) -> None:
+    def statements(self, body: list[ast.stmt], *, top: bool = True) -> None:
+        """Check a block: the module's (and its ``if``/``try`` blocks'), or a class's."""
         for statement in body:
-            why = self.statement(statement)
+            why = self.statement(statement, top=top)
             if why is not None:
                 raise _Impure(statement, why)
 
-    def statement(self, node: ast.stmt) -> str | None:
+    def statement(self, node: ast.stmt, *, top: bool) -> str | None:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return "imports *, which binds names no reading can list"
         if isinstance(node, ast.Import | ast.ImportFrom | ast.Pass):
             return None
+        hook = _hook(node) if top else None
+        if hook is not None:
+            return f"defines {hook}, which changes how Python runs the module"
         if isinstance(node, ast.Expr):
             return None if isinstance(node.value, ast.Constant) else "runs code at import"
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -319,9 +300,10 @@ class _Module:
         if isinstance(node, ast.ClassDef):
             if not all(self.decorator(d) for d in node.decorator_list):
                 return f"class {node.name} has a decorator not known to run no code of its own"
-            if not all(self.reference(b) for b in [*node.bases, *(k.value for k in node.keywords)]):
-                return f"the bases of class {node.name} are computed at import"
-            self.statements(node.body)
+            why = self.class_made_plainly(node)
+            if why is not None:
+                return why
+            self.statements(node.body, top=False)
             return None
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -335,7 +317,7 @@ class _Module:
             return None
         if isinstance(node, ast.If):
             if _main_guard(node.test) or self.origin(node.test) == "typing.TYPE_CHECKING":
-                self.statements(node.orelse)  # the body never runs on import
+                self.statements(node.orelse, top=top)  # the body never runs on import
                 return None
             if not (self.constant(node.test) or self.version_test(node.test)):
                 return "branches on something computed at import"
@@ -345,8 +327,46 @@ class _Module:
         else:
             return f"runs a {type(node).__name__.lower()} statement at import"
         for block in _blocks(node):
-            self.statements(block)
+            self.statements(block, top=top)
         return None
+
+    def class_made_plainly(self, node: ast.ClassDef, depth: int = 0) -> str | None:
+        """Why making class ``node`` may run code of its own (a base's
+        ``__init_subclass__``, a metaclass); None when it runs none."""
+        if any(k.arg == "metaclass" or not self.constant(k.value) for k in node.keywords):
+            return f"class {node.name} names a metaclass or computes its keywords"
+        for base in node.bases:
+            plain = base.value if isinstance(base, ast.Subscript) else base
+            origin = self.origin(plain)
+            if origin in INERT_BASES or (
+                origin is not None
+                and origin.startswith("builtins.")
+                and isinstance(getattr(builtins, origin[9:], None), type)
+            ):
+                continue
+            if depth < MAX_BASES and self.plain_user_class(plain, depth):
+                continue
+            return f"the base {ast.unparse(base)} of class {node.name} may run code as it is made"
+        return None
+
+    def plain_user_class(self, node: ast.expr, depth: int) -> bool:
+        """A class of the user's own, made plainly, with no ``__init_subclass__``."""
+        module: Module | str = self
+        name = node.id if isinstance(node, ast.Name) else None
+        if name is not None and name in self.imports and self.bound.get(name) == 1:
+            from loopml.pipeline._reach import module_file
+
+            owner, _, name = self.imports[name].rpartition(".")
+            file = module_file(owner, relative_to=self.file) if owner.strip(".") else ""
+            module = Module.read(file) if file.endswith(".py") else "not a user module"
+        if name is None or isinstance(module, str) or module.bound.get(name) != 1:
+            return False
+        found = [c for c in module.tree.body if isinstance(c, ast.ClassDef) and c.name == name]
+        return bool(found) and all(
+            module.class_made_plainly(c, depth + 1) is None
+            and not any(isinstance(f, ast.FunctionDef) and f.name in CLASS_HOOKS for f in c.body)
+            for c in found
+        )
 
     def version_test(self, node: ast.expr) -> bool:
         return (
@@ -394,9 +414,9 @@ class _Module:
         """Why one node of a pipeline body does more than wire steps together."""
         allowed = (
             ast.Expr, ast.Return, ast.Assign, ast.AugAssign, ast.For, ast.If, ast.Pass,
-            ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.BinOp,
+            ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.Starred, ast.BinOp,
             ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.JoinedStr,
-            ast.FormattedValue, ast.Subscript, ast.Slice, ast.ListComp, ast.SetComp,
+            ast.FormattedValue, ast.Subscript, ast.Slice, ast.ListComp,
             ast.DictComp, ast.GeneratorExp, ast.comprehension, ast.keyword, ast.Name,
             ast.Call, ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
         )  # fmt: skip
@@ -426,7 +446,7 @@ class _Steps:
     """The steps a pipeline body may call: the module's own and those of the user's
     modules it imports, each found by its definition."""
 
-    def __init__(self, module: _Module) -> None:
+    def __init__(self, module: Module) -> None:
         self.module = module
         self.own = _step_names(module)
 
@@ -451,11 +471,11 @@ class _Steps:
         file = module_file(dotted, relative_to=self.module.file)
         if not file or file.startswith("?") or not file.endswith(".py"):
             return set()
-        found = _Module.read(file)
+        found = Module.read(file)
         return set() if isinstance(found, str) else _step_names(found)
 
 
-def _step_names(module: _Module) -> set[str]:
+def _step_names(module: Module) -> set[str]:
     return {
         node.name
         for node in module.tree.body
@@ -499,7 +519,7 @@ def _bindings(statement: ast.stmt) -> Iterable[tuple[str, str | None]]:
                     yield node.id, None
 
 
-def _assignments(body: list[ast.stmt]) -> Iterable[tuple[str, ast.expr]]:
+def assignments(body: list[ast.stmt]) -> Iterable[tuple[str, ast.expr]]:
     for statement in body:
         if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.expr):
             for target in statement.targets:
@@ -518,6 +538,21 @@ def _blocks(statement: ast.If | ast.Try) -> list[list[ast.stmt]]:
         return [statement.body, statement.orelse]
     handlers = [h.body for h in statement.handlers]
     return [statement.body, *handlers, statement.orelse, statement.finalbody]
+
+
+def _hook(node: ast.stmt) -> str | None:
+    """A top-level definition that changes how Python runs the module: ``__getattr__``,
+    or a binding of a dunder such as ``__builtins__`` or ``__path__``."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name if node.name in MODULE_HOOKS or _dunder(node.name) else None
+    for name, _ in _bindings(node):
+        if _dunder(name) and name not in KEPT_DUNDERS:
+            return name
+    return None
+
+
+def _dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
 
 
 def _plain_target(node: ast.expr) -> bool:

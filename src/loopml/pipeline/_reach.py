@@ -158,8 +158,8 @@ def _module_file(name: str, *, missing_ok: bool = False) -> str:
         return getattr(loaded, "__file__", None) or ""
     try:
         spec = _find_spec(name)
-    except (ImportError, ValueError, AttributeError):
-        spec = None
+    except (ImportError, ValueError, AttributeError, TypeError):  # TypeError: a __path__
+        spec = None  # that a module's own __getattr__ made up
     if spec is None:
         return "" if missing_ok else f"?{name}"
     return spec.origin if spec.has_location and spec.origin else ""

@@ -28,7 +28,7 @@ from loopml.pipeline._cache import KEY_FORMAT as STEP_KEY_FORMAT
 from loopml.pipeline._cache import find_hit
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from loopml.pipeline._graph import Graph, Pipeline
     from loopml.pipeline._run import StepResult
@@ -49,16 +49,19 @@ class RunKey:
     file: str  # the pipeline file's real path
     files: tuple[str, ...]  # the user files it reaches
     given: tuple[str, str, tuple[str, ...], str | None]  # what the digest was made of
+    stamps: tuple[tuple[int, ...], ...]  # each file's inode, size, mtime and ctime
 
     def still_holds(self) -> bool:
-        """Whether the files are as they were when the key was made: read again, past
-        any in-process cache (an edit within the clock's resolution keeps the mtime)."""
+        """Whether the files are as they were when the key was made, and were never
+        touched since: an edit made and undone while the run ran leaves the same bytes
+        but a later ctime, which no one can set back. Read again, past any in-process
+        cache."""
         from loopml.pipeline import _reach
 
         _reach._digest.cache_clear()
         _reach._imported_files.cache_clear()
         again = run_key(*self.given)
-        return again is not None and again.digest == self.digest
+        return again is not None and (again.digest, again.stamps) == (self.digest, self.stamps)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,20 @@ def run_key(file_part: str, name: str, params: Sequence[str], until: str | None)
         "unresolved": found.unresolved,
     }
     digest = digest_bytes(json.dumps(made_of, sort_keys=True).encode())
-    return RunKey(digest, real, tuple(found.files), (file_part, name, tuple(params), until))
+    given = (file_part, name, tuple(params), until)
+    return RunKey(digest, real, tuple(found.files), given, _stamps(found.files))
+
+
+def _stamps(files: Iterable[str]) -> tuple[tuple[int, ...], ...]:
+    stamps: list[tuple[int, ...]] = []
+    for file in files:
+        try:
+            stat = os.stat(file)
+        except OSError:
+            stamps.append(())
+            continue
+        stamps.append((stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
+    return tuple(stamps)
 
 
 def remembered(
@@ -101,7 +117,8 @@ def remembered(
 ) -> dict[str, Any]:
     """The tags that let a later run with ``key`` be replayed from this one; none when
     it may not be."""
-    from loopml.pipeline._pure import blocker, held_blocker
+    from loopml.pipeline._held import held_blocker
+    from loopml.pipeline._pure import blocker
 
     if os.path.realpath(pipeline.file) != key.file or not steps:
         return {}
@@ -158,13 +175,14 @@ def _plan(ws: Workspace, memo: Run, key: RunKey) -> list[_Planned] | None:
     if read is None:
         return None
     children = {run.name: run for run in store.find_runs(parent_id=memo.id)}
+    covered = {os.path.realpath(file) for file in key.files}
     now_of: dict[str, Artifact] = {}  # a remembered output's id -> the one reused now
     planned = []
     for node in memo.tags.get(STEPS_TAG, []):
         was = children.get(f"{memo.name}/{node}")
         if was is None or was.kind != "step" or not was.fingerprint:
             return None
-        if not set(was.code.get("files", [])) <= set(key.files):
+        if not {os.path.realpath(f) for f in was.code.get("files", [])} <= covered:
             return None  # the step reached code the key does not cover
         events = store.events(run_id=was.id)
         outputs = [e for e in events if e.direction == "output" and e.role == "output"]
