@@ -401,10 +401,15 @@ TAIL = """
 
 @pytest.mark.parametrize("source", HELD.values(), ids=HELD.keys())
 def test_what_the_modules_hold_after_the_run_is_checked(
-    cli: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, source: str
+    cli: Any,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
 ) -> None:
     """Each passes the reading of the source; what the run left in the modules does not."""
     library = tmp_path_factory.mktemp("lib") / "site-packages"
+    monkeypatch.syspath_prepend(str(library))  # as PYTHONPATH does for `loopml run`
     write(library / "settings.py", LIBRARY)
     write(tmp_path / "extra.py", "LEVEL = 1\n")
     write(tmp_path / "flow.py", textwrap.dedent(source) + textwrap.dedent(TAIL))
@@ -418,3 +423,113 @@ def test_what_the_modules_hold_after_the_run_is_checked(
     assert blocker([str(tmp_path / "flow.py")], str(tmp_path / "flow.py"), line) is None
     run(cli)
     assert KEY_TAG not in pipeline_runs(tmp_path)[-1].tags
+
+
+CHANGED_IN_A_RUN = {
+    "a step re-points a module's function": """
+        import loopml
+        import helpers
+
+        @loopml.step
+        def load(n: int) -> list:
+            helpers.double = helpers.triple
+            return list(range(n))
+
+        @loopml.step
+        def total(values: list) -> int:
+            return helpers.double(sum(values))
+    """,
+    "a step fills a lambda's default": """
+        import loopml
+
+        count = lambda x, seen=[]: seen.append(x) or len(seen)
+
+        @loopml.step
+        def load(n: int) -> list:
+            count(n)
+            return list(range(n))
+
+        @loopml.step
+        def total(values: list) -> int:
+            return sum(values) * count(0)
+    """,
+}
+PIPELINE = """
+    @loopml.pipeline
+    def flow(n: int = 4):
+        return total(load(n))
+"""
+
+
+@pytest.mark.parametrize("source", CHANGED_IN_A_RUN.values(), ids=CHANGED_IN_A_RUN.keys())
+def test_a_run_whose_steps_changed_what_the_modules_hold_is_not_remembered(
+    cli: Any, tmp_path: Path, source: str
+) -> None:
+    write(
+        tmp_path / "helpers.py",
+        "def double(x):\n    return x * 2\n\ndef triple(x):\n    return x * 3\n",
+    )
+    write(tmp_path / "flow.py", textwrap.dedent(source) + textwrap.dedent(PIPELINE))
+    cli("init", check=True)
+    run(cli)
+    assert KEY_TAG not in pipeline_runs(tmp_path)[-1].tags
+
+
+def test_a_changed_environment_variable_is_run_not_replayed(
+    cli: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A library may read the environment at its import (here: to build the function
+    a step calls): the variables are in the run's key."""
+    library = tmp_path_factory.mktemp("lib") / "site-packages"
+    write(
+        library / "backend.py",
+        "import os\n\ndef _make(k):\n    def scale(x):\n        return x * k\n    return scale\n\n"
+        "scale = _make(int(os.environ.get('FACTOR', '2')))\n",
+    )
+    write(
+        tmp_path / "flow.py",
+        "import loopml\nfrom backend import scale\n\n@loopml.step\ndef total(n: int) -> int:\n"
+        "    return scale(n)\n\n@loopml.pipeline\ndef flow(n: int = 4):\n    return total(n)\n",
+    )
+    cli.env["PYTHONPATH"] = str(library)
+    cli("init", check=True)
+    run(cli)
+    run(cli)
+    assert "replayed_from" in pipeline_runs(tmp_path)[-1].tags
+    cli.env["FACTOR"] = "7"
+    run(cli)
+    assert "replayed_from" not in pipeline_runs(tmp_path)[-1].tags
+    assert value(tmp_path, "flow", "total") == 28
+
+
+def test_an_attribute_read_through_a_class_of_the_project_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading it may run the project's code (a property on the class) at import."""
+    monkeypatch.syspath_prepend(str(tmp_path))  # as `loopml run` puts the file's folder
+    write(tmp_path / "helpers.py", "class Choice:\n    pick = 1\n")
+    write(
+        tmp_path / "flow.py",
+        "from helpers import Choice\nimport helpers\nA = helpers.Choice\nB = Choice.pick\n",
+    )
+    found = blocker([str(tmp_path / "flow.py")], str(tmp_path / "flow.py"), 1)
+    assert found is not None
+    assert "flow.py:4" in found, found
+
+
+def test_runs_on_worker_processes_are_not_remembered(cli: Any, project: Path) -> None:
+    """Their steps changed the workers' modules, which this process cannot see."""
+    run(cli, "--runner", "processes", "--workers", "1")
+    assert KEY_TAG not in pipeline_runs(project)[-1].tags
+
+
+def test_enums_and_dataclasses_in_the_project_are_replayed(cli: Any, project: Path) -> None:
+    write(
+        project / "helpers.py",
+        HELPERS
+        + "import dataclasses, enum\n\nclass Color(enum.Enum):\n    RED = 1\n    BLUE = 2\n\n"
+        "@dataclasses.dataclass(frozen=True)\nclass Shape:\n    width: int = 3\n",
+    )
+    run(cli)
+    run(cli)
+    assert "replayed_from" in pipeline_runs(project)[-1].tags

@@ -26,6 +26,7 @@ from typing import Any
 from loopml._usercode import is_user_file
 from loopml.pipeline._pure import PURE_BUILTINS, Module, assignments
 
+MAX_DEPTH = 4  # how deep classes and closures are followed
 _SAFE_BUILTINS = {name[9:]: getattr(builtins, name[9:]) for name in PURE_BUILTINS}
 _NOTHING = object()
 
@@ -40,7 +41,7 @@ def held_blocker(files: Iterable[str]) -> str | None:
             continue
         real = os.path.realpath(file)
         if real not in wanted:
-            if is_user_file(real):
+            if is_user_file(real) or not os.path.exists(real):  # gone: whose was it?
                 return f"{os.path.basename(real)} was imported, but no import statement names it"
             continue
         read = Module.read(real)
@@ -50,6 +51,57 @@ def held_blocker(files: Iterable[str]) -> str | None:
         if why is not None:
             return f"{os.path.basename(real)}: {why}"
     return None
+
+
+def state_of(files: Iterable[str]) -> dict[str, str]:
+    """What each of the user's modules among ``files`` holds, by module: which object
+    each name holds, each function's code, defaults and closure, each class's
+    attributes, and the contents of every other value. Taken before the steps run and
+    after, it says whether a step changed what a later step's key reads. (A module
+    first imported while the steps ran is judged by :func:`held_blocker` alone.)"""
+    wanted = {os.path.realpath(file) for file in files}
+    found = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name == "__main__" or not file or os.path.realpath(file) not in wanted:
+            continue
+        found[name] = "\n".join(
+            f"{key} {_state(value, 0)}"
+            for key, value in vars(module).items()
+            if not key.startswith("__")  # __builtins__ and the like: Python's own
+        )
+    return found
+
+
+def _state(value: object, depth: int) -> str:
+    held = f"{type(value).__qualname__}#{id(value)}"
+    if inspect.ismodule(value) or depth > MAX_DEPTH:
+        return held
+    if isinstance(value, type):
+        inner = ", ".join(f"{k}={_state(v, depth + 1)}" for k, v in vars(value).items())
+        return f"{held}{{{inner}}}"
+    function = _function(value)
+    if inspect.isfunction(function):
+        cells = [_state(_cell(c), depth + 1) for c in function.__closure__ or ()]
+        return (
+            f"{held} code#{id(function.__code__)} {_repr(function.__defaults__)} "
+            f"{_repr(function.__kwdefaults__)} cells[{', '.join(cells)}]"
+        )
+    return held if _code(value) else f"{held} {_repr(value)}"
+
+
+def _cell(cell: Any) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a value that cannot say what it holds: its identity only
+        return "?"
 
 
 class _Holdings:
@@ -74,6 +126,17 @@ class _Holdings:
                 return why
         return None
 
+    def spelled(self, name: str) -> str | None:
+        """The last part of what the source binds ``name`` to: ``sum`` for
+        ``from numpy import sum as total``, ``join`` for ``JOIN = os.path.join``."""
+        origin = self.source.imports.get(name)
+        if origin is not None:
+            return origin.rpartition(".")[2]
+        bound = dict(assignments(self.source.tree.body)).get(name)
+        if isinstance(bound, ast.Attribute):
+            return bound.attr
+        return None
+
     def same_literal(self, name: str, value: object) -> bool:
         known = name in self.source.constants and name in self.values
         return known and _same(value, self.values[name])
@@ -87,27 +150,46 @@ class _Holdings:
 
     def code_blocker(self, name: str, value: object, node: ast.stmt | None) -> str | None:
         """A function's defaults and annotations, a class's attributes: what they hold."""
-        if getattr(value, "__module__", None) != self.module.__name__ or node is None:
-            return None  # imported: its own module is checked
+        if getattr(value, "__module__", None) != self.module.__name__:
+            return _installed_blocker(name, value, self.spelled(name))
+        lambdas = _lambdas(self.source.tree.body)
+        if name in lambdas:
+            return _function_blocker(self.source, value, name, lambdas[name], self.values)
+        if node is None:
+            return None
+        if _renamed(value, name):
+            return f"{name} holds another function or class than the one its source defines"
         if isinstance(node, ast.ClassDef) and isinstance(value, type):
             return self.class_blocker(value, node, dict(self.values))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            return _function_blocker(self.source, _function(value), node, self.values)
+            return _function_blocker(self.source, _function(value), name, node.args, self.values)
         return None
 
     def class_blocker(self, cls: type, node: ast.ClassDef, env: dict[str, Any]) -> str | None:
         values = _literal_values(self.source, node.body, env)
         definitions = _definitions(node.body)
+        lambdas = _lambdas(node.body)
+        members = isinstance(cls, enum.EnumMeta)
         for name, value in vars(cls).items():
-            if name.startswith("__"):
+            if name.startswith("__") or (members and name.startswith("_") and name.endswith("_")):
+                continue  # enum's own _sunder_ names
+            if name in lambdas:
+                why = _function_blocker(self.source, value, name, lambdas[name], env)
+                if why is not None:
+                    return why
                 continue
             where = definitions.get(name)
             if isinstance(value, enum.Enum) and name in values:
                 value = value.value  # `RED = 1` makes a member whose value is 1
-            if isinstance(value, type) and isinstance(where, ast.ClassDef):
+            if isinstance(where, ast.FunctionDef | ast.ClassDef) and _renamed(
+                value, f"{cls.__qualname__}.{name}"
+            ):
+                why = f"{cls.__name__}.{name} holds a {type(value).__name__} defined elsewhere"
+            elif isinstance(value, type) and isinstance(where, ast.ClassDef):
                 why = self.class_blocker(value, where, {**env, **values})
             elif isinstance(where, ast.FunctionDef | ast.AsyncFunctionDef):
-                why = _function_blocker(self.source, _function(value), where, {**env, **values})
+                scope = {**env, **values}
+                why = _function_blocker(self.source, _function(value), name, where.args, scope)
             elif _code(value) or (name in values and _same(value, values[name])):
                 why = None
             else:
@@ -117,15 +199,25 @@ class _Holdings:
         return None
 
 
+def _installed_blocker(name: str, value: object, spelled: str | None) -> str | None:
+    """An installed function a user's global holds must be the one its library names
+    as the source spells it: not one the library picked at its import
+    (``pick = _fast if ... else _slow``), whose choice the run's key would not see."""
+    if not inspect.isfunction(value) or is_user_file(value.__code__.co_filename):
+        return None
+    if spelled is not None and value.__name__ != spelled:
+        return f"{name} holds {value.__qualname__}, which its library names otherwise"
+    return None
+
+
 def _function_blocker(
-    source: Module, func: object, node: ast.FunctionDef | ast.AsyncFunctionDef, env: dict[str, Any]
+    source: Module, func: object, name: str, args: ast.arguments, env: dict[str, Any]
 ) -> str | None:
     if not callable(func) or not hasattr(func, "__defaults__"):
         return None
-    args = node.args
     pairs = list(zip(args.defaults, getattr(func, "__defaults__", None) or (), strict=False))
     if len(pairs) != len(args.defaults):
-        return f"the defaults of {node.name} are not those its source spells"
+        return f"the defaults of {name} are not those its source spells"
     live = getattr(func, "__kwdefaults__", None) or {}
     for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         if default is not None:
@@ -134,13 +226,19 @@ def _function_blocker(
         if _code(value):
             continue
         if not source.constant(expression) or not _same(value, _evaluate(source, expression, env)):
-            return (
-                f"a default of {node.name} holds a {type(value).__name__} its source does not spell"
-            )
+            return f"a default of {name} holds {_unspelled(value)}"
     for value in (getattr(func, "__annotations__", None) or {}).values():
         if not (value is None or isinstance(value, str) or _code(value)):
-            return f"an annotation of {node.name} holds a {type(value).__name__}"
+            return f"an annotation of {name} holds a {type(value).__name__}"
     return None
+
+
+def _renamed(value: object, qualname: str) -> bool:
+    """Whether a function or class held under a name its source defines is another
+    one (a step re-pointed ``helpers.double = helpers.triple``)."""
+    inner = _function(value)
+    held = getattr(inner, "__qualname__", None)
+    return (inspect.isfunction(inner) or isinstance(inner, type)) and held != qualname
 
 
 def _function(value: object) -> object:
@@ -185,6 +283,10 @@ def _unspelled(value: object) -> str:
 
 def _same(live: object, expected: object) -> bool:
     return type(live) is type(expected) and repr(live) == repr(expected)
+
+
+def _lambdas(body: list[ast.stmt]) -> dict[str, ast.arguments]:
+    return {name: value.args for name, value in assignments(body) if isinstance(value, ast.Lambda)}
 
 
 def _definitions(body: list[ast.stmt]) -> dict[str, ast.stmt]:

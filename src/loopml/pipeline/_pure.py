@@ -219,8 +219,9 @@ class Module:
             return True
         if isinstance(node, ast.Name):
             return True
-        if isinstance(node, ast.Attribute):
-            return self.origin(node) is not None or self.reference(node.value)
+        if isinstance(node, ast.Attribute):  # through a module; a class's may run a getter
+            origin = self.origin(node)
+            return origin is not None and not self.through_user_object(origin)
         if isinstance(node, ast.Tuple | ast.List | ast.Set):
             return all(self.reference(e) for e in node.elts)
         if isinstance(node, ast.Dict):
@@ -241,6 +242,20 @@ class Module:
                 self.constant(a) or isinstance(a, ast.Name | ast.Attribute) for a in arguments
             )
         return False
+
+    def through_user_object(self, origin: str) -> bool:
+        """Whether ``helpers.Choice.pick`` reads past one of the user's modules into an
+        object of theirs, whose getter (a property, a class's ``__getattr__``) runs."""
+        from loopml._usercode import is_user_file
+        from loopml.pipeline._reach import module_file
+
+        parts = origin.split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            module = ".".join(parts[:end])
+            file = module_file(module, relative_to=self.file) if module.strip(".") else ""
+            if file and not file.startswith("?"):
+                return is_user_file(file) and len(parts) - end > 1
+        return True  # no module found: whose object it is cannot be told
 
     def typing(self, node: ast.expr) -> bool:
         origin = self.origin(node)

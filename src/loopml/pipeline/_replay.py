@@ -41,6 +41,10 @@ KEY_TAG = "run_key"
 STEPS_TAG = "run_steps"
 READS_TAG = "run_reads"  # what the body read by reference: [kind, ref as given, artifact id]
 SCAN = 50  # the newest pipeline runs searched for a key
+# Variables a shell or terminal changes from command to command; every other one is in
+# the key, since code run at import (a library's own) may read any.
+_SHELL = "PWD OLDPWD SHLVL _ COLUMNS LINES TERM_SESSION_ID WINDOWID TMUX_PANE"
+VOLATILE = frozenset(f"{_SHELL} SSH_CLIENT SSH_CONNECTION SSH_TTY".split())
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class RunKey:
     digest: str
     file: str  # the pipeline file's real path
     files: tuple[str, ...]  # the user files it reaches
-    given: tuple[str, str, tuple[str, ...], str | None]  # what the digest was made of
+    given: tuple[Any, ...]  # what the digest was made of, the process's settings included
     stamps: tuple[tuple[int, ...], ...]  # each file's inode, size, mtime and ctime
 
     def still_holds(self) -> bool:
@@ -71,10 +75,18 @@ class Replayed:
     steps: list[StepResult]
 
 
-def run_key(file_part: str, name: str, params: Sequence[str], until: str | None) -> RunKey | None:
-    """The key of running ``file_part:name`` with these ``--param`` values; None for a
-    file that is not the user's own. Puts the file's folder on ``sys.path`` first, as
-    loading the pipeline does, so that its imports resolve as they will."""
+def run_key(
+    file_part: str,
+    name: str,
+    params: Sequence[str],
+    until: str | None,
+    process: tuple[str, dict[str, str]] | None = None,
+) -> RunKey | None:
+    """The key of running ``file_part:name`` with these ``--param`` values, in this
+    folder with these environment variables (``process``: as the process started, since
+    libraries set some as they are imported); None for a file that is not the user's
+    own. Puts the file's folder on ``sys.path`` first, as loading the pipeline does, so
+    that its imports resolve as they will."""
     from loopml import __version__
     from loopml.pipeline._env import path_stamps
     from loopml.pipeline._reach import reach
@@ -88,15 +100,18 @@ def run_key(file_part: str, name: str, params: Sequence[str], until: str | None)
     real = os.path.realpath(path)
     if real not in found.files:
         return None
+    if process is None:
+        process = (os.getcwd(), {k: v for k, v in os.environ.items() if k not in VOLATILE})
     made_of = {
         "format": [KEY_FORMAT, STEP_KEY_FORMAT, __version__],
         "python": [sys.version, sys.prefix, sys.path, path_stamps()],
+        "process": process,
         "target": [real, name, list(params), until],
         "files": found.files,
         "unresolved": found.unresolved,
     }
     digest = digest_bytes(json.dumps(made_of, sort_keys=True).encode())
-    given = (file_part, name, tuple(params), until)
+    given = (file_part, name, tuple(params), until, process)
     return RunKey(digest, real, tuple(found.files), given, _stamps(found.files))
 
 
@@ -113,14 +128,27 @@ def _stamps(files: Iterable[str]) -> tuple[tuple[int, ...], ...]:
 
 
 def remembered(
-    key: RunKey, pipeline: Pipeline, graph: Graph, steps: Sequence[StepResult]
+    key: RunKey,
+    pipeline: Pipeline,
+    graph: Graph,
+    steps: Sequence[StepResult],
+    *,
+    runner: str,
+    state: dict[str, str],
 ) -> dict[str, Any]:
     """The tags that let a later run with ``key`` be replayed from this one; none when
-    it may not be."""
-    from loopml.pipeline._held import held_blocker
+    it may not be. ``state`` is what the modules held before the steps ran
+    (:func:`~loopml.pipeline._held.state_of`): a step that changed it (re-pointed a
+    function, filled a list) may have made its own key differ from a fresh process's."""
+    from loopml.pipeline._held import held_blocker, state_of
     from loopml.pipeline._pure import blocker
 
+    if runner != "local":  # steps ran in workers, whose modules are not seen here
+        return {}
     if os.path.realpath(pipeline.file) != key.file or not steps:
+        return {}
+    after = state_of(key.files)
+    if any(after.get(module) != held for module, held in state.items()):
         return {}
     if any(step.status not in ("ran", "cached") for step in steps):
         return {}

@@ -137,6 +137,10 @@ def _run_traced(
         echo=options.echo,
     )
     files = pipeline_files(pipeline.file)
+    from loopml.pipeline._held import state_of
+
+    # what the user's modules hold before any step runs (a replay checks none changed)
+    state = state_of(options.remember.files) if options.remember is not None else {}
     run = store.create_run(
         kind="pipeline",
         name=pipeline.name,
@@ -160,7 +164,9 @@ def _run_traced(
         if options.remember is not None:
             from loopml.pipeline._replay import remembered
 
-            tags = remembered(options.remember, pipeline, graph, result.steps)
+            tags = remembered(
+                options.remember, pipeline, graph, result.steps, runner=options.runner, state=state
+            )
             if tags:
                 store.set_run_tags(run.id, tags)
     except ValidationFailed as failure:
