@@ -17,13 +17,11 @@ points at bytes a crash could lose, and a pack without its index is not read at 
 is damaged, or longer than its pack, is not trusted either. Every read of a packed blob
 is still checked against its digest, like a loose one.
 
->>> import tempfile, pathlib
->>> root = pathlib.Path(tempfile.mkdtemp())
->>> writer = PackWriter(root / "tmp" / "x.pack")
->>> _ = (root / "tmp").mkdir(), writer.add("ab" * 32, b"hello")
->>> len(writer), writer.size
-(1, 5)
->>> writer.abort()
+>>> index = index_bytes({"ab" * 32: (0, 5), "cd" * 32: (5, 7)})
+>>> read_index(index)["cd" * 32]
+(5, 7)
+>>> read_index(index[:-1] + bytes([index[-1] ^ 1])) is None  # damaged: not trusted
+True
 """
 
 from __future__ import annotations
