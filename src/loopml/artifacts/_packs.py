@@ -56,11 +56,9 @@ class Packed:
     def read(self) -> bytes:
         """The blob's bytes as they are on disk (the caller checks them);
         FileNotFoundError when the pack is gone."""
-        fd = os.open(self.pack, os.O_RDONLY | _CLOEXEC)
-        try:
-            return os.pread(fd, self.size, self.offset)
-        finally:
-            os.close(fd)
+        with open(self.pack, "rb", buffering=0) as stream:
+            stream.seek(self.offset)
+            return stream.read(self.size) or b""
 
 
 class PackWriter:
@@ -68,22 +66,19 @@ class PackWriter:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.size = 0
+        self._size = 0
         self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o444)
         self._order: list[tuple[str, int, int]] = []
         self._digests: set[str] = set()
-
-    def __len__(self) -> int:
-        return len(self._order)
 
     def __contains__(self, digest: str) -> bool:
         return digest in self._digests
 
     def add(self, digest: str, data: bytes | memoryview) -> None:
         write_all(self._fd, data)
-        self._order.append((digest, self.size, len(data)))
+        self._order.append((digest, self._size, len(data)))
         self._digests.add(digest)
-        self.size += len(data)
+        self._size += len(data)
 
     def finish(self) -> tuple[str, Path, dict[str, tuple[int, int]]]:
         """Close the pack and write its index next to it (neither flushed): the pack's
@@ -91,8 +86,7 @@ class PackWriter:
         os.close(self._fd)
         self._fd = -1
         names = hasher()
-        for digest, _, _ in self._order:
-            names.update(bytes.fromhex(digest))
+        names.update(b"".join(bytes.fromhex(digest) for digest, _, _ in self._order))
         name = str(names.hexdigest())
         entries = {digest: (offset, size) for digest, offset, size in self._order}
         index = self.tmp.with_suffix(".idx")

@@ -246,7 +246,8 @@ class ArtifactStore:
 
     def local_path(self, digest: str, *, what: str | None = None) -> Path | None:
         """The blob's file, checked, when the store is a local folder (read it, never
-        write it); None for a remote store (use :meth:`local_copy`)."""
+        write it); None for a remote store or a blob kept in a pack (use
+        :meth:`local_copy`)."""
         path = self._backend.local_path(check_digest(digest))
         if path is not None:
             self.verify(digest, what=what)
