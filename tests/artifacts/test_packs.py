@@ -208,3 +208,17 @@ def test_puts_from_several_threads_share_one_pack(store: ArtifactStore) -> None:
     assert only_pack(store).stat().st_size == sum(len(d) for d in {*datas})
     fresh = ArtifactStore(store.location)
     assert [fresh.read_bytes(b.digest) for b in blobs] == datas
+
+
+def test_two_writers_of_the_same_blobs_at_once_leave_one_good_pack(store: ArtifactStore) -> None:
+    """Each writer sees the other's blobs as missing and writes the same pack; the one
+    renamed last replaces the other's, byte for byte."""
+    datas = contents(MANY)
+    other = ArtifactStore(store.location)
+    with store.batch() as first, other.batch() as second:
+        blobs = [first.put_bytes(d) for d in datas]
+        assert [second.put_bytes(d) for d in datas] == blobs
+    assert len(pack_files(store)) == 2
+    assert sorted(ArtifactStore(store.location).digests()) == sorted({b.digest for b in blobs})
+    for reader in (store, other, ArtifactStore(store.location)):
+        assert [reader.read_bytes(b.digest) for b in blobs] == datas
