@@ -11,10 +11,11 @@ written after it never point at a blob a crash could lose.
 
 A small file (up to :data:`SMALL`) is read whole, hashed in memory and written only
 when its digest is not stored yet (by a batch, often into a pack with the batch's other
-small blobs instead: see :mod:`loopml.artifacts._packs`). A larger one is copied into ``tmp/`` by the kernel
-(a reflink where the filesystem has them, else ``copy_file_range``) and the copy is
-hashed, on all cores, while it is flushed: the digest always describes the bytes that
-were stored, whatever happens to the source meanwhile.
+small blobs instead: see :mod:`loopml.artifacts._packs`). A larger one is copied into
+``tmp/`` by the kernel (a reflink where the filesystem has them, else
+``copy_file_range``) and the copy is hashed, on all cores, while it is flushed: the
+digest always describes the bytes that were stored, whatever happens to the source
+meanwhile.
 """
 
 from __future__ import annotations
