@@ -56,8 +56,10 @@ def test_killed_mid_batch_leaves_no_blob(any_store_url: str, tmp_path: Path) -> 
     """A batch's blobs are written, not yet visible: killed then, none of them exists."""
     loopml.init(tmp_path, store_url=any_store_url).close()
     kill_mid_write("batch", tmp_path)
+    # Written into one pack, and left where nothing reads it.
     leftovers = list((tmp_path / ".loopml" / "artifacts" / "tmp").iterdir())
-    assert len(leftovers) == 1_000  # written, and left where nothing reads them
+    assert [path.suffix for path in leftovers] == [".part"]
+    assert leftovers[0].stat().st_size == sum(len(f"blob {n}") for n in range(1_000))
     with loopml.workspace(tmp_path) as ws:
         assert list(ws.artifacts.digests()) == []
         blob = ws.artifacts.put_bytes(b"blob 7")

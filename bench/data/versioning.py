@@ -7,7 +7,8 @@ alone). DVC lives in its own venv, ``.venv-bench-dvc``, made here when missing.
   add, a re-add with nothing changed, and a re-add after one file changed, by
   ``loopml data add`` and ``dvc add``, each a fresh process on the same folder in
   turn; and loopml's ``loopml.data.add`` timed inside a process (imports and the
-  opened workspace not counted).
+  opened workspace not counted), then a verify of every blob and a checkout of the
+  first version in that process.
 - **A 1 GiB file** stored: ``cp`` + ``sync FILE`` (the disk's limit), loopml's
   ``ArtifactStore.put_file`` timed inside a process and ``loopml artifacts put``,
   and ``dvc add``.
@@ -199,7 +200,7 @@ def small_files(
             loopml_python, "folder", str(repo / "data"), str(scratch / "ws-api"), CHANGED, cwd=repo
         )
         shutil.rmtree(scratch / "ws-api", ignore_errors=True)
-        for index, step in enumerate(("add", "readd", "change")):
+        for index, step in enumerate(("add", "readd", "change", "verify", "checkout")):
             note(f"loopml_api_{step}", api[f"{step}_s"])
             note(f"loopml_api_{step}_cpu", api["cpu_s"][index])
         shutil.rmtree(repo, ignore_errors=True)
@@ -323,6 +324,16 @@ def report(results: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str
                 median("small", f"loopml_api_{step}"),
                 None,
                 "loopml.data.add in a process",
+                median("small", f"loopml_api_{step}_cpu"),
+            )
+        )
+    for step, what in (("verify", "verify"), ("checkout", "checkout")):
+        lines.append(
+            line(
+                f"10,000 files: {what}",
+                median("small", f"loopml_api_{step}"),
+                None,
+                f"{what} of v1 in a process",
                 median("small", f"loopml_api_{step}_cpu"),
             )
         )

@@ -3,7 +3,9 @@
 Usage:
 - ``worker_versioning.py folder DATA WORKSPACE CHANGED``: ``loopml.data.add`` of the
   folder DATA into a new workspace, again unchanged, and again after one byte was
-  appended to DATA/CHANGED (put back afterwards).
+  appended to DATA/CHANGED (put back afterwards); then every blob of the workspace
+  verified (``loopml verify``'s work) and the first version checked out into a new
+  folder, each in a workspace opened anew.
 - ``worker_versioning.py file PATH WORKSPACE``: ``ArtifactStore.put_file`` of PATH.
 - ``worker_versioning.py table PATH WORKSPACE``: ``loopml.data.add`` of a CSV or
   Parquet file, then again unchanged.
@@ -25,6 +27,7 @@ from typing import Any
 
 import loopml
 import loopml.data
+from loopml._verify import verify_workspace
 
 CPU: dict[str, float] = {}
 
@@ -51,7 +54,24 @@ def folder(data: Path, ws: loopml.Workspace, changed: Path) -> dict[str, Any]:
     finally:
         changed.write_bytes(original)
     assert (v1.version, same.version, v2.version) == (1, 1, 2)
-    return {"add_s": add, "readd_s": again, "change_s": after, "files": v1.metadata["files"]}
+    root = ws.root
+    assert root is not None
+    # Each in a workspace opened anew; verify first, as this process has hashed
+    # nothing yet (a loose blob read once is not hashed again while unchanged).
+    with loopml.workspace(root) as fresh:
+        verify, found = timed(lambda: verify_workspace(fresh))
+    assert found.damage == []
+    with loopml.workspace(root) as fresh:
+        version = loopml.data.get("small@v1", workspace=fresh)
+        checkout, _ = timed(lambda: version.checkout(root / "checkout"))
+    return {
+        "add_s": add,
+        "readd_s": again,
+        "change_s": after,
+        "checkout_s": checkout,
+        "verify_s": verify,
+        "files": v1.metadata["files"],
+    }
 
 
 def one_file(path: Path, ws: loopml.Workspace) -> dict[str, Any]:

@@ -1,35 +1,30 @@
-"""Where blobs live: a local folder (os calls, atomic rename) or any fsspec filesystem."""
+"""Where blobs live: the contract, and any fsspec filesystem (a local folder: ``_local``).
+
+On object storage every blob is an object of its own, also the small ones that a
+local store packs (see :mod:`loopml.artifacts._packs`): a put there is one atomic
+request with no flush or rename to share, so a pack would save little, while every
+process would have to list and fetch the indexes before its first read or dedup check,
+and a damaged packed blob could not be replaced on its own.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
-import os
 import re
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from loopml.artifacts._digest import CHUNK, chunks, digest_bytes, hasher
-from loopml.artifacts._errors import TranslatingReader, storage_error, translated
-from loopml.artifacts._write import (
-    blob_path,
-    copy_in,
-    flush_files,
-    fsync_path,
-    is_stored,
-    move_into_place,
-    write_bytes,
-)
+from loopml.artifacts._digest import CHUNK, chunks, hasher
+from loopml.artifacts._errors import TranslatingReader, translated
 from loopml.errors import ConfigError, InvalidInput, NotWritable
 
-_PREFIX = re.compile(r"[0-9a-f]{2}")
-_REST = re.compile(r"[0-9a-f]{62}")
+PREFIX = re.compile(r"[0-9a-f]{2}")
+REST = re.compile(r"[0-9a-f]{62}")
 
 # Object stores whose single put is atomic: the object appears whole or not at all.
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
@@ -61,180 +56,6 @@ class BackendBatch(Protocol):
 
 def blob_key(digest: str) -> str:
     return f"blobs/{digest[:2]}/{digest[2:]}"
-
-
-def not_writable(where: object, error: OSError) -> NotWritable:
-    return NotWritable(
-        f"cannot write to artifact store folder {where}: {error.strerror or error}; make it "
-        "writable, or point LOOPML_ARTIFACTS_URL at a writable folder or bucket"
-    )
-
-
-class LocalBackend:
-    """Blobs under ``root/blobs``; each written to ``root/tmp`` first, then renamed."""
-
-    def __init__(self, root: Path) -> None:
-        if root.exists() and not root.is_dir():
-            raise ConfigError(
-                f"artifact store folder {root} is not a folder; point the artifacts URL "
-                "(loopml.toml or LOOPML_ARTIFACTS_URL) at a folder"
-            )
-        self.root = root
-        self.location = str(root)
-
-    def prepare(self) -> None:
-        for folder in (self.root / "blobs", self.root / "tmp"):
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise not_writable(folder, error) from None
-
-    def put_stream(self, stream: IO[bytes]) -> tuple[str, int]:
-        tmp_dir = self.root / "tmp"
-        try:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            handle, tmp_name = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
-        except OSError as error:
-            raise not_writable(tmp_dir, error) from None
-        tmp = Path(tmp_name)
-        try:
-            h = hasher()
-            size = 0
-            with os.fdopen(handle, "wb") as out:
-                for block in chunks(stream):
-                    h.update(block)
-                    out.write(block)
-                    size += len(block)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = str(h.hexdigest())
-            if is_stored(self.root, digest, size):
-                tmp.unlink()
-            else:
-                tmp.chmod(0o444)
-                fsync_path(move_into_place(self.root, tmp, digest))
-            return digest, size
-        except OSError as error:
-            tmp.unlink(missing_ok=True)
-            raise self._translated(error) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-    def put_file(self, path: Path) -> tuple[str, int]:
-        try:
-            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-            written = copy_in(self.root, path, flush=True)
-            if written.tmp is not None:
-                fsync_path(move_into_place(self.root, written.tmp, written.digest))
-        except OSError as error:
-            raise self._translated(error) from None
-        return written.digest, written.size
-
-    def batch(self) -> LocalBatch:
-        try:
-            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise not_writable(self.root / "tmp", error) from None
-        return LocalBatch(self)
-
-    def _translated(self, error: OSError) -> OSError | NotWritable:
-        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
-            return not_writable(self.root, error)
-        return error
-
-    def open(self, digest: str) -> IO[bytes]:
-        try:
-            return (self.root / blob_key(digest)).open("rb", buffering=CHUNK)
-        except FileNotFoundError:
-            raise
-        except OSError as error:
-            raise storage_error(self.location, "read", error) from None
-
-    def exists(self, digest: str) -> bool:
-        return (self.root / blob_key(digest)).is_file()
-
-    def where(self, digest: str) -> str:
-        return str(self.root / blob_key(digest))
-
-    def local_path(self, digest: str) -> Path | None:
-        return self.root / blob_key(digest)
-
-    def remove(self, digest: str) -> None:
-        try:
-            (self.root / blob_key(digest)).unlink(missing_ok=True)
-        except OSError as error:
-            raise not_writable(self.root, error) from None
-
-    def digests(self) -> Iterator[str]:
-        blobs = self.root / "blobs"
-        if not blobs.is_dir():
-            return
-        for prefix in sorted(blobs.iterdir()):
-            for blob in sorted(prefix.iterdir()):
-                yield prefix.name + blob.name
-
-
-class LocalBatch:
-    """Blobs written to temporary files now; flushed, renamed and flushed again, all at
-    once, by ``commit``. Safe to use from several threads."""
-
-    def __init__(self, backend: LocalBackend) -> None:
-        self._backend = backend
-        self._root = backend.root
-        self._lock = threading.Lock()
-        self._pending: dict[str, Path] = {}
-
-    def put_file(self, path: Path) -> tuple[str, int]:
-        try:
-            written = copy_in(self._root, path, flush=False)
-        except OSError as error:
-            raise self._backend._translated(error) from None
-        if written.tmp is not None:
-            self._keep(written.digest, written.tmp)
-        return written.digest, written.size
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        digest = digest_bytes(data)
-        with self._lock:
-            if digest in self._pending:
-                return digest, len(data)
-        if not is_stored(self._root, digest, len(data)):
-            try:
-                tmp = write_bytes(self._root, data, digest, flush=False)
-            except OSError as error:
-                raise self._backend._translated(error) from None
-            self._keep(digest, tmp)
-        return digest, len(data)
-
-    def _keep(self, digest: str, tmp: Path) -> None:
-        with self._lock:
-            if digest not in self._pending:
-                self._pending[digest] = tmp
-                return
-        tmp.unlink(missing_ok=True)  # the same bytes twice in one batch
-
-    def commit(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        try:
-            flush_files(pending.values(), near=self._root / "tmp")
-            for folder in {blob_path(self._root, digest).parent for digest in pending}:
-                folder.mkdir(parents=True, exist_ok=True)  # once each, not per blob
-            folders = {move_into_place(self._root, tmp, d) for d, tmp in pending.items()}
-            flush_files([*sorted(folders), self._root / "blobs"], near=self._root / "blobs")
-        except OSError as error:
-            for tmp in pending.values():
-                tmp.unlink(missing_ok=True)
-            raise self._backend._translated(error) from None
-
-    def abort(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for tmp in pending.values():
-            tmp.unlink(missing_ok=True)
 
 
 class FsspecBackend:
@@ -361,7 +182,7 @@ class FsspecBackend:
         for path in found:
             # Only blob files: object stores also list folder markers and emptied folders.
             prefix, name = str(path).rstrip("/").split("/")[-2:]
-            if _PREFIX.fullmatch(prefix) and _REST.fullmatch(name):
+            if PREFIX.fullmatch(prefix) and REST.fullmatch(name):
                 yield prefix + name
 
 

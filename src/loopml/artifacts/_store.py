@@ -14,13 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from loopml._user_files import write_user_file
 from loopml.artifacts import _verified as verified
-from loopml.artifacts._backends import (
-    Backend,
-    BackendBatch,
-    FsspecBackend,
-    LocalBackend,
-    copy_stream,
-)
+from loopml.artifacts._backends import Backend, BackendBatch, FsspecBackend, copy_stream
 from loopml.artifacts._digest import (
     VerifyingReader,
     check_digest,
@@ -30,6 +24,7 @@ from loopml.artifacts._digest import (
     missing_blob,
 )
 from loopml.artifacts._errors import cause, shown, storage_error
+from loopml.artifacts._local import LocalBackend
 from loopml.errors import (
     BlobMissing,
     ConfigError,
@@ -251,7 +246,8 @@ class ArtifactStore:
 
     def local_path(self, digest: str, *, what: str | None = None) -> Path | None:
         """The blob's file, checked, when the store is a local folder (read it, never
-        write it); None for a remote store (use :meth:`local_copy`)."""
+        write it); None for a remote store or a blob kept in a pack (use
+        :meth:`local_copy`)."""
         path = self._backend.local_path(check_digest(digest))
         if path is not None:
             self.verify(digest, what=what)

@@ -10,10 +10,12 @@ renames them, and flushes the names once more before the batch ends, so the reco
 written after it never point at a blob a crash could lose.
 
 A small file (up to :data:`SMALL`) is read whole, hashed in memory and written only
-when its digest is not stored yet. A larger one is copied into ``tmp/`` by the kernel
-(a reflink where the filesystem has them, else ``copy_file_range``) and the copy is
-hashed, on all cores, while it is flushed: the digest always describes the bytes that
-were stored, whatever happens to the source meanwhile.
+when its digest is not stored yet (by a batch, often into a pack with the batch's other
+small blobs instead: see :mod:`loopml.artifacts._packs`). A larger one is copied into
+``tmp/`` by the kernel (a reflink where the filesystem has them, else
+``copy_file_range``) and the copy is hashed, on all cores, while it is flushed: the
+digest always describes the bytes that were stored, whatever happens to the source
+meanwhile.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def blob_path(root: Path, digest: str) -> Path:
 
 
 def is_stored(root: Path, digest: str, size: int) -> bool:
+    """Whether a loose blob of ``size`` bytes is stored under ``digest``."""
     try:
-        found = os.stat(blob_path(root, digest))
+        found = os.stat(f"{root}/blobs/{digest[:2]}/{digest[2:]}")  # no Path: once per file
     except OSError:
         return False
     return stat_module.S_ISREG(found.st_mode) and found.st_size == size
@@ -70,7 +73,7 @@ def is_stored(root: Path, digest: str, size: int) -> bool:
 
 def write_bytes(root: Path, data: bytes | memoryview, digest: str, *, flush: bool) -> Path:
     """``data`` in a new read-only temporary file under ``root/tmp``."""
-    tmp = _tmp_name(root, digest)
+    tmp = tmp_name(root, digest)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o444)
     try:
         view = memoryview(data)
@@ -86,8 +89,16 @@ def write_bytes(root: Path, data: bytes | memoryview, digest: str, *, flush: boo
     return tmp
 
 
-def copy_in(root: Path, source: Path, *, flush: bool) -> Written:
-    """A file's bytes into ``root/tmp`` (unless the blob is stored already), hashed.
+def copy_in(
+    root: Path,
+    source: Path,
+    *,
+    flush: bool,
+    stored: Callable[[str, int], bool],
+    keep: Callable[[str, bytes], None] | None = None,
+) -> Written:
+    """A file's bytes into ``root/tmp`` (unless ``stored(digest, size)``), hashed. With
+    ``keep``, a small file's bytes are handed to it instead of written to a file.
 
     Raises InvalidInput if ``source`` cannot be read, is not a regular file, or changed
     while it was copied (its size, mtime or ctime moved).
@@ -107,10 +118,13 @@ def copy_in(root: Path, source: Path, *, flush: bool) -> Written:
                 raise _unreadable(source, error) from None
             _check_unchanged(source, before, os.fstat(fd))
             digest = _digest_small(data)
-            if is_stored(root, digest, len(data)):
+            if stored(digest, len(data)):
+                return Written(digest, len(data), None)
+            if keep is not None:
+                keep(digest, data)
                 return Written(digest, len(data), None)
             return Written(digest, len(data), write_bytes(root, data, digest, flush=flush))
-        tmp = _tmp_name(root, "large")
+        tmp = tmp_name(root, "large")
         out = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o444)
         try:
             size = _kernel_copy(fd, out)
@@ -123,7 +137,7 @@ def copy_in(root: Path, source: Path, *, flush: bool) -> Written:
         os.close(out)
     finally:
         os.close(fd)
-    if is_stored(root, digest, size):
+    if stored(digest, size):
         tmp.unlink()
         return Written(digest, size, None)
     return Written(digest, size, tmp)
@@ -194,7 +208,7 @@ def _syncfs(near: Path) -> bool:
     return True
 
 
-def _tmp_name(root: Path, hint: str) -> Path:
+def tmp_name(root: Path, hint: str) -> Path:
     """A name no other writer uses: a random token per process (a forked child draws
     its own), then a counter; the file is made with O_EXCL all the same."""
     pid = os.getpid()

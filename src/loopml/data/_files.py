@@ -5,8 +5,10 @@ read again. The others are hashed and stored on several threads at once, inside 
 batch of the artifact store: written now, flushed once, visible when it ends.
 
 A folder is stored as one blob per file plus a manifest: a JSON list of relative
-paths, sizes and digests, whose own digest names the folder. A folder of 10,000 files
-where one changed reads that one file and stores one new blob and a new manifest.
+paths, sizes and digests, whose own digest names the folder (on a local store, the
+small blobs of one add share a pack file: see :mod:`loopml.artifacts._packs`). A
+folder of 10,000 files where one changed reads that one file and stores one new blob
+and a new manifest.
 """
 
 from __future__ import annotations

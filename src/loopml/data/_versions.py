@@ -183,7 +183,8 @@ class DatasetVersion:
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
         try:
             for entry in entries:
-                store.local_copy(entry.digest, safe_target(staging, entry.path), what=self.what)
+                what = f"{self.what} file {entry.path}"
+                store.local_copy(entry.digest, safe_target(staging, entry.path), what=what)
             try:
                 os.replace(staging, target)
             except OSError:  # another process made it first
@@ -216,7 +217,8 @@ def _check_folder(
     """A folder checked out before is checked again: each file against its digest (a
     damaged one made again from its blob), and a file that is not the version's removed."""
     for entry in entries:
-        store.local_copy(entry.digest, safe_target(folder, entry.path), what=what)
+        target = safe_target(folder, entry.path)
+        store.local_copy(entry.digest, target, what=f"{what} file {entry.path}")
     wanted = {entry.path for entry in entries}
     for root, _dirs, files in os.walk(folder):
         for name in files:
