@@ -115,11 +115,44 @@ def chi_square(ref_counts: Sequence[int], cur_counts: Sequence[int]) -> tuple[fl
     return float(result.statistic), float(result.pvalue)
 
 
-def ks_test(ref_sample: Floats, cur_sample: Floats) -> tuple[float, float]:
-    """The two-sample KS test on raw values: (statistic, p-value)."""
+def ks_test(
+    ref_sample: Floats,
+    cur_sample: Floats,
+    known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
+) -> tuple[float, float]:
+    """The two-sample KS test on raw values: (statistic, p-value).
+
+    SciPy's result is a function of the two sizes and the largest gap between the two
+    empirical CDFs only (its exact and asymptotic p-values take nothing else). With
+    ``known``, a dict kept across the columns of a table, the gap is computed here as
+    SciPy computes it and the test runs once per distinct (sizes, gap): 20,000 alike
+    columns of 1,000 rows then take a few hundred runs of a millisecond each.
+    """
     from scipy.stats import ks_2samp
 
     if not len(ref_sample) or not len(cur_sample):
         return 0.0, 1.0
+    key = None
+    if known is not None:
+        key = (len(ref_sample), len(cur_sample), _ks_gap(ref_sample, cur_sample))
+        if key in known:
+            return known[key]
     result = ks_2samp(ref_sample, cur_sample)
-    return float(result.statistic), float(result.pvalue)
+    found = float(result.statistic), float(result.pvalue)
+    if key is not None and known is not None:
+        known[key] = found
+    return found
+
+
+def _ks_gap(ref_sample: Floats, cur_sample: Floats) -> float:
+    """The two-sided statistic before SciPy's test rounds it, computed as it does."""
+    import numpy as np
+
+    first, second = np.sort(ref_sample), np.sort(cur_sample)
+    both = np.concatenate([first, second])
+    gaps = np.searchsorted(first, both, side="right") / len(first) - np.searchsorted(
+        second, both, side="right"
+    ) / len(second)
+    below = np.clip(-gaps[np.argmin(gaps)], 0, 1)
+    above = gaps[np.argmax(gaps)]
+    return float(below if below > above else above)
