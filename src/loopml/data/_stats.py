@@ -35,11 +35,14 @@ def cdf_from_quantiles(quantiles: Floats, points: Floats) -> Floats:
     q = np.asarray(quantiles, dtype=np.float64)
     x = np.asarray(points, dtype=np.float64)
     steps = len(q) - 1
-    above = np.clip(np.searchsorted(q, x, side="right"), 1, steps)  # q[above-1] <= x < q[above]
+    # np.minimum and np.maximum rather than np.clip: the same values, a tenth of the
+    # overhead, which counts for a table of 20,000 columns.
+    found = np.searchsorted(q, x, side="right")
+    above = np.minimum(np.maximum(found, 1), steps)  # q[above-1] <= x < q[above]
     low, high = q[above - 1], q[above]
     width = high - low
     fraction = np.where(width > 0, (x - low) / np.where(width > 0, width, 1.0), 0.0)
-    result: Floats = (above - 1 + np.clip(fraction, 0.0, 1.0)) / steps
+    result: Floats = (above - 1 + np.minimum(np.maximum(fraction, 0.0), 1.0)) / steps
     result[x < q[0]] = 0.0
     result[x >= q[-1]] = 1.0
     return result
@@ -59,7 +62,9 @@ def ks_statistic(ref_quantiles: Sequence[float], cur_quantiles: Sequence[float])
 
     ref = np.asarray(ref_quantiles, dtype=np.float64)
     cur = np.asarray(cur_quantiles, dtype=np.float64)
-    points = np.unique(np.concatenate((ref, cur)))
+    # Sorted (searchsorted is quicker for sorted points); repeated points do not change
+    # the largest gap, so they are not removed.
+    points = np.sort(np.concatenate((ref, cur)))
     return float(np.abs(cdf_from_quantiles(ref, points) - cdf_from_quantiles(cur, points)).max())
 
 
