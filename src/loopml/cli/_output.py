@@ -92,13 +92,14 @@ def print_table(
             gone = max(candidates, key=lambda i: columns[i].drop or 0)
             shown.remove(gone)
             dropped.append(gone)
+    fitted = widths is not None or available is None
     if widths is None:  # as wide as the rows are (when even the kept columns do not
         # fit, the terminal wraps the lines rather than an id being cut)
         widths = [_natural(columns[i], cells[i]) for i in shown]
     kept = [columns[i] for i in shown]
     lines = (
         _plain_lines(kept, widths, [[row[i] for i in shown] for row in rows])
-        if len(rows) > PLAIN_ROWS and title is None and not sys.stdout.isatty()
+        if len(rows) > PLAIN_ROWS and fitted and title is None and not sys.stdout.isatty()
         else None
     )
     if lines is not None:
