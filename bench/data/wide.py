@@ -2,8 +2,9 @@
 ``data show``, a changed second version added, ``data diff`` and ``data validate``.
 
 Run with ``python bench/data/wide.py [--rows N] [--columns N] [--repeats N]
-[--src FOLDER]``; ``--src`` runs another copy of loopml's ``src/`` (e.g. an older
-commit's, from ``git archive``) on the same files, for a before/after in one run.
+[--src FOLDER [--src-repeats N]]``; ``--src`` runs another copy of loopml's ``src/``
+(e.g. an older commit's, from ``git archive``) on the same files first, for a
+before/after in one run.
 
 Each command is a fresh process of ``python -m loopml``; its wall time and peak RSS
 (``ru_maxrss`` of the child, from ``os.wait4``) are measured from outside. The CSV
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--columns", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--src", type=Path, help="another loopml src/ folder to run")
+    parser.add_argument("--src-repeats", type=int, help="runs of --src (default: --repeats)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     load = load_average()
@@ -156,20 +158,25 @@ def main(argv: list[str] | None = None) -> int:
         size = Path(files["first"]).stat().st_size
         try:
             if args.src is not None:
-                results["other"] = measure(scratch, files, args.src.resolve(), args.repeats)
+                repeats = args.src_repeats or args.repeats
+                results["other"] = measure(scratch, files, args.src.resolve(), repeats)
             results["this"] = measure(scratch, files, None, args.repeats)
         except BenchError as error:
             say(f"the wide benchmark failed: {error}")
             return 1
-    print(f"\n{args.rows:,} rows x {args.columns:,} columns, a {size / 1e6:.0f} MB CSV; "
-          f"medians of {args.repeats} runs (wall, CPU, peak RSS)")  # fmt: skip
+    runs = f"{args.src_repeats or args.repeats} run(s) of --src, " if args.src else ""
+    print(
+        f"\n{args.rows:,} rows x {args.columns:,} columns, a {size / 1e6:.0f} MB CSV; "
+        f"medians of {runs}{args.repeats} run(s) of this loopml (wall, CPU, peak RSS)"
+    )
     for step, _ in STEPS:
         line = f"  {step:<12}"
         for which in ("other", "this"):
             if which in results:
                 r = results[which][step]
                 line += (
-                    f"  {which:>5}: {r['wall_s']:6.2f} s {r['cpu_s']:6.2f} s CPU "
+                    f"  {'--src' if which == 'other' else 'this'}: {r['wall_s']:6.2f} s "
+                    f"{r['cpu_s']:6.2f} s CPU "
                     f"{r['peak_rss_mib']:6.0f} MiB"
                 )
         print(line)

@@ -30,7 +30,7 @@ MIXED_NUMERIC_SHARE = 0.5  # a text column whose values are mostly numbers is mi
 INFER_ROWS = 10_000
 INFER_ROWS_MIN = 100
 INFER_VALUES = 1_000_000
-WIDE = 100  # columns: a table wider than this is read into one array per column
+SMALL_PART = 10_000  # rows: a CSV read in parts smaller than this is made one array
 
 
 def file_format(path: Path) -> str:
@@ -127,9 +127,10 @@ def _read_csv(path: Path) -> pl.DataFrame:
     except pl.exceptions.ComputeError:
         # A value far down the file did not fit the type guessed from the first rows.
         table = pl.read_csv(path, infer_schema_length=None, **options)
-    if table.width > WIDE and table.n_chunks() > 1:
-        # One array per column instead of one per column and part of the file read: each
-        # later step over the columns (hashes, profile, sample) would join them itself.
+    if table.n_chunks() > 1 and table.height < table.n_chunks() * SMALL_PART:
+        # Many small parts per column (a wide file: Polars reads it in parts of a few
+        # rows): one array per column instead, or each later step over the columns
+        # (hashes, profile, sample) joins them itself, again.
         table = table.rechunk()
     _refuse_mixed_text(table, str(path))
     return table
