@@ -136,3 +136,15 @@ def test_a_wide_csv_gets_the_types_a_narrow_read_gives(tmp_path: Path) -> None:
     assert read["c0001"].dtype == pl.Int64
     assert read["c0002"].dtype == pl.Float64
     assert read.equals(narrow)
+
+
+def test_a_sample_stored_as_parquet_by_an_earlier_loopml_is_read() -> None:
+    import io
+
+    from loopml.data._versions import _read_sample
+
+    sample = pl.DataFrame({"x": [1.5, None, 3.0], "n": [1, 2, None]})
+    for write in (sample.write_parquet, sample.write_ipc):
+        buffer = io.BytesIO()
+        write(buffer)
+        assert _read_sample(buffer.getvalue()).equals(sample)
