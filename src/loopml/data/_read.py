@@ -138,8 +138,8 @@ def _read_csv(path: Path) -> pl.DataFrame:
 
 def inferred_rows(width: int) -> int:
     """How many rows Polars guesses the types from: 10,000 for a table of up to 100
-    columns, fewer for a wider one (it looks at every value of those rows, about 4 s a
-    million values), never fewer than 100.
+    columns, fewer for a wider one (it looks at every value of those rows: 4.5 s for
+    the 20 million of 20,000 columns), never fewer than 100.
 
     >>> inferred_rows(20), inferred_rows(2_000), inferred_rows(20_000)
     (10000, 500, 100)
