@@ -24,6 +24,7 @@ NOT_RUN = {
     ("docs/benchmarks.md", "make bench"): "takes several minutes",
     ("docs/benchmarks.md", "make bench-data"): "takes minutes",
     ("docs/benchmarks.md", "make bench-pipeline"): "takes minutes",
+    ("docs/benchmarks.md", ".venv/bin/python bench/data/wide.py"): "takes minutes",
     (
         "docs/cli.md",
         "loopml [--debug] [--version] [--install-completion | --show-completion] COMMAND",

@@ -12,7 +12,7 @@ check.
 >>> _ = loopml.data.add(__import__("polars").DataFrame({"x": [1]}), name="d", workspace=ws)
 >>> found = verify_workspace(ws)
 >>> found.records, found.blobs, found.damage
-(2, 5, [])
+(2, 6, [])
 >>> ws.close()
 """
 

@@ -9,7 +9,7 @@ from scipy import stats as scipy_stats
 
 from loopml.data import infer_schema, profile, validate_profile
 from loopml.data._profile import sorted_quantiles
-from loopml.data._stats import chi_square, ks_statistic, wasserstein
+from loopml.data._stats import chi_square, ks_statistic, ks_test, wasserstein
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,16 @@ def test_a_missing_share_within_tolerance_is_not_an_anomaly() -> None:
     (anomaly,) = validate_profile(profile(table(0.09)), schema=schema).anomalies
     assert anomaly.kind == "missing_values"
     assert anomaly.evidence["share"] == pytest.approx(0.09, abs=0.005)
+
+
+def test_ks_tests_remembered_by_sizes_and_distance_give_scipys_results() -> None:
+    """A table's columns share KS results by (sizes, distance): each equals the test's
+    own, ties, repeats and sizes of one included."""
+    rng = np.random.default_rng(12)
+    known: dict[tuple[int, int, float], tuple[float, float]] = {}
+    for _ in range(2_000):
+        ref = np.round(rng.normal(size=rng.integers(1, 80)), 1)
+        cur = np.round(rng.normal(0.2, 1, size=rng.integers(1, 80)), 1)
+        exact = scipy_stats.ks_2samp(ref, cur)
+        assert ks_test(ref, cur, known) == (float(exact.statistic), float(exact.pvalue))
+    assert len(known) < 2_000  # some were remembered

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 SMALL = 1024 * 1024  # read whole and hashed in memory; larger files are copied by the kernel
 _FICLONE = 0x40049409  # Linux ioctl: share the source's extents (btrfs, XFS, bcachefs...)
 _COPY_STEP = 1024 * 1024 * 1024
+_HASH_STEP = 16 * 1024 * 1024  # large enough for blake3 to hash on all cores
 # copy_file_range or a reflink refused for this pair of files: fall back to read + write.
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
 _NO_KERNEL_COPY |= {getattr(errno, "ENOTSUP", errno.EOPNOTSUPP), errno.ETXTBSY, errno.EPERM}
@@ -273,14 +274,24 @@ def _kernel_copy(source: int, target: int) -> int:
 
 def _hash_while_flushing(path: Path, fd: int, *, flush: bool) -> str:
     """The digest of the file at ``path`` (all cores), flushed meanwhile when asked."""
-    h = hasher()
     if not flush:
-        h.update_mmap(str(path))
-        return str(h.hexdigest())
+        return _hash_file(path)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         flushed = pool.submit(os.fsync, fd)
-        h.update_mmap(str(path))
+        digest = _hash_file(path)
         flushed.result()
+    return digest
+
+
+def _hash_file(path: Path) -> str:
+    """The file's digest, read in steps into one buffer: a mapped file would count in
+    the process's resident memory, all of it, while it is hashed."""
+    h = hasher()
+    buffer = bytearray(_HASH_STEP)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as source:
+        while size := source.readinto(buffer):
+            h.update(view[:size])
     return str(h.hexdigest())
 
 

@@ -9,7 +9,15 @@ USER_ERROR = 2
 INTERNAL_ERROR = 3  # not 1: that is a command's own "found a problem" (verify, validate...)
 
 
+# Polars' allocator (jemalloc) keeps freed memory for ten seconds by default, to reuse
+# it; a command is short and its reads of a wide file free several times the table's
+# size, so that the command's peak would be the sum of them. Read when Polars loads.
+POLARS_ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+
+
 def main(argv: list[str] | None = None) -> None:
+    if "polars" not in sys.modules:
+        os.environ.setdefault(*POLARS_ALLOCATOR)
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in _options(args) or os.environ.get("LOOPML_DEBUG") == "1"
     args = _without_debug(args)

@@ -2,8 +2,9 @@
 
 A table's numeric columns are cast to float64 (a null becomes NaN, missing as NaN is)
 and profiled in blocks of columns, each block at most :data:`BLOCK_VALUES` values: one
-sort per block (NaN sorts last), and quantiles, extremes and distinct counts read off
-the sorted block at once. A 20,000-column table costs a few block sorts instead of
+sort per block (NaN sorts last), and quantiles, extremes, distinct counts, histograms,
+means and deviations computed for the whole block at once; small blocks, so that the
+temporaries of a wide table stay a few MB. A 20,000-column table costs a few block sorts instead of
 20,000 rounds of small NumPy calls; a tall table is a block per column or a few, as
 before. Every number equals what a column on its own would give: the same sorted
 values, the same quantile arithmetic, and means and deviations summed per column in
@@ -12,7 +13,6 @@ the column's own order.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from loopml.data._profile import (
@@ -30,23 +30,34 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import polars as pl
 
-BLOCK_VALUES = 8 * 1024 * 1024  # 64 MB of float64 per block
+BLOCK_VALUES = 1024 * 1024  # 8 MB of float64 per block, and per quantile array of one
 
 
 def numeric_profiles(table: pl.DataFrame, names: list[str], rows: int) -> dict[str, ColumnProfile]:
-    """The profiles of the numeric columns ``names`` of ``table``."""
-    per_block = max(1, BLOCK_VALUES // max(rows, 1))
+    """The profiles of the numeric columns ``names`` of ``table``. Their quantiles are
+    the rows of one matrix, in the order of ``names``: stored as they are."""
+    import numpy as np
+
+    per_block = max(1, min(BLOCK_VALUES // max(rows, 1), BLOCK_VALUES // (QUANTILE_STEPS + 1)))
     schema = table.schema  # built anew on each access: once here
+    quantiles = np.empty((len(names), QUANTILE_STEPS + 1), dtype=np.float64)
     found: dict[str, ColumnProfile] = {}
     for start in range(0, len(names), per_block):
         chunk = names[start : start + per_block]
-        found.update(_block(table, chunk, {name: schema[name] for name in chunk}, rows))
+        dtypes = {name: schema[name] for name in chunk}
+        found.update(_block(table, chunk, dtypes, rows, quantiles[start : start + len(chunk)]))
     return found
 
 
 def _block(
-    table: pl.DataFrame, names: list[str], dtypes: dict[str, pl.DataType], rows: int
+    table: pl.DataFrame,
+    names: list[str],
+    dtypes: dict[str, pl.DataType],
+    rows: int,
+    quantiles: npt.NDArray[np.float64],
 ) -> dict[str, ColumnProfile]:
+    """The profiles of a block of columns; their quantiles written into ``quantiles``
+    (a row per column)."""
     import numpy as np
     import polars as pl
 
@@ -60,8 +71,9 @@ def _block(
     changes = np.diff(ordered, axis=0) != 0
     within = np.arange(max(rows - 1, 0))[:, None] < last[None, :]
     distinct = (changes & within).sum(axis=0) + 1
-    quantiles = _quantiles(ordered, last)
-    edges = _edges(ordered, last)
+    _quantiles(ordered, last, counts, quantiles)
+    histograms = _histograms(ordered, counts, _edges(ordered, last))
+    means, stds = _moments(block, valid, counts, rows)
     found = {}
     for j, name in enumerate(names):
         dtype = dtypes[name]
@@ -76,37 +88,78 @@ def _block(
             found[name] = ColumnProfile(**base, missing=rows, distinct=0)
             continue
         column = ordered[:n, j]
-        values = block[valid[:, j], j]  # unsorted, as the column holds them
         found[name] = ColumnProfile(
             **base,
             missing=rows - n,
             distinct=int(distinct[j]),
             min=float(column[0]),
             max=float(column[-1]),
-            mean=float(values.mean()),
-            std=float(values.std(ddof=1)) if n > 1 else 0.0,
-            quantiles=Floats(quantiles[:, j]),
-            histogram=_histogram(column, edges[:, j]),
+            mean=means[j],
+            std=stds[j],
+            quantiles=Floats(quantiles[j]),
+            histogram=histograms[j],
             values=_counts(column, dtype) if distinct[j] <= DISCRETE_MAX else None,
         )
     return found
 
 
-def _quantiles(ordered: npt.NDArray[np.float64], last: npt.NDArray[Any]) -> Any:
-    """Quantiles at i/QUANTILE_STEPS of each sorted column, as ``sorted_quantiles``
-    computes them for one (linear interpolation, the same arithmetic)."""
+def _moments(
+    block: npt.NDArray[np.float64], valid: Any, counts: Any, rows: int
+) -> tuple[list[float], list[float]]:
+    """Each column's mean and sample standard deviation over its present values, as
+    ``values.mean()`` and ``values.std(ddof=1)`` give them for the column alone: a
+    column without missing values is reduced along its own (contiguous) axis, which
+    sums in the same order; one with missing values is reduced on its own."""
     import numpy as np
 
-    steps = np.arange(QUANTILE_STEPS + 1, dtype=np.float64)[:, None]
-    position = steps * (last / QUANTILE_STEPS)[None, :]  # np.linspace(0, last, ...)
-    position[-1, :] = last
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, last[None, :])
-    fraction = position - low
-    below = np.take_along_axis(ordered, low, axis=0)
-    above = np.take_along_axis(ordered, high, axis=0)
-    with np.errstate(invalid="ignore"):  # between two infinities: NaN, as for one column
-        return below + fraction * (above - below)
+    full = counts == rows
+    means = np.full(block.shape[1], np.nan)
+    stds = np.zeros(block.shape[1])
+    if rows and full.any():
+        whole = block if full.all() else np.asfortranarray(block[:, full])
+        means[full] = whole.mean(axis=0)
+        if rows > 1:
+            stds[full] = whole.std(axis=0, ddof=1)
+    for j in np.flatnonzero(~full & (counts > 0)):
+        values = block[valid[:, j], j]  # unsorted, as the column holds them
+        means[j] = values.mean()
+        stds[j] = values.std(ddof=1) if len(values) > 1 else 0.0
+    return means.tolist(), stds.tolist()
+
+
+def _quantiles(
+    ordered: npt.NDArray[np.float64],
+    last: npt.NDArray[Any],
+    counts: npt.NDArray[Any],
+    out: npt.NDArray[np.float64],
+) -> None:
+    """Quantiles at i/QUANTILE_STEPS of each sorted column into the rows of ``out``, as
+    ``sorted_quantiles`` computes them for one (linear interpolation, the same
+    arithmetic). Columns with as many values share their positions: one gather of
+    whole rows of the block for all of them."""
+    import numpy as np
+
+    steps = np.arange(QUANTILE_STEPS + 1, dtype=np.float64)
+    by_column = ordered.T  # a row per column, contiguous: gathers stay within a column
+    for end in np.unique(last[counts > 0]):
+        columns = np.flatnonzero((last == end) & (counts > 0))
+        position = steps * (end / QUANTILE_STEPS)  # np.linspace(0, end, ...)
+        position[-1] = end
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, end)
+        fraction = (position - low)[None, :]
+        every = len(columns) == len(by_column)
+        chosen = by_column if every else by_column[columns]
+        below = np.take(chosen, low, axis=1)
+        result = out if every else np.empty_like(below)
+        # below + fraction * (above - below), in place: the same operations on each value.
+        np.take(chosen, high, axis=1, out=result)
+        with np.errstate(invalid="ignore"):  # between two infinities: NaN, as for one column
+            result -= below
+            result *= fraction
+            result += below
+        if not every:
+            out[columns] = result
 
 
 def _edges(ordered: npt.NDArray[np.float64], last: npt.NDArray[Any]) -> Any:
@@ -123,15 +176,52 @@ def _edges(ordered: npt.NDArray[np.float64], last: npt.NDArray[Any]) -> Any:
     return edges
 
 
-def _histogram(column: npt.NDArray[np.float64], edges: npt.NDArray[np.float64]) -> Histogram:
+def _cuts(
+    ordered: npt.NDArray[np.float64], counts: npt.NDArray[Any], edges: npt.NDArray[np.float64]
+) -> Any:
+    """For each sorted column, how many of its values lie below each inner edge:
+    ``np.searchsorted(column, edges[1:-1], side="left")`` for every column at once, a
+    binary search over the present values of all columns in step."""
     import numpy as np
 
-    low, high = float(column[0]), float(column[-1])
-    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
-        return histogram(column)
-    cuts = np.searchsorted(column, edges[1:-1], side="left")
-    counts = np.diff(np.concatenate(([0], cuts, [len(column)])))
-    return Histogram(edges=tuple(edges.tolist()), counts=tuple(counts.tolist()))
+    by_column = ordered.T
+    targets = edges[1:-1].T  # (columns, inner edges)
+    which = np.arange(len(by_column))[:, None]
+    low = np.zeros(targets.shape, dtype=np.int64)
+    high = np.repeat(counts.astype(np.int64)[:, None], targets.shape[1], axis=1)
+    while True:
+        open_ = low < high
+        if not open_.any():
+            return low
+        middle = (low + high) // 2
+        with np.errstate(invalid="ignore"):
+            right = by_column[which, np.minimum(middle, len(ordered) - 1)] < targets
+        low = np.where(open_ & right, middle + 1, low)
+        high = np.where(open_ & ~right, middle, high)
+
+
+def _histograms(
+    ordered: npt.NDArray[np.float64], counts: npt.NDArray[Any], edges: npt.NDArray[np.float64]
+) -> list[Histogram | None]:
+    """Each column's histogram (None for one without values), as ``histogram`` gives
+    it for the column alone."""
+    import numpy as np
+
+    cuts = _cuts(ordered, counts, edges)
+    bins = np.diff(np.concatenate((np.zeros_like(cuts[:, :1]), cuts, counts[:, None]), axis=1))
+    low = ordered[0, :]
+    high = np.take_along_axis(ordered, np.maximum(counts - 1, 0)[None, :], axis=0)[0]
+    plain = np.isfinite(low) & np.isfinite(high) & (low != high)
+    all_edges, all_bins = edges.T.tolist(), bins.tolist()
+    found: list[Histogram | None] = []
+    for j, n in enumerate(counts.tolist()):
+        if not n:
+            found.append(None)
+        elif plain[j]:
+            found.append(Histogram(edges=tuple(all_edges[j]), counts=tuple(all_bins[j])))
+        else:
+            found.append(histogram(ordered[:n, j]))
+    return found
 
 
 def _counts(column: npt.NDArray[np.float64], dtype: pl.DataType) -> tuple[tuple[Any, int], ...]:

@@ -91,7 +91,7 @@ def render_report(
     """The page for ``validation`` of ``current`` (against ``reference``, if any)."""
     names = list(current.names)
     if reference is not None:
-        names += [name for name in reference.names if name not in current.names]
+        names += [name for name in reference.names if not current.has_column(name)]
     anchors = {name: _anchor(i, name) for i, name in enumerate(names)}
     found: dict[str, list[Anomaly]] = {}
     for anomaly in validation.anomalies:
@@ -107,7 +107,7 @@ def render_report(
     labels = {current.label, reference.label if reference is not None else None}
     for name in names:
         cur, ref = _column(current, name), _column(reference, name)
-        spec = schema.column(name) if schema is not None and name in schema.names else None
+        spec = schema.column(name) if schema is not None and schema.has_column(name) else None
         flagged = found.get(name, [])
         args = (cur, ref, spec, drifts.get(name), flagged, name in labels)
         parts.append(_section(name, anchors[name], *args))
@@ -130,7 +130,7 @@ def _anchor(index: int, name: str) -> str:
 
 
 def _column(profile: Profile | None, name: str) -> ColumnProfile | None:
-    return profile.column(name) if profile is not None and name in profile.names else None
+    return profile.column(name) if profile is not None and profile.has_column(name) else None
 
 
 def _link(name: str, anchors: dict[str, str]) -> str:

@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,10 @@ DEFAULT_SEVERITY = {
     "label_shift": "warning",
 }
 
+YAML_HEADER = (
+    "# loopml dataset schema. Edit it, then record it with\n"
+    "# `loopml data schema NAME --set FILE` (or `--edit`). Fields: docs/data.md.\n"
+)
 DOMAIN_MAX = 100  # string columns with at most this many values get a domain
 RANGE_QUANTILES = (1, 999)  # bounds from the 0.1% and 99.9% quantiles...
 RANGE_PADDING = 0.1  # ...widened by 10% of the distance between them on each side
@@ -104,10 +109,14 @@ class Schema:
     severity: dict[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> ColumnSchema:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(name)
+        return self.columns[self._positions[name]]
+
+    def has_column(self, name: str) -> bool:
+        return name in self._positions
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {column.name: index for index, column in enumerate(self.columns)}
 
     @property
     def names(self) -> list[str]:
@@ -131,19 +140,25 @@ class Schema:
     def to_yaml(self) -> str:
         import yaml
 
-        header = (
-            "# loopml dataset schema. Edit it, then record it with\n"
-            "# `loopml data schema NAME --set FILE` (or `--edit`). Fields: docs/data.md.\n"
-        )
+        from loopml.data import _schema_yaml
+
+        data = self.to_data()
+        fast = _schema_yaml.dump(data, header=YAML_HEADER)  # PyYAML's text, line by line
+        if fast is not None:
+            return fast
         # libyaml's emitter when PyYAML has it: 20,000 columns take 1 s instead of 20.
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        text = yaml.dump(self.to_data(), Dumper=dumper, sort_keys=False, allow_unicode=True)
-        return header + text
+        return YAML_HEADER + yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True)
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "schema") -> Schema:
         import yaml
 
+        from loopml.data import _schema_yaml
+
+        known = _schema_yaml.load(text, header=YAML_HEADER)  # a file loopml wrote, as it was
+        if known is not None:
+            return cls.from_data(known, source)
         try:
             # libyaml's parser when PyYAML has it; on an error, PyYAML's own says where.
             try:

@@ -35,11 +35,14 @@ def cdf_from_quantiles(quantiles: Floats, points: Floats) -> Floats:
     q = np.asarray(quantiles, dtype=np.float64)
     x = np.asarray(points, dtype=np.float64)
     steps = len(q) - 1
-    above = np.clip(np.searchsorted(q, x, side="right"), 1, steps)  # q[above-1] <= x < q[above]
+    # np.minimum and np.maximum rather than np.clip: the same values, a tenth of the
+    # overhead, which counts for a table of 20,000 columns.
+    found = np.searchsorted(q, x, side="right")
+    above = np.minimum(np.maximum(found, 1), steps)  # q[above-1] <= x < q[above]
     low, high = q[above - 1], q[above]
     width = high - low
     fraction = np.where(width > 0, (x - low) / np.where(width > 0, width, 1.0), 0.0)
-    result: Floats = (above - 1 + np.clip(fraction, 0.0, 1.0)) / steps
+    result: Floats = (above - 1 + np.minimum(np.maximum(fraction, 0.0), 1.0)) / steps
     result[x < q[0]] = 0.0
     result[x >= q[-1]] = 1.0
     return result
@@ -59,7 +62,9 @@ def ks_statistic(ref_quantiles: Sequence[float], cur_quantiles: Sequence[float])
 
     ref = np.asarray(ref_quantiles, dtype=np.float64)
     cur = np.asarray(cur_quantiles, dtype=np.float64)
-    points = np.unique(np.concatenate((ref, cur)))
+    # Sorted (searchsorted is quicker for sorted points); repeated points do not change
+    # the largest gap, so they are not removed.
+    points = np.sort(np.concatenate((ref, cur)))
     return float(np.abs(cdf_from_quantiles(ref, points) - cdf_from_quantiles(cur, points)).max())
 
 
@@ -115,11 +120,44 @@ def chi_square(ref_counts: Sequence[int], cur_counts: Sequence[int]) -> tuple[fl
     return float(result.statistic), float(result.pvalue)
 
 
-def ks_test(ref_sample: Floats, cur_sample: Floats) -> tuple[float, float]:
-    """The two-sample KS test on raw values: (statistic, p-value)."""
+def ks_test(
+    ref_sample: Floats,
+    cur_sample: Floats,
+    known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
+) -> tuple[float, float]:
+    """The two-sample KS test on raw values: (statistic, p-value).
+
+    SciPy's result is a function of the two sizes and the largest gap between the two
+    empirical CDFs only (its exact and asymptotic p-values take nothing else). With
+    ``known``, a dict kept across the columns of a table, the gap is computed here as
+    SciPy computes it and the test runs once per distinct (sizes, gap): 20,000 alike
+    columns of 1,000 rows then take a few hundred runs of a millisecond each.
+    """
     from scipy.stats import ks_2samp
 
     if not len(ref_sample) or not len(cur_sample):
         return 0.0, 1.0
+    key = None
+    if known is not None:
+        key = (len(ref_sample), len(cur_sample), _ks_gap(ref_sample, cur_sample))
+        if key in known:
+            return known[key]
     result = ks_2samp(ref_sample, cur_sample)
-    return float(result.statistic), float(result.pvalue)
+    found = float(result.statistic), float(result.pvalue)
+    if key is not None and known is not None:
+        known[key] = found
+    return found
+
+
+def _ks_gap(ref_sample: Floats, cur_sample: Floats) -> float:
+    """The two-sided statistic before SciPy's test rounds it, computed as it does."""
+    import numpy as np
+
+    first, second = np.sort(ref_sample), np.sort(cur_sample)
+    both = np.concatenate([first, second])
+    gaps = np.searchsorted(first, both, side="right") / len(first) - np.searchsorted(
+        second, both, side="right"
+    ) / len(second)
+    below = np.clip(-gaps[np.argmin(gaps)], 0, 1)
+    above = gaps[np.argmax(gaps)]
+    return float(below if below > above else above)

@@ -173,9 +173,8 @@ def _schema_anomalies(current: Profile, schema: Schema) -> list[Anomaly]:
                 limit=schema.max_duplicate_fraction,
             )
         )
-    present = set(current.names)
     for column in schema.columns:
-        if column.name not in present:
+        if not current.has_column(column.name):
             if column.required:
                 found.append(
                     _anomaly(
@@ -188,7 +187,7 @@ def _schema_anomalies(current: Profile, schema: Schema) -> list[Anomaly]:
             continue
         found.extend(_column_anomalies(current.column(column.name), column))
     for name in current.names:
-        if name not in set(schema.names):
+        if not schema.has_column(name):
             found.append(
                 _anomaly(
                     "unexpected_column",
@@ -299,22 +298,23 @@ def _compare(
 ) -> tuple[list[ColumnDrift], list[Anomaly]]:
     drifts: list[ColumnDrift] = []
     found: list[Anomaly] = []
+    known: dict[tuple[int, int, float], tuple[float, float]] = {}  # KS tests run
     for ref in reference.columns:
-        if ref.name not in current.names:
+        if not current.has_column(ref.name):
             continue
         cur = current.column(ref.name)
         spec = _spec(schema, ref.name)
         if spec is not None and spec.drift_off:
             continue
         rule = spec.drift if spec is not None and spec.drift is not None else None
-        drift = column_drift(ref, cur, rule, reference, current)
+        drift = column_drift(ref, cur, rule, reference, current, known)
         if drift is None:
             continue
         drifts.append(drift)
         if drift.drifted:
             found.append(_drift_anomaly(drift, comparison))
     label = (schema.label if schema is not None else None) or reference.label
-    if label and label in reference.names and label in current.names:
+    if label and reference.has_column(label) and current.has_column(label):
         tolerance = schema.label_tolerance if schema is not None else 0.05
         shift = _label_shift(reference.column(label), current.column(label), tolerance, comparison)
         if shift is not None:
@@ -323,7 +323,7 @@ def _compare(
 
 
 def _spec(schema: Schema | None, name: str) -> Any:
-    if schema is None or name not in schema.names:
+    if schema is None or not schema.has_column(name):
         return None
     return schema.column(name)
 
@@ -334,6 +334,7 @@ def column_drift(
     rule: DriftRule | None,
     reference: Profile,
     current: Profile,
+    known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
 ) -> ColumnDrift | None:
     """Every measure between two profiles of one column, judged by ``rule`` (or the
     default for its type and size); None when the column cannot be compared."""
@@ -345,7 +346,7 @@ def column_drift(
         measures, ref_shares, cur_shares = _categorical_measures(ref, cur)
     elif ref.numeric and cur.numeric and ref.quantiles and cur.quantiles:
         kind = "numeric"
-        measures, ref_shares, cur_shares = _numeric_measures(ref, cur, reference, current)
+        measures, ref_shares, cur_shares = _numeric_measures(ref, cur, reference, current, known)
     else:
         return None
     chosen = rule or DEFAULT_RULES[(kind, large)]
@@ -396,7 +397,11 @@ def _categorical_measures(
 
 
 def _numeric_measures(
-    ref: ColumnProfile, cur: ColumnProfile, reference: Profile, current: Profile
+    ref: ColumnProfile,
+    cur: ColumnProfile,
+    reference: Profile,
+    current: Profile,
+    known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
     assert ref.quantiles is not None
     assert cur.quantiles is not None
@@ -416,7 +421,7 @@ def _numeric_measures(
     ref_sample = reference.sample_values(ref.name)
     cur_sample = current.sample_values(cur.name)
     if ref_sample is not None and cur_sample is not None:
-        _, p_value = _stats.ks_test(ref_sample, cur_sample)
+        _, p_value = _stats.ks_test(ref_sample, cur_sample, known)
         measures["ks_p"] = p_value
         measures["ks_p_sample_rows"] = float(min(len(ref_sample), len(cur_sample)))
     else:

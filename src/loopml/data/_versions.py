@@ -115,16 +115,12 @@ class DatasetVersion:
         """The stored profile (InvalidInput for a folder of files, which has none)."""
         if not self.tabular:
             raise InvalidInput(f"{self.ref} is a folder of files: it has no table profile")
-        import polars as pl
-
         artifacts = self.workspace.artifacts
         what = f"the profile of {self.what}"
         data = json.loads(artifacts.read_bytes(self.metadata["profile"], what=what))
         sample_digest = self.metadata.get("profile_sample")
         sample = (
-            pl.read_parquet(io.BytesIO(artifacts.read_bytes(sample_digest, what=what)))
-            if sample_digest
-            else None
+            _read_sample(artifacts.read_bytes(sample_digest, what=what)) if sample_digest else None
         )
         quantiles_digest = self.metadata.get("profile_quantiles")
         quantiles = (
@@ -225,6 +221,15 @@ def _check_folder(
             extra = Path(root) / name
             if extra.relative_to(folder).as_posix() not in wanted:
                 extra.unlink()
+
+
+def _read_sample(data: bytes) -> pl.DataFrame:
+    """A profile sample: Arrow IPC, or Parquet as earlier versions were stored with."""
+    import polars as pl
+
+    if data.startswith(b"PAR1"):
+        return pl.read_parquet(io.BytesIO(data))
+    return pl.read_ipc(io.BytesIO(data))
 
 
 def _load_npy(data: bytes) -> Any:
