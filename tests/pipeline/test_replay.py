@@ -73,7 +73,10 @@ def test_a_cached_run_is_replayed_with_the_records_a_cached_run_makes(
     assert [s["cached_from"] for s in again["steps"]] == [s["run_id"] for s in first["steps"]]
     assert [s["output"] for s in again["steps"]] == [s["output"] for s in first["steps"]]
     runs = pipeline_runs(project)
-    assert runs[-1].tags["replayed_from"] == runs[0].id
+    assert runs[-1].tags["replayed_from"] == again["replayed_from"] == runs[0].id
+    assert first["replayed_from"] is None
+    said = cli("run", "flow.py:flow", check=True).out
+    assert f"replayed from run {runs[-1].id[-12:]}" in said, said
     assert runs[-1].params == runs[0].params == {"n": 4}
     # the same records the in-process path makes for an all-cached run
     with loopml.workspace(project) as ws:

@@ -92,7 +92,7 @@ def run(
         with workspace() as ws:
             replayed = replay(ws, key, options)
         if replayed is not None:  # every step a hit, found without importing the file
-            _report(replayed.pipeline, replayed.run_id, replayed.steps, as_json)
+            _report(replayed.pipeline, replayed.run_id, replayed.steps, as_json, replayed.memo)
             return
     pipeline = load_pipeline(target)
     params = _params(pipeline, param)
@@ -119,13 +119,16 @@ def run(
     _report(pipeline.name, result.run_id, result.steps, as_json)
 
 
-def _report(name: str, run_id: str, steps: list[StepResult], as_json: bool) -> None:
+def _report(
+    name: str, run_id: str, steps: list[StepResult], as_json: bool, replayed_from: str | None = None
+) -> None:
     if as_json:
         print_json(
             {
                 "pipeline": name,
                 "status": "succeeded",
                 "run_id": run_id,
+                "replayed_from": replayed_from,
                 "steps": [
                     {
                         "name": step.name,
@@ -145,8 +148,11 @@ def _report(name: str, run_id: str, steps: list[StepResult], as_json: bool) -> N
         output = step.output.ref if step.output is not None else ""
         typer.echo(f"  {step.name:<24} {detail:<28} {output}")
     ran = sum(step.status == "ran" for step in steps)
+    # A replay: found from run X's record, without importing the pipeline file.
+    how = f", replayed from run {short_id(replayed_from)}" if replayed_from else ""
     typer.echo(
-        f"pipeline {name} succeeded: {ran} ran, {len(steps) - ran} cached (run {short_id(run_id)})"
+        f"pipeline {name} succeeded: {ran} ran, {len(steps) - ran} cached "
+        f"(run {short_id(run_id)}{how})"
     )
 
 

@@ -73,6 +73,7 @@ class Replayed:
     pipeline: str
     run_id: str
     steps: list[StepResult]
+    memo: str  # the run replayed
 
 
 def run_key(
@@ -315,4 +316,4 @@ def _record(
             store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
             raise
         store.finish_run(run.id, RunStatus.SUCCEEDED)
-    return Replayed(memo.name, run.id, steps)
+    return Replayed(memo.name, run.id, steps, memo.id)
