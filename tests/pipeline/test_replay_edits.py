@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_stale_edits import write
 
 FILES = {
     "project/flow.py": """
@@ -142,14 +143,9 @@ class Project:
     def write(self) -> None:
         for relative, template in FILES.items():
             path = self.root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
             text = textwrap.dedent(template).format(**self.values)
-            if path.exists() and path.read_text() == text:
-                continue
-            before = path.stat().st_mtime_ns if path.exists() else 0
-            path.write_text(text)
-            after = max(path.stat().st_mtime_ns, before + 2 * 10**9)  # see test_random_edits
-            os.utime(path, ns=(after, after))
+            if not path.exists() or path.read_text() != text:
+                write(path, text)
 
 
 @pytest.mark.timeout(900)
