@@ -74,6 +74,13 @@ def state_of(files: Iterable[str]) -> dict[str, str]:
 
 
 def _state(value: object, depth: int) -> str:
+    try:
+        return _state_of(value, depth)
+    except Exception:  # an object whose attributes raise: its identity alone
+        return f"{type(value).__qualname__}#{id(value)} ?"
+
+
+def _state_of(value: object, depth: int) -> str:
     held = f"{type(value).__qualname__}#{id(value)}"
     if inspect.ismodule(value) or depth > MAX_DEPTH:
         return held

@@ -109,15 +109,13 @@ class Module:
         try:
             with open(file, "rb") as source:
                 tree = ast.parse(source.read(), filename=file)
-        except (OSError, SyntaxError, ValueError) as error:
+        except (OSError, SyntaxError, ValueError, RecursionError) as error:
             return f"{file} cannot be read: {error}"
         module = cls(file, tree)
         module._scan(tree.body)
-        module.constants = {
-            name
-            for name, value in assignments(tree.body)
-            if module.bound.get(name) == 1 and module.constant(value)
-        }
+        for name, value in assignments(tree.body):  # in order: `M = N * 2` after `N = 3`
+            if module.bound.get(name) == 1 and module.constant(value):
+                module.constants.add(name)
         return module
 
     def _scan(self, body: list[ast.stmt]) -> None:

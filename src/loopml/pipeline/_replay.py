@@ -3,15 +3,19 @@ the pipeline's file: importing it (and pandas, torch... with it) would cost more
 everything else a cached run does.
 
 The run's key is a digest of loopml's version, the interpreter, the install folders'
-stamps, ``sys.path``, the target, the parameters as given, ``--until``, and the bytes
-of every user file the pipeline file reaches through its imports. A pipeline run keeps
-its key (a tag) only when it succeeded, the files were the same at its end as at its
-start, and their import and the pipeline's body depend on nothing but their bytes
-(:mod:`loopml.pipeline._pure`): then the same key means the same steps with the same
-cache keys. A later run with that key checks each step as a cached step is checked
-(:func:`~loopml.pipeline._cache.find_hit`: the newest run with its key, its output
-intact, its reads by reference unmoved) and records the same cached runs; when any
-check fails it returns None, and the run takes the ordinary path.
+stamps, ``sys.path``, the working folder and the environment variables, the target, the
+parameters as given, ``--until``, and the bytes of every user file the pipeline file
+reaches through its imports. A pipeline run keeps its key (a tag) only when it
+succeeded on the local runner, its files were untouched while it ran (their ctime), a
+reading of them shows that their import and the pipeline's body depend on nothing but
+their bytes (:mod:`loopml.pipeline._pure`), and what the modules hold after the run is
+code or the literals their source spells, as it was before the steps ran
+(:mod:`loopml.pipeline._held`): then the same key means the same steps with the same
+cache keys. A later run with that key resolves again what the body read by reference,
+checks each step as a cached step is checked (:func:`~loopml.pipeline._cache.find_hit`:
+the newest run with its key, its output intact, its reads by reference unmoved) and
+records the same cached runs; when anything differs it returns None, and the run takes
+the ordinary path.
 """
 
 from __future__ import annotations
@@ -153,7 +157,10 @@ def remembered(
         return {}
     if any(step.status not in ("ran", "cached") for step in steps):
         return {}
-    if blocker(key.files, pipeline.file, pipeline.line) or held_blocker(key.files):
+    try:
+        if blocker(key.files, pipeline.file, pipeline.line) or held_blocker(key.files):
+            return {}
+    except RecursionError:  # an expression nested deeper than the reading follows
         return {}
     if not key.still_holds():
         return {}
