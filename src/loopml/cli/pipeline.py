@@ -89,8 +89,12 @@ def run(
     )
     if key is not None:
         options.check(key.file)
-        with workspace() as ws:
-            replayed = replay(ws, key, options)
+        try:
+            with workspace() as ws:
+                replayed = replay(ws, key, options)
+        except Terminated as stop:  # SIGTERM: the run is recorded as killed by now
+            sys.stderr.write(f"{stop}: pipeline {target} stopped, its run killed\n")
+            raise typer.Exit(stop.exit_code) from None
         if replayed is not None:  # every step a hit, found without importing the file
             _report(replayed.pipeline, replayed.run_id, replayed.steps, as_json, replayed.memo)
             return

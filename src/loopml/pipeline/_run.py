@@ -118,6 +118,7 @@ def run_pipeline(
 def _run_traced(
     pipeline: Pipeline, ws: Workspace, graph: Graph, options: RunOptions
 ) -> PipelineResult:
+    from loopml.pipeline._held import state_of
     from loopml.store import RunStatus
 
     forced = _forced(graph, options.force)
@@ -137,8 +138,6 @@ def _run_traced(
         echo=options.echo,
     )
     files = pipeline_files(pipeline.file)
-    from loopml.pipeline._held import state_of
-
     # what the user's modules hold before any step runs (a replay checks none changed)
     state = state_of(options.remember.files) if options.remember is not None else {}
     run = store.create_run(
