@@ -484,6 +484,7 @@ def test_a_changed_environment_variable_is_run_not_replayed(
     """A library may read the environment at its import (here: to build the function
     a step calls): the variables are in the run's key."""
     library = tmp_path_factory.mktemp("lib") / "site-packages"
+    (library / "__pycache__").mkdir(parents=True)  # as pip leaves it: importing changes nothing
     write(
         library / "backend.py",
         "import os\n\ndef _make(k):\n    def scale(x):\n        return x * k\n    return scale\n\n"

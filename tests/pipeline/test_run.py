@@ -395,3 +395,27 @@ def test_unknown_parameters_and_files_that_do_not_import(ws, write, tmp_path: Pa
         InvalidInput, match="has no pipeline named 'nope'; its pipelines are: churn"
     ):
         load_pipeline(f"{pipeline.file}:nope")
+
+
+def test_an_edit_python_would_serve_from_its_cache_runs_as_written(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    """Python trusts a compiled file whose source has the same size and mtime second;
+    the pipeline file is compiled from its bytes instead, so the edit counts."""
+    import py_compile
+
+    folder = tmp_path / "cached"
+    folder.mkdir()
+    path = folder / "stale.py"
+    second = 1_700_000_000
+    path.write_text(textwrap.dedent(PIPELINE))
+    os.utime(path, ns=(second * 10**9,) * 2)
+    py_compile.compile(str(path))  # __pycache__ now holds FACTOR = 2
+    path.write_text(textwrap.dedent(PIPELINE.replace("FACTOR = 2", "FACTOR = 3")))
+    os.utime(path, ns=(second * 10**9 + 500_000_000,) * 2)  # the same second, same size
+    try:
+        result = load_pipeline(f"{path}:churn").run(workspace=ws, echo=False)
+    finally:
+        sys.modules.pop("loopml_user_stale", None)
+        sys.path[:] = [p for p in sys.path if p != str(folder)]
+    assert result.value["total"] == 135

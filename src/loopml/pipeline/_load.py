@@ -50,7 +50,10 @@ def _import(path: Path) -> object:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        # Compiled from the file as it is now, never from __pycache__: Python trusts a
+        # cached compile whose source has the same size and mtime second, so an edit
+        # made within the second would run the old code.
+        exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)
     except SyntaxError as error:
         sys.modules.pop(module_name, None)
         raise PipelineError(
