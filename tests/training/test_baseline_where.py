@@ -80,3 +80,12 @@ def test_an_evaluation_records_the_baseline_on_its_run_and_training_does_not(
         "baseline": judged["baseline.accuracy"],
     }
     assert not [key for key in logged["fit"] if key.startswith("baseline.")]
+
+
+def test_the_docs_claim_what_the_test_above_shows() -> None:
+    """docs/baselines.md once said every training step scores and logs a baseline, which
+    nothing did: it must say where baselines are recorded, as the test above checks."""
+    docs = (Path(__file__).parents[2] / "docs" / "baselines.md").read_text(encoding="utf-8")
+    assert "Every training step scores" not in docs
+    assert "records no baseline by itself" in docs
+    assert "**Every evaluation.**" in docs
