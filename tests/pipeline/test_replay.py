@@ -55,6 +55,12 @@ def run(cli: Any, *args: str) -> dict[str, Any]:
     return result
 
 
+def add_rows(cli: Any, project: Path, count: int) -> None:
+    """A new version of the dataset `rows`, of ``count`` rows."""
+    (project / "rows.csv").write_text("x\n" + "".join(f"{i}\n" for i in range(1, count + 1)))
+    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+
+
 @pytest.fixture
 def project(cli: Any, tmp_path: Path) -> Path:
     write(tmp_path / "flow.py", FLOW)
@@ -137,8 +143,7 @@ def test_a_module_on_pythonpath_that_moves_is_run_not_replayed(
 def test_a_dataset_read_by_latest_inside_a_step_is_run_again_when_it_moves(
     cli: Any, project: Path
 ) -> None:
-    (project / "rows.csv").write_text("x\n1\n2\n")
-    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    add_rows(cli, project, 2)
     write(
         project / "flow.py",
         FLOW.replace(
@@ -149,8 +154,7 @@ def test_a_dataset_read_by_latest_inside_a_step_is_run_again_when_it_moves(
     run(cli)
     run(cli)
     assert "replayed_from" in pipeline_runs(project)[-1].tags
-    (project / "rows.csv").write_text("x\n1\n2\n3\n")
-    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    add_rows(cli, project, 3)
     again = run(cli)
     assert again["steps"][0]["status"] == "ran"
     assert value(project, "flow", "load") == list(range(7))
@@ -309,8 +313,7 @@ def test_pipeline_bodies_that_do_more_than_wire_steps_are_refused(
 def test_a_dataset_the_body_reads_by_latest_is_replayed_until_it_moves(
     cli: Any, project: Path
 ) -> None:
-    (project / "rows.csv").write_text("x\n1\n2\n")
-    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    add_rows(cli, project, 2)
     write(
         project / "flow.py",
         FLOW.replace(
@@ -324,8 +327,7 @@ def test_a_dataset_the_body_reads_by_latest_is_replayed_until_it_moves(
     run(cli)
     run(cli)
     assert "replayed_from" in pipeline_runs(project)[-1].tags
-    (project / "rows.csv").write_text("x\n1\n2\n3\n")
-    cli("data", "add", "rows.csv", "--name", "rows", check=True)
+    add_rows(cli, project, 3)
     again = run(cli)
     assert again["steps"][0]["status"] == "ran"
     assert "replayed_from" not in pipeline_runs(project)[-1].tags

@@ -268,7 +268,7 @@ def _record(
 ) -> Replayed:
     from loopml._signals import sigterm_raises
     from loopml.pipeline._env import environment, git_snapshot
-    from loopml.pipeline._run import StepResult, end_killed, reap_dead_runs
+    from loopml.pipeline._run import StepResult, ending, pipeline_tags, reap_dead_runs
     from loopml.store import Direction, RunStatus
 
     store = ws.store
@@ -288,9 +288,7 @@ def _record(
             code=code(dict(memo.code)),
             environment=env,
             tags={
-                **options.tags,
-                "runner": options.runner,
-                **({"until": options.until} if options.until else {}),
+                **pipeline_tags(options),
                 KEY_TAG: key.digest,
                 STEPS_TAG: memo.tags[STEPS_TAG],
                 READS_TAG: memo.tags.get(READS_TAG, []),
@@ -298,7 +296,7 @@ def _record(
             },
         )
         steps = []
-        try:
+        with ending(store, run):
             for step in plan:
                 record = store.create_run(
                     kind="step",
@@ -316,11 +314,4 @@ def _record(
                 steps.append(
                     StepResult(step.node, "cached", record.id, key_, step.output, step.hit_run.id)
                 )
-        except KeyboardInterrupt as stop:
-            end_killed(store, run, str(stop) or "interrupted")
-            raise
-        except BaseException as error:
-            store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
-            raise
-        store.finish_run(run.id, RunStatus.SUCCEEDED)
     return Replayed(memo.name, run.id, steps, memo.id)

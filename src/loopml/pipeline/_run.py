@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import socket
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -119,7 +121,6 @@ def _run_traced(
     pipeline: Pipeline, ws: Workspace, graph: Graph, options: RunOptions
 ) -> PipelineResult:
     from loopml.pipeline._held import state_of
-    from loopml.store import RunStatus
 
     forced = _forced(graph, options.force)
     nodes = graph.nodes
@@ -151,14 +152,10 @@ def _run_traced(
             "files": files,
         },
         environment=context.environment,
-        tags={
-            **options.tags,
-            "runner": options.runner,
-            **({"until": options.until} if options.until else {}),
-        },
+        tags=pipeline_tags(options),
     )
     result = PipelineResult(pipeline.name, run.id, graph, ws)
-    try:
+    with ending(store, run):
         result.steps = execute(context, run, nodes, forced, options, pipeline.file)
         if options.remember is not None:
             from loopml.pipeline._replay import remembered
@@ -168,6 +165,23 @@ def _run_traced(
             )
             if tags:
                 store.set_run_tags(run.id, tags)
+    return result
+
+
+def pipeline_tags(options: RunOptions) -> dict[str, Any]:
+    """The tags of a pipeline run: the caller's, the runner, and ``--until``."""
+    until = {"until": options.until} if options.until else {}
+    return {**options.tags, "runner": options.runner, **until}
+
+
+@contextmanager
+def ending(store: MetadataStore, run: Run) -> Iterator[None]:
+    """End a pipeline's run as the block ends: succeeded; failed, saying which step
+    failed or failed validation; or killed, by Ctrl-C or SIGTERM."""
+    from loopml.store import RunStatus
+
+    try:
+        yield
     except ValidationFailed as failure:
         store.finish_run(
             run.id, RunStatus.FAILED_VALIDATION, error=f"step {failure.step} failed validation"
@@ -183,7 +197,6 @@ def _run_traced(
         store.finish_run(run.id, RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
         raise
     store.finish_run(run.id, RunStatus.SUCCEEDED)
-    return result
 
 
 def end_killed(store: MetadataStore, run: Run, reason: str) -> None:
