@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -106,6 +107,17 @@ class Module:
 
     @classmethod
     def read(cls, file: str) -> Module | str:
+        """The module in ``file``, read once while the file is unchanged (the source
+        reading, the after-run check and the step lookup all read the same files);
+        a string saying why it cannot be read."""
+        try:
+            stat = os.stat(file)
+        except OSError as error:
+            return f"{file} cannot be read: {error}"
+        return _read(file, (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
+
+    @classmethod
+    def parse(cls, file: str) -> Module | str:
         try:
             with open(file, "rb") as source:
                 tree = ast.parse(source.read(), filename=file)
@@ -446,6 +458,11 @@ class Module:
             if not (steps.named(node.func) or origin in PURE_BUILTINS):
                 return "calls something that is not a step"
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _read(file: str, stamp: tuple[int, ...]) -> Module | str:
+    return Module.parse(file)
 
 
 class _Impure(Exception):
