@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-pipeline bench-tune bench-models bench-evaluation format clean
+.PHONY: demo test check bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/data/run.py
+	$(BIN)/python bench/data/decisions.py
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/tune/run.py
 	$(BIN)/python bench/models/signature.py
@@ -43,6 +44,9 @@ bench: $(STAMP)
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
+
+bench-decisions: $(STAMP)
+	$(BIN)/python bench/data/decisions.py
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python bench/pipeline/run.py

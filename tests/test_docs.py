@@ -23,6 +23,7 @@ NOT_RUN = {
     ("README.md", "make demo"): "sets up a virtualenv and installs packages",
     ("docs/benchmarks.md", "make bench"): "takes several minutes",
     ("docs/benchmarks.md", "make bench-data"): "takes minutes",
+    ("docs/benchmarks.md", "make bench-decisions"): "takes minutes",
     ("docs/benchmarks.md", "make bench-pipeline"): "takes minutes",
     ("docs/benchmarks.md", ".venv/bin/python bench/data/wide.py"): "takes minutes",
     (
