@@ -213,9 +213,11 @@ def test_validate_finds_the_planted_changes_and_exits_1(cli, planted: Path) -> N
         ("label_shift", "label"),
     ):
         assert any(kind in line and column in line for line in table), (kind, column, out)
-    assert any("error" in line and "new_category" in line for line in table)
-    assert any("out_of_range" in line and "variance_change" in line for line in table)
-    assert "FAILED: 3 errors" in out
+    # Values missing where none were is certainly wrong; a new value and a wider spread
+    # are news, reported as warnings with their evidence.
+    assert any(line.split()[0] == "error" and "added_nulls" in line for line in table)
+    assert any(line.split()[0] == "warning" and "new_category" in line for line in table)
+    assert "FAILED: 1 error, 6 warnings" in out
     assert "report: feb.html" in out
     page = (planted / "feb.html").read_text()
     assert page.lstrip().lower().startswith(("<!doctype html", "<html"))
@@ -248,11 +250,7 @@ def test_validate_json(cli, planted: Path) -> None:
     assert parsed["comparison"] == "drift"
     assert (parsed["rows"], parsed["reference_rows"]) == (ROWS, ROWS)
     errors = {(a["kind"], a["column"]) for a in parsed["anomalies"] if a["severity"] == "error"}
-    assert errors == {
-        ("outside_domain", "new_category"),
-        ("missing_values", "added_nulls"),
-        ("out_of_range", "variance_change"),  # sd x1.5 puts 1.3% outside the range
-    }
+    assert errors == {("missing_values", "added_nulls")}
     assert {d["column"] for d in parsed["drift"]} >= {"normal", "mean_shift", "label"}
 
     passed = cli("data", "validate", "sales@v1", "--json")
@@ -316,7 +314,8 @@ def test_diff(cli, workspace: Path) -> None:
     parsed = json.loads(cli("data", "diff", "d@v1", "d@v2", "--json").out)
     assert (parsed["rows_added"], parsed["rows_removed"]) == (25, 10)
     assert (parsed["rows_old"], parsed["rows_new"]) == (100, 115)
-    assert {d["column"] for d in parsed["drift"]} == {"id", "c", "s"}
+    # id and c count up row by row: identifiers, which new versions extend by design.
+    assert {d["column"] for d in parsed["drift"]} == {"s"}
 
 
 def test_schema_prints_yaml_and_set_pins_a_new_one(cli, planted: Path) -> None:
@@ -329,12 +328,14 @@ def test_schema_prints_yaml_and_set_pins_a_new_one(cli, planted: Path) -> None:
     assert set(data["columns"]) == set(reference_table(10).columns)
     assert data["columns"]["region"]["domain"] == ["east", "north", "south", "west"]
     assert data["columns"]["normal"]["type"] == "float"
+    assert data["columns"]["region"]["role"] == "category"
+    assert data["columns"]["small_ints"]["role"] == "count"
+    assert data["columns"]["small_ints"]["range"]["min"] == 0  # never negative: 0 is a bound
 
     # Pin a schema that allows what the planted changes did: the errors go away, and
     # validate says it used schema v2.
     data["columns"]["new_category"]["domain"].append("central")
     data["columns"]["added_nulls"]["max_missing"] = 0.2
-    data["columns"]["variance_change"]["range"]["max_outside"] = 0.05
     (planted / "schema.yaml").write_text(yaml.safe_dump(data))
     pinned = cli("data", "schema", "sales", "--set", "schema.yaml")
     assert pinned.code == 0, pinned

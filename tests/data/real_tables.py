@@ -164,7 +164,8 @@ TABLES: dict[str, RealTable] = {
             never_negative="distance",
             category="carrier",
             dates=("year", "month", "day", "time_hour"),
-            ids=("flight", "tailnum"),
+            # No identifier: a flight number and a tail number repeat from row to row
+            # (a route flown daily, a plane flying many times); they describe a flight.
             # the local day of departure (time_hour is in UTC)
             day=pl.date("year", "month", "day"),
         ),

@@ -139,7 +139,7 @@ def test_the_header_gives_title_time_verdict_and_rows(page: str) -> None:
     header = " ".join(" ".join(validation.text).split())
     assert "planted@v2 validated against planted@v1" in header
     assert "2025-06-01T12:00:00+00:00" in header
-    assert "Failed 3 errors, 6 warnings" in header
+    assert "Failed 1 error, 6 warnings" in header
     assert "current: 100,000 rows" in header
     assert "reference: 100,000 rows" in header
 

@@ -109,11 +109,11 @@ def test_a_changed_wide_version_diffs_and_validates(ws: loopml.Workspace, tmp_pa
     assert (rows_only.rows_added, rows_only.rows_removed) == (NEW_ROWS, NEW_ROWS)
 
     record = loopml.data.validate("wide@v2", workspace=ws)
-    assert not record.passed
-    errors = {a.column for a in record.validation.errors}
-    assert set(SHIFTED) <= errors <= set(SHIFTED)  # out of range: only the moved ones
+    # A column moved by 8 sd is drift, a warning with its evidence, not an impossible
+    # value: the batch passes, and only the moved columns are named.
+    assert record.passed
     warned = {a.column for a in record.validation.anomalies if a.kind == "drift"}
-    assert set(SHIFTED) <= warned
+    assert warned == set(SHIFTED)
 
 
 def test_a_wide_csv_gets_the_types_a_narrow_read_gives(tmp_path: Path) -> None:

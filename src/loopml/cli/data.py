@@ -402,7 +402,8 @@ def _print_validation(record: ValidationRecord, report: Path | None) -> None:
     warnings = len(validation.anomalies) - errors
     verdict = "FAILED" if errors else "passed"
     out.print(
-        f"{verdict}: {errors} errors, {warnings} warnings; recorded as {record.describe()}",
+        f"{verdict}: {errors} error{'' if errors == 1 else 's'}, {warnings} "
+        f"warning{'' if warnings == 1 else 's'}; recorded as {record.describe()}",
         markup=False,
     )
     if report is not None:

@@ -27,9 +27,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
         versions,
     )
     from loopml.data._checks import DatasetDiff, ValidationRecord
+    from loopml.data._infer import infer_schema
     from loopml.data._profile import ColumnProfile, Histogram, Profile, profile
     from loopml.data._read import as_polars
-    from loopml.data._schema import ColumnSchema, DriftRule, Schema, infer_schema
+    from loopml.data._schema import ColumnSchema, DriftRule, Schema
     from loopml.data._validate import Anomaly, ColumnDrift, Validation, validate_profile
     from loopml.data._versions import DatasetVersion
     from loopml.pipeline._validation import validated
@@ -56,7 +57,7 @@ _WHERE = {
     "ColumnSchema": "_schema",
     "DriftRule": "_schema",
     "Schema": "_schema",
-    "infer_schema": "_schema",
+    "infer_schema": "_infer",
     "Anomaly": "_validate",
     "ColumnDrift": "_validate",
     "Validation": "_validate",

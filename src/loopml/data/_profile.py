@@ -50,6 +50,19 @@ class Histogram:
     counts: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class TimeSpan:
+    """When a column's dates or times fall, in seconds since 1970 (UTC): the first and
+    last, the usual step between consecutive distinct values (the median) and the
+    largest one, and whether the rows are in time order."""
+
+    first: float
+    last: float
+    step: float
+    largest_gap: float
+    ascending: bool
+
+
 class Floats(Sequence[float]):
     """An immutable sequence of floats held as one NumPy array.
 
@@ -132,6 +145,12 @@ class ColumnProfile:
     histogram: Histogram | None = None
     values: tuple[tuple[Value, int], ...] | None = None
     other: int = 0  # non-missing values not counted in ``values``
+    # Dates and times (of a text column too, when every value parses as one: then
+    # ``parsed`` says which).
+    span: TimeSpan | None = None
+    parsed: str | None = None
+    # For whole numbers that are all distinct: whether they increase row by row.
+    ascending: bool | None = None
 
     @property
     def count(self) -> int:
@@ -299,7 +318,9 @@ def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
     numbers = [name for name, kind in kinds.items() if kind in ("integer", "float")]
     found = numeric_profiles(table, numbers, rows)
     columns = tuple(
-        found[name] if name in found else _profile_column(table.get_column(name), rows)
+        _with_order(found[name], table.get_column(name))
+        if name in found
+        else _profile_column(table.get_column(name), rows)
         for name in table.columns
     )
     sample = table if rows <= SAMPLE_ROWS else table.sample(n=SAMPLE_ROWS, seed=0)
@@ -351,6 +372,15 @@ def _profile_column(series: pl.Series, rows: int) -> ColumnProfile:
     return ColumnProfile(**base, missing=series.null_count(), distinct=series.n_unique())
 
 
+def _with_order(column: ColumnProfile, series: pl.Series) -> ColumnProfile:
+    """Whole numbers all distinct (a row id, perhaps): note whether they increase."""
+    if column.type != "integer" or not column.count or column.distinct != column.count:
+        return column
+    from dataclasses import replace
+
+    return replace(column, ascending=bool(series.drop_nulls().is_sorted()))
+
+
 def _temporal(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
     import numpy as np
     import polars as pl
@@ -368,7 +398,45 @@ def _temporal(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
         max=float(ordered[-1]),
         quantiles=Floats(sorted_quantiles(ordered)),
         histogram=histogram(ordered),
+        span=None if base["type"] == "duration" else time_span(present),
     )
+
+
+def time_span(present: pl.Series) -> TimeSpan:
+    """The :class:`TimeSpan` of non-missing dates or datetimes."""
+    import numpy as np
+    import polars as pl
+
+    micros = present.cast(pl.Datetime("us")).dt.epoch("us").to_numpy()
+    seconds = micros.astype(np.float64) / 1e6
+    distinct = np.unique(seconds)
+    gaps = np.diff(distinct)
+    return TimeSpan(
+        first=float(distinct[0]),
+        last=float(distinct[-1]),
+        step=float(np.median(gaps)) if len(gaps) else 0.0,
+        largest_gap=float(gaps.max()) if len(gaps) else 0.0,
+        ascending=bool(np.all(np.diff(seconds) >= 0)),
+    )
+
+
+DATE_LIKE = r"^\s*(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})"
+
+
+def _parsed_dates(present: pl.Series) -> tuple[str, TimeSpan] | None:
+    """("date" or "datetime", span) when every value of a text column parses as one."""
+    import polars as pl
+
+    if not len(present) or not present.str.contains(DATE_LIKE).all():
+        return None
+    for kind, parse in (("date", present.str.to_date), ("datetime", present.str.to_datetime)):
+        try:
+            parsed = parse(strict=False)
+        except pl.exceptions.PolarsError:
+            continue
+        if not parsed.null_count():
+            return kind, time_span(parsed)
+    return None
 
 
 def _categorical(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
@@ -386,12 +454,15 @@ def _categorical(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
         keys = keys.cast(pl.String)
     values = keys.to_list()
     numbers = counted["n"].to_list()
+    dates = _parsed_dates(present) if series.dtype == pl.String else None
     return ColumnProfile(
         **base,
         missing=base["rows"] - len(present),
         distinct=counted.height,
         values=tuple(zip(values[:TOP_VALUES], numbers[:TOP_VALUES], strict=True)),
         other=int(sum(numbers[TOP_VALUES:])),
+        parsed=dates[0] if dates else None,
+        span=dates[1] if dates else None,
     )
 
 
@@ -505,6 +576,12 @@ def _column_json(column: ColumnProfile, *, quantiles: bool = True) -> dict[str, 
     if column.values is not None:
         data["values"] = [[value, n] for value, n in column.values]
         data["other"] = column.other
+    if column.span is not None:
+        data["span"] = vars(column.span)
+    if column.parsed is not None:
+        data["parsed"] = column.parsed
+    if column.ascending is not None:
+        data["ascending"] = column.ascending
     return data
 
 
@@ -546,4 +623,7 @@ def _column_from_json(
         else None,
         values=tuple((value, n) for value, n in values) if values is not None else None,
         other=data.get("other", 0),
+        span=TimeSpan(**data["span"]) if "span" in data else None,
+        parsed=data.get("parsed"),
+        ascending=data.get("ascending"),
     )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from loopml.data._validate import P_VALUE_METHODS
+from loopml.data._drift import P_VALUE_METHODS
 
 if TYPE_CHECKING:
     from loopml.data._profile import ColumnProfile, Profile

@@ -2,22 +2,32 @@
 
 It is a YAML file (JSON is YAML too) that a person can read and change:
 
-    min_rows: 10000                # too_few_rows below this
+    rows: 10000                    # the rows the schema was inferred from
+    min_rows: 1000                 # too_few_rows below this
     max_duplicate_fraction: 0.01
     label: churned                 # its class shares are checked on their own
-    label_tolerance: 0.05          # largest change in any class's share
+    label_tolerance: 0.05          # smallest change in a class's share that counts
+    drift_alpha: 0.05              # chance of any false drift alarm in a batch
+    check_alpha: 0.005             # a share is over its limit when this sure
     severity: {drift: warning}     # per anomaly kind: error, warning or ignore
     columns:
       age:
         type: integer              # integer, float, string, boolean, date, datetime, ...
+        role: count                # what the column is; see ROLES
         required: true             # missing_column when absent
         max_missing: 0.01          # share of missing values allowed
-        range: {min: -9.9, max: 108.9, max_outside: 0.01}
+        range: {min: 0, max: null, max_outside: 0.0005}
+        seen: {missing: 0, outside_range: 0}   # the counts the limits came from
       plan:
         type: string
+        role: category
         domain: [basic, pro]
         max_outside_domain: 0.01
         drift: {method: psi, threshold: 0.2}   # or `drift: off`
+
+Limits are shares of the population: a batch breaks one when its counts make it
+certain (:mod:`loopml.data._evidence`). Inferred limits are the 99% upper bound of
+the share the reference showed, so they account for the reference's size.
 
 >>> import polars as pl
 >>> from loopml.data._profile import profile
@@ -35,12 +45,27 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from loopml.data._evidence import CHECK_ALPHA, DRIFT_ALPHA
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from loopml.data._profile import ColumnProfile, Profile, Value
+    from loopml.data._profile import Value
 
 TYPES = ("integer", "float", "string", "boolean", "date", "datetime", "duration", "other")
+# What a column is, which decides its rules (the ``why`` of each is in ``_roles``).
+ROLES = (
+    "identifier",  # distinct in every row: no range, domain or drift
+    "timestamp",  # dates or times, parsed from text too: order, gaps, freshness
+    "calendar",  # a whole-number part of a date (month, day, hour): its calendar bounds
+    "category",  # few values, repeated: a domain
+    "text",  # many values: no domain
+    "flag",  # true or false
+    "count",  # whole numbers, never negative
+    "measure",  # numbers, never negative
+    "number",  # numbers that may be negative
+    "constant",  # one value only in the reference
+    "empty",  # no value in the reference
+)
 DRIFT_METHODS = ("wasserstein", "ks", "psi", "jensenshannon", "chisquare", "linf")
 SEVERITIES = ("error", "warning", "ignore")
 ANOMALY_KINDS = (
@@ -56,23 +81,30 @@ ANOMALY_KINDS = (
     "skew",
     "label_shift",
     "label_skew",
+    "duplicate_ids",
+    "date_order",
+    "date_gap",
 )
+# Errors are for what is certainly wrong (a type, an impossible value, missing values
+# where there were none); what merely moved is a warning, with its evidence.
 DEFAULT_SEVERITY = {
     "unexpected_column": "warning",
     "duplicate_rows": "warning",
+    "outside_domain": "warning",
     "drift": "warning",
     "label_shift": "warning",
+    "duplicate_ids": "warning",
+    "date_order": "warning",
+    "date_gap": "warning",
 }
 
 YAML_HEADER = (
     "# loopml dataset schema. Edit it, then record it with\n"
     "# `loopml data schema NAME --set FILE` (or `--edit`). Fields: docs/data.md.\n"
 )
-DOMAIN_MAX = 100  # string columns with at most this many values get a domain
-RANGE_QUANTILES = (1, 999)  # bounds from the 0.1% and 99.9% quantiles...
-RANGE_PADDING = 0.1  # ...widened by 10% of the distance between them on each side
-MISSING_TOLERANCE = 0.01
+DOMAIN_MAX = 100  # string columns with at most this many values may get a domain
 SHARE_OUTSIDE = 0.01
+SEEN_KEYS = ("missing", "outside_range", "outside_domain")
 
 
 @dataclass(frozen=True)
@@ -97,6 +129,10 @@ class ColumnSchema:
     max_outside_domain: float = SHARE_OUTSIDE
     drift: DriftRule | None = None  # None: chosen by type and size
     drift_off: bool = False
+    role: str | None = None
+    # The reference's counts the inferred limits came from: missing, outside_range,
+    # outside_domain (its values seen once: Good-Turing's estimate of unseen ones).
+    seen: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,9 @@ class Schema:
     label: str | None = None
     label_tolerance: float = 0.05
     severity: dict[str, str] = field(default_factory=dict)
+    rows: int | None = None  # the reference's rows, when inferred
+    drift_alpha: float = DRIFT_ALPHA
+    check_alpha: float = CHECK_ALPHA
 
     def column(self, name: str) -> ColumnSchema:
         return self.columns[self._positions[name]]
@@ -126,12 +165,19 @@ class Schema:
         return self.severity.get(kind, DEFAULT_SEVERITY.get(kind, "error"))
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "min_rows": self.min_rows,
-            "max_duplicate_fraction": self.max_duplicate_fraction,
-            "label": self.label,
-            "label_tolerance": self.label_tolerance,
-        }
+        data: dict[str, Any] = {}
+        if self.rows is not None:
+            data["rows"] = self.rows
+        data.update(
+            {
+                "min_rows": self.min_rows,
+                "max_duplicate_fraction": self.max_duplicate_fraction,
+                "label": self.label,
+                "label_tolerance": self.label_tolerance,
+                "drift_alpha": self.drift_alpha,
+                "check_alpha": self.check_alpha,
+            }
+        )
         if self.severity:
             data["severity"] = dict(self.severity)
         data["columns"] = {column.name: _column_data(column) for column in self.columns}
@@ -179,50 +225,10 @@ class Schema:
         return _parse_schema(data, source)
 
 
-def infer_schema(profile: Profile) -> Schema:
-    """The schema a first version implies: what it has, with tolerances around it."""
-    rows = profile.rows
-    return Schema(
-        columns=tuple(_infer_column(column) for column in profile.columns),
-        min_rows=max(1, rows // 10),
-        max_duplicate_fraction=min(
-            1.0, _round_up((profile.duplicate_rows / rows if rows else 0.0) + MISSING_TOLERANCE)
-        ),
-        label=profile.label,
-    )
-
-
-def _infer_column(column: ColumnProfile) -> ColumnSchema:
-    share = column.missing_fraction
-    # Wide enough for the sampling noise of the reference's own missing share.
-    noise = 4 * math.sqrt(share * (1 - share) / column.rows) if column.rows else 0.0
-    schema = ColumnSchema(
-        name=column.name,
-        type=column.type,
-        max_missing=min(1.0, _round_up(share + max(MISSING_TOLERANCE, noise))),
-    )
-    if column.numeric and column.quantiles is not None:
-        steps = len(column.quantiles) - 1
-        low = column.quantiles[steps * RANGE_QUANTILES[0] // 1000]
-        high = column.quantiles[steps * RANGE_QUANTILES[1] // 1000]
-        pad = RANGE_PADDING * (high - low)
-        schema = replace(schema, min=_round(low - pad), max=_round(high + pad))
-    if column.categorical and column.values is not None and column.distinct <= DOMAIN_MAX:
-        schema = replace(schema, domain=tuple(sorted((v for v, _ in column.values), key=str)))
-    return schema
-
-
-def _round(value: float) -> float:
-    """Six significant digits: readable in the file, and tolerances absorb the rest."""
-    return float(f"{value:.6g}") if math.isfinite(value) else value
-
-
-def _round_up(value: float) -> float:
-    return math.ceil(value * 10_000) / 10_000
-
-
 def _column_data(column: ColumnSchema) -> dict[str, Any]:
     data: dict[str, Any] = {"type": column.type}
+    if column.role is not None:
+        data["role"] = column.role
     if not column.required:
         data["required"] = False
     data["max_missing"] = column.max_missing
@@ -239,6 +245,8 @@ def _column_data(column: ColumnSchema) -> dict[str, Any]:
         data["drift"] = "off"
     elif column.drift is not None:
         data["drift"] = {"method": column.drift.method, "threshold": column.drift.threshold}
+    if column.seen:
+        data["seen"] = dict(column.seen)
     return data
 
 
@@ -250,10 +258,13 @@ def _parse_schema(data: Any, source: str) -> Schema:
     _only(
         top,
         {
+            "rows",
             "min_rows",
             "max_duplicate_fraction",
             "label",
             "label_tolerance",
+            "drift_alpha",
+            "check_alpha",
             "severity",
             "columns",
         },
@@ -286,6 +297,9 @@ def _parse_schema(data: Any, source: str) -> Schema:
         label=label,
         label_tolerance=_share(top.get("label_tolerance", 0.05), f"{source}: label_tolerance"),
         severity={str(k): str(v) for k, v in severity.items()},
+        rows=None if top.get("rows") is None else _count(top["rows"], f"{source}: rows"),
+        drift_alpha=_share(top.get("drift_alpha", DRIFT_ALPHA), f"{source}: drift_alpha"),
+        check_alpha=_share(top.get("check_alpha", CHECK_ALPHA), f"{source}: check_alpha"),
     )
 
 
@@ -293,12 +307,27 @@ def _parse_column(name: str, spec: Any, where: str) -> ColumnSchema:
     fields = _mapping(spec, where)
     _only(
         fields,
-        {"type", "required", "max_missing", "range", "domain", "max_outside_domain", "drift"},
+        {
+            "type",
+            "role",
+            "required",
+            "max_missing",
+            "range",
+            "domain",
+            "max_outside_domain",
+            "drift",
+            "seen",
+        },
         where,
     )
     kind = fields.get("type")
     if kind not in TYPES:
         raise InvalidInput(f"{where}: type is {kind!r}; use one of {', '.join(TYPES)}")
+    role = fields.get("role")
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"{where}: role is {role!r}; use one of {', '.join(ROLES)}")
+    seen = _mapping(fields.get("seen") or {}, f"{where}: seen")
+    _only(seen, set(SEEN_KEYS), f"{where}: seen")
     required = fields.get("required", True)
     if not isinstance(required, bool):
         raise InvalidInput(f"{where}: required is {required!r}; use true or false")
@@ -307,6 +336,8 @@ def _parse_column(name: str, spec: Any, where: str) -> ColumnSchema:
         type=kind,
         required=required,
         max_missing=_share(fields.get("max_missing", 0.0), f"{where}: max_missing"),
+        role=role,
+        seen={key: _count(value, f"{where}: seen.{key}") for key, value in seen.items()},
     )
     if "range" in fields:
         bounds = _mapping(fields["range"], f"{where}: range")

@@ -28,9 +28,10 @@ from loopml.data._files import (
     read_manifest,
     safe_target,
 )
+from loopml.data._infer import infer_schema
 from loopml.data._profile import Profile
 from loopml.data._read import read_table
-from loopml.data._schema import Schema, infer_schema
+from loopml.data._schema import Schema
 from loopml.data._staging import stage_path, stage_table, store_profile
 from loopml.errors import InvalidInput, NotFound
 from loopml.refs import check_name, resolve

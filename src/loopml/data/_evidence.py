@@ -1,0 +1,205 @@
+"""The statistical evidence behind validation's decisions, each from SciPy.
+
+Three kinds of question are asked of a batch, and each gets a test sized for it:
+
+- **Is a share above its limit?** (missing values, values out of range or outside a
+  domain, duplicate rows.) A limit is a share of the population; a batch breaks it
+  when its count makes that certain: the one-sided binomial test of "the share is at
+  most the limit" gives p < ``check_alpha`` (0.005), or, for a limit inferred from a
+  reference, so does the exact test of the batch's count against the reference's. A
+  small batch needs more than a value over the limit; a large one barely more.
+- **What limit does a reference of n rows allow?** Its share's upper 99% Clopper-Pearson
+  bound: a column never missing in 100 rows may be missing in up to 4.5% of the
+  population; in 100,000 rows, up to 0.005%.
+- **Did a column's distribution move?** Two-sample tests (KS and Cramér-von Mises for
+  numbers, chi-square or its permutation version for categories) give one p-value per
+  column; Holm's procedure over all compared columns keeps the chance of any false
+  alarm in a batch at ``drift_alpha`` (5%).
+
+>>> round(upper_bound(0, 100), 4), round(upper_bound(0, 100_000), 6)
+(0.045, 4.6e-05)
+>>> above_limit(5, 100, 0.01) < 0.001, above_limit(30, 1000, 0.01) < 0.001
+(False, True)
+>>> holm([0.01, 0.04, 0.03])
+[0.03, 0.06, 0.06]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
+
+BOUND_LEVEL = 0.99  # a reference's share is taken at most at this upper bound
+CHECK_ALPHA = 0.005  # a share is above its limit when this sure
+DRIFT_ALPHA = 0.05  # the chance of any false drift alarm in one batch
+PERMUTATIONS = 2000  # draws of the permutation test of a sparse table
+PERMUTATION_SEED = 20_261_206
+
+
+def upper_bound(count: int, rows: int, level: float = BOUND_LEVEL) -> float:
+    """The one-sided upper Clopper-Pearson bound of a share seen ``count`` times in
+    ``rows``: the largest population share that shows so few with ``1 - level`` chance."""
+    from scipy.special import betaincinv
+
+    if rows <= 0:
+        return 1.0
+    if count >= rows:
+        return 1.0
+    return float(betaincinv(count + 1, rows - count, level))
+
+
+def above_limit(count: int, rows: int, limit: float) -> float:
+    """The p-value of "the share is at most ``limit``" given ``count`` of ``rows``: the
+    chance of ``count`` or more at that share (1 when the count is within it)."""
+    from scipy.special import bdtrc
+
+    if rows <= 0 or count <= limit * rows:
+        return 1.0
+    if limit <= 0:
+        return 0.0
+    return float(bdtrc(count - 1, rows, limit))  # P(X >= count) = P(X > count - 1)
+
+
+def more_than_before(count: int, rows: int, before: int, before_rows: int) -> float:
+    """The p-value of "the share is no higher than the reference's", given ``count`` of
+    ``rows`` now and ``before`` of ``before_rows`` then: the exact conditional test of
+    two rare counts (given their total, the batch's part is binomial with its share of
+    the rows), which compares the batch with the reference itself.
+
+    >>> round(more_than_before(9, 300, 0, 300), 4)
+    0.002
+    """
+    from scipy.special import bdtrc
+
+    total = count + before
+    if not count or rows <= 0:
+        return 1.0
+    if before_rows <= 0:
+        return 0.0
+    return float(bdtrc(count - 1, total, rows / (rows + before_rows)))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: reject where the adjusted value is below alpha, and
+    the chance of any false rejection in the family stays at alpha."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        value = min(1.0, (len(p_values) - rank) * p_values[index])
+        running = max(running, value)
+        adjusted[index] = running
+    return adjusted
+
+
+def numeric_tests(reference: Floats, current: Floats) -> dict[str, float]:
+    """KS (sensitive to any difference, most to the middle) and Cramér-von Mises (more
+    powerful against a shift of location or scale) on the raw values; ``p`` combines
+    them (the smaller, doubled: Bonferroni over the two)."""
+    from scipy.stats import cramervonmises_2samp, ks_2samp
+
+    if len(reference) < 2 or len(current) < 2:
+        return {"ks_p": 1.0, "cvm_p": 1.0, "p": 1.0}
+    ks = ks_2samp(reference, current)
+    cvm = cramervonmises_2samp(reference, current)
+    ks_p, cvm_p = float(ks.pvalue), float(cvm.pvalue)
+    return {
+        "ks_statistic_sample": float(ks.statistic),
+        "ks_p": ks_p,
+        "cvm": float(cvm.statistic),
+        "cvm_p": cvm_p,
+        "p": min(1.0, 2 * min(ks_p, cvm_p)),
+    }
+
+
+def categorical_test(reference: Sequence[int], current: Sequence[int]) -> dict[str, float]:
+    """The two-sample test of two count vectors over the same values.
+
+    Pearson's chi-square of homogeneity when its approximation holds (every expected
+    count at least 5, Cochran's rule); otherwise the same statistic's permutation
+    distribution, drawn exactly (tables with both margins fixed are multivariate
+    hypergeometric), so a sparse table of many rare values gets a valid p-value.
+
+    When the current batch has values the reference never had, a second statistic is
+    tested on the same permutations: how many current rows hold such values. An
+    omnibus chi-square spreads its power over every value; this one is aimed at new
+    values (11 rows of a new value in 300 give p = 0.0005 where the chi-square gives
+    0.03). ``p`` combines the two (the smaller, doubled).
+    """
+    import numpy as np
+
+    ref = np.asarray(reference, dtype=np.int64)
+    cur = np.asarray(current, dtype=np.int64)
+    keep = (ref + cur) > 0
+    ref, cur = ref[keep], cur[keep]
+    n_ref, n_cur = int(ref.sum()), int(cur.sum())
+    if len(ref) < 2 or not n_ref or not n_cur:
+        return {"chisquare": 0.0, "chisquare_p": 1.0, "p": 1.0}
+    totals = ref + cur
+    statistic = float(_chi_square(ref[None, :], totals, n_ref, n_ref + n_cur)[0])
+    new_rows = int(cur[ref == 0].sum())
+    expected_least = float(totals.min()) * min(n_ref, n_cur) / (n_ref + n_cur)
+    found: dict[str, float] = {"chisquare": statistic}
+    drawn = None
+    if expected_least >= 5:
+        from scipy.special import chdtrc
+
+        found["chisquare_p"] = float(chdtrc(len(ref) - 1, statistic))
+    else:
+        drawn = _permutations(totals, n_ref)
+        statistics = _chi_square(drawn, totals, n_ref, n_ref + n_cur)
+        found["chisquare_p"] = _share_at_least(statistics, statistic)
+        found["permutations"] = float(PERMUTATIONS)
+    found["p"] = found["chisquare_p"]
+    if new_rows:
+        drawn = _permutations(totals, n_ref) if drawn is None else drawn
+        new_drawn = np.where(drawn == 0, totals, 0).sum(axis=1)
+        found["new_rows"] = float(new_rows)
+        found["new_values_p"] = _share_at_least(new_drawn.astype(np.float64), new_rows)
+        found["p"] = min(1.0, 2 * min(found["chisquare_p"], found["new_values_p"]))
+    return found
+
+
+def _permutations(totals: npt.NDArray[np.int64], n_ref: int) -> npt.NDArray[np.int64]:
+    import numpy as np
+
+    rng = np.random.default_rng(PERMUTATION_SEED)
+    drawn: npt.NDArray[np.int64] = rng.multivariate_hypergeometric(totals, n_ref, size=PERMUTATIONS)
+    return drawn
+
+
+def _share_at_least(drawn: Floats, observed: float) -> float:
+    """The permutation p-value: the observed table counts as one of the draws, so p is
+    never 0 and the test is exact in level."""
+    import numpy as np
+
+    exceed = int(np.count_nonzero(drawn >= observed * (1 - 1e-12)))
+    return (exceed + 1) / (PERMUTATIONS + 1)
+
+
+def _chi_square(
+    ref: npt.NDArray[np.int64], totals: npt.NDArray[np.int64], n_ref: int, n: int
+) -> Floats:
+    """Pearson's statistic of each 2 x k table whose first row is a row of ``ref`` and
+    whose column totals are ``totals``."""
+    share = n_ref / n
+    expected_ref = totals * share
+    expected_cur = totals * (1 - share)
+    cur = totals - ref
+    value = (ref - expected_ref) ** 2 / expected_ref + (cur - expected_cur) ** 2 / expected_cur
+    result: Floats = value.sum(axis=-1)
+    return result
+
+
+def fmt_p(p: float) -> str:
+    """A p-value as a person reads it: 0.0007, 3e-12, <1e-300."""
+    if p <= 0 or not math.isfinite(p):
+        return "<1e-300" if p <= 0 else str(p)
+    return f"{p:.2g}" if p >= 1e-4 else f"{p:.0e}"
