@@ -322,7 +322,8 @@ def _champion(candidate: Evaluation, known: _KnownChampion, primary: str, rules:
     if refused is not None:
         return refused
     assert candidate.paired is not None
-    called = known.called if known.exists else candidate.paired.against
+    named = known.evaluation.model if known.evaluation is not None else known.ref
+    called = named or candidate.paired.against
     return weigh.champion(candidate, called, primary, rules.champion_tolerance, rules.alpha)
 
 
