@@ -45,9 +45,14 @@ Kernel = Callable[[Counts], dict[str, Values]]
 Statistic = Callable[[Counts], Values]
 
 
-def intervals(p: Predictions, metrics: dict[str, float]) -> dict[str, Interval]:
-    """An interval for each metric of ``metrics`` that the bootstrap knows."""
-    found = {name: values for name, values in replicates(p)[0].items() if name in metrics}
+def intervals(
+    p: Predictions, metrics: dict[str, float], drawn: dict[str, Values] | None = None
+) -> dict[str, Interval]:
+    """An interval for each metric of ``metrics`` that the bootstrap knows; ``drawn``:
+    the row-weighted metrics' :func:`replicates`, when they were drawn already."""
+    if drawn is None:
+        drawn = replicates(p)[0]
+    found = {name: values for name, values in drawn.items() if name in metrics}
     if p.task == "classification":
         found.update({k: v for k, v in labels_of(p, _confusions(p)).items() if k in metrics})
     tail = (1 - LEVEL) / 2 * 100

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from loopml.errors import InvalidInput
 from loopml.evaluation import _inputs as inputs
 from loopml.evaluation import _record
-from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals
+from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals, replicates
 from loopml.evaluation._calibration import calibration
 from loopml.evaluation._flips import flips
 from loopml.evaluation._latency import latency, sizes
@@ -137,19 +138,21 @@ def evaluate(
     details["size"] = size_how
     latency_ms, details["latency"] = latency(info.model, features, form)
     details["bootstrap"] = {"resamples": RESAMPLES, "seed": SEED, "block": block_length(p)}
-    other = _against(against, ws, table, label, p, candidates, primary)
+    drawn = replicates(p)[0]  # once, for the intervals and every comparison
+    other = _against(against, ws, table, label, p, candidates, primary, drawn)
     base_p = base.predictions(y, p)
     versus_baseline = {}
-    if base_p is not None:
+    if base_p is not None and primary in base.metrics:
+        # The primary metric only: the baseline check's, and a bootstrap less.
         mine, theirs = aligned(p, base_p)
-        versus_baseline = compare(mine, theirs, only=set(base.metrics))
+        versus_baseline = compare(mine, theirs, only={primary}, drawn_a=_same(mine, p, drawn))
 
     evaluation = Evaluation(
         task=task,
         primary=primary,
         rows=p.rows,
         metrics=metrics,
-        intervals=intervals(p, metrics),
+        intervals=intervals(p, metrics, drawn),
         baseline={k: v for k, v in base.metrics.items() if k in metrics},
         baseline_description=base.description,
         slices=found_slices,
@@ -275,6 +278,14 @@ def _slices(
         yield from user_slices(slices, frame, given)
 
 
+def _same(
+    aligned_p: Predictions, p: Predictions, drawn: dict[str, npt.NDArray[np.float64]]
+) -> dict[str, npt.NDArray[np.float64]] | None:
+    """``p``'s replicates, unless aligning it with another model recoded its classes
+    (a class more can change what a metric is: ROC-AUC of two classes or of three)."""
+    return drawn if aligned_p is p else None
+
+
 @dataclass(frozen=True)
 class _Against:
     flips: Flips | None = None
@@ -290,6 +301,7 @@ def _against(
     p: Predictions,
     candidates: list[Slice],
     primary: str,
+    drawn: dict[str, npt.NDArray[np.float64]],
 ) -> _Against:
     """The other model on its own columns of the same rows: flips, and every metric
     compared row by row, overall and on each slice (the primary metric)."""
@@ -310,5 +322,7 @@ def _against(
         compared = compare(subset(mine, rows), subset(theirs, rows), only={primary})
         if primary in compared:
             by_slice[piece.name] = compared[primary]
-    paired = Paired(other.label, p.rows, compare(mine, theirs), by_slice)
+    paired = Paired(
+        other.label, p.rows, compare(mine, theirs, drawn_a=_same(mine, p, drawn)), by_slice
+    )
     return _Against(found, paired, other.artifact)

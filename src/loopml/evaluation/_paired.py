@@ -77,16 +77,21 @@ def subset(p: Predictions, rows: npt.NDArray[np.intp]) -> Predictions:
 
 
 def compare(
-    a: Predictions, b: Predictions, only: Collection[str] | None = None
+    a: Predictions,
+    b: Predictions,
+    only: Collection[str] | None = None,
+    drawn_a: dict[str, Values] | None = None,
 ) -> dict[str, PairedMetric]:
     """Each metric of ``a`` against ``b`` (the same rows, in the same order, coded
-    alike: see :func:`aligned`); with ``only``, those metrics alone."""
+    alike: see :func:`aligned`); with ``only``, those metrics alone. ``drawn_a``: the
+    :func:`._bootstrap.replicates` of ``a``, when they were drawn already (for its
+    intervals): the draws are the same, so only ``b``'s are drawn."""
     mine, theirs = scores(a), scores(b)
     wanted = [m for m in mine if m in theirs and (only is None or m in only)]
     found: dict[str, PairedMetric] = {}
     if a.task == "classification" and "accuracy" in wanted:
         found["accuracy"] = _mcnemar(a, b, mine["accuracy"], theirs["accuracy"])
-    drawn_a, drawn_b = _replicates(a, b, wanted)
+    drawn_a, drawn_b = _replicates(a, b, wanted, drawn_a)
     for metric in wanted:
         if metric in found or metric not in drawn_a or metric not in drawn_b:
             continue
@@ -113,13 +118,16 @@ def _mcnemar(a: Predictions, b: Predictions, value: float, other: float) -> Pair
 
 
 def _replicates(
-    a: Predictions, b: Predictions, wanted: list[str]
+    a: Predictions, b: Predictions, wanted: list[str], known: dict[str, Values] | None
 ) -> tuple[dict[str, Values], dict[str, Values]]:
     kernels = {"log_loss", "roc_auc", "ece", "mae", "rmse", "r2", "mase"}
     drawn_a: dict[str, Values] = {}
     drawn_b: dict[str, Values] = {}
     if any(metric in kernels for metric in wanted):
-        drawn_a, drawn_b = replicates(a, b)
+        if known is None:
+            drawn_a, drawn_b = replicates(a, b)
+        else:
+            drawn_a, [drawn_b] = dict(known), replicates(b)
     labels = [m for m in wanted if m not in kernels and m != "accuracy"]
     if a.task == "classification" and labels and a.classes_count <= MOST_CLASSES_JOINT:
         k = a.classes_count
