@@ -123,3 +123,7 @@ def test_changed_input_columns_are_named(ws: loopml.Workspace) -> None:
     unsigned = registry.diff("sugar@v2", "sugar@v3", workspace=ws)
     assert unsigned.inputs == []
     assert "input columns not compared: sugar@v3 has no signature" in unsigned.render()
+    registry.register(LinearRegression().fit(before, 2 * y), "sugar", workspace=ws)
+    neither = registry.diff("sugar@v3", "sugar@v4", workspace=ws)
+    assert neither.inputs is None
+    assert "inputs: not compared (neither version has a signature)" in neither.render()

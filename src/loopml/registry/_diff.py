@@ -58,8 +58,9 @@ class ModelDiff:
     slices: list[MetricChange]
     flips: Flips | None = None
     notes: list[str] = field(default_factory=list)  # what could not be compared, and why
-    # The input columns added, removed or of another type, from the two signatures.
-    inputs: list[str] = field(default_factory=list)
+    # The input columns added, removed or of another type, from the two signatures;
+    # None when neither version has a signature.
+    inputs: list[str] | None = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)
@@ -69,6 +70,8 @@ class ModelDiff:
 
     def render(self) -> str:
         lines = [f"diff {self.before} -> {self.after}"]
+        if self.inputs is None:
+            lines.append("inputs: not compared (neither version has a signature)")
         for title, found in (
             ("inputs", self.inputs),
             ("data", self.data),
@@ -76,6 +79,8 @@ class ModelDiff:
             ("code", self.code),
             ("environment", self.environment),
         ):
+            if found is None:
+                continue
             lines.append(f"{title}:" + ("" if found else " unchanged"))
             lines += [f"  {line}" for line in found]
         lines.append(f"metrics ({self.metrics_from}):" + ("" if self.metrics else " none"))
@@ -125,14 +130,16 @@ def diff(before: str, after: str, *, workspace: Workspace | None = None) -> Mode
     )
 
 
-def _inputs(old: Artifact, new: Artifact, notes: list[str]) -> list[str]:
+def _inputs(old: Artifact, new: Artifact, notes: list[str]) -> list[str] | None:
     """The input columns added, removed, or of another type, from the signatures."""
     before, after = old.metadata.get("signature"), new.metadata.get("signature")
+    if not isinstance(before, dict) and not isinstance(after, dict):
+        return None
     if not isinstance(before, dict) or not isinstance(after, dict):
-        missing = [a.ref for a, s in ((old, before), (new, after)) if not isinstance(s, dict)]
+        missing = old.ref if not isinstance(before, dict) else new.ref
         notes.append(
-            f"input columns not compared: {' and '.join(missing)} has no signature "
-            "(register with signature_from=)"
+            f"input columns not compared: {missing} has no signature (register with "
+            "signature_from=)"
         )
         return []
     from loopml.models import Signature
