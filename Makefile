@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/models/signature.py
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
+	$(BIN)/python bench/evaluation/gate_power.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -60,6 +61,7 @@ bench-models: $(STAMP)
 bench-evaluation: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
+	$(BIN)/python bench/evaluation/gate_power.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples

@@ -41,6 +41,7 @@ NOT_RUN = {
     ("docs/pipelines.md", "$ loopml run pipelines.py:churn --runner ray"): "needs Ray",
     ("docs/pipelines.md", "* * * * *  cd /srv/project"): "a crontab line",
     ("docs/evaluation.md", "InvalidInput: data has no label column"): "error messages",
+    ("docs/gate.md", "InvalidInput: the candidate was evaluated on"): "an error message",
     ("docs/models.md", "InvalidInput: builtins.dict cannot be saved"): "an error message",
     ("docs/models.md", "ModelVersionWarning: model churn@v3 was saved"): "a warning",
     ("docs/models.md", "InvalidInput: input does not match"): "an error message",

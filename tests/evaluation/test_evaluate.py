@@ -211,24 +211,26 @@ def test_a_label_with_missing_values(churn_model: Pipeline, test_rows: pd.DataFr
         evaluate(churn_model, holed, label="churn", record=False)
 
 
-def test_a_column_the_signature_does_not_know(
+def test_a_column_the_signature_does_not_know_is_ignored(
     ws: Workspace, churn_model: Pipeline, train: pd.DataFrame, test_rows: pd.DataFrame
 ) -> None:
     loopml.models.save_model(churn_model, "churn", signature_from=train[FEATURES], workspace=ws)
     extra = test_rows.assign(zip=np.where(test_rows.index % 2 == 0, "0150", "2000"))
-    with pytest.raises(InvalidInput, match=r"column\(s\) zip that the signature of churn@v1"):
-        evaluate("churn@v1", extra, label="churn", workspace=ws, record=False)
+    plain = evaluate("churn@v1", test_rows, label="churn", workspace=ws, record=False)
+    ignored = evaluate("churn@v1", extra, label="churn", workspace=ws, record=False)
+    assert ignored.details["ignored_columns"] == ["zip"]
+    assert ignored.metrics == plain.metrics  # the model never saw it
     kept = evaluate(
         "churn@v1", extra, label="churn", slice_columns=["zip"], workspace=ws, record=False
     )
     assert {s.name for s in kept.slices} == {"zip=0150", "zip=2000"}
 
 
-def test_a_column_a_fitted_model_was_not_trained_on(
+def test_a_column_a_fitted_model_was_not_trained_on_is_ignored_a_missing_one_refused(
     churn_model: Pipeline, test_rows: pd.DataFrame
 ) -> None:
-    with pytest.raises(InvalidInput, match=r"column\(s\) age that the signature"):
-        evaluate(churn_model, test_rows.assign(age=40), label="churn", record=False)
+    found = evaluate(churn_model, test_rows.assign(age=40), label="churn", record=False)
+    assert found.details["ignored_columns"] == ["age"]
     with pytest.raises(InvalidInput, match=r"lacks column\(s\) x1 that"):
         evaluate(churn_model, test_rows.drop(columns="x1"), label="churn", record=False)
 

@@ -10,12 +10,22 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import loopml
 from loopml.errors import GateFailed, InvalidInput, StepFailed
 from loopml.evaluation._gate import Decision, Policy, gate
-from loopml.evaluation._records import Evaluation, Flips, Interval, SliceResult
+from loopml.evaluation._paired import compare
+from loopml.evaluation._predict import Predictions
+from loopml.evaluation._records import (
+    Evaluation,
+    Flips,
+    Interval,
+    Paired,
+    PairedMetric,
+    SliceResult,
+)
 from loopml.store import RunStatus
 
 
@@ -42,6 +52,20 @@ def evaluation(**changes) -> Evaluation:
     return dataclasses.replace(base, **changes)
 
 
+def versus(rows: int, both: int, only_champion: int, only_candidate: int) -> PairedMetric:
+    """Accuracy of a candidate against the champion on ``rows`` rows, compared by the
+    real comparison: ``both`` right for both, and the rows only one of them gets right."""
+    right = np.zeros((2, rows), dtype=bool)
+    right[:, :both] = True
+    right[0, both : both + only_champion] = True
+    right[1, both + only_champion : both + only_champion + only_candidate] = True
+    y = np.zeros(rows, dtype=int)
+    champion, candidate = (
+        Predictions("classification", y, np.where(r, 0, 1), np.array(["no", "yes"])) for r in right
+    )
+    return compare(candidate, champion, only={"accuracy"})["accuracy"]
+
+
 def test_a_good_model_passes_and_says_why() -> None:
     decision = gate(evaluation(), record=False)
     assert decision.passed
@@ -55,31 +79,62 @@ def test_a_model_worse_than_the_majority_baseline_fails() -> None:
     worse = evaluation(metrics={"accuracy": 0.55, "f1_macro": 0.5})
     decision = gate(worse, record=False, stop=False)
     assert not decision.passed
+    # An evaluation without the row-by-row comparison with the baseline (one stored
+    # before it was recorded) is judged on the values, and says so.
     assert decision.reasons == [
         "accuracy 0.55 against the baseline's 0.6 (majority class 'no'), behind by 0.05; "
-        "it must beat it by more than 0 (0%)"
+        "no row-by-row comparison with the baseline was recorded with this evaluation, so "
+        "it is judged on the values alone (evaluate the model again to test it); it must "
+        "beat it by more than 0 (0%)"
     ]
     margin = gate(evaluation(), {"baseline_margin": 0.6}, record=False, stop=False)
     assert not margin.passed  # 0.30 ahead is not the 0.36 (60% of 0.6) asked for
     assert "more than 0.36 (60%)" in margin.reasons[0]
 
 
+def test_the_baseline_margin_must_be_met_with_evidence() -> None:
+    # 0.90 against the baseline's 0.60 on 1,000 rows: 350 rows only the model gets
+    # right, 50 only the baseline. A margin of 5% of 0.6 (0.03) is met with evidence;
+    # one of 50% (0.3) is not: the lead is 0.30 itself, no more.
+    ahead = {"accuracy": versus(1_000, 550, 50, 350)}
+    met = gate(evaluation(paired_baseline=ahead), {"baseline_margin": 0.05}, record=False)
+    assert met.checks[0].message.endswith("ahead by more than the margin of 0.03: p = 1.6e-47")
+    assert met.checks[0].evidence["test"] == "mcnemar"
+    unmet = gate(
+        evaluation(paired_baseline=ahead), {"baseline_margin": 0.5}, record=False, stop=False
+    )
+    assert unmet.reasons[0].endswith(
+        "not shown to beat it by more than 0.3 (50%): p = 0.54, not below alpha = 0.05"
+    )
+
+
 def test_a_slice_that_regressed_against_the_champion_is_caught() -> None:
+    paired = Paired(
+        "churn@v3",
+        1_000,
+        {"accuracy": versus(1_000, 850, 50, 40)},
+        slices={
+            "plan=pro": versus(300, 210, 50, 10),  # 40 of 300 rows lost: 13 points
+            "plan=basic": versus(700, 640, 0, 30),  # better
+        },
+    )
+    champion = evaluation(model="churn@v3")
+    against = gate(evaluation(paired=paired), champion=champion, record=False, stop=False)
+    [reason] = against.reasons
+    assert reason.startswith(
+        "1 of 2 slice(s) are shown worse than the champion's same slice by more than 5% "
+        "(Holm over the slices, alpha = 0.05), the most lost first: plan=pro (300 rows) "
+        "0.7333 against 0.8667, -0.1333, p = "
+    )
+    loose = gate(
+        evaluation(paired=paired), {"slice_tolerance": 0.25}, champion=champion, record=False
+    )
+    assert loose.passed  # 0.73 is 15% below 0.87
+    # Without a champion nothing regressed: the worst slice is named, and it passes.
     bad_slice = [
         SliceResult("plan=pro", "plan", 300, {"accuracy": 0.70}, gap=-0.20),
         SliceResult("plan=basic", "plan", 700, {"accuracy": 0.985}, gap=0.085),
     ]
-    champion = evaluation(model="churn@v3")
-    against = gate(evaluation(slices=bad_slice), champion=champion, record=False, stop=False)
-    assert against.reasons == [
-        "1 slice(s) are more than 5% worse than the champion's same slice: "
-        "plan=pro 0.7 (champion 0.89)"
-    ]
-    loose = gate(
-        evaluation(slices=bad_slice), {"slice_tolerance": 0.25}, champion=champion, record=False
-    )
-    assert loose.passed  # 0.70 is 21% below 0.89
-    # Without a champion nothing regressed: the worst slice is named, and it passes.
     alone = gate(evaluation(slices=bad_slice), record=False)
     assert alone.checks[2].message == (
         "no champion: not applicable, as none was given and no workspace holds model "
@@ -95,16 +150,43 @@ def test_a_slow_or_large_model_fails_its_budget() -> None:
     assert big.reasons == ["50,000 bytes on disk, budget 10,000: too large"]
 
 
-def test_the_champion_is_compared_with_the_confidence_interval() -> None:
+def test_the_champion_is_compared_row_by_row() -> None:
     champion = evaluation(metrics={"accuracy": 0.91, "f1_macro": 0.9}, model="churn@v3")
-    # 0.90 against 0.91, but the candidate's interval reaches 0.92: not a regression.
-    assert gate(evaluation(), champion=champion, record=False).passed
-    worse = evaluation(metrics={"accuracy": 0.80}, intervals={"accuracy": Interval(0.78, 0.82)})
-    decision = gate(worse, champion=champion, record=False, stop=False)
-    assert not decision.passed
-    assert "even at the interval's best it is 0.09 worse" in decision.reasons[0]
-    tolerant = gate(worse, {"champion_tolerance": 0.1}, champion=champion, record=False)
-    assert tolerant.passed  # 0.09 is within 10% of 0.91
+    # 0.90 against 0.91: 45 rows lost, 35 won; within the noise of 80 disagreements.
+    close = Paired("churn@v3", 1_000, {"accuracy": versus(1_000, 865, 45, 35)})
+    assert gate(evaluation(paired=close), champion=champion, record=False).passed
+    # 0.88 against 0.91: 60 rows lost, 30 won.
+    worse = Paired("churn@v3", 1_000, {"accuracy": versus(1_000, 850, 60, 30)})
+    decision = gate(
+        evaluation(metrics={"accuracy": 0.88}, paired=worse),
+        champion=champion,
+        record=False,
+        stop=False,
+    )
+    assert decision.reasons[0].startswith(
+        "accuracy 0.88 against churn@v3's 0.91 on the same 1,000 rows, -0.03 (95% interval "
+    )
+    assert (
+        "McNemar's exact test: 30 rows only the candidate gets right, 60 only the "
+        in (decision.reasons[0])
+    )
+    assert (
+        "worse by more than the tolerance of 0 (0%), p = 0.001 below alpha = 0.05"
+        in (decision.reasons[0])
+    )
+    tolerant = gate(
+        evaluation(metrics={"accuracy": 0.88}, paired=worse),
+        {"champion_tolerance": 0.02},
+        champion=champion,
+        record=False,
+    )
+    assert tolerant.passed  # a 0.03 drop is not shown to exceed 0.0182 (2% of 0.91)
+    # Compared with another model than the champion: not judged.
+    stale = Paired("churn@v2", 1_000, close.metrics)
+    wrong = gate(evaluation(paired=stale), champion=champion, record=False, stop=False)
+    assert "compared row by row with churn@v2, but the champion is churn@v3" in (wrong.reasons[0])
+    with pytest.raises(InvalidInput, match=r"alpha = 1\.5; give the false-alarm rate"):
+        Policy.from_any({"alpha": 1.5})
 
 
 def test_too_many_negative_flips_fail() -> None:
@@ -149,7 +231,15 @@ def test_a_model_without_flips_fails_when_a_champion_exists(tmp_path: Path) -> N
         ws.store.set_alias("champion", served.artifact.id, reason="set by hand for the test")
         # The champion's evaluation was given, the flips against it not measured.
         champion = evaluation(model="churn@v1")
-        given = gate(evaluation(), DOCS_POLICY, champion=champion, workspace=ws, stop=False)
+        paired = Paired(
+            "churn@v1",
+            1_000,
+            {"accuracy": versus(1_000, 880, 10, 20)},
+            {"plan=pro": versus(300, 260, 5, 5), "plan=basic": versus(700, 620, 5, 15)},
+        )
+        given = gate(
+            evaluation(paired=paired), DOCS_POLICY, champion=champion, workspace=ws, stop=False
+        )
         assert not given.passed
         assert given.reasons == [
             "churn@v1 is the champion, but no flips against it were measured; evaluate the "
@@ -160,8 +250,9 @@ def test_a_model_without_flips_fails_when_a_champion_exists(tmp_path: Path) -> N
         failed = {c.name: c.message for c in alone.checks if not c.passed}
         assert set(failed) == {"champion", "slices", "flips"}
         assert failed["champion"] == (
-            "churn@v1 is the champion, but its evaluation was not given (champion=); the "
-            "candidate cannot be passed unmeasured against it"
+            "churn@v1 is the champion, but its evaluation was not given (champion=) and the "
+            "candidate was not compared with it row by row (evaluate with "
+            "against='churn@v1'); the candidate cannot be passed unmeasured against it"
         )
         assert "against='churn@v1'" in failed["flips"]
         # A pipeline step's model evaluated under the name it will be registered as: the
@@ -174,7 +265,11 @@ def test_a_model_without_flips_fails_when_a_champion_exists(tmp_path: Path) -> N
         # Measured flips are judged as before.
         flips = Flips(against="churn@v1", negative=1, positive=3, rows=1_000)
         measured = gate(
-            evaluation(flips=flips), DOCS_POLICY, champion=champion, workspace=ws, stop=False
+            evaluation(flips=flips, paired=paired),
+            DOCS_POLICY,
+            champion=champion,
+            workspace=ws,
+            stop=False,
         )
         assert measured.passed, measured.summary()
 

@@ -54,13 +54,15 @@ def test_a_model_worse_on_one_slice_is_caught_by_the_slice_check(
 ) -> None:
     champion = evaluate(churn_model, test_rows, label="churn", train=train, record=False)
     broken = SegmentFlipped(churn_model, "plan", "pro")  # answers reversed for plan=pro
-    result = evaluate(broken, test_rows, label="churn", train=train, workspace=ws)
+    result = evaluate(
+        broken, test_rows, label="churn", train=train, against=churn_model, workspace=ws
+    )
     assert result.slices[0].name == "plan=pro"
     with pytest.raises(GateFailed) as raised:
         gate(result, POLICY, champion=champion, workspace=ws)
     failed = {c.name: c.message for c in raised.value.decision.checks if not c.passed}
     assert "slices" in failed  # (its overall accuracy fell too: the champion check says so)
-    assert "plan=pro" in failed["slices"]
+    assert "the most lost first: plan=pro" in failed["slices"]
     (alert,) = ws.store.find_alerts(kind="gate")
     assert "plan=pro" in alert.message
 

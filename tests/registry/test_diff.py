@@ -101,3 +101,29 @@ def test_the_cli_prints_and_exits(cli, ws: loopml.Workspace, versions: pd.DataFr
     wrong = cli("models", "diff", "sugar@v1", "sugar@v9")
     assert wrong.code == 2
     assert "sugar@v9" in wrong.err
+
+
+def test_changed_input_columns_are_named(ws: loopml.Workspace) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    before = X[["age", "sex", "bmi"]]
+    after = X[["age", "bmi", "bp"]].assign(age=(X["age"] * 100).round().astype("int64"))
+    for columns in (before, after):
+        model = LinearRegression().fit(columns, y)
+        registry.register(model, "sugar", signature_from=columns, workspace=ws)
+    found = registry.diff("sugar@v1", "sugar@v2", workspace=ws)
+    assert found.inputs == [
+        "added column bp (float)",
+        "removed column sex (float)",
+        "column age: type float -> integer",
+    ]
+    assert "inputs:\n  added column bp (float)" in found.render()
+    registry.register(LinearRegression().fit(before, y), "sugar", workspace=ws)
+    unsigned = registry.diff("sugar@v2", "sugar@v3", workspace=ws)
+    assert unsigned.inputs == []
+    assert "input columns not compared: sugar@v3 has no signature" in unsigned.render()
+    registry.register(LinearRegression().fit(before, 2 * y), "sugar", workspace=ws)
+    neither = registry.diff("sugar@v3", "sugar@v4", workspace=ws)
+    assert neither.inputs is None
+    assert "inputs: not compared (neither version has a signature)" in neither.render()

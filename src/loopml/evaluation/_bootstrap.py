@@ -45,37 +45,50 @@ Kernel = Callable[[Counts], dict[str, Values]]
 Statistic = Callable[[Counts], Values]
 
 
-def intervals(p: Predictions, metrics: dict[str, float]) -> dict[str, Interval]:
-    """An interval for each metric of ``metrics`` that the bootstrap knows."""
-    found: dict[str, list[Values]] = {}
-
-    def keep(values: dict[str, Values]) -> None:
-        for name, drawn in values.items():
-            if name in metrics:
-                found.setdefault(name, []).append(drawn)
-
+def intervals(
+    p: Predictions, metrics: dict[str, float], drawn: dict[str, Values] | None = None
+) -> dict[str, Interval]:
+    """An interval for each metric of ``metrics`` that the bootstrap knows; ``drawn``:
+    the row-weighted metrics' :func:`replicates`, when they were drawn already."""
+    if drawn is None:
+        drawn = replicates(p)[0]
+    found = {name: values for name, values in drawn.items() if name in metrics}
     if p.task == "classification":
-        keep(_labels(p, _confusions(p)))
-    # Rows in ROC-AUC order (a binary classifier's), so its groups of rows are runs of
-    # columns of the counts; a row's draws are counted at its new position.
-    order = _auc_order(p)
-    position = np.empty(p.rows, dtype=np.int32)
-    position[order] = np.arange(p.rows, dtype=np.int32)
-    kernels = _kernels(_reordered(p, order))
-    if kernels:
-        for draws in resamples(p.rows, block=block_length(p)):
-            drawn = counts(position[draws], p.rows)
-            for kernel in kernels:
-                keep(kernel(drawn))
+        found.update({k: v for k, v in labels_of(p, _confusions(p)).items() if k in metrics})
     tail = (1 - LEVEL) / 2 * 100
     result: dict[str, Interval] = {}
-    for name, parts in found.items():
-        values = np.concatenate(parts)
+    for name, values in found.items():
         values = values[np.isfinite(values)]
         if len(values):
             low, high = np.percentile(values, [tail, 100 - tail])
             result[name] = Interval(float(low), float(high), LEVEL)
     return result
+
+
+def replicates(*models: Predictions) -> list[dict[str, Values]]:
+    """The row-weighted metrics (log-loss, ROC-AUC, ECE, MAE, RMSE, R2, MASE) of each
+    of ``models`` — predictions of the same rows — on the same ``RESAMPLES`` resamples
+    of those rows: one array per metric and model, resample ``i`` at position ``i`` in
+    every array, so that two models' values can be compared resample by resample (the
+    paired bootstrap)."""
+    rows = models[0].rows
+    prepared = []
+    for p in models:
+        # Rows in ROC-AUC order (a binary classifier's), so its groups of rows are runs
+        # of columns of the counts; a row's draws are counted at its new position.
+        order = _auc_order(p)
+        position = np.empty(rows, dtype=np.int32)
+        position[order] = np.arange(rows, dtype=np.int32)
+        prepared.append((position, _kernels(_reordered(p, order))))
+    found: list[dict[str, list[Values]]] = [{} for _ in models]
+    if any(kernels for _, kernels in prepared):
+        for draws in resamples(rows, block=block_length(models[0])):
+            for (position, kernels), kept in zip(prepared, found, strict=True):
+                drawn = counts(position[draws], rows)
+                for kernel in kernels:
+                    for name, values in kernel(drawn).items():
+                        kept.setdefault(name, []).append(values)
+    return [{name: np.concatenate(parts) for name, parts in kept.items()} for kept in found]
 
 
 def _auc_order(p: Predictions) -> npt.NDArray[np.intp]:
@@ -172,7 +185,7 @@ def _confusions(p: Predictions) -> npt.NDArray[np.float64]:
     return drawn.reshape(-1, k, k).astype(np.float64)
 
 
-def _labels(p: Predictions, matrix: npt.NDArray[np.float64]) -> dict[str, Values]:
+def labels_of(p: Predictions, matrix: npt.NDArray[np.float64]) -> dict[str, Values]:
     right = np.diagonal(matrix, axis1=1, axis2=2)
     support, predicted = matrix.sum(axis=2), matrix.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):

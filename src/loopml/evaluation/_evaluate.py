@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from loopml.errors import InvalidInput
 from loopml.evaluation import _inputs as inputs
 from loopml.evaluation import _record
-from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals
+from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals, replicates
 from loopml.evaluation._calibration import calibration
 from loopml.evaluation._flips import flips
 from loopml.evaluation._latency import latency, sizes
 from loopml.evaluation._naive import concatenated, naive
-from loopml.evaluation._overlap import overlapping
+from loopml.evaluation._overlap import identity_columns, overlapping
+from loopml.evaluation._paired import aligned, compare, subset
 from loopml.evaluation._perturb import sensitivity
-from loopml.evaluation._predict import Predictions, predict, predictions, resolve_task
-from loopml.evaluation._records import Evaluation, Flips
+from loopml.evaluation._predict import Predictions, predictions, resolve_task
+from loopml.evaluation._records import Evaluation, Flips, Paired
+from loopml.evaluation._rowdigest import rows_digest
 from loopml.evaluation._scores import confusion, scores
 from loopml.evaluation._slices import (
     MIN_ROWS,
@@ -58,6 +64,7 @@ def evaluate(
     label: str,
     task: str | None = None,
     train: Any = None,
+    key: str | Sequence[str] | None = None,
     allow_overlap: bool = False,
     slices: Mapping[str, Any] | None = None,
     slice_columns: Sequence[str] | None = None,
@@ -92,18 +99,24 @@ def evaluate(
     frame = table.frame
     inputs.check_label(frame, label)
     task = resolve_task(task, info)
-    extra = _checked_columns(slice_columns, frame)
-    names = inputs.features(info, frame, label, extra=extra)
+    _checked_columns(slice_columns, frame)
+    names = inputs.features(info, frame, label, strict=False)
     form = inputs.input_form(info, table)
     features = frame.select(names)
     y = inputs.labels(frame, label)
 
     details: dict[str, Any] = {}
+    ignored = [c for c in frame.columns if c not in names and c != label]
+    if ignored:
+        details["ignored_columns"] = ignored
     trained = inputs.read_all(train, ws) if train is not None else []
     for i, part in enumerate(trained):
         inputs.check_label(part.frame, label, f"train[{i}]")
     if trained:
-        details["overlap"] = _overlap(frame, trained, [*names, label], allow_overlap)
+        keys = _checked_key(key, frame)
+        details["overlap"] = _overlap(frame, trained, names, label, keys, allow_overlap)
+    elif key is not None:
+        raise InvalidInput("key= is for the overlap with train=; give train= too, or leave it out")
     y_train = concatenated([inputs.labels(part.frame, label) for part in trained])
     base = naive(task, y, y_train)
 
@@ -116,8 +129,8 @@ def evaluate(
         details["confusion"] = confusion(p)
     primary = _primary(primary, task, metrics)
 
-    candidates = _slices(frame, table.given, slice_columns, slices, names)
-    found_slices, skipped = slice_results(candidates, p, primary, metrics[primary])
+    candidates = list(_slices(frame, table.given, slice_columns, slices, names))
+    found_slices, skipped = slice_results(iter(candidates), p, primary, metrics[primary])
     details["slices"] = {"min_rows": MIN_ROWS, "skipped": skipped}
     shares, how = sensitivity(info.model, frame, names, form, task, info.label)
     details["perturbation"] = how
@@ -125,14 +138,21 @@ def evaluate(
     details["size"] = size_how
     latency_ms, details["latency"] = latency(info.model, features, form)
     details["bootstrap"] = {"resamples": RESAMPLES, "seed": SEED, "block": block_length(p)}
-    other, against_artifact = _against(against, ws, table, label, p)
+    drawn = replicates(p)[0]  # once, for the intervals and every comparison
+    other = _against(against, ws, table, label, p, candidates, primary, drawn)
+    base_p = base.predictions(y, p)
+    versus_baseline = {}
+    if base_p is not None and primary in base.metrics:
+        # The primary metric only: the baseline check's, and a bootstrap less.
+        mine, theirs = aligned(p, base_p)
+        versus_baseline = compare(mine, theirs, only={primary}, drawn_a=_same(mine, p, drawn))
 
     evaluation = Evaluation(
         task=task,
         primary=primary,
         rows=p.rows,
         metrics=metrics,
-        intervals=intervals(p, metrics),
+        intervals=intervals(p, metrics, drawn),
         baseline={k: v for k, v in base.metrics.items() if k in metrics},
         baseline_description=base.description,
         slices=found_slices,
@@ -140,13 +160,16 @@ def evaluate(
         calibration=calibrated,
         latency_ms=latency_ms,
         size_bytes=size,
-        flips=other,
+        flips=other.flips,
         data=table.ref,
         model=info.ref,
         details={**details, "label": label},
+        rows_digest=rows_digest(frame, ordered=task == "timeseries"),
+        paired=other.paired,
+        paired_baseline=versus_baseline,
     )
     if record:
-        used = {"model": info.artifact, "data": table.artifact, "against": against_artifact}
+        used = {"model": info.artifact, "data": table.artifact, "against": other.artifact}
         evaluation = _record.store(
             ws(),
             evaluation,
@@ -171,16 +194,50 @@ def _checked_columns(slice_columns: Sequence[str] | None, frame: pl.DataFrame) -
     return columns
 
 
+def _checked_key(key: str | Sequence[str] | None, frame: pl.DataFrame) -> list[str] | None:
+    if key is None:
+        return None
+    keys = [key] if isinstance(key, str) else list(key)
+    missing = [name for name in keys if name not in frame.columns]
+    if not keys or missing:
+        raise InvalidInput(
+            f"key={key!r} names column(s) not in the data ({', '.join(map(repr, missing))}); "
+            f"give the column(s) that identify a row, among {', '.join(frame.columns[:20])}"
+        )
+    return keys
+
+
 def _overlap(
-    frame: pl.DataFrame, trained: list[inputs.Table], columns: list[str], allowed: bool
+    frame: pl.DataFrame,
+    trained: list[inputs.Table],
+    features: list[str],
+    label: str,
+    key: list[str] | None,
+    allowed: bool,
 ) -> dict[str, Any]:
-    rows = overlapping(frame, [part.frame for part in trained], columns)
+    """Evaluation rows that are training rows (by ``key``, else by every shared
+    column, the label included); rows that only share a training row's features are
+    counted apart, as duplicate feature vectors."""
+    frames = [part.frame for part in trained]
+    identity = identity_columns(frame, frames, key)
+    if key is None and not {*features, label} <= set(identity):
+        overlapping(frame, frames, [*features, label])  # raises, naming what train lacks
+    rows = overlapping(frame, frames, identity)
+    alike = overlapping(frame, frames, features) if features else rows
+    duplicates = int(np.setdiff1d(alike, rows).size)
     sources = [part.ref or f"train[{i}] (a DataFrame)" for i, part in enumerate(trained)]
-    found = {"rows": len(rows), "allowed": allowed, "against": sources}
+    by = f"key ({', '.join(identity)})" if key else "values in every column, the label included"
+    found = {
+        "rows": len(rows),
+        "allowed": allowed,
+        "against": sources,
+        "identity": identity,
+        "duplicate_features": duplicates,
+    }
     if len(rows):
         what = (
             f"{len(rows)} of {frame.height} evaluation rows also appear in the training data "
-            f"({', '.join(sources)}), with the same values in every feature and the label"
+            f"({', '.join(sources)}), with the same {by}"
         )
         if not allowed:
             raise InvalidInput(
@@ -221,17 +278,51 @@ def _slices(
         yield from user_slices(slices, frame, given)
 
 
+def _same(
+    aligned_p: Predictions, p: Predictions, drawn: dict[str, npt.NDArray[np.float64]]
+) -> dict[str, npt.NDArray[np.float64]] | None:
+    """``p``'s replicates, unless aligning it with another model recoded its classes
+    (a class more can change what a metric is: ROC-AUC of two classes or of three)."""
+    return drawn if aligned_p is p else None
+
+
+@dataclass(frozen=True)
+class _Against:
+    flips: Flips | None = None
+    paired: Paired | None = None
+    artifact: Artifact | None = None
+
+
 def _against(
     against: Any,
     ws: Callable[[], Workspace],
     table: inputs.Table,
     label: str,
     p: Predictions,
-) -> tuple[Flips | None, Artifact | None]:
-    """Flips against the other model, on its own columns of the same rows."""
+    candidates: list[Slice],
+    primary: str,
+    drawn: dict[str, npt.NDArray[np.float64]],
+) -> _Against:
+    """The other model on its own columns of the same rows: flips, and every metric
+    compared row by row, overall and on each slice (the primary metric)."""
     if against is None:
-        return None, None
+        return _Against()
     other = inputs.load(against, ws, "against")
     X = inputs.model_input(other, table, label, "data (for against=)")
-    found = flips(p, predict(other.model, X, table.frame.height, other.label), other.label)
-    return found, other.artifact
+    y = inputs.labels(table.frame, label)
+    theirs = predictions(p.task, other, X, y, scale=p.scale)
+    mine, theirs = aligned(p, theirs)
+    raw = theirs.pred if theirs.classes is None else theirs.classes[theirs.pred]
+    found = flips(mine, raw, other.label)
+    by_slice = {}
+    for piece in candidates:
+        rows = np.flatnonzero(piece.mask)
+        if len(rows) < MIN_ROWS or piece.name in by_slice:
+            continue
+        compared = compare(subset(mine, rows), subset(theirs, rows), only={primary})
+        if primary in compared:
+            by_slice[piece.name] = compared[primary]
+    paired = Paired(
+        other.label, p.rows, compare(mine, theirs, drawn_a=_same(mine, p, drawn)), by_slice
+    )
+    return _Against(found, paired, other.artifact)

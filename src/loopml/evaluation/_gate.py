@@ -1,11 +1,13 @@
 """The promotion gate: whether a model may go out, and why, in plain words with the
 numbers.
 
-A candidate passes when it beats its naive baseline by a margin, does not fall below
-the champion on the primary metric beyond a tolerance (a drop inside the candidate's
-confidence interval is not counted), regresses on no slice beyond a tolerance, flips
-few rows the champion got right, and fits its latency and size budgets. The policy is
-data — a dict, or a YAML or JSON file — and is stored with the decision.
+A candidate passes when the rows show it ahead of its naive baseline by more than a
+margin, the rows do not show it worse than the champion beyond a tolerance, nor any
+slice worse than the champion's same slice, it flips few rows the champion got right,
+and it fits its latency and size budgets. The comparisons are paired — both models on
+the same rows, row by row (:mod:`._paired`) — and one-sided tests at the policy's
+``alpha`` (:mod:`._paired_checks`). The policy is data — a dict, or a YAML or JSON
+file — and is stored with the decision.
 
 The checks against the champion (champion, slices, flips) pass when there is no
 champion — a first model — and say so; when the model has a champion, they fail if
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import GateFailed, InvalidInput
-from loopml.evaluation._records import Evaluation, higher_is_better
+from loopml.evaluation import _paired_checks as weigh
+from loopml.evaluation._paired_checks import Check
+from loopml.evaluation._records import Evaluation
 
 if TYPE_CHECKING:
     from loopml.store import Artifact, MetadataStore
@@ -43,6 +47,9 @@ class Policy:
     max_size_bytes: float | None = None  # on disk
     fail_on_one_class_slices: bool = False
     primary: str | None = None  # default: the evaluation's
+    # The false-alarm rate of each test: the chance of blocking a candidate no worse
+    # than the champion (or of passing one tied with its baseline).
+    alpha: float = 0.05
 
     @classmethod
     def from_any(cls, policy: Policy | dict[str, Any] | str | Path | None) -> Policy:
@@ -68,6 +75,11 @@ class Policy:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise InvalidInput(f"{where}: {key} = {value!r}; give a number of 0 or more")
+            if key == "alpha" and not 0 < value < 1:
+                raise InvalidInput(
+                    f"{where}: alpha = {value!r}; give the false-alarm rate of each test, "
+                    "between 0 and 1 (e.g. 0.05)"
+                )
         return cls(**data)
 
 
@@ -87,13 +99,6 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput(f"policy file {path} must hold a mapping of settings")
     return data
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str  # baseline, champion, slices, flips, latency, size, one_class
-    passed: bool
-    message: str
 
 
 @dataclass(frozen=True)
@@ -162,10 +167,12 @@ def gate(
     store = _StoreIfAny(workspace, record)
     model = name or _model_name(candidate, store)
     known_champion = _known_champion(champion, model, store)
-    checks = [_baseline(candidate, primary, rules)]
+    if champion is not None:
+        weigh.same_rows(candidate, champion)
+    checks = [weigh.baseline(candidate, primary, rules.baseline_margin, rules.alpha)]
     checks.append(_champion(candidate, known_champion, primary, rules))
     if rules.slice_tolerance is not None:
-        checks.append(_slices(candidate, known_champion, primary, rules.slice_tolerance))
+        checks.append(_slices(candidate, known_champion, primary, rules))
     checks.append(_one_class(candidate, rules.fail_on_one_class_slices))
     if rules.max_negative_flips is not None:
         checks.append(_flips(candidate, known_champion, rules.max_negative_flips))
@@ -191,27 +198,6 @@ def gate(
             decision,
         )
     return decision
-
-
-def _better(metric: str, a: float, b: float) -> float:
-    """How much better ``a`` is than ``b`` (negative: worse)."""
-    return a - b if higher_is_better(metric) else b - a
-
-
-def _baseline(candidate: Evaluation, primary: str, rules: Policy) -> Check:
-    base = candidate.baseline.get(primary)
-    value = candidate.metrics[primary]
-    if base is None:
-        return Check("baseline", False, f"the baseline has no {primary}, so it cannot be beaten")
-    lead = _better(primary, value, base)
-    needed = rules.baseline_margin * abs(base)
-    ok = lead > 0 and lead >= needed
-    described = candidate.baseline_description
-    words = f"{primary} {value:.4g} against the baseline's {base:.4g} ({described})"
-    words += f", {'ahead' if lead > 0 else 'behind'} by {abs(lead):.4g}"
-    if not ok:
-        words += f"; it must beat it by more than {needed:.4g} ({rules.baseline_margin:.0%})"
-    return Check("baseline", ok, words)
 
 
 @dataclass(frozen=True)
@@ -301,67 +287,58 @@ def _known_champion(
     return _KnownChampion(absent=f"model {model!r} has no champion yet")
 
 
+def _against_champion(candidate: Evaluation, known: _KnownChampion, check: str) -> Check | None:
+    """A failing or not-applicable check when the candidate cannot be weighed against
+    the champion row by row; None when it can."""
+    paired = candidate.paired
+    if paired is None:
+        if not known.exists:
+            return Check(check, True, known.not_applicable())
+        if known.evaluation is None:
+            return Check(
+                check,
+                False,
+                known.not_given(
+                    "its evaluation was not given (champion=) and the candidate was not "
+                    f"compared with it row by row (evaluate with against={known.called!r})"
+                ),
+            )
+        return Check(check, False, weigh.cannot_pair(known.called))
+    expected = known.ref if known.evaluation is None else known.evaluation.model
+    if expected is not None and "@" in paired.against and paired.against != expected:
+        return Check(
+            check,
+            False,
+            f"the candidate was compared row by row with {paired.against}, but the champion "
+            f"is {expected}; evaluate the candidate again with against={expected!r}",
+        )
+    return None
+
+
 def _champion(candidate: Evaluation, known: _KnownChampion, primary: str, rules: Policy) -> Check:
-    champion = known.evaluation
-    if champion is None:
-        if known.exists:
-            return Check(
-                "champion", False, known.not_given("its evaluation was not given (champion=)")
-            )
+    if not known.exists and candidate.paired is None:
         return Check("champion", True, known.not_applicable())
-    mine, theirs = candidate.metrics[primary], champion.metrics.get(primary)
-    if theirs is None:
-        return Check("champion", False, f"the champion's evaluation has no {primary}")
-    interval = candidate.intervals.get(primary)
-    # The optimistic end of the candidate's interval: a drop inside its noise is not one.
-    if interval is None:
-        best_case = mine
-    else:
-        best_case = interval.high if higher_is_better(primary) else interval.low
-    shortfall = -_better(primary, best_case, theirs)
-    allowed = rules.champion_tolerance * abs(theirs)
-    words = f"{primary} {mine:.4g} against the champion's {theirs:.4g}"
-    if interval is not None:
-        words += f" (candidate's 95% interval {interval.low:.4g} to {interval.high:.4g})"
-    if shortfall <= allowed:
-        return Check("champion", True, words + f", within the tolerance of {allowed:.4g}")
-    return Check(
-        "champion",
-        False,
-        words + f": even at the interval's best it is {shortfall:.4g} worse, more than the "
-        f"tolerance of {allowed:.4g} ({rules.champion_tolerance:.0%})",
-    )
+    refused = _against_champion(candidate, known, "champion")
+    if refused is not None:
+        return refused
+    assert candidate.paired is not None
+    named = known.evaluation.model if known.evaluation is not None else known.ref
+    called = named or candidate.paired.against
+    return weigh.champion(candidate, called, primary, rules.champion_tolerance, rules.alpha)
 
 
-def _slices(candidate: Evaluation, known: _KnownChampion, primary: str, tolerance: float) -> Check:
-    champion = known.evaluation
-    if champion is None:
-        if known.exists:
-            return Check(
-                "slices", False, known.not_given("its evaluation was not given (champion=)")
-            )
+def _slices(candidate: Evaluation, known: _KnownChampion, primary: str, rules: Policy) -> Check:
+    assert rules.slice_tolerance is not None
+    if not known.exists and candidate.paired is None:
         # Slices differ from the overall value for reasons of their own (harder rows,
         # fewer of them); a regression needs something that was better before.
         worst = candidate.slices[0] if candidate.slices else None
         note = "" if worst is None else f"; the worst slice is {worst.name} ({worst.gap:+.4g})"
         return Check("slices", True, known.not_applicable() + note)
-    before = {s.name: s for s in champion.slices}
-    worse: list[str] = []
-    for piece in candidate.slices:
-        value, old = piece.metrics.get(primary), before.get(piece.name)
-        if value is None or old is None or primary not in old.metrics:
-            continue
-        was = old.metrics[primary]
-        if -_better(primary, value, was) > tolerance * abs(was):
-            worse.append(f"{piece.name} {value:.4g} (champion {was:.4g})")
-    if worse:
-        return Check(
-            "slices",
-            False,
-            f"{len(worse)} slice(s) are more than {tolerance:.0%} worse than the champion's "
-            "same slice: " + ", ".join(worse[:5]) + (" ..." if len(worse) > 5 else ""),
-        )
-    return Check("slices", True, f"no slice is more than {tolerance:.0%} worse than the champion's")
+    refused = _against_champion(candidate, known, "slices")
+    if refused is not None:
+        return refused
+    return weigh.slices(candidate, primary, rules.slice_tolerance, rules.alpha)
 
 
 def _one_class(candidate: Evaluation, fail: bool) -> Check:

@@ -117,14 +117,29 @@ def predictions(
             f"{raw[0]!r}); use task='regression', or evaluate a classifier"
         )
     known = _model_classes(info)
+    given = _proba(info, X, known, len(y))
+    return coded(y, raw, info.label, known, given)
+
+
+def coded(
+    y: npt.NDArray[Any],
+    raw: npt.NDArray[Any],
+    what: str,
+    known: npt.NDArray[Any] | None = None,
+    proba: npt.NDArray[np.float64] | None = None,
+) -> Predictions:
+    """Classification predictions coded as positions in their classes: every label of
+    ``y``, of ``raw`` and of ``known`` (the model's classes, the columns of ``proba``)."""
     truth = as_labels(y, "the label column")
-    predicted = as_labels(raw, f"the predictions of {info.label}")
+    predicted = as_labels(raw, f"the predictions of {what}")
     parts = [truth, predicted] if known is None else [truth, predicted, known]
     classes, codes = unique_labels(np.concatenate(parts), "the labels and predictions")
-    proba = _proba(info, X, known, classes, len(truth))
-    return Predictions(
-        task, codes[: len(truth)], codes[len(truth) : 2 * len(truth)], classes, proba
-    )
+    placed = None
+    if proba is not None and known is not None:
+        placed = np.zeros((len(truth), len(classes)))
+        placed[:, np.searchsorted(classes, known)] = proba
+    rows = len(truth)
+    return Predictions("classification", codes[:rows], codes[rows : 2 * rows], classes, placed)
 
 
 def _numbers(values: npt.NDArray[Any], what: str) -> npt.NDArray[np.float64]:
@@ -145,13 +160,9 @@ def _model_classes(info: ModelInfo) -> npt.NDArray[Any] | None:
 
 
 def _proba(
-    info: ModelInfo,
-    X: Any,
-    known: npt.NDArray[Any] | None,
-    classes: npt.NDArray[Any],
-    rows: int,
+    info: ModelInfo, X: Any, known: npt.NDArray[Any] | None, rows: int
 ) -> npt.NDArray[np.float64] | None:
-    """``predict_proba`` with its columns moved to the positions of ``classes``."""
+    """``predict_proba``, its columns in the order of ``known`` (the model's classes)."""
     method = getattr(info.model, "predict_proba", None)
     if known is None or not callable(method):
         return None
@@ -167,6 +178,4 @@ def _proba(
             f"{info.label}.predict_proba returned shape {given.shape}; expected one column per "
             f"class of classes_ ({rows}, {len(known)})"
         )
-    proba = np.zeros((rows, len(classes)))
-    proba[:, np.searchsorted(classes, known)] = given
-    return proba
+    return given

@@ -67,6 +67,51 @@ class Flips:
 
 
 @dataclass(frozen=True)
+class PairedMetric:
+    """One metric of two models on the same rows, compared row by row.
+
+    ``lead`` is how much better the model is than the other (negative: worse), in the
+    metric's units; ``low`` to ``high`` is its 95% interval and ``standard_error`` its
+    standard error. ``test`` is ``"mcnemar"`` for accuracy — judged by the rows only one
+    of the two gets right, ``worse`` (the other right, this one wrong) against
+    ``better`` — and ``"bootstrap"`` for every other metric: the paired bootstrap of
+    the difference, both models scored on the same resamples of the rows.
+    """
+
+    metric: str
+    test: str  # "mcnemar" or "bootstrap"
+    rows: int
+    value: float  # this model's
+    other: float  # the other model's
+    lead: float
+    low: float
+    high: float
+    standard_error: float
+    worse: int = 0  # mcnemar: rows the other got right and this one gets wrong
+    better: int = 0  # mcnemar: rows the other got wrong and this one gets right
+
+
+@dataclass(frozen=True)
+class Paired:
+    """The model against another one (normally the champion) on the same rows:
+    each metric compared row by row, and the primary metric on each slice."""
+
+    against: str  # the other model's ref, or its class for a model object
+    rows: int
+    metrics: dict[str, PairedMetric]
+    slices: dict[str, PairedMetric] = field(default_factory=dict)  # by slice name
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Paired:
+        return cls(
+            against=data["against"],
+            rows=data["rows"],
+            metrics={k: PairedMetric(**v) for k, v in data["metrics"].items()},
+            slices={k: PairedMetric(**v) for k, v in data.get("slices", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """A model evaluated on a held-out dataset version."""
 
@@ -88,6 +133,13 @@ class Evaluation:
     # What the fields above do not hold: the confusion matrix, any overlap allowed with
     # the training rows, the slices skipped and why, how latency and size were measured.
     details: dict[str, Any] = field(default_factory=dict)
+    # A digest of the evaluation rows (see _rowdigest), so that two evaluations can be
+    # told to be on the same rows; None in evaluations stored before it was recorded.
+    rows_digest: str | None = None
+    # The candidate against ``against=`` and against the naive baseline, row by row;
+    # None / empty in evaluations made without them (or stored before they existed).
+    paired: Paired | None = None
+    paired_baseline: dict[str, PairedMetric] = field(default_factory=dict)
     # The stored record's id, once it is stored: not part of what it found.
     artifact_id: str | None = field(default=None, compare=False)
 
@@ -102,4 +154,8 @@ class Evaluation:
         fields["intervals"] = {k: Interval(**v) for k, v in data["intervals"].items()}
         fields["slices"] = [SliceResult(**s) for s in data["slices"]]
         fields["flips"] = Flips(**data["flips"]) if data.get("flips") else None
+        fields["paired"] = Paired.from_dict(data["paired"]) if data.get("paired") else None
+        fields["paired_baseline"] = {
+            k: PairedMetric(**v) for k, v in data.get("paired_baseline", {}).items()
+        }
         return cls(**fields)

@@ -1,7 +1,8 @@
-"""``diff``: what changed between two model versions — the data versions, the
-parameters, the code and the environment of the runs that made them (walked back step
-by step through their lineage), their evaluation metrics and slices, and the rows one
-gets right and the other wrong."""
+"""``diff``: what changed between two model versions — the input columns they take
+(by their signatures), the data versions, the parameters, the code and the
+environment of the runs that made them (walked back step by step through their
+lineage), their evaluation metrics and slices, and the rows one gets right and the
+other wrong."""
 
 from __future__ import annotations
 
@@ -57,6 +58,9 @@ class ModelDiff:
     slices: list[MetricChange]
     flips: Flips | None = None
     notes: list[str] = field(default_factory=list)  # what could not be compared, and why
+    # The input columns added, removed or of another type, from the two signatures;
+    # None when neither version has a signature.
+    inputs: list[str] | None = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)
@@ -66,12 +70,17 @@ class ModelDiff:
 
     def render(self) -> str:
         lines = [f"diff {self.before} -> {self.after}"]
+        if self.inputs is None:
+            lines.append("inputs: not compared (neither version has a signature)")
         for title, found in (
+            ("inputs", self.inputs),
             ("data", self.data),
             ("params", self.params),
             ("code", self.code),
             ("environment", self.environment),
         ):
+            if found is None:
+                continue
             lines.append(f"{title}:" + ("" if found else " unchanged"))
             lines += [f"  {line}" for line in found]
         lines.append(f"metrics ({self.metrics_from}):" + ("" if self.metrics else " none"))
@@ -106,6 +115,7 @@ def diff(before: str, after: str, *, workspace: Workspace | None = None) -> Mode
         if found.made_by is None:
             notes.append(f"{ref} was saved outside any run: it has no lineage to compare")
     return ModelDiff(
+        inputs=_inputs(old, new, notes),
         before=old.ref,
         after=new.ref,
         data=_data(old_lineage, new_lineage),
@@ -118,6 +128,32 @@ def diff(before: str, after: str, *, workspace: Workspace | None = None) -> Mode
         flips=flips,
         notes=notes,
     )
+
+
+def _inputs(old: Artifact, new: Artifact, notes: list[str]) -> list[str] | None:
+    """The input columns added, removed, or of another type, from the signatures."""
+    before, after = old.metadata.get("signature"), new.metadata.get("signature")
+    if not isinstance(before, dict) and not isinstance(after, dict):
+        return None
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        missing = old.ref if not isinstance(before, dict) else new.ref
+        notes.append(
+            f"input columns not compared: {missing} has no signature (register with "
+            "signature_from=)"
+        )
+        return []
+    from loopml.models import Signature
+
+    was = {c.name: c.type for c in Signature.from_dict(before).inputs}
+    now = {c.name: c.type for c in Signature.from_dict(after).inputs}
+    lines = [f"added column {name} ({now[name]})" for name in now if name not in was]
+    lines += [f"removed column {name} ({was[name]})" for name in was if name not in now]
+    lines += [
+        f"column {name}: type {was[name]} -> {now[name]}"
+        for name in now
+        if name in was and was[name] != now[name]
+    ]
+    return lines
 
 
 def _evaluation(ws: Workspace, model: Artifact) -> tuple[Artifact, Evaluation] | None:
