@@ -373,25 +373,12 @@ def column_drift(
 def _categorical_measures(
     ref: ColumnProfile, cur: ColumnProfile
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
-    ref_counts = {_key(v): n for v, n in ref.values or ()}
-    cur_counts = {_key(v): n for v, n in cur.values or ()}
-    keys = sorted(set(ref_counts) | set(cur_counts))
-    r = [ref_counts.get(k, 0) for k in keys]
-    c = [cur_counts.get(k, 0) for k in keys]
-    if ref.other or cur.other:  # values beyond the counted ones, pooled
-        keys.append("(other)")
-        r.append(ref.other)
-        c.append(cur.other)
+    from loopml.data._distances import categorical_distances
+
+    # Exact over every value when both profiles count them all, else with a bound.
+    measures, keys, r, c = categorical_distances(ref, cur)
     ref_p = [n / ref.count for n in r]
     cur_p = [n / cur.count for n in c]
-    statistic, p_value = _stats.chi_square(r, c)
-    measures = {
-        "jensenshannon": _stats.js_distance(ref_p, cur_p),
-        "psi": _stats.psi(ref_p, cur_p),
-        "linf": _stats.linf(ref_p, cur_p),
-        "chisquare": statistic,
-        "chisquare_p": p_value,
-    }
     shown = {"values": keys[:50], "shares": ref_p[:50]}
     return measures, shown, {"values": keys[:50], "shares": cur_p[:50]}
 
@@ -403,16 +390,16 @@ def _numeric_measures(
     current: Profile,
     known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
+    from loopml.data._distances import numeric_distances
+
     assert ref.quantiles is not None
     assert cur.quantiles is not None
-    distance = _stats.wasserstein(ref.quantiles, cur.quantiles)
+    # Wasserstein and KS: exact, or with their bounds (``*_bound``); see _distances.
+    measures = numeric_distances(ref, cur, reference, current)
+    gap = measures.pop("ks_gap", None)
     scale = ref.std or 0.0
-    normalized = distance / scale if scale > 0 else (0.0 if distance == 0 else math.inf)
     ref_bins, cur_bins = _stats.numeric_bins(ref.quantiles, cur.quantiles)
-    measures = {
-        "wasserstein": normalized,
-        "wasserstein_raw": distance,
-        "ks": _stats.ks_statistic(ref.quantiles, cur.quantiles),
+    measures |= {
         "psi": _stats.psi(ref_bins, cur_bins),
         "jensenshannon": _stats.js_distance(ref_bins, cur_bins),
         "mean_shift": ((cur.mean or 0.0) - (ref.mean or 0.0)) / scale if scale > 0 else 0.0,
@@ -421,7 +408,7 @@ def _numeric_measures(
     ref_sample = reference.sample_values(ref.name)
     cur_sample = current.sample_values(cur.name)
     if ref_sample is not None and cur_sample is not None:
-        _, p_value = _stats.ks_test(ref_sample, cur_sample, known)
+        _, p_value = _stats.ks_test(ref_sample, cur_sample, known, gap=gap)
         measures["ks_p"] = p_value
         measures["ks_p_sample_rows"] = float(min(len(ref_sample), len(cur_sample)))
     else:
