@@ -178,7 +178,9 @@ def _js_exact(ref_counts: list[int], cur_counts: list[int]) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         ref_terms = np.where(r > 0, np.log2(ref_p / both), 0.0)
         cur_terms = np.where(c > 0, np.log2(cur_p / both), 0.0)
-    divergence = (float(r @ ref_terms) / r.sum() + float(c @ cur_terms) / c.sum()) / 2
+    divergence = (
+        float((r * ref_terms).sum()) / r.sum() + float((c * cur_terms).sum()) / c.sum()
+    ) / 2
     return math.sqrt(max(divergence, 0.0))
 
 
