@@ -20,6 +20,7 @@ import loopml
 from loopml.data import profile, validate_profile
 from loopml.data._orderstats import OrderStats, ks_bounds, sketch, wasserstein_bounds
 from loopml.data._profile import Profile, sorted_quantiles
+from loopml.data._stats import wasserstein
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 HEAVY: dict[str, Draw] = {
@@ -215,6 +216,8 @@ def test_profiles_stored_before_are_read_with_honest_wider_bounds() -> None:
     found = drifts(old_ref, old_cur)
     for name in [*HEAVY, "normal"]:
         assert found[name]["from_quantiles"] == 1.0
+        as_before = wasserstein(old_ref.column(name).quantiles, old_cur.column(name).quantiles)  # type: ignore[arg-type]
+        assert found[name]["wasserstein_raw"] == as_before  # verdicts on old profiles stand
         assert_within(found[name], exact_numeric(ref[name].to_numpy(), cur[name].to_numpy()), name)
     joined = (
         ref["c"]

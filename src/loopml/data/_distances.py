@@ -10,13 +10,15 @@ when the distance is exact.
   its kept order statistics; else computed between the brackets the order statistics
   put on both quantile functions (:mod:`loopml.data._orderstats`), the middle reported
   with half the bracket as the bound. A profile stored before order statistics were
-  kept (``loopml.profile/2``) brackets them by its 1,001 quantiles: a much wider bound,
-  and ``from_quantiles`` is 1.
+  kept (``loopml.profile/2``) brackets them by its 1,001 quantiles: the distances are
+  reported as they were then (so verdicts on old references stand), with how far they
+  can be from the exact ones as the bound (much wider), and ``from_quantiles`` is 1.
 - **Categorical** (``jensenshannon``, base 2, with ``psi``, ``linf`` and the chi-square
   test on the same counts): exact when both profiles count every value (up to 1,000
-  distinct values, or all of them in ``all_values``). Otherwise the values not counted
-  on both sides are bracketed: pooled into one value (which can only lower the
-  distance) and kept apart (which can only raise it); the middle is reported.
+  distinct values, or all of them in ``all_values``). Otherwise (an older profile) it
+  is reported as before, the uncounted values pooled as "(other)", and its bound comes
+  from bracketing the values not counted on both sides: pooled into one value (which
+  can only lower the distance) and kept apart (which can only raise it).
 
 >>> import polars as pl
 >>> from loopml.data._profile import profile
@@ -61,6 +63,15 @@ def numeric_distances(
         raw_bound = ks_bound = 0.0
         if ref_from == cur_from == "sample":  # the samples the KS test takes
             found["ks_gap"] = gap
+    elif "quantiles" in (ref_from, cur_from):
+        # As loopml measured them before (so verdicts on old profiles stand), with the
+        # honest bound: the farther end of the bracket.
+        assert ref.quantiles is not None
+        assert cur.quantiles is not None
+        raw = _stats.wasserstein(ref.quantiles, cur.quantiles)
+        raw_bound = _farthest(raw, wasserstein_bounds(ref_stats, cur_stats))
+        ks = _stats.ks_statistic(ref.quantiles, cur.quantiles)
+        ks_bound = _farthest(ks, ks_bounds(ref_stats, cur_stats))
     else:
         raw, raw_bound = middle(wasserstein_bounds(ref_stats, cur_stats))
         ks, ks_bound = middle(ks_bounds(ref_stats, cur_stats))
@@ -80,6 +91,11 @@ def numeric_distances(
         from_quantiles=float("quantiles" in (ref_from, cur_from)),
     )
     return found
+
+
+def _farthest(value: float, bounds: tuple[float, float]) -> float:
+    """How far ``value`` can be from a distance known to lie within ``bounds``."""
+    return max(abs(value - bounds[0]), abs(bounds[1] - value))
 
 
 def _order_stats(
@@ -113,9 +129,10 @@ def categorical_distances(
     elif ref.all_values is not None and cur.all_values is not None:
         ref_full, cur_full = _joined_counts(ref.all_values, cur.all_values)
         js, js_bound = _js_exact(ref_full, cur_full), 0.0
-    else:
+    else:  # as loopml measured it before, with the other values pooled; and its bound
         ref_full, cur_full = ref_counts, cur_counts
-        js, js_bound = middle(_js_bracket(ref, cur))
+        js = _stats.js_distance(_shares(ref_full), _shares(cur_full))
+        js_bound = _farthest(js, _js_bracket(ref, cur))
     ref_p, cur_p = _shares(ref_full), _shares(cur_full)
     statistic, p_value = _stats.chi_square(ref_full, cur_full)
     measures = {

@@ -12,8 +12,8 @@ like drift and a heavy tail is overstated many times. What a profile keeps inste
   every value when the column has at most ``points`` of them; else the ``points // 8``
   smallest and largest values exactly (the tails, where one extreme row moves the
   Wasserstein distance), an even grid of ranks in between (every rank gap at most
-  ``n / (points / 3)``, which bounds the KS error), and as many ranks again placed where
-  the values spread (density proportional to the square root of the quantile
+  ``2.7 n / points``, which bounds the KS error), and as many ranks again placed
+  where the values spread (density proportional to the square root of the quantile
   function's slope, which minimizes the Wasserstein bound below for a given budget).
 
 Between two kept ranks ``r < s`` every value lies in ``[x_r, x_s]``, so each side's
