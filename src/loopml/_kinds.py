@@ -53,6 +53,8 @@ BLOB_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "dataset": (
         ("profile", "profile"),
         ("profile_quantiles", "profile quantiles"),
+        ("profile_order_stats", "profile order statistics"),
+        ("profile_counts", "profile value counts"),
         ("profile_sample", "profile sample"),
         ("row_hashes", "row hashes"),
     ),

@@ -185,7 +185,8 @@ def test_the_drift_table_has_every_compared_column(
         assert re.fullmatch(r"\d\.\d\de[-+]\d\d|0", p_value), p_value
     shifted = by_column["mean_shift"]
     assert float(shifted["ks_p"]) < 1e-6
-    assert float(shifted["wasserstein"]) == pytest.approx(0.25, abs=0.03)
+    distance = shifted["wasserstein"].split(" \u00b1 ")[0]  # its bound after it
+    assert float(distance) == pytest.approx(0.25, abs=0.03)
     assert shifted["linf"] == ""  # a categorical measure: blank for a numeric column
 
 
@@ -301,3 +302,18 @@ def test_unusual_columns_still_get_a_section() -> None:
     assert "2024-01-01" in "".join(parsed.sections["day"].text)
     assert "no values to draw" in "".join(parsed.sections["empty"].text)
     assert parsed.rows["anomalies"][1][:3] == ["error", "missing_column", "gone"]
+
+
+def test_a_bounded_distance_is_shown_with_its_bound() -> None:
+    rng = np.random.default_rng(21)
+    before = profile(pl.DataFrame({"x": rng.standard_t(2.5, 50_000)}))
+    after = profile(pl.DataFrame({"x": rng.standard_t(2.5, 50_000) + 0.3}))
+    validation = validate_profile(after, reference=before)
+    page = render_report(validation, title="t", current=after, reference=before)
+    header, row = Page(page).rows["drift"]
+    shown = dict(zip(header, row, strict=True))
+    assert "wasserstein_bound" not in shown  # shown with the distance, not on its own
+    value, bound = (float(part) for part in shown["wasserstein"].split(" \u00b1 "))
+    (drift,) = validation.drift
+    assert value == pytest.approx(drift.measures["wasserstein"], rel=0.01)
+    assert bound == pytest.approx(drift.measures["wasserstein_bound"], rel=0.01)

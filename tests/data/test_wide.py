@@ -109,9 +109,11 @@ def test_a_changed_wide_version_diffs_and_validates(ws: loopml.Workspace, tmp_pa
     assert (rows_only.rows_added, rows_only.rows_removed) == (NEW_ROWS, NEW_ROWS)
 
     record = loopml.data.validate("wide@v2", workspace=ws)
-    # A column moved by 8 sd is drift, a warning with its evidence, not an impossible
-    # value: the batch passes, and only the moved columns are named.
-    assert record.passed
+    # Moved by 8 sd, most values lie over a whole reference range beyond the reference's
+    # own (a unit change looks like this): an error on those columns only.
+    assert not record.passed
+    errors = {(a.kind, a.column) for a in record.validation.errors}
+    assert errors == {("out_of_range", name) for name in SHIFTED}
     warned = {a.column for a in record.validation.anomalies if a.kind == "drift"}
     assert warned == set(SHIFTED)
 

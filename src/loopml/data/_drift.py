@@ -119,7 +119,7 @@ def _measure(
             else _category_words(ref_shares, cur_shares)
         )
     elif ref.numeric and cur.numeric and ref.quantiles and cur.quantiles:
-        measures, ref_shares, cur_shares = numeric_measures(ref, cur)
+        measures, ref_shares, cur_shares = numeric_measures(ref, cur, reference, current)
         ref_sample = reference.sample_values(ref.name)
         cur_sample = current.sample_values(cur.name)
         if ref_sample is None or cur_sample is None:

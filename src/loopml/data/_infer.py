@@ -72,7 +72,7 @@ def infer_schema(profile: Profile) -> Schema:
     return Schema(
         columns=tuple(infer_column(column) for column in profile.columns),
         min_rows=max(1, rows // 10),
-        max_duplicate_fraction=_limit(profile.duplicate_rows, rows),
+        max_duplicate_fraction=inferred_limit(profile.duplicate_rows, rows),
         label=profile.label,
         rows=rows,
     )
@@ -84,7 +84,7 @@ def infer_column(column: ColumnProfile) -> ColumnSchema:
         name=column.name,
         type=column.type,
         role=role,
-        max_missing=_limit(column.missing, column.rows),
+        max_missing=inferred_limit(column.missing, column.rows),
         seen={"missing": column.missing},
     )
     if role in ("identifier", "timestamp"):
@@ -95,7 +95,7 @@ def infer_column(column: ColumnProfile) -> ColumnSchema:
             schema,
             min=bounds[0],
             max=bounds[1],
-            max_outside_range=_limit(0, column.count),
+            max_outside_range=inferred_limit(0, column.count),
             seen={**schema.seen, "outside_range": 0},
             drift_off=role == "calendar",
         )
@@ -106,7 +106,7 @@ def infer_column(column: ColumnProfile) -> ColumnSchema:
             domain=tuple(sorted((v for v, _ in column.values), key=str)),
             # Good-Turing: the share of values seen once estimates the share of values
             # not seen at all.
-            max_outside_domain=_limit(once, column.count),
+            max_outside_domain=inferred_limit(once, column.count),
             seen={**schema.seen, "outside_domain": once},
         )
     return schema
@@ -178,7 +178,7 @@ def _identifier(column: ColumnProfile) -> bool:
     return column.max - column.min + 1 <= ID_DENSITY * column.count
 
 
-def _limit(count: int, rows: int) -> float:
+def inferred_limit(count: int, rows: int) -> float:
     """The share a reference of ``rows`` rows allows, having shown ``count``: its 99%
     upper bound, rounded up to four decimals to read well in the file."""
     import math

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from loopml.data import _evidence, _stats
+from loopml.data._infer import inferred_limit
 from loopml.data._records import Anomaly, anomaly, value_key
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def column_anomalies(
             )
         ]
     found: list[Anomaly] = []
-    seen = _seen(column, "missing", reference_rows)
+    seen = _seen(column, "missing", reference_rows, column.max_missing)
     over = _over(profile.missing, profile.rows, column.max_missing, alpha, seen)
     if over is not None:
         found.append(
@@ -132,7 +133,7 @@ def _range(
     profile: ColumnProfile, column: ColumnSchema, alpha: float, reference_rows: int | None
 ) -> list[Anomaly]:
     below, above = _counts_outside(profile, column.min, column.max)
-    seen = _seen(column, "outside_range", reference_rows)
+    seen = _seen(column, "outside_range", reference_rows, column.max_outside_range)
     over = _over(below + above, profile.count, column.max_outside_range, alpha, seen)
     if over is None:
         return []
@@ -199,13 +200,18 @@ def _over(
     return {"share": count / rows, "limit": limit, "p": p, "alpha": alpha}
 
 
-def _seen(column: ColumnSchema, key: str, reference_rows: int | None) -> tuple[int, int] | None:
-    """The reference's (count, rows) behind an inferred limit, when the schema has them."""
+def _seen(
+    column: ColumnSchema, key: str, reference_rows: int | None, limit: float
+) -> tuple[int, int] | None:
+    """The reference's (count, rows) behind an inferred limit, when the schema has them
+    and the limit is still the one inferred from them (not one set by hand)."""
     if key not in column.seen or reference_rows is None:
         return None
     rows = reference_rows
     if key != "missing":  # counted among the values present
         rows -= column.seen.get("missing", 0)
+    if inferred_limit(column.seen[key], rows) != limit:
+        return None
     return column.seen[key], rows
 
 

@@ -1,20 +1,18 @@
 """Every measure between two profiles of one column: distances (effect sizes) from the
 whole table's stored statistics, and what the report draws.
 
-Distances use the whole table through the stored quantiles and counts; the tests'
-p-values come from :mod:`loopml.data._evidence`.
+Distances are exact or carry a stated bound (:mod:`loopml.data._distances`); the
+tests' p-values come from :mod:`loopml.data._evidence`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from loopml.data import _stats
-from loopml.data._records import value_key
 
 if TYPE_CHECKING:
-    from loopml.data._profile import ColumnProfile
+    from loopml.data._profile import ColumnProfile, Profile
 
 
 def categorical_measures(
@@ -22,39 +20,29 @@ def categorical_measures(
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, Any], tuple[list[int], list[int]]]:
     """The measures, each side's shares per value (for the report), and both count
     vectors over the same values (for the test)."""
-    ref_counts = {value_key(v): n for v, n in ref.values or ()}
-    cur_counts = {value_key(v): n for v, n in cur.values or ()}
-    keys = sorted(set(ref_counts) | set(cur_counts))
-    r = [ref_counts.get(k, 0) for k in keys]
-    c = [cur_counts.get(k, 0) for k in keys]
-    if ref.other or cur.other:  # values beyond the counted ones, pooled
-        keys.append("(other)")
-        r.append(ref.other)
-        c.append(cur.other)
+    from loopml.data._distances import categorical_distances
+
+    # Exact over every value when both profiles count them all, else with a bound.
+    measures, keys, r, c = categorical_distances(ref, cur)
     ref_p = [n / ref.count for n in r]
     cur_p = [n / cur.count for n in c]
-    measures = {
-        "jensenshannon": _stats.js_distance(ref_p, cur_p),
-        "psi": _stats.psi(ref_p, cur_p),
-        "linf": _stats.linf(ref_p, cur_p),
-    }
     shown = {"values": keys[:50], "shares": ref_p[:50]}
-    return measures, shown, {"values": keys[:50], "shares": cur_p[:50]}, (r, c)
+    return measures, shown, {"values": keys[:50], "shares": cur_p[:50]}, (list(r), list(c))
 
 
 def numeric_measures(
-    ref: ColumnProfile, cur: ColumnProfile
+    ref: ColumnProfile, cur: ColumnProfile, reference: Profile, current: Profile
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
+    from loopml.data._distances import numeric_distances
+
     assert ref.quantiles is not None
     assert cur.quantiles is not None
-    distance = _stats.wasserstein(ref.quantiles, cur.quantiles)
+    # Wasserstein and KS: exact, or with their bounds (``*_bound``); see _distances.
+    measures = numeric_distances(ref, cur, reference, current)
+    measures.pop("ks_gap", None)
     scale = ref.std or 0.0
-    normalized = distance / scale if scale > 0 else (0.0 if distance == 0 else math.inf)
     ref_bins, cur_bins = _stats.numeric_bins(ref.quantiles, cur.quantiles)
-    measures = {
-        "wasserstein": normalized,
-        "wasserstein_raw": distance,
-        "ks": _stats.ks_statistic(ref.quantiles, cur.quantiles),
+    measures |= {
         "psi": _stats.psi(ref_bins, cur_bins),
         "jensenshannon": _stats.js_distance(ref_bins, cur_bins),
         "mean_shift": ((cur.mean or 0.0) - (ref.mean or 0.0)) / scale if scale > 0 else 0.0,

@@ -8,17 +8,21 @@ temporaries of a wide table stay a few MB. A 20,000-column table costs a few blo
 20,000 rounds of small NumPy calls; a tall table is a block per column or a few, as
 before. Every number equals what a column on its own would give: the same sorted
 values, the same quantile arithmetic, and means and deviations summed per column in
-the column's own order.
+the column's own order. A table larger than the profile's sample also keeps each
+column's order statistics (:func:`loopml.data._orderstats.sketch`), read off the same
+sorted values.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from loopml.data._orderstats import OrderStats, points_per_column, sketch
 from loopml.data._profile import (
     DISCRETE_MAX,
     HISTOGRAM_BINS,
     QUANTILE_STEPS,
+    SAMPLE_ROWS,
     ColumnProfile,
     Floats,
     Histogram,
@@ -42,10 +46,13 @@ def numeric_profiles(table: pl.DataFrame, names: list[str], rows: int) -> dict[s
     schema = table.schema  # built anew on each access: once here
     quantiles = np.empty((len(names), QUANTILE_STEPS + 1), dtype=np.float64)
     found: dict[str, ColumnProfile] = {}
+    # A table within the sample is kept whole by it: no order statistics needed.
+    points = points_per_column(len(names)) if rows > SAMPLE_ROWS else 0
     for start in range(0, len(names), per_block):
         chunk = names[start : start + per_block]
         dtypes = {name: schema[name] for name in chunk}
-        found.update(_block(table, chunk, dtypes, rows, quantiles[start : start + len(chunk)]))
+        block_quantiles = quantiles[start : start + len(chunk)]
+        found.update(_block(table, chunk, dtypes, rows, block_quantiles, points))
     return found
 
 
@@ -55,9 +62,10 @@ def _block(
     dtypes: dict[str, pl.DataType],
     rows: int,
     quantiles: npt.NDArray[np.float64],
+    points: int = 0,
 ) -> dict[str, ColumnProfile]:
     """The profiles of a block of columns; their quantiles written into ``quantiles``
-    (a row per column)."""
+    (a row per column); with ``points``, order statistics of at most that many values."""
     import numpy as np
     import polars as pl
 
@@ -99,6 +107,7 @@ def _block(
             quantiles=Floats(quantiles[j]),
             histogram=histograms[j],
             values=_counts(column, dtype) if distinct[j] <= DISCRETE_MAX else None,
+            order_stats=OrderStats(n, *sketch(column, points)) if points else None,
         )
     return found
 

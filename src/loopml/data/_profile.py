@@ -8,6 +8,13 @@ follow), the histogram, the distinct count and, for columns with few values, exa
 value counts. A row sample of at most 5,000 rows is kept for tests that need raw
 values (the KS test's p-value), so those are exact for the sizes they report.
 
+The drift distances are exact or carry a proven bound that does not grow with the
+table: a table of at most 5,000 rows is its own sample, so its distances come from
+every value; a larger one keeps, per numeric column, order statistics (every value of
+a column of at most a few thousand, else its exact tails and ranks in between; see
+:mod:`loopml.data._orderstats`), and, per categorical column with more distinct values
+than the 1,000 shown, the count of every value (``all_values``).
+
 >>> import polars as pl
 >>> p = profile(pl.DataFrame({"x": [1.0, 2.0, None, 4.0], "c": ["a", "b", "a", None]}))
 >>> p.rows, p.column("x").missing, p.column("x").max, p.column("c").values
@@ -22,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+from loopml.data._orderstats import OrderStats
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -31,8 +39,13 @@ if TYPE_CHECKING:
 
 FORMAT = "loopml.profile/1"  # one JSON document, quantiles inline (``to_json``)
 # As stored with a version: the JSON without quantiles, plus every column's quantiles
-# as the rows of one float64 matrix in a .npy blob (``to_stored``).
-STORED_FORMAT = "loopml.profile/2"
+# as the rows of one float64 matrix in a .npy blob (``to_stored``); since /3 also the
+# order statistics of numeric columns (a 2 x N float64 .npy: ranks, values; each
+# column names its slice) and every value's count of categorical columns with more
+# than TOP_VALUES values (an Arrow IPC table: column, value, n). /2 is still read:
+# without them, distances fall back to the sample or the quantiles, with a wider bound.
+STORED_FORMAT = "loopml.profile/3"
+READ_FORMATS = (FORMAT, "loopml.profile/2", STORED_FORMAT)
 QUANTILE_STEPS = 1000  # quantiles at i/1000, i = 0..1000
 HISTOGRAM_BINS = 20
 TOP_VALUES = 1000  # value counts kept per categorical column; the rest is "other"
@@ -151,6 +164,11 @@ class ColumnProfile:
     parsed: str | None = None
     # For whole numbers that are all distinct: whether they increase row by row.
     ascending: bool | None = None
+    # Numeric columns of tables larger than the sample: the kept order statistics.
+    order_stats: OrderStats | None = None
+    # Categorical columns with more than TOP_VALUES values: every value's count, as a
+    # Polars table (value: String or Boolean, n: Int64), most common first.
+    all_values: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def count(self) -> int:
@@ -216,20 +234,48 @@ class Profile:
         columns = [_column_json(column) for column in self.columns]
         return {**self._header(FORMAT), "columns": columns}
 
-    def to_stored(self) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
-        """The JSON without quantiles, and the quantiles as one matrix (a row per column
-        that has them, in order; the JSON names each column's row)."""
+    def to_stored(self) -> StoredProfile:
+        """The JSON without quantiles; the quantiles as one matrix (a row per column
+        that has them, in order; the JSON names each column's row); the order
+        statistics as one 2 x N matrix (ranks, values; the JSON names each column's
+        slice); every value's count of the categorical columns that keep them."""
         import numpy as np
+        import polars as pl
 
         columns: list[dict[str, Any]] = []
         rows: list[npt.NDArray[np.float64]] = []
+        kept: list[OrderStats] = []
+        offset = 0
+        counted: list[pl.DataFrame] = []
         for column in self.columns:
             data = _column_json(column, quantiles=False)
             if column.quantiles is not None:
                 data["quantiles_row"] = len(rows)
                 rows.append(np.asarray(column.quantiles))
+            if column.order_stats is not None:
+                data["order_stats"] = [offset, len(column.order_stats.ranks)]
+                offset += len(column.order_stats.ranks)
+                kept.append(column.order_stats)
+            if column.all_values is not None:
+                data["all_values"] = True
+                counted.append(
+                    column.all_values.select(
+                        pl.lit(column.name).alias("column"),
+                        pl.col("value").cast(pl.String),
+                        pl.col("n").cast(pl.Int64),
+                    )
+                )
             columns.append(data)
-        return {**self._header(STORED_FORMAT), "columns": columns}, _stacked(rows)
+        order_stats = np.zeros((2, offset))
+        if kept:
+            order_stats[0] = np.concatenate([stats.ranks for stats in kept])
+            order_stats[1] = np.concatenate([stats.low for stats in kept])
+        return StoredProfile(
+            {**self._header(STORED_FORMAT), "columns": columns},
+            _stacked(rows),
+            order_stats,
+            pl.concat(counted) if counted else None,
+        )
 
     @functools.cached_property
     def _sampled(self) -> frozenset[str]:
@@ -256,22 +302,59 @@ class Profile:
         *,
         quantiles: npt.NDArray[np.float64] | None = None,
         row_hashes: npt.NDArray[np.uint64] | None = None,
+        order_stats: npt.NDArray[np.float64] | None = None,
+        all_values: pl.DataFrame | None = None,
     ) -> Profile:
-        """A profile from ``to_json``'s form, or from ``to_stored``'s with its matrix."""
+        """A profile from ``to_json``'s form, or from ``to_stored``'s with its blobs
+        (a /2 one, stored before order statistics were kept, has only the quantiles)."""
         fmt = data.get("format")
-        if fmt not in (FORMAT, STORED_FORMAT) or (fmt == STORED_FORMAT and quantiles is None):
+        if fmt not in READ_FORMATS or (fmt != FORMAT and quantiles is None):
             raise InvalidInput(
-                f"profile format {fmt!r} is not {FORMAT!r}: it was written by another "
-                "loopml; upgrade loopml to read it"
+                f"profile format {fmt!r} is not one of {', '.join(READ_FORMATS)}: it was "
+                "written by another loopml; upgrade loopml to read it"
             )
+        if fmt == STORED_FORMAT and any(
+            ("order_stats" in c and order_stats is None)
+            or ("all_values" in c and all_values is None)
+            for c in data["columns"]
+        ):
+            raise InvalidInput(
+                "the stored profile names order statistics or value counts that were not "
+                "given: read it with its profile_order_stats and profile_counts blobs"
+            )
+        counts = _split_counts(all_values)
         return cls(
             rows=data["rows"],
             duplicate_rows=data["duplicate_rows"],
             label=data.get("label"),
-            columns=tuple(_column_from_json(column, quantiles) for column in data["columns"]),
+            columns=tuple(
+                _column_from_json(column, quantiles, order_stats, counts)
+                for column in data["columns"]
+            ),
             sample=sample,
             row_hashes=row_hashes,
         )
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    """A profile as its stored blobs: the JSON, the quantile matrix, the order
+    statistics (2 x N: ranks, values) and the categorical counts (None without any)."""
+
+    json: dict[str, Any]
+    quantiles: npt.NDArray[np.float64]
+    order_stats: npt.NDArray[np.float64]
+    all_values: pl.DataFrame | None
+
+
+def _split_counts(table: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    """The stored counts table, one (value, n) table per column."""
+    if table is None or not table.height:
+        return {}
+    return {
+        str(key[0]): part.drop("column")
+        for key, part in table.partition_by("column", as_dict=True, maintain_order=True).items()
+    }
 
 
 def _stacked(rows: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
@@ -463,6 +546,10 @@ def _categorical(series: pl.Series, base: dict[str, Any]) -> ColumnProfile:
         other=int(sum(numbers[TOP_VALUES:])),
         parsed=dates[0] if dates else None,
         span=dates[1] if dates else None,
+        # every value's count, for exact distances: only when the top ones are not all
+        all_values=counted.with_columns(keys.alias("value"))
+        if counted.height > TOP_VALUES
+        else None,
     )
 
 
@@ -595,8 +682,13 @@ def _number(value: float | str) -> float:
 
 
 def _column_from_json(
-    data: dict[str, Any], matrix: npt.NDArray[np.float64] | None = None
+    data: dict[str, Any],
+    matrix: npt.NDArray[np.float64] | None = None,
+    order_stats: npt.NDArray[np.float64] | None = None,
+    counts: dict[str, pl.DataFrame] | None = None,
 ) -> ColumnProfile:
+    import numpy as np
+
     histogram = data.get("histogram")
     values = data.get("values")
     quantiles = None
@@ -604,6 +696,14 @@ def _column_from_json(
         quantiles = Floats([_number(q) for q in data["quantiles"]])
     elif "quantiles_row" in data and matrix is not None:
         quantiles = Floats(matrix[int(data["quantiles_row"])])
+    kept = None
+    if "order_stats" in data and order_stats is not None:
+        start, length = (int(n) for n in data["order_stats"])
+        ranks, at = order_stats[:, start : start + length]
+        kept = OrderStats(data["rows"] - data["missing"], ranks.astype(np.int64), at)
+    all_values = None
+    if data.get("all_values") and counts is not None:
+        all_values = counts.get(data["name"])
     return ColumnProfile(
         name=data["name"],
         dtype=data["dtype"],
@@ -626,4 +726,6 @@ def _column_from_json(
         span=TimeSpan(**data["span"]) if "span" in data else None,
         parsed=data.get("parsed"),
         ascending=data.get("ascending"),
+        order_stats=kept,
+        all_values=all_values,
     )

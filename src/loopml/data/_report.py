@@ -205,12 +205,11 @@ def _drift_table(validation: Validation, anchors: dict[str, str]) -> str:
         return head + f'<p class="note">{why or "No column could be compared"}</p>\n</section>'
     keys = [k for k in MEASURE_ORDER.split() if any(k in d.measures for d in validation.drift)]
     keys += sorted({k for d in validation.drift for k in d.measures} - set(keys))
+    # a distance's bound is shown with it ("0.0055 ± 0.0005"), not in a column of its own
+    keys = [k for k in keys if not (k.endswith("_bound") and k.removesuffix("_bound") in keys)]
     rows = []
     for d in validation.drift:
-        measures = "".join(
-            f'<td class="n">{_measure(k, d.measures[k]) if k in d.measures else ""}</td>'
-            for k in keys
-        )
+        measures = "".join(f'<td class="n">{_bounded(k, d.measures)}</td>' for k in keys)
         rows.append(
             f'<tr class="{"drifted" if d.drifted else "same"}"><td>{_link(d.column, anchors)}</td>'
             f'<td>{_e(d.method)}</td><td class="n">{_statistic(d)}</td>'
@@ -225,6 +224,15 @@ def _drift_table(validation: Validation, anchors: dict[str, str]) -> str:
 def _statistic(drift: ColumnDrift) -> str:
     p_value = drift.method in P_VALUE_METHODS
     return _measure(f"{drift.method}_p" if p_value else drift.method, drift.statistic)
+
+
+def _bounded(key: str, measures: dict[str, float]) -> str:
+    """A measure, with its bound when it has one that is not 0."""
+    if key not in measures:
+        return ""
+    bound = measures.get(f"{key}_bound", 0.0)
+    shown = _measure(key, measures[key])
+    return f"{shown} \u00b1 {_measure(key, bound)}" if bound else shown
 
 
 def _measure(key: str, value: float) -> str:

@@ -124,6 +124,8 @@ def ks_test(
     ref_sample: Floats,
     cur_sample: Floats,
     known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
+    *,
+    gap: float | None = None,
 ) -> tuple[float, float]:
     """The two-sample KS test on raw values: (statistic, p-value).
 
@@ -131,7 +133,8 @@ def ks_test(
     empirical CDFs only (its exact and asymptotic p-values take nothing else). With
     ``known``, a dict kept across the columns of a table, the gap is computed here as
     SciPy computes it and the test runs once per distinct (sizes, gap): 20,000 alike
-    columns of 1,000 rows then take a few hundred runs of a millisecond each.
+    columns of 1,000 rows then take a few hundred runs of a millisecond each. ``gap``
+    is that gap when the caller computed it already on these samples.
     """
     from scipy.stats import ks_2samp
 
@@ -139,7 +142,8 @@ def ks_test(
         return 0.0, 1.0
     key = None
     if known is not None:
-        key = (len(ref_sample), len(cur_sample), _ks_gap(ref_sample, cur_sample))
+        found_gap = _ks_gap(ref_sample, cur_sample) if gap is None else gap
+        key = (len(ref_sample), len(cur_sample), found_gap)
         if key in known:
             return known[key]
     result = ks_2samp(ref_sample, cur_sample)

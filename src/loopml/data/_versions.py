@@ -129,7 +129,19 @@ class DatasetVersion:
             if quantiles_digest
             else None
         )
-        return Profile.from_json(data, sample, quantiles=quantiles)
+        order_digest = self.metadata.get("profile_order_stats")
+        counts_digest = self.metadata.get("profile_counts")
+        return Profile.from_json(
+            data,
+            sample,
+            quantiles=quantiles,
+            order_stats=_load_npy(artifacts.read_bytes(order_digest, what=what))
+            if order_digest
+            else None,
+            all_values=_read_sample(artifacts.read_bytes(counts_digest, what=what))
+            if counts_digest
+            else None,
+        )
 
     def row_hashes(self) -> tuple[npt.NDArray[np.uint64], dict[str, Any]] | None:
         """Every row's hash, sorted, and what made them; None for a version stored
