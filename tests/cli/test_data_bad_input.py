@@ -3,6 +3,7 @@ nothing half-recorded (no new artifact, no new blob)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -114,6 +115,19 @@ def test_a_csv_column_mixing_numbers_and_text(cli, workspace: Path, rows: int) -
     result = cli("data", "add", "orders.csv", "--name", "orders")
     assert_user_error(result, "orders.csv", "'amount'", "'twelve'", "mixes numbers and text")
     assert state(workspace) == before
+
+
+def test_a_column_of_codes_mixing_numbers_and_codes_is_text(cli, workspace: Path) -> None:
+    # Diagnosis codes: mostly numbers, some with letters (V45, E11): codes, not a typo.
+    codes = ["401", "250", "V45", "428", "E11", "414"] * 40
+    lines = ["id,diagnosis"] + [f"{i},{code}" for i, code in enumerate(codes)]
+    (workspace / "visits.csv").write_text("\n".join(lines) + "\n")
+    result = cli("data", "add", "visits.csv", "--name", "visits")
+    assert result.code == 0, result
+    shown = json.loads(cli("data", "show", "visits@v1", "--json").out)
+    [diagnosis] = [c for c in shown["profile"]["columns"] if c["name"] == "diagnosis"]
+    assert diagnosis["type"] == "string"
+    assert diagnosis["distinct"] == 6
 
 
 def test_a_text_column_with_a_few_numbers_is_text(cli, workspace: Path) -> None:

@@ -331,6 +331,9 @@ def test_schema_prints_yaml_and_set_pins_a_new_one(cli, planted: Path) -> None:
     assert data["columns"]["region"]["role"] == "category"
     assert data["columns"]["small_ints"]["role"] == "count"
     assert data["columns"]["small_ints"]["range"]["min"] == 0  # never negative: 0 is a bound
+    # Each column's rules come with the reason for them.
+    assert "#   small_ints -- count: whole numbers, never negative" in shown.out
+    assert "missing: never in 20,000 rows, so up to 0.03% (the 99% bound)" in shown.out
 
     # Pin a schema that allows what the planted changes did: the errors go away, and
     # validate says it used schema v2.

@@ -152,6 +152,14 @@ PLANTED: tuple[Planted, ...] = (
         must_fail=True,
     ),
     Planted(
+        "new category in 5%, 300 rows (flights carrier)",
+        "flights",
+        "carrier",
+        300,
+        "new_category",
+        0.05,
+    ),
+    Planted(
         "new category in 5%, 1,000 rows (flights carrier)",
         "flights",
         "carrier",

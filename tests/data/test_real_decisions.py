@@ -11,10 +11,8 @@ table, Evidently and NannyML beside loopml) is ``bench/data/decisions.py``.
 
 from __future__ import annotations
 
-import functools
-
 import pytest
-from real_decisions import PLANTED, Planted, Rates, dated_batches, false_alarms, power
+from real_decisions import PLANTED, Planted, dated_batches, false_alarms, power
 
 SPLITS = 200  # random splits per table and size
 TRIALS = 100  # splits per planted change
@@ -38,32 +36,30 @@ CELLS = [
 IDS = [f"{table}-{rows}" for table, rows in CELLS]
 
 
-@functools.cache
-def _rates(table: str, rows: int) -> Rates:
-    return false_alarms(table, rows, SPLITS)
-
-
 @pytest.mark.parametrize("cell", CELLS, ids=IDS)
-def test_validation_fails_in_at_most_1_percent_of_random_splits(cell: tuple[str, int]) -> None:
-    rates = _rates(*cell)
+def test_random_halves_rarely_fail_or_warn(cell: tuple[str, int]) -> None:
+    """Validation fails in at most 1% of random splits, and a drift or label_shift
+    anomaly appears in at most 10% (one run of the splits for both)."""
+    rates = false_alarms(*cell, SPLITS)
     assert rates.failed <= MAX_FAILED, (
         f"{cell}: validation failed in {rates.failed:.1%} of {rates.trials} random splits "
         f"(at most {MAX_FAILED:.0%}); most common: {rates.causes[:5]}"
     )
-
-
-@pytest.mark.parametrize("cell", CELLS, ids=IDS)
-def test_drift_or_label_shift_appears_in_at_most_10_percent(cell: tuple[str, int]) -> None:
-    rates = _rates(*cell)
     assert rates.alarmed <= MAX_ALARMED, (
         f"{cell}: a drift or label_shift anomaly in {rates.alarmed:.1%} of {rates.trials} "
         f"random splits (at most {MAX_ALARMED:.0%}); most common: {rates.causes[:5]}"
     )
 
 
-# Every planted change but the 10,000-row ones on the 337k-row flights table (half of
-# this file's time on their own): those are in the benchmark.
-CASES = [case for case in PLANTED if not (case.table == "flights" and case.rows >= 10_000)]
+# The planted changes the must-hold list names, each once: the benchmark has them all
+# (on the 337k-row flights table each takes half a minute here). A new category in 5%
+# of 300 rows is found in 93% of splits there: at that size it is tested at 1,000.
+LEFT_TO_THE_BENCHMARK = (
+    "mean +0.2 sd, 10,000 rows (flights arr_delay)",
+    "sentinel -1 in 5%, 1,000 rows (flights distance)",
+    "new category in 5%, 300 rows (flights carrier)",
+)
+CASES = [case for case in PLANTED if case.name not in LEFT_TO_THE_BENCHMARK]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -503,7 +503,10 @@ def schema(
     with workspace() as ws:
         current, artifact = pinned_schema(ws, name)
         if set_file is None and not edit:
+            from loopml.data._why import schema_why
+
             source = artifact.metadata.get("source", "")
+            reasons = schema_why(current)
             if as_json:
                 print_json(
                     {
@@ -511,10 +514,14 @@ def schema(
                         "version": artifact.version,
                         "source": source,
                         "schema": current.to_data(),
+                        "why": reasons,
                     }
                 )
                 return
             typer.echo(f"# schema v{artifact.version} of dataset {name}: {source}")
+            typer.echo("# why each column has its rules:")
+            for column, reason in reasons.items():
+                typer.echo(f"#   {column} -- {reason}")
             typer.echo(current.to_yaml(), nl=False)
             return
         get_version(ws, f"{name}@v1")

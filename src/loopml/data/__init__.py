@@ -7,7 +7,7 @@
 ...                      workspace=ws)
 >>> result = loopml.data.validate("t@v2", workspace=ws)
 >>> [(a.kind, a.severity) for a in result.validation.anomalies]
-[('drift', 'warning'), ('label_shift', 'warning')]
+[('label_shift', 'warning')]
 >>> ws.close()
 """
 

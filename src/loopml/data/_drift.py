@@ -29,7 +29,9 @@ dates); timestamps are checked for order, gaps and freshness instead.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +50,7 @@ P_VALUE_METHODS = ("ks", "chisquare")
 NOT_TESTED = ("identifier", "timestamp", "calendar", "empty")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Measured:
     ref: ColumnProfile
     kind: str  # "drift" or "label_shift"
@@ -56,8 +58,19 @@ class _Measured:
     measures: dict[str, float]
     reference: dict[str, Any]
     current: dict[str, Any]
-    p: float
+    test: Callable[[], dict[str, float]]
     summary: str
+    p: float | None = None  # None: not tested, its effect being below its threshold
+
+    def needs_test(self) -> bool:
+        if self.rule.method in P_VALUE_METHODS:
+            return True
+        return self.measures[self.rule.method] >= self.rule.threshold
+
+    def run_test(self) -> None:
+        tests = self.test()
+        self.measures.update({k: v for k, v in tests.items() if k != "p"})
+        self.p = tests["p"]
 
 
 def compare(
@@ -82,10 +95,17 @@ def compare(
         one = _measure(ref, cur, reference, current, spec, kind, tolerance)
         if one is not None:
             measured.append(one)
-    adjusted = _evidence.holm([m.p for m in measured])
+    # A column whose effect is below its threshold does not drift whatever its test
+    # says: only the others are tested, and Holm's adjustment counts the whole family,
+    # as if the untested had the larger p-values (conservative; exact when they do).
+    tested = [one for one in measured if one.needs_test()]
+    for one in tested:
+        one.run_test()
+    adjusted = _evidence.holm_partial([one.p for one in tested], len(measured))
+    p_of = {id(one): p for one, p in zip(tested, adjusted, strict=True)}
     drifts: list[ColumnDrift] = []
-    for one, p_adjusted in zip(measured, adjusted, strict=True):
-        drift = _judged(one, p_adjusted, alpha, comparison)
+    for one in measured:
+        drift = _judged(one, p_of.get(id(one)), alpha, comparison)
         drifts.append(drift)
         if drift.drifted:
             found.append(_anomaly(drift, comparison, alpha, len(measured)))
@@ -109,9 +129,10 @@ def _measure(
 ) -> _Measured | None:
     if not ref.count or not cur.count:
         return None
+    test: Callable[[], dict[str, float]]
     if ref.values is not None and cur.values is not None and (ref.categorical or ref.numeric):
         measures, ref_shares, cur_shares, (r, c) = categorical_measures(ref, cur)
-        tests = _evidence.categorical_test(r, c)
+        test = functools.partial(_evidence.categorical_test, r, c)
         default = DriftRule("linf", tolerance) if kind == "label_shift" else EFFECT["categorical"]
         summary = (
             _label_words(ref_shares, cur_shares)
@@ -120,29 +141,35 @@ def _measure(
         )
     elif ref.numeric and cur.numeric and ref.quantiles and cur.quantiles:
         measures, ref_shares, cur_shares = numeric_measures(ref, cur, reference, current)
-        ref_sample = reference.sample_values(ref.name)
-        cur_sample = current.sample_values(cur.name)
-        if ref_sample is None or cur_sample is None:
-            tests = {"p": math.nan}
-        else:
-            tests = _evidence.numeric_tests(ref_sample, cur_sample)
-            tests["test_rows"] = float(min(len(ref_sample), len(cur_sample)))
+        test = functools.partial(_numeric_test, reference, current, ref.name)
         default = EFFECT["numeric"]
         summary = _number_words(measures)
     else:
         return None
-    measures.update({k: v for k, v in tests.items() if k != "p"})
     rule = spec.drift if spec is not None and spec.drift is not None else default
-    if rule.method not in measures and f"{rule.method}_p" not in measures:
+    if rule.method not in measures and rule.method not in P_VALUE_METHODS:
         rule = default
-    return _Measured(ref, kind, rule, measures, ref_shares, cur_shares, tests["p"], summary)
+    return _Measured(ref, kind, rule, measures, ref_shares, cur_shares, test, summary)
 
 
-def _judged(one: _Measured, p_adjusted: float, alpha: float, comparison: str) -> ColumnDrift:
+def _numeric_test(reference: Profile, current: Profile, name: str) -> dict[str, float]:
+    ref_sample = reference.sample_values(name)
+    cur_sample = current.sample_values(name)
+    if ref_sample is None or cur_sample is None:
+        return {"p": math.nan}
+    tests = _evidence.numeric_tests(ref_sample, cur_sample)
+    tests["test_rows"] = float(min(len(ref_sample), len(cur_sample)))
+    return tests
+
+
+def _judged(one: _Measured, p_adjusted: float | None, alpha: float, comparison: str) -> ColumnDrift:
     rule = one.rule
     if rule.method in P_VALUE_METHODS:
-        statistic = one.measures[f"{rule.method}_p"]
+        statistic = one.measures.get(f"{rule.method}_p", math.nan)
         drifted = statistic < rule.threshold
+    elif p_adjusted is None or one.p is None:
+        statistic = one.measures[rule.method]
+        drifted = False
     else:
         statistic = one.measures[rule.method]
         # Without raw values to test (a profile stored without its sample), the effect
@@ -174,7 +201,7 @@ def _anomaly(drift: ColumnDrift, comparison: str, alpha: float, tested: int) -> 
     else:
         verdict = (
             f"{drift.method} {drift.statistic:.3g} >= {drift.threshold:g}; "
-            f"{_tests_words(drift.measures)}, {_evidence.fmt_p(drift.p_adjusted)} after "
+            f"{_tests_words(drift.measures)}, {_evidence.fmt_p(drift.p_adjusted or 0.0)} after "
             f"Holm over {tested} column{'s' if tested != 1 else ''} (< {alpha:g})"
         )
     if drift.kind in ("label_shift", "label_skew"):

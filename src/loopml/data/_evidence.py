@@ -46,12 +46,12 @@ PERMUTATION_SEED = 20_261_206
 def upper_bound(count: int, rows: int, level: float = BOUND_LEVEL) -> float:
     """The one-sided upper Clopper-Pearson bound of a share seen ``count`` times in
     ``rows``: the largest population share that shows so few with ``1 - level`` chance."""
+    if rows <= 0 or count >= rows:
+        return 1.0
+    if count == 0:  # the bound in closed form: (1 - p) ** rows = 1 - level
+        return float(1.0 - (1.0 - level) ** (1.0 / rows))
     from scipy.special import betaincinv
 
-    if rows <= 0:
-        return 1.0
-    if count >= rows:
-        return 1.0
     return float(betaincinv(count + 1, rows - count, level))
 
 
@@ -76,24 +76,38 @@ def more_than_before(count: int, rows: int, before: int, before_rows: int) -> fl
     >>> round(more_than_before(9, 300, 0, 300), 4)
     0.002
     """
-    from scipy.special import bdtrc
-
     total = count + before
     if not count or rows <= 0:
         return 1.0
     if before_rows <= 0:
         return 0.0
-    return float(bdtrc(count - 1, total, rows / (rows + before_rows)))
+    share = rows / (rows + before_rows)
+    if not before:  # every one of them in the batch
+        return float(share**count)
+    from scipy.special import bdtrc
+
+    return float(bdtrc(count - 1, total, share))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment: reject where the adjusted value is below alpha, and
     the chance of any false rejection in the family stays at alpha."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted = [1.0] * len(p_values)
+    return holm_partial(p_values, len(p_values))
+
+
+def holm_partial(p_values: Sequence[float | None], family: int) -> list[float]:
+    """Holm's adjustment of some of a family's p-values, the others (not computed)
+    taken as larger than all of these: exact when they are, conservative when not.
+
+    >>> holm_partial([0.01, 0.02], 5)
+    [0.05, 0.08]
+    """
+    present = [math.nan if p is None else p for p in p_values]
+    order = sorted(range(len(present)), key=lambda i: present[i])
+    adjusted = [1.0] * len(present)
     running = 0.0
     for rank, index in enumerate(order):
-        value = min(1.0, (len(p_values) - rank) * p_values[index])
+        value = min(1.0, (family - rank) * present[index])
         running = max(running, value)
         adjusted[index] = running
     return adjusted

@@ -23,11 +23,11 @@ def categorical_measures(
     from loopml.data._distances import categorical_distances
 
     # Exact over every value when both profiles count them all, else with a bound.
-    measures, keys, r, c = categorical_distances(ref, cur)
+    measures, keys, r, c, full = categorical_distances(ref, cur)
     ref_p = [n / ref.count for n in r]
     cur_p = [n / cur.count for n in c]
     shown = {"values": keys[:50], "shares": ref_p[:50]}
-    return measures, shown, {"values": keys[:50], "shares": cur_p[:50]}, (list(r), list(c))
+    return measures, shown, {"values": keys[:50], "shares": cur_p[:50]}, full
 
 
 def numeric_measures(

@@ -180,7 +180,9 @@ def _refuse_repeated_header(path: Path, header: list[str]) -> None:
 
 
 def _refuse_mixed_text(table: pl.DataFrame, where: str) -> None:
-    """A CSV column that is mostly numbers with some text is a data error, not text."""
+    """A CSV column that is mostly numbers with some words is a data error, not text
+    (``twelve`` among amounts). A column of codes, mostly numbers but with others that
+    hold digits too (ICD codes such as 401, 250 and V45), is text."""
     import polars as pl
 
     for name in table.columns:
@@ -194,6 +196,8 @@ def _refuse_mixed_text(table: pl.DataFrame, where: str) -> None:
         parsed = len(numbers) - numbers.null_count()
         if parsed == len(present) or parsed <= MIXED_NUMERIC_SHARE * len(present):
             continue
+        if present.filter(numbers.is_null()).str.contains(r"\d").all():
+            continue  # codes
         row = int(numbers.is_null().arg_true()[0])
         bad = present[row]
         raise InvalidInput(

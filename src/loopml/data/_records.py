@@ -28,7 +28,8 @@ class ColumnDrift:
 
     ``method`` names the effect size judged (``statistic``, against ``threshold``);
     ``p_value`` is the column's test, ``p_adjusted`` the same after Holm's adjustment
-    over every column compared. A column drifts when both agree: the adjusted p-value
+    over every column compared (both None when the effect is below its threshold: the
+    column cannot drift, and is not tested). A column drifts when both agree: the adjusted p-value
     is below the schema's ``drift_alpha`` and the effect reaches its threshold (for
     the p-value methods ``ks`` and ``chisquare``, the column's own p-value alone).
     ``kind`` is "drift" or "label_shift" (the label), ``summary`` the direction and
@@ -42,8 +43,8 @@ class ColumnDrift:
     measures: dict[str, float]
     reference: dict[str, Any]  # what the report draws: shares per bin or per value
     current: dict[str, Any]
-    p_value: float = 1.0
-    p_adjusted: float = 1.0
+    p_value: float | None = None  # None: not tested, the effect below its threshold
+    p_adjusted: float | None = None
     kind: str = "drift"
     summary: str = ""
 

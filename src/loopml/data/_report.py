@@ -10,7 +10,7 @@ fetched: the charts are drawn here, and everything the data supplies is escaped.
 >>> from loopml.data._profile import profile
 >>> from loopml.data._validate import validate_profile
 >>> before = profile(pl.DataFrame({"x": [1.0, 2.0, 3.0] * 20}))
->>> after = profile(pl.DataFrame({"x": [2.0, 3.0, 4.0] * 20}))
+>>> after = profile(pl.DataFrame({"x": [-1.0, 2.0, 3.0] * 20}))
 >>> page = render_report(validate_profile(after, reference=before), title="x@v2 against x@v1",
 ...                      current=after, reference=before)
 >>> page.startswith("<!DOCTYPE html>"), "<svg" in page, "Failed" in page

@@ -30,6 +30,7 @@ certain (:mod:`loopml.data._evidence`). Inferred limits are the 99% upper bound 
 the share the reference showed, so they account for the reference's size.
 
 >>> import polars as pl
+>>> from loopml.data._infer import infer_schema
 >>> from loopml.data._profile import profile
 >>> schema = infer_schema(profile(pl.DataFrame({"plan": ["basic", "pro"] * 50})))
 >>> schema.column("plan").domain

@@ -208,6 +208,9 @@ class _KnownChampion:
     evaluation: Evaluation | None = None
     ref: str | None = None
     absent: str = ""
+    # Every ref the champion's model goes by: the artifact a step saved and the model
+    # version it was registered as hold the same bytes under two names.
+    names: frozenset[str] = frozenset()
 
     @property
     def exists(self) -> bool:
@@ -272,7 +275,7 @@ def _known_champion(
 ) -> _KnownChampion:
     """The champion given, else the registry's champion of ``model``, else why none."""
     if champion is not None:
-        return _KnownChampion(evaluation=champion)
+        return _KnownChampion(evaluation=champion, names=_names_of(champion.model, found))
     if model is None:
         return _KnownChampion(
             absent="none was given and the candidate is not a registered model (give "
@@ -283,8 +286,28 @@ def _known_champion(
         return _KnownChampion(absent=f"none was given and no workspace holds model {model!r}")
     for alias in store.aliases(kind="model", name=model):
         if alias.alias == "champion":
-            return _KnownChampion(ref=store.get_artifact(alias.artifact_id).ref)
+            artifact = store.get_artifact(alias.artifact_id)
+            same = store.find_artifacts(kind=artifact.kind, digest=artifact.digest)
+            return _KnownChampion(
+                ref=artifact.ref, names=frozenset({artifact.ref, *(a.ref for a in same)})
+            )
     return _KnownChampion(absent=f"model {model!r} has no champion yet")
+
+
+def _names_of(ref: str | None, found: _StoreIfAny) -> frozenset[str]:
+    """Every ref of the bytes ``ref`` names: a model a step saved (``NAME/train@v1``)
+    and the model version it was registered as (``NAME@v1``) hold the same bytes."""
+    store = found.store
+    if ref is None or "@" not in ref or store is None:
+        return frozenset()
+    name, _, selector = ref.partition("@")
+    digests = {
+        artifact.digest
+        for artifact in store.find_artifacts(name=name)
+        if selector in (f"v{artifact.version}", f"blake3:{artifact.digest}")
+    }
+    same = [a for digest in digests for a in store.find_artifacts(digest=digest)]
+    return frozenset({ref, *(a.ref for a in same if a.kind in ("model", "output"))})
 
 
 def _against_champion(candidate: Evaluation, known: _KnownChampion, check: str) -> Check | None:
@@ -305,7 +328,8 @@ def _against_champion(candidate: Evaluation, known: _KnownChampion, check: str) 
             )
         return Check(check, False, weigh.cannot_pair(known.called))
     expected = known.ref if known.evaluation is None else known.evaluation.model
-    if expected is not None and "@" in paired.against and paired.against != expected:
+    named = paired.against == expected or paired.against in known.names
+    if expected is not None and "@" in paired.against and not named:
         return Check(
             check,
             False,
