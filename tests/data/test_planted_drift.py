@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
 from planted import PLANTED, UNTOUCHED, current_table, reference_table
 
-from loopml.data import Validation, infer_schema, profile, validate_profile
+from loopml.data import DriftRule, Validation, infer_schema, profile, validate_profile
 
 # The anomaly each planted change must raise (others may come with it).
 EXPECTED = {
@@ -96,3 +98,23 @@ def test_a_train_eval_split_with_different_label_shares_is_skew() -> None:
     skewed = validate_profile(bad_eval, reference=train, comparison="skew")
     # The label is one column of the family, reported once.
     assert {a.kind for a in skewed.errors} == {"label_skew"}
+
+
+def test_a_column_rule_names_its_own_test_or_falls_back_to_the_default() -> None:
+    rng = np.random.default_rng(7)
+    before = profile(pl.DataFrame({"x": rng.normal(0, 1, 300)}))
+    after = profile(pl.DataFrame({"x": rng.normal(1, 1, 300)}))
+    inferred = infer_schema(before)
+
+    def judged(rule: DriftRule) -> tuple[str, bool]:
+        column = replace(inferred.column("x"), drift=rule)
+        (drift,) = validate_profile(
+            after, schema=replace(inferred, columns=(column,)), reference=before
+        ).drift
+        return drift.method, drift.drifted
+
+    # The KS p-value alone, as asked; a chi-square of a continuous column cannot be
+    # given, so the default (evidence and effect) judges it.
+    assert judged(DriftRule("ks", 0.05)) == ("ks", True)
+    assert judged(DriftRule("chisquare", 0.05)) == ("wasserstein", True)
+    assert judged(DriftRule("wasserstein", 5.0)) == ("wasserstein", False)  # too small an effect

@@ -133,6 +133,7 @@ def _measure(
     if ref.values is not None and cur.values is not None and (ref.categorical or ref.numeric):
         measures, ref_shares, cur_shares, (r, c) = categorical_measures(ref, cur)
         test = functools.partial(_evidence.categorical_test, r, c)
+        tested_by = "chisquare"
         default = DriftRule("linf", tolerance) if kind == "label_shift" else EFFECT["categorical"]
         summary = (
             _label_words(ref_shares, cur_shares)
@@ -142,12 +143,15 @@ def _measure(
     elif ref.numeric and cur.numeric and ref.quantiles and cur.quantiles:
         measures, ref_shares, cur_shares = numeric_measures(ref, cur, reference, current)
         test = functools.partial(_numeric_test, reference, current, ref.name)
+        tested_by = "ks"
         default = EFFECT["numeric"]
         summary = _number_words(measures)
     else:
         return None
     rule = spec.drift if spec is not None and spec.drift is not None else default
-    if rule.method not in measures and rule.method not in P_VALUE_METHODS:
+    # A rule this column's kind cannot give (chi-square of a continuous column, a
+    # distance measured only for the other kind): the default for its kind.
+    if rule.method not in measures and rule.method != tested_by:
         rule = default
     return _Measured(ref, kind, rule, measures, ref_shares, cur_shares, test, summary)
 
