@@ -15,8 +15,8 @@ It is a YAML file (JSON is YAML too) that a person can read and change:
         type: integer              # integer, float, string, boolean, date, datetime, ...
         role: count                # what the column is; see ROLES
         required: true             # missing_column when absent
-        max_missing: 0.01          # share of missing values allowed
-        range: {min: 0, max: null, max_outside: 0.0005}
+        max_missing: 0.0005        # share of missing values allowed
+        range: {min: 0, max: 180, max_outside: 0.0005}
         seen: {missing: 0, outside_range: 0}   # the counts the limits came from
       plan:
         type: string
