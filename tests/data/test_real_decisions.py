@@ -51,12 +51,13 @@ def test_random_halves_rarely_fail_or_warn(cell: tuple[str, int]) -> None:
     )
 
 
-# The planted changes the must-hold list names, each once: the benchmark has them all
-# (on the 337k-row flights table, 1,000 rows and more take half a minute each here).
+# The planted changes the must-hold list names, each once: the benchmark has them all.
+# A new category in 5% of 300 rows is found in 93% of splits (the family of 13 columns
+# asks p < 0.004 of it): it is tested at 1,000 rows, where it is found in all.
 LEFT_TO_THE_BENCHMARK = (
     "mean +0.2 sd, 10,000 rows (flights arr_delay)",
     "sentinel -1 in 5%, 1,000 rows (flights distance)",
-    "new category in 5%, 1,000 rows (flights carrier)",
+    "new category in 5%, 300 rows (flights carrier)",
 )
 CASES = [case for case in PLANTED if case.name not in LEFT_TO_THE_BENCHMARK]
 

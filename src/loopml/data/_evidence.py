@@ -215,10 +215,16 @@ def _tail_shares(drawn: Floats) -> Floats:
 
 
 def _permutations(totals: npt.NDArray[np.int64], n_ref: int, draws: int) -> npt.NDArray[np.int64]:
+    """``draws`` tables with both margins of the observed one: each draw's counts of
+    the reference's side, given every value's total."""
     import numpy as np
 
     rng = np.random.default_rng(PERMUTATION_SEED)
-    drawn: npt.NDArray[np.int64] = rng.multivariate_hypergeometric(totals, n_ref, size=PERMUTATIONS)
+    # Drawing row by row is quicker when there are few rows per value (many rare ones).
+    few = int(totals.sum()) <= 50 * len(totals)
+    drawn: npt.NDArray[np.int64] = rng.multivariate_hypergeometric(
+        totals, n_ref, size=draws, method="count" if few else "marginals"
+    )
     return drawn
 
 
