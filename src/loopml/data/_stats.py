@@ -1,9 +1,7 @@
-"""Distances and tests between two column profiles.
-
-Distances (effect sizes) come from the full data through the stored quantiles and
-counts; p-values come from tests run on what they are sized for: the chi-square test on
-the exact counts of both tables (a two-sample test of homogeneity, neither side taken
-as exact), the KS test on the stored row samples, with the sample sizes it used.
+"""Distances between two column profiles read off their stored quantiles and counts
+(profiles stored before order statistics were kept are measured this way), and the
+binned PSI and Jensen-Shannon of numeric columns. The tests are in
+:mod:`loopml.data._evidence`, the exact distances in :mod:`loopml.data._distances`.
 
 >>> import numpy as np
 >>> float(cdf_from_quantiles(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), np.array([2.0]))[0])
@@ -107,61 +105,3 @@ def js_distance(ref: Sequence[float], cur: Sequence[float]) -> float:
 def linf(ref: Sequence[float], cur: Sequence[float]) -> float:
     """The largest difference in share of any one value (TFDV's L-infinity)."""
     return max((abs(r - c) for r, c in zip(ref, cur, strict=True)), default=0.0)
-
-
-def chi_square(ref_counts: Sequence[int], cur_counts: Sequence[int]) -> tuple[float, float]:
-    """Two-sample chi-square test of homogeneity on a 2 x k table: (statistic, p-value)."""
-    from scipy.stats import chi2_contingency
-
-    kept = [(r, c) for r, c in zip(ref_counts, cur_counts, strict=True) if r or c]
-    if len(kept) < 2 or not sum(r for r, _ in kept) or not sum(c for _, c in kept):
-        return 0.0, 1.0
-    result = chi2_contingency([[r for r, _ in kept], [c for _, c in kept]], correction=False)
-    return float(result.statistic), float(result.pvalue)
-
-
-def ks_test(
-    ref_sample: Floats,
-    cur_sample: Floats,
-    known: dict[tuple[int, int, float], tuple[float, float]] | None = None,
-    *,
-    gap: float | None = None,
-) -> tuple[float, float]:
-    """The two-sample KS test on raw values: (statistic, p-value).
-
-    SciPy's result is a function of the two sizes and the largest gap between the two
-    empirical CDFs only (its exact and asymptotic p-values take nothing else). With
-    ``known``, a dict kept across the columns of a table, the gap is computed here as
-    SciPy computes it and the test runs once per distinct (sizes, gap): 20,000 alike
-    columns of 1,000 rows then take a few hundred runs of a millisecond each. ``gap``
-    is that gap when the caller computed it already on these samples.
-    """
-    from scipy.stats import ks_2samp
-
-    if not len(ref_sample) or not len(cur_sample):
-        return 0.0, 1.0
-    key = None
-    if known is not None:
-        found_gap = _ks_gap(ref_sample, cur_sample) if gap is None else gap
-        key = (len(ref_sample), len(cur_sample), found_gap)
-        if key in known:
-            return known[key]
-    result = ks_2samp(ref_sample, cur_sample)
-    found = float(result.statistic), float(result.pvalue)
-    if key is not None and known is not None:
-        known[key] = found
-    return found
-
-
-def _ks_gap(ref_sample: Floats, cur_sample: Floats) -> float:
-    """The two-sided statistic before SciPy's test rounds it, computed as it does."""
-    import numpy as np
-
-    first, second = np.sort(ref_sample), np.sort(cur_sample)
-    both = np.concatenate([first, second])
-    gaps = np.searchsorted(first, both, side="right") / len(first) - np.searchsorted(
-        second, both, side="right"
-    ) / len(second)
-    below = np.clip(-gaps[np.argmin(gaps)], 0, 1)
-    above = gaps[np.argmax(gaps)]
-    return float(below if below > above else above)
