@@ -34,6 +34,7 @@ shows by chance.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -162,7 +163,7 @@ def column_role(column: ColumnProfile) -> str:
     if column.categorical:
         repeated = column.distinct <= DOMAIN_MAX and column.distinct * 2 <= column.count
         return "category" if repeated and not column.other else "text"
-    return "number" if column.numeric else "text"
+    return "text"  # durations and other types: no range and no domain
 
 
 def _identifier(column: ColumnProfile) -> bool:
@@ -181,6 +182,4 @@ def _identifier(column: ColumnProfile) -> bool:
 def inferred_limit(count: int, rows: int) -> float:
     """The share a reference of ``rows`` rows allows, having shown ``count``: its 99%
     upper bound, rounded up to four decimals to read well in the file."""
-    import math
-
     return min(1.0, math.ceil(_evidence.upper_bound(count, rows) * 10_000) / 10_000)
