@@ -29,33 +29,16 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
+# The cases the gate's tests use: one copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "evaluation"))
+from evaluation_zoo import ColumnPrediction
+from gate_cases import ROWS, candidate, paired_accuracy, segment_rows
+
 from _tools import RESULTS, load_average, machine, print_columns, say
 from loopml.evaluation import Evaluation, evaluate, gate
 from loopml.evaluation._paired import compare
 from loopml.evaluation._predict import Predictions
 from loopml.evaluation._records import Paired
-
-CLASSES = np.array(["no", "yes"])
-ROWS = 1_000
-
-
-def candidate(paired: Paired, metric: str) -> Evaluation:
-    found = paired.metrics[metric]
-    return Evaluation(
-        task="classification" if metric == "accuracy" else "regression",
-        primary=metric,
-        rows=found.rows,
-        metrics={metric: found.value},
-        intervals={},
-        baseline={},
-        baseline_description="",
-        slices=[],
-        perturbation={},
-        calibration=None,
-        latency_ms={},
-        size_bytes={},
-        paired=paired,
-    )
 
 
 def blocked(evaluation: Evaluation, policy: dict[str, Any] | None = None) -> bool:
@@ -64,16 +47,7 @@ def blocked(evaluation: Evaluation, policy: dict[str, Any] | None = None) -> boo
 
 
 def accuracy_trial(rng: np.random.Generator, drop: float, disagree: float) -> Evaluation:
-    only_champion, only_challenger = (disagree + drop) / 2, (disagree - drop) / 2
-    shares = [0.85 - only_champion, only_champion, only_challenger, 0.15 - only_challenger]
-    cell = rng.choice(4, size=ROWS, p=shares)
-    y = rng.integers(0, 2, ROWS)
-    right = (np.isin(cell, (0, 1)), np.isin(cell, (0, 2)))
-    champion, challenger = (
-        Predictions("classification", y, np.where(r, y, 1 - y), CLASSES) for r in right
-    )
-    found = compare(challenger, champion, only={"accuracy"})
-    return candidate(Paired("champion", ROWS, found), "accuracy")
+    return candidate(Paired("champion", ROWS, paired_accuracy(rng, drop, disagree)), "accuracy")
 
 
 def rmse_trial(rng: np.random.Generator, worse: float) -> Evaluation:
@@ -132,43 +106,16 @@ def simulated(trials: int) -> list[dict[str, str]]:
 
 
 def slice_trials(trials: int) -> list[dict[str, str]]:
-    import pandas as pd
-
-    class Column:
-        def __init__(self, column: str) -> None:
-            self.column = column
-
-        def predict(self, X: Any) -> Any:
-            return X[self.column].to_numpy()
-
     rng = np.random.default_rng(11)
     strict, loose, first = [], [], []
     for _ in range(trials):
-        segment = np.array(["a"] * 300 + ["b"] * 350 + ["c"] * 350)
-        y = rng.integers(0, 2, ROWS)
-        in_a = segment == "a"
-        draw = rng.random(ROWS)
-        champion_right = draw < 0.85
-        flip = np.where(
-            champion_right,
-            draw < np.where(in_a, 0.125, 0.075),
-            draw > 1 - np.where(in_a, 0.025, 0.075),
-        )
-        rows = pd.DataFrame(
-            {
-                "segment": segment,
-                "x": rng.normal(size=ROWS),
-                "champion": np.where(champion_right, y, 1 - y),
-                "challenger": np.where(champion_right ^ flip, y, 1 - y),
-                "y": y,
-            }
-        )
+        rows = segment_rows(rng)
         found = evaluate(
-            Column("challenger"),
+            ColumnPrediction("challenger"),
             rows,
             label="y",
             task="classification",
-            against=Column("champion"),
+            against=ColumnPrediction("champion"),
             slice_columns=["segment", "x"],
             record=False,
         )

@@ -16,45 +16,25 @@ import numpy as np
 import pandas as pd
 import pytest
 from evaluation_zoo import ColumnPrediction
+from gate_cases import ROWS, candidate, paired_accuracy, segment_rows
 
 from loopml.errors import InvalidInput
 from loopml.evaluation import Evaluation, evaluate, gate
-from loopml.evaluation._paired import compare, p_worse
-from loopml.evaluation._predict import Predictions
+from loopml.evaluation._paired import p_worse
 from loopml.evaluation._records import Paired
 
-CLASSES = np.array(["no", "yes"])
-ROWS = 1_000
 TRIALS = 1_000
 
 
 def simulated(rng: np.random.Generator, drop: float, disagree: float) -> Evaluation:
     """A challenger's evaluation against a champion 85% accurate on ROWS rows: the two
     disagree on ``disagree`` of the rows, and the challenger is ``drop`` less accurate."""
-    only_champion, only_challenger = (disagree + drop) / 2, (disagree - drop) / 2
-    shares = [0.85 - only_champion, only_champion, only_challenger, 0.15 - only_challenger]
-    cell = rng.choice(4, size=ROWS, p=shares)
-    y = rng.integers(0, 2, ROWS)
-    champion_right, challenger_right = np.isin(cell, (0, 1)), np.isin(cell, (0, 2))
-    champion = Predictions("classification", y, np.where(champion_right, y, 1 - y), CLASSES)
-    challenger = Predictions("classification", y, np.where(challenger_right, y, 1 - y), CLASSES)
-    paired = compare(challenger, champion, only={"accuracy"})
-    value = paired["accuracy"].value
-    return Evaluation(
-        task="classification",
-        primary="accuracy",
-        rows=ROWS,
-        metrics={"accuracy": value},
-        intervals={},
+    return candidate(
+        Paired("churn@v1", ROWS, paired_accuracy(rng, drop, disagree)),
+        "accuracy",
         baseline={"accuracy": 0.5},
         baseline_description="class prior",
-        slices=[],
-        perturbation={},
-        calibration=None,
-        latency_ms={},
-        size_bytes={},
         model="churn@v2",
-        paired=Paired("churn@v1", ROWS, paired),
     )
 
 
@@ -87,34 +67,6 @@ def test_a_drop_within_the_tolerance_passes() -> None:
     share = (1 + 0.017 * ROWS / (found.worse + found.better)) / 2
     expected = binomtest(found.worse, found.worse + found.better, share, alternative="greater")
     assert p_worse(found, 0.017) == pytest.approx(expected.pvalue)
-
-
-def segment_rows(rng: np.random.Generator) -> pd.DataFrame:
-    """1,000 rows in three segments (300, 350, 350) and a numeric column; the champion
-    is 85% right everywhere; the challenger disagrees with it on 15% of the rows and is
-    ten points worse on segment "a" alone."""
-    segment = np.array(["a"] * 300 + ["b"] * 350 + ["c"] * 350)
-    y = rng.integers(0, 2, ROWS)
-    in_a = segment == "a"
-    only_champion = np.where(in_a, 0.125, 0.075)
-    only_challenger = np.where(in_a, 0.025, 0.075)
-    draw = rng.random(ROWS)
-    champion_right = draw < 0.85
-    flip = np.where(
-        champion_right,
-        draw < only_champion,
-        draw > 1 - only_challenger,
-    )
-    challenger_right = champion_right ^ flip
-    return pd.DataFrame(
-        {
-            "segment": segment,
-            "x": rng.normal(size=ROWS),
-            "champion": np.where(champion_right, y, 1 - y),
-            "challenger": np.where(challenger_right, y, 1 - y),
-            "y": y,
-        }
-    )
 
 
 def test_a_slice_with_a_ten_point_drop_is_named_first() -> None:
