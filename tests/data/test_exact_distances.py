@@ -18,9 +18,10 @@ from scipy.spatial.distance import jensenshannon
 
 import loopml
 from loopml.data import profile, validate_profile
+from loopml.data._binned import binned_distances
 from loopml.data._orderstats import OrderStats, ks_bounds, sketch, wasserstein_bounds
 from loopml.data._profile import Profile, sorted_quantiles
-from loopml.data._stats import wasserstein
+from loopml.data._stats import PSI_FLOOR, decile_edges, wasserstein
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 HEAVY: dict[str, Draw] = {
@@ -37,12 +38,28 @@ def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
     workspace.close()
 
 
-def exact_numeric(ref: np.ndarray, cur: np.ndarray) -> dict[str, float]:
+def exact_numeric(ref: np.ndarray, cur: np.ndarray, ref_quantiles: Any) -> dict[str, float]:
+    """SciPy's distances on the full columns, and PSI and JS over every value in the
+    reference's decile bins (their edges read off the reference profile's quantiles)."""
     raw = scipy_stats.wasserstein_distance(ref, cur)
     return {
         "wasserstein_raw": raw,
         "wasserstein": raw / ref.std(ddof=1),
         "ks": scipy_stats.ks_2samp(ref, cur).statistic,
+        **exact_binned(ref, cur, decile_edges(ref_quantiles)),
+    }
+
+
+def exact_binned(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> dict[str, float]:
+    """PSI and JS (SciPy's) of every value's share in the bins (-inf, e1], (e1, e2], ..."""
+    ref_shares, cur_shares = (
+        np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1) / len(x)
+        for x in (ref, cur)
+    )
+    floored_ref, floored_cur = np.maximum(ref_shares, PSI_FLOOR), np.maximum(cur_shares, PSI_FLOOR)
+    return {
+        "psi": float(((floored_cur - floored_ref) * np.log(floored_cur / floored_ref)).sum()),
+        "jensenshannon": float(jensenshannon(ref_shares, cur_shares, base=2)),
     }
 
 
@@ -55,6 +72,12 @@ def assert_within(measures: dict[str, Any], exact: dict[str, float], what: str) 
         rounding = 1e-9 * max(abs(truth), 1.0)
         assert error <= bound + rounding, f"{what} {name}: {found} ± {bound}, exact {truth}"
         assert error <= max(0.01 * abs(truth), bound) + rounding, f"{what} {name}"
+
+
+def quantiles(reference: Profile, name: str) -> list[float]:
+    found = reference.column(name).quantiles
+    assert found is not None
+    return found
 
 
 def drifts(reference: Profile, current: Profile) -> dict[str, dict[str, Any]]:
@@ -82,12 +105,16 @@ def heavy_tables(
 def test_numeric_distances_match_scipy_on_heavy_tails(rows: int) -> None:
     rng = np.random.default_rng(rows)
     ref, cur = heavy_tables(rng, rows, untouched=True)
-    found = drifts(profile(ref), profile(cur))
+    reference = profile(ref)
+    found = drifts(reference, profile(cur))
     for name in ref.columns:
-        exact = exact_numeric(ref[name].to_numpy(), cur[name].to_numpy())
+        exact = exact_numeric(
+            ref[name].to_numpy(), cur[name].to_numpy(), quantiles(reference, name)
+        )
         assert_within(found[name], exact, f"{name} at {rows:,} rows")
         if rows <= 5_000:  # the sample is the table: every value is known
-            assert found[name]["wasserstein_bound"] == found[name]["ks_bound"] == 0.0
+            bounds = ("wasserstein", "ks", "psi", "jensenshannon")
+            assert all(found[name][f"{what}_bound"] == 0.0 for what in bounds)
     # Untouched heavy tails are not drift (quantiles made them so, 19 to 356 times over).
     assert rows < 100_000 or all(found[f"{name}_untouched"]["wasserstein"] < 0.1 for name in HEAVY)
 
@@ -110,20 +137,28 @@ def million_row_tables(*, untouched: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def test_a_million_rows_with_planted_extremes() -> None:
     ref, cur = million_row_tables(untouched=False)
-    found = drifts(profile(ref), profile(cur))
+    reference = profile(ref)
+    found = drifts(reference, profile(cur))
     for name in ref.columns:
-        exact = exact_numeric(ref[name].to_numpy(), cur[name].to_numpy())
+        exact = exact_numeric(
+            ref[name].to_numpy(), cur[name].to_numpy(), quantiles(reference, name)
+        )
         assert_within(found[name], exact, f"{name} at 1M rows")
         assert found[name]["wasserstein_bound"] < 0.005  # of a standard deviation
         assert found[name]["ks_bound"] < 0.001
+        assert found[name]["psi_bound"] < 0.005  # PSI thresholds are 0.1 to 0.25
+        assert found[name]["jensenshannon_bound"] < 0.01
     assert found["normal"]["wasserstein"] > 0.1  # the shifted one drifts
 
 
 def test_a_million_rows_untouched_and_a_replaced_category() -> None:
     ref, cur = million_row_tables(untouched=True)
-    found = drifts(profile(ref), profile(cur))
+    reference = profile(ref)
+    found = drifts(reference, profile(cur))
     for name in HEAVY:
-        exact = exact_numeric(ref[name].to_numpy(), cur[name].to_numpy())
+        exact = exact_numeric(
+            ref[name].to_numpy(), cur[name].to_numpy(), quantiles(reference, name)
+        )
         assert_within(found[name], exact, f"{name} at 1M rows")
         assert found[name]["wasserstein"] < 0.1  # no drift, as quantiles said there was
     assert found["code"]["jensenshannon"] == 1.0
@@ -135,8 +170,9 @@ def test_one_changed_row_in_200000_is_not_drift() -> None:
     before = rng.normal(50.0, 10.0, 200_000)
     after = before.copy()
     after[123] = 50.0 + 10.0 * 1_000  # one row, a thousand sd out
-    found = drifts(profile(pl.DataFrame({"x": before})), profile(pl.DataFrame({"x": after})))
-    exact = exact_numeric(before, after)
+    reference = profile(pl.DataFrame({"x": before}))
+    found = drifts(reference, profile(pl.DataFrame({"x": after})))
+    exact = exact_numeric(before, after, quantiles(reference, "x"))
     assert_within(found["x"], exact, "one changed row")
     assert 0.004 < exact["wasserstein"] < 0.006  # what it really is
     assert found["x"]["wasserstein"] < 0.01 < 0.1  # far from the threshold
@@ -193,6 +229,12 @@ def test_bounds_are_honest_for_small_sketches() -> None:
         quantiles_a = OrderStats.from_quantiles(sorted_quantiles(a), len(a))
         low, high = wasserstein_bounds(quantiles_a, kept_b)
         assert low * (1 - 1e-12) <= exact <= high * (1 + 1e-12) + 1e-12
+        edges = decile_edges(sorted_quantiles(a))
+        binned = exact_binned(a, b, edges)
+        for stats_a in (kept_a, quantiles_a):
+            found = binned_distances(stats_a, kept_b, edges)
+            for name, truth in binned.items():
+                assert abs(found[name] - truth) <= found[f"{name}_bound"] + 1e-9, (trial, name)
 
 
 def stored_as_before(current: Profile) -> Profile:
@@ -218,7 +260,8 @@ def test_profiles_stored_before_are_read_with_honest_wider_bounds() -> None:
         assert found[name]["from_quantiles"] == 1.0
         as_before = wasserstein(old_ref.column(name).quantiles, old_cur.column(name).quantiles)  # type: ignore[arg-type]
         assert found[name]["wasserstein_raw"] == as_before  # verdicts on old profiles stand
-        assert_within(found[name], exact_numeric(ref[name].to_numpy(), cur[name].to_numpy()), name)
+        exact = exact_numeric(ref[name].to_numpy(), cur[name].to_numpy(), quantiles(old_ref, name))
+        assert_within(found[name], exact, name)
     joined = (
         ref["c"]
         .value_counts(name="r")

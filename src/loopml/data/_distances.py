@@ -13,12 +13,18 @@ when the distance is exact.
   kept (``loopml.profile/2``) brackets them by its 1,001 quantiles: the distances are
   reported as they were then (so verdicts on old references stand), with how far they
   can be from the exact ones as the bound (much wider), and ``from_quantiles`` is 1.
+  ``psi`` and ``jensenshannon`` over the reference's decile bins come from the same
+  brackets (:mod:`loopml.data._binned`): exact under the same conditions, else the
+  middle of their bracket with half of it as the bound.
 - **Categorical** (``jensenshannon``, base 2, with ``psi``, ``linf`` and the chi-square
   test on the same counts): exact when both profiles count every value (up to 1,000
   distinct values, or all of them in ``all_values``). Otherwise (an older profile) it
   is reported as before, the uncounted values pooled as "(other)", and its bound comes
   from bracketing the values not counted on both sides: pooled into one value (which
-  can only lower the distance) and kept apart (which can only raise it).
+  can only lower the distance) and kept apart (which can only raise it). The PSI of
+  such pooled counts has no finite bound (how the pooled rows split is unknown, and a
+  share under PSI's floor weighs any amount), so its ``psi_bound`` is infinite, and
+  ``linf_bound`` says only that L-infinity lies between 0 and 1.
 
 >>> import polars as pl
 >>> from loopml.data._profile import profile
@@ -35,6 +41,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from loopml.data import _stats
+from loopml.data._binned import binned_distances
 from loopml.data._orderstats import (
     OrderStats,
     exact_distances,
@@ -58,6 +65,13 @@ def numeric_distances(
     ref_values, ref_stats, ref_from = _order_stats(ref, reference)
     cur_values, cur_stats, cur_from = _order_stats(cur, current)
     found: dict[str, float] = {}
+    assert ref.quantiles is not None
+    assert cur.quantiles is not None
+    edges = _stats.decile_edges(ref.quantiles)
+    if "quantiles" in (ref_from, cur_from):
+        found |= _binned_as_before(ref.quantiles, cur.quantiles, ref_stats, cur_stats, edges)
+    else:
+        found |= binned_distances(ref_stats, cur_stats, edges)
     if ref_values is not None and cur_values is not None:
         raw, ks, gap = exact_distances(ref_values, cur_values)
         raw_bound = ks_bound = 0.0
@@ -66,8 +80,6 @@ def numeric_distances(
     elif "quantiles" in (ref_from, cur_from):
         # As loopml measured them before (so verdicts on old profiles stand), with the
         # honest bound: the farther end of the bracket.
-        assert ref.quantiles is not None
-        assert cur.quantiles is not None
         raw = _stats.wasserstein(ref.quantiles, cur.quantiles)
         raw_bound = _farthest(raw, wasserstein_bounds(ref_stats, cur_stats))
         ks = _stats.ks_statistic(ref.quantiles, cur.quantiles)
@@ -90,6 +102,28 @@ def numeric_distances(
         ks_bound=ks_bound,
         from_quantiles=float("quantiles" in (ref_from, cur_from)),
     )
+    return found
+
+
+def _binned_as_before(
+    ref_quantiles: list[float],
+    cur_quantiles: list[float],
+    ref_stats: OrderStats,
+    cur_stats: OrderStats,
+    edges: npt.NDArray[np.float64],
+) -> dict[str, float]:
+    """PSI and JS of an older profile, read off the quantiles as they were then, each
+    with its honest bound: the farther end of the bracket its order statistics give."""
+    ref_bins, cur_bins = _stats.numeric_bins(ref_quantiles, cur_quantiles)
+    bracketed = binned_distances(ref_stats, cur_stats, edges)
+    found: dict[str, float] = {}
+    for name, value in (
+        ("psi", _stats.psi(ref_bins, cur_bins)),
+        ("jensenshannon", _stats.js_distance(ref_bins, cur_bins)),
+    ):
+        middle_value, half = bracketed[name], bracketed[f"{name}_bound"]
+        found[name] = value
+        found[f"{name}_bound"] = _farthest(value, (middle_value - half, middle_value + half))
     return found
 
 
@@ -124,6 +158,7 @@ def categorical_distances(
     (the counted ones, the rest pooled as "(other)"); and both count vectors over every
     value when both profiles count them all (else over those shown), for the test."""
     keys, ref_counts, cur_counts = _shown_counts(ref, cur)
+    exact = True
     if not ref.other and not cur.other:
         ref_full, cur_full = ref_counts, cur_counts
         js, js_bound = _js_exact(ref_full, cur_full), 0.0
@@ -134,12 +169,16 @@ def categorical_distances(
         ref_full, cur_full = ref_counts, cur_counts
         js = _stats.js_distance(_shares(ref_full), _shares(cur_full))
         js_bound = _farthest(js, _js_bracket(ref, cur))
+        exact = False
     ref_p, cur_p = _shares(ref_full), _shares(cur_full)
+    linf = _stats.linf(ref_p, cur_p)
     measures = {
         "jensenshannon": js,
         "jensenshannon_bound": js_bound,
         "psi": _stats.psi(ref_p, cur_p),
-        "linf": _stats.linf(ref_p, cur_p),
+        "psi_bound": 0.0 if exact else math.inf,
+        "linf": linf,
+        "linf_bound": 0.0 if exact else _farthest(linf, (0.0, 1.0)),
     }
     return measures, keys, ref_counts, cur_counts, (list(ref_full), list(cur_full))
 

@@ -37,14 +37,12 @@ def numeric_measures(
 
     assert ref.quantiles is not None
     assert cur.quantiles is not None
-    # Wasserstein and KS: exact, or with their bounds (``*_bound``); see _distances.
+    # Wasserstein, KS, PSI and JS: exact, or with their bounds (``*_bound``); see
+    # _distances.
     measures = numeric_distances(ref, cur, reference, current)
     measures.pop("ks_gap", None)
     scale = ref.std or 0.0
-    ref_bins, cur_bins = _stats.numeric_bins(ref.quantiles, cur.quantiles)
     measures |= {
-        "psi": _stats.psi(ref_bins, cur_bins),
-        "jensenshannon": _stats.js_distance(ref_bins, cur_bins),
         "mean_shift": ((cur.mean or 0.0) - (ref.mean or 0.0)) / scale if scale > 0 else 0.0,
         "std_ratio": (cur.std or 0.0) / scale if scale > 0 else 1.0,
     }

@@ -74,11 +74,21 @@ def numeric_bins(
 
     ref = np.asarray(ref_quantiles, dtype=np.float64)
     cur = np.asarray(cur_quantiles, dtype=np.float64)
-    steps = len(ref) - 1
-    edges = np.unique(ref[[steps * k // NUMERIC_BINS for k in range(1, NUMERIC_BINS)]])
+    edges = decile_edges(ref)
     ref_cdf = np.concatenate(([0.0], cdf_from_quantiles(ref, edges), [1.0]))
     cur_cdf = np.concatenate(([0.0], cdf_from_quantiles(cur, edges), [1.0]))
     return [float(s) for s in np.diff(ref_cdf)], [float(s) for s in np.diff(cur_cdf)]
+
+
+def decile_edges(ref_quantiles: Sequence[float]) -> Floats:
+    """The inner edges of the bins of PSI and JS of a numeric column: the reference's
+    deciles, read off its quantiles at equal steps, each once."""
+    import numpy as np
+
+    ref = np.asarray(ref_quantiles, dtype=np.float64)
+    steps = len(ref) - 1
+    edges: Floats = np.unique(ref[[steps * k // NUMERIC_BINS for k in range(1, NUMERIC_BINS)]])
+    return edges
 
 
 def psi(ref: Sequence[float], cur: Sequence[float]) -> float:
