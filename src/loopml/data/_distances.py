@@ -51,6 +51,8 @@ from loopml.data._orderstats import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     import numpy.typing as npt
 
@@ -106,8 +108,8 @@ def numeric_distances(
 
 
 def _binned_as_before(
-    ref_quantiles: list[float],
-    cur_quantiles: list[float],
+    ref_quantiles: Sequence[float],
+    cur_quantiles: Sequence[float],
     ref_stats: OrderStats,
     cur_stats: OrderStats,
     edges: npt.NDArray[np.float64],

@@ -67,7 +67,7 @@ def ks_statistic(ref_quantiles: Sequence[float], cur_quantiles: Sequence[float])
 
 
 def numeric_bins(
-    ref_quantiles: Sequence[float], cur_quantiles: Sequence[float]
+    ref_quantiles: Sequence[float] | Floats, cur_quantiles: Sequence[float] | Floats
 ) -> tuple[list[float], list[float]]:
     """Shares of both tables in the reference's decile bins (open at both ends)."""
     import numpy as np
@@ -80,7 +80,7 @@ def numeric_bins(
     return [float(s) for s in np.diff(ref_cdf)], [float(s) for s in np.diff(cur_cdf)]
 
 
-def decile_edges(ref_quantiles: Sequence[float]) -> Floats:
+def decile_edges(ref_quantiles: Sequence[float] | Floats) -> Floats:
     """The inner edges of the bins of PSI and JS of a numeric column: the reference's
     deciles, read off its quantiles at equal steps, each once."""
     import numpy as np
