@@ -83,7 +83,7 @@ def test_a_wide_csv_is_profiled_as_numpy_computes_each_column(
     assert matrix.shape == (COLUMNS - COLUMNS // 500, 1_001)
     sample = stored.sample
     assert sample is not None
-    assert sample.shape == (ROWS, COLUMNS - COLUMNS // 500)
+    assert sample.values.shape == (ROWS, COLUMNS - COLUMNS // 500)
 
 
 def test_a_changed_wide_version_diffs_and_validates(ws: loopml.Workspace, tmp_path: Path) -> None:
@@ -140,13 +140,15 @@ def test_a_wide_csv_gets_the_types_a_narrow_read_gives(tmp_path: Path) -> None:
     assert read.equals(narrow)
 
 
-def test_a_sample_stored_as_parquet_by_an_earlier_loopml_is_read() -> None:
+def test_a_sample_stored_as_parquet_or_arrow_by_an_earlier_loopml_is_read() -> None:
     import io
 
-    from loopml.data._versions import _read_sample
+    from loopml.data._sample import Sample
 
     sample = pl.DataFrame({"x": [1.5, None, 3.0], "n": [1, 2, None]})
+    expected = Sample(("x", "n"), np.array([[1.5, 1.0], [np.nan, 2.0], [3.0, np.nan]]))
     for write in (sample.write_parquet, sample.write_ipc):
         buffer = io.BytesIO()
         write(buffer)
-        assert _read_sample(buffer.getvalue()).equals(sample)
+        assert Sample.read(buffer.getvalue(), ("x", "n")) == expected
+    assert Sample.read(expected.to_bytes(), ("x", "n")) == expected

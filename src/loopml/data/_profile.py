@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
 from loopml.data._orderstats import OrderStats
+from loopml.data._sample import Sample
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ class Profile:
     duplicate_rows: int
     columns: tuple[ColumnProfile, ...]
     label: str | None = None
-    sample: pl.DataFrame | None = field(default=None, compare=False, repr=False)
+    sample: Sample | None = field(default=None, compare=False, repr=False)
     # Every row's 64-bit hash, sorted: rows added and removed between two versions are
     # counted from these, without reading either table. Not part of ``to_json``.
     row_hashes: npt.NDArray[np.uint64] | None = field(default=None, compare=False, repr=False)
@@ -221,13 +222,12 @@ class Profile:
 
     def sample_values(self, name: str) -> npt.NDArray[np.float64] | None:
         """The sampled non-missing values of a numeric column, as floats."""
-        if self.sample is None or name not in self._sampled:
+        if self.sample is None or name not in self.sample:
             return None
         import numpy as np
 
-        # A null is NaN here (and cast from integers as Polars casts them): dropped
-        # with the NaN, as missing values are.
-        values = np.asarray(self.sample.get_column(name).to_numpy(), dtype=np.float64)
+        # A null is NaN here: dropped with the NaN, as missing values are.
+        values = self.sample.column(name)
         return values[~np.isnan(values)]
 
     def to_json(self) -> dict[str, Any]:
@@ -278,10 +278,6 @@ class Profile:
         )
 
     @functools.cached_property
-    def _sampled(self) -> frozenset[str]:
-        return frozenset(self.sample.columns) if self.sample is not None else frozenset()
-
-    @functools.cached_property
     def _positions(self) -> dict[str, int]:
         return {column.name: index for index, column in enumerate(self.columns)}
 
@@ -298,7 +294,7 @@ class Profile:
     def from_json(
         cls,
         data: dict[str, Any],
-        sample: pl.DataFrame | None = None,
+        sample: Sample | None = None,
         *,
         quantiles: npt.NDArray[np.float64] | None = None,
         row_hashes: npt.NDArray[np.uint64] | None = None,
@@ -415,7 +411,7 @@ def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
         columns=columns,
         label=label,
         # dropping the few others: selecting 20,000 columns by name takes a second
-        sample=sample.drop(others) if len(others) < len(columns) else pl.DataFrame(),
+        sample=Sample.of(sample.drop(others) if len(others) < len(columns) else pl.DataFrame()),
         row_hashes=hashes,
     )
 

@@ -11,6 +11,7 @@ store next to it. The first version's inferred schema becomes the dataset's sche
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import io
 import json
@@ -31,6 +32,7 @@ from loopml.data._files import (
 from loopml.data._infer import infer_schema
 from loopml.data._profile import Profile
 from loopml.data._read import read_table
+from loopml.data._sample import Sample
 from loopml.data._schema import Schema
 from loopml.data._staging import stage_path, stage_table, store_profile
 from loopml.errors import InvalidInput, NotFound
@@ -120,9 +122,6 @@ class DatasetVersion:
         what = f"the profile of {self.what}"
         data = json.loads(artifacts.read_bytes(self.metadata["profile"], what=what))
         sample_digest = self.metadata.get("profile_sample")
-        sample = (
-            _read_sample(artifacts.read_bytes(sample_digest, what=what)) if sample_digest else None
-        )
         quantiles_digest = self.metadata.get("profile_quantiles")
         quantiles = (
             _load_npy(artifacts.read_bytes(quantiles_digest, what=what))
@@ -131,17 +130,21 @@ class DatasetVersion:
         )
         order_digest = self.metadata.get("profile_order_stats")
         counts_digest = self.metadata.get("profile_counts")
-        return Profile.from_json(
+        table = Profile.from_json(
             data,
-            sample,
             quantiles=quantiles,
             order_stats=_load_npy(artifacts.read_bytes(order_digest, what=what))
             if order_digest
             else None,
-            all_values=_read_sample(artifacts.read_bytes(counts_digest, what=what))
+            all_values=_read_frame(artifacts.read_bytes(counts_digest, what=what))
             if counts_digest
             else None,
         )
+        if sample_digest is None:
+            return table
+        numeric = tuple(column.name for column in table.columns if column.numeric)
+        sample = Sample.read(artifacts.read_bytes(sample_digest, what=what), numeric)
+        return dataclasses.replace(table, sample=sample)
 
     def row_hashes(self) -> tuple[npt.NDArray[np.uint64], dict[str, Any]] | None:
         """Every row's hash, sorted, and what made them; None for a version stored
@@ -236,12 +239,10 @@ def _check_folder(
                 extra.unlink()
 
 
-def _read_sample(data: bytes) -> pl.DataFrame:
-    """A profile sample: Arrow IPC, or Parquet as earlier versions were stored with."""
+def _read_frame(data: bytes) -> pl.DataFrame:
+    """A profile's value counts, as Arrow IPC."""
     import polars as pl
 
-    if data.startswith(b"PAR1"):
-        return pl.read_parquet(io.BytesIO(data))
     return pl.read_ipc(io.BytesIO(data))
 
 
