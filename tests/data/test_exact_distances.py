@@ -196,9 +196,14 @@ def test_jensen_shannon_counts_every_value(rows: int) -> None:
         .join(cur.value_counts(name="k"), on="c", how="full", coalesce=True)
         .fill_null(0)
     )
-    exact = jensenshannon(joined["r"].to_numpy(), joined["k"].to_numpy(), base=2)
+    r, k = joined["r"].to_numpy() / rows, joined["k"].to_numpy() / rows
+    exact = jensenshannon(r, k, base=2)
     assert found["jensenshannon"] == pytest.approx(exact, rel=1e-9)
-    assert found["jensenshannon_bound"] == 0.0
+    floored_r, floored_k = np.maximum(r, PSI_FLOOR), np.maximum(k, PSI_FLOOR)
+    psi = ((floored_k - floored_r) * np.log(floored_k / floored_r)).sum()
+    assert found["psi"] == pytest.approx(psi, rel=1e-9)
+    assert found["linf"] == pytest.approx(np.abs(r - k).max(), rel=1e-9)
+    assert found["jensenshannon_bound"] == found["psi_bound"] == found["linf_bound"] == 0.0
     replaced = drifts(profile(ref.to_frame()), profile(("new" + ref).alias("c").to_frame()))["c"]
     assert replaced["jensenshannon"] == 1.0
 
