@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, OverlapWarning
 from loopml.evaluation import _inputs as inputs
 from loopml.evaluation import _record
 from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals, replicates
@@ -50,11 +50,6 @@ if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 DEFAULT_PRIMARY = {"classification": "accuracy", "regression": "rmse", "timeseries": "mase"}
-
-
-class OverlapWarning(UserWarning):
-    """Evaluation rows also appear in the training data, and ``allow_overlap=True``
-    let the evaluation go on: its metrics are optimistic."""
 
 
 def evaluate(
