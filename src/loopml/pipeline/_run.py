@@ -125,7 +125,7 @@ def _run_traced(
     forced = _forced(graph, options.force)
     nodes = graph.nodes
     if options.until is not None:
-        wanted = graph.upstream({graph.node(options.until).name})
+        wanted = graph.upstream({graph.node(options.until, field="until").name})
         nodes = [node for node in graph.nodes if node.name in wanted]
     store = ws.store
     reap_dead_runs(ws)
@@ -241,7 +241,7 @@ def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
         return {node.name for node in graph.nodes}
     if not force:
         return set()
-    names = {graph.node(name).name for name in force}  # unknown names are an error
+    names = {graph.node(name, field="force").name for name in force}  # unknown ones: an error
     return graph.downstream(names)
 
 
