@@ -114,6 +114,7 @@ def run(
                         "step": failure.step,
                         "run_id": failure.run_id,
                         "error": str(failure),
+                        "code": failure.code,
                     }
                 )
             raise typer.Exit(PIPELINE_FAILED) from None
