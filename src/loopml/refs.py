@@ -56,6 +56,12 @@ def check_name(name: str, what: str = "name", *, field: str | None = None) -> st
 
 
 def parse(ref: str, *, field: str | None = None) -> Ref:
+    if not isinstance(ref, str):
+        raise InvalidInput(
+            f"reference {ref!r} is not text but {type(ref).__name__}; give one such as "
+            "'churn', 'churn@v3' or 'churn@champion'",
+            field=field,
+        )
     name, _, selector = ref.partition("@")
     check_name(name, field=field)
     if "@" in ref and not selector:

@@ -222,6 +222,9 @@ def test_bad_input_names_the_argument_that_holds_it(ws: loopml.Workspace, tmp_pa
             call()
         assert caught.value.field == field, caught.value
         assert caught.value.to_dict()["field"] == field
+    with pytest.raises(InvalidInput, match="reference 3 is not text but int") as caught:
+        loopml.data.get(3, workspace=ws)  # type: ignore[arg-type]
+    assert caught.value.field == "ref"
     assert not ws.store.find_artifacts(kind="dataset", name="x")
 
 

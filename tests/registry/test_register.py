@@ -162,4 +162,7 @@ def test_bad_input_names_the_argument_that_holds_it(ws: loopml.Workspace, fit: F
     with pytest.raises(InvalidInput, match="ends with '@'") as caught:
         load_model("iris@", workspace=ws)
     assert caught.value.field == "ref"
+    with pytest.raises(InvalidInput, match="reference None is not text") as caught:
+        load_model(None, workspace=ws)  # type: ignore[arg-type]
+    assert caught.value.field == "ref"
     assert [v.version for v in registry.versions("iris", workspace=ws)] == [1]

@@ -93,14 +93,16 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     """The model a reference points at (``churn``, ``churn@v3``, ``churn@latest``, an
     alias, ``churn@blake3:1f2e3d4c``) or an :class:`~loopml.store.Artifact` holding a
     model. Its bytes are checked against their digest before anything is loaded."""
+    from loopml.store import Artifact
+
     ws = workspace_in_use(workspace)
-    if isinstance(ref, str):
+    if isinstance(ref, Artifact):
+        artifact = ref
+    else:  # a reference; resolve refuses anything but text, naming what it is
         from loopml.refs import resolve
 
         artifact = resolve(ws.store, KIND, ref, field="ref")
         _record_read(ws, artifact, ref)
-    else:
-        artifact = ref
     meta = artifact.metadata
     if meta.get("format") != "model":
         raise InvalidInput(
