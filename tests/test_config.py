@@ -119,6 +119,24 @@ def test_a_value_of_the_wrong_type_is_an_error(tmp_path: Path, text: str, fragme
 
 
 @pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('[store]\nulr = "sqlite:////elsewhere.db"\n', "store.ulr"),
+        ('[stor]\nurl = "sqlite:////elsewhere.db"\n', "stor"),
+        ("[store]\nurl = 3\n", "store.url"),
+        ('[artifacts]\noptions = "x"\n', "artifacts.options"),
+        ("artifacts = true\n", "artifacts"),
+    ],
+)
+def test_a_bad_setting_is_named_as_the_field(tmp_path: Path, text: str, field: str) -> None:
+    (tmp_path / "loopml.toml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        find_settings(tmp_path, env={})
+    assert raised.value.field == field
+    assert raised.value.to_dict()["code"] == "config_error"
+
+
+@pytest.mark.parametrize(
     "content", [b"\xff\xfe\x00\x01binary", b'[store]\nurl = "\xc3\x28"\n', b"\x00" * 64]
 )
 def test_a_file_that_is_not_text_is_an_error(tmp_path: Path, content: bytes) -> None:

@@ -77,7 +77,8 @@ def find_settings(
         raise ConfigError(
             f"{config_file}: [artifacts.options] must be a table of storage options, "
             f"not {_toml_type(options)}; write it as a section, e.g. "
-            '[artifacts.options] then endpoint_url = "http://127.0.0.1:9000"'
+            '[artifacts.options] then endpoint_url = "http://127.0.0.1:9000"',
+            field="artifacts.options",
         )
     store_url = _url(store, "store", DEFAULT_STORE_URL, config_file)
     artifacts_url = _url(artifacts, "artifacts", DEFAULT_ARTIFACTS_URL, config_file)
@@ -157,7 +158,8 @@ def _check_keys(data: dict[str, Any], config_file: Path) -> None:
         if name not in KNOWN_KEYS:
             raise ConfigError(
                 f"{config_file}: unknown setting {name!r}; loopml.toml has the sections "
-                f"{_listed(f'[{known}]' for known in KNOWN_KEYS)}"
+                f"{_listed(f'[{known}]' for known in KNOWN_KEYS)}",
+                field=name,
             )
         if not isinstance(value, dict):
             continue  # _section says what it must be
@@ -165,7 +167,8 @@ def _check_keys(data: dict[str, Any], config_file: Path) -> None:
             if key not in KNOWN_KEYS[name]:
                 raise ConfigError(
                     f"{config_file}: unknown key {key!r} in [{name}]; the keys of [{name}] "
-                    f"are {_listed(KNOWN_KEYS[name])}"
+                    f"are {_listed(KNOWN_KEYS[name])}",
+                    field=f"{name}.{key}",
                 )
 
 
@@ -174,7 +177,8 @@ def _section(data: dict[str, Any], name: str, config_file: Path) -> dict[str, An
     if not isinstance(section, dict):
         raise ConfigError(
             f"{config_file}: [{name}] must be a table (a section), not {_toml_type(section)}; "
-            f'write it as [{name}] with url = "..." on the next line'
+            f'write it as [{name}] with url = "..." on the next line',
+            field=name,
         )
     return section
 
@@ -185,7 +189,8 @@ def _url(section: dict[str, Any], name: str, default: str, config_file: Path) ->
         shown = _toml_type(url) if not isinstance(url, str) else "empty"
         raise ConfigError(
             f"{config_file}: [{name}] url must be a non-empty string, not {shown}; e.g. "
-            f"url = {json.dumps(default)}"
+            f"url = {json.dumps(default)}",
+            field=f"{name}.url",
         )
     return url
 
@@ -215,7 +220,8 @@ def _artifacts_url(url: str, root: Path) -> str:
     except ValueError as error:
         raise InvalidURL(
             f"artifacts URL {url!r} in {root / FILE_NAME} is not a URL ({error}); use a "
-            "folder path, s3://bucket/prefix or another fsspec URL"
+            "folder path, s3://bucket/prefix or another fsspec URL",
+            field="artifacts.url",
         ) from None
     if scheme:
         return url

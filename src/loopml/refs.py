@@ -42,49 +42,64 @@ class Ref(NamedTuple):
     selector: str
 
 
-def check_name(name: str, what: str = "name") -> str:
-    """``name`` if loopml can use it as an artifact name, else InvalidInput saying why."""
+def check_name(name: str, what: str = "name", *, field: str | None = None) -> str:
+    """``name`` if loopml can use it as an artifact name, else InvalidInput saying why
+    (``field``: the argument that holds it, when the caller knows)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > 255:
         raise InvalidInput(
             f"{what} {name!r} cannot be used: use letters, digits, '.', '_' and '-', with "
             "'/' between parts (each part starting with a letter or digit), at most 255 "
-            "characters; for example 'churn' or 'team/churn-2024'"
+            "characters; for example 'churn' or 'team/churn-2024'",
+            field=field,
         )
     return name
 
 
-def parse(ref: str) -> Ref:
+def parse(ref: str, *, field: str | None = None) -> Ref:
+    if not isinstance(ref, str):
+        raise InvalidInput(
+            f"reference {ref!r} is not text but {type(ref).__name__}; give one such as "
+            "'churn', 'churn@v3' or 'churn@champion'",
+            field=field,
+        )
     name, _, selector = ref.partition("@")
-    check_name(name)
+    check_name(name, field=field)
     if "@" in ref and not selector:
-        raise InvalidInput(f"reference {ref!r} ends with '@'; add v3, latest or an alias")
+        raise InvalidInput(
+            f"reference {ref!r} ends with '@'; add v3, latest or an alias", field=field
+        )
     if selector and not _SELECTOR.fullmatch(selector):
         raise InvalidInput(
             f"reference {ref!r}: {selector!r} is not a version (v3), latest, an alias name "
-            "or blake3:DIGEST"
+            "or blake3:DIGEST",
+            field=field,
         )
     return Ref(name, selector or "latest")
 
 
-def resolve(store: MetadataStore, kind: str, ref: str) -> Artifact:
-    """The artifact of ``kind`` a reference points at."""
-    name, selector = parse(ref)
+def resolve(store: MetadataStore, kind: str, ref: str, *, field: str | None = None) -> Artifact:
+    """The artifact of ``kind`` a reference points at; a reference loopml cannot read
+    is InvalidInput naming ``field``, the argument that holds it."""
+    name, selector = parse(ref, field=field)
     if selector == "latest":
         return store.latest_artifact(kind, name)
     if version := _VERSION.fullmatch(selector):
         return store.get_artifact_version(kind, name, int(version.group(1)))
     if digest := _DIGEST.fullmatch(selector):
-        return _by_digest(store, kind, name, digest.group(1), ref)
+        return _by_digest(store, kind, name, digest.group(1), ref, field)
     if selector.startswith("blake3:"):
         raise InvalidInput(
             f"reference {ref!r}: after 'blake3:' give {_MIN_DIGEST_PREFIX} to 64 lowercase "
-            "hex digits of the digest"
+            "hex digits of the digest",
+            field=field,
         )
     alias = store.get_alias(kind, name, selector)
     return store.get_artifact(alias.artifact_id)
 
 
-def _by_digest(store: MetadataStore, kind: str, name: str, prefix: str, ref: str) -> Artifact:
+def _by_digest(
+    store: MetadataStore, kind: str, name: str, prefix: str, ref: str, field: str | None
+) -> Artifact:
     matches = [
         artifact
         for artifact in store.find_artifacts(kind=kind, name=name)
@@ -94,7 +109,9 @@ def _by_digest(store: MetadataStore, kind: str, name: str, prefix: str, ref: str
     if not matches:
         raise NotFound(f"no version of {kind} {name!r} has a digest starting {prefix} ({ref})")
     if len(distinct) > 1:
-        raise InvalidInput(f"reference {ref!r} matches {len(distinct)} digests; give more digits")
+        raise InvalidInput(
+            f"reference {ref!r} matches {len(distinct)} digests; give more digits", field=field
+        )
     return matches[-1]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -71,6 +72,10 @@ def test_a_failing_step_shows_its_traceback_and_exits_1(cli, tmp_path: Path) -> 
     last = result.err.strip().splitlines()[-1]
     assert last.startswith("error: step total of pipeline sums failed: ValueError")
     assert "loopml/pipeline/_run.py" not in result.err
+    as_json = cli("run", "pipelines.py:sums", "--param", "scale=-1", "--json")
+    assert as_json.code == 1
+    failed = json.loads(as_json.out)
+    assert (failed["status"], failed["step"], failed["code"]) == ("failed", "total", "step_failed")
 
 
 def test_bad_parameters_and_targets(cli, tmp_path: Path) -> None:
@@ -105,8 +110,6 @@ def guarded(data: str = "letters@latest"):
 
 
 def test_a_failed_validation_step_exits_1_and_shows_in_alerts(cli, tmp_path: Path) -> None:
-    import json
-
     cli("init", check=True)
     (tmp_path / "guarded.py").write_text(textwrap.dedent(GUARDED))
     (tmp_path / "v1.csv").write_text("letter\n" + "a\nb\n" * 50)
@@ -125,3 +128,5 @@ def test_a_failed_validation_step_exits_1_and_shows_in_alerts(cli, tmp_path: Pat
     assert alert["severity"] == "error"
     assert alert["evidence"]["dataset"] == "letters@v2"
     assert cli("alerts", "--kind", "gate", check=True).out.strip() == "no alerts"
+    stopped = json.loads(cli("run", "guarded.py:guarded", "--json").out)
+    assert (stopped["step"], stopped["code"]) == ("validate", "validation_failed")

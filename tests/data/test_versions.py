@@ -205,6 +205,38 @@ def test_unknown_versions_and_datasets_are_not_found(ws: loopml.Workspace) -> No
         loopml.data.get("known@blake3:0000000000", workspace=ws)
 
 
+def test_bad_input_names_the_argument_that_holds_it(ws: loopml.Workspace, tmp_path: Path) -> None:
+    frame = table(10, seed=6)
+    loopml.data.add(frame, name="known", workspace=ws)
+    calls = {
+        "name": lambda: loopml.data.add(frame, name="no spaces", workspace=ws),
+        "source": lambda: loopml.data.add(tmp_path / "gone.csv", name="x", workspace=ws),
+        "label": lambda: loopml.data.add(frame, name="x", label="nope", workspace=ws),
+        "description": lambda: loopml.data.add(frame, name="x", description=3, workspace=ws),
+        "ref": lambda: loopml.data.get("known@", workspace=ws),
+        "against": lambda: loopml.data.validate("known", against="known@@", workspace=ws),
+        "new": lambda: loopml.data.diff("known", "known@blake3:12", workspace=ws),
+    }
+    for field, call in calls.items():
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert caught.value.field == field, caught.value
+        assert caught.value.to_dict()["field"] == field
+    with pytest.raises(InvalidInput, match="reference 3 is not text but int") as caught:
+        loopml.data.get(3, workspace=ws)  # type: ignore[arg-type]
+    assert caught.value.field == "ref"
+    assert not ws.store.find_artifacts(kind="dataset", name="x")
+
+
+def test_an_unknown_comparison_is_bad_input_naming_it() -> None:
+    from loopml.data._validate import validate_profile
+
+    current = profile(pl.DataFrame({"y": ["a", "b"] * 50}))
+    with pytest.raises(InvalidInput, match="comparison is 'sideways'; use 'drift' or") as bad:
+        validate_profile(current, reference=current, comparison="sideways")
+    assert bad.value.field == "comparison"
+
+
 # -- checkout --------------------------------------------------------------------------
 
 

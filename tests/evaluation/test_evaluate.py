@@ -270,6 +270,28 @@ def test_a_primary_metric_that_is_not_measured(
     assert worst.gap < 0
 
 
+def test_bad_input_names_the_argument_that_holds_it(
+    ws: Workspace, churn_model: Pipeline, train: pd.DataFrame, test_rows: pd.DataFrame
+) -> None:
+    given = {"label": "churn", "record": False}
+    calls = {
+        "label": lambda: evaluate(churn_model, test_rows, label="target", record=False),
+        "task": lambda: evaluate(churn_model, test_rows, task="forecast", **given),
+        "primary": lambda: evaluate(churn_model, test_rows, primary="mape", **given),
+        "key": lambda: evaluate(churn_model, test_rows, key="id", **given),
+        "slice_columns": lambda: evaluate(churn_model, test_rows, slice_columns=["z"], **given),
+        "train": lambda: evaluate(churn_model, test_rows, train=[], **given),
+        "train[1]": lambda: evaluate(churn_model, test_rows, train=[train, 3], **given),
+        "data": lambda: evaluate(churn_model, "rows@", workspace=ws, **given),
+        "model": lambda: evaluate("churn@", test_rows, workspace=ws, **given),
+        "name": lambda: evaluate(churn_model, test_rows, name="../x", **given),
+    }
+    for field, call in calls.items():
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert caught.value.field == field, caught.value
+
+
 def test_data_and_models_of_the_wrong_kind(churn_model: Pipeline) -> None:
     with pytest.raises(InvalidInput, match="data is a list; give a dataset ref"):
         evaluate(churn_model, [1, 2, 3], label="y", record=False)

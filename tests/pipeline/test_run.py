@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import loopml
-from loopml.errors import InvalidInput, PipelineError, StepFailed
+from loopml.errors import InvalidInput, NotFound, PipelineError, StepFailed
 from loopml.pipeline import Pipeline, load_pipeline
 from loopml.store import RunStatus
 
@@ -224,6 +224,28 @@ def test_force_reruns_one_step_and_after_or_all(ws: loopml.Workspace, write) -> 
     assert set(statuses(every).values()) == {"ran"}
     with pytest.raises(InvalidInput, match="no step 'nope'"):
         pipeline.run(workspace=ws, echo=False, force=["nope"])
+
+
+def test_a_step_a_result_lacks_is_not_found_and_named(ws: loopml.Workspace, write) -> None:
+    pipeline = write(PIPELINE)
+    partial = pipeline.run(workspace=ws, echo=False, until="featurize")
+    assert partial.output("featurize").height == 10
+    for ask in (partial.step, partial.output):
+        with pytest.raises(NotFound, match=r"step 'train' of pipeline 'churn' did not run") as got:
+            ask("train")
+        assert "--until" in str(got.value)
+        assert "the steps that ran: load, featurize" in str(got.value)
+        with pytest.raises(NotFound, match="has no step 'trian'; its steps are load, featurize"):
+            ask("trian")
+    with pytest.raises(InvalidInput, match="no step 'nope'") as bad:
+        pipeline.run(workspace=ws, echo=False, until="nope")
+    assert bad.value.field == "until"
+    with pytest.raises(InvalidInput) as bad:
+        pipeline.run(workspace=ws, echo=False, force=["nope"])
+    assert bad.value.field == "force"
+    with pytest.raises(InvalidInput) as bad:
+        pipeline.run(workspace=ws, echo=False, Cx=1)
+    assert bad.value.to_dict()["field"] == "Cx"
 
 
 def test_status_says_what_is_stale_and_why(ws: loopml.Workspace, write) -> None:

@@ -129,3 +129,40 @@ def test_an_artifact_that_is_not_a_model_is_refused(ws: loopml.Workspace) -> Non
 def test_a_bad_model_name_is_refused(ws: loopml.Workspace, fit: Fit) -> None:
     with pytest.raises(InvalidInput, match=r"model name '\.\./x'"):
         registry.register(fit(1.0), "../x", workspace=ws)
+
+
+def test_bad_input_names_the_argument_that_holds_it(ws: loopml.Workspace, fit: Fit) -> None:
+    model = fit(1.0)
+    registry.register(model, "iris", workspace=ws)
+    ws.store.create_artifact(kind="dataset", name="flowers", digest="ab" * 32, size=1)
+    blob = ws.artifacts.put_bytes(b"a,b\n1,2\n")
+    table = record_version(
+        ws, blob.digest, blob.size, kind="output", name="t", metadata={"format": "csv"}
+    )
+    calls: dict[str, Callable[[], object]] = {
+        "name": lambda: registry.register(model, "../x", workspace=ws),
+        "alias": lambda: registry.register(model, "iris", alias="previous", workspace=ws),
+        "evaluation": lambda: registry.register(model, "iris", evaluation=4, workspace=ws),  # type: ignore[arg-type]
+        "serve": lambda: registry.register(model, "iris", serve="gpu", workspace=ws),
+        "model": lambda: registry.register(table, "iris", workspace=ws),
+        "ref": lambda: registry.get("flowers", workspace=ws),  # a dataset, not a model
+        "after": lambda: registry.diff("iris@v1", "iris@", workspace=ws),
+        "reason": lambda: registry.promote("iris@v1", force=True, workspace=ws),
+        "metadata": lambda: loopml.models.save_model(
+            model, "other", metadata={"flavor": "x"}, workspace=ws
+        ),
+    }
+    for field, call in calls.items():
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert caught.value.field == field, caught.value
+    with pytest.raises(InvalidInput, match="moves only by promotion") as caught:
+        registry.set_alias("iris@v1", "champion", workspace=ws)
+    assert caught.value.to_dict()["field"] == "alias"
+    with pytest.raises(InvalidInput, match="ends with '@'") as caught:
+        load_model("iris@", workspace=ws)
+    assert caught.value.field == "ref"
+    with pytest.raises(InvalidInput, match="reference None is not text") as caught:
+        load_model(None, workspace=ws)  # type: ignore[arg-type]
+    assert caught.value.field == "ref"
+    assert [v.version for v in registry.versions("iris", workspace=ws)] == [1]

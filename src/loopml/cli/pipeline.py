@@ -114,6 +114,7 @@ def run(
                         "step": failure.step,
                         "run_id": failure.run_id,
                         "error": str(failure),
+                        "code": failure.code,
                     }
                 )
             raise typer.Exit(PIPELINE_FAILED) from None
@@ -202,7 +203,9 @@ def _params(pipeline: Pipeline, given: list[str]) -> dict[str, Any]:
         if parameter is None:
             known = ", ".join(pipeline.signature.parameters) or "none"
             raise InvalidInput(
-                f"pipeline {pipeline.name!r} has no parameter {name!r}; its parameters are: {known}"
+                f"pipeline {pipeline.name!r} has no parameter {name!r}; its parameters are: "
+                f"{known}",
+                field=name,
             )
         params[name] = _value(name, raw, parameter.annotation, parameter.default)
     return params
@@ -231,5 +234,6 @@ def _value(name: str, raw: str, annotation: Any, default: Any) -> Any:
         example = {int: "1", float: "0.5", bool: "true", str: "text"}.get(kind, "<JSON>")
         raise InvalidInput(
             f"--param {name}={raw}: {raw!r} is not of type {kind.__name__}; give e.g. "
-            f"--param {name}={example}"
+            f"--param {name}={example}",
+            field=name,
         ) from None

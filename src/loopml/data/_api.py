@@ -64,9 +64,15 @@ def get(ref: str, *, workspace: Workspace | None = None) -> DatasetVersion:
     """A dataset version by reference: ``name``, ``name@v3``, ``name@latest``, an alias,
     or ``name@blake3:<digest prefix>``. Inside a run (a ``start_run`` block, a pipeline
     step), the version is recorded as one of the run's inputs."""
+    return read_version(_workspace(workspace), ref, field="ref")
+
+
+def read_version(ws: Workspace, ref: str, *, field: str) -> DatasetVersion:
+    """:func:`get`, for a caller whose argument ``field`` holds the reference (named by
+    an InvalidInput about it)."""
     from loopml.data._pins import pinned_ref
 
-    version = get_version(_workspace(workspace), pinned_ref(ref))
+    version = get_version(ws, pinned_ref(ref), field=field)
     _record_input(version, ref)
     return version
 
@@ -108,15 +114,15 @@ def validate(
     ``against``: another dataset's version is compared as skew); the result and an
     HTML report are recorded."""
     ws = _workspace(workspace)
-    current = get_version(ws, ref)
-    reference = get_version(ws, against) if against is not None else None
+    current = get_version(ws, ref, field="ref")
+    reference = get_version(ws, against, field="against") if against is not None else None
     return validate_version(current, against=reference)
 
 
 def diff(old: str, new: str, *, workspace: Workspace | None = None) -> DatasetDiff:
     """Columns, types and rows added or removed, and drift, from ``old`` to ``new``."""
     ws = _workspace(workspace)
-    return diff_versions(get_version(ws, old), get_version(ws, new))
+    return diff_versions(get_version(ws, old, field="old"), get_version(ws, new, field="new"))
 
 
 def schema(name: str, *, workspace: Workspace | None = None) -> Schema:
@@ -138,7 +144,7 @@ def set_schema(
     except (OSError, UnicodeDecodeError) as error:
         from loopml.errors import InvalidInput
 
-        raise InvalidInput(f"cannot read schema file {path}: {error}") from None
+        raise InvalidInput(f"cannot read schema file {path}: {error}", field="new") from None
     return record_schema(
         ws, name, Schema.from_yaml(text, str(path)), source=f"set from {path.name}"
     )

@@ -388,7 +388,8 @@ def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
     if label is not None and label not in table.columns:
         raise InvalidInput(
             f"label column {label!r} is not in the table; its columns are "
-            f"{', '.join(table.columns)}"
+            f"{', '.join(table.columns)}",
+            field="label",
         )
     from loopml.data._numeric import numeric_profiles
 

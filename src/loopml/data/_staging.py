@@ -57,7 +57,9 @@ def stage_path(
     label: str | None,
 ) -> Staged:
     if not path.exists():
-        raise InvalidInput(f"cannot add {path}: no such file or folder; check the path")
+        raise InvalidInput(
+            f"cannot add {path}: no such file or folder; check the path", field="source"
+        )
     fmt = file_format(path)
     if fmt == "folder":
         return _stage_folder(ws, path, cache=cache, batch=batch, latest=latest, label=label)

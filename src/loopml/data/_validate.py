@@ -46,7 +46,9 @@ def validate_profile(
     and, with a reference, compare the two: ``comparison`` is "drift" (a later version
     of the same data) or "skew" (two datasets meant to match, e.g. train and eval)."""
     if comparison not in ("drift", "skew"):
-        raise InvalidInput(f"comparison is {comparison!r}; use 'drift' or 'skew'")
+        raise InvalidInput(
+            f"comparison is {comparison!r}; use 'drift' or 'skew'", field="comparison"
+        )
     if schema is None and reference is not None:
         schema = infer_schema(reference)
     found: list[Anomaly] = []

@@ -285,10 +285,13 @@ def add_version(
     back with ``False``. Every blob of the version (its bytes, profile and schema) is
     stored in one batch, made durable at once, before the records that name them.
     """
-    check_name(name, "dataset name")
-    for text, what in ((description, "description"), (labelling_notes, "labelling notes")):
+    check_name(name, "dataset name", field="name")
+    for text, what, field in (
+        (description, "description", "description"),
+        (labelling_notes, "labelling notes", "labelling_notes"),
+    ):
         if text is not None and not isinstance(text, str):
-            raise InvalidInput(f"{what} must be text, not {type(text).__name__}")
+            raise InvalidInput(f"{what} must be text, not {type(text).__name__}", field=field)
     cache = stat_cache(ws)  # opened first: files are judged recent against this moment
     try:
         latest = ws.latest(KIND, name)
@@ -341,15 +344,16 @@ def _who() -> str:
 # -- reading ----------------------------------------------------------------------------
 
 
-def get_version(ws: Workspace, ref: str) -> DatasetVersion:
+def get_version(ws: Workspace, ref: str, *, field: str | None = None) -> DatasetVersion:
+    """The dataset version ``ref`` names; ``field`` is the argument that holds it."""
     try:
-        return DatasetVersion(resolve(ws.store, KIND, ref), ws)
+        return DatasetVersion(resolve(ws.store, KIND, ref, field=field), ws)
     except NotFound as error:
         raise NotFound(f"{error}; `loopml data log NAME` lists a dataset's versions") from None
 
 
 def list_versions(ws: Workspace, name: str) -> list[DatasetVersion]:
-    check_name(name, "dataset name")
+    check_name(name, "dataset name", field="name")
     found = ws.store.find_artifacts(kind=KIND, name=name)
     if not found:
         raise NotFound(

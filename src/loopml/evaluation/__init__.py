@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.evaluation._evaluate import OverlapWarning, evaluate
+    from loopml.errors import OverlapWarning
+    from loopml.evaluation._evaluate import evaluate
     from loopml.evaluation._gate import Decision, Policy, gate  # the gate
     from loopml.evaluation._record import load_evaluation
     from loopml.evaluation._records import Evaluation, Flips, Interval, SliceResult
 
 _WHERE = {
-    "OverlapWarning": "_evaluate",
+    "OverlapWarning": "loopml.errors",
     "evaluate": "_evaluate",
     "load_evaluation": "_record",
     "Evaluation": "_records",

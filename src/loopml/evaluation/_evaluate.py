@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, OverlapWarning
 from loopml.evaluation import _inputs as inputs
 from loopml.evaluation import _record
 from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals, replicates
@@ -50,11 +50,6 @@ if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 DEFAULT_PRIMARY = {"classification": "accuracy", "regression": "rmse", "timeseries": "mase"}
-
-
-class OverlapWarning(UserWarning):
-    """Evaluation rows also appear in the training data, and ``allow_overlap=True``
-    let the evaluation go on: its metrics are optimistic."""
 
 
 def evaluate(
@@ -91,7 +86,7 @@ def evaluate(
     ws = inputs.OnDemand(workspace)
     info = inputs.load(model, ws)
     if name is not None:
-        check_name(name, "model name")
+        check_name(name, "model name", field="name")
     stored_as = record_name(None if name else info.ref, "evaluation", name)
     if record:  # before the work, not after it
         ws()
@@ -116,7 +111,9 @@ def evaluate(
         keys = _checked_key(key, frame)
         details["overlap"] = _overlap(frame, trained, names, label, keys, allow_overlap)
     elif key is not None:
-        raise InvalidInput("key= is for the overlap with train=; give train= too, or leave it out")
+        raise InvalidInput(
+            "key= is for the overlap with train=; give train= too, or leave it out", field="key"
+        )
     y_train = concatenated([inputs.labels(part.frame, label) for part in trained])
     base = naive(task, y, y_train)
 
@@ -189,7 +186,8 @@ def _checked_columns(slice_columns: Sequence[str] | None, frame: pl.DataFrame) -
     if missing:
         raise InvalidInput(
             f"slice_columns names {', '.join(map(repr, missing))}, not in the data; its "
-            f"columns are {', '.join(frame.columns[:20])}"
+            f"columns are {', '.join(frame.columns[:20])}",
+            field="slice_columns",
         )
     return columns
 
@@ -202,7 +200,8 @@ def _checked_key(key: str | Sequence[str] | None, frame: pl.DataFrame) -> list[s
     if not keys or missing:
         raise InvalidInput(
             f"key={key!r} names column(s) not in the data ({', '.join(map(repr, missing))}); "
-            f"give the column(s) that identify a row, among {', '.join(frame.columns[:20])}"
+            f"give the column(s) that identify a row, among {', '.join(frame.columns[:20])}",
+            field="key",
         )
     return keys
 
@@ -256,7 +255,8 @@ def _primary(primary: str | None, task: str, metrics: dict[str, float]) -> str:
     if primary not in metrics:
         raise InvalidInput(
             f"primary={primary!r} is not a metric of this evaluation; use one of "
-            f"{', '.join(sorted(metrics))}"
+            f"{', '.join(sorted(metrics))}",
+            field="primary",
         )
     return primary
 

@@ -163,7 +163,7 @@ def gate(
     if name is not None:
         from loopml.refs import check_name
 
-        check_name(name, "model name")
+        check_name(name, "model name", field="name")
     store = _StoreIfAny(workspace, record)
     model = name or _model_name(candidate, store)
     known_champion = _known_champion(champion, model, store)

@@ -75,7 +75,7 @@ def load(model: Any, workspace: WorkspaceGetter, what: str = "model") -> ModelIn
     if isinstance(model, str):
         from loopml.refs import resolve
 
-        artifact = resolve(workspace().store, "model", model)
+        artifact = resolve(workspace().store, "model", model, field=what)
     elif isinstance(model, Artifact):
         artifact = model
     if artifact is not None:
@@ -90,7 +90,8 @@ def load(model: Any, workspace: WorkspaceGetter, what: str = "model") -> ModelIn
     if not callable(getattr(info.model, "predict", None)):
         raise InvalidInput(
             f"{what} {type(info.model).__qualname__} has no predict method; give a fitted "
-            "model, a registered model's ref (e.g. 'churn@v3') or its Artifact"
+            "model, a registered model's ref (e.g. 'churn@v3') or its Artifact",
+            field=what,
         )
     return info
 
@@ -101,9 +102,9 @@ def read(data: Any, workspace: WorkspaceGetter, what: str = "data") -> Table:
     from loopml.data._read import as_polars
 
     if isinstance(data, str):
-        from loopml.data import get
+        from loopml.data._api import read_version
 
-        data = get(data, workspace=workspace())
+        data = read_version(workspace(), data, field=what)
     if isinstance(data, DatasetVersion):
         frame = data.to_polars()
         return Table(frame, frame, data.ref, data.artifact, None)
@@ -111,7 +112,8 @@ def read(data: Any, workspace: WorkspaceGetter, what: str = "data") -> Table:
     if form is None:
         raise InvalidInput(
             f"{what} is a {type(data).__qualname__}; give a dataset ref (e.g. 'churn@v5'), a "
-            "DatasetVersion, or a pandas or Polars DataFrame"
+            "DatasetVersion, or a pandas or Polars DataFrame",
+            field=what,
         )
     return Table(as_polars(data, what), data, None, None, form)
 
@@ -120,7 +122,9 @@ def read_all(train: Any, workspace: WorkspaceGetter) -> list[Table]:
     """``train=``: one table or ref, or a list of them (training, then validation)."""
     items = list(train) if isinstance(train, list | tuple) else [train]
     if not items:
-        raise InvalidInput("train= is an empty list; give the training data, or leave it out")
+        raise InvalidInput(
+            "train= is an empty list; give the training data, or leave it out", field="train"
+        )
     return [read(item, workspace, f"train[{i}]") for i, item in enumerate(items)]
 
 
@@ -135,13 +139,15 @@ def check_label(frame: pl.DataFrame, label: str, what: str = "data") -> None:
     if label not in frame.columns:
         raise InvalidInput(
             f"{what} has no label column {label!r}; its columns are {_listed(frame.columns)}; "
-            "pass label= naming the column that holds the true values"
+            "pass label= naming the column that holds the true values",
+            field="label",
         )
     missing = frame[label].null_count()
     if missing:
         raise InvalidInput(
             f"label column {label!r} of {what} has {missing} missing values; drop or fill those "
-            "rows before evaluating"
+            "rows before evaluating",
+            field="label",
         )
 
 

@@ -70,16 +70,18 @@ def resolve_task(task: str | None, info: ModelInfo) -> str:
     if task is None:
         return "classification" if kind == "classifier" else "regression"
     if task not in TASKS:
-        raise InvalidInput(f"task={task!r} is unknown; use one of {', '.join(TASKS)}")
+        raise InvalidInput(f"task={task!r} is unknown; use one of {', '.join(TASKS)}", field="task")
     if task == "classification" and kind == "regressor":
         raise InvalidInput(
             f"task='classification' but {info.label} is a regressor; use task='regression' "
-            "(or 'timeseries'), or evaluate a classifier"
+            "(or 'timeseries'), or evaluate a classifier",
+            field="task",
         )
     if task != "classification" and kind == "classifier":
         raise InvalidInput(
             f"task={task!r} but {info.label} is a classifier; use task='classification', or "
-            "evaluate a regressor"
+            "evaluate a regressor",
+            field="task",
         )
     return task
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.errors import ModelVersionWarning
     from loopml.models._api import load_model, save_model
-    from loopml.models._base import ModelVersionWarning
     from loopml.models._convert import OnnxConversion, to_onnx
     from loopml.models._flavors import flavor_of
     from loopml.models._signature import ColumnSpec, OutputSpec, Signature, infer_signature
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
 _WHERE = {
     "load_model": "_api",
     "save_model": "_api",
-    "ModelVersionWarning": "_base",
+    "ModelVersionWarning": "loopml.errors",
     "OnnxConversion": "_convert",
     "to_onnx": "_convert",
     "flavor_of": "_flavors",

@@ -45,20 +45,22 @@ def save_model(
     """
     from loopml.refs import check_name
 
-    check_name(name, "model name")
+    check_name(name, "model name", field="name")
     extra = dict(metadata or {})
     taken = sorted(RESERVED & extra.keys())
     if taken:
         raise InvalidInput(
             f"metadata key(s) {', '.join(taken)} are written by loopml; rename them (the "
-            "signature is given with signature_from=)"
+            "signature is given with signature_from=)",
+            field="metadata",
         )
     try:
         json.dumps(extra, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise InvalidInput(
             f"metadata must be plain JSON (text keys; numbers, text, lists, dicts): {error}; "
-            "convert the values, for example with str() or float()"
+            "convert the values, for example with str() or float()",
+            field="metadata",
         ) from None
     signature = _signature(signature_from, model)
     data, meta = encode(model, flavor)
@@ -66,7 +68,8 @@ def save_model(
     if not isinstance(libraries, Mapping):
         raise InvalidInput(
             f"metadata['libraries'] must map library to version, not {libraries!r}; "
-            "for example {'sklearn': '1.5.2'}"
+            "for example {'sklearn': '1.5.2'}",
+            field="metadata",
         )
     cls = type(model)
     meta = {
@@ -90,19 +93,22 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     """The model a reference points at (``churn``, ``churn@v3``, ``churn@latest``, an
     alias, ``churn@blake3:1f2e3d4c``) or an :class:`~loopml.store.Artifact` holding a
     model. Its bytes are checked against their digest before anything is loaded."""
+    from loopml.store import Artifact
+
     ws = workspace_in_use(workspace)
-    if isinstance(ref, str):
+    if isinstance(ref, Artifact):
+        artifact = ref
+    else:  # a reference; resolve refuses anything but text, naming what it is
         from loopml.refs import resolve
 
-        artifact = resolve(ws.store, KIND, ref)
+        artifact = resolve(ws.store, KIND, ref, field="ref")
         _record_read(ws, artifact, ref)
-    else:
-        artifact = ref
     meta = artifact.metadata
     if meta.get("format") != "model":
         raise InvalidInput(
             f"{artifact.kind} {artifact.ref} is not a model (it is stored as "
-            f"{meta.get('format', 'a file')}); give a reference to a saved model"
+            f"{meta.get('format', 'a file')}); give a reference to a saved model",
+            field="ref",
         )
     what = f"{artifact.kind} {artifact.ref}"
     return decode(

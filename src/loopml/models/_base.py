@@ -31,15 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from loopml.errors import ConfigError, InvalidInput
+from loopml.errors import ConfigError, InvalidInput, ModelVersionWarning
 
 # Import names whose pip package has another name, for the install hints.
 _PIP_NAMES = {"sklearn": "scikit-learn"}
-
-
-class ModelVersionWarning(UserWarning):
-    """A model is loaded with a library version other than the one it was saved with:
-    it may predict differently, or not load in a later step."""
 
 
 @dataclass(frozen=True)

@@ -202,13 +202,16 @@ class Graph:
     result: Any = None  # what the pipeline body returned (placeholders inside)
     reads: list[tuple[str, str, str]] = field(default_factory=list)  # by ref, as traced
 
-    def node(self, name: str) -> Node:
+    def node(self, name: str, *, field: str | None = None) -> Node:
+        """The step called ``name``; InvalidInput naming ``field`` (the option that
+        gave the name, such as ``until``) when there is none."""
         for node in self.nodes:
             if node.name == name:
                 return node
         raise InvalidInput(
             f"pipeline {self.pipeline!r} has no step {name!r}; its steps are "
-            f"{', '.join(n.name for n in self.nodes)}"
+            f"{', '.join(n.name for n in self.nodes)}",
+            field=field,
         )
 
     def upstream(self, names: set[str]) -> set[str]:
@@ -309,7 +312,8 @@ class Pipeline:
             known = ", ".join(self.signature.parameters) or "none"
             raise InvalidInput(
                 f"pipeline {self.name!r} has no parameter {unknown[0]!r}; its parameters "
-                f"are: {known}"
+                f"are: {known}",
+                field=unknown[0],
             )
         params = {}
         for name, parameter in self.signature.parameters.items():
@@ -320,7 +324,8 @@ class Pipeline:
             else:
                 raise InvalidInput(
                     f"pipeline {self.name!r} needs a value for its parameter {name!r} "
-                    f"(--param {name}=VALUE)"
+                    f"(--param {name}=VALUE)",
+                    field=name,
                 )
         return params
 

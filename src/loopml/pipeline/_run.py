@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from loopml._ids import short_id
 from loopml._signals import sigterm_raises
-from loopml.errors import LoopmlError, StepFailed, ValidationFailed
+from loopml.errors import LoopmlError, NotFound, StepFailed, ValidationFailed
 from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
 from loopml.pipeline._capture import captured_output
 from loopml.pipeline._env import GitSnapshot, environment, git_snapshot
@@ -63,16 +63,30 @@ class PipelineResult:
     steps: list[StepResult] = field(default_factory=list)
 
     def step(self, name: str) -> StepResult:
+        """What step ``name`` did in this run; NotFound when it did not run."""
         for result in self.steps:
             if result.name == name:
                 return result
-        raise KeyError(name)
+        if any(node.name == name for node in self.graph.nodes):
+            ran = ", ".join(result.name for result in self.steps)
+            raise NotFound(
+                f"step {name!r} of pipeline {self.pipeline!r} did not run in run "
+                f"{short_id(self.run_id)}: it comes after --until (the steps that ran: {ran}); "
+                "run the pipeline without --until to get it"
+            )
+        raise NotFound(
+            f"pipeline {self.pipeline!r} has no step {name!r}; its steps are "
+            f"{', '.join(node.name for node in self.graph.nodes)}"
+        )
 
     def output(self, name: str) -> Any:
         """The value step ``name`` returned, loaded from the artifact store."""
         artifact = self.step(name).output
         if artifact is None:
-            raise KeyError(name)
+            raise NotFound(
+                f"step {name!r} of pipeline {self.pipeline!r} stored no output in run "
+                f"{short_id(self.run_id)}; run the pipeline again to make it"
+            )
         return load_output(self.workspace, artifact)
 
     @property
@@ -125,7 +139,7 @@ def _run_traced(
     forced = _forced(graph, options.force)
     nodes = graph.nodes
     if options.until is not None:
-        wanted = graph.upstream({graph.node(options.until).name})
+        wanted = graph.upstream({graph.node(options.until, field="until").name})
         nodes = [node for node in graph.nodes if node.name in wanted]
     store = ws.store
     reap_dead_runs(ws)
@@ -241,7 +255,7 @@ def _forced(graph: Graph, force: bool | list[str]) -> set[str]:
         return {node.name for node in graph.nodes}
     if not force:
         return set()
-    names = {graph.node(name).name for name in force}  # unknown names are an error
+    names = {graph.node(name, field="force").name for name in force}  # unknown ones: an error
     return graph.downstream(names)
 
 

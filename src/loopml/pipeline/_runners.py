@@ -51,20 +51,23 @@ class RunOptions:
         if self.runner not in RUNNERS:
             raise InvalidInput(
                 f"runner {self.runner!r} is not one of {', '.join(RUNNERS)}; the default, "
-                "'local', runs the steps in this process"
+                "'local', runs the steps in this process",
+                field="runner",
             )
         if self.runner != "local" and not Path(pipeline_file).is_file():
             raise InvalidInput(
                 f"runner {self.runner!r} starts other processes, which import the pipeline "
                 f"from its file; {pipeline_file} is not a file: define the pipeline in a "
-                "module, or use runner='local'"
+                "module, or use runner='local'",
+                field="runner",
             )
         if self.workers is not None and self.workers < 1:
-            raise InvalidInput(f"workers is {self.workers}; give 1 or more")
+            raise InvalidInput(f"workers is {self.workers}; give 1 or more", field="workers")
         if self.address is not None and self.runner != "ray":
             raise InvalidInput(
                 f"address {self.address!r} names a Ray cluster, but the runner is "
-                f"{self.runner!r}; add runner='ray' (--runner ray), or leave the address out"
+                f"{self.runner!r}; add runner='ray' (--runner ray), or leave the address out",
+                field="address",
             )
         if self.runner == "ray":
             from loopml.pipeline._ray import check_ray

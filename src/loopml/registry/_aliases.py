@@ -139,7 +139,8 @@ def set_alias(
     if alias in (CHAMPION, PREVIOUS):
         raise InvalidInput(
             f"alias {alias!r} moves only by promotion and rollback; use "
-            "loopml.registry.promote(ref) or rollback(name)"
+            "loopml.registry.promote(ref) or rollback(name)",
+            field="alias",
         )
     store = workspace_in_use(workspace).store
     chosen = resolve_model(store, ref)

@@ -68,18 +68,21 @@ def check_serve(serve: str | None, onnx: Any) -> None:
         raise InvalidInput(
             f"serve={serve!r} names no copy of a model; give 'native' (the model itself), "
             "'onnx' (its ONNX copy, made with onnx= rows) or 'faster' (the one that "
-            "predicts one row sooner)"
+            "predicts one row sooner)",
+            field="serve",
         )
     if onnx is None and serve in (ONNX, FASTER):
         raise InvalidInput(
             f"serve={serve!r} needs an ONNX copy, and none is made without rows to check it "
-            "on; pass onnx= the evaluation rows' features (onnx=X_eval), or serve='native'"
+            "on; pass onnx= the evaluation rows' features (onnx=X_eval), or serve='native'",
+            field="onnx",
         )
     if onnx is not None and _dimensions(onnx) != 2:
         raise InvalidInput(
             f"onnx= takes the rows to check the ONNX copy on, a table of rows by columns "
             f"(a DataFrame, a 2-d array), not a {type(onnx).__qualname__}; pass the "
-            "evaluation rows' features (onnx=X_eval)"
+            "evaluation rows' features (onnx=X_eval)",
+            field="onnx",
         )
 
 

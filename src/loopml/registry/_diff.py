@@ -104,7 +104,8 @@ def diff(before: str, after: str, *, workspace: Workspace | None = None) -> Mode
     """Compare model version ``before`` with ``after`` (``churn@v2``, ``churn@v3``, or
     versions of two models)."""
     ws = workspace_in_use(workspace)
-    old, new = resolve_model(ws.store, before), resolve_model(ws.store, after)
+    old = resolve_model(ws.store, before, field="before")
+    new = resolve_model(ws.store, after, field="after")
     old_lineage, new_lineage = lineage(old.ref, workspace=ws), lineage(new.ref, workspace=ws)
     old_eval, new_eval = _evaluation(ws, old), _evaluation(ws, new)
     notes: list[str] = []

@@ -78,7 +78,8 @@ def forced_reason(
     if reason is None or not reason.strip():
         raise InvalidInput(
             f"--force needs --reason to promote {ref}: {what}; say why it goes out anyway "
-            "(in Python: reason=TEXT), and the alias history keeps it"
+            "(in Python: reason=TEXT), and the alias history keeps it",
+            field="reason",
         )
     return f"{forced}: {reason.strip()}"
 

@@ -116,7 +116,7 @@ def _register_object(
 
     if onnx is None and serve is None:
         return save_model(model, name, workspace=ws, signature_from=signature_from, metadata=extra)
-    check_name(name, "model name")
+    check_name(name, "model name", field="name")
     signature = signature_from  # inferred now: a bad signature_from must store no copy
     if signature_from is not None and not isinstance(signature_from, Signature):
         signature = infer_signature(signature_from, model)
@@ -144,13 +144,14 @@ def _register_stored(
     from loopml.models import Signature, infer_signature, load_model
     from loopml.refs import check_name
 
-    check_name(name, "model name")
+    check_name(name, "model name", field="name")
     meta = source.metadata
     if meta.get("format") != "model" or source.uri is not None:
         raise InvalidInput(
             f"{source.kind} {source.ref} does not hold a model loopml stored (it is "
             f"{meta.get('format', 'a file')}); give the model object, or the output of a "
-            "pipeline step that returned a model"
+            "pipeline step that returned a model",
+            field="model",
         )
     inferring = signature_from is not None and not isinstance(signature_from, Signature)
     model = load_model(source, workspace=ws) if inferring or onnx is not None else None
@@ -213,7 +214,8 @@ def _evaluation_id(store: MetadataStore, evaluation: Evaluation | Artifact | str
         if evaluation.artifact_id is None:
             raise InvalidInput(
                 "evaluation= was not stored (evaluate ran with record=False); evaluate with "
-                "record=True, or leave evaluation= out"
+                "record=True, or leave evaluation= out",
+                field="evaluation",
             )
         evaluation = evaluation.artifact_id
     if isinstance(evaluation, Artifact):
@@ -221,7 +223,8 @@ def _evaluation_id(store: MetadataStore, evaluation: Evaluation | Artifact | str
     if not isinstance(evaluation, str):
         raise InvalidInput(
             f"evaluation={evaluation!r} is neither an evaluation artifact nor its id; give "
-            "what loopml.evaluation recorded"
+            "what loopml.evaluation recorded",
+            field="evaluation",
         )
     try:
         found = store.get_artifact(evaluation)
@@ -233,7 +236,8 @@ def _evaluation_id(store: MetadataStore, evaluation: Evaluation | Artifact | str
     if found.kind != EVALUATION_KIND:
         raise InvalidInput(
             f"{found.kind} {found.ref} is not an evaluation; give an artifact of kind "
-            f"{EVALUATION_KIND!r} (what loopml.evaluation records) or its id"
+            f"{EVALUATION_KIND!r} (what loopml.evaluation records) or its id",
+            field="evaluation",
         )
     return found.id
 
@@ -243,10 +247,12 @@ def _check_alias(alias: str) -> None:
     if alias == PREVIOUS:
         raise InvalidInput(
             f"alias {alias!r} is kept by promotion and rollback; register with "
-            "alias='champion' to promote, or with another alias"
+            "alias='champion' to promote, or with another alias",
+            field="alias",
         )
     if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or _VERSION_LIKE.fullmatch(alias):
         raise InvalidInput(
             f"alias {alias!r} cannot be used: give a name of letters, digits, '.', '_' and "
-            "'-' that is not a version reference (latest, v3), such as 'challenger'"
+            "'-' that is not a version reference (latest, v3), such as 'challenger'",
+            field="alias",
         )

@@ -90,11 +90,10 @@ def reproduce(
     step = step_run.name.rsplit("/", 1)[-1]
     try:
         result = _rebuild(ws, source.file, pipeline_run, pins, model.ref)
-        result.step(step)
-    except (LoopmlError, KeyError) as error:
-        why = f"the pipeline has no step {step!r} now" if isinstance(error, KeyError) else error
+        result.step(step)  # NotFound when the pipeline has no such step now
+    except LoopmlError as error:
         return _recorded(
-            ws, replace(found, differences=[*found.differences, f"the rebuild failed: {why}"])
+            ws, replace(found, differences=[*found.differences, f"the rebuild failed: {error}"])
         )
     if source.checkout is not None:
         outside = _outside(ws, result, source.checkout)

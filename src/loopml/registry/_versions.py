@@ -129,27 +129,31 @@ class RegisteredModel:
     aliases: dict[str, int]
 
 
-def resolve_model(store: MetadataStore, ref: str) -> Artifact:
+def resolve_model(store: MetadataStore, ref: str, *, field: str = "ref") -> Artifact:
     """The model version ``ref`` points at (``churn``, ``churn@v3``, ``churn@champion``),
-    or an error naming what is there instead and how to list what can be given."""
+    or an error naming what is there instead and how to list what can be given;
+    ``field`` is the argument that holds ``ref``."""
     from loopml.refs import parse, resolve
 
-    name = parse(ref).name
+    name = parse(ref, field=field).name
     try:
-        return resolve(store, KIND, ref)
+        return resolve(store, KIND, ref, field=field)
     except NotFound as error:
-        require_model(store, name, ref)
+        require_model(store, name, ref, field=field)
         raise NotFound(
             f"{error} ({ref}); `loopml models list {name}` lists its versions and aliases"
         ) from None
 
 
-def require_model(store: MetadataStore, name: str, given: str | None = None) -> list[Artifact]:
+def require_model(
+    store: MetadataStore, name: str, given: str | None = None, *, field: str = "name"
+) -> list[Artifact]:
     """Every version of model ``name``, oldest first; NotFound or InvalidInput (a name
-    of something else, such as a dataset) when there is none."""
+    of something else, such as a dataset) when there is none. ``field`` is the argument
+    that holds ``name`` (or ``given``, the reference it comes from)."""
     from loopml.refs import check_name
 
-    check_name(name, "model name")
+    check_name(name, "model name", field=field)
     found = store.find_artifacts(kind=KIND, name=name)
     if found:
         return found
@@ -157,7 +161,8 @@ def require_model(store: MetadataStore, name: str, given: str | None = None) -> 
     if others:
         raise InvalidInput(
             f"{given or name} is not a model: {name!r} names a {' and a '.join(others)} in "
-            "this workspace; give a registered model (`loopml models list` lists them)"
+            "this workspace; give a registered model (`loopml models list` lists them)",
+            field=field,
         )
     raise NotFound(
         f"no model named {name!r} in this workspace; `loopml models list` lists the models, "
