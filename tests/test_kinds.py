@@ -109,3 +109,17 @@ def test_a_dataset_record_made_elsewhere_is_a_clear_error(cli: Any, tmp_path: Pa
         assert result.code == 2, (command, result)
         assert "dataset odd@v1 was not recorded by `loopml data add`" in result.err
         assert "internal error" not in result.err
+
+
+def test_each_kind_is_one_member_of_the_enum_stored_as_its_text(ws: loopml.Workspace) -> None:
+    from loopml._kinds import ArtifactKind
+
+    assert sorted(kind.value for kind in ArtifactKind) == sorted([*OWNED, "file"])
+    made = ws.store.create_artifact(
+        kind=ArtifactKind.MODEL_COPY, name="m", digest="ab" * 32, size=1
+    )
+    read = ws.store.get_artifact(made.id)
+    assert type(made.kind) is str
+    assert type(read.kind) is str
+    assert read.kind == "model-copy" == ArtifactKind.MODEL_COPY
+    assert ws.store.latest_artifact("model-copy", "m") == read

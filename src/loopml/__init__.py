@@ -3,6 +3,9 @@
 >>> import loopml
 >>> loopml.__version__ == loopml._version.__version__
 True
+
+Every public subpackage is an attribute from the start (``loopml.registry``,
+``loopml.store``, ...); it and the functions below it load on first use.
 """
 
 from typing import Any
@@ -37,7 +40,19 @@ _LAZY = {
     "gate": "loopml.evaluation",
     "progress": "loopml._progress",
 }
-_SUBPACKAGES = ("data", "models", "evaluation")
+# Every public subpackage but `pipeline`, whose name the decorator holds.
+_SUBPACKAGES = (
+    "artifacts",
+    "cli",
+    "data",
+    "evaluation",
+    "models",
+    "registry",
+    "store",
+    "testing",
+    "tracking",
+    "training",
+)
 
 __all__ = [
     "LoopmlError",
@@ -64,3 +79,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value  # found once; later calls skip this function
         return value
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -12,6 +12,8 @@ one place that says which: :data:`BLOB_KEYS` names the metadata fields that hold
 digests, and a record whose ``format`` is in :data:`MANIFEST_FORMATS` is a folder
 whose manifest names one blob per file. ``loopml verify`` checks them all.
 
+>>> ArtifactKind.MODEL == "model", str(ArtifactKind.MODEL_COPY)
+(True, 'model-copy')
 >>> check_user_kind("notes")
 'notes'
 >>> check_user_kind("dataset")
@@ -25,32 +27,54 @@ loopml.errors.InvalidInput: kind 'dataset' is loopml's own: ...
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from enum import StrEnum
 from typing import Any
 
 from loopml.errors import InvalidInput
 
+
+class ArtifactKind(StrEnum):
+    """The kind of an artifact record, by the text the store keeps (a member equals
+    that text, so records read back as plain strings compare equal to it)."""
+
+    DATASET = "dataset"
+    SCHEMA = "schema"
+    VALIDATION = "validation"
+    REPORT = "report"
+    OUTPUT = "output"
+    LOG = "log"
+    MODEL = "model"
+    MODEL_COPY = "model-copy"
+    EVALUATION = "evaluation"
+    EVALUATION_ROWS = "evaluation-rows"
+    GATE = "gate"
+    REPRODUCTION = "reproduction"
+    OBJECT = "object"
+    FILE = "file"  # the user's: the default kind of a file recorded as it is
+
+
 # Each kind loopml's code records, and what makes a record of it.
 OWNED_KINDS: dict[str, str] = {
-    "dataset": "`loopml data add` (loopml.data.add)",
-    "schema": "`loopml data schema NAME --set FILE` (loopml.data.set_schema)",
-    "validation": "`loopml data validate` (loopml.data.validate)",
-    "report": "`loopml data validate` (loopml.data.validate)",
-    "output": "`loopml run`, from what a pipeline step returns",
-    "log": "`loopml run`, from what a pipeline step prints",
-    "model": "loopml.models.save_model or loopml.register",
-    "model-copy": "loopml.register(model, name, onnx=rows)",
-    "evaluation": "loopml.evaluate",
-    "evaluation-rows": "loopml.evaluate, from the rows it is given",
-    "gate": "loopml.gate",
-    "reproduction": "`loopml models reproduce`",
-    "object": "loopml.log_artifact(value, name=...)",
+    ArtifactKind.DATASET: "`loopml data add` (loopml.data.add)",
+    ArtifactKind.SCHEMA: "`loopml data schema NAME --set FILE` (loopml.data.set_schema)",
+    ArtifactKind.VALIDATION: "`loopml data validate` (loopml.data.validate)",
+    ArtifactKind.REPORT: "`loopml data validate` (loopml.data.validate)",
+    ArtifactKind.OUTPUT: "`loopml run`, from what a pipeline step returns",
+    ArtifactKind.LOG: "`loopml run`, from what a pipeline step prints",
+    ArtifactKind.MODEL: "loopml.models.save_model or loopml.register",
+    ArtifactKind.MODEL_COPY: "loopml.register(model, name, onnx=rows)",
+    ArtifactKind.EVALUATION: "loopml.evaluate",
+    ArtifactKind.EVALUATION_ROWS: "loopml.evaluate, from the rows it is given",
+    ArtifactKind.GATE: "loopml.gate",
+    ArtifactKind.REPRODUCTION: "`loopml models reproduce`",
+    ArtifactKind.OBJECT: "loopml.log_artifact(value, name=...)",
 }
 
 # Metadata fields that hold the digest of a blob the record needs, by kind, each with
 # what the blob is; a ``*`` part stands for every key of the mapping at that level,
 # and ``{}`` in the name for that key.
 BLOB_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
-    "dataset": (
+    ArtifactKind.DATASET: (
         ("profile", "profile"),
         ("profile_quantiles", "profile quantiles"),
         ("profile_order_stats", "profile order statistics"),
@@ -58,7 +82,7 @@ BLOB_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("profile_sample", "profile sample"),
         ("row_hashes", "row hashes"),
     ),
-    "model": (("copies.*.digest", "{} copy"),),
+    ArtifactKind.MODEL: (("copies.*.digest", "{} copy"),),
 }
 
 # A record with one of these formats is a folder: its blob is a manifest of files.

@@ -61,6 +61,39 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+__all__ = [
+    "AlreadyExists",
+    "ArtifactStoreError",
+    "ArtifactStoreUnavailable",
+    "BlobMissing",
+    "ConfigError",
+    "DigestMismatch",
+    "GateFailed",
+    "IntegrityError",
+    "InvalidInput",
+    "InvalidURL",
+    "LoopmlError",
+    "LoopmlWarning",
+    "ModelVersionWarning",
+    "NotFound",
+    "NotWritable",
+    "OverlapWarning",
+    "PipelineError",
+    "PromotionRefused",
+    "SchemaError",
+    "SchemaOutdated",
+    "SchemaTooNew",
+    "StepFailed",
+    "StoreError",
+    "StoreMissing",
+    "StoreUnavailable",
+    "TuningFailed",
+    "ValidationFailed",
+    "WorkspaceError",
+    "WorkspaceExists",
+    "WorkspaceNotFound",
+]
+
 
 class LoopmlError(Exception):
     """Base of every error loopml raises on purpose.

@@ -16,82 +16,45 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.data._api import (
-        add,
-        datasets,
-        diff,
-        get,
-        schema,
-        set_schema,
-        validate,
-        versions,
-    )
-    from loopml.data._checks import DatasetDiff, ValidationRecord
-    from loopml.data._infer import infer_schema
-    from loopml.data._profile import ColumnProfile, Histogram, Profile, profile
-    from loopml.data._read import as_polars
-    from loopml.data._schema import ColumnSchema, DriftRule, Schema
-    from loopml.data._validate import Anomaly, ColumnDrift, Validation, validate_profile
-    from loopml.data._versions import DatasetVersion
-    from loopml.pipeline._validation import validated
+    from loopml.data._api import add as add
+    from loopml.data._api import datasets as datasets
+    from loopml.data._api import diff as diff
+    from loopml.data._api import get as get
+    from loopml.data._api import schema as schema
+    from loopml.data._api import set_schema as set_schema
+    from loopml.data._api import validate as validate
+    from loopml.data._api import versions as versions
+    from loopml.data._checks import DatasetDiff as DatasetDiff
+    from loopml.data._checks import ValidationRecord as ValidationRecord
+    from loopml.data._infer import infer_schema as infer_schema
+    from loopml.data._profile import ColumnProfile as ColumnProfile
+    from loopml.data._profile import Histogram as Histogram
+    from loopml.data._profile import Profile as Profile
+    from loopml.data._profile import profile as profile
+    from loopml.data._read import as_polars as as_polars
+    from loopml.data._schema import ColumnSchema as ColumnSchema
+    from loopml.data._schema import DriftRule as DriftRule
+    from loopml.data._schema import Schema as Schema
+    from loopml.data._validate import Anomaly as Anomaly
+    from loopml.data._validate import ColumnDrift as ColumnDrift
+    from loopml.data._validate import Validation as Validation
+    from loopml.data._validate import validate_profile as validate_profile
+    from loopml.data._versions import DatasetVersion as DatasetVersion
+    from loopml.pipeline._validation import validated as validated
 
 # Names load on first use: a pipeline touching dataset versions need not import the
 # profile, validation and report code.
-_WHERE = {
-    "validated": "loopml.pipeline._validation",
-    "add": "_api",
-    "datasets": "_api",
-    "diff": "_api",
-    "get": "_api",
-    "schema": "_api",
-    "set_schema": "_api",
-    "validate": "_api",
-    "versions": "_api",
-    "DatasetDiff": "_checks",
-    "ValidationRecord": "_checks",
-    "ColumnProfile": "_profile",
-    "Histogram": "_profile",
-    "Profile": "_profile",
-    "profile": "_profile",
-    "as_polars": "_read",
-    "ColumnSchema": "_schema",
-    "DriftRule": "_schema",
-    "Schema": "_schema",
-    "infer_schema": "_infer",
-    "Anomaly": "_validate",
-    "ColumnDrift": "_validate",
-    "Validation": "_validate",
-    "validate_profile": "_validate",
-    "DatasetVersion": "_versions",
-}
-
-
-__all__ = [
-    "Anomaly",
-    "ColumnDrift",
-    "ColumnProfile",
-    "ColumnSchema",
-    "DatasetDiff",
-    "DatasetVersion",
-    "DriftRule",
-    "Histogram",
-    "Profile",
-    "Schema",
-    "Validation",
-    "ValidationRecord",
-    "add",
-    "as_polars",
-    "datasets",
-    "diff",
-    "get",
-    "infer_schema",
-    "profile",
-    "schema",
-    "set_schema",
-    "validate",
-    "validate_profile",
-    "validated",
-    "versions",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_api": ("add", "datasets", "diff", "get", "schema", "set_schema", "validate", "versions"),
+        "_checks": ("DatasetDiff", "ValidationRecord"),
+        "_infer": ("infer_schema",),
+        "_profile": ("ColumnProfile", "Histogram", "Profile", "profile"),
+        "_read": ("as_polars",),
+        "_schema": ("ColumnSchema", "DriftRule", "Schema"),
+        "_validate": ("Anomaly", "ColumnDrift", "Validation", "validate_profile"),
+        "_versions": ("DatasetVersion",),
+        "loopml.pipeline._validation": ("validated",),
+    },
+)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.data._checks import DatasetDiff, ValidationRecord, diff_versions, validate_version
 from loopml.data._schema import Schema
 from loopml.data._versions import (
-    KIND,
     DatasetVersion,
     add_version,
     get_version,
@@ -82,13 +82,15 @@ def _record_input(version: DatasetVersion, ref: str) -> None:
     from loopml.store import Direction
     from loopml.tracking._active import run_making_records
 
-    note_read(KIND, ref, version.artifact)
+    note_read(ArtifactKind.DATASET, ref, version.artifact)
     ws = version.workspace
     run_id = run_making_records(ws)
     if run_id is not None:
         # The ref as given: a cached step that read `churn@latest` is used again only
         # while it still means the same version.
-        ws.store.add_event(run_id, version.artifact.id, Direction.INPUT, read_role(KIND, ref))
+        ws.store.add_event(
+            run_id, version.artifact.id, Direction.INPUT, read_role(ArtifactKind.DATASET, ref)
+        )
 
 
 def versions(name: str, *, workspace: Workspace | None = None) -> list[DatasetVersion]:
@@ -101,7 +103,7 @@ def datasets(*, workspace: Workspace | None = None) -> list[DatasetVersion]:
     are)."""
     ws = _workspace(workspace)
     latest: dict[str, Artifact] = {}
-    for artifact in ws.store.find_artifacts(kind=KIND):
+    for artifact in ws.store.find_artifacts(kind=ArtifactKind.DATASET):
         if artifact.name not in latest or artifact.version > latest[artifact.name].version:
             latest[artifact.name] = artifact
     return [DatasetVersion(latest[name], ws) for name in sorted(latest)]

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.data._validate import Validation, validate_profile
 from loopml.data._versions import DatasetVersion, pinned_schema, previous_version
 from loopml.errors import InvalidInput
@@ -88,8 +89,8 @@ def validate_version(
     )
     report_blob = ws.artifacts.put_bytes(page.encode())
     report = store.create_artifact(
-        kind="report",
-        name=record_name(current.ref, "report"),
+        kind=ArtifactKind.REPORT,
+        name=record_name(current.ref, ArtifactKind.REPORT),
         digest=report_blob.digest,
         size=report_blob.size,
         metadata={"dataset": current.ref, "file_name": f"{current.name}-v{current.version}.html"},
@@ -100,8 +101,8 @@ def validate_version(
         json.dumps(validation.to_json(), separators=(",", ":"), default=str).encode()
     )
     artifact = store.create_artifact(
-        kind="validation",
-        name=record_name(current.ref, "validation"),
+        kind=ArtifactKind.VALIDATION,
+        name=record_name(current.ref, ArtifactKind.VALIDATION),
         digest=result_blob.digest,
         size=result_blob.size,
         metadata={

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.data._files import (
     FolderEntry,
     StatCache,
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
-KIND = "dataset"
-SCHEMA_KIND = "schema"
 TABULAR = ("parquet", "csv")
 
 
@@ -294,7 +293,7 @@ def add_version(
             raise InvalidInput(f"{what} must be text, not {type(text).__name__}", field=field)
     cache = stat_cache(ws)  # opened first: files are judged recent against this moment
     try:
-        latest = ws.latest(KIND, name)
+        latest = ws.latest(ArtifactKind.DATASET, name)
         with ws.artifacts.batch() as batch:
             if isinstance(source, str | os.PathLike):
                 staged = stage_path(
@@ -315,13 +314,17 @@ def add_version(
             schema_blob = None
             if staged.profile is not None:
                 metadata.update(store_profile(batch, staged.profile))
-                if ws.latest(SCHEMA_KIND, name) is None:
+                if ws.latest(ArtifactKind.SCHEMA, name) is None:
                     schema_yaml = infer_schema(staged.profile).to_yaml()
                     schema_blob = batch.put_bytes(schema_yaml.encode())
     finally:
         cache.close()
     artifact = ws.store.create_artifact(
-        kind=KIND, name=name, digest=staged.digest, size=staged.size, metadata=metadata
+        kind=ArtifactKind.DATASET,
+        name=name,
+        digest=staged.digest,
+        size=staged.size,
+        metadata=metadata,
     )
     version = DatasetVersion(artifact, ws)
     if schema_blob is not None:
@@ -347,14 +350,14 @@ def _who() -> str:
 def get_version(ws: Workspace, ref: str, *, field: str | None = None) -> DatasetVersion:
     """The dataset version ``ref`` names; ``field`` is the argument that holds it."""
     try:
-        return DatasetVersion(resolve(ws.store, KIND, ref, field=field), ws)
+        return DatasetVersion(resolve(ws.store, ArtifactKind.DATASET, ref, field=field), ws)
     except NotFound as error:
         raise NotFound(f"{error}; `loopml data log NAME` lists a dataset's versions") from None
 
 
 def list_versions(ws: Workspace, name: str) -> list[DatasetVersion]:
     check_name(name, "dataset name", field="name")
-    found = ws.store.find_artifacts(kind=KIND, name=name)
+    found = ws.store.find_artifacts(kind=ArtifactKind.DATASET, name=name)
     if not found:
         raise NotFound(
             f"no dataset named {name!r}; add one with `loopml data add PATH --name {name}`"
@@ -367,7 +370,7 @@ def previous_version(version: DatasetVersion) -> DatasetVersion | None:
         return None
     try:
         artifact = version.workspace.store.get_artifact_version(
-            KIND, version.name, version.version - 1
+            ArtifactKind.DATASET, version.name, version.version - 1
         )
     except NotFound:
         return None
@@ -389,7 +392,7 @@ def _record_schema_blob(ws: Workspace, name: str, blob: Blob, source: str) -> Ar
         ws,
         blob.digest,
         blob.size,
-        kind=SCHEMA_KIND,
+        kind=ArtifactKind.SCHEMA,
         name=name,
         metadata={"source": source, "created_by": _who(), "file_name": f"{name}.schema.yaml"},
     )
@@ -397,7 +400,7 @@ def _record_schema_blob(ws: Workspace, name: str, blob: Blob, source: str) -> Ar
 
 def pinned_schema(ws: Workspace, name: str) -> tuple[Schema, Artifact]:
     """The dataset's schema; inferred from its first version when none was recorded."""
-    artifact = ws.latest(SCHEMA_KIND, name)
+    artifact = ws.latest(ArtifactKind.SCHEMA, name)
     if artifact is None:
         first = get_version(ws, f"{name}@v1")
         artifact = record_schema(

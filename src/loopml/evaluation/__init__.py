@@ -27,38 +27,24 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.errors import OverlapWarning
-    from loopml.evaluation._evaluate import evaluate
-    from loopml.evaluation._gate import Decision, Policy, gate  # the gate
-    from loopml.evaluation._record import load_evaluation
-    from loopml.evaluation._records import Evaluation, Flips, Interval, SliceResult
+    from loopml.errors import OverlapWarning as OverlapWarning
+    from loopml.evaluation._evaluate import evaluate as evaluate
+    from loopml.evaluation._gate import Decision as Decision
+    from loopml.evaluation._gate import Policy as Policy
+    from loopml.evaluation._gate import gate as gate
+    from loopml.evaluation._record import load_evaluation as load_evaluation
+    from loopml.evaluation._records import Evaluation as Evaluation
+    from loopml.evaluation._records import Flips as Flips
+    from loopml.evaluation._records import Interval as Interval
+    from loopml.evaluation._records import SliceResult as SliceResult
 
-_WHERE = {
-    "OverlapWarning": "loopml.errors",
-    "evaluate": "_evaluate",
-    "load_evaluation": "_record",
-    "Evaluation": "_records",
-    "Flips": "_records",
-    "Interval": "_records",
-    "SliceResult": "_records",
-    # -- the gate --
-    "Decision": "_gate",
-    "Policy": "_gate",
-    "gate": "_gate",
-}
-
-
-__all__ = [
-    "Decision",  # the gate
-    "Evaluation",
-    "Flips",
-    "Interval",
-    "OverlapWarning",
-    "Policy",  # the gate
-    "SliceResult",
-    "evaluate",
-    "gate",  # the gate
-    "load_evaluation",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "loopml.errors": ("OverlapWarning",),
+        "_evaluate": ("evaluate",),
+        "_gate": ("Decision", "Policy", "gate"),
+        "_record": ("load_evaluation",),
+        "_records": ("Evaluation", "Flips", "Interval", "SliceResult"),
+    },
+)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, OverlapWarning
 from loopml.evaluation import _inputs as inputs
 from loopml.evaluation import _record
@@ -87,7 +88,7 @@ def evaluate(
     info = inputs.load(model, ws)
     if name is not None:
         check_name(name, "model name", field="name")
-    stored_as = record_name(None if name else info.ref, "evaluation", name)
+    stored_as = record_name(None if name else info.ref, ArtifactKind.EVALUATION, name)
     if record:  # before the work, not after it
         ws()
     table = inputs.read(data, ws)

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import GateFailed, InvalidInput
 from loopml.evaluation import _paired_checks as weigh
 from loopml.evaluation._paired_checks import Check
@@ -284,7 +285,7 @@ def _known_champion(
     store = found.store
     if store is None:
         return _KnownChampion(absent=f"none was given and no workspace holds model {model!r}")
-    for alias in store.aliases(kind="model", name=model):
+    for alias in store.aliases(kind=ArtifactKind.MODEL, name=model):
         if alias.alias == "champion":
             artifact = store.get_artifact(alias.artifact_id)
             same = store.find_artifacts(kind=artifact.kind, digest=artifact.digest)
@@ -307,7 +308,9 @@ def _names_of(ref: str | None, found: _StoreIfAny) -> frozenset[str]:
         if selector in (f"v{artifact.version}", f"blake3:{artifact.digest}")
     }
     same = [a for digest in digests for a in store.find_artifacts(digest=digest)]
-    return frozenset({ref, *(a.ref for a in same if a.kind in ("model", "output"))})
+    return frozenset(
+        {ref, *(a.ref for a in same if a.kind in (ArtifactKind.MODEL, ArtifactKind.OUTPUT))}
+    )
 
 
 def _against_champion(candidate: Evaluation, known: _KnownChampion, check: str) -> Check | None:
@@ -431,8 +434,8 @@ def _record(decision: Decision, model: str | None, workspace: Workspace | None) 
     body = json.dumps(decision.to_dict(), sort_keys=True, separators=(",", ":")).encode()
     blob = ws.artifacts.put_bytes(body)
     artifact: Artifact = ws.store.create_artifact(
-        kind="gate",
-        name=record_name(decision.candidate, "gate", model),
+        kind=ArtifactKind.GATE,
+        name=record_name(decision.candidate, ArtifactKind.GATE, model),
         digest=blob.digest,
         size=blob.size,
         metadata={
@@ -445,7 +448,7 @@ def _record(decision: Decision, model: str | None, workspace: Workspace | None) 
     )
     if not decision.passed:
         ws.store.create_alert(
-            kind="gate",
+            kind=ArtifactKind.GATE,
             severity=Severity.ERROR,
             message=f"the gate refused {decision.candidate or 'a model'}: "
             + "; ".join(decision.reasons),

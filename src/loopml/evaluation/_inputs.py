@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def load(model: Any, workspace: WorkspaceGetter, what: str = "model") -> ModelIn
     if isinstance(model, str):
         from loopml.refs import resolve
 
-        artifact = resolve(workspace().store, "model", model, field=what)
+        artifact = resolve(workspace().store, ArtifactKind.MODEL, model, field=what)
     elif isinstance(model, Artifact):
         artifact = model
     if artifact is not None:

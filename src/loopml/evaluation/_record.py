@@ -15,15 +15,13 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 from loopml.evaluation._records import Evaluation
 
 if TYPE_CHECKING:
     from loopml.store import Artifact
     from loopml.workspace import Workspace
-
-KIND = "evaluation"
-ROWS_KIND = "evaluation-rows"
 
 
 def canonical_json(evaluation: Evaluation) -> bytes:
@@ -54,10 +52,12 @@ def store(
     if "data" not in used and rows is not None:
         from loopml.pipeline._serialize import record_value
 
-        used["data"] = record_value(ws, rows, kind=ROWS_KIND, name=name, run_id=run_id)
+        used["data"] = record_value(
+            ws, rows, kind=ArtifactKind.EVALUATION_ROWS, name=name, run_id=run_id
+        )
     blob = ws.artifacts.put_bytes(canonical_json(evaluation))
     metadata = {
-        "format": KIND,
+        "format": "evaluation",
         "task": evaluation.task,
         "primary": evaluation.primary,
         "value": evaluation.metrics[evaluation.primary],
@@ -67,7 +67,13 @@ def store(
         "label": evaluation.details.get("label"),
     }
     artifact = record_version(
-        ws, blob.digest, blob.size, kind=KIND, name=name, metadata=metadata, run_id=run_id
+        ws,
+        blob.digest,
+        blob.size,
+        kind=ArtifactKind.EVALUATION,
+        name=name,
+        metadata=metadata,
+        run_id=run_id,
     )
     if run_id is not None:
         for role, read in used.items():
@@ -80,10 +86,10 @@ def load_evaluation(ws: Workspace, evaluation: Artifact | str) -> Evaluation:
     from loopml.store import Artifact
 
     found = evaluation if isinstance(evaluation, Artifact) else _get(ws, evaluation)
-    if found.kind != KIND:
+    if found.kind != ArtifactKind.EVALUATION:
         raise InvalidInput(
             f"{found.kind} {found.ref} is not an evaluation; give an artifact of kind "
-            f"{KIND!r} (what loopml.evaluate records) or its id"
+            f"{ArtifactKind.EVALUATION.value!r} (what loopml.evaluate records) or its id"
         )
     data = json.loads(ws.artifacts.read_bytes(found.digest, what=f"{found.kind} {found.ref}"))
     return Evaluation.from_dict(data, artifact_id=found.id)
@@ -96,7 +102,7 @@ def evaluation_rows(ws: Workspace, evaluation: Artifact) -> Any:
     if not isinstance(data_id, str):
         return None
     rows = ws.store.get_artifact(data_id)
-    if rows.kind == "dataset":
+    if rows.kind == ArtifactKind.DATASET:
         from loopml.data._versions import DatasetVersion
 
         return DatasetVersion(rows, ws)

@@ -20,39 +20,26 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.errors import ModelVersionWarning
-    from loopml.models._api import load_model, save_model
-    from loopml.models._convert import OnnxConversion, to_onnx
-    from loopml.models._flavors import flavor_of
-    from loopml.models._signature import ColumnSpec, OutputSpec, Signature, infer_signature
+    from loopml.errors import ModelVersionWarning as ModelVersionWarning
+    from loopml.models._api import load_model as load_model
+    from loopml.models._api import save_model as save_model
+    from loopml.models._convert import OnnxConversion as OnnxConversion
+    from loopml.models._convert import to_onnx as to_onnx
+    from loopml.models._flavors import flavor_of as flavor_of
+    from loopml.models._signature import ColumnSpec as ColumnSpec
+    from loopml.models._signature import OutputSpec as OutputSpec
+    from loopml.models._signature import Signature as Signature
+    from loopml.models._signature import infer_signature as infer_signature
 
 # Names load on first use; no flavor imports its library before a model of it is
 # saved or loaded.
-_WHERE = {
-    "load_model": "_api",
-    "save_model": "_api",
-    "ModelVersionWarning": "loopml.errors",
-    "OnnxConversion": "_convert",
-    "to_onnx": "_convert",
-    "flavor_of": "_flavors",
-    "ColumnSpec": "_signature",
-    "OutputSpec": "_signature",
-    "Signature": "_signature",
-    "infer_signature": "_signature",
-}
-
-
-__all__ = [
-    "ColumnSpec",
-    "ModelVersionWarning",
-    "OnnxConversion",
-    "OutputSpec",
-    "Signature",
-    "flavor_of",
-    "infer_signature",
-    "load_model",
-    "save_model",
-    "to_onnx",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "loopml.errors": ("ModelVersionWarning",),
+        "_api": ("load_model", "save_model"),
+        "_convert": ("OnnxConversion", "to_onnx"),
+        "_flavors": ("flavor_of",),
+        "_signature": ("ColumnSpec", "OutputSpec", "Signature", "infer_signature"),
+    },
+)

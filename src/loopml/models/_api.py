@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput
 from loopml.models._flavors import RESERVED, decode, encode
 from loopml.models._signature import Signature, infer_signature
@@ -19,8 +20,6 @@ from loopml.workspace import record_version
 if TYPE_CHECKING:
     from loopml.store import Artifact
     from loopml.workspace import Workspace
-
-KIND = "model"
 
 
 def save_model(
@@ -85,7 +84,7 @@ def save_model(
         run_id = run_making_records(ws)
     blob = ws.artifacts.put_bytes(data)
     return record_version(
-        ws, blob.digest, blob.size, kind=KIND, name=name, metadata=meta, run_id=run_id
+        ws, blob.digest, blob.size, kind=ArtifactKind.MODEL, name=name, metadata=meta, run_id=run_id
     )
 
 
@@ -101,7 +100,7 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     else:  # a reference; resolve refuses anything but text, naming what it is
         from loopml.refs import resolve
 
-        artifact = resolve(ws.store, KIND, ref, field="ref")
+        artifact = resolve(ws.store, ArtifactKind.MODEL, ref, field="ref")
         _record_read(ws, artifact, ref)
     meta = artifact.metadata
     if meta.get("format") != "model":
@@ -125,7 +124,7 @@ def _record_read(ws: Workspace, artifact: Artifact, ref: str) -> None:
 
     run_id = run_making_records(ws)
     if run_id is not None:
-        ws.store.add_event(run_id, artifact.id, Direction.INPUT, read_role(KIND, ref))
+        ws.store.add_event(run_id, artifact.id, Direction.INPUT, read_role(ArtifactKind.MODEL, ref))
 
 
 def _signature(signature_from: Any, model: Any) -> Signature | None:

@@ -15,30 +15,30 @@
 >>> ws.close()
 """
 
+from typing import TYPE_CHECKING
+
 from loopml._lazy import lazy_exports
-from loopml.pipeline._graph import Graph, Node, Output, Pipeline, Step, pipeline, step
+from loopml.pipeline._graph import Graph as Graph
+from loopml.pipeline._graph import Node as Node
+from loopml.pipeline._graph import Output as Output
+from loopml.pipeline._graph import Pipeline as Pipeline
+from loopml.pipeline._graph import Step as Step
+from loopml.pipeline._graph import pipeline as pipeline
+from loopml.pipeline._graph import step as step
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.pipeline._load import load_pipeline as load_pipeline
+    from loopml.pipeline._run import PipelineResult as PipelineResult
+    from loopml.pipeline._run import StepResult as StepResult
+    from loopml.pipeline._status import StepStatus as StepStatus
 
 # The runner pulls in the stores; tracing and decorating a pipeline should not.
-_LAZY = {
-    "load_pipeline": "loopml.pipeline._load",
-    "PipelineResult": "loopml.pipeline._run",
-    "StepResult": "loopml.pipeline._run",
-    "StepStatus": "loopml.pipeline._status",
-}
-
-
-__all__ = [
-    "Graph",
-    "Node",
-    "Output",
-    "Pipeline",
-    "PipelineResult",
-    "Step",
-    "StepResult",
-    "StepStatus",
-    "load_pipeline",
-    "pipeline",
-    "step",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_load": ("load_pipeline",),
+        "_run": ("PipelineResult", "StepResult"),
+        "_status": ("StepStatus",),
+    },
+    eager=("Graph", "Node", "Output", "Pipeline", "Step", "pipeline", "step"),
+)

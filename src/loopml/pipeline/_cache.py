@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.artifacts import digest_bytes
 from loopml.errors import IntegrityError, NotFound
 
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
     from loopml.store import Artifact, Event, MetadataStore, Run
 
 KEY_FORMAT = "loopml.step-key/2"  # /2: code read by bytecode, values, input code
-OUTPUT_KIND = "output"
-READ_KINDS = ("dataset", "model")  # what a step may read by a reference that moves
+# What a step may read by a reference that moves.
+READ_KINDS = (ArtifactKind.DATASET, ArtifactKind.MODEL)
 
 
 def cache_key(step: str, code: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
@@ -96,7 +97,7 @@ def moved_reads(store: MetadataStore, events: list[Event]) -> str | None:
         if event.direction != "input" or not ref or kind not in READ_KINDS:
             continue
         try:
-            now = resolve(store, kind, pinned_ref(ref) if kind == "dataset" else ref)
+            now = resolve(store, kind, pinned_ref(ref) if kind == ArtifactKind.DATASET else ref)
         except LoopmlError as error:
             return f"it read {kind} {ref}, which cannot be found now ({error})"
         if now.id != event.artifact_id:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.artifacts import digest_bytes
 from loopml.pipeline._cache import KEY_FORMAT as STEP_KEY_FORMAT
 from loopml.pipeline._cache import find_hit
@@ -254,7 +255,7 @@ def _reads_unmoved(store: MetadataStore, reads: list[list[str]]) -> set[str] | N
     found = set()
     for kind, ref, artifact_id in reads:
         try:
-            now = resolve(store, kind, pinned_ref(ref) if kind == "dataset" else ref)
+            now = resolve(store, kind, pinned_ref(ref) if kind == ArtifactKind.DATASET else ref)
         except LoopmlError:
             return None
         if now.id != artifact_id:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from loopml._ids import short_id
+from loopml._kinds import ArtifactKind
 from loopml._signals import sigterm_raises
 from loopml.errors import LoopmlError, NotFound, StepFailed, ValidationFailed
-from loopml.pipeline._cache import OUTPUT_KIND, cache_key, find_hit
+from loopml.pipeline._cache import cache_key, find_hit
 from loopml.pipeline._capture import captured_output
 from loopml.pipeline._env import GitSnapshot, environment, git_snapshot
 from loopml.pipeline._graph import Graph, Node, Output, is_dataset_version
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
     from loopml.pipeline._graph import Pipeline
     from loopml.store import Artifact, MetadataStore, Run
     from loopml.workspace import Workspace
-
-LOG_KIND = "log"
 
 
 @dataclass(frozen=True)
@@ -397,7 +396,7 @@ def _arguments(
     arguments = dict(params)
     for name, artifact in inputs.items():
         value: Any
-        if artifact.kind == "dataset":
+        if artifact.kind == ArtifactKind.DATASET:
             value = DatasetVersion(artifact, context.ws)
         else:
             value = load_output(context.ws, artifact)
@@ -408,7 +407,7 @@ def _arguments(
 def _store_log(context: _Context, run: Run, name: str, text: bytes) -> None:
     blob = context.ws.artifacts.put_bytes(text)
     context.ws.store.create_artifact(
-        kind=LOG_KIND,
+        kind=ArtifactKind.LOG,
         name=name,
         digest=blob.digest,
         size=blob.size,
@@ -421,7 +420,7 @@ def _store_log(context: _Context, run: Run, name: str, text: bytes) -> None:
 def _store_output(context: _Context, run: Run, name: str, value: Any) -> Artifact:
     from loopml.pipeline._serialize import record_value
 
-    return record_value(context.ws, value, kind=OUTPUT_KIND, name=name, run_id=run.id)
+    return record_value(context.ws, value, kind=ArtifactKind.OUTPUT, name=name, run_id=run.id)
 
 
 def _fail(

@@ -35,64 +35,39 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.registry._aliases import AliasMove, history, promote, rollback, set_alias
-    from loopml.registry._copies import load_served
-    from loopml.registry._diff import MetricChange, ModelDiff, diff
-    from loopml.registry._lineage import Input, Lineage, Origin, lineage
-    from loopml.registry._register import register
-    from loopml.registry._reproduce import reproduce
-    from loopml.registry._reproduction import Reproduction, StepCheck
-    from loopml.registry._versions import ModelVersion, RegisteredModel, get, models, versions
+    from loopml.registry._aliases import AliasMove as AliasMove
+    from loopml.registry._aliases import history as history
+    from loopml.registry._aliases import promote as promote
+    from loopml.registry._aliases import rollback as rollback
+    from loopml.registry._aliases import set_alias as set_alias
+    from loopml.registry._copies import load_served as load_served
+    from loopml.registry._diff import MetricChange as MetricChange
+    from loopml.registry._diff import ModelDiff as ModelDiff
+    from loopml.registry._diff import diff as diff
+    from loopml.registry._lineage import Input as Input
+    from loopml.registry._lineage import Lineage as Lineage
+    from loopml.registry._lineage import Origin as Origin
+    from loopml.registry._lineage import lineage as lineage
+    from loopml.registry._register import register as register
+    from loopml.registry._reproduce import reproduce as reproduce
+    from loopml.registry._reproduction import Reproduction as Reproduction
+    from loopml.registry._reproduction import StepCheck as StepCheck
+    from loopml.registry._versions import ModelVersion as ModelVersion
+    from loopml.registry._versions import RegisteredModel as RegisteredModel
+    from loopml.registry._versions import get as get
+    from loopml.registry._versions import models as models
+    from loopml.registry._versions import versions as versions
 
-_WHERE = {
-    "AliasMove": "_aliases",
-    "history": "_aliases",
-    "promote": "_aliases",
-    "rollback": "_aliases",
-    "set_alias": "_aliases",
-    "load_served": "_copies",
-    "MetricChange": "_diff",
-    "ModelDiff": "_diff",
-    "diff": "_diff",
-    "Input": "_lineage",
-    "Lineage": "_lineage",
-    "Origin": "_lineage",
-    "lineage": "_lineage",
-    "register": "_register",
-    "Reproduction": "_reproduction",
-    "StepCheck": "_reproduction",
-    "reproduce": "_reproduce",
-    "ModelVersion": "_versions",
-    "RegisteredModel": "_versions",
-    "get": "_versions",
-    "models": "_versions",
-    "versions": "_versions",
-}
-
-
-__all__ = [
-    "AliasMove",
-    "Input",
-    "Lineage",
-    "MetricChange",
-    "ModelDiff",
-    "ModelVersion",
-    "Origin",
-    "RegisteredModel",
-    "Reproduction",
-    "StepCheck",
-    "diff",
-    "get",
-    "history",
-    "lineage",
-    "load_served",
-    "models",
-    "promote",
-    "register",
-    "reproduce",
-    "rollback",
-    "set_alias",
-    "versions",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_aliases": ("AliasMove", "history", "promote", "rollback", "set_alias"),
+        "_copies": ("load_served",),
+        "_diff": ("MetricChange", "ModelDiff", "diff"),
+        "_lineage": ("Input", "Lineage", "Origin", "lineage"),
+        "_register": ("register",),
+        "_reproduce": ("reproduce",),
+        "_reproduction": ("Reproduction", "StepCheck"),
+        "_versions": ("ModelVersion", "RegisteredModel", "get", "models", "versions"),
+    },
+)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry._gated import forced_reason, version_gate
 from loopml.registry._versions import (
     CHAMPION,
-    KIND,
     PREVIOUS,
     ModelVersion,
     alias_target,
@@ -152,7 +152,7 @@ def history(name: str, *, workspace: Workspace | None = None) -> list[AliasMove]
     """Every change of the aliases of model ``name``, newest first."""
     store = workspace_in_use(workspace).store
     require_model(store, name)
-    events = store.alias_history(KIND, name)
+    events = store.alias_history(ArtifactKind.MODEL, name)
     # Read after the events, so that every version they name is here.
     number = {artifact.id: artifact.version for artifact in require_model(store, name)}
     return [

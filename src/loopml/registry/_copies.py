@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput
 from loopml.registry._versions import (
     COPIES_KEY,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
-COPY_KIND = "model-copy"
 ONNX = "onnx"
 FASTER = "faster"  # the copy with the lower measured one-row latency
 SERVE_CHOICES = (NATIVE, ONNX, FASTER)
@@ -121,14 +121,14 @@ def record_copy(ws: Workspace, name: str, copy: OnnxCopy, run_id: str | None) ->
     from loopml.artifacts import digest_bytes
 
     digest = digest_bytes(copy.data)
-    for found in ws.store.find_artifacts(kind=COPY_KIND, name=name, digest=digest):
+    for found in ws.store.find_artifacts(kind=ArtifactKind.MODEL_COPY, name=name, digest=digest):
         if found.uri is None:
             if run_id is not None:
                 ws.store.add_event(run_id, found.id, Direction.OUTPUT, "output")
             return found
     blob = ws.artifacts.put_bytes(copy.data)
     return ws.store.create_artifact(
-        kind=COPY_KIND,
+        kind=ArtifactKind.MODEL_COPY,
         name=name,
         digest=blob.digest,
         size=blob.size,

@@ -8,13 +8,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, PromotionRefused
 
 if TYPE_CHECKING:
     from loopml.store import Artifact
     from loopml.workspace import Workspace
-
-GATE_KIND = "gate"
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def latest_gate(
         return None
     decided = [
         gate
-        for gate in ws.store.find_artifacts(kind=GATE_KIND)
+        for gate in ws.store.find_artifacts(kind=ArtifactKind.GATE)
         if (evaluation_id is not None and gate.metadata.get("evaluation_id") == evaluation_id)
         or (candidate is not None and gate.metadata.get("candidate") == candidate)
     ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
+from loopml._kinds import ArtifactKind
 from loopml.registry._versions import resolve_model
 from loopml.store import Direction
 from loopml.tracking._active import workspace_in_use
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run
     from loopml.workspace import Workspace
 
-DATASET_KIND = "dataset"
 _MAX_DEPTH = 64  # runs between a model and its data; deeper is not followed
 
 
@@ -81,7 +81,12 @@ class Lineage:
 
     def datasets(self) -> list[str]:
         """The dataset versions read anywhere upstream (``name@vN``), nearest first."""
-        refs = [read.ref for run in self.runs() for read in run.inputs if read.kind == DATASET_KIND]
+        refs = [
+            read.ref
+            for run in self.runs()
+            for read in run.inputs
+            if read.kind == ArtifactKind.DATASET
+        ]
         return list(dict.fromkeys(refs))
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry._aliases import promote, set_alias
 from loopml.registry._copies import (
@@ -20,7 +21,6 @@ from loopml.registry._gated import evaluation_gate, forced_reason
 from loopml.registry._versions import (
     CHAMPION,
     EVALUATION_KEY,
-    KIND,
     PREVIOUS,
     ModelVersion,
     version_of,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from loopml.store import MetadataStore
     from loopml.workspace import Workspace
 
-EVALUATION_KIND = "evaluation"
 SOURCE_KEY = "registered_from"
 _ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _VERSION_LIKE = re.compile(r"latest|v[0-9]+")
@@ -173,7 +172,7 @@ def _register_stored(
         ws,
         source.digest,
         source.size,
-        kind=KIND,
+        kind=ArtifactKind.MODEL,
         name=name,
         metadata={**meta, **asked},
         run_id=run_id,
@@ -198,7 +197,7 @@ def _as_asked(
     if has_asked(artifact.metadata, asked, serve):
         return artifact
     return ws.store.create_artifact(
-        kind=KIND,
+        kind=ArtifactKind.MODEL,
         name=artifact.name,
         digest=artifact.digest,
         size=artifact.size,
@@ -233,10 +232,10 @@ def _evaluation_id(store: MetadataStore, evaluation: Evaluation | Artifact | str
             f"no evaluation with id {evaluation!r} in this workspace; give the artifact "
             "loopml.evaluation recorded, or its id"
         ) from None
-    if found.kind != EVALUATION_KIND:
+    if found.kind != ArtifactKind.EVALUATION:
         raise InvalidInput(
             f"{found.kind} {found.ref} is not an evaluation; give an artifact of kind "
-            f"{EVALUATION_KIND!r} (what loopml.evaluation records) or its id",
+            f"{ArtifactKind.EVALUATION.value!r} (what loopml.evaluation records) or its id",
             field="evaluation",
         )
     return found.id

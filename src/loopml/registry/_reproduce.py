@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import LoopmlError
 from loopml.registry._compare import changed, compare_predictions, package_changes
 from loopml.registry._lineage import lineage
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from loopml.pipeline import PipelineResult
     from loopml.store import Artifact, Run
     from loopml.workspace import Workspace
-
-KIND = "reproduction"
 
 
 def reproduce(
@@ -249,12 +248,11 @@ def _read(ws: Workspace, run_id: str) -> dict[str, str]:
 
 
 def _output_digest(ws: Workspace, run_id: str) -> str | None:
-    from loopml.pipeline._cache import OUTPUT_KIND
 
     for event in ws.store.events(run_id=run_id):
         if event.direction is Direction.OUTPUT:
             artifact = ws.store.get_artifact(event.artifact_id)
-            if artifact.kind == OUTPUT_KIND:
+            if artifact.kind == ArtifactKind.OUTPUT:
                 return artifact.digest
     return None
 
@@ -294,7 +292,7 @@ def _recorded(ws: Workspace, found: Reproduction, run_id: str | None = None) -> 
     body = json.dumps(found.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
     blob = ws.artifacts.put_bytes(body.encode())
     ws.store.create_artifact(
-        kind=KIND,
+        kind=ArtifactKind.REPRODUCTION,
         name=found.ref.split("@")[0],
         digest=blob.digest,
         size=blob.size,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 from loopml.tracking._active import workspace_in_use
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from loopml.store import Alias, Artifact, MetadataStore
     from loopml.workspace import Workspace
 
-KIND = "model"
 CHAMPION = "champion"
 PREVIOUS = "previous"
 EVALUATION_KEY = "evaluation_id"
@@ -137,7 +137,7 @@ def resolve_model(store: MetadataStore, ref: str, *, field: str = "ref") -> Arti
 
     name = parse(ref, field=field).name
     try:
-        return resolve(store, KIND, ref, field=field)
+        return resolve(store, ArtifactKind.MODEL, ref, field=field)
     except NotFound as error:
         require_model(store, name, ref, field=field)
         raise NotFound(
@@ -154,7 +154,7 @@ def require_model(
     from loopml.refs import check_name
 
     check_name(name, "model name", field=field)
-    found = store.find_artifacts(kind=KIND, name=name)
+    found = store.find_artifacts(kind=ArtifactKind.MODEL, name=name)
     if found:
         return found
     others = sorted({artifact.kind for artifact in store.find_artifacts(name=name)})
@@ -172,13 +172,13 @@ def require_model(
 
 def version_of(store: MetadataStore, artifact: Artifact) -> ModelVersion:
     """``artifact`` with the aliases that point at it now."""
-    aliases = store.aliases(kind=KIND, name=artifact.name)
+    aliases = store.aliases(kind=ArtifactKind.MODEL, name=artifact.name)
     return ModelVersion(artifact, _alias_names(aliases, artifact))
 
 
 def alias_target(store: MetadataStore, name: str, alias: str) -> str | None:
     """The artifact id ``alias`` of model ``name`` points at, or None."""
-    for found in store.aliases(kind=KIND, name=name):
+    for found in store.aliases(kind=ArtifactKind.MODEL, name=name):
         if found.alias == alias:
             return found.artifact_id
     return None
@@ -195,7 +195,7 @@ def versions(name: str, *, workspace: Workspace | None = None) -> list[ModelVers
     """Every version of model ``name``, oldest first, each with its aliases."""
     store = workspace_in_use(workspace).store
     found = require_model(store, name)
-    aliases = store.aliases(kind=KIND, name=name)
+    aliases = store.aliases(kind=ArtifactKind.MODEL, name=name)
     return [ModelVersion(artifact, _alias_names(aliases, artifact)) for artifact in found]
 
 
@@ -203,10 +203,10 @@ def models(*, workspace: Workspace | None = None) -> list[RegisteredModel]:
     """Every registered model, by name, with its latest version and its aliases."""
     store = workspace_in_use(workspace).store
     every: dict[str, list[Artifact]] = {}
-    for artifact in store.find_artifacts(kind=KIND):  # in name, version order
+    for artifact in store.find_artifacts(kind=ArtifactKind.MODEL):  # in name, version order
         every.setdefault(artifact.name, []).append(artifact)
     aliases: dict[str, list[Alias]] = {}
-    for alias in store.aliases(kind=KIND):
+    for alias in store.aliases(kind=ArtifactKind.MODEL):
         aliases.setdefault(alias.name, []).append(alias)
     listed = []
     for name, found in every.items():

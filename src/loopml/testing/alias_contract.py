@@ -17,6 +17,8 @@ import pytest
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import Artifact, MetadataStore
 
+__all__ = ["AliasContract"]
+
 DIGEST = "ab" * 32
 
 

@@ -18,6 +18,8 @@ import pytest
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store import MetadataStore, RunStatus, Schedule, open_store
 
+__all__ = ["ScheduleContract"]
+
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 

@@ -36,6 +36,8 @@ from loopml.testing.alias_contract import AliasContract
 from loopml.testing.schedule_contract import ScheduleContract
 from loopml.testing.value_contract import ValueContract
 
+__all__ = ["StoreContract"]
+
 DIGEST = "ab" * 32
 OTHER = "cd" * 32
 

@@ -16,13 +16,15 @@ import pytest
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import MetadataStore, MetricPoint, RunStatus, Severity
 
+__all__ = ["ValueContract"]
+
 DIGEST = "ab" * 32
 BIG = 2**63  # one past the largest 64-bit integer
 NUL = "a\x00b"  # PostgreSQL cannot store it
 SURROGATE = "a\ud800b"  # not valid Unicode: UTF-8 cannot encode it
 
 
-def nested(depth: int) -> Any:
+def _nested(depth: int) -> Any:
     """A JSON value of lists nested ``depth`` deep."""
     value: Any = []
     for _ in range(depth - 1):
@@ -81,7 +83,7 @@ class ValueContract:
         assert [m.value for m in store.metrics(run.id)] == [1.0]
 
     def test_the_limits_themselves_come_back_whole(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit", params={"deep": nested(64)})
+        run = store.create_run(kind="train", name="fit", params={"deep": _nested(64)})
         points = [
             MetricPoint("loss", 1e308, step=BIG - 1),
             MetricPoint("loss", -math.inf, step=-BIG),
@@ -93,7 +95,7 @@ class ValueContract:
             (0, 5e-324),
             (BIG - 1, 1e308),
         ]
-        assert store.get_run(run.id).params == {"deep": nested(64)}
+        assert store.get_run(run.id).params == {"deep": _nested(64)}
         big = store.create_artifact(kind="file", name="f", digest=DIGEST, size=BIG - 1)
         assert store.get_artifact(big.id).size == BIG - 1
         text = "naïve ✓ 😀 \t\n"  # any valid Unicode but NUL is text a store holds
@@ -139,7 +141,7 @@ class ValueContract:
     def test_json_that_would_change_or_not_read_back_is_refused(self, store: MetadataStore) -> None:
         self.refused(
             store,
-            lambda: store.create_run(kind="t", name="f", params={"deep": nested(65)}),
+            lambda: store.create_run(kind="t", name="f", params={"deep": _nested(65)}),
             "'deep'",
             "nested more than 64",
         )

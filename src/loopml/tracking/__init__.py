@@ -16,21 +16,16 @@ run ends, when the process exits — normally, by an uncaught exception or by SI
 and on :func:`flush`.
 """
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-from loopml.tracking._active import (
-    ActiveRun,
-    active_run,
-    end_run,
-    run_for_logging,
-    start_run,
+from loopml.tracking._active import ActiveRun, active_run, end_run, start_run
+from loopml.tracking._log import (
+    flush,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_tags,
 )
-
-if TYPE_CHECKING:
-    from loopml.store import Artifact
 
 __all__ = [
     "ActiveRun",
@@ -45,43 +40,3 @@ __all__ = [
     "set_tags",
     "start_run",
 ]
-
-
-def log_metric(key: str, value: float, step: int | None = None) -> None:
-    """One metric point of the active run; ``step`` defaults to the key's last step + 1."""
-    run_for_logging().log_metric(key, value, step)
-
-
-def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    """Several metrics of the active run at one step."""
-    run_for_logging().log_metrics(metrics, step)
-
-
-def log_params(params: Mapping[str, Any] | None = None, /, **more: Any) -> None:
-    """Parameters of the active run; a parameter once set keeps its value."""
-    run_for_logging().log_params({**(params or {}), **more})
-
-
-def log_param(key: str, value: Any) -> None:
-    run_for_logging().log_params({key: value})
-
-
-def set_tags(tags: Mapping[str, Any] | None = None, /, **more: Any) -> None:
-    """Tags of the active run (merged; a tag may change)."""
-    run_for_logging().set_tags({**(tags or {}), **more})
-
-
-def log_artifact(value: Any, name: str | None = None) -> Artifact:
-    """A file, a folder or an object (``name`` needed) as an output of the active run."""
-    return run_for_logging().log_artifact(value, name)
-
-
-def flush() -> None:
-    """Write the active run's buffered metric points, and the deferred runs that have
-    ended, now."""
-    from loopml.tracking._buffer import flush_runs
-
-    run = active_run()
-    if run is not None:
-        run.flush()
-    flush_runs()

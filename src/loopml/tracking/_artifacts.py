@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def log_artifact(run: ActiveRun, value: Any, name: str | None) -> Artifact:
         full = check_name(f"{run.name}/{name or _safe(path.name)}", "artifact name")
         if path.is_dir():
             return _folder(run, path, full)
-        return run.ws.add_file(path, kind="file", name=full, run_id=run.id)
+        return run.ws.add_file(path, kind=ArtifactKind.FILE, name=full, run_id=run.id)
     if name is None:
         raise InvalidInput(
             f"log_artifact: a {type(value).__name__} needs a name to be stored under; "
@@ -43,7 +44,7 @@ def log_artifact(run: ActiveRun, value: Any, name: str | None) -> Artifact:
     from loopml.pipeline._serialize import record_value
 
     full = check_name(f"{run.name}/{name}", "artifact name")
-    return record_value(run.ws, value, kind="object", name=full, run_id=run.id)
+    return record_value(run.ws, value, kind=ArtifactKind.OBJECT, name=full, run_id=run.id)
 
 
 def _folder(run: ActiveRun, path: Path, name: str) -> Artifact:
@@ -56,7 +57,7 @@ def _folder(run: ActiveRun, path: Path, name: str) -> Artifact:
     return ws.record(
         blob.digest,
         blob.size,
-        kind="file",
+        kind=ArtifactKind.FILE,
         name=name,
         metadata={
             "format": MANIFEST_FORMAT,

@@ -13,57 +13,35 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.training._baseline import Baseline, baseline, log_baseline
-    from loopml.training._continue import Retrained, Update, retrain, update
-    from loopml.training._distill import Distilled, distill, soft_labels
-    from loopml.training._metrics import classification_metrics, regression_metrics
-    from loopml.training._space import Choice, Float, Int
-    from loopml.training._trials import Trial
-    from loopml.training._tune import TrialResult, TuneResult, tune
+    from loopml.training._baseline import Baseline as Baseline
+    from loopml.training._baseline import baseline as baseline
+    from loopml.training._baseline import log_baseline as log_baseline
+    from loopml.training._continue import Retrained as Retrained
+    from loopml.training._continue import Update as Update
+    from loopml.training._continue import retrain as retrain
+    from loopml.training._continue import update as update
+    from loopml.training._distill import Distilled as Distilled
+    from loopml.training._distill import distill as distill
+    from loopml.training._distill import soft_labels as soft_labels
+    from loopml.training._metrics import classification_metrics as classification_metrics
+    from loopml.training._metrics import regression_metrics as regression_metrics
+    from loopml.training._space import Choice as Choice
+    from loopml.training._space import Float as Float
+    from loopml.training._space import Int as Int
+    from loopml.training._trials import Trial as Trial
+    from loopml.training._tune import TrialResult as TrialResult
+    from loopml.training._tune import TuneResult as TuneResult
+    from loopml.training._tune import tune as tune
 
-_WHERE = {
-    "Baseline": "_baseline",
-    "baseline": "_baseline",
-    "log_baseline": "_baseline",
-    "Retrained": "_continue",
-    "Update": "_continue",
-    "retrain": "_continue",
-    "update": "_continue",
-    "Distilled": "_distill",
-    "distill": "_distill",
-    "soft_labels": "_distill",
-    "classification_metrics": "_metrics",
-    "regression_metrics": "_metrics",
-    "Choice": "_space",
-    "Float": "_space",
-    "Int": "_space",
-    "Trial": "_trials",
-    "TrialResult": "_tune",
-    "TuneResult": "_tune",
-    "tune": "_tune",
-}
-
-
-__all__ = [
-    "Baseline",
-    "Choice",
-    "Distilled",
-    "Float",
-    "Int",
-    "Retrained",
-    "Trial",
-    "TrialResult",
-    "TuneResult",
-    "Update",
-    "baseline",
-    "classification_metrics",
-    "distill",
-    "log_baseline",
-    "regression_metrics",
-    "retrain",
-    "soft_labels",
-    "tune",
-    "update",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_baseline": ("Baseline", "baseline", "log_baseline"),
+        "_continue": ("Retrained", "Update", "retrain", "update"),
+        "_distill": ("Distilled", "distill", "soft_labels"),
+        "_metrics": ("classification_metrics", "regression_metrics"),
+        "_space": ("Choice", "Float", "Int"),
+        "_trials": ("Trial",),
+        "_tune": ("TrialResult", "TuneResult", "tune"),
+    },
+)

@@ -73,7 +73,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         _check_name("event role", role, 255)
         row: dict[str, Any] = {
             "id": new_id(),
-            "kind": kind,
+            "kind": str(kind),  # plain text, also when given an ArtifactKind
             "name": name,
             "digest": digest,
             "size": check_int("artifact size", size, (0, INT64[1])),
