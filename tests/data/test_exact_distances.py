@@ -307,3 +307,20 @@ def test_a_table_within_the_sample_stores_no_order_statistics(ws: loopml.Workspa
     version = loopml.data.add(table, name="small", workspace=ws)
     assert "profile_order_stats" not in version.metadata
     assert version.profile().column("x").order_stats is None
+
+
+def test_counts_of_every_value_come_in_one_order_whatever_the_stored_order() -> None:
+    # A permutation test's seeded draws fall on other values when the order moves, so
+    # the same two versions must give the same p-value (and verdict) on every run.
+    from loopml.data._distances import _joined_counts
+
+    rng = np.random.default_rng(12)
+    ref = pl.DataFrame({"value": [f"v{i}" for i in range(3_000)], "n": rng.integers(1, 9, 3_000)})
+    cur = pl.DataFrame(
+        {"value": [f"v{i}" for i in range(500, 3_500)], "n": rng.integers(1, 9, 3_000)}
+    )
+    first = _joined_counts(ref, cur)
+    for seed in range(3):
+        shuffled_ref = ref.sample(fraction=1.0, shuffle=True, seed=seed)
+        shuffled_cur = cur.sample(fraction=1.0, shuffle=True, seed=seed + 10)
+        assert _joined_counts(shuffled_ref, shuffled_cur) == first

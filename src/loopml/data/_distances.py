@@ -206,7 +206,9 @@ def _shares(counts: list[int]) -> list[float]:
 
 
 def _joined_counts(ref: Any, cur: Any) -> tuple[list[int], list[int]]:
-    """Both columns' counts of every value either has, in one order."""
+    """Both columns' counts of every value either has, in the values' order: a join's
+    own order varies from run to run, and a permutation test's draws, though seeded,
+    land on other values when the order moves."""
     import polars as pl
 
     joined = (
@@ -218,6 +220,7 @@ def _joined_counts(ref: Any, cur: Any) -> tuple[list[int], list[int]]:
             coalesce=True,
         )
         .fill_null(0)
+        .sort("value")
     )
     return joined["r"].to_list(), joined["c"].to_list()
 
