@@ -93,7 +93,7 @@ class Project:
         self.write()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
         self.env["PYTHONPATH"] = str(root / "shared")
-        self.command("init")
+        loopml.init(root / "project").close()  # the runs under test are the fresh processes
 
     def command(self, *args: str) -> str:
         loopml = str(Path(sys.executable).with_name("loopml"))
