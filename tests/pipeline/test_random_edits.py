@@ -24,6 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import loopml
+
 FILES = {
     "project/flow.py": """
         import functools
@@ -143,14 +145,7 @@ class Project:
         self.hits = 0
         self.truth: dict[str, object] = {}
         self.write()
-        done = subprocess.run(
-            [sys.executable, "-m", "loopml", "init"],
-            cwd=root / "project",
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        loopml.init(root / "project").close()  # the runs under test are the fresh processes
         (root / "project" / "driver.py").write_text(DRIVER)
 
     def edit(self, site: str, value: int) -> None:

@@ -62,10 +62,10 @@ def add_rows(cli: Any, project: Path, count: int) -> None:
 
 
 @pytest.fixture
-def project(cli: Any, tmp_path: Path) -> Path:
+def project(tmp_path: Path) -> Path:
     write(tmp_path / "flow.py", FLOW)
     write(tmp_path / "helpers.py", HELPERS)
-    cli("init", check=True)
+    loopml.init(tmp_path).close()  # what is under test is `loopml run`, in its own process
     return tmp_path
 
 
