@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/data/run.py
 	$(BIN)/python bench/data/decisions.py
+	$(BIN)/python bench/data/validate_cli.py
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/tune/run.py
 	$(BIN)/python bench/models/signature.py
@@ -48,6 +49,7 @@ bench-data: $(STAMP)
 
 bench-decisions: $(STAMP)
 	$(BIN)/python bench/data/decisions.py
+	$(BIN)/python bench/data/validate_cli.py
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python bench/pipeline/run.py
