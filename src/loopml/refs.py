@@ -26,9 +26,8 @@ from typing import NamedTuple
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import Artifact, MetadataStore
+from loopml.store.values import check_name as check_name
 
-# Segments start with a letter or digit, so no name is absolute or climbs with "..".
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _VERSION = re.compile(r"v([1-9][0-9]*)")
 _DIGEST = re.compile(r"blake3:([0-9a-f]{8,64})")
 _SELECTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*|blake3:.*")
@@ -40,19 +39,6 @@ _NAMED_RECORD = re.compile(r"(?P<of>.+)\.(?P<what>[a-z][a-z-]*)")
 class Ref(NamedTuple):
     name: str
     selector: str
-
-
-def check_name(name: str, what: str = "name", *, field: str | None = None) -> str:
-    """``name`` if loopml can use it as an artifact name, else InvalidInput saying why
-    (``field``: the argument that holds it, when the caller knows)."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > 255:
-        raise InvalidInput(
-            f"{what} {name!r} cannot be used: use letters, digits, '.', '_' and '-', with "
-            "'/' between parts (each part starting with a letter or digit), at most 255 "
-            "characters; for example 'churn' or 'team/churn-2024'",
-            field=field,
-        )
-    return name
 
 
 def parse(ref: str, *, field: str | None = None) -> Ref:

@@ -109,7 +109,7 @@ class ActiveRun:
         if self._record is None:
             self.ws.store.log_params(self.id, params)
             return
-        from loopml.store._sql.values import merge_params
+        from loopml.store.values import merge_params
 
         merged = merge_params(self.id, self._record.params, params)
         self._record = dataclasses.replace(self._record, params=merged)
@@ -118,7 +118,7 @@ class ActiveRun:
         if self._record is None:
             self.ws.store.set_run_tags(self.id, tags)
             return
-        from loopml.store._sql.values import json_object
+        from loopml.store.values import json_object
 
         merged = {**self._record.tags, **json_object("run tags", tags)}
         self._record = dataclasses.replace(self._record, tags=merged)
@@ -255,7 +255,7 @@ def _local_run(
     """A run's record made here, checked as the store would check it."""
     from loopml._ids import new_id
     from loopml.store import Run, RunStatus
-    from loopml.store._sql.values import check_length, json_object
+    from loopml.store.values import check_length, json_object
 
     check_length("run kind", kind, 64)
     check_length("run name", name, 255)

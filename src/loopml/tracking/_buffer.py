@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from loopml._ids import short_id
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store import MetricPoint
-from loopml.store._sql.values import check_metric_key, metric_step, metric_value
+from loopml.store.values import check_metric_key, metric_step, metric_value
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run

@@ -15,7 +15,7 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.store._records import Alias, AliasEvent
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store._sql.values import check_length, check_text
+from loopml.store.values import check_length, check_text
 
 Row = Mapping[Any, Any]
 _MAX_REASON = 4096

@@ -17,7 +17,7 @@ from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store._records import RunStatus, Schedule
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store._sql.values import check_length, check_limit, json_object, run_status
+from loopml.store.values import check_length, check_limit, check_name, json_object, run_status
 
 Row = Mapping[Any, Any]
 
@@ -40,8 +40,6 @@ class Schedules:
         enabled: bool = True,
         next_due_at: datetime | None = None,
     ) -> Schedule:
-        from loopml.refs import check_name
-
         check_name(name, "schedule name")
         check_length("schedule target", target, 4096)
         check_length("schedule resolved target", resolved_target, 4096)

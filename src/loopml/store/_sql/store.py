@@ -32,12 +32,12 @@ from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
-from loopml.store._sql.values import INT32, INT64, check_int, check_limit, in_range, metric_row
-from loopml.store._sql.values import check_length as _check_name
-from loopml.store._sql.values import json_object as _json_object
-from loopml.store._sql.values import optional_text as _optional_text
-from loopml.store._sql.values import run_status as _status
-from loopml.store._sql.values import storable_text as _storable_text
+from loopml.store.values import INT32, INT64, check_int, check_limit, in_range, metric_row
+from loopml.store.values import check_length as _check_name
+from loopml.store.values import json_object as _json_object
+from loopml.store.values import optional_text as _optional_text
+from loopml.store.values import run_status as _status
+from loopml.store.values import storable_text as _storable_text
 
 _HOST = socket.gethostname()
 Row = Mapping[Any, Any]

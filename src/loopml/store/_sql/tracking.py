@@ -17,7 +17,7 @@ from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store._records import MetricPoint, Run
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store._sql.values import (
+from loopml.store.values import (
     INT32,
     check_int,
     check_length,

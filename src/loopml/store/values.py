@@ -1,5 +1,6 @@
-"""Checks of the values a store call is given, shared by the store's modules and by the
-callers that must refuse a value before they hold on to it (the tracking buffer).
+"""The value rules of the store contract: every backend checks a value with these before it
+writes, and so do callers that must refuse a value before they hold on to it (the
+tracking buffer).
 
 A value passes only if both backends hold it and give it back unchanged: integers in
 the column's range (64-bit, or 32-bit for versions and process ids), text without NUL
@@ -33,6 +34,8 @@ INT32 = (-(2**31), 2**31 - 1)  # INTEGER on PostgreSQL (versions, process ids)
 MAX_JSON_DEPTH = 64
 MAX_KEY = 255  # metric keys, names, roles
 
+# Segments start with a letter or digit, so no name is absolute or climbs with "..".
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -43,6 +46,19 @@ def run_status(status: RunStatus | str) -> RunStatus:
         raise InvalidInput(
             f"run status {status!r} is not one of " + ", ".join(s.value for s in RunStatus)
         ) from None
+
+
+def check_name(name: str, what: str = "name", *, field: str | None = None) -> str:
+    """``name`` if loopml can use it as an artifact name, else InvalidInput saying why
+    (``field``: the argument that holds it, when the caller knows)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > 255:
+        raise InvalidInput(
+            f"{what} {name!r} cannot be used: use letters, digits, '.', '_' and '-', with "
+            "'/' between parts (each part starting with a letter or digit), at most 255 "
+            "characters; for example 'churn' or 'team/churn-2024'",
+            field=field,
+        )
+    return name
 
 
 def check_length(what: str, value: str, max_length: int) -> None:
