@@ -31,9 +31,11 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
+	$(BIN)/python tests/layers.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/data/run.py
 	$(BIN)/python bench/data/decisions.py
 	$(BIN)/python bench/data/validate_cli.py

@@ -62,5 +62,5 @@ def evaluate(rows: pd.DataFrame, model: Pipeline) -> dict:
 
 @loopml.pipeline
 def diabetes(data: str = "diabetes@latest", alpha: float = 1e-4):
-    rows = split(loopml.data.validated(loopml.data.get(data)))
+    rows = split(loopml.validated(loopml.data.get(data)))
     return evaluate(rows, train(rows, alpha=alpha))

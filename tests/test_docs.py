@@ -33,6 +33,10 @@ NOT_RUN = {
         "docs/cli.md",
         "loopml [--debug] [--version] [--install-completion | --show-completion] COMMAND",
     ): ("a synopsis of every command"),
+    ("docs/architecture.md", "╭─ CLI, UI"): "a picture; test_layers.py keeps it current",
+    ("docs/architecture.md", "$ .venv/bin/python tests/layers.py"): (
+        "runs from the project's root, as make check does; test_layers.py runs it"
+    ),
     ("docs/registry.md", "loopml models list [NAME] [--json]"): "a synopsis of the commands",
     ("docs/registry.md", "churn@v4 was not made the champion"): "an error message",
     ("docs/workspace.md", "$ loopml init --store-url postgresql://me@db/loopml"): (

@@ -28,6 +28,7 @@ PUBLIC = [
     "loopml.pipeline",
     "loopml.registry",
     "loopml.store",
+    "loopml.store.values",
     "loopml.testing",
     "loopml.testing.alias_contract",
     "loopml.testing.schedule_contract",
@@ -70,10 +71,12 @@ def test_all_is_exactly_the_public_surface() -> None:
         "start_run",
         "step",
         "store",
+        "strict_mode",
         "testing",
         "tracking",
         "training",
         "tune",
+        "validated",
         "workspace",
     ]
     for name in loopml.__all__:

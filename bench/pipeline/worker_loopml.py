@@ -119,8 +119,8 @@ PHASES = (
     ("loopml/pipeline/_graph.py", "run", "Pipeline.run"),
     ("loopml/workspace.py", "store", "open the metadata store (SQLAlchemy import, engine, check)"),
     ("loopml/pipeline/_run.py", "reap_dead_runs", "reap_dead_runs"),
-    ("loopml/pipeline/_env.py", "environment", "environment (package list, cached on disk)"),
-    ("loopml/pipeline/_env.py", "git_state", "git_state (git rev-parse, git status)"),
+    ("loopml/_env.py", "environment", "environment (package list, cached on disk)"),
+    ("loopml/_env.py", "git_state", "git_state (git rev-parse, git status)"),
     ("<frozen importlib._bootstrap>", "_find_and_load", "all imports (outermost)"),
 )
 

@@ -34,11 +34,14 @@ _TRACKING = (
 # Each lazily loaded name, and the module it comes from.
 _LAZY = {
     **dict.fromkeys(_TRACKING, "loopml.tracking"),
-    **dict.fromkeys(("baseline", "distill", "tune"), "loopml.training"),
+    **dict.fromkeys(("distill", "tune"), "loopml.training"),
+    "baseline": "loopml.evaluation",
     "register": "loopml.registry",
+    "validated": "loopml.pipeline",
     "evaluate": "loopml.evaluation",
     "gate": "loopml.evaluation",
     "progress": "loopml._progress",
+    "strict_mode": "loopml._context",
 }
 # Every public subpackage but `pipeline`, whose name the decorator holds.
 _SUBPACKAGES = (

@@ -233,6 +233,11 @@ def active(ws: Workspace) -> Iterator[Workspace]:
         _ACTIVE.reset(token)
 
 
+def active_workspace() -> Workspace | None:
+    """The workspace made active for the block this runs in, if any."""
+    return _ACTIVE.get()
+
+
 def current() -> Workspace:
     """The active workspace, else the one found from the current folder or the env.
 

@@ -105,7 +105,7 @@ def count(table: list) -> int:
 
 @loopml.pipeline
 def guarded(data: str = "letters@latest"):
-    return count(loopml.data.validated(loopml.data.get(data)))
+    return count(loopml.validated(loopml.data.get(data)))
 """
 
 

@@ -13,9 +13,9 @@ import pytest
 from sklearn.datasets import load_iris
 
 import loopml
+from loopml._serialize import FORMATS, load, save
 from loopml.artifacts import ArtifactStore
 from loopml.pipeline import load_pipeline
-from loopml.pipeline._serialize import FORMATS, load, save
 
 PIPELINE = """
 import pandas as pd

@@ -297,7 +297,7 @@ def test_status_names_a_changed_dataset(ws: loopml.Workspace, write, tmp_path: P
 def test_cached_outputs_are_not_loaded(ws: loopml.Workspace, write, monkeypatch) -> None:
     pipeline = write(PIPELINE)
     pipeline.run(workspace=ws, echo=False)
-    from loopml.pipeline import _serialize as serialize
+    from loopml import _serialize as serialize
 
     loads: list[str] = []
     real = serialize.load

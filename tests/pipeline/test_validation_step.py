@@ -25,7 +25,7 @@ def train(table: pl.DataFrame) -> dict:
 
 @loopml.pipeline
 def guarded(data: str = "sales@latest"):
-    return train(loopml.data.validated(loopml.data.get(data)))
+    return train(loopml.validated(loopml.data.get(data)))
 """
 
 

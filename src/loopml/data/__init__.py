@@ -40,11 +40,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.data._validate import Validation as Validation
     from loopml.data._validate import validate_profile as validate_profile
     from loopml.data._versions import DatasetVersion as DatasetVersion
-    from loopml.pipeline._validation import validated as validated
 
 # Names load on first use: a pipeline touching dataset versions need not import the
 # profile, validation and report code.
-__getattr__, __dir__, __all__ = lazy_exports(
+_exported_getattr, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "_api": ("add", "datasets", "diff", "get", "schema", "set_schema", "validate", "versions"),
@@ -55,6 +54,14 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_schema": ("ColumnSchema", "DriftRule", "Schema"),
         "_validate": ("Anomaly", "ColumnDrift", "Validation", "validate_profile"),
         "_versions": ("DatasetVersion",),
-        "loopml.pipeline._validation": ("validated",),
     },
 )
+
+
+def __getattr__(name: str) -> object:
+    if name == "validated":  # a pipeline step, so it lives with the pipelines
+        raise AttributeError(
+            "loopml.data.validated is now loopml.validated (also "
+            "`from loopml.pipeline import validated`): it adds a pipeline step"
+        )
+    return _exported_getattr(name)

@@ -1,7 +1,8 @@
 """The functions users call: ``loopml.data.add``, ``get``, ``validate``, ``diff``...
 
-Each takes ``workspace=`` (a :class:`~loopml.Workspace`); without it, the workspace
-is found from the current folder or the environment, as the CLI finds it.
+Each takes ``workspace=`` (a :class:`~loopml.Workspace`); without it, the active
+run's workspace is used, else the one found from the current folder or the
+environment, as the CLI finds it.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ if TYPE_CHECKING:
 
 
 def _workspace(workspace: Workspace | None) -> Workspace:
-    if workspace is not None:
-        return workspace
-    from loopml.workspace import current
+    from loopml._context import workspace_in_use
 
-    return current()
+    return workspace_in_use(workspace)
 
 
 def add(
@@ -78,9 +77,9 @@ def read_version(ws: Workspace, ref: str, *, field: str) -> DatasetVersion:
 
 
 def _record_input(version: DatasetVersion, ref: str) -> None:
+    from loopml._context import run_making_records
     from loopml.refs import note_read, read_role
     from loopml.store import Direction
-    from loopml.tracking._active import run_making_records
 
     note_read(ArtifactKind.DATASET, ref, version.artifact)
     ws = version.workspace

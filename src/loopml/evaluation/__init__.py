@@ -1,4 +1,6 @@
-"""Model analysis: a model evaluated on held-out rows, with metrics and their bootstrap
+"""Model analysis: metrics and the naive baselines every model is measured against
+(``baseline``, ``log_baseline``, ``classification_metrics``, ``regression_metrics``); a
+model evaluated on held-out rows, with metrics and their bootstrap
 intervals, the naive baseline, metrics per slice, sensitivity to small input changes,
 calibration, latency and size, and flips against the champion; and the gate that
 decides on a model from its evaluation.
@@ -28,10 +30,15 @@ from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.errors import OverlapWarning as OverlapWarning
+    from loopml.evaluation._baseline import Baseline as Baseline
+    from loopml.evaluation._baseline import baseline as baseline
+    from loopml.evaluation._baseline import log_baseline as log_baseline
     from loopml.evaluation._evaluate import evaluate as evaluate
     from loopml.evaluation._gate import Decision as Decision
     from loopml.evaluation._gate import Policy as Policy
     from loopml.evaluation._gate import gate as gate
+    from loopml.evaluation._metrics import classification_metrics as classification_metrics
+    from loopml.evaluation._metrics import regression_metrics as regression_metrics
     from loopml.evaluation._record import load_evaluation as load_evaluation
     from loopml.evaluation._records import Evaluation as Evaluation
     from loopml.evaluation._records import Flips as Flips
@@ -42,8 +49,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "loopml.errors": ("OverlapWarning",),
+        "_baseline": ("Baseline", "baseline", "log_baseline"),
         "_evaluate": ("evaluate",),
         "_gate": ("Decision", "Policy", "gate"),
+        "_metrics": ("classification_metrics", "regression_metrics"),
         "_record": ("load_evaluation",),
         "_records": ("Evaluation", "Flips", "Interval", "SliceResult"),
     },

@@ -243,8 +243,8 @@ class _StoreIfAny:
 
     @functools.cached_property
     def store(self) -> MetadataStore | None:
+        from loopml._context import workspace_in_use
         from loopml.errors import WorkspaceNotFound
-        from loopml.tracking._active import workspace_in_use
 
         try:
             return workspace_in_use(self._workspace).store
@@ -425,9 +425,9 @@ def _size(candidate: Evaluation, budget: float) -> Check:
 def _record(decision: Decision, model: str | None, workspace: Workspace | None) -> Decision:
     import dataclasses
 
+    from loopml._context import run_making_records, workspace_in_use
     from loopml.refs import describe_record, record_name
     from loopml.store import Severity
-    from loopml.tracking._active import run_making_records, workspace_in_use
 
     ws = workspace_in_use(workspace)
     run_id = run_making_records(ws)

@@ -33,7 +33,7 @@ class OnDemand:
 
     def __call__(self) -> Workspace:
         if self._ws is None:
-            from loopml.tracking._active import workspace_in_use
+            from loopml._context import workspace_in_use
 
             self._ws = workspace_in_use()
         return self._ws

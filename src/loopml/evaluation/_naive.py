@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loopml.evaluation._baseline import Baseline, baseline
 from loopml.evaluation._predict import Predictions, coded
-from loopml.training import Baseline, baseline
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from loopml.errors import InvalidInput
+from loopml.evaluation._metrics import as_labels, as_numbers, unique_labels
 from loopml.models._base import first_line
-from loopml.training._metrics import as_labels, as_numbers, unique_labels
 
 if TYPE_CHECKING:
     from loopml.evaluation._inputs import ModelInfo

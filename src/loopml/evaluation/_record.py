@@ -41,16 +41,16 @@ def store(
     the model and data artifacts as its inputs. ``rows`` is the data as given: stored
     when it is a DataFrame rather than a dataset version. The evaluation is returned
     with its ``artifact_id``."""
+    from loopml._context import run_making_records
     from loopml.refs import check_name
     from loopml.store import Direction
-    from loopml.tracking._active import run_making_records
     from loopml.workspace import record_version
 
     check_name(name, "evaluation name")
     run_id = run_making_records(ws)
     used = dict(inputs)
     if "data" not in used and rows is not None:
-        from loopml.pipeline._serialize import record_value
+        from loopml._serialize import record_value
 
         used["data"] = record_value(
             ws, rows, kind=ArtifactKind.EVALUATION_ROWS, name=name, run_id=run_id

@@ -1,7 +1,7 @@
 """A task's metrics on all rows or on a subset of them.
 
 Accuracy, macro F1, balanced accuracy, log-loss, MAE, RMSE, R2 and MASE are the
-training metrics (:mod:`loopml.training._metrics`); here are added per-class
+training metrics (:mod:`loopml.evaluation._metrics`); here are added per-class
 precision, recall and F1 (``precision.<class>``...; a class never predicted has
 precision 0 and one never true recall 0, as scikit-learn's ``zero_division=0``), ROC-AUC
 (binary: of the second class; more classes: one-vs-rest, macro over the classes present
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loopml.evaluation import _metrics as m
 from loopml.evaluation._predict import Predictions
-from loopml.training import _metrics as m
 
 Rows = npt.NDArray[np.intp] | None  # positions of the rows to score; None for all
 

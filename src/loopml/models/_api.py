@@ -10,11 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import run_making_records, workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput
 from loopml.models._flavors import RESERVED, decode, encode
 from loopml.models._signature import Signature, infer_signature
-from loopml.tracking._active import run_making_records, workspace_in_use
 from loopml.workspace import record_version
 
 if TYPE_CHECKING:

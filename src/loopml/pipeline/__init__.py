@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.pipeline._run import PipelineResult as PipelineResult
     from loopml.pipeline._run import StepResult as StepResult
     from loopml.pipeline._status import StepStatus as StepStatus
+    from loopml.pipeline._validation import validated as validated
 
 # The runner pulls in the stores; tracing and decorating a pipeline should not.
 __getattr__, __dir__, __all__ = lazy_exports(
@@ -39,6 +40,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_load": ("load_pipeline",),
         "_run": ("PipelineResult", "StepResult"),
         "_status": ("StepStatus",),
+        "_validation": ("validated",),
     },
     eager=("Graph", "Node", "Output", "Pipeline", "Step", "pipeline", "step"),
 )

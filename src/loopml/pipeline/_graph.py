@@ -331,7 +331,7 @@ class Pipeline:
 
     def graph(self, **given: Any) -> Graph:
         """Trace the body with these parameters, then check every step in it."""
-        from loopml.pipeline._serialize import check_annotation
+        from loopml._serialize import check_annotation
         from loopml.refs import noting_reads
 
         graph = Graph(self.name, self.params(given))

@@ -93,8 +93,8 @@ def run_key(
     libraries set some as they are imported); None for a file that is not the user's
     own. Puts the file's folder on ``sys.path`` first, as loading the pipeline does, so
     that its imports resolve as they will."""
-    from loopml import __version__
-    from loopml.pipeline._env import path_stamps
+    from loopml._env import path_stamps
+    from loopml._version import __version__
     from loopml.pipeline._reach import reach
 
     path = Path(file_part).absolute()
@@ -267,8 +267,8 @@ def _reads_unmoved(store: MetadataStore, reads: list[list[str]]) -> set[str] | N
 def _record(
     ws: Workspace, memo: Run, key: RunKey, plan: list[_Planned], options: RunOptions
 ) -> Replayed:
+    from loopml._env import environment, git_snapshot
     from loopml._signals import sigterm_raises
-    from loopml.pipeline._env import environment, git_snapshot
     from loopml.pipeline._run import StepResult, ending, pipeline_tags, reap_dead_runs
     from loopml.store import Direction, RunStatus
 

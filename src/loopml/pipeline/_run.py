@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from loopml._env import GitSnapshot, environment, git_snapshot
 from loopml._ids import short_id
 from loopml._kinds import ArtifactKind
 from loopml._signals import sigterm_raises
 from loopml.errors import LoopmlError, NotFound, StepFailed, ValidationFailed
 from loopml.pipeline._cache import cache_key, find_hit
 from loopml.pipeline._capture import captured_output
-from loopml.pipeline._env import GitSnapshot, environment, git_snapshot
 from loopml.pipeline._graph import Graph, Node, Output, is_dataset_version
 from loopml.pipeline._runners import RunOptions, execute
 from loopml.pipeline._validation import DataInvalid, evidence
@@ -104,8 +104,8 @@ class PipelineResult:
 
 
 def load_output(ws: Workspace, artifact: Artifact) -> Any:
+    from loopml._serialize import load
     from loopml.data._versions import DatasetVersion
-    from loopml.pipeline._serialize import load
 
     meta = artifact.metadata
     what = f"{artifact.kind} {artifact.ref}"
@@ -122,10 +122,11 @@ def run_pipeline(
     workspace: Workspace | None,
     options: RunOptions,
 ) -> PipelineResult:
-    from loopml.workspace import active, current
+    from loopml._context import workspace_in_use
+    from loopml.workspace import active
 
     options.check(pipeline.file)
-    ws = workspace if workspace is not None else current()
+    ws = workspace_in_use(workspace)
     with active(ws), sigterm_raises():  # SIGTERM ends the runs as killed, then the process
         return _run_traced(pipeline, ws, pipeline.graph(**params), options)
 
@@ -418,7 +419,7 @@ def _store_log(context: _Context, run: Run, name: str, text: bytes) -> None:
 
 
 def _store_output(context: _Context, run: Run, name: str, value: Any) -> Artifact:
-    from loopml.pipeline._serialize import record_value
+    from loopml._serialize import record_value
 
     return record_value(context.ws, value, kind=ArtifactKind.OUTPUT, name=name, run_id=run.id)
 

@@ -22,8 +22,8 @@ from loopml.errors import InvalidInput
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from loopml._env import GitSnapshot
     from loopml.config import Settings
-    from loopml.pipeline._env import GitSnapshot
     from loopml.pipeline._graph import Node
     from loopml.pipeline._replay import RunKey
     from loopml.pipeline._run import StepResult, _Context

@@ -111,9 +111,9 @@ def add_schedule(
     expression read in ``timezone``, with ``params``. It is first due at its first
     occurrence after ``now``. ``pipeline`` is the loaded target, when the caller has it.
     """
+    from loopml._context import workspace_in_use
     from loopml.pipeline._load import load_pipeline
     from loopml.refs import check_name
-    from loopml.workspace import current
 
     check_name(name, "schedule name")
     every_seconds, cron = check_cadence(every, cron, timezone)
@@ -122,7 +122,7 @@ def add_schedule(
     given = dict(params or {})
     pipeline.params(given)  # unknown names, and parameters that have no default
     moment = now or datetime.now(UTC)
-    ws = workspace if workspace is not None else current()
+    ws = workspace_in_use(workspace)
     return ws.store.create_schedule(
         name=name,
         target=target,
@@ -154,9 +154,9 @@ def run_due(
     """Run every schedule due at ``now`` once, earliest due first, each recorded with
     its run and status; a failing pipeline does not stop the others. ``dry_run`` only
     says what is due. ``on_done`` hears of each schedule as it is done."""
-    from loopml.workspace import current
+    from loopml._context import workspace_in_use
 
-    ws = workspace if workspace is not None else current()
+    ws = workspace_in_use(workspace)
     moment = now or datetime.now(UTC)
     report = on_done or (lambda outcome: None)
     if dry_run:

@@ -37,9 +37,10 @@ class StepStatus:
 def pipeline_status(
     pipeline: Pipeline, params: dict[str, Any], *, workspace: Workspace | None
 ) -> list[StepStatus]:
-    from loopml.workspace import active, current
+    from loopml._context import workspace_in_use
+    from loopml.workspace import active
 
-    ws = workspace if workspace is not None else current()
+    ws = workspace_in_use(workspace)
     with active(ws):
         graph = pipeline.graph(**params)
     root = Path(pipeline.file).parent

@@ -1,6 +1,6 @@
 """The validation step: a dataset version checked inside a pipeline, stopping it on errors.
 
-``loopml.data.validated(version)`` in a pipeline body adds a step named ``validate``
+``loopml.validated(version)`` in a pipeline body adds a step named ``validate``
 that validates the version against its dataset's pinned schema and its reference (the
 version before it, or ``against``), records the validation and its report, and passes
 the version on. When any anomaly is at error severity the step fails: its run and the
@@ -54,8 +54,7 @@ def validated(dataset: Any, *, against: str | None = None) -> Any:
 
     if isinstance(dataset, Output) or not isinstance(dataset, DatasetVersion):
         raise PipelineError(
-            "loopml.data.validated() takes a dataset version from loopml.data.get(...), "
-            f"not {dataset!r}"
+            f"loopml.validated() takes a dataset version from loopml.data.get(...), not {dataset!r}"
         )
     _, schema = pinned_schema(dataset.workspace, dataset.name)
     return _validate(dataset, schema=schema.digest, against=against, loopml_version=__version__)

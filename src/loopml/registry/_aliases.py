@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry._gated import forced_reason, version_gate
@@ -25,7 +26,6 @@ from loopml.registry._versions import (
     resolve_model,
     version_of,
 )
-from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput
 from loopml.registry._versions import (
@@ -40,7 +41,6 @@ from loopml.registry._versions import (
     resolve_model,
 )
 from loopml.store import Direction
-from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.models import OnnxConversion

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import workspace_in_use
 from loopml.evaluation._records import higher_is_better
 from loopml.registry._compare import changed, flips_on, package_changes
 from loopml.registry._lineage import Lineage, Origin, lineage
 from loopml.registry._versions import EVALUATION_KEY, resolve_model
-from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.evaluation import Evaluation, Flips

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import workspace_in_use
 from loopml._ids import short_id
 from loopml._kinds import ArtifactKind
 from loopml.registry._versions import resolve_model
 from loopml.store import Direction
-from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run

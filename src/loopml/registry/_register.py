@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import run_making_records, workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry._aliases import promote, set_alias
@@ -26,7 +27,6 @@ from loopml.registry._versions import (
     version_of,
 )
 from loopml.store import Artifact, Direction
-from loopml.tracking._active import run_making_records, workspace_in_use
 from loopml.workspace import record_version
 
 if TYPE_CHECKING:

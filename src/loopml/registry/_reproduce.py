@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import LoopmlError
 from loopml.registry._compare import changed, compare_predictions, package_changes
@@ -39,7 +40,6 @@ from loopml.registry._reproduction import (
 )
 from loopml.registry._versions import resolve_model
 from loopml.store import Direction
-from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from pathlib import Path

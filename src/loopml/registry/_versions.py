@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
-from loopml.tracking._active import workspace_in_use
 
 if TYPE_CHECKING:
     from loopml.models import Signature

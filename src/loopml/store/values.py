@@ -29,6 +29,28 @@ from loopml._time import to_us
 from loopml.errors import InvalidInput
 from loopml.store._records import MetricPoint, RunStatus
 
+__all__ = [
+    "INT32",
+    "INT64",
+    "MAX_JSON_DEPTH",
+    "MAX_KEY",
+    "check_int",
+    "check_length",
+    "check_limit",
+    "check_metric_key",
+    "check_name",
+    "check_text",
+    "in_range",
+    "json_object",
+    "merge_params",
+    "metric_row",
+    "metric_step",
+    "metric_value",
+    "optional_text",
+    "run_status",
+    "storable_text",
+]
+
 INT64 = (-(2**63), 2**63 - 1)  # BIGINT, on both backends
 INT32 = (-(2**31), 2**31 - 1)  # INTEGER on PostgreSQL (versions, process ids)
 MAX_JSON_DEPTH = 64

@@ -13,10 +13,19 @@ plain script.
 Metric points are buffered and written by a background thread in batches (at the
 latest 0.2 s after they were logged), and everything buffered is written when the
 run ends, when the process exits — normally, by an uncaught exception or by SIGTERM —
-and on :func:`flush`.
+and on :func:`flush`. Those process-wide hooks (atexit, ``sys.excepthook``, SIGTERM)
+are installed by a script's first run; a process in strict mode
+(:func:`loopml.strict_mode`: a server, a loop controller) gets none unless it
+calls :func:`install_exit_hooks` itself.
 """
 
-from loopml.tracking._active import ActiveRun, active_run, end_run, start_run
+from loopml.tracking._active import (
+    ActiveRun,
+    active_run,
+    end_run,
+    install_exit_hooks,
+    start_run,
+)
 from loopml.tracking._log import (
     flush,
     log_artifact,
@@ -32,6 +41,7 @@ __all__ = [
     "active_run",
     "end_run",
     "flush",
+    "install_exit_hooks",
     "log_artifact",
     "log_metric",
     "log_metrics",

@@ -20,8 +20,11 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from loopml import _context
+from loopml._context import run_making_records as run_making_records
+from loopml._context import workspace_in_use as workspace_in_use
 from loopml._ids import short_id
 from loopml.tracking._buffer import (
     MetricBuffer,
@@ -37,12 +40,8 @@ if TYPE_CHECKING:
     from loopml.store import Artifact, MetricPoint, Run, RunStatus
     from loopml.workspace import Workspace
 
-_CURRENT: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
-    "loopml_active_run", default=None
-)
 _OPEN: set[ActiveRun] = set()
 _OPEN_LOCK = threading.Lock()
-_script_run: ActiveRun | None = None
 _SCRIPT_LOCK = threading.Lock()
 
 
@@ -68,7 +67,7 @@ class ActiveRun:
         self._handed_over = False
         self._buffer = MetricBuffer(ws.store, run.id, held=deferred)
         self._steps: dict[str, int] = {}
-        self._token: contextvars.Token[ActiveRun | None] | None = None
+        self._token: contextvars.Token[_context.RunInContext | None] | None = None
         self.ended = False
         with _OPEN_LOCK:
             _OPEN.add(self)
@@ -178,7 +177,7 @@ class ActiveRun:
         store.finish_run(self.id, status, error=with_rejected(error, self._buffer.rejected))
 
     def __enter__(self) -> ActiveRun:
-        self._token = _CURRENT.set(self)
+        self._token = _context.enter_run(self)
         return self
 
     def __exit__(
@@ -188,7 +187,7 @@ class ActiveRun:
         tb: TracebackType | None,
     ) -> None:
         if self._token is not None:
-            _CURRENT.reset(self._token)
+            _context.leave_run(self._token)
             self._token = None
         if error is None:
             self.end()
@@ -217,12 +216,8 @@ def start_run(
     most 0.2 s later, and at exit): for many short runs, where two writes each would
     cost more than the work; a process killed with SIGKILL loses the deferred runs not
     yet written."""
-    from loopml.workspace import current
-
-    around = _CURRENT.get()
-    if workspace is None and around is not None:
-        workspace = around.ws
-    ws = workspace if workspace is not None else current()  # kept open for the process
+    around = active_run()
+    ws = _context.workspace_in_use(workspace)  # one found is kept open for the process
     if parent is None and around is not None:
         parent = around.id
     if around is not None and parent == around.id:
@@ -238,7 +233,8 @@ def start_run(
         "tags": tags,
     }
     run = _local_run(**fields) if deferred else ws.store.create_run(**fields)
-    _install_exit_hooks()
+    if not _context.is_strict():  # a server or controller installs its own, if any
+        install_exit_hooks()
     return ActiveRun(ws, run, owned=True, deferred=deferred)
 
 
@@ -291,48 +287,30 @@ def attach(ws: Workspace, run: Run) -> ActiveRun:
     return ActiveRun(ws, run, owned=False)
 
 
-def workspace_in_use(workspace: Workspace | None = None) -> Workspace:
-    """``workspace`` when given; else the active run's; else the one found from the
-    current folder or the environment."""
-    if workspace is not None:
-        return workspace
-    from loopml.workspace import current
-
-    around = active_run()
-    return around.ws if around is not None else current()
-
-
-def run_making_records(ws: Workspace) -> str | None:
-    """The id of the active run of ``ws``, for a record made now to name as the run that
-    made it (a deferred run is written to the store first); None outside a run."""
-    around = active_run()
-    if around is None or around.ws.settings != ws.settings:
-        return None
-    around.materialize()
-    return around.id
-
-
 def active_run() -> ActiveRun | None:
     """The run ``log_*`` calls write to now, if any."""
-    return _CURRENT.get() or (_script_run if _script_run and not _script_run.ended else None)
+    return cast("ActiveRun | None", _context.active_run())
 
 
 def run_for_logging() -> ActiveRun:
     """The active run, or the script's own run, started on first use."""
-    global _script_run
     found = active_run()
     if found is not None:
         return found
     with _SCRIPT_LOCK:
-        if _script_run is None or _script_run.ended:
-            _script_run = start_run()
-        return _script_run
+        script = active_run()
+        if script is None:
+            script = start_run()
+            _context.set_script_run(script)
+            install_exit_hooks()  # a script's own run is ended when the script ends
+        return script
 
 
 def end_run(status: str = "succeeded") -> None:
     """End the script's own run (the one ``log_*`` started), if any."""
-    if _script_run is not None:
-        _script_run.end(status)
+    script = _context.script_run()
+    if script is not None:
+        cast("ActiveRun", script).end(status)
 
 
 # -- where the run comes from ----------------------------------------------------------
@@ -345,7 +323,7 @@ def _script() -> Path | None:
 
 
 def _code(script: Path | None) -> dict[str, Any]:
-    from loopml.pipeline._env import recent_git_state
+    from loopml._env import recent_git_state
 
     folder = script.parent if script is not None else Path.cwd()
     files = [os.path.realpath(script)] if script is not None else []
@@ -353,7 +331,7 @@ def _code(script: Path | None) -> dict[str, Any]:
 
 
 def _environment(ws: Workspace) -> dict[str, Any]:
-    from loopml.pipeline._env import environment
+    from loopml._env import environment
 
     return environment(ws.root / ".loopml" / "cache" if ws.root else None)
 
@@ -364,7 +342,12 @@ _hooks_installed = False
 _uncaught: list[BaseException] = []
 
 
-def _install_exit_hooks() -> None:
+def install_exit_hooks() -> None:
+    """End every run left open when the process ends: normally (atexit), after an
+    uncaught exception (recorded as failed) or on SIGTERM (recorded as killed).
+
+    Installed once per process; a script's runs install it on first use, a process in
+    strict mode (a server, a controller) only by calling this."""
     global _hooks_installed
     if _hooks_installed:
         return

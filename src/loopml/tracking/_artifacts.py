@@ -41,7 +41,7 @@ def log_artifact(run: ActiveRun, value: Any, name: str | None) -> Artifact:
             f"log_artifact: a {type(value).__name__} needs a name to be stored under; "
             "pass name='...'"
         )
-    from loopml.pipeline._serialize import record_value
+    from loopml._serialize import record_value
 
     full = check_name(f"{run.name}/{name}", "artifact name")
     return record_value(run.ws, value, kind=ArtifactKind.OBJECT, name=full, run_id=run.id)

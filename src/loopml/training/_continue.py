@@ -217,7 +217,7 @@ def update(
 
 
 def _scorer(model: Any, metric: str | None) -> tuple[Any, str]:
-    from loopml.training import _metrics
+    from loopml.evaluation import _metrics
 
     classifier = hasattr(model, "classes_") or hasattr(model, "predict_proba")
     name = metric or ("accuracy" if classifier else "r2")

@@ -102,9 +102,9 @@ def tune(
     if n_trials < 1:
         raise InvalidInput(f"n_trials is {n_trials}; give 1 or more")
     study_name: str = name or str(getattr(objective, "__name__", "objective"))
+    from loopml._context import workspace_in_use
     from loopml.refs import check_name
     from loopml.tracking import start_run
-    from loopml.tracking._active import workspace_in_use
 
     check_name(study_name, "study name")
     ws = workspace_in_use(workspace)

@@ -18,9 +18,9 @@ from sklearn.dummy import DummyClassifier
 
 import loopml
 from loopml.errors import InvalidInput
+from loopml.evaluation import _metrics as m
+from loopml.evaluation._season import detect_season
 from loopml.training import Baseline, baseline, log_baseline
-from loopml.training import _metrics as m
-from loopml.training._season import detect_season
 
 
 def planted_labels(size: int = 1_000, seed: int = 0) -> np.ndarray:

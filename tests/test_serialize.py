@@ -28,9 +28,7 @@ import pyarrow as pa
 import pytest
 
 import loopml
-from loopml.artifacts import ArtifactStore
-from loopml.errors import DigestMismatch, InvalidInput
-from loopml.pipeline._serialize import (
+from loopml._serialize import (
     FORMATS,
     Saved,
     check_annotation,
@@ -38,6 +36,8 @@ from loopml.pipeline._serialize import (
     load,
     save,
 )
+from loopml.artifacts import ArtifactStore
+from loopml.errors import DigestMismatch, InvalidInput
 
 
 @pytest.fixture
@@ -361,7 +361,7 @@ def test_unknown_format_is_refused(store: ArtifactStore) -> None:
 
 def test_importing_the_module_loads_no_data_library() -> None:
     code = (
-        "import sys, loopml.pipeline._serialize;"
+        "import sys, loopml._serialize;"
         "heavy = {'numpy', 'polars', 'pandas', 'pyarrow'};"
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -1,6 +1,6 @@
 """Naive baselines: what a model must beat to be worth anything.
 
->>> from loopml.training import baseline
+>>> from loopml.evaluation import baseline
 >>> majority = baseline("classification", ["cat", "dog", "dog", "dog"])
 >>> majority.description, majority.predict(2).tolist()
 ("majority class 'dog'", ['dog', 'dog'])
@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loopml.errors import InvalidInput
-from loopml.training._metrics import (
+from loopml.evaluation._metrics import (
     Labels,
     Numbers,
     Vector,
@@ -34,7 +34,7 @@ from loopml.training._metrics import (
     row_count,
     unique_labels,
 )
-from loopml.training._season import checked_season, detect_season
+from loopml.evaluation._season import checked_season, detect_season
 
 STRATEGIES = {
     "classification": ("majority", "prior"),

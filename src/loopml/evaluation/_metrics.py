@@ -3,7 +3,7 @@
 Each function takes a list, a NumPy array, a pandas Series or a polars Series, refuses
 missing values and lengths that differ, and gives the number scikit-learn gives.
 
->>> from loopml.training._metrics import classification_metrics, regression_metrics
+>>> from loopml.evaluation._metrics import classification_metrics, regression_metrics
 >>> classification_metrics(["a", "b", "b", "a"], ["a", "b", "a", "a"])
 {'accuracy': 0.75, 'f1_macro': 0.733..., 'balanced_accuracy': 0.75}
 >>> regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])

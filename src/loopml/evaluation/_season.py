@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import InvalidInput
-from loopml.training._metrics import Numbers, Vector, as_numbers
+from loopml.evaluation._metrics import Numbers, Vector, as_numbers
 
 SEASON_ALPHA = 0.05  # family-wise chance of finding a season in a series that has none
 
