@@ -30,6 +30,7 @@ PUBLIC = [
     "loopml.store",
     "loopml.testing",
     "loopml.testing.alias_contract",
+    "loopml.testing.run_contract",
     "loopml.testing.schedule_contract",
     "loopml.testing.store_contract",
     "loopml.testing.value_contract",
