@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: fresh SQLite files and fresh PostgreSQL schemas."""
+"""Fixtures shared by the whole suite: fresh SQLite files, fresh PostgreSQL schemas and
+fresh in-memory stores."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/loopml.db"
+
+
+@pytest.fixture
+def memory_url() -> Iterator[str]:
+    """An in-memory store URL of a name of its own, whose records are dropped after the test."""
+    from loopml.store._memory.tables import drop
+
+    url = f"memory://test-{uuid.uuid4().hex}"
+    yield url
+    drop(url)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +83,7 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_store_url(request: pytest.FixtureRequest) -> str:
-    """A fresh store URL on each backend in turn."""
+    """A fresh store URL on each SQL backend in turn (the ones other processes can open)."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(name)
     return url

@@ -1,10 +1,10 @@
-"""Both backends run the shipped contract kit."""
+"""Every backend runs the shipped contract kit: SQLite, PostgreSQL and in-memory."""
 
 from __future__ import annotations
 
 import pytest
 
-from loopml.testing.store_contract import StoreContract
+from loopml.testing.store_contract import StoreCapabilities, StoreContract
 
 
 class TestSQLite(StoreContract):
@@ -18,3 +18,13 @@ class TestPostgreSQL(StoreContract):
     @pytest.fixture
     def store_url(self, postgres_url: str) -> str:
         return postgres_url
+
+
+class TestMemory(StoreContract):
+    @pytest.fixture
+    def store_url(self, memory_url: str) -> str:
+        return memory_url
+
+    @pytest.fixture
+    def store_capabilities(self) -> StoreCapabilities:
+        return StoreCapabilities(shared_between_processes=False)

@@ -5,8 +5,14 @@
 True
 """
 
+# The built-in backends register their URL schemes (their modules load on first use),
+# SQL's first: the order errors list them in, the default first.
+from loopml.store import _sql  # noqa: F401
+
+# isort: split
+from loopml.store import _memory  # noqa: F401
 from loopml.store._base import MetadataStore
-from loopml.store._factory import open_store
+from loopml.store._factory import open_store, register_backend
 from loopml.store._records import (
     Alert,
     Alias,
@@ -39,4 +45,5 @@ __all__ = [
     "Severity",
     "StoreInfo",
     "open_store",
+    "register_backend",
 ]

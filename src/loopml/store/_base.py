@@ -24,18 +24,21 @@ Atomicity
     its output event together.
 
 Concurrency
-    A store is safe to share between threads. Any number of processes may open the
-    same store and write at once; contention is waited out and retried inside the
-    store, so callers never see "database is locked" or a serialization failure.
-    A forked child may keep using a store it inherited: pooled connections are not
-    shared across the fork. ``claim_due`` hands each occurrence of a schedule to one
-    caller only, however many claim at once.
+    A store is safe to share between threads, and stores opened on one URL share
+    their records. Where a backend's stores can be opened by other processes (a file,
+    a server; not ``memory://``, which lives in one process), any number of processes
+    may open the same store and write at once; contention is waited out and retried
+    inside the store, so callers never see "database is locked" or a serialization
+    failure. A forked child may keep using a store it inherited: pooled connections
+    are not shared across the fork. ``claim_due`` hands each occurrence of a schedule
+    to one caller only, however many claim at once.
 
 Returned records
-    Records are frozen snapshots taken at the time of the call. Lists come in a
-    stable order: artifacts by kind, name, version; runs and events oldest first;
-    metrics by key, step, time; alerts and alias events newest first; schedules by
-    name.
+    Records are frozen snapshots taken at the time of the call, sharing no value
+    with the store: changing a record's params or metadata changes nothing stored.
+    Lists come in a stable order: artifacts by kind, name, version; runs and events
+    oldest first; metrics by key, step, time; alerts and alias events newest first;
+    schedules by name.
 
 Values
     A value either backend cannot hold is refused before anything is written: whole

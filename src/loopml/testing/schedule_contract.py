@@ -1,7 +1,7 @@
 """The schedule rules of the metadata store contract, as tests.
 
 :class:`~loopml.testing.store_contract.StoreContract` inherits them, so every backend
-that runs the store kit runs these too; they use its ``store`` and ``store_url``
+that runs the store kit runs these too; they use its ``store`` and ``shared_store_url``
 fixtures.
 """
 
@@ -215,16 +215,16 @@ class ScheduleContract:
         claimed = [name for names_of_one in got for name in names_of_one]
         assert sorted(claimed) == names  # each exactly once
 
-    def test_processes_claiming_at_once_get_disjoint_schedules(self, store_url: str) -> None:
+    def test_processes_claiming_at_once_get_disjoint_schedules(self, shared_store_url: str) -> None:
         names = [f"s{i:02d}" for i in range(30)]
-        with open_store(store_url, create=True) as store:
+        with open_store(shared_store_url, create=True) as store:
             for name in names:
                 _add(store, name)
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(3)
         queue = context.Queue()
         children = [
-            context.Process(target=_claim_in_child, args=(store_url, barrier, queue))
+            context.Process(target=_claim_in_child, args=(shared_store_url, barrier, queue))
             for _ in range(3)
         ]
         for child in children:

@@ -9,21 +9,35 @@ store there with ``open_store(url, create=True)``::
         def store_url(self, tmp_path):
             yield f"sqlite:///{tmp_path}/loopml.db"
 
+A backend whose stores other processes cannot open (``memory://``, which lives in one
+process) says so with the ``store_capabilities`` fixture; the tests that need several
+processes are then skipped, saying why::
+
+    class TestInMemory(StoreContract):
+        @pytest.fixture
+        def store_url(self):
+            yield f"memory://{uuid.uuid4().hex}"
+
+        @pytest.fixture
+        def store_capabilities(self):
+            return StoreCapabilities(shared_between_processes=False)
+
 The rules tested are the ones in the docstring of :mod:`loopml.store._base`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import multiprocessing
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 import pytest
 
-from loopml.errors import AlreadyExists, InvalidInput, NotFound, StoreMissing
+from loopml.errors import InvalidInput, NotFound, StoreMissing
 from loopml.store import (
     Direction,
     MetadataStore,
@@ -33,10 +47,11 @@ from loopml.store import (
     open_store,
 )
 from loopml.testing.alias_contract import AliasContract
+from loopml.testing.run_contract import RunContract
 from loopml.testing.schedule_contract import ScheduleContract
 from loopml.testing.value_contract import ValueContract
 
-__all__ = ["StoreContract"]
+__all__ = ["StoreCapabilities", "StoreContract"]
 
 DIGEST = "ab" * 32
 OTHER = "cd" * 32
@@ -51,8 +66,22 @@ def _write_versions(url: str, name: str, count: int, barrier: object) -> None:
     store.close()
 
 
-class StoreContract(AliasContract, ScheduleContract, ValueContract):
-    """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of aliases in
+@dataclass(frozen=True)
+class StoreCapabilities:
+    """What a backend's stores can do where the contract lets a backend choose.
+
+    ``shared_between_processes``: other processes can open the store at a URL and see
+    each other's writes, as with a database file or server. A backend whose stores live
+    in one process (``memory://``) cannot keep the contract's rules on processes, so
+    their tests are skipped for it.
+    """
+
+    shared_between_processes: bool = True
+
+
+class StoreContract(RunContract, AliasContract, ScheduleContract, ValueContract):
+    """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
+    :class:`~loopml.testing.run_contract.RunContract`, of aliases in
     :class:`~loopml.testing.alias_contract.AliasContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
@@ -60,6 +89,21 @@ class StoreContract(AliasContract, ScheduleContract, ValueContract):
     @pytest.fixture
     def store_url(self) -> Iterator[str]:
         raise NotImplementedError("a backend's test class provides store_url")
+
+    @pytest.fixture
+    def store_capabilities(self) -> StoreCapabilities:
+        """What the backend's stores can do; a backend's test class narrows it."""
+        return StoreCapabilities()
+
+    @pytest.fixture
+    def shared_store_url(self, store_url: str, store_capabilities: StoreCapabilities) -> str:
+        """``store_url``, for a test that opens the store from other processes too."""
+        if not store_capabilities.shared_between_processes:
+            pytest.skip(
+                "needs a store that several processes open at once; this backend's stores "
+                "live in one process (StoreCapabilities.shared_between_processes is False)"
+            )
+        return store_url
 
     @pytest.fixture
     def store(self, store_url: str) -> Iterator[MetadataStore]:
@@ -167,281 +211,6 @@ class StoreContract(AliasContract, ScheduleContract, ValueContract):
         assert run.status is RunStatus.RUNNING
         assert run.tags == {"a": 1}
 
-    # -- runs ------------------------------------------------------------------------
-
-    def test_run_lifecycle(self, store: MetadataStore) -> None:
-        params = {"C": 0.5, "layers": [64, 32], "opt": {"name": "adam"}, "flag": True, "x": None}
-        run = store.create_run(kind="train", name="fit", params=params, fingerprint="f" * 64)
-        assert run.status is RunStatus.RUNNING
-        assert run.ended_at is None
-        assert run.params == params
-        done = store.finish_run(run.id, RunStatus.FAILED, error="boom")
-        assert done.status is RunStatus.FAILED
-        assert done.error == "boom"
-        assert done.ended_at is not None
-        assert done.ended_at >= done.started_at
-        assert store.get_run(run.id) == done
-
-    def test_a_finished_run_cannot_change(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit")
-        store.finish_run(run.id, RunStatus.SUCCEEDED)
-        with pytest.raises(InvalidInput, match="already succeeded"):
-            store.finish_run(run.id, RunStatus.FAILED)
-        with pytest.raises(InvalidInput, match="already succeeded"):
-            store.set_run_tags(run.id, {"late": True})
-        read = store.get_run(run.id)
-        assert read.status is RunStatus.SUCCEEDED
-        assert read.tags == {}
-
-    def test_finish_needs_a_finished_status(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit")
-        with pytest.raises(InvalidInput, match="finished status"):
-            store.finish_run(run.id, RunStatus.RUNNING)
-        with pytest.raises(InvalidInput, match="'done'"):
-            store.finish_run(run.id, "done")  # type: ignore[arg-type]
-
-    def test_a_run_recorded_finished_has_an_end(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="step", name="cached step", status=RunStatus.CACHED)
-        assert run.status is RunStatus.CACHED
-        assert run.ended_at == run.started_at
-
-    def test_tags_merge_while_running(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit", tags={"a": 1, "b": 1})
-        assert store.set_run_tags(run.id, {"b": 2, "c": 3}).tags == {"a": 1, "b": 2, "c": 3}
-
-    def test_params_that_json_cannot_hold_are_rejected(self, store: MetadataStore) -> None:
-        with pytest.raises(InvalidInput, match="'lr'"):
-            store.create_run(kind="train", name="fit", params={"lr": math.nan})
-        with pytest.raises(InvalidInput, match="'model'"):
-            store.create_run(kind="train", name="fit", params={"model": object()})
-        with pytest.raises(InvalidInput, match="key 3"):
-            store.create_run(kind="train", name="fit", params={3: "x"})  # type: ignore[dict-item]
-        assert store.find_runs() == []
-
-    def test_child_runs_and_filters(self, store: MetadataStore) -> None:
-        parent = store.create_run(kind="tune", name="study")
-        kids = [store.create_run(kind="trial", name=f"t{i}", parent_id=parent.id) for i in range(3)]
-        store.finish_run(kids[1].id, RunStatus.FAILED)
-        assert [r.id for r in store.find_runs(parent_id=parent.id)] == [k.id for k in kids]
-        assert [r.id for r in store.find_runs(status=RunStatus.FAILED)] == [kids[1].id]
-        assert [r.id for r in store.find_runs(kind="tune")] == [parent.id]
-        assert [r.id for r in store.find_runs(name="t2")] == [kids[2].id]
-        assert len(store.find_runs(limit=2)) == 2
-        with pytest.raises(NotFound, match="parent run"):
-            store.create_run(kind="trial", name="orphan", parent_id="missing")
-
-    def test_params_added_later_never_change(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit", params={"C": 0.5})
-        assert store.log_params(run.id, {"layers": [64, 32], "C": 0.5}).params == {
-            "C": 0.5,
-            "layers": [64, 32],
-        }
-        with pytest.raises(InvalidInput, match=r"'C' of run \w+ is already 0.5, so it cannot"):
-            store.log_params(run.id, {"new": 1, "C": 1.0})
-        assert store.get_run(run.id).params == {"C": 0.5, "layers": [64, 32]}  # nothing written
-        with pytest.raises(InvalidInput, match="'bad'"):
-            store.log_params(run.id, {"bad": object()})
-        store.finish_run(run.id, RunStatus.SUCCEEDED)
-        with pytest.raises(InvalidInput, match="already succeeded"):
-            store.log_params(run.id, {"late": 1})
-        with pytest.raises(NotFound, match="no run"):
-            store.log_params("gone", {"x": 1})
-
-    def test_runs_newest_first_and_by_id_suffix(self, store: MetadataStore) -> None:
-        runs = [store.create_run(kind="train", name=f"r{i}") for i in range(4)]
-        newest = store.find_runs(newest_first=True, limit=2)
-        assert [r.id for r in newest] == [runs[3].id, runs[2].id]
-        assert [r.id for r in store.find_runs(id_suffix=runs[1].id[-12:])] == [runs[1].id]
-        assert store.find_runs(id_suffix="%") == []  # a LIKE wildcard is only a character
-        assert store.find_runs(id_suffix="_") == []
-
-    def test_runs_record_where_they_ran(self, store: MetadataStore) -> None:
-        import os
-
-        run = store.create_run(kind="train", name="fit")
-        assert run.pid == os.getpid()
-        assert run.host
-
-    def test_unknown_run_raises_not_found(self, store: MetadataStore) -> None:
-        with pytest.raises(NotFound, match="'nope'"):
-            store.get_run("nope")
-        with pytest.raises(NotFound, match="'nope'"):
-            store.finish_run("nope", RunStatus.SUCCEEDED)
-
-    # -- lineage ---------------------------------------------------------------------
-
-    def test_events_link_runs_and_artifacts(self, store: MetadataStore) -> None:
-        data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
-        run = store.create_run(kind="step", name="clean")
-        first = store.add_event(run.id, data.id, Direction.INPUT, "raw")
-        again = store.add_event(run.id, data.id, Direction.INPUT, "raw")
-        assert first == again
-        out = store.create_artifact(
-            kind="dataset", name="clean", digest=OTHER, size=1, run_id=run.id
-        )
-        assert [(e.artifact_id, e.direction) for e in store.events(run_id=run.id)] == [
-            (data.id, Direction.INPUT),
-            (out.id, Direction.OUTPUT),
-        ]
-        assert [e.run_id for e in store.events(artifact_id=data.id)] == [run.id]
-
-    def test_a_run_is_created_with_its_events_all_or_nothing(self, store: MetadataStore) -> None:
-        data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
-        out = store.create_artifact(kind="dataset", name="clean", digest=OTHER, size=1)
-        run = store.create_run(
-            kind="step",
-            name="clean",
-            status=RunStatus.CACHED,
-            events=[
-                (data.id, Direction.INPUT, "raw"),
-                (data.id, Direction.INPUT, "raw"),  # the same event once
-                (out.id, Direction.OUTPUT, "output"),
-            ],
-        )
-        assert [(e.artifact_id, e.direction, e.role) for e in store.events(run_id=run.id)] == [
-            (data.id, Direction.INPUT, "raw"),
-            (out.id, Direction.OUTPUT, "output"),
-        ]
-        before = store.find_runs(name="again")
-        with pytest.raises(NotFound, match="'missing'"):
-            store.create_run(kind="step", name="again", events=[("missing", Direction.INPUT, "x")])
-        with pytest.raises(InvalidInput, match="sideways"):
-            store.create_run(
-                kind="step",
-                name="again",
-                events=[(data.id, "sideways", "x")],  # type: ignore[list-item]
-            )
-        assert store.find_runs(name="again") == before  # nothing was written
-
-    def test_events_need_both_ends(self, store: MetadataStore) -> None:
-        data = store.create_artifact(kind="dataset", name="raw", digest=DIGEST, size=1)
-        run = store.create_run(kind="step", name="clean")
-        with pytest.raises(NotFound, match="artifact"):
-            store.add_event(run.id, "missing", Direction.INPUT, "raw")
-        with pytest.raises(NotFound, match="run"):
-            store.add_event("missing", data.id, Direction.INPUT, "raw")
-        with pytest.raises(InvalidInput, match="sideways"):
-            store.add_event(run.id, data.id, "sideways", "raw")  # type: ignore[arg-type]
-        assert store.events(run_id=run.id) == []
-
-    # -- metrics ---------------------------------------------------------------------
-
-    def test_metrics_round_trip_in_order(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit")
-        store.log_metrics(
-            run.id,
-            [
-                MetricPoint("loss", 0.5, step=1),
-                MetricPoint("acc", 0.9, step=0),
-                MetricPoint("loss", 0.9, step=0),
-                MetricPoint("loss", math.nan, step=2),
-                MetricPoint("loss", math.inf, step=3),
-            ],
-        )
-        store.log_metrics(run.id, [MetricPoint("loss", 0.1, step=4)])
-        points = store.metrics(run.id)
-        assert [(m.key, m.step) for m in points] == [
-            ("acc", 0),
-            ("loss", 0),
-            ("loss", 1),
-            ("loss", 2),
-            ("loss", 3),
-            ("loss", 4),
-        ]
-        loss = store.metrics(run.id, key="loss")
-        assert [m.value for m in loss][:2] == [0.9, 0.5]
-        assert math.isnan(loss[2].value)
-        assert loss[3].value == math.inf
-
-    def test_a_bad_point_writes_nothing_of_its_batch(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit")
-        batch = [MetricPoint("loss", 1.0, step=0), MetricPoint("loss", "high", step=1)]  # type: ignore[arg-type]
-        with pytest.raises(InvalidInput, match="'loss'"):
-            store.log_metrics(run.id, batch)
-        assert store.metrics(run.id) == []
-        with pytest.raises(NotFound):
-            store.log_metrics("missing", [MetricPoint("loss", 1.0)])
-
-    def test_metrics_of_a_large_batch_are_all_kept(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit")
-        store.log_metrics(run.id, [MetricPoint("loss", float(i), step=i) for i in range(20_000)])
-        values = [m.value for m in store.metrics(run.id, key="loss")]
-        assert values == [float(i) for i in range(20_000)]
-
-    def test_finishing_writes_its_last_metrics_all_or_nothing(self, store: MetadataStore) -> None:
-        run = store.create_run(kind="train", name="fit")
-        with pytest.raises(InvalidInput, match="is not a number"):
-            store.finish_run(run.id, RunStatus.SUCCEEDED, metrics=[MetricPoint("x", "bad")])  # type: ignore[arg-type]
-        assert store.get_run(run.id).status is RunStatus.RUNNING
-        assert store.metrics(run.id) == []
-        done = store.finish_run(run.id, RunStatus.SUCCEEDED, metrics=[MetricPoint("auc", 0.9)])
-        assert done.status is RunStatus.SUCCEEDED
-        assert done.ended_at is not None
-        assert done == store.get_run(run.id)
-        assert [(m.key, m.value) for m in store.metrics(run.id)] == [("auc", 0.9)]
-
-    def test_runs_made_elsewhere_are_recorded_whole(self, store: MetadataStore) -> None:
-        from datetime import datetime, timedelta
-
-        parent = store.create_run(kind="tuning", name="tune/svm")
-        start = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
-        made = [
-            dataclasses.replace(
-                parent,
-                id=f"{i:032x}",
-                kind="trial",
-                name=f"svm/trial-{i}",
-                status=RunStatus.SUCCEEDED if i else RunStatus.FAILED,
-                params={"C": i},
-                parent_id=parent.id,
-                started_at=start,
-                ended_at=start + timedelta(seconds=i + 1),
-                error=None if i else "ValueError: bad C",
-            )
-            for i in range(3)
-        ]
-        store.record_runs([(run, [MetricPoint("auc", 0.5 + i / 10)]) for i, run in enumerate(made)])
-        for run in made:
-            assert store.get_run(run.id) == run
-        assert store.latest_metrics([made[2].id]) == {made[2].id: {"auc": 0.7}}
-        orphan = dataclasses.replace(made[0], id="f" * 32, parent_id="gone")
-        again = dataclasses.replace(made[1], params={"C": 9})
-        fresh = dataclasses.replace(made[0], id="e" * 32)
-        with pytest.raises(NotFound, match="no parent run"):
-            store.record_runs([(fresh, []), (orphan, [])])
-        with pytest.raises(AlreadyExists, match="recorded already"):
-            store.record_runs([(fresh, []), (again, [])])
-        with pytest.raises(InvalidInput, match="disagree"):
-            store.record_runs([(dataclasses.replace(fresh, ended_at=None), [])])
-        with pytest.raises(NotFound):
-            store.get_run(fresh.id)  # nothing of a refused call was written
-
-    def test_latest_metrics_of_many_runs(self, store: MetadataStore) -> None:
-        a = store.create_run(kind="train", name="a")
-        b = store.create_run(kind="train", name="b")
-        quiet = store.create_run(kind="train", name="quiet")
-        store.log_metrics(
-            a.id,
-            [
-                MetricPoint("loss", 0.9, step=0),
-                MetricPoint("loss", 0.2, step=5),
-                MetricPoint("loss", 0.5, step=2),
-                MetricPoint("auc", 0.7),
-            ],
-        )
-        store.log_metrics(a.id, [MetricPoint("auc", 0.8)])  # same step, written later
-        store.log_metrics(b.id, [MetricPoint("loss", math.nan, step=1)])
-        latest = store.latest_metrics([a.id, b.id, quiet.id, "no-such-run"])
-        assert latest[a.id] == {"loss": 0.2, "auc": 0.8}
-        assert math.isnan(latest[b.id]["loss"])
-        assert set(latest) == {a.id, b.id}
-        many = [store.create_run(kind="train", name="m") for _ in range(3)]
-        for i, run in enumerate(many):
-            store.log_metrics(run.id, [MetricPoint("x", float(i))])
-        assert store.latest_metrics([r.id for r in many] * 400) == {
-            r.id: {"x": float(i)} for i, r in enumerate(many)
-        }
-
     # -- alerts ----------------------------------------------------------------------
 
     def test_alerts_round_trip_newest_first(self, store: MetadataStore) -> None:
@@ -516,6 +285,35 @@ class StoreContract(AliasContract, ScheduleContract, ValueContract):
         with open_store(store_url) as store:
             assert store.info().counts["runs"] == 0
 
+    def test_stores_opened_on_one_url_share_their_records(
+        self, store_url: str, store: MetadataStore
+    ) -> None:
+        with open_store(store_url) as other:
+            run = other.create_run(kind="train", name="fit")
+            assert store.get_run(run.id) == run
+            store.finish_run(run.id, RunStatus.SUCCEEDED)
+            assert other.get_run(run.id).status is RunStatus.SUCCEEDED
+
+    def test_changing_a_returned_record_changes_nothing_stored(self, store: MetadataStore) -> None:
+        params: dict[str, Any] = {"layers": [64, 32], "opt": {"name": "adam"}}
+        run = store.create_run(kind="train", name="fit", params=params, tags={"t": [1]})
+        artifact = store.create_artifact(
+            kind="dataset", name="d", digest=DIGEST, size=1, metadata={"columns": ["a"]}
+        )
+        params["layers"].append(16)  # what the caller passed in, and what it got back
+        run.params["layers"].append(8)
+        run.params["opt"]["name"] = "sgd"
+        run.tags["t"].append(2)
+        artifact.metadata["columns"].append("b")
+        store.get_run(run.id).tags["t"].append(3)
+        read = store.get_run(run.id)
+        assert (read.params, read.tags) == (
+            {"layers": [64, 32], "opt": {"name": "adam"}},
+            {"t": [1]},
+        )
+        assert store.get_artifact(artifact.id).metadata == {"columns": ["a"]}
+        assert store.find_artifacts()[0].metadata == {"columns": ["a"]}
+
     def test_reopening_keeps_everything(self, store_url: str, store: MetadataStore) -> None:
         run = store.create_run(kind="train", name="fit", params={"C": 1})
         store.close()
@@ -543,12 +341,12 @@ class StoreContract(AliasContract, ScheduleContract, ValueContract):
         versions = [a.version for a in store.find_artifacts(name="shared")]
         assert versions == list(range(1, 81))
 
-    def test_processes_number_versions_without_gaps(self, store_url: str) -> None:
-        open_store(store_url, create=True).close()  # the schema exists before the race starts
+    def test_processes_number_versions_without_gaps(self, shared_store_url: str) -> None:
+        open_store(shared_store_url, create=True).close()  # the schema exists before the race
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(4)
         children = [
-            context.Process(target=_write_versions, args=(store_url, "shared", 15, barrier))
+            context.Process(target=_write_versions, args=(shared_store_url, "shared", 15, barrier))
             for _ in range(4)
         ]
         for child in children:
@@ -556,6 +354,6 @@ class StoreContract(AliasContract, ScheduleContract, ValueContract):
         for child in children:
             child.join(timeout=180)
         assert [child.exitcode for child in children] == [0, 0, 0, 0]
-        with open_store(store_url) as store:
+        with open_store(shared_store_url) as store:
             versions = [a.version for a in store.find_artifacts(name="shared")]
         assert versions == list(range(1, 61))

@@ -23,6 +23,7 @@ from loopml.errors import (
     StoreMissing,
     StoreUnavailable,
 )
+from loopml.store._urls import redact_text
 
 T = TypeVar("T")
 
@@ -76,17 +77,8 @@ def redact(url: str | sa.URL) -> str:
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
     except (exc.ArgumentError, ValueError):
-        return _redact_text(str(url))
+        return redact_text(str(url))
     return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
-
-
-def _redact_text(url: str) -> str:
-    """A URL SQLAlchemy cannot parse, with what may be a password hidden."""
-    scheme, sep, rest = url.partition("://")
-    user, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in user:
-        return url
-    return f"{scheme}://{user.partition(':')[0]}:***@{host}"
 
 
 def missing_store(url: sa.URL, why: str) -> StoreMissing:

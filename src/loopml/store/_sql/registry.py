@@ -4,31 +4,23 @@ alias, in one transaction, with who made it and why. A mixin of
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from loopml._time import from_us, now_us
-from loopml.errors import InvalidInput, NotFound
+from loopml._time import now_us
+from loopml.errors import NotFound
 from loopml.store._records import Alias, AliasEvent
+from loopml.store._rows import alias_actor as _actor
+from loopml.store._rows import alias_event_record as _alias_event
+from loopml.store._rows import alias_reason as _reason
+from loopml.store._rows import alias_record as _alias
+from loopml.store._rows import check_alias
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store.values import check_length, check_text
 
 Row = Mapping[Any, Any]
-_MAX_REASON = 4096
-UNKNOWN_ACTOR = "unknown"
-
-
-def default_actor() -> str:
-    """The user this process runs as, as the OS names it (``LOGNAME``, ``USER``, the
-    password database); ``unknown`` where none names one, as in some containers."""
-    try:
-        return getpass.getuser() or UNKNOWN_ACTOR
-    except (OSError, KeyError, ImportError):
-        return UNKNOWN_ACTOR
 
 
 class Aliases:
@@ -44,12 +36,7 @@ class Aliases:
         actor: str | None = None,
         reason: str | None = None,
     ) -> Alias:
-        check_length("alias", alias, 255)
-        if alias == "latest" or (alias[0] == "v" and alias[1:].isdigit()):
-            raise InvalidInput(
-                f"alias {alias!r} would hide a version reference (@latest, @v3); "
-                "choose another name, such as 'champion'"
-            )
+        check_alias(alias)
         who, why = _actor(actor), _reason(reason)
 
         def work() -> Alias:
@@ -183,46 +170,4 @@ def _record(
             "reason": reason,
             "created_at": now_us(),
         },
-    )
-
-
-def _actor(actor: str | None) -> str:
-    if actor is None:
-        return default_actor()
-    check_length("alias change actor", actor, 255)
-    return actor
-
-
-def _reason(reason: str | None) -> str | None:
-    if reason is None or reason == "":
-        return None
-    if not isinstance(reason, str) or len(reason) > _MAX_REASON:
-        raise InvalidInput(
-            f"alias change reason {reason!r:.80} must be text of at most {_MAX_REASON} "
-            "characters; say in a sentence why the alias moves"
-        )
-    return check_text("alias change reason", reason)
-
-
-def _alias(row: Row) -> Alias:
-    return Alias(
-        kind=row["kind"],
-        name=row["name"],
-        alias=row["alias"],
-        artifact_id=row["artifact_id"],
-        updated_at=from_us(row["updated_at"]),
-    )
-
-
-def _alias_event(row: Row) -> AliasEvent:
-    return AliasEvent(
-        id=int(row["id"]),
-        kind=row["kind"],
-        name=row["name"],
-        alias=row["alias"],
-        from_artifact_id=row["from_artifact_id"],
-        to_artifact_id=row["to_artifact_id"],
-        actor=row["actor"],
-        reason=row["reason"],
-        created_at=from_us(row["created_at"]),
     )

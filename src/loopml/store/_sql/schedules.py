@@ -10,14 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loopml import _cadence
-from loopml._ids import new_id
-from loopml._time import from_us, now_us, to_us
-from loopml.errors import AlreadyExists, InvalidInput, NotFound
+from loopml._time import now_us, to_us
+from loopml.errors import AlreadyExists, NotFound
 from loopml.store._records import RunStatus, Schedule
+from loopml.store._rows import following_due, schedule_row, schedule_taken
+from loopml.store._rows import schedule_record as _schedule
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store.values import check_length, check_limit, check_name, json_object, run_status
+from loopml.store.values import check_limit, run_status
 
 Row = Mapping[Any, Any]
 
@@ -40,42 +40,17 @@ class Schedules:
         enabled: bool = True,
         next_due_at: datetime | None = None,
     ) -> Schedule:
-        check_name(name, "schedule name")
-        check_length("schedule target", target, 4096)
-        check_length("schedule resolved target", resolved_target, 4096)
-        if (every_seconds is None) == (cron is None):
-            raise InvalidInput(
-                f"schedule {name!r} needs exactly one of an interval (every_seconds) or a "
-                "cron expression"
-            )
-        if every_seconds is not None:
-            _cadence.check_every(every_seconds)
-        if cron is not None:
-            cron = _cadence.check_cron(cron)
-            check_length("schedule cron", cron, 255)
-        _cadence.zone(timezone)
-        check_length("schedule timezone", timezone, 64)
-        created = now_us()
-        if next_due_at is None:
-            next_due_at = _cadence.next_due(
-                after=from_us(created), every_seconds=every_seconds, cron=cron, timezone=timezone
-            )
-        row: dict[str, Any] = {
-            "id": new_id(),
-            "name": name,
-            "target": target,
-            "resolved_target": resolved_target,
-            "params": json_object("schedule params", params),
-            "every_seconds": every_seconds,
-            "cron": cron,
-            "timezone": timezone,
-            "enabled": bool(enabled),
-            "next_due_at": to_us(next_due_at),
-            "last_run_at": None,
-            "last_run_id": None,
-            "last_status": None,
-            "created_at": created,
-        }
+        row = schedule_row(
+            name=name,
+            target=target,
+            resolved_target=resolved_target,
+            params=params,
+            every_seconds=every_seconds,
+            cron=cron,
+            timezone=timezone,
+            enabled=enabled,
+            next_due_at=next_due_at,
+        )
 
         def work() -> Schedule:
             with transaction(self._engine, write=True) as c:
@@ -83,10 +58,7 @@ class Schedules:
                     sa.select(t.schedules.c.id).where(t.schedules.c.name == name)
                 ).first()
                 if taken is not None:
-                    raise AlreadyExists(
-                        f"a schedule named {name!r} exists already; remove it first or "
-                        "choose another name"
-                    )
+                    raise AlreadyExists(schedule_taken(name))
                 c.execute(sa.insert(t.schedules), row)
             return _schedule(row)
 
@@ -126,15 +98,7 @@ class Schedules:
         for row in due:
             if limit is not None and len(claimed) >= limit:
                 break
-            following = to_us(
-                _cadence.next_due(
-                    after=now,
-                    previous=from_us(row["next_due_at"]),
-                    every_seconds=row["every_seconds"],
-                    cron=row["cron"],
-                    timezone=row["timezone"],
-                )
-            )
+            following = following_due(row, now)
             if retrying(self._engine, functools.partial(self._claim, row, following)):
                 claimed.append(_schedule({**row, "next_due_at": following}))
         return claimed
@@ -186,22 +150,3 @@ class Schedules:
                 return list(c.execute(query).mappings().all())
 
         return retrying(self._engine, work)
-
-
-def _schedule(row: Row) -> Schedule:
-    return Schedule(
-        id=row["id"],
-        name=row["name"],
-        target=row["target"],
-        resolved_target=row["resolved_target"],
-        params=dict(row["params"]),
-        every_seconds=row["every_seconds"],
-        cron=row["cron"],
-        timezone=row["timezone"],
-        enabled=bool(row["enabled"]),
-        next_due_at=from_us(row["next_due_at"]),
-        last_run_at=None if row["last_run_at"] is None else from_us(row["last_run_at"]),
-        last_run_id=row["last_run_id"],
-        last_status=None if row["last_status"] is None else RunStatus(row["last_status"]),
-        created_at=from_us(row["created_at"]),
-    )

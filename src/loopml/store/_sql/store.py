@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import os
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from loopml._ids import new_id
-from loopml._time import from_us, now_us
-from loopml.errors import InvalidInput, NotFound
+from loopml._time import now_us
+from loopml.errors import NotFound
+from loopml.store import _rows
 from loopml.store._base import MetadataStore
 from loopml.store._records import (
     Alert,
@@ -26,20 +23,21 @@ from loopml.store._records import (
     Severity,
     StoreInfo,
 )
+from loopml.store._rows import EVENT_KEYS as _EVENT_KEYS
+from loopml.store._rows import alert_record as _alert
+from loopml.store._rows import artifact_record as _artifact
+from loopml.store._rows import event_key as _event_key
+from loopml.store._rows import event_record as _event
+from loopml.store._rows import run_record as _run
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
-from loopml.store.values import INT32, INT64, check_int, check_limit, in_range, metric_row
-from loopml.store.values import check_length as _check_name
-from loopml.store.values import json_object as _json_object
-from loopml.store.values import optional_text as _optional_text
+from loopml.store.values import INT32, check_limit, in_range, json_object, metric_row
 from loopml.store.values import run_status as _status
-from loopml.store.values import storable_text as _storable_text
 
-_HOST = socket.gethostname()
 Row = Mapping[Any, Any]
 
 
@@ -67,19 +65,9 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         run_id: str | None = None,
         role: str = "output",
     ) -> Artifact:
-        _check_name("artifact kind", kind, 64)
-        _check_name("artifact name", name, 255)
-        _check_name("artifact digest", digest, 64)
-        _check_name("event role", role, 255)
-        row: dict[str, Any] = {
-            "id": new_id(),
-            "kind": str(kind),  # plain text, also when given an ArtifactKind
-            "name": name,
-            "digest": digest,
-            "size": check_int("artifact size", size, (0, INT64[1])),
-            "uri": _optional_text("artifact uri", uri),
-            "metadata": _json_object("artifact metadata", metadata),
-        }
+        row = _rows.artifact_row(
+            kind=kind, name=name, digest=digest, size=size, uri=uri, metadata=metadata, role=role
+        )
 
         def work() -> Artifact:
             with transaction(self._engine, write=True) as c:
@@ -125,9 +113,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                 )
             )
         if not rows:
-            latest = self._latest_version(kind, name)
-            known = f"the latest is v{latest}" if latest else f"there is no {kind} {name!r}"
-            raise NotFound(f"no version v{version} of {kind} {name!r}: {known}")
+            raise NotFound(_rows.no_version(kind, name, version, self._latest_version(kind, name)))
         return _artifact(rows[0])
 
     def latest_artifact(self, kind: str, name: str) -> Artifact:
@@ -185,31 +171,18 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         status: RunStatus = RunStatus.RUNNING,
         events: Sequence[tuple[str, Direction, str]] = (),
     ) -> Run:
-        _check_name("run kind", kind, 64)
-        _check_name("run name", name, 255)
-        if fingerprint is not None:
-            _check_name("run fingerprint", fingerprint, 64)
-        status = _status(status)
-        started = now_us()
-        row: dict[str, Any] = {
-            "id": new_id(),
-            "kind": kind,
-            "name": name,
-            "status": status.value,
-            "params": _json_object("run params", params),
-            "parent_id": parent_id,
-            "fingerprint": fingerprint,
-            "code": _json_object("run code", code),
-            "environment": _json_object("run environment", environment),
-            "tags": _json_object("run tags", tags),
-            "host": _HOST,
-            "pid": os.getpid(),
-            "started_at": started,
-            "ended_at": None if status is RunStatus.RUNNING else started,
-            "error": None,
-        }
-
-        links = list(dict.fromkeys(_event_key(row["id"], *event) for event in events))
+        row = _rows.run_row(
+            kind=kind,
+            name=name,
+            params=params,
+            parent_id=parent_id,
+            fingerprint=fingerprint,
+            code=code,
+            environment=environment,
+            tags=tags,
+            status=status,
+        )
+        links = _rows.event_keys(row["id"], events)
 
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
@@ -233,15 +206,10 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         *,
         metrics: Sequence[MetricPoint] = (),
     ) -> Run:
-        status = _status(status)
-        if not status.finished:
-            raise InvalidInput(
-                f"finish_run needs a finished status, not {status.value!r}; use one of "
-                + ", ".join(s.value for s in RunStatus if s.finished)
-            )
+        status = _rows.finished_status(status)
         now = now_us()
         points = [metric_row(run_id, point, now) for point in metrics]
-        text = None if error is None else _storable_text(str(error))
+        text = _rows.error_text(error)
 
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
@@ -255,7 +223,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         return retrying(self._engine, work)
 
     def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> Run:
-        new_tags = _json_object("run tags", tags)
+        new_tags = json_object("run tags", tags)
 
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
@@ -315,10 +283,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
     def _require_running(self, c: sa.Connection, run_id: str, action: str) -> Row:
         row = self._require_run(c, run_id)
         if row["status"] != RunStatus.RUNNING.value:
-            raise InvalidInput(
-                f"run {run_id} is already {row['status']}; a finished run cannot change, "
-                f"so loopml cannot {action}"
-            )
+            raise _rows.not_running(run_id, row["status"], action)
         return row
 
     # -- lineage ---------------------------------------------------------------------
@@ -388,17 +353,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         if key is not None:
             query = query.where(t.metrics.c.key == key)
         query = query.order_by(t.metrics.c.key, t.metrics.c.step, t.metrics.c.at, t.metrics.c.id)
-        result = self._select(query)
-        return [
-            Metric(
-                run_id=run_id,
-                key=row["key"],
-                value=math.nan if row["value"] is None else row["value"],
-                step=row["step"],
-                at=from_us(row["at"]),
-            )
-            for row in result
-        ]
+        return [_rows.metric_record({**row, "run_id": run_id}) for row in self._select(query)]
 
     # -- alerts ----------------------------------------------------------------------
 
@@ -412,26 +367,14 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         run_id: str | None = None,
         artifact_id: str | None = None,
     ) -> Alert:
-        _check_name("alert kind", kind, 64)
-        try:
-            level = Severity(severity)
-        except ValueError:
-            raise InvalidInput(
-                f"alert severity {severity!r} is not one of " + ", ".join(s.value for s in Severity)
-            ) from None
-        if not isinstance(message, str) or not message:
-            raise InvalidInput("an alert needs a message saying what happened")
-        _optional_text("alert message", message)
-        row: dict[str, Any] = {
-            "id": new_id(),
-            "kind": kind,
-            "severity": level.value,
-            "message": message,
-            "evidence": _json_object("alert evidence", evidence),
-            "run_id": run_id,
-            "artifact_id": artifact_id,
-            "created_at": now_us(),
-        }
+        row = _rows.alert_row(
+            kind=kind,
+            severity=severity,
+            message=message,
+            evidence=evidence,
+            run_id=run_id,
+            artifact_id=artifact_id,
+        )
 
         def work() -> Alert:
             with transaction(self._engine, write=True) as c:
@@ -505,77 +448,3 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                 return list(c.execute(query).mappings().all())
 
         return retrying(self._engine, work)
-
-
-# -- rows <-> records ----------------------------------------------------------------
-
-
-def _artifact(row: Row) -> Artifact:
-    return Artifact(
-        id=row["id"],
-        kind=row["kind"],
-        name=row["name"],
-        version=row["version"],
-        digest=row["digest"],
-        size=row["size"],
-        uri=row["uri"],
-        metadata=dict(row["metadata"]),
-        created_at=from_us(row["created_at"]),
-    )
-
-
-_EVENT_KEYS = ("run_id", "artifact_id", "direction", "role")
-
-
-def _event_key(
-    run_id: str, artifact_id: str, direction: Direction, role: str
-) -> tuple[str, str, str, str]:
-    try:
-        direction = Direction(direction)
-    except ValueError:
-        raise InvalidInput(f"event direction {direction!r} is not 'input' or 'output'") from None
-    _check_name("event role", role, 255)
-    return run_id, artifact_id, direction.value, role
-
-
-def _run(row: Row) -> Run:
-    return Run(
-        id=row["id"],
-        kind=row["kind"],
-        name=row["name"],
-        status=RunStatus(row["status"]),
-        params=dict(row["params"]),
-        parent_id=row["parent_id"],
-        fingerprint=row["fingerprint"],
-        code=dict(row["code"]),
-        environment=dict(row["environment"]),
-        tags=dict(row["tags"]),
-        host=row["host"],
-        pid=row["pid"],
-        started_at=from_us(row["started_at"]),
-        ended_at=None if row["ended_at"] is None else from_us(row["ended_at"]),
-        error=row["error"],
-    )
-
-
-def _event(row: Row) -> Event:
-    return Event(
-        run_id=row["run_id"],
-        artifact_id=row["artifact_id"],
-        direction=Direction(row["direction"]),
-        role=row["role"],
-        created_at=from_us(row["created_at"]),
-    )
-
-
-def _alert(row: Row) -> Alert:
-    return Alert(
-        id=row["id"],
-        kind=row["kind"],
-        severity=Severity(row["severity"]),
-        message=row["message"],
-        evidence=dict(row["evidence"]),
-        run_id=row["run_id"],
-        artifact_id=row["artifact_id"],
-        created_at=from_us(row["created_at"]),
-    )

@@ -7,26 +7,17 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from loopml._time import now_us, to_us
-from loopml.errors import AlreadyExists, InvalidInput, NotFound
+from loopml._time import now_us
+from loopml.errors import AlreadyExists, NotFound
 from loopml.store._records import MetricPoint, Run
+from loopml.store._rows import distinct_ids, recorded_run_row
 from loopml.store._sql import schema as t
 from loopml.store._sql.engine import retrying, transaction
-from loopml.store.values import (
-    INT32,
-    check_int,
-    check_length,
-    json_object,
-    merge_params,
-    metric_row,
-    run_status,
-    storable_text,
-)
+from loopml.store.values import json_object, merge_params, metric_row
 
 Row = Mapping[Any, Any]
 _CHUNK = 500  # run ids per query: under every backend's limit on bound parameters
@@ -59,12 +50,10 @@ class Tracking:
     def record_runs(self, runs: Sequence[tuple[Run, Sequence[MetricPoint]]]) -> None:
         if not runs:
             return
-        rows = [_run_row(run) for run, _ in runs]
+        rows = [recorded_run_row(run) for run, _ in runs]
         now = now_us()
         points = [metric_row(run.id, point, now) for run, batch in runs for point in batch]
-        ids = {row["id"] for row in rows}
-        if len(ids) < len(rows):
-            raise InvalidInput("record_runs was given the same run id twice")
+        ids = distinct_ids(rows)
         parents = {row["parent_id"] for row in rows} - ids - {None}
 
         def work() -> None:
@@ -112,37 +101,3 @@ class Tracking:
 def _rows(store: Tracking, query: sa.Select[Any]) -> list[Any]:
     with transaction(store._engine, write=False) as c:
         return list(c.execute(query).all())
-
-
-def _run_row(run: Run) -> dict[str, Any]:
-    check_length("run kind", run.kind, 64)
-    check_length("run name", run.name, 255)
-    check_length("run host", run.host, 255)
-    if run.fingerprint is not None:
-        check_length("run fingerprint", run.fingerprint, 64)
-    for moment in (run.started_at, run.ended_at):
-        if moment is not None and not isinstance(moment, datetime):
-            raise InvalidInput(f"run {run.id}: time {moment!r} must be a datetime")
-    status = run_status(run.status)
-    if status.finished != (run.ended_at is not None):
-        raise InvalidInput(
-            f"run {run.id}: status {status.value} and ended_at {run.ended_at} disagree; a "
-            "finished run has an end time and a running one has none"
-        )
-    return {
-        "id": run.id,
-        "kind": run.kind,
-        "name": run.name,
-        "status": status.value,
-        "params": json_object("run params", run.params),
-        "parent_id": run.parent_id,
-        "fingerprint": run.fingerprint,
-        "code": json_object("run code", run.code),
-        "environment": json_object("run environment", run.environment),
-        "tags": json_object("run tags", run.tags),
-        "host": run.host,
-        "pid": check_int("run pid", run.pid, (0, INT32[1])),
-        "started_at": to_us(run.started_at),
-        "ended_at": None if run.ended_at is None else to_us(run.ended_at),
-        "error": None if run.error is None else storable_text(str(run.error)),
-    }

@@ -1,0 +1,94 @@
+"""Artifacts in the in-memory store. A mixin of
+:class:`~loopml.store._memory.store.MemoryStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loopml._time import now_us
+from loopml.errors import NotFound
+from loopml.store import _rows
+from loopml.store._memory.tables import LOCK, Tables, fresh, require_artifact, require_run
+from loopml.store._records import Artifact, Direction
+from loopml.store.values import INT32, check_limit, in_range
+
+
+class Artifacts:
+    """The artifact methods of the metadata store contract."""
+
+    _tables: Tables
+
+    def create_artifact(
+        self,
+        *,
+        kind: str,
+        name: str,
+        digest: str,
+        size: int,
+        uri: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        role: str = "output",
+    ) -> Artifact:
+        row = _rows.artifact_row(
+            kind=kind, name=name, digest=digest, size=size, uri=uri, metadata=metadata, role=role
+        )
+        tables = self._tables
+        with LOCK:
+            if run_id is not None:
+                require_run(tables, run_id)
+            versions = tables.versions.setdefault((row["kind"], name), [])
+            created = now_us()
+            row.update(version=len(versions) + 1, created_at=created)
+            tables.artifacts[row["id"]] = row
+            versions.append(row["id"])
+            if run_id is not None:
+                key = (run_id, row["id"], Direction.OUTPUT.value, role)
+                event = dict(zip(_rows.EVENT_KEYS, key, strict=True))
+                tables.events[key] = {**event, "created_at": created}
+            return fresh(_rows.artifact_record, row)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        with LOCK:
+            return fresh(_rows.artifact_record, require_artifact(self._tables, artifact_id))
+
+    def get_artifact_version(self, kind: str, name: str, version: int) -> Artifact:
+        with LOCK:
+            versions = self._ids_of(kind, name)
+            if not (in_range(version, INT32) and 1 <= version <= len(versions)):
+                raise NotFound(_rows.no_version(kind, name, version, len(versions)))
+            return fresh(_rows.artifact_record, self._tables.artifacts[versions[version - 1]])
+
+    def latest_artifact(self, kind: str, name: str) -> Artifact:
+        with LOCK:
+            versions = self._ids_of(kind, name)
+            if not versions:
+                raise NotFound(f"no {kind} named {name!r} in this workspace")
+            return fresh(_rows.artifact_record, self._tables.artifacts[versions[-1]])
+
+    def find_artifacts(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        digest: str | None = None,
+        limit: int | None = None,
+    ) -> list[Artifact]:
+        limit = check_limit(limit)
+        wanted = {"kind": kind, "name": name, "digest": digest}
+        filters = {column: value for column, value in wanted.items() if value is not None}
+        with LOCK:
+            found = [
+                row
+                for row in self._tables.artifacts.values()
+                if all(row[column] == value for column, value in filters.items())
+            ]
+            found.sort(key=lambda row: (row["kind"], row["name"], row["version"]))
+            return [fresh(_rows.artifact_record, row) for row in found[:limit]]
+
+    def _ids_of(self, kind: str, name: str) -> list[str]:
+        """The ids of the versions of ``(kind, name)``, v1 first."""
+        if not isinstance(kind, str) or not isinstance(name, str):
+            return []
+        return self._tables.versions.get((kind, name), [])
