@@ -12,7 +12,9 @@ the registry, every record in one lineage graph. The demo
    evaluate against a baseline) on v2, then again: the second run is all cache hits,
 4. evaluates the trained model on the held-out rows (against the naive baseline, by
    slice, with latency), passes it through the promotion gate and registers it as the
-   champion, with an ONNX copy, then walks its lineage back to the dataset version,
+   champion, with an ONNX copy, calls it as a server would (``registry.load_served``:
+   the version and its Predictor, on a few held-out rows given as records), then walks
+   its lineage back to the dataset version,
 5. tunes the model's regularisation with TPE: each trial runs the pipeline with
    another alpha, reusing the cached validation and split, and is recorded as a run;
    the model trained with the best alpha is evaluated against the champion, gated
@@ -34,11 +36,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import loopml
 from loopml.errors import ValidationFailed
 from loopml.pipeline import PipelineResult, load_pipeline
 from loopml.registry import ModelVersion
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HERE = Path.cwd() / "demo-workspace"
 PIPELINE = Path(__file__).resolve().with_name("diabetes_pipeline.py")
@@ -123,7 +129,23 @@ def release(ws: loopml.Workspace, result: PipelineResult, why: str) -> str:
     print(decision.summary())
     role = "the champion" if decision.passed else "a challenger (the gate said no)"
     print(f"registered {version.ref} as {role}; a server would load its {version.served} copy")
+    show_served(ws, version.ref, held.head(3))
     return version.ref
+
+
+def show_served(ws: loopml.Workspace, ref: str, rows: pd.DataFrame) -> None:
+    """The version as a server calls it: its Predictor on a few held-out rows, as records."""
+    from loopml import registry
+
+    version, predictor = registry.load_served(ref, workspace=ws)
+    records = rows.drop(columns="target").to_dict("records")
+    found = predictor.predict(records)
+    truth = ", ".join(f"{value:.0f}" for value in rows["target"])
+    predicted = ", ".join(f"{value:.0f}" for value in found.predictions)
+    print(
+        f"{version.ref} called through its {predictor.copy} copy ({predictor.runtime}) on "
+        f"three held-out rows: predicts {predicted} (true: {truth})"
+    )
 
 
 def current_champion(ws: loopml.Workspace) -> ModelVersion | None:

@@ -1,6 +1,7 @@
 """register(onnx=rows): the ONNX copy checked on the rows and stored with the version,
-the copy served chosen (the faster by default), load_served giving it back; bad input
-and a conversion that disagrees store nothing."""
+the copy served chosen (the faster by default), load_served giving it back with the
+version (or the copy its caller chooses); bad input and a conversion that disagrees
+store nothing."""
 
 from __future__ import annotations
 
@@ -68,9 +69,10 @@ def test_the_served_onnx_copy_predicts_the_classes_of_the_model(
     X, _ = iris
     model = fit(1.0)
     registry.register(model, "iris", onnx=X, serve="onnx", workspace=ws)
-    served = registry.load_served("iris@latest", workspace=ws)
-    assert isinstance(served, onnx.ModelProto)
-    labels, proba = onnx_run(served, X)
+    version, predictor = registry.load_served("iris@latest", workspace=ws)
+    assert (version.ref, predictor.copy, predictor.ref) == ("iris@v1", "onnx", "iris@v1")
+    assert isinstance(predictor.model, onnx.ModelProto)
+    labels, proba = onnx_run(predictor.model, X)
     assert (labels == model.predict(X)).all()
     assert np.allclose(proba, model.predict_proba(X), atol=1e-4)
 
@@ -82,14 +84,19 @@ def test_serving_native_keeps_the_copy_but_loads_the_model(
     version = registry.register(fit(1.0), "iris", onnx=X, serve="native", workspace=ws)
     assert version.served == "native"
     assert set(version.copies) == {"onnx"}
-    assert isinstance(registry.load_served(version.ref, workspace=ws), LogisticRegression)
+    served, predictor = registry.load_served(version.ref, workspace=ws)
+    assert served == version
+    assert isinstance(predictor.model, LogisticRegression)
+    assert predictor.copy == "native"
 
 
 def test_a_version_without_a_copy_serves_the_model(ws: loopml.Workspace, fit: Fit) -> None:
     version = registry.register(fit(1.0), "iris", workspace=ws)
     assert (version.copies, version.served, version.native_latency_ms) == ({}, "native", None)
     assert version.to_dict()["served"] == "native"
-    assert isinstance(registry.load_served("iris", workspace=ws), LogisticRegression)
+    served, predictor = registry.load_served("iris", workspace=ws)
+    assert served == version
+    assert isinstance(predictor.model, LogisticRegression)
     assert [a.kind for a in ws.store.find_artifacts()] == ["model"]
 
 
@@ -100,7 +107,7 @@ def test_a_regressor_gets_a_copy_too(ws: loopml.Workspace) -> None:
     copy = version.copies["onnx"]
     assert (copy["rows"], copy["label_agreement"], copy["ties"]) == (len(X) - 300, None, 0)
     assert copy["max_abs_diff"] < 1e-4
-    [predicted] = onnx_run(registry.load_served("diabetes", workspace=ws), X[300:])
+    [predicted] = onnx_run(registry.load_served("diabetes", workspace=ws)[1].model, X[300:])
     assert np.allclose(predicted.ravel(), model.predict(X[300:]), rtol=1e-4)
 
 
@@ -195,7 +202,7 @@ def test_a_stored_model_gets_a_copy(ws: loopml.Workspace, fit: Fit, iris: Iris) 
     version = registry.register(saved, "iris", onnx=X, serve="onnx", workspace=ws)
     assert (version.artifact.digest, version.served) == (saved.digest, "onnx")
     assert version.artifact.metadata["registered_from"] == saved.id
-    assert isinstance(registry.load_served("iris", workspace=ws), onnx.ModelProto)
+    assert isinstance(registry.load_served("iris", workspace=ws)[1].model, onnx.ModelProto)
     again = registry.register(version.artifact, "iris", onnx=X, serve="native", workspace=ws)
     assert (again.ref, again.served, again.artifact.digest) == ("iris@v2", "native", saved.digest)
 
@@ -213,3 +220,72 @@ def test_a_damaged_copy_is_caught_before_loading(
     path.write_bytes(bytes(data))
     with pytest.raises(DigestMismatch):
         registry.load_served("iris", workspace=ws)
+
+
+def test_load_served_returns_the_version_the_alias_points_at(
+    ws: loopml.Workspace, fit: Fit, iris: Iris
+) -> None:
+    X, _ = iris
+    first = registry.register(fit(1.0), "iris", signature_from=X, workspace=ws)
+    registry.promote(first.ref, force=True, reason="the first model", workspace=ws)
+    second = registry.register(fit(0.1), "iris", signature_from=X, workspace=ws)
+    version, predictor = registry.load_served("iris@champion", workspace=ws)
+    assert (version.ref, version.aliases) == ("iris@v1", ("champion",))
+    assert (predictor.ref, predictor.version, predictor.digest) == (
+        "iris@v1",
+        1,
+        first.artifact.digest,
+    )
+    assert predictor.artifact == first.artifact
+    latest, _ = registry.load_served("iris", workspace=ws)
+    assert latest.ref == second.ref == "iris@v2"
+
+
+def test_the_caller_chooses_the_copy_without_a_new_version(
+    ws: loopml.Workspace, fit: Fit, iris: Iris
+) -> None:
+    X, _ = iris
+    model = fit(1.0)
+    version = registry.register(
+        model, "iris", signature_from=X, onnx=X, serve="native", workspace=ws
+    )
+    before = count(ws)
+    onnx_version, onnx_copy = registry.load_served("iris", copy="onnx", workspace=ws)
+    native_version, native = registry.load_served("iris", copy="native", workspace=ws)
+    assert onnx_version == native_version == version
+    assert (onnx_copy.copy, onnx_copy.runtime) == ("onnx", "onnxruntime")
+    assert isinstance(onnx_copy.model, onnx.ModelProto)
+    assert (native.copy, native.runtime) == ("native", "python")
+    assert count(ws) == before  # choosing a copy records nothing
+    assert registry.get("iris", workspace=ws).served == "native"
+    by_onnx, by_model = onnx_copy.predict(X), native.predict(X)
+    assert (by_onnx.predictions == model.predict(X)).all()
+    assert (by_model.predictions == model.predict(X)).all()
+    assert by_onnx.probabilities is not None
+    assert np.allclose(by_onnx.probabilities, model.predict_proba(X), atol=1e-4)
+
+
+def test_choosing_a_copy_that_is_not_there_is_refused(ws: loopml.Workspace, fit: Fit) -> None:
+    registry.register(fit(1.0), "iris", workspace=ws)
+    with pytest.raises(InvalidInput, match=r"iris@v1 has no 'onnx' copy.*copy='native'") as found:
+        registry.load_served("iris", copy="onnx", workspace=ws)
+    assert found.value.field == "copy"
+    with pytest.raises(InvalidInput, match=r"copy='faster' names no copy") as found:
+        registry.load_served("iris", copy="faster", workspace=ws)
+    assert found.value.field == "copy"
+
+
+def test_a_damaged_copy_chosen_by_the_caller_is_caught_before_loading(
+    ws: loopml.Workspace, fit: Fit, iris: Iris
+) -> None:
+    X, _ = iris
+    version = registry.register(fit(1.0), "iris", onnx=X, serve="native", workspace=ws)
+    path = ws.artifacts.local_path(version.copies["onnx"]["digest"])
+    assert path is not None
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    registry.load_served("iris", workspace=ws)  # the native copy is whole
+    with pytest.raises(DigestMismatch):
+        registry.load_served("iris", copy="onnx", workspace=ws)

@@ -97,7 +97,7 @@ def evaluate(
     task = resolve_task(task, info)
     _checked_columns(slice_columns, frame)
     names = inputs.features(info, frame, label, strict=False)
-    form = inputs.input_form(info, table)
+    form = info.input_form(table.form)
     features = frame.select(names)
     y = inputs.labels(frame, label)
 
@@ -118,7 +118,7 @@ def evaluate(
     y_train = concatenated([inputs.labels(part.frame, label) for part in trained])
     base = naive(task, y, y_train)
 
-    p = predictions(task, info, inputs.as_form(features, form), y, scale=base.scale)
+    p = predictions(task, info, info.as_input(features, form), y, scale=base.scale)
     metrics = scores(p)
     calibrated = calibration(p)
     if calibrated is not None:
@@ -130,11 +130,11 @@ def evaluate(
     candidates = list(_slices(frame, table.given, slice_columns, slices, names))
     found_slices, skipped = slice_results(iter(candidates), p, primary, metrics[primary])
     details["slices"] = {"min_rows": MIN_ROWS, "skipped": skipped}
-    shares, how = sensitivity(info.model, frame, names, form, task, info.label)
+    shares, how = sensitivity(info, frame, names, form, task)
     details["perturbation"] = how
     size, size_how = sizes(info.model, info.artifact)
     details["size"] = size_how
-    latency_ms, details["latency"] = latency(info.model, features, form)
+    latency_ms, details["latency"] = latency(info, features, form)
     details["bootstrap"] = {"resamples": RESAMPLES, "seed": SEED, "block": block_length(p)}
     drawn = replicates(p)[0]  # once, for the intervals and every comparison
     other = _against(against, ws, table, label, p, candidates, primary, drawn)

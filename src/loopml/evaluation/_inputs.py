@@ -1,6 +1,6 @@
-"""What ``evaluate`` is given, made concrete: the model (loaded, with its registered ref
-and signature), tables as Polars frames, the feature columns and the form (pandas,
-Polars, Arrow or NumPy) the model's ``predict`` takes them in.
+"""What ``evaluate`` is given, made concrete: the model (a
+:class:`~loopml.models.Predictor`, with its registered ref and signature), tables as
+Polars frames, and the feature columns the model takes from them.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from loopml.errors import InvalidInput
 if TYPE_CHECKING:
     import polars as pl
 
-    from loopml.models import Signature
+    from loopml.models import Predictor
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
 WorkspaceGetter = Callable[[], "Workspace"]
-FORMS = ("pandas", "polars", "arrow", "numpy")
 
 
 class OnDemand:
@@ -40,24 +39,6 @@ class OnDemand:
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """A model to evaluate, and what its registry entry says about it, if it has one."""
-
-    model: Any
-    artifact: Artifact | None
-    signature: Signature | None
-
-    @property
-    def ref(self) -> str | None:
-        return None if self.artifact is None else self.artifact.ref
-
-    @property
-    def label(self) -> str:
-        """The model as people name it: its ref, else its class."""
-        return self.ref or f"{type(self.model).__name__} object"
-
-
-@dataclass(frozen=True)
 class Table:
     """Rows handed in: as Polars, as given (for user slice functions), and its ref."""
 
@@ -68,8 +49,10 @@ class Table:
     form: str | None  # "pandas", "polars" or "arrow" when a table object was given
 
 
-def load(model: Any, workspace: WorkspaceGetter, what: str = "model") -> ModelInfo:
-    """A model object as it is, or the model a ref or an Artifact points at."""
+def load(model: Any, workspace: WorkspaceGetter, what: str = "model") -> Predictor:
+    """A model object as it is, or the model a ref or an Artifact points at, with its
+    stored signature, as a Predictor."""
+    from loopml.models import Predictor
     from loopml.store import Artifact
 
     artifact: Artifact | None = None
@@ -80,21 +63,20 @@ def load(model: Any, workspace: WorkspaceGetter, what: str = "model") -> ModelIn
     elif isinstance(model, Artifact):
         artifact = model
     if artifact is not None:
-        from loopml.models import Signature, load_model
+        loaded = Predictor.load(artifact, workspace=workspace())
+        _check_predict(loaded.model, what)
+        return loaded
+    _check_predict(model, what)
+    return Predictor(model)
 
-        model = load_model(artifact, workspace=workspace())
-        saved = artifact.metadata.get("signature")
-        signature = None if saved is None else Signature.from_dict(saved)
-        info = ModelInfo(model, artifact, signature)
-    else:
-        info = ModelInfo(model, None, None)
-    if not callable(getattr(info.model, "predict", None)):
+
+def _check_predict(model: Any, what: str) -> None:
+    if not callable(getattr(model, "predict", None)):
         raise InvalidInput(
-            f"{what} {type(info.model).__qualname__} has no predict method; give a fitted "
+            f"{what} {type(model).__qualname__} has no predict method; give a fitted "
             "model, a registered model's ref (e.g. 'churn@v3') or its Artifact",
             field=what,
         )
-    return info
 
 
 def read(data: Any, workspace: WorkspaceGetter, what: str = "data") -> Table:
@@ -163,7 +145,7 @@ def labels(frame: pl.DataFrame, label: str) -> Any:
 
 
 def features(
-    info: ModelInfo,
+    info: Predictor,
     frame: pl.DataFrame,
     label: str,
     *,
@@ -177,7 +159,7 @@ def features(
     ``strict``: a column the model does not know (and not in ``extra``, the columns
     kept only to slice by) is an error, since the model would never see it.
     """
-    known = _known_features(info)
+    known = info.features
     if known is None:
         return [name for name in frame.columns if name != label]
     missing = [name for name in known if name not in frame.columns]
@@ -197,51 +179,17 @@ def features(
         try:
             info.signature.check(frame.select(known))
         except InvalidInput as error:
-            raise InvalidInput(f"{what} does not fit {info.label}: {error}") from None
+            raise InvalidInput(
+                f"{what} does not fit {info.label}: {error}", field=error.field
+            ) from None
     return known
 
 
-def _known_features(info: ModelInfo) -> list[str] | None:
-    if info.signature is not None:
-        return info.signature.names
-    names = getattr(info.model, "feature_names_in_", None)
-    return None if names is None else [str(name) for name in names]
-
-
-def input_form(info: ModelInfo, table: Table) -> str:
-    """The form ``predict`` is given: the signature's source; NumPy for a scikit-learn
-    model fitted without column names; else the form the data came in, pandas for a
-    dataset version (what most models are trained on)."""
-    if info.signature is not None and info.signature.source in FORMS:
-        return info.signature.source
-    model = info.model
-    if hasattr(model, "n_features_in_") and not hasattr(model, "feature_names_in_"):
-        return "numpy"
-    if table.form is not None:
-        return table.form
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return "polars"
-    return "pandas"
-
-
-def as_form(frame: pl.DataFrame, form: str) -> Any:
-    """Feature columns as the model takes them."""
-    if form == "pandas":
-        return frame.to_pandas()
-    if form == "numpy":
-        return frame.to_numpy()
-    if form == "arrow":
-        return frame.to_arrow()
-    return frame
-
-
-def model_input(info: ModelInfo, table: Table, label: str, what: str = "data") -> Any:
+def model_input(info: Predictor, table: Table, label: str, what: str = "data") -> Any:
     """The columns of ``table`` that the model takes, in the form it takes them; columns
     it does not know are left out rather than refused (another model's rows)."""
     names = features(info, table.frame, label, strict=False, what=what)
-    return as_form(table.frame.select(names), input_form(info, table))
+    return info.as_input(table.frame.select(names), info.input_form(table.form))
 
 
 def _listed(names: Sequence[str], shown: int = 12) -> str:

@@ -1,6 +1,7 @@
 """What the model costs to serve: prediction latency and size.
 
-Latency is of the loaded object's ``predict``, as a server calls it: up to 200 calls of
+Latency is of the loaded object's ``predict`` (its Predictor's ``call``, on rows in the
+form it takes), as a server calls it: up to 200 calls of
 one row each and up to 20 calls of 1,000 rows each (rows drawn with a fixed seed, with
 replacement, so small data still makes full batches), after one untimed call of each
 kind (the first call pays for lazy set-up). Each kind stops early once it has taken
@@ -26,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loopml.errors import LoopmlError
-from loopml.evaluation._inputs import as_form
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from loopml.models import Predictor
     from loopml.store import Artifact
 
 ROW_CALLS = 200
@@ -45,18 +46,24 @@ def latency(
     model: Any, frame: pl.DataFrame, form: str, *, budget_s: float = BUDGET_S
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The figures, and how they were measured (the input form and the calls made);
-    each kind of call stops once it has made ``MIN_CALLS`` and taken ``budget_s``."""
+    each kind of call stops once it has made ``MIN_CALLS`` and taken ``budget_s``.
+    ``model`` is a Predictor, or a model object to call through one."""
+    from loopml.models import Predictor
+
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
     rng = np.random.default_rng(SEED)
     singles = [
-        as_form(frame[int(i) : int(i) + 1], form) for i in rng.integers(0, frame.height, ROW_CALLS)
+        predictor.as_input(frame[int(i) : int(i) + 1], form)
+        for i in rng.integers(0, frame.height, ROW_CALLS)
     ]
     batches = [
-        as_form(frame[rng.integers(0, frame.height, BATCH_ROWS)], form) for _ in range(BATCHES)
+        predictor.as_input(frame[rng.integers(0, frame.height, BATCH_ROWS)], form)
+        for _ in range(BATCHES)
     ]
-    model.predict(singles[0])
-    row = _timed(model, singles, budget_s)
-    model.predict(batches[0])
-    batch = _timed(model, batches, budget_s)
+    predictor.call(singles[0])
+    row = _timed(predictor, singles, budget_s)
+    predictor.call(batches[0])
+    batch = _timed(predictor, batches, budget_s)
     figures = {
         "row_p50": float(np.percentile(row, 50)),
         "row_p99": float(np.percentile(row, 99)),
@@ -67,14 +74,14 @@ def latency(
     return figures, how
 
 
-def _timed(model: Any, inputs: list[Any], budget_s: float) -> list[float]:
+def _timed(model: Predictor, inputs: list[Any], budget_s: float) -> list[float]:
     took: list[float] = []
     spent = 0
     for X in inputs:
         if len(took) >= MIN_CALLS and spent >= budget_s * 1e9:
             break
         started = time.perf_counter_ns()
-        model.predict(X)
+        model.call(X)
         elapsed = time.perf_counter_ns() - started
         took.append(elapsed / 1e6)
         spent += elapsed

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from loopml.evaluation._inputs import as_form
-from loopml.evaluation._predict import predict
+from loopml.evaluation._predict import ROWS
 from loopml.evaluation._slices import most_frequent
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from loopml.models import Predictor
 
 SAMPLE_ROWS = 10_000
 STEP = 0.1  # of the feature's standard deviation
@@ -37,13 +38,13 @@ CELLS_PER_CALL = 4_000_000  # rows x columns predicted per call
 
 
 def sensitivity(
-    model: Any, frame: pl.DataFrame, features: Sequence[str], form: str, task: str, what: str
+    model: Predictor, frame: pl.DataFrame, features: Sequence[str], form: str, task: str
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """``({feature: share changed}, {feature: how it was perturbed}})``."""
     sample = _sample(frame.select(features))
     planned = {name: found for name in features if (found := _variants(frame, sample, name))}
     frames = [sample, *(variant for moved, _ in planned.values() for variant in moved)]
-    out = _predict_stacked(model, frames, form, what)
+    out = _predict_stacked(model, frames, form)
     base, after = out[0], iter(out[1:])
     if task == "classification":
         changed = [np.asarray(row != base, dtype=bool) for row in after]
@@ -63,9 +64,7 @@ def sensitivity(
     return shares, how
 
 
-def _predict_stacked(
-    model: Any, frames: list[pl.DataFrame], form: str, what: str
-) -> npt.NDArray[Any]:
+def _predict_stacked(model: Predictor, frames: list[pl.DataFrame], form: str) -> npt.NDArray[Any]:
     """Predictions of each frame (all of one height), one row per frame.
 
     Frames are stacked into few calls: a model's fixed cost per call (input checks,
@@ -78,7 +77,7 @@ def _predict_stacked(
     parts = []
     for start in range(0, len(frames), per_call):
         stacked = pl.concat(frames[start : start + per_call], how="vertical_relaxed")
-        found = predict(model, as_form(stacked, form), stacked.height, what)
+        found = model.labels(model.as_input(stacked, form), stacked.height, on=ROWS)
         parts.append(found.reshape(-1, rows))
     return np.concatenate(parts)
 

@@ -1,4 +1,5 @@
-"""The task, and the model's predictions on the evaluation rows as plain arrays.
+"""The task, and the model's predictions on the evaluation rows as plain arrays (the
+model called through its :class:`~loopml.models.Predictor`).
 
 Classification labels are coded once, as positions in the sorted ``classes`` (every
 label seen in the data, the predictions and the model's ``classes_``), so every later
@@ -15,10 +16,9 @@ import numpy.typing as npt
 
 from loopml.errors import InvalidInput
 from loopml.evaluation._metrics import as_labels, as_numbers, unique_labels
-from loopml.models._base import first_line
 
 if TYPE_CHECKING:
-    from loopml.evaluation._inputs import ModelInfo
+    from loopml.models import Predictor
 
 TASKS = ("classification", "regression", "timeseries")
 
@@ -50,23 +50,8 @@ class Predictions:
         return str(value.item() if isinstance(value, np.generic) else value)
 
 
-def model_kind(model: Any) -> str | None:
-    """ "classifier", "regressor", or None when the model does not say."""
-    tags = getattr(model, "__sklearn_tags__", None)
-    if callable(tags):
-        try:
-            kind = tags().estimator_type
-        except Exception:  # a half-built or foreign estimator: fall back on attributes
-            kind = None
-        if kind in ("classifier", "regressor"):
-            return str(kind)
-    if hasattr(model, "classes_") or callable(getattr(model, "predict_proba", None)):
-        return "classifier"
-    return None
-
-
-def resolve_task(task: str | None, info: ModelInfo) -> str:
-    kind = model_kind(info.model)
+def resolve_task(task: str | None, info: Predictor) -> str:
+    kind = info.kind
     if task is None:
         return "classification" if kind == "classifier" else "regression"
     if task not in TASKS:
@@ -86,31 +71,13 @@ def resolve_task(task: str | None, info: ModelInfo) -> str:
     return task
 
 
-def predict(model: Any, X: Any, rows: int, what: str) -> npt.NDArray[Any]:
-    """``model.predict(X)`` as a 1-D array of ``rows`` values."""
-    try:
-        out = model.predict(X)
-    except Exception as error:
-        raise InvalidInput(
-            f"{what}.predict failed on the evaluation rows ({type(error).__name__}: "
-            f"{first_line(error)}); check that the data has the columns and types it was "
-            "trained on"
-        ) from error
-    array = np.asarray(out)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.shape != (rows,):
-        raise InvalidInput(
-            f"{what}.predict returned shape {array.shape} for {rows} rows; evaluate needs one "
-            "prediction per row"
-        )
-    return array
+ROWS = "the evaluation rows"  # how errors name the rows predicted on
 
 
 def predictions(
-    task: str, info: ModelInfo, X: Any, y: npt.NDArray[Any], *, scale: float = 0.0
+    task: str, info: Predictor, X: Any, y: npt.NDArray[Any], *, scale: float = 0.0
 ) -> Predictions:
-    raw = predict(info.model, X, len(y), info.label)
+    raw = info.labels(X, len(y), on=ROWS)
     if task != "classification":
         return Predictions(task, _numbers(y, "the label"), _numbers(raw, info.label), scale=scale)
     if raw.dtype.kind == "f" and not np.all(np.isnan(raw) | (raw == np.round(raw))):
@@ -118,8 +85,8 @@ def predictions(
             f"task='classification' but {info.label} predicts continuous values (e.g. "
             f"{raw[0]!r}); use task='regression', or evaluate a classifier"
         )
-    known = _model_classes(info)
-    given = _proba(info, X, known, len(y))
+    known = info.classes
+    given = None if known is None else info.probabilities(X, len(y), on=ROWS)
     return coded(y, raw, info.label, known, given)
 
 
@@ -152,32 +119,3 @@ def _numbers(values: npt.NDArray[Any], what: str) -> npt.NDArray[np.float64]:
             f"{error} (the task is regression: are the labels classes? then use "
             "task='classification')"
         ) from None
-
-
-def _model_classes(info: ModelInfo) -> npt.NDArray[Any] | None:
-    found = getattr(info.model, "classes_", None)
-    if found is None and info.signature is not None and info.signature.output is not None:
-        found = info.signature.output.classes
-    return None if found is None else np.asarray(found)
-
-
-def _proba(
-    info: ModelInfo, X: Any, known: npt.NDArray[Any] | None, rows: int
-) -> npt.NDArray[np.float64] | None:
-    """``predict_proba``, its columns in the order of ``known`` (the model's classes)."""
-    method = getattr(info.model, "predict_proba", None)
-    if known is None or not callable(method):
-        return None
-    try:
-        given = np.asarray(method(X), dtype=np.float64)
-    except Exception as error:
-        raise InvalidInput(
-            f"{info.label}.predict_proba failed on the evaluation rows ({type(error).__name__}:"
-            f" {first_line(error)})"
-        ) from error
-    if given.shape != (rows, len(known)):
-        raise InvalidInput(
-            f"{info.label}.predict_proba returned shape {given.shape}; expected one column per "
-            f"class of classes_ ({rows}, {len(known)})"
-        )
-    return given

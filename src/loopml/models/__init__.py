@@ -1,4 +1,5 @@
-"""Models: saved through their flavor with library versions and a signature, loaded back.
+"""Models: saved through their flavor with library versions and a signature, loaded back,
+and called through a :class:`Predictor`.
 
 >>> import tempfile, loopml
 >>> from sklearn.datasets import load_iris
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.models._convert import OnnxConversion as OnnxConversion
     from loopml.models._convert import to_onnx as to_onnx
     from loopml.models._flavors import flavor_of as flavor_of
+    from loopml.models._predictor import Prediction as Prediction
+    from loopml.models._predictor import Predictor as Predictor
     from loopml.models._signature import ColumnSpec as ColumnSpec
     from loopml.models._signature import OutputSpec as OutputSpec
     from loopml.models._signature import Signature as Signature
@@ -40,6 +43,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_api": ("load_model", "save_model"),
         "_convert": ("OnnxConversion", "to_onnx"),
         "_flavors": ("flavor_of",),
+        "_predictor": ("Prediction", "Predictor"),
         "_signature": ("ColumnSpec", "OutputSpec", "Signature", "infer_signature"),
     },
 )

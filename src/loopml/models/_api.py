@@ -92,16 +92,8 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     """The model a reference points at (``churn``, ``churn@v3``, ``churn@latest``, an
     alias, ``churn@blake3:1f2e3d4c``) or an :class:`~loopml.store.Artifact` holding a
     model. Its bytes are checked against their digest before anything is loaded."""
-    from loopml.store import Artifact
-
     ws = workspace_in_use(workspace)
-    if isinstance(ref, Artifact):
-        artifact = ref
-    else:  # a reference; resolve refuses anything but text, naming what it is
-        from loopml.refs import resolve
-
-        artifact = resolve(ws.store, ArtifactKind.MODEL, ref, field="ref")
-        _record_read(ws, artifact, ref)
+    artifact = stored_model(ref, ws)
     meta = artifact.metadata
     if meta.get("format") != "model":
         raise InvalidInput(
@@ -113,6 +105,20 @@ def load_model(ref: str | Artifact, *, workspace: Workspace | None = None) -> An
     return decode(
         ws.artifacts.read_bytes(artifact.digest, what=what), meta, f"model {artifact.ref}"
     )
+
+
+def stored_model(ref: str | Artifact, ws: Workspace) -> Artifact:
+    """The model artifact ``ref`` points at (an Artifact is taken as it is); inside a
+    run, a reference read is recorded as one of its inputs."""
+    from loopml.store import Artifact
+
+    if isinstance(ref, Artifact):
+        return ref
+    from loopml.refs import resolve  # refuses anything but text, naming what it is
+
+    artifact = resolve(ws.store, ArtifactKind.MODEL, ref, field="ref")
+    _record_read(ws, artifact, ref)
+    return artifact
 
 
 def _record_read(ws: Workspace, artifact: Artifact, ref: str) -> None:

@@ -70,7 +70,7 @@ class Signature:
 
     def check(self, batch: Any) -> None:
         """InvalidInput naming the missing columns, the unknown ones and those whose
-        type does not fit; None when the batch fits.
+        type does not fit (its ``field`` the first of them); None when the batch fits.
 
         Takes what :func:`infer_signature` takes, and also a mapping of column name to
         values (or to one value) and a list of such records. Column types are read
@@ -80,6 +80,7 @@ class Signature:
         seen: set[str] = set()
         unknown: list[str] = []
         wrong: list[str] = []
+        wrong_names: list[str] = []
         for name, get_type in types.columns(batch, self.names):
             if name not in expected:
                 unknown.append(name)
@@ -88,9 +89,11 @@ class Signature:
             got = get_type()
             if not types.fits(expected[name], got):
                 wrong.append(f"{name} is {got} where {expected[name]} is expected")
+                wrong_names.append(name)
         if unknown or wrong or len(seen) < len(expected):
             missing = [name for name in expected if name not in seen]
-            raise InvalidInput(self._mismatch(missing, unknown, wrong))
+            field = (missing or unknown or wrong_names)[0]
+            raise InvalidInput(self._mismatch(missing, unknown, wrong), field=field)
 
     def _mismatch(self, missing: list[str], unknown: list[str], wrong: list[str]) -> str:
         parts = []

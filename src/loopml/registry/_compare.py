@@ -77,7 +77,7 @@ def compare_predictions(
     DatasetVersion or DataFrame), each on the columns it takes, as ``evaluate`` gives
     them."""
     from loopml.evaluation import _inputs as inputs
-    from loopml.evaluation._predict import predict
+    from loopml.evaluation._predict import ROWS
 
     def workspace() -> Workspace:
         return ws
@@ -87,7 +87,7 @@ def compare_predictions(
     for model in (first, second):
         info = inputs.load(model, workspace)
         X = inputs.model_input(info, table, label or "")
-        found.append(predict(info.model, X, table.frame.height, info.label))
+        found.append(info.labels(X, table.frame.height, on=ROWS))
     return _difference(found[0], found[1])
 
 
@@ -112,7 +112,7 @@ def flips_on(
     reverse, as :func:`loopml.evaluate` counts them against a champion."""
     from loopml.evaluation import _inputs as inputs
     from loopml.evaluation._flips import flips
-    from loopml.evaluation._predict import predict, predictions
+    from loopml.evaluation._predict import ROWS, predictions
 
     def workspace() -> Workspace:
         return ws
@@ -123,5 +123,5 @@ def flips_on(
     y = inputs.labels(frame, label)
     new, old = inputs.load(after, workspace), inputs.load(before, workspace)
     p = predictions(task, new, inputs.model_input(new, table, label), y)
-    other = predict(old.model, inputs.model_input(old, table, label), frame.height, old.label)
+    other = old.labels(inputs.model_input(old, table, label), frame.height, on=ROWS)
     return flips(p, other, before.ref)

@@ -1,11 +1,16 @@
-"""The ONNX copy of a registered model, and which copy a server loads.
+"""The ONNX copy of a registered model, and the copy a server loads.
 
 ``register(model, name, onnx=rows)`` converts a scikit-learn model with
 :func:`loopml.models.to_onnx`, checked on ``rows``, and stores the ONNX model as an
 artifact of kind ``model-copy`` under the model's name (the same run made it) before
 the version is recorded; the version's metadata names the copy under ``copies`` with
-the figures of the check, and says under ``served`` which copy a server loads. A copy
-is recorded once per bytes: converting the same model again finds it.
+the figures of the check, and under ``served`` the copy loaded when the caller does
+not choose one. A copy is recorded once per bytes: converting the same model again
+finds it.
+
+Which copy runs is the caller's choice (a deployment's): ``load_served(ref,
+copy="onnx")`` loads the ONNX copy of any version that has one, whatever it serves by
+default, and returns the version with a :class:`loopml.models.Predictor` over it.
 
 >>> import tempfile, loopml
 >>> from loopml import registry
@@ -14,11 +19,15 @@ is recorded once per bytes: converting the same model again finds it.
 >>> X, y = load_iris(return_X_y=True, as_frame=True)
 >>> ws = loopml.init(tempfile.mkdtemp())
 >>> model = LogisticRegression(max_iter=500).fit(X, y)
->>> version = registry.register(model, "iris", onnx=X, serve="onnx", workspace=ws)
+>>> version = registry.register(model, "iris", signature_from=X, onnx=X, serve="native",
+...                             workspace=ws)
 >>> version.served, version.copies["onnx"]["label_agreement"]
-('onnx', 1.0)
->>> type(registry.load_served("iris", workspace=ws)).__name__
-'ModelProto'
+('native', 1.0)
+>>> served, predictor = registry.load_served("iris", copy="onnx", workspace=ws)
+>>> served == version, predictor.copy, predictor.runtime, predictor.ref
+(True, 'onnx', 'onnxruntime', 'iris@v1')
+>>> (predictor.predict(X).predictions == model.predict(X)).all()
+np.True_
 >>> ws.close()
 """
 
@@ -39,11 +48,12 @@ from loopml.registry._versions import (
     SERVED_KEY,
     ModelVersion,
     resolve_model,
+    version_of,
 )
 from loopml.store import Direction
 
 if TYPE_CHECKING:
-    from loopml.models import OnnxConversion
+    from loopml.models import OnnxConversion, Predictor
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
@@ -175,31 +185,65 @@ def has_asked(metadata: Mapping[str, Any], asked: Mapping[str, Any], serve: str 
     return serve in (None, FASTER) or metadata.get(SERVED_KEY, NATIVE) == serve
 
 
-def load_served(ref: str, *, workspace: Workspace | None = None) -> Any:
-    """The model a server of version ``ref`` loads: the ``onnx.ModelProto`` when it
-    serves its ONNX copy, else the model itself. Its bytes are checked against their
-    digest before anything is loaded."""
-    from loopml.models import load_model
+def load_served(
+    ref: str, *, copy: str | None = None, workspace: Workspace | None = None
+) -> tuple[ModelVersion, Predictor]:
+    """The version ``ref`` points at (``churn@champion``: the version the alias names
+    now) and a :class:`~loopml.models.Predictor` over the copy of it ``copy`` names:
+    ``"native"`` (the model itself) or ``"onnx"`` (its ONNX copy, run with
+    onnxruntime); None loads the copy its metadata says it serves (``register(...,
+    serve=)``). The copy's bytes are checked against their digest before anything is
+    loaded."""
+    from loopml.models import Predictor, load_model
 
     ws = workspace_in_use(workspace)
-    version = ModelVersion(resolve_model(ws.store, ref))
-    if version.served == NATIVE:
-        return load_model(version.artifact, workspace=ws)
-    recorded = version.copies.get(version.served)
-    if recorded is None:
+    version = version_of(ws.store, resolve_model(ws.store, ref))
+    chosen = version.served if copy is None else _checked_copy(copy)
+    if chosen == NATIVE:
+        model = load_model(version.artifact, workspace=ws)
+    else:
+        stored = _stored_copy(ws, version, chosen, chosen_by_caller=copy is not None)
+        model = load_model(stored, workspace=ws)
+    return version, Predictor(
+        model, signature=version.signature, artifact=version.artifact, copy=chosen
+    )
+
+
+def _checked_copy(copy: Any) -> str:
+    if copy not in (NATIVE, ONNX):
         raise InvalidInput(
-            f"model {version.ref} serves its {version.served!r} copy but records none (it "
-            f"has {', '.join(version.copies) or 'no copies'}); register the model again "
-            "with onnx= rows"
+            f"copy={copy!r} names no copy of a model; give 'native' (the model itself), "
+            "'onnx' (its ONNX copy) or None (the copy the version serves by default)",
+            field="copy",
+        )
+    return str(copy)
+
+
+def _stored_copy(
+    ws: Workspace, version: ModelVersion, form: str, *, chosen_by_caller: bool
+) -> Artifact:
+    """The artifact of the copy ``form`` of ``version``, checked against its record."""
+    recorded = version.copies.get(form)
+    if recorded is None:
+        has = ", ".join(version.copies) or "no copies"
+        if chosen_by_caller:
+            raise InvalidInput(
+                f"model {version.ref} has no {form!r} copy (it has {has}); load "
+                f"copy='native', or register the model again with onnx= rows to make one",
+                field="copy",
+            )
+        raise InvalidInput(
+            f"model {version.ref} serves its {form!r} copy but records none (it has {has}); "
+            "register the model again with onnx= rows"
         )
     stored = ws.store.get_artifact(recorded["artifact_id"])
     if stored.digest != recorded["digest"]:
         raise InvalidInput(
-            f"the {version.served} copy of model {version.ref} is {stored.kind} {stored.ref} "
+            f"the {form} copy of model {version.ref} is {stored.kind} {stored.ref} "
             f"with digest {stored.digest}, not the {recorded['digest']} the version "
             "recorded; register the model again with onnx= rows"
         )
-    return load_model(stored, workspace=ws)
+    return stored
 
 
 def _dimensions(rows: Any) -> int:

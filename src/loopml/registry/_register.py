@@ -70,9 +70,11 @@ def register(
     ``onnx`` is rows (the evaluation rows' features) to check an ONNX copy on: the
     scikit-learn model is converted with :func:`loopml.models.to_onnx`, and the copy,
     refused unless it agrees, is stored before the version, which records it under
-    ``copies``. ``serve`` says which copy a server loads (:func:`load_served`):
-    ``"native"``, ``"onnx"`` or ``"faster"`` (the default with a copy: the one that
-    predicts one row sooner, as measured).
+    ``copies``. ``serve`` is the copy :func:`load_served` loads when its caller does
+    not choose one: ``"native"``, ``"onnx"`` or ``"faster"`` (the default with a copy:
+    the one that predicts one row sooner, as measured). The copy that runs is the
+    caller's (a deployment's) choice: ``load_served(ref, copy="onnx")`` runs the ONNX
+    copy of a version whatever it serves by default, with no new version.
 
     ``alias`` points an alias
     at the new version: ``champion`` promotes it (see

@@ -83,8 +83,9 @@ class ModelVersion:
 
     @property
     def served(self) -> str:
-        """Which copy a server loads: ``native`` (the model itself) or a format of
-        :attr:`copies`, such as ``onnx``."""
+        """The copy :func:`~loopml.registry.load_served` loads when its caller does not
+        choose one: ``native`` (the model itself) or a format of :attr:`copies`, such as
+        ``onnx``."""
         found = self.artifact.metadata.get(SERVED_KEY)
         return found if isinstance(found, str) else NATIVE
 
