@@ -111,7 +111,7 @@ class Predictor:
         or an Artifact holding a model points at, with its stored signature; its bytes
         checked against their digest, as :func:`~loopml.models.load_model` does."""
         from loopml.models._api import load_model, stored_model
-        from loopml.tracking._active import workspace_in_use
+        from loopml._context import workspace_in_use
 
         ws = workspace_in_use(workspace)
         artifact = stored_model(ref, ws)
