@@ -110,8 +110,8 @@ class Predictor:
         """The native copy of the model a reference (``churn@v3``, ``churn@champion``)
         or an Artifact holding a model points at, with its stored signature; its bytes
         checked against their digest, as :func:`~loopml.models.load_model` does."""
-        from loopml.models._api import load_model, stored_model
         from loopml._context import workspace_in_use
+        from loopml.models._api import load_model, stored_model
 
         ws = workspace_in_use(workspace)
         artifact = stored_model(ref, ws)
