@@ -11,9 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopml._time import from_us, now_us
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store._records import Alias, AliasEvent
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 from loopml.store.values import check_length, check_text
 
@@ -44,12 +45,7 @@ class Aliases:
         actor: str | None = None,
         reason: str | None = None,
     ) -> Alias:
-        check_length("alias", alias, 255)
-        if alias == "latest" or (alias[0] == "v" and alias[1:].isdigit()):
-            raise InvalidInput(
-                f"alias {alias!r} would hide a version reference (@latest, @v3); "
-                "choose another name, such as 'champion'"
-            )
+        _check_alias(alias)
         who, why = _actor(actor), _reason(reason)
 
         def work() -> Alias:
@@ -90,6 +86,7 @@ class Aliases:
                     actor=who,
                     reason=why,
                 )
+                count_change(c)
                 return _alias(row)
 
         # Two first settings of one alias race on its key: the loser's retry moves it.
@@ -128,8 +125,48 @@ class Aliases:
                     actor=who,
                     reason=why,
                 )
+                count_change(c)
 
         retrying(self._engine, work)
+
+    def move_aliases(
+        self,
+        kind: str,
+        name: str,
+        moves: Mapping[str, str | None],
+        *,
+        expected: Mapping[str, str | None],
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> list[Alias]:
+        planned, guards = _check_moves(moves, expected)
+        who, why = _actor(actor), _reason(reason)
+
+        def work() -> list[Alias]:
+            with transaction(self._engine, write=True) as c:
+                _require_versions(c, kind, name, {a for a in planned.values() if a is not None})
+                # Locked (on SQLite the write lock is held already), so that no other
+                # move can land between the check and the writes.
+                current = c.execute(
+                    sa.select(t.aliases)
+                    .where(
+                        t.aliases.c.kind == kind,
+                        t.aliases.c.name == name,
+                        t.aliases.c.alias.in_(sorted(guards)),
+                    )
+                    .order_by(t.aliases.c.alias)
+                    .with_for_update()
+                )
+                found = {row["alias"]: row for row in current.mappings()}
+                for alias, wanted in guards.items():
+                    there = found[alias]["artifact_id"] if alias in found else None
+                    if there != wanted:
+                        raise _conflict(c, kind, name, alias, wanted, there)
+                return _make_moves(c, kind, name, planned, found, actor=who, reason=why)
+
+        # Two first settings of one alias race on its key: the loser's retry finds the
+        # alias there, and so not as it expected.
+        return retrying(self._engine, work, retry_on_integrity=True)
 
     def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
         query = sa.select(t.aliases).order_by(t.aliases.c.kind, t.aliases.c.name, t.aliases.c.alias)
@@ -156,6 +193,130 @@ class Aliases:
                 return list(c.execute(query).mappings().all())
 
         return retrying(self._engine, work)
+
+
+def _check_alias(alias: str) -> None:
+    check_length("alias", alias, 255)
+    if alias == "latest" or (alias[0] == "v" and alias[1:].isdigit()):
+        raise InvalidInput(
+            f"alias {alias!r} would hide a version reference (@latest, @v3); "
+            "choose another name, such as 'champion'"
+        )
+
+
+def _check_moves(
+    moves: Mapping[str, str | None], expected: Mapping[str, str | None]
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """The moves and the expectations as plain dicts, checked before any I/O."""
+    if not isinstance(moves, Mapping) or not moves:
+        raise InvalidInput(
+            f"move_aliases needs a mapping of at least one alias to its new target, not "
+            f"{moves!r:.80}; give e.g. {{'champion': artifact_id}}"
+        )
+    if not isinstance(expected, Mapping):
+        raise InvalidInput(
+            f"move_aliases needs expected, a mapping of each alias it moves to the artifact "
+            f"id it points at now (None: absent), not {expected!r:.80}"
+        )
+    for what, given in (("moves", moves), ("expected", expected)):
+        for alias, target in given.items():
+            check_length("alias", alias, 255)
+            if target is not None:
+                check_length(f"{what}[{alias!r}] (an artifact id)", target, 255)
+    for alias, target in moves.items():
+        if target is not None:
+            _check_alias(alias)
+        if alias not in expected:
+            raise InvalidInput(
+                f"move_aliases would move alias {alias!r} without knowing where it points "
+                "now: add it to expected, with the artifact id it points at (None if it "
+                "must be absent)"
+            )
+    return dict(moves), dict(expected)
+
+
+def _require_versions(c: sa.Connection, kind: str, name: str, ids: set[str]) -> None:
+    """Every id is an artifact of ``(kind, name)``, or NotFound / InvalidInput."""
+    if not ids:
+        return
+    query = sa.select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.name).where(
+        t.artifacts.c.id.in_(sorted(ids))
+    )
+    found = {row.id: row for row in c.execute(query)}
+    for artifact_id in sorted(ids):
+        row = found.get(artifact_id)
+        if row is None:
+            raise NotFound(f"no artifact with id {artifact_id!r} to move an alias of {name!r} to")
+        if (row.kind, row.name) != (kind, name):
+            raise InvalidInput(
+                f"artifact {artifact_id!r} is a {row.kind} named {row.name!r}, not a version "
+                f"of {kind} {name!r}: an alias of {name!r} points only at one of its versions"
+            )
+
+
+def _make_moves(
+    c: sa.Connection,
+    kind: str,
+    name: str,
+    planned: Mapping[str, str | None],
+    found: Mapping[str, Row],
+    *,
+    actor: str,
+    reason: str | None,
+) -> list[Alias]:
+    """Make the moves whose expectations held, each with its event, in their order."""
+    moved: list[Alias] = []
+    changed = False
+    for alias, target in planned.items():
+        existing = found.get(alias)
+        before = None if existing is None else existing["artifact_id"]
+        if target == before:
+            if existing is not None:
+                moved.append(_alias(existing))
+            continue
+        key = _key(kind, name, alias)
+        row: dict[str, Any] = {
+            "kind": kind,
+            "name": name,
+            "alias": alias,
+            "artifact_id": target,
+            "updated_at": now_us(),
+        }
+        if target is None:
+            c.execute(sa.delete(t.aliases).where(*key))
+        elif existing is None:
+            c.execute(sa.insert(t.aliases), row)
+        else:
+            c.execute(
+                sa.update(t.aliases)
+                .where(*key)
+                .values(artifact_id=target, updated_at=row["updated_at"])
+            )
+        _record(c, row, moved_from=before, moved_to=target, actor=actor, reason=reason)
+        if target is not None:
+            moved.append(_alias(row))
+        changed = True
+    if changed:
+        count_change(c)
+    return moved
+
+
+def _conflict(
+    c: sa.Connection, kind: str, name: str, alias: str, wanted: str | None, there: str | None
+) -> Conflict:
+    def described(artifact_id: str | None) -> str:
+        if artifact_id is None:
+            return "nothing"
+        version = c.execute(
+            sa.select(t.artifacts.c.version).where(t.artifacts.c.id == artifact_id)
+        ).scalar()
+        return repr(artifact_id) if version is None else f"v{version} ({artifact_id})"
+
+    return Conflict(
+        f"alias {alias!r} of {kind} {name!r} points at {described(there)}, not at "
+        f"{described(wanted)} as expected: it moved since it was read, and nothing was "
+        "changed; read the aliases again and decide anew"
+    )
 
 
 def _key(kind: str, name: str, alias: str) -> tuple[sa.ColumnElement[bool], ...]:

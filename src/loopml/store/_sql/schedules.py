@@ -16,6 +16,7 @@ from loopml._time import from_us, now_us, to_us
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store._records import RunStatus, Schedule
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 from loopml.store.values import check_length, check_limit, check_name, json_object, run_status
 
@@ -88,6 +89,7 @@ class Schedules:
                         "choose another name"
                     )
                 c.execute(sa.insert(t.schedules), row)
+                count_change(c)
             return _schedule(row)
 
         # A name raced for by two writers: the loser's retry finds it taken.
@@ -111,6 +113,7 @@ class Schedules:
                 deleted = c.execute(sa.delete(t.schedules).where(t.schedules.c.name == name))
                 if deleted.rowcount == 0:
                     raise NotFound(f"no schedule named {name!r} to remove")
+                count_change(c)
 
         retrying(self._engine, work)
 
@@ -151,7 +154,10 @@ class Schedules:
                 )
                 .values(next_due_at=following)
             )
-            return moved.rowcount == 1
+            if moved.rowcount != 1:
+                return False
+            count_change(c)
+            return True
 
     def record_schedule_run(
         self, name: str, run_id: str | None, status: RunStatus | str
@@ -176,6 +182,7 @@ class Schedules:
                     .mappings()
                     .one()
                 )
+                count_change(c)
                 return _schedule(row)
 
         return retrying(self._engine, work)

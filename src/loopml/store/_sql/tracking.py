@@ -16,6 +16,7 @@ from loopml._time import now_us, to_us
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store._records import MetricPoint, Run
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 from loopml.store.values import (
     INT32,
@@ -52,6 +53,7 @@ class Tracking:
                 merged = merge_params(run_id, row["params"], params)
                 if merged != row["params"]:
                     c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(params=merged))
+                    count_change(c)
 
         retrying(self._engine, work)
         return self.get_run(run_id)
@@ -81,6 +83,7 @@ class Tracking:
                 c.execute(sa.insert(t.runs), rows)
                 if points:
                     c.execute(sa.insert(t.metrics), points)
+                count_change(c)
 
         retrying(self._engine, work)
 
