@@ -27,7 +27,7 @@ from loopml.store._records import (
     StoreInfo,
 )
 from loopml.store._sql import schema as t
-from loopml.store._sql.changes import Changes, count_change
+from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
@@ -49,6 +49,7 @@ class SqlStore(Aliases, Changes, Schedules, Tracking, MetadataStore):
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
         self._engine = engine
+        self._counter = CounterReader(engine)
         self.url = redact(url)
 
     def __repr__(self) -> str:
@@ -505,6 +506,7 @@ class SqlStore(Aliases, Changes, Schedules, Tracking, MetadataStore):
         return retrying(self._engine, work)
 
     def close(self) -> None:
+        self._counter.close()
         self._engine.dispose()
 
     def _select(self, query: sa.Select[Any]) -> list[Row]:
