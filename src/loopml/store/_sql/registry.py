@@ -141,6 +141,7 @@ class Aliases:
     ) -> list[Alias]:
         planned, guards = _check_moves(moves, expected)
         who, why = _actor(actor), _reason(reason)
+        kind = str(kind)  # plain text, also when given an ArtifactKind
 
         def work() -> list[Alias]:
             with transaction(self._engine, write=True) as c:
