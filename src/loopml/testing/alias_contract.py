@@ -239,7 +239,7 @@ class AliasContract:
             ({"champion": None, "previous": v2.id}, "champion"),  # must be absent, is there
         ]
         for expected, named in stale:
-            with pytest.raises(Conflict, match=rf"{named}.*churn") as lost:
+            with pytest.raises(Conflict, match=named) as lost:
                 store.move_aliases(
                     "model",
                     "churn",
