@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation format clean
+.PHONY: demo test check bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
 	$(BIN)/python bench/evaluation/gate_power.py
+	$(BIN)/python bench/store/changes.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -66,6 +67,9 @@ bench-evaluation: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
 	$(BIN)/python bench/evaluation/gate_power.py
+
+bench-store: $(STAMP)
+	$(BIN)/python bench/store/changes.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples

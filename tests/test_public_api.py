@@ -31,6 +31,7 @@ PUBLIC = [
     "loopml.store.values",
     "loopml.testing",
     "loopml.testing.alias_contract",
+    "loopml.testing.change_contract",
     "loopml.testing.run_contract",
     "loopml.testing.schedule_contract",
     "loopml.testing.store_contract",

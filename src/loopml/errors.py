@@ -25,6 +25,7 @@ column at fault), and :meth:`LoopmlError.to_dict` is the JSON body of the answer
      ├── NotFound                  404  no such run, artifact, alias or blob
      │    └── BlobMissing          500  a record points at a blob that is gone
      ├── AlreadyExists             409  a record that must be unique is there already
+     ├── Conflict                  409  a record moved since it was read (a compare-and-set lost)
      ├── InvalidInput              400  a value a call or record cannot take
      ├── IntegrityError            500
      │    └── DigestMismatch       500  stored bytes do not match their digest
@@ -67,6 +68,7 @@ __all__ = [
     "ArtifactStoreUnavailable",
     "BlobMissing",
     "ConfigError",
+    "Conflict",
     "DigestMismatch",
     "GateFailed",
     "IntegrityError",
@@ -222,6 +224,15 @@ class AlreadyExists(LoopmlError):
     """A record that must be unique exists already."""
 
     code = "already_exists"
+    http_status = 409
+
+
+class Conflict(LoopmlError):
+    """A change guarded by what its caller read was refused: the record moved since (an
+    alias another caller moved first). Nothing was written; read again and decide anew."""
+
+    code = "conflict"
+    # the record's state changed under the request, which may be made again
     http_status = 409
 
 

@@ -53,6 +53,9 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
     shutil.copy(SAVED / f"{revision}.sqlite", copy)
     with open_store(f"sqlite:///{copy}") as store:
         assert store.info().schema_revision == schema.HEAD
+        # a store upgraded to the change counter starts it at 0; a saved one kept its count
+        counted = store.change_counter()
+        assert counted == 0 if revision < "0005" else counted > 0
         [run] = store.find_runs(name="saved")
         assert run.status is RunStatus.SUCCEEDED
         assert run.params == {"C": 0.5}
@@ -103,6 +106,7 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
             assert backfilled.to_artifact_id == model.id
             assert backfilled.created_at == champion.updated_at
         store.set_alias("challenger", model.id, actor="later", reason="after the upgrade")
+        assert store.change_counter() > counted
         newest = store.alias_history("model", "saved")[0]
         assert (newest.alias, newest.actor, newest.reason) == (
             "challenger",

@@ -5,7 +5,19 @@ and why.
 A version is promoted only when its latest gate decision passed, or with ``force``
 and a reason, which the history keeps. Rollback returns to the champion before, which
 needed the same when it was promoted, so it asks for neither: it is the way back
-when the new champion fails in production."""
+when the new champion fails in production.
+
+Both read the two aliases, decide, and move them in one compare-and-set
+(:meth:`~loopml.store.MetadataStore.move_aliases`), so callers acting at once are put
+in an order and the history stays one unbroken chain. A promotion that finds the
+champion moved by another caller in between reads again and promotes over the new
+champion (promoting is "make this the champion", whoever was champion before): of two
+promotions at once, the later one is the champion and the earlier one ``previous``.
+A rollback is a decision about the champion it read: if another caller moved it in
+between, the rollback is not repeated over the new state (two rollbacks at once would
+undo each other) — if the champion is now the version it rolled back to, it is done;
+otherwise :class:`~loopml.errors.Conflict` says to look at the history and decide
+again."""
 
 from __future__ import annotations
 
@@ -15,20 +27,24 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._context import workspace_in_use
 from loopml._kinds import ArtifactKind
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.registry._gated import forced_reason, version_gate
 from loopml.registry._versions import (
     CHAMPION,
     PREVIOUS,
     ModelVersion,
-    alias_target,
     require_model,
     resolve_model,
     version_of,
 )
 
 if TYPE_CHECKING:
+    from loopml.store import MetadataStore
     from loopml.workspace import Workspace
+
+# How many times a promotion reads again after losing its compare-and-set: each loss
+# means another caller moved the champion, so this bounds starvation, not progress.
+PROMOTE_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -74,18 +90,40 @@ def promote(
     after what was forced (``forced past a failed gate (flips): ...``).
 
     ``actor`` is who decided (by default the user of this process); ``reason`` why.
+    Both aliases move in one transaction, and only if they are still as read; if
+    another caller moved them in between, the promotion reads them again and goes on
+    over the new champion (see the module's docstring), raising
+    :class:`~loopml.errors.Conflict` only if it keeps losing.
     """
     ws = workspace_in_use(workspace)
     store = ws.store
     chosen = resolve_model(store, ref)
-    current = alias_target(store, chosen.name, CHAMPION)
-    if current != chosen.id:
-        verdict, looked_at = version_gate(ws, chosen)
-        reason = forced_reason(chosen.ref, verdict, looked_at, force=force, reason=reason)
-        if current is not None:
-            store.set_alias(PREVIOUS, current, actor=actor, reason=reason)
-        store.set_alias(CHAMPION, chosen.id, actor=actor, reason=reason)
-    return version_of(store, chosen)
+    recorded: str | None = None
+    gated = False
+    for _ in range(PROMOTE_ATTEMPTS):
+        read = _champions(store, chosen.name)
+        current = read[CHAMPION]
+        if current == chosen.id:
+            return version_of(store, chosen)
+        if not gated:  # the gate is about the version, not about the champion it replaces
+            verdict, looked_at = version_gate(ws, chosen)
+            recorded = forced_reason(chosen.ref, verdict, looked_at, force=force, reason=reason)
+            gated = True
+        moves = {CHAMPION: chosen.id}
+        if current is not None:  # previous is written first, as it always was
+            moves = {PREVIOUS: current, CHAMPION: chosen.id}
+        try:
+            store.move_aliases(
+                ArtifactKind.MODEL, chosen.name, moves, expected=read, actor=actor, reason=recorded
+            )
+        except Conflict:
+            continue
+        return version_of(store, chosen)
+    raise Conflict(
+        f"{chosen.ref} was not made the champion: the champion of {chosen.name!r} was moved "
+        f"by other callers {PROMOTE_ATTEMPTS} times while promoting it; see `loopml models "
+        f"history {chosen.name}` and promote it again if it should still go out"
+    )
 
 
 def rollback(
@@ -97,11 +135,16 @@ def rollback(
 ) -> ModelVersion:
     """Make the ``previous`` champion of model ``name`` the champion again; the
     champion it replaces becomes ``previous`` (so a second rollback undoes the first).
-    Returns the new champion."""
+    Returns the new champion.
+
+    Both aliases move in one transaction, and only if they are still as read: if
+    another caller moved them in between, the rollback is done when the champion is
+    now the version it rolled back to, and :class:`~loopml.errors.Conflict` otherwise
+    (it is not repeated over a state it was not decided on)."""
     store = workspace_in_use(workspace).store
     require_model(store, name)
-    champion = alias_target(store, name, CHAMPION)
-    previous = alias_target(store, name, PREVIOUS)
+    read = _champions(store, name)
+    champion, previous = read[CHAMPION], read[PREVIOUS]
     if champion is None:
         raise NotFound(
             f"model {name!r} has no champion to roll back from; promote a version first: "
@@ -118,10 +161,19 @@ def rollback(
             f"model {name!r} has no previous champion to roll back to ({why}); promote "
             f"another version instead: loopml models promote {name}@vN"
         )
-    # Champion first: a crash between the two moves leaves both aliases on the version
-    # rolled back to, never the champion on the version being rolled back from.
-    store.set_alias(CHAMPION, previous, actor=actor, reason=reason)
-    store.set_alias(PREVIOUS, champion, actor=actor, reason=reason)
+    moves = {CHAMPION: previous, PREVIOUS: champion}
+    try:
+        store.move_aliases(
+            ArtifactKind.MODEL, name, moves, expected=read, actor=actor, reason=reason
+        )
+    except Conflict as error:
+        if _champions(store, name)[CHAMPION] != previous:
+            raise Conflict(
+                f"model {name!r} was not rolled back: its champion or previous was moved by "
+                f"another caller meanwhile ({error}); see `loopml models history {name}` "
+                "and roll back again if it is still wanted"
+            ) from None
+        # Another caller rolled back to the same version meanwhile: done.
     return version_of(store, store.get_artifact(previous))
 
 
@@ -167,3 +219,10 @@ def history(name: str, *, workspace: Workspace | None = None) -> list[AliasMove]
         )
         for event in events
     ]
+
+
+def _champions(store: MetadataStore, name: str) -> dict[str, str | None]:
+    """Where ``champion`` and ``previous`` of model ``name`` point (None: absent), read
+    together."""
+    found = {a.alias: a.artifact_id for a in store.aliases(kind=ArtifactKind.MODEL, name=name)}
+    return {CHAMPION: found.get(CHAMPION), PREVIOUS: found.get(PREVIOUS)}

@@ -32,6 +32,22 @@ Concurrency
     failure. A forked child may keep using a store it inherited: pooled connections
     are not shared across the fork. ``claim_due`` hands each occurrence of a schedule
     to one caller only, however many claim at once.
+    ``move_aliases`` is a compare-and-set:
+    it moves several aliases of one ``(kind, name)`` in one transaction only if each
+    points where the caller expects, else it writes nothing and raises
+    :class:`~loopml.errors.Conflict`; so callers that read aliases, decide and move
+    them (promotion, rollback) cannot interleave, and concurrent moves leave a history
+    in which every event starts where the one before it ended.
+
+Changes
+    ``change_counter()`` is one cheap read that tells a poller whether anything was
+    written: a whole number that grows in every transaction that writes a record
+    (an artifact, a run, its finish, tags or params, metrics, events, an alias move,
+    an alert, a schedule created, claimed, recorded or deleted), becomes visible with
+    that transaction's records and never with fewer, never goes back, and is the same
+    for every process reading the store. Reads, and calls that change nothing, leave
+    it as it is. By how much it grows is not part of the contract: compare, do not
+    count.
 
 Returned records
     Records are frozen snapshots taken at the time of the call, sharing no value
@@ -49,9 +65,9 @@ Values
 
 Errors
     Unknown ids and names raise :class:`~loopml.errors.NotFound`, a broken rule
-    :class:`~loopml.errors.InvalidInput` or :class:`~loopml.errors.AlreadyExists`,
-    and database failures :class:`~loopml.errors.StoreError` — never a driver's own
-    exception.
+    :class:`~loopml.errors.InvalidInput` or :class:`~loopml.errors.AlreadyExists`, a
+    lost compare-and-set :class:`~loopml.errors.Conflict`, and database failures
+    :class:`~loopml.errors.StoreError` — never a driver's own exception.
 """
 
 from __future__ import annotations
@@ -77,6 +93,11 @@ class MetadataStore(ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleSto
     @abc.abstractmethod
     def info(self) -> StoreInfo:
         """Backend, schema revision and record counts."""
+
+    @abc.abstractmethod
+    def change_counter(self) -> int:
+        """A number that grows whenever a record is written, for pollers: if it is the
+        same as at the last look, nothing was written since (see Changes above)."""
 
     @abc.abstractmethod
     def close(self) -> None:

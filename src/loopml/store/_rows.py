@@ -14,7 +14,7 @@ import getpass
 import math
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -230,6 +230,68 @@ def check_alias(alias: str) -> str:
             "choose another name, such as 'champion'"
         )
     return alias
+
+
+def check_moves(
+    moves: Mapping[str, str | None], expected: Mapping[str, str | None]
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """The moves and the expectations as plain dicts, checked before any I/O."""
+    if not isinstance(moves, Mapping) or not moves:
+        raise InvalidInput(
+            f"move_aliases needs a mapping of at least one alias to its new target, not "
+            f"{moves!r:.80}; give e.g. {{'champion': artifact_id}}"
+        )
+    if not isinstance(expected, Mapping):
+        raise InvalidInput(
+            f"move_aliases needs expected, a mapping of each alias it moves to the artifact "
+            f"id it points at now (None: absent), not {expected!r:.80}"
+        )
+    for what, given in (("moves", moves), ("expected", expected)):
+        for alias, target in given.items():
+            check_length("alias", alias, 255)
+            if target is not None:
+                check_length(f"{what}[{alias!r}] (an artifact id)", target, 255)
+    for alias, target in moves.items():
+        if target is not None:
+            check_alias(alias)
+        if alias not in expected:
+            raise InvalidInput(
+                f"move_aliases would move alias {alias!r} without knowing where it points "
+                "now: add it to expected, with the artifact id it points at (None if it "
+                "must be absent)"
+            )
+    return dict(moves), dict(expected)
+
+
+def not_a_version(artifact_id: str, found_kind: str, found_name: str, kind: str, name: str) -> str:
+    """Why ``move_aliases`` refuses a target of another ``(kind, name)``."""
+    return (
+        f"artifact {artifact_id!r} is a {found_kind} named {found_name!r}, not a version "
+        f"of {kind} {name!r}: an alias of {name!r} points only at one of its versions"
+    )
+
+
+def lost_move(
+    kind: str,
+    name: str,
+    alias: str,
+    wanted: str | None,
+    there: str | None,
+    version_of: Callable[[str], int | None],
+) -> str:
+    """Why a compare-and-set of ``move_aliases`` was lost: where the alias points."""
+
+    def described(artifact_id: str | None) -> str:
+        if artifact_id is None:
+            return "nothing"
+        version = version_of(artifact_id)
+        return repr(artifact_id) if version is None else f"v{version} ({artifact_id})"
+
+    return (
+        f"alias {alias!r} of {kind} {name!r} points at {described(there)}, not at "
+        f"{described(wanted)} as expected: it moved since it was read, and nothing was "
+        "changed; read the aliases again and decide anew"
+    )
 
 
 def default_actor() -> str:

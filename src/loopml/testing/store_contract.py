@@ -47,6 +47,7 @@ from loopml.store import (
     open_store,
 )
 from loopml.testing.alias_contract import AliasContract
+from loopml.testing.change_contract import ChangeContract
 from loopml.testing.run_contract import RunContract
 from loopml.testing.schedule_contract import ScheduleContract
 from loopml.testing.value_contract import ValueContract
@@ -79,10 +80,11 @@ class StoreCapabilities:
     shared_between_processes: bool = True
 
 
-class StoreContract(RunContract, AliasContract, ScheduleContract, ValueContract):
+class StoreContract(RunContract, AliasContract, ChangeContract, ScheduleContract, ValueContract):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
     :class:`~loopml.testing.run_contract.RunContract`, of aliases in
-    :class:`~loopml.testing.alias_contract.AliasContract`, of schedules in
+    :class:`~loopml.testing.alias_contract.AliasContract`, of the change counter in
+    :class:`~loopml.testing.change_contract.ChangeContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 

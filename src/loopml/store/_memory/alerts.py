@@ -43,6 +43,7 @@ class Alerts:
             if artifact_id is not None:
                 require_artifact(tables, artifact_id)
             tables.alerts[row["id"]] = row
+            tables.changed()
             return fresh(_rows.alert_record, row)
 
     def get_alert(self, alert_id: str) -> Alert:

@@ -3,8 +3,10 @@ made it and why. A mixin of :class:`~loopml.store._memory.store.MemoryStore`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from loopml._time import now_us
-from loopml.errors import NotFound
+from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store import _rows
 from loopml.store._memory.tables import LOCK, Row, Tables, fresh, lookup
 from loopml.store._records import Alias, AliasEvent
@@ -44,7 +46,48 @@ class Aliases:
             tables.aliases[key] = row
             moved_from = None if existing is None else existing["artifact_id"]
             _record(tables, row, moved_from=moved_from, moved_to=artifact_id, actor=who, reason=why)
+            tables.changed()
             return fresh(_rows.alias_record, row)
+
+    def move_aliases(
+        self,
+        kind: str,
+        name: str,
+        moves: Mapping[str, str | None],
+        *,
+        expected: Mapping[str, str | None],
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> list[Alias]:
+        planned, guards = _rows.check_moves(moves, expected)
+        who, why = _rows.alias_actor(actor), _rows.alias_reason(reason)
+        kind = str(kind)  # plain text, also when given an ArtifactKind
+        tables = self._tables
+        with LOCK:
+            for artifact_id in sorted({t for t in planned.values() if t is not None}):
+                _require_version(tables, kind, name, artifact_id)
+            for alias, wanted in guards.items():
+                found = _alias_row(tables, kind, name, alias)
+                there = None if found is None else found["artifact_id"]
+                if there != wanted:
+                    raise Conflict(_lost(tables, kind, name, alias, wanted, there))
+            moved = []
+            for alias, target in planned.items():
+                existing = _alias_row(tables, kind, name, alias)
+                before = None if existing is None else existing["artifact_id"]
+                if target != before:
+                    row: Row = {"kind": kind, "name": name, "alias": alias, "artifact_id": target}
+                    if target is None:
+                        del tables.aliases[(kind, name, alias)]
+                    else:
+                        row["updated_at"] = now_us()
+                        tables.aliases[(kind, name, alias)] = row
+                    _record(tables, row, moved_from=before, moved_to=target, actor=who, reason=why)
+                    tables.changed()
+                    existing = None if target is None else row
+                if existing is not None:
+                    moved.append(fresh(_rows.alias_record, existing))
+            return moved
 
     def get_alias(self, kind: str, name: str, alias: str) -> Alias:
         with LOCK:
@@ -71,6 +114,7 @@ class Aliases:
             del tables.aliases[(kind, name, alias)]
             moved_from = existing["artifact_id"]
             _record(tables, existing, moved_from=moved_from, moved_to=None, actor=who, reason=why)
+            tables.changed()
 
     def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
         with LOCK:
@@ -89,6 +133,25 @@ class Aliases:
                 if (row["kind"], row["name"]) == (kind, name)
                 and (alias is None or row["alias"] == alias)
             ]
+
+
+def _lost(
+    tables: Tables, kind: str, name: str, alias: str, wanted: str | None, there: str | None
+) -> str:
+    def version_of(artifact_id: str) -> int | None:
+        row = lookup(tables.artifacts, artifact_id)
+        return None if row is None else int(row["version"])
+
+    return _rows.lost_move(kind, name, alias, wanted, there, version_of)
+
+
+def _require_version(tables: Tables, kind: str, name: str, artifact_id: str) -> None:
+    """``artifact_id`` is a version of ``(kind, name)``, or NotFound / InvalidInput."""
+    row = lookup(tables.artifacts, artifact_id)
+    if row is None:
+        raise NotFound(f"no artifact with id {artifact_id!r} to move an alias of {name!r} to")
+    if (row["kind"], row["name"]) != (kind, name):
+        raise InvalidInput(_rows.not_a_version(artifact_id, row["kind"], row["name"], kind, name))
 
 
 def _alias_row(tables: Tables, kind: str, name: str, alias: str) -> Row | None:

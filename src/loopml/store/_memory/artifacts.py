@@ -47,6 +47,7 @@ class Artifacts:
                 key = (run_id, row["id"], Direction.OUTPUT.value, role)
                 event = dict(zip(_rows.EVENT_KEYS, key, strict=True))
                 tables.events[key] = {**event, "created_at": created}
+            tables.changed()
             return fresh(_rows.artifact_record, row)
 
     def get_artifact(self, artifact_id: str) -> Artifact:

@@ -36,6 +36,7 @@ class Lineage:
             if row is None:
                 event = dict(zip(_rows.EVENT_KEYS, key, strict=True))
                 row = tables.events[key] = {**event, "created_at": now_us()}
+                tables.changed()
             return fresh(_rows.event_record, row)
 
     def events(self, *, run_id: str | None = None, artifact_id: str | None = None) -> list[Event]:
@@ -55,6 +56,7 @@ class Lineage:
         with LOCK:
             require_run(self._tables, run_id)
             append_metrics(self._tables, run_id, rows)
+            self._tables.changed()
 
     def metrics(self, run_id: str, key: str | None = None) -> list[Metric]:
         with LOCK:

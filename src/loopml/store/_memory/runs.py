@@ -65,6 +65,7 @@ class Runs:
             for link in links:
                 event = dict(zip(_rows.EVENT_KEYS, link, strict=True))
                 tables.events[link] = {**event, "created_at": created}
+            tables.changed()
             return fresh(_rows.run_record, row)
 
     def finish_run(
@@ -84,20 +85,27 @@ class Runs:
             row = _require_running(tables, run_id, f"finish it as {status.value}")
             append_metrics(tables, run_id, points)
             row.update(status=status.value, ended_at=now_us(), error=text)
+            tables.changed()
             return fresh(_rows.run_record, row)
 
     def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> Run:
         new_tags = json_object("run tags", tags)
         with LOCK:
             row = _require_running(self._tables, run_id, "tag it")
-            row["tags"] = {**row["tags"], **new_tags}
+            merged = {**row["tags"], **new_tags}
+            if merged != row["tags"]:
+                row["tags"] = merged
+                self._tables.changed()
             return fresh(_rows.run_record, row)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
         json_object("run params", params)  # a value JSON cannot hold fails first
         with LOCK:
             row = _require_running(self._tables, run_id, "add parameters to it")
-            row["params"] = merge_params(run_id, row["params"], params)
+            merged = merge_params(run_id, row["params"], params)
+            if merged != row["params"]:
+                row["params"] = merged
+                self._tables.changed()
             return fresh(_rows.run_record, row)
 
     def get_run(self, run_id: str) -> Run:
@@ -155,6 +163,8 @@ class Runs:
                 tables.runs[row["id"]] = row
             for point in points:
                 append_metrics(tables, point["run_id"], [point])
+            if rows:
+                tables.changed()
 
 
 def _require_running(tables: Tables, run_id: str, action: str) -> Row:

@@ -48,6 +48,7 @@ class Schedules:
             if name in self._tables.schedules:
                 raise AlreadyExists(_rows.schedule_taken(name))
             self._tables.schedules[name] = row
+            self._tables.changed()
             return fresh(_rows.schedule_record, row)
 
     def get_schedule(self, name: str) -> Schedule:
@@ -70,6 +71,7 @@ class Schedules:
             if lookup(self._tables.schedules, name) is None:
                 raise NotFound(f"no schedule named {name!r} to remove")
             del self._tables.schedules[name]
+            self._tables.changed()
 
     def claim_due(self, now: datetime, limit: int | None = None) -> list[Schedule]:
         limit = check_limit(limit)
@@ -88,6 +90,8 @@ class Schedules:
             following = [_rows.following_due(row, now) for row in due]
             for row, next_due_at in zip(due, following, strict=True):
                 row["next_due_at"] = next_due_at
+            if due:
+                self._tables.changed()
             return [fresh(_rows.schedule_record, row) for row in due]
 
     def record_schedule_run(
@@ -102,4 +106,5 @@ class Schedules:
             if row is None:
                 raise NotFound(f"no schedule named {name!r}")
             row.update(last_run_at=now_us(), last_run_id=run_id, last_status=state.value)
+            tables.changed()
             return fresh(_rows.schedule_record, row)

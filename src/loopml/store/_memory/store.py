@@ -44,6 +44,10 @@ class MemoryStore(Artifacts, Runs, Lineage, Aliases, Alerts, Schedules, Metadata
             counts = self._tables.counts()
         return StoreInfo(url=self.url, backend="memory", schema_revision=REVISION, counts=counts)
 
+    def change_counter(self) -> int:
+        with LOCK:
+            return self._tables.changes
+
     def close(self) -> None:
         """Nothing to release: the records stay for the other stores of the name."""
 

@@ -46,6 +46,11 @@ class Tables:
     alerts: dict[str, Row] = field(default_factory=dict)
     schedules: dict[str, Row] = field(default_factory=dict)
     row_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    changes: int = 0  # the change counter: one more for every call that writes
+
+    def changed(self) -> None:
+        """Count a call that wrote something; called under the lock, once per call."""
+        self.changes += 1
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind, named as the SQL store names its tables."""

@@ -10,14 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopml._time import now_us
-from loopml.errors import NotFound
+from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store._records import Alias, AliasEvent
 from loopml.store._rows import alias_actor as _actor
 from loopml.store._rows import alias_event_record as _alias_event
 from loopml.store._rows import alias_reason as _reason
 from loopml.store._rows import alias_record as _alias
-from loopml.store._rows import check_alias
+from loopml.store._rows import check_alias, check_moves, lost_move, not_a_version
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 
 Row = Mapping[Any, Any]
@@ -77,6 +78,7 @@ class Aliases:
                     actor=who,
                     reason=why,
                 )
+                count_change(c)
                 return _alias(row)
 
         # Two first settings of one alias race on its key: the loser's retry moves it.
@@ -115,8 +117,49 @@ class Aliases:
                     actor=who,
                     reason=why,
                 )
+                count_change(c)
 
         retrying(self._engine, work)
+
+    def move_aliases(
+        self,
+        kind: str,
+        name: str,
+        moves: Mapping[str, str | None],
+        *,
+        expected: Mapping[str, str | None],
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> list[Alias]:
+        planned, guards = check_moves(moves, expected)
+        who, why = _actor(actor), _reason(reason)
+        kind = str(kind)  # plain text, also when given an ArtifactKind
+
+        def work() -> list[Alias]:
+            with transaction(self._engine, write=True) as c:
+                _require_versions(c, kind, name, {a for a in planned.values() if a is not None})
+                # Locked (on SQLite the write lock is held already), so that no other
+                # move can land between the check and the writes.
+                current = c.execute(
+                    sa.select(t.aliases)
+                    .where(
+                        t.aliases.c.kind == kind,
+                        t.aliases.c.name == name,
+                        t.aliases.c.alias.in_(sorted(guards)),
+                    )
+                    .order_by(t.aliases.c.alias)
+                    .with_for_update()
+                )
+                found = {row["alias"]: row for row in current.mappings()}
+                for alias, wanted in guards.items():
+                    there = found[alias]["artifact_id"] if alias in found else None
+                    if there != wanted:
+                        raise _conflict(c, kind, name, alias, wanted, there)
+                return _make_moves(c, kind, name, planned, found, actor=who, reason=why)
+
+        # Two first settings of one alias race on its key: the loser's retry finds the
+        # alias there, and so not as it expected.
+        return retrying(self._engine, work, retry_on_integrity=True)
 
     def aliases(self, *, kind: str | None = None, name: str | None = None) -> list[Alias]:
         query = sa.select(t.aliases).order_by(t.aliases.c.kind, t.aliases.c.name, t.aliases.c.alias)
@@ -143,6 +186,79 @@ class Aliases:
                 return list(c.execute(query).mappings().all())
 
         return retrying(self._engine, work)
+
+
+def _require_versions(c: sa.Connection, kind: str, name: str, ids: set[str]) -> None:
+    """Every id is an artifact of ``(kind, name)``, or NotFound / InvalidInput."""
+    if not ids:
+        return
+    query = sa.select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.name).where(
+        t.artifacts.c.id.in_(sorted(ids))
+    )
+    found = {row.id: row for row in c.execute(query)}
+    for artifact_id in sorted(ids):
+        row = found.get(artifact_id)
+        if row is None:
+            raise NotFound(f"no artifact with id {artifact_id!r} to move an alias of {name!r} to")
+        if (row.kind, row.name) != (kind, name):
+            raise InvalidInput(not_a_version(artifact_id, row.kind, row.name, kind, name))
+
+
+def _make_moves(
+    c: sa.Connection,
+    kind: str,
+    name: str,
+    planned: Mapping[str, str | None],
+    found: Mapping[str, Row],
+    *,
+    actor: str,
+    reason: str | None,
+) -> list[Alias]:
+    """Make the moves whose expectations held, each with its event, in their order."""
+    moved: list[Alias] = []
+    changed = False
+    for alias, target in planned.items():
+        existing = found.get(alias)
+        before = None if existing is None else existing["artifact_id"]
+        if target == before:
+            if existing is not None:
+                moved.append(_alias(existing))
+            continue
+        key = _key(kind, name, alias)
+        row: dict[str, Any] = {
+            "kind": kind,
+            "name": name,
+            "alias": alias,
+            "artifact_id": target,
+            "updated_at": now_us(),
+        }
+        if target is None:
+            c.execute(sa.delete(t.aliases).where(*key))
+        elif existing is None:
+            c.execute(sa.insert(t.aliases), row)
+        else:
+            c.execute(
+                sa.update(t.aliases)
+                .where(*key)
+                .values(artifact_id=target, updated_at=row["updated_at"])
+            )
+        _record(c, row, moved_from=before, moved_to=target, actor=actor, reason=reason)
+        if target is not None:
+            moved.append(_alias(row))
+        changed = True
+    if changed:
+        count_change(c)
+    return moved
+
+
+def _conflict(
+    c: sa.Connection, kind: str, name: str, alias: str, wanted: str | None, there: str | None
+) -> Conflict:
+    def version_of(artifact_id: str) -> int | None:
+        query = sa.select(t.artifacts.c.version).where(t.artifacts.c.id == artifact_id)
+        return c.execute(query).scalar()
+
+    return Conflict(lost_move(kind, name, alias, wanted, there, version_of))
 
 
 def _key(kind: str, name: str, alias: str) -> tuple[sa.ColumnElement[bool], ...]:

@@ -16,6 +16,7 @@ from loopml.store._records import RunStatus, Schedule
 from loopml.store._rows import following_due, schedule_row, schedule_taken
 from loopml.store._rows import schedule_record as _schedule
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 from loopml.store.values import check_limit, run_status
 
@@ -60,6 +61,7 @@ class Schedules:
                 if taken is not None:
                     raise AlreadyExists(schedule_taken(name))
                 c.execute(sa.insert(t.schedules), row)
+                count_change(c)
             return _schedule(row)
 
         # A name raced for by two writers: the loser's retry finds it taken.
@@ -83,6 +85,7 @@ class Schedules:
                 deleted = c.execute(sa.delete(t.schedules).where(t.schedules.c.name == name))
                 if deleted.rowcount == 0:
                     raise NotFound(f"no schedule named {name!r} to remove")
+                count_change(c)
 
         retrying(self._engine, work)
 
@@ -115,7 +118,10 @@ class Schedules:
                 )
                 .values(next_due_at=following)
             )
-            return moved.rowcount == 1
+            if moved.rowcount != 1:
+                return False
+            count_change(c)
+            return True
 
     def record_schedule_run(
         self, name: str, run_id: str | None, status: RunStatus | str
@@ -140,6 +146,7 @@ class Schedules:
                     .mappings()
                     .one()
                 )
+                count_change(c)
                 return _schedule(row)
 
         return retrying(self._engine, work)

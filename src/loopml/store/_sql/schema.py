@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -163,4 +163,12 @@ schedules = sa.Table(
         "(every_seconds IS NULL) <> (cron IS NULL)", name="ck_schedules_one_cadence"
     ),
     sa.Index("ix_schedules_next_due_at", "next_due_at"),
+)
+
+# One row (id 1): a number every writing transaction adds one to, for pollers.
+change_counter = sa.Table(
+    "change_counter",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )

@@ -30,6 +30,7 @@ from loopml.store._rows import event_key as _event_key
 from loopml.store._rows import event_record as _event
 from loopml.store._rows import run_record as _run
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
@@ -41,11 +42,12 @@ from loopml.store.values import run_status as _status
 Row = Mapping[Any, Any]
 
 
-class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
+class SqlStore(Aliases, Changes, Schedules, Tracking, MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
         self._engine = engine
+        self._counter = CounterReader(engine)
         self.url = redact(url)
 
     def __repr__(self) -> str:
@@ -92,6 +94,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                             "created_at": created,
                         },
                     )
+                count_change(c)
             return _artifact(values)
 
         return retrying(self._engine, work, retry_on_integrity=True)
@@ -194,6 +197,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                     created = now_us()
                     rows = [dict(zip(_EVENT_KEYS, link, strict=True)) for link in links]
                     c.execute(sa.insert(t.events), [{**r, "created_at": created} for r in rows])
+                count_change(c)
             return _run(row)
 
         return retrying(self._engine, work)
@@ -218,6 +222,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                     c.execute(sa.insert(t.metrics), points)
                 ended = {"status": status.value, "ended_at": now_us(), "error": text}
                 c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**ended))
+                count_change(c)
                 return _run({**row, **ended})
 
         return retrying(self._engine, work)
@@ -228,12 +233,13 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         def work() -> Run:
             with transaction(self._engine, write=True) as c:
                 row = self._require_running(c, run_id, "tag it")
-                c.execute(
-                    sa.update(t.runs)
-                    .where(t.runs.c.id == run_id)
-                    .values(tags={**row["tags"], **new_tags})
-                )
-                return _run(self._require_run(c, run_id))
+                merged = {**row["tags"], **new_tags}
+                if merged == row["tags"]:
+                    return _run(row)
+                c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(tags=merged))
+                updated = _run(self._require_run(c, run_id))
+                count_change(c)
+                return updated
 
         return retrying(self._engine, work)
 
@@ -313,6 +319,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                     return _event(existing)
                 row = {**key, "created_at": now_us()}
                 c.execute(sa.insert(t.events), row)
+                count_change(c)
                 return _event(row)
 
         return retrying(self._engine, work, retry_on_integrity=True)
@@ -343,6 +350,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             with transaction(self._engine, write=True) as c:
                 self._require_run(c, run_id)
                 c.execute(sa.insert(t.metrics), rows)
+                count_change(c)
 
         retrying(self._engine, work)
 
@@ -387,6 +395,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
                     if found is None:
                         raise NotFound(f"no artifact with id {artifact_id!r}")
                 c.execute(sa.insert(t.alerts), row)
+                count_change(c)
             return _alert(row)
 
         return retrying(self._engine, work)
@@ -440,6 +449,7 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
         return retrying(self._engine, work)
 
     def close(self) -> None:
+        self._counter.close()
         self._engine.dispose()
 
     def _select(self, query: sa.Select[Any]) -> list[Row]:

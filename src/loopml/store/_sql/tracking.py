@@ -16,6 +16,7 @@ from loopml.errors import AlreadyExists, NotFound
 from loopml.store._records import MetricPoint, Run
 from loopml.store._rows import distinct_ids, recorded_run_row
 from loopml.store._sql import schema as t
+from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 from loopml.store.values import json_object, merge_params, metric_row
 
@@ -43,6 +44,7 @@ class Tracking:
                 merged = merge_params(run_id, row["params"], params)
                 if merged != row["params"]:
                     c.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(params=merged))
+                    count_change(c)
 
         retrying(self._engine, work)
         return self.get_run(run_id)
@@ -70,6 +72,7 @@ class Tracking:
                 c.execute(sa.insert(t.runs), rows)
                 if points:
                     c.execute(sa.insert(t.metrics), points)
+                count_change(c)
 
         retrying(self._engine, work)
 
