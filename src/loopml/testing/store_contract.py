@@ -33,6 +33,7 @@ from loopml.store import (
     open_store,
 )
 from loopml.testing.alias_contract import AliasContract
+from loopml.testing.run_query_contract import RunQueryContract
 from loopml.testing.schedule_contract import ScheduleContract
 from loopml.testing.value_contract import ValueContract
 
@@ -51,9 +52,10 @@ def _write_versions(url: str, name: str, count: int, barrier: object) -> None:
     store.close()
 
 
-class StoreContract(AliasContract, ScheduleContract, ValueContract):
+class StoreContract(AliasContract, RunQueryContract, ScheduleContract, ValueContract):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of aliases in
-    :class:`~loopml.testing.alias_contract.AliasContract`, of schedules in
+    :class:`~loopml.testing.alias_contract.AliasContract`, of run queries in
+    :class:`~loopml.testing.run_query_contract.RunQueryContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 

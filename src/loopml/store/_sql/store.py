@@ -30,6 +30,7 @@ from loopml.store._sql import schema as t
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
+from loopml.store._sql.run_query import RunQueries, _run
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
 from loopml.store.values import INT32, INT64, check_int, check_limit, in_range, metric_row
@@ -43,7 +44,7 @@ _HOST = socket.gethostname()
 Row = Mapping[Any, Any]
 
 
-class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
+class SqlStore(Aliases, Schedules, Tracking, RunQueries, MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
@@ -275,37 +276,6 @@ class SqlStore(Aliases, Schedules, Tracking, MetadataStore):
             raise NotFound(f"no run with id {run_id!r}")
         return _run(rows[0])
 
-    def find_runs(
-        self,
-        *,
-        kind: str | None = None,
-        name: str | None = None,
-        parent_id: str | None = None,
-        status: RunStatus | None = None,
-        fingerprint: str | None = None,
-        id_suffix: str | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[Run]:
-        order = (t.runs.c.started_at, t.runs.c.id)
-        query = sa.select(t.runs).order_by(*(c.desc() for c in order) if newest_first else order)
-        if id_suffix is not None:
-            query = query.where(t.runs.c.id.endswith(id_suffix, autoescape=True))
-        filters = {
-            "kind": kind,
-            "name": name,
-            "parent_id": parent_id,
-            "status": None if status is None else _status(status).value,
-            "fingerprint": fingerprint,
-        }
-        for column, value in filters.items():
-            if value is not None:
-                query = query.where(t.runs.c[column] == value)
-        limit = check_limit(limit)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_run(row) for row in self._select(query)]
-
     def _require_run(self, c: sa.Connection, run_id: str, *, what: str = "run") -> Row:
         row = c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
         if row is None:
@@ -536,26 +506,6 @@ def _event_key(
         raise InvalidInput(f"event direction {direction!r} is not 'input' or 'output'") from None
     _check_name("event role", role, 255)
     return run_id, artifact_id, direction.value, role
-
-
-def _run(row: Row) -> Run:
-    return Run(
-        id=row["id"],
-        kind=row["kind"],
-        name=row["name"],
-        status=RunStatus(row["status"]),
-        params=dict(row["params"]),
-        parent_id=row["parent_id"],
-        fingerprint=row["fingerprint"],
-        code=dict(row["code"]),
-        environment=dict(row["environment"]),
-        tags=dict(row["tags"]),
-        host=row["host"],
-        pid=row["pid"],
-        started_at=from_us(row["started_at"]),
-        ended_at=None if row["ended_at"] is None else from_us(row["ended_at"]),
-        error=row["error"],
-    )
 
 
 def _event(row: Row) -> Event:
