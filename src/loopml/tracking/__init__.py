@@ -14,8 +14,12 @@ Metric points are buffered and written by a background thread in batches (at the
 latest 0.2 s after they were logged), and everything buffered is written when the
 run ends, when the process exits — normally, by an uncaught exception or by SIGTERM —
 and on :func:`flush`.
+
+:func:`search_runs` finds runs by a condition on their parameters, tags and latest
+metrics, in an order, a page at a time (what ``loopml runs list`` prints).
 """
 
+from loopml._paging import Page
 from loopml.tracking._active import ActiveRun, active_run, end_run, start_run
 from loopml.tracking._log import (
     flush,
@@ -26,17 +30,22 @@ from loopml.tracking._log import (
     log_params,
     set_tags,
 )
+from loopml.tracking._search import RunSummary, find_run, search_runs
 
 __all__ = [
     "ActiveRun",
+    "Page",
+    "RunSummary",
     "active_run",
     "end_run",
+    "find_run",
     "flush",
     "log_artifact",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "search_runs",
     "set_tags",
     "start_run",
 ]
