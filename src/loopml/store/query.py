@@ -19,6 +19,7 @@ the runs :func:`matches` accepts, in the order :func:`ordered` gives, and
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -257,8 +258,13 @@ def order_value(row: Row, field: Field) -> tuple[int, float | str | None]:
             return ABSENT, None
         if found is None:
             return TEXT, "None"
-    if isinstance(found, int | float):
-        return (NUMBER, float(found)) if found == found else (ABSENT, None)  # NaN: absent
+    if isinstance(found, float):
+        return (NUMBER, found) if found == found else (ABSENT, None)  # NaN: absent
+    if isinstance(found, int):
+        try:
+            return NUMBER, float(found)
+        except OverflowError:  # beyond a double: the infinity it is nearest
+            return NUMBER, math.inf if found > 0 else -math.inf
     if isinstance(found, str):
         return TEXT, found
     return OTHER, None

@@ -46,6 +46,7 @@ VALUES: tuple[Any, ...] = (
     1e-7,
     2**53 + 1,
     2**70,
+    -(10**400),
     True,
     False,
     None,

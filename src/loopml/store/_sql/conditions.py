@@ -12,6 +12,7 @@ list, table — and only like is compared with like, as Python does.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +49,8 @@ Expr = ColumnElement[Any]
 Truth = Expr | bool | None
 
 UNDECIDED: Truth = None
+_NO_NUMBER = sa.cast(sa.null(), sa.Double)  # what a run is not ordered by
+_NO_TEXT = sa.cast(sa.null(), sa.Text)
 SAFE_INT = 2**53  # whole numbers a double holds exactly
 _SQL_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
@@ -76,6 +79,7 @@ class Typed:
     txt: Expr | None = None
     present: Truth = True
     sure: Truth = True
+    fixed: bool = False  # a finite number given in the condition (not read from a run)
 
     def is_(self, kind: str) -> Truth:
         if kind not in self.kinds:
@@ -273,8 +277,12 @@ class Translator:
         return UNDECIDED
 
     def _sure(self, a: Typed, b: Typed, op: str) -> Truth:
-        """``a op b`` on their numbers; NULL where either may not be exact."""
+        """``a op b`` on their numbers; NULL where either may not be exact. Against a
+        finite constant (whose magnitude is below 2**53) it always is: a number read
+        rounded is rounded away from it, never onto it or past it."""
         compared = _sql_compare(a.num, op, b.num)
+        if a.fixed or b.fixed:
+            return compared
         sure = both(a.sure, b.sure)
         if sure is True:
             return compared
@@ -329,15 +337,14 @@ class Translator:
                 "array": kind == "array",
                 "object": kind == "object",
             }
+            huge = sa.and_(sa.func.length(text) > 310, text.regexp_match(_WHOLE))
             number = sa.case(
                 (kind == "boolean", sa.case((text == "true", 1.0), else_=0.0)),
-                (  # a whole number too large for a double is not read as one
-                    sa.and_(
-                        kind == "number",
-                        sa.not_(sa.and_(sa.func.length(text) > 310, text.regexp_match(_WHOLE))),
-                    ),
-                    sa.cast(text, sa.Double),
+                (  # a whole number beyond a double's range, as the infinity it is near
+                    sa.and_(kind == "number", huge),
+                    sa.case((text.startswith("-"), -math.inf), else_=math.inf),
                 ),
+                (kind == "number", sa.cast(text, sa.Double)),
             )
             # a whole number of 16 digits or more may not fit a double exactly
             sure = sa.not_(sa.and_(kind == "number", text.regexp_match("^-?[0-9]{16,}$")))
@@ -363,16 +370,15 @@ class Translator:
 
     # -- orders ------------------------------------------------------------------------
 
-    def order(self, order: RunOrder) -> tuple[Expr, Expr, Expr]:
+    def order(self, order: RunOrder) -> tuple[Expr | None, Expr, Expr]:
         """The group, number and text a run is ordered by (see
-        :func:`loopml.store.query.order_value`)."""
+        :func:`loopml.store.query.order_value`); the group is None for a metric, whose
+        group is whether it has a number."""
         node = order.field
         if node.scope == "run":
             return _run_order(node.key)
         if node.scope == "metrics":
-            latest = _latest(node.key)
-            group = sa.case((latest.is_not(None), NUMBER), else_=ABSENT)
-            return group, latest, sa.null()
+            return None, _latest(node.key), _NO_TEXT
         typed = self._json(node.scope, node.key)
         grouped = choose(
             [
@@ -424,13 +430,13 @@ def _run_field(key: str) -> Typed:
 def _run_order(key: str) -> tuple[Expr, Expr, Expr]:
     c = t.runs.c
     if key == "started_at":
-        return sa.literal(NUMBER), c.started_at, sa.null()
+        return sa.literal(NUMBER), c.started_at, _NO_TEXT
     if key == "seconds":
         took = sa.cast(c.ended_at - c.started_at, sa.Double) / 1_000_000.0
-        return sa.case((c.ended_at.is_(None), ABSENT), else_=NUMBER), took, sa.null()
+        return sa.case((c.ended_at.is_(None), ABSENT), else_=NUMBER), took, _NO_TEXT
     if key == "parent":
-        return sa.case((c.parent_id.is_(None), ABSENT), else_=TEXT), sa.null(), c.parent_id
-    return sa.literal(TEXT), sa.null(), c[key]
+        return sa.case((c.parent_id.is_(None), ABSENT), else_=TEXT), _NO_NUMBER, c.parent_id
+    return sa.literal(TEXT), _NO_NUMBER, c[key]
 
 
 def _constant(value: Any) -> Typed:
@@ -438,7 +444,8 @@ def _constant(value: Any) -> Typed:
         return Typed(frozenset({"null"}))
     if isinstance(value, str):
         return Typed(frozenset({"text"}), txt=sa.literal(value, sa.Text))
-    return Typed(frozenset({"number"}), num=_number(value))
+    fixed = math.isfinite(value) and -SAFE_INT < value < SAFE_INT
+    return Typed(frozenset({"number"}), num=_number(value), fixed=fixed)
 
 
 def _number(value: int | float) -> Expr:
@@ -456,7 +463,7 @@ def _bindable(node: Operand) -> bool:
     if isinstance(value, float):
         return value == value
     if isinstance(value, int):
-        return -SAFE_INT <= value <= SAFE_INT
+        return -SAFE_INT < value < SAFE_INT
     if isinstance(value, str):
         try:
             check_text("text", value)

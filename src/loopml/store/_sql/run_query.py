@@ -19,7 +19,7 @@ from loopml.errors import NotFound
 from loopml.store._records import Run, RunStatus
 from loopml.store._sql import schema as t
 from loopml.store._sql.conditions import Expr, Translator
-from loopml.store.query import NUMBER, TEXT, Condition, RunOrder, matches, run_row
+from loopml.store.query import ABSENT, NUMBER, TEXT, Condition, RunOrder, matches, run_row
 from loopml.store.values import check_limit
 from loopml.store.values import run_status as _status
 
@@ -56,10 +56,9 @@ class RunQueries:
     ) -> list[Run]:
         limit = check_limit(limit)
         translate = Translator(self._engine.dialect.name)
-        keys = _OrderKeys(translate, order_by, newest_first)
-        query = sa.select(t.runs, *keys.columns).order_by(*keys.order)
+        wanted: list[Expr] = []
         if id_suffix is not None:
-            query = query.where(t.runs.c.id.endswith(id_suffix, autoescape=True))
+            wanted.append(t.runs.c.id.endswith(id_suffix, autoescape=True))
         filters = {
             "kind": kind,
             "name": name,
@@ -67,25 +66,27 @@ class RunQueries:
             "status": None if status is None else _status(status).value,
             "fingerprint": fingerprint,
         }
-        for column, value in filters.items():
-            if value is not None:
-                query = query.where(t.runs.c[column] == value)
+        wanted += [
+            t.runs.c[column] == value for column, value in filters.items() if value is not None
+        ]
         condition = None if where is None else translate.condition(where)
+        exact = condition is None or translate.exact
+        if condition is not None:  # NULL: SQL cannot tell; such runs are decided in Python
+            wanted.append(condition if exact else sa.func.coalesce(condition, sa.true()))
+        keys = _OrderKeys(translate, order_by, newest_first, wanted)
+        query = keys.query.order_by(*keys.order)
         if after is not None:
-            position = sa.select(*keys.columns, t.runs.c.started_at, t.runs.c.id)
-            start = self._select(position.where(t.runs.c.id == after))
-            if not start:
+            start = _OrderKeys(translate, order_by, newest_first, [t.runs.c.id == after])
+            found = self._select(start.query)
+            if not found:
                 raise NotFound(f"no run with id {after!r}")
-            query = query.where(keys.after(start[0]))
-        if condition is None or translate.exact:
-            if condition is not None:
-                query = query.where(condition)
+            query = query.where(keys.after(found[0]))
+        if exact:
             if limit is not None:
                 query = query.limit(limit)
             return [_run(row) for row in self._select(query)]
         assert where is not None
-        maybe = query.where(sa.func.coalesce(condition, sa.true()))
-        return self._checked(maybe, where, keys, limit)
+        return self._checked(query, where, keys, limit)
 
     def _checked(
         self, query: sa.Select[Any], where: Condition, keys: _OrderKeys, limit: int | None
@@ -93,9 +94,10 @@ class RunQueries:
         """The runs of ``query`` that ``where`` holds for, decided in Python, read a
         batch at a time until ``limit`` are found."""
         found: list[Run] = []
-        batch = None if limit is None else max(_BATCH, 2 * limit)
         page = query
         while limit is None or len(found) < limit:
+            # most runs SQL could not decide do match: read a few more than are missing
+            batch = None if limit is None else min(_BATCH, 2 * (limit - len(found)) + 8)
             rows = self._select(page if batch is None else page.limit(batch))
             metrics = self.latest_metrics([row["id"] for row in rows])
             for row in rows:
@@ -109,40 +111,67 @@ class RunQueries:
 
 
 class _OrderKeys:
-    """What runs are ordered by, as SQL: with an order, its group, number and text
-    (:attr:`columns`, read with each run), then always start time and id; and which
-    runs come after a given one."""
+    """The runs meeting ``conditions`` and what they are ordered by: with an order, its
+    group, number and text, then always start time and id; and which runs come after a
+    given one.
 
-    def __init__(self, translate: Translator, order: RunOrder | None, newest_first: bool) -> None:
+    With an order, the runs are read through a subquery that computes each run's
+    order values once (``OFFSET 0`` keeps both databases from folding it into the
+    outer query), so that ordering and paging on a latest metric read it once a run."""
+
+    def __init__(
+        self,
+        translate: Translator,
+        order: RunOrder | None,
+        newest_first: bool,
+        conditions: list[Expr],
+    ) -> None:
         self.newest_first = newest_first
         self.descending = order is not None and order.descending
-        self.columns: list[Any] = []
-        self.order: list[Any] = []
-        if order is not None:
-            group, number, text = translate.order(order)
-            self.group, self.number, self.text = group, number, text
-            self.text_sorted = translate.text_order(text)
-            self.columns = [group.label(_GROUP), number.label(_NUMBER), text.label(_TEXT)]
-            within = [x for x in (number, self.text_sorted) if not _constant(x)]
-            self.order = [] if _constant(group) else [group]
-            self.order += [x.desc() if self.descending else x for x in within]
-        c = t.runs.c
-        self.order += [col.desc() if newest_first else col for col in (c.started_at, c.id)]
         self.ordered = order is not None
+        self.order: list[Any] = []
+        columns: Any
+        if order is None:
+            self.query = sa.select(t.runs).where(*conditions)
+            columns = t.runs.c
+        else:
+            group, number, text = translate.order(order)
+            values = [number.label(_NUMBER), text.label(_TEXT)]
+            if group is not None:
+                values.append(group.label(_GROUP))
+            inner = sa.select(t.runs, *values).where(*conditions).offset(0).subquery("found")
+            self.query = sa.select(inner)
+            columns = inner.c
+            self.number = columns[_NUMBER]
+            self.text_sorted = translate.text_order(columns[_TEXT])
+            self.group = (  # the group of a metric: it has a value or it has not
+                columns[_GROUP]
+                if group is not None
+                else sa.case((self.number.is_(None), ABSENT), else_=NUMBER)
+            )
+            if group is None or not _constant(group):
+                self.order.append(self.group)
+            within = [(number, self.number), (text, self.text_sorted)]
+            self.order += [
+                outer.desc() if self.descending else outer
+                for made, outer in within
+                if not _constant(made)
+            ]
+        self.started_at, self.id = columns.started_at, columns.id
+        self.order += [c.desc() if newest_first else c for c in (self.started_at, self.id)]
 
     def after(self, row: Row) -> Expr:
-        """The runs that come after ``row`` (a run's row with :attr:`columns`)."""
-        c = t.runs.c
-        later = _beyond(c.started_at, row["started_at"], self.newest_first)
-        tie = sa.or_(
-            later,
-            sa.and_(c.started_at == row["started_at"], _beyond(c.id, row["id"], self.newest_first)),
-        )
+        """The runs that come after ``row`` (a run's row with its order values)."""
+        later = _beyond(self.started_at, row["started_at"], self.newest_first)
+        same_time = self.started_at == row["started_at"]
+        tie = sa.or_(later, sa.and_(same_time, _beyond(self.id, row["id"], self.newest_first)))
         if not self.ordered:
             return tie
-        group = row[_GROUP]
+        number = row[_NUMBER]
+        group = row.get(_GROUP, ABSENT if number is None else NUMBER)
+        column: Expr
         if group == NUMBER:
-            value, column = row[_NUMBER], self.number
+            value, column = number, self.number
         elif group == TEXT:
             value, column = row[_TEXT], self.text_sorted
         else:
