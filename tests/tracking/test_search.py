@@ -11,7 +11,7 @@ import loopml
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import RunStatus
 from loopml.store.query import Compare, Constant, Field, RunOrder
-from loopml.tracking import Page, RunSummary, find_run, search_runs
+from loopml.tracking import Page, RunSummary, find_run, run_detail, search_runs
 
 
 @pytest.fixture
@@ -143,3 +143,26 @@ def test_find_run_by_the_end_of_its_id(ws, trained) -> None:
         find_run("zzzzzzzz", workspace=ws)
     with pytest.raises(InvalidInput, match="too short"):
         find_run("0123", workspace=ws)
+
+
+def test_the_detail_of_a_run(ws, trained, tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+    with loopml.start_run("fit", workspace=ws) as run:
+        for loss in (0.9, 0.4, 0.6):
+            loopml.log_metric("loss", loss)
+        loopml.log_artifact(str(note))
+        with loopml.start_run("fold"):
+            pass
+    detail = run_detail(run.id[-12:], workspace=ws)
+    assert detail.metric_history == {
+        "loss": {"points": 3, "min": 0.4, "max": 0.9, "last": 0.6, "step": 2}
+    }
+    shown = detail.to_dict()
+    assert shown["metrics"] == {"loss": 0.6}
+    assert [(e["direction"], e["artifact"]) for e in shown["events"]] == [
+        ("output", "fit/note.txt@v1")
+    ]
+    assert [child["name"] for child in shown["children"]] == ["fold"]
+    parent = run_detail(trained["C=0.9"], workspace=ws)
+    assert [child.id for child in parent.children] == [trained["child"]]

@@ -126,39 +126,11 @@ def show(run_ref: str = RUN, as_json: bool = JSON) -> None:
     Example:
       loopml runs show 3f9c2a61b0d4
     """
+    from loopml.tracking import run_detail
     from loopml.workspace import workspace
 
     with workspace() as ws:
-        store = ws.store
-        run = resolve_run(store, run_ref)
-        points = store.metrics(run.id)
-        events = store.events(run_id=run.id)
-        artifacts = {e.artifact_id: store.get_artifact(e.artifact_id) for e in events}
-        children = store.find_runs(parent_id=run.id)
-    summary: dict[str, dict[str, Any]] = {}
-    for point in points:
-        entry = summary.setdefault(point.key, {"points": 0, "min": point.value, "max": point.value})
-        entry.update(points=entry["points"] + 1, last=point.value, step=point.step)
-        entry["min"], entry["max"] = min(entry["min"], point.value), max(entry["max"], point.value)
-    detail = {
-        **_row(run, {k: v["last"] for k, v in summary.items()}),
-        "metric_history": summary,
-        "tags": run.tags,
-        "code": run.code,
-        "environment": {k: v for k, v in run.environment.items() if k != "packages"},
-        "packages": len(run.environment.get("packages", {})),
-        "error": run.error,
-        "events": [
-            {
-                "direction": e.direction.value,
-                "role": e.role,
-                "artifact": f"{artifacts[e.artifact_id].name}@v{artifacts[e.artifact_id].version}",
-                "kind": artifacts[e.artifact_id].kind,
-            }
-            for e in events
-        ],
-        "children": [{"id": c.id, "name": c.name, "status": c.status.value} for c in children],
-    }
+        detail = run_detail(run_ref, workspace=ws).to_dict()
     if as_json:
         print_json(detail)
         return

@@ -21,6 +21,7 @@ metrics, in an order, a page at a time (what ``loopml runs list`` prints).
 
 from loopml._paging import Page
 from loopml.tracking._active import ActiveRun, active_run, end_run, start_run
+from loopml.tracking._detail import RunDetail, run_detail
 from loopml.tracking._log import (
     flush,
     log_artifact,
@@ -35,6 +36,7 @@ from loopml.tracking._search import RunSummary, find_run, search_runs
 __all__ = [
     "ActiveRun",
     "Page",
+    "RunDetail",
     "RunSummary",
     "active_run",
     "end_run",
@@ -45,6 +47,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "run_detail",
     "search_runs",
     "set_tags",
     "start_run",
