@@ -226,6 +226,12 @@ class RunQueryContract:
             assert _names(store.find_runs(where=_c(_param(key), "==", Constant(i)))) == [f"r{i}"]
             tag = _c(Field("tags", key), "==", Constant(str(i)))
             assert _names(store.find_runs(where=tag)) == [f"r{i}"]
+        for scope in ("params", "tags", "metrics"):  # a key no store holds: no run has it
+            never = _c(Field(scope, "nul\x00"), ">", Constant(0))
+            assert store.find_runs(where=never) == []
+            assert len(store.find_runs(where=Not(never))) == len(ODD_KEYS)
+            by = RunOrder(Field(scope, "\ud800"), descending=True)
+            assert _names(store.find_runs(order_by=by)) == [f"r{i}" for i in range(len(ODD_KEYS))]
 
     def test_where_with_filters_and_limit(self, store: MetadataStore) -> None:
         runs = self._training(store)

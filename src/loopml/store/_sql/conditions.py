@@ -212,7 +212,7 @@ class Translator:
             return None
         if isinstance(right, Field) and isinstance(left, Constant):
             left, right, op = right, left, _FLIPPED[op]
-        if not (isinstance(left, Field) and left.scope == "metrics"):
+        if not (isinstance(left, Field) and left.scope == "metrics" and _storable(left.key)):
             return None
         if not isinstance(right, Constant) or not isinstance(right.value, int | float):
             return None
@@ -312,6 +312,8 @@ class Translator:
             raise AssertionError("lists are compared in Python")
         if node.scope == "run":
             return _run_field(node.key)
+        if not _storable(node.key):  # no run has a key a store cannot hold
+            return Typed(frozenset(), present=False)
         if node.scope == "metrics":
             latest, present = _latest(node.key), _has_metric(node.key)
             tests = {  # a NaN is stored as NULL: there, but not a number
@@ -377,6 +379,8 @@ class Translator:
         node = order.field
         if node.scope == "run":
             return _run_order(node.key)
+        if not _storable(node.key):  # no run has it
+            return sa.literal(ABSENT), _NO_NUMBER, _NO_TEXT
         if node.scope == "metrics":
             return None, _latest(node.key), _NO_TEXT
         typed = self._json(node.scope, node.key)
@@ -465,10 +469,16 @@ def _bindable(node: Operand) -> bool:
     if isinstance(value, int):
         return -SAFE_INT < value < SAFE_INT
     if isinstance(value, str):
-        try:
-            check_text("text", value)
-        except InvalidInput:
-            return False
+        return _storable(value)
+    return True
+
+
+def _storable(text: str) -> bool:
+    """Whether both databases take ``text`` (no NUL, no lone surrogate)."""
+    try:
+        check_text("text", text)
+    except InvalidInput:
+        return False
     return True
 
 
