@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "_time",
             "_io",
             "_lazy",
+            "_paging",
             "_kinds",
             "_cadence",
             "_progress",

@@ -800,3 +800,20 @@ def test_add_get_validate_diff_on_each_backend(any_store_url: str, tmp_path: Pat
             "team/sales@v2",
         ]
         assert isinstance(loopml.data.get("team/sales", workspace=again), DatasetVersion)
+
+
+def test_datasets_in_pages_by_name(ws: loopml.Workspace) -> None:
+    for name in ("c", "a", "b"):
+        loopml.data.add(pl.DataFrame({"x": [1, 2]}), name=name, workspace=ws)
+    first = loopml.data.list_datasets(limit=2, workspace=ws)
+    assert [(found.name, found.ref) for found in first.items] == [("a", "a@v1"), ("b", "b@v1")]
+    loopml.data.add(pl.DataFrame({"x": [3]}), name="aa", workspace=ws)  # before the cursor
+    loopml.data.add(pl.DataFrame({"x": [4]}), name="c", workspace=ws)
+    second = loopml.data.list_datasets(limit=2, cursor=first.next_cursor, workspace=ws)
+    assert [found.ref for found in second.items] == ["c@v2"]  # the latest version
+    assert second.next_cursor is None
+    whole = loopml.data.list_datasets(workspace=ws)
+    assert [found.name for found in whole.items] == ["a", "aa", "b", "c"]
+    with pytest.raises(InvalidInput) as error:
+        loopml.data.list_datasets(cursor="no", workspace=ws)
+    assert error.value.field == "cursor"

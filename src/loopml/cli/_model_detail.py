@@ -1,10 +1,10 @@
-"""What `loopml models show` shows of a version beyond its record: the evaluation it was
-registered with (metrics with intervals, the baseline's, the worst slices), the gate
-decision made on that evaluation, and the copy a server loads."""
+"""How `loopml models show` prints a version's detail (see
+:func:`loopml.registry.model_detail`): its record, the evaluation it was registered with
+(metrics with intervals, the baseline's, the worst slices), the gate decision made on
+that evaluation, and the copy a server loads."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import short_id
@@ -12,51 +12,6 @@ from loopml.cli._output import Column, console, print_table
 
 if TYPE_CHECKING:
     from loopml.registry import ModelVersion
-    from loopml.workspace import Workspace
-
-
-def evaluation_detail(ws: Workspace, evaluation_id: str | None) -> dict[str, Any] | None:
-    """The evaluation's ref, its primary metric and, when loopml.evaluate made it, what
-    it found: metrics with intervals, the baseline's, and the slices."""
-    from loopml.errors import NotFound
-
-    if evaluation_id is None:
-        return None
-    try:
-        found = ws.store.get_artifact(evaluation_id)
-    except NotFound:  # an id written into the metadata by hand, not by register
-        return {"id": evaluation_id, "ref": None, "primary": None, "value": None}
-    meta = found.metadata
-    shown: dict[str, Any] = {
-        "id": found.id,
-        "ref": found.ref,
-        "primary": meta.get("primary"),
-        "value": meta.get("value"),
-        "data": meta.get("data"),
-        "rows_recorded": isinstance(meta.get("data_id"), str),
-    }
-    try:
-        from loopml.evaluation import load_evaluation
-
-        full = load_evaluation(ws, found).to_dict()
-    except (ValueError, TypeError, KeyError):  # recorded by hand, not by loopml.evaluate
-        return shown
-    keep = ("task", "rows", "metrics", "intervals", "baseline", "baseline_description")
-    return {**shown, **{key: full[key] for key in keep}, "slices": full["slices"]}
-
-
-def gate_detail(ws: Workspace, version: ModelVersion) -> dict[str, Any] | None:
-    """The latest gate decision made on the version's evaluation, or with it as the
-    candidate: the one promotion goes by."""
-    from loopml.registry._gated import version_gate
-
-    verdict, _ = version_gate(ws, version.artifact)
-    if verdict is None:
-        return None
-    decision: dict[str, Any] = json.loads(
-        ws.artifacts.read_bytes(verdict.artifact.digest, what=f"gate {verdict.artifact.ref}")
-    )
-    return {"id": verdict.artifact.id, "ref": verdict.artifact.ref, **decision}
 
 
 def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from loopml._ids import short_id
-from loopml.cli._model_detail import evaluation_detail, gate_detail, print_detail
+from loopml.cli._model_detail import print_detail
 from loopml.cli._options import JSON, example
 from loopml.cli._output import Column, console, print_json, print_table
 
@@ -133,25 +133,12 @@ def show(ref: str = REF, as_json: bool = JSON) -> None:
     from loopml.workspace import workspace
 
     with workspace() as ws:
-        version = registry.get(ref, workspace=ws)
-        lineage = registry.lineage(version.ref, workspace=ws)
-        made_by = lineage.made_by
-        metrics = ws.store.latest_metrics([made_by.id]).get(made_by.id, {}) if made_by else {}
-        evaluation = evaluation_detail(ws, version.evaluation_id)
-        gate = gate_detail(ws, version)
-    detail = {
-        **version.to_dict(),
-        "evaluation": evaluation,
-        "gate": gate,
-        "run": None if made_by is None else {"id": made_by.id, "name": made_by.name},
-        "metrics": metrics,
-        "datasets": lineage.datasets(),
-        "lineage": lineage.to_dict(),
-    }
+        found = registry.model_detail(ref, workspace=ws)
+    detail = found.to_dict()
     if as_json:
         print_json(detail)
         return
-    print_detail(version, detail, lineage.render())
+    print_detail(found.version, detail, found.lineage.render())
 
 
 @app.command("diff")

@@ -24,7 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 RUN = typer.Argument(..., metavar="RUN", help="A run id, or its last characters (12 are shown).")
-SCAN = 100_000  # runs read at most when filtering with --where or sorting with --sort
 
 
 def register(root: typer.Typer) -> None:
@@ -67,41 +66,29 @@ def list_runs(
       loopml runs list --where "metrics.auc > 0.9 and params.C < 1"
       loopml runs list --kind trial --sort -metrics.auc --limit 5
     """
-    from loopml.store import RunStatus
-    from loopml.tracking._where import parse_where, sort_rows
+    from loopml.tracking import search_runs
+    from loopml.tracking._where import parse_condition, parse_order
     from loopml.workspace import workspace
 
-    predicate = parse_where(where) if where else None
-    if sort:
-        sort_rows([], sort)  # a bad field is an error before the store is read
-    wanted = _status(status, RunStatus) if status else None
+    condition = parse_condition(where) if where else None  # bad input before the store
+    order = parse_order(sort) if sort else None
     with workspace() as ws:
-        store = ws.store
-        parent_id = resolve_run(store, parent).id if parent else None
-        found = store.find_runs(
+        page = search_runs(
+            condition,
+            order,
             kind=kind,
             name=name,
-            status=wanted,
-            parent_id=parent_id,
-            newest_first=True,
-            limit=SCAN if predicate or sort else limit,
+            status=status,
+            parent=parent,
+            limit=limit,
+            workspace=ws,
         )
-        rows: list[dict[str, Any]] = []
-        for start in range(0, len(found), 1000):
-            chunk = found[start : start + 1000]
-            metrics = store.latest_metrics([run.id for run in chunk])
-            for run in chunk:
-                row = _row(run, metrics.get(run.id, {}))
-                if predicate is None or predicate(row):
-                    rows.append(row)
-            if len(rows) >= limit and not sort:
-                break
-    rows = (sort_rows(rows, sort) if sort else rows)[:limit]
+    rows = [found.to_dict() for found in page.items]
     if as_json:
         print_json(rows)
         return
     if not rows:
-        typer.echo("no runs" + (" match" if predicate else ""))
+        typer.echo("no runs" + (" match" if where else ""))
         return
     columns = [
         Column("run", keep=True),
@@ -139,39 +126,11 @@ def show(run_ref: str = RUN, as_json: bool = JSON) -> None:
     Example:
       loopml runs show 3f9c2a61b0d4
     """
+    from loopml.tracking import run_detail
     from loopml.workspace import workspace
 
     with workspace() as ws:
-        store = ws.store
-        run = resolve_run(store, run_ref)
-        points = store.metrics(run.id)
-        events = store.events(run_id=run.id)
-        artifacts = {e.artifact_id: store.get_artifact(e.artifact_id) for e in events}
-        children = store.find_runs(parent_id=run.id)
-    summary: dict[str, dict[str, Any]] = {}
-    for point in points:
-        entry = summary.setdefault(point.key, {"points": 0, "min": point.value, "max": point.value})
-        entry.update(points=entry["points"] + 1, last=point.value, step=point.step)
-        entry["min"], entry["max"] = min(entry["min"], point.value), max(entry["max"], point.value)
-    detail = {
-        **_row(run, {k: v["last"] for k, v in summary.items()}),
-        "metric_history": summary,
-        "tags": run.tags,
-        "code": run.code,
-        "environment": {k: v for k, v in run.environment.items() if k != "packages"},
-        "packages": len(run.environment.get("packages", {})),
-        "error": run.error,
-        "events": [
-            {
-                "direction": e.direction.value,
-                "role": e.role,
-                "artifact": f"{artifacts[e.artifact_id].name}@v{artifacts[e.artifact_id].version}",
-                "kind": artifacts[e.artifact_id].kind,
-            }
-            for e in events
-        ],
-        "children": [{"id": c.id, "name": c.name, "status": c.status.value} for c in children],
-    }
+        detail = run_detail(run_ref, workspace=ws).to_dict()
     if as_json:
         print_json(detail)
         return
@@ -219,45 +178,15 @@ def compare(
 
 def resolve_run(store: MetadataStore, ref: str) -> Run:
     """The run whose id is ``ref`` or ends with it (as ids are shown), or a clear error."""
-    from loopml.errors import InvalidInput, NotFound
+    from loopml.tracking._search import run_by_ref
 
-    if len(ref) < 6:
-        raise InvalidInput(
-            f"run {ref!r} is too short to find; give the 12 characters shown, or the whole id"
-        )
-    found = store.find_runs(id_suffix=ref.lower(), limit=2)
-    if not found:
-        raise NotFound(f"no run has an id ending in {ref!r}; `loopml runs list` lists them")
-    if len(found) > 1:
-        raise InvalidInput(f"more than one run has an id ending in {ref!r}; give more of it")
-    return found[0]
+    return run_by_ref(store, ref)
 
 
 def _row(run: Run, metrics: dict[str, float]) -> dict[str, Any]:
-    seconds = (run.ended_at - run.started_at).total_seconds() if run.ended_at else None
-    return {
-        "id": run.id,
-        "name": run.name,
-        "kind": run.kind,
-        "status": run.status.value,
-        "parent": run.parent_id,
-        "host": run.host,
-        "started_at": run.started_at.isoformat(),
-        "seconds": seconds,
-        "params": run.params,
-        "metrics": metrics,
-        "tags": run.tags,
-    }
+    from loopml.tracking import RunSummary
 
-
-def _status(text: str, kind: Any) -> Any:
-    from loopml.errors import InvalidInput
-
-    try:
-        return kind(text)
-    except ValueError:
-        known = ", ".join(s.value for s in kind)
-        raise InvalidInput(f"--status {text!r} is not a run status; use one of {known}") from None
+    return RunSummary(run, metrics).to_dict()
 
 
 def _value(value: Any) -> str:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml._paging import Page as Page
     from loopml.data._api import add as add
     from loopml.data._api import datasets as datasets
     from loopml.data._api import diff as diff
     from loopml.data._api import get as get
+    from loopml.data._api import list_datasets as list_datasets
     from loopml.data._api import schema as schema
     from loopml.data._api import set_schema as set_schema
     from loopml.data._api import validate as validate
@@ -46,7 +48,18 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
 _exported_getattr, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "_api": ("add", "datasets", "diff", "get", "schema", "set_schema", "validate", "versions"),
+        "_api": (
+            "add",
+            "datasets",
+            "diff",
+            "get",
+            "list_datasets",
+            "schema",
+            "set_schema",
+            "validate",
+            "versions",
+        ),
+        "loopml._paging": ("Page",),
         "_checks": ("DatasetDiff", "ValidationRecord"),
         "_infer": ("infer_schema",),
         "_profile": ("ColumnProfile", "Histogram", "Profile", "profile"),

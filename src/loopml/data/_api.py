@@ -23,6 +23,7 @@ from loopml.data._versions import (
 )
 
 if TYPE_CHECKING:
+    from loopml._paging import Page
     from loopml.store import Artifact
     from loopml.workspace import Workspace
 
@@ -106,6 +107,25 @@ def datasets(*, workspace: Workspace | None = None) -> list[DatasetVersion]:
         if artifact.name not in latest or artifact.version > latest[artifact.name].version:
             latest[artifact.name] = artifact
     return [DatasetVersion(latest[name], ws) for name in sorted(latest)]
+
+
+def list_datasets(
+    *, limit: int = 50, cursor: str | None = None, workspace: Workspace | None = None
+) -> Page[DatasetVersion]:
+    """The latest version of every dataset, by name, as :func:`datasets` gives them,
+    ``limit`` at a time: give the page's ``next_cursor`` back as ``cursor`` for the
+    datasets after it (a page starts after the last name of the one before, so datasets
+    added meanwhile do not shift the pages)."""
+    from loopml._paging import Page, decode_cursor, encode_cursor
+    from loopml.errors import InvalidInput
+
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
+    after = None if cursor is None else decode_cursor(cursor, "datasets", ())
+    found = [v for v in datasets(workspace=workspace) if after is None or v.name > after]
+    page = found[:limit]
+    more = len(found) > limit
+    return Page(page, encode_cursor("datasets", (), page[-1].name) if more else None)
 
 
 def validate(

@@ -35,12 +35,15 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml._paging import Page as Page
     from loopml.registry._aliases import AliasMove as AliasMove
     from loopml.registry._aliases import history as history
     from loopml.registry._aliases import promote as promote
     from loopml.registry._aliases import rollback as rollback
     from loopml.registry._aliases import set_alias as set_alias
     from loopml.registry._copies import load_served as load_served
+    from loopml.registry._detail import ModelDetail as ModelDetail
+    from loopml.registry._detail import model_detail as model_detail
     from loopml.registry._diff import MetricChange as MetricChange
     from loopml.registry._diff import ModelDiff as ModelDiff
     from loopml.registry._diff import diff as diff
@@ -55,6 +58,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.registry._versions import ModelVersion as ModelVersion
     from loopml.registry._versions import RegisteredModel as RegisteredModel
     from loopml.registry._versions import get as get
+    from loopml.registry._versions import list_models as list_models
     from loopml.registry._versions import models as models
     from loopml.registry._versions import versions as versions
 
@@ -63,11 +67,20 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "_aliases": ("AliasMove", "history", "promote", "rollback", "set_alias"),
         "_copies": ("load_served",),
+        "_detail": ("ModelDetail", "model_detail"),
         "_diff": ("MetricChange", "ModelDiff", "diff"),
         "_lineage": ("Input", "Lineage", "Origin", "lineage"),
         "_register": ("register",),
         "_reproduce": ("reproduce",),
         "_reproduction": ("Reproduction", "StepCheck"),
-        "_versions": ("ModelVersion", "RegisteredModel", "get", "models", "versions"),
+        "_versions": (
+            "ModelVersion",
+            "RegisteredModel",
+            "get",
+            "list_models",
+            "models",
+            "versions",
+        ),
+        "loopml._paging": ("Page",),
     },
 )

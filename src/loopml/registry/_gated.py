@@ -32,15 +32,27 @@ class GateVerdict:
 
 
 def latest_gate(
-    ws: Workspace, *, evaluation_id: str | None = None, candidate: str | None = None
+    ws: Workspace,
+    *,
+    evaluation_id: str | None = None,
+    candidate: str | None = None,
+    model: str | None = None,
 ) -> GateVerdict | None:
     """The latest gate decision made on the evaluation ``evaluation_id`` or on the model
-    version ``candidate`` (``churn@v3``), if any."""
+    version ``candidate`` (``churn@v3``), if any; ``model`` is the name of the model the
+    decision is for.
+
+    Gate decisions are found by the names the gate gives them (see
+    :func:`loopml.refs.record_name`), not by reading every one: ``churn.v3.gate`` for a
+    candidate version, ``NAME.gate`` (or ``gate``) for an evaluation of a model not yet
+    registered, named after the evaluation's model or ``model``, and the names gates
+    had before (``churn``, ``model``)."""
     if evaluation_id is None and candidate is None:
         return None
     decided = [
         gate
-        for gate in ws.store.find_artifacts(kind=ArtifactKind.GATE)
+        for name in sorted(_gate_names(ws, evaluation_id, candidate, model))
+        for gate in ws.store.find_artifacts(kind=ArtifactKind.GATE, name=name)
         if (evaluation_id is not None and gate.metadata.get("evaluation_id") == evaluation_id)
         or (candidate is not None and gate.metadata.get("candidate") == candidate)
     ]
@@ -50,6 +62,50 @@ def latest_gate(
     decision = json.loads(ws.artifacts.read_bytes(latest.digest))
     failed = tuple(c["name"] for c in decision.get("checks", ()) if not c.get("passed"))
     return GateVerdict(latest, bool(decision.get("passed")) and not failed, failed)
+
+
+def _gate_names(
+    ws: Workspace, evaluation_id: str | None, candidate: str | None, model: str | None
+) -> set[str]:
+    """The names a gate decision on ``candidate`` or on the evaluation may be kept
+    under."""
+    from loopml.errors import NotFound
+    from loopml.refs import record_owner
+
+    names = {"gate", "model"}  # made for a model of no name, now and before
+    models = {model} if model is not None else set()
+    refs = {candidate} if candidate is not None else set()
+    if evaluation_id is not None:
+        try:
+            evaluation = ws.store.get_artifact(evaluation_id)
+        except NotFound:
+            evaluation = None
+        if evaluation is not None:
+            evaluated = evaluation.metadata.get("model")
+            if isinstance(evaluated, str):
+                refs.add(evaluated)
+            owner = record_owner(evaluation)
+            if owner is not None:
+                models.add(owner[0])
+                if owner[1] is not None:
+                    refs.add(f"{owner[0]}@v{owner[1]}")
+    for ref in refs:
+        name, _, selector = ref.partition("@")
+        models.add(name)
+        names.add(f"{name}.{selector}.gate")
+    for name in models:
+        names.update({f"{name}.gate", name})
+    return {name for name in names if _is_name(name)}
+
+
+def _is_name(text: str) -> bool:
+    from loopml.store.values import check_name
+
+    try:
+        check_name(text)
+    except InvalidInput:
+        return False
+    return True
 
 
 def forced_reason(
@@ -90,14 +146,19 @@ def version_gate(ws: Workspace, artifact: Artifact) -> tuple[GateVerdict | None,
     evaluation_id = artifact.metadata.get(EVALUATION_KEY)
     if not isinstance(evaluation_id, str):
         evaluation_id = None
-    verdict = latest_gate(ws, evaluation_id=evaluation_id, candidate=artifact.ref)
+    verdict = latest_gate(
+        ws, evaluation_id=evaluation_id, candidate=artifact.ref, model=artifact.name
+    )
     return verdict, _looked_at(ws, evaluation_id, artifact.ref)
 
 
-def evaluation_gate(ws: Workspace, evaluation_id: str | None) -> tuple[GateVerdict | None, str]:
-    """The latest gate decision on an evaluation a version is about to be registered
-    with, and where it was looked for."""
-    return latest_gate(ws, evaluation_id=evaluation_id), _looked_at(ws, evaluation_id, None)
+def evaluation_gate(
+    ws: Workspace, evaluation_id: str | None, model: str | None = None
+) -> tuple[GateVerdict | None, str]:
+    """The latest gate decision on an evaluation a version of ``model`` is about to be
+    registered with, and where it was looked for."""
+    verdict = latest_gate(ws, evaluation_id=evaluation_id, model=model)
+    return verdict, _looked_at(ws, evaluation_id, None)
 
 
 def _looked_at(ws: Workspace, evaluation_id: str | None, ref: str | None) -> str:

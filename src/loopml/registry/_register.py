@@ -89,7 +89,7 @@ def register(
     check_serve(serve, onnx)
     extra = {} if evaluation is None else {EVALUATION_KEY: _evaluation_id(ws.store, evaluation)}
     if alias == CHAMPION:  # refused before anything is stored
-        verdict, looked_at = evaluation_gate(ws, extra.get(EVALUATION_KEY))
+        verdict, looked_at = evaluation_gate(ws, extra.get(EVALUATION_KEY), name)
         forced_reason(f"the new version of {name}", verdict, looked_at, force=force, reason=reason)
     if isinstance(model, Artifact):
         artifact = _register_stored(ws, model, name, extra, signature_from, onnx, serve)

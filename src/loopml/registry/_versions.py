@@ -12,6 +12,7 @@ from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from loopml._paging import Page
     from loopml.models import Signature
     from loopml.store import Alias, Artifact, MetadataStore
     from loopml.workspace import Workspace
@@ -216,6 +217,25 @@ def models(*, workspace: Workspace | None = None) -> list[RegisteredModel]:
         pointing = {a.alias: number[a.artifact_id] for a in aliases.get(name, ())}
         listed.append(RegisteredModel(name, len(found), latest, pointing))
     return listed
+
+
+def list_models(
+    *, limit: int = 50, cursor: str | None = None, workspace: Workspace | None = None
+) -> Page[RegisteredModel]:
+    """Registered models by name, as :func:`models` gives them, ``limit`` at a time: give
+    the page's ``next_cursor`` back as ``cursor`` for the models after it (a page
+    starts after the last name of the one before, so models registered meanwhile do not
+    shift the pages)."""
+    from loopml._paging import Page, decode_cursor, encode_cursor
+
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
+    after = None if cursor is None else decode_cursor(cursor, "models", ())
+    every = sorted(models(workspace=workspace), key=lambda model: model.name)
+    found = [model for model in every if after is None or model.name > after]
+    page = found[:limit]
+    more = len(found) > limit
+    return Page(page, encode_cursor("models", (), page[-1].name) if more else None)
 
 
 def _alias_names(aliases: Iterable[Alias], artifact: Artifact) -> tuple[str, ...]:

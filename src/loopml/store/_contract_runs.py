@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loopml.store._records import Direction, Event, Metric, MetricPoint, Run, RunStatus
+from loopml.store.query import Condition, RunOrder
 
 
 class RunStore(abc.ABC):
@@ -64,10 +65,22 @@ class RunStore(abc.ABC):
         id_suffix: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        where: Condition | None = None,
+        order_by: RunOrder | None = None,
+        after: str | None = None,
     ) -> list[Run]:
         """Runs matching every filter given (``id_suffix``: ids ending with it, as
         :func:`~loopml._ids.short_id` shows them), oldest first, or newest first with
-        ``newest_first``; ``limit`` counts from that end."""
+        ``newest_first``; ``limit`` counts from that end.
+
+        ``where`` keeps the runs :func:`loopml.store.query.matches` accepts (reading
+        each metric's latest value, as :meth:`latest_metrics` gives it); ``order_by``
+        orders them as :func:`loopml.store.query.ordered` does, runs that tie in the
+        order above. ``after`` is the id of a run: only the runs that come after it in
+        this order are returned (it need not match the filters; NotFound when there is
+        no such run), so that a page ends with a run and the next page starts after it,
+        and runs recorded in between do not shift the pages.
+        :func:`loopml.store.query.select_runs` is this query over runs in memory."""
 
     @abc.abstractmethod
     def record_runs(self, runs: Sequence[tuple[Run, Sequence[MetricPoint]]]) -> None:

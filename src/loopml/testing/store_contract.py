@@ -49,6 +49,7 @@ from loopml.store import (
 from loopml.testing.alias_contract import AliasContract
 from loopml.testing.change_contract import ChangeContract
 from loopml.testing.run_contract import RunContract
+from loopml.testing.run_query_contract import RunQueryContract
 from loopml.testing.schedule_contract import ScheduleContract
 from loopml.testing.value_contract import ValueContract
 
@@ -80,9 +81,12 @@ class StoreCapabilities:
     shared_between_processes: bool = True
 
 
-class StoreContract(RunContract, AliasContract, ChangeContract, ScheduleContract, ValueContract):
+class StoreContract(
+    RunContract, RunQueryContract, AliasContract, ChangeContract, ScheduleContract, ValueContract
+):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
-    :class:`~loopml.testing.run_contract.RunContract`, of aliases in
+    :class:`~loopml.testing.run_contract.RunContract`, of run queries in
+    :class:`~loopml.testing.run_query_contract.RunQueryContract`, of aliases in
     :class:`~loopml.testing.alias_contract.AliasContract`, of the change counter in
     :class:`~loopml.testing.change_contract.ChangeContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of values in

@@ -17,8 +17,12 @@ and on :func:`flush`. Those process-wide hooks (atexit, ``sys.excepthook``, SIGT
 are installed by a script's first run; a process in strict mode
 (:func:`loopml.strict_mode`: a server, a loop controller) gets none unless it
 calls :func:`install_exit_hooks` itself.
+
+:func:`search_runs` finds runs by a condition on their parameters, tags and latest
+metrics, in an order, a page at a time (what ``loopml runs list`` prints).
 """
 
+from loopml._paging import Page
 from loopml.tracking._active import (
     ActiveRun,
     active_run,
@@ -26,6 +30,7 @@ from loopml.tracking._active import (
     install_exit_hooks,
     start_run,
 )
+from loopml.tracking._detail import RunDetail, run_detail
 from loopml.tracking._log import (
     flush,
     log_artifact,
@@ -35,11 +40,16 @@ from loopml.tracking._log import (
     log_params,
     set_tags,
 )
+from loopml.tracking._search import RunSummary, find_run, search_runs
 
 __all__ = [
     "ActiveRun",
+    "Page",
+    "RunDetail",
+    "RunSummary",
     "active_run",
     "end_run",
+    "find_run",
     "flush",
     "install_exit_hooks",
     "log_artifact",
@@ -47,6 +57,8 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "run_detail",
+    "search_runs",
     "set_tags",
     "start_run",
 ]

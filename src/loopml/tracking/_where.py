@@ -3,7 +3,9 @@
 
 The text is parsed by Python's own parser into a syntax tree and only a few node types
 are accepted: comparisons, ``and``/``or``/``not``, parentheses, literals and the
-fields below. Nothing is evaluated as code and nothing is pasted into SQL.
+fields below. Nothing is evaluated as code and nothing is pasted into SQL: the text
+becomes a condition of :mod:`loopml.store.query`, which the store answers (and
+:func:`~loopml.store.query.matches` gives the meaning of).
 
 Fields: ``metrics.KEY`` (the latest value), ``params.KEY``, ``tags.KEY``, and ``id``,
 ``name``, ``kind``, ``status``, ``parent``, ``host``. A key that is not a Python name
@@ -24,28 +26,42 @@ False
 from __future__ import annotations
 
 import ast
-import operator
 from collections.abc import Callable
 from typing import Any
 
 from loopml.errors import InvalidInput
+from loopml.store.query import (
+    MAPPINGS,
+    ORDER_FIELDS,
+    RUN_FIELDS,
+    And,
+    Compare,
+    Condition,
+    Constant,
+    Field,
+    Items,
+    Not,
+    Operand,
+    Or,
+    RunOrder,
+    matches,
+    ordered,
+)
 
 Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
 
-MAPPINGS = ("metrics", "params", "tags")
-FIELDS = ("id", "name", "kind", "status", "parent", "host")
-_MISSING = object()
+FIELDS = RUN_FIELDS
 _WORDS = {"true": True, "false": False, "null": None}
-_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
+_OPERATORS: dict[type[ast.cmpop], str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
 }
 HELP = (
     "write comparisons of metrics.KEY, params.KEY, tags.KEY, "
@@ -61,19 +77,29 @@ MAX_DEPTH = 32
 
 
 def parse_where(text: str) -> Predicate:
-    """A predicate on a run's row, or InvalidInput naming what is wrong and the fix."""
+    """A predicate on a run's row (see :func:`loopml.store.query.run_row`), or
+    InvalidInput naming what is wrong and the fix."""
+    condition = parse_condition(text)
+    return lambda row: matches(condition, row)
+
+
+def parse_condition(text: str) -> Condition:
+    """The condition ``text`` writes, or InvalidInput naming what is wrong and the fix."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise InvalidInput(f"--where {text!r} does not parse ({error.msg}); {HELP}") from None
+        raise InvalidInput(
+            f"--where {text!r} does not parse ({error.msg}); {HELP}", field="where"
+        ) from None
     except (RecursionError, MemoryError):
         tree = None
     if tree is None or _depth(tree.body) > MAX_DEPTH:
         raise InvalidInput(
             f"--where {_short(text)} is nested more than {MAX_DEPTH} levels deep; "
-            "write it with fewer parentheses and nots"
+            "write it with fewer parentheses and nots",
+            field="where",
         )
-    return _predicate(tree.body, text)
+    return _condition(tree.body, text)
 
 
 def _depth(root: ast.AST) -> int:
@@ -92,67 +118,49 @@ def _short(text: str, most: int = 80) -> str:
     return repr(text if len(text) <= most else text[: most - 3] + "...")
 
 
-def _predicate(node: ast.expr, text: str) -> Predicate:
+def _condition(node: ast.expr, text: str) -> Condition:
     if isinstance(node, ast.BoolOp):
-        parts = [_predicate(value, text) for value in node.values]
-        if isinstance(node.op, ast.And):
-            return lambda row: all(part(row) for part in parts)
-        return lambda row: any(part(row) for part in parts)
+        parts = tuple(_condition(value, text) for value in node.values)
+        return And(parts) if isinstance(node.op, ast.And) else Or(parts)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        inner = _predicate(node.operand, text)
-        return lambda row: not inner(row)
+        return Not(_condition(node.operand, text))
     if isinstance(node, ast.Compare):
         return _comparison(node, text)
-    raise InvalidInput(f"--where {text!r}: {_shown(node)} is not a comparison; {HELP}")
+    raise InvalidInput(
+        f"--where {text!r}: {_shown(node)} is not a comparison; {HELP}", field="where"
+    )
 
 
-def _comparison(node: ast.Compare, text: str) -> Predicate:
-    operands = [_operand(part, text) for part in (node.left, *node.comparators)]
-    tests = []
+def _comparison(node: ast.Compare, text: str) -> Compare:
+    operands = tuple(_operand(part, text) for part in (node.left, *node.comparators))
+    operators = []
     for op in node.ops:
-        compare = _COMPARE.get(type(op))
-        if compare is None:
-            raise InvalidInput(f"--where {text!r}: operator {type(op).__name__} is not allowed")
-        tests.append(compare)
-
-    def check(row: Row) -> bool:
-        values = [operand(row) for operand in operands]
-        for compare, left, right in zip(tests, values, values[1:], strict=False):
-            if left is _MISSING or right is _MISSING:
-                return False
-            try:
-                if not compare(left, right):
-                    return False
-            except TypeError:  # a number against text: not a match
-                return False
-        return True
-
-    return check
+        found = _OPERATORS.get(type(op))
+        if found is None:
+            raise InvalidInput(
+                f"--where {text!r}: operator {type(op).__name__} is not allowed", field="where"
+            )
+        operators.append(found)
+    return Compare(operands, tuple(operators))
 
 
-def _operand(node: ast.expr, text: str) -> Callable[[Row], Any]:
+def _operand(node: ast.expr, text: str) -> Operand:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | None):
-        constant = node.value
-        return lambda row: constant
+        return Constant(node.value)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = node.operand
         if isinstance(inner, ast.Constant) and isinstance(inner.value, int | float):
-            negative = -inner.value
-            return lambda row: negative
+            return Constant(-inner.value)
     if isinstance(node, ast.List | ast.Tuple):
-        items = [_operand(item, text) for item in node.elts]
-        return lambda row: [item(row) for item in items]
+        return Items(tuple(_operand(item, text) for item in node.elts))
     if isinstance(node, ast.Name) and node.id in _WORDS:
-        word = _WORDS[node.id]
-        return lambda row: word
+        return Constant(_WORDS[node.id])
     if isinstance(node, ast.Name) and node.id in FIELDS:
-        field = node.id
-        return lambda row: row.get(field, _MISSING)
+        return Field("run", node.id)
     key = _mapping_key(node)
     if key is not None:
-        mapping, name = key
-        return lambda row: (row.get(mapping) or {}).get(name, _MISSING)
-    raise InvalidInput(f"--where {text!r}: cannot read {_shown(node)}; {HELP}")
+        return Field(*key)
+    raise InvalidInput(f"--where {text!r}: cannot read {_shown(node)}; {HELP}", field="where")
 
 
 def _mapping_key(node: ast.expr) -> tuple[str, str] | None:
@@ -173,7 +181,7 @@ def _shown(node: ast.expr) -> str:
     return repr(ast.unparse(node))
 
 
-SORT_FIELDS = (*FIELDS, "started_at", "seconds")
+SORT_FIELDS = ORDER_FIELDS
 SORT_HELP = (
     "give a field as --where names them: metrics.KEY, params.KEY, tags.KEY, "
     + ", ".join(SORT_FIELDS)
@@ -181,44 +189,26 @@ SORT_HELP = (
 )
 
 
-def sort_rows(rows: list[Row], text: str) -> list[Row]:
-    """``rows`` ordered by the field ``text`` names, low to high, or high to low when it
-    starts with ``-``; rows without the field come last either way, numbers before
-    text."""
+def parse_order(text: str) -> RunOrder:
+    """The order ``text`` names: a field as ``--where`` names them, low to high, or
+    high to low when it starts with ``-``; or InvalidInput naming the fields."""
     field = text.strip()
     descending = field.startswith("-")
     field = field.removeprefix("-").strip()
     try:
         node = ast.parse(field, mode="eval").body
-    except SyntaxError:
-        raise InvalidInput(f"--sort {text!r} is not a field; {SORT_HELP}") from None
+    except (SyntaxError, RecursionError, MemoryError):
+        raise InvalidInput(f"--sort {text!r} is not a field; {SORT_HELP}", field="sort") from None
     key = _mapping_key(node)
     if key is not None:
-        mapping, name = key
+        return RunOrder(Field(*key), descending)
+    if isinstance(node, ast.Name) and node.id in SORT_FIELDS:
+        return RunOrder(Field("run", node.id), descending)
+    raise InvalidInput(f"--sort {text!r} is not a field; {SORT_HELP}", field="sort")
 
-        def value(row: Row) -> Any:
-            return (row.get(mapping) or {}).get(name, _MISSING)
 
-    elif isinstance(node, ast.Name) and node.id in SORT_FIELDS:
-        column = node.id
-
-        def value(row: Row) -> Any:
-            found = row.get(column, _MISSING)
-            return _MISSING if found is None else found
-
-    else:
-        raise InvalidInput(f"--sort {text!r} is not a field; {SORT_HELP}")
-    numbers: list[tuple[float, Row]] = []
-    texts: list[tuple[str, Row]] = []
-    missing: list[Row] = []
-    for row in rows:
-        found = value(row)
-        if isinstance(found, int | float) and found == found:  # NaN sorts as missing
-            numbers.append((float(found), row))
-        elif found is _MISSING or isinstance(found, float):
-            missing.append(row)
-        else:
-            texts.append((found if isinstance(found, str) else repr(found), row))
-    numbers.sort(key=lambda pair: pair[0], reverse=descending)
-    texts.sort(key=lambda pair: pair[0], reverse=descending)
-    return [row for _, row in numbers] + [row for _, row in texts] + missing
+def sort_rows(rows: list[Row], text: str) -> list[Row]:
+    """``rows`` ordered by the field ``text`` names, low to high, or high to low when it
+    starts with ``-``; rows without the field come last either way, numbers before
+    text (and lists and tables after text)."""
+    return ordered(rows, parse_order(text))

@@ -9,10 +9,10 @@ from loopml._time import now_us
 from loopml.store import _rows
 from loopml.store._memory.tables import (
     LOCK,
-    Row,
     Tables,
     append_metrics,
     fresh,
+    latest_values,
     points_of,
     require_artifact,
     require_run,
@@ -67,20 +67,6 @@ class Lineage:
             return [_rows.metric_record(row) for row in rows]
 
     def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-        latest: dict[str, dict[str, float]] = {}
         with LOCK:
-            for run_id in dict.fromkeys(run_ids):
-                newest: dict[str, Row] = {}
-                for row in points_of(self._tables, run_id):  # highest step, then last written
-                    known = newest.get(row["key"])
-                    if known is None or (row["step"], row["at"], row["id"]) > (
-                        known["step"],
-                        known["at"],
-                        known["id"],
-                    ):
-                        newest[row["key"]] = row
-                if newest:
-                    latest[run_id] = {
-                        key: _rows.metric_record(row).value for key, row in newest.items()
-                    }
-        return latest
+            found = {run_id: latest_values(self._tables, run_id) for run_id in run_ids}
+        return {run_id: values for run_id, values in found.items() if values}

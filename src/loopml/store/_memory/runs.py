@@ -16,10 +16,13 @@ from loopml.store._memory.tables import (
     Tables,
     append_metrics,
     fresh,
+    latest_values,
+    lookup,
     require_artifact,
     require_run,
 )
 from loopml.store._records import Direction, MetricPoint, Run, RunStatus
+from loopml.store.query import Condition, RunOrder, select_runs
 from loopml.store.values import check_limit, json_object, merge_params, metric_row, run_status
 
 
@@ -123,6 +126,9 @@ class Runs:
         id_suffix: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        where: Condition | None = None,
+        order_by: RunOrder | None = None,
+        after: str | None = None,
     ) -> list[Run]:
         wanted = {
             "kind": kind,
@@ -140,8 +146,32 @@ class Runs:
                 if all(row[column] == value for column, value in filters.items())
                 and (id_suffix is None or row["id"].endswith(id_suffix))
             ]
-            found.sort(key=lambda row: (row["started_at"], row["id"]), reverse=newest_first)
-            return [fresh(_rows.run_record, row) for row in found[:limit]]
+            if where is None and order_by is None and after is None:
+                found.sort(key=lambda row: (row["started_at"], row["id"]), reverse=newest_first)
+                return [fresh(_rows.run_record, row) for row in found[:limit]]
+            start = None
+            if after is not None:
+                start = lookup(self._tables.runs, after)
+                if start is None:
+                    raise NotFound(f"no run with id {after!r}")
+            # Records made from copies, under the lock: what select_runs decides on is
+            # one moment's state, and nothing it returns reaches the tables.
+            candidates = [(fresh(_rows.run_record, row), self._latest(row["id"])) for row in found]
+            first = None
+            if start is not None:
+                first = (fresh(_rows.run_record, start), self._latest(start["id"]))
+        return select_runs(
+            candidates,
+            where=where,
+            order_by=order_by,
+            newest_first=newest_first,
+            after=first,
+            limit=limit,
+        )
+
+    def _latest(self, run_id: str) -> dict[str, float]:
+        """A run's latest metric values; called under the lock."""
+        return latest_values(self._tables, run_id)
 
     def record_runs(self, runs: Sequence[tuple[Run, Sequence[MetricPoint]]]) -> None:
         if not runs:

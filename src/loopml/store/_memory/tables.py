@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loopml.errors import InvalidURL, NotFound, StoreMissing
+from loopml.store._rows import metric_record
 
 Row = dict[str, Any]
 R = TypeVar("R")
@@ -136,3 +137,17 @@ def append_metrics(tables: Tables, run_id: str, points: list[Row]) -> None:
     if points:
         kept = tables.metrics.setdefault(run_id, [])
         kept.extend({**point, "id": next(tables.row_ids)} for point in points)
+
+
+def latest_values(tables: Tables, run_id: str) -> dict[str, float]:
+    """A run's latest value of each metric: at its highest step, then the last written."""
+    newest: dict[str, Row] = {}
+    for row in points_of(tables, run_id):
+        known = newest.get(row["key"])
+        if known is None or (row["step"], row["at"], row["id"]) > (
+            known["step"],
+            known["at"],
+            known["id"],
+        ):
+            newest[row["key"]] = row
+    return {key: metric_record(row).value for key, row in newest.items()}

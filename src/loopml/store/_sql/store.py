@@ -34,15 +34,15 @@ from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
+from loopml.store._sql.run_query import RunQueries
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
 from loopml.store.values import INT32, check_limit, in_range, json_object, metric_row
-from loopml.store.values import run_status as _status
 
 Row = Mapping[Any, Any]
 
 
-class SqlStore(Aliases, Changes, Schedules, Tracking, MetadataStore):
+class SqlStore(Aliases, Changes, Schedules, Tracking, RunQueries, MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
@@ -248,37 +248,6 @@ class SqlStore(Aliases, Changes, Schedules, Tracking, MetadataStore):
         if not rows:
             raise NotFound(f"no run with id {run_id!r}")
         return _run(rows[0])
-
-    def find_runs(
-        self,
-        *,
-        kind: str | None = None,
-        name: str | None = None,
-        parent_id: str | None = None,
-        status: RunStatus | None = None,
-        fingerprint: str | None = None,
-        id_suffix: str | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[Run]:
-        order = (t.runs.c.started_at, t.runs.c.id)
-        query = sa.select(t.runs).order_by(*(c.desc() for c in order) if newest_first else order)
-        if id_suffix is not None:
-            query = query.where(t.runs.c.id.endswith(id_suffix, autoescape=True))
-        filters = {
-            "kind": kind,
-            "name": name,
-            "parent_id": parent_id,
-            "status": None if status is None else _status(status).value,
-            "fingerprint": fingerprint,
-        }
-        for column, value in filters.items():
-            if value is not None:
-                query = query.where(t.runs.c[column] == value)
-        limit = check_limit(limit)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_run(row) for row in self._select(query)]
 
     def _require_run(self, c: sa.Connection, run_id: str, *, what: str = "run") -> Row:
         row = c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
