@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation format clean
+.PHONY: demo test check bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
 	$(BIN)/python bench/evaluation/gate_power.py
+	$(BIN)/python bench/store/queries.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -56,6 +57,9 @@ bench-pipeline: $(STAMP)
 
 bench-tune: $(STAMP)
 	$(BIN)/python bench/tune/run.py
+
+bench-store: $(STAMP)
+	$(BIN)/python bench/store/queries.py
 
 bench-models: $(STAMP)
 	$(BIN)/python bench/models/signature.py
