@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/evaluation/latency.py
 	$(BIN)/python bench/evaluation/gate_power.py
 	$(BIN)/python bench/store/changes.py
+	$(BIN)/python bench/store/queries.py
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data/run.py
@@ -59,6 +60,9 @@ bench-pipeline: $(STAMP)
 
 bench-tune: $(STAMP)
 	$(BIN)/python bench/tune/run.py
+
+bench-store: $(STAMP)
+	$(BIN)/python bench/store/queries.py
 
 bench-models: $(STAMP)
 	$(BIN)/python bench/models/signature.py

@@ -27,6 +27,7 @@ NOT_RUN = {
     ("docs/benchmarks.md", "make bench-pipeline"): "takes minutes",
     ("docs/benchmarks.md", ".venv/bin/python bench/data/wide.py"): "takes minutes",
     ("docs/benchmarks.md", "$ .venv/bin/python bench/startup.py"): "takes a minute",
+    ("docs/benchmarks.md", ".venv/bin/python bench/store/queries.py"): "takes minutes",
     ("docs/benchmarks.md", ".venv/bin/python bench/data/validate_cli.py --runs 7"): (
         "takes a minute and sets up Evidently's virtualenv"
     ),

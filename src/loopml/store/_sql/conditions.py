@@ -2,10 +2,11 @@
 PostgreSQL.
 
 A comparison becomes an expression that is true, false, or NULL where SQL cannot
-decide exactly as Python does (a list against a list, a whole number beyond a double's
-53 bits on PostgreSQL, a key SQLite's JSON paths cannot name): SQL's three-valued
-``and``, ``or`` and ``not`` keep the NULL wherever the answer depends on it, and the
-store reads those runs and decides with :func:`loopml.store.query.matches`. A field's
+decide exactly as Python does (a list against a list, ``x in`` a list or table held
+by a run, two fields holding whole numbers beyond a double's 53 bits): SQL's
+three-valued ``and``, ``or`` and ``not`` keep the NULL wherever the answer depends on
+it, and the store reads those runs and decides with
+:func:`loopml.store.query.matches`. A field's
 value is typed at run time — number (a boolean is 1 or 0, as in Python), text, null,
 list, table — and only like is compared with like, as Python does.
 """
@@ -60,9 +61,9 @@ _SQL_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
 }
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_WHOLE = "^-?[0-9]+$"
 # A key SQLite's JSON path can name as '$."key"': printable ASCII but for " and \
 # (JSON text is stored with every other character escaped).
-_WHOLE = "^-?[0-9]+$"
 _PATH_KEY = re.compile(r"[ !#-\[\]-~]*")
 
 

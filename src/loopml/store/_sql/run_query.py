@@ -1,6 +1,6 @@
 """``find_runs`` in the SQL store: filters, conditions on params, tags and latest
 metrics, an order, and pages that start after a given run (keyset paging on the order,
-then start time and id; never OFFSET). A mixin of
+then start time and id; runs are never skipped with an offset). A mixin of
 :class:`~loopml.store._sql.store.SqlStore`.
 
 A condition SQL decides exactly is the query's WHERE; one with comparisons SQL cannot
