@@ -61,9 +61,6 @@ bench-pipeline: $(STAMP)
 bench-tune: $(STAMP)
 	$(BIN)/python bench/tune/run.py
 
-bench-store: $(STAMP)
-	$(BIN)/python bench/store/queries.py
-
 bench-models: $(STAMP)
 	$(BIN)/python bench/models/signature.py
 
@@ -74,6 +71,7 @@ bench-evaluation: $(STAMP)
 
 bench-store: $(STAMP)
 	$(BIN)/python bench/store/changes.py
+	$(BIN)/python bench/store/queries.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
