@@ -121,6 +121,12 @@ def test_models_in_pages(ws: loopml.Workspace, fit: Fit) -> None:
     everything = registry.list_models(workspace=ws)
     assert [found.name for found in everything.items] == ["a", "aa", "b", "c"]
     assert everything.next_cursor is None
+    # each entry as models() gives it, aliases to older versions included
+    ws.store.set_alias("champion", ws.store.get_artifact_version("model", "c", 1).id)
+    ws.store.set_alias("latest-good", ws.store.latest_artifact("model", "a").id)
+    listed = registry.list_models(workspace=ws).items
+    assert listed == sorted(registry.models(workspace=ws), key=lambda found: found.name)
+    assert listed[-1].aliases == {"champion": 1}
 
 
 def test_a_cursor_of_another_listing_is_refused(ws: loopml.Workspace, fit: Fit) -> None:

@@ -122,8 +122,10 @@ def list_datasets(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
     after = None if cursor is None else decode_cursor(cursor, "datasets", ())
-    found = [v for v in datasets(workspace=workspace) if after is None or v.name > after]
-    page = found[:limit]
+    ws = _workspace(workspace)
+    # One more than the page, to know whether another page follows.
+    found = ws.store.latest_artifacts(ArtifactKind.DATASET, after_name=after, limit=limit + 1)
+    page = [DatasetVersion(artifact, ws) for artifact in found[:limit]]
     more = len(found) > limit
     return Page(page, encode_cursor("datasets", (), page[-1].name) if more else None)
 

@@ -231,11 +231,25 @@ def list_models(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
     after = None if cursor is None else decode_cursor(cursor, "models", ())
-    every = sorted(models(workspace=workspace), key=lambda model: model.name)
-    found = [model for model in every if after is None or model.name > after]
-    page = found[:limit]
+    store = workspace_in_use(workspace).store
+    # One more than the page, to know whether another page follows.
+    found = store.latest_artifacts(ArtifactKind.MODEL, after_name=after, limit=limit + 1)
+    page = [_registered(store, latest) for latest in found[:limit]]
     more = len(found) > limit
     return Page(page, encode_cursor("models", (), page[-1].name) if more else None)
+
+
+def _registered(store: MetadataStore, latest: Artifact) -> RegisteredModel:
+    """The model whose latest version is ``latest``, read without its older versions."""
+    aliases = store.aliases(kind=ArtifactKind.MODEL, name=latest.name)
+    pointing = {
+        a.alias: latest.version
+        if a.artifact_id == latest.id
+        else store.get_artifact(a.artifact_id).version
+        for a in aliases
+    }
+    version = ModelVersion(latest, _alias_names(aliases, latest))
+    return RegisteredModel(latest.name, latest.version, version, pointing)
 
 
 def _alias_names(aliases: Iterable[Alias], artifact: Artifact) -> tuple[str, ...]:

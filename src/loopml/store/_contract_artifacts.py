@@ -51,5 +51,18 @@ class ArtifactStore(abc.ABC):
         name: str | None = None,
         digest: str | None = None,
         limit: int | None = None,
+        after: str | None = None,
     ) -> list[Artifact]:
-        """Artifacts matching every filter given."""
+        """Artifacts matching every filter given, by kind, name and version; with
+        ``after`` (an artifact's id; NotFound when there is none), only those that come
+        after that artifact in this order, so that a page ends with an artifact and the
+        next one starts after it, and artifacts made in between do not shift the pages.
+        Names order by code point, as Python compares text."""
+
+    @abc.abstractmethod
+    def latest_artifacts(
+        self, kind: str, *, after_name: str | None = None, limit: int | None = None
+    ) -> list[Artifact]:
+        """The highest version of every name of ``kind``, by name (in code point order);
+        with ``after_name``, only the names after it: one page of a listing by name
+        (the registered models, the datasets), read without reading older versions."""

@@ -263,6 +263,18 @@ def check_moves(
     return dict(moves), dict(expected)
 
 
+def page_name(after_name: object) -> str | None:
+    """The name a page of a listing by name starts after, checked as a store holds it."""
+    if after_name is None:
+        return None
+    if not isinstance(after_name, str):
+        raise InvalidInput(
+            f"after_name {after_name!r} is not text: give the last name of the page before",
+            field="after_name",
+        )
+    return check_text("after_name", after_name)
+
+
 def not_a_version(artifact_id: str, found_kind: str, found_name: str, kind: str, name: str) -> str:
     """Why ``move_aliases`` refuses a target of another ``(kind, name)``."""
     return (

@@ -180,6 +180,53 @@ class StoreContract(
         ]
         assert len(store.find_artifacts(name="a", limit=1)) == 1
 
+    def test_artifacts_are_read_a_page_at_a_time(self, store: MetadataStore) -> None:
+        # Names that sort apart by code point and by a language's collation.
+        for name in ("b", "B", "a-2", "a_1", "\u00e9t\u00e9", "z"):
+            for digest in (DIGEST, OTHER):
+                store.create_artifact(kind="dataset", name=name, digest=digest, size=1)
+        store.create_artifact(kind="model", name="m", digest=DIGEST, size=1)
+        every = store.find_artifacts()
+        assert [a.name for a in every[:-1]] == sorted(a.name for a in every[:-1])
+        pages, after = [], None
+        while True:
+            page = store.find_artifacts(limit=3, after=after)
+            if not page:
+                break
+            pages.append(page)
+            after = page[-1].id
+            store.create_artifact(kind="dataset", name="A", digest=DIGEST, size=1)  # before
+        assert [a for page in pages for a in page] == every
+        assert store.find_artifacts(kind="model", after=every[0].id) == [every[-1]]
+        with pytest.raises(NotFound):
+            store.find_artifacts(after="no-such-artifact")
+
+    def test_latest_artifacts_list_names_a_page_at_a_time(self, store: MetadataStore) -> None:
+        names = ["b", "B", "a-2", "a_1", "\u00e9t\u00e9", "z"]
+        for count, name in enumerate(names, start=1):
+            for _ in range(count):
+                store.create_artifact(kind="dataset", name=name, digest=DIGEST, size=1)
+        store.create_artifact(kind="model", name="c", digest=DIGEST, size=1)
+        latest = store.latest_artifacts("dataset")
+        assert [(a.name, a.version) for a in latest] == sorted(
+            (name, count) for count, name in enumerate(names, start=1)
+        )
+        assert latest == [store.latest_artifact("dataset", a.name) for a in latest]
+        pages, after = [], None
+        while True:
+            page = store.latest_artifacts("dataset", after_name=after, limit=4)
+            if not page:
+                break
+            pages.append(page)
+            after = page[-1].name
+        assert [len(page) for page in pages] == [4, 2]
+        assert [a for page in pages for a in page] == latest
+        assert store.latest_artifacts("dataset", after_name="\uffff") == []
+        assert [a.name for a in store.latest_artifacts("model")] == ["c"]
+        assert store.latest_artifacts("nothing") == []
+        with pytest.raises(InvalidInput):
+            store.latest_artifacts("dataset", after_name="a\x00")
+
     def test_output_event_is_written_with_the_artifact(self, store: MetadataStore) -> None:
         run = store.create_run(kind="step", name="featurize")
         artifact = store.create_artifact(

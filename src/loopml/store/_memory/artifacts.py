@@ -9,7 +9,14 @@ from typing import Any
 from loopml._time import now_us
 from loopml.errors import NotFound
 from loopml.store import _rows
-from loopml.store._memory.tables import LOCK, Tables, fresh, require_artifact, require_run
+from loopml.store._memory.tables import (
+    LOCK,
+    Row,
+    Tables,
+    fresh,
+    require_artifact,
+    require_run,
+)
 from loopml.store._records import Artifact, Direction
 from loopml.store.values import INT32, check_limit, in_range
 
@@ -75,21 +82,45 @@ class Artifacts:
         name: str | None = None,
         digest: str | None = None,
         limit: int | None = None,
+        after: str | None = None,
     ) -> list[Artifact]:
         limit = check_limit(limit)
         wanted = {"kind": kind, "name": name, "digest": digest}
         filters = {column: value for column, value in wanted.items() if value is not None}
         with LOCK:
+            start = None if after is None else _order(require_artifact(self._tables, after))
             found = [
                 row
                 for row in self._tables.artifacts.values()
                 if all(row[column] == value for column, value in filters.items())
+                and (start is None or _order(row) > start)
             ]
-            found.sort(key=lambda row: (row["kind"], row["name"], row["version"]))
+            found.sort(key=_order)
             return [fresh(_rows.artifact_record, row) for row in found[:limit]]
+
+    def latest_artifacts(
+        self, kind: str, *, after_name: str | None = None, limit: int | None = None
+    ) -> list[Artifact]:
+        after_name = _rows.page_name(after_name)
+        limit = check_limit(limit)
+        with LOCK:
+            names = sorted(
+                name
+                for (of_kind, name) in self._tables.versions
+                if of_kind == kind and (after_name is None or name > after_name)
+            )[:limit]
+            return [
+                fresh(_rows.artifact_record, self._tables.artifacts[ids[-1]])
+                for ids in (self._tables.versions[(kind, name)] for name in names)
+            ]
 
     def _ids_of(self, kind: str, name: str) -> list[str]:
         """The ids of the versions of ``(kind, name)``, v1 first."""
         if not isinstance(kind, str) or not isinstance(name, str):
             return []
         return self._tables.versions.get((kind, name), [])
+
+
+def _order(row: Row) -> tuple[str, str, int]:
+    """Where an artifact comes in a listing: by kind, name and version."""
+    return row["kind"], row["name"], row["version"]

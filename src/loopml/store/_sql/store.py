@@ -137,17 +137,58 @@ class SqlStore(Aliases, Changes, Schedules, Tracking, RunQueries, MetadataStore)
         name: str | None = None,
         digest: str | None = None,
         limit: int | None = None,
+        after: str | None = None,
     ) -> list[Artifact]:
-        query = sa.select(t.artifacts).order_by(
-            t.artifacts.c.kind, t.artifacts.c.name, t.artifacts.c.version
-        )
+        a = t.artifacts.c
+        kind_text, name_text = self._text(a.kind), self._text(a.name)
+        query = sa.select(t.artifacts).order_by(kind_text, name_text, a.version)
         for column, value in (("kind", kind), ("name", name), ("digest", digest)):
             if value is not None:
-                query = query.where(t.artifacts.c[column] == value)
+                query = query.where(a[column] == value)
         limit = check_limit(limit)
+        if after is not None:
+            start = self.get_artifact(after)
+            query = query.where(
+                sa.tuple_(kind_text, name_text, a.version)
+                > sa.tuple_(
+                    self._text(sa.literal(start.kind)),
+                    self._text(sa.literal(start.name)),
+                    sa.literal(start.version),
+                )
+            )
         if limit is not None:
             query = query.limit(limit)
         return [_artifact(row) for row in self._select(query)]
+
+    def latest_artifacts(
+        self, kind: str, *, after_name: str | None = None, limit: int | None = None
+    ) -> list[Artifact]:
+        after_name = _rows.page_name(after_name)
+        limit = check_limit(limit)
+        a = t.artifacts.c
+        newest = (
+            sa.select(a.name, sa.func.max(a.version).label("version"))
+            .where(a.kind == str(kind))
+            .group_by(a.name)
+        )
+        if after_name is not None:
+            newest = newest.where(self._text(a.name) > self._text(sa.literal(after_name)))
+        latest = newest.subquery()
+        query = (
+            sa.select(t.artifacts)
+            .join(latest, sa.and_(a.name == latest.c.name, a.version == latest.c.version))
+            .where(a.kind == str(kind))
+            .order_by(self._text(a.name))
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [_artifact(row) for row in self._select(query)]
+
+    def _text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """``column`` compared in code point order, as Python compares text: PostgreSQL
+        would otherwise use its database's collation."""
+        postgres = self._engine.dialect.name == "postgresql"
+        return sa.collate(column, "C") if postgres else column
 
     def _latest_version(self, kind: str, name: str) -> int | None:
         rows = self._select(
