@@ -16,7 +16,7 @@ from loopml.errors import LoopmlError
 
 # The decorators take the names `loopml.pipeline` and `loopml.step`; the subpackage is
 # still imported as `from loopml.pipeline import ...`.
-from loopml.pipeline._graph import pipeline, step
+from loopml.pipeline import pipeline, step
 from loopml.workspace import Workspace, init, workspace
 
 _TRACKING = (

@@ -14,8 +14,7 @@ from loopml.cli._options import JSON
 from loopml.cli._output import print_json
 
 if TYPE_CHECKING:
-    from loopml.pipeline import Pipeline
-    from loopml.pipeline._run import StepResult
+    from loopml.pipeline import Pipeline, StepResult
 
 PIPELINE_FAILED = 1
 TARGET = typer.Argument(

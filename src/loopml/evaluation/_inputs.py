@@ -81,8 +81,7 @@ def _check_predict(model: Any, what: str) -> None:
 
 def read(data: Any, workspace: WorkspaceGetter, what: str = "data") -> Table:
     """A dataset ref, a DatasetVersion, or a pandas/Polars DataFrame or Arrow table."""
-    from loopml.data import DatasetVersion
-    from loopml.data._read import as_polars
+    from loopml.data import DatasetVersion, as_polars
 
     if isinstance(data, str):
         from loopml.data._api import read_version

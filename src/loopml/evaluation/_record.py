@@ -103,7 +103,7 @@ def evaluation_rows(ws: Workspace, evaluation: Artifact) -> Any:
         return None
     rows = ws.store.get_artifact(data_id)
     if rows.kind == ArtifactKind.DATASET:
-        from loopml.data._versions import DatasetVersion
+        from loopml.data import DatasetVersion
 
         return DatasetVersion(rows, ws)
     from loopml.pipeline._run import load_output

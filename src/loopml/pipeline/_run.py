@@ -105,7 +105,7 @@ class PipelineResult:
 
 def load_output(ws: Workspace, artifact: Artifact) -> Any:
     from loopml._serialize import load
-    from loopml.data._versions import DatasetVersion
+    from loopml.data import DatasetVersion
 
     meta = artifact.metadata
     what = f"{artifact.kind} {artifact.ref}"
@@ -390,7 +390,7 @@ def _run_or_reuse(
 def _arguments(
     context: _Context, node: Node, params: dict[str, Any], inputs: dict[str, Artifact]
 ) -> dict[str, Any]:
-    from loopml.data._versions import DatasetVersion
+    from loopml.data import DatasetVersion
     from loopml.pipeline._convert import convert, hints
 
     annotations = hints(node.step.func)

@@ -17,8 +17,7 @@ from loopml._version import __version__
 from loopml.pipeline._graph import Output, step
 
 if TYPE_CHECKING:
-    from loopml.data._checks import ValidationRecord
-    from loopml.data._versions import DatasetVersion
+    from loopml.data import DatasetVersion, ValidationRecord
 
 
 class DataInvalid(Exception):

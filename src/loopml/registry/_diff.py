@@ -159,7 +159,7 @@ def _inputs(old: Artifact, new: Artifact, notes: list[str]) -> list[str] | None:
 
 def _evaluation(ws: Workspace, model: Artifact) -> tuple[Artifact, Evaluation] | None:
     from loopml.errors import NotFound
-    from loopml.evaluation._record import load_evaluation
+    from loopml.evaluation import load_evaluation
 
     evaluation_id = model.metadata.get(EVALUATION_KEY)
     if not isinstance(evaluation_id, str):

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    from loopml.evaluation._baseline import Baseline as Baseline
-    from loopml.evaluation._baseline import baseline as baseline
-    from loopml.evaluation._baseline import log_baseline as log_baseline
-    from loopml.evaluation._metrics import classification_metrics as classification_metrics
-    from loopml.evaluation._metrics import regression_metrics as regression_metrics
+    from loopml.evaluation import Baseline as Baseline
+    from loopml.evaluation import baseline as baseline
+    from loopml.evaluation import classification_metrics as classification_metrics
+    from loopml.evaluation import log_baseline as log_baseline
+    from loopml.evaluation import regression_metrics as regression_metrics
     from loopml.training._continue import Retrained as Retrained
     from loopml.training._continue import Update as Update
     from loopml.training._continue import retrain as retrain
