@@ -11,7 +11,7 @@ import loopml
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import RunStatus
 from loopml.store.query import Compare, Constant, Field, RunOrder
-from loopml.tracking import Page, RunSummary, find_run, run_detail, search_runs
+from loopml.tracking import Page, RunSummary, compare_runs, find_run, run_detail, search_runs
 
 
 @pytest.fixture
@@ -166,3 +166,28 @@ def test_the_detail_of_a_run(ws, trained, tmp_path: Path) -> None:
     assert [child["name"] for child in shown["children"]] == ["fold"]
     parent = run_detail(trained["C=0.9"], workspace=ws)
     assert [child.id for child in parent.children] == [trained["child"]]
+
+
+def test_compare_runs_lines_up_every_param_and_latest_metric(
+    ws: loopml.Workspace, trained: dict[str, str]
+) -> None:
+    compared = compare_runs([trained["C=0.2"], trained["failed"][-12:]], workspace=ws)
+    assert [summary.run.id for summary in compared.runs] == [trained["C=0.2"], trained["failed"]]
+    fields = dict(compared.fields)
+    assert [name for name, _ in compared.fields] == ["status", "seconds", "params.C", "metrics.auc"]
+    assert fields["status"] == ["succeeded", "failed"]
+    assert fields["params.C"] == [0.2, None]
+    assert fields["metrics.auc"] == [pytest.approx(0.52), None]
+    assert compared.differs("params.C")
+    same = compare_runs([trained["C=0.3"], trained["C=0.3"]], workspace=ws)
+    assert not same.differs("params.C")
+    assert not same.differs("metrics.auc")
+
+
+def test_compare_runs_needs_two(ws: loopml.Workspace, trained: dict[str, str]) -> None:
+    for refs in ([trained["C=0.2"]], trained["C=0.2"]):
+        with pytest.raises(InvalidInput) as error:
+            compare_runs(refs, workspace=ws)
+        assert error.value.field == "refs"
+    with pytest.raises(NotFound):
+        compare_runs([trained["C=0.2"], "000000000000"], workspace=ws)

@@ -13,7 +13,7 @@ from loopml.cli._options import JSON, example
 from loopml.cli._output import Column, console, print_json, print_table
 
 if TYPE_CHECKING:
-    from loopml.store import MetadataStore, Run
+    pass
 
 app = typer.Typer(
     help="Runs: list, show and compare.",
@@ -149,44 +149,32 @@ def compare(
       loopml runs compare 3f9c2a61b0d4 8e41d07c55aa
     """
     from loopml.errors import InvalidInput
+    from loopml.tracking import compare_runs
     from loopml.workspace import workspace
 
     if len(run_refs) < 2:
         raise InvalidInput("runs compare needs two or more runs; give their ids")
     with workspace() as ws:
-        runs = [resolve_run(ws.store, ref) for ref in run_refs]
-        metrics = ws.store.latest_metrics([run.id for run in runs])
-    rows = [_row(run, metrics.get(run.id, {})) for run in runs]
-    lines: list[tuple[str, list[Any]]] = [("status", [r["status"] for r in rows])]
-    lines.append(("took", [_duration(r["seconds"]) for r in rows]))
-    for section in ("params", "metrics"):
-        keys = sorted({key for row in rows for key in row[section]})
-        lines += [(f"{section}.{key}", [row[section].get(key) for row in rows]) for key in keys]
+        compared = compare_runs(run_refs, workspace=ws)
+    lines = [
+        ("took", [_duration(s) for s in values]) if name == "seconds" else (name, values)
+        for name, values in compared.fields
+    ]
     if as_json:
-        print_json({"runs": [r["id"] for r in rows], **dict(lines)})
+        print_json({"runs": [summary.run.id for summary in compared.runs], **dict(lines)})
         return
     columns = [Column("", keep=True)]
-    columns += [Column(f"{r['name']}\n{short_id(r['id'])}", keep=True) for r in rows]
+    columns += [
+        Column(f"{summary.run.name}\n{short_id(summary.run.id)}", keep=True)
+        for summary in compared.runs
+    ]
     table = []
-    for name, values in lines:
+    for name, values in lines:  # what is shown differs, not only what is stored
         differs = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
         cells = ["-" if v is None else _value(v) for v in values]
         table.append((f"* {name}" if differs else f"  {name}", *cells))
     print_table(columns, table)
     typer.echo("* differs between the runs")
-
-
-def resolve_run(store: MetadataStore, ref: str) -> Run:
-    """The run whose id is ``ref`` or ends with it (as ids are shown), or a clear error."""
-    from loopml.tracking._search import run_by_ref
-
-    return run_by_ref(store, ref)
-
-
-def _row(run: Run, metrics: dict[str, float]) -> dict[str, Any]:
-    from loopml.tracking import RunSummary
-
-    return RunSummary(run, metrics).to_dict()
 
 
 def _value(value: Any) -> str:

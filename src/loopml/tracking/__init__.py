@@ -30,7 +30,7 @@ from loopml.tracking._active import (
     install_exit_hooks,
     start_run,
 )
-from loopml.tracking._detail import RunDetail, run_detail
+from loopml.tracking._detail import RunComparison, RunDetail, compare_runs, run_detail
 from loopml.tracking._log import (
     flush,
     log_artifact,
@@ -45,9 +45,11 @@ from loopml.tracking._search import RunSummary, find_run, search_runs
 __all__ = [
     "ActiveRun",
     "Page",
+    "RunComparison",
     "RunDetail",
     "RunSummary",
     "active_run",
+    "compare_runs",
     "end_run",
     "find_run",
     "flush",

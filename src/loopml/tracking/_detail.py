@@ -1,6 +1,7 @@
 """Everything about one run, as ``loopml runs show`` prints it and a UI shows it: its
 fields, parameters, tags, code and environment, each metric's history in brief, what
-it read and wrote, and its children.
+it read and wrote, and its children; and runs side by side, as ``loopml runs compare``
+prints them.
 
 >>> import loopml, tempfile
 >>> with loopml.init(tempfile.mkdtemp()) as ws:
@@ -14,13 +15,16 @@ it read and wrote, and its children.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from loopml.errors import InvalidInput
 from loopml.store import Artifact, Event, Run
 from loopml.store.query import run_row
 from loopml.tracking._active import workspace_in_use
-from loopml.tracking._search import run_by_ref
+from loopml.tracking._search import RunSummary, run_by_ref
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace
@@ -78,3 +82,40 @@ def run_detail(ref: str, *, workspace: Workspace | None = None) -> RunDetail:
     artifacts = {event.artifact_id: store.get_artifact(event.artifact_id) for event in events}
     children = store.find_runs(parent_id=run.id)
     return RunDetail(run, history, [(e, artifacts[e.artifact_id]) for e in events], children)
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Runs side by side: ``fields`` holds, in order, each field's name and its value
+    in each run (None where a run lacks it): ``status``, ``seconds``, then every
+    parameter (``params.C``) and every latest metric (``metrics.auc``), by key."""
+
+    runs: list[RunSummary]
+    fields: list[tuple[str, list[Any]]]
+
+    def differs(self, field: str) -> bool:
+        """Whether the runs' values of ``field`` are not all the same."""
+        values = dict(self.fields)[field]
+        return len({json.dumps(value, sort_keys=True, default=str) for value in values}) > 1
+
+
+def compare_runs(refs: Sequence[str], *, workspace: Workspace | None = None) -> RunComparison:
+    """The runs ``refs`` name (ids, or their last characters), side by side: see
+    :class:`RunComparison`."""
+    if isinstance(refs, str) or len(refs) < 2:
+        raise InvalidInput("comparing runs needs two or more of them; give their ids", field="refs")
+    store = workspace_in_use(workspace).store
+    runs = [run_by_ref(store, ref) for ref in refs]
+    metrics = store.latest_metrics([run.id for run in runs])
+    summaries = [RunSummary(run, metrics.get(run.id, {})) for run in runs]
+    fields: list[tuple[str, list[Any]]] = [
+        ("status", [summary.run.status.value for summary in summaries]),
+        ("seconds", [summary.seconds for summary in summaries]),
+    ]
+    for section in ("params", "metrics"):
+        values = [
+            summary.run.params if section == "params" else summary.metrics for summary in summaries
+        ]
+        keys = sorted({key for each in values for key in each})
+        fields += [(f"{section}.{key}", [each.get(key) for each in values]) for key in keys]
+    return RunComparison(summaries, fields)
