@@ -113,3 +113,20 @@ def test_exit_hooks_are_installed_by_a_script_not_by_a_strict_process(
         check=True,
     ).stdout.splitlines()
     assert out == [before, "False False"]
+
+
+def test_a_run_started_beside_a_scripts_own_run_is_not_its_child(
+    two: tuple[loopml.Workspace, ...],
+) -> None:
+    here, _ = two
+    loopml.log_metric("loss", 0.5)  # starts the script's own run, in the current folder
+    try:
+        script = loopml.active_run()
+        assert script is not None
+        with loopml.start_run("fit", record_origin=False) as run:
+            assert loopml.active_run() is run
+        assert run.run.parent_id is None
+        assert loopml.active_run() is script  # the script's run is active again after it
+    finally:
+        loopml.end_run()
+    assert here.store.get_run(script.id).status.value == "succeeded"

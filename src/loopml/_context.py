@@ -58,6 +58,11 @@ def leave_run(token: contextvars.Token[RunInContext | None]) -> None:
     _RUN.reset(token)
 
 
+def entered_run() -> RunInContext | None:
+    """The run of the innermost run block or step, if any (not the script's own run)."""
+    return _RUN.get()
+
+
 def set_script_run(run: RunInContext | None) -> None:
     """The run a script's ``log_*`` calls started, active wherever no other run is."""
     global _script_run

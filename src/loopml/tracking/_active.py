@@ -216,7 +216,7 @@ def start_run(
     most 0.2 s later, and at exit): for many short runs, where two writes each would
     cost more than the work; a process killed with SIGKILL loses the deferred runs not
     yet written."""
-    around = active_run()
+    around = cast("ActiveRun | None", _context.entered_run())  # a script's run has no children
     ws = _context.workspace_in_use(workspace)  # one found is kept open for the process
     if parent is None and around is not None:
         parent = around.id
