@@ -107,6 +107,23 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
             assert backfilled.created_at == champion.updated_at
         store.set_alias("challenger", model.id, actor="later", reason="after the upgrade")
         assert store.change_counter() > counted
+        if revision >= "0006":
+            saved_deployment = store.get_deployment("saved")
+            assert saved_deployment.revision == 2
+            assert saved_deployment.policy == {
+                "split": {"saved@champion": 0.9, "saved@challenger": 0.1}
+            }
+            assert [
+                (c.revision, c.action, c.actor, c.reason) for c in store.deployment_history("saved")
+            ] == [
+                (2, "updated", "saver", "try the challenger"),
+                (1, "created", "saver", "first deployment"),
+            ]
+        else:  # the tables a store before 0006 gains on upgrade are there, and empty
+            assert store.deployments() == []
+            assert store.deployment_history("saved") == []
+        store.set_deployment("after-the-upgrade", {"model": "saved@champion"}, expected_revision=0)
+        assert store.get_deployment("after-the-upgrade").revision == 1
         newest = store.alias_history("model", "saved")[0]
         assert (newest.alias, newest.actor, newest.reason) == (
             "challenger",

@@ -15,7 +15,12 @@ Immutability
     transaction that changes the alias; setting an alias where it points already
     changes nothing and records nothing. A :class:`Schedule` keeps its name,
     target, params and cadence; only its ``next_due_at`` (when it is claimed) and its
-    ``last_*`` fields (when a run is recorded) change.
+    ``last_*`` fields (when a run is recorded) change. A :class:`Deployment` changes
+    its policy; every change — created, updated, deleted — is kept as a
+    :class:`DeploymentChange` with the policy before and after, append-only, written in
+    the transaction that makes it; its ``revision`` grows by one with each change, so
+    the history of a name replays to its current policy. Setting the policy a
+    deployment has already changes and records nothing.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -37,13 +42,16 @@ Concurrency
     points where the caller expects, else it writes nothing and raises
     :class:`~loopml.errors.Conflict`; so callers that read aliases, decide and move
     them (promotion, rollback) cannot interleave, and concurrent moves leave a history
-    in which every event starts where the one before it ended.
+    in which every event starts where the one before it ended. ``set_deployment`` and
+    ``delete_deployment`` with ``expected_revision`` are compare-and-sets in the same
+    way, on the deployment's revision.
 
 Changes
     ``change_counter()`` is one cheap read that tells a poller whether anything was
     written: a whole number that grows in every transaction that writes a record
     (an artifact, a run, its finish, tags or params, metrics, events, an alias move,
-    an alert, a schedule created, claimed, recorded or deleted), becomes visible with
+    an alert, a schedule created, claimed, recorded or deleted, a deployment set
+    or deleted), becomes visible with
     that transaction's records and never with fewer, never goes back, and is the same
     for every process reading the store. Reads, and calls that change nothing, leave
     it as it is. By how much it grows is not part of the contract: compare, do not
@@ -53,8 +61,8 @@ Returned records
     Records are frozen snapshots taken at the time of the call, sharing no value
     with the store: changing a record's params or metadata changes nothing stored.
     Lists come in a stable order: artifacts by kind, name, version; runs and events
-    oldest first; metrics by key, step, time; alerts and alias events newest first;
-    schedules by name.
+    oldest first; metrics by key, step, time; alerts, alias events and deployment changes newest
+    first; schedules and deployments by name.
 
 Values
     A value either backend cannot hold is refused before anything is written: whole
@@ -77,14 +85,17 @@ import abc
 from loopml.store._contract_alerts import AlertStore
 from loopml.store._contract_aliases import AliasStore
 from loopml.store._contract_artifacts import ArtifactStore
+from loopml.store._contract_deployments import DeploymentStore
 from loopml.store._contract_runs import RunStore
 from loopml.store._contract_schedules import ScheduleStore
 from loopml.store._records import StoreInfo
 
 
-class MetadataStore(ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleStore):
-    """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts and
-    schedules, one part of the contract per domain."""
+class MetadataStore(
+    ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleStore, DeploymentStore
+):
+    """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts,
+    schedules and deployments, one part of the contract per domain."""
 
     url: str
 

@@ -137,6 +137,47 @@ class AliasEvent:
         return "set" if self.from_artifact_id is None else "moved"
 
 
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A named endpoint and its routing policy over model versions.
+
+    ``policy`` is a JSON document the store keeps as it is given; what it means is the
+    server's business. ``revision`` grows by one with every change of the deployment
+    (and keeps growing when a deleted one is made anew); ``actor`` made the latest.
+    """
+
+    name: str
+    policy: JSONDict
+    revision: int
+    updated_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentChange:
+    """One change of a deployment, kept for audit: who (``actor``) changed it, when, why,
+    and its policy before and after.
+
+    ``revision`` is the deployment's revision after the change. ``previous_policy`` is
+    None when the deployment was created, ``policy`` None when it was deleted.
+    """
+
+    name: str
+    revision: int
+    previous_policy: JSONDict | None
+    policy: JSONDict | None
+    actor: str
+    reason: str | None
+    created_at: datetime
+
+    @property
+    def action(self) -> str:
+        """``created``, ``updated`` or ``deleted``."""
+        if self.policy is None:
+            return "deleted"
+        return "created" if self.previous_policy is None else "updated"
+
+
 class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"

@@ -7,6 +7,7 @@ from loopml.store._base import MetadataStore
 from loopml.store._memory.alerts import Alerts
 from loopml.store._memory.aliases import Aliases
 from loopml.store._memory.artifacts import Artifacts
+from loopml.store._memory.deployments import Deployments
 from loopml.store._memory.lineage import Lineage
 from loopml.store._memory.runs import Runs
 from loopml.store._memory.schedules import Schedules
@@ -18,7 +19,7 @@ from loopml.store._records import StoreInfo
 REVISION = "memory"
 
 
-class MemoryStore(Artifacts, Runs, Lineage, Aliases, Alerts, Schedules, MetadataStore):
+class MemoryStore(Artifacts, Runs, Lineage, Aliases, Alerts, Schedules, Deployments, MetadataStore):
     """A :class:`MetadataStore` whose records live in this process's memory.
 
     Every store opened under one name shares its tables, as connections to one

@@ -46,6 +46,8 @@ class Tables:
     alias_events: list[Row] = field(default_factory=list)  # oldest first
     alerts: dict[str, Row] = field(default_factory=dict)
     schedules: dict[str, Row] = field(default_factory=dict)
+    deployments: dict[str, Row] = field(default_factory=dict)
+    deployment_changes: list[Row] = field(default_factory=list)  # oldest first
     row_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     changes: int = 0  # the change counter: one more for every call that writes
 

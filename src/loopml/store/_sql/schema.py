@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -163,6 +163,32 @@ schedules = sa.Table(
         "(every_seconds IS NULL) <> (cron IS NULL)", name="ck_schedules_one_cadence"
     ),
     sa.Index("ix_schedules_next_due_at", "next_due_at"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("policy", JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+)
+
+deployment_changes = sa.Table(
+    "deployment_changes",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    # the deployment's revision after the change: one change per revision of a name
+    sa.Column("revision", sa.Integer, nullable=False),
+    # NULL: the deployment was created (previous) or deleted (policy).
+    sa.Column("previous_policy", JSON, nullable=True),
+    sa.Column("policy", JSON, nullable=True),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("name", "revision", name="uq_deployment_changes_name_revision"),
 )
 
 # One row (id 1): a number every writing transaction adds one to, for pollers.
