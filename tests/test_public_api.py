@@ -33,6 +33,7 @@ PUBLIC = [
     "loopml.testing",
     "loopml.testing.alias_contract",
     "loopml.testing.change_contract",
+    "loopml.testing.deployment_contract",
     "loopml.testing.run_contract",
     "loopml.testing.run_query_contract",
     "loopml.testing.schedule_contract",

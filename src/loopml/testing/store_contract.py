@@ -48,6 +48,7 @@ from loopml.store import (
 )
 from loopml.testing.alias_contract import AliasContract
 from loopml.testing.change_contract import ChangeContract
+from loopml.testing.deployment_contract import DeploymentContract
 from loopml.testing.run_contract import RunContract
 from loopml.testing.run_query_contract import RunQueryContract
 from loopml.testing.schedule_contract import ScheduleContract
@@ -82,14 +83,21 @@ class StoreCapabilities:
 
 
 class StoreContract(
-    RunContract, RunQueryContract, AliasContract, ChangeContract, ScheduleContract, ValueContract
+    RunContract,
+    RunQueryContract,
+    AliasContract,
+    ChangeContract,
+    ScheduleContract,
+    DeploymentContract,
+    ValueContract,
 ):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
     :class:`~loopml.testing.run_contract.RunContract`, of run queries in
     :class:`~loopml.testing.run_query_contract.RunQueryContract`, of aliases in
     :class:`~loopml.testing.alias_contract.AliasContract`, of the change counter in
     :class:`~loopml.testing.change_contract.ChangeContract`, of schedules in
-    :class:`~loopml.testing.schedule_contract.ScheduleContract`, of values in
+    :class:`~loopml.testing.schedule_contract.ScheduleContract`, of deployments in
+    :class:`~loopml.testing.deployment_contract.DeploymentContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 
     @pytest.fixture
