@@ -174,7 +174,8 @@ class DeploymentContract:
             store.set_deployment("churn", CHAMPION, actor="")
         with pytest.raises(InvalidInput, match="reason"):
             store.set_deployment("churn", CHAMPION, reason="x" * 5000)
-        for revision in (-1, 2**40, "1", True):
+        bad_revisions: list[Any] = [-1, 2**40, "1", True]
+        for revision in bad_revisions:
             with pytest.raises(InvalidInput, match="expected_revision"):
                 store.set_deployment("churn", CHAMPION, expected_revision=revision)
         assert store.deployments() == []
