@@ -26,6 +26,7 @@ def test_init_then_info(cli, tmp_path: Path) -> None:
         "aliases": 0,
         "alerts": 0,
         "schedules": 0,
+        "deployments": 0,
     }
 
 

@@ -325,6 +325,7 @@ class StoreContract(
         store.create_schedule(
             name="hourly", target="p.py:p", resolved_target="/p.py:p", every_seconds=3600
         )
+        store.set_deployment("churn", {"model": "churn@champion"})
         info = store.info()
         assert info.counts == {
             "artifacts": 1,
@@ -334,6 +335,7 @@ class StoreContract(
             "aliases": 0,
             "alerts": 1,
             "schedules": 1,
+            "deployments": 1,
         }
         assert info.schema_revision != "none"
 

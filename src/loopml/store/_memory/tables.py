@@ -65,6 +65,7 @@ class Tables:
             "aliases": len(self.aliases),
             "alerts": len(self.alerts),
             "schedules": len(self.schedules),
+            "deployments": len(self.deployments),
         }
 
 

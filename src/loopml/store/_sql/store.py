@@ -447,6 +447,7 @@ class SqlStore(Aliases, Changes, Deployments, Schedules, Tracking, RunQueries, M
                         t.aliases,
                         t.alerts,
                         t.schedules,
+                        t.deployments,
                     )
                 }
                 revision = current_revision(c) or "none"
