@@ -22,6 +22,9 @@ from typing import Any, Generic, TypeVar
 
 from loopml.errors import InvalidInput
 
+# The largest page a store can count to: its whole numbers are 64-bit.
+_MOST = 2**63 - 1
+
 T = TypeVar("T")
 
 _VERSION = 1
@@ -40,6 +43,18 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def page_limit(limit: int) -> int:
+    """``limit``, the size of a page, if it is a whole number a store can count to."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
+    if not 1 <= limit <= _MOST:
+        raise InvalidInput(
+            f"limit {limit} is out of range: give a whole number from 1 to {_MOST}",
+            field="limit",
+        )
+    return limit
 
 
 def query_digest(query: Any) -> str:

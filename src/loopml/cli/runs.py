@@ -150,6 +150,7 @@ def compare(
     """
     from loopml.errors import InvalidInput
     from loopml.tracking import compare_runs
+    from loopml.tracking._detail import differ
     from loopml.workspace import workspace
 
     if len(run_refs) < 2:
@@ -170,9 +171,8 @@ def compare(
     ]
     table = []
     for name, values in lines:  # what is shown differs, not only what is stored
-        differs = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
         cells = ["-" if v is None else _value(v) for v in values]
-        table.append((f"* {name}" if differs else f"  {name}", *cells))
+        table.append((f"* {name}" if differ(values) else f"  {name}", *cells))
     print_table(columns, table)
     typer.echo("* differs between the runs")
 

@@ -116,11 +116,9 @@ def list_datasets(
     ``limit`` at a time: give the page's ``next_cursor`` back as ``cursor`` for the
     datasets after it (a page starts after the last name of the one before, so datasets
     added meanwhile do not shift the pages)."""
-    from loopml._paging import Page, decode_cursor, encode_cursor
-    from loopml.errors import InvalidInput
+    from loopml._paging import Page, decode_cursor, encode_cursor, page_limit
 
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
+    limit = page_limit(limit)
     after = None if cursor is None else decode_cursor(cursor, "datasets", ())
     ws = _workspace(workspace)
     # One more than the page, to know whether another page follows.

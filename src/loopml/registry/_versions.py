@@ -226,10 +226,9 @@ def list_models(
     the page's ``next_cursor`` back as ``cursor`` for the models after it (a page
     starts after the last name of the one before, so models registered meanwhile do not
     shift the pages)."""
-    from loopml._paging import Page, decode_cursor, encode_cursor
+    from loopml._paging import Page, decode_cursor, encode_cursor, page_limit
 
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
+    limit = page_limit(limit)
     after = None if cursor is None else decode_cursor(cursor, "models", ())
     store = workspace_in_use(workspace).store
     # One more than the page, to know whether another page follows.

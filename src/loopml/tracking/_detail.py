@@ -95,8 +95,12 @@ class RunComparison:
 
     def differs(self, field: str) -> bool:
         """Whether the runs' values of ``field`` are not all the same."""
-        values = dict(self.fields)[field]
-        return len({json.dumps(value, sort_keys=True, default=str) for value in values}) > 1
+        return differ(dict(self.fields)[field])
+
+
+def differ(values: Sequence[Any]) -> bool:
+    """Whether ``values`` are not all the same (compared as JSON, so 1 and 1.0 agree)."""
+    return len({json.dumps(value, sort_keys=True, default=str) for value in values}) > 1
 
 
 def compare_runs(refs: Sequence[str], *, workspace: Workspace | None = None) -> RunComparison:

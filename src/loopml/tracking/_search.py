@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopml._paging import Page, decode_cursor, encode_cursor
+from loopml._paging import Page, decode_cursor, encode_cursor, page_limit
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import Run, RunStatus
 from loopml.store.query import Condition, RunOrder, run_row
@@ -108,7 +108,7 @@ def search_runs(
     wanted = _status(status) if status is not None else None
     store = workspace_in_use(workspace).store
     parent_id = run_by_ref(store, parent, field="parent").id if parent is not None else None
-    limit = _limit(limit)
+    limit = page_limit(limit)
     query = (condition, order, kind, name, wanted, parent_id)
     after = None if cursor is None else decode_cursor(cursor, _LISTING, query)
     try:
@@ -146,14 +146,3 @@ def _status(text: str | RunStatus) -> RunStatus:
         raise InvalidInput(
             f"--status {text!r} is not a run status; use one of {known}", field="status"
         ) from None
-
-
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInput(f"limit {limit!r} must be a whole number from 1", field="limit")
-    if not 1 <= limit <= INT64[1]:
-        raise InvalidInput(
-            f"limit {limit} is out of range: give a whole number from 1 to {INT64[1]}",
-            field="limit",
-        )
-    return limit

@@ -156,10 +156,13 @@ class Runs:
                     raise NotFound(f"no run with id {after!r}")
             # Records made from copies, under the lock: what select_runs decides on is
             # one moment's state, and nothing it returns reaches the tables.
-            candidates = [(fresh(_rows.run_record, row), self._latest(row["id"])) for row in found]
+            candidates = [
+                (fresh(_rows.run_record, row), latest_values(self._tables, row["id"]))
+                for row in found
+            ]
             first = None
             if start is not None:
-                first = (fresh(_rows.run_record, start), self._latest(start["id"]))
+                first = (fresh(_rows.run_record, start), latest_values(self._tables, start["id"]))
         return select_runs(
             candidates,
             where=where,
@@ -168,10 +171,6 @@ class Runs:
             after=first,
             limit=limit,
         )
-
-    def _latest(self, run_id: str) -> dict[str, float]:
-        """A run's latest metric values; called under the lock."""
-        return latest_values(self._tables, run_id)
 
     def record_runs(self, runs: Sequence[tuple[Run, Sequence[MetricPoint]]]) -> None:
         if not runs:
