@@ -48,9 +48,16 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("evaluation", ["evaluation"]),
     ("training", ["training"]),
     ("registry", ["registry"]),
-    ("server, controller", ["server", "controller"]),
+    ("serve, controller", ["serve", "controller"]),
     ("CLI, UI", ["_verify", "cli", "ui", "__main__", "__init__"]),
 ]
+
+# Parts a part may not import although they are below it: the server's hot path loads
+# no pipeline runner, no training and no tuning (DESIGN.md: "serve/ imports no pipeline,
+# training, CLI or UI").
+FORBIDDEN: dict[str, frozenset[str]] = {
+    "serve": frozenset({"pipeline", "training", "evaluation"}),
+}
 
 RANK = {
     part: (layer, order)
@@ -131,7 +138,12 @@ def upward(root: Path) -> list[str]:
                 )
                 break
         else:
-            if RANK[target] > RANK[source]:
+            if target in FORBIDDEN.get(source, ()):
+                found.append(
+                    f"{each.module}:{each.line} imports {each.target}: {source} may not "
+                    f"import {target} (FORBIDDEN in tests/layers.py)"
+                )
+            elif RANK[target] > RANK[source]:
                 layer = LAYERS[RANK[target][0]][0]
                 found.append(
                     f"{each.module}:{each.line} imports {each.target}, which is above it "
