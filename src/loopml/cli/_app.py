@@ -18,6 +18,7 @@ from loopml.cli import (
     pipeline,
     runs,
     schedule,
+    serve,
     workspace,
 )
 from loopml.cli._options import example
@@ -91,3 +92,4 @@ models.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)
+serve.register(app)

@@ -1,0 +1,188 @@
+"""Adaptive micro-batching: concurrent requests to one version answered by one call.
+
+Each served version has a :class:`Batcher` and one thread of its own that calls the
+model, so predict never runs on the event loop. A request that finds the thread idle is
+sent at once, alone: no added latency when the server is idle. Requests that arrive
+while a call is running wait in a queue, and when the call returns the next call takes
+all of them (up to ``max_rows`` rows; a larger request goes alone). Batches so grow with
+the load by themselves, as large as the arrival rate over one call's time. When recent
+batches held several requests (the server is busy), a batch that is not full yet waits
+up to ``max_wait_us`` for more, an interval that shrinks to nothing as the load drops.
+
+``max_rows=1`` turns batching off: one call per request, in arrival order.
+
+A batcher is never shut down: a request may still reach one that a hot swap has just
+replaced. Its thread ends when the batcher is dropped (``ThreadPoolExecutor`` lets its
+workers go when it is collected), after the last request holding it is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loopml.models import Prediction
+from loopml.serve._calling import Columns, VersionCall, concatenated, same_columns
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# How quickly the busy-ness estimate follows the load (weight of the newest batch).
+_SMOOTHING = 0.2
+
+
+class QueueFull(Exception):
+    """A bounded batcher (a shadow's) had no room for a request; it was dropped."""
+
+
+@dataclass
+class _Waiting:
+    columns: Columns
+    rows: int
+    probabilities: bool
+    future: asyncio.Future[Prediction]
+
+
+class Batcher:
+    """The queue and the calling thread of one version; see the module docstring.
+
+    ``on_batch(rows, requests)`` is told the size of every batch (for metrics);
+    ``max_queued_rows`` bounds the rows waiting (None: unbounded), past which
+    :meth:`submit` raises :class:`QueueFull` at once.
+    """
+
+    def __init__(
+        self,
+        call: VersionCall,
+        *,
+        max_rows: int = 64,
+        max_wait_us: int = 1000,
+        max_queued_rows: int | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.call = call
+        self.max_rows = max(1, max_rows)
+        self.max_wait = max(0, max_wait_us) / 1e6
+        self.max_queued_rows = max_queued_rows
+        self._on_batch = on_batch
+        self._queue: collections.deque[_Waiting] = collections.deque()
+        self._queued_rows = 0
+        self._running = False
+        self._waiting_timer: asyncio.TimerHandle | None = None
+        self._busy = 0.0  # a moving average of requests per batch, minus one
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="loopml-predict"
+        )
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    async def submit(self, columns: Columns, rows: int, *, probabilities: bool) -> Prediction:
+        """The model's answer for one request's checked ``columns`` of ``rows`` rows."""
+        if self.max_queued_rows is not None and self._queued_rows + rows > self.max_queued_rows:
+            raise QueueFull
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(columns, rows, probabilities, loop.create_future())
+        self._queue.append(waiting)
+        self._queued_rows += rows
+        if not self._running:
+            self._next(loop)
+        elif self._waiting_timer is not None and self._queued_rows >= self.max_rows:
+            self._waiting_timer.cancel()
+            self._waiting_timer = None
+            self._send(loop)
+        return await waiting.future
+
+    # -- on the event loop -----------------------------------------------------------------
+
+    def _next(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._queue:
+            self._running = False
+            return
+        self._running = True
+        wait = self.max_wait * min(1.0, self._busy)
+        if wait > 0 and self._queued_rows < self.max_rows:
+            self._waiting_timer = loop.call_later(wait, self._send, loop)
+        else:
+            self._send(loop)
+
+    def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._waiting_timer = None
+        batch = self._take()
+        rows = sum(each.rows for each in batch)
+        self._busy += _SMOOTHING * ((len(batch) - 1) - self._busy)
+        if self._on_batch is not None:
+            self._on_batch(rows, len(batch))
+        probabilities = any(each.probabilities for each in batch)
+        columns = concatenated([each.columns for each in batch])
+        done = loop.run_in_executor(self._thread, self._call, columns, probabilities)
+        done.add_done_callback(lambda finished: self._answer(loop, batch, finished))
+
+    def _take(self) -> list[_Waiting]:
+        """The next batch: the first request, then those that fit after it."""
+        first = self._queue.popleft()
+        batch, rows, skipped = [first], first.rows, []
+        while self._queue and rows < self.max_rows:
+            candidate = self._queue[0]
+            if rows + candidate.rows > self.max_rows:
+                break
+            self._queue.popleft()
+            if same_columns(first.columns, candidate.columns):
+                batch.append(candidate)
+                rows += candidate.rows
+            else:
+                skipped.append(candidate)
+        self._queue.extendleft(reversed(skipped))
+        self._queued_rows -= rows
+        return batch
+
+    def _call(self, columns: Columns, probabilities: bool) -> Prediction:
+        return self.call.run(columns, probabilities=probabilities)
+
+    def _answer(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[_Waiting],
+        finished: asyncio.Future[Prediction],
+    ) -> None:
+        error = finished.exception()
+        if error is not None:
+            for each in batch:
+                if not each.future.done():
+                    each.future.set_exception(error)
+        else:
+            _share(finished.result(), batch)
+        self._next(loop)
+
+
+def _share(found: Prediction, batch: list[_Waiting]) -> None:
+    """Each request's rows of the batch's answer."""
+    if len(batch) == 1:
+        only = batch[0]
+        if not only.future.done():
+            only.future.set_result(found if only.probabilities else _labels(found))
+        return
+    start = 0
+    for each in batch:
+        end = start + each.rows
+        if not each.future.done():
+            each.future.set_result(_slice(found, start, end, each.probabilities))
+        start = end
+
+
+def _labels(found: Prediction) -> Prediction:
+    return found if found.probabilities is None else Prediction(found.predictions)
+
+
+def _slice(found: Prediction, start: int, end: int, probabilities: bool) -> Prediction:
+    labels = found.predictions[start:end]
+    if not probabilities or found.probabilities is None:
+        return Prediction(labels)
+    given: Any = found.probabilities[start:end]
+    return Prediction(labels, np.asarray(given), found.classes)

@@ -1,0 +1,263 @@
+"""How the server calls one loaded model version on the rows of a batch of requests.
+
+Rows reach the server as :data:`Columns`: a dict of column name to a 1-D NumPy array,
+every array of the same length (the protocols decode to it: see :func:`as_columns`).
+Requests to one version are batched by concatenating their columns, so one call of the
+model answers them all (see :mod:`loopml.serve._batching`).
+
+A :class:`VersionCall` checks a request's columns against the version's signature with
+the :class:`~loopml.models.Predictor`'s own check, then calls the model one of two ways:
+
+- *direct*: a scikit-learn-style model whose inputs are all numeric gets one float64
+  array of its columns in its order. Most served models are of this kind, and it skips
+  building a DataFrame per batch (the largest cost of a small request).
+- *through the Predictor*: everything else (text columns, pipelines that select columns
+  by name, ONNX, torch), exactly as in-process callers get it.
+
+The direct way is taken only when it gives what the Predictor gives: at load, both are
+run on probe rows and compared, and any difference (or error) keeps the Predictor's way.
+
+>>> import numpy as np
+>>> from sklearn.linear_model import LogisticRegression
+>>> from loopml.models import Predictor, infer_signature
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+>>> model = LogisticRegression().fit(X, [0, 1, 0, 1])
+>>> signature = infer_signature({"a": X[:, 0], "b": X[:, 1]})
+>>> call = VersionCall(Predictor(model, signature=signature))
+>>> call.direct
+True
+>>> rows = as_columns({"a": [0.1, 0.8], "b": [0.9, 0.3]})
+>>> found = call.run(rows, probabilities=True)
+>>> found.predictions.tolist(), found.probabilities.shape
+([0, 1], (2, 2))
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loopml.errors import InvalidInput
+from loopml.models import Prediction, Predictor
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+#: the rows of a request, as the server holds them: column name -> 1-D array
+Columns = dict[str, "npt.NDArray[Any]"]
+
+_NUMERIC_TYPES = frozenset({"float", "integer", "bool"})
+_NUMERIC_KINDS = frozenset("biuf")
+# scikit-learn warns when a model fitted on a DataFrame gets an array; the direct way
+# hands it an array of the columns it was fitted on, in its order, checked first.
+_NAMES_WARNING = "X does not have valid feature names"
+
+
+def as_columns(rows: Any, features: Sequence[str] | None = None) -> Columns:
+    """``rows`` as :data:`Columns`: a dict of column to values (a list, an array, or one
+    value: one row), a list of records, or a 2-D array whose columns are ``features``
+    by position."""
+    if isinstance(rows, np.ndarray):
+        return _from_array(rows, features)
+    if isinstance(rows, list):
+        return _from_records(rows)
+    if not isinstance(rows, Mapping):
+        raise InvalidInput(
+            f"rows are a {type(rows).__name__}; send a JSON object of column to values or a "
+            "list of records",
+            field="rows",
+        )
+    columns: Columns = {}
+    length = None
+    for name, values in rows.items():
+        array = np.asarray(values)
+        if array.ndim == 0:
+            array = array.reshape(1)
+        elif array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        elif array.ndim != 1:
+            raise InvalidInput(
+                f"column {name} has shape {list(array.shape)}; send one value per row "
+                "(a list, or shape [n] or [n, 1])",
+                field=str(name),
+            )
+        if length is None:
+            length = len(array)
+        elif len(array) != length:
+            raise InvalidInput(
+                f"column {name} has {len(array)} value(s) where the first column has "
+                f"{length}; send the same number of values for every column",
+                field=str(name),
+            )
+        columns[str(name)] = array
+    if not columns or length == 0:
+        raise InvalidInput("the request has no rows; send at least one", field="rows")
+    return columns
+
+
+def _from_array(rows: npt.NDArray[Any], features: Sequence[str] | None) -> Columns:
+    if rows.ndim == 1:
+        rows = rows.reshape(1, -1)
+    if rows.ndim != 2 or rows.shape[0] == 0:
+        raise InvalidInput(
+            f"rows have shape {list(rows.shape)}; send a 2-D array of rows by columns",
+            field="rows",
+        )
+    if features is None:
+        raise InvalidInput(
+            "rows came as an array but the model does not name its columns; send a JSON "
+            "object of column to values instead",
+            field="rows",
+        )
+    if rows.shape[1] != len(features):
+        raise InvalidInput(
+            f"rows have {rows.shape[1]} column(s) where the model takes {len(features)} "
+            f"({', '.join(features[:8])}{', ...' if len(features) > 8 else ''}); send a "
+            f"[n, {len(features)}] array in that order, or name the columns",
+            field="rows",
+        )
+    return {name: rows[:, index] for index, name in enumerate(features)}
+
+
+def _from_records(records: list[Any]) -> Columns:
+    if not records:
+        raise InvalidInput("the request has no rows; send at least one", field="rows")
+    names: dict[str, None] = {}
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise InvalidInput(
+                f"record {index} is a {type(record).__name__}; send each row as an object of "
+                "column to value",
+                field="rows",
+            )
+        names.update(dict.fromkeys(map(str, record)))
+    return {
+        name: _array([record.get(name) for record in records]) for name in names
+    }
+
+
+def _array(values: list[Any]) -> npt.NDArray[Any]:
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and all(v is None or isinstance(v, int | float) for v in values):
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+    return array
+
+
+def concatenated(parts: Sequence[Columns]) -> Columns:
+    """The rows of several requests as one batch, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def count(columns: Columns) -> int:
+    """The number of rows of ``columns``."""
+    return len(next(iter(columns.values())))
+
+
+def same_columns(a: Columns, b: Columns) -> bool:
+    """Whether two requests can be batched together: the same columns, dtypes alike."""
+    if a.keys() != b.keys():
+        return False
+    return all(a[name].dtype.kind == b[name].dtype.kind for name in a)
+
+
+class VersionCall:
+    """One loaded version, called on checked :data:`Columns`; see the module docstring."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.features = predictor.features
+        self.kind = predictor.kind
+        self.classes = predictor.classes
+        self.direct = self._direct_fits()
+
+    def check(self, columns: Columns) -> None:
+        """InvalidInput naming the column at fault when ``columns`` do not fit the model."""
+        self.predictor.check(columns)
+        if self.direct:
+            for name in self.features or ():
+                if columns[name].dtype.kind not in _NUMERIC_KINDS:
+                    raise InvalidInput(
+                        f"column {name} has values of type {columns[name].dtype} where "
+                        "numbers are expected; send numbers",
+                        field=name,
+                    )
+
+    def run(self, columns: Columns, *, probabilities: bool) -> Prediction:
+        """The model on checked ``columns``: predictions, and a classifier's
+        probabilities when asked for and it gives them."""
+        if not self.direct:
+            found = self.predictor.predict(columns)
+            return found if probabilities else Prediction(found.predictions)
+        X = self._matrix(columns)
+        model = self.predictor.model
+        labels = np.asarray(model.predict(X))
+        given = model.predict_proba(X) if probabilities and self._has_proba() else None
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.dtype.kind == "f":
+            labels = labels.astype(np.float64, copy=False)
+        if given is None:
+            return Prediction(labels)
+        return Prediction(labels, np.asarray(given, dtype=np.float64), self.classes)
+
+    def _matrix(self, columns: Columns) -> npt.NDArray[np.float64]:
+        assert self.features is not None
+        return np.column_stack([columns[name] for name in self.features]).astype(
+            np.float64, copy=False
+        )
+
+    def _has_proba(self) -> bool:
+        return self.classes is not None and callable(
+            getattr(self.predictor.model, "predict_proba", None)
+        )
+
+    def _direct_fits(self) -> bool:
+        """Whether the direct way gives what the Predictor gives, on probe rows."""
+        predictor = self.predictor
+        signature = predictor.signature
+        if predictor.runtime != "python" or signature is None or not signature.inputs:
+            return False
+        if any(column.type not in _NUMERIC_TYPES for column in signature.inputs):
+            return False
+        _quiet_names_warning()
+        probe = _probe_rows(signature.names)
+        self.direct = True
+        try:
+            fast = self.run(probe, probabilities=True)
+            self.direct = False
+            slow = self.run(probe, probabilities=True)
+        except Exception:
+            self.direct = False
+            return False
+        return _same(fast, slow)
+
+
+def _quiet_names_warning() -> None:
+    """Silence, in this process, scikit-learn's warning that a model fitted with column
+    names got an array: the direct way checks the names itself. (Filters are process-wide;
+    setting one per call would race between the threads that run batches.)"""
+    warnings.filterwarnings("ignore", message=_NAMES_WARNING, category=UserWarning)
+
+
+def _probe_rows(names: Sequence[str]) -> Columns:
+    """A few rows of varied numbers, to compare two ways of calling a model on."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.zeros((1, len(names))), rng.normal(size=(7, len(names)))])
+    return {name: values[:, index] for index, name in enumerate(names)}
+
+
+def _same(a: Prediction, b: Prediction) -> bool:
+    if a.predictions.shape != b.predictions.shape or not np.array_equal(
+        a.predictions, b.predictions
+    ):
+        return False
+    if (a.probabilities is None) != (b.probabilities is None):
+        return False
+    return a.probabilities is None or bool(
+        np.allclose(a.probabilities, b.probabilities, rtol=0, atol=1e-12)
+    )

@@ -1,0 +1,286 @@
+"""The request path: one prediction from a deployment, whatever protocol asked for it.
+
+For a request to a deployment the :class:`Engine` picks the version that answers (the
+policy's router, or the version the request names), checks the rows against that
+version's signature (a mismatch is the caller's error: InvalidInput, never a fallback),
+waits for its batch, and, when the version raises or exceeds the policy's time budget,
+answers with the deployment's fallback version instead, marked as such. A copy of the
+request goes to each shadow version, whose answer is logged and never returned, on a
+queue of its own that drops (and counts) what it has no room for: a shadow can neither
+slow nor fail the primary. Every answer, shadows' included, is appended to the
+prediction log, which writes in the background.
+
+Nothing here reads the metadata store: the deployments served are the :class:`Live`
+map the watcher installs (see :mod:`loopml.serve._live`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml._ids import new_id
+from loopml.errors import InvalidInput, LoopmlError, NotFound
+from loopml.serve._batching import QueueFull
+from loopml.serve._calling import Columns, count
+from loopml.serve._live import Failure, Live, Served
+from loopml.serve._log import PredictionRecord
+
+if TYPE_CHECKING:
+    from loopml.models import Prediction
+    from loopml.serve._log import PredictionLog
+    from loopml.serve._metrics import Metrics
+
+log = logging.getLogger("loopml.serve")
+
+#: how many recent predictions of bandit deployments are kept for their feedback
+RECENT = 100_000
+
+
+class ModelFailed(LoopmlError):
+    """The version chosen raised or ran out of time, and there was no fallback: a 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a deployment answered to one request."""
+
+    prediction: Prediction
+    served: Served  # the version that answered
+    prediction_id: str
+    request_id: str | None
+    fallback: bool = False
+    arm: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.served.ref
+
+    @property
+    def version(self) -> int:
+        return self.served.number
+
+
+class Engine:
+    """Answers requests from the deployments installed; see the module docstring."""
+
+    def __init__(self, *, metrics: Metrics, log: PredictionLog | None = None) -> None:
+        self.metrics = metrics
+        self.log = log
+        self._live: Mapping[str, Live] = {}
+        self.failures: Mapping[str, Failure] = {}
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        # prediction id -> (deployment, version ref, first prediction), for bandits
+        self.recent: collections.OrderedDict[str, tuple[str, str, Any]] = (
+            collections.OrderedDict()
+        )
+        self.ready = False
+
+    # -- what is served ------------------------------------------------------------------
+
+    def install(self, live: Mapping[str, Live], failures: Mapping[str, Failure]) -> None:
+        """Serve ``live`` from now on (the watcher calls this; one assignment)."""
+        self._live = live
+        self.failures = failures
+        self.ready = True
+        self.metrics.swapped()
+
+    @property
+    def deployments(self) -> Mapping[str, Live]:
+        return self._live
+
+    def deployment(self, name: str) -> Live:
+        """The deployment ``name`` as served now; NotFound (a 404) naming those served."""
+        found = self._live.get(name)
+        if found is not None:
+            return found
+        failed = self.failures.get(name)
+        if failed is not None:
+            raise NotFound(f"deployment {name!r} is not being served: {failed.message}")
+        served = ", ".join(sorted(self._live)) or "none"
+        raise NotFound(
+            f"no deployment is called {name!r}; served here: {served} (`loopml deploy "
+            f"{name} --model MODEL@ALIAS` creates it)",
+            field="model_name",
+        )
+
+    def served(self, name: str, version: int | None = None) -> Served:
+        """The version of ``name`` numbered ``version``, else its first arm."""
+        live = self.deployment(name)
+        if version is None:
+            return live.arms[0]
+        found = live.by_version(version)
+        if found is None:
+            numbers = ", ".join(str(s.number) for s in live.versions)
+            raise NotFound(
+                f"deployment {name!r} serves no version {version}; it serves {numbers}",
+                field="model_version",
+            )
+        return found
+
+    def queues(self) -> list[tuple[str, str, int]]:
+        """The rows waiting, per deployment and version (for /metrics)."""
+        return [
+            (name, served.ref, served.batcher.queued_rows)
+            for name, live in self._live.items()
+            for served in live.versions
+        ]
+
+    # -- answering -----------------------------------------------------------------------
+
+    async def infer(
+        self,
+        name: str,
+        columns: Columns,
+        *,
+        version: int | None = None,
+        key: str | None = None,
+        request_id: str | None = None,
+        probabilities: bool = True,
+    ) -> Answer:
+        """The deployment ``name``'s answer to the rows ``columns``; see the module doc."""
+        started = time.perf_counter_ns()
+        live = self.deployment(name)
+        arm: int | None = None
+        probability: float | None = None
+        if version is not None:
+            served = self.served(name, version)
+        else:
+            if key is None and live.policy.key.field is not None:
+                key = _key_from(columns, live.policy.key.field)
+            arm, probability = live.router.choose(key)
+            served = live.arms[arm]
+        rows = count(columns)
+        served.loaded.call.check(columns)
+        fallback = False
+        try:
+            prediction = await self._predict(served, columns, rows, probabilities, live)
+        except (InvalidInput, NotFound):
+            raise
+        except Exception as error:
+            backup = live.fallback
+            if backup is None or backup is served:
+                raise ModelFailed(
+                    f"{served.ref} failed on the request ({_why(error)}) and deployment "
+                    f"{name!r} has no fallback version to answer instead"
+                ) from error
+            log.warning("%s failed (%s); %s answers instead", served.ref, _why(error), backup.ref)
+            backup.loaded.call.check(columns)
+            prediction = await self._predict(backup, columns, rows, probabilities, live)
+            served, fallback, arm = backup, True, None
+            self.metrics.fallback(name)
+        prediction_id = new_id()
+        latency = (time.perf_counter_ns() - started) // 1000
+        if self.log is not None:
+            self.log.append(
+                PredictionRecord(
+                    prediction_id=prediction_id,
+                    request_id=request_id,
+                    time_us=time.time_ns() // 1000,
+                    deployment=name,
+                    ref=served.ref,
+                    arm=arm,
+                    probability=probability,
+                    inputs=columns,
+                    outputs=prediction,
+                    latency_us=latency,
+                    key=key,
+                    fallback=fallback,
+                )
+            )
+        for shadow in live.shadows:
+            self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
+        if live.policy.routing != "fixed":
+            self._remember(prediction_id, name, served.ref, prediction.predictions[0])
+        return Answer(prediction, served, prediction_id, request_id, fallback, arm)
+
+    def _remember(self, prediction_id: str, name: str, ref: str, first: Any) -> None:
+        self.recent[prediction_id] = (name, ref, first)
+        if len(self.recent) > RECENT:
+            self.recent.popitem(last=False)
+
+    def reward(self, name: str, ref: str, value: float) -> bool:
+        """Reward the arm of deployment ``name`` that ``ref`` serves; False when that
+        version is no longer one of its arms."""
+        live = self._live.get(name)
+        if live is None:
+            return False
+        for index, served in enumerate(live.arms):
+            if served.ref == ref:
+                live.router.reward(index, value)
+                return True
+        return False
+
+    async def _predict(
+        self, served: Served, columns: Columns, rows: int, probabilities: bool, live: Live
+    ) -> Prediction:
+        budget = live.policy.timeout_ms
+        waiting = served.batcher.submit(columns, rows, probabilities=probabilities)
+        if budget is None:
+            return await waiting
+        return await asyncio.wait_for(waiting, budget / 1000)
+
+    def _shadow(
+        self,
+        live: Live,
+        shadow: Served,
+        columns: Columns,
+        rows: int,
+        prediction_id: str,
+        request_id: str | None,
+        key: str | None,
+    ) -> None:
+        async def run() -> None:
+            started = time.perf_counter_ns()
+            error = None
+            prediction = None
+            try:
+                shadow.loaded.call.check(columns)
+                prediction = await shadow.batcher.submit(columns, rows, probabilities=True)
+            except QueueFull:
+                self.metrics.shadow_dropped(live.name, shadow.ref)
+                return
+            except Exception as failed:  # a shadow's failure is logged, never raised
+                error = _why(failed)
+            if self.log is not None:
+                self.log.append(
+                    PredictionRecord(
+                        prediction_id=new_id(),
+                        request_id=prediction_id,
+                        time_us=time.time_ns() // 1000,
+                        deployment=live.name,
+                        ref=shadow.ref,
+                        arm=None,
+                        probability=None,
+                        inputs=columns,
+                        outputs=prediction,
+                        latency_us=(time.perf_counter_ns() - started) // 1000,
+                        key=key,
+                        shadow=True,
+                        error=error,
+                    )
+                )
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+
+def _key_from(columns: Columns, field: str) -> str | None:
+    """The routing key a request carries in its column ``field`` (its first row's value)."""
+    values = columns.get(field)
+    if values is None or len(values) == 0:
+        return None
+    first: Any = values[0]
+    return str(first.item() if hasattr(first, "item") else first)
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "it ran past the deployment's time budget"
+    return f"{type(error).__name__}: {error}"

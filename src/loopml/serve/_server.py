@@ -1,0 +1,358 @@
+"""``loopml serve``: every deployment of a workspace, over HTTP and gRPC, in one process
+or several.
+
+A :class:`Server` puts the parts together: the watcher that keeps what is served current
+(:mod:`~loopml.serve._live`), the engine that answers (:mod:`~loopml.serve._engine`), the
+prediction log, the sharing of bandit statistics, the ASGI app on uvicorn (uvloop and
+httptools) and the gRPC service on the same event loop. On SIGTERM or SIGINT uvicorn
+stops taking connections, answers the requests in flight, then the log is flushed:
+every prediction answered is in the log.
+
+Bound to a loopback address it needs no token. Bound to any other it refuses to start
+without one (``token=``, ``LOOPML_SERVE_TOKEN``) unless ``insecure=True``, and then
+every endpoint but health requires ``Authorization: Bearer TOKEN``.
+
+With ``workers=N`` uvicorn runs N processes on the port, each a whole server of its
+own that shares nothing but the store: each follows the same changes and writes its own
+log segments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import ConfigError, InvalidInput, NotFound
+from loopml.serve._engine import Engine
+from loopml.serve._http import App
+from loopml.serve._metrics import Metrics
+
+if TYPE_CHECKING:
+    from loopml.workspace import Workspace
+
+log = logging.getLogger("loopml.serve")
+
+TOKEN_VARIABLE = "LOOPML_SERVE_TOKEN"  # read by the CLI's --token
+_WORKER_VARIABLE = "LOOPML_SERVE_WORKER_OPTIONS"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How a server runs; see :func:`serve`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    grpc_port: int | None = 8081
+    workers: int = 1
+    token: str | None = None
+    insecure: bool = False
+    poll_seconds: float = 0.2
+    flush_seconds: float = 1.0
+    log_predictions: bool = True
+
+    def checked(self) -> ServeOptions:
+        """These options, or ConfigError naming the one at fault and the fix."""
+        for name in ("port", "grpc_port"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and 0 <= value <= 65535):
+                raise ConfigError(
+                    f"{name}={value!r} is not a port; give a number from 1 to 65535 (0: any "
+                    "free port)",
+                    field=name,
+                )
+        if not (isinstance(self.workers, int) and 1 <= self.workers <= 64):
+            raise ConfigError(
+                f"workers={self.workers!r}; give a number of processes from 1 to 64",
+                field="workers",
+            )
+        if self.workers > 1 and (self.port == 0 or self.grpc_port == 0):
+            raise ConfigError(
+                "several workers share one port: give --port (and --grpc-port) a number, "
+                "not 0",
+                field="port",
+            )
+        for name in ("poll_seconds", "flush_seconds"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.01 <= value <= 60):
+                raise ConfigError(
+                    f"{name}={value!r}; give a number of seconds from 0.01 to 60", field=name
+                )
+        if not _loopback(self.host) and not self.token and not self.insecure:
+            raise ConfigError(
+                f"the server would listen on {self.host}, which other machines can reach, "
+                f"with no token: set {TOKEN_VARIABLE} (or --token) so that clients must send "
+                "'Authorization: Bearer TOKEN', or pass --insecure to serve anyone",
+                field="host",
+            )
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Server:
+    """One server process's parts, over one workspace; see the module docstring."""
+
+    def __init__(self, workspace: Workspace, options: ServeOptions | None = None) -> None:
+        from loopml.serve._live import Watcher
+
+        self.options = (options or ServeOptions()).checked()
+        self.workspace = workspace
+        self.metrics = Metrics()
+        self.worker = f"{socket.gethostname()}-{os.getpid()}"
+        self.prediction_log = self._prediction_log()
+        self.feedback_log = self._feedback_log()
+        self.engine = Engine(metrics=self.metrics, log=self.prediction_log)
+        self.watcher = Watcher(
+            workspace,
+            self.engine.install,
+            poll_seconds=self.options.poll_seconds,
+            on_batch=self.metrics.on_batch,
+        )
+        self.sharing = self._arm_sharing()
+        self.app = App(
+            self.engine,
+            token=self.options.token,
+            on_startup=self.startup,
+            on_shutdown=self.shutdown,
+            feedback=self.feedback,
+        )
+        self._grpc: Any = None
+        self.grpc_port: int | None = None
+
+    def _prediction_log(self) -> Any:
+        if not self.options.log_predictions:
+            return None
+        from loopml.serve._log import PredictionLog
+
+        return PredictionLog(
+            self.workspace, worker=self.worker, flush_seconds=self.options.flush_seconds
+        )
+
+    def _feedback_log(self) -> Any:
+        from loopml.serve._log import FeedbackLog
+
+        return FeedbackLog(
+            self.workspace, worker=self.worker, flush_seconds=self.options.flush_seconds
+        )
+
+    def _arm_sharing(self) -> Any:
+        from loopml.serve._arms import ArmSharing
+
+        return ArmSharing(self.workspace.store, self._routers, interval=1.0)
+
+    def _routers(self) -> Mapping[str, Any]:
+        return {
+            name: live.router
+            for name, live in self.engine.deployments.items()
+            if live.policy.routing != "fixed"
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Load every deployment, then start following changes, the log and gRPC."""
+        await asyncio.to_thread(self.watcher.refresh)
+        self.watcher.start()
+        if self.prediction_log is not None:
+            self.prediction_log.start()
+        self.feedback_log.start()
+        self.sharing.start()
+        if self.options.grpc_port is not None:
+            from loopml.serve import _grpc
+
+            self._grpc = await _grpc.start(self.engine, self.options.host, self.options.grpc_port)
+            self.grpc_port = self._grpc.loopml_port
+        for name, failure in self.engine.failures.items():
+            log.error("deployment %s is not served: %s", name, failure.message)
+
+    async def shutdown(self) -> None:
+        """Stop gRPC (answering what it has), following changes, and flush the logs."""
+        if self._grpc is not None:
+            await self._grpc.stop(grace=5)
+        self.watcher.stop()
+        self.sharing.stop()
+        if self.prediction_log is not None:
+            await asyncio.to_thread(self.prediction_log.close)
+        await asyncio.to_thread(self.feedback_log.close)
+
+    # -- feedback ------------------------------------------------------------------------
+
+    async def feedback(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Record a reward or label for a prediction, and reward its bandit arm."""
+        from loopml.serve._log import FeedbackRecord, find_prediction
+        from loopml.serve._rewards import reward_of
+
+        prediction_id = given.get("prediction_id")
+        if not isinstance(prediction_id, str) or not prediction_id:
+            raise InvalidInput(
+                "feedback needs prediction_id: the id a prediction's answer gave "
+                "(X-Loopml-Prediction-Id, or parameters.prediction_id)",
+                field="prediction_id",
+            )
+        unknown = sorted(set(given) - {"prediction_id", "reward", "label", "row"})
+        if unknown:
+            raise InvalidInput(
+                f"feedback has unknown field(s) {', '.join(unknown)}; give prediction_id and "
+                "reward (a number) or label",
+                field=unknown[0],
+            )
+        reward, label, row = given.get("reward"), given.get("label"), given.get("row")
+        recent = self.engine.recent.get(prediction_id)
+        if recent is None:
+            found = await asyncio.to_thread(find_prediction, prediction_id, self.workspace)
+            if found is None:
+                raise NotFound(
+                    f"no prediction {prediction_id!r} is logged (predictions reach the log "
+                    f"within {self.options.flush_seconds:g} s of their answer); give the id "
+                    "an answer named",
+                    field="prediction_id",
+                )
+            recent = (found.deployment, found.ref, _first(found.outputs))
+        deployment, ref, predicted = recent
+        value = reward_of(reward, label, predicted)
+        rewarded = self.engine.reward(deployment, ref, value) if value is not None else False
+        record = FeedbackRecord.now(prediction_id, reward=value, label=label, row=row)
+        self.feedback_log.append(record)
+        return {
+            "prediction_id": prediction_id,
+            "deployment": deployment,
+            "version": ref,
+            "reward": value,
+            "rewarded": rewarded,
+        }
+
+    # -- running -------------------------------------------------------------------------
+
+    def uvicorn_config(self) -> Any:
+        import uvicorn
+
+        return uvicorn.Config(
+            self.app,
+            host=self.options.host,
+            port=self.options.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+
+    def run(self) -> None:
+        """Serve until SIGTERM or SIGINT (one process)."""
+        import uvicorn
+
+        uvicorn.Server(self.uvicorn_config()).run()
+
+
+def _first(outputs: Any) -> Any:
+    if isinstance(outputs, Mapping):
+        found = outputs.get("predictions")
+        if isinstance(found, list) and found:
+            return found[0]
+    return None
+
+
+def serve(
+    workspace: Workspace | None = None, options: ServeOptions | None = None
+) -> None:
+    """Serve every deployment of the workspace until SIGTERM or SIGINT; see the module
+    docstring. With ``options.workers > 1`` each worker process opens the workspace
+    itself."""
+    from loopml._context import workspace_in_use
+
+    options = (options or ServeOptions()).checked()
+    ws = workspace_in_use(workspace)
+    if options.workers == 1:
+        Server(ws, options).run()
+        return
+    import uvicorn
+
+    os.environ[_WORKER_VARIABLE] = json.dumps({"root": str(ws.root), **asdict(options)})
+    uvicorn.run(
+        "loopml.serve._server:worker_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+
+
+def worker_app() -> App:
+    """The app of one worker process of ``serve(workers=N)`` (uvicorn's factory)."""
+    from loopml.workspace import workspace
+
+    given = json.loads(os.environ[_WORKER_VARIABLE])
+    root = given.pop("root")
+    options = ServeOptions(**given)
+    return Server(workspace(root), options).app
+
+
+class Running:
+    """A server running in a thread of this process on 127.0.0.1, for tests and
+    notebooks: ``url`` and ``grpc_target`` to reach it, :meth:`stop` to end it (which
+    flushes its log as SIGTERM does)."""
+
+    def __init__(self, server: Server) -> None:
+        import uvicorn
+
+        self.server = server
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((server.options.host, server.options.port))
+        self.port = self._sock.getsockname()[1]
+        self._uvicorn = uvicorn.Server(server.uvicorn_config())
+        self._thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def start(self, timeout: float = 60) -> Running:
+        self._thread.start()
+        waited = 0.0
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or waited > timeout:
+                raise RuntimeError("the server did not start; see its log")
+            threading.Event().wait(0.02)
+            waited += 0.02
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.options.host}:{self.port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.server.options.host}:{self.server.grpc_port}"
+
+    def stop(self) -> None:
+        self._uvicorn.should_exit = True
+        self._thread.join(timeout=60)
+        self._sock.close()
+
+    def __enter__(self) -> Running:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
