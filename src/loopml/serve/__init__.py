@@ -12,6 +12,30 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    pass
+    from loopml.serve._deploy import DeploymentDetail as DeploymentDetail
+    from loopml.serve._deploy import deploy as deploy
+    from loopml.serve._deploy import deployment as deployment
+    from loopml.serve._deploy import deployment_history as deployment_history
+    from loopml.serve._deploy import deployments as deployments
+    from loopml.serve._deploy import set_weight as set_weight
+    from loopml.serve._deploy import undeploy as undeploy
+    from loopml.serve._policy import ROUTINGS as ROUTINGS
+    from loopml.serve._policy import Arm as Arm
+    from loopml.serve._policy import KeySource as KeySource
+    from loopml.serve._policy import Policy as Policy
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_deploy": (
+            "DeploymentDetail",
+            "deploy",
+            "deployment",
+            "deployment_history",
+            "deployments",
+            "set_weight",
+            "undeploy",
+        ),
+        "_policy": ("ROUTINGS", "Arm", "KeySource", "Policy"),
+    },
+)
