@@ -108,6 +108,7 @@ def check_split(weights: Mapping[str, float], field: str = "split") -> None:
                 "traffic above 0 and at most 1, and they sum to 1",
                 field=field,
             )
+    _check_sum(list(weights.items()), field)
 
 
 def check_bandit(
@@ -196,18 +197,23 @@ def _check_arms(arms: Any) -> None:
 
 
 def _check_weights(arms: tuple[Arm, ...]) -> None:
+    _check_sum([(arm.model, arm.weight) for arm in arms], "arms")
+
+
+def _check_sum(weights: list[tuple[str, float]], field: str) -> None:
     from loopml.serve._policy import WEIGHT_TOLERANCE
 
-    total = math.fsum(arm.weight for arm in arms)
+    total = math.fsum(weight for _, weight in weights)
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
-        listed = ", ".join(f"{arm.model}={arm.weight:g}" for arm in arms)
+        listed = ", ".join(f"{ref}={weight:g}" for ref, weight in weights)
         example = ",".join(
-            f"{arm.model}={w}" for arm, w in zip(arms, _example_weights(len(arms)), strict=True)
+            f"{ref}={w}"
+            for (ref, _), w in zip(weights, _example_weights(len(weights)), strict=True)
         )
         raise InvalidInput(
-            f"policy arms: the weights sum to {total:g}, not 1 ({listed}); give weights "
-            f"that sum to 1, such as {example}",
-            field="arms",
+            f"{'policy arms' if field == 'arms' else field}: the weights sum to {total:g}, "
+            f"not 1 ({listed}); give weights that sum to 1, such as {example}",
+            field=field,
         )
 
 
