@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store format clean
+.PHONY: demo test check proto bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ check: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/python tests/layers.py
+
+# The gRPC modules of the Open Inference Protocol, from src/loopml/serve/_proto/*.proto
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -31,6 +31,8 @@ OWNED = [
     "gate",
     "reproduction",
     "object",
+    "predictions",
+    "feedback",
 ]
 
 

@@ -50,6 +50,8 @@ class ArtifactKind(StrEnum):
     GATE = "gate"
     REPRODUCTION = "reproduction"
     OBJECT = "object"
+    PREDICTIONS = "predictions"
+    FEEDBACK = "feedback"
     FILE = "file"  # the user's: the default kind of a file recorded as it is
 
 
@@ -68,6 +70,8 @@ OWNED_KINDS: dict[str, str] = {
     ArtifactKind.GATE: "loopml.gate",
     ArtifactKind.REPRODUCTION: "`loopml models reproduce`",
     ArtifactKind.OBJECT: "loopml.log_artifact(value, name=...)",
+    ArtifactKind.PREDICTIONS: "the model server's prediction log (loopml.serve.PredictionLog)",
+    ArtifactKind.FEEDBACK: "loopml.feedback and the model server's feedback log",
 }
 
 # Metadata fields that hold the digest of a blob the record needs, by kind, each with

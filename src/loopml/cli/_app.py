@@ -13,6 +13,7 @@ from loopml.cli import (
     alerts,
     artifacts,
     data,
+    deployments,
     export,
     models,
     pipeline,
@@ -89,6 +90,7 @@ data.register(app)
 pipeline.register(app)
 runs.register(app)
 models.register(app)
+deployments.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

@@ -12,6 +12,41 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    pass
+    from loopml.serve._deploy import DeploymentDetail as DeploymentDetail
+    from loopml.serve._deploy import deploy as deploy
+    from loopml.serve._deploy import deployment as deployment
+    from loopml.serve._deploy import deployment_history as deployment_history
+    from loopml.serve._deploy import deployments as deployments
+    from loopml.serve._deploy import set_weight as set_weight
+    from loopml.serve._deploy import undeploy as undeploy
+    from loopml.serve._policy import ROUTINGS as ROUTINGS
+    from loopml.serve._policy import Arm as Arm
+    from loopml.serve._policy import KeySource as KeySource
+    from loopml.serve._policy import Policy as Policy
+    from loopml.serve._feedback import feedback as feedback
+    from loopml.serve._log import FeedbackLog as FeedbackLog
+    from loopml.serve._log import FeedbackRecord as FeedbackRecord
+    from loopml.serve._log import PredictionLog as PredictionLog
+    from loopml.serve._log import PredictionRecord as PredictionRecord
+    from loopml.serve._read import feedback_records as feedback_records
+    from loopml.serve._read import find_prediction as find_prediction
+    from loopml.serve._read import predictions as predictions
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_deploy": (
+            "DeploymentDetail",
+            "deploy",
+            "deployment",
+            "deployment_history",
+            "deployments",
+            "set_weight",
+            "undeploy",
+        ),
+        "_policy": ("ROUTINGS", "Arm", "KeySource", "Policy"),
+        "_feedback": ("feedback",),
+        "_log": ("FeedbackLog", "FeedbackRecord", "PredictionLog", "PredictionRecord"),
+        "_read": ("feedback_records", "find_prediction", "predictions"),
+    },
+)

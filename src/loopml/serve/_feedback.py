@@ -1,0 +1,123 @@
+"""``loopml.feedback``: tell loopml how a logged prediction turned out.
+
+A reward (a number: what a bandit learns from) or the true label (anything else),
+for a prediction the log holds, is written to the feedback log at once. The model
+server's ``/v2/feedback`` endpoint writes through its own, buffered
+:class:`~loopml.serve.FeedbackLog` instead.
+
+>>> import tempfile, loopml
+>>> from loopml.serve import PredictionLog, PredictionRecord
+>>> ws = loopml.init(tempfile.mkdtemp())
+>>> with PredictionLog(ws) as log:
+...     log.append(PredictionRecord("p1", None, 5, "churn", "churn@v1", 0, 1.0,
+...         {"x": [1]}, {"predictions": [1]}, 300, None))
+>>> feedback("p1", 1.0, workspace=ws).reward
+1.0
+>>> feedback("p1", label="yes", workspace=ws).label
+'yes'
+>>> feedback("p9", 1.0, workspace=ws)
+Traceback (most recent call last):
+...
+loopml.errors.NotFound: prediction 'p9' is not in the prediction log: ...
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import TYPE_CHECKING, Any
+
+from loopml._time import now_us
+from loopml.errors import InvalidInput, NotFound
+from loopml.serve._log import FeedbackLog, FeedbackRecord
+from loopml.serve._read import find_prediction
+
+if TYPE_CHECKING:
+    from loopml.workspace import Workspace
+
+
+def feedback(
+    prediction_id: str,
+    reward_or_label: Any = None,
+    *,
+    reward: float | None = None,
+    label: Any = None,
+    row: int | None = None,
+    workspace: Workspace | None = None,
+) -> FeedbackRecord:
+    """Record feedback on the prediction ``prediction_id`` (the id the server answered
+    with): ``reward_or_label`` is a reward when it is a number (``True`` counts as 1),
+    a label otherwise; give ``label=`` for a label that is a number. ``row`` is the row
+    of a prediction of several rows the feedback is about (None: every row).
+
+    The prediction must be in the log: NotFound otherwise (a server writes its log
+    every second by default, so feedback sent sooner may need a retry).
+    """
+    from loopml.workspace import current
+
+    if reward_or_label is not None:
+        if reward is not None or label is not None:
+            raise InvalidInput(
+                f"feedback on {prediction_id!r} got both a value ({reward_or_label!r}) and "
+                "reward= or label=: give one of them",
+                field="reward_or_label",
+            )
+        if isinstance(reward_or_label, Real):
+            reward = float(reward_or_label)
+        else:
+            label = reward_or_label
+    if reward is None and label is None:
+        raise InvalidInput(
+            f"feedback on {prediction_id!r} says nothing: give a reward (a number) or a "
+            "label, e.g. loopml.feedback(id, 1.0) or loopml.feedback(id, label='yes')",
+            field="reward_or_label",
+        )
+    reward = _reward(reward)
+    ws = workspace or current()
+    found = find_prediction(prediction_id, ws)
+    if found is None:
+        error = NotFound(
+            f"prediction {prediction_id!r} is not in the prediction log: use the "
+            "prediction_id of the server's answer; a server writes its log every second by "
+            "default, so feedback on a prediction made just now may need a retry"
+        )
+        error.field = "prediction_id"
+        raise error
+    _check_row(row, found.outputs, prediction_id)
+    record = FeedbackRecord(prediction_id, now_us(), reward, label, row, found.deployment)
+    log = FeedbackLog(ws)
+    log.append(record)
+    log.close()
+    return record
+
+
+def _reward(reward: Any) -> float | None:
+    if reward is None:
+        return None
+    if not isinstance(reward, Real) or not math.isfinite(float(reward)):
+        raise InvalidInput(
+            f"reward {reward!r} must be a finite number (1.0 for a success, 0.0 for a "
+            "failure, or any real-valued reward)",
+            field="reward",
+        )
+    return float(reward)
+
+
+def _check_row(row: Any, outputs: Any, prediction_id: str) -> None:
+    if row is None:
+        return
+    rows = outputs.get("predictions") if isinstance(outputs, dict) else None
+    count = len(rows) if isinstance(rows, list) else None
+    if (
+        isinstance(row, bool)
+        or not isinstance(row, int)
+        or row < 0
+        or (count is not None and row >= count)
+    ):
+        held = f"rows 0 to {count - 1}" if count else "its rows, from 0"
+        raise InvalidInput(
+            f"row {row!r} is not a row of prediction {prediction_id!r}: give one of {held}, "
+            "or None for feedback on every row",
+            field="row",
+        )

@@ -1,0 +1,176 @@
+"""Reading the prediction and feedback logs as Polars DataFrames.
+
+Only the segments whose time range (kept in their index records) overlaps the range
+asked for are opened, and each is checked against its digest before it is read: a
+damaged segment is an error naming it, never rows of wrong values.
+
+>>> import tempfile, loopml
+>>> from loopml.serve import PredictionLog, PredictionRecord
+>>> ws = loopml.init(tempfile.mkdtemp())
+>>> with PredictionLog(ws) as log:
+...     for n in range(3):
+...         log.append(PredictionRecord(f"p{n}", None, 1_000_000 * n, "churn", "churn@v1",
+...             0, 1.0, {"x": [n]}, {"predictions": [n % 2]}, 300, None))
+>>> frame = predictions("churn", workspace=ws)
+>>> frame["prediction_id"].to_list(), frame["outputs"][2]
+(['p0', 'p1', 'p2'], '{"predictions":[0]}')
+>>> find_prediction("p1", ws).outputs
+{'predictions': [1]}
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from loopml._time import to_us
+from loopml.errors import InvalidInput
+from loopml.serve._log import PredictionRecord
+from loopml.serve._segments import (
+    FEEDBACK,
+    PREDICTIONS,
+    Layout,
+    concat,
+    decode_json,
+    find_segments,
+    read_segment,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopml.store import Artifact
+    from loopml.workspace import Workspace
+
+# A loopml id (loopml._ids.new_id) starts with its time in milliseconds: the segments
+# around that time are searched first.
+_TIMED_ID = re.compile(r"[0-9a-f]{32}")
+_NEAR_US = 600_000_000  # how far around an id's time the first search looks
+
+
+def predictions(
+    deployment: str | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    workspace: Workspace | None = None,
+) -> pl.DataFrame:
+    """The predictions of ``deployment`` (of every deployment when None) timed from
+    ``since`` (included) to ``until`` (excluded), in time order: one row per logged
+    answer, with the columns of :class:`~loopml.serve.PredictionRecord`; ``inputs`` and
+    ``outputs`` are JSON text (``pl.col("outputs").str.json_decode()`` decodes them).
+    A naive datetime is taken as UTC. Records still in a server's buffer are not there
+    yet (see :class:`~loopml.serve.PredictionLog`)."""
+    return _read(PREDICTIONS, deployment, since, until, workspace)
+
+
+def feedback_records(
+    deployment: str | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    workspace: Workspace | None = None,
+) -> pl.DataFrame:
+    """The feedback logged for ``deployment``'s predictions (every deployment's when
+    None), as :func:`predictions` reads predictions: one row per
+    :class:`~loopml.serve.FeedbackRecord`, ``label`` as JSON text. Join it to the
+    predictions on ``prediction_id``."""
+    return _read(FEEDBACK, deployment, since, until, workspace)
+
+
+def find_prediction(prediction_id: str, workspace: Workspace) -> PredictionRecord | None:
+    """The logged prediction with this id, or None when the log has none (yet).
+
+    The segments around the time a loopml id holds are searched first, newest first,
+    then the others: a recent prediction is found quickly, an unknown id reads the
+    whole log."""
+    if not isinstance(prediction_id, str) or not prediction_id:
+        raise InvalidInput(
+            f"prediction id {prediction_id!r} must be non-empty text: the prediction_id "
+            "of the server's answer",
+            field="prediction_id",
+        )
+    segments = find_segments(workspace, PREDICTIONS, None)
+    segments.sort(key=_last_us, reverse=True)
+    near = _near(prediction_id, segments)
+    for segment in [*near, *(s for s in segments if s not in near)]:
+        frame = read_segment(workspace, segment, filters=[("prediction_id", "==", prediction_id)])
+        if frame.height:
+            return _record(frame.row(0, named=True))
+    return None
+
+
+def _near(prediction_id: str, segments: list[Artifact]) -> list[Artifact]:
+    if not _TIMED_ID.fullmatch(prediction_id):
+        return []
+    made_us = int(prediction_id[:12], 16) * 1_000
+    since, until = made_us - _NEAR_US, made_us + _NEAR_US
+    return [
+        segment
+        for segment in segments
+        if isinstance(first := segment.metadata.get("first_us"), int)
+        and isinstance(last := segment.metadata.get("last_us"), int)
+        and last >= since
+        and first < until
+    ]
+
+
+def _last_us(segment: Artifact) -> int:
+    last = segment.metadata.get("last_us")
+    return last if isinstance(last, int) else 0
+
+
+def _record(row: dict[str, Any]) -> PredictionRecord:
+    values = {field.name: row[field.name] for field in dataclasses.fields(PredictionRecord)}
+    values["inputs"] = decode_json(values["inputs"])
+    values["outputs"] = decode_json(values["outputs"])
+    return PredictionRecord(**values)
+
+
+def _read(
+    layout: Layout,
+    deployment: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    workspace: Workspace | None,
+) -> pl.DataFrame:
+    import polars as pl
+
+    from loopml.workspace import current
+
+    if deployment is not None and (not isinstance(deployment, str) or not deployment):
+        raise InvalidInput(
+            f"deployment {deployment!r} must be a deployment's name, or None for every one",
+            field="deployment",
+        )
+    since_us = _moment("since", since)
+    until_us = _moment("until", until)
+    if since_us is not None and until_us is not None and since_us > until_us:
+        raise InvalidInput(
+            f"since ({since}) is after until ({until}): swap them",
+            field="since",
+        )
+    ws = workspace or current()
+    frames = []
+    for segment in find_segments(ws, layout, deployment, since_us, until_us):
+        frame = read_segment(ws, segment)
+        if since_us is not None:
+            frame = frame.filter(pl.col("time_us") >= since_us)
+        if until_us is not None:
+            frame = frame.filter(pl.col("time_us") < until_us)
+        frames.append(frame)
+    return concat(frames, layout)
+
+
+def _moment(field: str, value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidInput(
+            f"{field} {value!r} must be a datetime (a naive one is taken as UTC), or None",
+            field=field,
+        )
+    return to_us(value)

@@ -1,0 +1,336 @@
+"""Tensors of the Open Inference Protocol (KServe V2), and their three wire forms.
+
+A :class:`Tensor` is a name, a V2 datatype, a shape and a NumPy array of that shape
+(``BYTES``: an ``object`` array of ``bytes``). It comes from, and goes to:
+
+- JSON ``data``: a flat or nested list of values in row-major order;
+- raw bytes: the elements flattened, row-major, little-endian, no padding; ``BYTES``
+  elements each as a 4-byte little-endian length and the bytes (Triton's binary-tensor
+  extension over REST, and ``raw_input_contents`` / ``raw_output_contents`` over gRPC);
+- gRPC typed contents (see :mod:`loopml.serve._v2`).
+
+Every check names the tensor's ``field`` (``inputs[0]``, say) and says what was given and
+what is expected. Nothing is allocated from a declared shape: sizes are checked against
+the bytes or values actually received first.
+
+>>> import numpy as np
+>>> t = from_raw("x", "INT32", (2, 2), np.arange(4, dtype="<i4").tobytes(), "inputs[0]")
+>>> t.data.tolist(), raw_bytes(t) == np.arange(4, dtype="<i4").tobytes()
+([[0, 1], [2, 3]], True)
+>>> from_data("x", "UINT8", (2,), [1, 300], "inputs[0]")
+Traceback (most recent call last):
+  ...
+loopml.errors.InvalidInput: inputs[0] (x): a value is out of the range of UINT8 (0 to 255)
+>>> from_data("s", "BYTES", (1, 2), [["a", "b"]], "inputs[1]").data.tolist()
+[[b'a', b'b']]
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from loopml.errors import InvalidInput
+
+#: V2 datatype -> the little-endian NumPy dtype of its elements (BYTES: object)
+DTYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype("?"),
+    "UINT8": np.dtype("u1"),
+    "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"),
+    "UINT64": np.dtype("<u8"),
+    "INT8": np.dtype("i1"),
+    "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"),
+    "FP16": np.dtype("<f2"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+    "BYTES": np.dtype(object),
+}
+DATATYPES = tuple(DTYPES)
+_KINDS_ACCEPTED = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}  # JSON value kinds per kind
+_LENGTH = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named V2 tensor: ``data`` is shaped as ``shape`` (``BYTES``: dtype object,
+    each element ``bytes``)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    data: npt.NDArray[Any]
+
+
+def tensor_of(name: str, array: npt.ArrayLike) -> Tensor:
+    """A tensor holding ``array``, its datatype read from its dtype: strings (and other
+    objects) become ``BYTES`` (UTF-8 text).
+
+    >>> tensor_of("p", np.array(["yes", "no"])).datatype
+    'BYTES'
+    """
+    data = np.asarray(array)
+    datatype = datatype_of(data.dtype)
+    if datatype == "BYTES":
+        data = _as_bytes_array(data)
+    return Tensor(name, datatype, tuple(int(d) for d in data.shape), data)
+
+
+def datatype_of(dtype: np.dtype[Any]) -> str:
+    """The V2 datatype of a NumPy dtype; ``BYTES`` for text, bytes and objects."""
+    if dtype.kind in "biuf":
+        found = {"b": "BOOL", "i": "INT", "u": "UINT", "f": "FP"}[dtype.kind]
+        if dtype.kind in "iuf":
+            found += str(dtype.itemsize * 8)
+        if found in DTYPES:
+            return found
+        if dtype.kind == "f":  # float128 and the like: as FP64
+            return "FP64"
+    return "BYTES"
+
+
+def check_datatype(datatype: Any, field: str) -> str:
+    if not isinstance(datatype, str) or datatype not in DTYPES:
+        raise InvalidInput(
+            f"{field}.datatype is {datatype!r}; give one of {', '.join(DATATYPES)}",
+            field=f"{field}.datatype",
+        )
+    return datatype
+
+
+def check_shape(shape: Any, field: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of non-negative ints, or InvalidInput naming ``field``."""
+    if not isinstance(shape, list | tuple) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise InvalidInput(
+            f"{field}.shape is {shape!r}; give a list of sizes, each an integer >= 0 "
+            "(for example [1, 30])",
+            field=f"{field}.shape",
+        )
+    return tuple(shape)
+
+
+def element_count(shape: Sequence[int]) -> int:
+    """The elements a shape holds (a Python int: no overflow, nothing allocated)."""
+    return math.prod(shape)
+
+
+# -- JSON data ------------------------------------------------------------------------------
+
+
+def from_data(name: str, datatype: str, shape: tuple[int, ...], data: Any, field: str) -> Tensor:
+    """A tensor from JSON ``data`` (a flat or nested list, row-major)."""
+    count = element_count(shape)
+    label = f"{field} ({name})"
+    if not isinstance(data, list):
+        raise InvalidInput(
+            f"{label}: data is a {type(data).__name__}; give a list of {count} value(s)",
+            field=f"{field}.data",
+        )
+    if datatype == "BYTES":
+        return Tensor(name, datatype, shape, _bytes_from_data(data, shape, count, label, field))
+    dtype = DTYPES[datatype]
+    try:
+        given = np.asarray(data)
+    except (ValueError, TypeError):
+        given = None
+    if given is None or (given.dtype.kind not in _KINDS_ACCEPTED[dtype.kind] and given.size):
+        raise InvalidInput(
+            f"{label}: data holds {_kind_of(given)} where {datatype} numbers are expected; "
+            f"give a flat or nested list of {count} {_values_of(datatype)}",
+            field=f"{field}.data",
+        )
+    return from_array(name, datatype, shape, given, field)
+
+
+def from_array(
+    name: str, datatype: str, shape: tuple[int, ...], given: npt.NDArray[Any], field: str
+) -> Tensor:
+    """A numeric tensor from an array of values of a kind that fits ``datatype`` (any
+    shape holding as many elements), its values checked against the datatype's range."""
+    count = element_count(shape)
+    label = f"{field} ({name})"
+    if given.size != count:
+        raise InvalidInput(
+            f"{label}: data holds {given.size} value(s) where shape {list(shape)} takes "
+            f"{count}; send as many values as the shape holds",
+            field=f"{field}.data",
+        )
+    dtype = DTYPES[datatype]
+    if given.size and dtype.kind in "iu" and given.dtype != dtype:
+        _check_range(given, dtype, datatype, label, field)
+    return Tensor(name, datatype, shape, given.astype(dtype, copy=False).reshape(shape))
+
+
+def json_data(tensor: Tensor) -> Any:
+    """The flat ``data`` of a tensor for JSON: a NumPy array (orjson writes those with
+    ``OPT_SERIALIZE_NUMPY``) or, for BYTES, a list of text."""
+    if tensor.datatype == "BYTES":
+        return [_text(item) for item in tensor.data.ravel()]
+    data = tensor.data
+    if data.dtype.byteorder == ">":
+        data = data.astype(data.dtype.newbyteorder("="))
+    return np.ascontiguousarray(data).reshape(-1)
+
+
+def _bytes_from_data(
+    data: list[Any], shape: tuple[int, ...], count: int, label: str, field: str
+) -> npt.NDArray[Any]:
+    flat = _flatten(data)
+    if len(flat) != count:
+        raise InvalidInput(
+            f"{label}: data holds {len(flat)} value(s) where shape {list(shape)} takes "
+            f"{count}; send as many strings as the shape holds",
+            field=f"{field}.data",
+        )
+    out = np.empty(count, dtype=object)
+    for i, item in enumerate(flat):
+        if not isinstance(item, str):
+            raise InvalidInput(
+                f"{label}: BYTES data holds a {type(item).__name__} ({item!r}); give strings",
+                field=f"{field}.data",
+            )
+        out[i] = item.encode()
+    return out.reshape(shape)
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if not any(isinstance(item, list) for item in data):
+        return data
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
+
+
+def _check_range(
+    given: npt.NDArray[Any], dtype: np.dtype[Any], datatype: str, label: str, field: str
+) -> None:
+    info = np.iinfo(dtype)
+    low, high = given.min(), given.max()
+    if low < info.min or high > info.max:
+        raise InvalidInput(
+            f"{label}: a value is out of the range of {datatype} ({info.min} to {info.max})",
+            field=f"{field}.data",
+        )
+
+
+def _kind_of(given: npt.NDArray[Any] | None) -> str:
+    if given is None:
+        return "lists of different lengths"
+    return {"b": "booleans", "i": "integers", "u": "integers", "f": "decimals", "U": "strings"}.get(
+        given.dtype.kind, "mixed values (or null)"
+    )
+
+
+def _values_of(datatype: str) -> str:
+    if datatype == "BOOL":
+        return "true/false values"
+    return "integers" if datatype.startswith(("INT", "UINT")) else "numbers"
+
+
+# -- raw bytes ------------------------------------------------------------------------------
+
+
+def from_raw(
+    name: str, datatype: str, shape: tuple[int, ...], raw: bytes | memoryview, field: str
+) -> Tensor:
+    """A tensor from raw bytes; the array is a view of them (no copy) for numbers."""
+    count = element_count(shape)
+    label = f"{field} ({name})"
+    if datatype == "BYTES":
+        return Tensor(name, datatype, shape, _bytes_from_raw(raw, count, label, field))
+    dtype = DTYPES[datatype]
+    expected = count * dtype.itemsize
+    if len(raw) != expected:
+        raise InvalidInput(
+            f"{label}: {len(raw)} byte(s) of data where shape {list(shape)} of {datatype} "
+            f"takes {expected} ({count} x {dtype.itemsize}); send the tensor's elements "
+            "flattened, row-major, little-endian",
+            field=f"{field}.binary_data_size",
+        )
+    array = np.frombuffer(raw, dtype=dtype)
+    if datatype == "BOOL" and count and np.frombuffer(raw, dtype=np.uint8).max() > 1:
+        raise InvalidInput(
+            f"{label}: BOOL data has bytes other than 0 and 1; send one byte per element",
+            field=f"{field}.data",
+        )
+    return Tensor(name, datatype, shape, array.reshape(shape))
+
+
+def raw_bytes(tensor: Tensor) -> bytes:
+    """A tensor's elements as raw bytes (row-major, little-endian)."""
+    if tensor.datatype == "BYTES":
+        items = tensor.data.ravel()
+        return b"".join(_LENGTH.pack(len(b)) + b for b in map(_as_bytes, items))
+    dtype = DTYPES[tensor.datatype]
+    return np.ascontiguousarray(tensor.data, dtype=dtype).tobytes()
+
+
+def _bytes_from_raw(raw: bytes | memoryview, count: int, label: str, field: str) -> Any:
+    size = len(raw)
+    if count * _LENGTH.size > size:  # before allocating anything for `count` elements
+        raise InvalidInput(
+            f"{label}: {size} byte(s) of BYTES data cannot hold {count} element(s) (each "
+            "takes a 4-byte little-endian length and its bytes)",
+            field=f"{field}.binary_data_size",
+        )
+    out = np.empty(count, dtype=object)
+    view = memoryview(raw)
+    offset = 0
+    for i in range(count):
+        if offset + _LENGTH.size > size:
+            break
+        (length,) = _LENGTH.unpack_from(view, offset)
+        offset += _LENGTH.size
+        if offset + length > size:
+            offset = size + 1
+            break
+        out[i] = bytes(view[offset : offset + length])
+        offset += length
+    if offset != size:
+        raise InvalidInput(
+            f"{label}: the BYTES data does not hold exactly {count} element(s) of a 4-byte "
+            f"little-endian length and that many bytes ({size} byte(s) given)",
+            field=f"{field}.binary_data_size",
+        )
+    return out
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def _as_bytes(item: Any) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    return str(item).encode()
+
+
+def _as_bytes_array(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    out = np.empty(data.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, item in enumerate(data.reshape(-1).tolist()):
+        flat[i] = _as_bytes(item)
+    return out
+
+
+def _text(item: Any) -> str:
+    if isinstance(item, bytes):
+        return item.decode("utf-8", errors="replace")
+    return str(item)
