@@ -35,6 +35,7 @@ column at fault), and :meth:`LoopmlError.to_dict` is the JSON body of the answer
      ├── TuningFailed              500  every trial of a tuning study failed
      ├── GateFailed                422  the promotion gate refused a model; .decision says why
      ├── PromotionRefused          409  promoting a version whose gate failed, or that has none
+     ├── ModelFailed               503  a served version failed on a request, with no fallback
      ├── StoreError                500  the database failed (after retries)
      │    └── StoreUnavailable     503  cannot connect to the database
      └── ArtifactStoreError        500  the artifact store's storage failed
@@ -211,6 +212,10 @@ class NotFound(LoopmlError):
     code = "not_found"
     http_status = 404
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class BlobMissing(NotFound):
     """The artifact store has no blob with a digest a record points to."""
@@ -344,6 +349,14 @@ class PromotionRefused(LoopmlError):
     code = "promotion_refused"
     # the version's state (its gate) forbids the move
     http_status = 409
+
+
+class ModelFailed(LoopmlError):
+    """A served model version raised or ran past its time budget on a request, and its
+    deployment had no fallback version to answer instead."""
+
+    code = "model_failed"
+    http_status = 503
 
 
 class StoreError(LoopmlError):

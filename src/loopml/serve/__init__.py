@@ -19,15 +19,15 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._deploy import deployments as deployments
     from loopml.serve._deploy import set_weight as set_weight
     from loopml.serve._deploy import undeploy as undeploy
-    from loopml.serve._policy import ROUTINGS as ROUTINGS
-    from loopml.serve._policy import Arm as Arm
-    from loopml.serve._policy import KeySource as KeySource
-    from loopml.serve._policy import Policy as Policy
     from loopml.serve._feedback import feedback as feedback
     from loopml.serve._log import FeedbackLog as FeedbackLog
     from loopml.serve._log import FeedbackRecord as FeedbackRecord
     from loopml.serve._log import PredictionLog as PredictionLog
     from loopml.serve._log import PredictionRecord as PredictionRecord
+    from loopml.serve._policy import ROUTINGS as ROUTINGS
+    from loopml.serve._policy import Arm as Arm
+    from loopml.serve._policy import KeySource as KeySource
+    from loopml.serve._policy import Policy as Policy
     from loopml.serve._read import feedback_records as feedback_records
     from loopml.serve._read import find_prediction as find_prediction
     from loopml.serve._read import predictions as predictions

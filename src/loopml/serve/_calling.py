@@ -119,7 +119,8 @@ def _from_array(rows: npt.NDArray[Any], features: Sequence[str] | None) -> Colum
             f"[n, {len(features)}] array in that order, or name the columns",
             field="rows",
         )
-    return {name: rows[:, index] for index, name in enumerate(features)}
+    by_column = np.ascontiguousarray(rows.T)  # one copy; each column then contiguous
+    return {name: by_column[index] for index, name in enumerate(features)}
 
 
 def _from_records(records: list[Any]) -> Columns:
@@ -134,9 +135,7 @@ def _from_records(records: list[Any]) -> Columns:
                 field="rows",
             )
         names.update(dict.fromkeys(map(str, record)))
-    return {
-        name: _array([record.get(name) for record in records]) for name in names
-    }
+    return {name: _array([record.get(name) for record in records]) for name in names}
 
 
 def _array(values: list[Any]) -> npt.NDArray[Any]:
@@ -256,8 +255,6 @@ def _same(a: Prediction, b: Prediction) -> bool:
         a.predictions, b.predictions
     ):
         return False
-    if (a.probabilities is None) != (b.probabilities is None):
-        return False
-    return a.probabilities is None or bool(
-        np.allclose(a.probabilities, b.probabilities, rtol=0, atol=1e-12)
-    )
+    if a.probabilities is None or b.probabilities is None:
+        return a.probabilities is None and b.probabilities is None
+    return bool(np.allclose(a.probabilities, b.probabilities, rtol=0, atol=1e-12))

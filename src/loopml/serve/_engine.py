@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import new_id
-from loopml.errors import InvalidInput, LoopmlError, NotFound
+from loopml.errors import InvalidInput, ModelFailed, NotFound
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
 from loopml.serve._live import Failure, Live, Served
@@ -40,10 +40,6 @@ log = logging.getLogger("loopml.serve")
 
 #: how many recent predictions of bandit deployments are kept for their feedback
 RECENT = 100_000
-
-
-class ModelFailed(LoopmlError):
-    """The version chosen raised or ran out of time, and there was no fallback: a 503."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +72,7 @@ class Engine:
         self.failures: Mapping[str, Failure] = {}
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         # prediction id -> (deployment, version ref, first prediction), for bandits
-        self.recent: collections.OrderedDict[str, tuple[str, str, Any]] = (
-            collections.OrderedDict()
-        )
+        self.recent: collections.OrderedDict[str, tuple[str, str, Any]] = collections.OrderedDict()
         self.ready = False
 
     # -- what is served ------------------------------------------------------------------
@@ -187,7 +181,7 @@ class Engine:
                     arm=arm,
                     probability=probability,
                     inputs=columns,
-                    outputs=prediction,
+                    outputs=_outputs(prediction),
                     latency_us=latency,
                     key=key,
                     fallback=fallback,
@@ -258,7 +252,7 @@ class Engine:
                         arm=None,
                         probability=None,
                         inputs=columns,
-                        outputs=prediction,
+                        outputs=None if prediction is None else _outputs(prediction),
                         latency_us=(time.perf_counter_ns() - started) // 1000,
                         key=key,
                         shadow=True,
@@ -269,6 +263,14 @@ class Engine:
         task = asyncio.get_running_loop().create_task(run())
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
+
+
+def _outputs(prediction: Prediction) -> dict[str, Any]:
+    """An answer as the log keeps it (arrays, turned into JSON by the log's writer)."""
+    found: dict[str, Any] = {"predictions": prediction.predictions}
+    if prediction.probabilities is not None:
+        found["probabilities"] = prediction.probabilities
+    return found
 
 
 def _key_from(columns: Columns, field: str) -> str | None:

@@ -17,10 +17,10 @@ from typing import Any
 import grpc
 
 from loopml._version import __version__
-from loopml.errors import InvalidInput, LoopmlError, NotFound
+from loopml.errors import InvalidInput, LoopmlError
 from loopml.serve import _shapes
 from loopml.serve._calling import as_columns
-from loopml.serve._engine import Engine, ModelFailed
+from loopml.serve._engine import Engine
 from loopml.serve._proto import grpc_predict_v2_pb2 as pb
 from loopml.serve._v2_grpc import decode_grpc, encode_grpc, parse_request
 
@@ -79,9 +79,7 @@ class InferenceService:
         name, version = message.model_name, _version(message.model_version)
         request = decode_grpc(message)
         call = self.engine.served(name, version).loaded.call
-        rows = _shapes.rows_from_tensors(
-            request.inputs, call.features, call.predictor.signature
-        )
+        rows = _shapes.rows_from_tensors(request.inputs, call.features, call.predictor.signature)
         wanted = request.outputs
         key = request.parameters.get("key")
         answer = await self.engine.infer(
@@ -138,12 +136,8 @@ def _guarded(
     async def call(data: bytes, context: Any) -> Any:
         try:
             return await method(data, context)
-        except NotFound as error:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-        except ModelFailed as error:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
-        except (InvalidInput, LoopmlError) as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except LoopmlError as error:
+            await context.abort(_STATUS.get(error.http_status, _other(error)), str(error))
         except Exception:
             log.exception("an unexpected error answering a gRPC request")
             await context.abort(
@@ -151,6 +145,20 @@ def _guarded(
             )
 
     return call
+
+
+_STATUS = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.FAILED_PRECONDITION,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def _other(error: LoopmlError) -> Any:
+    return (
+        grpc.StatusCode.INTERNAL if error.http_status >= 500 else grpc.StatusCode.INVALID_ARGUMENT
+    )
 
 
 def handler(engine: Engine) -> grpc.GenericRpcHandler:

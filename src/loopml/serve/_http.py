@@ -35,10 +35,10 @@ from typing import Any
 import orjson
 
 from loopml._version import __version__
-from loopml.errors import InvalidInput, LoopmlError, NotFound
+from loopml.errors import InvalidInput, LoopmlError
 from loopml.serve import _invocations, _shapes, _v2
 from loopml.serve._calling import as_columns
-from loopml.serve._engine import Answer, Engine, ModelFailed
+from loopml.serve._engine import Answer, Engine
 from loopml.serve._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 log = logging.getLogger("loopml.serve")
@@ -143,18 +143,21 @@ class App:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {name: value for name, value in scope["headers"]}
+        headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id")
         method, path = scope["method"], scope["path"]
         try:
-            if self._token is not None and path not in _OPEN:
-                if headers.get(b"authorization") != self._token:
-                    raise HttpError(
-                        401,
-                        "this server requires a bearer token: send the header "
-                        "'Authorization: Bearer TOKEN' with the token it was started with",
-                        "authorization",
-                    )
+            if (
+                self._token is not None
+                and path not in _OPEN
+                and headers.get(b"authorization") != self._token
+            ):
+                raise HttpError(
+                    401,
+                    "this server requires a bearer token: send the header "
+                    "'Authorization: Bearer TOKEN' with the token it was started with",
+                    "authorization",
+                )
             handler = self._fixed.get((method, path))
             if handler is not None:
                 body = await self._body(headers, receive) if method == "POST" else b""
@@ -163,14 +166,8 @@ class App:
                 response = await self._model_path(method, path, headers, receive, request_id)
         except HttpError as error:
             response = _error(error.status, str(error), error.field)
-        except NotFound as error:
-            response = _error(404, str(error), error.field)
-        except InvalidInput as error:
-            response = _error(400, str(error), error.field)
-        except ModelFailed as error:
-            response = _error(503, str(error))
         except LoopmlError as error:
-            response = _error(400, str(error), error.field)
+            response = json_response(error.to_dict(), error.http_status)
         except Exception:
             log.exception("an unexpected error answering %s %s", method, path)
             response = _error(500, "the server failed on this request; see its log")
@@ -289,9 +286,7 @@ class App:
             response_headers.append((b"content-type", _JSON))
         else:
             response_headers.append((b"content-type", b"application/octet-stream"))
-            response_headers.append(
-                (b"inference-header-content-length", str(json_length).encode())
-            )
+            response_headers.append((b"inference-header-content-length", str(json_length).encode()))
         self.metrics.request(name, answer.ref, "v2", 200, time.perf_counter() - started)
         return Response(encoded, 200, response_headers)
 
@@ -304,10 +299,10 @@ class App:
         name = self._invoked(headers)
         features = self.engine.served(name).loaded.call.features
         content_type = _text(headers.get(b"content-type")) or ""
-        rows = _invocations.decode_invocations(body, content_type)
+        request = _invocations.decode_invocations(body, content_type, features)
         answer = await self.engine.infer(
             name,
-            as_columns(rows, features),
+            as_columns(request.rows, features),
             key=_text(headers.get(KEY_HEADER.encode())),
             request_id=_text(request_id),
             probabilities=False,
@@ -330,8 +325,7 @@ class App:
             f"this server serves {len(served)} deployments ({', '.join(sorted(served))}); "
             "name one in the header X-Loopml-Deployment, or use /v2/models/NAME/infer"
             if served
-            else "this server serves no deployment yet; `loopml deploy NAME --model REF` "
-            "makes one",
+            else "this server serves no deployment yet; `loopml deploy NAME --model REF` makes one",
             "x-loopml-deployment",
         )
 
@@ -400,7 +394,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
     try:
         given = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"the body is not JSON ({error}); send a JSON object", field="body")
+        raise InvalidInput(
+            f"the body is not JSON ({error}); send a JSON object", field="body"
+        ) from None
     if not isinstance(given, dict):
         raise InvalidInput(
             f"the body is a JSON {type(given).__name__}; send a JSON object", field="body"

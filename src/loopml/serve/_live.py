@@ -84,10 +84,12 @@ class Live:
 
     def by_version(self, number: int) -> Served | None:
         """The served version numbered ``number`` (an arm's, a shadow's or the fallback's)."""
-        for served in (*self.arms, *self.shadows, *((self.fallback,) if self.fallback else ())):
+        found: Served | None = None
+        for served in self.versions:
             if served.number == number:
-                return served
-        return None
+                found = served
+                break
+        return found
 
     @property
     def versions(self) -> list[Served]:
@@ -96,7 +98,6 @@ class Live:
         for served in (*self.arms, *self.shadows, *((self.fallback,) if self.fallback else ())):
             seen.setdefault(served.ref, served)
         return list(seen.values())
-
 
 
 @dataclass(frozen=True)

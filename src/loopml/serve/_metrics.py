@@ -44,7 +44,9 @@ class Metrics:
             registry=r,
         )
         self._fallbacks = Counter(
-            "loopml_fallbacks", "Requests answered by the fallback version", ["deployment"],
+            "loopml_fallbacks",
+            "Requests answered by the fallback version",
+            ["deployment"],
             registry=r,
         )
         self._shadow_dropped = Counter(
@@ -54,15 +56,23 @@ class Metrics:
             registry=r,
         )
         self._batch_rows = Histogram(
-            "loopml_batch_rows", "Rows per model call", ["deployment", "version"],
-            buckets=_ROW_BUCKETS, registry=r,
+            "loopml_batch_rows",
+            "Rows per model call",
+            ["deployment", "version"],
+            buckets=_ROW_BUCKETS,
+            registry=r,
         )
         self._batch_requests = Histogram(
-            "loopml_batch_requests", "Requests per model call", ["deployment", "version"],
-            buckets=_ROW_BUCKETS, registry=r,
+            "loopml_batch_requests",
+            "Requests per model call",
+            ["deployment", "version"],
+            buckets=_ROW_BUCKETS,
+            registry=r,
         )
         self.queue_rows = Gauge(
-            "loopml_queue_rows", "Rows waiting for a model call", ["deployment", "version"],
+            "loopml_queue_rows",
+            "Rows waiting for a model call",
+            ["deployment", "version"],
             registry=r,
         )
         self._swaps = Counter("loopml_swaps", "Changes of what is served", registry=r)
@@ -77,10 +87,10 @@ class Metrics:
             child = self._children[key] = self._requests.labels(*key[1:])
         child.inc()
         if code < 400:
-            key = ("l", deployment, version)
-            timer = self._children.get(key)
+            timed = ("l", deployment, version)
+            timer = self._children.get(timed)
             if timer is None:
-                timer = self._children[key] = self._latency.labels(deployment, version)
+                timer = self._children[timed] = self._latency.labels(deployment, version)
             timer.observe(seconds)
 
     def fallback(self, deployment: str) -> None:

@@ -29,8 +29,19 @@ _TENSOR = {
         "datatype": {
             "type": "string",
             "enum": [
-                "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
-                "INT64", "FP16", "FP32", "FP64", "BYTES",
+                "BOOL",
+                "UINT8",
+                "UINT16",
+                "UINT32",
+                "UINT64",
+                "INT8",
+                "INT16",
+                "INT32",
+                "INT64",
+                "FP16",
+                "FP32",
+                "FP64",
+                "BYTES",
             ],
         },
         "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
@@ -81,7 +92,11 @@ def _get(summary: str, schema: dict[str, Any], *, errors: tuple[int, ...] = ()) 
 
 
 def _post(
-    summary: str, body: dict[str, Any], schema: dict[str, Any], *, extra: dict[str, Any] | None = None
+    summary: str,
+    body: dict[str, Any],
+    schema: dict[str, Any],
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     content = {"application/json": {"schema": body}, **(extra or {})}
     return {

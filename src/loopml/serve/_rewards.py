@@ -28,8 +28,7 @@ def reward_of(reward: Any, label: Any, predicted: Any) -> float | None:
             )
         if isinstance(reward, bool) or not isinstance(reward, int | float):
             raise InvalidInput(
-                f"reward {reward!r:.60} is not a number; give one, such as 1 (a conversion) "
-                "or 0",
+                f"reward {reward!r:.60} is not a number; give one, such as 1 (a conversion) or 0",
                 field="reward",
             )
         if not math.isfinite(reward):

@@ -75,8 +75,7 @@ class ServeOptions:
             )
         if self.workers > 1 and (self.port == 0 or self.grpc_port == 0):
             raise ConfigError(
-                "several workers share one port: give --port (and --grpc-port) a number, "
-                "not 0",
+                "several workers share one port: give --port (and --grpc-port) a number, not 0",
                 field="port",
             )
         for name in ("poll_seconds", "flush_seconds"):
@@ -194,7 +193,9 @@ class Server:
 
     async def feedback(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Record a reward or label for a prediction, and reward its bandit arm."""
-        from loopml.serve._log import FeedbackRecord, find_prediction
+        from loopml._time import now_us
+        from loopml.serve._log import FeedbackRecord
+        from loopml.serve._read import find_prediction
         from loopml.serve._rewards import reward_of
 
         prediction_id = given.get("prediction_id")
@@ -226,8 +227,15 @@ class Server:
         deployment, ref, predicted = recent
         value = reward_of(reward, label, predicted)
         rewarded = self.engine.reward(deployment, ref, value) if value is not None else False
-        record = FeedbackRecord.now(prediction_id, reward=value, label=label, row=row)
-        self.feedback_log.append(record)
+        if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 0):
+            raise InvalidInput(
+                f"row {row!r:.40} is not a row number; give the row of the prediction the "
+                "feedback is about (0 for the first), or leave it out",
+                field="row",
+            )
+        self.feedback_log.append(
+            FeedbackRecord(prediction_id, now_us(), value, label, row, deployment)
+        )
         return {
             "prediction_id": prediction_id,
             "deployment": deployment,
@@ -269,9 +277,7 @@ def _first(outputs: Any) -> Any:
     return None
 
 
-def serve(
-    workspace: Workspace | None = None, options: ServeOptions | None = None
-) -> None:
+def serve(workspace: Workspace | None = None, options: ServeOptions | None = None) -> None:
     """Serve every deployment of the workspace until SIGTERM or SIGINT; see the module
     docstring. With ``options.workers > 1`` each worker process opens the workspace
     itself."""
