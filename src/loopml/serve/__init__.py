@@ -12,6 +12,13 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    pass
+    from loopml.serve._arms import ArmSharing as ArmSharing
+    from loopml.serve._routing import Router as Router
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_arms": ("ArmSharing",),
+        "_routing": ("Router",),
+    },
+)
