@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from loopml.errors import SchemaOutdated, SchemaTooNew
-from loopml.store import RunStatus, Severity, open_store
+from loopml.store import ArmStats, RunStatus, Severity, open_store
 from loopml.store._sql import migrate, schema
 from loopml.store._sql.engine import normalize_url
 
@@ -122,7 +122,16 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
         else:  # the tables a store before 0006 gains on upgrade are there, and empty
             assert store.deployments() == []
             assert store.deployment_history("saved") == []
+        if revision >= "0007":
+            assert store.arm_stats("saved") == {
+                "saved@challenger": ArmStats(pulls=10, rewards=9, reward_sum=1.5),
+                "saved@champion": ArmStats(pulls=90, rewards=80, reward_sum=8.0),
+            }
+        elif revision >= "0006":  # the table a store before 0007 gains is there, and empty
+            assert store.arm_stats("saved") == {}
         store.set_deployment("after-the-upgrade", {"model": "saved@champion"}, expected_revision=0)
+        store.add_arm_stats("after-the-upgrade", {"saved@champion": ArmStats(pulls=1)})
+        assert store.arm_stats("after-the-upgrade") == {"saved@champion": ArmStats(pulls=1)}
         assert store.get_deployment("after-the-upgrade").revision == 1
         newest = store.alias_history("model", "saved")[0]
         assert (newest.alias, newest.actor, newest.reason) == (

@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._read import feedback_records as feedback_records
     from loopml.serve._read import find_prediction as find_prediction
     from loopml.serve._read import predictions as predictions
+    from loopml.serve._arms import ArmSharing as ArmSharing
+    from loopml.serve._routing import Router as Router
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
@@ -48,5 +50,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_feedback": ("feedback",),
         "_log": ("FeedbackLog", "FeedbackRecord", "PredictionLog", "PredictionRecord"),
         "_read": ("feedback_records", "find_prediction", "predictions"),
+        "_arms": ("ArmSharing",),
+        "_routing": ("Router",),
     },
 )

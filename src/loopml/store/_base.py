@@ -20,7 +20,9 @@ Immutability
     :class:`DeploymentChange` with the policy before and after, append-only, written in
     the transaction that makes it; its ``revision`` grows by one with each change, so
     the history of a name replays to its current policy. Setting the policy a
-    deployment has already changes and records nothing.
+    deployment has already changes and records nothing. A deployment's
+    :class:`~loopml.store.ArmStats` only grow, by ``add_arm_stats``; deleting the deployment
+    deletes them.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -44,7 +46,8 @@ Concurrency
     them (promotion, rollback) cannot interleave, and concurrent moves leave a history
     in which every event starts where the one before it ended. ``set_deployment`` and
     ``delete_deployment`` with ``expected_revision`` are compare-and-sets in the same
-    way, on the deployment's revision.
+    way, on the deployment's revision. ``add_arm_stats`` adds in the database
+    (``pulls = pulls + ?``), so workers adding to one arm at once lose no increment.
 
 Changes
     ``change_counter()`` is one cheap read that tells a poller whether anything was
@@ -54,8 +57,9 @@ Changes
     or deleted), becomes visible with
     that transaction's records and never with fewer, never goes back, and is the same
     for every process reading the store. Reads, and calls that change nothing, leave
-    it as it is. By how much it grows is not part of the contract: compare, do not
-    count.
+    it as it is; so does ``add_arm_stats``, whose statistics are traffic, not
+    configuration (see ``add_arm_stats``). By how much it grows is
+    not part of the contract: compare, do not count.
 
 Returned records
     Records are frozen snapshots taken at the time of the call, sharing no value
@@ -84,6 +88,7 @@ import abc
 
 from loopml.store._contract_alerts import AlertStore
 from loopml.store._contract_aliases import AliasStore
+from loopml.store._contract_arms import ArmStatsStore
 from loopml.store._contract_artifacts import ArtifactStore
 from loopml.store._contract_deployments import DeploymentStore
 from loopml.store._contract_runs import RunStore
@@ -92,10 +97,11 @@ from loopml.store._records import StoreInfo
 
 
 class MetadataStore(
-    ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleStore, DeploymentStore
+    ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleStore, DeploymentStore, ArmStatsStore
 ):
     """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts,
-    schedules and deployments, one part of the contract per domain."""
+    schedules, deployments and their arm statistics, one part of the contract per
+    domain."""
 
     url: str
 

@@ -178,6 +178,39 @@ class DeploymentChange:
         return "created" if self.previous_policy is None else "updated"
 
 
+@dataclass(frozen=True, slots=True)
+class ArmStats:
+    """What a deployment's router knows of one of its arms (a model version), summed
+    over every server worker: how often it was chosen (``pulls``), how many rewards
+    came back for its predictions (``rewards``) and their sum (``reward_sum``).
+
+    A bandit learns from these; each worker adds what it saw to the store's totals and
+    reads them back (:meth:`~loopml.store.MetadataStore.add_arm_stats`). Added, they
+    sum field by field:
+
+    >>> ArmStats(pulls=3, rewards=2, reward_sum=1.5) + ArmStats(pulls=1)
+    ArmStats(pulls=4, rewards=2, reward_sum=1.5)
+    >>> ArmStats(rewards=4, reward_sum=1.0).mean_reward
+    0.25
+    """
+
+    pulls: int = 0
+    rewards: int = 0
+    reward_sum: float = 0.0
+
+    def __add__(self, other: ArmStats) -> ArmStats:
+        return ArmStats(
+            pulls=self.pulls + other.pulls,
+            rewards=self.rewards + other.rewards,
+            reward_sum=self.reward_sum + other.reward_sum,
+        )
+
+    @property
+    def mean_reward(self) -> float | None:
+        """The mean reward, or None before the first reward."""
+        return self.reward_sum / self.rewards if self.rewards else None
+
+
 class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"

@@ -47,6 +47,7 @@ from loopml.store import (
     open_store,
 )
 from loopml.testing.alias_contract import AliasContract
+from loopml.testing.arm_stats_contract import ArmStatsContract
 from loopml.testing.change_contract import ChangeContract
 from loopml.testing.deployment_contract import DeploymentContract
 from loopml.testing.run_contract import RunContract
@@ -89,6 +90,7 @@ class StoreContract(
     ChangeContract,
     ScheduleContract,
     DeploymentContract,
+    ArmStatsContract,
     ValueContract,
 ):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
@@ -97,7 +99,8 @@ class StoreContract(
     :class:`~loopml.testing.alias_contract.AliasContract`, of the change counter in
     :class:`~loopml.testing.change_contract.ChangeContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of deployments in
-    :class:`~loopml.testing.deployment_contract.DeploymentContract`, of values in
+    :class:`~loopml.testing.deployment_contract.DeploymentContract`, of arm statistics
+    in :class:`~loopml.testing.arm_stats_contract.ArmStatsContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 
     @pytest.fixture

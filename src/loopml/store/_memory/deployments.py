@@ -81,6 +81,7 @@ class Deployments:
                 raise NotFound(f"no deployment named {name!r} to delete")
             _check_expected(name, existing, expected)
             del tables.deployments[name]
+            tables.arm_stats.pop(name, None)
             gone = {
                 "name": name,
                 "revision": existing["revision"] + 1,

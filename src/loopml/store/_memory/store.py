@@ -6,6 +6,7 @@ from __future__ import annotations
 from loopml.store._base import MetadataStore
 from loopml.store._memory.alerts import Alerts
 from loopml.store._memory.aliases import Aliases
+from loopml.store._memory.arms import ArmStatistics
 from loopml.store._memory.artifacts import Artifacts
 from loopml.store._memory.deployments import Deployments
 from loopml.store._memory.lineage import Lineage
@@ -19,7 +20,17 @@ from loopml.store._records import StoreInfo
 REVISION = "memory"
 
 
-class MemoryStore(Artifacts, Runs, Lineage, Aliases, Alerts, Schedules, Deployments, MetadataStore):
+class MemoryStore(
+    Artifacts,
+    Runs,
+    Lineage,
+    Aliases,
+    Alerts,
+    Schedules,
+    Deployments,
+    ArmStatistics,
+    MetadataStore,
+):
     """A :class:`MetadataStore` whose records live in this process's memory.
 
     Every store opened under one name shares its tables, as connections to one

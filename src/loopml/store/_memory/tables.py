@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loopml.errors import InvalidURL, NotFound, StoreMissing
+from loopml.store._records import ArmStats
 from loopml.store._rows import metric_record
 
 Row = dict[str, Any]
@@ -48,6 +49,7 @@ class Tables:
     schedules: dict[str, Row] = field(default_factory=dict)
     deployments: dict[str, Row] = field(default_factory=dict)
     deployment_changes: list[Row] = field(default_factory=list)  # oldest first
+    arm_stats: dict[str, dict[str, ArmStats]] = field(default_factory=dict)  # by deployment, arm
     row_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     changes: int = 0  # the change counter: one more for every call that writes
 

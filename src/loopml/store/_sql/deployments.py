@@ -14,6 +14,7 @@ from loopml.errors import Conflict, NotFound
 from loopml.store import _deployment_rows as rows
 from loopml.store._records import Deployment, DeploymentChange
 from loopml.store._sql import schema as t
+from loopml.store._sql.arms import delete_arm_stats
 from loopml.store._sql.changes import count_change
 from loopml.store._sql.engine import retrying, transaction
 
@@ -98,6 +99,7 @@ class Deployments:
                 if existing is None:
                     raise NotFound(f"no deployment named {name!r} to delete")
                 _check_expected(name, existing, expected)
+                delete_arm_stats(c, name)
                 c.execute(sa.delete(t.deployments).where(t.deployments.c.name == name))
                 gone = {
                     "name": name,

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -189,6 +189,18 @@ deployment_changes = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created_at", TIME, nullable=False),
     sa.UniqueConstraint("name", "revision", name="uq_deployment_changes_name_revision"),
+)
+
+# The bandit statistics of each deployment's arms, summed over every server worker:
+# only ever added to (pulls = pulls + ?), deleted with their deployment.
+arm_stats = sa.Table(
+    "arm_stats",
+    metadata,
+    sa.Column("deployment", sa.String(255), sa.ForeignKey("deployments.name"), primary_key=True),
+    sa.Column("arm", sa.String(255), primary_key=True),
+    sa.Column("pulls", sa.BigInteger, nullable=False),
+    sa.Column("rewards", sa.BigInteger, nullable=False),
+    sa.Column("reward_sum", sa.Double, nullable=False),
 )
 
 # One row (id 1): a number every writing transaction adds one to, for pollers.

@@ -30,6 +30,7 @@ from loopml.store._rows import event_key as _event_key
 from loopml.store._rows import event_record as _event
 from loopml.store._rows import run_record as _run
 from loopml.store._sql import schema as t
+from loopml.store._sql.arms import ArmStatistics
 from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.deployments import Deployments
 from loopml.store._sql.engine import redact, retrying, transaction
@@ -43,7 +44,9 @@ from loopml.store.values import INT32, check_limit, in_range, json_object, metri
 Row = Mapping[Any, Any]
 
 
-class SqlStore(Aliases, Changes, Deployments, Schedules, Tracking, RunQueries, MetadataStore):
+class SqlStore(
+    Aliases, ArmStatistics, Changes, Deployments, Schedules, Tracking, RunQueries, MetadataStore
+):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine, url: str) -> None:
