@@ -110,3 +110,8 @@ def wait_for(check: Callable[[], bool], seconds: float = 10.0) -> bool:
 def rows(count: int, start: int = 0) -> np.ndarray:
     X, _ = breast_cancer()
     return X.iloc[start : start + count].to_numpy(dtype=np.float64)
+
+
+def frame(X: np.ndarray) -> pd.DataFrame:
+    """Rows of breast_cancer as the model was fitted on them (with column names)."""
+    return pd.DataFrame(X, columns=breast_cancer()[0].columns)

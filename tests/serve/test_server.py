@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.serve.serving import breast_cancer, call, frame, logistic, register, rows, start
 
 import loopml
 from loopml.serve._server import Running
-from tests.serve.serving import breast_cancer, call, logistic, register, rows, start
 
 tritonhttp = pytest.importorskip("tritonclient.http")
 tritongrpc = pytest.importorskip("tritonclient.grpc")
@@ -41,9 +41,11 @@ def test_triton_http_binary_gets_the_models_answers(served: tuple[Running, objec
     ]
     found = client.infer("bc", [given], outputs=wanted, request_id="r-7")
     assert found.get_response()["id"] == "r-7"
-    assert found.as_numpy("predictions").tolist() == model.predict(X).tolist()
-    np.testing.assert_allclose(found.as_numpy("probabilities"), model.predict_proba(X))
-    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("bc")
+    assert found.as_numpy("predictions").tolist() == model.predict(frame(X)).tolist()
+    np.testing.assert_allclose(found.as_numpy("probabilities"), model.predict_proba(frame(X)))
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    assert client.is_model_ready("bc")
 
 
 def test_triton_http_json_mode_sends_no_content_type_and_is_answered(
@@ -57,7 +59,7 @@ def test_triton_http_json_mode_sends_no_content_type_and_is_answered(
     found = client.infer(
         "bc", [given], outputs=[tritonhttp.InferRequestedOutput("predictions", binary_data=False)]
     )
-    assert found.as_numpy("predictions").tolist() == model.predict(X).tolist()
+    assert found.as_numpy("predictions").tolist() == model.predict(frame(X)).tolist()
     metadata = client.get_model_metadata("bc")
     assert [i["name"] for i in metadata["inputs"]] == list(breast_cancer()[0].columns)
 
@@ -70,9 +72,10 @@ def test_triton_grpc_client_gets_the_models_answers(served: tuple[Running, objec
     given.set_data_from_numpy(X)
     found = client.infer("bc", [given], request_id="g-1")
     assert found.get_response().id == "g-1"
-    expected = model.predict(X.astype(np.float64))
+    expected = model.predict(frame(X.astype(np.float64)))
     assert found.as_numpy("predictions").tolist() == expected.tolist()
-    assert client.is_server_live() and client.is_model_ready("bc")
+    assert client.is_server_live()
+    assert client.is_model_ready("bc")
     with pytest.raises(Exception, match="no deployment is called 'nope'"):
         client.infer("nope", [given])
 
@@ -128,7 +131,8 @@ def test_an_unknown_model_is_a_404_naming_those_served(served: tuple[Running, ob
     running, _ = served
     status, _, found = call(running.url + "/v2/models/nope/infer", {"inputs": []})
     assert status == 404
-    assert "no deployment is called 'nope'" in found["error"] and "bc" in found["error"]
+    assert "no deployment is called 'nope'" in found["error"]
+    assert "bc" in found["error"]
 
 
 def test_a_missing_column_is_a_400_naming_it(served: tuple[Running, object]) -> None:
@@ -137,7 +141,8 @@ def test_a_missing_column_is_a_400_naming_it(served: tuple[Running, object]) -> 
     records = X.iloc[:2].drop(columns=["mean radius"]).to_dict(orient="records")
     status, _, found = call(running.url + "/invocations", {"dataframe_records": records})
     assert status == 400
-    assert found["field"] == "mean radius" and "missing column" in found["error"]
+    assert found["field"] == "mean radius"
+    assert "missing column" in found["error"]
 
 
 @pytest.mark.parametrize(
@@ -148,7 +153,8 @@ def test_malformed_bodies_are_400s_never_500s(served: tuple[Running, object], ra
     running, _ = served
     status, _, found = call(running.url + "/v2/models/bc/infer", raw=raw)
     assert status == 400, found
-    assert isinstance(found, dict) and found["error"]
+    assert isinstance(found, dict)
+    assert found["error"]
 
 
 def test_each_answer_names_its_version_and_a_prediction_id(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from loopml.serve._arms import ArmSharing as ArmSharing
     from loopml.serve._deploy import DeploymentDetail as DeploymentDetail
     from loopml.serve._deploy import deploy as deploy
     from loopml.serve._deploy import deployment as deployment
@@ -31,7 +32,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._read import feedback_records as feedback_records
     from loopml.serve._read import find_prediction as find_prediction
     from loopml.serve._read import predictions as predictions
-    from loopml.serve._arms import ArmSharing as ArmSharing
     from loopml.serve._routing import Router as Router
 
 __getattr__, __dir__, __all__ = lazy_exports(

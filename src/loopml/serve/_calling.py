@@ -194,6 +194,8 @@ class VersionCall:
             return found if probabilities else Prediction(found.predictions)
         X = self._matrix(columns)
         model = self.predictor.model
+        if not _names_warning_quiet():
+            _quiet_names_warning()
         labels = np.asarray(model.predict(X))
         given = model.predict_proba(X) if probabilities and self._has_proba() else None
         if labels.ndim == 2 and labels.shape[1] == 1:
@@ -241,6 +243,16 @@ def _quiet_names_warning() -> None:
     names got an array: the direct way checks the names itself. (Filters are process-wide;
     setting one per call would race between the threads that run batches.)"""
     warnings.filterwarnings("ignore", message=_NAMES_WARNING, category=UserWarning)
+
+
+def _names_warning_quiet() -> bool:
+    """Whether the filter of :func:`_quiet_names_warning` is still the first (something
+    may have reset the filters since, as ``warnings.catch_warnings`` does on exit)."""
+    filters = warnings.filters
+    if not filters:
+        return False
+    action, message, _, _, _ = filters[0]
+    return action == "ignore" and message is not None and message.pattern == _NAMES_WARNING
 
 
 def _probe_rows(names: Sequence[str]) -> Columns:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import new_id
-from loopml.errors import InvalidInput, ModelFailed, NotFound
+from loopml.errors import ModelFailed, NotFound
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
 from loopml.serve._live import Failure, Live, Served
@@ -154,9 +154,7 @@ class Engine:
         fallback = False
         try:
             prediction = await self._predict(served, columns, rows, probabilities, live)
-        except (InvalidInput, NotFound):
-            raise
-        except Exception as error:
+        except Exception as error:  # the rows fit its signature: the failure is the model's
             backup = live.fallback
             if backup is None or backup is served:
                 raise ModelFailed(

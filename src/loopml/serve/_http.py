@@ -250,10 +250,10 @@ class App:
         request_id: bytes | None,
     ) -> Response:
         started = time.perf_counter()
+        call = self.engine.served(name, version).loaded.call
         length = headers.get(b"inference-header-content-length")
         request = _v2.decode_rest(body, None if length is None else length.decode("latin-1"))
         given_id = request.id if request.id is not None else _text(request_id)
-        call = self.engine.served(name, version).loaded.call
         features = call.features
         rows = _shapes.rows_from_tensors(request.inputs, features, call.predictor.signature)
         columns = as_columns(rows, features)

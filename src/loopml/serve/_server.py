@@ -335,7 +335,9 @@ class Running:
         )
 
     def start(self, timeout: float = 60) -> Running:
-        self._thread.start()
+        """Start serving (once; a second call only waits for the first)."""
+        if not self._thread.is_alive() and not self._uvicorn.started:
+            self._thread.start()
         waited = 0.0
         while not self._uvicorn.started:
             if not self._thread.is_alive() or waited > timeout:

@@ -1,0 +1,216 @@
+"""Hot swap, refused versions, fallback and shadows on a real server over a real
+workspace: what a user sees while the champion moves under load."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.serve.serving import call, logistic, promote, register, rows, start, wait_for
+
+import loopml
+from loopml import registry
+from loopml.serve._server import Running
+
+CLIENTS = 6
+SWAPS = 10
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
+    with loopml.init(tmp_path) as workspace:
+        yield workspace
+
+
+def _body(count: int = 1, start: int = 0) -> bytes:
+    X = rows(count, start)
+    tensor = {"name": "input", "shape": list(X.shape), "datatype": "FP64", "data": X.tolist()}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def _version_answering(running: Running, name: str = "bc") -> str:
+    status, headers, found = call(f"{running.url}/v2/models/{name}/infer", raw=_body())
+    assert status == 200, found
+    return headers["x-loopml-version"]
+
+
+class Load:
+    """Clients sending requests on kept-alive connections until stopped, counting every
+    answer that is not a 200 (bounded: each stops by itself after ``seconds``)."""
+
+    def __init__(self, running: Running, clients: int, seconds: float = 60) -> None:
+        self.port = running.port
+        self.deadline = time.monotonic() + seconds
+        self.stop = threading.Event()
+        self.answered = 0
+        self.failed: list[str] = []
+        self.versions: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client, args=(i,)) for i in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _client(self, index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        body = _body(1, index)
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            try:
+                connection.request(
+                    "POST", "/v2/models/bc/infer", body, {"Content-Type": "application/json"}
+                )
+                response = connection.getresponse()
+                text = response.read()
+                outcome = (response.status, response.getheader("x-loopml-version"), text)
+            except Exception as error:  # a dropped connection is a failed request too
+                outcome = (0, None, repr(error).encode())
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            with self._lock:
+                self.answered += 1
+                if outcome[0] != 200:
+                    self.failed.append(f"{outcome[0]}: {outcome[2][:200]!r}")
+                elif outcome[1] is not None:
+                    self.versions.add(outcome[1])
+
+
+def test_ten_swaps_under_load_fail_no_request(ws: loopml.Workspace) -> None:
+    register(ws, logistic(1.0))
+    refs = [register(ws, logistic(0.5 + i / 10), alias=None) for i in range(SWAPS)]
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running, Load(running, CLIENTS) as load:
+        for ref in refs:
+            promote(ws, ref)
+            assert wait_for(lambda ref=ref: _version_answering(running) == ref, 5), ref
+        time.sleep(0.2)
+    assert load.failed == []
+    assert load.answered > SWAPS * CLIENTS
+    assert set(refs) <= load.versions | {refs[-1]}
+
+
+def test_a_swap_is_seen_within_a_second(ws: loopml.Workspace) -> None:
+    register(ws, logistic(1.0))
+    second = register(ws, logistic(0.1), alias=None)
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws, poll_seconds=0.2) as running:
+        assert _version_answering(running) == "bc@v1"
+        promote(ws, second)
+        moved = time.monotonic()
+        assert wait_for(lambda: _version_answering(running) == second, 5)
+        assert time.monotonic() - moved < 1.0
+
+
+def _corrupt(ws: loopml.Workspace, ref: str) -> None:
+    path = ws.artifacts.local_path(registry.get(ref, workspace=ws).artifact.digest)
+    assert path is not None
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_version_is_refused_and_the_old_one_keeps_serving(
+    ws: loopml.Workspace,
+) -> None:
+    register(ws, logistic(1.0))
+    bad = register(ws, logistic(0.2), alias=None)
+    _corrupt(ws, bad)
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running, Load(running, 2) as load:
+        promote(ws, bad)
+        assert wait_for(lambda: bool(ws.store.find_alerts(kind="model")), 5)
+        time.sleep(0.3)
+        assert _version_answering(running) == "bc@v1"
+    assert load.failed == []
+    alert = ws.store.find_alerts(kind="model")[0]
+    assert bad in alert.message
+    assert "kept the version it served" in alert.message
+    assert alert.evidence["error"] == "DigestMismatch"
+
+
+class Flaky:
+    """A classifier that raises on rows whose first value is negative."""
+
+    classes_ = np.array([0, 1])
+
+    def predict(self, X: Any) -> Any:
+        values = np.asarray(X, dtype=float)
+        if (values[:, 0] < 0).any():
+            raise RuntimeError("a negative radius")
+        return np.ones(len(values), dtype=int)
+
+    def predict_proba(self, X: Any) -> Any:
+        labels = self.predict(X)
+        return np.column_stack([1 - labels, labels]).astype(float)
+
+
+def _negative_body() -> bytes:
+    X = rows(1).copy()
+    X[0, 0] = -1.0
+    tensor = {"name": "input", "shape": [1, 30], "datatype": "FP64", "data": X.tolist()}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def test_a_failing_version_is_answered_by_the_fallback_and_marked(ws: loopml.Workspace) -> None:
+    steady = register(ws, logistic(1.0))
+    flaky = register(ws, Flaky(), alias=None)
+    promote(ws, flaky)  # the first champion becomes `previous`: the default fallback
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        status, headers, found = call(f"{running.url}/v2/models/bc/infer", raw=_negative_body())
+        assert status == 200, found
+        assert headers["x-loopml-version"] == steady
+        assert headers["x-loopml-fallback"] == "true"
+        assert found["parameters"]["fallback"] is True
+        status, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body())
+        assert (status, headers["x-loopml-version"]) == (200, flaky)
+        assert "x-loopml-fallback" not in headers
+        metrics = call(f"{running.url}/metrics")[2].decode()
+        assert 'loopml_fallbacks_total{deployment="bc"} 1.0' in metrics
+        running.stop()
+    logged = loopml.serve.predictions("bc", workspace=ws)
+    assert logged.filter(logged["fallback"])["ref"].to_list() == [steady]
+
+
+def test_without_a_fallback_a_failing_version_is_a_503(ws: loopml.Workspace) -> None:
+    register(ws, Flaky())
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        status, _, found = call(f"{running.url}/v2/models/bc/infer", raw=_negative_body())
+    assert status == 503
+    assert "a negative radius" in found["error"]
+    assert "no fallback" in found["error"]
+
+
+def test_a_shadow_is_logged_never_returned_and_cannot_fail_the_primary(
+    ws: loopml.Workspace,
+) -> None:
+    primary = register(ws, logistic(1.0))
+    shadow = register(ws, Flaky(), alias=None)
+    loopml.deploy("bc", model="bc@champion", shadow=[shadow], workspace=ws)
+    with start(ws) as running:
+        for body in (_body(), _negative_body()):
+            status, headers, found = call(f"{running.url}/v2/models/bc/infer", raw=body)
+            assert (status, headers["x-loopml-version"]) == (200, primary), found
+        ids = {headers["x-loopml-prediction-id"]}
+        time.sleep(0.1)
+        running.stop()
+    logged = loopml.serve.predictions("bc", workspace=ws)
+    shadows = logged.filter(logged["shadow"])
+    assert shadows["ref"].to_list() == [shadow, shadow]
+    assert shadows["error"].to_list()[0] is None
+    assert "a negative radius" in shadows["error"].to_list()[1]
+    assert set(shadows["request_id"].to_list()) >= ids
