@@ -369,7 +369,7 @@ class App:
     async def _openapi(self, *_: Any) -> Response:
         from loopml.serve._openapi import description
 
-        return json_response(description())
+        return json_response(description(list(self.engine.deployments)))
 
     async def _feedback_endpoint(
         self, body: bytes, headers: Mapping[bytes, bytes], request_id: bytes | None
