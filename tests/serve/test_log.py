@@ -270,6 +270,35 @@ def test_a_failed_write_keeps_its_records_for_the_next(ws: loopml.Workspace) -> 
     tmp.unlink()
     log.close()
     assert predictions(workspace=ws)["prediction_id"].to_list() == ["p000001", "p000002"]
+    # The failed segment was written again as it was, before the newer record's.
+    assert [a.metadata["rows"] for a in sorted(segments(ws), key=lambda a: a.version)] == [1, 1]
+
+
+def test_a_segment_indexed_twice_is_read_once(ws: loopml.Workspace) -> None:
+    log = PredictionLog(ws)
+    log.append(record(1))
+    log.flush()
+    [segment] = segments(ws)
+    # What a write retried after its index record was made, unacknowledged, leaves.
+    ws.store.create_artifact(
+        kind="predictions",
+        name="churn",
+        digest=segment.digest,
+        size=segment.size,
+        metadata=segment.metadata,
+    )
+    assert len(segments(ws)) == 2
+    assert predictions(workspace=ws)["prediction_id"].to_list() == ["p000001"]
+
+
+def test_find_prediction_looks_from_since_on(ws: loopml.Workspace) -> None:
+    log = PredictionLog(ws)
+    log.append(record(1, time_us=T0))
+    log.append(record(2, time_us=T0 + 3_600_000_000))
+    log.flush()
+    assert find_prediction("p000001", ws) == record(1, time_us=T0)
+    assert find_prediction("p000001", ws, since=at(60)) is None
+    assert find_prediction("p000002", ws, since=at(60)) == record(2, time_us=T0 + 3_600_000_000)
 
 
 def test_the_flusher_retries_a_failed_write(ws: loopml.Workspace) -> None:

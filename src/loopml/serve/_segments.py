@@ -219,14 +219,17 @@ def find_segments(
 ) -> list[Artifact]:
     """The index records of the segments of ``name`` (every name when None) that may
     hold records in ``[since_us, until_us)``, read from the metadata store a page at a
-    time; no file is listed or opened."""
-    found: list[Artifact] = []
+    time; no file is listed or opened. A segment indexed twice (a write retried after
+    its index record was made but not acknowledged) is given once."""
+    found: dict[tuple[str, str], Artifact] = {}
     after: str | None = None
     while True:
         page = ws.store.find_artifacts(kind=layout.kind, name=name, limit=PAGE, after=after)
-        found += [artifact for artifact in page if overlaps(artifact, since_us, until_us)]
+        for artifact in page:
+            if overlaps(artifact, since_us, until_us):
+                found.setdefault((artifact.name, artifact.digest), artifact)
         if len(page) < PAGE:
-            return found
+            return list(found.values())
         after = page[-1].id
 
 
