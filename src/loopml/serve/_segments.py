@@ -19,8 +19,8 @@ columns (orjson when installed); a value JSON cannot hold is kept as its text.
 ('predictions', DataType(int64))
 >>> sorted(layout.json_fields)
 ['inputs', 'outputs']
->>> encode_json({"x": [1, 2]}).replace(" ", "")
-'{"x":[1,2]}'
+>>> encode_json({"x": [1, 2]}), _stdlib_json({"x": [1, 2]})
+('{"x":[1,2]}', '{"x":[1,2]}')
 """
 
 from __future__ import annotations
@@ -107,11 +107,16 @@ def _plain(value: Any) -> Any:
     return to_list() if callable(to_list) else str(value)
 
 
+def _stdlib_json(value: Any) -> str:
+    """JSON as orjson writes it (compact), from the standard library."""
+    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json_encoder() -> Callable[[Any], str]:
     try:
         import orjson
     except ImportError:
-        return lambda value: json.dumps(value, default=_plain, ensure_ascii=False)
+        return _stdlib_json
     options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
     def encode(value: Any) -> str:
@@ -129,7 +134,7 @@ def encode_json(value: Any) -> str:
         return _ENCODE(value)
     except (TypeError, ValueError, OverflowError):
         try:
-            return json.dumps(value, default=_plain, ensure_ascii=False)
+            return _stdlib_json(value)
         except (TypeError, ValueError, OverflowError):
             return json.dumps(repr(value))
 
