@@ -489,3 +489,18 @@ def test_after_sigkill_at_most_the_flush_window_is_lost(tmp_path: Path) -> None:
     assert ids == list(range(len(ids)))  # the oldest kept, none missing among them
     missing = acknowledged - len(ids)
     assert missing <= RATE * (FLUSH_S + MARGIN_S), (acknowledged, len(ids))
+
+
+def test_json_columns_read_the_same_with_or_without_orjson() -> None:
+    from loopml.serve._segments import _stdlib_json, encode_json
+
+    value = {"age": np.array([41, 42]), "score": np.float32(0.5), "plan": ["é"], "n": None}
+    assert (
+        encode_json(value)
+        == _stdlib_json(value)
+        == ('{"age":[41,42],"score":0.5,"plan":["é"],"n":null}')
+    )
+    # What JSON cannot hold is kept as its text, never an error that stops a write.
+    assert encode_json({"when": datetime(2026, 1, 1, tzinfo=UTC).date()}) == (
+        '{"when":"2026-01-01"}'
+    )
