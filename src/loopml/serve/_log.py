@@ -44,7 +44,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from loopml.errors import InvalidInput
 from loopml.serve._segments import FEEDBACK, NO_DEPLOYMENT, PREDICTIONS, Layout, write_segment
@@ -271,7 +271,7 @@ class _SegmentLog(Generic[R]):
             atexit.unregister(self.close)
         self.flush()
 
-    def __enter__(self) -> _SegmentLog[R]:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
