@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import loopml
+from loopml._verify import verify_workspace
 from loopml.errors import DigestMismatch, InvalidInput, NotFound, NotWritable
 from loopml.serve import (
     FeedbackLog,
@@ -243,6 +244,8 @@ def test_a_damaged_segment_is_a_clear_error(ws: loopml.Workspace) -> None:
         assert "predictions segment churn@v1 is corrupt" in message
         assert segment.digest in message
         assert "loopml verify" in message
+    [damage] = verify_workspace(ws).damage
+    assert (damage.record, damage.problem) == ("predictions churn@v1", "corrupt")
 
 
 def test_a_full_buffer_drops_and_counts(ws: loopml.Workspace) -> None:
@@ -485,7 +488,12 @@ def test_after_sigkill_at_most_the_flush_window_is_lost(tmp_path: Path) -> None:
     out, _ = logger.communicate(timeout=60)
     assert logger.returncode == -signal.SIGKILL
     acknowledged = int(out.strip().splitlines()[-1])  # appended, at least
+    # Killed wherever it was, maybe mid-write: every indexed segment is whole (reading
+    # checks each against its digest, and so does loopml verify).
     ids = logged_ids(tmp_path)
+    with loopml.workspace(tmp_path) as ws:
+        checked = verify_workspace(ws)
+        assert (checked.records, checked.damage) == (len(segments(ws)), [])
     assert ids == list(range(len(ids)))  # the oldest kept, none missing among them
     missing = acknowledged - len(ids)
     assert missing <= RATE * (FLUSH_S + MARGIN_S), (acknowledged, len(ids))
