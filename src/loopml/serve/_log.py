@@ -2,13 +2,16 @@
 memory on the request path, written to Parquet segments by a background thread.
 
 :meth:`PredictionLog.append` takes a lock, appends to a list and returns: it never
-waits on the disk or the database, and it never blocks. When :data:`max_buffered`
+waits on the disk or the database, and it never blocks. When ``max_buffered``
 records are waiting (the store is down, or slower than the traffic) a new record is
 dropped and counted in :attr:`~PredictionLog.dropped` instead. The flusher thread
 (:meth:`~PredictionLog.start`) swaps the list for an empty one every
 ``flush_seconds`` (sooner when half the buffer is full), serializes the records and
 writes one segment per deployment (see :mod:`loopml.serve._segments`). A write that
-fails keeps its records for the next one; :attr:`~PredictionLog.error` says why.
+fails keeps its segment, to be written again as it was; :attr:`~PredictionLog.error`
+says why. Fields are not checked on the request path: a record whose field does not
+fit its column (an ``arm`` given as text) is left out when it is written, alone, and
+counted in :attr:`~PredictionLog.refused`.
 
 What survives what:
 
@@ -19,8 +22,9 @@ What survives what:
 - SIGKILL (or a power cut) loses the records appended since the last write that
   finished: at most those of the last ``flush_seconds`` plus the duration of one
   flush in progress (a record waits at most ``flush_seconds`` for its flush to start,
-  and is durable when that flush ends). A segment is never half-written: its blob is
-  stored durably before its index record is made.
+  and is durable when that flush ends). While writes fail (the store is down) the
+  records wait in memory, and a SIGKILL then loses them all. A segment is never
+  half-written: its blob is stored durably before its index record is made.
 
 >>> import tempfile, loopml
 >>> ws = loopml.init(tempfile.mkdtemp())
