@@ -28,6 +28,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import ConfigError, InvalidInput, NotFound
@@ -215,7 +216,12 @@ class Server:
         reward, label, row = given.get("reward"), given.get("label"), given.get("row")
         recent = self.engine.recent.get(prediction_id)
         if recent is None:
-            found = await asyncio.to_thread(find_prediction, prediction_id, self.workspace)
+            made = _made_at(prediction_id)
+            found = None
+            if made is not None:  # only this server's ids: an unknown one reads little
+                found = await asyncio.to_thread(
+                    find_prediction, prediction_id, self.workspace, since=made
+                )
             if found is None:
                 raise NotFound(
                     f"no prediction {prediction_id!r} is logged (predictions reach the log "
@@ -267,6 +273,15 @@ class Server:
         import uvicorn
 
         uvicorn.Server(self.uvicorn_config()).run()
+
+
+def _made_at(prediction_id: str) -> datetime | None:
+    """A minute before the time a prediction id of this server holds (its first 12 hex
+    digits are milliseconds); None for an id that is not one."""
+    if len(prediction_id) != 32 or not all(c in "0123456789abcdef" for c in prediction_id):
+        return None
+    millis = int(prediction_id[:12], 16)
+    return datetime.fromtimestamp(millis / 1000 - 60, tz=UTC)
 
 
 def _first(outputs: Any) -> Any:
