@@ -75,6 +75,26 @@ def test_a_bandit_learns_from_feedback_sent_to_the_server(ws: loopml.Workspace) 
         assert wait_for(lambda: sum(s.rewards for s in ws.store.arm_stats("bc").values()) > 0, 5)
 
 
+def test_feedback_given_in_python_rewards_the_arm_every_server_merges(
+    ws: loopml.Workspace,
+) -> None:
+    register(ws, logistic(1.0))
+    second = register(ws, logistic(0.1), alias="challenger")
+    loopml.deploy("bc", bandit="ucb1", arms=["bc@champion", "bc@challenger"], workspace=ws)
+    with start(ws) as running:
+        answers = [call(f"{running.url}/v2/models/bc/infer", raw=_body(i))[1] for i in range(4)]
+    by_second = [a["x-loopml-prediction-id"] for a in answers if a["x-loopml-version"] == second]
+    assert by_second  # UCB1 tries every arm first
+    before = ws.store.arm_stats("bc")[second]
+    loopml.feedback(by_second[0], 1.0, workspace=ws)
+    loopml.feedback(by_second[0], label=0, workspace=ws)
+    after = ws.store.arm_stats("bc")[second]
+    assert (after.rewards - before.rewards, after.reward_sum - before.reward_sum) in {
+        (2, 1.0),
+        (2, 2.0),
+    }
+
+
 def test_feedback_for_an_unknown_prediction_is_a_404(ws: loopml.Workspace) -> None:
     register(ws, logistic(1.0))
     loopml.deploy("bc", model="bc@champion", workspace=ws)

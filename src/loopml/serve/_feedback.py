@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
-from loopml.serve._log import FeedbackLog, FeedbackRecord
+from loopml.serve._log import FeedbackLog, FeedbackRecord, PredictionRecord
 from loopml.serve._read import find_prediction
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def feedback(
     The prediction must be in the log: NotFound otherwise (a server writes its log
     every second by default, so feedback sent sooner may need a retry).
     """
-    from loopml.workspace import current
+    from loopml._context import workspace_in_use
 
     if reward_or_label is not None:
         if reward is not None or label is not None:
@@ -74,7 +74,7 @@ def feedback(
             field="reward_or_label",
         )
     reward = _reward(reward)
-    ws = workspace or current()
+    ws = workspace_in_use(workspace)
     found = find_prediction(prediction_id, ws)
     if found is None:
         error = NotFound(
@@ -89,7 +89,29 @@ def feedback(
     log = FeedbackLog(ws)
     log.append(record)
     log.close()
+    _reward_arm(ws, found, reward, label)
     return record
+
+
+def _reward_arm(ws: Workspace, found: PredictionRecord, reward: float | None, label: Any) -> None:
+    """Add the reward to the statistics of the arm that made the prediction, which every
+    server of the deployment merges (a label counts 1 when it is what was predicted, 0
+    when not). Fallback and shadow answers were no arm's choice: they reward nothing."""
+    from loopml.serve._rewards import reward_of
+    from loopml.store import ArmStats
+
+    if found.arm is None or found.shadow or found.fallback:
+        return
+    predicted = found.outputs.get("predictions") if isinstance(found.outputs, dict) else None
+    first = predicted[0] if isinstance(predicted, list) and predicted else None
+    value = reward if reward is not None else reward_of(None, label, first)
+    if value is None:
+        return
+    try:
+        ws.store.get_deployment(found.deployment)
+    except NotFound:
+        return  # the deployment is gone, and its statistics with it
+    ws.store.add_arm_stats(found.deployment, {found.ref: ArmStats(rewards=1, reward_sum=value)})
 
 
 def _reward(reward: Any) -> float | None:

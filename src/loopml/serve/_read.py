@@ -147,7 +147,7 @@ def _read(
 ) -> pl.DataFrame:
     import polars as pl
 
-    from loopml.workspace import current
+    from loopml._context import workspace_in_use
 
     if deployment is not None and (not isinstance(deployment, str) or not deployment):
         raise InvalidInput(
@@ -161,7 +161,7 @@ def _read(
             f"since ({since}) is after until ({until}): swap them",
             field="since",
         )
-    ws = workspace or current()
+    ws = workspace_in_use(workspace)
     frames = []
     for segment in find_segments(ws, layout, deployment, since_us, until_us):
         frame = read_segment(ws, segment)
