@@ -146,7 +146,8 @@ def _from_contents(
 ) -> Tensor:
     wanted = _CONTENTS.get(datatype)
     present = [descriptor.name for descriptor, _ in contents.ListFields()]
-    if wanted is None or any(found != wanted for found in present):
+    empty = not present and element_count(shape) > 0
+    if wanted is None or empty or any(found != wanted for found in present):
         expected = f"contents.{wanted}" if wanted else "raw_input_contents"
         raise InvalidInput(
             f"{field} ({name}) is {datatype} but has {', '.join(present) or 'no data'}; send "
