@@ -46,6 +46,7 @@ __all__ = [
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CONTENT_TYPES = ("application/json", "text/csv")
+_SHORT_COLUMN = 64
 _ACCEPTED = (
     'a JSON object with exactly one of "dataframe_split" ({"columns": [...], "data": '
     '[[...], ...]}), "dataframe_records" ([{column: value, ...}, ...]), "instances" '
@@ -273,10 +274,10 @@ def _typed(values: list[str]) -> list[Any]:
     present = [value for value in values if value != ""]
     if not present:
         return [None] * len(values)
-    array = np.array(present)
-    for kind in (np.int64, np.float64):
+    integers = all(value.lstrip("+-").isdigit() for value in present)
+    for kind in (int, float) if integers else (float,):
         try:
-            converted = array.astype(kind).tolist()
+            converted = _converted(present, kind)
         except (ValueError, OverflowError):
             continue
         if len(present) == len(values):
@@ -286,6 +287,15 @@ def _typed(values: list[str]) -> list[Any]:
     if {value.lower() for value in present} <= {"true", "false"}:
         return [None if value == "" else value.lower() == "true" for value in values]
     return [value if value != "" else None for value in values]
+
+
+def _converted(values: list[str], kind: type[int] | type[float]) -> list[Any]:
+    # NumPy converts long columns faster; Python's int() and float() short ones
+    # (a single-row request's 30 columns: 10 us where NumPy takes 140 us)
+    if len(values) <= _SHORT_COLUMN:
+        return [kind(value) for value in values]
+    converted: list[Any] = np.array(values).astype(np.int64 if kind is int else np.float64).tolist()
+    return converted
 
 
 def _shown(value: Any) -> str:
