@@ -281,7 +281,7 @@ def _typed(values: list[str]) -> list[Any]:
         except (ValueError, OverflowError):
             continue
         if len(present) == len(values):
-            return converted  # type: ignore[no-any-return]
+            return converted
         found = iter(converted)
         return [next(found) if value != "" else None for value in values]
     if {value.lower() for value in present} <= {"true", "false"}:
