@@ -278,6 +278,11 @@ MALFORMED: list[tuple[str, bytes, Any, str, str]] = [
      '{"name"'),
     ("bad binary_data", _json(inputs=[_input()], outputs=[{"name": "p", "parameters":
      {"binary_data": 1}}]), None, "outputs[0].binary_data", "give true or false"),
+    ("classification extension", _json(inputs=[_input()], outputs=[{"name": "p", "parameters":
+     {"classification": 2}}]), None, "outputs[0].classification", "ask for probabilities"),
+    ("shared memory input", _json(inputs=[_input(data=None, parameters={"shared_memory_region":
+     "r", "shared_memory_byte_size": 8})]), None, "inputs[0].shared_memory_region",
+     "no shared memory"),
     ("header length beyond the body", _json(inputs=[_input()]), 10_000, HEADER,
      "10000 for a body of"),
     ("negative header length", _json(inputs=[_input()]), -1, HEADER, "-1"),
@@ -346,3 +351,10 @@ def test_malformed_binary_inputs_are_invalid_input_naming_the_field(
         decode_rest(*body)
     assert error.value.field == field
     assert message in str(error.value)
+
+
+def test_tritonclients_classification_request_is_refused_naming_the_output() -> None:
+    outputs = [httpclient.InferRequestedOutput("predictions", class_count=3)]
+    with pytest.raises(InvalidInput, match="classification extension") as error:
+        decode_rest(*triton_body({"x": SAMPLES["FP32"]}, binary=True, outputs=outputs))
+    assert error.value.field == "outputs[0].classification"

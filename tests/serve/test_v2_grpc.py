@@ -226,6 +226,12 @@ def _with_raw(message: triton.ModelInferRequest, *raw: bytes) -> triton.ModelInf
     return message
 
 
+def _classification() -> triton.ModelInferRequest:
+    message = _with_raw(_message(), b"\0" * 8)
+    message.outputs.add(name="predictions").parameters["classification"].int64_param = 2
+    return message
+
+
 MALFORMED: list[tuple[str, Any, str, str]] = [
     ("not a protobuf", b"\xff\xff\xff", "request", "not a valid inference.ModelInferRequest"),
     ("no inputs", triton.ModelInferRequest(model_name="m"), "inputs", "no inputs"),
@@ -251,6 +257,8 @@ MALFORMED: list[tuple[str, Any, str, str]] = [
      "4 byte(s) of data where shape [1, 2] of FP32 takes 8"),
     ("raw and contents", _with_raw(_message(contents=("fp32_contents", [1, 2])), b"\0" * 8),
      "inputs[0].contents", "has contents while raw_input_contents is given"),
+    ("classification extension", _classification(), "outputs[0].classification",
+     "ask for probabilities"),
     ("huge shape", _with_raw(_message(shape=[2**40, 2**20]), b"\0" * 8),
      "inputs[0].binary_data_size", f"takes {2**62}"),
 ]  # fmt: skip
