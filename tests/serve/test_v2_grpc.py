@@ -275,3 +275,38 @@ def test_malformed_messages_are_invalid_input_naming_the_field(
         decode_grpc(parse_request(wire))
     assert error.value.field == field
     assert text in str(error.value)
+
+
+# -- over a real channel --------------------------------------------------------------------
+
+
+def test_tritonclient_calls_the_generated_service_over_a_real_channel() -> None:
+    """The generated service module, in one process with tritonclient's own messages
+    (the reason the messages have a descriptor pool of their own), answers its client."""
+    from concurrent import futures
+
+    import grpc
+
+    from loopml.serve._proto import grpc_predict_v2_pb2_grpc as service
+
+    class Echo(service.GRPCInferenceServiceServicer):  # type: ignore[misc]
+        def ModelInfer(self, request: Any, context: Any) -> ours.ModelInferResponse:  # noqa: N802
+            decoded = decode_grpc(request)
+            doubled = [tensor_of(t.name, t.data * 2) for t in decoded.inputs]
+            return encode_grpc(decoded.id, request.model_name, "1", doubled, None, {})
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    service.add_GRPCInferenceServiceServicer_to_server(Echo(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
+        sent = np.array([[1.5, -2.0, 3.25]], dtype=np.float32)
+        x = grpcclient.InferInput("x", [1, 3], "FP32")
+        x.set_data_from_numpy(sent)
+        result = client.infer("m", [x], request_id="r-9", client_timeout=10)
+        np.testing.assert_array_equal(result.as_numpy("x"), [[3.0, -4.0, 6.5]])
+        assert result.get_response().id == "r-9"
+        client.close()
+    finally:
+        server.stop(grace=None)
