@@ -289,7 +289,7 @@ def test_tritonclient_calls_the_generated_service_over_a_real_channel() -> None:
 
     from loopml.serve._proto import grpc_predict_v2_pb2_grpc as service
 
-    class Echo(service.GRPCInferenceServiceServicer):  # type: ignore[misc]
+    class Echo(service.GRPCInferenceServiceServicer):
         def ModelInfer(self, request: Any, context: Any) -> ours.ModelInferResponse:
             decoded = decode_grpc(request)
             doubled = [tensor_of(t.name, t.data * 2) for t in decoded.inputs]

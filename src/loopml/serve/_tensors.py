@@ -178,10 +178,8 @@ def json_data(tensor: Tensor) -> Any:
     ``OPT_SERIALIZE_NUMPY``) or, for BYTES, a list of text."""
     if tensor.datatype == "BYTES":
         return [_text(item) for item in tensor.data.ravel()]
-    data = tensor.data
-    if data.dtype.byteorder == ">":
-        data = data.astype(data.dtype.newbyteorder("="))
-    return np.ascontiguousarray(data).reshape(-1)
+    dtype = DTYPES[tensor.datatype].newbyteorder("=")  # orjson writes native numbers only
+    return np.ascontiguousarray(tensor.data, dtype=dtype).reshape(-1)
 
 
 def _bytes_from_data(
