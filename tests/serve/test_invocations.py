@@ -168,6 +168,8 @@ MALFORMED = [
      "is not a format /invocations reads"),
     ("another charset", b"{}", "application/json; charset=latin-1", "Content-Type",
      "charset latin-1; send UTF-8"),
+    ("MLflow 1.x's format parameter", b"{}", "application/json; format=pandas-split",
+     "Content-Type", "has the parameter 'format=pandas-split'"),
     ("CSV header only", b"a,b\n", "text/csv", "body", "a header row and at least one row"),
     ("CSV ragged", b"a,b\n1,2\n3\n", "text/csv", "body", "CSV line 3 has 1 value(s)"),
     ("CSV not UTF-8", b"a\n\xff\n", "text/csv", "body", "not UTF-8"),

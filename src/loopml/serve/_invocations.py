@@ -72,14 +72,7 @@ def decode_invocations(
     """The rows of an ``/invocations`` body. ``content_type`` is the request's header
     (``application/json`` when None); ``features`` are the model's columns in its order,
     to name rows given by position (None: they stay a 2-D array)."""
-    mime, _, options = (content_type or "application/json").partition(";")
-    mime = mime.strip().lower()
-    charset = options.strip().lower().removeprefix("charset=").strip('"') or "utf-8"
-    if charset.replace("-", "") != "utf8":
-        raise InvalidInput(
-            f"Content-Type {content_type!r} asks for charset {charset}; send UTF-8",
-            field="Content-Type",
-        )
+    mime = _check_content_type(content_type)
     if mime == "text/csv":
         return InvocationsRequest(_csv_rows(body), "csv", None)
     if mime != "application/json":
@@ -122,6 +115,28 @@ def decode_invocations(
     else:
         rows = _inputs(value, features)
     return InvocationsRequest(rows, key, params)
+
+
+def _check_content_type(content_type: str | None) -> str:
+    """The media type, lowercase; InvalidInput for a charset other than UTF-8 or another
+    parameter (MLflow 1.x's ``format=pandas-split``, say)."""
+    mime, *options = (content_type or "application/json").split(";")
+    for option in filter(None, (option.strip() for option in options)):
+        key, _, value = option.partition("=")
+        key, value = key.strip().lower(), value.strip().strip('"').lower()
+        if key != "charset":
+            raise InvalidInput(
+                f"Content-Type {content_type!r} has the parameter {option!r}, which "
+                f"/invocations does not read (MLflow 1.x's request formats are gone); send "
+                f"{_ACCEPTED}",
+                field="Content-Type",
+            )
+        if value.replace("-", "") != "utf8":
+            raise InvalidInput(
+                f"Content-Type {content_type!r} asks for charset {value}; send UTF-8",
+                field="Content-Type",
+            )
+    return mime.strip().lower()
 
 
 def encode_invocations(prediction: Prediction) -> bytes:
