@@ -49,8 +49,8 @@ def check_key(key: KeySource) -> None:
     if key.header is not None and key.field is not None:
         raise InvalidInput(
             f"policy key names both header {key.header!r} and field {key.field!r}; the "
-            f"routing key is read from one: KeySource(header=None, field={key.field!r}) "
-            "or KeySource(header=...)",
+            f"routing key is read from one, not both: give KeySource.of_field({key.field!r}) "
+            f"(no header) or KeySource(header={key.header!r})",
             field="key",
         )
 
