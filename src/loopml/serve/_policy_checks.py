@@ -211,8 +211,8 @@ def _check_sum(weights: list[tuple[str, float]], field: str) -> None:
             for (ref, _), w in zip(weights, _example_weights(len(weights)), strict=True)
         )
         raise InvalidInput(
-            f"{'policy arms' if field == 'arms' else field}: the weights sum to {total:g}, "
-            f"not 1 ({listed}); give weights that sum to 1, such as {example}",
+            f"the weights of the {'policy arms' if field == 'arms' else field} sum to "
+            f"{total:g}, not 1 ({listed}); give weights that sum to 1, such as {example}",
             field=field,
         )
 
