@@ -208,11 +208,6 @@ def test_a_bandit_needs_two_arms() -> None:
         ({"canary": "churn@champion"}, "canary", ("at least two arms",)),
         ({"fallback": "x@@"}, "fallback", ("'x@@'",)),
         ({"key": {"header": "X Key"}}, "key.header", ("'X Key'", "HTTP header")),
-        (
-            {"key": {"header": "X-A", "field": "user"}},
-            "key",
-            ("not both", "KeySource.of_field('user')"),
-        ),
         ({"key": {"field": ""}}, "key.field", ("input field",)),
         ({"key": "X-Loopml-Key"}, "key", ("an object",)),
     ],
@@ -241,4 +236,7 @@ def test_a_key_from_a_field_reads_no_header() -> None:
     key = KeySource.of_field("user_id")
     assert (key.header, key.field) == (None, "user_id")
     assert KeySource().header == "X-Loopml-Key"
-    refused(lambda: KeySource(field="user_id"), "key", "not both")
+    # a field is read instead of the header: both may be written, the field wins
+    both = KeySource(field="user_id")
+    assert (both.header, both.field) == ("X-Loopml-Key", "user_id")
+    assert Policy.from_dict(stored(key={"header": "X-A", "field": "u"})).key.field == "u"

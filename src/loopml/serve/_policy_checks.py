@@ -46,13 +46,6 @@ def check_key(key: KeySource) -> None:
             f"of a column of the model's input (1 to {MAX_FIELD} characters)",
             field="key.field",
         )
-    if key.header is not None and key.field is not None:
-        raise InvalidInput(
-            f"policy key names both header {key.header!r} and field {key.field!r}; the "
-            f"routing key is read from one, not both: give KeySource.of_field({key.field!r}) "
-            f"(no header) or KeySource(header={key.header!r})",
-            field="key",
-        )
 
 
 def check_policy(policy: Policy) -> None:
