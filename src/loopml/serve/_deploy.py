@@ -168,20 +168,20 @@ def deploy(
     )
 
 
-def deployment(name: str, *, workspace: Workspace | None = None) -> DeploymentDetail:
+def deployment(name: str, workspace: Workspace | None = None) -> DeploymentDetail:
     """The deployment ``name``: its record, policy, and where each of its refs points
     now."""
     store = workspace_in_use(workspace).store
     return _detail(store, _record(store, name))
 
 
-def deployments(*, workspace: Workspace | None = None) -> list[DeploymentDetail]:
+def deployments(workspace: Workspace | None = None) -> list[DeploymentDetail]:
     """Every deployment, by name, as :func:`deployment` gives it."""
     store = workspace_in_use(workspace).store
     return [_detail(store, record) for record in store.deployments()]
 
 
-def deployment_history(name: str, *, workspace: Workspace | None = None) -> list[DeploymentChange]:
+def deployment_history(name: str, workspace: Workspace | None = None) -> list[DeploymentChange]:
     """Every change of the deployment ``name`` (also after it was deleted), newest
     first: who, when, the policy before and after, and why."""
     store = workspace_in_use(workspace).store
