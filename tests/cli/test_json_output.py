@@ -144,6 +144,11 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("models", "history"): ["sugar"],
         ("models", "promote"): ["sugar@v2", "--reason", "a passing gate"],
         ("models", "rollback"): ["sugar", "--reason", "back to the first"],
+        ("deploy",): ["sugar-api", "--model", "sugar@champion", "--canary", "sugar@v2=0.1"],
+        ("deployments", "list"): [],
+        ("deployments", "show"): ["sugar-api"],
+        ("deployments", "history"): ["sugar-api"],
+        ("deployments", "delete"): ["sugar-api", "--reason", "done"],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
         ("schedule", "list"): [],
         ("schedule", "run-due"): ["--dry-run"],
@@ -193,6 +198,13 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
         "forced": None,  # its gate passed: nothing forced, so no reason recorded as such
     }
     assert printed[("models", "rollback")]["champion"] == "sugar@v1"
+    assert [arm["version"] for arm in printed[("deployments", "show")]["arms"]] == [
+        "sugar@v1",  # the champion after the rollback
+        "sugar@v2",
+    ]
+    assert printed[("deployments", "list")] == [printed[("deployments", "show")]]
+    assert printed[("deployments", "history")][0]["action"] == "created"
+    assert printed[("deployments", "delete")] == {"deleted": "sugar-api"}
     assert printed[("run",)]["status"] == "succeeded"
     assert [s["name"] for s in printed[("run",)]["steps"]] == ["split", "train"]
     assert printed[("data", "checkout")]["path"] == "sugar-v1.parquet"

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._context import workspace_in_use
 from loopml.errors import Conflict, InvalidInput, NotFound
-from loopml.serve._policy import KeySource, Policy
+from loopml.refs import parse
+from loopml.serve._policy import KeySource, Policy, same_ref
 from loopml.serve._refs import default_fallback, resolve_version, where_now
 from loopml.store.values import check_name
 
@@ -167,20 +168,20 @@ def deploy(
     )
 
 
-def deployment(name: str, *, workspace: Workspace | None = None) -> DeploymentDetail:
+def deployment(name: str, workspace: Workspace | None = None) -> DeploymentDetail:
     """The deployment ``name``: its record, policy, and where each of its refs points
     now."""
     store = workspace_in_use(workspace).store
     return _detail(store, _record(store, name))
 
 
-def deployments(*, workspace: Workspace | None = None) -> list[DeploymentDetail]:
+def deployments(workspace: Workspace | None = None) -> list[DeploymentDetail]:
     """Every deployment, by name, as :func:`deployment` gives it."""
     store = workspace_in_use(workspace).store
     return [_detail(store, record) for record in store.deployments()]
 
 
-def deployment_history(name: str, *, workspace: Workspace | None = None) -> list[DeploymentChange]:
+def deployment_history(name: str, workspace: Workspace | None = None) -> list[DeploymentChange]:
     """Every change of the deployment ``name`` (also after it was deleted), newest
     first: who, when, the policy before and after, and why."""
     store = workspace_in_use(workspace).store
@@ -268,10 +269,17 @@ def _policy(
             "it, or a split that names both with canary weights",
             field="canary",
         )
+    _parse_refs(model=model, split=split, arms=arms, **options)
     if model is not None:
         if canary is None:
             return Policy.single(model, **options)
         ref, weight = _canary(canary)
+        if same_ref(ref, parse(model)):
+            raise InvalidInput(
+                f"canary {ref!r} is the model itself ({model!r}); give the new version to "
+                "step in, e.g. canary=('churn@challenger', 0.05)",
+                field="canary",
+            )
         if not 0.0 < weight < 1.0:
             raise InvalidInput(
                 f"canary weight {weight!r} of {ref} must be above 0 and below 1 (its share "
@@ -289,6 +297,26 @@ def _policy(
     return Policy.bandit(bandit, refs, **options)
 
 
+def _parse_refs(
+    *,
+    model: str | None,
+    split: Mapping[str, float] | None,
+    arms: Sequence[str],
+    shadows: Sequence[str],
+    fallback: str | None,
+    **_: Any,
+) -> None:
+    """Each ref given can be read, else InvalidInput naming the argument that holds it."""
+    given = [("model", model), ("fallback", fallback)]
+    given += [("split", ref) for ref in split or {}] + [
+        ("arms", ref) for ref in _refs(arms, "arms")
+    ]
+    given += [("shadow", ref) for ref in shadows]
+    for field, ref in given:
+        if ref is not None:
+            parse(ref, field=field)
+
+
 def _canary(canary: Any) -> tuple[str, float]:
     if not isinstance(canary, tuple | list) or len(canary) != 2:
         raise InvalidInput(
@@ -296,6 +324,7 @@ def _canary(canary: Any) -> tuple[str, float]:
             field="canary",
         )
     ref, weight = canary
+    parse(ref, field="canary")
     if isinstance(weight, bool) or not isinstance(weight, int | float):
         raise InvalidInput(
             f"canary weight {weight!r:.40} of {ref!r} must be a number above 0 and below 1",
