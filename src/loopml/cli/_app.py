@@ -16,6 +16,7 @@ from loopml.cli import (
     export,
     models,
     pipeline,
+    predict,
     runs,
     schedule,
     workspace,
@@ -88,6 +89,7 @@ data.register(app)
 pipeline.register(app)
 runs.register(app)
 models.register(app)
+predict.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

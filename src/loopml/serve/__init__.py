@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING
 from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
-    pass
+    from loopml.serve._batch import predict as predict
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "_batch": ("predict",),
+    },
+)
