@@ -144,6 +144,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("models", "history"): ["sugar"],
         ("models", "promote"): ["sugar@v2", "--reason", "a passing gate"],
         ("models", "rollback"): ["sugar", "--reason", "back to the first"],
+        ("predict",): ["sugar@v2", "sugar@v1", "--out", "sugar-scored"],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
         ("schedule", "list"): [],
         ("schedule", "run-due"): ["--dry-run"],
@@ -198,6 +199,8 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
     assert printed[("data", "checkout")]["path"] == "sugar-v1.parquet"
     assert printed[("schedule", "remove")] == {"removed": "nightly"}
     assert printed[("export", "airflow")]["tasks"] == 2
+    assert printed[("predict",)]["ref"] == "sugar-scored@v1"
+    assert printed[("predict",)]["rows"] == 300
     assert (project / "dag.py").exists()
 
 
