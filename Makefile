@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/tune/run.py
 	$(BIN)/python bench/models/signature.py
+	$(BIN)/python bench/serve/batch_scoring.py
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
 	$(BIN)/python bench/evaluation/gate_power.py
@@ -63,6 +64,7 @@ bench-tune: $(STAMP)
 
 bench-models: $(STAMP)
 	$(BIN)/python bench/models/signature.py
+	$(BIN)/python bench/serve/batch_scoring.py
 
 bench-evaluation: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py
