@@ -102,7 +102,9 @@ def _chunks(source: DatasetVersion, read: list[str], size: int) -> Iterator[pl.D
     if source.format == "parquet":
         import pyarrow.parquet as pq
 
-        file = pq.ParquetFile(source.path())
+        # Pre-buffering reads ahead and keeps every column chunk it read: a copy of the
+        # whole table, decompressed, by the end. Without it, one row group at a time.
+        file = pq.ParquetFile(source.path(), pre_buffer=False)
         try:
             for batch in file.iter_batches(batch_size=size, columns=read):
                 yield pl.DataFrame(pl.from_arrow(batch))
