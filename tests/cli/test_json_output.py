@@ -149,6 +149,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("deployments", "show"): ["sugar-api"],
         ("deployments", "history"): ["sugar-api"],
         ("deployments", "delete"): ["sugar-api", "--reason", "done"],
+        ("predict",): ["sugar@v2", "sugar@v1", "--out", "sugar-scored"],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
         ("schedule", "list"): [],
         ("schedule", "run-due"): ["--dry-run"],
@@ -210,6 +211,8 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
     assert printed[("data", "checkout")]["path"] == "sugar-v1.parquet"
     assert printed[("schedule", "remove")] == {"removed": "nightly"}
     assert printed[("export", "airflow")]["tasks"] == 2
+    assert printed[("predict",)]["ref"] == "sugar-scored@v1"
+    assert printed[("predict",)]["rows"] == 300
     assert (project / "dag.py").exists()
 
 

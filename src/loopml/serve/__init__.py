@@ -13,6 +13,7 @@ from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.serve._arms import ArmSharing as ArmSharing
+    from loopml.serve._batch import predict as predict
     from loopml.serve._deploy import DeploymentDetail as DeploymentDetail
     from loopml.serve._deploy import deploy as deploy
     from loopml.serve._deploy import deployment as deployment
@@ -56,5 +57,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_arms": ("ArmSharing",),
         "_routing": ("Router",),
         "_server": ("Running", "ServeOptions", "Server"),
+        "_batch": ("predict",),
     },
 )
