@@ -309,6 +309,9 @@ def test_a_ref_that_points_nowhere_any_more_is_shown_not_hidden(ws: loopml.Works
         "weight": 0.1,
         "version": None,
         "canary": False,
+        "pulls": 0,
+        "rewards": 0,
+        "mean_reward": None,
     }
 
 

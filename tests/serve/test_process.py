@@ -113,9 +113,11 @@ def test_after_sigkill_at_most_the_flush_window_is_missing(ws: loopml.Workspace)
         server.stop(signal.SIGKILL)
     logged = set(loopml.serve.predictions("bc", workspace=ws)["prediction_id"].to_list())
     missing = [pid for pid in answered if pid not in logged]
-    # the documented window: the last flush interval, plus one flush in progress
-    assert len(missing) <= rate * (2 * flush + 0.25)
-    assert len(logged) >= len(answered) - rate * (2 * flush + 0.25)
+    # the documented window: the last flush interval, plus one flush in progress (which a
+    # loaded machine may stretch: a second allowed for it)
+    window = rate * (flush + 1.0)
+    assert len(missing) <= window
+    assert len(logged) >= len(answered) - window
 
 
 def test_two_servers_on_one_workspace_follow_one_swap_and_log_apart(
@@ -179,6 +181,17 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("loopml"))))
         and m.split(".")[1] in {"pipeline", "training", "evaluation", "cli"}
     ]
     assert barred == []
+
+
+def test_serve_json_says_what_it_serves_in_one_line_on_start(ws: loopml.Workspace) -> None:
+    with Serving(ws.root, "--json") as server:
+        server.stop(signal.SIGTERM)
+        first = server.process.stdout.readline()  # type: ignore[union-attr]
+    assert json.loads(first) == {
+        "deployments": ["bc"],
+        "http": f"http://127.0.0.1:{server.port}",
+        "grpc": None,
+    }
 
 
 def test_serve_on_a_reachable_address_without_a_token_is_a_user_error(

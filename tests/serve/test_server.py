@@ -125,6 +125,8 @@ def test_health_endpoints_answer_json_and_echo_the_request_id(
         assert (status, found) == (200, expected)
         assert headers["x-request-id"] == "abc"
     assert call(running.url + "/version")[2]["version"] == loopml.__version__
+    for path in ("/v2/health/live", "/v2/models/nope", "/metrics"):
+        assert len(call(running.url + path)[1]["x-request-id"]) == 32  # made when not sent
 
 
 def test_an_unknown_model_is_a_404_naming_those_served(served: tuple[Running, object]) -> None:
@@ -133,6 +135,8 @@ def test_an_unknown_model_is_a_404_naming_those_served(served: tuple[Running, ob
     assert status == 404
     assert "no deployment is called 'nope'" in found["error"]
     assert "bc" in found["error"]
+    metrics = call(running.url + "/metrics")[2].decode()
+    assert 'loopml_errors_total{code="404",protocol="v2"}' in metrics
 
 
 def test_a_missing_column_is_a_400_naming_it(served: tuple[Running, object]) -> None:

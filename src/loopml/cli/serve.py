@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from loopml.cli._options import JSON
+from loopml.cli._output import print_json
+
 TOKEN_VARIABLE = "LOOPML_SERVE_TOKEN"
 
 
@@ -40,6 +43,7 @@ def serve(
     flush_seconds: float = typer.Option(
         1.0, "--flush-seconds", metavar="S", help="How often the prediction log is written."
     ),
+    as_json: bool = JSON,
 ) -> None:
     """Serve every deployment of the workspace until stopped (Ctrl-C or SIGTERM).
 
@@ -68,9 +72,14 @@ def serve(
         flush_seconds=flush_seconds,
     ).checked()
     with workspace() as ws:
-        typer.echo(
-            f"serving {len(ws.store.deployments())} deployment(s) on http://{host}:{port}"
-            + ("" if options.grpc_port is None else f" and gRPC {host}:{options.grpc_port}"),
-            err=True,
-        )
+        served = [record.name for record in ws.store.deployments()]
+        grpc = None if options.grpc_port is None else f"{host}:{options.grpc_port}"
+        if as_json:  # one line, on start: what a supervisor reads
+            print_json({"deployments": served, "http": f"http://{host}:{port}", "grpc": grpc})
+        else:
+            typer.echo(
+                f"serving {len(served)} deployment(s) on http://{host}:{port}"
+                + ("" if grpc is None else f" and gRPC {grpc}"),
+                err=True,
+            )
         run(ws, options)

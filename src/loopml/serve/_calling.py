@@ -17,12 +17,12 @@ the :class:`~loopml.models.Predictor`'s own check, then calls the model one of t
 The direct way is taken only when it gives what the Predictor gives: at load, both are
 run on probe rows and compared, and any difference (or error) keeps the Predictor's way.
 
->>> import numpy as np
+>>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
 >>> from loopml.models import Predictor, infer_signature
 >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
 >>> model = LogisticRegression().fit(X, [0, 1, 0, 1])
->>> signature = infer_signature({"a": X[:, 0], "b": X[:, 1]})
+>>> signature = infer_signature(pd.DataFrame(X, columns=["a", "b"]))
 >>> call = VersionCall(Predictor(model, signature=signature))
 >>> call.direct
 True

@@ -32,6 +32,7 @@ points now.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ from loopml.serve._refs import default_fallback, resolve_version, where_now
 from loopml.store.values import check_name
 
 if TYPE_CHECKING:
-    from loopml.store import Deployment, DeploymentChange, MetadataStore
+    from loopml.store import ArmStats, Deployment, DeploymentChange, MetadataStore
     from loopml.workspace import Workspace
 
 # How many times set_weight reads again when another caller changed the deployment
@@ -58,13 +59,20 @@ class DeploymentDetail:
     points now (``resolved``: ref to ``churn@v3``, or None with the reason in
     ``problems`` when it points nowhere now). ``fallback`` is the ref that answers when
     the chosen arm fails: the policy's, else ``<model>@previous`` of the first arm when
-    that alias is set now, else None."""
+    that alias is set now, else None. ``stats`` are what the servers' routers learnt of
+    each version (pulls, rewards), summed over every server: a bandit's evidence."""
 
     record: Deployment
     policy: Policy
     resolved: Mapping[str, str | None]
     problems: Mapping[str, str]
     fallback: str | None
+    stats: Mapping[str, ArmStats] = dataclasses.field(default_factory=dict)
+
+    def arm_stats(self, ref: str) -> ArmStats | None:
+        """The statistics of the version ``ref`` points at now, when it has some."""
+        version = self.resolved.get(ref)
+        return None if version is None else self.stats.get(version)
 
     @property
     def name(self) -> str:
@@ -88,6 +96,7 @@ class DeploymentDetail:
                     "weight": arm.weight,
                     "version": self.resolved.get(arm.model),
                     "canary": arm.model == self.policy.canary,
+                    **_stats_json(self.arm_stats(arm.model)),
                 }
                 for arm in self.policy.arms
             ],
@@ -422,4 +431,12 @@ def _detail(store: MetadataStore, record: Deployment) -> DeploymentDetail:
         resolved[ref], why = where_now(store, ref)
         if why is not None:
             problems[ref] = why
-    return DeploymentDetail(record, policy, resolved, problems, fallback)
+    stats = store.arm_stats(record.name)
+    return DeploymentDetail(record, policy, resolved, problems, fallback, stats)
+
+
+def _stats_json(stats: ArmStats | None) -> dict[str, Any]:
+    if stats is None:
+        return {"pulls": 0, "rewards": 0, "mean_reward": None}
+    mean = stats.reward_sum / stats.rewards if stats.rewards else None
+    return {"pulls": stats.pulls, "rewards": stats.rewards, "mean_reward": mean}

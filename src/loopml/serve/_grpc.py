@@ -21,6 +21,7 @@ from loopml.errors import InvalidInput, LoopmlError
 from loopml.serve import _shapes
 from loopml.serve._calling import as_columns
 from loopml.serve._engine import Engine
+from loopml.serve._metrics import Metrics
 from loopml.serve._proto import grpc_predict_v2_pb2 as pb
 from loopml.serve._v2_grpc import decode_grpc, encode_grpc, parse_request
 
@@ -129,7 +130,7 @@ def _version(text: str) -> int | None:
 
 
 def _guarded(
-    method: Callable[[bytes, Any], Awaitable[Any]],
+    method: Callable[[bytes, Any], Awaitable[Any]], metrics: Metrics
 ) -> Callable[[bytes, Any], Awaitable[Any]]:
     """``method`` with loopml's errors turned into gRPC status codes."""
 
@@ -137,8 +138,10 @@ def _guarded(
         try:
             return await method(data, context)
         except LoopmlError as error:
+            metrics.error("grpc", error.http_status)
             await context.abort(_STATUS.get(error.http_status, _other(error)), str(error))
         except Exception:
+            metrics.error("grpc", 500)
             log.exception("an unexpected error answering a gRPC request")
             await context.abort(
                 grpc.StatusCode.INTERNAL, "the server failed on this request; see its log"
@@ -176,7 +179,7 @@ def handler(engine: Engine) -> grpc.GenericRpcHandler:
         SERVICE,
         {
             name: grpc.unary_unary_rpc_method_handler(
-                _guarded(method), response_serializer=_serialize
+                _guarded(method, engine.metrics), response_serializer=_serialize
             )
             for name, method in methods.items()
         },
