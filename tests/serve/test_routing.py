@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pytest
 
 from loopml.errors import InvalidInput
@@ -198,3 +199,5 @@ def test_bad_arguments_are_refused_naming_the_field() -> None:
             router.reward(arm, value)
         assert refused.value.field == field
     assert router.stats() == {arm: ArmStats() for arm in ARMS}
+    router.reward(np.int64(1), np.float32(0.5))  # NumPy's numbers are numbers
+    assert router.stats()["churn@v4"] == ArmStats(0, 1, 0.5)
