@@ -108,13 +108,15 @@ class Router:
         request); ``key`` makes fixed routing sticky and is ignored by bandits."""
         if self._policy is None:
             if key is None:
-                point = self._random.random()
-            elif isinstance(key, str):
-                hashed = self._salted.copy()
-                hashed.update(key.encode("utf-8", "surrogatepass"))
-                point = (int.from_bytes(hashed.digest(), "big") >> 11) * _UNIT
-            else:
+                with self._lock:
+                    arm = bisect.bisect_right(self._cumulative, self._random.random())
+                    self._pulls[arm] += 1
+                return arm, self._shares[arm]
+            if not isinstance(key, str):
                 raise InvalidInput(f"routing key {key!r:.80} must be text", field="key")
+            hashed = self._salted.copy()
+            hashed.update(key.encode("utf-8", "surrogatepass"))
+            point = (int.from_bytes(hashed.digest(), "big") >> 11) * _UNIT
             arm = bisect.bisect_right(self._cumulative, point)
             with self._lock:
                 self._pulls[arm] += 1
