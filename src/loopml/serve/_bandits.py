@@ -142,11 +142,6 @@ class Thompson:
         self._next += 1
         return arm, self._shares[arm]
 
-    def probabilities(self, n: Sequence[float], s: Sequence[float]) -> list[float]:
-        """Each arm's estimated chance of being chosen, from a fresh batch of draws."""
-        self._refresh(n, s)
-        return list(self._shares)
-
     def _refresh(self, n: Sequence[float], s: Sequence[float]) -> None:
         import numpy as np
 
