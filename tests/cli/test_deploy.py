@@ -171,7 +171,7 @@ BAD = [
     ),
     (["--bandit", "ucb1", "--arms", "iris@v1"], ("at least two",)),
     (["--model", "iris@v1", "--split", "iris@v2=1"], ("model and split",)),
-    ([], ("got none", "model='churn@champion'")),
+    ([], ("--model REF", "--split REF=W,REF=W", "--bandit thompson --arms REF,REF")),
     (["--model", "iris@v1", "--canary", "iris@v2"], ("'iris@v2'", "REF=WEIGHT")),
     (["--model", "iris@v1", "--canary", "iris@v2=1.5"], ("1.5", "below 1")),
     (["--model", "iris@v1", "--key-header", "X-A", "--key-field", "u"], ("not both",)),
@@ -213,3 +213,17 @@ def test_unknown_deployments(cli, models: Path, args: list[str]) -> None:
 
 def test_an_empty_list_says_how_to_deploy(cli, models: Path) -> None:
     assert "loopml deploy NAME --model" in cli("deployments", "list", check=True).out
+
+
+def test_show_warns_of_a_ref_that_points_nowhere_now(cli, models: Path) -> None:
+    with loopml.workspace(models) as ws:
+        registry.set_alias("iris@v2", "challenger", workspace=ws)
+    cli("deploy", "api", "--split", "iris@v1=0.9,iris@challenger=0.1", check=True)
+    with loopml.workspace(models) as ws:
+        ws.store.delete_alias("model", "iris", "challenger")
+    text = cli("deployments", "show", "api", check=True).out
+    assert "warning: iris@challenger points nowhere now" in text
+    assert "no alias 'challenger'" in text
+    printed = shown(cli)
+    assert [a["version"] for a in printed["arms"]] == ["iris@v1", None]
+    assert "no alias 'challenger'" in printed["problems"]["iris@challenger"]

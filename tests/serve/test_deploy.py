@@ -356,3 +356,50 @@ def test_deployments_on_postgresql(
         }
         serve.set_weight("api", "iris@v2", 0.2, reason="step", workspace=ws)
         assert [c.reason for c in serve.deployment_history("api", workspace=ws)] == ["step", "try"]
+
+
+def test_set_weight_at_once_from_two_callers_loses_no_step(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    """Two controllers step two arms at once, each through its own connection: every
+    step is recorded, and each is the step applied to the policy just before it (none
+    was made over a policy read before another caller's step)."""
+    import threading
+
+    serve.deploy("api", split={"iris@v1": 0.5, "iris@v2": 0.3, "iris@v3": 0.2}, workspace=ws)
+    steps = 15
+    failures: list[BaseException] = []
+
+    def controller(who: str, arm: str, weights: list[float]) -> None:
+        try:
+            with loopml.workspace(tmp_path) as own:
+                for weight in weights:
+                    serve.set_weight(
+                        "api", arm, weight, reason=repr(weight), actor=who, workspace=own
+                    )
+        except BaseException as error:  # reported below, in the test's thread
+            failures.append(error)
+
+    threads = [
+        threading.Thread(
+            target=controller, args=("a", "iris@v2", [0.1 + i * 0.01 for i in range(steps)])
+        ),
+        threading.Thread(
+            target=controller, args=("b", "iris@v3", [0.4 - i * 0.01 for i in range(steps)])
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    changes = serve.deployment_history("api", workspace=ws)
+    assert [c.revision for c in changes] == list(range(2 * steps + 1, 0, -1))
+    arm_of = {"a": "iris@v2", "b": "iris@v3"}
+    for change in changes[:-1]:
+        assert change.previous_policy is not None
+        assert change.policy is not None
+        before = Policy.from_dict(change.previous_policy)
+        weight = float(change.reason or "nan")
+        assert Policy.from_dict(change.policy) == before.with_weight(arm_of[change.actor], weight)
