@@ -49,7 +49,7 @@ def predict(
 ) -> None:
     """Score every row of a dataset version with a model version, as a server would
     (its signature checked, its preprocessing applied), and record the rows with a
-    `prediction` column (and a `probability_<class>` column per class of a classifier)
+    `prediction` column (and a `probability_CLASS` column per class of a classifier)
     as the next version of --out, made by a run that read the model and the data.
 
     \b
