@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +22,14 @@ from cli_checks import assert_user_error
 from loopml import registry
 
 
-@pytest.fixture
-def project(cli, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Dataset `flowers` (iris with its species and an id), `partial` (iris without
     petal width); model `iris`: v1 a scaled logistic regression with an ONNX copy,
     the champion; v2 another C."""
+    root = tmp_path_factory.mktemp("predict-template")
     X, y = load_iris(return_X_y=True, as_frame=True)
-    with loopml.init(tmp_path) as ws, threadpool_limits(1):
+    with loopml.init(root) as ws, threadpool_limits(1):
         loopml.data.add(X.assign(species=y, id=range(len(X))), name="flowers", workspace=ws)
         loopml.data.add(X.drop(columns="petal width (cm)"), name="partial", workspace=ws)
         for C in (1.0, 0.01):
@@ -36,6 +38,13 @@ def project(cli, tmp_path: Path) -> Path:
                 model.fit(X, y), "iris", signature_from=X, onnx=X, serve="native", workspace=ws
             )
         registry.promote("iris@v1", force=True, reason="the first", workspace=ws)
+    return root
+
+
+@pytest.fixture
+def project(cli, template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the template, where the commands run."""
+    shutil.copytree(template, tmp_path, symlinks=True, dirs_exist_ok=True)
     return tmp_path
 
 

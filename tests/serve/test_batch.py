@@ -171,6 +171,25 @@ def test_the_onnx_copy_scores_when_asked(ws, cancer) -> None:
     ] == ("native")
 
 
+def test_classes_named_by_text_name_their_probability_columns(ws, iris) -> None:
+    X, y = iris
+    species = y.map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    model = LogisticRegression(max_iter=1000).fit(X, species)
+    registry.register(model, "iris", signature_from=X, workspace=ws)
+    flowers = loopml.data.add(X, name="flowers", workspace=ws)
+    table = serve.predict("iris@v1", "flowers@v1", out="s", columns=[], workspace=ws)
+    frame = table.to_pandas()
+    assert list(frame.columns) == [
+        "prediction",
+        "probability_setosa",
+        "probability_versicolor",
+        "probability_virginica",
+    ]
+    rows = rows_of(flowers, X.columns)
+    assert frame["prediction"].tolist() == model.predict(rows).tolist()
+    np.testing.assert_array_equal(frame.iloc[:, 1:].to_numpy(), model.predict_proba(rows))
+
+
 def test_a_regressor_gets_predictions_alone(ws) -> None:
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     model = Ridge().fit(X, y)
@@ -335,8 +354,9 @@ def test_inside_a_run_the_scoring_run_is_its_child(ws, iris) -> None:
         scored = serve.predict("iris@v1", "flowers@latest", out="s")
     run = ws.store.get_run(ws.store.events(artifact_id=scored.artifact.id)[0].run_id)
     assert run.parent_id == outer.id
-    outer_reads = [e.role for e in ws.store.events(run_id=outer.id)]
-    assert outer_reads == ["dataset flowers@latest"]  # as loopml.data.get records it
+    outer_reads = {e.role for e in ws.store.events(run_id=outer.id)}
+    # as loopml.data.get and loopml.models.load_model record them
+    assert outer_reads == {"dataset flowers@latest", "model iris@v1"}
 
 
 def test_a_big_table_is_scored_batch_by_batch(ws) -> None:

@@ -135,7 +135,8 @@ def score(
     size = checks.checked_batch_rows(batch_rows)
     asked = checks.checked_columns(columns)
     version, predictor = load_served(model, copy=copy, workspace=ws)
-    source = read_version(ws, data, field="data")
+    source = read_version(ws, data, field="data")  # an input of the run around, if any
+    _note_model_read(ws, model, version)
     names = checks.table_columns(source)
     kept = names if asked is None else checks.kept(asked, names, source)
     features = predictor.features
@@ -152,6 +153,21 @@ def score(
 
 
 # -- recording --------------------------------------------------------------------------
+
+
+def _note_model_read(ws: Workspace, ref: str, version: ModelVersion) -> None:
+    """Inside a run (a pipeline step), the model read is one of its inputs under the
+    ref as given, as :func:`loopml.models.load_model` records it: a cached step that
+    scored with ``churn@champion`` is used again only while the alias names the same
+    version."""
+    from loopml._kinds import ArtifactKind
+    from loopml.refs import read_role
+    from loopml.store import Direction
+
+    around = run_making_records(ws)
+    if around is not None:
+        role = read_role(ArtifactKind.MODEL, ref)
+        ws.store.add_event(around, version.artifact.id, Direction.INPUT, role)
 
 
 def _record(
