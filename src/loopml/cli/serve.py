@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
 from loopml.cli._options import JSON
-from loopml.cli._output import print_json
 
 TOKEN_VARIABLE = "LOOPML_SERVE_TOKEN"
 
@@ -74,8 +75,9 @@ def serve(
     with workspace() as ws:
         served = [record.name for record in ws.store.deployments()]
         grpc = None if options.grpc_port is None else f"{host}:{options.grpc_port}"
-        if as_json:  # one line, on start: what a supervisor reads
-            print_json({"deployments": served, "http": f"http://{host}:{port}", "grpc": grpc})
+        if as_json:  # one line on start, what a supervisor reads: strict JSON, compact
+            said = {"deployments": served, "http": f"http://{host}:{port}", "grpc": grpc}
+            typer.echo(json.dumps(said))
         else:
             typer.echo(
                 f"serving {len(served)} deployment(s) on http://{host}:{port}"

@@ -20,9 +20,9 @@ run on probe rows and compared, and any difference (or error) keeps the Predicto
 >>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
 >>> from loopml.models import Predictor, infer_signature
->>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+>>> X = pd.DataFrame({"a": [0.0, 1.0, 0.2, 0.9], "b": [1.0, 0.0, 0.9, 0.1]})
 >>> model = LogisticRegression().fit(X, [0, 1, 0, 1])
->>> signature = infer_signature(pd.DataFrame(X, columns=["a", "b"]))
+>>> signature = infer_signature(X)
 >>> call = VersionCall(Predictor(model, signature=signature))
 >>> call.direct
 True
