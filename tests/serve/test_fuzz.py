@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from tests.serve.serving import logistic, register, start
 
 import loopml
+from loopml.serve import Running
 from loopml.serve._proto import grpc_predict_v2_pb2 as pb
-from loopml.serve._server import Running
 
 
 @pytest.fixture(scope="module")

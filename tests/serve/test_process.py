@@ -152,7 +152,7 @@ def test_the_server_imports_no_pipeline_training_evaluation_or_cli(
     script = f"""
 import sys, json, urllib.request
 import loopml
-from loopml.serve._server import Running, ServeOptions, Server
+from loopml.serve import Running, ServeOptions, Server
 ws = loopml.workspace({str(ws.root)!r})
 with Running(Server(ws, ServeOptions(port=0, grpc_port=0))) as running:
     body = json.dumps({{"inputs": [{{"name": "input", "shape": [1, 30], "datatype": "FP64",

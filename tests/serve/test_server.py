@@ -12,7 +12,7 @@ import pytest
 from tests.serve.serving import breast_cancer, call, frame, logistic, register, rows, start
 
 import loopml
-from loopml.serve._server import Running
+from loopml.serve import Running
 
 tritonhttp = pytest.importorskip("tritonclient.http")
 tritongrpc = pytest.importorskip("tritonclient.grpc")

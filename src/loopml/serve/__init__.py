@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._read import find_prediction as find_prediction
     from loopml.serve._read import predictions as predictions
     from loopml.serve._routing import Router as Router
-    from loopml.serve._server import Running as Running
+    from loopml.serve._running import Running as Running
     from loopml.serve._server import ServeOptions as ServeOptions
     from loopml.serve._server import Server as Server
 
@@ -56,7 +56,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_read": ("feedback_records", "find_prediction", "predictions"),
         "_arms": ("ArmSharing",),
         "_routing": ("Router",),
-        "_server": ("Running", "ServeOptions", "Server"),
+        "_running": ("Running",),
+        "_server": ("ServeOptions", "Server"),
         "_batch": ("predict",),
     },
 )

@@ -23,6 +23,7 @@ from loopml.serve._calling import as_columns
 from loopml.serve._engine import Engine
 from loopml.serve._metrics import Metrics
 from loopml.serve._proto import grpc_predict_v2_pb2 as pb
+from loopml.serve._v2 import version_number
 from loopml.serve._v2_grpc import decode_grpc, encode_grpc, parse_request
 
 log = logging.getLogger("loopml.serve")
@@ -46,7 +47,7 @@ class InferenceService:
 
     async def model_ready(self, data: bytes, context: Any) -> pb.ModelReadyResponse:
         request = _parsed(pb.ModelReadyRequest, data)
-        self.engine.served(request.name, _version(request.version))
+        self.engine.served(request.name, version_number(request.version))
         return pb.ModelReadyResponse(ready=True)
 
     async def server_metadata(self, data: bytes, context: Any) -> pb.ServerMetadataResponse:
@@ -56,7 +57,7 @@ class InferenceService:
 
     async def model_metadata(self, data: bytes, context: Any) -> pb.ModelMetadataResponse:
         request = _parsed(pb.ModelMetadataRequest, data)
-        served = self.engine.served(request.name, _version(request.version))
+        served = self.engine.served(request.name, version_number(request.version))
         live = self.engine.deployment(request.name)
         found = _shapes.model_metadata(
             request.name,
@@ -77,7 +78,7 @@ class InferenceService:
     async def model_infer(self, data: bytes, context: Any) -> pb.ModelInferResponse:
         started = time.perf_counter()
         message = parse_request(data)
-        name, version = message.model_name, _version(message.model_version)
+        name, version = message.model_name, version_number(message.model_version)
         request = decode_grpc(message)
         call = self.engine.served(name, version).loaded.call
         rows = _shapes.rows_from_tensors(request.inputs, call.features, call.predictor.signature)
@@ -115,18 +116,6 @@ def _parsed(kind: Any, data: bytes) -> Any:
         raise InvalidInput(
             f"the request is not a valid inference.{kind.__name__} ({error})", field="request"
         ) from None
-
-
-def _version(text: str) -> int | None:
-    if not text:
-        return None
-    digits = text[1:] if text[:1] in ("v", "V") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        raise InvalidInput(
-            f"model version {text!r} is not a version number; give one such as 3",
-            field="model_version",
-        )
-    return int(digits)
 
 
 def _guarded(

@@ -223,7 +223,7 @@ class App:
         if match is None:
             raise HttpError(404, f"no endpoint {path}; /openapi.json lists them", "path")
         name, version_text, action = match["name"], match["version"], match["action"]
-        version = _version_number(version_text)
+        version = _v2.version_number(version_text)
         wanted = "POST" if action == "/infer" else "GET"
         if method != wanted:
             raise HttpError(405, f"{path} takes {wanted}, not {method}", "method")
@@ -419,18 +419,6 @@ def _json_object(body: bytes) -> dict[str, Any]:
             f"the body is a JSON {type(given).__name__}; send a JSON object", field="body"
         )
     return given
-
-
-def _version_number(text: str | None) -> int | None:
-    if text is None:
-        return None
-    digits = text[1:] if text[:1] in ("v", "V") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        raise InvalidInput(
-            f"model version {text!r} is not a version number; give one such as 3",
-            field="model_version",
-        )
-    return int(digits)
 
 
 def _text(value: bytes | None) -> str | None:

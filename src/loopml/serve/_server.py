@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import socket
-import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -43,6 +42,17 @@ log = logging.getLogger("loopml.serve")
 
 TOKEN_VARIABLE = "LOOPML_SERVE_TOKEN"  # read by the CLI's --token
 _WORKER_VARIABLE = "LOOPML_SERVE_WORKER_OPTIONS"
+# How uvicorn runs the app, one worker or many: uvloop (which sets TCP_NODELAY on every
+# connection: no Nagle delay behind small answers) and httptools; no access log.
+UVICORN: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "lifespan": "on",
+    "log_level": "warning",
+    "access_log": False,
+    "server_header": False,
+    "timeout_graceful_shutdown": 30,
+}
 
 
 @dataclass(frozen=True)
@@ -255,18 +265,7 @@ class Server:
     def uvicorn_config(self) -> Any:
         import uvicorn
 
-        return uvicorn.Config(
-            self.app,
-            host=self.options.host,
-            port=self.options.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=30,
-        )
+        return uvicorn.Config(self.app, host=self.options.host, port=self.options.port, **UVICORN)
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT (one process)."""
@@ -312,12 +311,7 @@ def serve(workspace: Workspace | None = None, options: ServeOptions | None = Non
         host=options.host,
         port=options.port,
         workers=options.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        server_header=False,
+        **UVICORN,
     )
 
 
@@ -329,53 +323,3 @@ def worker_app() -> App:
     root = given.pop("root")
     options = ServeOptions(**given)
     return Server(workspace(root), options).app
-
-
-class Running:
-    """A server running in a thread of this process on 127.0.0.1, for tests and
-    notebooks: ``url`` and ``grpc_target`` to reach it, :meth:`stop` to end it (which
-    flushes its log as SIGTERM does)."""
-
-    def __init__(self, server: Server) -> None:
-        import uvicorn
-
-        self.server = server
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((server.options.host, server.options.port))
-        self.port = self._sock.getsockname()[1]
-        self._uvicorn = uvicorn.Server(server.uvicorn_config())
-        self._thread = threading.Thread(
-            target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-
-    def start(self, timeout: float = 60) -> Running:
-        """Start serving (once; a second call only waits for the first)."""
-        if not self._thread.is_alive() and not self._uvicorn.started:
-            self._thread.start()
-        waited = 0.0
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or waited > timeout:
-                raise RuntimeError("the server did not start; see its log")
-            threading.Event().wait(0.02)
-            waited += 0.02
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server.options.host}:{self.port}"
-
-    @property
-    def grpc_target(self) -> str:
-        return f"{self.server.options.host}:{self.server.grpc_port}"
-
-    def stop(self) -> None:
-        self._uvicorn.should_exit = True
-        self._thread.join(timeout=60)
-        self._sock.close()
-
-    def __enter__(self) -> Running:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

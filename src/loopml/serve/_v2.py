@@ -330,3 +330,17 @@ def encode_rest(
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def version_number(text: str | None) -> int | None:
+    """The model version a request names (``3`` or ``v3``), None when it names none;
+    InvalidInput (field ``model_version``) for anything else."""
+    if not text:
+        return None
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise InvalidInput(
+            f"model version {text!r} is not a version number; give one such as 3",
+            field="model_version",
+        )
+    return int(digits)
