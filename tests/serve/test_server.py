@@ -173,3 +173,43 @@ def test_each_answer_names_its_version_and_a_prediction_id(
     assert headers["x-loopml-version"] == "bc@v1"
     assert found["parameters"]["prediction_id"] == headers["x-loopml-prediction-id"]
     assert json.loads(found["parameters"]["classes"]) == [0, 1]
+
+
+def test_the_onnx_copy_and_a_pipeline_with_preprocessing_are_served_as_registered(
+    tmp_path: Path,
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from loopml import registry
+
+    X, y = breast_cancer()
+    scaled = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+    with loopml.init(tmp_path) as ws:
+        registry.register(
+            scaled,
+            "bc",
+            signature_from=X,
+            onnx=X,
+            alias="champion",
+            force=True,
+            reason="a test model",
+            workspace=ws,
+        )
+        loopml.deploy("native", model="bc@champion", copy="native", workspace=ws)
+        loopml.deploy("onnx", model="bc@champion", copy="onnx", workspace=ws)
+        rows_given = X.iloc[30:60]
+        body = {
+            "dataframe_split": {"columns": list(X.columns), "data": rows_given.to_numpy().tolist()}
+        }
+        with start(ws) as running:
+            for name in ("native", "onnx"):
+                status, _, found = call(
+                    f"{running.url}/invocations", body, headers={"X-Loopml-Deployment": name}
+                )
+                assert status == 200, found
+                assert found == {"predictions": scaled.predict(rows_given).tolist()}
+            live = running.server.engine.deployments
+            assert live["onnx"].arms[0].loaded.copy == "onnx"
+            assert live["native"].arms[0].loaded.call.direct  # checked equal at load
