@@ -231,11 +231,31 @@ class VersionCall:
         try:
             fast = self.run(probe, probabilities=True)
             self.direct = False
-            slow = self.run(probe, probabilities=True)
+            slow = self._as_the_predictor_calls(probe)
         except Exception:
             self.direct = False
             return False
         return _same(fast, slow)
+
+    def _as_the_predictor_calls(self, probe: Columns) -> Prediction:
+        """What the Predictor gives on ``probe``. For a model that takes a pandas frame it
+        is the model's own predict and predict_proba on a frame of its columns, in its
+        order: what :meth:`Predictor.predict` hands it, built here without a Polars frame
+        in between (a server need not load Polars for that)."""
+        predictor = self.predictor
+        if predictor.input_form() != "pandas":
+            return predictor.predict(probe)
+        import pandas as pd
+
+        frame = pd.DataFrame({name: probe[name] for name in self.features or ()})
+        model = predictor.model
+        labels = np.asarray(model.predict(frame))
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if not self._has_proba():
+            return Prediction(labels)
+        given = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        return Prediction(labels, given, self.classes)
 
 
 def _quiet_names_warning() -> None:
