@@ -120,6 +120,18 @@ def test_after_sigkill_at_most_the_flush_window_is_missing(ws: loopml.Workspace)
     assert len(logged) >= len(answered) - window
 
 
+def test_several_workers_serve_one_port_and_log_every_answer(ws: loopml.Workspace) -> None:
+    with Serving(ws.root, "--workers", "2") as server:
+        answered = []
+        for index in range(40):  # a connection each: the workers take them as they come
+            status, headers, _ = call(f"{server.url}/v2/models/bc/infer", raw=_body(index))
+            assert status == 200
+            answered.append(headers["x-loopml-prediction-id"])
+        server.stop(signal.SIGTERM)
+    logged = set(loopml.serve.predictions("bc", workspace=ws)["prediction_id"].to_list())
+    assert set(answered) <= logged
+
+
 def test_two_servers_on_one_workspace_follow_one_swap_and_log_apart(
     ws: loopml.Workspace,
 ) -> None:
