@@ -42,6 +42,8 @@ import numpy as np
 
 from loopml.errors import InvalidInput
 from loopml.models import Prediction, Predictor
+from loopml.models._types import fits as type_fits
+from loopml.models._types import numpy_type
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -172,11 +174,16 @@ class VersionCall:
         self.features = predictor.features
         self.kind = predictor.kind
         self.classes = predictor.classes
+        signature = predictor.signature
+        self._expected = None if signature is None else {c.name: c.type for c in signature.inputs}
+        self._fits: dict[tuple[str, str], bool] = {}  # (column, dtype) -> fits the signature
+        self._labels_from_probabilities = _argmax_is_predict(predictor.model)
         self.direct = self._direct_fits()
 
     def check(self, columns: Columns) -> None:
         """InvalidInput naming the column at fault when ``columns`` do not fit the model."""
-        self.predictor.check(columns)
+        if not self._fit_as_before(columns):
+            self.predictor.check(columns)  # the Predictor's own check, and its words
         if self.direct:
             for name in self.features or ():
                 if columns[name].dtype.kind not in _NUMERIC_KINDS:
@@ -185,6 +192,28 @@ class VersionCall:
                         "numbers are expected; send numbers",
                         field=name,
                     )
+
+    def _fit_as_before(self, columns: Columns) -> bool:
+        """Whether ``columns`` have exactly the signature's columns, each of a NumPy dtype
+        already found to fit (what the Predictor's check would pass, remembered per
+        column and dtype: a request costs a lookup per column). False sends the rows to
+        the Predictor's check, which raises or passes them."""
+        expected = self._expected
+        if expected is None or columns.keys() != expected.keys():
+            return False
+        known = self._fits
+        for name, values in columns.items():
+            dtype = values.dtype
+            if dtype.kind == "O":
+                return False  # objects: their values decide, the Predictor looks at them
+            key = (name, dtype.str)
+            fits = known.get(key)
+            if fits is None:
+                got = numpy_type(dtype)
+                fits = known[key] = got is not None and type_fits(expected[name], got)
+            if not fits:
+                return False
+        return True
 
     def run(self, columns: Columns, *, probabilities: bool) -> Prediction:
         """The model on checked ``columns``: predictions, and a classifier's
@@ -196,8 +225,12 @@ class VersionCall:
         model = self.predictor.model
         if not _names_warning_quiet():
             _quiet_names_warning()
-        labels = np.asarray(model.predict(X))
         given = model.predict_proba(X) if probabilities and self._has_proba() else None
+        if given is not None and self._labels_from_probabilities:
+            assert self.classes is not None
+            labels = self.classes[np.argmax(given, axis=1)]
+        else:
+            labels = np.asarray(model.predict(X))
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels[:, 0]
         if labels.dtype.kind == "f":
@@ -256,6 +289,28 @@ class VersionCall:
             return Prediction(labels)
         given = np.asarray(model.predict_proba(frame), dtype=np.float64)
         return Prediction(labels, given, self.classes)
+
+
+# scikit-learn classifiers whose predict is, by construction, the class of the highest
+# predict_proba (ties to the first): one call gives both. Anything else calls both.
+_ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "LogisticRegression",
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "DecisionTreeClassifier",
+        "ExtraTreeClassifier",
+    }
+)
+
+
+def _argmax_is_predict(model: Any) -> bool:
+    """Whether ``model``'s (or its pipeline's last step's) predict is argmax of
+    predict_proba; the probe rows check it too (see ``_direct_fits``)."""
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if isinstance(steps, list) and steps else model
+    kind = type(final)
+    return kind.__module__.startswith("sklearn.") and kind.__name__ in _ARGMAX_CLASSIFIERS
 
 
 def _quiet_names_warning() -> None:
