@@ -206,6 +206,24 @@ def test_serve_json_says_what_it_serves_in_one_line_on_start(ws: loopml.Workspac
     }
 
 
+def test_a_port_in_use_is_a_user_error_naming_it(ws: loopml.Workspace) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        found = subprocess.run(
+            [*LOOPML, "serve", "--port", str(port), "--no-grpc"],
+            cwd=ws.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert found.returncode == 2
+    assert f"127.0.0.1:{port}" in found.stderr
+    assert "--port" in found.stderr
+    assert "Traceback" not in found.stderr
+
+
 def test_serve_on_a_reachable_address_without_a_token_is_a_user_error(
     ws: loopml.Workspace,
 ) -> None:

@@ -186,6 +186,8 @@ async def start(engine: Engine, host: str, port: int) -> Any:
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE),
+            # a port another server has is an error, not a silent share of its traffic
+            ("grpc.so_reuseport", 0),
         ]
     )
     server.add_generic_rpc_handlers((handler(engine),))

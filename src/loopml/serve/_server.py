@@ -287,6 +287,25 @@ def own_process() -> None:
     sys.setswitchinterval(SWITCH_SECONDS)
 
 
+def check_free(host: str, port: int, option: str) -> None:
+    """ConfigError naming the port when nothing can listen on it (in use, or an address
+    this machine does not have)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({error.strerror or error}): another "
+                f"process has the port, or the address is not this machine's; stop it, or "
+                f"give {option} another port",
+                field=option.removeprefix("--").replace("-", "_"),
+            ) from None
+
+
 def _made_at(prediction_id: str) -> datetime | None:
     """A minute before the time a prediction id of this server holds (its first 12 hex
     digits are milliseconds); None for an id that is not one."""
@@ -312,6 +331,9 @@ def serve(workspace: Workspace | None = None, options: ServeOptions | None = Non
 
     options = (options or ServeOptions()).checked()
     ws = workspace_in_use(workspace)
+    check_free(options.host, options.port, "--port")
+    if options.grpc_port is not None:
+        check_free(options.host, options.grpc_port, "--grpc-port")
     if options.workers == 1:
         Server(ws, options).run()
         return
