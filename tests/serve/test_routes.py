@@ -14,7 +14,7 @@ from sqlalchemy import event
 from tests.serve.serving import call, logistic, register, rows, start
 
 import loopml
-from loopml.errors import ConfigError
+from loopml.errors import ConfigError, InvalidInput
 from loopml.serve._server import ServeOptions, Server
 
 
@@ -90,6 +90,10 @@ def test_feedback_given_in_python_rewards_the_arm_every_server_merges(
     by_second = [a["x-loopml-prediction-id"] for a in answers if a["x-loopml-version"] == second]
     assert by_second  # UCB1 tries every arm first
     before = ws.store.arm_stats("bc")[second]
+    with pytest.raises(InvalidInput, match="must be from 0 to 1") as refused:
+        loopml.feedback(by_second[0], 5.0, workspace=ws)
+    assert refused.value.field == "reward"
+    assert ws.store.arm_stats("bc")[second] == before
     loopml.feedback(by_second[0], 1.0, workspace=ws)
     loopml.feedback(by_second[0], label=0, workspace=ws)
     after = ws.store.arm_stats("bc")[second]
