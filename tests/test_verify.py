@@ -82,6 +82,26 @@ def make_every_kind(ws: loopml.Workspace, tmp_path: Path) -> None:
         (tmp_path / "notes.txt").write_text("notes")
         loopml.log_artifact(str(tmp_path / "notes.txt"))
     registry.reproduce("clf@v1", workspace=ws)
+    # what a server logs: a prediction, and feedback on it
+    from loopml.serve import PredictionLog, PredictionRecord
+
+    with PredictionLog(ws) as log:
+        log.append(
+            PredictionRecord(
+                "p1",
+                None,
+                1_700_000_000_000_000,
+                "api",
+                "clf@v1",
+                0,
+                1.0,
+                {"a": [0.5], "b": [1.5]},
+                {"predictions": [1]},
+                300,
+                None,
+            )
+        )
+    loopml.feedback("p1", 1.0, workspace=ws)
 
 
 @pytest.fixture(scope="module")
