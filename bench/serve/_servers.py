@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _procs import Process, free_port
+from _procs import Process, cpu_seconds, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -46,6 +46,7 @@ class Server:
     endpoints: dict[str, Endpoint]
     port: int
     process: Process | None = None
+    cold_cpu_s: float | None = None  # the server's CPU time up to its first answer
 
     def url(self, endpoint: str) -> str:
         return f"http://127.0.0.1:{self.port}{self.endpoints[endpoint].path}"
@@ -65,7 +66,9 @@ class Server:
                 with urllib.request.urlopen(request, timeout=5) as answer:
                     if answer.status == 200:
                         answer.read()
-                        return time.perf_counter() - self.process.started
+                        took = time.perf_counter() - self.process.started
+                        self.cold_cpu_s = cpu_seconds(self.process.pid)
+                        return took
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.01)
