@@ -135,6 +135,7 @@ def serving(
                 checked(server, endpoint, scratch, expected, model)
                 results[endpoint] = {
                     "cold_s": cold,
+                    "cold_cpu_s": server.cold_cpu_s,
                     "idle_cpu": idle,
                     **plan(server, endpoint, scratch),
                 }
