@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -38,7 +39,7 @@ def percentile(ordered: list[float], share: float) -> float | None:
     """The nearest-rank percentile of sorted values (None when there are none)."""
     if not ordered:
         return None
-    rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
     return ordered[rank]
 
 
