@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/tune/run.py
 	$(BIN)/python bench/models/signature.py
+	$(BIN)/python bench/serve/batch_scoring.py
 	$(BIN)/python bench/evaluation/run.py
 	$(BIN)/python bench/evaluation/latency.py
 	$(BIN)/python bench/evaluation/gate_power.py
@@ -67,6 +68,7 @@ bench-tune: $(STAMP)
 
 bench-models: $(STAMP)
 	$(BIN)/python bench/models/signature.py
+	$(BIN)/python bench/serve/batch_scoring.py
 
 bench-evaluation: $(STAMP)
 	$(BIN)/python bench/evaluation/run.py

@@ -33,6 +33,7 @@ PUBLIC = [
     "loopml.store.values",
     "loopml.testing",
     "loopml.testing.alias_contract",
+    "loopml.testing.arm_stats_contract",
     "loopml.testing.change_contract",
     "loopml.testing.deployment_contract",
     "loopml.testing.run_contract",

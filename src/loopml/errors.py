@@ -77,6 +77,7 @@ __all__ = [
     "InvalidURL",
     "LoopmlError",
     "LoopmlWarning",
+    "ModelFailed",
     "ModelVersionWarning",
     "NotFound",
     "NotWritable",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 CLOSED = "{closed}"  # a port on 127.0.0.1 where nothing listens
 RUN = "{run}"  # the last 12 characters of the template workspace's run id
-GROUPS = {"data", "artifacts", "runs", "models", "schedule", "export"}
+GROUPS = {"data", "artifacts", "runs", "models", "schedule", "export", "deployments"}
 # Exit 1 means "found a problem" only for these; anywhere else it is a bug.
 EXIT_1 = {("verify",), ("data", "validate"), ("status",), ("run",), ("schedule", "run-due")}
 # The commands that record something in the store.
@@ -30,6 +30,8 @@ RECORDS = {
     ("models", "rollback"),
     ("schedule", "add"),
     ("schedule", "remove"),
+    ("deploy",),
+    ("deployments", "delete"),
 }
 
 
@@ -402,5 +404,51 @@ def option_commands() -> st.SearchStrategy[Command]:
             st.sampled_from(["n", "rate", "label"]),
             numbers,
             destinations,
+        ),
+    )
+
+
+def deployment_commands() -> st.SearchStrategy[Command]:
+    """`loopml deploy` with any refs, weights, routings and numbers; the deployments
+    commands with any names."""
+    weights = st.one_of(numbers, st.sampled_from(["0.5", "0.9", "1"]))
+    ref_lists = st.lists(refs, max_size=3).map(",".join)
+    return st.one_of(
+        st.builds(lambda n, r: Command(["deploy", n, "--model", r]), names, refs),
+        st.builds(
+            lambda a, w, b, v: Command(["deploy", "api", "--split", f"{a}={w},{b}={v}"]),
+            refs,
+            weights,
+            refs,
+            weights,
+        ),
+        st.builds(lambda s: Command(["deploy", "api", "--split", s]), safe_text(20)),
+        st.builds(
+            lambda r, c, w: Command(["deploy", "api", "--model", r, "--canary", f"{c}={w}"]),
+            refs,
+            refs,
+            weights,
+        ),
+        st.builds(
+            lambda b, a: Command(["deploy", "api", "--bandit", b, "--arms", a]),
+            st.one_of(st.sampled_from(["thompson", "ucb1", "epsilon-greedy"]), safe_text(10)),
+            ref_lists,
+        ),
+        st.builds(
+            lambda o, n: Command(["deploy", "api", "--model", "m@champion", o, n]),
+            st.sampled_from(
+                ["--timeout-ms", "--max-batch-rows", "--max-wait-us", "--epsilon", "--copy"]
+            ),
+            numbers,
+        ),
+        st.builds(
+            lambda o, t: Command(["deploy", "api", "--model", "m", o, t]),
+            st.sampled_from(["--shadow", "--fallback", "--key-header", "--key-field", "--reason"]),
+            st.one_of(refs, st.text(max_size=20)),
+        ),
+        st.builds(lambda n: Command(["deployments", "show", n]), names),
+        st.builds(lambda n: Command(["deployments", "history", n, "--json"]), names),
+        st.builds(
+            lambda n, t: Command(["deployments", "delete", n, "--reason", t]), names, st.text()
         ),
     )

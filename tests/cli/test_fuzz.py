@@ -39,6 +39,7 @@ from fuzz_inputs import (
     Command,
     artifact_urls,
     csv_texts,
+    deployment_commands,
     option_commands,
     option_pairs,
     reference_commands,
@@ -346,6 +347,17 @@ def test_numbers_where_and_options(template: Template, tmp_path: Path) -> None:
 
     @fuzz_settings(60)
     @given(option_commands())
+    def fuzz(command: Command) -> None:
+        budget.run(lambda: run_in_copy(template, tmp_path, command))
+
+    fuzz()
+
+
+def test_deployments(template: Template, tmp_path: Path) -> None:
+    budget = Budget()
+
+    @fuzz_settings(40)
+    @given(deployment_commands())
     def fuzz(command: Command) -> None:
         budget.run(lambda: run_in_copy(template, tmp_path, command))
 

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml import registry
-from loopml.serve._server import Running, ServeOptions, Server
+from loopml.serve import Running, ServeOptions, Server
 
 _DATA: tuple[pd.DataFrame, pd.Series] | None = None
 

@@ -12,7 +12,7 @@ import pytest
 from tests.serve.serving import breast_cancer, call, frame, logistic, register, rows, start
 
 import loopml
-from loopml.serve._server import Running
+from loopml.serve import Running
 
 tritonhttp = pytest.importorskip("tritonclient.http")
 tritongrpc = pytest.importorskip("tritonclient.grpc")
@@ -125,6 +125,8 @@ def test_health_endpoints_answer_json_and_echo_the_request_id(
         assert (status, found) == (200, expected)
         assert headers["x-request-id"] == "abc"
     assert call(running.url + "/version")[2]["version"] == loopml.__version__
+    for path in ("/v2/health/live", "/v2/models/nope", "/metrics"):
+        assert len(call(running.url + path)[1]["x-request-id"]) == 32  # made when not sent
 
 
 def test_an_unknown_model_is_a_404_naming_those_served(served: tuple[Running, object]) -> None:
@@ -133,6 +135,8 @@ def test_an_unknown_model_is_a_404_naming_those_served(served: tuple[Running, ob
     assert status == 404
     assert "no deployment is called 'nope'" in found["error"]
     assert "bc" in found["error"]
+    metrics = call(running.url + "/metrics")[2].decode()
+    assert 'loopml_errors_total{code="404",protocol="v2"}' in metrics
 
 
 def test_a_missing_column_is_a_400_naming_it(served: tuple[Running, object]) -> None:
@@ -169,3 +173,43 @@ def test_each_answer_names_its_version_and_a_prediction_id(
     assert headers["x-loopml-version"] == "bc@v1"
     assert found["parameters"]["prediction_id"] == headers["x-loopml-prediction-id"]
     assert json.loads(found["parameters"]["classes"]) == [0, 1]
+
+
+def test_the_onnx_copy_and_a_pipeline_with_preprocessing_are_served_as_registered(
+    tmp_path: Path,
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from loopml import registry
+
+    X, y = breast_cancer()
+    scaled = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+    with loopml.init(tmp_path) as ws:
+        registry.register(
+            scaled,
+            "bc",
+            signature_from=X,
+            onnx=X,
+            alias="champion",
+            force=True,
+            reason="a test model",
+            workspace=ws,
+        )
+        loopml.deploy("native", model="bc@champion", copy="native", workspace=ws)
+        loopml.deploy("onnx", model="bc@champion", copy="onnx", workspace=ws)
+        rows_given = X.iloc[30:60]
+        body = {
+            "dataframe_split": {"columns": list(X.columns), "data": rows_given.to_numpy().tolist()}
+        }
+        with start(ws) as running:
+            for name in ("native", "onnx"):
+                status, _, found = call(
+                    f"{running.url}/invocations", body, headers={"X-Loopml-Deployment": name}
+                )
+                assert status == 200, found
+                assert found == {"predictions": scaled.predict(rows_given).tolist()}
+            live = running.server.engine.deployments
+            assert live["onnx"].arms[0].loaded.copy == "onnx"
+            assert live["native"].arms[0].loaded.call.direct  # checked equal at load

@@ -17,7 +17,7 @@ from tests.serve.serving import call, logistic, promote, register, rows, start, 
 
 import loopml
 from loopml import registry
-from loopml.serve._server import Running
+from loopml.serve import Running
 
 CLIENTS = 6
 SWAPS = 10

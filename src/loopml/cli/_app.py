@@ -17,6 +17,7 @@ from loopml.cli import (
     export,
     models,
     pipeline,
+    predict,
     runs,
     schedule,
     serve,
@@ -91,6 +92,7 @@ pipeline.register(app)
 runs.register(app)
 models.register(app)
 deployments.register(app)
+predict.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

@@ -74,7 +74,10 @@ def deploy(
         help="Answers when the chosen version fails (default: the first arm's @previous).",
     ),
     key_header: str = typer.Option(
-        None, "--key-header", metavar="HEADER", help="Sticky routing key from this header."
+        None,
+        "--key-header",
+        metavar="HEADER",
+        help="Sticky routing key from this header (default: X-Loopml-Key).",
     ),
     key_field: str = typer.Option(
         None, "--key-field", metavar="FIELD", help="Sticky routing key from this input field."
@@ -105,8 +108,15 @@ def deploy(
       loopml deploy churn --bandit thompson --arms churn@v3,churn@v4 --shadow churn@v5
     """
     from loopml import serve
+    from loopml.errors import InvalidInput
     from loopml.workspace import workspace
 
+    if model is None and not split and bandit is None:
+        raise InvalidInput(
+            f"say which versions deployment {name!r} serves: --model REF (one version, "
+            "e.g. churn@champion), --split REF=W,REF=W or --bandit thompson --arms REF,REF",
+            field="--model",
+        )
     with workspace() as ws:
         before = _revision(ws, name)
         serve.deploy(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
+
+from loopml.cli._options import JSON
 
 TOKEN_VARIABLE = "LOOPML_SERVE_TOKEN"
 
@@ -40,6 +44,7 @@ def serve(
     flush_seconds: float = typer.Option(
         1.0, "--flush-seconds", metavar="S", help="How often the prediction log is written."
     ),
+    as_json: bool = JSON,
 ) -> None:
     """Serve every deployment of the workspace until stopped (Ctrl-C or SIGTERM).
 
@@ -68,9 +73,15 @@ def serve(
         flush_seconds=flush_seconds,
     ).checked()
     with workspace() as ws:
-        typer.echo(
-            f"serving {len(ws.store.deployments())} deployment(s) on http://{host}:{port}"
-            + ("" if options.grpc_port is None else f" and gRPC {host}:{options.grpc_port}"),
-            err=True,
-        )
+        served = [record.name for record in ws.store.deployments()]
+        grpc = None if options.grpc_port is None else f"{host}:{options.grpc_port}"
+        if as_json:  # one line on start, what a supervisor reads: strict JSON, compact
+            said = {"deployments": served, "http": f"http://{host}:{port}", "grpc": grpc}
+            typer.echo(json.dumps(said))
+        else:
+            typer.echo(
+                f"serving {len(served)} deployment(s) on http://{host}:{port}"
+                + ("" if grpc is None else f" and gRPC {grpc}"),
+                err=True,
+            )
         run(ws, options)

@@ -13,6 +13,7 @@ from loopml._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
     from loopml.serve._arms import ArmSharing as ArmSharing
+    from loopml.serve._batch import predict as predict
     from loopml.serve._deploy import DeploymentDetail as DeploymentDetail
     from loopml.serve._deploy import deploy as deploy
     from loopml.serve._deploy import deployment as deployment
@@ -33,6 +34,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._read import find_prediction as find_prediction
     from loopml.serve._read import predictions as predictions
     from loopml.serve._routing import Router as Router
+    from loopml.serve._running import Running as Running
+    from loopml.serve._server import ServeOptions as ServeOptions
+    from loopml.serve._server import Server as Server
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
@@ -52,5 +56,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_read": ("feedback_records", "find_prediction", "predictions"),
         "_arms": ("ArmSharing",),
         "_routing": ("Router",),
+        "_running": ("Running",),
+        "_server": ("ServeOptions", "Server"),
+        "_batch": ("predict",),
     },
 )

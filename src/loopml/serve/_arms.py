@@ -110,6 +110,8 @@ class ArmSharing:
                 return
             for deployment, router in routers.items():
                 self._share_one(deployment, router)
+            for deployment in [d for d in self._pending if d not in routers]:
+                self._add(deployment, self._pending.pop(deployment))  # a router gone since
             self.rounds += 1
 
     def _share_one(self, deployment: str, router: Router) -> None:
@@ -118,20 +120,26 @@ class ArmSharing:
         except Exception as error:  # a broken router must not stop the others
             self._failed(f"taking the statistics of deployment {deployment!r}", error)
             return
-        if delta:
-            try:
-                self.store.add_arm_stats(deployment, delta)
-            except NotFound as error:  # deleted: its statistics went with it
-                self._failed(f"adding to deployment {deployment!r}", error)
-                return
-            except Exception as error:
-                self._pending[deployment] = delta
-                self._failed(f"adding to deployment {deployment!r}", error)
-                return
+        if delta and not self._add(deployment, delta):
+            return
         try:
             router.merge(self.store.arm_stats(deployment))
         except Exception as error:
             self._failed(f"reading the statistics of deployment {deployment!r}", error)
+
+    def _add(self, deployment: str, delta: dict[str, ArmStats]) -> bool:
+        """Add ``delta`` to the store's totals; if that fails, keep it for the next
+        round (unless the deployment is gone, and its statistics with it)."""
+        try:
+            self.store.add_arm_stats(deployment, delta)
+        except NotFound as error:
+            self._failed(f"adding to deployment {deployment!r}", error)
+            return False
+        except Exception as error:
+            self._pending[deployment] = delta
+            self._failed(f"adding to deployment {deployment!r}", error)
+            return False
+        return True
 
     def _failed(self, doing: str, error: Exception) -> None:
         self.errors += 1

@@ -17,12 +17,12 @@ the :class:`~loopml.models.Predictor`'s own check, then calls the model one of t
 The direct way is taken only when it gives what the Predictor gives: at load, both are
 run on probe rows and compared, and any difference (or error) keeps the Predictor's way.
 
->>> import numpy as np
+>>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
 >>> from loopml.models import Predictor, infer_signature
->>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+>>> X = pd.DataFrame({"a": [0.0, 1.0, 0.2, 0.9], "b": [1.0, 0.0, 0.9, 0.1]})
 >>> model = LogisticRegression().fit(X, [0, 1, 0, 1])
->>> signature = infer_signature({"a": X[:, 0], "b": X[:, 1]})
+>>> signature = infer_signature(X)
 >>> call = VersionCall(Predictor(model, signature=signature))
 >>> call.direct
 True
@@ -42,6 +42,8 @@ import numpy as np
 
 from loopml.errors import InvalidInput
 from loopml.models import Prediction, Predictor
+from loopml.models._types import fits as type_fits
+from loopml.models._types import numpy_type
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -172,11 +174,16 @@ class VersionCall:
         self.features = predictor.features
         self.kind = predictor.kind
         self.classes = predictor.classes
+        signature = predictor.signature
+        self._expected = None if signature is None else {c.name: c.type for c in signature.inputs}
+        self._fits: dict[tuple[str, str], bool] = {}  # (column, dtype) -> fits the signature
+        self._labels_from_probabilities = _argmax_is_predict(predictor.model)
         self.direct = self._direct_fits()
 
     def check(self, columns: Columns) -> None:
         """InvalidInput naming the column at fault when ``columns`` do not fit the model."""
-        self.predictor.check(columns)
+        if not self._fit_as_before(columns):
+            self.predictor.check(columns)  # the Predictor's own check, and its words
         if self.direct:
             for name in self.features or ():
                 if columns[name].dtype.kind not in _NUMERIC_KINDS:
@@ -185,6 +192,28 @@ class VersionCall:
                         "numbers are expected; send numbers",
                         field=name,
                     )
+
+    def _fit_as_before(self, columns: Columns) -> bool:
+        """Whether ``columns`` have exactly the signature's columns, each of a NumPy dtype
+        already found to fit (what the Predictor's check would pass, remembered per
+        column and dtype: a request costs a lookup per column). False sends the rows to
+        the Predictor's check, which raises or passes them."""
+        expected = self._expected
+        if expected is None or columns.keys() != expected.keys():
+            return False
+        known = self._fits
+        for name, values in columns.items():
+            dtype = values.dtype
+            if dtype.kind == "O":
+                return False  # objects: their values decide, the Predictor looks at them
+            key = (name, dtype.str)
+            fits = known.get(key)
+            if fits is None:
+                got = numpy_type(dtype)
+                fits = known[key] = got is not None and type_fits(expected[name], got)
+            if not fits:
+                return False
+        return True
 
     def run(self, columns: Columns, *, probabilities: bool) -> Prediction:
         """The model on checked ``columns``: predictions, and a classifier's
@@ -196,8 +225,12 @@ class VersionCall:
         model = self.predictor.model
         if not _names_warning_quiet():
             _quiet_names_warning()
-        labels = np.asarray(model.predict(X))
         given = model.predict_proba(X) if probabilities and self._has_proba() else None
+        if given is not None and self._labels_from_probabilities:
+            assert self.classes is not None
+            labels = self.classes[np.argmax(given, axis=1)]
+        else:
+            labels = np.asarray(model.predict(X))
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels[:, 0]
         if labels.dtype.kind == "f":
@@ -231,11 +264,53 @@ class VersionCall:
         try:
             fast = self.run(probe, probabilities=True)
             self.direct = False
-            slow = self.run(probe, probabilities=True)
+            slow = self._as_the_predictor_calls(probe)
         except Exception:
             self.direct = False
             return False
         return _same(fast, slow)
+
+    def _as_the_predictor_calls(self, probe: Columns) -> Prediction:
+        """What the Predictor gives on ``probe``. For a model that takes a pandas frame it
+        is the model's own predict and predict_proba on a frame of its columns, in its
+        order: what :meth:`Predictor.predict` hands it, built here without a Polars frame
+        in between (a server need not load Polars for that)."""
+        predictor = self.predictor
+        if predictor.input_form() != "pandas":
+            return predictor.predict(probe)
+        import pandas as pd
+
+        frame = pd.DataFrame({name: probe[name] for name in self.features or ()})
+        model = predictor.model
+        labels = np.asarray(model.predict(frame))
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if not self._has_proba():
+            return Prediction(labels)
+        given = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        return Prediction(labels, given, self.classes)
+
+
+# scikit-learn classifiers whose predict is, by construction, the class of the highest
+# predict_proba (ties to the first): one call gives both. Anything else calls both.
+_ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "LogisticRegression",
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "DecisionTreeClassifier",
+        "ExtraTreeClassifier",
+    }
+)
+
+
+def _argmax_is_predict(model: Any) -> bool:
+    """Whether ``model``'s (or its pipeline's last step's) predict is argmax of
+    predict_proba; the probe rows check it too (see ``_direct_fits``)."""
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if isinstance(steps, list) and steps else model
+    kind = type(final)
+    return kind.__module__.startswith("sklearn.") and kind.__name__ in _ARGMAX_CLASSIFIERS
 
 
 def _quiet_names_warning() -> None:

@@ -32,18 +32,20 @@ points now.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml._context import workspace_in_use
 from loopml.errors import Conflict, InvalidInput, NotFound
-from loopml.serve._policy import KeySource, Policy
-from loopml.serve._refs import default_fallback, resolve_version, where_now
+from loopml.serve._deploy_args import check_versions, key_source, policy_of, ref_list
+from loopml.serve._policy import Policy
+from loopml.serve._refs import default_fallback, where_now
 from loopml.store.values import check_name
 
 if TYPE_CHECKING:
-    from loopml.store import Deployment, DeploymentChange, MetadataStore
+    from loopml.store import ArmStats, Deployment, DeploymentChange, MetadataStore
     from loopml.workspace import Workspace
 
 # How many times set_weight reads again when another caller changed the deployment
@@ -57,13 +59,20 @@ class DeploymentDetail:
     points now (``resolved``: ref to ``churn@v3``, or None with the reason in
     ``problems`` when it points nowhere now). ``fallback`` is the ref that answers when
     the chosen arm fails: the policy's, else ``<model>@previous`` of the first arm when
-    that alias is set now, else None."""
+    that alias is set now, else None. ``stats`` are what the servers' routers learnt of
+    each version (pulls, rewards), summed over every server: a bandit's evidence."""
 
     record: Deployment
     policy: Policy
     resolved: Mapping[str, str | None]
     problems: Mapping[str, str]
     fallback: str | None
+    stats: Mapping[str, ArmStats] = dataclasses.field(default_factory=dict)
+
+    def arm_stats(self, ref: str) -> ArmStats | None:
+        """The statistics of the version ``ref`` points at now, when it has some."""
+        version = self.resolved.get(ref)
+        return None if version is None else self.stats.get(version)
 
     @property
     def name(self) -> str:
@@ -87,6 +96,7 @@ class DeploymentDetail:
                     "weight": arm.weight,
                     "version": self.resolved.get(arm.model),
                     "canary": arm.model == self.policy.canary,
+                    **_stats_json(self.arm_stats(arm.model)),
                 }
                 for arm in self.policy.arms
             ],
@@ -145,42 +155,42 @@ def deploy(
     Deploying the policy a deployment has already changes and records nothing.
     """
     check_name(name, "deployment name", field="name")
-    policy = _policy(
+    policy = policy_of(
         model,
         split=split,
         canary=canary,
         bandit=bandit,
         arms=arms,
         epsilon=epsilon,
-        shadows=tuple(_refs(shadow, "shadow")),
+        shadows=tuple(ref_list(shadow, "shadow")),
         fallback=fallback,
-        key=_key(key_header, key_field),
+        key=key_source(key_header, key_field),
         copy=copy,
         timeout_ms=timeout_ms,
         max_batch_rows=64 if max_batch_rows is None else max_batch_rows,
         max_wait_us=1000 if max_wait_us is None else max_wait_us,
     )
     store = workspace_in_use(workspace).store
-    _check_versions(store, policy, model=model, split=split, canary=canary)
+    check_versions(store, policy, model=model, split=split, canary=canary)
     return store.set_deployment(
         name, policy.to_dict(), actor=actor, reason=reason, expected_revision=expected_revision
     )
 
 
-def deployment(name: str, *, workspace: Workspace | None = None) -> DeploymentDetail:
+def deployment(name: str, workspace: Workspace | None = None) -> DeploymentDetail:
     """The deployment ``name``: its record, policy, and where each of its refs points
     now."""
     store = workspace_in_use(workspace).store
     return _detail(store, _record(store, name))
 
 
-def deployments(*, workspace: Workspace | None = None) -> list[DeploymentDetail]:
+def deployments(workspace: Workspace | None = None) -> list[DeploymentDetail]:
     """Every deployment, by name, as :func:`deployment` gives it."""
     store = workspace_in_use(workspace).store
     return [_detail(store, record) for record in store.deployments()]
 
 
-def deployment_history(name: str, *, workspace: Workspace | None = None) -> list[DeploymentChange]:
+def deployment_history(name: str, workspace: Workspace | None = None) -> list[DeploymentChange]:
     """Every change of the deployment ``name`` (also after it was deleted), newest
     first: who, when, the policy before and after, and why."""
     store = workspace_in_use(workspace).store
@@ -238,130 +248,6 @@ def set_weight(
     )
 
 
-def _policy(
-    model: str | None,
-    *,
-    split: Mapping[str, float] | None,
-    canary: tuple[str, float] | None,
-    bandit: str | None,
-    arms: Sequence[str],
-    **options: Any,
-) -> Policy:
-    given = {"model": model, "split": split, "bandit": bandit}
-    chosen = [argument for argument, value in given.items() if value is not None]
-    if len(chosen) != 1:
-        what = "none" if not chosen else " and ".join(chosen)
-        raise InvalidInput(
-            f"a deployment's versions are chosen by one of model, split or bandit (with "
-            f"arms); got {what}: give e.g. model='churn@champion'",
-            field="model",
-        )
-    if arms and bandit is None:
-        raise InvalidInput(
-            f"arms {list(arms)!r:.80} are the versions a bandit chooses among; give "
-            "bandit='thompson' (or epsilon-greedy, ucb1) with them, or a split",
-            field="arms",
-        )
-    if canary is not None and model is None:
-        raise InvalidInput(
-            "canary=(ref, weight) steps a new version in beside model=; give model= with "
-            "it, or a split that names both with canary weights",
-            field="canary",
-        )
-    if model is not None:
-        if canary is None:
-            return Policy.single(model, **options)
-        ref, weight = _canary(canary)
-        if not 0.0 < weight < 1.0:
-            raise InvalidInput(
-                f"canary weight {weight!r} of {ref} must be above 0 and below 1 (its share "
-                "of traffic; the model takes the rest); give e.g. 0.05",
-                field="canary",
-            )
-        return Policy.split({model: 1.0 - weight, ref: weight}, canary=ref, **options)
-    if split is not None:
-        return Policy.split(split, **options)
-    assert bandit is not None
-    from loopml.serve._policy_checks import check_bandit
-
-    refs = list(_refs(arms, "arms"))
-    check_bandit(bandit, refs, routing_field="bandit")
-    return Policy.bandit(bandit, refs, **options)
-
-
-def _canary(canary: Any) -> tuple[str, float]:
-    if not isinstance(canary, tuple | list) or len(canary) != 2:
-        raise InvalidInput(
-            f"canary {canary!r:.80} must be (ref, weight), e.g. ('churn@challenger', 0.05)",
-            field="canary",
-        )
-    ref, weight = canary
-    if isinstance(weight, bool) or not isinstance(weight, int | float):
-        raise InvalidInput(
-            f"canary weight {weight!r:.40} of {ref!r} must be a number above 0 and below 1",
-            field="canary",
-        )
-    return ref, float(weight)
-
-
-def _refs(given: Sequence[str], field: str) -> Sequence[str]:
-    if isinstance(given, str):
-        raise InvalidInput(
-            f"{field} {given!r:.80} must be a list of refs, not one string: give [{given!r}]",
-            field=field,
-        )
-    return given
-
-
-def _key(header: str | None, field: str | None) -> KeySource:
-    if header is not None and field is not None:
-        raise InvalidInput(
-            f"the routing key is read from a header or an input field, not both (got "
-            f"header {header!r} and field {field!r}); give one",
-            field="key_field",
-        )
-    if field is not None:
-        return KeySource.of_field(field)
-    return KeySource() if header is None else KeySource(header=header)
-
-
-def _check_versions(
-    store: MetadataStore,
-    policy: Policy,
-    *,
-    model: str | None,
-    split: Mapping[str, float] | None,
-    canary: tuple[str, float] | None,
-) -> None:
-    """Every ref of ``policy`` points at a registered version now (and at one with an
-    ONNX copy, when the policy serves that copy); the error names the argument."""
-    from loopml.registry._versions import COPIES_KEY
-
-    canary_ref = None if canary is None else canary[0]
-    for ref in policy.refs:
-        field = _argument(policy, ref, model=model, split=split, canary=canary_ref)
-        version = resolve_version(store, ref, field=field)
-        if policy.copy == "onnx" and "onnx" not in (version.metadata.get(COPIES_KEY) or {}):
-            raise InvalidInput(
-                f"{ref} ({version.ref}) has no ONNX copy to serve; register it with onnx=rows, "
-                "or deploy with copy='native' (or none: each version's default)",
-                field="copy",
-            )
-
-
-def _argument(
-    policy: Policy, ref: str, *, model: str | None, split: Any, canary: str | None
-) -> str:
-    """The argument of :func:`deploy` that gave ``ref``."""
-    if ref == canary:
-        return "canary"
-    if ref == model:
-        return "model"
-    if any(ref == arm.model for arm in policy.arms):
-        return "split" if split is not None else "arms"
-    return "shadow" if ref in policy.shadows else "fallback"
-
-
 def _record(store: MetadataStore, name: str) -> Deployment:
     check_name(name, "deployment name", field="name")
     try:
@@ -393,4 +279,12 @@ def _detail(store: MetadataStore, record: Deployment) -> DeploymentDetail:
         resolved[ref], why = where_now(store, ref)
         if why is not None:
             problems[ref] = why
-    return DeploymentDetail(record, policy, resolved, problems, fallback)
+    stats = store.arm_stats(record.name)
+    return DeploymentDetail(record, policy, resolved, problems, fallback, stats)
+
+
+def _stats_json(stats: ArmStats | None) -> dict[str, Any]:
+    if stats is None:
+        return {"pulls": 0, "rewards": 0, "mean_reward": None}
+    mean = stats.reward_sum / stats.rewards if stats.rewards else None
+    return {"pulls": stats.pulls, "rewards": stats.rewards, "mean_reward": mean}

@@ -197,11 +197,12 @@ class Engine:
             self.recent.popitem(last=False)
 
     def reward(self, name: str, ref: str, value: float) -> bool:
-        """Reward the arm of deployment ``name`` that ``ref`` serves; False when that
-        version is no longer one of its arms."""
+        """Reward the arm of bandit deployment ``name`` that ``ref`` serves (a number
+        from 0 to 1, else InvalidInput); False when that version is no longer one of its
+        arms, or the deployment routes by fixed weights."""
         live = self._live.get(name)
-        if live is None:
-            return False
+        if live is None or live.policy.routing == "fixed":
+            return False  # only a bandit learns from rewards
         for index, served in enumerate(live.arms):
             if served.ref == ref:
                 live.router.reward(index, value)

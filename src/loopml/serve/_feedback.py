@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
-from loopml.serve._log import FeedbackLog, FeedbackRecord
+from loopml.serve._log import FeedbackLog, FeedbackRecord, PredictionRecord
 from loopml.serve._read import find_prediction
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def feedback(
     The prediction must be in the log: NotFound otherwise (a server writes its log
     every second by default, so feedback sent sooner may need a retry).
     """
-    from loopml.workspace import current
+    from loopml._context import workspace_in_use
 
     if reward_or_label is not None:
         if reward is not None or label is not None:
@@ -74,7 +74,7 @@ def feedback(
             field="reward_or_label",
         )
     reward = _reward(reward)
-    ws = workspace or current()
+    ws = workspace_in_use(workspace)
     found = find_prediction(prediction_id, ws)
     if found is None:
         error = NotFound(
@@ -85,11 +85,49 @@ def feedback(
         error.field = "prediction_id"
         raise error
     _check_row(row, found.outputs, prediction_id)
+    bandit = _bandit_reward(ws, found, reward, label)
     record = FeedbackRecord(prediction_id, now_us(), reward, label, row, found.deployment)
     log = FeedbackLog(ws)
     log.append(record)
     log.close()
+    if bandit is not None:
+        from loopml.store import ArmStats
+
+        ws.store.add_arm_stats(
+            found.deployment, {found.ref: ArmStats(rewards=1, reward_sum=bandit)}
+        )
     return record
+
+
+def _bandit_reward(
+    ws: Workspace, found: PredictionRecord, reward: float | None, label: Any
+) -> float | None:
+    """What the feedback adds to the statistics of the bandit arm that made the
+    prediction, which every server of the deployment merges: the reward (from 0 to 1,
+    else InvalidInput), or for a label 1 when it is what was predicted and 0 when not.
+    None when there is no bandit to reward: a deployment routing by fixed weights, one
+    that is gone, or a fallback's or shadow's answer (no arm chose it)."""
+    from loopml.serve._policy import Policy
+    from loopml.serve._rewards import reward_of
+
+    if found.arm is None or found.shadow or found.fallback:
+        return None
+    try:
+        policy = Policy.from_dict(ws.store.get_deployment(found.deployment).policy)
+    except (NotFound, InvalidInput):
+        return None
+    if policy.routing == "fixed":
+        return None
+    predicted = found.outputs.get("predictions") if isinstance(found.outputs, dict) else None
+    first = predicted[0] if isinstance(predicted, list) and predicted else None
+    value = reward if reward is not None else reward_of(None, label, first)
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise InvalidInput(
+            f"reward {value!r} for a prediction of bandit deployment {found.deployment!r} "
+            "must be from 0 to 1; scale it (1.0 for a success, 0.0 for a failure)",
+            field="reward",
+        )
+    return value
 
 
 def _reward(reward: Any) -> float | None:

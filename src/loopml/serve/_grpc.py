@@ -21,7 +21,9 @@ from loopml.errors import InvalidInput, LoopmlError
 from loopml.serve import _shapes
 from loopml.serve._calling import as_columns
 from loopml.serve._engine import Engine
+from loopml.serve._metrics import Metrics
 from loopml.serve._proto import grpc_predict_v2_pb2 as pb
+from loopml.serve._v2 import version_number
 from loopml.serve._v2_grpc import decode_grpc, encode_grpc, parse_request
 
 log = logging.getLogger("loopml.serve")
@@ -45,7 +47,7 @@ class InferenceService:
 
     async def model_ready(self, data: bytes, context: Any) -> pb.ModelReadyResponse:
         request = _parsed(pb.ModelReadyRequest, data)
-        self.engine.served(request.name, _version(request.version))
+        self.engine.served(request.name, version_number(request.version))
         return pb.ModelReadyResponse(ready=True)
 
     async def server_metadata(self, data: bytes, context: Any) -> pb.ServerMetadataResponse:
@@ -55,7 +57,7 @@ class InferenceService:
 
     async def model_metadata(self, data: bytes, context: Any) -> pb.ModelMetadataResponse:
         request = _parsed(pb.ModelMetadataRequest, data)
-        served = self.engine.served(request.name, _version(request.version))
+        served = self.engine.served(request.name, version_number(request.version))
         live = self.engine.deployment(request.name)
         found = _shapes.model_metadata(
             request.name,
@@ -76,7 +78,7 @@ class InferenceService:
     async def model_infer(self, data: bytes, context: Any) -> pb.ModelInferResponse:
         started = time.perf_counter()
         message = parse_request(data)
-        name, version = message.model_name, _version(message.model_version)
+        name, version = message.model_name, version_number(message.model_version)
         request = decode_grpc(message)
         call = self.engine.served(name, version).loaded.call
         rows = _shapes.rows_from_tensors(request.inputs, call.features, call.predictor.signature)
@@ -116,20 +118,8 @@ def _parsed(kind: Any, data: bytes) -> Any:
         ) from None
 
 
-def _version(text: str) -> int | None:
-    if not text:
-        return None
-    digits = text[1:] if text[:1] in ("v", "V") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        raise InvalidInput(
-            f"model version {text!r} is not a version number; give one such as 3",
-            field="model_version",
-        )
-    return int(digits)
-
-
 def _guarded(
-    method: Callable[[bytes, Any], Awaitable[Any]],
+    method: Callable[[bytes, Any], Awaitable[Any]], metrics: Metrics
 ) -> Callable[[bytes, Any], Awaitable[Any]]:
     """``method`` with loopml's errors turned into gRPC status codes."""
 
@@ -137,8 +127,10 @@ def _guarded(
         try:
             return await method(data, context)
         except LoopmlError as error:
+            metrics.error("grpc", error.http_status)
             await context.abort(_STATUS.get(error.http_status, _other(error)), str(error))
         except Exception:
+            metrics.error("grpc", 500)
             log.exception("an unexpected error answering a gRPC request")
             await context.abort(
                 grpc.StatusCode.INTERNAL, "the server failed on this request; see its log"
@@ -176,7 +168,7 @@ def handler(engine: Engine) -> grpc.GenericRpcHandler:
         SERVICE,
         {
             name: grpc.unary_unary_rpc_method_handler(
-                _guarded(method), response_serializer=_serialize
+                _guarded(method, engine.metrics), response_serializer=_serialize
             )
             for name, method in methods.items()
         },
@@ -194,6 +186,8 @@ async def start(engine: Engine, host: str, port: int) -> Any:
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE),
+            # a port another server has is an error, not a silent share of its traffic
+            ("grpc.so_reuseport", 0),
         ]
     )
     server.add_generic_rpc_handlers((handler(engine),))

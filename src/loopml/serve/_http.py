@@ -15,7 +15,8 @@ Endpoints (Open Inference Protocol / KServe V2, MLflow's scoring server, and loo
 ``GET /metrics``, ``/openapi.json``                    Prometheus metrics, this API described
 =====================================================  =====================================
 
-Every answer carries ``X-Request-Id`` (the caller's, else the prediction id) and a
+Every answer carries ``X-Request-Id`` (the caller's, else the prediction id or a new
+id) and a
 prediction carries ``X-Loopml-Prediction-Id`` and ``X-Loopml-Version`` (the version
 that answered). Errors are ``{"error": "..."}`` with a 4xx status naming the field and
 what was expected; an unknown model is a 404; a model that failed with no fallback a 503.
@@ -34,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from loopml._ids import new_id
 from loopml._version import __version__
 from loopml.errors import InvalidInput, LoopmlError
 from loopml.serve import _invocations, _shapes, _v2
@@ -171,8 +173,9 @@ class App:
         except Exception:
             log.exception("an unexpected error answering %s %s", method, path)
             response = _error(500, "the server failed on this request; see its log")
-        if request_id is not None:
-            response.headers.append((b"x-request-id", request_id))
+        if response.status >= 400:
+            self.metrics.error(_protocol(path), response.status)
+        response.headers.append((b"x-request-id", request_id or _request_id(response)))
         await send(
             {"type": "http.response.start", "status": response.status, "headers": response.headers}
         )
@@ -220,7 +223,7 @@ class App:
         if match is None:
             raise HttpError(404, f"no endpoint {path}; /openapi.json lists them", "path")
         name, version_text, action = match["name"], match["version"], match["action"]
-        version = _version_number(version_text)
+        version = _v2.version_number(version_text)
         wanted = "POST" if action == "/infer" else "GET"
         if method != wanted:
             raise HttpError(405, f"{path} takes {wanted}, not {method}", "method")
@@ -369,7 +372,7 @@ class App:
     async def _openapi(self, *_: Any) -> Response:
         from loopml.serve._openapi import description
 
-        return json_response(description())
+        return json_response(description(list(self.engine.deployments)))
 
     async def _feedback_endpoint(
         self, body: bytes, headers: Mapping[bytes, bytes], request_id: bytes | None
@@ -378,6 +381,20 @@ class App:
         if self._feedback is None:
             raise HttpError(404, "this server takes no feedback", "path")
         return json_response(await self._feedback(given))
+
+
+def _protocol(path: str) -> str:
+    if path.startswith("/v2/"):
+        return "v2"
+    return "invocations" if path == "/invocations" else "other"
+
+
+def _request_id(response: Response) -> bytes:
+    """The id of a request that came with none: its prediction's id, else a new one."""
+    for name, value in response.headers:
+        if name == b"x-loopml-prediction-id":
+            return value
+    return new_id().encode()
 
 
 def _answer_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
@@ -402,18 +419,6 @@ def _json_object(body: bytes) -> dict[str, Any]:
             f"the body is a JSON {type(given).__name__}; send a JSON object", field="body"
         )
     return given
-
-
-def _version_number(text: str | None) -> int | None:
-    if text is None:
-        return None
-    digits = text[1:] if text[:1] in ("v", "V") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        raise InvalidInput(
-            f"model version {text!r} is not a version number; give one such as 3",
-            field="model_version",
-        )
-    return int(digits)
 
 
 def _text(value: bytes | None) -> str | None:

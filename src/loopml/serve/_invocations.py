@@ -46,6 +46,7 @@ __all__ = [
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CONTENT_TYPES = ("application/json", "text/csv")
+_SHORT_COLUMN = 64
 _ACCEPTED = (
     'a JSON object with exactly one of "dataframe_split" ({"columns": [...], "data": '
     '[[...], ...]}), "dataframe_records" ([{column: value, ...}, ...]), "instances" '
@@ -71,14 +72,7 @@ def decode_invocations(
     """The rows of an ``/invocations`` body. ``content_type`` is the request's header
     (``application/json`` when None); ``features`` are the model's columns in its order,
     to name rows given by position (None: they stay a 2-D array)."""
-    mime, _, options = (content_type or "application/json").partition(";")
-    mime = mime.strip().lower()
-    charset = options.strip().lower().removeprefix("charset=").strip('"') or "utf-8"
-    if charset.replace("-", "") != "utf8":
-        raise InvalidInput(
-            f"Content-Type {content_type!r} asks for charset {charset}; send UTF-8",
-            field="Content-Type",
-        )
+    mime = _check_content_type(content_type)
     if mime == "text/csv":
         return InvocationsRequest(_csv_rows(body), "csv", None)
     if mime != "application/json":
@@ -121,6 +115,28 @@ def decode_invocations(
     else:
         rows = _inputs(value, features)
     return InvocationsRequest(rows, key, params)
+
+
+def _check_content_type(content_type: str | None) -> str:
+    """The media type, lowercase; InvalidInput for a charset other than UTF-8 or another
+    parameter (MLflow 1.x's ``format=pandas-split``, say)."""
+    mime, *options = (content_type or "application/json").split(";")
+    for option in filter(None, (option.strip() for option in options)):
+        key, _, value = option.partition("=")
+        key, value = key.strip().lower(), value.strip().strip('"').lower()
+        if key != "charset":
+            raise InvalidInput(
+                f"Content-Type {content_type!r} has the parameter {option!r}, which "
+                f"/invocations does not read (MLflow 1.x's request formats are gone); send "
+                f"{_ACCEPTED}",
+                field="Content-Type",
+            )
+        if value.replace("-", "") != "utf8":
+            raise InvalidInput(
+                f"Content-Type {content_type!r} asks for charset {value}; send UTF-8",
+                field="Content-Type",
+            )
+    return mime.strip().lower()
 
 
 def encode_invocations(prediction: Prediction) -> bytes:
@@ -273,19 +289,28 @@ def _typed(values: list[str]) -> list[Any]:
     present = [value for value in values if value != ""]
     if not present:
         return [None] * len(values)
-    array = np.array(present)
-    for kind in (np.int64, np.float64):
+    integers = all(value.lstrip("+-").isdigit() for value in present)
+    for kind in (int, float) if integers else (float,):
         try:
-            converted = array.astype(kind).tolist()
+            converted = _converted(present, kind)
         except (ValueError, OverflowError):
             continue
         if len(present) == len(values):
-            return converted  # type: ignore[no-any-return]
+            return converted
         found = iter(converted)
         return [next(found) if value != "" else None for value in values]
     if {value.lower() for value in present} <= {"true", "false"}:
         return [None if value == "" else value.lower() == "true" for value in values]
     return [value if value != "" else None for value in values]
+
+
+def _converted(values: list[str], kind: type[int] | type[float]) -> list[Any]:
+    # NumPy converts long columns faster; Python's int() and float() short ones
+    # (a single-row request's 30 columns: 10 us where NumPy takes 140 us)
+    if len(values) <= _SHORT_COLUMN:
+        return [kind(value) for value in values]
+    converted: list[Any] = np.array(values).astype(np.int64 if kind is int else np.float64).tolist()
+    return converted
 
 
 def _shown(value: Any) -> str:

@@ -199,7 +199,7 @@ class Watcher:
                 record.name, fallback, copy, policy
             )
         weights = [arm.weight for arm in policy.arms]
-        stats = old.router.stats() if old is not None else None
+        stats = self._bandit_stats(record.name, policy, old)
         router = Router(
             list(arms),
             weights,
@@ -218,6 +218,18 @@ class Watcher:
             fallback=fallback_served,
             plan=plan,
         )
+
+    def _bandit_stats(self, name: str, policy: Policy, old: Live | None) -> Any:
+        """What a bandit's new router starts from: the totals every server shared, after
+        handing over what the router it replaces saw since it last shared (a restarted
+        server goes on learning where the deployment was). None for fixed routing."""
+        if policy.routing == "fixed":
+            return None
+        if old is not None and old.policy.routing != "fixed":
+            unsent = old.router.take_delta()
+            if unsent:
+                self.store.add_arm_stats(name, unsent)
+        return self.store.arm_stats(name)
 
     def _resolve(self, ref: str) -> str:
         from loopml.registry._versions import resolve_model

@@ -2,13 +2,16 @@
 memory on the request path, written to Parquet segments by a background thread.
 
 :meth:`PredictionLog.append` takes a lock, appends to a list and returns: it never
-waits on the disk or the database, and it never blocks. When :data:`max_buffered`
+waits on the disk or the database, and it never blocks. When ``max_buffered``
 records are waiting (the store is down, or slower than the traffic) a new record is
 dropped and counted in :attr:`~PredictionLog.dropped` instead. The flusher thread
 (:meth:`~PredictionLog.start`) swaps the list for an empty one every
 ``flush_seconds`` (sooner when half the buffer is full), serializes the records and
 writes one segment per deployment (see :mod:`loopml.serve._segments`). A write that
-fails keeps its records for the next one; :attr:`~PredictionLog.error` says why.
+fails keeps its segment, to be written again as it was; :attr:`~PredictionLog.error`
+says why. Fields are not checked on the request path: a record whose field does not
+fit its column (an ``arm`` given as text) is left out when it is written, alone, and
+counted in :attr:`~PredictionLog.refused`.
 
 What survives what:
 
@@ -19,8 +22,9 @@ What survives what:
 - SIGKILL (or a power cut) loses the records appended since the last write that
   finished: at most those of the last ``flush_seconds`` plus the duration of one
   flush in progress (a record waits at most ``flush_seconds`` for its flush to start,
-  and is durable when that flush ends). A segment is never half-written: its blob is
-  stored durably before its index record is made.
+  and is durable when that flush ends). While writes fail (the store is down) the
+  records wait in memory, and a SIGKILL then loses them all. A segment is never
+  half-written: its blob is stored durably before its index record is made.
 
 >>> import tempfile, loopml
 >>> ws = loopml.init(tempfile.mkdtemp())
@@ -44,7 +48,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from loopml.errors import InvalidInput
 from loopml.serve._segments import FEEDBACK, NO_DEPLOYMENT, PREDICTIONS, Layout, write_segment
@@ -132,6 +136,11 @@ class _SegmentLog(Generic[R]):
         self.flush_seconds = float(flush_seconds)
         self.max_buffered = max_buffered
         self._buffer: list[R] = []
+        # Segments whose write failed, by deployment, retried as they are.
+        self._pending: list[tuple[str, list[R]]] = []
+        # Records taken from the buffer and not written yet (being written, or pending):
+        # they count against max_buffered with the buffer.
+        self._held = 0
         self._lock = threading.Lock()
         self._writing = threading.Lock()  # one write at a time keeps segments in order
         self._wake = threading.Event()
@@ -164,16 +173,16 @@ class _SegmentLog(Generic[R]):
     @property
     def buffered(self) -> int:
         """Records waiting for the next write."""
-        return len(self._buffer)
+        return len(self._buffer) + self._held
 
     def append(self, record: R) -> None:
         """Keep ``record`` for the next write; never waits on the disk or the database."""
         with self._lock:
-            if self._closed or len(self._buffer) >= self.max_buffered:
+            if self._closed or len(self._buffer) + self._held >= self.max_buffered:
                 self._dropped += 1
                 return
             self._buffer.append(record)
-            if len(self._buffer) * 2 == self.max_buffered:
+            if len(self._buffer) * 2 == self.max_buffered:  # once, as it crosses
                 self._wake.set()  # half full: write now rather than at the interval
 
     def start(self) -> None:
@@ -190,41 +199,36 @@ class _SegmentLog(Generic[R]):
 
     def flush(self) -> int:
         """Write what is buffered now, one segment per deployment, in this thread; the
-        number of records written. On failure the records are kept (the oldest first)
-        for the next write, and the error is raised."""
+        number of records written. A segment whose write fails is kept as it is, and
+        written first by the next flush, and the error is raised: the same bytes again,
+        so that a write that did reach the store before failing is read once (readers
+        skip a segment indexed twice)."""
         with self._writing:
             with self._lock:
                 records, self._buffer = self._buffer, []
-            if not records:
-                return 0
-            groups: dict[str, list[R]] = {}
+                groups, self._pending = self._pending, []
+                self._held += len(records)
+            by_name: dict[str, list[R]] = {}
             for record in records:
-                groups.setdefault(record.deployment or NO_DEPLOYMENT, []).append(record)
+                by_name.setdefault(record.deployment or NO_DEPLOYMENT, []).append(record)
+            groups += by_name.items()
             written = 0
-            names = list(groups)
-            for index, name in enumerate(names):
+            for index, (name, group) in enumerate(groups):
                 try:
                     _, refused = write_segment(
-                        self.workspace, self.layout, name, groups[name], self.worker
+                        self.workspace, self.layout, name, group, self.worker
                     )
                 except BaseException:
-                    self._keep([r for left in names[index:] for r in groups[left]])
+                    with self._lock:
+                        self._pending = groups[index:]
                     raise
                 if refused:
                     self._refuse(name, refused)
-                written += len(groups[name]) - len(refused)
-            with self._lock:
-                self._written += written
+                written += len(group) - len(refused)
+                with self._lock:
+                    self._held -= len(group)
+                    self._written += len(group) - len(refused)
             return written
-
-    def _keep(self, records: list[R]) -> None:
-        """Put records whose write failed back in front, as far as the buffer holds."""
-        with self._lock:
-            self._buffer[:0] = records
-            over = len(self._buffer) - self.max_buffered
-            if over > 0:
-                del self._buffer[self.max_buffered :]
-                self._dropped += over
 
     def _refuse(self, name: str, records: list[R]) -> None:
         with self._lock:
@@ -271,7 +275,7 @@ class _SegmentLog(Generic[R]):
             atexit.unregister(self.close)
         self.flush()
 
-    def __enter__(self) -> _SegmentLog[R]:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

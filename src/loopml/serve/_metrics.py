@@ -1,6 +1,7 @@
 """The server's Prometheus metrics, per deployment and version, served at ``/metrics``.
 
-``loopml_requests_total`` (by deployment, version, protocol, status code),
+``loopml_requests_total`` (answered, by deployment, version, protocol, status code),
+``loopml_errors_total`` (by protocol and status code),
 ``loopml_request_seconds`` (latency histogram, by deployment and version),
 ``loopml_fallbacks_total``, ``loopml_shadow_dropped_total``, ``loopml_batch_rows`` and
 ``loopml_batch_requests`` (histograms of what each model call answered) and
@@ -76,6 +77,12 @@ class Metrics:
             registry=r,
         )
         self._swaps = Counter("loopml_swaps", "Changes of what is served", registry=r)
+        self._errors = Counter(
+            "loopml_errors",
+            "Requests answered with an error, by protocol and status code",
+            ["protocol", "code"],
+            registry=r,
+        )
         self._children: dict[tuple[str, ...], Any] = {}
 
     def request(
@@ -92,6 +99,13 @@ class Metrics:
             if timer is None:
                 timer = self._children[timed] = self._latency.labels(deployment, version)
             timer.observe(seconds)
+
+    def error(self, protocol: str, code: int) -> None:
+        key = ("e", protocol, str(code))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._errors.labels(protocol, str(code))
+        child.inc()
 
     def fallback(self, deployment: str) -> None:
         self._fallbacks.labels(deployment).inc()

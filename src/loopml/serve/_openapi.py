@@ -114,7 +114,6 @@ def _post(
     }
 
 
-_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
 _OBJECT = {"type": "object"}
 
@@ -131,8 +130,13 @@ def _model_paths(prefix: str, parameters: list[dict[str, Any]]) -> dict[str, Any
     return paths
 
 
-def description() -> dict[str, Any]:
-    """The OpenAPI document of the server."""
+def description(deployments: list[str] | None = None) -> dict[str, Any]:
+    """The OpenAPI document of the server; ``deployments`` are the names it serves now
+    (the ``name`` of a model path is one of them)."""
+    name_schema: dict[str, Any] = {"type": "string"}
+    if deployments:
+        name_schema["enum"] = sorted(deployments)
+    name = {"name": "name", "in": "path", "required": True, "schema": name_schema}
     invocations = {
         "type": "object",
         "properties": {
@@ -165,8 +169,8 @@ def description() -> dict[str, Any]:
             "/v2/health/live": _get("Liveness", _OBJECT),
             "/v2/health/ready": _get("Readiness", _OBJECT, errors=(503,)),
             "/v2/models": _get("The deployments served", _OBJECT),
-            **_model_paths("/v2/models/{name}", [_NAME]),
-            **_model_paths("/v2/models/{name}/versions/{version}", [_NAME, _VERSION]),
+            **_model_paths("/v2/models/{name}", [name]),
+            **_model_paths("/v2/models/{name}/versions/{version}", [name, _VERSION]),
             "/v2/feedback": _post("A reward or label for a prediction", feedback, _OBJECT),
             "/invocations": _post(
                 "Predict (MLflow's scoring formats)",

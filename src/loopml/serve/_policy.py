@@ -58,9 +58,10 @@ class Arm:
 @dataclass(frozen=True)
 class KeySource:
     """Where the sticky routing key of a request is read: a ``header`` (by default
-    ``X-Loopml-Key``) or a named input ``field`` (column), not both; neither, and
-    each request is routed on its own. A request without its key is routed on its
-    own too."""
+    ``X-Loopml-Key``), or a named input ``field`` (column) instead: when ``field`` is
+    set the header is not read (:meth:`of_field` sets no header, so the stored form
+    says so too). Neither, and each request is routed on its own; a request without
+    its key is routed on its own too."""
 
     header: str | None = DEFAULT_HEADER
     field: str | None = None

@@ -46,13 +46,6 @@ def check_key(key: KeySource) -> None:
             f"of a column of the model's input (1 to {MAX_FIELD} characters)",
             field="key.field",
         )
-    if key.header is not None and key.field is not None:
-        raise InvalidInput(
-            f"policy key names both header {key.header!r} and field {key.field!r}; the "
-            f"routing key is read from one: KeySource(header=None, field={key.field!r}) "
-            "or KeySource(header=...)",
-            field="key",
-        )
 
 
 def check_policy(policy: Policy) -> None:
@@ -211,8 +204,8 @@ def _check_sum(weights: list[tuple[str, float]], field: str) -> None:
             for (ref, _), w in zip(weights, _example_weights(len(weights)), strict=True)
         )
         raise InvalidInput(
-            f"{'policy arms' if field == 'arms' else field}: the weights sum to {total:g}, "
-            f"not 1 ({listed}); give weights that sum to 1, such as {example}",
+            f"the weights of the {'policy arms' if field == 'arms' else field} sum to "
+            f"{total:g}, not 1 ({listed}); give weights that sum to 1, such as {example}",
             field=field,
         )
 

@@ -81,23 +81,31 @@ def feedback_records(
     return _read(FEEDBACK, deployment, since, until, workspace)
 
 
-def find_prediction(prediction_id: str, workspace: Workspace) -> PredictionRecord | None:
+def find_prediction(
+    prediction_id: str, workspace: Workspace, *, since: datetime | None = None
+) -> PredictionRecord | None:
     """The logged prediction with this id, or None when the log has none (yet).
 
     The segments around the time a loopml id holds are searched first, newest first,
-    then the others: a recent prediction is found quickly, an unknown id reads the
-    whole log."""
+    then the others: a recent prediction is found quickly, but an unknown id reads
+    the whole log, or the part of it from ``since`` on (what a server answering
+    feedback from anyone should give, to bound the work an unknown id costs)."""
     if not isinstance(prediction_id, str) or not prediction_id:
         raise InvalidInput(
             f"prediction id {prediction_id!r} must be non-empty text: the prediction_id "
             "of the server's answer",
             field="prediction_id",
         )
-    segments = find_segments(workspace, PREDICTIONS, None)
+    since_us = _moment("since", since)
+    segments = find_segments(workspace, PREDICTIONS, None, since_us)
     segments.sort(key=_last_us, reverse=True)
     near = _near(prediction_id, segments)
-    for segment in [*near, *(s for s in segments if s not in near)]:
-        frame = read_segment(workspace, segment, filters=[("prediction_id", "==", prediction_id)])
+    first = {segment.id for segment in near}
+    for segment in [*near, *(s for s in segments if s.id not in first)]:
+        wanted: list[tuple[str, str, Any]] = [("prediction_id", "==", prediction_id)]
+        if since_us is not None:
+            wanted.append(("time_us", ">=", since_us))
+        frame = read_segment(workspace, segment, filters=wanted)
         if frame.height:
             return _record(frame.row(0, named=True))
     return None
@@ -139,7 +147,7 @@ def _read(
 ) -> pl.DataFrame:
     import polars as pl
 
-    from loopml.workspace import current
+    from loopml._context import workspace_in_use
 
     if deployment is not None and (not isinstance(deployment, str) or not deployment):
         raise InvalidInput(
@@ -153,7 +161,7 @@ def _read(
             f"since ({since}) is after until ({until}): swap them",
             field="since",
         )
-    ws = workspace or current()
+    ws = workspace_in_use(workspace)
     frames = []
     for segment in find_segments(ws, layout, deployment, since_us, until_us):
         frame = read_segment(ws, segment)

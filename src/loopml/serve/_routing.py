@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
+import operator
 import random
 import threading
 from collections.abc import Mapping, Sequence
@@ -107,13 +108,15 @@ class Router:
         request); ``key`` makes fixed routing sticky and is ignored by bandits."""
         if self._policy is None:
             if key is None:
-                point = self._random.random()
-            elif isinstance(key, str):
-                hashed = self._salted.copy()
-                hashed.update(key.encode("utf-8", "surrogatepass"))
-                point = (int.from_bytes(hashed.digest(), "big") >> 11) * _UNIT
-            else:
+                with self._lock:
+                    arm = bisect.bisect_right(self._cumulative, self._random.random())
+                    self._pulls[arm] += 1
+                return arm, self._shares[arm]
+            if not isinstance(key, str):
                 raise InvalidInput(f"routing key {key!r:.80} must be text", field="key")
+            hashed = self._salted.copy()
+            hashed.update(key.encode("utf-8", "surrogatepass"))
+            point = (int.from_bytes(hashed.digest(), "big") >> 11) * _UNIT
             arm = bisect.bisect_right(self._cumulative, point)
             with self._lock:
                 self._pulls[arm] += 1
@@ -126,7 +129,11 @@ class Router:
     def reward(self, arm: int, value: float) -> None:
         """Feedback for a prediction the arm made: a number from 0 (bad) to 1 (good),
         such as 1.0 for a right label and 0.0 for a wrong one."""
-        if isinstance(arm, bool) or not isinstance(arm, int) or not 0 <= arm < len(self.arms):
+        try:
+            index = -1 if isinstance(arm, bool) else operator.index(arm)  # NumPy's ints too
+        except TypeError:
+            index = -1
+        if not 0 <= index < len(self.arms):
             raise InvalidInput(
                 f"arm {arm!r:.80} is not an arm of this router; give an index from 0 to "
                 f"{len(self.arms) - 1}, as choose() returned it",
@@ -138,15 +145,15 @@ class Router:
             reward = math.nan
         if isinstance(value, bool) or not 0.0 <= reward <= 1.0:
             raise InvalidInput(
-                f"reward {value!r:.80} for arm {self.arms[arm]!r} must be a number from 0 "
+                f"reward {value!r:.80} for arm {self.arms[index]!r} must be a number from 0 "
                 "to 1; scale it (e.g. 1.0 for a right prediction, 0.0 for a wrong one)",
                 field="reward",
             )
         with self._lock:
-            self._rewards[arm] += 1
-            self._sums[arm] += reward
-            self._n[arm] += 1.0
-            self._s[arm] += reward
+            self._rewards[index] += 1
+            self._sums[index] += reward
+            self._n[index] += 1.0
+            self._s[index] += reward
             if self._policy is not None:
                 self._policy.changed()
 

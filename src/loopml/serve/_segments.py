@@ -19,8 +19,8 @@ columns (orjson when installed); a value JSON cannot hold is kept as its text.
 ('predictions', DataType(int64))
 >>> sorted(layout.json_fields)
 ['inputs', 'outputs']
->>> encode_json({"x": [1, 2]}).replace(" ", "")
-'{"x":[1,2]}'
+>>> encode_json({"x": [1, 2]}), _stdlib_json({"x": [1, 2]})
+('{"x":[1,2]}', '{"x":[1,2]}')
 """
 
 from __future__ import annotations
@@ -107,11 +107,16 @@ def _plain(value: Any) -> Any:
     return to_list() if callable(to_list) else str(value)
 
 
+def _stdlib_json(value: Any) -> str:
+    """JSON as orjson writes it (compact), from the standard library."""
+    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json_encoder() -> Callable[[Any], str]:
     try:
         import orjson
     except ImportError:
-        return lambda value: json.dumps(value, default=_plain, ensure_ascii=False)
+        return _stdlib_json
     options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
     def encode(value: Any) -> str:
@@ -129,7 +134,7 @@ def encode_json(value: Any) -> str:
         return _ENCODE(value)
     except (TypeError, ValueError, OverflowError):
         try:
-            return json.dumps(value, default=_plain, ensure_ascii=False)
+            return _stdlib_json(value)
         except (TypeError, ValueError, OverflowError):
             return json.dumps(repr(value))
 
@@ -219,14 +224,17 @@ def find_segments(
 ) -> list[Artifact]:
     """The index records of the segments of ``name`` (every name when None) that may
     hold records in ``[since_us, until_us)``, read from the metadata store a page at a
-    time; no file is listed or opened."""
-    found: list[Artifact] = []
+    time; no file is listed or opened. A segment indexed twice (a write retried after
+    its index record was made but not acknowledged) is given once."""
+    found: dict[tuple[str, str], Artifact] = {}
     after: str | None = None
     while True:
         page = ws.store.find_artifacts(kind=layout.kind, name=name, limit=PAGE, after=after)
-        found += [artifact for artifact in page if overlaps(artifact, since_us, until_us)]
+        for artifact in page:
+            if overlaps(artifact, since_us, until_us):
+                found.setdefault((artifact.name, artifact.digest), artifact)
         if len(page) < PAGE:
-            return found
+            return list(found.values())
         after = page[-1].id
 
 

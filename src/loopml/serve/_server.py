@@ -20,14 +20,16 @@ log segments.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import json
 import logging
 import os
 import socket
-import threading
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import ConfigError, InvalidInput, NotFound
@@ -42,6 +44,17 @@ log = logging.getLogger("loopml.serve")
 
 TOKEN_VARIABLE = "LOOPML_SERVE_TOKEN"  # read by the CLI's --token
 _WORKER_VARIABLE = "LOOPML_SERVE_WORKER_OPTIONS"
+# How uvicorn runs the app, one worker or many: uvloop (which sets TCP_NODELAY on every
+# connection: no Nagle delay behind small answers) and httptools; no access log.
+UVICORN: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "lifespan": "on",
+    "log_level": "warning",
+    "access_log": False,
+    "server_header": False,
+    "timeout_graceful_shutdown": 30,
+}
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ class Server:
         )
         self._grpc: Any = None
         self.grpc_port: int | None = None
+        self.owns_process = False  # serving is all this process does (see own_process)
 
     def _prediction_log(self) -> Any:
         if not self.options.log_predictions:
@@ -178,6 +192,12 @@ class Server:
             self.grpc_port = self._grpc.loopml_port
         for name, failure in self.engine.failures.items():
             log.error("deployment %s is not served: %s", name, failure.message)
+        if self.owns_process:
+            # What was loaded to start (modules, models) stays: moved out of the collector's
+            # sight, so that a full collection walks only what requests made, not the
+            # whole heap (tens of milliseconds, in the middle of answering).
+            gc.collect()
+            gc.freeze()
 
     async def shutdown(self) -> None:
         """Stop gRPC (answering what it has), following changes, and flush the logs."""
@@ -215,7 +235,12 @@ class Server:
         reward, label, row = given.get("reward"), given.get("label"), given.get("row")
         recent = self.engine.recent.get(prediction_id)
         if recent is None:
-            found = await asyncio.to_thread(find_prediction, prediction_id, self.workspace)
+            made = _made_at(prediction_id)
+            found = None
+            if made is not None:  # only this server's ids: an unknown one reads little
+                found = await asyncio.to_thread(
+                    find_prediction, prediction_id, self.workspace, since=made
+                )
             if found is None:
                 raise NotFound(
                     f"no prediction {prediction_id!r} is logged (predictions reach the log "
@@ -249,24 +274,54 @@ class Server:
     def uvicorn_config(self) -> Any:
         import uvicorn
 
-        return uvicorn.Config(
-            self.app,
-            host=self.options.host,
-            port=self.options.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=30,
-        )
+        return uvicorn.Config(self.app, host=self.options.host, port=self.options.port, **UVICORN)
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT (one process)."""
         import uvicorn
 
+        own_process()
+        self.owns_process = True
         uvicorn.Server(self.uvicorn_config()).run()
+
+
+#: how long a thread may hold the GIL while another waits for it, in a server process
+SWITCH_SECONDS = 0.0005
+
+
+def own_process() -> None:
+    """Settings of a process that does nothing but serve: the event loop waits at most
+    half a millisecond for the interpreter while a model call or the log's writer runs
+    (Python's default, 5 ms, shows in the p99 of a busy server)."""
+    sys.setswitchinterval(SWITCH_SECONDS)
+
+
+def check_free(host: str, port: int, option: str) -> None:
+    """ConfigError naming the port when nothing can listen on it (in use, or an address
+    this machine does not have)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({error.strerror or error}): another "
+                f"process has the port, or the address is not this machine's; stop it, or "
+                f"give {option} another port",
+                field=option.removeprefix("--").replace("-", "_"),
+            ) from None
+
+
+def _made_at(prediction_id: str) -> datetime | None:
+    """A minute before the time a prediction id of this server holds (its first 12 hex
+    digits are milliseconds); None for an id that is not one."""
+    if len(prediction_id) != 32 or not all(c in "0123456789abcdef" for c in prediction_id):
+        return None
+    millis = int(prediction_id[:12], 16)
+    return datetime.fromtimestamp(millis / 1000 - 60, tz=UTC)
 
 
 def _first(outputs: Any) -> Any:
@@ -285,6 +340,9 @@ def serve(workspace: Workspace | None = None, options: ServeOptions | None = Non
 
     options = (options or ServeOptions()).checked()
     ws = workspace_in_use(workspace)
+    check_free(options.host, options.port, "--port")
+    if options.grpc_port is not None:
+        check_free(options.host, options.grpc_port, "--grpc-port")
     if options.workers == 1:
         Server(ws, options).run()
         return
@@ -297,12 +355,7 @@ def serve(workspace: Workspace | None = None, options: ServeOptions | None = Non
         host=options.host,
         port=options.port,
         workers=options.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        server_header=False,
+        **UVICORN,
     )
 
 
@@ -310,57 +363,10 @@ def worker_app() -> App:
     """The app of one worker process of ``serve(workers=N)`` (uvicorn's factory)."""
     from loopml.workspace import workspace
 
+    own_process()
     given = json.loads(os.environ[_WORKER_VARIABLE])
     root = given.pop("root")
     options = ServeOptions(**given)
-    return Server(workspace(root), options).app
-
-
-class Running:
-    """A server running in a thread of this process on 127.0.0.1, for tests and
-    notebooks: ``url`` and ``grpc_target`` to reach it, :meth:`stop` to end it (which
-    flushes its log as SIGTERM does)."""
-
-    def __init__(self, server: Server) -> None:
-        import uvicorn
-
-        self.server = server
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((server.options.host, server.options.port))
-        self.port = self._sock.getsockname()[1]
-        self._uvicorn = uvicorn.Server(server.uvicorn_config())
-        self._thread = threading.Thread(
-            target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-
-    def start(self, timeout: float = 60) -> Running:
-        """Start serving (once; a second call only waits for the first)."""
-        if not self._thread.is_alive() and not self._uvicorn.started:
-            self._thread.start()
-        waited = 0.0
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or waited > timeout:
-                raise RuntimeError("the server did not start; see its log")
-            threading.Event().wait(0.02)
-            waited += 0.02
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server.options.host}:{self.port}"
-
-    @property
-    def grpc_target(self) -> str:
-        return f"{self.server.options.host}:{self.server.grpc_port}"
-
-    def stop(self) -> None:
-        self._uvicorn.should_exit = True
-        self._thread.join(timeout=60)
-        self._sock.close()
-
-    def __enter__(self) -> Running:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    server = Server(workspace(root), options)
+    server.owns_process = True
+    return server.app

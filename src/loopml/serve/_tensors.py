@@ -143,6 +143,8 @@ def from_data(name: str, datatype: str, shape: tuple[int, ...], data: Any, field
         given = np.asarray(data)
     except (ValueError, TypeError):
         given = None
+    if given is not None and datatype == "UINT64" and given.dtype.kind in "fO":
+        given = _uint64(data, given, label, field)  # values past INT64 make NumPy guess floats
     if given is None or (given.dtype.kind not in _KINDS_ACCEPTED[dtype.kind] and given.size):
         raise InvalidInput(
             f"{label}: data holds {_kind_of(given)} where {datatype} numbers are expected; "
@@ -176,10 +178,8 @@ def json_data(tensor: Tensor) -> Any:
     ``OPT_SERIALIZE_NUMPY``) or, for BYTES, a list of text."""
     if tensor.datatype == "BYTES":
         return [_text(item) for item in tensor.data.ravel()]
-    data = tensor.data
-    if data.dtype.byteorder == ">":
-        data = data.astype(data.dtype.newbyteorder("="))
-    return np.ascontiguousarray(data).reshape(-1)
+    dtype = DTYPES[tensor.datatype].newbyteorder("=")  # orjson writes native numbers only
+    return np.ascontiguousarray(tensor.data, dtype=dtype).reshape(-1)
 
 
 def _bytes_from_data(
@@ -219,6 +219,18 @@ def _flatten(data: list[Any]) -> list[Any]:
     return flat
 
 
+def _uint64(data: list[Any], given: npt.NDArray[Any], label: str, field: str) -> Any:
+    values = np.asarray(data, dtype=object).reshape(-1)
+    if not all(type(value) is int for value in values):
+        return given
+    if any(value < 0 or value >= 2**64 for value in values):
+        raise InvalidInput(
+            f"{label}: a value is out of the range of UINT64 (0 to {2**64 - 1})",
+            field=f"{field}.data",
+        )
+    return np.asarray(data, dtype=np.uint64)
+
+
 def _check_range(
     given: npt.NDArray[Any], dtype: np.dtype[Any], datatype: str, label: str, field: str
 ) -> None:
@@ -255,7 +267,8 @@ def from_raw(
     count = element_count(shape)
     label = f"{field} ({name})"
     if datatype == "BYTES":
-        return Tensor(name, datatype, shape, _bytes_from_raw(raw, count, label, field))
+        data = _bytes_from_raw(raw, count, label, field)
+        return Tensor(name, datatype, shape, data.reshape(shape))
     dtype = DTYPES[datatype]
     expected = count * dtype.itemsize
     if len(raw) != expected:

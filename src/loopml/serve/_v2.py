@@ -47,6 +47,7 @@ __all__ = [
     "Tensor",
     "decode_rest",
     "encode_rest",
+    "refuse_unsupported",
     "select_outputs",
     "tensor_of",
 ]
@@ -140,6 +141,12 @@ def _rest_inputs(given: Any, body: memoryview, offset: int) -> tuple[Tensor, ...
         field = f"inputs[{position}]"
         name, datatype, shape = _tensor_head(item, field)
         parameters = _parameters(item.get("parameters"), f"{field}.parameters")
+        if "shared_memory_region" in parameters:
+            raise InvalidInput(
+                f"{field} ({name}) names a shared-memory region; loopml's server has no "
+                'shared memory: send the tensor as "data" or as binary data',
+                field=f"{field}.shared_memory_region",
+            )
         size = parameters.get("binary_data_size")
         data = item.get("data")
         if size is None:
@@ -214,6 +221,7 @@ def _rest_outputs(given: Any, binary_default: bool) -> tuple[RequestedOutput, ..
                 field=f"{field}.name",
             )
         parameters = _parameters(item.get("parameters"), f"{field}.parameters")
+        refuse_unsupported(parameters, field)
         binary = parameters.get("binary_data", binary_default)
         if not isinstance(binary, bool):
             raise InvalidInput(
@@ -222,6 +230,24 @@ def _rest_outputs(given: Any, binary_default: bool) -> tuple[RequestedOutput, ..
             )
         requested.append(RequestedOutput(name, binary))
     return tuple(requested)
+
+
+def refuse_unsupported(parameters: Mapping[str, Any], field: str) -> None:
+    """InvalidInput for an output asking for what loopml does not give: Triton's
+    classification extension (top-k labels) and shared memory."""
+    if "classification" in parameters:
+        raise InvalidInput(
+            f"{field} asks for Triton's classification extension (top-k labels), which "
+            "loopml does not give; ask for probabilities (the classes are in the response's "
+            "parameters)",
+            field=f"{field}.classification",
+        )
+    if "shared_memory_region" in parameters:
+        raise InvalidInput(
+            f"{field} names a shared-memory region; loopml's server has no shared memory: "
+            "leave it out to get the output in the response",
+            field=f"{field}.shared_memory_region",
+        )
 
 
 def _parameters(given: Any, field: str) -> dict[str, Any]:
@@ -304,3 +330,17 @@ def encode_rest(
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def version_number(text: str | None) -> int | None:
+    """The model version a request names (``3`` or ``v3``), None when it names none;
+    InvalidInput (field ``model_version``) for anything else."""
+    if not text:
+        return None
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise InvalidInput(
+            f"model version {text!r} is not a version number; give one such as 3",
+            field="model_version",
+        )
+    return int(digits)

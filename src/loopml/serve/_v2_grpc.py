@@ -44,7 +44,7 @@ from loopml.serve._tensors import (
     raw_bytes,
     tensor_of,
 )
-from loopml.serve._v2 import InferRequest, RequestedOutput, select_outputs
+from loopml.serve._v2 import InferRequest, RequestedOutput, refuse_unsupported, select_outputs
 
 __all__ = ["decode_grpc", "encode_grpc", "parse_request", "tensor_of"]
 
@@ -102,6 +102,12 @@ def decode_grpc(request: ModelInferRequest) -> InferRequest:
             )
         datatype = check_datatype(given.datatype, field)
         shape = check_shape(list(given.shape), field)
+        if "shared_memory_region" in given.parameters:
+            raise InvalidInput(
+                f"{field} ({given.name}) names a shared-memory region; loopml's server has "
+                "no shared memory: send the tensor in contents or raw_input_contents",
+                field=f"{field}.shared_memory_region",
+            )
         has_contents = given.HasField("contents") and bool(given.contents.ListFields())
         if raw:
             if has_contents:
@@ -116,6 +122,8 @@ def decode_grpc(request: ModelInferRequest) -> InferRequest:
     parameters = _parameters(request.parameters)
     outputs = None
     if request.outputs:
+        for position, output in enumerate(request.outputs):
+            refuse_unsupported(output.parameters, f"outputs[{position}]")
         outputs = tuple(RequestedOutput(output.name, True) for output in request.outputs)
     return InferRequest(request.id or None, tuple(tensors), outputs, parameters, True)
 
@@ -146,7 +154,8 @@ def _from_contents(
 ) -> Tensor:
     wanted = _CONTENTS.get(datatype)
     present = [descriptor.name for descriptor, _ in contents.ListFields()]
-    if wanted is None or any(found != wanted for found in present):
+    empty = not present and element_count(shape) > 0
+    if wanted is None or empty or any(found != wanted for found in present):
         expected = f"contents.{wanted}" if wanted else "raw_input_contents"
         raise InvalidInput(
             f"{field} ({name}) is {datatype} but has {', '.join(present) or 'no data'}; send "

@@ -1,0 +1,240 @@
+"""`loopml serve` as a real process: what SIGTERM and SIGKILL leave in the prediction
+log, two servers on one workspace, and what the server imports."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.serve.serving import call, logistic, promote, register, rows, wait_for
+
+import loopml
+
+LOOPML = [sys.executable, "-m", "loopml"]
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
+    with loopml.init(tmp_path) as workspace:
+        register(workspace, logistic(1.0))
+        loopml.deploy("bc", model="bc@champion", workspace=workspace)
+        yield workspace
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Serving:
+    """``loopml serve`` in a subprocess on free ports, ready when entered."""
+
+    def __init__(self, root: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [*LOOPML, "serve", "--port", str(self.port), "--no-grpc", *extra]
+        self.process = subprocess.Popen(
+            command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+    def __enter__(self) -> Serving:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stdout.read().decode())  # type: ignore[union-attr]
+            try:
+                return call(f"{self.url}/v2/health/ready")[0] == 200
+            except OSError:
+                return False
+
+        assert wait_for(ready, 60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self, how: int) -> int:
+        self.process.send_signal(how)
+        return self.process.wait(timeout=60)
+
+
+def _body(index: int) -> bytes:
+    X = rows(1, index % 50)
+    tensor = {"name": "input", "shape": [1, 30], "datatype": "FP64", "data": X.tolist()}
+    return json.dumps({"inputs": [tensor], "id": f"req-{index}"}).encode()
+
+
+def _send(port: int, count: int, *, per_second: float | None = None) -> list[str]:
+    """The prediction ids of ``count`` requests answered (at most ``per_second``)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    answered = []
+    started = time.monotonic()
+    for index in range(count):
+        if per_second is not None:
+            time.sleep(max(0.0, started + index / per_second - time.monotonic()))
+        try:
+            connection.request("POST", "/v2/models/bc/infer", _body(index))
+            response = connection.getresponse()
+            response.read()
+        except OSError:
+            break
+        if response.status == 200:
+            answered.append(response.getheader("x-loopml-prediction-id"))
+    return answered
+
+
+def test_after_sigterm_every_answered_prediction_is_in_the_log(ws: loopml.Workspace) -> None:
+    with Serving(ws.root, "--flush-seconds", "30") as server:
+        answered = _send(server.port, 300)
+        # uvicorn answers what is in flight, shuts the app down, then re-raises the signal
+        assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    logged = loopml.serve.predictions("bc", workspace=ws)
+    assert len(answered) == 300
+    assert set(answered) <= set(logged["prediction_id"].to_list())
+    assert set(logged["request_id"].to_list()) >= {f"req-{i}" for i in range(300)}
+
+
+def test_after_sigkill_at_most_the_flush_window_is_missing(ws: loopml.Workspace) -> None:
+    flush, rate = 0.5, 100.0
+    with Serving(ws.root, "--flush-seconds", str(flush)) as server:
+        answered = _send(server.port, 250, per_second=rate)
+        time.sleep(0.05)
+        server.stop(signal.SIGKILL)
+    logged = set(loopml.serve.predictions("bc", workspace=ws)["prediction_id"].to_list())
+    missing = [pid for pid in answered if pid not in logged]
+    # the documented window: the last flush interval, plus one flush in progress (which a
+    # loaded machine may stretch: a second allowed for it)
+    window = rate * (flush + 1.0)
+    assert len(missing) <= window
+    assert len(logged) >= len(answered) - window
+
+
+def test_several_workers_serve_one_port_and_log_every_answer(ws: loopml.Workspace) -> None:
+    with Serving(ws.root, "--workers", "2") as server:
+        answered = []
+        for index in range(40):  # a connection each: the workers take them as they come
+            status, headers, _ = call(f"{server.url}/v2/models/bc/infer", raw=_body(index))
+            assert status == 200
+            answered.append(headers["x-loopml-prediction-id"])
+        server.stop(signal.SIGTERM)
+    logged = set(loopml.serve.predictions("bc", workspace=ws)["prediction_id"].to_list())
+    assert set(answered) <= logged
+
+
+def test_two_servers_on_one_workspace_follow_one_swap_and_log_apart(
+    ws: loopml.Workspace,
+) -> None:
+    second = register(ws, logistic(0.1), alias=None)
+    with Serving(ws.root, "--poll-seconds", "0.1") as one, Serving(ws.root) as two:
+        for server in (one, two):
+            assert (
+                call(f"{server.url}/v2/models/bc/infer", raw=_body(1))[1]["x-loopml-version"]
+                == "bc@v1"
+            )
+        promote(ws, second)
+        for server in (one, two):
+            assert wait_for(
+                lambda s=server: (
+                    call(f"{s.url}/v2/models/bc/infer", raw=_body(2))[1]["x-loopml-version"]
+                    == second
+                ),
+                5,
+            )
+        one.stop(signal.SIGTERM)
+        two.stop(signal.SIGTERM)
+    segments = ws.store.find_artifacts(kind="predictions")
+    workers = {segment.metadata["worker"] for segment in segments}
+    assert len(workers) == 2
+
+
+def test_the_server_imports_no_pipeline_training_evaluation_or_cli(
+    ws: loopml.Workspace,
+) -> None:
+    script = f"""
+import sys, json, urllib.request
+import loopml
+from loopml.serve import Running, ServeOptions, Server
+ws = loopml.workspace({str(ws.root)!r})
+with Running(Server(ws, ServeOptions(port=0, grpc_port=0))) as running:
+    body = json.dumps({{"inputs": [{{"name": "input", "shape": [1, 30], "datatype": "FP64",
+                                   "data": [[1.0] * 30]}}]}}).encode()
+    urllib.request.urlopen(urllib.request.Request(running.url + "/v2/models/bc/infer", body))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("loopml"))))
+"""
+    found = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert found.returncode == 0, found.stderr
+    modules = json.loads(found.stdout.strip().splitlines()[-1])
+    assert "loopml.serve._engine" in modules
+    # `import loopml` defines the @pipeline and @step decorators (pipeline._graph); the
+    # runner, its cache, training, evaluation and the CLI are never loaded.
+    decorators = {"loopml.pipeline", "loopml.pipeline._graph"}
+    barred = [
+        m
+        for m in modules
+        if m not in decorators
+        and m.split(".")[1:2]
+        and m.split(".")[1] in {"pipeline", "training", "evaluation", "cli"}
+    ]
+    assert barred == []
+
+
+def test_serve_json_says_what_it_serves_in_one_line_on_start(ws: loopml.Workspace) -> None:
+    with Serving(ws.root, "--json") as server:
+        server.stop(signal.SIGTERM)
+        first = server.process.stdout.readline()  # type: ignore[union-attr]
+    assert json.loads(first) == {
+        "deployments": ["bc"],
+        "http": f"http://127.0.0.1:{server.port}",
+        "grpc": None,
+    }
+
+
+def test_a_port_in_use_is_a_user_error_naming_it(ws: loopml.Workspace) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        found = subprocess.run(
+            [*LOOPML, "serve", "--port", str(port), "--no-grpc"],
+            cwd=ws.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert found.returncode == 2
+    assert f"127.0.0.1:{port}" in found.stderr
+    assert "--port" in found.stderr
+    assert "Traceback" not in found.stderr
+
+
+def test_serve_on_a_reachable_address_without_a_token_is_a_user_error(
+    ws: loopml.Workspace,
+) -> None:
+    found = subprocess.run(
+        [*LOOPML, "serve", "--host", "0.0.0.0", "--port", "0"],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "LOOPML_SERVE_TOKEN"},
+    )
+    assert found.returncode == 2
+    assert "LOOPML_SERVE_TOKEN" in found.stderr
+    assert "Traceback" not in found.stderr
