@@ -2,7 +2,7 @@
 ``bench/.venvs/loadgen``) samples the server while the load generator runs, and the
 functions taking the most samples are printed, by own time and with callees.
 
-    python bench/serve/profile.py [one|eight|batch|rf-one] [--endpoint v2|invocations]
+    python bench/serve/profile_loopml.py [one|eight|batch|rf-one] [--endpoint v2|invocations]
 
 Samples are of threads on a CPU (py-spy's default, idle threads left out). Time spent in
 C code under the event loop (uvloop, httptools, socket calls) shows as the Python frame
