@@ -157,10 +157,12 @@ def targets(results: dict[str, Any]) -> str:
     thr_on, thr_off = _get(rf, on, "c64", "throughput"), _get(rf, off, "c64", "throughput")
     row("RandomForest, 64 clients: batching on / off", "≥ 3x", _ratio(thr_on, thr_off),
         check(thr_on / thr_off if thr_on and thr_off else None, lambda r: r >= 3))  # fmt: skip
-    p_on, p_off = _get(rf, on, "one", "p50_ms"), _get(rf, off, "one", "p50_ms")
+    alternating = results.get("batching_p50", {})
+    p_on, p_off = alternating.get("on_median_ms"), alternating.get("off_median_ms")
     rise = p_on - p_off if p_on is not None and p_off is not None else None
-    row("RandomForest, 1 client: p50 on - off", "≤ 0.2 ms", f"{_f(rise, 3)} ms",
-        check(rise, lambda v: v <= 0.2))  # fmt: skip
+    shown = f"{_f(rise, 3)} ms ({_f(p_on, 3)} - {_f(p_off, 3)})"
+    label = "RandomForest, 1 client: p50 on - off (medians of alternating runs)"
+    row(label, "≤ 0.2 ms", shown, check(rise, lambda v: v <= 0.2))
     batch = _get(lr, LOOPML, "batch", "server_cpu_ms")
     row("1,000-row request: server CPU", "≤ 2.5 ms", f"{_f(batch)} ms",
         check(batch, lambda v: v <= 2.5))  # fmt: skip

@@ -182,6 +182,26 @@ def loopml_memory(scratch: Path) -> dict[str, Any]:
     return found
 
 
+def batching_p50(scratch: Path, rounds: int = 4) -> dict[str, Any]:
+    """The RandomForest's p50 at one client with batching on and off, in alternating runs
+    on one server (so that the machine's drift hits both), and the median of each."""
+    found: dict[str, Any] = {"on": [], "off": []}
+    server = s.loopml(scratch / "ws-rf", ["rf", "rf-off"])
+    spec = {**m.RF_ONE_CLIENT, "count": 300}
+    try:
+        server.start(scratch)
+        for _ in range(rounds):
+            for key, endpoint in (("on", "v2:rf"), ("off", "v2:rf-off")):
+                found[key].append(m.load(server, endpoint, scratch, spec)["p50_ms"])
+    except (RuntimeError, TimeoutError, OSError) as error:
+        return {"error": str(error)}
+    finally:
+        server.stop()
+    found["on_median_ms"] = statistics.median(found["on"])
+    found["off_median_ms"] = statistics.median(found["off"])
+    return found
+
+
 def two_workers(scratch: Path, missing: dict[str, str]) -> dict[str, Any]:
     """p50 at one client with two uvicorn workers: uvicorn#3149's Nagle floor."""
     found: dict[str, Any] = {}
@@ -203,7 +223,9 @@ def two_workers(scratch: Path, missing: dict[str, str]) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="", help="comma-separated parts: lr,rf,memory,workers")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts: lr,rf,batching,memory,workers"
+    )
     options = parser.parse_args()
     parts = set(options.only.split(",")) if options.only else {"lr", "rf", "memory", "workers"}
     started = dt.datetime.now(dt.UTC)
@@ -247,6 +269,8 @@ def main() -> int:
                     server, scratch, expected, "rf", rf_plan, rf_protocols
                 ).items():
                     results["rf"][f"{server.name} {endpoint}"] = found
+        if "rf" in parts or "batching" in parts:
+            results["batching_p50"] = batching_p50(scratch)
         if "memory" in parts:
             results["loopml_memory"] = loopml_memory(scratch)
         if "workers" in parts:
