@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check proto bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store format clean
+.PHONY: demo test check proto bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store bench-serve format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,9 +79,12 @@ bench-store: $(STAMP)
 	$(BIN)/python bench/store/changes.py
 	$(BIN)/python bench/store/queries.py
 
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve/run.py
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
 	$(BIN)/ruff format src tests bench examples
 
 clean:
-	rm -rf $(VENV) .venv-bench-* .venv-airflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench-* bench/.venvs .venv-airflow .pytest_cache .mypy_cache .ruff_cache

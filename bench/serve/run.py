@@ -1,0 +1,288 @@
+"""Serving: ``loopml serve`` next to ``mlflow models serve``, MLServer and a bare
+FastAPI endpoint, serving the same scikit-learn models under the same load generator.
+
+Each rival runs from its own venv under ``bench/.venvs/`` (made here when missing or
+when its pins changed); loopml runs from ``.venv`` with this tree's ``src``. Every
+server is pinned to core 0 and the load generator (``loadgen.py``, aiohttp) to core 1
+with ``taskset``; everything listens on 127.0.0.1. The models (a LogisticRegression
+and a 100-tree RandomForest on breast_cancer) are fitted once, by ``setup_models.py``,
+and every server loads those same files. Run with ``make bench-serve``; prints the
+tables and writes ``bench/results/serve.json`` and ``bench/results/serve.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _tools
+
+import _measure as m
+import _servers as s
+import _tables
+from _procs import rss_mb
+
+from _tools import RESULTS, ROOT, BenchError, ensure_venv, load_average, machine, run_checked, say
+
+HERE = Path(__file__).resolve().parent
+VENV_PINS = {
+    "fastapi": [
+        "fastapi==0.163.2", "uvicorn==0.55.0", "uvloop==0.23.0", "httptools==0.9.0",
+        "scikit-learn==1.9.1", "numpy==2.4.6", "joblib==1.6.0",
+    ],
+    "mlflow": ["mlflow==3.17.2", "scikit-learn==1.9.1", "numpy==2.4.6", "pandas==3.1.1"],
+    "mlserver": [
+        "mlserver==1.7.1", "mlserver-sklearn==1.7.1", "scikit-learn==1.9.1", "numpy==2.4.6",
+        "joblib==1.6.0", "uvloop==0.21.0",
+    ],
+    "loadgen": ["aiohttp==3.14.5", "uvloop==0.23.0", "py-spy==0.4.3"],
+}  # fmt: skip
+PROBES = {
+    "fastapi": "import fastapi, sklearn, uvloop",
+    "mlflow": "import mlflow.sklearn",
+    "mlserver": "import mlserver, mlserver_sklearn",
+    "loadgen": "import aiohttp, uvloop",
+}
+COLD_STARTS = 3
+
+
+def venvs() -> dict[str, str]:
+    """Each venv made; the reason of those that could not be."""
+    missing = {}
+    for name, pins in VENV_PINS.items():
+        python, why = ensure_venv(s.VENVS / name, pins, probe=PROBES[name], env={}, name=name)
+        if python is None:
+            missing[name] = why
+            say(why)
+    if "loadgen" in missing:
+        raise BenchError(missing["loadgen"])
+    return missing
+
+
+def prepare(scratch: Path, missing: dict[str, str]) -> dict[str, Any]:
+    """The models, bodies and workspaces; the MLflow models when MLflow is there."""
+    env = {**s._env(PYTHONPATH=str(ROOT / "src"))}
+    run_checked([sys.executable, str(HERE / "setup_models.py"), str(scratch)], timeout=600, env=env)
+    if "mlflow" not in missing:
+        for model in ("lr", "rf"):
+            run_checked(
+                [str(s.VENVS / "mlflow" / "bin" / "python"), str(HERE / "mlflow_model.py"),
+                 str(scratch / f"{model}.joblib"), str(scratch / f"mlflow-{model}")],
+                timeout=600, env=s._env(),
+            )  # fmt: skip
+    return dict(json.loads((scratch / "expected.json").read_text()))
+
+
+def checked(server: s.Server, endpoint: str, scratch: Path, expected: dict[str, Any], model: str):
+    """Raise when the server's answers differ from the model's, in-process."""
+    for rows in ("1", "1000"):
+        found = server.predictions(endpoint, scratch, rows)
+        if found != expected[f"{model}-{rows}"]:
+            raise BenchError(f"{server.name} {endpoint} answered {found[:5]}... for {rows} rows")
+
+
+def lr_plan(server: s.Server, endpoint: str, scratch: Path) -> dict[str, Any]:
+    """Every LogisticRegression measurement of one endpoint of a running server."""
+    assert server.process is not None
+    found: dict[str, Any] = {}
+    for key, spec, rows in [
+        ("one", m.ONE_CLIENT, "1"),
+        ("eight", m.EIGHT_CLIENTS, "1"),
+        ("c64", m.SIXTY_FOUR, "1"),
+        ("burst", m.BURSTY, "1"),
+        ("batch", m.BATCH, "1000"),
+    ]:
+        say(f"  {server.name} {endpoint}: {key}")
+        found[key] = m.load(server, endpoint, scratch, spec, rows)
+    found["rss_mb"], found["pss_mb"] = rss_mb(server.process.pid)
+    return found
+
+
+def rf_plan(server: s.Server, endpoint: str, scratch: Path) -> dict[str, Any]:
+    say(f"  {server.name} {endpoint}: RandomForest")
+    return {
+        "one": m.load(server, endpoint, scratch, m.RF_ONE_CLIENT),
+        "c64": m.load(server, endpoint, scratch, m.RF_SIXTY_FOUR),
+    }
+
+
+def serving(
+    server: s.Server,
+    scratch: Path,
+    expected: dict[str, Any],
+    model: str,
+    plan: Any,
+    protocols: tuple[str, ...] = ("v2", "invocations", "predict"),
+) -> dict[str, Any]:
+    """Start ``server``, check its answers, run ``plan`` on each endpoint of
+    ``protocols``, stop it."""
+    results: dict[str, Any] = {}
+    try:
+        cold = server.start(scratch)
+        assert server.process is not None
+        say(f"{server.name}: first prediction {cold:.2f} s after spawn")
+        idle = m.idle_cpu_share(server)
+        for endpoint in server.endpoints:
+            if endpoint.split(":")[0] not in protocols:
+                continue
+            try:
+                checked(server, endpoint, scratch, expected, model)
+                results[endpoint] = {
+                    "cold_s": cold,
+                    "cold_cpu_s": server.cold_cpu_s,
+                    "idle_cpu": idle,
+                    **plan(server, endpoint, scratch),
+                }
+            except (BenchError, RuntimeError, TimeoutError, OSError) as error:
+                say(f"{server.name} {endpoint}: {error}")
+                results[endpoint] = {"error": str(error)}
+    except (RuntimeError, OSError) as error:
+        say(f"{server.name}: {error}")
+        results["start"] = {"error": str(error)}
+    finally:
+        server.stop()
+    return results
+
+
+def loopml_memory(scratch: Path) -> dict[str, Any]:
+    """Cold start of ``loopml serve`` over one small model (median of fresh starts), and
+    resident memory with one and with three versions live, each after 200 requests."""
+    found: dict[str, Any] = {"cold_s": [], "cold_cpu_s": []}
+    for index in range(COLD_STARTS + 1):  # the first writes the .pyc caches
+        server = s.loopml(scratch / "ws-one", ["bc"])
+        try:
+            cold = server.start(scratch)
+            if index:
+                found["cold_s"].append(cold)
+                found["cold_cpu_s"].append(server.cold_cpu_s)
+            assert server.process is not None
+            for _ in range(200):
+                server.predictions("v2:bc", scratch, "1")
+            found["rss_one_mb"], found["pss_one_mb"] = rss_mb(server.process.pid)
+        finally:
+            server.stop()
+    server = s.loopml(scratch / "ws-three", ["bc1", "bc2", "bc3"])
+    try:
+        server.start(scratch)
+        assert server.process is not None
+        for name in ("bc1", "bc2", "bc3"):
+            for _ in range(200):
+                server.predictions(f"v2:{name}", scratch, "1")
+        found["rss_three_mb"], found["pss_three_mb"] = rss_mb(server.process.pid)
+    finally:
+        server.stop()
+    found["cold_median_s"] = statistics.median(found["cold_s"])
+    found["cold_cpu_median_s"] = statistics.median(found["cold_cpu_s"])
+    return found
+
+
+def batching_p50(scratch: Path, rounds: int = 4) -> dict[str, Any]:
+    """The RandomForest's p50 at one client with batching on and off, in alternating runs
+    on one server (so that the machine's drift hits both), and the median of each."""
+    found: dict[str, Any] = {"on": [], "off": []}
+    server = s.loopml(scratch / "ws-rf", ["rf", "rf-off"])
+    spec = {**m.RF_ONE_CLIENT, "count": 300}
+    try:
+        server.start(scratch)
+        for _ in range(rounds):
+            for key, endpoint in (("on", "v2:rf"), ("off", "v2:rf-off")):
+                found[key].append(m.load(server, endpoint, scratch, spec)["p50_ms"])
+    except (RuntimeError, TimeoutError, OSError) as error:
+        return {"error": str(error)}
+    finally:
+        server.stop()
+    found["on_median_ms"] = statistics.median(found["on"])
+    found["off_median_ms"] = statistics.median(found["off"])
+    return found
+
+
+def two_workers(scratch: Path, missing: dict[str, str]) -> dict[str, Any]:
+    """p50 at one client with two uvicorn workers: uvicorn#3149's Nagle floor."""
+    found: dict[str, Any] = {}
+    servers = [("loopml", s.loopml(scratch / "ws-one", ["bc"], workers=2), "v2:bc")]
+    if "fastapi" not in missing:
+        servers.append(
+            ("fastapi-async", s.fastapi(scratch / "lr.joblib", "async", workers=2), "predict")
+        )
+    for name, server, endpoint in servers:
+        try:
+            server.start(scratch)
+            found[name] = m.load(server, endpoint, scratch, {**m.ONE_CLIENT, "count": 1000})
+        except (RuntimeError, TimeoutError, OSError) as error:
+            found[name] = {"error": str(error)}
+        finally:
+            server.stop()
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts: lr,rf,batching,memory,workers"
+    )
+    options = parser.parse_args()
+    parts = set(options.only.split(",")) if options.only else {"lr", "rf", "memory", "workers"}
+    started = dt.datetime.now(dt.UTC)
+    missing = venvs()
+    results: dict[str, Any] = {
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "load_average_start": load_average(),
+        "not_measured": missing,
+        "lr": {},
+        "rf": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="loopml-bench-serve-") as folder:
+        scratch = Path(folder)
+        expected = prepare(scratch, missing)
+        lr, rf = scratch / "lr.joblib", scratch / "rf.joblib"
+        lr_servers = [s.loopml(scratch / "ws-one", ["bc"])]
+        rf_servers = [s.loopml(scratch / "ws-rf", ["rf", "rf-off"])]
+        if "fastapi" not in missing:
+            lr_servers += [s.fastapi(lr, "sync"), s.fastapi(lr, "async")]
+            rf_servers += [s.fastapi(rf, "sync"), s.fastapi(rf, "async")]
+        if "mlflow" not in missing:
+            lr_servers.append(s.mlflow(scratch / "mlflow-lr"))
+            rf_servers.append(s.mlflow(scratch / "mlflow-rf"))
+        if "mlserver" not in missing:
+            lr_servers.append(s.mlserver(lr, scratch / "mlserver-lr"))
+            rf_servers.append(s.mlserver(rf, scratch / "mlserver-rf"))
+        if "lr" in parts:
+            for server in lr_servers:
+                for endpoint, found in serving(server, scratch, expected, "lr", lr_plan).items():
+                    results["lr"][f"{server.name} {endpoint}"] = found
+        if "rf" in parts:
+            for server in rf_servers:
+                # loopml's two deployments (batching on and off) over V2 only
+                rf_protocols = (
+                    ("v2", "predict")
+                    if server.name.startswith("loopml")
+                    else ("v2", "invocations", "predict")
+                )
+                for endpoint, found in serving(
+                    server, scratch, expected, "rf", rf_plan, rf_protocols
+                ).items():
+                    results["rf"][f"{server.name} {endpoint}"] = found
+        if "rf" in parts or "batching" in parts:
+            results["batching_p50"] = batching_p50(scratch)
+        if "memory" in parts:
+            results["loopml_memory"] = loopml_memory(scratch)
+        if "workers" in parts:
+            results["two_workers"] = two_workers(scratch, missing)
+    results["load_average_end"] = load_average()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serve.json").write_text(json.dumps(results, indent=1))
+    text = _tables.markdown(results)
+    (RESULTS / "serve.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
