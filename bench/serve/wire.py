@@ -1,6 +1,6 @@
 """What the wire formats cost per request: decoding a single-row request of 30 features
 and encoding its answer, for each protocol the server speaks. Timings only; run with
-``python bench/serve/codecs.py`` (from the repository, with ``src`` importable).
+``python bench/serve/wire.py`` (from the repository, with ``src`` importable).
 
 Each line is the median of 5,000 calls after 500 of warm-up, one core, in microseconds:
 decode (body to tensors, then to the rows a Predictor takes) and encode (a classifier's
