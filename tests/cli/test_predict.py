@@ -122,25 +122,19 @@ def test_out_existing_gets_v2_and_v1_is_untouched(cli, project: Path) -> None:
     assert versions(project, "scores") == ["scores@v1", "scores@v2"]
 
 
-def test_a_missing_column_is_exit_2_naming_it_and_writes_nothing(cli, project: Path) -> None:
+BAD_OPTIONS = [
+    (["--columns", "id,nope"], ["no column 'nope'", "keep some of"]),
+    (["--copy", "tflite"], ["copy='tflite'", "'onnx'"]),
+    (["--batch-rows", "0"], ["batch_rows=0", "at least 1"]),
+]
+
+
+def test_a_missing_column_or_a_bad_option_is_exit_2_and_writes_nothing(cli, project: Path) -> None:
     result = cli("predict", "iris@v1", "partial@v1", "--out", "scores")
     assert_user_error(result, "partial@v1", "'petal width (cm)'", "add them to the data")
-    assert versions(project, "scores") == []
-
-
-@pytest.mark.parametrize(
-    ("args", "fragments"),
-    [
-        (["--columns", "id,nope"], ["no column 'nope'", "keep some of"]),
-        (["--copy", "tflite"], ["copy='tflite'", "'onnx'"]),
-        (["--batch-rows", "0"], ["batch_rows=0", "at least 1"]),
-    ],
-)
-def test_bad_options_are_exit_2_and_write_nothing(
-    cli, project: Path, args: list[str], fragments: list[str]
-) -> None:
-    result = cli("predict", "iris@v1", "flowers@v1", "--out", "scores", *args)
-    assert_user_error(result, *fragments)
+    for args, fragments in BAD_OPTIONS:  # one workspace: nothing any of them wrote
+        result = cli("predict", "iris@v1", "flowers@v1", "--out", "scores", *args)
+        assert_user_error(result, *fragments)
     assert versions(project, "scores") == []
 
 

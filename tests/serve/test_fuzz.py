@@ -101,7 +101,7 @@ def test_grpc_fuzzed_gives_no_internal_error(running: Running) -> None:
     bad: list[str] = []
 
     @settings(
-        max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None
     )
     @given(st.one_of(requests(), st.binary(max_size=200)))
     def check(data: bytes) -> None:

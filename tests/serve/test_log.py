@@ -438,10 +438,10 @@ def test_a_feedback_log_buffers_like_the_prediction_log(ws: loopml.Workspace) ->
 RATE = 1_000  # records a second, at most
 FLUSH_S = 0.2
 # What a flush may take on a busy machine, beyond the interval: generous (a loaded
-# machine stretches the flush in progress), and still far below the four seconds of
+# machine stretches the flush in progress), and still well below the three seconds of
 # records a log that never wrote would lose.
 MARGIN_S = 1.5
-RUN_S = 4.0
+RUN_S = 3.0
 
 
 def start_logger(root: Path) -> subprocess.Popen[str]:

@@ -199,7 +199,7 @@ def arrays(draw: st.DrawFn) -> np.ndarray[Any, Any]:
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(array=arrays(), binary=st.booleans())
 def test_any_tensor_round_trips_through_tritonclient(
     array: np.ndarray[Any, Any], binary: bool

@@ -197,7 +197,7 @@ def test_only_the_requested_outputs_are_sent_in_their_order() -> None:
     assert error.value.field == "outputs[0].name"
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(array=arrays())
 def test_any_tensor_round_trips_through_tritonclient(array: np.ndarray[Any, Any]) -> None:
     (x,) = decode_grpc(parse_request(triton_request({"x": array}))).inputs
