@@ -69,7 +69,7 @@ def serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
             str(port),
             "--no-grpc",
             "--poll-seconds",
-            "0.1",
+            "0.2",
         ],
         cwd=root,
         stdout=subprocess.DEVNULL,
@@ -136,15 +136,17 @@ def main() -> None:
     wait_for(url, body, refs[0])
     steady = settled_rss(process.pid)
     model = steady - base
-    peaks, after = [], []
+    peaks, after, seen = [], [], []
     for ref in refs[1:]:
         registry.promote(ref, force=True, reason="bench", workspace=ws)
+        moved = time.monotonic()
         peak = rss_mb(process.pid)
         deadline = time.monotonic() + 120
         while answered_by(url, body) != ref and time.monotonic() < deadline:
             for _ in range(20):
                 peak = max(peak, rss_mb(process.pid))
                 time.sleep(0.005)
+        seen.append(time.monotonic() - moved)
         peaks.append(peak)
         after.append(settled_rss(process.pid))
     process.send_signal(signal.SIGTERM)

