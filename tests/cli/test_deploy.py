@@ -6,6 +6,7 @@ the fix (exit code 2), with nothing written."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,25 @@ import loopml
 from loopml import registry
 
 
-@pytest.fixture
-def models(cli, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with model iris v1..v3, v1 the champion, and dataset `flowers`."""
+    root = tmp_path_factory.mktemp("deploy-template")
     X, y = load_iris(return_X_y=True, as_frame=True)
     # One BLAS thread: with test workers on every core, more threads only wait.
-    with loopml.init(tmp_path) as ws, threadpool_limits(1):
+    with loopml.init(root) as ws, threadpool_limits(1):
         for C in (0.1, 1.0, 10.0):
             model = LogisticRegression(C=C, max_iter=1000).fit(X, y)
             registry.register(model, "iris", signature_from=X, workspace=ws)
         registry.promote("iris@v1", force=True, reason="the first", workspace=ws)
         loopml.data.add(X.assign(target=y), name="flowers", workspace=ws)
+    return root
+
+
+@pytest.fixture
+def models(cli, template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the template, where the commands run."""
+    shutil.copytree(template, tmp_path, symlinks=True, dirs_exist_ok=True)
     cli.env["LOGNAME"] = "ana"
     return tmp_path
 
