@@ -139,6 +139,14 @@ def test_an_unknown_model_is_a_404_naming_those_served(served: tuple[Running, ob
     assert 'loopml_errors_total{code="404",protocol="v2"}' in metrics
 
 
+def test_a_known_path_with_another_method_is_a_405(served: tuple[Running, object]) -> None:
+    running, _ = served
+    status, _, found = call(running.url + "/invocations")  # a GET
+    assert status == 405
+    assert found["error"] == "/invocations takes POST, not GET"
+    assert call(running.url + "/v2/models/bc/infer")[0] == 405
+
+
 def test_a_missing_column_is_a_400_naming_it(served: tuple[Running, object]) -> None:
     running, _ = served
     X, _ = breast_cancer()

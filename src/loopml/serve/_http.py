@@ -27,6 +27,7 @@ read and the engine; docs/serving.md has the measurements that chose it.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -119,6 +120,8 @@ class App:
             ("GET", "/openapi.json"): self._openapi,
         }
 
+        self._paths = frozenset(path for _, path in self._fixed)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
@@ -152,7 +155,7 @@ class App:
             if (
                 self._token is not None
                 and path not in _OPEN
-                and headers.get(b"authorization") != self._token
+                and not hmac.compare_digest(headers.get(b"authorization", b""), self._token)
             ):
                 raise HttpError(
                     401,
@@ -164,6 +167,9 @@ class App:
             if handler is not None:
                 body = await self._body(headers, receive) if method == "POST" else b""
                 response = await handler(body, headers, request_id)
+            elif path in self._paths:
+                allowed = " or ".join(sorted(m for m, p in self._fixed if p == path))
+                raise HttpError(405, f"{path} takes {allowed}, not {method}", "method")
             else:
                 response = await self._model_path(method, path, headers, receive, request_id)
         except HttpError as error:
