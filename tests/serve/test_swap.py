@@ -228,3 +228,18 @@ def test_a_shadow_is_logged_never_returned_and_cannot_fail_the_primary(
     assert shadows["error"].to_list()[0] is None
     assert "a negative radius" in shadows["error"].to_list()[1]
     assert set(shadows["request_id"].to_list()) >= ids
+
+
+def test_a_changed_policy_keeps_the_versions_it_still_serves_loaded(
+    ws: loopml.Workspace,
+) -> None:
+    register(ws, logistic(1.0))
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        engine = running.server.engine
+        before = engine.deployments["bc"]
+        loopml.deploy("bc", model="bc@champion", timeout_ms=500, workspace=ws)
+        assert wait_for(lambda: engine.deployments["bc"].revision == 2, 10)
+        after = engine.deployments["bc"]
+        assert after.policy.timeout_ms == 500
+        assert after.arms[0].loaded is before.arms[0].loaded  # not read from disk again

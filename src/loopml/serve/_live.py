@@ -155,7 +155,10 @@ class Watcher:
         # What is no longer in the map is released by dropping it: a version's calling
         # thread ends once the requests still holding it are answered (see _batching).
         self._live = live
-        in_use = {(s.ref, s.loaded.copy) for each in live.values() for s in each.versions}
+        # keyed as _load keys them: by the copy the policy asks for (None: the default)
+        in_use = {
+            (s.ref, each.policy.copy or "default") for each in live.values() for s in each.versions
+        }
         self._loaded = {key: value for key, value in self._loaded.items() if key in in_use}
         self.refreshes += 1
         self._install(dict(live), failures)
