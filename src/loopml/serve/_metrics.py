@@ -83,35 +83,31 @@ class Metrics:
             ["protocol", "code"],
             registry=r,
         )
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric``'s child for ``labels``, looked up once and kept."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def request(
         self, deployment: str, version: str, protocol: str, code: int, seconds: float
     ) -> None:
-        key = ("r", deployment, version, protocol, str(code))
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._requests.labels(*key[1:])
-        child.inc()
+        self._child(self._requests, deployment, version, protocol, str(code)).inc()
         if code < 400:
-            timed = ("l", deployment, version)
-            timer = self._children.get(timed)
-            if timer is None:
-                timer = self._children[timed] = self._latency.labels(deployment, version)
-            timer.observe(seconds)
+            self._child(self._latency, deployment, version).observe(seconds)
 
     def error(self, protocol: str, code: int) -> None:
-        key = ("e", protocol, str(code))
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._errors.labels(protocol, str(code))
-        child.inc()
+        self._child(self._errors, protocol, str(code)).inc()
 
     def fallback(self, deployment: str) -> None:
-        self._fallbacks.labels(deployment).inc()
+        self._child(self._fallbacks, deployment).inc()
 
     def shadow_dropped(self, deployment: str, version: str) -> None:
-        self._shadow_dropped.labels(deployment, version).inc()
+        self._child(self._shadow_dropped, deployment, version).inc()
 
     def swapped(self) -> None:
         self._swaps.inc()
