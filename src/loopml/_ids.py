@@ -17,6 +17,18 @@ def new_id() -> str:
     return f"{millis:012x}{os.urandom(10).hex()}"
 
 
+def made_us(record_id: str) -> int | None:
+    """The time (unix microseconds, to the millisecond) a :func:`new_id` was made at;
+    None for text that is not such an id.
+
+    >>> made_us("01a22a90df84" + "0123456789abcdef0123"), made_us("run-7")
+    (1796010467204000, None)
+    """
+    if len(record_id) != 32 or not all(c in "0123456789abcdef" for c in record_id):
+        return None
+    return int(record_id[:12], 16) * 1_000
+
+
 SHORT = 12
 
 

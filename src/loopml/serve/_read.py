@@ -22,10 +22,10 @@ damaged segment is an error naming it, never rows of wrong values.
 from __future__ import annotations
 
 import dataclasses
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from loopml._ids import made_us
 from loopml._time import to_us
 from loopml.errors import InvalidInput
 from loopml.serve._log import PredictionRecord
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 
 # A loopml id (loopml._ids.new_id) starts with its time in milliseconds: the segments
 # around that time are searched first.
-_TIMED_ID = re.compile(r"[0-9a-f]{32}")
 _NEAR_US = 600_000_000  # how far around an id's time the first search looks
 
 
@@ -112,10 +111,10 @@ def find_prediction(
 
 
 def _near(prediction_id: str, segments: list[Artifact]) -> list[Artifact]:
-    if not _TIMED_ID.fullmatch(prediction_id):
+    made = made_us(prediction_id)
+    if made is None:
         return []
-    made_us = int(prediction_id[:12], 16) * 1_000
-    since, until = made_us - _NEAR_US, made_us + _NEAR_US
+    since, until = made - _NEAR_US, made + _NEAR_US
     return [
         segment
         for segment in segments

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from loopml._ids import made_us
 from loopml.errors import ConfigError, InvalidInput, NotFound
 from loopml.serve._engine import Engine
 from loopml.serve._http import App
@@ -324,10 +325,8 @@ def check_free(host: str, port: int, option: str) -> None:
 def _made_at(prediction_id: str) -> datetime | None:
     """A minute before the time a prediction id of this server holds (its first 12 hex
     digits are milliseconds); None for an id that is not one."""
-    if len(prediction_id) != 32 or not all(c in "0123456789abcdef" for c in prediction_id):
-        return None
-    millis = int(prediction_id[:12], 16)
-    return datetime.fromtimestamp(millis / 1000 - 60, tz=UTC)
+    made = made_us(prediction_id)
+    return None if made is None else datetime.fromtimestamp(made / 1e6 - 60, tz=UTC)
 
 
 def _first(outputs: Any) -> Any:
