@@ -178,6 +178,10 @@ class VersionCall:
         self._expected = None if signature is None else {c.name: c.type for c in signature.inputs}
         self._fits: dict[tuple[str, str], bool] = {}  # (column, dtype) -> fits the signature
         self._labels_from_probabilities = _argmax_is_predict(predictor.model)
+        # known once: a classifier with classes and a predict_proba to call
+        self._has_proba = self.classes is not None and callable(
+            getattr(predictor.model, "predict_proba", None)
+        )
         self.direct = self._direct_fits()
 
     def check(self, columns: Columns) -> None:
@@ -225,7 +229,7 @@ class VersionCall:
         model = self.predictor.model
         if not _names_warning_quiet():
             _quiet_names_warning()
-        given = model.predict_proba(X) if probabilities and self._has_proba() else None
+        given = model.predict_proba(X) if probabilities and self._has_proba else None
         if given is not None and self._labels_from_probabilities:
             assert self.classes is not None
             labels = self.classes[np.argmax(given, axis=1)]
@@ -243,11 +247,6 @@ class VersionCall:
         assert self.features is not None
         return np.column_stack([columns[name] for name in self.features]).astype(
             np.float64, copy=False
-        )
-
-    def _has_proba(self) -> bool:
-        return self.classes is not None and callable(
-            getattr(self.predictor.model, "predict_proba", None)
         )
 
     def _direct_fits(self) -> bool:
@@ -285,7 +284,7 @@ class VersionCall:
         labels = np.asarray(model.predict(frame))
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels[:, 0]
-        if not self._has_proba():
+        if not self._has_proba:
             return Prediction(labels)
         given = np.asarray(model.predict_proba(frame), dtype=np.float64)
         return Prediction(labels, given, self.classes)
