@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -104,10 +104,20 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **extra}
 
 
+def serving_requirements() -> list[str]:
+    """What ``pip install loopml[serve]`` installs: the core requirements and the
+    ``serve`` extra, as ``pyproject.toml`` lists them (so the venv follows them)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["serve"]]
+
+
 def loopml(workspace: Path, deployments: list[str], *, workers: int = 1) -> Server:
-    """``loopml serve`` of this tree (``.venv``'s interpreter, ``src`` first on the path)."""
+    """``loopml serve`` of this tree (``src`` first on the path) in its serving venv: the
+    server's requirements and scikit-learn, nothing else (no pandas: a served model
+    that needs none does not pay for it)."""
     port = free_port()
-    command = [sys.executable, "-m", "loopml", "serve", "--port", str(port), "--no-grpc"]
+    python = VENVS / "loopml" / "bin" / "python"
+    command = [str(python), "-m", "loopml", "serve", "--port", str(port), "--no-grpc"]
     if workers > 1:
         command += ["--workers", str(workers)]
     endpoints = {f"v2:{d}": Endpoint(f"/v2/models/{d}/infer", "v2") for d in deployments}

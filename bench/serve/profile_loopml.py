@@ -27,6 +27,7 @@ import _measure as m
 import _servers as s
 
 from _tools import ROOT, run_checked, say
+from run import venvs
 
 LOADS = {
     "one": ("ws-one", "bc", m.ONE_CLIENT, "1"),
@@ -65,6 +66,7 @@ def main() -> int:
     parser.add_argument("--endpoint", choices=["v2", "invocations"], default="v2")
     options = parser.parse_args()
     folder, deployment, spec, rows = LOADS[options.load]
+    venvs()  # loopml's serving venv and the load generator's (py-spy)
     with tempfile.TemporaryDirectory(prefix="loopml-bench-profile-") as scratch_dir:
         scratch = Path(scratch_dir)
         env = s._env(PYTHONPATH=str(ROOT / "src"))

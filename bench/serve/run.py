@@ -1,8 +1,10 @@
 """Serving: ``loopml serve`` next to ``mlflow models serve``, MLServer and a bare
 FastAPI endpoint, serving the same scikit-learn models under the same load generator.
 
-Each rival runs from its own venv under ``bench/.venvs/`` (made here when missing or
-when its pins changed); loopml runs from ``.venv`` with this tree's ``src``. Every
+Each server runs from its own venv under ``bench/.venvs/`` (made here when missing or
+when its pins changed). loopml's holds what ``pip install loopml[serve] scikit-learn``
+installs (its requirements read from ``pyproject.toml``, scikit-learn and NumPy pinned
+as for the rivals) and runs this tree's ``src``. Every
 server is pinned to core 0 and the load generator (``loadgen.py``, aiohttp) to core 1
 with ``taskset``; everything listens on 127.0.0.1. The models (a LogisticRegression
 and a 100-tree RandomForest on breast_cancer) are fitted once, by ``setup_models.py``,
@@ -42,12 +44,14 @@ VENV_PINS = {
         "joblib==1.6.0", "uvloop==0.21.0",
     ],
     "loadgen": ["aiohttp==3.14.5", "uvloop==0.23.0", "py-spy==0.4.3"],
+    "loopml": [*s.serving_requirements(), "scikit-learn==1.9.1", "numpy==2.4.6", "joblib==1.6.0"],
 }  # fmt: skip
 PROBES = {
     "fastapi": "import fastapi, sklearn, uvloop",
     "mlflow": "import mlflow.sklearn",
     "mlserver": "import mlserver, mlserver_sklearn",
     "loadgen": "import aiohttp, uvloop",
+    "loopml": "import uvicorn, orjson, grpc, sklearn",
 }
 COLD_STARTS = 3
 
@@ -60,8 +64,9 @@ def venvs() -> dict[str, str]:
         if python is None:
             missing[name] = why
             say(why)
-    if "loadgen" in missing:
-        raise BenchError(missing["loadgen"])
+    for needed in ("loadgen", "loopml"):
+        if needed in missing:
+            raise BenchError(missing[needed])
     return missing
 
 

@@ -16,6 +16,12 @@ the :class:`~loopml.models.Predictor`'s own check, then calls the model one of t
 
 The direct way is taken only when it gives what the Predictor gives: at load, both are
 run on probe rows and compared, and any difference (or error) keeps the Predictor's way.
+A model fitted on a pandas frame is compared with its call on a frame; where pandas is
+not installed (a serving environment need not have it) that call cannot be made, and
+the direct way is taken for a model made only of scikit-learn's own estimators, which
+turn a numeric frame into the very array the direct way gives them (a
+``FunctionTransformer``, or anything from another package, could tell them apart: such
+a model needs pandas to be served).
 
 >>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
@@ -264,6 +270,8 @@ class VersionCall:
             fast = self.run(probe, probabilities=True)
             self.direct = False
             slow = self._as_the_predictor_calls(probe)
+        except _NoPandas:
+            return _only_scikit_learn(predictor.model)
         except Exception:
             self.direct = False
             return False
@@ -277,7 +285,10 @@ class VersionCall:
         predictor = self.predictor
         if predictor.input_form() != "pandas":
             return predictor.predict(probe)
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError as missing:
+            raise _NoPandas from missing
 
         frame = pd.DataFrame({name: probe[name] for name in self.features or ()})
         model = predictor.model
@@ -301,6 +312,29 @@ _ARGMAX_CLASSIFIERS = frozenset(
         "ExtraTreeClassifier",
     }
 )
+
+
+class _NoPandas(Exception):
+    """The model takes a pandas frame and pandas is not installed."""
+
+
+# scikit-learn's estimators that run code of the user's on the rows as given
+_USER_CODE = frozenset({"FunctionTransformer"})
+
+
+def _only_scikit_learn(model: Any) -> bool:
+    """Whether ``model`` and every estimator inside it (a pipeline's steps, a column
+    transformer's parts, an ensemble's estimator) are scikit-learn's own, none running
+    code of the user's."""
+    found = [model]
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        found += [v for v in get_params(deep=True).values() if hasattr(v, "get_params")]
+    for each in found:
+        kind = type(each)
+        if not kind.__module__.startswith("sklearn.") or kind.__name__ in _USER_CODE:
+            return False
+    return True
 
 
 def _argmax_is_predict(model: Any) -> bool:
