@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 VENVS = HERE.parent / ".venvs"
 READY_TIMEOUT_S = 120
+BINARY_HEADER_BYTES = 160  # as setup_models.py pads the JSON part of binary bodies
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
 
     def body(self, scratch: Path, rows: str) -> Path:
-        return scratch / "bodies" / f"{self.form}-{rows}.json"
+        suffix = "bin" if self.form == "v2bin" else "json"
+        return scratch / "bodies" / f"{self.form}-{rows}.{suffix}"
 
 
 @dataclass
@@ -126,6 +128,13 @@ def loopml(workspace: Path, deployments: list[str], *, workers: int = 1) -> Serv
             f"invocations:{d}": Endpoint("/invocations", "split", {"X-Loopml-Deployment": d})
             for d in deployments
         }
+    )
+    binary = {
+        "Content-Type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(BINARY_HEADER_BYTES),
+    }
+    endpoints.update(
+        {f"v2bin:{d}": Endpoint(f"/v2/models/{d}/infer", "v2bin", binary) for d in deployments}
     )
     env = _env(PYTHONPATH=str(ROOT / "src"))
     return Server(f"loopml-{workspace.name}", command, workspace, env, endpoints, port)

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _too
 
 import _measure as m
 import _servers as s
+from _venvs import venvs
 
 from _tools import ROOT, run_checked, say
-from run import venvs
 
 LOADS = {
     "one": ("ws-one", "bc", m.ONE_CLIENT, "1"),
@@ -35,7 +35,13 @@ LOADS = {
     "batch": ("ws-one", "bc", {**m.BATCH, "count": 300}, "1000"),
     "rf-one": ("ws-rf", "rf", {**m.RF_ONE_CLIENT, "count": 1000}, "1"),
 }
-WAITING = ("select (", "epoll", "wait (threading.py", "_worker (concurrent")
+WAITING = (
+    "select (",
+    "epoll",
+    "wait (threading.py",
+    "_worker (concurrent",
+    "_calling_thread (loopml",  # a batcher's thread waiting for work (a call is under it)
+)
 
 
 def top(raw: Path, count: int = 25) -> str:

@@ -182,7 +182,7 @@ class VersionCall:
         self.classes = predictor.classes
         signature = predictor.signature
         self._expected = None if signature is None else {c.name: c.type for c in signature.inputs}
-        self._fits: dict[tuple[str, str], bool] = {}  # (column, dtype) -> fits the signature
+        self._fits: dict[tuple[str, np.dtype[Any]], bool] = {}  # (column, dtype) -> fits
         self._labels_from_probabilities = _argmax_is_predict(predictor.model)
         # known once: a classifier with classes and a predict_proba to call
         self._has_proba = self.classes is not None and callable(
@@ -192,8 +192,9 @@ class VersionCall:
 
     def check(self, columns: Columns) -> None:
         """InvalidInput naming the column at fault when ``columns`` do not fit the model."""
-        if not self._fit_as_before(columns):
-            self.predictor.check(columns)  # the Predictor's own check, and its words
+        if self._fit_as_before(columns):
+            return
+        self.predictor.check(columns)  # the Predictor's own check, and its words
         if self.direct:
             for name in self.features or ():
                 if columns[name].dtype.kind not in _NUMERIC_KINDS:
@@ -205,22 +206,25 @@ class VersionCall:
 
     def _fit_as_before(self, columns: Columns) -> bool:
         """Whether ``columns`` have exactly the signature's columns, each of a NumPy dtype
-        already found to fit (what the Predictor's check would pass, remembered per
-        column and dtype: a request costs a lookup per column). False sends the rows to
-        the Predictor's check, which raises or passes them."""
+        already found to fit (what the Predictor's check would pass and, for the direct
+        way, numbers; remembered per column and dtype: a request costs a lookup per
+        column). False sends the rows to the Predictor's check, which raises or passes
+        them."""
         expected = self._expected
         if expected is None or columns.keys() != expected.keys():
             return False
         known = self._fits
         for name, values in columns.items():
             dtype = values.dtype
-            if dtype.kind == "O":
-                return False  # objects: their values decide, the Predictor looks at them
-            key = (name, dtype.str)
-            fits = known.get(key)
+            fits = known.get((name, dtype))
             if fits is None:
+                if dtype.kind == "O":
+                    return False  # objects: their values decide, the Predictor looks at them
                 got = numpy_type(dtype)
-                fits = known[key] = got is not None and type_fits(expected[name], got)
+                fits = got is not None and type_fits(expected[name], got)
+                fits = known[(name, dtype)] = fits and (
+                    not self.direct or dtype.kind in _NUMERIC_KINDS
+                )
             if not fits:
                 return False
         return True
