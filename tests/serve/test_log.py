@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,31 @@ def test_a_record_reads_back_as_it_was_appended(ws: loopml.Workspace) -> None:
     assert (found.arm, found.probability, found.outputs) == (None, None, None)
     assert (found.shadow, found.fallback, found.error) == (True, True, "ValueError: bad row")
     assert find_prediction("p999999", ws) is None
+
+
+def test_fields_turned_into_json_ahead_of_the_write_read_back_the_same(
+    ws: loopml.Workspace,
+) -> None:
+    ahead, at_write = PredictionLog(ws), PredictionLog(ws)
+    given = [
+        record(n, inputs={"age": np.array([30.5 + n, 2.0]), "plan": np.array(["a", "b"])})
+        for n in range(6)
+    ]
+    for each in given[:4]:
+        ahead.append(each)
+    ahead._encode()  # what the flusher does between writes
+    for each in given[4:]:  # appended after: turned into JSON at the write
+        ahead.append(each)
+    assert ahead.buffered == 6
+    assert ahead.flush() == 6
+    for each in given:
+        at_write.append(replace(each, deployment="other"))
+    assert at_write.flush() == 6
+    ours = predictions("churn", workspace=ws)
+    theirs = predictions("other", workspace=ws)
+    assert ours["inputs"].to_list() == theirs["inputs"].to_list()
+    assert ours["outputs"].to_list() == theirs["outputs"].to_list()
+    assert ours["inputs"][0] == '{"age":[30.5,2.0],"plan":["a","b"]}'
 
 
 def test_a_segment_is_indexed_with_its_worker_rows_and_times(ws: loopml.Workspace) -> None:

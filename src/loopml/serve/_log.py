@@ -6,8 +6,11 @@ waits on the disk or the database, and it never blocks. When ``max_buffered``
 records are waiting (the store is down, or slower than the traffic) a new record is
 dropped and counted in :attr:`~PredictionLog.dropped` instead. The flusher thread
 (:meth:`~PredictionLog.start`) swaps the list for an empty one every
-``flush_seconds`` (sooner when half the buffer is full), serializes the records and
-writes one segment per deployment (see :mod:`loopml.serve._segments`). A write that
+``flush_seconds`` (sooner when half the buffer is full) and writes one segment per
+deployment (see :mod:`loopml.serve._segments`). Between writes it turns the new
+records' inputs and outputs into JSON every ``ENCODE_SECONDS``: the costliest part of a
+write, done a little at a time, so a write is a short pause of the server rather than
+a long one (on a busy core a long one shows in the latency of every request behind it). A write that
 fails keeps its segment, to be written again as it was; :attr:`~PredictionLog.error`
 says why. Fields are not checked on the request path: a record whose field does not
 fit its column (an ``arm`` given as text) is left out when it is written, alone, and
@@ -47,16 +50,25 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from loopml.errors import InvalidInput
-from loopml.serve._segments import FEEDBACK, NO_DEPLOYMENT, PREDICTIONS, Layout, write_segment
+from loopml.serve._segments import (
+    FEEDBACK,
+    NO_DEPLOYMENT,
+    PREDICTIONS,
+    JsonText,
+    Layout,
+    encode_json,
+    write_segment,
+)
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 _logger = logging.getLogger("loopml.serve")
+ENCODE_SECONDS = 0.05  # how often the flusher turns new records' fields into JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,7 @@ class _SegmentLog(Generic[R]):
         self.flush_seconds = float(flush_seconds)
         self.max_buffered = max_buffered
         self._buffer: list[R] = []
+        self._encoded = 0  # the buffer's first records whose fields are JSON already
         # Segments whose write failed, by deployment, retried as they are.
         self._pending: list[tuple[str, list[R]]] = []
         # Records taken from the buffer and not written yet (being written, or pending):
@@ -206,6 +219,7 @@ class _SegmentLog(Generic[R]):
         with self._writing:
             with self._lock:
                 records, self._buffer = self._buffer, []
+                self._encoded = 0
                 groups, self._pending = self._pending, []
                 self._held += len(records)
             by_name: dict[str, list[R]] = {}
@@ -242,12 +256,31 @@ class _SegmentLog(Generic[R]):
             records[0],
         )
 
+    def _encode(self) -> None:
+        """Turn the JSON fields of the records appended since the last call into JSON
+        text, in place in the buffer (appends only add after them; a write, which
+        swaps the buffer, holds the same lock as this)."""
+        with self._writing:
+            with self._lock:
+                done = self._encoded
+                fresh = self._buffer[done:]
+            if not fresh:
+                return
+            fields = self.layout.json_fields
+            encoded = [replace(r, **{f: _json(getattr(r, f)) for f in fields}) for r in fresh]
+            with self._lock:
+                self._buffer[done : done + len(encoded)] = encoded
+                self._encoded = done + len(encoded)
+
     def _run(self) -> None:
         # The interval runs from the start of one write to the start of the next, so a
         # record waits at most flush_seconds for its write to begin.
         started = time.monotonic()
         while not self._stop.is_set():
-            self._wake.wait(max(0.0, started + self.flush_seconds - time.monotonic()))
+            due = started + self.flush_seconds
+            while (left := due - time.monotonic()) > 0 and not self._wake.is_set():
+                self._wake.wait(min(left, ENCODE_SECONDS))
+                self._encode()
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -281,6 +314,10 @@ class _SegmentLog(Generic[R]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _json(value: Any) -> Any:
+    return value if value is None or isinstance(value, JsonText) else JsonText(encode_json(value))
 
 
 class PredictionLog(_SegmentLog[PredictionRecord]):

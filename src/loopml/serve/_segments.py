@@ -139,6 +139,13 @@ def encode_json(value: Any) -> str:
             return json.dumps(repr(value))
 
 
+class JsonText(str):
+    """A field's value turned into JSON text already (by the log's flusher, ahead of
+    the write): written as it is."""
+
+    __slots__ = ()
+
+
 def decode_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -148,7 +155,10 @@ def _table(records: Sequence[Any], layout: Layout) -> pa.Table:
     for field in layout.schema:
         values = list(map(operator.attrgetter(field.name), records))
         if field.name in layout.json_fields:
-            values = [None if value is None else encode_json(value) for value in values]
+            values = [
+                value if value is None or type(value) is JsonText else encode_json(value)
+                for value in values
+            ]
         columns[field.name] = values
     return pa.Table.from_pydict(columns, schema=layout.schema)
 
