@@ -79,7 +79,7 @@ def main() -> int:
                 began = time.perf_counter()
                 log.flush()
                 seconds = time.perf_counter() - began
-                how = "JSON made ahead" if ahead else "JSON made at the write"
+                how = "tables made ahead" if ahead else "tables made at the write"
                 print(f"flush of {size:,} records, {how}: {seconds * 1e3:8.1f} ms")
         log.flush()
         print(f"append, 4 threads:  {threaded_ns(log, records, 4):8.0f} ns a record (wall)")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 import loopml
@@ -99,8 +100,9 @@ def test_a_record_reads_back_as_it_was_appended(ws: loopml.Workspace) -> None:
         "ref": "churn@v3",
         "arm": 1,
         "probability": 0.25,
-        "inputs": '{"age":[31],"plan":["basic"]}',
-        "outputs": '{"predictions":[1],"probabilities":[[0.5,0.5]]}',
+        # typed: a struct of each name's values (a name of another record is None)
+        "inputs": {"age": [31], "plan": ["basic"], "score": None},
+        "outputs": {"predictions": [1], "probabilities": [[0.5, 0.5]]},
         "latency_us": 401,
         "key": "user-1",
         "fallback": False,
@@ -110,13 +112,13 @@ def test_a_record_reads_back_as_it_was_appended(ws: loopml.Workspace) -> None:
     assert find_prediction("p000001", ws) == record(1)
     found = find_prediction("p000002", ws)
     assert found is not None
-    assert found.inputs == {"age": [41, 42], "score": 0.5}  # NumPy kept as JSON
+    assert found.inputs == {"age": [41, 42], "score": [0.5]}  # a scalar is one row
     assert (found.arm, found.probability, found.outputs) == (None, None, None)
     assert (found.shadow, found.fallback, found.error) == (True, True, "ValueError: bad row")
     assert find_prediction("p999999", ws) is None
 
 
-def test_fields_turned_into_json_ahead_of_the_write_read_back_the_same(
+def test_records_turned_into_tables_ahead_of_the_write_read_back_the_same(
     ws: loopml.Workspace,
 ) -> None:
     ahead, at_write = PredictionLog(ws), PredictionLog(ws)
@@ -127,10 +129,11 @@ def test_fields_turned_into_json_ahead_of_the_write_read_back_the_same(
     for each in given[:4]:
         ahead.append(each)
     ahead._encode()  # what the flusher does between writes
-    for each in given[4:]:  # appended after: turned into JSON at the write
+    for each in given[4:]:  # appended after: turned into a table at the write
         ahead.append(each)
     assert ahead.buffered == 6
     assert ahead.flush() == 6
+    assert len(segments(ws)) == 1  # the two tables of one deployment, one segment
     for each in given:
         at_write.append(replace(each, deployment="other"))
     assert at_write.flush() == 6
@@ -138,7 +141,46 @@ def test_fields_turned_into_json_ahead_of_the_write_read_back_the_same(
     theirs = predictions("other", workspace=ws)
     assert ours["inputs"].to_list() == theirs["inputs"].to_list()
     assert ours["outputs"].to_list() == theirs["outputs"].to_list()
-    assert ours["inputs"][0] == '{"age":[30.5,2.0],"plan":["a","b"]}'
+    assert ours["inputs"][0] == {"age": [30.5, 2.0], "plan": ["a", "b"]}
+    assert ours.schema["inputs"] == pl.Struct(
+        {"age": pl.List(pl.Float64), "plan": pl.List(pl.String)}
+    )
+
+
+def test_values_of_clashing_types_are_kept_in_segments_of_their_own(
+    ws: loopml.Workspace,
+) -> None:
+    log = PredictionLog(ws)
+    log.append(record(1, inputs={"age": [41]}))
+    log._encode()
+    log.append(record(2, inputs={"age": ["forty"]}))  # text where numbers were
+    log._encode()
+    log.append(record(3, inputs={"age": [43.5]}))  # numbers again: widened with the first
+    assert log.flush() == 3
+    assert sorted(s.metadata["rows"] for s in segments(ws)) == [1, 2]
+    found = {
+        n: getattr(find_prediction(n, ws), "inputs", None)
+        for n in ("p000001", "p000002", "p000003")
+    }
+    assert found == {
+        "p000001": {"age": [41.0]},
+        "p000002": {"age": ["forty"]},
+        "p000003": {"age": [43.5]},
+    }
+
+
+def test_values_that_make_no_typed_column_are_kept_as_json_and_read_back(
+    ws: loopml.Workspace,
+) -> None:
+    log = PredictionLog(ws)
+    odd = {"age": [1, "one"], "nested": [[[1, 2]]]}  # mixed types, a 3-D value
+    log.append(record(1, inputs=odd))
+    assert log.flush() == 1
+    assert find_prediction("p000001", ws).inputs == odd  # the record: exactly as given
+    # in a frame, Polars types the JSON: a list of numbers and text becomes text
+    assert predictions("churn", workspace=ws)["inputs"].to_list() == [
+        {"age": ["1", "one"], "nested": [[[1, 2]]]}
+    ]
 
 
 def test_a_segment_is_indexed_with_its_worker_rows_and_times(ws: loopml.Workspace) -> None:
@@ -152,7 +194,7 @@ def test_a_segment_is_indexed_with_its_worker_rows_and_times(ws: loopml.Workspac
     churn = by_name["churn"]
     assert churn.metadata == {
         "format": "parquet",
-        "layout": "loopml.predictions/1",
+        "layout": "loopml.predictions/2",
         "worker": "host/7",
         "rows": 3,
         "first_us": T0 + 3,
@@ -172,6 +214,8 @@ def test_appenders_on_many_threads_lose_nothing(ws: loopml.Workspace) -> None:
     def append(thread: int) -> None:
         for n in range(each):
             log.append(record(thread * each + n))
+            if n % 500 == 499:
+                time.sleep(0.03)  # so that writes happen along the way
 
     workers = [threading.Thread(target=append, args=(t,)) for t in range(threads)]
     for worker in workers:
@@ -528,7 +572,7 @@ def test_after_sigkill_at_most_the_flush_window_is_lost(tmp_path: Path) -> None:
 
 
 def test_json_columns_read_the_same_with_or_without_orjson() -> None:
-    from loopml.serve._segments import _stdlib_json, encode_json
+    from loopml.serve._json import _stdlib_json, encode_json
 
     value = {"age": np.array([41, 42]), "score": np.float32(0.5), "plan": ["é"], "n": None}
     assert (

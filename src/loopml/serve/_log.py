@@ -7,8 +7,8 @@ records are waiting (the store is down, or slower than the traffic) a new record
 dropped and counted in :attr:`~PredictionLog.dropped` instead. The flusher thread
 (:meth:`~PredictionLog.start`) swaps the list for an empty one every
 ``flush_seconds`` (sooner when half the buffer is full) and writes one segment per
-deployment (see :mod:`loopml.serve._segments`). Between writes it turns the new
-records' inputs and outputs into JSON every ``ENCODE_SECONDS``: the costliest part of a
+deployment (see :mod:`loopml.serve._segments`). Between writes it turns the records
+appended since into Arrow tables every ``ENCODE_SECONDS``: the costliest part of a
 write, done a little at a time, so a write is a short pause of the server rather than
 a long one (on a busy core a long one shows in the latency of every request behind it). A write that
 fails keeps its segment, to be written again as it was; :attr:`~PredictionLog.error`
@@ -50,7 +50,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from loopml.errors import InvalidInput
@@ -58,17 +58,19 @@ from loopml.serve._segments import (
     FEEDBACK,
     NO_DEPLOYMENT,
     PREDICTIONS,
-    JsonText,
     Layout,
-    encode_json,
+    joined_tables,
+    records_table,
     write_segment,
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from loopml.workspace import Workspace
 
 _logger = logging.getLogger("loopml.serve")
-ENCODE_SECONDS = 0.05  # how often the flusher turns new records' fields into JSON
+ENCODE_SECONDS = 0.05  # how often the flusher turns new records into Arrow tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +150,12 @@ class _SegmentLog(Generic[R]):
         self.flush_seconds = float(flush_seconds)
         self.max_buffered = max_buffered
         self._buffer: list[R] = []
-        self._encoded = 0  # the buffer's first records whose fields are JSON already
+        # Records taken from the buffer as tables, by deployment, not written yet.
+        self._tables: dict[str, list[pa.Table]] = {}
         # Segments whose write failed, by deployment, retried as they are.
-        self._pending: list[tuple[str, list[R]]] = []
-        # Records taken from the buffer and not written yet (being written, or pending):
-        # they count against max_buffered with the buffer.
+        self._pending: list[tuple[str, pa.Table]] = []
+        # Records taken from the buffer and not written yet (in tables, being written,
+        # or pending): they count against max_buffered with the buffer.
         self._held = 0
         self._lock = threading.Lock()
         self._writing = threading.Lock()  # one write at a time keeps segments in order
@@ -217,36 +220,55 @@ class _SegmentLog(Generic[R]):
         so that a write that did reach the store before failing is read once (readers
         skip a segment indexed twice)."""
         with self._writing:
+            self._take()
             with self._lock:
-                records, self._buffer = self._buffer, []
-                self._encoded = 0
-                groups, self._pending = self._pending, []
-                self._held += len(records)
-            by_name: dict[str, list[R]] = {}
-            for record in records:
-                by_name.setdefault(record.deployment or NO_DEPLOYMENT, []).append(record)
-            groups += by_name.items()
+                tables, self._tables = self._tables, {}
+                segments, self._pending = self._pending, []
+            for name, parts in tables.items():
+                segments += [(name, table) for table in joined_tables(parts)]
             written = 0
-            for index, (name, group) in enumerate(groups):
+            for index, (name, table) in enumerate(segments):
                 try:
-                    _, refused = write_segment(
-                        self.workspace, self.layout, name, group, self.worker
-                    )
+                    write_segment(self.workspace, self.layout, name, table, self.worker)
                 except BaseException:
                     with self._lock:
-                        self._pending = groups[index:]
+                        self._pending = segments[index:]
                     raise
-                if refused:
-                    self._refuse(name, refused)
-                written += len(group) - len(refused)
+                written += table.num_rows
                 with self._lock:
-                    self._held -= len(group)
-                    self._written += len(group) - len(refused)
+                    self._held -= table.num_rows
+                    self._written += table.num_rows
             return written
+
+    def _encode(self) -> None:
+        """Turn the records appended since the last call into tables (the flusher's
+        work between writes)."""
+        with self._writing:
+            self._take()
+
+    def _take(self) -> None:
+        """Move the buffer's records into tables, one per deployment; holding
+        ``_writing``."""
+        with self._lock:
+            records, self._buffer = self._buffer, []
+            self._held += len(records)
+        if not records:
+            return
+        by_name: dict[str, list[R]] = {}
+        for record in records:
+            by_name.setdefault(record.deployment or NO_DEPLOYMENT, []).append(record)
+        for name, group in by_name.items():
+            table, refused = records_table(group, self.layout)
+            if refused:
+                self._refuse(name, refused)
+            if table is not None:
+                with self._lock:
+                    self._tables.setdefault(name, []).append(table)
 
     def _refuse(self, name: str, records: list[R]) -> None:
         with self._lock:
             self._refused += len(records)
+            self._held -= len(records)
         _logger.warning(
             "%s log of %r: %d record(s) left out, their fields do not fit the log's "
             "columns (first: %r)",
@@ -255,22 +277,6 @@ class _SegmentLog(Generic[R]):
             len(records),
             records[0],
         )
-
-    def _encode(self) -> None:
-        """Turn the JSON fields of the records appended since the last call into JSON
-        text, in place in the buffer (appends only add after them; a write, which
-        swaps the buffer, holds the same lock as this)."""
-        with self._writing:
-            with self._lock:
-                done = self._encoded
-                fresh = self._buffer[done:]
-            if not fresh:
-                return
-            fields = self.layout.json_fields
-            encoded = [replace(r, **{f: _json(getattr(r, f)) for f in fields}) for r in fresh]
-            with self._lock:
-                self._buffer[done : done + len(encoded)] = encoded
-                self._encoded = done + len(encoded)
 
     def _run(self) -> None:
         # The interval runs from the start of one write to the start of the next, so a
@@ -314,10 +320,6 @@ class _SegmentLog(Generic[R]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _json(value: Any) -> Any:
-    return value if value is None or isinstance(value, JsonText) else JsonText(encode_json(value))
 
 
 class PredictionLog(_SegmentLog[PredictionRecord]):

@@ -4,7 +4,7 @@ Only the segments whose time range (kept in their index records) overlaps the ra
 asked for are opened, and each is checked against its digest before it is read: a
 damaged segment is an error naming it, never rows of wrong values.
 
->>> import tempfile, loopml
+>>> import tempfile, loopml, polars as pl
 >>> from loopml.serve import PredictionLog, PredictionRecord
 >>> ws = loopml.init(tempfile.mkdtemp())
 >>> with PredictionLog(ws) as log:
@@ -13,7 +13,9 @@ damaged segment is an error naming it, never rows of wrong values.
 ...             0, 1.0, {"x": [n]}, {"predictions": [n % 2]}, 300, None))
 >>> frame = predictions("churn", workspace=ws)
 >>> frame["prediction_id"].to_list(), frame["outputs"][2]
-(['p0', 'p1', 'p2'], '{"predictions":[0]}')
+(['p0', 'p1', 'p2'], {'predictions': [0]})
+>>> frame.select(pl.col("inputs").struct.unnest()).explode("x")["x"].to_list()
+[0, 1, 2]
 >>> find_prediction("p1", ws).outputs
 {'predictions': [1]}
 >>> ws.close()
@@ -22,6 +24,7 @@ damaged segment is an error naming it, never rows of wrong values.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +37,6 @@ from loopml.serve._segments import (
     PREDICTIONS,
     Layout,
     concat,
-    decode_json,
     find_segments,
     read_segment,
 )
@@ -60,7 +62,9 @@ def predictions(
     """The predictions of ``deployment`` (of every deployment when None) timed from
     ``since`` (included) to ``until`` (excluded), in time order: one row per logged
     answer, with the columns of :class:`~loopml.serve.PredictionRecord`; ``inputs`` and
-    ``outputs`` are JSON text (``pl.col("outputs").str.json_decode()`` decodes them).
+    ``outputs`` are struct columns with a list of the request's values per name
+    (``pl.col("inputs").struct.unnest()`` gives one column per input, and ``explode``
+    one row per row of a request).
     A naive datetime is taken as UTC. Records still in a server's buffer are not there
     yet (see :class:`~loopml.serve.PredictionLog`)."""
     return _read(PREDICTIONS, deployment, since, until, workspace)
@@ -104,7 +108,7 @@ def find_prediction(
         wanted: list[tuple[str, str, Any]] = [("prediction_id", "==", prediction_id)]
         if since_us is not None:
             wanted.append(("time_us", ">=", since_us))
-        frame = read_segment(workspace, segment, filters=wanted)
+        frame = read_segment(workspace, segment, filters=wanted, typed=False)
         if frame.height:
             return _record(frame.row(0, named=True))
     return None
@@ -132,8 +136,12 @@ def _last_us(segment: Artifact) -> int:
 
 def _record(row: dict[str, Any]) -> PredictionRecord:
     values = {field.name: row[field.name] for field in dataclasses.fields(PredictionRecord)}
-    values["inputs"] = decode_json(values["inputs"])
-    values["outputs"] = decode_json(values["outputs"])
+    for name in ("inputs", "outputs"):
+        given = values[name]
+        if isinstance(given, str):  # kept as JSON text (see loopml.serve._nested)
+            values[name] = json.loads(given)
+        elif isinstance(given, dict):  # a struct has every name of its segment: the record's
+            values[name] = {key: value for key, value in given.items() if value is not None}
     return PredictionRecord(**values)
 
 

@@ -11,24 +11,27 @@ several processes write at once without touching each other's files.
 The blob is written (durably) before the record that indexes it: a process killed
 between the two leaves an unreferenced blob, never an index pointing at half a file.
 
-Inputs, outputs and labels differ from model to model, so they are kept as JSON text
-columns (orjson when installed); a value JSON cannot hold is kept as its text.
+A prediction's inputs and outputs are typed struct columns (see
+:mod:`loopml.serve._nested`; format ``loopml.predictions/2``); a feedback's label, of
+any type, is JSON text. Segments of the first format, whose inputs and outputs were
+JSON text, are read as the typed ones.
+
+Records are turned into Arrow tables a few at a time as they come (:func:`records_table`),
+and a write joins a deployment's tables into one segment (:func:`joined_tables`; two
+when their columns cannot share types, so nothing is forced into a wrong one).
 
 >>> layout = PREDICTIONS
->>> layout.kind, layout.schema.field("time_us").type
-('predictions', DataType(int64))
->>> sorted(layout.json_fields)
-['inputs', 'outputs']
->>> encode_json({"x": [1, 2]}), _stdlib_json({"x": [1, 2]})
-('{"x":[1,2]}', '{"x":[1,2]}')
+>>> layout.kind, layout.schema.field("time_us").type, layout.nested
+('predictions', DataType(int64), ('inputs', 'outputs'))
+>>> sorted(FEEDBACK.json_fields)
+['label']
 """
 
 from __future__ import annotations
 
 import io
-import json
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,6 +39,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loopml._kinds import ArtifactKind
+from loopml.serve._json import encode_json
+from loopml.serve._nested import nested_column
 
 if TYPE_CHECKING:
     import polars as pl
@@ -51,15 +56,19 @@ NO_DEPLOYMENT = "(unknown)"
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """The columns of one kind of segment; ``json_fields`` hold JSON text."""
+    """The columns of one kind of segment: ``schema`` the plain ones, ``nested`` the
+    struct columns of :mod:`~loopml.serve._nested`, ``json_fields`` those kept as JSON
+    text."""
 
     kind: str
     schema: pa.Schema
     json_fields: frozenset[str]
+    nested: tuple[str, ...] = ()
+    version: int = 1
 
     @property
     def format(self) -> str:
-        return f"loopml.{self.kind}/1"
+        return f"loopml.{self.kind}/{self.version}"
 
 
 PREDICTIONS = Layout(
@@ -73,8 +82,6 @@ PREDICTIONS = Layout(
             ("ref", pa.string()),
             ("arm", pa.int32()),
             ("probability", pa.float64()),
-            ("inputs", pa.string()),
-            ("outputs", pa.string()),
             ("latency_us", pa.int64()),
             ("key", pa.string()),
             ("fallback", pa.bool_()),
@@ -82,7 +89,9 @@ PREDICTIONS = Layout(
             ("error", pa.string()),
         ]
     ),
-    frozenset({"inputs", "outputs"}),
+    frozenset(),
+    nested=("inputs", "outputs"),
+    version=2,
 )
 
 FEEDBACK = Layout(
@@ -101,105 +110,76 @@ FEEDBACK = Layout(
 )
 
 
-def _plain(value: Any) -> Any:
-    """What JSON keeps of a value it cannot hold: NumPy's as lists, anything else as text."""
-    to_list = getattr(value, "tolist", None)
-    return to_list() if callable(to_list) else str(value)
-
-
-def _stdlib_json(value: Any) -> str:
-    """JSON as orjson writes it (compact), from the standard library."""
-    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json_encoder() -> Callable[[Any], str]:
-    try:
-        import orjson
-    except ImportError:
-        return _stdlib_json
-    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-    def encode(value: Any) -> str:
-        return orjson.dumps(value, default=_plain, option=options).decode()
-
-    return encode
-
-
-_ENCODE = _json_encoder()
-
-
-def encode_json(value: Any) -> str:
-    """``value`` as JSON text; never raises (what JSON cannot hold is kept as text)."""
-    try:
-        return _ENCODE(value)
-    except (TypeError, ValueError, OverflowError):
-        try:
-            return _stdlib_json(value)
-        except (TypeError, ValueError, OverflowError):
-            return json.dumps(repr(value))
-
-
-class JsonText(str):
-    """A field's value turned into JSON text already (by the log's flusher, ahead of
-    the write): written as it is."""
-
-    __slots__ = ()
-
-
-def decode_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def _table(records: Sequence[Any], layout: Layout) -> pa.Table:
-    columns: dict[str, list[Any]] = {}
+    arrays: list[pa.Array] = []
+    names: list[str] = []
     for field in layout.schema:
         values = list(map(operator.attrgetter(field.name), records))
         if field.name in layout.json_fields:
-            values = [
-                value if value is None or type(value) is JsonText else encode_json(value)
-                for value in values
-            ]
-        columns[field.name] = values
-    return pa.Table.from_pydict(columns, schema=layout.schema)
+            values = [None if value is None else encode_json(value) for value in values]
+        arrays.append(pa.array(values, field.type))
+        names.append(field.name)
+    for name in layout.nested:
+        arrays.append(nested_column(list(map(operator.attrgetter(name), records))))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 _UNWRITABLE = (pa.ArrowException, TypeError, ValueError, OverflowError)
 
 
-def to_parquet(records: Sequence[Any], layout: Layout) -> tuple[bytes, list[Any], list[Any]]:
-    """The Parquet bytes of ``records``, the records they hold and those left out: a
+def records_table(records: Sequence[Any], layout: Layout) -> tuple[pa.Table | None, list[Any]]:
+    """``records`` as an Arrow table (None when none fits), and the records left out: a
     record whose fields do not fit their columns (an ``arm`` that is text) is left out
     alone, so that it never holds back the others."""
-    kept: list[Any] = list(records)
-    refused: list[Any] = []
     try:
-        table = _table(records, layout)
+        return _table(records, layout), []
     except _UNWRITABLE:  # one at a time, to find those that do not fit
-        kept = []
+        kept, refused = [], []
         for record in records:
             try:
                 _table([record], layout)
                 kept.append(record)
             except _UNWRITABLE:
                 refused.append(record)
-        table = _table(kept, layout)
+        return (_table(kept, layout) if kept else None), refused
+
+
+def joined_tables(tables: Sequence[pa.Table]) -> list[pa.Table]:
+    """``tables`` joined into as few as their types allow: struct fields are merged by
+    name and numbers widened; a table with text where the others have numbers joins
+    another that it fits, or starts one of its own. (Rows are read back in time order,
+    whatever table they sit in.)"""
+    joined: list[pa.Table] = []
+    for table in tables:
+        for index, group in enumerate(joined):
+            try:
+                joined[index] = pa.concat_tables([group, table], promote_options="permissive")
+                break
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                continue
+        else:
+            joined.append(table)
+    return joined
+
+
+def to_parquet(table: pa.Table, layout: Layout) -> bytes:
     table = table.replace_schema_metadata({"loopml.format": layout.format})
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue(), kept, refused
+    return sink.getvalue()
 
 
 def write_segment(
-    ws: Workspace, layout: Layout, name: str, records: Sequence[Any], worker: str
-) -> tuple[Artifact | None, list[Any]]:
-    """Store ``records`` as one segment named ``name``, blob first, then its index
-    record; the records left out (see :func:`to_parquet`)."""
-    data, kept, refused = to_parquet(records, layout)
-    if not kept:
-        return None, refused
-    times = [record.time_us for record in kept]
-    blob = ws.artifacts.put_bytes(data)
-    artifact = ws.store.create_artifact(
+    ws: Workspace, layout: Layout, name: str, table: pa.Table, worker: str
+) -> Artifact:
+    """Store ``table`` (of :func:`records_table`) as one segment named ``name``, blob
+    first, then its index record."""
+    import pyarrow.compute as pc
+
+    blob = ws.artifacts.put_bytes(to_parquet(table, layout))
+    times = pc.min_max(table["time_us"]).as_py()
+    return ws.store.create_artifact(
         kind=layout.kind,
         name=name,
         digest=blob.digest,
@@ -208,12 +188,11 @@ def write_segment(
             "format": "parquet",
             "layout": layout.format,
             "worker": worker,
-            "rows": len(kept),
-            "first_us": min(times),
-            "last_us": max(times),
+            "rows": table.num_rows,
+            "first_us": times["min"],
+            "last_us": times["max"],
         },
     )
-    return artifact, refused
 
 
 def overlaps(artifact: Artifact, since_us: int | None, until_us: int | None) -> bool:
@@ -248,7 +227,9 @@ def find_segments(
         after = page[-1].id
 
 
-def read_segment(ws: Workspace, artifact: Artifact, filters: Any = None) -> pl.DataFrame:
+def read_segment(
+    ws: Workspace, artifact: Artifact, filters: Any = None, *, typed: bool = True
+) -> pl.DataFrame:
     """A segment's rows (those ``filters`` keeps: PyArrow's filter form), its bytes
     checked against their digest first: a damaged segment raises DigestMismatch (a
     missing one BlobMissing) naming it and ``loopml verify``."""
@@ -257,13 +238,36 @@ def read_segment(ws: Workspace, artifact: Artifact, filters: Any = None) -> pl.D
     what = f"{artifact.kind} segment {artifact.ref}"
     data = ws.artifacts.read_bytes(artifact.digest, what=what)
     table = pq.read_table(pa.BufferReader(data), filters=filters)
-    return cast("pl.DataFrame", pl.from_arrow(table))
+    frame = cast("pl.DataFrame", pl.from_arrow(table))
+    return _typed(frame, layout_of(artifact)) if typed else frame
+
+
+def layout_of(artifact: Artifact) -> Layout:
+    return FEEDBACK if artifact.kind == FEEDBACK.kind else PREDICTIONS
+
+
+def _typed(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """``frame`` with its nested columns as structs: those kept as JSON text (a segment
+    of the first format, or values that did not type) parsed by Polars, which makes a
+    list that mixes numbers and text all text (the record itself, read by
+    :func:`~loopml.serve.find_prediction`, is parsed exactly)."""
+    import polars as pl
+
+    text = [
+        name for name in layout.nested if name in frame.columns and frame[name].dtype == pl.String
+    ]
+    if not text:
+        return frame
+    return frame.with_columns(
+        frame[name].str.json_decode(infer_schema_length=None) for name in text
+    )
 
 
 def empty_frame(layout: Layout) -> pl.DataFrame:
     import polars as pl
 
-    return cast("pl.DataFrame", pl.from_arrow(layout.schema.empty_table()))
+    empty = cast("pl.DataFrame", pl.from_arrow(layout.schema.empty_table()))
+    return empty.with_columns(pl.lit(None, pl.Struct([])).alias(n) for n in layout.nested)
 
 
 def concat(frames: Iterable[pl.DataFrame], layout: Layout) -> pl.DataFrame:
@@ -273,4 +277,4 @@ def concat(frames: Iterable[pl.DataFrame], layout: Layout) -> pl.DataFrame:
     frames = list(frames)
     if not frames:
         return empty_frame(layout)
-    return pl.concat(frames, how="vertical").sort("time_us", maintain_order=True)
+    return pl.concat(frames, how="diagonal_relaxed").sort("time_us", maintain_order=True)

@@ -1,0 +1,50 @@
+"""JSON text of what the logs keep as text: a feedback's label, and a prediction's inputs
+and outputs where they do not make typed columns (orjson when installed).
+
+>>> encode_json({"x": [1, 2]}), _stdlib_json({"x": [1, 2]})
+('{"x":[1,2]}', '{"x":[1,2]}')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def _plain(value: Any) -> Any:
+    """What JSON keeps of a value it cannot hold: NumPy's as lists, anything else as text."""
+    to_list = getattr(value, "tolist", None)
+    return to_list() if callable(to_list) else str(value)
+
+
+def _stdlib_json(value: Any) -> str:
+    """JSON as orjson writes it (compact), from the standard library."""
+    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    try:
+        import orjson
+    except ImportError:
+        return _stdlib_json
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+    def encode(value: Any) -> str:
+        return orjson.dumps(value, default=_plain, option=options).decode()
+
+    return encode
+
+
+_ENCODE = _json_encoder()
+
+
+def encode_json(value: Any) -> str:
+    """``value`` as JSON text; never raises (what JSON cannot hold is kept as text)."""
+    try:
+        return _ENCODE(value)
+    except (TypeError, ValueError, OverflowError):
+        try:
+            return _stdlib_json(value)
+        except (TypeError, ValueError, OverflowError):
+            return json.dumps(repr(value))
