@@ -584,3 +584,54 @@ def test_json_columns_read_the_same_with_or_without_orjson() -> None:
     assert encode_json({"when": datetime(2026, 1, 1, tzinfo=UTC).date()}) == (
         '{"when":"2026-01-01"}'
     )
+
+
+def test_a_segment_of_the_first_format_reads_as_the_typed_ones(ws: loopml.Workspace) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # what the log wrote before inputs and outputs were typed: both as JSON text
+    first = pa.table(
+        {
+            "prediction_id": ["p000001"],
+            "request_id": [None],
+            "time_us": [T0],
+            "deployment": ["churn"],
+            "ref": ["churn@v3"],
+            "arm": pa.array([0], pa.int32()),
+            "probability": [0.5],
+            "inputs": ['{"age":[41,42],"plan":["a","b"]}'],
+            "outputs": ['{"predictions":[1,0]}'],
+            "latency_us": [300],
+            "key": [None],
+            "fallback": [False],
+            "shadow": [False],
+            "error": pa.array([None], pa.string()),
+        }
+    ).replace_schema_metadata({"loopml.format": "loopml.predictions/1"})
+    sink = io.BytesIO()
+    pq.write_table(first, sink)
+    blob = ws.artifacts.put_bytes(sink.getvalue())
+    ws.store.create_artifact(
+        kind="predictions",
+        name="churn",
+        digest=blob.digest,
+        size=blob.size,
+        metadata={"format": "parquet", "layout": "loopml.predictions/1", "rows": 1,
+                  "first_us": T0, "last_us": T0},
+    )  # fmt: skip
+    log = PredictionLog(ws)
+    log.append(record(5))
+    log.flush()
+    frame = predictions("churn", workspace=ws)
+    assert frame["prediction_id"].to_list() == ["p000001", "p000005"]
+    assert frame["inputs"][0] == {"age": [41, 42], "plan": ["a", "b"]}
+    assert frame["outputs"].struct.field("predictions").to_list() == [[1, 0], [1]]
+    found = find_prediction("p000001", ws)
+    assert found is not None
+    assert (found.inputs, found.outputs) == (
+        {"age": [41, 42], "plan": ["a", "b"]},
+        {"predictions": [1, 0]},
+    )
