@@ -2,8 +2,10 @@
 (``baseline``, ``log_baseline``, ``classification_metrics``, ``regression_metrics``); a
 model evaluated on held-out rows, with metrics and their bootstrap
 intervals, the naive baseline, metrics per slice, sensitivity to small input changes,
-calibration, latency and size, and flips against the champion; and the gate that
-decides on a model from its evaluation.
+calibration, latency and size, and flips against the champion; the gate that
+decides on a model from its evaluation; and the always-valid sequential A/B test that
+promotes a challenger or rolls it back from live feedback (``sequential_test``,
+``fold_outcomes``).
 
 >>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
@@ -44,6 +46,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.evaluation._records import Flips as Flips
     from loopml.evaluation._records import Interval as Interval
     from loopml.evaluation._records import SliceResult as SliceResult
+    from loopml.evaluation._sequential import ArmTotals as ArmTotals
+    from loopml.evaluation._sequential import SequentialState as SequentialState
+    from loopml.evaluation._sequential import Verdict as Verdict
+    from loopml.evaluation._sequential import fold_outcomes as fold_outcomes
+    from loopml.evaluation._sequential import sequential_test as sequential_test
+    from loopml.evaluation._sequential_result import SequentialResult as SequentialResult
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
@@ -55,5 +63,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_metrics": ("classification_metrics", "regression_metrics"),
         "_record": ("load_evaluation",),
         "_records": ("Evaluation", "Flips", "Interval", "SliceResult"),
+        "_sequential": (
+            "ArmTotals",
+            "SequentialState",
+            "Verdict",
+            "fold_outcomes",
+            "sequential_test",
+        ),
+        "_sequential_result": ("SequentialResult",),
     },
 )
