@@ -360,7 +360,7 @@ def test_all_traffic_to_one_arm_is_estimated_within_its_interval(
 
     correct = arm_correctness.astype(np.float64)
     arms, rows = correct.shape
-    truths = correct.mean(axis=1)  # measured: 0.981, 0.938, 0.900
+    truths = correct.mean(axis=1)  # 0.981, 0.938, 0.903
     found: dict[tuple[str, int], list[OffPolicyEstimate]] = {}
     for seed in range(200):
         rng = np.random.default_rng(seed)
@@ -381,7 +381,8 @@ def test_all_traffic_to_one_arm_is_estimated_within_its_interval(
                 )
     for (method, arm), estimates in found.items():
         measured = _measured(estimates, [float(truths[arm])] * len(estimates))
-        # measured (ips): fixed 0.945, 0.950, 0.940; epsilon-greedy 0.945, 0.975, 0.970
+        # measured, arms 0-2: ips fixed 0.940, 0.935, 0.950, epsilon-greedy 0.945, 0.975,
+        # 0.970; snips fixed 0.920, 0.960, 0.950, epsilon-greedy 0.940, 0.920, 0.945
         assert measured.covered.mean() >= 0.90, (method, arm)
         assert abs(measured.errors.mean()) < 3 * measured.bias_error + 1e-9, (method, arm)
         assert not measured.warned.any(), (method, arm)
