@@ -209,11 +209,36 @@ def test_an_action_with_no_rows_to_learn_from_gets_the_mean_reward_of_the_other_
         assert rewards[predicted[:, 2] != value].mean() == pytest.approx(value)
 
 
+def test_text_contexts_need_a_model_that_encodes_them() -> None:
+    import pandas as pd
+
+    contexts = pd.DataFrame(
+        {"spend": np.arange(40.0), "plan": ["basic", "basic", "pro", "pro"] * 10}
+    )
+    actions, rewards = np.arange(40) % 2, (np.arange(40) % 3 == 0).astype(np.float64)
+    with pytest.raises(InvalidInput, match=r"column\(s\) plan are not numbers") as raised:
+        cross_fit_rewards(contexts, actions, rewards, folds=2)
+    assert raised.value.field == "contexts"
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    encoded = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["plan"]), remainder="passthrough"
+    )
+    model = make_pipeline(encoded, LogisticRegression(max_iter=1_000))
+    predicted = cross_fit_rewards(contexts, actions, rewards, model=model, folds=2)
+    assert predicted.shape == (40, 2)
+    assert ((predicted >= 0) & (predicted <= 1)).all()
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"contexts": np.zeros((10, 2))}, "contexts"),
         ({"contexts": np.full((40, 2), math.nan)}, "contexts"),
+        ({"contexts": np.array([["a", "b"]] * 40)}, "contexts"),
         ({"folds": 1}, "folds"),
         ({"n_actions": 0}, "n_actions"),
         ({"n_actions": 1}, "actions"),

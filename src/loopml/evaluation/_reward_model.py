@@ -62,7 +62,7 @@ def cross_fit_rewards(
 
     reward = _rewards(rewards)
     rows = len(reward)
-    _check_contexts(contexts, rows, missing_allowed=model is not None)
+    _check_contexts(contexts, rows, default_model=model is None)
     _check_action_count(n_actions)
     action = logged_actions(actions, rows, n_actions)
     count = n_actions if n_actions is not None else int(action.max()) + 1
@@ -140,7 +140,7 @@ def _rewards(rewards: Any) -> Floats:
     return reward
 
 
-def _check_contexts(contexts: Any, rows: int, *, missing_allowed: bool) -> None:
+def _check_contexts(contexts: Any, rows: int, *, default_model: bool) -> None:
     shape = getattr(contexts, "shape", None)
     if shape is None or len(shape) != 2 or shape[0] != rows:
         raise InvalidInput(
@@ -148,13 +148,30 @@ def _check_contexts(contexts: Any, rows: int, *, missing_allowed: bool) -> None:
             "DataFrame with one row of features per logged request",
             field="contexts",
         )
-    if missing_allowed:
-        return
+    if default_model:
+        _check_numbers(contexts)
+
+
+def _check_numbers(contexts: Any) -> None:
+    """The default model's contexts: numbers, none missing."""
     if hasattr(contexts, "iloc"):
-        missing = int(contexts.isna().to_numpy().sum())
+        text = [
+            str(c)
+            for c, kind in zip(contexts.columns, contexts.dtypes, strict=True)
+            if kind.kind not in "biuf"
+        ]
+        missing = 0 if text else int(contexts.isna().to_numpy().sum())
     else:
-        numeric = np.asarray(contexts)
-        missing = int((~np.isfinite(numeric)).sum()) if numeric.dtype.kind in "fc" else 0
+        kind = np.asarray(contexts).dtype.kind
+        text = [] if kind in "biuf" else [f"of dtype {np.asarray(contexts).dtype}"]
+        missing = int((~np.isfinite(np.asarray(contexts))).sum()) if kind == "f" else 0
+    if text:
+        raise InvalidInput(
+            f"contexts column(s) {', '.join(text)} are not numbers, and the default reward "
+            "model takes numbers; encode them, or give a model that does (e.g. a pipeline "
+            "with a OneHotEncoder)",
+            field="contexts",
+        )
     if missing:
         raise InvalidInput(
             f"contexts has {missing} missing value(s), which the default reward model cannot "
