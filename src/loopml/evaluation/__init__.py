@@ -3,6 +3,9 @@
 model evaluated on held-out rows, with metrics and their bootstrap
 intervals, the naive baseline, metrics per slice, sensitivity to small input changes,
 calibration, latency and size, and flips against the champion; the gate that
+decides on a model from its evaluation; and off-policy estimates of what a routing
+policy would earn, from the requests another one routed (``ips``, ``snips``,
+``doubly_robust``, ``cross_fit_rewards``).
 decides on a model from its evaluation; and the always-valid sequential A/B test that
 promotes a challenger or rolls it back from live feedback (``sequential_test``,
 ``fold_outcomes``).
@@ -41,11 +44,16 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.evaluation._gate import gate as gate
     from loopml.evaluation._metrics import classification_metrics as classification_metrics
     from loopml.evaluation._metrics import regression_metrics as regression_metrics
+    from loopml.evaluation._off_policy import OffPolicyEstimate as OffPolicyEstimate
+    from loopml.evaluation._off_policy import doubly_robust as doubly_robust
+    from loopml.evaluation._off_policy import ips as ips
+    from loopml.evaluation._off_policy import snips as snips
     from loopml.evaluation._record import load_evaluation as load_evaluation
     from loopml.evaluation._records import Evaluation as Evaluation
     from loopml.evaluation._records import Flips as Flips
     from loopml.evaluation._records import Interval as Interval
     from loopml.evaluation._records import SliceResult as SliceResult
+    from loopml.evaluation._reward_model import cross_fit_rewards as cross_fit_rewards
     from loopml.evaluation._sequential import ArmTotals as ArmTotals
     from loopml.evaluation._sequential import SequentialState as SequentialState
     from loopml.evaluation._sequential import Verdict as Verdict
@@ -61,8 +69,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_evaluate": ("evaluate",),
         "_gate": ("Decision", "Policy", "gate"),
         "_metrics": ("classification_metrics", "regression_metrics"),
+        "_off_policy": ("OffPolicyEstimate", "doubly_robust", "ips", "snips"),
         "_record": ("load_evaluation",),
         "_records": ("Evaluation", "Flips", "Interval", "SliceResult"),
+        "_reward_model": ("cross_fit_rewards",),
         "_sequential": (
             "ArmTotals",
             "SequentialState",

@@ -32,7 +32,8 @@ def higher_is_better(metric: str) -> bool:
 
 @dataclass(frozen=True)
 class Interval:
-    """A bootstrap confidence interval of a metric."""
+    """A confidence interval: a metric's by the bootstrap, or an off-policy estimate's
+    normal one."""
 
     low: float
     high: float
