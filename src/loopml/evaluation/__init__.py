@@ -2,8 +2,9 @@
 (``baseline``, ``log_baseline``, ``classification_metrics``, ``regression_metrics``); a
 model evaluated on held-out rows, with metrics and their bootstrap
 intervals, the naive baseline, metrics per slice, sensitivity to small input changes,
-calibration, latency and size, and flips against the champion; and the gate that
-decides on a model from its evaluation.
+calibration, latency and size, and flips against the champion; the gate that
+decides on a model from its evaluation; and the performance of windows of unlabelled
+traffic estimated from the model's confidence (``PerformanceEstimator``).
 
 >>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.evaluation._baseline import Baseline as Baseline
     from loopml.evaluation._baseline import baseline as baseline
     from loopml.evaluation._baseline import log_baseline as log_baseline
+    from loopml.evaluation._estimate import PerformanceEstimator as PerformanceEstimator
     from loopml.evaluation._evaluate import evaluate as evaluate
     from loopml.evaluation._gate import Decision as Decision
     from loopml.evaluation._gate import Policy as Policy
@@ -40,6 +42,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.evaluation._metrics import classification_metrics as classification_metrics
     from loopml.evaluation._metrics import regression_metrics as regression_metrics
     from loopml.evaluation._record import load_evaluation as load_evaluation
+    from loopml.evaluation._records import Estimate as Estimate
     from loopml.evaluation._records import Evaluation as Evaluation
     from loopml.evaluation._records import Flips as Flips
     from loopml.evaluation._records import Interval as Interval
@@ -50,10 +53,11 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "loopml.errors": ("OverlapWarning",),
         "_baseline": ("Baseline", "baseline", "log_baseline"),
+        "_estimate": ("PerformanceEstimator",),
         "_evaluate": ("evaluate",),
         "_gate": ("Decision", "Policy", "gate"),
         "_metrics": ("classification_metrics", "regression_metrics"),
         "_record": ("load_evaluation",),
-        "_records": ("Evaluation", "Flips", "Interval", "SliceResult"),
+        "_records": ("Estimate", "Evaluation", "Flips", "Interval", "SliceResult"),
     },
 )
