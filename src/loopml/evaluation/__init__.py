@@ -3,12 +3,12 @@
 model evaluated on held-out rows, with metrics and their bootstrap
 intervals, the naive baseline, metrics per slice, sensitivity to small input changes,
 calibration, latency and size, and flips against the champion; the gate that
-decides on a model from its evaluation; and off-policy estimates of what a routing
-policy would earn, from the requests another one routed (``ips``, ``snips``,
-``doubly_robust``, ``cross_fit_rewards``).
-decides on a model from its evaluation; and the always-valid sequential A/B test that
-promotes a challenger or rolls it back from live feedback (``sequential_test``,
-``fold_outcomes``).
+decides on a model from its evaluation. For the loop: the always-valid sequential A/B
+test that promotes a challenger or rolls it back from live feedback (``sequential_test``,
+``fold_outcomes``); off-policy estimates of what a routing policy would earn, from the
+requests another one routed (``ips``, ``snips``, ``doubly_robust``,
+``cross_fit_rewards``); and the performance of windows of unlabelled traffic estimated
+from the model's confidence (``PerformanceEstimator``).
 
 >>> import numpy as np, pandas as pd
 >>> from sklearn.linear_model import LogisticRegression
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.evaluation._baseline import Baseline as Baseline
     from loopml.evaluation._baseline import baseline as baseline
     from loopml.evaluation._baseline import log_baseline as log_baseline
+    from loopml.evaluation._estimate import PerformanceEstimator as PerformanceEstimator
     from loopml.evaluation._evaluate import evaluate as evaluate
     from loopml.evaluation._gate import Decision as Decision
     from loopml.evaluation._gate import Policy as Policy
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.evaluation._off_policy import ips as ips
     from loopml.evaluation._off_policy import snips as snips
     from loopml.evaluation._record import load_evaluation as load_evaluation
+    from loopml.evaluation._records import Estimate as Estimate
     from loopml.evaluation._records import Evaluation as Evaluation
     from loopml.evaluation._records import Flips as Flips
     from loopml.evaluation._records import Interval as Interval
@@ -66,12 +68,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "loopml.errors": ("OverlapWarning",),
         "_baseline": ("Baseline", "baseline", "log_baseline"),
+        "_estimate": ("PerformanceEstimator",),
         "_evaluate": ("evaluate",),
         "_gate": ("Decision", "Policy", "gate"),
         "_metrics": ("classification_metrics", "regression_metrics"),
         "_off_policy": ("OffPolicyEstimate", "doubly_robust", "ips", "snips"),
         "_record": ("load_evaluation",),
-        "_records": ("Evaluation", "Flips", "Interval", "SliceResult"),
+        "_records": ("Estimate", "Evaluation", "Flips", "Interval", "SliceResult"),
         "_reward_model": ("cross_fit_rewards",),
         "_sequential": (
             "ArmTotals",

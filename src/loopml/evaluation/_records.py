@@ -41,6 +41,27 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """A metric of one window of unlabelled predictions, estimated from the model's
+    calibrated confidence (see :class:`~loopml.evaluation.PerformanceEstimator`).
+
+    ``low`` to ``high`` is where the window's realised metric falls with probability
+    ``level`` once its labels come, if the labels still follow the features as in the
+    reference (``value`` plus or minus the normal quantile times ``standard_error``,
+    clipped to [0, 1]); NaN throughout for a metric the window leaves undefined.
+    """
+
+    window: Any  # the window's id: its position in a list, or the id given
+    metric: str  # "accuracy"; for two classes also "precision", "recall", "f1", "roc_auc"
+    value: float
+    low: float
+    high: float
+    standard_error: float
+    rows: int
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
 class SliceResult:
     """One slice of the evaluation rows: a categorical value, a quantile bin of a
     numeric column, or a user-defined slice."""
