@@ -48,7 +48,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("evaluation", ["evaluation"]),
     ("training", ["training"]),
     ("registry", ["registry"]),
-    ("serve, controller", ["serve", "controller"]),
+    ("serve", ["serve"]),
+    ("monitor", ["monitor"]),
     ("CLI, UI", ["_verify", "cli", "ui", "__main__", "__init__"]),
 ]
 

@@ -52,6 +52,7 @@ _SUBPACKAGES = (
     "data",
     "evaluation",
     "models",
+    "monitor",
     "registry",
     "serve",
     "store",

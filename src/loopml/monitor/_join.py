@@ -1,0 +1,184 @@
+"""Predictions joined with their feedback: one row per predicted row, with its label.
+
+Feedback may arrive before its prediction's segment is written, days later, twice, or
+for an id the log never held; the join is made when the logs are read, so the order in
+which things arrived does not matter:
+
+- the last feedback on a prediction (or on one row of it) wins; the ones it replaced
+  are counted in ``duplicates``;
+- feedback on one row (``row`` given) wins over feedback on the whole prediction;
+- a shadow's answer is labelled by the feedback on the prediction it shadowed (its
+  ``request_id``), so a shadow is judged on the same rows as the version it follows;
+- feedback whose prediction is not in the log, though its id says it was made in the
+  window read, is reported in ``unmatched``, never silently dropped.
+
+>>> import polars as pl
+>>> answers = pl.DataFrame({
+...     "prediction_id": ["a", "b"], "request_id": [None, None], "time_us": [1, 2],
+...     "ref": ["m@v1", "m@v1"], "arm": [0, 0], "probability": [1.0, 1.0],
+...     "latency_us": [300, 400], "fallback": [False, False], "shadow": [False, False],
+...     "error": [None, None],
+...     "outputs": [{"predictions": [1, 0]}, {"predictions": [1]}]})
+>>> told = pl.DataFrame({"prediction_id": ["a", "b", "b"], "time_us": [5, 6, 9],
+...     "reward": [None, None, None], "label": ["1", "0", "1"], "row": [0, None, None]})
+>>> found = join_feedback(answers, told)
+>>> found.rows.select("prediction_id", "row", "predicted", "label").rows()
+[('a', 0, 1, 1), ('a', 1, 0, None), ('b', 0, 1, 1)]
+>>> found.feedback, found.duplicates
+(3, 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopml.workspace import Workspace
+
+_KEYS = ["answers", "row"]
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Predicted rows and their labels (see the module's text)."""
+
+    rows: pl.DataFrame
+    feedback: int  # feedback records read
+    duplicates: int  # records replaced by a later one on the same prediction and row
+    unmatched: tuple[str, ...] = ()  # feedback ids with no prediction in the log
+
+
+def labelled(
+    deployment: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    workspace: Workspace | None = None,
+) -> Labelled:
+    """The predictions of ``deployment`` made in ``[since, until)`` joined with every
+    feedback on them (feedback may come after ``until``)."""
+    from loopml._context import workspace_in_use
+    from loopml._time import to_us
+    from loopml.serve import feedback_records, predictions
+
+    ws = workspace_in_use(workspace)
+    answers = predictions(deployment, since=since, until=until, workspace=ws)
+    told = feedback_records(deployment, since=since, workspace=ws)
+    found = join_feedback(answers, told)
+    since_us = None if since is None else to_us(since)
+    until_us = None if until is None else to_us(until)
+    return Labelled(
+        found.rows,
+        found.feedback,
+        found.duplicates,
+        _unmatched(answers, told, since_us, until_us),
+    )
+
+
+def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
+    """``answers`` (a frame of :func:`loopml.serve.predictions`) row by row, with the
+    last label and reward of ``told`` (of :func:`loopml.serve.feedback_records`)."""
+    import polars as pl
+
+    rows = _rows(answers)
+    last = told.sort("time_us", maintain_order=True).unique(
+        ["prediction_id", "row"], keep="last", maintain_order=True
+    )
+    label = _label(last["label"], rows.schema["predicted"])
+    last = last.select(
+        pl.col("prediction_id").alias("answers"),
+        "row",
+        label.alias("label"),
+        "reward",
+        pl.col("time_us").alias("labelled_us"),
+    )
+    whole = last.filter(pl.col("row").is_null()).drop("row")
+    one = last.filter(pl.col("row").is_not_null())
+    joined = rows.join(whole, on="answers", how="left").join(
+        one, on=_KEYS, how="left", suffix="_row"
+    )
+    joined = joined.with_columns(
+        pl.coalesce(name + "_row", name).alias(name) for name in ("label", "reward", "labelled_us")
+    ).drop([name + "_row" for name in ("label", "reward", "labelled_us")])
+    return Labelled(joined, told.height, told.height - last.height)
+
+
+def _rows(answers: pl.DataFrame) -> pl.DataFrame:
+    """One row per predicted row: its prediction, and its confidence when the answer
+    held probabilities."""
+    import polars as pl
+
+    outputs = answers.schema["outputs"]
+    fields = {f.name for f in outputs.fields} if isinstance(outputs, pl.Struct) else set()
+    predicted = (
+        pl.col("outputs").struct.field("predictions")
+        if "predictions" in fields
+        else pl.lit(None, pl.List(pl.Null))
+    )
+    chosen = [
+        "prediction_id",
+        pl.when(pl.col("shadow"))
+        .then(pl.col("request_id"))
+        .otherwise(pl.col("prediction_id"))
+        .alias("answers"),
+        "time_us",
+        "ref",
+        "arm",
+        "probability",
+        "latency_us",
+        "fallback",
+        "shadow",
+        "error",
+        predicted.alias("predicted"),
+    ]
+    exploded = ["predicted"]
+    if "probabilities" in fields:
+        chosen.append(pl.col("outputs").struct.field("probabilities").alias("confidence"))
+        exploded.append("confidence")
+    rows = answers.select(chosen).with_columns(
+        pl.int_ranges(pl.col("predicted").list.len().fill_null(1)).alias("row")
+    )
+    rows = rows.with_columns(
+        pl.when(pl.col("predicted").is_null())
+        .then(pl.lit([None]))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in exploded
+    )
+    rows = rows.explode([*exploded, "row"])
+    if "confidence" in exploded:
+        rows = rows.with_columns(pl.col("confidence").list.max())
+    return rows.with_columns(pl.col("row").cast(pl.Int64))
+
+
+def _label(text: pl.Series, predicted: pl.DataType) -> pl.Series:
+    """Labels (JSON text) as the predictions' type, so the two compare."""
+    import polars as pl
+
+    if predicted.is_numeric() or predicted == pl.Boolean:
+        return text.cast(predicted, strict=False)
+    return text.str.json_decode(pl.String)
+
+
+def _unmatched(
+    answers: pl.DataFrame, told: pl.DataFrame, since_us: int | None, until_us: int | None
+) -> tuple[str, ...]:
+    import polars as pl
+
+    from loopml._ids import made_us
+
+    known = set(answers["prediction_id"].to_list())
+    missing = told.filter(~pl.col("prediction_id").is_in(list(known)))["prediction_id"]
+    found = []
+    for prediction_id in missing.unique(maintain_order=True).to_list():
+        made = made_us(prediction_id)
+        inside = made is None or (
+            (since_us is None or made >= since_us) and (until_us is None or made < until_us)
+        )
+        if inside:
+            found.append(prediction_id)
+    return tuple(found)

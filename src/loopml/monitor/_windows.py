@@ -1,0 +1,125 @@
+"""Live metrics: a deployment's predicted rows, in windows of time or of predictions,
+per version that answered.
+
+Each window and version gets its predictions and rows, how many rows are labelled
+(``coverage``), the metric on the labelled rows (accuracy for a classifier, MAE and
+RMSE for a regressor), the same metric for the naive baseline on the same rows (what
+decay is judged against), the mean confidence of a classifier, the latency's p50 and
+p99, and the share of errors, fallbacks and shadow answers.
+
+>>> import polars as pl
+>>> rows = pl.DataFrame({
+...     "prediction_id": ["a", "b", "c", "d"], "row": [0, 0, 0, 0],
+...     "time_us": [0, 1_000_000, 3_600_000_000, 3_601_000_000],
+...     "ref": ["m@v1"] * 4, "latency_us": [300, 500, 400, 400],
+...     "fallback": [False] * 4, "shadow": [False] * 4, "error": [None] * 4,
+...     "predicted": [1, 0, 1, 1], "label": [1, 1, None, 1]})
+>>> found = live_metrics(rows, every="1h", baseline=1)
+>>> found.select("window", "rows", "labelled", "accuracy", "baseline_accuracy").rows()
+[(0, 2, 2, 0.5, 1.0), (1, 2, 1, 1.0, 1.0)]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import polars as pl
+
+TASKS = ("classification", "regression")
+
+
+def live_metrics(
+    rows: pl.DataFrame,
+    *,
+    every: str | int = "1h",
+    task: str = "classification",
+    baseline: Any = None,
+) -> pl.DataFrame:
+    """The metrics of ``rows`` (of :func:`~loopml.monitor.labelled`) per window and
+    version, in window order. ``every`` is a Polars duration (``"1h"``, ``"1d"``,
+    ``"15m"``, ``"1w"``: windows of time from the unix epoch, ``window`` their number and
+    ``window_start_us`` their start) or a number of predictions (windows of that many
+    of the deployment's answers, in time order). ``baseline`` is what the naive
+    baseline predicts for every row (the majority class, or the mean), None for no
+    baseline columns."""
+    import polars as pl
+
+    if task not in TASKS:
+        raise InvalidInput(f"task {task!r} is not one of {', '.join(TASKS)}", field="task")
+    rows = rows.with_columns(_window(rows, every))
+    right = _scored(task, pl.col("predicted"), pl.col("label"))
+    metrics = [
+        pl.col("prediction_id").n_unique().alias("predictions"),
+        pl.len().alias("rows"),
+        pl.col("label").is_not_null().sum().alias("labelled"),
+        pl.col("window_start_us").min().alias("window_start_us"),
+        *right,
+    ]
+    if baseline is not None:
+        metrics += [
+            e.alias("baseline_" + (e.meta.output_name() or ""))
+            for e in _scored(task, pl.lit(baseline), pl.col("label"))
+        ]
+    if "confidence" in rows.columns:
+        metrics.append(pl.col("confidence").mean().alias("mean_confidence"))
+    answers = rows.filter(pl.col("row") == 0)  # one per prediction: its latency, error, fallback
+    per_answer = answers.group_by("window", "ref").agg(
+        (pl.col("latency_us").quantile(0.5) / 1000).alias("latency_p50_ms"),
+        (pl.col("latency_us").quantile(0.99) / 1000).alias("latency_p99_ms"),
+        pl.col("error").is_not_null().mean().alias("error_rate"),
+        pl.col("fallback").mean().alias("fallback_rate"),
+        pl.col("shadow").any().alias("shadow"),
+    )
+    found = rows.group_by("window", "ref").agg(metrics)
+    found = found.with_columns((pl.col("labelled") / pl.col("rows")).alias("coverage"))
+    return found.join(per_answer, on=["window", "ref"], how="left").sort("window", "ref")
+
+
+def _window(rows: pl.DataFrame, every: str | int) -> list[pl.Expr]:
+    import polars as pl
+
+    if isinstance(every, bool) or not isinstance(every, str | int):
+        raise InvalidInput(
+            f"every {every!r} must be a duration such as '1h' or '1d', or a number of predictions",
+            field="every",
+        )
+    if isinstance(every, int):
+        if every < 1:
+            raise InvalidInput(f"every {every} must be at least 1 prediction", field="every")
+        order = rows.select("prediction_id", "time_us").unique("prediction_id").sort("time_us")
+        number = dict(zip(order["prediction_id"].to_list(), range(order.height), strict=True))
+        window = pl.col("prediction_id").replace_strict(number, return_dtype=pl.Int64) // every
+        return [window.alias("window"), pl.col("time_us").alias("window_start_us")]
+    micros = _micros(every)
+    window = pl.col("time_us") // micros
+    return [window.alias("window"), (window * micros).alias("window_start_us")]
+
+
+_UNITS = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
+_UNITS["w"] = 7 * _UNITS["d"]
+
+
+def _micros(every: str) -> int:
+    """The microseconds of a duration such as ``15m``, ``1h`` or ``7d``."""
+    number, unit = every[:-1], every[-1:]
+    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
+        raise InvalidInput(
+            f"every {every!r} is not a duration: give a whole number and a unit (s, m, h, "
+            "d or w), such as '15m', '1h' or '1d'",
+            field="every",
+        )
+    return int(number) * _UNITS[unit]
+
+
+def _scored(task: str, predicted: pl.Expr, label: pl.Expr) -> list[pl.Expr]:
+    """The metric of ``predicted`` against ``label`` over the labelled rows."""
+    import polars as pl
+
+    labelled = label.is_not_null()
+    if task == "classification":
+        return [(predicted == label).filter(labelled).mean().alias("accuracy")]
+    error = (predicted.cast(pl.Float64) - label.cast(pl.Float64)).filter(labelled)
+    return [error.abs().mean().alias("mae"), error.pow(2).mean().sqrt().alias("rmse")]

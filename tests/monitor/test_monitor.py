@@ -1,0 +1,151 @@
+"""Predictions joined with their feedback, and live metrics, on real logs in a real
+workspace: known answers planted per window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import loopml
+from loopml._ids import new_id
+from loopml.errors import InvalidInput
+from loopml.monitor import labelled, live_metrics
+from loopml.serve import FeedbackLog, FeedbackRecord, PredictionLog, PredictionRecord
+
+HOUR_US = 3_600_000_000
+T0 = 1_767_225_600_000_000  # 2026-01-01 00:00 UTC
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
+    with loopml.init(tmp_path) as workspace:
+        yield workspace
+
+
+def answer(pid: str, time_us: int, predicted: list[int], **fields) -> PredictionRecord:
+    values = {
+        "prediction_id": pid,
+        "request_id": None,
+        "time_us": time_us,
+        "deployment": "churn",
+        "ref": "churn@v1",
+        "arm": 0,
+        "probability": 1.0,
+        "inputs": {"x": np.arange(len(predicted), dtype=float)},
+        "outputs": {
+            "predictions": np.array(predicted),
+            "probabilities": np.array([[0.2, 0.8] if p else [0.7, 0.3] for p in predicted]),
+        },
+        "latency_us": 500,
+        "key": None,
+    }
+    return PredictionRecord(**{**values, **fields})
+
+
+def told(pid: str, label, time_us: int, row: int | None = None) -> FeedbackRecord:
+    return FeedbackRecord(pid, time_us, None, label, row, "churn")
+
+
+def test_accuracy_per_hour_is_the_planted_one(ws: loopml.Workspace) -> None:
+    rng = np.random.default_rng(0)
+    planted = [0.9, 0.6, 0.75]  # the share of right predictions in each hour
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    for hour, rate in enumerate(planted):
+        for n in range(200):
+            pid = new_id()
+            predicted = int(rng.integers(2))
+            predictions.append(answer(pid, T0 + hour * HOUR_US + n * 1000, [predicted]))
+            if n % 4:  # three in four labelled
+                right = n % 200 < rate * 200
+                label = predicted if right else 1 - predicted
+                feedback.append(told(pid, label, T0 + 5 * HOUR_US + n))
+    feedback.flush()  # the labels are written before their predictions: the join waits for both
+    predictions.flush()
+    found = labelled("churn", workspace=ws)
+    assert (found.feedback, found.duplicates, found.unmatched) == (450, 0, ())
+    metrics = live_metrics(found.rows, every="1h", baseline=1)
+    assert metrics["rows"].to_list() == [200, 200, 200]
+    assert metrics["labelled"].to_list() == [150, 150, 150]
+    assert metrics["coverage"].to_list() == [0.75, 0.75, 0.75]
+    expected = []
+    for rate in planted:  # the labelled rows are those with n % 4 != 0
+        labelled_n = [n for n in range(200) if n % 4]
+        expected.append(sum(n < rate * 200 for n in labelled_n) / len(labelled_n))
+    assert metrics["accuracy"].to_list() == pytest.approx(expected)
+    assert metrics["window_start_us"].to_list() == [T0 + h * HOUR_US for h in range(3)]
+    assert metrics["latency_p50_ms"].to_list() == [0.5, 0.5, 0.5]
+    by_hundred = live_metrics(found.rows, every=100)
+    assert by_hundred["predictions"].to_list() == [100] * 6
+
+
+def test_the_last_feedback_wins_rows_apart_and_shadows_labelled_by_their_primary(
+    ws: loopml.Workspace,
+) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    many, shadowed = new_id(), new_id()
+    predictions.append(answer(many, T0, [1, 0, 1]))
+    predictions.append(answer(shadowed, T0 + 1, [1]))
+    predictions.append(
+        answer(new_id(), T0 + 2, [0], ref="churn@v2", arm=None, probability=None,
+               shadow=True, request_id=shadowed)
+    )  # fmt: skip
+    feedback.append(told(many, 0, T0 + 10))  # every row: 0 ...
+    feedback.append(told(many, 1, T0 + 11))  # ... then 1: the later wins
+    feedback.append(told(many, 0, T0 + 12, row=1))  # row 1 on its own: 0
+    feedback.append(told(shadowed, 1, T0 + 13))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    assert found.duplicates == 1
+    rows = found.rows.sort("time_us", "row")
+    assert rows.select("ref", "row", "predicted", "label").rows() == [
+        ("churn@v1", 0, 1, 1),
+        ("churn@v1", 1, 0, 0),
+        ("churn@v1", 2, 1, 1),
+        ("churn@v1", 0, 1, 1),
+        ("churn@v2", 0, 0, 1),  # the shadow, judged on its primary's label
+    ]
+    assert rows["confidence"].to_list() == [0.8, 0.7, 0.8, 0.8, 0.7]
+    metrics = live_metrics(found.rows, every="1d")
+    assert metrics.select("ref", "accuracy", "shadow").rows() == [
+        ("churn@v1", 1.0, False),
+        ("churn@v2", 0.0, True),
+    ]
+
+
+def test_feedback_on_a_prediction_the_log_never_held_is_reported(ws: loopml.Workspace) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    known, lost = new_id(), new_id()
+    predictions.append(answer(known, T0, [1]))
+    feedback.append(told(known, 1, T0 + 5))
+    feedback.append(told(lost, 0, T0 + 6))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    assert found.unmatched == (lost,)
+    assert found.rows["label"].to_list() == [1]
+
+
+def test_regression_metrics_and_bad_settings(ws: loopml.Workspace) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    for n, (predicted, label) in enumerate([(1.0, 2.0), (3.0, 3.0), (5.0, 1.0)]):
+        pid = new_id()
+        record = answer(pid, T0 + n, [0], outputs={"predictions": np.array([predicted])})
+        predictions.append(record)
+        feedback.append(told(pid, label, T0 + 10 + n))
+    predictions.flush()
+    feedback.flush()
+    rows = labelled("churn", workspace=ws).rows
+    found = live_metrics(rows, every="1h", task="regression", baseline=2.0)
+    assert found["mae"].item() == pytest.approx((1 + 0 + 4) / 3)
+    assert found["rmse"].item() == pytest.approx(np.sqrt((1 + 0 + 16) / 3))
+    assert found["baseline_mae"].item() == pytest.approx((0 + 1 + 1) / 3)
+    for every in ("1x", "0h", "h", 0, True, 1.5):
+        with pytest.raises(InvalidInput) as error:
+            live_metrics(rows, every=every)
+        assert error.value.field == "every"
+    with pytest.raises(InvalidInput, match="task"):
+        live_metrics(rows, task="ranking")
