@@ -635,3 +635,15 @@ def test_a_segment_of_the_first_format_reads_as_the_typed_ones(ws: loopml.Worksp
         {"age": [41, 42], "plan": ["a", "b"]},
         {"predictions": [1, 0]},
     )
+
+
+def test_predictions_reads_only_the_columns_asked(ws: loopml.Workspace) -> None:
+    log = PredictionLog(ws)
+    log.append(record(1))
+    log.flush()
+    frame = predictions("churn", columns=["prediction_id", "outputs"], workspace=ws)
+    assert sorted(frame.columns) == ["outputs", "prediction_id", "time_us"]  # time, to order by
+    for wrong in (["input"], "outputs"):
+        with pytest.raises(InvalidInput) as error:
+            predictions("churn", columns=wrong, workspace=ws)
+        assert error.value.field == "columns"

@@ -66,7 +66,9 @@ def labelled(
     from loopml.serve import feedback_records, predictions
 
     ws = workspace_in_use(workspace)
-    answers = predictions(deployment, since=since, until=until, workspace=ws)
+    wanted = ["prediction_id", "request_id", "ref", "arm", "probability", "latency_us"]
+    wanted += ["fallback", "shadow", "error", "outputs"]  # not the inputs: most of the bytes
+    answers = predictions(deployment, since=since, until=until, columns=wanted, workspace=ws)
     told = feedback_records(deployment, since=since, workspace=ws)
     found = join_feedback(answers, told)
     since_us = None if since is None else to_us(since)
@@ -171,8 +173,9 @@ def _unmatched(
 
     from loopml._ids import made_us
 
-    known = set(answers["prediction_id"].to_list())
-    missing = told.filter(~pl.col("prediction_id").is_in(list(known)))["prediction_id"]
+    missing = told.join(answers.select("prediction_id"), on="prediction_id", how="anti")[
+        "prediction_id"
+    ]
     found = []
     for prediction_id in missing.unique(maintain_order=True).to_list():
         made = made_us(prediction_id)

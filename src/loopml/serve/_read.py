@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import made_us
@@ -57,6 +58,7 @@ def predictions(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    columns: Sequence[str] | None = None,
     workspace: Workspace | None = None,
 ) -> pl.DataFrame:
     """The predictions of ``deployment`` (of every deployment when None) timed from
@@ -65,9 +67,10 @@ def predictions(
     ``outputs`` are struct columns with a list of the request's values per name
     (``pl.col("inputs").struct.unnest()`` gives one column per input, and ``explode``
     one row per row of a request).
-    A naive datetime is taken as UTC. Records still in a server's buffer are not there
-    yet (see :class:`~loopml.serve.PredictionLog`)."""
-    return _read(PREDICTIONS, deployment, since, until, workspace)
+    A naive datetime is taken as UTC. ``columns`` names the columns to read (every one
+    by default; leaving ``inputs`` out reads a small part of the bytes). Records still
+    in a server's buffer are not there yet (see :class:`~loopml.serve.PredictionLog`)."""
+    return _read(PREDICTIONS, deployment, since, until, workspace, columns)
 
 
 def feedback_records(
@@ -151,6 +154,7 @@ def _read(
     since: datetime | None,
     until: datetime | None,
     workspace: Workspace | None,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     import polars as pl
 
@@ -168,10 +172,19 @@ def _read(
             f"since ({since}) is after until ({until}): swap them",
             field="since",
         )
+    if columns is not None:
+        known = [*layout.schema.names, *layout.nested]
+        unknown = [c for c in columns if c not in known]
+        if unknown or isinstance(columns, str):
+            raise InvalidInput(
+                f"columns {columns!r}: {unknown or columns!r} not among {', '.join(known)}",
+                field="columns",
+            )
+        columns = list(dict.fromkeys(["time_us", *columns]))
     ws = workspace_in_use(workspace)
     frames = []
     for segment in find_segments(ws, layout, deployment, since_us, until_us):
-        frame = read_segment(ws, segment)
+        frame = read_segment(ws, segment, columns=columns)
         if since_us is not None:
             frame = frame.filter(pl.col("time_us") >= since_us)
         if until_us is not None:

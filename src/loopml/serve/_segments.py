@@ -228,7 +228,12 @@ def find_segments(
 
 
 def read_segment(
-    ws: Workspace, artifact: Artifact, filters: Any = None, *, typed: bool = True
+    ws: Workspace,
+    artifact: Artifact,
+    filters: Any = None,
+    *,
+    typed: bool = True,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """A segment's rows (those ``filters`` keeps: PyArrow's filter form), its bytes
     checked against their digest first: a damaged segment raises DigestMismatch (a
@@ -237,7 +242,7 @@ def read_segment(
 
     what = f"{artifact.kind} segment {artifact.ref}"
     data = ws.artifacts.read_bytes(artifact.digest, what=what)
-    table = pq.read_table(pa.BufferReader(data), filters=filters)
+    table = pq.read_table(pa.BufferReader(data), filters=filters, columns=columns)
     frame = cast("pl.DataFrame", pl.from_arrow(table))
     return _typed(frame, layout_of(artifact)) if typed else frame
 
@@ -276,5 +281,5 @@ def concat(frames: Iterable[pl.DataFrame], layout: Layout) -> pl.DataFrame:
 
     frames = list(frames)
     if not frames:
-        return empty_frame(layout)
+        return empty_frame(layout)  # every column, whatever was asked
     return pl.concat(frames, how="diagonal_relaxed").sort("time_us", maintain_order=True)
