@@ -169,7 +169,6 @@ def _label(text: pl.Series, predicted: pl.DataType) -> pl.Series:
 def _unmatched(
     answers: pl.DataFrame, told: pl.DataFrame, since_us: int | None, until_us: int | None
 ) -> tuple[str, ...]:
-    import polars as pl
 
     from loopml._ids import made_us
 

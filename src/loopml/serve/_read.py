@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import made_us
