@@ -16,6 +16,7 @@ from loopml.cli import (
     deployments,
     export,
     models,
+    monitor,
     pipeline,
     predict,
     runs,
@@ -93,6 +94,7 @@ runs.register(app)
 models.register(app)
 deployments.register(app)
 predict.register(app)
+monitor.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

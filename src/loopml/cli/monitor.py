@@ -1,0 +1,175 @@
+"""`loopml monitor NAME`: a deployment's live metrics, per window and version (see
+:mod:`loopml.monitor`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+
+from loopml.cli._options import JSON
+from loopml.cli._output import Column, print_json, print_table
+from loopml.errors import InvalidInput
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
+
+
+def monitor(
+    name: str = typer.Argument(..., metavar="DEPLOYMENT", help="The deployment to look at."),
+    every: str = typer.Option(
+        "1h",
+        "--every",
+        metavar="DURATION|N",
+        help="Window: a duration (15m, 1h, 1d, 1w) or a number of predictions.",
+    ),
+    since: str = typer.Option(
+        "1d",
+        "--since",
+        metavar="WHEN",
+        help="From when: a duration back from now (1h, 7d) or an ISO date and time (UTC).",
+    ),
+    until: str = typer.Option(
+        None, "--until", metavar="WHEN", help="Until when (default: now); as --since."
+    ),
+    task: str = typer.Option(
+        None,
+        "--task",
+        metavar="classification|regression",
+        help="How to score the labels (default: regression when the predictions are "
+        "floating-point numbers, else classification).",
+    ),
+    baseline: str = typer.Option(
+        None,
+        "--baseline",
+        metavar="VALUE",
+        help="What the naive baseline predicts for every row (the majority class, or "
+        "the mean), scored on the same rows.",
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Print a deployment's live metrics per window and per version that answered:
+    predictions, labelled rows (from feedback) and their share, accuracy (or MAE and
+    RMSE), the baseline's on the same rows when --baseline is given, mean confidence,
+    latency p50 and p99, and the share of errors and fallbacks.
+
+    \b
+    Example:
+      loopml monitor churn --every 1h --since 1d
+      loopml monitor churn --every 1000 --since 2026-12-01 --baseline 0
+    """
+    import polars as pl
+
+    from loopml.monitor import labelled, live_metrics
+    from loopml.workspace import workspace
+
+    now = datetime.now(UTC)
+    start = _moment("--since", since, now)
+    end = None if until is None else _moment("--until", until, now)
+    window: str | int = int(every) if every.isdigit() else every
+    with workspace() as ws:
+        found = labelled(name, since=start, until=end, workspace=ws)
+    rows = found.rows
+    if task is None:
+        task = (
+            "regression"
+            if rows.schema["predicted"] in (pl.Float32, pl.Float64)
+            else ("classification")
+        )
+    given = None if baseline is None else _typed(baseline, rows.schema["predicted"])
+    metrics = live_metrics(rows, every=window, task=task, baseline=given)
+    if as_json:
+        print_json(
+            {
+                "deployment": name,
+                "since": start.isoformat(),
+                "until": None if end is None else end.isoformat(),
+                "every": window,
+                "task": task,
+                "feedback": found.feedback,
+                "duplicates": found.duplicates,
+                "unmatched": list(found.unmatched),
+                "windows": metrics.to_dicts(),
+            }
+        )
+        return
+    _print(metrics, task, name)
+    if found.unmatched:
+        typer.echo(
+            f"{len(found.unmatched)} feedback record(s) name predictions the log does not "
+            f"hold (first: {found.unmatched[0]})"
+        )
+
+
+def _print(metrics: Any, task: str, name: str) -> None:
+    scores = ["accuracy"] if task == "classification" else ["mae", "rmse"]
+    shown = [s for s in [*scores, *("baseline_" + s for s in scores)] if s in metrics.columns]
+    columns = [
+        Column("window (UTC)", keep=True),
+        Column("version", keep=True),
+        Column("predictions", justify="right"),
+        Column("labelled", justify="right"),
+        *(Column(s.replace("_", " "), justify="right") for s in shown),
+        Column("confidence", justify="right", drop=3),
+        Column("p50 ms", justify="right", drop=2),
+        Column("p99 ms", justify="right", drop=2),
+        Column("errors", justify="right", drop=1),
+        Column("fallbacks", justify="right", drop=1),
+    ]
+    rows = []
+    for each in metrics.to_dicts():
+        start = datetime.fromtimestamp(each["window_start_us"] / 1e6, UTC)
+        rows.append(
+            [
+                start.strftime("%Y-%m-%d %H:%M"),
+                each["ref"] + (" (shadow)" if each["shadow"] else ""),
+                f"{each['predictions']:,}",
+                f"{each['labelled']:,} ({each['coverage']:.0%})",
+                *(_number(each[s]) for s in shown),
+                _number(each.get("mean_confidence")),
+                _number(each["latency_p50_ms"]),
+                _number(each["latency_p99_ms"]),
+                f"{each['error_rate']:.1%}",
+                f"{each['fallback_rate']:.1%}",
+            ]
+        )
+    if not rows:
+        typer.echo(f"no predictions of deployment {name!r} in that time")
+        return
+    print_table(columns, rows)
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _moment(option: str, text: str, now: datetime) -> datetime:
+    """A duration back from ``now`` (``7d``) or an ISO date and time (UTC if naive)."""
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = text[:-1], text[-1:]
+    if unit in units and number.isdigit():
+        return now - timedelta(**{units[unit]: int(number)})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {text!r} is neither a duration back from now (30m, 1h, 7d, 2w) nor "
+            "an ISO date and time (2026-12-01 or 2026-12-01T08:00)",
+            field=option,
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _typed(text: str, predicted: Any) -> Any:
+    """The --baseline value as the predictions' type."""
+    if predicted.is_numeric():
+        try:
+            return float(text) if predicted.is_float() else int(text)
+        except ValueError:
+            raise InvalidInput(
+                f"--baseline {text!r} is not a number, and the predictions are numbers",
+                field="--baseline",
+            ) from None
+    return text
