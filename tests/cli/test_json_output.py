@@ -150,6 +150,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("deployments", "history"): ["sugar-api"],
         ("deployments", "delete"): ["sugar-api", "--reason", "done"],
         ("predict",): ["sugar@v2", "sugar@v1", "--out", "sugar-scored"],
+        ("monitor",): ["sugar-api", "--since", "1h"],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
         ("schedule", "list"): [],
         ("schedule", "run-due"): ["--dry-run"],
