@@ -54,6 +54,9 @@ NOT_RUN = {
     ("docs/models.md", "InvalidInput: builtins.dict cannot be saved"): "an error message",
     ("docs/models.md", "ModelVersionWarning: model churn@v3 was saved"): "a warning",
     ("docs/models.md", "InvalidInput: input does not match"): "an error message",
+    ("docs/monitoring.md", "$ loopml monitor churn --every 1h --since 6h --baseline 1"): (
+        "its output, with the hours of the day it was run"
+    ),
 }
 
 

@@ -22,8 +22,8 @@ def monitor(
     every: str = typer.Option(
         "1h",
         "--every",
-        metavar="DURATION|N",
-        help="Window: a duration (15m, 1h, 1d, 1w) or a number of predictions.",
+        metavar="WINDOW",
+        help="Window: a duration (15m, 1h, 1d, 1w) or a number of predictions (1000).",
     ),
     since: str = typer.Option(
         "1d",
