@@ -129,6 +129,22 @@ def test_feedback_on_a_prediction_the_log_never_held_is_reported(ws: loopml.Work
     assert found.rows["label"].to_list() == [1]
 
 
+def test_labels_are_read_as_the_predictions_type_and_the_unreadable_counted(
+    ws: loopml.Workspace,
+) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    given = [1, 2.0, "yes", 2.5, True]  # 2.0 is class 2; text, 2.5 and true are no class
+    ids = [new_id() for _ in given]
+    for n, (pid, label) in enumerate(zip(ids, given, strict=True)):
+        predictions.append(answer(pid, T0 + n, [1]))
+        feedback.append(told(pid, label, T0 + 10 + n))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    assert found.rows.sort("time_us")["label"].to_list() == [1, 2, None, None, None]
+    assert found.unreadable == 3
+
+
 def test_regression_metrics_and_bad_settings(ws: loopml.Workspace) -> None:
     predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
     for n, (predicted, label) in enumerate([(1.0, 2.0), (3.0, 3.0), (5.0, 1.0)]):

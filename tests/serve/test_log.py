@@ -647,3 +647,29 @@ def test_predictions_reads_only_the_columns_asked(ws: loopml.Workspace) -> None:
         with pytest.raises(InvalidInput) as error:
             predictions("churn", columns=wrong, workspace=ws)
         assert error.value.field == "columns"
+
+
+def test_a_table_that_cannot_be_made_is_counted_and_the_log_goes_on(
+    ws: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopml.serve import _log
+
+    made = _log.records_table
+
+    def broken_for_fraud(records, layout):  # a bug that hits one deployment's records
+        if records[0].deployment == "fraud":
+            raise RuntimeError("a bug")
+        return made(records, layout)
+
+    monkeypatch.setattr(_log, "records_table", broken_for_fraud)
+    log = PredictionLog(ws, flush_seconds=0.05)
+    log.start()
+    log.append(record(1, deployment="fraud"))
+    log.append(record(2))
+    deadline = time.monotonic() + 10
+    while log.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    log.append(record(3))
+    log.close()
+    assert (log.written, log.refused, log.buffered) == (2, 1, 0)
+    assert predictions("churn", workspace=ws)["prediction_id"].to_list() == ["p000002", "p000003"]

@@ -91,11 +91,17 @@ def monitor(
                 "feedback": found.feedback,
                 "duplicates": found.duplicates,
                 "unmatched": list(found.unmatched),
+                "unreadable": found.unreadable,
                 "windows": metrics.to_dicts(),
             }
         )
         return
     _print(metrics, task, name)
+    if found.unreadable:
+        typer.echo(
+            f"{found.unreadable} label(s) could not be read as the predictions' type "
+            "and were left out"
+        )
     if found.unmatched:
         typer.echo(
             f"{len(found.unmatched)} feedback record(s) name predictions the log does not "

@@ -10,7 +10,9 @@ which things arrived does not matter:
 - a shadow's answer is labelled by the feedback on the prediction it shadowed (its
   ``request_id``), so a shadow is judged on the same rows as the version it follows;
 - feedback whose prediction is not in the log, though its id says it was made in the
-  window read, is reported in ``unmatched``, never silently dropped.
+  window read, is reported in ``unmatched``, never silently dropped;
+- a label that cannot be read as the predictions' type (``"yes"`` for a model that
+  predicts numbers) is counted in ``unreadable`` and left out.
 
 >>> import polars as pl
 >>> answers = pl.DataFrame({
@@ -50,6 +52,7 @@ class Labelled:
     feedback: int  # feedback records read
     duplicates: int  # records replaced by a later one on the same prediction and row
     unmatched: tuple[str, ...] = ()  # feedback ids with no prediction in the log
+    unreadable: int = 0  # labels that are not of the predictions' type
 
 
 def labelled(
@@ -78,6 +81,7 @@ def labelled(
         found.feedback,
         found.duplicates,
         _unmatched(answers, told, since_us, until_us),
+        found.unreadable,
     )
 
 
@@ -91,6 +95,7 @@ def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
         ["prediction_id", "row"], keep="last", maintain_order=True
     )
     label = _label(last["label"], rows.schema["predicted"])
+    unreadable = int((last["label"].is_not_null() & label.is_null()).sum())
     last = last.select(
         pl.col("prediction_id").alias("answers"),
         "row",
@@ -106,7 +111,7 @@ def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
     joined = joined.with_columns(
         pl.coalesce(name + "_row", name).alias(name) for name in ("label", "reward", "labelled_us")
     ).drop([name + "_row" for name in ("label", "reward", "labelled_us")])
-    return Labelled(joined, told.height, told.height - last.height)
+    return Labelled(joined, told.height, told.height - last.height, (), unreadable)
 
 
 def _rows(answers: pl.DataFrame) -> pl.DataFrame:
@@ -161,9 +166,16 @@ def _label(text: pl.Series, predicted: pl.DataType) -> pl.Series:
     """Labels (JSON text) as the predictions' type, so the two compare."""
     import polars as pl
 
+    if predicted.is_integer():  # 2 and 2.0 are the same label; 2.5 is none of a class's
+        number = text.cast(pl.Float64, strict=False)
+        whole = pl.when(number == number.floor()).then(number)
+        return pl.select(whole.cast(predicted, strict=False)).to_series()
     if predicted.is_numeric() or predicted == pl.Boolean:
         return text.cast(predicted, strict=False)
-    return text.str.json_decode(pl.String)
+    strings = text.str.starts_with('"')  # a label of text; anything else read as its text
+    return pl.select(
+        pl.when(strings).then(text.str.json_decode(pl.String)).otherwise(text)
+    ).to_series()
 
 
 def _unmatched(

@@ -10,11 +10,11 @@ dropped and counted in :attr:`~PredictionLog.dropped` instead. The flusher threa
 deployment (see :mod:`loopml.serve._segments`). Between writes it turns the records
 appended since into Arrow tables every ``ENCODE_SECONDS``: the costliest part of a
 write, done a little at a time, so a write is a short pause of the server rather than
-a long one (on a busy core a long one shows in the latency of every request behind it). A write that
-fails keeps its segment, to be written again as it was; :attr:`~PredictionLog.error`
-says why. Fields are not checked on the request path: a record whose field does not
-fit its column (an ``arm`` given as text) is left out when it is written, alone, and
-counted in :attr:`~PredictionLog.refused`.
+a long one (on a busy core a long one shows in the latency of every request behind
+it). A write that fails keeps its segment, to be written again as it was;
+:attr:`~PredictionLog.error` says why. Fields are not checked on the request path: a
+record whose field does not fit its column (an ``arm`` given as text) is left out when
+it is written, alone, and counted in :attr:`~PredictionLog.refused`.
 
 What survives what:
 
@@ -258,7 +258,11 @@ class _SegmentLog(Generic[R]):
         for record in records:
             by_name.setdefault(record.deployment or NO_DEPLOYMENT, []).append(record)
         for name, group in by_name.items():
-            table, refused = records_table(group, self.layout)
+            try:
+                table, refused = records_table(group, self.layout)
+            except Exception:  # a bug, not the records: counted and said, the log goes on
+                _logger.exception("%s log of %r: could not make a table", self.layout.kind, name)
+                table, refused = None, group
             if refused:
                 self._refuse(name, refused)
             if table is not None:
@@ -286,7 +290,7 @@ class _SegmentLog(Generic[R]):
             due = started + self.flush_seconds
             while (left := due - time.monotonic()) > 0 and not self._wake.is_set():
                 self._wake.wait(min(left, ENCODE_SECONDS))
-                self._encode()
+                self._encode()  # never raises: what cannot be a table is refused
             self._wake.clear()
             if self._stop.is_set():
                 return
