@@ -56,6 +56,7 @@ def test_records_not_alike_take_the_general_way_and_read_back_as_given():
         [{"a": np.array([1.0])}, {"b": np.array([2.0])}],  # other names
         [{"a": np.array([1.0])}, None, {"a": np.array([2.0])}],  # a record without inputs
         [{"a": [1, 2]}, {"a": [3]}],  # lists, not arrays
+        [{"a": np.array([], dtype=float)}] * 2,  # requests of no rows
         [{"n": np.array([1.5]), "s": np.array(["x"])}] * 2,  # numbers and text side by side
         [{"n": np.array([1.5])}, {"n": np.array([2], dtype=np.int32)}],  # widened
         [{"p": np.array([[0.2, 0.8], [0.6, 0.4]])}, {"p": np.array([[0.5, 0.5]])}],  # 2-D

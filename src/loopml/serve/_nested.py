@@ -68,10 +68,11 @@ def _struct(values: Sequence[Any]) -> pa.StructArray:
 
 def _alike(values: Sequence[Any], names: list[str]) -> list[pa.ListArray] | None:
     """The columns of records that are all alike, or None: every record the same names
-    in the same order, each value a 1-D array of one dtype and of one length (what the
-    server logs for requests of one form). Then a record's values are joined in one
-    call and every column is a slice of one array: a few microseconds a record instead
-    of a step per name and record."""
+    in the same order, each value a 1-D array of one dtype and of one length, at least
+    one row (what the server logs for requests of one form; numbers of a later record
+    that NumPy joins into the first's dtype are widened to it, as the general way widens
+    them). Then a record's values are joined in one call and every column is a slice of
+    one array: a few microseconds a record instead of a step per name and record."""
     head = values[0] if values else None
     if head is None:
         return None
@@ -79,7 +80,7 @@ def _alike(values: Sequence[Any], names: list[str]) -> list[pa.ListArray] | None
     if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in given):
         return None
     rows, dtype = len(given[0]), given[0].dtype
-    if dtype.kind not in _KINDS or any(a.dtype != dtype for a in given):
+    if not rows or dtype.kind not in _KINDS or any(a.dtype != dtype for a in given):
         return None  # one dtype for every name, or the general way types each name
     size = rows * len(names)
     blocks = []
