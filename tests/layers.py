@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "errors",
             "_version",
+            "_formats",
             "_ids",
             "_time",
             "_io",

@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from loopml._formats import check_format
 from loopml.errors import InvalidInput
 from loopml.evaluation._estimate_calibrate import CHOICES, METHODS, ClassMap
 from loopml.evaluation._estimate_metrics import BINARY, MULTICLASS
@@ -74,13 +75,7 @@ def read_json(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(data, Mapping):
         _object(data, "estimator", _KEYS)  # raises: not an object
     found = data.get("format")
-    if found != FORMAT or isinstance(found, bool):
-        newer = isinstance(found, int) and not isinstance(found, bool) and found > FORMAT
-        fix = "upgrade loopml: pip install -U loopml" if newer else f"give {FORMAT}"
-        raise InvalidInput(
-            f"{_WHAT} format {found!r:.40} is not one this loopml reads ({FORMAT}); {fix}",
-            field="format",
-        )
+    check_format(found, FORMAT, _WHAT)
     stored = _object(data, "estimator", _KEYS)
     options = {
         "calibration": _choice(stored["calibration"], "calibration", CHOICES),

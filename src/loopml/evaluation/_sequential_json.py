@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from loopml._formats import check_format
 from loopml.errors import InvalidInput
 from loopml.evaluation._sequential import FORMAT, KINDS, ArmTotals, Verdict
 
@@ -93,13 +94,7 @@ def state_fields(data: Any) -> dict[str, Any]:
             field=(unknown or missing)[0],
         )
     found = data["format"]
-    if found != FORMAT or isinstance(found, bool):
-        newer = isinstance(found, int) and not isinstance(found, bool) and found > FORMAT
-        fix = "upgrade loopml: pip install -U loopml" if newer else f"give format {FORMAT}"
-        raise InvalidInput(
-            f"sequential test format {found!r:.40} is not one this loopml reads ({FORMAT}); {fix}",
-            field="format",
-        )
+    check_format(found, FORMAT, "sequential test")
     fields = checked_design(**{key: data[key] for key in _DESIGN_KEYS})
     kind = fields["kind"]
     fields["champion"] = _totals(data["champion"], "champion", kind)

@@ -16,6 +16,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from loopml._formats import check_format
 from loopml.errors import InvalidInput
 
 _KEYS = (
@@ -49,13 +50,7 @@ def policy_options(stored: Mapping[str, Any]) -> dict[str, Any]:
         )
     _known_keys("policy key", stored, _KEYS, "")
     found = stored.get("format", FORMAT)
-    if found != FORMAT or isinstance(found, bool):
-        newer = isinstance(found, int) and not isinstance(found, bool) and found > FORMAT
-        fix = "upgrade loopml: pip install -U loopml" if newer else f"give {FORMAT}"
-        raise InvalidInput(
-            f"policy format {found!r:.40} is not one this loopml reads ({FORMAT}); {fix}",
-            field="format",
-        )
+    check_format(found, FORMAT, "policy")
     if "arms" not in stored:
         raise InvalidInput(
             "policy has no arms: give 'arms': [{'model': 'churn@champion', 'weight': 1.0}]",
