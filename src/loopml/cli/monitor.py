@@ -152,11 +152,13 @@ def _number(value: Any) -> str:
 
 
 def _moment(option: str, text: str, now: datetime) -> datetime:
-    """A duration back from ``now`` (``7d``) or an ISO date and time (UTC if naive)."""
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    number, unit = text[:-1], text[-1:]
-    if unit in units and number.isdigit():
-        return now - timedelta(**{units[unit]: int(number)})
+    """An interval back from ``now`` (``7d``) or an ISO date and time (UTC if naive)."""
+    from loopml._cadence import parse_every
+
+    try:
+        return now - timedelta(seconds=parse_every(text))
+    except InvalidInput:
+        pass  # not an interval: a date and time, then
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -98,20 +98,14 @@ def _window(rows: pl.DataFrame, every: str | int) -> list[pl.Expr]:
     return [window.alias("window"), (window * micros).alias("window_start_us")]
 
 
-_UNITS = {"s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
-_UNITS["w"] = 7 * _UNITS["d"]
-
-
 def _micros(every: str) -> int:
-    """The microseconds of a duration such as ``15m``, ``1h`` or ``7d``."""
-    number, unit = every[:-1], every[-1:]
-    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
-        raise InvalidInput(
-            f"every {every!r} is not a duration: give a whole number and a unit (s, m, h, "
-            "d or w), such as '15m', '1h' or '1d'",
-            field="every",
-        )
-    return int(number) * _UNITS[unit]
+    """The microseconds of an interval such as ``15m``, ``1h`` or ``1h30m``."""
+    from loopml._cadence import parse_every
+
+    try:
+        return parse_every(every) * 1_000_000
+    except InvalidInput as error:
+        raise InvalidInput(str(error), field="every") from None
 
 
 def _scored(task: str, predicted: pl.Expr, label: pl.Expr) -> list[pl.Expr]:
