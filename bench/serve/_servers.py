@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 VENVS = HERE.parent / ".venvs"
 READY_TIMEOUT_S = 120
-BINARY_HEADER_BYTES = 160  # as setup_models.py pads the JSON part of binary bodies
+# The JSON part of a binary request body is padded to this length (setup_models.py):
+# one Inference-Header-Content-Length for every body of the benchmark.
+BINARY_HEADER_BYTES = 160
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+from _servers import BINARY_HEADER_BYTES
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -48,11 +49,6 @@ def bodies(columns: list[str], rows: np.ndarray) -> dict[str, Any]:
         "split": {"dataframe_split": {"columns": columns, "data": data}},
         "fastapi": {"inputs": data},
     }
-
-
-# The JSON part of a binary request is padded to this length: one
-# Inference-Header-Content-Length for every body of the benchmark.
-BINARY_HEADER_BYTES = 160
 
 
 def binary_body(rows: np.ndarray) -> bytes:
