@@ -137,13 +137,14 @@ def test_a_bounded_batcher_drops_what_does_not_fit_at_once(model):
 
 def test_the_calling_thread_ends_when_the_batcher_is_dropped(model):
     fitted, X = model
-    before = {t.ident for t in threading.enumerate() if t.name == "loopml-predict"}
     batcher = Batcher(_call(fitted, X))
     asyncio.run(_ask(batcher, X.iloc[[0]]))
-    mine = [
-        t for t in threading.enumerate() if t.name == "loopml-predict" and t.ident not in before
-    ]
+    # this batcher's thread: the one reading its queue (other tests' servers in this
+    # process may start calling threads of their own meanwhile)
+    work = batcher._work
+    mine = [t for t in threading.enumerate() if getattr(t, "_args", None) == (work,)]
     assert len(mine) == 1
+    del work
     del batcher
     gc.collect()
     mine[0].join(timeout=5)
