@@ -145,6 +145,22 @@ def test_labels_are_read_as_the_predictions_type_and_the_unreadable_counted(
     assert found.unreadable == 3
 
 
+def test_labels_of_a_model_that_predicts_booleans_are_read_as_booleans(
+    ws: loopml.Workspace,
+) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    given = [True, False, 1, 0, "yes", 2]  # JSON true and false, or 1 and 0; no other
+    ids = [new_id() for _ in given]
+    for n, (pid, label) in enumerate(zip(ids, given, strict=True)):
+        predictions.append(answer(pid, T0 + n, [True]))
+        feedback.append(told(pid, label, T0 + 10 + n))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    assert found.rows.sort("time_us")["label"].to_list() == [True, False, True, False, None, None]
+    assert found.unreadable == 2
+
+
 def test_regression_metrics_and_bad_settings(ws: loopml.Workspace) -> None:
     predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
     for n, (predicted, label) in enumerate([(1.0, 2.0), (3.0, 3.0), (5.0, 1.0)]):

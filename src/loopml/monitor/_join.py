@@ -170,7 +170,20 @@ def _label(text: pl.Series, predicted: pl.DataType) -> pl.Series:
         number = text.cast(pl.Float64, strict=False)
         whole = pl.when(number == number.floor()).then(number)
         return pl.select(whole.cast(predicted, strict=False)).to_series()
-    if predicted.is_numeric() or predicted == pl.Boolean:
+    if predicted == pl.Boolean:  # true and false, or 1 and 0 as numbers
+        number = text.cast(pl.Float64, strict=False)
+        truth = (
+            pl.when(text == "true")
+            .then(True)
+            .when(text == "false")
+            .then(False)
+            .when(number == 1)
+            .then(True)
+            .when(number == 0)
+            .then(False)
+        )
+        return pl.select(truth.alias(text.name)).to_series()
+    if predicted.is_numeric():
         return text.cast(predicted, strict=False)
     strings = text.str.starts_with('"')  # a label of text; anything else read as its text
     return pl.select(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._deploy import deployment as deployment
     from loopml.serve._deploy import deployment_history as deployment_history
     from loopml.serve._deploy import deployments as deployments
+    from loopml.serve._deploy import set_arms as set_arms
     from loopml.serve._deploy import set_weight as set_weight
     from loopml.serve._deploy import undeploy as undeploy
     from loopml.serve._feedback import feedback as feedback
@@ -47,6 +48,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "deployment",
             "deployment_history",
             "deployments",
+            "set_arms",
             "set_weight",
             "undeploy",
         ),

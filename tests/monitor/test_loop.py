@@ -1,0 +1,96 @@
+"""The loop controller on real weather served over HTTP: a decayed champion is found by
+its triggers, retrained on the labelled traffic, gated on the traffic held back, sent out
+as challenger, and promoted when the sequential test on live feedback says it is better;
+every decision recorded before it is acted on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.monitor.looping import LATE_START, pause, send_days, set_up, wait_until_logged, weather
+from tests.monitor.looping import serve as serving
+
+import loopml
+from loopml import registry, serve
+from loopml.monitor import Decay, Loop, Rollout, Triggers, define_loop, loop_decisions, run_loop
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
+    workspace = set_up(tmp_path)
+    yield workspace
+    workspace.close()
+
+
+def rain_loop(**changes: object) -> Loop:
+    spec = Loop(
+        name="rain",
+        deployment="rain",
+        model="rain",
+        pipeline="train.py:rain",
+        data="rainfall",
+        label="rain",
+        window=500,
+        holdout=0.3,
+        triggers=Triggers(decay=Decay(baseline=True, min_labelled=300)),
+        rollout=Rollout(share=0.5, min_lift=0.05),
+    )
+    return Loop.from_dict("rain", {**spec.to_dict(), **changes})
+
+
+def test_a_decayed_champion_is_retrained_tested_live_and_replaced(ws: loopml.Workspace) -> None:
+    define_loop(rain_loop(), workspace=ws)
+    days = weather().slice(LATE_START, 4000)
+    with serving(ws) as running:
+        first = days.head(2500)
+        served = send_days(running, ws, first)
+        assert served == {"rain@v1": 2500}
+        wait_until_logged(ws, 2500, 2500)
+        found = run_loop("rain", workspace=ws)
+        actions = [d.action for d in found.decisions]
+        assert actions == ["retrain", "deploy"], found.note
+        retrain, deployed = found.decisions
+        fired = [t for t in retrain.evidence["triggers"] if t["fired"]]
+        assert [t["rule"] for t in fired] == ["decay.baseline"]
+        assert fired[0]["gain_over_baseline"] < 0  # the 1949 model on the 1990s
+        assert deployed.challenger == "rain@v2"
+        assert deployed.evidence["candidate"] > deployed.evidence["champion"] + 0.1
+        policy = serve.deployment("rain", workspace=ws).policy
+        assert {(arm.model, arm.weight) for arm in policy.arms} == {
+            ("rain@champion", 0.5),
+            ("rain@v2", 0.5),
+        }
+        pause()
+        sent = 0
+        for chunk in range(6):  # looks after every 250 days, at most 1,500
+            served = send_days(running, ws, days.slice(2500 + 250 * chunk, 250))
+            sent += 250
+            wait_until_logged(ws, 2500 + sent, 2500 + sent)
+            found = run_loop("rain", workspace=ws)
+            if found.state == "idle":
+                break
+        assert [d.action for d in found.decisions][-1:] == ["promote"], found.note
+    assert registry.get("rain@champion", workspace=ws).ref == "rain@v2"
+    policy = serve.deployment("rain", workspace=ws).policy
+    assert [(arm.model, arm.weight) for arm in policy.arms] == [("rain@champion", 1.0)]
+    history = [d.action for d in loop_decisions(ws, "rain")]
+    assert history[:2] == ["retrain", "deploy"]
+    assert history[-1] == "promote"
+    assert set(history[2:-1]) <= {"watch"}
+    test = loop_decisions(ws, "rain")[-1].evidence["test"]
+    assert test["verdict"] == "challenger_better"
+    assert test["p_value"] <= 0.05
+
+
+def test_nothing_fires_on_a_champion_that_holds(ws: loopml.Workspace) -> None:
+    define_loop(rain_loop(), workspace=ws)
+    with serving(ws) as running:
+        send_days(running, ws, weather().slice(2555 + 365, 600))  # the years it knows
+        wait_until_logged(ws, 600, 600)
+        found = run_loop("rain", workspace=ws)
+    assert found.state == "idle"
+    assert found.decisions == ()
+    assert "decay.baseline not fired" in found.note
+    assert loop_decisions(ws, "rain") == []
