@@ -46,6 +46,19 @@ def flow(data: str = "sugar@latest", alpha: float = 1.0):
     return train(split(loopml.data.get(data)), alpha=alpha)
 """
 
+LOOPS = """
+[loop.sugar]
+deployment = "sugar-api"
+model = "sugar"
+pipeline = "flow.py:flow"
+data = "sugar"
+label = "target"
+task = "regression"
+
+[loop.sugar.triggers]
+new_labels = 100
+"""
+
 
 def command_paths() -> list[tuple[str, ...]]:
     """Every command of `loopml`, as the words that name it."""
@@ -86,6 +99,7 @@ def project(cli, tmp_path: Path) -> Path:
     table = X.assign(target=y)
     (tmp_path / "flow.py").write_text(textwrap.dedent(FLOW))
     (tmp_path / "notes.txt").write_text("release notes\n")
+    (tmp_path / "loops.toml").write_text(textwrap.dedent(LOOPS))
     (tmp_path / "elsewhere").mkdir()
     table.iloc[:300].to_parquet(tmp_path / "sugar.parquet")
     with loopml.init(tmp_path) as ws, threadpool_limits(1):
@@ -145,6 +159,9 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("models", "promote"): ["sugar@v2", "--reason", "a passing gate"],
         ("models", "rollback"): ["sugar", "--reason", "back to the first"],
         ("deploy",): ["sugar-api", "--model", "sugar@champion", "--canary", "sugar@v2=0.1"],
+        ("loop", "define"): ["loops.toml"],
+        ("loop", "list"): [],
+        ("decisions",): ["sugar", "--all"],
         ("deployments", "list"): [],
         ("deployments", "show"): ["sugar-api"],
         ("deployments", "history"): ["sugar-api"],
@@ -211,6 +228,9 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
         "sugar@v2",
     ]
     assert printed[("deployments", "list")] == [printed[("deployments", "show")]]
+    assert printed[("loop", "define")]["loops"][0]["definition"] == "sugar@v1"
+    assert printed[("loop", "list")]["loops"][0]["spec"]["triggers"]["new_labels"] == 100
+    assert printed[("decisions",)] == {"loop": "sugar", "decisions": []}
     assert printed[("deployments", "history")][0]["action"] == "created"
     assert printed[("deployments", "delete")] == {"deleted": "sugar-api"}
     assert printed[("run",)]["status"] == "succeeded"

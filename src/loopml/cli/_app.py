@@ -15,6 +15,7 @@ from loopml.cli import (
     data,
     deployments,
     export,
+    loop,
     models,
     monitor,
     pipeline,
@@ -95,6 +96,7 @@ models.register(app)
 deployments.register(app)
 predict.register(app)
 monitor.register(app)
+loop.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)
