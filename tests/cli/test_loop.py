@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from tests.cli_checks import assert_user_error
 
 import loopml
 from loopml import registry
+from loopml.errors import Conflict
+from loopml.monitor import define_loop, loop_decisions, read_loops, run_loop
+from loopml.monitor._lease import ControllerLease
 
 LOOP = """
 [loop.sugar]
@@ -89,3 +93,37 @@ def test_a_pass_that_cannot_run_says_why_and_exits_1(cli, project: Path) -> None
     assert failed.code == 1, failed
     assert "model 'other' has no champion" in failed.err
     assert "Traceback" not in failed.err
+
+
+def test_one_controller_acts_at_a_time(cli, project: Path) -> None:
+    cli("loop", "define", "loops.toml", check=True)
+    with loopml.workspace(project) as ws:
+        other = ControllerLease(ws)
+        assert other.acquire()
+        refused = cli("loop", "--once")
+        assert refused.code == 1, refused
+        assert f"controller {other.holder} holds this workspace's loop lease" in refused.err
+        other.release()
+    assert cli("loop", "--once", check=True).code == 0
+
+
+def test_a_controller_that_lost_its_lease_records_nothing(project: Path) -> None:
+    every = LOOP.replace("new_labels = 100", 'every = "1s"')
+    (project / "every.toml").write_text(every)
+    with loopml.workspace(project) as ws:
+        [spec] = read_loops(project / "every.toml")
+        define_loop(spec, workspace=ws)
+        time.sleep(1.1)  # the schedule is due: the pass would record a retrain
+        stale = ControllerLease(ws, ttl_seconds=0.2)
+        assert stale.acquire()
+        time.sleep(0.3)
+        taker = ControllerLease(ws)
+        assert taker.acquire()
+        with pytest.raises(Conflict, match="lost the workspace's lease"):
+            run_loop("sugar", workspace=ws, lease=stale)
+        assert loop_decisions(ws, "sugar") == []
+        with pytest.raises(Conflict, match=f"controller {taker.holder} holds"):
+            run_loop("sugar", workspace=ws)  # a pass of its own takes the lease first
+        done = run_loop("sugar", workspace=ws, lease=taker)
+        assert [d.action for d in done.decisions] == ["retrain", "failed"]  # no traffic
+        assert done.decisions[0].evidence["lease_token"] == taker.held.token == 2

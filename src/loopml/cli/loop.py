@@ -13,6 +13,7 @@ from loopml.cli._output import Column, print_json, print_table
 
 if TYPE_CHECKING:
     from loopml.monitor import LoopPass
+    from loopml.monitor._lease import ControllerLease
 
 app = typer.Typer(
     help="The loop controller: define loops, then run them (loopml loop --once from cron, "
@@ -48,7 +49,8 @@ def loop(
     if ctx.invoked_subcommand is not None:
         return
     from loopml._cadence import parse_every
-    from loopml.monitor import loops, run_loop
+    from loopml.monitor import loops
+    from loopml.monitor._lease import ControllerLease
     from loopml.workspace import workspace
 
     pause = parse_every(every)
@@ -57,32 +59,50 @@ def loop(
         if not wanted:
             typer.echo("no loops are defined here; define one with `loopml loop define FILE`")
             return
-        while True:
-            failed = 0
-            passes: list[dict[str, Any]] = []
-            for each in wanted:
-                try:
-                    done = run_loop(each, workspace=ws)
-                except Exception as error:  # one loop's failure must not stop the others
-                    from loopml.errors import LoopmlError
-
-                    if not isinstance(error, LoopmlError):
-                        raise
-                    failed += 1
-                    passes.append({"loop": each, "error": str(error)})
-                    if not as_json:
-                        typer.echo(f"loop {each}: {error}", err=True)
-                    continue
-                passes.append(done.to_dict())
-                if not as_json:
-                    _report(done)
-            if as_json:
-                print_json({"passes": passes})
-            if once:
-                if failed:
+        lease = ControllerLease(ws)
+        waiting = False
+        try:
+            while True:
+                if lease.acquire():
+                    waiting = False
+                    failed = _pass(ws, wanted, lease, as_json=as_json)
+                    if once:
+                        if failed:
+                            raise typer.Exit(PASS_FAILED)
+                        return
+                elif once:
+                    typer.echo(f"error: {lease.refusal()}", err=True)
                     raise typer.Exit(PASS_FAILED)
-                return
-            time.sleep(pause)
+                elif not waiting:
+                    waiting = True
+                    typer.echo(f"waiting: {lease.refusal()}", err=True)
+                time.sleep(pause)
+        finally:
+            lease.release()
+
+
+def _pass(ws: Any, wanted: list[str], lease: ControllerLease, *, as_json: bool) -> int:
+    """One pass of each loop in ``wanted``; how many failed."""
+    from loopml.errors import LoopmlError
+    from loopml.monitor import run_loop
+
+    failed = 0
+    passes: list[dict[str, Any]] = []
+    for each in wanted:
+        try:
+            done = run_loop(each, workspace=ws, lease=lease)
+        except LoopmlError as error:  # one loop's failure must not stop the others
+            failed += 1
+            passes.append({"loop": each, "error": str(error)})
+            if not as_json:
+                typer.echo(f"loop {each}: {error}", err=True)
+            continue
+        passes.append(done.to_dict())
+        if not as_json:
+            _report(done)
+    if as_json:
+        print_json({"passes": passes})
+    return failed
 
 
 @app.command("define")

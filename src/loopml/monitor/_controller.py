@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor._decisions import LoopDecision, last_decision, record_decision
+from loopml.monitor._lease import ControllerLease
 from loopml.monitor._triggers import Firing
 
 if TYPE_CHECKING:
@@ -61,15 +62,30 @@ class LoopPass:
 
 
 def run_loop(
-    name: str, *, workspace: Workspace | None = None, now: datetime | None = None
+    name: str,
+    *,
+    workspace: Workspace | None = None,
+    now: datetime | None = None,
+    lease: ControllerLease | None = None,
 ) -> LoopPass:
-    """One pass of the loop ``name``, as its latest definition says (see the module)."""
+    """One pass of the loop ``name``, as its latest definition says (see the module),
+    under ``lease`` (the workspace's controller lease, held by the caller), or under the
+    lease taken for this pass alone; Conflict when another controller holds it."""
     from loopml._context import workspace_in_use
     from loopml.monitor._definitions import loop_definition
 
     ws = workspace_in_use(workspace)
     spec, definition = loop_definition(name, workspace=ws)
-    return _Pass(ws, spec, definition, now or datetime.now(UTC)).run()
+    moment = now or datetime.now(UTC)
+    if lease is not None:
+        return _Pass(ws, spec, definition, moment, lease).run()
+    own = ControllerLease(ws)
+    if not own.acquire():
+        raise own.refusal()
+    try:
+        return _Pass(ws, spec, definition, moment, own).run()
+    finally:
+        own.release()
 
 
 @dataclass
@@ -78,6 +94,7 @@ class _Pass:
     spec: Loop
     definition: Artifact
     now: datetime
+    lease: ControllerLease
     made: list[LoopDecision] = field(default_factory=list)
 
     def run(self) -> LoopPass:
@@ -102,7 +119,11 @@ class _Pass:
             summary,
             champion=self._champion().ref,
             challenger=challenger,
-            evidence={"definition": self.definition.ref, **evidence},
+            evidence={
+                "definition": self.definition.ref,
+                "lease_token": self.lease.renew(),
+                **evidence,
+            },
             run_id=None,
         )
         self.made.append(made)
