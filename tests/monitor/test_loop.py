@@ -5,16 +5,34 @@ every decision recorded before it is acted on."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.monitor.looping import LATE_START, pause, send_days, set_up, wait_until_logged, weather
+from tests.monitor.looping import (
+    EARLY_DAYS,
+    LATE_START,
+    pause,
+    send_days,
+    set_up,
+    wait_until_logged,
+    weather,
+)
 from tests.monitor.looping import serve as serving
 
 import loopml
 from loopml import registry, serve
-from loopml.monitor import Decay, Loop, Rollout, Triggers, define_loop, loop_decisions, run_loop
+from loopml.monitor import (
+    Decay,
+    Loop,
+    Rollout,
+    Triggers,
+    define_loop,
+    loop_decisions,
+    run_loop,
+    trace,
+)
 
 
 @pytest.fixture
@@ -79,9 +97,34 @@ def test_a_decayed_champion_is_retrained_tested_live_and_replaced(ws: loopml.Wor
     assert history[:2] == ["retrain", "deploy"]
     assert history[-1] == "promote"
     assert set(history[2:-1]) <= {"watch"}
+    answered = serve.predictions("rain", columns=["prediction_id", "ref"], workspace=ws)
+    by_v2 = answered.filter(answered["ref"] == "rain@v2")["prediction_id"][0]
+    chain = trace(by_v2, workspace=ws)
+    assert chain.prediction["ref"] == "rain@v2"
+    assert [(d.action, d.challenger) for d in chain.decisions] == [
+        ("deploy", "rain@v2"),
+        ("promote", "rain@v2"),
+    ]
+    assert chain.gate is not None
+    assert chain.gate["passed"] is True
+    assert chain.feedback[0]["label"] in ("true", "false")
+    shown = chain.render()
+    assert "read table: dataset rainfall@v2" in shown  # the version the loop made
+    assert "read base: dataset rainfall@v1" in shown  # what it added the traffic to
+    assert "segment(s) of the predictions log" in shown
     test = loop_decisions(ws, "rain")[-1].evidence["test"]
     assert test["verdict"] == "challenger_better"
     assert test["p_value"] <= 0.05
+    # Retrained again: on the dataset as it was added by hand, not on the version the
+    # loop made (which holds traffic already), with every labelled row but the holdout.
+    define_loop(rain_loop(triggers={"new_labels": 1}), workspace=ws)
+    again = run_loop("rain", workspace=ws)
+    assert [d.action for d in again.decisions][:1] == ["retrain"]
+    made = again.decisions[-1].evidence
+    assert made["base"] == "rainfall@v1"
+    labelled = (2500 + sent) - math.ceil(0.3 * (2500 + sent))
+    assert abs(made["labelled_rows"] - labelled) <= 1
+    assert loopml.data.get(made["dataset"], workspace=ws).rows == EARLY_DAYS + made["labelled_rows"]
 
 
 def test_nothing_fires_on_a_champion_that_holds(ws: loopml.Workspace) -> None:

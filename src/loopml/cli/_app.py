@@ -23,6 +23,7 @@ from loopml.cli import (
     runs,
     schedule,
     serve,
+    trace,
     workspace,
 )
 from loopml.cli._options import example
@@ -97,6 +98,7 @@ deployments.register(app)
 predict.register(app)
 monitor.register(app)
 loop.register(app)
+trace.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

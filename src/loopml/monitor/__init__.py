@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.monitor._loop import Loop as Loop
     from loopml.monitor._loop import Rollout as Rollout
     from loopml.monitor._loop import Triggers as Triggers
+    from loopml.monitor._trace import Trace as Trace
+    from loopml.monitor._trace import trace as trace
     from loopml.monitor._triggers import Firing as Firing
     from loopml.monitor._windows import live_metrics as live_metrics
 
@@ -38,6 +40,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_definitions": ("define_loop", "loop_definition", "loops", "read_loops"),
         "_join": ("Labelled", "join_feedback", "labelled"),
         "_loop": ("Decay", "Loop", "Rollout", "Triggers"),
+        "_trace": ("Trace", "trace"),
         "_triggers": ("Firing",),
         "_windows": ("live_metrics",),
     },

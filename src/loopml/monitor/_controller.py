@@ -291,6 +291,7 @@ class _Pass:
                 f"of deployment {spec.deployment}",
                 workspace=self.ws,
             )
+            self._record_reads(run.id, base, version.artifact)
             model = self._run_pipeline(version.ref)
             features = held.drop(spec.label)
             candidate = evaluate(
@@ -355,6 +356,21 @@ class _Pass:
         deployed = self._record("deploy", summary, evidence, registered.ref)
         self._route_challenger(deployed)
         return self._done("watching", summary, triggers)
+
+    def _record_reads(self, run_id: str, base: Artifact, made: Artifact) -> None:
+        """The retraining run in the lineage graph: the dataset version it made (which
+        tells the loop's versions from the ones added by hand), the version it added the
+        traffic to, and the prediction and feedback log segments it read."""
+        from loopml.serve._segments import FEEDBACK, PREDICTIONS, find_segments
+        from loopml.store import Direction
+
+        store = self.ws.store
+        if not self._made_by_loop(made):
+            store.add_event(run_id, made.id, Direction.OUTPUT, "dataset")
+        store.add_event(run_id, base.id, Direction.INPUT, "base")
+        for layout, role in ((PREDICTIONS, "predictions"), (FEEDBACK, "feedback")):
+            for segment in find_segments(self.ws, layout, self.spec.deployment):
+                store.add_event(run_id, segment.id, Direction.INPUT, role)
 
     def _run_pipeline(self, data: str) -> Artifact:
         """Run the loop's pipeline on dataset version ``data``; the model it returned."""
