@@ -18,8 +18,10 @@ from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml import registry
+from loopml._time import now_us
 from loopml.cli._app import app
 from loopml.pipeline import load_pipeline
+from loopml.serve import PredictionLog, PredictionRecord
 
 FLOW = """
 import numpy as np
@@ -45,6 +47,8 @@ def train(rows: pd.DataFrame, alpha: float = 1.0) -> Ridge:
 def flow(data: str = "sugar@latest", alpha: float = 1.0):
     return train(split(loopml.data.get(data)), alpha=alpha)
 """
+
+TRACED = "01a24e00921e4b786bac3f2ef755dbd8"  # a prediction's id, as the server makes them
 
 LOOPS = """
 [loop.sugar]
@@ -117,6 +121,22 @@ def project(cli, tmp_path: Path) -> Path:
                 registry.register(trained, "sugar", evaluation=evaluation, workspace=ws)
         shifted = table.assign(bmi=table["bmi"] + 1.0)
         loopml.data.add(pd.DataFrame(shifted), name="sugar", workspace=ws)
+        with PredictionLog(ws) as log:  # as the server logs an answer
+            log.append(
+                PredictionRecord(
+                    TRACED,
+                    None,
+                    now_us(),
+                    "sugar-api",
+                    "sugar@v1",
+                    0,
+                    1.0,
+                    {"bmi": [0.05]},
+                    {"predictions": [151.0]},
+                    420,
+                    None,
+                )
+            )
         with loopml.start_run("odd-metrics", workspace=ws, params={"alpha": 1.0}):
             loopml.log_metric("loss", math.nan)
             loopml.log_metric("ratio", math.inf)
@@ -168,6 +188,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("deployments", "delete"): ["sugar-api", "--reason", "done"],
         ("predict",): ["sugar@v2", "sugar@v1", "--out", "sugar-scored"],
         ("monitor",): ["sugar-api", "--since", "1h"],
+        ("trace",): [TRACED],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
         ("schedule", "list"): [],
         ("schedule", "run-due"): ["--dry-run"],
@@ -231,6 +252,8 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
     assert printed[("loop", "define")]["loops"][0]["definition"] == "sugar@v1"
     assert printed[("loop", "list")]["loops"][0]["spec"]["triggers"]["new_labels"] == 100
     assert printed[("decisions",)] == {"loop": "sugar", "decisions": []}
+    assert printed[("trace",)]["prediction"]["ref"] == "sugar@v1"
+    assert printed[("trace",)]["lineage"]["made_by"]["name"] == "flow/train"
     assert printed[("deployments", "history")][0]["action"] == "created"
     assert printed[("deployments", "delete")] == {"deleted": "sugar-api"}
     assert printed[("run",)]["status"] == "succeeded"
