@@ -15,6 +15,7 @@ from loopml.cli import (
     data,
     deployments,
     export,
+    feedback,
     loop,
     models,
     monitor,
@@ -97,6 +98,7 @@ deployments.register(app)
 predict.register(app)
 monitor.register(app)
 loop.register(app)
+feedback.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)
