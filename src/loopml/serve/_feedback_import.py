@@ -9,7 +9,8 @@ label, not a reward (a reward goes to the arm that made the prediction, which on
 logged prediction says). Any fault is InvalidInput naming the line, and nothing is
 written. Then the records are written as one feedback segment per deployment (and one
 for the ids the log does not hold, which :func:`loopml.monitor.labelled` joins once
-their predictions are logged), not one per row, and the bandits' arms are credited.
+their predictions are logged), not one per row, and the bandits' arms are credited
+after the last (a store failing in between leaves the segments written before it).
 
 >>> import tempfile, pathlib, loopml
 >>> from loopml.serve import PredictionLog, PredictionRecord
