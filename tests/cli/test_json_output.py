@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml import registry
+from loopml._ids import new_id
 from loopml._time import now_us
 from loopml.cli._app import app
 from loopml.pipeline import load_pipeline
@@ -104,6 +105,7 @@ def project(cli, tmp_path: Path) -> Path:
     (tmp_path / "flow.py").write_text(textwrap.dedent(FLOW))
     (tmp_path / "notes.txt").write_text("release notes\n")
     (tmp_path / "loops.toml").write_text(textwrap.dedent(LOOPS))
+    (tmp_path / "labels.csv").write_text(f"id,label\n{new_id()},1\n")  # a prediction to come
     (tmp_path / "elsewhere").mkdir()
     table.iloc[:300].to_parquet(tmp_path / "sugar.parquet")
     with loopml.init(tmp_path) as ws, threadpool_limits(1):
@@ -194,6 +196,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("schedule", "run-due"): ["--dry-run"],
         ("schedule", "remove"): ["nightly"],
         ("export", "airflow"): [flow, "-o", "dag.py"],
+        ("feedback", "import"): ["labels.csv"],
     }
 
 
@@ -264,6 +267,8 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
     assert printed[("predict",)]["ref"] == "sugar-scored@v1"
     assert printed[("predict",)]["rows"] == 300
     assert (project / "dag.py").exists()
+    assert printed[("feedback", "import")]["imported"] == 1
+    assert len(printed[("feedback", "import")]["unknown"]) == 1
 
 
 def test_a_validation_report_and_data_json_hold_no_nan(cli, project: Path) -> None:

@@ -15,6 +15,7 @@ from loopml.cli import (
     data,
     deployments,
     export,
+    feedback,
     loop,
     models,
     monitor,
@@ -99,6 +100,7 @@ predict.register(app)
 monitor.register(app)
 loop.register(app)
 trace.register(app)
+feedback.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)
