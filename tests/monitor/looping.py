@@ -28,6 +28,7 @@ from loopml.serve import Running
 FEATURES = list(RAINFALL_FEATURES)
 EARLY_DAYS = 2555  # 1949-1955: what the first model is trained on
 LATE_START = 14600  # 1989: where the traffic starts
+RECENT_START = 12600  # 1983: a champion trained on 1983-1988 holds in the 1990s
 
 PIPELINE = '''
 """Trains the rain model on the most recent rows of a version of the rainfall data."""
@@ -58,20 +59,21 @@ def weather() -> pl.DataFrame:
     return rainfall().drop("day")
 
 
-def set_up(root: Path) -> loopml.Workspace:
-    """A workspace with the early years as dataset ``rainfall`` v1, the loop's pipeline
-    in ``train.py``, a first model trained on them as ``rain``'s champion (evaluated and
-    gated on the year after), and deployment ``rain`` serving it."""
+def set_up(root: Path, first: int = 0, days: int = EARLY_DAYS) -> loopml.Workspace:
+    """A workspace with ``days`` days from day ``first`` (by default the early years) as
+    dataset ``rainfall`` v1, the loop's pipeline in ``train.py``, a first model trained
+    on them as ``rain``'s champion (evaluated and gated on the year after), and
+    deployment ``rain`` serving it."""
     from loopml.pipeline import load_pipeline
 
     ws = loopml.init(root)
     rows = weather()
-    loopml.data.add(rows.head(EARLY_DAYS), name="rainfall", label="rain", workspace=ws)
+    loopml.data.add(rows.slice(first, days), name="rainfall", label="rain", workspace=ws)
     (root / "train.py").write_text(textwrap.dedent(PIPELINE.format(features=FEATURES)))
     pipeline = load_pipeline(f"{root / 'train.py'}:rain")
-    result = pipeline.run(workspace=ws, echo=False, data="rainfall@v1", recent=EARLY_DAYS)
+    result = pipeline.run(workspace=ws, echo=False, data="rainfall@v1", recent=days)
     model = result.step("train").output
-    held = rows.slice(EARLY_DAYS, 365)
+    held = rows.slice(first + days, 365)
     evaluation = loopml.evaluate(model, held, label="rain", name="rain", workspace=ws)
     loopml.gate(evaluation, workspace=ws)
     registry.register(
@@ -91,10 +93,16 @@ def serve(ws: loopml.Workspace) -> Running:
 
 
 def send_days(
-    running: Running, ws: loopml.Workspace, days: pl.DataFrame, per_request: int = 5
+    running: Running,
+    ws: loopml.Workspace,
+    days: pl.DataFrame,
+    per_request: int = 5,
+    *,
+    corrupt: bool = False,
 ) -> dict[str, int]:
     """The days as requests to deployment ``rain``, ``per_request`` days each, and each
-    day's label as feedback on its row. The number of days each version answered."""
+    day's label as feedback on its row (``corrupt``: the wrong label, as a labelling
+    batch gone bad would give). The number of days each version answered."""
     served: dict[str, int] = {}
     with Client(running.url) as client:
         for start in range(0, days.height, per_request):
@@ -105,7 +113,8 @@ def send_days(
             served[version] = served.get(version, 0) + chunk.height
             prediction_id = headers["x-loopml-prediction-id"]
             for row, label in enumerate(chunk["rain"]):
-                body = {"prediction_id": prediction_id, "row": row, "label": label}
+                told = (not label) if corrupt else label
+                body = {"prediction_id": prediction_id, "row": row, "label": told}
                 status, _, answer = client.post("/v2/feedback", body)
                 assert status == 200, answer
     return served

@@ -13,6 +13,7 @@ import pytest
 from tests.monitor.looping import (
     EARLY_DAYS,
     LATE_START,
+    RECENT_START,
     pause,
     send_days,
     set_up,
@@ -137,3 +138,69 @@ def test_nothing_fires_on_a_champion_that_holds(ws: loopml.Workspace) -> None:
     assert found.decisions == ()
     assert "decay.baseline not fired" in found.note
     assert loop_decisions(ws, "rain") == []
+
+
+@pytest.fixture
+def recent(tmp_path: Path) -> Iterator[loopml.Workspace]:
+    """A champion trained on 1983-1988, right about 0.75 of the days of the 1990s."""
+    workspace = set_up(tmp_path, first=RECENT_START, days=LATE_START - RECENT_START)
+    yield workspace
+    workspace.close()
+
+
+def watch_until_decided(running, ws: loopml.Workspace, days, start: int) -> list[str]:
+    """Send the days from ``start`` on in chunks of 250, a pass after each, until the
+    loop is idle again; the actions of every pass."""
+    actions: list[str] = []
+    sent = start
+    while sent < days.height:
+        send_days(running, ws, days.slice(sent, 250))
+        sent += 250
+        wait_until_logged(ws, sent, sent)
+        found = run_loop("rain", workspace=ws)
+        actions += [d.action for d in found.decisions]
+        if found.state == "idle":
+            break
+    return actions
+
+
+def test_a_model_trained_on_a_corrupted_batch_is_rolled_back(
+    recent: loopml.Workspace,
+) -> None:
+    ws = recent
+    define_loop(rain_loop(triggers={"new_labels": 2000}), workspace=ws)
+    days = weather().slice(LATE_START, 3500)
+    with serving(ws) as running:
+        send_days(running, ws, days.head(2000), corrupt=True)  # every label wrong
+        wait_until_logged(ws, 2000, 2000)
+        found = run_loop("rain", workspace=ws)
+        assert [d.action for d in found.decisions] == ["retrain", "deploy"], found.note
+        pause()
+        actions = watch_until_decided(running, ws, days, 2000)
+    assert actions[-1] == "rollback", actions
+    assert registry.get("rain@champion", workspace=ws).ref == "rain@v1"
+    policy = serve.deployment("rain", workspace=ws).policy
+    assert [(arm.model, arm.weight) for arm in policy.arms] == [("rain@champion", 1.0)]
+    test = loop_decisions(ws, "rain")[-1].evidence["test"]
+    assert test["verdict"] == "champion_better"
+
+
+def test_a_champion_that_holds_is_kept_when_a_retrained_model_is_no_better(
+    recent: loopml.Workspace,
+) -> None:
+    ws = recent
+    spec = rain_loop(triggers={"new_labels": 2000}, rollout={"min_lift": 0.05, "max_outcomes": 600})
+    define_loop(spec, workspace=ws)
+    days = weather().slice(LATE_START, 4000)
+    with serving(ws) as running:
+        send_days(running, ws, days.head(2000))
+        wait_until_logged(ws, 2000, 2000)
+        found = run_loop("rain", workspace=ws)
+        first = [d.action for d in found.decisions]
+        actions = first
+        if first == ["retrain", "deploy"]:
+            pause()
+            actions = first + watch_until_decided(running, ws, days, 2000)
+    assert "promote" not in actions
+    assert actions[-1] in ("keep", "refuse"), actions
+    assert registry.get("rain@champion", workspace=ws).ref == "rain@v1"
