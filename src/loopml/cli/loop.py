@@ -40,6 +40,13 @@ def loop(
     name: list[str] = typer.Option(
         None, "--name", metavar="LOOP", help="Run only this loop (repeat for more)."
     ),
+    lease_for: str = typer.Option(
+        "15m",
+        "--lease",
+        metavar="INTERVAL",
+        help="How long the controller's lease lasts without a renewal: after a crash, "
+        "another controller takes over once it ran out.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Run the loops defined in the workspace: each pass judges each loop's triggers,
@@ -49,23 +56,29 @@ def loop(
     if ctx.invoked_subcommand is not None:
         return
     from loopml._cadence import parse_every
+    from loopml.errors import InvalidInput
     from loopml.monitor import loops
     from loopml.monitor._lease import ControllerLease
     from loopml.workspace import workspace
 
     pause = parse_every(every)
+    try:
+        lease_seconds = parse_every(lease_for)
+    except InvalidInput as error:
+        raise InvalidInput(str(error).replace("--every", "--lease"), field="lease") from None
     with workspace() as ws:
         wanted = list(name) if name else [spec.name for spec, _ in loops(workspace=ws)]
         if not wanted:
             typer.echo("no loops are defined here; define one with `loopml loop define FILE`")
             return
-        lease = ControllerLease(ws)
+        lease = ControllerLease(ws, lease_seconds)
         waiting = False
         try:
             while True:
                 if lease.acquire():
                     waiting = False
-                    failed = _pass(ws, wanted, lease, as_json=as_json)
+                    with lease.kept():
+                        failed = _pass(ws, wanted, lease, as_json=as_json)
                     if once:
                         if failed:
                             raise typer.Exit(PASS_FAILED)

@@ -83,7 +83,8 @@ def run_loop(
     if not own.acquire():
         raise own.refusal()
     try:
-        return _Pass(ws, spec, definition, moment, own).run()
+        with own.kept():
+            return _Pass(ws, spec, definition, moment, own).run()
     finally:
         own.release()
 
@@ -215,6 +216,16 @@ class _Pass:
         return None
 
     def _made_by_loop(self, artifact: Artifact) -> bool:
+        """Whether the loop made this dataset version: its description says so (written
+        with the version) or its lineage does (an output of the loop's run, written just
+        after: a controller killed in between leaves only the description)."""
+        said = str(artifact.metadata.get("description") or "")
+        return said.startswith(self._made_note()) or self._loop_output(artifact)
+
+    def _made_note(self) -> str:
+        return f"loop {self.spec.name}: "
+
+    def _loop_output(self, artifact: Artifact) -> bool:
         from loopml.store import Direction
 
         for event in self.ws.store.events(artifact_id=artifact.id):
@@ -287,7 +298,7 @@ class _Pass:
                 rows,
                 name=spec.data,
                 label=spec.label,
-                description=f"loop {spec.name}: {base.ref} and {fresh.height} labelled rows "
+                description=f"{self._made_note()}{base.ref} and {fresh.height} labelled rows "
                 f"of deployment {spec.deployment}",
                 workspace=self.ws,
             )
@@ -365,7 +376,7 @@ class _Pass:
         from loopml.store import Direction
 
         store = self.ws.store
-        if not self._made_by_loop(made):
+        if not self._loop_output(made):
             store.add_event(run_id, made.id, Direction.OUTPUT, "dataset")
         store.add_event(run_id, base.id, Direction.INPUT, "base")
         for layout, role in ((PREDICTIONS, "predictions"), (FEEDBACK, "feedback")):
