@@ -116,6 +116,13 @@ def test_a_decayed_champion_is_retrained_tested_live_and_replaced(ws: loopml.Wor
     test = loop_decisions(ws, "rain")[-1].evidence["test"]
     assert test["verdict"] == "challenger_better"
     assert test["p_value"] <= 0.05
+    # A person rolls the promotion back: their move stands (the loop's act was done).
+    registry.rollback("rain", reason="a person says so", workspace=ws)
+    define_loop(rain_loop(triggers={"new_labels": 1_000_000}), workspace=ws)
+    quiet = run_loop("rain", workspace=ws)
+    assert quiet.decisions == ()
+    assert registry.get("rain@champion", workspace=ws).ref == "rain@v1"
+    assert serve.deployment("rain", workspace=ws).policy == policy
     # Retrained again: on the dataset as it was added by hand, not on the version the
     # loop made (which holds traffic already), with every labelled row but the holdout.
     define_loop(rain_loop(triggers={"new_labels": 1}), workspace=ws)

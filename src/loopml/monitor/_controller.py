@@ -106,7 +106,7 @@ class _Pass:
             return self._watch(last)
         if last is not None:
             self._finish(last)
-        return self._judge_triggers(last)
+        return self._judge_triggers()
 
     # -- deciding -----------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class _Pass:
 
     # -- triggers -----------------------------------------------------------------
 
-    def _judge_triggers(self, last: LoopDecision | None) -> LoopPass:
+    def _judge_triggers(self) -> LoopPass:
         from loopml.monitor._join import labelled
         from loopml.monitor._triggers import (
             judge_decay,
@@ -462,15 +462,39 @@ class _Pass:
         from loopml import registry
 
         challenger = last.challenger
-        if last.action == "promote" and challenger and self._champion().ref != challenger:
+        if last.action == "promote" and challenger and not self._promoted(last):
             registry.promote(
                 challenger,
                 reason=f"loop {self.spec.name}, decision {last.number}: {last.summary}"[:500],
                 actor=f"loop {self.spec.name}",
                 workspace=self.ws,
             )
-        if last.action in ("promote", "rollback", "keep") and last.challenger is not None:
+        withdrawing = last.action in ("promote", "rollback", "keep")
+        if withdrawing and last.challenger is not None and not self._routed_since(last):
             self._withdraw(last)
+
+    def _routed_since(self, decision: LoopDecision) -> bool:
+        """Whether the loop changed the deployment since the decision was made (so its
+        act was done; a change someone made after it stands)."""
+        from loopml import serve
+
+        actor = f"loop {self.spec.name}"
+        return any(
+            change.actor == actor and change.created_at >= decision.at
+            for change in serve.deployment_history(self.spec.deployment, workspace=self.ws)
+        )
+
+    def _promoted(self, decision: LoopDecision) -> bool:
+        """Whether the champion was moved to the decision's challenger since it was
+        made: once done, the act is not made again, even if someone has moved the
+        champion elsewhere since (their move stands)."""
+        from loopml import registry
+
+        wanted = int((decision.challenger or "@v0").rpartition("@v")[2])
+        return any(
+            move.alias == "champion" and move.to_version == wanted and move.at >= decision.at
+            for move in registry.history(self.spec.model, workspace=self.ws)
+        )
 
     # -- watching the challenger --------------------------------------------------
 
