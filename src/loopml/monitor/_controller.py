@@ -32,6 +32,8 @@ from loopml.monitor._lease import ControllerLease
 from loopml.monitor._triggers import Firing
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from loopml.monitor._loop import Loop
     from loopml.registry import ModelVersion
     from loopml.store import Artifact
@@ -190,12 +192,15 @@ class _Pass:
         retrain = self._record("retrain", summary, evidence, None)
         return self._retrain(retrain, tuple(found))
 
-    def _last_training(self, champion: ModelVersion) -> datetime:
-        """When the loop last retrained (its last ``retrain`` decision), else when the
-        champion was registered."""
+    def _last_training(self, champion: ModelVersion, *, before_now: bool = False) -> datetime:
+        """When the loop last retrained (its last ``retrain`` decision; with
+        ``before_now``, the one before the retraining under way), else when the champion
+        was registered."""
         from loopml.monitor._decisions import loop_decisions
 
         retrains = [d for d in loop_decisions(self.ws, self.spec.name) if d.action == "retrain"]
+        if before_now:
+            retrains = retrains[:-1]
         return retrains[-1].at if retrains else champion.artifact.created_at
 
     def _judge_new_data(self, trained_at: datetime) -> Firing:
@@ -303,7 +308,20 @@ class _Pass:
                 workspace=self.ws,
             )
             self._record_reads(run.id, base, version.artifact)
-            model = self._run_pipeline(version.ref)
+            learnt: dict[str, Any] = {}
+            if spec.training == "update":
+                model, learnt = self._update(run.id, champion, traffic, fresh, base_rows)
+                if learnt["forgetting"] > spec.max_forgetting:
+                    summary = (
+                        f"refuse: updated on {learnt['batch_rows']} new rows, the model forgot "
+                        f"{learnt['forgetting']:.3g} of its {learnt['metric']} on the data it "
+                        f"knew, more than the {spec.max_forgetting:g} allowed"
+                    )
+                    forgot = {"retrain": retrain.number, "run_id": run.id, **learnt}
+                    self._record("refuse", summary, forgot, None)
+                    return self._done("idle", summary, triggers)
+            else:
+                model = self._run_pipeline(version.ref)
             features = held.drop(spec.label)
             candidate = evaluate(
                 model,
@@ -345,6 +363,7 @@ class _Pass:
                 "candidate": candidate.metrics.get(candidate.primary),
                 "champion": reigning.metrics.get(candidate.primary),
                 "gate": verdict.to_dict(),
+                **learnt,
             }
             if not verdict.passed:
                 summary = "refuse: the gate said no: " + "; ".join(verdict.reasons)
@@ -368,6 +387,46 @@ class _Pass:
         self._route_challenger(deployed)
         return self._done("watching", summary, triggers)
 
+    def _update(
+        self,
+        run_id: str,
+        champion: ModelVersion,
+        traffic: pl.DataFrame,
+        fresh: pl.DataFrame,
+        base_rows: pl.DataFrame,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Continuous mode: the champion learns the rows labelled since the last
+        training (``partial_fit``), scored before and after on the last ``holdout``
+        share of the dataset it was trained on, so that what it forgot shows."""
+        from loopml.models import load_model
+        from loopml.store import Direction
+        from loopml.training import update
+
+        spec = self.spec
+        since = _us(self._last_training(champion, before_now=True))
+        labelled_at = traffic.head(fresh.height)["labelled_us"]
+        batch = fresh.filter(labelled_at > since)
+        if batch.is_empty():
+            raise InvalidInput(
+                f"loop {spec.name!r}: no rows were labelled since the last training; "
+                "there is nothing new to update the model on"
+            )
+        old = base_rows.tail(max(1, math.ceil(spec.holdout * base_rows.height)))
+        self.ws.store.add_event(run_id, champion.artifact.id, Direction.INPUT, "previous")
+        learnt = update(
+            load_model(champion.ref, workspace=self.ws),
+            [(batch.drop(spec.label).to_pandas(), batch[spec.label].to_numpy())],
+            old_data=(old.drop(spec.label).to_pandas(), old[spec.label].to_numpy()),
+        )
+        evidence = {
+            "training": "update",
+            "batch_rows": batch.height,
+            "metric": learnt.metric,
+            "old_data": learnt.old_data,
+            "forgetting": learnt.forgetting,
+        }
+        return learnt.model, evidence
+
     def _record_reads(self, run_id: str, base: Artifact, made: Artifact) -> None:
         """The retraining run in the lineage graph: the dataset version it made (which
         tells the loop's versions from the ones added by hand), the version it added the
@@ -390,6 +449,7 @@ class _Pass:
         from loopml.pipeline import load_pipeline
         from loopml.pipeline._graph import Output
 
+        assert self.spec.pipeline is not None  # the definition holds one for this mode
         file, _, name = self.spec.pipeline.rpartition(":")
         root = self.ws.root if self.ws.root is not None else Path.cwd()
         pipeline = load_pipeline(f"{(root / file).resolve()}:{name}")

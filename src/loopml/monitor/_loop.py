@@ -46,6 +46,7 @@ from loopml.errors import InvalidInput
 
 TASKS = ("classification", "regression")
 MODES = ("split", "shadow")
+TRAININGS = ("pipeline", "update")
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,10 @@ class Loop:
     """One loop: ``deployment`` serves ``model``; ``pipeline`` (``file.py:name``,
     relative to the workspace's folder) retrains it, called with ``data=`` a version of
     dataset ``data`` (whose label column is ``label``) and the extra ``params``, and
-    returns the trained model from one of its steps. ``holdout`` is the share of the
+    returns the trained model from one of its steps. With ``training`` ``update`` (the
+    continuous mode) the champion itself learns the rows labelled since the last
+    training instead (``partial_fit``), and is refused when its score on the data it
+    knew falls by more than ``max_forgetting``. ``holdout`` is the share of the
     labelled traffic, the most recent, kept out of training to gate the new model on,
     against the champion on the same rows; ``gate`` is the gate's policy
     (:func:`loopml.gate`)."""
@@ -119,9 +123,11 @@ class Loop:
     name: str
     deployment: str
     model: str
-    pipeline: str
     data: str
     label: str
+    pipeline: str | None = None
+    training: str = "pipeline"
+    max_forgetting: float = 0.02
     task: str = "classification"
     window: str | int = "1d"
     holdout: float = 0.2
@@ -194,7 +200,18 @@ def _check(spec: Loop) -> None:
                 parse_every(text)
             except InvalidInput as error:
                 raise InvalidInput(f"{where} {name}: {error}", field=name) from None
-    if ":" not in spec.pipeline:
+    if spec.training not in TRAININGS:
+        raise InvalidInput(
+            f"{where} training {spec.training!r} is not one of {', '.join(TRAININGS)}",
+            field="training",
+        )
+    if spec.training == "pipeline" and spec.pipeline is None:
+        raise InvalidInput(
+            f"{where} has no 'pipeline': give the pipeline that retrains the model, e.g. "
+            "pipeline = 'train.py:rain' (or training = 'update' to update the champion)",
+            field="pipeline",
+        )
+    if spec.pipeline is not None and ":" not in spec.pipeline:
         raise InvalidInput(
             f"{where} pipeline {spec.pipeline!r} must name the file and the pipeline, "
             "e.g. 'train.py:rain'",
