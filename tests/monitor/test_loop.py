@@ -6,6 +6,7 @@ every decision recorded before it is acted on."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,3 +212,52 @@ def test_a_champion_that_holds_is_kept_when_a_retrained_model_is_no_better(
     assert "promote" not in actions
     assert actions[-1] in ("keep", "refuse"), actions
     assert registry.get("rain@champion", workspace=ws).ref == "rain@v1"
+
+
+def test_the_continuous_mode_updates_the_champion_unless_it_forgets_too_much(
+    ws: loopml.Workspace,
+) -> None:
+    """A scaler and SGD champion of 1949-1955 learns the 1990s' labelled days
+    (partial_fit of its last step): held to forgetting at most 0.02 of its accuracy on
+    the years it knew, it is refused (it forgets about 0.2); allowed 0.5, it goes out."""
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    early = weather().head(EARLY_DAYS).to_pandas()
+    features = early.drop(columns="rain")
+    sgd = make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss", random_state=0))
+    sgd.fit(features, early["rain"])
+    registry.register(sgd, "rain", signature_from=features, workspace=ws)
+    registry.promote("rain@v2", force=True, reason="the model that updates", workspace=ws)
+    strict = rain_loop(training="update", pipeline=None, max_forgetting=0.02)
+    define_loop(strict, workspace=ws)
+    with serving(ws) as running:
+        send_days(running, ws, weather().slice(LATE_START, 2500))
+        wait_until_logged(ws, 2500, 2500)
+    refused = run_loop("rain", workspace=ws)
+    assert [d.action for d in refused.decisions] == ["retrain", "refuse"], refused.note
+    learnt = refused.decisions[-1].evidence
+    assert learnt["training"] == "update"
+    assert learnt["forgetting"] > 0.02
+    assert learnt["batch_rows"] == 2500 - math.ceil(0.3 * 2500)
+    assert "forgot" in refused.decisions[-1].summary
+
+    lenient = rain_loop(
+        training="update",
+        pipeline=None,
+        max_forgetting=0.5,
+        update_passes=5,
+        triggers={"every": "1s"},
+    )
+    define_loop(lenient, workspace=ws)
+    time.sleep(1.1)
+    found = run_loop("rain", workspace=ws)
+    assert [d.action for d in found.decisions] == ["retrain", "deploy"], found.note
+    deployed = found.decisions[-1]
+    assert deployed.evidence["forgetting"] <= 0.5
+    assert deployed.evidence["candidate"] > deployed.evidence["champion"]
+    version = registry.get(deployed.challenger, workspace=ws)
+    made_by = registry.lineage(version.ref, workspace=ws).made_by
+    assert made_by is not None
+    assert "previous" in [read.role for read in made_by.inputs]  # the model it updated

@@ -192,15 +192,12 @@ class _Pass:
         retrain = self._record("retrain", summary, evidence, None)
         return self._retrain(retrain, tuple(found))
 
-    def _last_training(self, champion: ModelVersion, *, before_now: bool = False) -> datetime:
-        """When the loop last retrained (its last ``retrain`` decision; with
-        ``before_now``, the one before the retraining under way), else when the champion
-        was registered."""
+    def _last_training(self, champion: ModelVersion) -> datetime:
+        """When the loop last retrained (its last ``retrain`` decision), else when the
+        champion was registered."""
         from loopml.monitor._decisions import loop_decisions
 
         retrains = [d for d in loop_decisions(self.ws, self.spec.name) if d.action == "retrain"]
-        if before_now:
-            retrains = retrains[:-1]
         return retrains[-1].at if retrains else champion.artifact.created_at
 
     def _judge_new_data(self, trained_at: datetime) -> Firing:
@@ -354,6 +351,7 @@ class _Pass:
             )
             evidence: dict[str, Any] = {
                 "retrain": retrain.number,
+                "learnt_until_us": int(traffic.head(fresh.height)["labelled_us"].max()),  # type: ignore[arg-type]
                 "dataset": version.ref,
                 "base": base.ref,
                 "labelled_rows": fresh.height,
@@ -387,6 +385,17 @@ class _Pass:
         self._route_challenger(deployed)
         return self._done("watching", summary, triggers)
 
+    def _learnt_until(self, champion: ModelVersion) -> int:
+        """Up to when (labelling time) the champion learnt the labelled traffic: what
+        the retraining that made it was given, or, for a champion the loop did not
+        make, its registration."""
+        from loopml.monitor._decisions import loop_decisions
+
+        for decision in reversed(loop_decisions(self.ws, self.spec.name)):
+            if decision.action == "deploy" and decision.challenger == champion.ref:
+                return int(decision.evidence["learnt_until_us"])
+        return _us(champion.artifact.created_at)
+
     def _update(
         self,
         run_id: str,
@@ -403,19 +412,20 @@ class _Pass:
         from loopml.training import update
 
         spec = self.spec
-        since = _us(self._last_training(champion, before_now=True))
+        since = self._learnt_until(champion)
         labelled_at = traffic.head(fresh.height)["labelled_us"]
         batch = fresh.filter(labelled_at > since)
         if batch.is_empty():
             raise InvalidInput(
-                f"loop {spec.name!r}: no rows were labelled since the last training; "
-                "there is nothing new to update the model on"
+                f"loop {spec.name!r}: the champion has learnt every labelled row but the "
+                "held-back ones; there is nothing new to update it on"
             )
         old = base_rows.tail(max(1, math.ceil(spec.holdout * base_rows.height)))
         self.ws.store.add_event(run_id, champion.artifact.id, Direction.INPUT, "previous")
         learnt = update(
             load_model(champion.ref, workspace=self.ws),
-            [(batch.drop(spec.label).to_pandas(), batch[spec.label].to_numpy())],
+            [(batch.drop(spec.label).to_pandas(), batch[spec.label].to_numpy())]
+            * spec.update_passes,
             old_data=(old.drop(spec.label).to_pandas(), old[spec.label].to_numpy()),
         )
         evidence = {

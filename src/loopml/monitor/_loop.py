@@ -114,8 +114,9 @@ class Loop:
     dataset ``data`` (whose label column is ``label``) and the extra ``params``, and
     returns the trained model from one of its steps. With ``training`` ``update`` (the
     continuous mode) the champion itself learns the rows labelled since the last
-    training instead (``partial_fit``), and is refused when its score on the data it
-    knew falls by more than ``max_forgetting``. ``holdout`` is the share of the
+    training instead (``partial_fit``, ``update_passes`` times over the new rows), and
+    is refused when its score on the last ``holdout`` share of the dataset it knew falls
+    by more than ``max_forgetting``. ``holdout`` is the share of the
     labelled traffic, the most recent, kept out of training to gate the new model on,
     against the champion on the same rows; ``gate`` is the gate's policy
     (:func:`loopml.gate`)."""
@@ -127,6 +128,7 @@ class Loop:
     label: str
     pipeline: str | None = None
     training: str = "pipeline"
+    update_passes: int = 1
     max_forgetting: float = 0.02
     task: str = "classification"
     window: str | int = "1d"
@@ -183,6 +185,11 @@ def _check(spec: Loop) -> None:
     ):
         if value <= 0:
             raise InvalidInput(f"{where} {name} must be above 0, not {value}", field=name)
+    if spec.update_passes < 1:
+        raise InvalidInput(
+            f"{where} update_passes must be at least 1, not {spec.update_passes}",
+            field="update_passes",
+        )
     if spec.triggers.new_labels is not None and spec.triggers.new_labels < 1:
         raise InvalidInput(
             f"{where} triggers.new_labels must be at least 1, not {spec.triggers.new_labels}",

@@ -238,5 +238,5 @@ def _scorer(model: Any, metric: str | None) -> tuple[Any, str]:
 
 def _last_step_learns(model: Any) -> bool:
     """Whether ``model`` is a scikit-learn Pipeline whose last step has partial_fit."""
-    steps = getattr(model, "steps", None)
+    steps: list[tuple[str, Any]] = getattr(model, "steps", None) or []
     return bool(steps) and hasattr(steps[-1][1], "partial_fit")
