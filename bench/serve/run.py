@@ -34,7 +34,7 @@ from _venvs import venvs
 from _tools import RESULTS, ROOT, BenchError, load_average, machine, run_checked, say
 
 HERE = Path(__file__).resolve().parent
-COLD_STARTS = 7  # measured starts of each server, in turns
+COLD_STARTS = 9  # measured starts of each server, in turns
 # The venvs each part of the benchmark runs in (--only runs some of them).
 EVERY_VENV = ("loopml", "loadgen", "fastapi", "mlflow", "mlserver")
 VENVS_OF = {
