@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import _servers as s
 
 from _tools import BenchError, ensure_venv, say
@@ -29,16 +31,23 @@ PROBES = {
 }
 
 
-def venvs() -> dict[str, str]:
-    """Each venv made; the reason of those that could not be (the benchmark needs
-    loopml's and the load generator's: without them it stops)."""
-    missing = {}
+def venvs(wanted: Collection[str] = tuple(VENV_PINS)) -> dict[str, str]:
+    """Each venv of ``wanted`` made; the reason of those that could not be, or were not
+    wanted (the benchmark needs loopml's, and the load generator's when it is wanted:
+    without them it stops)."""
+    missing = {
+        name: f"{name}: not needed by the parts asked for"
+        for name in VENV_PINS
+        if name not in wanted
+    }
     for name, pins in VENV_PINS.items():
+        if name not in wanted:
+            continue
         python, why = ensure_venv(s.VENVS / name, pins, probe=PROBES[name], env={}, name=name)
         if python is None:
             missing[name] = why
             say(why)
     for needed in ("loadgen", "loopml"):
-        if needed in missing:
+        if needed in wanted and needed in missing:
             raise BenchError(missing[needed])
     return missing

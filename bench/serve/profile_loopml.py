@@ -72,7 +72,7 @@ def main() -> int:
     parser.add_argument("--endpoint", choices=["v2", "invocations"], default="v2")
     options = parser.parse_args()
     folder, deployment, spec, rows = LOADS[options.load]
-    venvs()  # loopml's serving venv and the load generator's (py-spy)
+    venvs(("loopml", "loadgen"))  # loopml's serving venv, the load generator's (py-spy)
     with tempfile.TemporaryDirectory(prefix="loopml-bench-profile-") as scratch_dir:
         scratch = Path(scratch_dir)
         env = s._env(PYTHONPATH=str(ROOT / "src"))

@@ -34,7 +34,18 @@ from _venvs import venvs
 from _tools import RESULTS, ROOT, BenchError, load_average, machine, run_checked, say
 
 HERE = Path(__file__).resolve().parent
-COLD_STARTS = 3
+COLD_STARTS = 9  # measured starts of each server, in turns
+# The venvs each part of the benchmark runs in (--only runs some of them).
+EVERY_VENV = ("loopml", "loadgen", "fastapi", "mlflow", "mlserver")
+VENVS_OF = {
+    "lr": EVERY_VENV,
+    "rf": EVERY_VENV,
+    "cpu": ("loopml", "loadgen", "fastapi"),
+    "batching": ("loopml", "loadgen"),
+    "cold": ("loopml", "fastapi"),
+    "memory": ("loopml",),
+    "workers": ("loopml", "loadgen", "fastapi"),
+}
 
 
 def prepare(scratch: Path, missing: dict[str, str]) -> dict[str, Any]:
@@ -125,23 +136,49 @@ def serving(
     return results
 
 
-def loopml_memory(scratch: Path) -> dict[str, Any]:
-    """Cold start of ``loopml serve`` over one small model (median of fresh starts), and
-    resident memory with one and with three versions live, each after 200 requests."""
-    found: dict[str, Any] = {"cold_s": [], "cold_cpu_s": []}
-    for index in range(COLD_STARTS + 1):  # the first writes the .pyc caches
-        server = s.loopml(scratch / "ws-one", ["bc"])
-        try:
-            cold = server.start(scratch)
+def cold_starts(
+    scratch: Path, missing: dict[str, str], rounds: int = COLD_STARTS
+) -> dict[str, Any]:
+    """Cold start to the first prediction of ``loopml serve`` over one small model and of
+    the ``async def`` FastAPI endpoint over the same model, started in turns (so that a
+    shared machine's drift hits both), ``rounds`` times each after a first start of each
+    that writes the ``.pyc`` caches: wall and CPU seconds, and their medians."""
+    servers = {"loopml": lambda: s.loopml(scratch / "ws-one", ["bc"])}
+    if "fastapi" not in missing:
+        servers["fastapi"] = lambda: s.fastapi(scratch / "lr.joblib", "async")
+    found: dict[str, Any] = {name: {"wall_s": [], "cpu_s": []} for name in servers}
+    for index in range(rounds + 1):
+        for name, make in servers.items():
+            server = make()
+            try:
+                wall = server.start(scratch)
+            except (RuntimeError, OSError) as error:
+                return {"error": f"{name}: {error}"}
+            finally:
+                server.stop()
             if index:
-                found["cold_s"].append(cold)
-                found["cold_cpu_s"].append(server.cold_cpu_s)
-            assert server.process is not None
-            for _ in range(200):
-                server.predictions("v2:bc", scratch, "1")
-            found["rss_one_mb"], found["pss_one_mb"] = rss_mb(server.process.pid)
-        finally:
-            server.stop()
+                found[name]["wall_s"].append(wall)
+                found[name]["cpu_s"].append(server.cold_cpu_s)
+    for times in found.values():
+        times["wall_median_s"] = statistics.median(times["wall_s"])
+        times["cpu_median_s"] = statistics.median(times["cpu_s"])
+    found["rounds"] = rounds
+    return found
+
+
+def loopml_memory(scratch: Path) -> dict[str, Any]:
+    """Resident memory of ``loopml serve`` with one and with three versions live, each
+    after 200 requests."""
+    found: dict[str, Any] = {}
+    server = s.loopml(scratch / "ws-one", ["bc"])
+    try:
+        server.start(scratch)
+        assert server.process is not None
+        for _ in range(200):
+            server.predictions("v2:bc", scratch, "1")
+        found["rss_one_mb"], found["pss_one_mb"] = rss_mb(server.process.pid)
+    finally:
+        server.stop()
     server = s.loopml(scratch / "ws-three", ["bc1", "bc2", "bc3"])
     try:
         server.start(scratch)
@@ -152,8 +189,6 @@ def loopml_memory(scratch: Path) -> dict[str, Any]:
         found["rss_three_mb"], found["pss_three_mb"] = rss_mb(server.process.pid)
     finally:
         server.stop()
-    found["cold_median_s"] = statistics.median(found["cold_s"])
-    found["cold_cpu_median_s"] = statistics.median(found["cold_cpu_s"])
     return found
 
 
@@ -228,12 +263,14 @@ def two_workers(scratch: Path, missing: dict[str, str]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--only", default="", help="comma-separated parts: lr,cpu,rf,batching,memory,workers"
+        "--only", default="", help="comma-separated parts: lr,cpu,rf,batching,cold,memory,workers"
     )
     options = parser.parse_args()
-    parts = set(options.only.split(",")) if options.only else {"lr", "rf", "memory", "workers"}
+    parts = (
+        set(options.only.split(",")) if options.only else {"lr", "rf", "cold", "memory", "workers"}
+    )
     started = dt.datetime.now(dt.UTC)
-    missing = venvs()
+    missing = venvs(set().union(*(VENVS_OF[part] for part in parts if part in VENVS_OF)))
     results: dict[str, Any] = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -277,6 +314,8 @@ def main() -> int:
             results["alternating_cpu"] = alternating_cpu(scratch, missing)
         if "rf" in parts or "batching" in parts:
             results["batching_p50"] = batching_p50(scratch)
+        if "cold" in parts:
+            results["cold_starts"] = cold_starts(scratch, missing)
         if "memory" in parts:
             results["loopml_memory"] = loopml_memory(scratch)
         if "workers" in parts:

@@ -652,16 +652,16 @@ def test_predictions_reads_only_the_columns_asked(ws: loopml.Workspace) -> None:
 def test_a_table_that_cannot_be_made_is_counted_and_the_log_goes_on(
     ws: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from loopml.serve import _log
+    from loopml.serve import _segments  # the log imports it when it first has records
 
-    made = _log.records_table
+    made = _segments.records_table
 
     def broken_for_fraud(records, layout):  # a bug that hits one deployment's records
         if records[0].deployment == "fraud":
             raise RuntimeError("a bug")
         return made(records, layout)
 
-    monkeypatch.setattr(_log, "records_table", broken_for_fraud)
+    monkeypatch.setattr(_segments, "records_table", broken_for_fraud)
     log = PredictionLog(ws, flush_seconds=0.05)
     log.start()
     log.append(record(1, deployment="fraud"))

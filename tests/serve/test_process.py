@@ -21,6 +21,7 @@ import pytest
 from tests.serve.serving import (
     breast_cancer,
     call,
+    frame,
     logistic,
     promote,
     register,
@@ -300,6 +301,92 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("loopml"))))
         and m.split(".")[1] in {"pipeline", "training", "evaluation", "cli"}
     ]
     assert barred == []
+
+
+# `loopml serve` in this process, watched from a thread: the heavy libraries loaded when
+# the server is ready and after its first answer has reached the log, and the cycle
+# collector's state. pandas is kept out, as in a serving environment without it
+# (scikit-learn imports pandas whenever it can, and pandas PyArrow).
+FIRST_ANSWER = r"""
+import gc, json, os, signal, sys, threading, time, urllib.request
+
+class NoPandas:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("no pandas here", name=name)
+
+sys.meta_path.insert(0, NoPandas())
+port, body = sys.argv[1], sys.argv[2].encode()
+HEAVY = {"pyarrow", "polars", "grpc", "pandas"}
+
+def loaded():
+    return sorted({name.partition(".")[0] for name in sys.modules} & HEAVY)
+
+def watch():
+    found = {}
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url + "/v2/health/ready", timeout=5).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        found["ready"] = loaded()
+        found["collector"] = {"on": gc.isenabled(), "frozen": gc.get_freeze_count()}
+        asked = urllib.request.Request(
+            url + "/v2/models/bc/infer", body, {"Content-Type": "application/json"}
+        )
+        answer = json.loads(urllib.request.urlopen(asked, timeout=30).read())
+        found["answer"] = answer["outputs"][0]["data"]
+        import loopml
+        with loopml.workspace(os.getcwd()) as ws:
+            while not ws.store.find_artifacts(kind="predictions"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the prediction was not logged")
+                time.sleep(0.05)
+        found["logged"] = loaded()
+    except BaseException as error:
+        found["error"] = repr(error)
+    print(json.dumps(found), flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=watch, daemon=True).start()
+from loopml.cli import main
+main(["serve", "--port", port, "--no-grpc"])
+"""
+
+
+def test_serve_answers_first_without_the_logs_pyarrow_then_collects_again(
+    ws: loopml.Workspace,
+) -> None:
+    body = json.dumps(
+        {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP64", "data": rows(1, 7)}]},
+        default=lambda array: array.tolist(),
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", FIRST_ANSWER, str(_free_port()), body],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    lines = found.stdout.strip().splitlines()
+    assert lines, found.stderr
+    said = json.loads(lines[-1])
+    assert "error" not in said, found.stderr
+    # Ready to answer: the models loaded, and neither the log's PyArrow (nor Polars, nor
+    # gRPC when it is off) imported; the collector on again, what starting made frozen.
+    assert said["ready"] == []
+    assert said["collector"]["on"] is True
+    assert said["collector"]["frozen"] > 10_000
+    assert said["answer"] == logistic(1.0).predict(frame(rows(1, 7))).tolist()
+    # The log imports PyArrow when it has a record to write, and nothing else heavy.
+    assert said["logged"] == ["pyarrow"]
 
 
 def test_serve_json_says_what_it_serves_in_one_line_on_start(ws: loopml.Workspace) -> None:

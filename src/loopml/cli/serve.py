@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import typer
@@ -58,6 +59,12 @@ def serve(
       loopml serve --port 8080
       curl -s localhost:8080/v2/models/churn
     """
+    if workers == 1:
+        # This process serves: Python's cycle collector stays off until the server is up
+        # (its startup freezes what starting made and turns the collector back on).
+        # Starting imports scikit-learn, SciPy and SQLAlchemy, objects that live as long
+        # as the process, which the collector would walk again and again meanwhile.
+        gc.disable()
     from loopml.serve._server import ServeOptions
     from loopml.serve._server import serve as run
     from loopml.workspace import workspace

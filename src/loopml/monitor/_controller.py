@@ -441,7 +441,8 @@ class _Pass:
         """The retraining run in the lineage graph: the dataset version it made (which
         tells the loop's versions from the ones added by hand), the version it added the
         traffic to, and the prediction and feedback log segments it read."""
-        from loopml.serve._segments import FEEDBACK, PREDICTIONS, find_segments
+        from loopml.serve._layouts import FEEDBACK, PREDICTIONS
+        from loopml.serve._segments import find_segments
         from loopml.store import Direction
 
         store = self.ws.store

@@ -70,7 +70,8 @@ def labelled(
     from loopml._context import workspace_in_use
     from loopml._time import to_us
     from loopml.serve import feedback_records, predictions
-    from loopml.serve._segments import FEEDBACK, NO_DEPLOYMENT, concat
+    from loopml.serve._layouts import FEEDBACK, NO_DEPLOYMENT
+    from loopml.serve._segments import concat
 
     ws = workspace_in_use(workspace)
     wanted = ["prediction_id", "request_id", "ref", "arm", "probability", "latency_us"]

@@ -44,14 +44,8 @@ from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.serve._feedback_file import Place, read_feedback_file
 from loopml.serve._known import AROUND_US
-from loopml.serve._segments import (
-    FEEDBACK,
-    NO_DEPLOYMENT,
-    PREDICTIONS,
-    find_segments,
-    read_segment,
-    write_segment,
-)
+from loopml.serve._layouts import FEEDBACK, NO_DEPLOYMENT, PREDICTIONS
+from loopml.serve._segments import find_segments, read_segment, write_segment
 
 if TYPE_CHECKING:
     import polars as pl

@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from loopml._ids import made_us
-from loopml.serve._segments import PREDICTIONS, find_segments, read_segment
+from loopml.serve._layouts import PREDICTIONS
+from loopml.serve._segments import find_segments, read_segment
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace

@@ -54,15 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from loopml.errors import InvalidInput
-from loopml.serve._segments import (
-    FEEDBACK,
-    NO_DEPLOYMENT,
-    PREDICTIONS,
-    Layout,
-    joined_tables,
-    records_table,
-    write_segment,
-)
+from loopml.serve._layouts import FEEDBACK, NO_DEPLOYMENT, PREDICTIONS, Layout
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -230,6 +222,10 @@ class _SegmentLog(Generic[R]):
             with self._lock:
                 tables, self._tables = self._tables, {}
                 segments, self._pending = self._pending, []
+            if not tables and not segments:
+                return 0
+            from loopml.serve._segments import joined_tables, write_segment
+
             for name, parts in tables.items():
                 segments += [(name, table) for table in joined_tables(parts)]
             written = 0
@@ -260,6 +256,10 @@ class _SegmentLog(Generic[R]):
             self._held += len(records)
         if not records:
             return
+        # PyArrow (with the segments' code) is imported here, by the flusher, when it
+        # first has records: a server answers its first request without it.
+        from loopml.serve._segments import records_table
+
         by_name: dict[str, list[R]] = {}
         for record in records:
             by_name.setdefault(record.deployment or NO_DEPLOYMENT, []).append(record)

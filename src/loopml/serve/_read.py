@@ -32,15 +32,9 @@ from typing import TYPE_CHECKING, Any
 from loopml._ids import made_us
 from loopml._time import to_us
 from loopml.errors import InvalidInput
+from loopml.serve._layouts import FEEDBACK, PREDICTIONS, Layout
 from loopml.serve._log import PredictionRecord
-from loopml.serve._segments import (
-    FEEDBACK,
-    PREDICTIONS,
-    Layout,
-    concat,
-    find_segments,
-    read_segment,
-)
+from loopml.serve._segments import concat, find_segments, read_segment
 
 if TYPE_CHECKING:
     import polars as pl

@@ -16,9 +16,11 @@ A prediction's inputs and outputs are typed struct columns (see
 any type, is JSON text. Segments of the first format, whose inputs and outputs were
 JSON text, are read as the typed ones.
 
-Records are turned into Arrow tables a few at a time as they come (:func:`records_table`),
-and a write joins a deployment's tables into one segment (:func:`joined_tables`; two
-when their columns cannot share types, so nothing is forced into a wrong one).
+The columns of each kind of segment are in :mod:`loopml.serve._layouts`, which the
+server's log imports without PyArrow. Records are turned into Arrow tables a few at a
+time as they come (:func:`records_table`), and a write joins a deployment's tables into
+one segment (:func:`joined_tables`; two when their columns cannot share types, so
+nothing is forced into a wrong one).
 
 >>> layout = PREDICTIONS
 >>> layout.kind, layout.schema.field("time_us").type, layout.nested
@@ -32,14 +34,13 @@ from __future__ import annotations
 import io
 import operator
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loopml._kinds import ArtifactKind
 from loopml.serve._json import encode_json
+from loopml.serve._layouts import FEEDBACK, PREDICTIONS, Layout
 from loopml.serve._nested import nested_column
 
 if TYPE_CHECKING:
@@ -49,65 +50,6 @@ if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 PAGE = 1_000  # index records read per query of the store
-# The name of feedback segments whose deployment the writer did not know: not a name a
-# deployment can take, so it cannot be mistaken for one.
-NO_DEPLOYMENT = "(unknown)"
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """The columns of one kind of segment: ``schema`` the plain ones, ``nested`` the
-    struct columns of :mod:`~loopml.serve._nested`, ``json_fields`` those kept as JSON
-    text."""
-
-    kind: str
-    schema: pa.Schema
-    json_fields: frozenset[str]
-    nested: tuple[str, ...] = ()
-    version: int = 1
-
-    @property
-    def format(self) -> str:
-        return f"loopml.{self.kind}/{self.version}"
-
-
-PREDICTIONS = Layout(
-    ArtifactKind.PREDICTIONS.value,
-    pa.schema(
-        [
-            ("prediction_id", pa.string()),
-            ("request_id", pa.string()),
-            ("time_us", pa.int64()),
-            ("deployment", pa.string()),
-            ("ref", pa.string()),
-            ("arm", pa.int32()),
-            ("probability", pa.float64()),
-            ("latency_us", pa.int64()),
-            ("key", pa.string()),
-            ("fallback", pa.bool_()),
-            ("shadow", pa.bool_()),
-            ("error", pa.string()),
-        ]
-    ),
-    frozenset(),
-    nested=("inputs", "outputs"),
-    version=2,
-)
-
-FEEDBACK = Layout(
-    ArtifactKind.FEEDBACK.value,
-    pa.schema(
-        [
-            ("prediction_id", pa.string()),
-            ("time_us", pa.int64()),
-            ("reward", pa.float64()),
-            ("label", pa.string()),
-            ("row", pa.int64()),
-            ("deployment", pa.string()),
-        ]
-    ),
-    frozenset({"label"}),
-)
 
 
 def _table(records: Sequence[Any], layout: Layout) -> pa.Table:
