@@ -144,8 +144,10 @@ def make(say: object = print) -> None:
     rng = np.random.default_rng(SEED + 1)
     R = rng.normal(size=(REFERENCE_ROWS, FEATURES))
     reference = pl.DataFrame({name: R[:, j] for j, name in enumerate(columns)})
-    before = T0 - DAYS * DAY_US + np.arange(REFERENCE_ROWS, dtype=np.int64) * (
-        DAYS * DAY_US // REFERENCE_ROWS
+    before = (
+        T0
+        - DAYS * DAY_US
+        + np.arange(REFERENCE_ROWS, dtype=np.int64) * (DAYS * DAY_US // REFERENCE_ROWS)
     )
     reference = reference.with_columns(
         pl.Series("predictions", (scores(R) > 0.5).astype(np.int64)),

@@ -137,7 +137,7 @@ def drift_windows(
     wanted = windows_with_data(segments, every_us, start, end)
     key = settings_key(every_us, given_key(reference, ws))
     kept = stored_windows(ws, deployment, key, segments, every_us, wanted) if store else None
-    read_back = set() if kept is None else set(kept["window"].to_list())
+    read_back = set() if kept is None else set(kept.rows["window"].to_list())
     todo = sorted(wanted - read_back)
     now = now_us()
     work = _Work(ws, deployment, every_us, reference)
@@ -149,22 +149,26 @@ def drift_windows(
         from loopml.monitor._drift_store import store_windows
 
         version = max((s.version for s in segments), default=0)
-        store_windows(ws, deployment, key, closed.drop("final"), version)
+        store_windows(
+            ws, deployment, key, closed.drop("final"), version, tuple(work.notes), work.left_out
+        )
         saved = closed["window"].n_unique()
-    frames = [computed]
+    frames, notes = [computed], list(work.notes)
+    left_out = sum(work.left_out.get(w, 0) for w in todo)
     if kept is not None:
-        import polars as pl
-
-        frames.insert(0, kept.with_columns(pl.lit(True).alias("final")))
+        frames.insert(0, kept.rows.with_columns(final=True))
+        notes = [*kept.notes, *notes]
+        left_out += kept.left_out
     table = _ordered(frames)
+    training = table.filter(table["comparison"] == "training").select("ref", "reference")
     return DriftWindows(
         table,
-        work.sources,
-        tuple(work.notes),
+        {**dict(training.unique(maintain_order=True).rows()), **work.sources},
+        tuple(dict.fromkeys(notes)),
         computed=computed["window"].n_unique(),
         read_back=len(read_back),
         saved=saved,
-        left_out=work.left_out,
+        left_out=left_out,
     )
 
 
@@ -179,7 +183,7 @@ class _Work:
         self.references: dict[str, tuple[Reference, Profile] | None] = {}
         self.sources: dict[str, str] = {}
         self.notes: list[str] = []
-        self.left_out = 0
+        self.left_out: dict[int, int] = {}  # answers left out, per window
         self.inputs: list[str] = []
         self.predictions: str | None = None
 
@@ -244,19 +248,24 @@ class _Work:
         if has_predictions:
             lists.append(pl.col("outputs").struct.field(PREDICTIONS).alias(name))
         window = (pl.col("time_us") // self.every_us).alias("window")
-        chosen = answers.filter(pl.col("error").is_null()).select(window, "ref", *lists)
+        chosen = answers.select(window, "ref", "error", *lists)
         names = [*inputs, *([name] if has_predictions else [])]
-        if not names:
-            self.left_out += answers.height
-            return chosen
         lengths = [pl.col(n).list.len() for n in names]
-        same = pl.all_horizontal([length == lengths[0] for length in lengths[1:]] or [pl.lit(True)])
-        readable = chosen.filter(same.fill_null(False))
-        self.left_out += answers.height - readable.height
-        counts = readable[names[0]].list.len()
-        if readable.height and counts.min() == counts.max() == 1:  # one row per request
-            return readable.with_columns(pl.col(n).list.first() for n in names)
-        return readable.explode(names)
+        same = pl.all_horizontal(
+            [length == lengths[0] for length in lengths[1:]] or [pl.lit(True)]
+        ).fill_null(False)
+        readable = pl.col("error").is_null() & (same if names else pl.lit(False))
+        chosen = chosen.with_columns(readable.alias("_readable"))
+        dropped = chosen.filter(~pl.col("_readable")).group_by("window").len()
+        for number, count in dropped.rows():
+            self.left_out[number] = self.left_out.get(number, 0) + count
+        kept = chosen.filter(pl.col("_readable")).drop("_readable", "error")
+        if not names:
+            return kept
+        counts = kept[names[0]].list.len()
+        if kept.height and counts.min() == counts.max() == 1:  # one row per request
+            return kept.with_columns(pl.col(n).list.first() for n in names)
+        return kept.explode(names)
 
     def _profile(
         self, window: int, ref: str, parts: dict[tuple[int, str], pl.DataFrame]

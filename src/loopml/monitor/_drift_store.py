@@ -14,8 +14,9 @@ version of the deployment's prediction segments when it was computed.
 
 A window is stored only once it is closed (its end is past) and is read back instead
 of recomputed, unless the prediction log has a segment written after it was computed
-that holds predictions of that window (a server that flushed late): then it is
-computed again and stored anew; the latest stored copy of a window is the one read.
+that holds predictions of that window or of the one before it, which it was compared
+with (a server that flushed late): then it is computed again and stored anew; the
+latest stored copy of a window is the one read.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ if TYPE_CHECKING:
 
 LAYOUT = "loopml.drift/1"
 PAGE = 1_000
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Windows read back: their rows, the notes made when they were computed, and the
+    answers left out of them."""
+
+    rows: pl.DataFrame
+    notes: tuple[str, ...]
+    left_out: int
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def stored_windows(
     segments: list[Segment],
     every_us: int,
     wanted: set[int],
-) -> pl.DataFrame | None:
+) -> Stored | None:
     """The rows stored under ``key`` for the ``wanted`` windows that no later segment
     touches, each window from its latest stored copy; None when there are none."""
     import polars as pl
@@ -100,7 +111,8 @@ def stored_windows(
     holders: dict[str, Artifact] = {}
     for window, artifact in latest.items():
         seen = artifact.metadata.get("segments_version", 0)
-        start, end = window * every_us, (window + 1) * every_us
+        # the window before too: its rows are what the window was compared with
+        start, end = (window - 1) * every_us, (window + 1) * every_us
         late = any(
             segment.version > seen
             and (segment.first_us is None or segment.first_us < end)
@@ -111,18 +123,32 @@ def stored_windows(
             fresh.setdefault(artifact.id, []).append(window)
             holders[artifact.id] = artifact
     frames = []
+    notes: dict[str, None] = {}
+    left_out = 0
     for artifact_id, windows in fresh.items():
         artifact = holders[artifact_id]
         data = ws.artifacts.read_bytes(artifact.digest, what=f"drift windows {artifact.ref}")
         frame = pl.read_parquet(io.BytesIO(data))
         frames.append(frame.filter(pl.col("window").is_in(windows)))
-    return pl.concat(frames, how="vertical_relaxed") if frames else None
+        notes.update(dict.fromkeys(artifact.metadata.get("notes", ())))
+        counts = artifact.metadata.get("left_out", {})
+        left_out += sum(counts.get(str(window), 0) for window in windows)
+    if not frames:
+        return None
+    return Stored(pl.concat(frames, how="vertical_relaxed"), tuple(notes), left_out)
 
 
 def store_windows(
-    ws: Workspace, deployment: str, key: str, rows: pl.DataFrame, segments_version: int
+    ws: Workspace,
+    deployment: str,
+    key: str,
+    rows: pl.DataFrame,
+    segments_version: int,
+    notes: tuple[str, ...],
+    left_out: dict[int, int],
 ) -> Artifact | None:
-    """Store the rows of closed windows as one blob, then its index record."""
+    """Store the rows of closed windows as one blob, then its index record (with the
+    notes made computing them and the answers left out of each)."""
     if not rows.height:
         return None
     sink = io.BytesIO()
@@ -141,6 +167,8 @@ def store_windows(
             "windows": windows,
             "rows": rows.height,
             "segments_version": segments_version,
+            "notes": list(notes),
+            "left_out": {str(w): left_out[w] for w in windows if left_out.get(w)},
         },
     )
 
