@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def ready() -> bool:
     )
 
 
-def make(say: object = print) -> None:
+def make(say: Callable[[str], None] = print) -> None:
     """Write the workload (a few minutes: a million records go through the logs)."""
     import polars as pl
 

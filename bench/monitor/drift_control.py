@@ -27,11 +27,11 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "monitor")]
-from packaged_data import RAINFALL_FEATURES, rainfall  # noqa: E402
 from test_drift import EARLY, YEAR, fitted, log_rows  # noqa: E402
 
 import loopml  # noqa: E402
 from loopml.monitor import drift_windows  # noqa: E402
+from packaged_data import RAINFALL_FEATURES, rainfall  # noqa: E402
 
 WINDOWS = 20
 

@@ -228,7 +228,8 @@ def test_a_version_saved_outside_any_run_is_compared_with_the_window_before(
     found = drift_windows("churn", every="1d", workspace=ws)
     assert found.references == {}
     [note] = found.notes
-    assert "churn@v1" in note and "reference=" in note
+    assert "churn@v1" in note
+    assert "reference=" in note
     assert set(found.table["comparison"]) == {"previous"}
     assert drifted(found.table, T0 // DAY_US + 1, "previous") == {"x", "predictions"}
 

@@ -229,8 +229,7 @@ def ks_bounds(first: OrderStats, second: OrderStats) -> tuple[float, float]:
     ordered, which = points[order], source[order]
     last = np.append(ordered[1:] != ordered[:-1], True)
     most_a, least_a, most_b, least_b = (
-        done[np.cumsum(which == k)[last]]
-        for k, done in enumerate((done_a, done_a, done_b, done_b))
+        done[np.cumsum(which == k)[last]] for k, done in enumerate((done_a, done_a, done_b, done_b))
     )
     most = max(float((most_a - least_b).max()), float((most_b - least_a).max()))
     least = max(0.0, float((least_a - most_b).max()), float((least_b - most_a).max()))
