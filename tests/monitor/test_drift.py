@@ -206,6 +206,25 @@ def test_a_window_written_late_is_computed_again(ws: loopml.Workspace) -> None:
     assert read.table.equals(again.table)
 
 
+def test_a_day_without_traffic_is_kept_too(ws: loopml.Workspace) -> None:
+    # one segment from day 0 to day 2, nothing on day 1: day 1 is looked at once
+    with PredictionLog(ws) as log:
+        for day in (0, 2):
+            for n in range(50):
+                log.append(
+                    PredictionRecord(new_id(), None, T0 + day * DAY_US + n, "churn", "churn@v1",
+                                     0, 1.0, {"x": np.array([float(n)])},
+                                     {"predictions": np.array([n % 2])}, 300, None)
+                )  # fmt: skip
+    rows = pl.DataFrame({"x": np.arange(50.0)})
+    found = drift_windows("churn", every="1d", reference=rows, workspace=ws)
+    assert (found.computed, found.saved) == (2, 3)
+    assert set(found.table["window"]) == {T0 // DAY_US, T0 // DAY_US + 2}
+    assert set(found.table["comparison"]) == {"training"}  # day 1 had nothing
+    again = drift_windows("churn", every="1d", reference=rows, workspace=ws)
+    assert (again.computed, again.read_back) == (0, 3)
+
+
 def test_a_window_still_open_is_never_stored(ws: loopml.Workspace) -> None:
     hour = time.time_ns() // 1000 // HOUR_US * HOUR_US
     answers(ws, hour - HOUR_US, 100)

@@ -78,9 +78,11 @@ class DriftWindows:
     ``reference_rows``, ``summary`` (the change in words), and ``final`` (False for a
     window not yet closed, which is never stored). ``references`` says what each
     version's training comparison read; ``notes`` what could not be compared and why;
-    ``computed``, ``read_back`` and ``saved`` count windows; ``left_out`` counts
-    answers whose rows could not be read (failed ones, or inputs and predictions of
-    different lengths)."""
+    ``computed`` counts the windows with predictions computed now, ``read_back`` and
+    ``saved`` the windows read back and stored (a closed window without predictions
+    is stored too, so that it is not looked at again); ``left_out`` counts answers
+    whose rows could not be read (failed ones, or inputs and predictions of different
+    lengths)."""
 
     table: pl.DataFrame
     references: dict[str, str] = field(default_factory=dict)
@@ -137,22 +139,19 @@ def drift_windows(
     wanted = windows_with_data(segments, every_us, start, end)
     key = settings_key(every_us, given_key(reference, ws))
     kept = stored_windows(ws, deployment, key, segments, every_us, wanted) if store else None
-    read_back = set() if kept is None else set(kept.rows["window"].to_list())
+    read_back = set() if kept is None else set(kept.windows)
     todo = sorted(wanted - read_back)
     now = now_us()
     work = _Work(ws, deployment, every_us, reference)
     computed = work.compute(todo)
     computed = computed.with_columns((computed["window_start_us"] + every_us <= now).alias("final"))
-    closed = computed.filter("final")
-    saved = 0
-    if store and closed.height:
+    closed = [window for window in todo if (window + 1) * every_us <= now]
+    if store and closed:
         from loopml.monitor._drift_store import store_windows
 
         version = max((s.version for s in segments), default=0)
-        store_windows(
-            ws, deployment, key, closed.drop("final"), version, tuple(work.notes), work.left_out
-        )
-        saved = closed["window"].n_unique()
+        rows = computed.filter("final").drop("final")
+        store_windows(ws, deployment, key, closed, rows, version, tuple(work.notes), work.left_out)
     frames, notes = [computed], list(work.notes)
     left_out = sum(work.left_out.get(w, 0) for w in todo)
     if kept is not None:
@@ -165,9 +164,9 @@ def drift_windows(
         table,
         {**dict(training.unique(maintain_order=True).rows()), **work.sources},
         tuple(dict.fromkeys(notes)),
-        computed=computed["window"].n_unique(),
+        computed=len(work.computed),
         read_back=len(read_back),
-        saved=saved,
+        saved=len(closed) if store else 0,
         left_out=left_out,
     )
 
@@ -184,6 +183,7 @@ class _Work:
         self.sources: dict[str, str] = {}
         self.notes: list[str] = []
         self.left_out: dict[int, int] = {}  # answers left out, per window
+        self.computed: set[int] = set()  # windows with predictions, profiled
         self.inputs: list[str] = []
         self.predictions: str | None = None
 
@@ -199,6 +199,7 @@ class _Work:
         found: list[dict[str, Any]] = []
         for window in windows:
             for ref in sorted(r for w, r in by_key if w == window):
+                self.computed.add(window)
                 current = self._profile(window, ref, by_key)
                 found += self._training(window, ref, current)
                 if (window - 1, ref) in by_key:

@@ -39,9 +39,11 @@ PAGE = 1_000
 
 @dataclass(frozen=True)
 class Stored:
-    """Windows read back: their rows, the notes made when they were computed, and the
-    answers left out of them."""
+    """Windows read back (those without predictions too, so that they are not read
+    again): their rows, the notes made when they were computed, and the answers left
+    out of them."""
 
+    windows: frozenset[int]
     rows: pl.DataFrame
     notes: tuple[str, ...]
     left_out: int
@@ -135,26 +137,26 @@ def stored_windows(
         left_out += sum(counts.get(str(window), 0) for window in windows)
     if not frames:
         return None
-    return Stored(pl.concat(frames, how="vertical_relaxed"), tuple(notes), left_out)
+    read = frozenset(w for windows in fresh.values() for w in windows)
+    return Stored(read, pl.concat(frames, how="vertical_relaxed"), tuple(notes), left_out)
 
 
 def store_windows(
     ws: Workspace,
     deployment: str,
     key: str,
+    windows: list[int],
     rows: pl.DataFrame,
     segments_version: int,
     notes: tuple[str, ...],
     left_out: dict[int, int],
-) -> Artifact | None:
-    """Store the rows of closed windows as one blob, then its index record (with the
-    notes made computing them and the answers left out of each)."""
-    if not rows.height:
-        return None
+) -> Artifact:
+    """Store the rows of the closed ``windows`` (some may have none) as one blob, then
+    its index record, with the notes made computing them and the answers left out of
+    each."""
     sink = io.BytesIO()
     rows.write_parquet(sink, compression="zstd")
     blob = ws.artifacts.put_bytes(sink.getvalue())
-    windows = sorted(set(rows["window"].to_list()))
     return ws.store.create_artifact(
         kind=ArtifactKind.DRIFT,
         name=deployment,
