@@ -332,3 +332,16 @@ def test_shuffled_days_rarely_raise_an_alarm(tmp_path: Path) -> None:
     }
     for comparison in counted:
         assert alarms[comparison] / counted[comparison] <= 0.05
+
+
+def test_inputs_of_many_values_per_row_are_not_compared(ws: loopml.Workspace) -> None:
+    with PredictionLog(ws) as log:
+        for n in range(20):
+            log.append(
+                PredictionRecord(new_id(), None, T0 + n, "pictures", "p@v1", 0, 1.0,
+                                 {"pixels": np.zeros((1, 4))}, {"scores": np.zeros((1, 3))},
+                                 300, None)
+            )  # fmt: skip
+    found = drift_windows("pictures", every="1d", workspace=ws)
+    assert found.table.height == 0
+    assert any("nothing to compare" in note for note in found.notes)

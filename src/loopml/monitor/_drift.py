@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 WINDOW_POINTS = 1024  # order statistics kept per numeric column of a window's profile
 COMPARISONS = ("training", "previous")
 PREDICTIONS = "predictions"  # the outputs' field, and the column the windows give it
+_OUTPUT = "\x00predictions"  # its name while the input columns are not all known
 COLUMNS = (
     "window",
     "window_start_us",
@@ -194,6 +195,12 @@ class _Work:
             return _empty()
         needed = sorted({*windows, *(w - 1 for w in windows)})
         rows = self._rows(needed)
+        if rows.height and rows.width <= 2:  # window and ref: nothing to compare
+            self.notes.append(
+                f"{self.deployment}'s requests hold no column of one value per row "
+                "(numbers, text or flags) and no predictions: nothing to compare"
+            )
+            return _empty()
         parts = rows.partition_by(["window", "ref"], as_dict=True, include_key=False)
         by_key = {(int(w), str(r)): part for (w, r), part in parts.items()}
         found: list[dict[str, Any]] = []
@@ -214,13 +221,15 @@ class _Work:
 
         Read from the segments directly, not through :func:`loopml.serve.predictions`:
         the rows need no time order, and of the outputs only the predictions (the
-        probabilities are as many bytes again)."""
+        probabilities are as many bytes again). Each segment is made flat before the
+        next is read, so its nested columns' memory serves the next one."""
         import polars as pl
 
         from loopml.serve._segments import PREDICTIONS as LOG
-        from loopml.serve._segments import concat, find_segments, read_segment
+        from loopml.serve._segments import find_segments, read_segment
 
-        frames = []
+        flat: list[pl.DataFrame] = []
+        inputs: dict[str, None] = {}
         for first, last in _runs(windows):
             since, until = first * self.every_us, (last + 1) * self.every_us
             for segment in find_segments(self.ws, LOG, self.deployment, since, until):
@@ -229,11 +238,23 @@ class _Work:
                 columns = ["time_us", "ref", "error", "inputs", outputs]
                 frame = read_segment(self.ws, segment, columns=columns)
                 time = pl.col("time_us")
-                frames.append(frame.filter((time >= since) & (time < until)))
-        read = pl.concat(frames, how="diagonal_relaxed") if frames else concat([], LOG)
-        return self._exploded(read)
+                one, names = self._flat(frame.filter((time >= since) & (time < until)))
+                inputs.update(dict.fromkeys(names))
+                flat.append(one)
+        rows = pl.concat(flat, how="diagonal_relaxed") if flat else pl.DataFrame()
+        name = PREDICTIONS
+        while name in inputs:  # an input of that name keeps it
+            name += "_"
+        self.inputs = list(inputs)
+        self.predictions = name if _OUTPUT in rows.columns else None
+        if not rows.width:
+            return pl.DataFrame(schema={"window": pl.Int64, "ref": pl.String})
+        return rows.rename({_OUTPUT: name}, strict=False)
 
-    def _exploded(self, answers: pl.DataFrame) -> pl.DataFrame:
+    def _flat(self, answers: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+        """One row per predicted row of ``answers`` (one segment's), and the names of
+        its input columns; its predictions named :data:`_OUTPUT`. Answers that failed,
+        or whose columns hold different numbers of rows, are counted and left out."""
         import polars as pl
 
         inputs = _scalar_fields(answers.schema.get("inputs"))
@@ -241,32 +262,28 @@ class _Work:
         has_predictions = isinstance(outputs, pl.Struct) and any(
             f.name == PREDICTIONS and _is_scalar_list(f.dtype) for f in outputs.fields
         )
-        name = PREDICTIONS
-        while name in inputs:  # an input of that name keeps it
-            name += "_"
-        self.inputs, self.predictions = inputs, name if has_predictions else None
         lists = [pl.col("inputs").struct.field(n).alias(n) for n in inputs]
         if has_predictions:
-            lists.append(pl.col("outputs").struct.field(PREDICTIONS).alias(name))
+            lists.append(pl.col("outputs").struct.field(PREDICTIONS).alias(_OUTPUT))
         window = (pl.col("time_us") // self.every_us).alias("window")
         chosen = answers.select(window, "ref", "error", *lists)
-        names = [*inputs, *([name] if has_predictions else [])]
+        names = [*inputs, *([_OUTPUT] if has_predictions else [])]
         lengths = [pl.col(n).list.len() for n in names]
         same = pl.all_horizontal(
             [length == lengths[0] for length in lengths[1:]] or [pl.lit(True)]
         ).fill_null(False)
-        readable = pl.col("error").is_null() & (same if names else pl.lit(False))
+        readable = pl.col("error").is_null() & same
         chosen = chosen.with_columns(readable.alias("_readable"))
         dropped = chosen.filter(~pl.col("_readable")).group_by("window").len()
         for number, count in dropped.rows():
             self.left_out[number] = self.left_out.get(number, 0) + count
         kept = chosen.filter(pl.col("_readable")).drop("_readable", "error")
         if not names:
-            return kept
+            return kept, inputs
         counts = kept[names[0]].list.len()
         if kept.height and counts.min() == counts.max() == 1:  # one row per request
-            return kept.with_columns(pl.col(n).list.first() for n in names)
-        return kept.explode(names)
+            return kept.with_columns(pl.col(n).list.first() for n in names), inputs
+        return kept.explode(names), inputs
 
     def _profile(
         self, window: int, ref: str, parts: dict[tuple[int, str], pl.DataFrame]
