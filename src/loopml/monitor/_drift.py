@@ -22,6 +22,23 @@ drift needs.
 The training rows are found through the version's lineage (see
 :mod:`loopml.monitor._drift_reference`). Windows are kept once closed and read back
 instead of recomputed (see :mod:`loopml.monitor._drift_store`).
+
+>>> import tempfile, loopml, numpy as np, polars as pl
+>>> from loopml.serve import PredictionLog, PredictionRecord
+>>> ws = loopml.init(tempfile.mkdtemp())
+>>> day, rng = 86_400_000_000, np.random.default_rng(0)
+>>> with PredictionLog(ws) as log:
+...     for n in range(600):  # two days; the second's x is 1 sd higher
+...         x = rng.normal(size=1) + (n >= 300)
+...         log.append(PredictionRecord(f"p{n}", None, 20_000 * day + n // 300 * day + n,
+...             "churn", "churn@v1", 0, 1.0, {"x": x}, {"predictions": (x > 0) * 1}, 300, None))
+>>> train = pl.DataFrame({"x": rng.normal(size=2000)})
+>>> found = drift_windows("churn", every="1d", reference=train, workspace=ws)
+>>> found.drifted().select("window", "comparison", "column").rows()
+[(20001, 'training', 'x'), (20001, 'previous', 'x'), (20001, 'previous', 'predictions')]
+>>> found.computed, found.saved, found.notes[0].startswith("churn@v1: its predictions")
+(2, 2, True)
+>>> ws.close()
 """
 
 from __future__ import annotations

@@ -17,6 +17,11 @@ of recomputed, unless the prediction log has a segment written after it was comp
 that holds predictions of that window or of the one before it, which it was compared
 with (a server that flushed late): then it is computed again and stored anew; the
 latest stored copy of a window is the one read.
+
+>>> hour = 3_600_000_000
+>>> segments = [Segment(1, 0, 2 * hour), Segment(2, 24 * hour, 24 * hour + 5)]
+>>> sorted(windows_with_data(segments, hour, 0, 48 * hour))
+[0, 1, 2, 24]
 """
 
 from __future__ import annotations
