@@ -34,6 +34,8 @@ OWNED = [
     "object",
     "predictions",
     "feedback",
+    "loop",
+    "decision",
 ]
 
 

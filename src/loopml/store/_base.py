@@ -22,7 +22,10 @@ Immutability
     the history of a name replays to its current policy. Setting the policy a
     deployment has already changes and records nothing. A deployment's
     :class:`~loopml.store.ArmStats` only grow, by ``add_arm_stats``; deleting the deployment
-    deletes them.
+    deletes them. A :class:`Lease` passes from holder to holder; its ``token`` grows by
+    one each time it is taken (by a new holder, or again after it expired or was
+    released), never when it is renewed, and never goes back: a released lease keeps
+    its token for the next holder.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -48,18 +51,26 @@ Concurrency
     ``delete_deployment`` with ``expected_revision`` are compare-and-sets in the same
     way, on the deployment's revision. ``add_arm_stats`` adds in the database
     (``pulls = pulls + ?``), so workers adding to one arm at once lose no increment.
+    ``acquire_lease``, ``renew_lease`` and ``release_lease`` are compare-and-sets on
+    the lease's row, judged on one clock for every caller (the database server's on
+    PostgreSQL, the host's on SQLite, the process's in ``memory://``), read inside the
+    transaction once the row is locked: of callers taking a free or expired lease at
+    once, exactly one gets it, and a lease is never held by two holders at one moment
+    of that clock.
 
 Changes
     ``change_counter()`` is one cheap read that tells a poller whether anything was
     written: a whole number that grows in every transaction that writes a record
     (an artifact, a run, its finish, tags or params, metrics, events, an alias move,
     an alert, a schedule created, claimed, recorded or deleted, a deployment set
-    or deleted), becomes visible with
+    or deleted, a lease taken or released), becomes visible with
     that transaction's records and never with fewer, never goes back, and is the same
     for every process reading the store. Reads, and calls that change nothing, leave
     it as it is; so does ``add_arm_stats``, whose statistics are traffic, not
-    configuration (see ``add_arm_stats``). By how much it grows is
-    not part of the contract: compare, do not count.
+    configuration (see ``add_arm_stats``), and so does a lease's renewal, which only
+    moves its expiry (see ``renew_lease``); a lease that runs out unrenewed writes
+    nothing either, so the counter does not tell that a lease expired. By how much it
+    grows is not part of the contract: compare, do not count.
 
 Returned records
     Records are frozen snapshots taken at the time of the call, sharing no value
@@ -91,17 +102,25 @@ from loopml.store._contract_aliases import AliasStore
 from loopml.store._contract_arms import ArmStatsStore
 from loopml.store._contract_artifacts import ArtifactStore
 from loopml.store._contract_deployments import DeploymentStore
+from loopml.store._contract_leases import LeaseStore
 from loopml.store._contract_runs import RunStore
 from loopml.store._contract_schedules import ScheduleStore
 from loopml.store._records import StoreInfo
 
 
 class MetadataStore(
-    ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleStore, DeploymentStore, ArmStatsStore
+    ArtifactStore,
+    RunStore,
+    AliasStore,
+    AlertStore,
+    ScheduleStore,
+    DeploymentStore,
+    ArmStatsStore,
+    LeaseStore,
 ):
     """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts,
-    schedules, deployments and their arm statistics, one part of the contract per
-    domain."""
+    schedules, deployments and their arm statistics, and leases, one part of the
+    contract per domain."""
 
     url: str
 

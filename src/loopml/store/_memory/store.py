@@ -9,6 +9,7 @@ from loopml.store._memory.aliases import Aliases
 from loopml.store._memory.arms import ArmStatistics
 from loopml.store._memory.artifacts import Artifacts
 from loopml.store._memory.deployments import Deployments
+from loopml.store._memory.leases import Leases
 from loopml.store._memory.lineage import Lineage
 from loopml.store._memory.runs import Runs
 from loopml.store._memory.schedules import Schedules
@@ -29,6 +30,7 @@ class MemoryStore(
     Schedules,
     Deployments,
     ArmStatistics,
+    Leases,
     MetadataStore,
 ):
     """A :class:`MetadataStore` whose records live in this process's memory.

@@ -50,6 +50,7 @@ class Tables:
     deployments: dict[str, Row] = field(default_factory=dict)
     deployment_changes: list[Row] = field(default_factory=list)  # oldest first
     arm_stats: dict[str, dict[str, ArmStats]] = field(default_factory=dict)  # by deployment, arm
+    leases: dict[str, Row] = field(default_factory=dict)  # by name, kept once taken
     row_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     changes: int = 0  # the change counter: one more for every call that writes
 

@@ -34,6 +34,7 @@ from loopml.store._sql.arms import ArmStatistics
 from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.deployments import Deployments
 from loopml.store._sql.engine import redact, retrying, transaction
+from loopml.store._sql.leases import Leases
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
 from loopml.store._sql.run_query import RunQueries
@@ -45,7 +46,15 @@ Row = Mapping[Any, Any]
 
 
 class SqlStore(
-    Aliases, ArmStatistics, Changes, Deployments, Schedules, Tracking, RunQueries, MetadataStore
+    Aliases,
+    ArmStatistics,
+    Changes,
+    Deployments,
+    Leases,
+    Schedules,
+    Tracking,
+    RunQueries,
+    MetadataStore,
 ):
     """A :class:`MetadataStore` on a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
