@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test check proto bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store bench-serve format clean
+.PHONY: demo test check proto bench bench-data bench-decisions bench-pipeline bench-tune bench-models bench-evaluation bench-store bench-serve bench-monitor format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ bench-store: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(BIN)/python bench/serve/run.py
+
+bench-monitor: $(STAMP)
+	$(BIN)/python bench/monitor/join.py
+	$(BIN)/python bench/monitor/drift.py
+	$(BIN)/python bench/monitor/drift_control.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples

@@ -25,6 +25,7 @@ NOT_RUN = {
     ("docs/benchmarks.md", "make bench-data"): "takes minutes",
     ("docs/benchmarks.md", "make bench-decisions"): "takes minutes",
     ("docs/benchmarks.md", "make bench-pipeline"): "takes minutes",
+    ("docs/benchmarks.md", "make bench-monitor"): "takes half an hour",
     ("docs/benchmarks.md", ".venv/bin/python bench/data/wide.py"): "takes minutes",
     ("docs/benchmarks.md", "$ .venv/bin/python bench/startup.py"): "takes a minute",
     ("docs/benchmarks.md", ".venv/bin/python bench/store/queries.py"): "takes minutes",

@@ -29,6 +29,7 @@ OWNED = [
     "evaluation",
     "evaluation-rows",
     "gate",
+    "drift",
     "reproduction",
     "object",
     "predictions",

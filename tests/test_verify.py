@@ -102,6 +102,10 @@ def make_every_kind(ws: loopml.Workspace, tmp_path: Path) -> None:
             )
         )
     loopml.feedback("p1", 1.0, workspace=ws)
+    # the drift of its window, kept (the window closed long ago)
+    from loopml.monitor import drift_windows
+
+    assert drift_windows("api", every="1d", workspace=ws).saved == 1
 
 
 @pytest.fixture(scope="module")

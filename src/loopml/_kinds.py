@@ -48,6 +48,7 @@ class ArtifactKind(StrEnum):
     EVALUATION = "evaluation"
     EVALUATION_ROWS = "evaluation-rows"
     GATE = "gate"
+    DRIFT = "drift"
     REPRODUCTION = "reproduction"
     OBJECT = "object"
     PREDICTIONS = "predictions"
@@ -70,6 +71,7 @@ OWNED_KINDS: dict[str, str] = {
     ArtifactKind.EVALUATION: "loopml.evaluate",
     ArtifactKind.EVALUATION_ROWS: "loopml.evaluate, from the rows it is given",
     ArtifactKind.GATE: "loopml.gate",
+    ArtifactKind.DRIFT: "loopml.monitor.drift_windows, which keeps the windows it computed",
     ArtifactKind.REPRODUCTION: "`loopml models reproduce`",
     ArtifactKind.OBJECT: "loopml.log_artifact(value, name=...)",
     ArtifactKind.PREDICTIONS: "the model server's prediction log (loopml.serve.PredictionLog)",

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 import loopml
@@ -69,4 +70,62 @@ def test_each_window_shows_its_planted_accuracy(cli, project: Path) -> None:
     ],
 )
 def test_bad_settings_are_named(cli, project: Path, args: list[str], fragments: list[str]):
+    assert_user_error(cli("monitor", "churn", *args), *fragments)
+
+
+@pytest.fixture
+def drifting(cli, tmp_path: Path) -> Path:
+    """Deployment `churn`: three closed hours of answers, the last with `x` moved by
+    1.5 standard deviations; dataset `train@v1`, the rows it was trained on."""
+    now = time.time_ns() // 1000
+    start = (now // HOUR_US - 4) * HOUR_US
+    rng = np.random.default_rng(0)
+    with loopml.init(tmp_path) as ws:
+        x = rng.normal(size=1000)
+        loopml.data.add(pl.DataFrame({"x": x, "predictions": (x > 0).astype(int)}),
+                        name="train", workspace=ws)  # fmt: skip
+        with PredictionLog(ws) as answers:
+            for hour in range(3):
+                for n in range(200):
+                    value = rng.normal() + (1.5 if hour == 2 else 0.0)
+                    answers.append(
+                        PredictionRecord(new_id(), None, start + hour * HOUR_US + n * 1_000_000,
+                                         "churn", "churn@v1", 0, 1.0, {"x": np.array([value])},
+                                         {"predictions": np.array([int(value > 0)])}, 400, None)
+                    )  # fmt: skip
+    return tmp_path
+
+
+def test_drift_prints_the_columns_that_moved(cli, drifting: Path) -> None:
+    result = cli("monitor", "churn", "--drift", "--since", "1d", "--reference", "train@v1")
+    assert result.code == 0, result
+    lines = [line for line in result.out.splitlines() if "churn@v1" in line and "200" in line]
+    assert len(lines) == 3
+    assert lines[0].split()[-2:] == ["none", "-"]  # nothing moved; no window before it
+    assert lines[1].split()[-2:] == ["none", "none"]
+    assert "x, predictions" in lines[2]
+    assert "compared with: churn@v1: dataset train@v1" in result.out
+    shown = json.loads(
+        cli("monitor", "churn", "--drift", "--reference", "train@v1", "--json", check=True).out
+    )
+    assert (shown["computed"], shown["read_back"]) == (0, 3)  # kept by the first run
+    assert shown["references"] == {"churn@v1": "dataset train@v1"}
+    moved = {(w["comparison"], w["column"]) for w in shown["windows"] if w["drifted"]}
+    assert moved == {(c, k) for c in ("training", "previous") for k in ("x", "predictions")}
+    without = cli("monitor", "churn", "--drift", check=True)  # no lineage: it says so
+    assert "churn@v1 is not a model version" in without.out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--drift", "--every", "100"], ["--every 100", "duration"]),
+        (["--drift", "--baseline", "1"], ["--baseline", "--drift"]),
+        (["--reference", "train@v1"], ["--reference", "--drift"]),
+        (["--drift", "--reference", "nothing@v2"], ["dataset 'nothing'"]),
+    ],
+)
+def test_bad_drift_settings_are_named(
+    cli, drifting: Path, args: list[str], fragments: list[str]
+) -> None:
     assert_user_error(cli("monitor", "churn", *args), *fragments)

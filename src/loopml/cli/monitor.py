@@ -1,5 +1,5 @@
-"""`loopml monitor NAME`: a deployment's live metrics, per window and version (see
-:mod:`loopml.monitor`)."""
+"""`loopml monitor NAME`: a deployment's live metrics, per window and version, or with
+``--drift`` the drift of its live inputs and predictions (see :mod:`loopml.monitor`)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ def monitor(
         help="What the naive baseline predicts for every row (the majority class, or "
         "the mean), scored on the same rows.",
     ),
+    drift: bool = typer.Option(
+        False,
+        "--drift",
+        help="Print the drift of each window's inputs and predictions against the "
+        "version's training data and the window before, instead of the metrics.",
+    ),
+    reference: str = typer.Option(
+        None,
+        "--reference",
+        metavar="DATASET",
+        help="With --drift: the dataset version the versions were trained on (default: "
+        "found through each version's lineage).",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Print a deployment's live metrics per window and per version that answered:
@@ -55,10 +68,16 @@ def monitor(
     RMSE), the baseline's on the same rows when --baseline is given, mean confidence,
     latency p50 and p99, and the share of errors and fallbacks.
 
+    With --drift, each window's inputs and predictions are compared with the
+    version's training data (skew) and with the window before (drift), column by
+    column, and the columns that drifted are printed; windows that closed are kept
+    and read back next time.
+
     \b
     Example:
       loopml monitor churn --every 1h --since 1d
       loopml monitor churn --every 1000 --since 2026-12-01 --baseline 0
+      loopml monitor churn --drift --every 1d --since 30d
     """
     import polars as pl
 
@@ -69,6 +88,14 @@ def monitor(
     start = _moment("--since", since, now)
     end = None if until is None else _moment("--until", until, now)
     window: str | int = int(every) if every.isdigit() else every
+    if drift:
+        _drift(name, window, start, end, reference, task, baseline, as_json)
+        return
+    if reference is not None:
+        raise InvalidInput(
+            "--reference is the training data of --drift; add --drift, or leave it out",
+            field="--reference",
+        )
     with workspace() as ws:
         found = labelled(name, since=start, until=end, workspace=ws)
     rows = found.rows
@@ -145,6 +172,110 @@ def _print(metrics: Any, task: str, name: str) -> None:
         typer.echo(f"no predictions of deployment {name!r} in that time")
         return
     print_table(columns, rows)
+
+
+def _drift(
+    name: str,
+    every: str | int,
+    start: datetime,
+    end: datetime | None,
+    reference: str | None,
+    task: str | None,
+    baseline: str | None,
+    as_json: bool,
+) -> None:
+    from loopml.monitor import drift_windows
+    from loopml.workspace import workspace
+
+    for option, value in (("--task", task), ("--baseline", baseline)):
+        if value is not None:
+            raise InvalidInput(
+                f"{option} scores live metrics, which --drift does not print; leave it out",
+                field=option,
+            )
+    if isinstance(every, int):
+        raise InvalidInput(
+            f"--every {every}: with --drift, give a duration (1h, 1d): drift is judged on "
+            "windows of time",
+            field="--every",
+        )
+    with workspace() as ws:
+        found = drift_windows(name, every=every, since=start, until=end, reference=reference,
+                              workspace=ws)  # fmt: skip
+    if as_json:
+        print_json(
+            {
+                "deployment": name,
+                "since": start.isoformat(),
+                "until": None if end is None else end.isoformat(),
+                "every": every,
+                "references": found.references,
+                "notes": list(found.notes),
+                "computed": found.computed,
+                "read_back": found.read_back,
+                "saved": found.saved,
+                "left_out": found.left_out,
+                "windows": found.table.to_dicts(),
+            }
+        )
+        return
+    _print_drift(found, name)
+
+
+def _print_drift(found: Any, name: str) -> None:
+    """One line per window and version: the columns that drifted in each comparison."""
+    import polars as pl
+
+    table = found.table
+    if not table.height:
+        typer.echo(f"no predictions of deployment {name!r} in that time")
+    else:
+        keys = table.select("window", "window_start_us", "ref", "rows", "final").unique(
+            ["window", "ref"], keep="first", maintain_order=True
+        )
+        rows = []
+        for each in keys.to_dicts():
+            part = table.filter(
+                (pl.col("window") == each["window"]) & (pl.col("ref") == each["ref"])
+            )
+            start = datetime.fromtimestamp(each["window_start_us"] / 1e6, UTC)
+            rows.append(
+                [
+                    start.strftime("%Y-%m-%d %H:%M") + ("" if each["final"] else " (open)"),
+                    each["ref"],
+                    f"{each['rows']:,}",
+                    *(_drifted(part, comparison) for comparison in ("training", "previous")),
+                ]
+            )
+        print_table(
+            [
+                Column("window (UTC)", keep=True),
+                Column("version", keep=True),
+                Column("rows", justify="right"),
+                Column("drifted from training"),
+                Column("drifted from previous window"),
+            ],
+            rows,
+        )
+        typer.echo(
+            "compared with: "
+            + ("; ".join(f"{ref}: {source}" for ref, source in found.references.items()) or "-")
+        )
+    for note in found.notes:
+        typer.echo(note)
+    if found.left_out:
+        typer.echo(f"{found.left_out:,} answer(s) left out: failed, or rows of unequal lengths")
+
+
+def _drifted(part: Any, comparison: str) -> str:
+    """The columns of one comparison that drifted, or "none", or "-" when not compared."""
+    import polars as pl
+
+    rows = part.filter(pl.col("comparison") == comparison)
+    if not rows.height:
+        return "-"
+    drifted = rows.filter(pl.col("drifted"))["column"].to_list()
+    return ", ".join(drifted) if drifted else "none"
 
 
 def _number(value: Any) -> str:

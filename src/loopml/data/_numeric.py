@@ -37,9 +37,12 @@ if TYPE_CHECKING:
 BLOCK_VALUES = 1024 * 1024  # 8 MB of float64 per block, and per quantile array of one
 
 
-def numeric_profiles(table: pl.DataFrame, names: list[str], rows: int) -> dict[str, ColumnProfile]:
+def numeric_profiles(
+    table: pl.DataFrame, names: list[str], rows: int, points: int | None = None
+) -> dict[str, ColumnProfile]:
     """The profiles of the numeric columns ``names`` of ``table``. Their quantiles are
-    the rows of one matrix, in the order of ``names``: stored as they are."""
+    the rows of one matrix, in the order of ``names``: stored as they are. ``points``
+    is the order statistics kept per column (:func:`points_per_column` when None)."""
     import numpy as np
 
     per_block = max(1, min(BLOCK_VALUES // max(rows, 1), BLOCK_VALUES // (QUANTILE_STEPS + 1)))
@@ -47,7 +50,10 @@ def numeric_profiles(table: pl.DataFrame, names: list[str], rows: int) -> dict[s
     quantiles = np.empty((len(names), QUANTILE_STEPS + 1), dtype=np.float64)
     found: dict[str, ColumnProfile] = {}
     # A table within the sample is kept whole by it: no order statistics needed.
-    points = points_per_column(len(names)) if rows > SAMPLE_ROWS else 0
+    if rows <= SAMPLE_ROWS:
+        points = 0
+    elif points is None:
+        points = points_per_column(len(names))
     for start in range(0, len(names), per_block):
         chunk = names[start : start + per_block]
         dtypes = {name: schema[name] for name in chunk}

@@ -57,7 +57,7 @@ class OrderStats:
     increasing, always with the first and the last), or, from old quantiles, at each
     kept rank a bracket ``[low, high]`` for the values from that rank to the next."""
 
-    __slots__ = ("count", "high", "low", "ranks")
+    __slots__ = ("_segments", "count", "high", "low", "ranks")
 
     def __init__(self, count: int, ranks: Any, low: Any, high: Any | None = None) -> None:
         import numpy as np
@@ -66,6 +66,7 @@ class OrderStats:
         self.ranks: Ints = np.asarray(ranks, dtype=np.int64)
         self.low: Floats = np.asarray(low, dtype=np.float64)
         self.high: Floats = self.low if high is None else np.asarray(high, dtype=np.float64)
+        self._segments: tuple[Ints, Floats, Floats] | None = None
 
     @classmethod
     def exact(cls, ordered: Floats) -> OrderStats:
@@ -104,7 +105,13 @@ class OrderStats:
         return len(self.ranks) == self.count and bool(np.array_equal(self.low, self.high))
 
     def segments(self) -> tuple[Ints, Floats, Floats]:
-        """Rank segments ``[start, next start)`` and, for each, bounds on its values."""
+        """Rank segments ``[start, next start)`` and, for each, bounds on its values
+        (made once: every distance to another column reads them)."""
+        if self._segments is None:
+            self._segments = self._made_segments()
+        return self._segments
+
+    def _made_segments(self) -> tuple[Ints, Floats, Floats]:
         import numpy as np
 
         if self.high is not self.low:
@@ -210,13 +217,20 @@ def ks_bounds(first: OrderStats, second: OrderStats) -> tuple[float, float]:
     starts_b, low_b, high_b = second.segments()
     # values <= x: at least the ranks of the segments whose high <= x, at most those
     # whose low <= x; right-continuous steps at those values, so they are the points.
+    # Each of the four arrays is sorted: one stable merge of them, and counts running
+    # along it, give every point's four counts (a binary search per point costs twice
+    # as much). At a run of equal values, the counts after its last.
     done_a = np.concatenate(([0], starts_a[1:], [first.count])) / first.count
     done_b = np.concatenate(([0], starts_b[1:], [second.count])) / second.count
-    points = np.concatenate((low_a, high_a, low_b, high_b))
-    least_a = done_a[np.searchsorted(high_a, points, side="right")]
-    most_a = done_a[np.searchsorted(low_a, points, side="right")]
-    least_b = done_b[np.searchsorted(high_b, points, side="right")]
-    most_b = done_b[np.searchsorted(low_b, points, side="right")]
+    arrays = (low_a, high_a, low_b, high_b)
+    points = np.concatenate(arrays)
+    source = np.repeat(np.arange(4, dtype=np.int8), [len(a) for a in arrays])
+    order = np.argsort(points, kind="stable")
+    ordered, which = points[order], source[order]
+    last = np.append(ordered[1:] != ordered[:-1], True)
+    most_a, least_a, most_b, least_b = (
+        done[np.cumsum(which == k)[last]] for k, done in enumerate((done_a, done_a, done_b, done_b))
+    )
     most = max(float((most_a - least_b).max()), float((most_b - least_a).max()))
     least = max(0.0, float((least_a - most_b).max()), float((least_b - most_a).max()))
     return least, most

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
-from loopml.data._orderstats import OrderStats
+from loopml.data._orderstats import POINTS_MIN, OrderStats
 from loopml.data._sample import Sample
 from loopml.errors import InvalidInput
 
@@ -380,8 +380,13 @@ def _stacked(rows: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
     return np.stack(rows)
 
 
-def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
-    """Compute the profile of a Polars DataFrame (see :func:`loopml.data.as_polars`)."""
+def profile(table: pl.DataFrame, *, label: str | None = None, points: int | None = None) -> Profile:
+    """Compute the profile of a Polars DataFrame (see :func:`loopml.data.as_polars`).
+
+    ``points`` is how many order statistics a numeric column of a table larger than
+    the sample keeps (8,192 by default, fewer for very wide tables; at least 1,024):
+    fewer make comparisons faster and their distances' bounds wider (see
+    :mod:`loopml.data._orderstats`)."""
     import numpy as np
     import polars as pl
 
@@ -396,7 +401,13 @@ def profile(table: pl.DataFrame, *, label: str | None = None) -> Profile:
     rows = table.height
     kinds = {name: logical_type(dtype) for name, dtype in table.schema.items()}
     numbers = [name for name, kind in kinds.items() if kind in ("integer", "float")]
-    found = numeric_profiles(table, numbers, rows)
+    if points is not None and (
+        isinstance(points, bool) or not isinstance(points, int) or points < POINTS_MIN
+    ):
+        raise InvalidInput(
+            f"points {points!r} must be a whole number of at least {POINTS_MIN}", field="points"
+        )
+    found = numeric_profiles(table, numbers, rows, points)
     columns = tuple(
         _with_order(found[name], table.get_column(name))
         if name in found

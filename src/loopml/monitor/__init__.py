@@ -1,7 +1,8 @@
 """Monitoring the served models and closing the loop: predictions joined with their
 feedback, live metrics per deployment and version over windows of time or of
-predictions, and the loop controller that retrains, gates, tests and promotes (or rolls
-back) a deployment's model by itself, recording each decision with its numbers.
+predictions, drift of the live inputs and predictions per window, and the loop
+controller that retrains, gates, tests and promotes (or rolls back) a deployment's
+model by itself, recording each decision with its numbers.
 
 Reads the server's prediction and feedback logs (:mod:`loopml.serve`); the controller
 runs the project's pipelines, the gate and the registry.
@@ -20,6 +21,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.monitor._definitions import loop_definition as loop_definition
     from loopml.monitor._definitions import loops as loops
     from loopml.monitor._definitions import read_loops as read_loops
+    from loopml.monitor._drift import DriftWindows as DriftWindows
+    from loopml.monitor._drift import drift_windows as drift_windows
     from loopml.monitor._join import Labelled as Labelled
     from loopml.monitor._join import join_feedback as join_feedback
     from loopml.monitor._join import labelled as labelled
@@ -38,6 +41,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_controller": ("LoopPass", "run_loop"),
         "_decisions": ("LoopDecision", "loop_decisions"),
         "_definitions": ("define_loop", "loop_definition", "loops", "read_loops"),
+        "_drift": ("DriftWindows", "drift_windows"),
         "_join": ("Labelled", "join_feedback", "labelled"),
         "_loop": ("Decay", "Loop", "Rollout", "Triggers"),
         "_trace": ("Trace", "trace"),

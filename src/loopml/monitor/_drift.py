@@ -1,0 +1,484 @@
+"""Drift on live traffic: each window of a deployment's logged inputs and predictions,
+profiled and compared with the served version's training rows (train/serve skew) and
+with the window before (drift), per column.
+
+A window is a stretch of time of ``every`` (``"1h"``, ``"1d"``), counted from the unix
+epoch as :func:`~loopml.monitor.live_metrics` counts them; its rows are the rows of
+the requests answered in it, one per predicted row, with the request's columns and
+the answer's ``predictions``, per version that answered. Each window is profiled by
+the data area's own code (:func:`loopml.data.profile`) and compared by its own drift
+judgement (:mod:`loopml.data._drift`): KS and Cramér-von Mises for numbers,
+chi-square for categories, Holm's adjustment over the columns of one comparison (so
+one window and version raises a false alarm in at most 5% of comparisons), and an
+effect that must reach its threshold (Wasserstein 0.1 standard deviations, Jensen-
+Shannon 0.1, a class share moving 5 points for the predictions of a classifier).
+The predictions are the comparison's label column.
+
+Window profiles keep 1,024 order statistics per numeric column (the data area keeps
+8,192 for a dataset version): comparing two of them costs a sixth as much, and the
+distances' proven bounds stay near 0.005 standard deviations, far below the 0.1 that
+drift needs.
+
+The training rows are found through the version's lineage (see
+:mod:`loopml.monitor._drift_reference`). Windows are kept once closed and read back
+instead of recomputed (see :mod:`loopml.monitor._drift_store`).
+
+>>> import tempfile, loopml, numpy as np, polars as pl
+>>> from loopml.serve import PredictionLog, PredictionRecord
+>>> ws = loopml.init(tempfile.mkdtemp())
+>>> day, rng = 86_400_000_000, np.random.default_rng(0)
+>>> with PredictionLog(ws) as log:
+...     for n in range(600):  # two days; the second's x is 1 sd higher
+...         x = rng.normal(size=1) + (n >= 300)
+...         log.append(PredictionRecord(f"p{n}", None, 20_000 * day + n // 300 * day + n,
+...             "churn", "churn@v1", 0, 1.0, {"x": x}, {"predictions": (x > 0) * 1}, 300, None))
+>>> train = pl.DataFrame({"x": rng.normal(size=2000)})
+>>> found = drift_windows("churn", every="1d", reference=train, workspace=ws)
+>>> found.drifted().select("window", "comparison", "column").rows()
+[(20001, 'training', 'x'), (20001, 'previous', 'x'), (20001, 'previous', 'predictions')]
+>>> found.computed, found.saved, found.notes[0].startswith("churn@v1: its predictions")
+(2, 2, True)
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopml.data import Profile
+    from loopml.monitor._drift_reference import Reference
+    from loopml.monitor._drift_store import Segment
+    from loopml.workspace import Workspace
+
+WINDOW_POINTS = 1024  # order statistics kept per numeric column of a window's profile
+COMPARISONS = ("training", "previous")
+PREDICTIONS = "predictions"  # the outputs' field, and the column the windows give it
+_OUTPUT = "\x00predictions"  # its name while the input columns are not all known
+COLUMNS = (
+    "window",
+    "window_start_us",
+    "ref",
+    "comparison",
+    "reference",
+    "column",
+    "kind",
+    "method",
+    "statistic",
+    "threshold",
+    "p_value",
+    "p_adjusted",
+    "drifted",
+    "rows",
+    "reference_rows",
+    "summary",
+)
+
+
+@dataclass(frozen=True)
+class DriftWindows:
+    """What :func:`drift_windows` found.
+
+    ``table`` has one row per window, version that answered, comparison and column:
+    ``window`` (its number) and ``window_start_us``, ``ref``, ``comparison``
+    (``training`` or ``previous``), ``reference`` (what it was compared with, in
+    words), ``column`` and its ``kind`` (``feature`` or ``prediction``), ``method``
+    (the effect judged), ``statistic`` and its ``threshold``, ``p_value`` and
+    ``p_adjusted`` (Holm's, over the comparison's columns; empty where the effect was
+    below its threshold, so no test was needed), ``drifted``, ``rows`` and
+    ``reference_rows``, ``summary`` (the change in words), and ``final`` (False for a
+    window not yet closed, which is never stored). ``references`` says what each
+    version's training comparison read; ``notes`` what could not be compared and why;
+    ``computed`` counts the windows with predictions computed now, ``read_back`` and
+    ``saved`` the windows read back and stored (a closed window without predictions
+    is stored too, so that it is not looked at again); ``left_out`` counts answers
+    whose rows could not be read (failed ones, or inputs and predictions of different
+    lengths)."""
+
+    table: pl.DataFrame
+    references: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    computed: int = 0
+    read_back: int = 0
+    saved: int = 0
+    left_out: int = 0
+
+    def drifted(self) -> pl.DataFrame:
+        """The rows that drifted."""
+        import polars as pl
+
+        return self.table.filter(pl.col("drifted"))
+
+
+def drift_windows(
+    deployment: str,
+    *,
+    every: str = "1d",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    reference: Any = None,
+    store: bool = True,
+    workspace: Workspace | None = None,
+) -> DriftWindows:
+    """Drift of ``deployment``'s live inputs and predictions, window by window (see the
+    module's text). ``since`` and ``until`` (naive: UTC) are widened to whole windows;
+    without them, the whole log. ``reference`` replaces what the lineage finds: a
+    dataset version (``"rain@v1"``) or the training rows (a DataFrame; a column
+    ``predictions`` in it is taken as the model's predictions on them). With
+    ``store``, closed windows are kept and, when kept already, read back."""
+    from loopml._context import workspace_in_use
+    from loopml._time import now_us
+    from loopml.monitor._drift_reference import given_key
+    from loopml.monitor._drift_store import (
+        prediction_segments,
+        settings_key,
+        stored_windows,
+        windows_with_data,
+    )
+
+    every_us = _every_us(every)
+    if not isinstance(deployment, str) or not deployment:
+        raise InvalidInput(
+            f"deployment {deployment!r} must be a deployment's name", field="deployment"
+        )
+    ws = workspace_in_use(workspace)
+    segments = prediction_segments(ws, deployment)
+    span = _span(segments, since, until, every_us)
+    if span is None:
+        return DriftWindows(_empty())
+    start, end = span
+    wanted = windows_with_data(segments, every_us, start, end)
+    key = settings_key(every_us, given_key(reference, ws))
+    kept = stored_windows(ws, deployment, key, segments, every_us, wanted) if store else None
+    read_back = set() if kept is None else set(kept.windows)
+    todo = sorted(wanted - read_back)
+    now = now_us()
+    work = _Work(ws, deployment, every_us, reference)
+    computed = work.compute(todo)
+    computed = computed.with_columns((computed["window_start_us"] + every_us <= now).alias("final"))
+    closed = [window for window in todo if (window + 1) * every_us <= now]
+    if store and closed:
+        from loopml.monitor._drift_store import store_windows
+
+        version = max((s.version for s in segments), default=0)
+        rows = computed.filter("final").drop("final")
+        store_windows(ws, deployment, key, closed, rows, version, tuple(work.notes), work.left_out)
+    frames, notes = [computed], list(work.notes)
+    left_out = sum(work.left_out.get(w, 0) for w in todo)
+    if kept is not None:
+        frames.insert(0, kept.rows.with_columns(final=True))
+        notes = [*kept.notes, *notes]
+        left_out += kept.left_out
+    table = _ordered(frames)
+    training = table.filter(table["comparison"] == "training").select("ref", "reference")
+    return DriftWindows(
+        table,
+        {**dict(training.unique(maintain_order=True).rows()), **work.sources},
+        tuple(dict.fromkeys(notes)),
+        computed=len(work.computed),
+        read_back=len(read_back),
+        saved=len(closed) if store else 0,
+        left_out=left_out,
+    )
+
+
+class _Work:
+    """One computation: the windows' rows read once, each profile made once, each
+    version's training reference found once."""
+
+    def __init__(self, ws: Workspace, deployment: str, every_us: int, reference: Any) -> None:
+        self.ws, self.deployment, self.every_us = ws, deployment, every_us
+        self.reference = reference
+        self.profiles: dict[tuple[int, str], Profile] = {}
+        self.references: dict[str, tuple[Reference, Profile] | None] = {}
+        self.sources: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.left_out: dict[int, int] = {}  # answers left out, per window
+        self.computed: set[int] = set()  # windows with predictions, profiled
+        self.inputs: list[str] = []
+        self.predictions: str | None = None
+
+    def compute(self, windows: Sequence[int]) -> pl.DataFrame:
+        import polars as pl
+
+        if not windows:
+            return _empty()
+        needed = sorted({*windows, *(w - 1 for w in windows)})
+        rows = self._rows(needed)
+        if rows.height and rows.width <= 2:  # window and ref: nothing to compare
+            self.notes.append(
+                f"{self.deployment}'s requests hold no column of one value per row "
+                "(numbers, text or flags) and no predictions: nothing to compare"
+            )
+            return _empty()
+        parts = rows.partition_by(["window", "ref"], as_dict=True, include_key=False)
+        by_key = {(int(w), str(r)): part for (w, r), part in parts.items()}
+        found: list[dict[str, Any]] = []
+        for window in windows:
+            for ref in sorted(r for w, r in by_key if w == window):
+                self.computed.add(window)
+                current = self._profile(window, ref, by_key)
+                found += self._training(window, ref, current)
+                if (window - 1, ref) in by_key:
+                    before = self._profile(window - 1, ref, by_key)
+                    found += self._rows_of(
+                        window, ref, "previous", "previous window", current, before
+                    )
+        return pl.DataFrame(found, schema=_schema(), orient="row") if found else _empty()
+
+    def _rows(self, windows: list[int]) -> pl.DataFrame:
+        """The windows' predicted rows: window, ref, the input columns, predictions.
+
+        Read from the segments directly, not through :func:`loopml.serve.predictions`:
+        the rows need no time order, and of the outputs only the predictions (the
+        probabilities are as many bytes again). Each segment is made flat before the
+        next is read, so its nested columns' memory serves the next one."""
+        import polars as pl
+
+        from loopml.serve._segments import PREDICTIONS as LOG
+        from loopml.serve._segments import find_segments, read_segment
+
+        flat: list[pl.DataFrame] = []
+        inputs: dict[str, None] = {}
+        for first, last in _runs(windows):
+            since, until = first * self.every_us, (last + 1) * self.every_us
+            for segment in find_segments(self.ws, LOG, self.deployment, since, until):
+                typed = segment.metadata.get("layout") == LOG.format
+                outputs = f"outputs.{PREDICTIONS}" if typed else "outputs"
+                columns = ["time_us", "ref", "error", "inputs", outputs]
+                frame = read_segment(self.ws, segment, columns=columns)
+                time = pl.col("time_us")
+                one, names = self._flat(frame.filter((time >= since) & (time < until)))
+                inputs.update(dict.fromkeys(names))
+                flat.append(one)
+        rows = pl.concat(flat, how="diagonal_relaxed") if flat else pl.DataFrame()
+        name = PREDICTIONS
+        while name in inputs:  # an input of that name keeps it
+            name += "_"
+        self.inputs = list(inputs)
+        self.predictions = name if _OUTPUT in rows.columns else None
+        if not rows.width:
+            return pl.DataFrame(schema={"window": pl.Int64, "ref": pl.String})
+        return rows.rename({_OUTPUT: name}, strict=False)
+
+    def _flat(self, answers: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+        """One row per predicted row of ``answers`` (one segment's), and the names of
+        its input columns; its predictions named :data:`_OUTPUT`. Answers that failed,
+        or whose columns hold different numbers of rows, are counted and left out."""
+        import polars as pl
+
+        inputs = _scalar_fields(answers.schema.get("inputs"))
+        outputs = answers.schema.get("outputs")
+        has_predictions = isinstance(outputs, pl.Struct) and any(
+            f.name == PREDICTIONS and _is_scalar_list(f.dtype) for f in outputs.fields
+        )
+        lists = [pl.col("inputs").struct.field(n).alias(n) for n in inputs]
+        if has_predictions:
+            lists.append(pl.col("outputs").struct.field(PREDICTIONS).alias(_OUTPUT))
+        window = (pl.col("time_us") // self.every_us).alias("window")
+        chosen = answers.select(window, "ref", "error", *lists)
+        names = [*inputs, *([_OUTPUT] if has_predictions else [])]
+        lengths = [pl.col(n).list.len() for n in names]
+        same = pl.all_horizontal(
+            [length == lengths[0] for length in lengths[1:]] or [pl.lit(True)]
+        ).fill_null(False)
+        readable = pl.col("error").is_null() & same
+        chosen = chosen.with_columns(readable.alias("_readable"))
+        dropped = chosen.filter(~pl.col("_readable")).group_by("window").len()
+        for number, count in dropped.rows():
+            self.left_out[number] = self.left_out.get(number, 0) + count
+        kept = chosen.filter(pl.col("_readable")).drop("_readable", "error")
+        if not names:
+            return kept, inputs
+        counts = kept[names[0]].list.len()
+        if kept.height and counts.min() == counts.max() == 1:  # one row per request
+            return kept.with_columns(pl.col(n).list.first() for n in names), inputs
+        return kept.explode(names), inputs
+
+    def _profile(
+        self, window: int, ref: str, parts: dict[tuple[int, str], pl.DataFrame]
+    ) -> Profile:
+        from loopml.data import profile
+
+        if (window, ref) not in self.profiles:
+            self.profiles[window, ref] = profile(
+                parts[window, ref], label=self.predictions, points=WINDOW_POINTS
+            )
+        return self.profiles[window, ref]
+
+    def _training(self, window: int, ref: str, current: Profile) -> list[dict[str, Any]]:
+        if ref not in self.references:
+            self.references[ref] = self._reference(ref)
+        found = self.references[ref]
+        if found is None:
+            return []
+        reference, profiled = found
+        return self._rows_of(window, ref, "training", reference.source, current, profiled)
+
+    def _reference(self, ref: str) -> tuple[Reference, Profile] | None:
+        from loopml.data import profile
+        from loopml.monitor._drift_reference import find_reference
+
+        found = find_reference(ref, self.reference, self.inputs, self.predictions, self.ws)
+        if isinstance(found, str):
+            self.notes.append(found)
+            return None
+        self.sources[ref] = found.source
+        self.notes.extend(found.notes)
+        label = self.predictions if self.predictions in found.frame.columns else None
+        return found, profile(found.frame, label=label, points=WINDOW_POINTS)
+
+    def _rows_of(
+        self,
+        window: int,
+        ref: str,
+        comparison: str,
+        source: str,
+        current: Profile,
+        reference: Profile,
+    ) -> list[dict[str, Any]]:
+        from loopml.data._drift import compare
+
+        drifts, _ = compare(
+            current, reference, None, "skew" if comparison == "training" else "drift"
+        )
+        return [
+            {
+                "window": window,
+                "window_start_us": window * self.every_us,
+                "ref": ref,
+                "comparison": comparison,
+                "reference": source,
+                "column": one.column,
+                "kind": "prediction" if one.column == self.predictions else "feature",
+                "method": one.method,
+                "statistic": one.statistic,
+                "threshold": one.threshold,
+                "p_value": one.p_value,
+                "p_adjusted": one.p_adjusted,
+                "drifted": one.drifted,
+                "rows": current.rows,
+                "reference_rows": reference.rows,
+                "summary": one.summary,
+                "final": False,
+            }
+            for one in drifts
+        ]
+
+
+def _span(
+    segments: list[Segment], since: datetime | None, until: datetime | None, every_us: int
+) -> tuple[int, int] | None:
+    """The whole windows from ``since`` to ``until`` (microseconds), by default from
+    the log's first prediction to its last; None when there is no time between."""
+    from loopml._time import to_us
+
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and not isinstance(moment, datetime):
+            raise InvalidInput(
+                f"{name} {moment!r} must be a datetime (a naive one is taken as UTC), or None",
+                field=name,
+            )
+    firsts = [s.first_us for s in segments if s.first_us is not None]
+    lasts = [s.last_us for s in segments if s.last_us is not None]
+    since_us = to_us(since) if since is not None else min(firsts, default=0)
+    until_us = to_us(until) if until is not None else max(lasts, default=-1) + 1
+    if since is not None and until is not None and since_us >= until_us:
+        raise InvalidInput(
+            f"since ({since}) is not before until ({until}): swap them", field="since"
+        )
+    if since_us >= until_us:
+        return None
+    return since_us // every_us * every_us, -(-until_us // every_us) * every_us
+
+
+def _every_us(every: Any) -> int:
+    from loopml.monitor._windows import _micros
+
+    if not isinstance(every, str):
+        raise InvalidInput(
+            f"every {every!r} must be a duration such as '1h' or '1d' (drift is judged on "
+            "windows of time, which stay the same when more predictions come)",
+            field="every",
+        )
+    return _micros(every)
+
+
+def _scalar_fields(dtype: Any) -> list[str]:
+    """The input fields holding one value per row (lists of numbers, text, flags)."""
+    import polars as pl
+
+    if not isinstance(dtype, pl.Struct):
+        return []
+    return [f.name for f in dtype.fields if _is_scalar_list(f.dtype)]
+
+
+def _is_scalar_list(dtype: Any) -> bool:
+    import polars as pl
+
+    if not isinstance(dtype, pl.List):
+        return False
+    inner = dtype.inner
+    return bool(inner is not None and (inner.is_numeric() or inner in (pl.String, pl.Boolean)))
+
+
+def _runs(windows: list[int]) -> list[tuple[int, int]]:
+    """Sorted window numbers as runs of consecutive ones: (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for window in windows:
+        if runs and runs[-1][1] == window - 1:
+            runs[-1] = (runs[-1][0], window)
+        else:
+            runs.append((window, window))
+    return runs
+
+
+def _schema() -> dict[str, Any]:
+    import polars as pl
+
+    return {
+        "window": pl.Int64,
+        "window_start_us": pl.Int64,
+        "ref": pl.String,
+        "comparison": pl.String,
+        "reference": pl.String,
+        "column": pl.String,
+        "kind": pl.String,
+        "method": pl.String,
+        "statistic": pl.Float64,
+        "threshold": pl.Float64,
+        "p_value": pl.Float64,
+        "p_adjusted": pl.Float64,
+        "drifted": pl.Boolean,
+        "rows": pl.Int64,
+        "reference_rows": pl.Int64,
+        "summary": pl.String,
+        "final": pl.Boolean,
+    }
+
+
+def _empty() -> pl.DataFrame:
+    import polars as pl
+
+    return pl.DataFrame(schema=_schema())
+
+
+def _ordered(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    import polars as pl
+
+    table = pl.concat([f.select(list(_schema())) for f in frames], how="vertical_relaxed")
+    order = pl.col("comparison").replace_strict(
+        {"training": 0, "previous": 1}, return_dtype=pl.Int8
+    )
+    return (
+        table.with_columns(order.alias("_order"))
+        .sort("window", "ref", "_order", maintain_order=True)
+        .drop("_order")
+    )
