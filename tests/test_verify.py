@@ -106,6 +106,22 @@ def make_every_kind(ws: loopml.Workspace, tmp_path: Path) -> None:
     from loopml.monitor import drift_windows
 
     assert drift_windows("api", every="1d", workspace=ws).saved == 1
+    # a loop's definition, and a decision of its controller
+    from loopml.monitor import Loop, define_loop
+    from loopml.monitor._decisions import record_decision
+
+    spec = Loop("api", deployment="api", model="clf", data="points", label="y", pipeline="f.py:p")
+    define_loop(spec, workspace=ws)
+    record_decision(
+        ws,
+        "api",
+        "retrain",
+        "retrain: a test",
+        champion="clf@v1",
+        challenger=None,
+        evidence={"triggers": []},
+        run_id=None,
+    )
 
 
 @pytest.fixture(scope="module")

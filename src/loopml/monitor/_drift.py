@@ -242,7 +242,7 @@ class _Work:
         next is read, so its nested columns' memory serves the next one."""
         import polars as pl
 
-        from loopml.serve._segments import PREDICTIONS as LOG
+        from loopml.serve._layouts import PREDICTIONS as LOG
         from loopml.serve._segments import find_segments, read_segment
 
         flat: list[pl.DataFrame] = []

@@ -65,7 +65,8 @@ class Segment:
 
 def prediction_segments(ws: Workspace, deployment: str) -> list[Segment]:
     """The index records of the deployment's prediction segments (no file is opened)."""
-    from loopml.serve._segments import PREDICTIONS, find_segments
+    from loopml.serve._layouts import PREDICTIONS
+    from loopml.serve._segments import find_segments
 
     found = []
     for artifact in find_segments(ws, PREDICTIONS, deployment):
