@@ -22,7 +22,10 @@ Immutability
     the history of a name replays to its current policy. Setting the policy a
     deployment has already changes and records nothing. A deployment's
     :class:`~loopml.store.ArmStats` only grow, by ``add_arm_stats``; deleting the deployment
-    deletes them.
+    deletes them. A :class:`~loopml.store.ReviewItem` keeps what it was queued with;
+    only its labels (each reviewer's, added, or replaced when asked), its claims and
+    ``committed_to`` (set once, by ``commit_review_items``) change, and a committed
+    item's labels no longer do. A queue holds a predicted row once.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -39,6 +42,10 @@ Concurrency
     failure. A forked child may keep using a store it inherited: pooled connections
     are not shared across the fork. ``claim_due`` hands each occurrence of a schedule
     to one caller only, however many claim at once.
+    ``claim_review_item`` is a compare-and-set on the item: reviewers claiming at once
+    never get more live claims on an item than it wants labels, nor one reviewer two
+    claims on one item; ``commit_review_items`` commits an item once, however many
+    commit it at once.
     ``move_aliases`` is a compare-and-set:
     it moves several aliases of one ``(kind, name)`` in one transaction only if each
     points where the caller expects, else it writes nothing and raises
@@ -54,7 +61,7 @@ Changes
     written: a whole number that grows in every transaction that writes a record
     (an artifact, a run, its finish, tags or params, metrics, events, an alias move,
     an alert, a schedule created, claimed, recorded or deleted, a deployment set
-    or deleted), becomes visible with
+    or deleted, review items queued, claimed, labelled or committed), becomes visible with
     that transaction's records and never with fewer, never goes back, and is the same
     for every process reading the store. Reads, and calls that change nothing, leave
     it as it is; so does ``add_arm_stats``, whose statistics are traffic, not
@@ -66,7 +73,8 @@ Returned records
     with the store: changing a record's params or metadata changes nothing stored.
     Lists come in a stable order: artifacts by kind, name, version; runs and events
     oldest first; metrics by key, step, time; alerts, alias events and deployment changes newest
-    first; schedules and deployments by name.
+    first; schedules and deployments by name; review items in the order they were
+    queued, their labels in the order first given.
 
 Values
     A value either backend cannot hold is refused before anything is written: whole
@@ -91,17 +99,25 @@ from loopml.store._contract_aliases import AliasStore
 from loopml.store._contract_arms import ArmStatsStore
 from loopml.store._contract_artifacts import ArtifactStore
 from loopml.store._contract_deployments import DeploymentStore
+from loopml.store._contract_reviews import ReviewStore
 from loopml.store._contract_runs import RunStore
 from loopml.store._contract_schedules import ScheduleStore
 from loopml.store._records import StoreInfo
 
 
 class MetadataStore(
-    ArtifactStore, RunStore, AliasStore, AlertStore, ScheduleStore, DeploymentStore, ArmStatsStore
+    ArtifactStore,
+    RunStore,
+    AliasStore,
+    AlertStore,
+    ScheduleStore,
+    DeploymentStore,
+    ArmStatsStore,
+    ReviewStore,
 ):
     """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts,
-    schedules, deployments and their arm statistics, one part of the contract per
-    domain."""
+    schedules, deployments and their arm statistics, review items, one part of the
+    contract per domain."""
 
     url: str
 

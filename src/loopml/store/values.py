@@ -42,6 +42,7 @@ __all__ = [
     "check_text",
     "in_range",
     "json_object",
+    "json_value",
     "merge_params",
     "metric_row",
     "metric_step",
@@ -227,6 +228,19 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
             "numbers, strings, booleans, None, and lists or text-keyed dicts of those"
         )
     return plain
+
+
+def json_value(what: str, value: Any) -> Any:
+    """A plain JSON value (a number, text, a boolean, None, or a list or object of
+    those), as it reads back, or InvalidInput saying what cannot be stored.
+
+    >>> json_value("label", ("spam", 1))
+    ['spam', 1]
+    """
+    try:
+        return json_object(what, {"value": value})["value"]
+    except InvalidInput as error:
+        raise InvalidInput(str(error).replace(f"{what} 'value' = ", f"{what} ", 1)) from None
 
 
 # An escaped NUL in JSON text: an escape starts after an even run of backslashes.

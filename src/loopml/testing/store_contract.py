@@ -50,6 +50,7 @@ from loopml.testing.alias_contract import AliasContract
 from loopml.testing.arm_stats_contract import ArmStatsContract
 from loopml.testing.change_contract import ChangeContract
 from loopml.testing.deployment_contract import DeploymentContract
+from loopml.testing.review_contract import ReviewContract
 from loopml.testing.run_contract import RunContract
 from loopml.testing.run_query_contract import RunQueryContract
 from loopml.testing.schedule_contract import ScheduleContract
@@ -91,6 +92,7 @@ class StoreContract(
     ScheduleContract,
     DeploymentContract,
     ArmStatsContract,
+    ReviewContract,
     ValueContract,
 ):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
@@ -100,7 +102,8 @@ class StoreContract(
     :class:`~loopml.testing.change_contract.ChangeContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of deployments in
     :class:`~loopml.testing.deployment_contract.DeploymentContract`, of arm statistics
-    in :class:`~loopml.testing.arm_stats_contract.ArmStatsContract`, of values in
+    in :class:`~loopml.testing.arm_stats_contract.ArmStatsContract`, of review items in
+    :class:`~loopml.testing.review_contract.ReviewContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 
     @pytest.fixture
@@ -339,6 +342,7 @@ class StoreContract(
             "alerts": 1,
             "schedules": 1,
             "deployments": 1,
+            "review_items": 0,
         }
         assert info.schema_revision != "none"
 
