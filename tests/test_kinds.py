@@ -33,6 +33,7 @@ OWNED = [
     "object",
     "predictions",
     "feedback",
+    "guidelines",
 ]
 
 

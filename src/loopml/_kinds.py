@@ -52,6 +52,7 @@ class ArtifactKind(StrEnum):
     OBJECT = "object"
     PREDICTIONS = "predictions"
     FEEDBACK = "feedback"
+    GUIDELINES = "guidelines"
     FILE = "file"  # the user's: the default kind of a file recorded as it is
 
 
@@ -72,6 +73,7 @@ OWNED_KINDS: dict[str, str] = {
     ArtifactKind.OBJECT: "loopml.log_artifact(value, name=...)",
     ArtifactKind.PREDICTIONS: "the model server's prediction log (loopml.serve.PredictionLog)",
     ArtifactKind.FEEDBACK: "loopml.feedback and the model server's feedback log",
+    ArtifactKind.GUIDELINES: "`loopml data guidelines NAME FILE` (loopml.data.set_guidelines)",
 }
 
 # Metadata fields that hold the digest of a blob the record needs, by kind, each with

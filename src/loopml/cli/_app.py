@@ -19,6 +19,7 @@ from loopml.cli import (
     monitor,
     pipeline,
     predict,
+    review,
     runs,
     schedule,
     serve,
@@ -95,6 +96,7 @@ models.register(app)
 deployments.register(app)
 predict.register(app)
 monitor.register(app)
+review.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)
