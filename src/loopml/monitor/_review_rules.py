@@ -41,6 +41,8 @@ def low_confidence(rows: pl.DataFrame, below: float) -> dict[Key, Evidence]:
     """Rows whose confidence is under ``below``."""
     import polars as pl
 
+    if rows.height == 0:
+        return {}
     if "confidence" not in rows.columns or rows["confidence"].is_null().all():
         raise InvalidInput(
             f"below={below}: these predictions hold no probabilities, so no row has a "
@@ -59,6 +61,8 @@ def shadow_disagreement(primary: pl.DataFrame, every: pl.DataFrame) -> dict[Key,
     shadows included) predicted otherwise."""
     import polars as pl
 
+    if primary.height == 0:
+        return {}
     shadows = every.filter(pl.col("shadow") & pl.col("predicted").is_not_null()).select(
         "answers", "row", pl.col("ref").alias("other_ref"), pl.col("predicted").alias("other")
     )

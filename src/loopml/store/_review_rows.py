@@ -43,6 +43,7 @@ from loopml.store.values import (
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "MAX_LEASE_SECONDS",
+    "boxed",
     "check_commit",
     "check_committable",
     "check_id_suffix",
@@ -183,7 +184,7 @@ def review_item_row(item: NewReviewItem) -> dict[str, Any]:
         "row": row,
         "deployment": item.deployment,
         "ref": item.ref,
-        "guess": json_value("review item guess", item.guess),
+        "guess": boxed(json_value("review item guess", item.guess)),
         "confidence": _confidence(item.confidence),
         "reasons": _reasons(item.reasons),
         "inputs": json_object("review item inputs", item.inputs),
@@ -243,14 +244,20 @@ def check_commit(item_ids: Sequence[str]) -> list[str]:
     return ids
 
 
-def check_label(label: Any) -> Any:
-    """A label: any plain JSON value but None (which is no label)."""
+def check_label(label: Any) -> dict[str, Any]:
+    """A label (any plain JSON value but None, which is no label), boxed to be stored."""
     if label is None:
         raise InvalidInput(
             "a review label must be a value (a class, a number, text), not None",
             field="label",
         )
-    return json_value("review label", label)
+    return boxed(json_value("review label", label))
+
+
+def boxed(value: Any) -> dict[str, Any]:
+    """A guess or a label as the object it is stored in: a JSON column holding a bare
+    number is read back by SQLite's numeric affinity (2.0 as 2), an object is not."""
+    return {"value": value}
 
 
 def check_committable(ids: Sequence[str], found: Mapping[str, Row]) -> None:
@@ -297,7 +304,7 @@ def review_item_record(row: Row, labels: Sequence[Row], claims: Sequence[Row]) -
         row=int(row["row"]),
         deployment=row["deployment"],
         ref=row["ref"],
-        guess=row["guess"],
+        guess=row["guess"]["value"],
         confidence=None if row["confidence"] is None else float(row["confidence"]),
         reasons=tuple(row["reasons"]),
         inputs=dict(row["inputs"]),
@@ -307,7 +314,7 @@ def review_item_record(row: Row, labels: Sequence[Row], claims: Sequence[Row]) -
         labels=tuple(
             ReviewLabel(
                 reviewer=label["reviewer"],
-                label=label["label"],
+                label=label["label"]["value"],
                 note=label["note"],
                 created_at=from_us(label["created_at"]),
             )

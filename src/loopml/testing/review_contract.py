@@ -36,7 +36,7 @@ DIGEST = "ab" * 32
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def item(n: int, *, queue: str = "churn", row: int = 0, **fields: Any) -> NewReviewItem:
+def _item(n: int, *, queue: str = "churn", row: int = 0, **fields: Any) -> NewReviewItem:
     values: dict[str, Any] = {
         "queue": queue,
         "prediction_id": f"p{n}",
@@ -72,7 +72,7 @@ class ReviewContract:
     # -- queueing --------------------------------------------------------------------
 
     def test_items_come_back_as_they_were_queued(self, store: MetadataStore) -> None:
-        odd = item(
+        odd = _item(
             1,
             guess={"class": "späm ✓", "scores": [0.25, None]},
             confidence=None,
@@ -83,9 +83,10 @@ class ReviewContract:
             labels_wanted=3,
             row=7,
         )
-        plain = item(2, guess=None)
-        added = store.add_review_items([odd, plain])
-        assert [a.prediction_id for a in added] == ["p1", "p2"]
+        plain = _item(2, guess=None)
+        whole = _item(3, guess=151.0)  # a number that is whole: a float still
+        added = store.add_review_items([odd, plain, whole])
+        assert [a.prediction_id for a in added] == ["p1", "p2", "p3"]
         first = added[0]
         assert (first.queue, first.row, first.deployment, first.ref) == (
             "churn",
@@ -106,18 +107,19 @@ class ReviewContract:
         assert added[1].confidence == pytest.approx(0.502)
         assert store.get_review_item(first.id) == first
         assert store.find_review_items("churn") == added
+        assert type(store.get_review_item(added[2].id).guess) is float
 
     def test_a_queue_holds_a_predicted_row_once(self, store: MetadataStore) -> None:
-        [first] = store.add_review_items([item(1)])
+        [first] = store.add_review_items([_item(1)])
         store.label_review_item(first.id, "ann", 1)
         counter = store.change_counter()
-        again = store.add_review_items([item(1, guess=0, reasons=("audit",)), item(1, row=1)])
+        again = store.add_review_items([_item(1, guess=0, reasons=("audit",)), _item(1, row=1)])
         assert [(a.prediction_id, a.row) for a in again] == [("p1", 1)]  # row 0 is queued
         kept = store.get_review_item(first.id)
         assert (kept.guess, kept.reasons, len(kept.labels)) == (1, ("low-confidence",), 1)
-        assert store.add_review_items([item(1)]) == []
+        assert store.add_review_items([_item(1)]) == []
         assert store.add_review_items([]) == []
-        elsewhere = store.add_review_items([item(1, queue="churn-audit")])
+        elsewhere = store.add_review_items([_item(1, queue="churn-audit")])
         assert [e.queue for e in elsewhere] == ["churn-audit"]
         assert store.change_counter() > counter
         assert len(store.find_review_items()) == 3
@@ -125,44 +127,44 @@ class ReviewContract:
     def test_bad_items_are_refused_before_anything_is_written(self, store: MetadataStore) -> None:
         not_an_item: Any = {"queue": "churn"}
         cases: list[tuple[Any, str]] = [
-            (item(9, queue="../up"), "queue"),
-            (item(9, prediction_id=""), "prediction id"),
-            (item(9, row=-1), "row"),
-            (item(9, row=2**63), "row"),
-            (item(9, deployment="a b"), "deployment"),
-            (item(9, ref="x" * 256), "model version"),
-            (item(9, guess=float("nan")), "guess"),
-            (item(9, guess={1: "a"}), "guess"),
-            (item(9, confidence=float("inf")), "confidence"),
-            (item(9, confidence="high"), "confidence"),
-            (item(9, reasons=()), "reasons"),
-            (item(9, reasons="audit"), "reasons"),
-            (item(9, reasons=("audit", "audit")), "reasons"),
-            (item(9, reasons=("x" * 65,)), "reason"),
-            (item(9, inputs={"x": object()}), "inputs"),
-            (item(9, inputs={"t": "nul\x00"}), "inputs"),
-            (item(9, evidence=[1]), "evidence"),
-            (item(9, dataset="no such/../name"), "dataset"),
-            (item(9, labels_wanted=0), "labels_wanted"),
-            (item(9, labels_wanted=True), "labels_wanted"),
+            (_item(9, queue="../up"), "queue"),
+            (_item(9, prediction_id=""), "prediction id"),
+            (_item(9, row=-1), "row"),
+            (_item(9, row=2**63), "row"),
+            (_item(9, deployment="a b"), "deployment"),
+            (_item(9, ref="x" * 256), "model version"),
+            (_item(9, guess=float("nan")), "guess"),
+            (_item(9, guess={1: "a"}), "guess"),
+            (_item(9, confidence=float("inf")), "confidence"),
+            (_item(9, confidence="high"), "confidence"),
+            (_item(9, reasons=()), "reasons"),
+            (_item(9, reasons="audit"), "reasons"),
+            (_item(9, reasons=("audit", "audit")), "reasons"),
+            (_item(9, reasons=("x" * 65,)), "reason"),
+            (_item(9, inputs={"x": object()}), "inputs"),
+            (_item(9, inputs={"t": "nul\x00"}), "inputs"),
+            (_item(9, evidence=[1]), "evidence"),
+            (_item(9, dataset="no such/../name"), "dataset"),
+            (_item(9, labels_wanted=0), "labels_wanted"),
+            (_item(9, labels_wanted=True), "labels_wanted"),
             (not_an_item, "NewReviewItem"),
         ]
         counter = store.change_counter()
         for bad, named in cases:
             with pytest.raises(InvalidInput, match=named):
-                store.add_review_items([item(1), bad])  # a good item with it: refused too
+                store.add_review_items([_item(1), bad])  # a good item with it: refused too
         with pytest.raises(InvalidInput, match="twice"):
-            store.add_review_items([item(1), item(1, guess=0)])
+            store.add_review_items([_item(1), _item(1, guess=0)])
         with pytest.raises(InvalidInput, match="list"):
-            store.add_review_items(item(1))  # type: ignore[arg-type]
+            store.add_review_items(_item(1))  # type: ignore[arg-type]
         assert store.find_review_items() == []
         assert store.change_counter() == counter
 
     def test_items_are_found_by_each_filter_and_read_a_page_at_a_time(
         self, store: MetadataStore
     ) -> None:
-        added = store.add_review_items([item(n) for n in range(7)])
-        store.add_review_items([item(0, queue="other")])
+        added = store.add_review_items([_item(n) for n in range(7)])
+        store.add_review_items([_item(0, queue="other")])
         store.label_review_item(added[2].id, "ann", 0)
         store.label_review_item(added[4].id, "ann", 0)
         version, _ = store.commit_review_items([added[4].id], name="churn", digest=DIGEST, size=1)
@@ -203,7 +205,7 @@ class ReviewContract:
     def test_claims_hand_out_items_in_queue_order_one_reviewer_each(
         self, store: MetadataStore
     ) -> None:
-        first, second = store.add_review_items([item(1), item(2)])
+        first, second = store.add_review_items([_item(1), _item(2)])
         ann = store.claim_review_item("churn", "ann", now=T0)
         assert ann is not None
         assert ann.id == first.id
@@ -229,7 +231,7 @@ class ReviewContract:
         assert store.claim_review_item("other-queue", "ann", now=T0) is None
 
     def test_labelled_items_are_not_handed_out_again(self, store: MetadataStore) -> None:
-        first, second = store.add_review_items([item(1), item(2)])
+        first, second = store.add_review_items([_item(1), _item(2)])
         store.label_review_item(first.id, "ann", 1)  # labelled without a claim
         bob = store.claim_review_item("churn", "bob", now=T0)
         assert bob is not None
@@ -240,7 +242,7 @@ class ReviewContract:
         assert store.claim_review_item("churn", "cy", now=T0) is None
 
     def test_an_item_wanting_n_labels_goes_to_n_reviewers(self, store: MetadataStore) -> None:
-        many, next_one = store.add_review_items([item(1, labels_wanted=3), item(2)])
+        many, next_one = store.add_review_items([_item(1, labels_wanted=3), _item(2)])
         given = {
             who: store.claim_review_item("churn", who, now=T0)
             for who in ("ann", "bob", "cy", "dee")
@@ -267,7 +269,7 @@ class ReviewContract:
         ]
 
     def test_bad_claims_are_refused(self, store: MetadataStore) -> None:
-        store.add_review_items([item(1)])
+        store.add_review_items([_item(1)])
         counter = store.change_counter()
         for lease in (0, -1, float("nan"), 8 * 24 * 3600, True, "1h"):
             with pytest.raises(InvalidInput, match="lease_seconds"):
@@ -282,8 +284,8 @@ class ReviewContract:
         assert store.find_review_items()[0].claims == ()
 
     def test_threads_claiming_at_once_never_share_an_item(self, store: MetadataStore) -> None:
-        store.add_review_items([item(n) for n in range(24)])
-        store.add_review_items([item(n, queue="pairs", labels_wanted=2) for n in range(10)])
+        store.add_review_items([_item(n) for n in range(24)])
+        store.add_review_items([_item(n, queue="pairs", labels_wanted=2) for n in range(10)])
         errors: list[BaseException] = []
         got: dict[str, list[str]] = {}
 
@@ -318,7 +320,7 @@ class ReviewContract:
 
     def test_processes_claiming_at_once_never_share_an_item(self, shared_store_url: str) -> None:
         with open_store(shared_store_url, create=True) as store:
-            added = store.add_review_items([item(n) for n in range(40)])
+            added = store.add_review_items([_item(n) for n in range(40)])
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(4)
         results = context.Queue()
@@ -338,7 +340,7 @@ class ReviewContract:
     # -- labels ----------------------------------------------------------------------
 
     def test_a_reviewer_labels_an_item_once_unless_replacing(self, store: MetadataStore) -> None:
-        [one] = store.add_review_items([item(1, labels_wanted=2)])
+        [one] = store.add_review_items([_item(1, labels_wanted=2)])
         store.label_review_item(one.id, "ann", "spam", note="the link")
         store.label_review_item(one.id, "bob", "ham")
         counter = store.change_counter()
@@ -354,14 +356,16 @@ class ReviewContract:
         assert store.change_counter() > counter
 
     def test_labels_of_any_json_value_come_back(self, store: MetadataStore) -> None:
-        added = store.add_review_items([item(n) for n in range(5)])
-        values: list[Any] = [0, 2.5, "späm ✓", ["a", "b"], {"box": [1, 2, 3, 4]}]
+        added = store.add_review_items([_item(n) for n in range(5)])
+        values: list[Any] = [0, 2.0, "späm ✓", ["a", "b"], {"box": [1, 2, 3, 4]}]
         for each, value in zip(added, values, strict=True):
             store.label_review_item(each.id, "ann", value)
-        assert [i.labels[0].label for i in store.find_review_items()] == values
+        read = [i.labels[0].label for i in store.find_review_items()]
+        assert read == values
+        assert [type(value) for value in read] == [type(value) for value in values]  # 2.0 too
 
     def test_bad_labels_are_refused(self, store: MetadataStore) -> None:
-        [one] = store.add_review_items([item(1)])
+        [one] = store.add_review_items([_item(1)])
         counter = store.change_counter()
         with pytest.raises(NotFound, match="'gone'"):
             store.label_review_item("gone", "ann", 1)
@@ -382,7 +386,7 @@ class ReviewContract:
         self, store: MetadataStore
     ) -> None:
         store.create_artifact(kind="dataset", name="churn", digest=DIGEST, size=1)
-        added = store.add_review_items([item(n) for n in range(3)])
+        added = store.add_review_items([_item(n) for n in range(3)])
         for each in added:
             store.label_review_item(each.id, "ann", 1)
         run = store.create_run(kind="review", name="commit churn")
@@ -411,7 +415,7 @@ class ReviewContract:
         assert store.claim_review_item("churn", "bob", now=T0) is None  # nothing open
 
     def test_a_commit_that_cannot_be_made_writes_nothing(self, store: MetadataStore) -> None:
-        added = store.add_review_items([item(n, labels_wanted=2) for n in range(3)])
+        added = store.add_review_items([_item(n, labels_wanted=2) for n in range(3)])
         for each in added[:2]:
             store.label_review_item(each.id, "ann", 1)
             store.label_review_item(each.id, "bob", 1)
@@ -442,7 +446,7 @@ class ReviewContract:
         assert store.get_review_item(added[1].id).status is ReviewStatus.LABELLED
 
     def test_commits_at_once_commit_an_item_once(self, store: MetadataStore) -> None:
-        added = store.add_review_items([item(n) for n in range(4)])
+        added = store.add_review_items([_item(n) for n in range(4)])
         for each in added:
             store.label_review_item(each.id, "ann", 1)
         ids = [a.id for a in added]
@@ -475,7 +479,7 @@ class ReviewContract:
             seen.append(store.change_counter())
             return result
 
-        [one] = moves("add_review_items", lambda: store.add_review_items([item(1)]))
+        [one] = moves("add_review_items", lambda: store.add_review_items([_item(1)]))
         moves("claim_review_item", lambda: store.claim_review_item("churn", "ann", now=T0))
         moves("renewing a claim", lambda: store.claim_review_item("churn", "ann", now=T0))
         moves("label_review_item", lambda: store.label_review_item(one.id, "ann", 1))
@@ -490,7 +494,7 @@ class ReviewContract:
         assert store.change_counter() == before
 
     def test_review_records_are_frozen_snapshots(self, store: MetadataStore) -> None:
-        [one] = store.add_review_items([item(1, inputs={"tags": ["a"]})])
+        [one] = store.add_review_items([_item(1, inputs={"tags": ["a"]})])
         with pytest.raises(dataclasses.FrozenInstanceError):
             one.guess = 0  # type: ignore[misc]
         one.inputs["tags"].append("b")
