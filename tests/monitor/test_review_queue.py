@@ -199,8 +199,65 @@ def test_a_rule_that_cannot_apply_is_refused_naming_it(ws: loopml.Workspace) -> 
         ({"disagree_with": ["previous"]}, "previous champion"),
         ({"audit": -1}, "audit -1"),
         ({"audit": 2, "queue": "no good"}, "review queue name"),
+        ({"audit": 2, "labels_wanted": 0}, "labels_wanted 0"),
+        ({"audit": 2, "dataset": "../up"}, "dataset name"),
     ]
     for given, message in cases:
         with pytest.raises(InvalidInput, match=message):
             queue_for_review("bc", workspace=ws, **given)  # type: ignore[arg-type]
     assert ws.store.find_review_items() == []
+
+
+def test_a_shadow_served_over_http_is_matched_to_the_answer_it_shadowed(
+    ws: loopml.Workspace,
+) -> None:
+    from tests.serve.serving import call, start
+
+    weak = train(ws, C=0.0001)
+    strong = train(ws, C=1.0, alias=None)
+    registry.promote(strong, force=True, reason="the better one", workspace=ws)
+    loopml.deploy("bc", model="bc@champion", shadow=[weak], workspace=ws)
+    X, _ = breast_cancer()
+    sent = X.iloc[:120]
+    ids = []
+    with start(ws) as running:
+        for first in range(0, len(sent), 6):
+            part = sent.iloc[first : first + 6]
+            tensors = [
+                {"name": c, "shape": [len(part)], "datatype": "FP64", "data": part[c].tolist()}
+                for c in part.columns
+            ]
+            status, headers, found = call(f"{running.url}/v2/models/bc/infer", {"inputs": tensors})
+            assert status == 200, found
+            ids.append(headers["x-loopml-prediction-id"])
+        running.stop()  # writes what the log holds
+    queued = queue_for_review("bc", disagree_with=["shadow"], workspace=ws)
+    mine = Predictor.load(strong, workspace=ws).predict(sent).predictions
+    theirs = Predictor.load(weak, workspace=ws).predict(sent).predictions
+    expected = {(ids[i // 6], i % 6) for i in np.flatnonzero(mine != theirs)}
+    assert len(expected) >= 3
+    assert {(i.prediction_id, i.row) for i in queued.added} == expected
+    for item in queued.added:
+        assert item.inputs == pytest.approx(
+            sent.iloc[ids.index(item.prediction_id) * 6 + item.row].to_dict()
+        )
+
+
+def test_inputs_sent_as_one_tensor_are_named_by_the_signature(ws: loopml.Workspace) -> None:
+    from tests.serve.serving import call, start
+
+    train(ws)
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    X, _ = breast_cancer()
+    sent = X.iloc[:12].to_numpy()
+    tensor = {"name": "input", "shape": list(sent.shape), "datatype": "FP64",
+              "data": sent.tolist()}  # fmt: skip
+    with start(ws) as running:
+        status, headers, found = call(f"{running.url}/v2/models/bc/infer", {"inputs": [tensor]})
+        assert status == 200, found
+        running.stop()
+    queued = queue_for_review("bc", audit=12, seed=0, workspace=ws)
+    assert len(queued.added) == 12
+    for item in queued.added:
+        assert item.prediction_id == headers["x-loopml-prediction-id"]
+        assert item.inputs == pytest.approx(X.iloc[item.row].to_dict())  # named, in order

@@ -87,11 +87,14 @@ def queue_for_review(
     from loopml._context import workspace_in_use
     from loopml.monitor._join import labelled
     from loopml.store import NewReviewItem
-    from loopml.store._review_rows import check_queue
+    from loopml.store._review_rows import MAX_LABELS_WANTED, check_queue
+    from loopml.store.values import check_int
 
     queue = check_queue(deployment if queue is None else queue)
     _check_rules(below, disagree_with, flagged, audit)
+    check_int("labels_wanted", labels_wanted, (1, MAX_LABELS_WANTED))
     ws = workspace_in_use(workspace)
+    datasets = _DatasetOf(ws, dataset)
     every = labelled(deployment, since=since, until=until, workspace=ws).rows
     rows = every.filter(
         ~pl.col("shadow")
@@ -120,7 +123,6 @@ def queue_for_review(
         return Queued(queue, deployment, rows.height, _counts(picked), (), 0, missing)
     inputs = _inputs(ws, deployment, since, until) if inputs is None else inputs
     values = _row_inputs(inputs, chosen)
-    datasets = _DatasetOf(ws, dataset)
     selected = rows.filter(
         pl.struct("prediction_id", "row").is_in(
             [{"prediction_id": pid, "row": row} for pid, row in chosen]

@@ -42,6 +42,7 @@ from loopml.store.values import (
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
+    "MAX_LABELS_WANTED",
     "MAX_LEASE_SECONDS",
     "boxed",
     "check_commit",

@@ -47,19 +47,14 @@ class Reviews:
 
         def work() -> list[ReviewItem]:
             with transaction(self._engine, write=True) as c:
-                added = []
-                for row in new:
-                    taken = c.execute(
-                        sa.select(_ITEMS.id).where(
-                            _ITEMS.queue == row["queue"],
-                            _ITEMS.prediction_id == row["prediction_id"],
-                            _ITEMS.row == row["row"],
-                        )
-                    ).first()
-                    if taken is None:
-                        c.execute(sa.insert(t.review_items), row)
-                        added.append(row)
+                taken = _queued(c, new)
+                added = [
+                    row
+                    for row in new
+                    if (row["queue"], row["prediction_id"], row["row"]) not in taken
+                ]
                 if added:
+                    c.execute(sa.insert(t.review_items), added)  # in order: seq is queue order
                     count_change(c)
             return [rows.review_item_record(row, [], []) for row in added]
 
@@ -240,6 +235,21 @@ class Reviews:
                 return _records(c, found, now_us())
 
         return retrying(self._engine, work)
+
+
+def _queued(c: sa.Connection, new: Sequence[Row]) -> set[tuple[str, str, int]]:
+    """The (queue, prediction id, row) of the new rows that are queued already."""
+    wanted: dict[str, set[str]] = {}
+    for row in new:
+        wanted.setdefault(row["queue"], set()).add(row["prediction_id"])
+    found: set[tuple[str, str, int]] = set()
+    for queue, ids in wanted.items():
+        for chunk in _chunks(sorted(ids)):
+            query = sa.select(_ITEMS.queue, _ITEMS.prediction_id, _ITEMS.row).where(
+                _ITEMS.queue == queue, _ITEMS.prediction_id.in_(chunk)
+            )
+            found.update((q, pid, int(r)) for q, pid, r in c.execute(query))
+    return found
 
 
 def _status_is(state: ReviewStatus) -> sa.ColumnElement[bool]:

@@ -203,6 +203,8 @@ arm_stats = sa.Table(
     sa.Column("reward_sum", sa.Double, nullable=False),
 )
 
+OPEN_ITEMS = "committed_to IS NULL AND label_count < labels_wanted"
+
 # Predicted rows queued for people to label: ``seq`` is the queue order; the values
 # an item was queued with never change, only ``label_count`` (kept with the labels, so
 # that a claim counts one row) and ``committed_to`` (set once).
@@ -229,6 +231,15 @@ review_items = sa.Table(
     sa.UniqueConstraint("id", name="uq_review_items_id"),
     sa.UniqueConstraint("queue", "prediction_id", "row", name="uq_review_items_queue_row"),
     sa.Index("ix_review_items_queue_seq", "queue", "seq"),
+    # The items still wanting labels, in queue order: what a claim looks through first,
+    # without reading past the labelled ones (the claim's query repeats this condition).
+    sa.Index(
+        "ix_review_items_open",
+        "queue",
+        "seq",
+        sqlite_where=sa.text(OPEN_ITEMS),
+        postgresql_where=sa.text(OPEN_ITEMS),
+    ),
     sa.Index("ix_review_items_prediction_id", "prediction_id"),
     sa.Index("ix_review_items_committed_to", "committed_to"),
 )
@@ -252,6 +263,7 @@ review_claims = sa.Table(
     sa.Column("item_id", ID, sa.ForeignKey("review_items.id"), primary_key=True),
     sa.Column("reviewer", sa.String(255), primary_key=True),
     sa.Column("expires_at", TIME, nullable=False),
+    sa.Index("ix_review_claims_reviewer", "reviewer", "expires_at"),
 )
 
 # One row (id 1): a number every writing transaction adds one to, for pollers.

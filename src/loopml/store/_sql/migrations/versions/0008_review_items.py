@@ -19,6 +19,7 @@ depends_on = None
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 ID = sa.String(32)
+OPEN_ITEMS = "committed_to IS NULL AND label_count < labels_wanted"
 
 
 def upgrade() -> None:
@@ -45,6 +46,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("queue", "prediction_id", "row", name="uq_review_items_queue_row"),
     )
     op.create_index("ix_review_items_queue_seq", "review_items", ["queue", "seq"])
+    op.create_index(
+        "ix_review_items_open",
+        "review_items",
+        ["queue", "seq"],
+        sqlite_where=sa.text(OPEN_ITEMS),
+        postgresql_where=sa.text(OPEN_ITEMS),
+    )
     op.create_index("ix_review_items_prediction_id", "review_items", ["prediction_id"])
     op.create_index("ix_review_items_committed_to", "review_items", ["committed_to"])
     op.create_table(
@@ -63,11 +71,14 @@ def upgrade() -> None:
         sa.Column("reviewer", sa.String(255), primary_key=True),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     )
+    op.create_index("ix_review_claims_reviewer", "review_claims", ["reviewer", "expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_review_claims_reviewer", table_name="review_claims")
     op.drop_table("review_claims")
     op.drop_table("review_labels")
+    op.drop_index("ix_review_items_open", table_name="review_items")
     op.drop_index("ix_review_items_committed_to", table_name="review_items")
     op.drop_index("ix_review_items_prediction_id", table_name="review_items")
     op.drop_index("ix_review_items_queue_seq", table_name="review_items")
