@@ -33,6 +33,8 @@ OWNED = [
     "object",
     "predictions",
     "feedback",
+    "loop",
+    "decision",
     "guidelines",
 ]
 

@@ -37,6 +37,7 @@ PUBLIC = [
     "loopml.testing.arm_stats_contract",
     "loopml.testing.change_contract",
     "loopml.testing.deployment_contract",
+    "loopml.testing.lease_contract",
     "loopml.testing.review_contract",
     "loopml.testing.run_contract",
     "loopml.testing.run_query_contract",

@@ -52,6 +52,8 @@ class ArtifactKind(StrEnum):
     OBJECT = "object"
     PREDICTIONS = "predictions"
     FEEDBACK = "feedback"
+    LOOP = "loop"
+    DECISION = "decision"
     GUIDELINES = "guidelines"
     FILE = "file"  # the user's: the default kind of a file recorded as it is
 
@@ -73,6 +75,8 @@ OWNED_KINDS: dict[str, str] = {
     ArtifactKind.OBJECT: "loopml.log_artifact(value, name=...)",
     ArtifactKind.PREDICTIONS: "the model server's prediction log (loopml.serve.PredictionLog)",
     ArtifactKind.FEEDBACK: "loopml.feedback and the model server's feedback log",
+    ArtifactKind.LOOP: "`loopml loop define FILE` (loopml.monitor.define_loop)",
+    ArtifactKind.DECISION: "the loop controller, `loopml loop` (loopml.monitor.run_loop)",
     ArtifactKind.GUIDELINES: "`loopml data guidelines NAME FILE` (loopml.data.set_guidelines)",
 }
 

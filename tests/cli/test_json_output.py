@@ -18,8 +18,11 @@ from threadpoolctl import threadpool_limits
 
 import loopml
 from loopml import registry
+from loopml._ids import new_id
+from loopml._time import now_us
 from loopml.cli._app import app
 from loopml.pipeline import load_pipeline
+from loopml.serve import PredictionLog, PredictionRecord
 
 FLOW = """
 import numpy as np
@@ -44,6 +47,21 @@ def train(rows: pd.DataFrame, alpha: float = 1.0) -> Ridge:
 @loopml.pipeline
 def flow(data: str = "sugar@latest", alpha: float = 1.0):
     return train(split(loopml.data.get(data)), alpha=alpha)
+"""
+
+TRACED = "01a24e00921e4b786bac3f2ef755dbd8"  # a prediction's id, as the server makes them
+
+LOOPS = """
+[loop.sugar]
+deployment = "sugar-api"
+model = "sugar"
+pipeline = "flow.py:flow"
+data = "sugar"
+label = "target"
+task = "regression"
+
+[loop.sugar.triggers]
+new_labels = 100
 """
 
 
@@ -86,6 +104,8 @@ def project(cli, tmp_path: Path) -> Path:
     table = X.assign(target=y)
     (tmp_path / "flow.py").write_text(textwrap.dedent(FLOW))
     (tmp_path / "notes.txt").write_text("release notes\n")
+    (tmp_path / "loops.toml").write_text(textwrap.dedent(LOOPS))
+    (tmp_path / "labels.csv").write_text(f"id,label\n{new_id()},1\n")  # a prediction to come
     (tmp_path / "elsewhere").mkdir()
     table.iloc[:300].to_parquet(tmp_path / "sugar.parquet")
     with loopml.init(tmp_path) as ws, threadpool_limits(1):
@@ -103,6 +123,22 @@ def project(cli, tmp_path: Path) -> Path:
                 registry.register(trained, "sugar", evaluation=evaluation, workspace=ws)
         shifted = table.assign(bmi=table["bmi"] + 1.0)
         loopml.data.add(pd.DataFrame(shifted), name="sugar", workspace=ws)
+        with PredictionLog(ws) as log:  # as the server logs an answer
+            log.append(
+                PredictionRecord(
+                    TRACED,
+                    None,
+                    now_us(),
+                    "sugar-api",
+                    "sugar@v1",
+                    0,
+                    1.0,
+                    {"bmi": [0.05]},
+                    {"predictions": [151.0]},
+                    420,
+                    None,
+                )
+            )
         with loopml.start_run("odd-metrics", workspace=ws, params={"alpha": 1.0}):
             loopml.log_metric("loss", math.nan)
             loopml.log_metric("ratio", math.inf)
@@ -158,12 +194,16 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("models", "promote"): ["sugar@v2", "--reason", "a passing gate"],
         ("models", "rollback"): ["sugar", "--reason", "back to the first"],
         ("deploy",): ["sugar-api", "--model", "sugar@champion", "--canary", "sugar@v2=0.1"],
+        ("loop", "define"): ["loops.toml"],
+        ("loop", "list"): [],
+        ("decisions",): ["sugar", "--all"],
         ("deployments", "list"): [],
         ("deployments", "show"): ["sugar-api"],
         ("deployments", "history"): ["sugar-api"],
         ("deployments", "delete"): ["sugar-api", "--reason", "done"],
         ("predict",): ["sugar@v2", "sugar@v1", "--out", "sugar-scored"],
         ("monitor",): ["sugar-api", "--since", "1h"],
+        ("trace",): [TRACED],
         ("review", "add"): ["sugar-api", "--audit", "3"],
         ("review", "list"): [],
         ("review", "next"): ["sugar-api", "--reviewer", "ann"],
@@ -177,6 +217,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("schedule", "run-due"): ["--dry-run"],
         ("schedule", "remove"): ["nightly"],
         ("export", "airflow"): [flow, "-o", "dag.py"],
+        ("feedback", "import"): ["labels.csv"],
     }
 
 
@@ -232,6 +273,11 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
         "sugar@v2",
     ]
     assert printed[("deployments", "list")] == [printed[("deployments", "show")]]
+    assert printed[("loop", "define")]["loops"][0]["definition"] == "sugar@v1"
+    assert printed[("loop", "list")]["loops"][0]["spec"]["triggers"]["new_labels"] == 100
+    assert printed[("decisions",)] == {"loop": "sugar", "decisions": []}
+    assert printed[("trace",)]["prediction"]["ref"] == "sugar@v1"
+    assert printed[("trace",)]["lineage"]["made_by"]["name"] == "flow/train"
     assert printed[("deployments", "history")][0]["action"] == "created"
     assert printed[("deployments", "delete")] == {"deleted": "sugar-api"}
     assert printed[("run",)]["status"] == "succeeded"
@@ -242,6 +288,8 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
     assert printed[("predict",)]["ref"] == "sugar-scored@v1"
     assert printed[("predict",)]["rows"] == 300
     assert (project / "dag.py").exists()
+    assert printed[("feedback", "import")]["imported"] == 1
+    assert len(printed[("feedback", "import")]["unknown"]) == 1
     assert printed[("review", "list")][0]["queue"] == "sugar-api"
     assert printed[("review", "next")]["guess"] == 150.0
     assert printed[("review", "label")]["labels"][0]["label"] == 160.0

@@ -133,7 +133,9 @@ def test_labels_are_read_as_the_predictions_type_and_the_unreadable_counted(
     ws: loopml.Workspace,
 ) -> None:
     predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
-    given = [1, 2.0, "yes", 2.5, True]  # 2.0 is class 2; text, 2.5 and true are no class
+    # 2.0 is class 2 and "2" too (a CSV's labels are text when some are); other text,
+    # 2.5 and true are no class
+    given = [1, 2.0, "yes", 2.5, True, "2"]
     ids = [new_id() for _ in given]
     for n, (pid, label) in enumerate(zip(ids, given, strict=True)):
         predictions.append(answer(pid, T0 + n, [1]))
@@ -141,8 +143,24 @@ def test_labels_are_read_as_the_predictions_type_and_the_unreadable_counted(
     predictions.flush()
     feedback.flush()
     found = labelled("churn", workspace=ws)
-    assert found.rows.sort("time_us")["label"].to_list() == [1, 2, None, None, None]
+    assert found.rows.sort("time_us")["label"].to_list() == [1, 2, None, None, None, 2]
     assert found.unreadable == 3
+
+
+def test_labels_of_a_model_that_predicts_booleans_are_read_as_booleans(
+    ws: loopml.Workspace,
+) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    given = [True, False, 1, 0, "yes", 2]  # JSON true and false, or 1 and 0; no other
+    ids = [new_id() for _ in given]
+    for n, (pid, label) in enumerate(zip(ids, given, strict=True)):
+        predictions.append(answer(pid, T0 + n, [True]))
+        feedback.append(told(pid, label, T0 + 10 + n))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    assert found.rows.sort("time_us")["label"].to_list() == [True, False, True, False, None, None]
+    assert found.unreadable == 2
 
 
 def test_regression_metrics_and_bad_settings(ws: loopml.Workspace) -> None:

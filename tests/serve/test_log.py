@@ -24,7 +24,7 @@ import pytest
 
 import loopml
 from loopml._verify import verify_workspace
-from loopml.errors import DigestMismatch, InvalidInput, NotFound, NotWritable
+from loopml.errors import DigestMismatch, InvalidInput, NotWritable
 from loopml.serve import (
     FeedbackLog,
     FeedbackRecord,
@@ -458,13 +458,13 @@ def test_feedback_is_written_and_joins_on_the_prediction_id(ws: loopml.Workspace
     assert sorted(joined["prediction_id"].to_list()) == ["p000001", "p000001", "p000002"]
 
 
-def test_feedback_on_an_unknown_prediction_names_the_id_and_the_fix(
+def test_feedback_on_an_id_neither_logged_nor_ours_names_the_id_and_the_fix(
     ws: loopml.Workspace,
 ) -> None:
     with PredictionLog(ws) as log:
         log.append(record(1))
-    with pytest.raises(NotFound) as raised:
-        loopml.feedback("p424242", 1.0, workspace=ws)
+    with pytest.raises(InvalidInput) as raised:
+        loopml.feedback("p424242", label=1, workspace=ws)
     assert "prediction 'p424242' is not in the prediction log" in str(raised.value)
     assert "prediction_id of the server's answer" in str(raised.value)
     assert raised.value.field == "prediction_id"

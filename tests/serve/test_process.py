@@ -1,5 +1,6 @@
 """`loopml serve` as a real process: what SIGTERM and SIGKILL leave in the prediction
-log, two servers on one workspace, and what the server imports."""
+log, feedback sent across a restart, two servers on one workspace, and what the server
+imports."""
 
 from __future__ import annotations
 
@@ -10,14 +11,25 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.serve.serving import call, logistic, promote, register, rows, wait_for
+from tests.serve.serving import (
+    breast_cancer,
+    call,
+    logistic,
+    promote,
+    register,
+    rows,
+    wait_for,
+)
 
 import loopml
+from loopml.monitor import labelled
 
 LOOPML = [sys.executable, "-m", "loopml"]
 
@@ -39,8 +51,8 @@ def _free_port() -> int:
 class Serving:
     """``loopml serve`` in a subprocess on free ports, ready when entered."""
 
-    def __init__(self, root: Path, *extra: str) -> None:
-        self.port = _free_port()
+    def __init__(self, root: Path, *extra: str, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [*LOOPML, "serve", "--port", str(self.port), "--no-grpc", *extra]
         self.process = subprocess.Popen(
@@ -118,6 +130,101 @@ def test_after_sigkill_at_most_the_flush_window_is_missing(ws: loopml.Workspace)
     window = rate * (flush + 1.0)
     assert len(missing) <= window
     assert len(logged) >= len(answered) - window
+
+
+def _rows_body(start: int, count: int) -> bytes:
+    X = rows(count, start)
+    tensor = {"name": "input", "shape": [count, 30], "datatype": "FP64", "data": X.tolist()}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+class Sender:
+    """Sends feedback, one request at a time on a kept-alive connection, and sends a
+    request again when the connection fails: refused (the server is down: surely not
+    taken) or broken after it was sent (maybe taken: counted in ``unsure``)."""
+
+    def __init__(self, port: int, plan: list[dict[str, Any]]) -> None:
+        self.port, self.plan = port, plan
+        self.sent = 0  # answered with 200
+        self.unsure = 0
+        self.refused = 0
+        self.failure: str | None = None
+
+    def run(self) -> None:
+        connection: http.client.HTTPConnection | None = None
+        deadline = time.monotonic() + 240
+        for body in self.plan:
+            data = json.dumps(body).encode()
+            while True:
+                if time.monotonic() > deadline:
+                    self.failure = f"gave up at {self.sent} sent"
+                    return
+                if connection is None:
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                    try:
+                        connection.connect()
+                    except ConnectionRefusedError:
+                        connection = None
+                        self.refused += 1
+                        time.sleep(0.05)
+                        continue
+                try:
+                    connection.request("POST", "/v2/feedback", data)
+                    response = connection.getresponse()
+                    answer = response.read()
+                except (OSError, http.client.HTTPException):
+                    connection.close()
+                    connection, self.unsure = None, self.unsure + 1
+                    continue
+                if response.status != 200:
+                    self.failure = f"{response.status}: {answer!r}"
+                    return
+                self.sent += 1
+                break
+        if connection is not None:
+            connection.close()
+
+
+def test_feedback_sent_across_a_restart_is_all_joined(ws: loopml.Workspace) -> None:
+    """Nothing lost: 10,000 predicted rows (100 answers of 100 rows), a label for every
+    row sent over HTTP while the server is stopped with SIGTERM and started again (the
+    client sends again what a refused or broken connection did not take), and 1,000 of
+    them labelled twice: a wrong label first, the right one later. The join finds every
+    row with its right label, no feedback unmatched, and the duplicates counted."""
+    _, truth = breast_cancer()
+    with Serving(ws.root) as first:
+        answers = []
+        for n in range(100):
+            start = n * 100 % 469
+            status, headers, _ = call(f"{first.url}/v2/models/bc/infer", raw=_rows_body(start, 100))
+            assert status == 200
+            answers.append((headers["x-loopml-prediction-id"], start))
+        right = {
+            (pid, row): int(truth.iloc[start + row]) for pid, start in answers for row in range(100)
+        }
+        twice = list(right)[::10]
+        plan = [{"prediction_id": p, "row": r, "label": 1 - right[p, r]} for p, r in twice]
+        plan += [{"prediction_id": p, "row": r, "label": label} for (p, r), label in right.items()]
+        sender = Sender(first.port, plan)
+        client = threading.Thread(target=sender.run)
+        client.start()
+        assert wait_for(lambda: sender.sent >= 3_000 or sender.failure is not None, 120)
+        first.stop(signal.SIGTERM)
+        with Serving(ws.root, port=first.port) as second:
+            client.join(timeout=300)
+            second.stop(signal.SIGTERM)
+    assert sender.failure is None, sender.failure
+    assert sender.sent == len(plan) == 11_000
+    assert sender.refused > 0  # the server was down while feedback was being sent
+
+    found = labelled("bc", workspace=ws)
+    joined = {(r["prediction_id"], r["row"]): r["label"] for r in found.rows.to_dicts()}
+    assert joined == right  # every row, with its right label (the later one)
+    assert found.unmatched == ()
+    # every feedback answered is in the log; a request sent again after a broken
+    # connection may have been taken twice
+    assert len(plan) <= found.feedback <= len(plan) + sender.unsure
+    assert found.duplicates == found.feedback - len(right)
 
 
 def test_several_workers_serve_one_port_and_log_every_answer(ws: loopml.Workspace) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,12 +129,29 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
             }
         elif revision >= "0006":  # the table a store before 0007 gains is there, and empty
             assert store.arm_stats("saved") == {}
+        saved_lease, kept = store.lease("saved"), store.lease("kept")
+        if revision >= "0008":
+            assert saved_lease is None  # released, its token kept for the next holder
+            assert kept is not None
+            assert (kept.holder, kept.token) == ("saver", 1)
+            assert kept.expires_at - kept.acquired_at == timedelta(seconds=1)  # long run out
+            counter = store.change_counter()
+            taken = store.acquire_lease("kept", "after-the-upgrade", 60)
+            assert taken is not None
+            assert (taken.holder, taken.token) == ("after-the-upgrade", 2)
+            assert store.change_counter() > counter
+        else:  # the table a store before 0008 gains is there, and empty
+            assert (saved_lease, kept) == (None, None)
+        after = store.acquire_lease("saved", "after-the-upgrade", 60)
+        assert after is not None
+        assert after.token == (3 if revision >= "0008" else 1)
+        assert store.acquire_lease("saved", "another", 60) is None
         store.set_deployment("after-the-upgrade", {"model": "saved@champion"}, expected_revision=0)
         store.add_arm_stats("after-the-upgrade", {"saved@champion": ArmStats(pulls=1)})
         assert store.arm_stats("after-the-upgrade") == {"saved@champion": ArmStats(pulls=1)}
         assert store.get_deployment("after-the-upgrade").revision == 1
         items = store.find_review_items()
-        if revision >= "0008":
+        if revision >= "0009":
             assert [(i.prediction_id, i.row, i.status) for i in items] == [
                 ("saved-0", 0, ReviewStatus.COMMITTED),
                 ("saved-1", 1, ReviewStatus.OPEN),
@@ -160,7 +177,7 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
             )
             assert given is not None
             assert given.id == pair.id
-        else:  # the tables a store before 0008 gains are there, and empty
+        else:  # the tables a store before 0009 gains are there, and empty
             assert items == []
         [added] = store.add_review_items(
             [

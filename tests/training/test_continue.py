@@ -12,6 +12,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import SGDClassifier
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import loopml
 from loopml.errors import InvalidInput
@@ -106,6 +108,19 @@ def test_update_measures_what_the_model_forgets(ws, flipped: bool, forgets: bool
     assert metrics["forgetting.accuracy"] == pytest.approx(result.forgetting)
     assert [m.step for m in ws.store.metrics(run.id, key="old_data.accuracy")] == list(range(6))
     assert np.array_equal(model.predict(X), SGDClassifier(random_state=0).fit(X, y).predict(X))
+
+
+def test_a_pipeline_learns_in_its_last_step_its_scaling_kept(ws) -> None:
+    X, y = blobs(0, flipped=False)
+    model = make_pipeline(StandardScaler(), SGDClassifier(random_state=0)).fit(X * 100, y)
+    scale = model[0].mean_.copy()
+    batches = [(X2 * 100, y2) for X2, y2 in (blobs(10 + i, flipped=True, n=200) for i in range(5))]
+    X_old, y_old = blobs(1, flipped=False)
+    result = update(model, batches, old_data=(X_old * 100, y_old))
+    assert result.old_data[0] > 0.95
+    assert result.forgetting > 0.5  # the reversed concept was learnt, through the scaler
+    assert np.array_equal(result.model[0].mean_, scale)  # the scaler as it was fitted
+    assert result.model is not model
 
 
 def test_update_needs_partial_fit_and_batches(data) -> None:

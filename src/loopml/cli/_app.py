@@ -15,6 +15,8 @@ from loopml.cli import (
     data,
     deployments,
     export,
+    feedback,
+    loop,
     models,
     monitor,
     pipeline,
@@ -23,6 +25,7 @@ from loopml.cli import (
     runs,
     schedule,
     serve,
+    trace,
     workspace,
 )
 from loopml.cli._options import example
@@ -96,6 +99,9 @@ models.register(app)
 deployments.register(app)
 predict.register(app)
 monitor.register(app)
+loop.register(app)
+trace.register(app)
+feedback.register(app)
 review.register(app)
 alerts.register(app)
 schedule.register(app)

@@ -1,10 +1,12 @@
-"""Monitoring the served models: predictions joined with their feedback, live metrics
-per deployment and version over windows of time or of predictions, and the human
-review queue (rows picked for people to label, their agreement, and the reviewed rows
-made a dataset version).
+"""Monitoring the served models and closing the loop: predictions joined with their
+feedback, live metrics per deployment and version over windows of time or of
+predictions, the human review queue (rows picked for people to label, their agreement,
+and the reviewed rows made a dataset version), and the loop controller that retrains,
+gates, tests and promotes (or rolls back) a deployment's model by itself, recording
+each decision with its numbers.
 
-Reads the server's prediction and feedback logs (:mod:`loopml.serve`); the loop
-controller (to come) acts on what it finds.
+Reads the server's prediction and feedback logs (:mod:`loopml.serve`); the controller
+runs the project's pipelines, the gate and the registry.
 """
 
 from typing import TYPE_CHECKING
@@ -17,9 +19,21 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.monitor._agreement import ReviewerAgreement as ReviewerAgreement
     from loopml.monitor._agreement import agreement_of as agreement_of
     from loopml.monitor._agreement import review_agreement as review_agreement
+    from loopml.monitor._controller import LoopPass as LoopPass
+    from loopml.monitor._controller import run_loop as run_loop
+    from loopml.monitor._decisions import LoopDecision as LoopDecision
+    from loopml.monitor._decisions import loop_decisions as loop_decisions
+    from loopml.monitor._definitions import define_loop as define_loop
+    from loopml.monitor._definitions import loop_definition as loop_definition
+    from loopml.monitor._definitions import loops as loops
+    from loopml.monitor._definitions import read_loops as read_loops
     from loopml.monitor._join import Labelled as Labelled
     from loopml.monitor._join import join_feedback as join_feedback
     from loopml.monitor._join import labelled as labelled
+    from loopml.monitor._loop import Decay as Decay
+    from loopml.monitor._loop import Loop as Loop
+    from loopml.monitor._loop import Rollout as Rollout
+    from loopml.monitor._loop import Triggers as Triggers
     from loopml.monitor._review import ReviewTask as ReviewTask
     from loopml.monitor._review import consensus as consensus
     from loopml.monitor._review import label_review as label_review
@@ -34,6 +48,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.monitor._review_files import import_review as import_review
     from loopml.monitor._review_queue import Queued as Queued
     from loopml.monitor._review_queue import queue_for_review as queue_for_review
+    from loopml.monitor._trace import Trace as Trace
+    from loopml.monitor._trace import trace as trace
+    from loopml.monitor._triggers import Firing as Firing
     from loopml.monitor._windows import live_metrics as live_metrics
 
 __getattr__, __dir__, __all__ = lazy_exports(
@@ -46,7 +63,11 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "agreement_of",
             "review_agreement",
         ),
+        "_controller": ("LoopPass", "run_loop"),
+        "_decisions": ("LoopDecision", "loop_decisions"),
+        "_definitions": ("define_loop", "loop_definition", "loops", "read_loops"),
         "_join": ("Labelled", "join_feedback", "labelled"),
+        "_loop": ("Decay", "Loop", "Rollout", "Triggers"),
         "_review": (
             "ReviewTask",
             "consensus",
@@ -58,6 +79,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_review_commit": ("Committed", "commit_review"),
         "_review_files": ("Exported", "Imported", "export_review", "import_review"),
         "_review_queue": ("Queued", "queue_for_review"),
+        "_trace": ("Trace", "trace"),
+        "_triggers": ("Firing",),
         "_windows": ("live_metrics",),
     },
 )

@@ -9,8 +9,11 @@ which things arrived does not matter:
 - feedback on one row (``row`` given) wins over feedback on the whole prediction;
 - a shadow's answer is labelled by the feedback on the prediction it shadowed (its
   ``request_id``), so a shadow is judged on the same rows as the version it follows;
+- feedback recorded before its prediction was logged (with no deployment: see
+  :func:`loopml.feedback`) joins the deployment whose log holds the prediction now;
 - feedback whose prediction is not in the log, though its id says it was made in the
-  window read, is reported in ``unmatched``, never silently dropped;
+  window read, is reported in ``unmatched``, never silently dropped (feedback with no
+  deployment, when no deployment's log holds its prediction);
 - a label that cannot be read as the predictions' type (``"yes"`` for a model that
   predicts numbers) is counted in ``unreadable`` and left out.
 
@@ -67,22 +70,25 @@ def labelled(
     from loopml._context import workspace_in_use
     from loopml._time import to_us
     from loopml.serve import feedback_records, predictions
+    from loopml.serve._segments import FEEDBACK, NO_DEPLOYMENT, concat
 
     ws = workspace_in_use(workspace)
     wanted = ["prediction_id", "request_id", "ref", "arm", "probability", "latency_us"]
     wanted += ["fallback", "shadow", "error", "outputs"]  # not the inputs: most of the bytes
     answers = predictions(deployment, since=since, until=until, columns=wanted, workspace=ws)
     told = feedback_records(deployment, since=since, workspace=ws)
+    early = feedback_records(NO_DEPLOYMENT, since=since, workspace=ws)
+    ours = early.join(answers.select("prediction_id"), on="prediction_id", how="semi")
+    if ours.height:
+        told = concat([told, ours], FEEDBACK)
     found = join_feedback(answers, told)
     since_us = None if since is None else to_us(since)
     until_us = None if until is None else to_us(until)
-    return Labelled(
-        found.rows,
-        found.feedback,
-        found.duplicates,
-        _unmatched(answers, told, since_us, until_us),
-        found.unreadable,
-    )
+    unmatched = _unmatched(answers, told, since_us, until_us)
+    others = _unmatched(answers, early, since_us, until_us)
+    if others:
+        unmatched += _in_no_log(others, ws)
+    return Labelled(found.rows, found.feedback, found.duplicates, unmatched, found.unreadable)
 
 
 def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
@@ -164,14 +170,34 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
 
 
 def _label(text: pl.Series, predicted: pl.DataType) -> pl.Series:
-    """Labels (JSON text) as the predictions' type, so the two compare."""
+    """Labels (JSON text) as the predictions' type, so the two compare: a label of
+    text holding a number (``"1"``, as a CSV column of mixed labels gives it) reads as
+    that number for a model predicting numbers."""
     import polars as pl
 
+    if predicted.is_numeric() or predicted == pl.Boolean:
+        quoted = text.str.starts_with('"')
+        text = pl.select(
+            pl.when(quoted).then(text.str.json_decode(pl.String)).otherwise(text)
+        ).to_series()
     if predicted.is_integer():  # 2 and 2.0 are the same label; 2.5 is none of a class's
         number = text.cast(pl.Float64, strict=False)
         whole = pl.when(number == number.floor()).then(number)
         return pl.select(whole.cast(predicted, strict=False)).to_series()
-    if predicted.is_numeric() or predicted == pl.Boolean:
+    if predicted == pl.Boolean:  # true and false, or 1 and 0 as numbers
+        number = text.cast(pl.Float64, strict=False)
+        truth = (
+            pl.when(text == "true")
+            .then(True)
+            .when(text == "false")
+            .then(False)
+            .when(number == 1)
+            .then(True)
+            .when(number == 0)
+            .then(False)
+        )
+        return pl.select(truth.alias(text.name)).to_series()
+    if predicted.is_numeric():
         return text.cast(predicted, strict=False)
     strings = text.str.starts_with('"')  # a label of text; anything else read as its text
     return pl.select(
@@ -197,3 +223,25 @@ def _unmatched(
         if inside:
             found.append(prediction_id)
     return tuple(found)
+
+
+def _in_no_log(ids: tuple[str, ...], ws: Workspace) -> tuple[str, ...]:
+    """Those of ``ids`` (of feedback recorded with no deployment, on none of the
+    deployment read) that no deployment's log holds: read around the times the ids
+    hold, the prediction ids only (the whole log when an id holds no time)."""
+    import polars as pl
+
+    from loopml._ids import made_us
+    from loopml._time import from_us
+    from loopml.serve import predictions
+    from loopml.serve._known import AROUND_US
+
+    made = [made_us(prediction_id) for prediction_id in ids]
+    since = until = None
+    if all(at is not None for at in made):
+        times = [at for at in made if at is not None]
+        since, until = from_us(min(times) - AROUND_US), from_us(max(times) + AROUND_US)
+    held = predictions(None, since=since, until=until, columns=["prediction_id"], workspace=ws)
+    wanted = pl.DataFrame({"prediction_id": list(ids)}, schema={"prediction_id": pl.String})
+    missing = wanted.join(held.select("prediction_id"), on="prediction_id", how="anti")
+    return tuple(missing["prediction_id"].to_list())

@@ -1,7 +1,8 @@
 """Serving: deployments (named endpoints with a routing policy over model versions),
 the server that answers them over the Open Inference Protocol (REST and gRPC) and
 MLflow-style ``/invocations``, routing (A/B, canary, shadow, bandits), hot swap,
-fallback, adaptive micro-batching, the prediction log and batch scoring.
+fallback, adaptive micro-batching, the prediction log, feedback (one at a time or a
+file of it) and batch scoring.
 
 Nothing here imports the pipelines, training, evaluation or the CLI: the server's hot
 path loads only what answering a request needs (tests/layers.py holds this).
@@ -19,9 +20,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.serve._deploy import deployment as deployment
     from loopml.serve._deploy import deployment_history as deployment_history
     from loopml.serve._deploy import deployments as deployments
+    from loopml.serve._deploy import set_arms as set_arms
     from loopml.serve._deploy import set_weight as set_weight
     from loopml.serve._deploy import undeploy as undeploy
     from loopml.serve._feedback import feedback as feedback
+    from loopml.serve._feedback_import import FeedbackImport as FeedbackImport
+    from loopml.serve._feedback_import import import_feedback as import_feedback
     from loopml.serve._log import FeedbackLog as FeedbackLog
     from loopml.serve._log import FeedbackRecord as FeedbackRecord
     from loopml.serve._log import PredictionLog as PredictionLog
@@ -47,11 +51,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "deployment",
             "deployment_history",
             "deployments",
+            "set_arms",
             "set_weight",
             "undeploy",
         ),
         "_policy": ("ROUTINGS", "Arm", "KeySource", "Policy"),
         "_feedback": ("feedback",),
+        "_feedback_import": ("FeedbackImport", "import_feedback"),
         "_log": ("FeedbackLog", "FeedbackRecord", "PredictionLog", "PredictionRecord"),
         "_read": ("feedback_records", "find_prediction", "predictions"),
         "_arms": ("ArmSharing",),

@@ -248,6 +248,41 @@ def set_weight(
     )
 
 
+def set_arms(
+    name: str,
+    weights: Mapping[str, float],
+    *,
+    shadows: Sequence[str] | None = None,
+    reason: str | None = None,
+    expected_revision: int | None = None,
+    actor: str | None = None,
+    workspace: Workspace | None = None,
+) -> Deployment:
+    """Route the deployment ``name`` to the refs of ``weights`` (summing to 1) and, when
+    ``shadows`` is given, shadow those refs instead of the ones it shadows now; every
+    other part of its policy (routing key, fallback, batching, timeouts) stays. A
+    canary whose arm is gone stops being one. The step a loop controller makes when
+    a challenger goes out or comes back; ``expected_revision`` makes it a
+    compare-and-set, as in :func:`deploy`."""
+    store = workspace_in_use(workspace).store
+    record = _record(store, name)
+    policy = _stored_policy(record)
+    split = dict(weights)
+    arms = Policy.split(split).arms
+    canary = policy.canary if policy.canary in split else None
+    changed = dataclasses.replace(
+        policy,
+        arms=arms,
+        canary=canary,
+        shadows=policy.shadows if shadows is None else tuple(ref_list(shadows, "shadows")),
+    )
+    check_versions(store, changed, model=None, split=split, canary=None)
+    expected = record.revision if expected_revision is None else expected_revision
+    return store.set_deployment(
+        name, changed.to_dict(), actor=actor, reason=reason, expected_revision=expected
+    )
+
+
 def _record(store: MetadataStore, name: str) -> Deployment:
     check_name(name, "deployment name", field="name")
     try:

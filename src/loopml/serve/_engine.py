@@ -17,7 +17,6 @@ map the watcher installs (see :mod:`loopml.serve._live`).
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from loopml._ids import new_id
 from loopml.errors import ModelFailed, NotFound
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
+from loopml.serve._known import Known, KnownPredictions
 from loopml.serve._live import Failure, Live, Served
 from loopml.serve._log import PredictionRecord
 
@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     from loopml.serve._metrics import Metrics
 
 log = logging.getLogger("loopml.serve")
-
-#: how many recent predictions of bandit deployments are kept for their feedback
-RECENT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +68,8 @@ class Engine:
         self._live: Mapping[str, Live] = {}
         self.failures: Mapping[str, Failure] = {}
         self._shadow_tasks: set[asyncio.Task[None]] = set()
-        # prediction id -> (deployment, version ref, first prediction), for bandits
-        self.recent: collections.OrderedDict[str, tuple[str, str, Any]] = collections.OrderedDict()
+        # the recent answers, for the feedback on them (see loopml.serve._known)
+        self.recent = KnownPredictions()
         self.ready = False
 
     # -- what is served ------------------------------------------------------------------
@@ -193,14 +190,9 @@ class Engine:
             )
         for shadow in live.shadows:
             self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
-        if live.policy.routing != "fixed" and arm is not None:  # an arm's choice, to reward
-            self._remember(prediction_id, name, served.ref, prediction.predictions[0])
+        first = prediction.predictions[0] if rows else None
+        self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, first, rows))
         return Answer(prediction, served, prediction_id, request_id, fallback, arm)
-
-    def _remember(self, prediction_id: str, name: str, ref: str, first: Any) -> None:
-        self.recent[prediction_id] = (name, ref, first)
-        if len(self.recent) > RECENT:
-            self.recent.popitem(last=False)
 
     def reward(self, name: str, ref: str, value: float) -> bool:
         """Reward the arm of bandit deployment ``name`` that ``ref`` serves (a number

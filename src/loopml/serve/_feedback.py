@@ -1,11 +1,18 @@
 """``loopml.feedback``: tell loopml how a logged prediction turned out.
 
-A reward (a number: what a bandit learns from) or the true label (anything else),
-for a prediction the log holds, is written to the feedback log at once. The model
-server's ``/v2/feedback`` endpoint writes through its own, buffered
-:class:`~loopml.serve.FeedbackLog` instead.
+A reward (a number: what a bandit learns from) or the true label (anything else) is
+written to the feedback log at once. The model server's ``/v2/feedback`` endpoint
+writes through its own, buffered :class:`~loopml.serve.FeedbackLog` instead, and
+``loopml.serve.import_feedback`` records a file of them.
+
+A label may come before its prediction is logged (a server writes its log every
+second): it is recorded all the same, with no deployment (``matched`` is False), and
+:func:`loopml.monitor.labelled` joins it to the prediction once the log has it. A
+reward may not: it is credited to the bandit arm that made the prediction, which only
+the logged prediction says, so it raises NotFound until then (try again).
 
 >>> import tempfile, loopml
+>>> from loopml._ids import new_id
 >>> from loopml.serve import PredictionLog, PredictionRecord
 >>> ws = loopml.init(tempfile.mkdtemp())
 >>> with PredictionLog(ws) as log:
@@ -13,21 +20,26 @@ server's ``/v2/feedback`` endpoint writes through its own, buffered
 ...         {"x": [1]}, {"predictions": [1]}, 300, None))
 >>> feedback("p1", 1.0, workspace=ws).reward
 1.0
->>> feedback("p1", label="yes", workspace=ws).label
-'yes'
->>> feedback("p9", 1.0, workspace=ws)
+>>> feedback("p1", label="yes", workspace=ws).matched
+True
+>>> early = new_id()  # a prediction the server has not logged yet
+>>> feedback(early, label="yes", workspace=ws).matched
+False
+>>> feedback(early, 1.0, workspace=ws)
 Traceback (most recent call last):
 ...
-loopml.errors.NotFound: prediction 'p9' is not in the prediction log: ...
+loopml.errors.NotFound: prediction '...' is not in the prediction log (yet): ...
 >>> ws.close()
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
+from loopml._ids import made_us
 from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.serve._log import FeedbackLog, FeedbackRecord, PredictionRecord
@@ -51,8 +63,11 @@ def feedback(
     a label otherwise; give ``label=`` for a label that is a number. ``row`` is the row
     of a prediction of several rows the feedback is about (None: every row).
 
-    The prediction must be in the log: NotFound otherwise (a server writes its log
-    every second by default, so feedback sent sooner may need a retry).
+    A prediction the log does not hold yet takes a label (recorded with no deployment:
+    ``matched`` False, joined once the prediction is logged) but not a reward, which
+    raises NotFound until the prediction is logged (a server writes its log every
+    second by default: try again). An id that is neither logged nor a loopml id is
+    InvalidInput.
     """
     from loopml._context import workspace_in_use
 
@@ -75,21 +90,13 @@ def feedback(
         )
     reward = _reward(reward)
     ws = workspace_in_use(workspace)
-    found = find_prediction(prediction_id, ws)
+    found = find_prediction(prediction_id, ws, since=_made_before(prediction_id))
     if found is None:
-        error = NotFound(
-            f"prediction {prediction_id!r} is not in the prediction log: use the "
-            "prediction_id of the server's answer; a server writes its log every second by "
-            "default, so feedback on a prediction made just now may need a retry"
-        )
-        error.field = "prediction_id"
-        raise error
+        return _pending(ws, prediction_id, reward, label, row)
     _check_row(row, found.outputs, prediction_id)
     bandit = _bandit_reward(ws, found, reward, label)
     record = FeedbackRecord(prediction_id, now_us(), reward, label, row, found.deployment)
-    log = FeedbackLog(ws)
-    log.append(record)
-    log.close()
+    _write(ws, record)
     if bandit is not None:
         from loopml.store import ArmStats
 
@@ -97,6 +104,48 @@ def feedback(
             found.deployment, {found.ref: ArmStats(rewards=1, reward_sum=bandit)}
         )
     return record
+
+
+def _pending(
+    ws: Workspace, prediction_id: str, reward: float | None, label: Any, row: int | None
+) -> FeedbackRecord:
+    """Feedback on a prediction the log does not hold: a label recorded to be joined
+    later; a reward, or an id that is not ours, refused."""
+    if made_us(prediction_id) is None:
+        raise InvalidInput(
+            f"prediction {prediction_id!r} is not in the prediction log, and is not an id "
+            "loopml gives (32 hex digits): use the prediction_id of the server's answer",
+            field="prediction_id",
+        )
+    if reward is not None:
+        error = NotFound(
+            f"prediction {prediction_id!r} is not in the prediction log (yet): a reward "
+            "goes to the bandit arm that made the prediction, so it needs the prediction "
+            "logged; a server writes its log every second by default, so try again "
+            "shortly (a label, unlike a reward, is recorded before its prediction is logged)"
+        )
+        error.field = "prediction_id"
+        raise error
+    _check_row(row, None, prediction_id)
+    record = FeedbackRecord(prediction_id, now_us(), None, label, row, None)
+    _write(ws, record)
+    return record
+
+
+def _write(ws: Workspace, record: FeedbackRecord) -> None:
+    log = FeedbackLog(ws)
+    log.append(record)
+    log.close()
+
+
+def _made_before(prediction_id: str) -> datetime | None:
+    """The earliest a prediction with this id can be logged at (a minute before the
+    time a loopml id holds); None for another id, which may be anywhere in the log."""
+    from loopml._time import from_us
+    from loopml.serve._known import AROUND_US
+
+    made = made_us(prediction_id)
+    return None if made is None else from_us(made - AROUND_US)
 
 
 def _bandit_reward(

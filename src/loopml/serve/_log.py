@@ -105,7 +105,8 @@ class PredictionRecord:
 class FeedbackRecord:
     """What was learned of a prediction later: a ``reward`` (for a bandit) or the true
     ``label``; ``row`` the row of a prediction of several rows it is about (None: all);
-    ``deployment`` the deployment that answered, when the writer knows it."""
+    ``deployment`` the deployment that answered, when the writer knows it (None: the
+    prediction was not logged yet when the feedback came; the join finds it later)."""
 
     prediction_id: str
     time_us: int
@@ -113,6 +114,11 @@ class FeedbackRecord:
     label: Any | None
     row: int | None
     deployment: str | None = None
+
+    @property
+    def matched(self) -> bool:
+        """Whether the writer found the prediction (and so its deployment)."""
+        return self.deployment is not None
 
 
 R = TypeVar("R", PredictionRecord, FeedbackRecord)

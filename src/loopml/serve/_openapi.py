@@ -158,6 +158,7 @@ def description(deployments: list[str] | None = None) -> dict[str, Any]:
             "prediction_id": {"type": "string"},
             "reward": {"type": "number"},
             "label": {},
+            "row": {"type": "integer", "minimum": 0},
         },
         "required": ["prediction_id"],
     }

@@ -29,12 +29,11 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from loopml._ids import made_us
-from loopml.errors import ConfigError, InvalidInput, NotFound
+from loopml.errors import ConfigError
 from loopml.serve._engine import Engine
+from loopml.serve._feedback_endpoint import FeedbackEndpoint
 from loopml.serve._http import App
 from loopml.serve._metrics import Metrics
 
@@ -137,6 +136,9 @@ class Server:
             on_batch=self.metrics.on_batch,
         )
         self.sharing = self._arm_sharing()
+        self.feedback = FeedbackEndpoint(
+            workspace, self.engine, self.feedback_log, self.options.flush_seconds
+        )
         self.app = App(
             self.engine,
             token=self.options.token,
@@ -210,72 +212,6 @@ class Server:
             await asyncio.to_thread(self.prediction_log.close)
         await asyncio.to_thread(self.feedback_log.close)
 
-    # -- feedback ------------------------------------------------------------------------
-
-    async def feedback(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Record a reward or label for a prediction, and reward its bandit arm."""
-        from loopml._time import now_us
-        from loopml.serve._log import FeedbackRecord
-        from loopml.serve._read import find_prediction
-        from loopml.serve._rewards import reward_of
-
-        prediction_id = given.get("prediction_id")
-        if not isinstance(prediction_id, str) or not prediction_id:
-            raise InvalidInput(
-                "feedback needs prediction_id: the id a prediction's answer gave "
-                "(X-Loopml-Prediction-Id, or parameters.prediction_id)",
-                field="prediction_id",
-            )
-        unknown = sorted(set(given) - {"prediction_id", "reward", "label", "row"})
-        if unknown:
-            raise InvalidInput(
-                f"feedback has unknown field(s) {', '.join(unknown)}; give prediction_id and "
-                "reward (a number) or label",
-                field=unknown[0],
-            )
-        reward, label, row = given.get("reward"), given.get("label"), given.get("row")
-        if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 0):
-            raise InvalidInput(
-                f"row {row!r:.40} is not a row number; give the row of the prediction the "
-                "feedback is about (0 for the first), or leave it out",
-                field="row",
-            )
-        remembered = self.engine.recent.get(prediction_id)
-        chosen = True  # what the engine remembers an arm chose
-        if remembered is not None:
-            deployment, ref, predicted = remembered
-        else:
-            made = _made_at(prediction_id)
-            found = None
-            if made is not None:  # only this server's ids: an unknown one reads little
-                found = await asyncio.to_thread(
-                    find_prediction, prediction_id, self.workspace, since=made
-                )
-            if found is None:
-                raise NotFound(
-                    f"no prediction {prediction_id!r} is logged (predictions reach the log "
-                    f"within {self.options.flush_seconds:g} s of their answer); give the id "
-                    "an answer named",
-                    field="prediction_id",
-                )
-            chosen = found.arm is not None and not found.fallback and not found.shadow
-            deployment, ref, predicted = found.deployment, found.ref, _first(found.outputs)
-        value = reward_of(reward, label, predicted)
-        rewarded = False
-        if value is not None and chosen:  # a fallback's or a shadow's answer rewards no arm
-            rewarded = self.engine.reward(deployment, ref, value)
-        given_reward = None if reward is None else float(reward)
-        self.feedback_log.append(
-            FeedbackRecord(prediction_id, now_us(), given_reward, label, row, deployment)
-        )
-        return {
-            "prediction_id": prediction_id,
-            "deployment": deployment,
-            "version": ref,
-            "reward": value,
-            "rewarded": rewarded,
-        }
-
     # -- running -------------------------------------------------------------------------
 
     def uvicorn_config(self) -> Any:
@@ -320,21 +256,6 @@ def check_free(host: str, port: int, option: str) -> None:
                 f"give {option} another port",
                 field=option.removeprefix("--").replace("-", "_"),
             ) from None
-
-
-def _made_at(prediction_id: str) -> datetime | None:
-    """A minute before the time a prediction id of this server holds (its first 12 hex
-    digits are milliseconds); None for an id that is not one."""
-    made = made_us(prediction_id)
-    return None if made is None else datetime.fromtimestamp(made / 1e6 - 60, tz=UTC)
-
-
-def _first(outputs: Any) -> Any:
-    if isinstance(outputs, Mapping):
-        found = outputs.get("predictions")
-        if isinstance(found, list) and found:
-            return found[0]
-    return None
 
 
 def serve(workspace: Workspace | None = None, options: ServeOptions | None = None) -> None:

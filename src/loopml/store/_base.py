@@ -22,10 +22,13 @@ Immutability
     the history of a name replays to its current policy. Setting the policy a
     deployment has already changes and records nothing. A deployment's
     :class:`~loopml.store.ArmStats` only grow, by ``add_arm_stats``; deleting the deployment
-    deletes them. A :class:`~loopml.store.ReviewItem` keeps what it was queued with;
-    only its labels (each reviewer's, added, or replaced when asked), its claims and
-    ``committed_to`` (set once, by ``commit_review_items``) change, and a committed
-    item's labels no longer do. A queue holds a predicted row once.
+    deletes them. A :class:`Lease` passes from holder to holder; its ``token`` grows by
+    one each time it is taken (by a new holder, or again after it expired or was
+    released), never when it is renewed, and never goes back: a released lease keeps
+    its token for the next holder. A :class:`~loopml.store.ReviewItem` keeps what it was
+    queued with; only its labels (each reviewer's, added, or replaced when asked), its
+    claims and ``committed_to`` (set once, by ``commit_review_items``) change, and a
+    committed item's labels no longer do. A queue holds a predicted row once.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -55,18 +58,27 @@ Concurrency
     ``delete_deployment`` with ``expected_revision`` are compare-and-sets in the same
     way, on the deployment's revision. ``add_arm_stats`` adds in the database
     (``pulls = pulls + ?``), so workers adding to one arm at once lose no increment.
+    ``acquire_lease``, ``renew_lease`` and ``release_lease`` are compare-and-sets on
+    the lease's row, judged on one clock for every caller (the database server's on
+    PostgreSQL, the host's on SQLite, the process's in ``memory://``), read inside the
+    transaction once the row is locked: of callers taking a free or expired lease at
+    once, exactly one gets it, and a lease is never held by two holders at one moment
+    of that clock.
 
 Changes
     ``change_counter()`` is one cheap read that tells a poller whether anything was
     written: a whole number that grows in every transaction that writes a record
     (an artifact, a run, its finish, tags or params, metrics, events, an alias move,
     an alert, a schedule created, claimed, recorded or deleted, a deployment set
-    or deleted, review items queued, claimed, labelled or committed), becomes visible with
+    or deleted, a lease taken or released, review items queued, claimed, labelled or
+    committed), becomes visible with
     that transaction's records and never with fewer, never goes back, and is the same
     for every process reading the store. Reads, and calls that change nothing, leave
     it as it is; so does ``add_arm_stats``, whose statistics are traffic, not
-    configuration (see ``add_arm_stats``). By how much it grows is
-    not part of the contract: compare, do not count.
+    configuration (see ``add_arm_stats``), and so does a lease's renewal, which only
+    moves its expiry (see ``renew_lease``); a lease that runs out unrenewed writes
+    nothing either, so the counter does not tell that a lease expired. By how much it
+    grows is not part of the contract: compare, do not count.
 
 Returned records
     Records are frozen snapshots taken at the time of the call, sharing no value
@@ -99,6 +111,7 @@ from loopml.store._contract_aliases import AliasStore
 from loopml.store._contract_arms import ArmStatsStore
 from loopml.store._contract_artifacts import ArtifactStore
 from loopml.store._contract_deployments import DeploymentStore
+from loopml.store._contract_leases import LeaseStore
 from loopml.store._contract_reviews import ReviewStore
 from loopml.store._contract_runs import RunStore
 from loopml.store._contract_schedules import ScheduleStore
@@ -113,11 +126,12 @@ class MetadataStore(
     ScheduleStore,
     DeploymentStore,
     ArmStatsStore,
+    LeaseStore,
     ReviewStore,
 ):
     """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts,
-    schedules, deployments and their arm statistics, review items, one part of the
-    contract per domain."""
+    schedules, deployments and their arm statistics, leases and review items, one part
+    of the contract per domain."""
 
     url: str
 

@@ -211,6 +211,28 @@ class ArmStats:
         return self.reward_sum / self.rewards if self.rewards else None
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who may act for ``name`` (one loop controller per workspace), until ``expires_at``.
+
+    A holder takes a lease for a time (``acquire_lease``) and renews it before it runs
+    out; a holder that dies stops renewing, and once ``expires_at`` has passed another
+    may take it. ``token`` is a fencing token: it grows by one each time the lease is
+    taken (by a new holder, or again after it expired or was released), never on a
+    renewal, and never goes back, so a record written under the lease can carry the
+    token, and one written under an older token is known to be stale. ``acquired_at``
+    is when this holder took it, ``renewed_at`` its latest renewal (at first the same).
+    Times are the store's clock (see :meth:`~loopml.store.MetadataStore.acquire_lease`).
+    """
+
+    name: str
+    holder: str
+    token: int
+    acquired_at: datetime
+    renewed_at: datetime
+    expires_at: datetime
+
+
 class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"

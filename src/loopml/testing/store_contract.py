@@ -50,6 +50,7 @@ from loopml.testing.alias_contract import AliasContract
 from loopml.testing.arm_stats_contract import ArmStatsContract
 from loopml.testing.change_contract import ChangeContract
 from loopml.testing.deployment_contract import DeploymentContract
+from loopml.testing.lease_contract import LeaseContract
 from loopml.testing.review_contract import ReviewContract
 from loopml.testing.run_contract import RunContract
 from loopml.testing.run_query_contract import RunQueryContract
@@ -92,6 +93,7 @@ class StoreContract(
     ScheduleContract,
     DeploymentContract,
     ArmStatsContract,
+    LeaseContract,
     ReviewContract,
     ValueContract,
 ):
@@ -102,7 +104,8 @@ class StoreContract(
     :class:`~loopml.testing.change_contract.ChangeContract`, of schedules in
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of deployments in
     :class:`~loopml.testing.deployment_contract.DeploymentContract`, of arm statistics
-    in :class:`~loopml.testing.arm_stats_contract.ArmStatsContract`, of review items in
+    in :class:`~loopml.testing.arm_stats_contract.ArmStatsContract`, of leases in
+    :class:`~loopml.testing.lease_contract.LeaseContract`, of review items in
     :class:`~loopml.testing.review_contract.ReviewContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 

@@ -185,11 +185,11 @@ def update(
     model did on data it had not seen). The scores are logged as metrics of the active
     run — ``old_data.<metric>`` and ``new_batch.<metric>``, the batch number as the
     step — and ``forgetting.<metric>`` at the end."""
-    if not hasattr(model, "partial_fit"):
+    if not hasattr(model, "partial_fit") and not _last_step_learns(model):
         raise InvalidInput(
             f"a {type(model).__name__} has no partial_fit, so it cannot be updated batch "
             "by batch; use retrain(...) on the new data, or a model with partial_fit "
-            "(SGDClassifier, MultinomialNB, MLPClassifier, ...)"
+            "(SGDClassifier, MultinomialNB, MLPClassifier, ...) or a Pipeline ending in one"
         )
     from loopml.tracking import active_run
 
@@ -204,7 +204,10 @@ def update(
     for number, (X, y) in enumerate(batches, start=1):
         result.new_batches.append(score(working, X, y))
         extra = {"classes": classes} if classes is not None else {}
-        working.partial_fit(X, y, **extra, **fit_params)
+        if hasattr(working, "partial_fit"):
+            working.partial_fit(X, y, **extra, **fit_params)
+        else:  # a Pipeline: its fitted transforms stay as they are, its last step learns
+            working[-1].partial_fit(working[:-1].transform(X), y, **extra, **fit_params)
         result.old_data.append(score(working, X_old, y_old))
         if run is not None:
             run.log_metric(f"new_batch.{name}", result.new_batches[-1], step=number)
@@ -231,3 +234,9 @@ def _scorer(model: Any, metric: str | None) -> tuple[Any, str]:
         raise InvalidInput(f"metric {name!r} is not one of {', '.join(functions)}")
     function = functions[name]
     return (lambda m, X, y: float(function(y, m.predict(X)))), name
+
+
+def _last_step_learns(model: Any) -> bool:
+    """Whether ``model`` is a scikit-learn Pipeline whose last step has partial_fit."""
+    steps: list[tuple[str, Any]] = getattr(model, "steps", None) or []
+    return bool(steps) and hasattr(steps[-1][1], "partial_fit")

@@ -9,6 +9,7 @@ from loopml.store._memory.aliases import Aliases
 from loopml.store._memory.arms import ArmStatistics
 from loopml.store._memory.artifacts import Artifacts
 from loopml.store._memory.deployments import Deployments
+from loopml.store._memory.leases import Leases
 from loopml.store._memory.lineage import Lineage
 from loopml.store._memory.reviews import Reviews
 from loopml.store._memory.runs import Runs
@@ -30,6 +31,7 @@ class MemoryStore(
     Schedules,
     Deployments,
     ArmStatistics,
+    Leases,
     Reviews,
     MetadataStore,
 ):

@@ -50,6 +50,7 @@ class Tables:
     deployments: dict[str, Row] = field(default_factory=dict)
     deployment_changes: list[Row] = field(default_factory=list)  # oldest first
     arm_stats: dict[str, dict[str, ArmStats]] = field(default_factory=dict)  # by deployment, arm
+    leases: dict[str, Row] = field(default_factory=dict)  # by name, kept once taken
     review_items: dict[str, Row] = field(default_factory=dict)  # by id, in queue order
     review_keys: dict[tuple[str, str, int], str] = field(default_factory=dict)  # queue, row: id
     review_labels: dict[str, dict[str, Row]] = field(default_factory=dict)  # by item, reviewer

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -201,6 +201,20 @@ arm_stats = sa.Table(
     sa.Column("pulls", sa.BigInteger, nullable=False),
     sa.Column("rewards", sa.BigInteger, nullable=False),
     sa.Column("reward_sum", sa.Double, nullable=False),
+)
+
+# One row per lease name, kept once taken: a released lease has no holder and keeps its
+# token, so that the next holder's is one more.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=True),
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", TIME, nullable=False),
+    sa.Column("renewed_at", TIME, nullable=False),
+    # held while the store's clock is before it
+    sa.Column("expires_at", TIME, nullable=False),
 )
 
 OPEN_ITEMS = "committed_to IS NULL AND label_count < labels_wanted"

@@ -35,6 +35,7 @@ from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.deployments import Deployments
 from loopml.store._sql.engine import redact, retrying, transaction
 from loopml.store._sql.inserts import insert_artifact, require_run
+from loopml.store._sql.leases import Leases
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
 from loopml.store._sql.reviews import Reviews
@@ -51,6 +52,7 @@ class SqlStore(
     ArmStatistics,
     Changes,
     Deployments,
+    Leases,
     Reviews,
     Schedules,
     Tracking,

@@ -1,0 +1,167 @@
+"""A loop's triggers, each judged on the records: whether it fires now, and the numbers
+it was judged on (kept in the ``retrain`` decision whether it fired or not).
+
+Decay is judged like a test, not on a point estimate: on the champion's labelled rows
+of the last complete window, a rule fires only when the one-sided confidence bound of
+the window's metric (at the rule's ``confidence``) lies on the bad side — Wilson's
+bound for accuracy, the normal bound of the mean squared error for RMSE, and of the
+mean paired gain over the naive baseline for ``baseline`` — so a small window of
+honest noise does not start a retraining.
+
+>>> wilson_upper(70, 100, 0.95) < 0.8 < wilson_upper(75, 100, 0.95)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopml.monitor._loop import Decay
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule judged: ``rule`` as the definition names it (``new_labels``,
+    ``decay.worse_than``), whether it ``fired``, and the numbers it was judged on."""
+
+    rule: str
+    fired: bool
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "fired": self.fired, **self.evidence}
+
+
+def judge_schedule(every: str, last_training: datetime, now: datetime) -> Firing:
+    from loopml._cadence import parse_every
+
+    age = (now - last_training).total_seconds()
+    due = parse_every(every)
+    return Firing("every", age >= due, {"every": every, "age_seconds": round(age, 3)})
+
+
+def judge_new_labels(wanted: int, rows: pl.DataFrame, since_us: int) -> Firing:
+    """Rows of the deployment's answers (shadows left out) labelled after ``since_us``."""
+    import polars as pl
+
+    new = rows.filter(~pl.col("shadow") & pl.col("label").is_not_null())
+    count = new.filter(pl.col("labelled_us") > since_us).height
+    return Firing("new_labels", count >= wanted, {"new_labels": count, "wanted": wanted})
+
+
+def judge_decay(
+    decay: Decay,
+    window: pl.DataFrame,
+    *,
+    task: str,
+    baseline: Any,
+    deployed: float | None,
+    bounds: tuple[int, int] | None,
+) -> list[Firing]:
+    """The decay rules on ``window``: the champion's labelled rows of the last complete
+    window (``bounds``: its start and end, in microseconds). ``deployed`` is the
+    champion's metric in its evaluation before it went out."""
+    import numpy as np
+
+    if not decay.active:
+        return []
+    labelled = window.filter(window["label"].is_not_null())
+    n = labelled.height
+    shown: dict[str, Any] = {"rows": n, "window_us": list(bounds) if bounds else None}
+    if n < max(decay.min_labelled, 2):
+        note = {**shown, "note": f"fewer than {decay.min_labelled} labelled rows: not judged"}
+        return [Firing(rule, False, note) for rule in _rules(decay)]
+    predicted = labelled["predicted"].to_numpy()
+    truth = labelled["label"].to_numpy()
+    classifier = task == "classification"
+    if classifier:
+        score = (predicted == truth).astype(float)
+        k = int(score.sum())
+        metric, bad_bound = k / n, wilson_upper(k, n, decay.confidence)
+        base_score = None if baseline is None else (truth == baseline).astype(float)
+    else:
+        errors = (predicted.astype(float) - truth.astype(float)) ** 2
+        mean, low = _mean_bounds(errors, decay.confidence, upper=False)
+        metric, bad_bound = math.sqrt(mean), math.sqrt(max(low, 0.0))
+        score = -errors
+        base_score = None if baseline is None else -((float(baseline) - truth) ** 2)
+    name = "accuracy" if classifier else "rmse"
+    shown.update({name: metric, f"{name}_bound": bad_bound, "confidence": decay.confidence})
+
+    def worse(limit: float) -> bool:
+        return bad_bound < limit if classifier else bad_bound > limit
+
+    found: list[Firing] = []
+    if decay.worse_than is not None:
+        limit = decay.worse_than
+        found.append(Firing("decay.worse_than", worse(limit), {**shown, "limit": limit}))
+    if decay.baseline:
+        if base_score is None:
+            found.append(Firing("decay.baseline", False, {**shown, "note": "no baseline"}))
+        else:
+            gain = score - base_score
+            mean_gain, high = _mean_bounds(np.asarray(gain), decay.confidence, upper=True)
+            evidence = {**shown, "gain_over_baseline": mean_gain, "gain_bound": high}
+            found.append(Firing("decay.baseline", high < 0, evidence))
+    if decay.drop is not None:
+        if deployed is None:
+            note = {**shown, "note": "the champion has no evaluation to compare with"}
+            found.append(Firing("decay.drop", False, note))
+        else:
+            limit = deployed - decay.drop if classifier else deployed + decay.drop
+            evidence = {**shown, "deployed": deployed, "drop": decay.drop, "limit": limit}
+            found.append(Firing("decay.drop", worse(limit), evidence))
+    return found
+
+
+def wilson_upper(right: int, n: int, confidence: float) -> float:
+    """The one-sided upper Wilson bound of a proportion ``right / n``."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(confidence))
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
+def last_window(
+    rows: pl.DataFrame, window: str | int, now_us: int
+) -> tuple[pl.DataFrame, tuple[int, int] | None]:
+    """The rows of the last complete window: of time (``"1d"``: the last whole day before
+    ``now_us``, windows counted from the unix epoch), or the last ``window`` labelled
+    rows (a number)."""
+    import polars as pl
+
+    if isinstance(window, int):
+        labelled = rows.filter(pl.col("label").is_not_null()).sort("time_us")
+        return labelled.tail(window), None
+    from loopml._cadence import parse_every
+
+    size = parse_every(window) * 1_000_000
+    end = now_us // size * size
+    start = end - size
+    inside = rows.filter((pl.col("time_us") >= start) & (pl.col("time_us") < end))
+    return inside, (start, end)
+
+
+def _rules(decay: Decay) -> list[str]:
+    named = [("decay.worse_than", decay.worse_than is not None), ("decay.baseline", decay.baseline)]
+    named.append(("decay.drop", decay.drop is not None))
+    return [rule for rule, given in named if given]
+
+
+def _mean_bounds(values: Any, confidence: float, *, upper: bool) -> tuple[float, float]:
+    """The mean of ``values`` and its one-sided normal bound (upper or lower)."""
+    import numpy as np
+    from scipy.stats import norm
+
+    mean = float(np.mean(values))
+    spread = float(norm.ppf(confidence)) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    return mean, mean + spread if upper else mean - spread

@@ -1,0 +1,110 @@
+"""What a server knows of the predictions feedback names: its own recent answers, and
+those it read from the prediction log, so that feedback is matched from memory.
+
+The engine remembers each answer it gives (:meth:`KnownPredictions.remember`, a dict
+insert on the request path); feedback on a prediction it does not remember (made by
+another worker, or before a restart) reads the log's segments of the minute around the
+time the id holds (:func:`known_in_log`) and remembers every prediction of each segment
+read, so that feedback on the rest of a segment, which tends to come together, reads
+nothing. The most recent ``size`` predictions are kept.
+
+>>> known = KnownPredictions(size=2)
+>>> for n in range(3):
+...     known.remember(f"p{n}", Known("churn", "churn@v1", True, n, 1))
+>>> known.get("p0") is None, known.get("p2").first
+(True, 2)
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from loopml._ids import made_us
+from loopml.serve._segments import PREDICTIONS, find_segments, read_segment
+
+if TYPE_CHECKING:
+    from loopml.workspace import Workspace
+
+#: how many predictions a server keeps known for their feedback
+RECENT = 100_000
+#: how far from the time an id holds its prediction's record may be timed: the id is
+#: made just before the record's time is taken, on the same clock
+AROUND_US = 60_000_000
+_COLUMNS = ["prediction_id", "deployment", "ref", "arm", "fallback", "shadow", "outputs"]
+
+
+class Known(NamedTuple):
+    """A prediction as feedback needs it: the deployment and version that answered,
+    whether a routing policy's arm chose it (not a fallback's or a shadow's answer:
+    those reward no arm), its first predicted value (what a label is scored against,
+    to reward an arm) and its number of rows (None when unknown)."""
+
+    deployment: str
+    ref: str
+    chosen: bool
+    first: Any
+    rows: int | None
+
+
+class KnownPredictions:
+    """The most recent ``size`` known predictions, by id. Used from one thread (the
+    server's event loop).
+
+    Each is kept as a plain tuple, not a :class:`Known`: the collector stops tracking a
+    tuple of plain values (a subclass's instances it tracks for good), so a full
+    collection does not walk the hundred thousand of them."""
+
+    def __init__(self, size: int = RECENT) -> None:
+        self.size = size
+        self._known: collections.OrderedDict[str, tuple[Any, ...]] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def remember(self, prediction_id: str, known: Known) -> None:
+        self._known[prediction_id] = tuple(known)
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
+
+    def remember_all(self, found: Iterable[tuple[str, Known]]) -> None:
+        for prediction_id, known in found:
+            self.remember(prediction_id, known)
+
+    def get(self, prediction_id: str) -> Known | None:
+        found = self._known.get(prediction_id)
+        return None if found is None else Known._make(found)
+
+
+def known_in_log(ws: Workspace, prediction_id: str) -> tuple[Known | None, list[tuple[str, Known]]]:
+    """The logged prediction ``prediction_id`` (a loopml id), and every prediction of
+    the segments read to find it (to remember). Only the segments that overlap the
+    minute either side of the id's time are read, newest first, and only their small
+    columns (not the inputs): an id the log does not hold costs those few reads."""
+    made = made_us(prediction_id)
+    if made is None:
+        return None, []
+    segments = find_segments(ws, PREDICTIONS, None, made - AROUND_US, made + AROUND_US)
+    segments.sort(key=lambda segment: segment.metadata.get("last_us") or 0, reverse=True)
+    read: list[tuple[str, Known]] = []
+    for segment in segments:
+        frame = read_segment(ws, segment, columns=_COLUMNS, typed=True)
+        found = None
+        for row in frame.iter_rows(named=True):
+            known = _known(row)
+            read.append((row["prediction_id"], known))
+            if row["prediction_id"] == prediction_id:
+                found = known
+        if found is not None:
+            return found, read
+    return None, read
+
+
+def _known(row: dict[str, Any]) -> Known:
+    outputs = row["outputs"]
+    predicted = outputs.get("predictions") if isinstance(outputs, dict) else None
+    rows = len(predicted) if isinstance(predicted, list) else None
+    chosen = row["arm"] is not None and not row["fallback"] and not row["shadow"]
+    first = predicted[0] if isinstance(predicted, list) and predicted else None
+    return Known(row["deployment"], row["ref"], chosen, first, rows)

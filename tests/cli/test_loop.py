@@ -1,0 +1,129 @@
+"""`loopml loop` and `loopml decisions` as a user runs them: definitions read strictly from
+a TOML file, a pass of the controller that finds nothing to do, and bad input refused
+with exit 2 and nothing recorded."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+from tests.cli_checks import assert_user_error
+
+import loopml
+from loopml import registry
+from loopml.errors import Conflict
+from loopml.monitor import define_loop, loop_decisions, read_loops, run_loop
+from loopml.monitor._lease import ControllerLease
+
+LOOP = """
+[loop.sugar]
+deployment = "sugar-api"
+model = "sugar"
+pipeline = "flow.py:flow"
+data = "sugar"
+label = "target"
+task = "regression"
+window = 200
+
+[loop.sugar.triggers]
+new_labels = 100
+
+[loop.sugar.triggers.decay]
+worse_than = 60.0
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Dataset sugar, model sugar@v1 as champion, deployment sugar-api serving it."""
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    with loopml.init(tmp_path) as ws:
+        loopml.data.add(X.assign(target=y), name="sugar", label="target", workspace=ws)
+        registry.register(Ridge().fit(X, y), "sugar", signature_from=X, workspace=ws)
+        registry.promote("sugar@v1", force=True, reason="the first", workspace=ws)
+        loopml.deploy("sugar-api", "sugar@champion", workspace=ws)
+    (tmp_path / "loops.toml").write_text(textwrap.dedent(LOOP))
+    return tmp_path
+
+
+def test_a_loop_is_defined_once_and_a_quiet_pass_records_nothing(cli, project: Path) -> None:
+    first = cli("loop", "define", "loops.toml", check=True)
+    assert "loop sugar: recorded as sugar@v1" in first.out
+    again = cli("loop", "define", "loops.toml", check=True)
+    assert "loop sugar: unchanged as sugar@v1" in again.out
+    listed = cli("loop", "list", check=True)
+    assert "sugar-api" in listed.out
+    assert "none yet" in listed.out
+    passed = cli("loop", "--once", "--json", check=True)
+    [done] = json.loads(passed.out)["passes"]
+    assert done["state"] == "idle"
+    assert done["decisions"] == []
+    rules = {t["rule"]: t for t in done["triggers"]}
+    assert rules["new_labels"] == {
+        "rule": "new_labels",
+        "fired": False,
+        "new_labels": 0,
+        "wanted": 100,
+    }
+    assert rules["decay.worse_than"]["rows"] == 0  # no traffic: not judged
+    assert cli("decisions", "sugar", check=True).out.strip() == "loop sugar has decided nothing yet"
+
+
+def test_a_typo_in_a_definition_is_refused_naming_it(cli, project: Path) -> None:
+    text = (project / "loops.toml").read_text().replace("new_labels", "new_label")
+    (project / "typo.toml").write_text(text)
+    assert_user_error(
+        cli("loop", "define", "typo.toml"), "'new_label'", "did you mean 'new_labels'"
+    )
+    (project / "bad.toml").write_text(LOOP.replace('task = "regression"', 'task = "ranking"'))
+    assert_user_error(cli("loop", "define", "bad.toml"), "task 'ranking'")
+    assert_user_error(cli("decisions", "sugar"), "no loop 'sugar'", "loopml loop define")
+    assert "no loops are defined" in cli("loop", "--once", check=True).out
+
+
+def test_a_pass_that_cannot_run_says_why_and_exits_1(cli, project: Path) -> None:
+    (project / "other.toml").write_text(LOOP.replace('model = "sugar"', 'model = "other"'))
+    cli("loop", "define", "other.toml", check=True)
+    failed = cli("loop", "--once")
+    assert failed.code == 1, failed
+    assert "model 'other' has no champion" in failed.err
+    assert "Traceback" not in failed.err
+
+
+def test_one_controller_acts_at_a_time(cli, project: Path) -> None:
+    cli("loop", "define", "loops.toml", check=True)
+    with loopml.workspace(project) as ws:
+        other = ControllerLease(ws)
+        assert other.acquire()
+        refused = cli("loop", "--once")
+        assert refused.code == 1, refused
+        assert f"controller {other.holder} holds this workspace's loop lease" in refused.err
+        other.release()
+    assert cli("loop", "--once", check=True).code == 0
+
+
+def test_a_controller_that_lost_its_lease_records_nothing(project: Path) -> None:
+    every = LOOP.replace("new_labels = 100", 'every = "1s"')
+    (project / "every.toml").write_text(every)
+    with loopml.workspace(project) as ws:
+        [spec] = read_loops(project / "every.toml")
+        define_loop(spec, workspace=ws)
+        time.sleep(1.1)  # the schedule is due: the pass would record a retrain
+        stale = ControllerLease(ws, ttl_seconds=0.2)
+        assert stale.acquire()
+        time.sleep(0.3)
+        taker = ControllerLease(ws)
+        assert taker.acquire()
+        with pytest.raises(Conflict, match="lost the workspace's lease"):
+            run_loop("sugar", workspace=ws, lease=stale)
+        assert loop_decisions(ws, "sugar") == []
+        with pytest.raises(Conflict, match=f"controller {taker.holder} holds"):
+            run_loop("sugar", workspace=ws)  # a pass of its own takes the lease first
+        done = run_loop("sugar", workspace=ws, lease=taker)
+        assert [d.action for d in done.decisions] == ["retrain", "failed"]  # no traffic
+        assert done.decisions[0].evidence["lease_token"] == taker.held.token == 2

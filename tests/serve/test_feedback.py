@@ -1,0 +1,173 @@
+"""Feedback that comes before its prediction is logged, in Python and over HTTP: a label
+is recorded and says it is not matched yet, then joins its prediction once the log has
+it (and no other deployment's); a reward waits for the prediction (it goes to an arm);
+an id that cannot be a prediction's is a clear error; a server matches its own recent
+answers from memory, and other answers from the log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.serve.serving import call, logistic, register, rows, start
+
+import loopml
+from loopml._ids import new_id
+from loopml.errors import InvalidInput, NotFound
+from loopml.monitor import labelled
+from loopml.serve import (
+    Arm,
+    Policy,
+    PredictionLog,
+    PredictionRecord,
+    feedback_records,
+)
+from loopml.store import ArmStats
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
+    (tmp_path / "ws").mkdir()
+    with loopml.init(tmp_path / "ws") as workspace:
+        yield workspace
+
+
+def _body(start: int) -> bytes:
+    tensor = {
+        "name": "input",
+        "shape": [1, 30],
+        "datatype": "FP64",
+        "data": rows(1, start).tolist(),
+    }
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def answer(deployment: str, predicted: list[int], *, ref: str | None = None) -> PredictionRecord:
+    """A prediction as a server makes it now: its id holds its time."""
+    pid = new_id()
+    return PredictionRecord(
+        pid, None, int(pid[:12], 16) * 1000, deployment, ref or f"{deployment}@v1", 0, 1.0,
+        {"x": [1.0] * len(predicted)}, {"predictions": predicted}, 300, None,
+    )  # fmt: skip
+
+
+def test_a_label_before_its_prediction_is_logged_joins_it_once_it_is(
+    ws: loopml.Workspace,
+) -> None:
+    churn, other = answer("churn", [1, 0]), answer("fraud", [1])
+    log = PredictionLog(ws)
+    log.append(churn)
+    log.append(other)
+    # the server has not written its log yet: the label is recorded all the same
+    early = loopml.feedback(churn.prediction_id, label=0, row=1, workspace=ws)
+    assert (early.matched, early.deployment, early.label, early.row) == (False, None, 0, 1)
+    assert feedback_records("(unknown)", workspace=ws)["prediction_id"].to_list() == [
+        churn.prediction_id
+    ]
+    # until the prediction is logged, the label is reported, not dropped
+    assert labelled("churn", workspace=ws).unmatched == (churn.prediction_id,)
+    log.close()
+    found = labelled("churn", workspace=ws)
+    assert found.rows.select("row", "label").rows() == [(0, None), (1, 0)]
+    assert (found.feedback, found.unmatched) == (1, ())
+    # another deployment neither takes it nor reports it
+    fraud = labelled("fraud", workspace=ws)
+    assert (fraud.feedback, fraud.unmatched, fraud.rows["label"].to_list()) == (0, (), [None])
+
+
+def test_a_reward_waits_for_its_prediction_and_then_rewards_its_arm(
+    ws: loopml.Workspace,
+) -> None:
+    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
+    ws.store.set_deployment("pick", policy.to_dict())
+    made = answer("pick", [1], ref="pick@v2")
+    log = PredictionLog(ws)
+    log.append(made)
+    with pytest.raises(NotFound, match="a reward goes to the bandit arm") as raised:
+        loopml.feedback(made.prediction_id, 1.0, workspace=ws)
+    assert raised.value.field == "prediction_id"
+    assert ws.store.find_artifacts(kind="feedback") == []
+    # a label, unlike a reward, is kept; it rewards no arm (the arm is not known yet)
+    assert not loopml.feedback(made.prediction_id, label=1, workspace=ws).matched
+    assert ws.store.arm_stats("pick") == {}
+    log.close()
+    told = loopml.feedback(made.prediction_id, 1.0, workspace=ws)
+    assert (told.matched, told.deployment) == (True, "pick")
+    assert ws.store.arm_stats("pick") == {"pick@v2": ArmStats(pulls=0, rewards=1, reward_sum=1.0)}
+
+
+def test_an_id_that_cannot_be_a_prediction_is_refused(ws: loopml.Workspace) -> None:
+    for given in ("42", "0123456789abcdef0123456789abcdeg", "0" * 31):
+        with pytest.raises(InvalidInput, match="not an id loopml gives") as raised:
+            loopml.feedback(given, label=1, workspace=ws)
+        assert raised.value.field == "prediction_id"
+    assert ws.store.find_artifacts(kind="feedback") == []
+
+
+def test_a_server_matches_its_answers_and_records_labels_on_others_not_yet_logged(
+    ws: loopml.Workspace,
+) -> None:
+    """Two servers on one workspace: one answers (and writes its log only on stop); the
+    other is told about that answer first. It records the label (matched false), refuses
+    the reward (404, to be sent again), and the join finds the label once the first
+    server has written its log."""
+    register(ws, logistic(1.0))
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws, flush_seconds=60) as answering, start(ws) as told:
+        status, headers, _ = call(f"{answering.url}/v2/models/bc/infer", raw=_body(3))
+        assert status == 200
+        pid = headers["x-loopml-prediction-id"]
+        status, _, found = call(f"{told.url}/v2/feedback", {"prediction_id": pid, "label": 1})
+        assert status == 200, found
+        assert found == {
+            "prediction_id": pid,
+            "matched": False,
+            "deployment": None,
+            "version": None,
+            "reward": None,
+            "rewarded": False,
+        }
+        status, _, found = call(f"{told.url}/v2/feedback", {"prediction_id": pid, "reward": 1})
+        assert (status, found["field"]) == (404, "prediction_id")
+        assert "send it again once the prediction is logged" in found["error"]
+        # the server that answered knows its answer before writing it
+        status, _, found = call(
+            f"{answering.url}/v2/feedback", {"prediction_id": pid, "label": 0, "row": 0}
+        )
+        assert (status, found["matched"], found["deployment"]) == (200, True, "bc")
+        status, _, found = call(
+            f"{answering.url}/v2/feedback", {"prediction_id": pid, "label": 0, "row": 1}
+        )
+        assert (status, found["field"]) == (400, "row")
+        assert "has 1" in found["error"]
+        for bad in ("p-17", "0" * 31, 17):
+            status, _, found = call(f"{told.url}/v2/feedback", {"prediction_id": bad, "label": 1})
+            assert (status, found["field"]) == (400, "prediction_id"), found
+    found = labelled("bc", workspace=ws)
+    assert found.rows["label"].to_list() == [0]  # the row's own label wins over the whole's
+    assert (found.feedback, found.unmatched) == (2, ())
+
+
+def test_a_server_reads_other_answers_from_the_log_a_segment_at_a_time(
+    ws: loopml.Workspace,
+) -> None:
+    """Feedback on answers a server did not give (here, logged before it started) is
+    matched from the log: the first reads the segment holding it, the rest of that
+    segment is then known without reading."""
+    made = [answer("bc", [1]) for _ in range(50)]
+    with PredictionLog(ws) as log:
+        for record in made:
+            log.append(record)
+    register(ws, logistic(1.0))
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        assert len(running.server.engine.recent) == 0
+        for record in made:
+            status, _, found = call(
+                f"{running.url}/v2/feedback", {"prediction_id": record.prediction_id, "label": 1}
+            )
+            assert (status, found["matched"], found["version"]) == (200, True, "bc@v1")
+            assert len(running.server.engine.recent) == 50  # all of them, on the first
+    assert labelled("bc", workspace=ws).rows["label"].to_list() == [1] * 50
