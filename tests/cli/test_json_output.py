@@ -161,7 +161,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
             ]
         )  # fmt: skip
     (root / "guide.md").write_text("# Sugar\nThe target is the disease's progress a year on.\n")
-    (root / "labels.csv").write_text(f"item_id,label\n{imported.id},170.5\n")
+    (root / "review-labels.csv").write_text(f"item_id,label\n{imported.id},170.5\n")
     flow = "flow.py:flow"
     return {
         ("init",): [str(root / "elsewhere")],
@@ -209,7 +209,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("review", "next"): ["sugar-api", "--reviewer", "ann"],
         ("review", "label"): [labelled.id[-12:], "160", "--reviewer", "ann"],
         ("review", "export"): ["sugar-api", "review.csv", "--status", "all"],
-        ("review", "import"): ["labels.csv", "--reviewer", "bob"],
+        ("review", "import"): ["review-labels.csv", "--reviewer", "bob"],
         ("review", "agreement"): ["sugar-api"],
         ("review", "commit"): ["sugar-api", "--dataset", "sugar-reviewed"],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
