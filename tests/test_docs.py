@@ -58,6 +58,7 @@ NOT_RUN = {
     ("docs/monitoring.md", "$ loopml monitor churn --every 1h --since 6h --baseline 1"): (
         "its output, with the hours of the day it was run"
     ),
+    ("docs/review.md", "prediction log ─▶ review add"): "a picture",
 }
 
 

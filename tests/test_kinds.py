@@ -36,6 +36,7 @@ OWNED = [
     "feedback",
     "loop",
     "decision",
+    "guidelines",
 ]
 
 

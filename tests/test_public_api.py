@@ -38,6 +38,7 @@ PUBLIC = [
     "loopml.testing.change_contract",
     "loopml.testing.deployment_contract",
     "loopml.testing.lease_contract",
+    "loopml.testing.review_contract",
     "loopml.testing.run_contract",
     "loopml.testing.run_query_contract",
     "loopml.testing.schedule_contract",

@@ -55,6 +55,7 @@ class ArtifactKind(StrEnum):
     FEEDBACK = "feedback"
     LOOP = "loop"
     DECISION = "decision"
+    GUIDELINES = "guidelines"
     FILE = "file"  # the user's: the default kind of a file recorded as it is
 
 
@@ -78,6 +79,7 @@ OWNED_KINDS: dict[str, str] = {
     ArtifactKind.FEEDBACK: "loopml.feedback and the model server's feedback log",
     ArtifactKind.LOOP: "`loopml loop define FILE` (loopml.monitor.define_loop)",
     ArtifactKind.DECISION: "the loop controller, `loopml loop` (loopml.monitor.run_loop)",
+    ArtifactKind.GUIDELINES: "`loopml data guidelines NAME FILE` (loopml.data.set_guidelines)",
 }
 
 # Metadata fields that hold the digest of a blob the record needs, by kind, each with

@@ -147,9 +147,21 @@ def project(cli, tmp_path: Path) -> Path:
 
 def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
     """The arguments each command is run with, before --json."""
+    from loopml.store import NewReviewItem
+
     with loopml.workspace(root) as ws:
         run_id = ws.store.find_runs(name="odd-metrics")[0].id
         other_id = ws.store.find_runs(name="release")[0].id
+        labelled, imported = ws.store.add_review_items(
+            [
+                NewReviewItem(queue="sugar-api", prediction_id=f"p{n}", row=0,
+                              deployment="sugar-api", ref="sugar@v2", guess=150.0 + n,
+                              reasons=("audit",), inputs={"bmi": 0.05 * n})
+                for n in range(2)
+            ]
+        )  # fmt: skip
+    (root / "guide.md").write_text("# Sugar\nThe target is the disease's progress a year on.\n")
+    (root / "review-labels.csv").write_text(f"item_id,label\n{imported.id},170.5\n")
     flow = "flow.py:flow"
     return {
         ("init",): [str(root / "elsewhere")],
@@ -170,6 +182,7 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("data", "validate"): ["sugar@v2", "--report", "sugar-v2.html"],
         ("data", "diff"): ["sugar@v1", "sugar@v2"],
         ("data", "schema"): ["sugar"],
+        ("data", "guidelines"): ["sugar", "guide.md"],
         ("runs", "list"): [],
         ("runs", "show"): [run_id],
         ("runs", "compare"): [run_id, other_id],
@@ -191,6 +204,14 @@ def invocations(root: Path) -> dict[tuple[str, ...], list[str]]:
         ("predict",): ["sugar@v2", "sugar@v1", "--out", "sugar-scored"],
         ("monitor",): ["sugar-api", "--since", "1h"],
         ("trace",): [TRACED],
+        ("review", "add"): ["sugar-api", "--audit", "3"],
+        ("review", "list"): [],
+        ("review", "next"): ["sugar-api", "--reviewer", "ann"],
+        ("review", "label"): [labelled.id[-12:], "160", "--reviewer", "ann"],
+        ("review", "export"): ["sugar-api", "review.csv", "--status", "all"],
+        ("review", "import"): ["review-labels.csv", "--reviewer", "bob"],
+        ("review", "agreement"): ["sugar-api"],
+        ("review", "commit"): ["sugar-api", "--dataset", "sugar-reviewed"],
         ("schedule", "add"): ["nightly", flow, "--every", "1d"],
         ("schedule", "list"): [],
         ("schedule", "run-due"): ["--dry-run"],
@@ -269,6 +290,13 @@ def test_every_command_prints_strict_json(cli, project: Path) -> None:
     assert (project / "dag.py").exists()
     assert printed[("feedback", "import")]["imported"] == 1
     assert len(printed[("feedback", "import")]["unknown"]) == 1
+    assert printed[("review", "list")][0]["queue"] == "sugar-api"
+    assert printed[("review", "next")]["guess"] == 150.0
+    assert printed[("review", "label")]["labels"][0]["label"] == 160.0
+    assert printed[("review", "import")]["labelled"] == 1
+    assert printed[("review", "commit")]["dataset"] == "sugar-reviewed@v1"
+    assert printed[("review", "commit")]["rows"] == 2
+    assert printed[("data", "guidelines")]["version"] == 1
 
 
 def test_a_validation_report_and_data_json_hold_no_nan(cli, project: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from loopml.errors import SchemaOutdated, SchemaTooNew
-from loopml.store import ArmStats, RunStatus, Severity, open_store
+from loopml.store import ArmStats, NewReviewItem, ReviewStatus, RunStatus, Severity, open_store
 from loopml.store._sql import migrate, schema
 from loopml.store._sql.engine import normalize_url
 
@@ -150,6 +150,44 @@ def test_a_store_saved_at_each_past_schema_opens(revision: str, tmp_path: Path) 
         store.add_arm_stats("after-the-upgrade", {"saved@champion": ArmStats(pulls=1)})
         assert store.arm_stats("after-the-upgrade") == {"saved@champion": ArmStats(pulls=1)}
         assert store.get_deployment("after-the-upgrade").revision == 1
+        items = store.find_review_items()
+        if revision >= "0009":
+            assert [(i.prediction_id, i.row, i.status) for i in items] == [
+                ("saved-0", 0, ReviewStatus.COMMITTED),
+                ("saved-1", 1, ReviewStatus.OPEN),
+                ("saved-2", 2, ReviewStatus.OPEN),
+            ]
+            first, claimed, pair = items
+            assert (first.reasons, first.inputs, first.evidence) == (
+                ("audit", "drift"),
+                {"x": 0.0, "plan": "basic"},
+                {"threshold": 0.7},
+            )
+            assert [(lab.reviewer, lab.label, lab.note) for lab in first.labels] == [
+                ("saver", 1, "clearly")
+            ]
+            assert store.get_artifact(first.committed_to or "").ref == "saved-reviewed@v1"
+            assert [(c.reviewer, c.expires_at) for c in claimed.claims] == [
+                ("claimer", datetime(2030, 1, 1, 1, 0, tzinfo=UTC))
+            ]
+            assert (pair.labels_wanted, len(pair.labels), pair.confidence) == (2, 1, 0.7)
+            # the saved claim holds: the next reviewer gets the item that wants two labels
+            given = store.claim_review_item(
+                "saved", "after-the-upgrade", now=datetime(2030, 1, 1, tzinfo=UTC)
+            )
+            assert given is not None
+            assert given.id == pair.id
+        else:  # the tables a store before 0009 gains are there, and empty
+            assert items == []
+        [added] = store.add_review_items(
+            [
+                NewReviewItem(
+                    queue="after-the-upgrade", prediction_id="p", row=0, deployment="saved",
+                    ref="saved@v1", guess=1, reasons=("audit",),
+                )
+            ]
+        )  # fmt: skip
+        assert store.label_review_item(added.id, "later", 0).status is ReviewStatus.LABELLED
         newest = store.alias_history("model", "saved")[0]
         assert (newest.alias, newest.actor, newest.reason) == (
             "challenger",

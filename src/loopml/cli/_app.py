@@ -21,6 +21,7 @@ from loopml.cli import (
     monitor,
     pipeline,
     predict,
+    review,
     runs,
     schedule,
     serve,
@@ -101,6 +102,7 @@ monitor.register(app)
 loop.register(app)
 trace.register(app)
 feedback.register(app)
+review.register(app)
 alerts.register(app)
 schedule.register(app)
 export.register(app)

@@ -546,6 +546,47 @@ def schema(
         typer.echo(f"schema v{recorded.version} pinned for dataset {name}")
 
 
+@app.command("guidelines")
+def guidelines(
+    name: str = typer.Argument(..., metavar="NAME", help="Dataset name."),
+    file: Path = typer.Argument(
+        None, metavar="FILE", help="A Markdown file to keep as the dataset's guidelines."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Print the dataset's labelling guidelines, or keep FILE (Markdown) as them.
+
+    The review queue shows them beside each item it hands a reviewer; each FILE kept
+    is a new version of them (the same text keeps the current one).
+
+    \b
+    Example:
+      loopml data guidelines churn labelling.md
+      loopml data guidelines churn
+    """
+    import loopml.data
+    from loopml.workspace import workspace
+
+    with workspace() as ws:
+        if file is None:
+            found = loopml.data.guidelines(name, workspace=ws)
+            if as_json:
+                print_json(found.to_dict())
+                return
+            typer.echo(f"<!-- guidelines v{found.version} of dataset {name} -->")
+            typer.echo(found.text, nl=not found.text.endswith("\n"))
+            return
+        before = ws.latest("guidelines", name)
+        kept = loopml.data.set_guidelines(name, file, workspace=ws)
+    changed = before is None or before.id != kept.artifact.id
+    if as_json:
+        print_json({**kept.to_dict(), "changed": changed})
+    elif changed:
+        typer.echo(f"guidelines v{kept.version} kept for dataset {name}")
+    else:
+        typer.echo(f"guidelines unchanged (v{kept.version})")
+
+
 def _read_schema(path: Path) -> Any:
     from loopml.data import Schema
     from loopml.errors import InvalidInput

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.data._api import versions as versions
     from loopml.data._checks import DatasetDiff as DatasetDiff
     from loopml.data._checks import ValidationRecord as ValidationRecord
+    from loopml.data._guidelines import Guidelines as Guidelines
+    from loopml.data._guidelines import guidelines as guidelines
+    from loopml.data._guidelines import set_guidelines as set_guidelines
     from loopml.data._infer import infer_schema as infer_schema
     from loopml.data._profile import ColumnProfile as ColumnProfile
     from loopml.data._profile import Histogram as Histogram
@@ -61,6 +64,7 @@ _exported_getattr, __dir__, __all__ = lazy_exports(
         ),
         "loopml._paging": ("Page",),
         "_checks": ("DatasetDiff", "ValidationRecord"),
+        "_guidelines": ("Guidelines", "guidelines", "set_guidelines"),
         "_infer": ("infer_schema",),
         "_profile": ("ColumnProfile", "Histogram", "Profile", "profile"),
         "_read": ("as_polars",),

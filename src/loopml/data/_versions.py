@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -277,12 +278,19 @@ def add_version(
     label: str | None = None,
     description: str | None = None,
     labelling_notes: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    record: Callable[..., Artifact] | None = None,
 ) -> tuple[DatasetVersion, bool]:
     """Record ``source`` as the next version of ``name``; (version, whether it is new).
 
     Content equal to the latest version's is not recorded again: that version comes
     back with ``False``. Every blob of the version (its bytes, profile and schema) is
     stored in one batch, made durable at once, before the records that name them.
+
+    ``extra`` is added to the version's metadata. ``record`` makes the version's record
+    in place of ``create_artifact`` (given the same keywords), for a caller that writes
+    more in the same transaction; a version is then always made, even of content
+    equal to the latest (its lineage differs).
     """
     check_name(name, "dataset name", field="name")
     for text, what, field in (
@@ -302,7 +310,7 @@ def add_version(
             else:
                 staged = stage_table(ws, source, batch=batch, label=label)
                 staged.unchanged = _same(latest, staged.digest, label)
-            if staged.unchanged and latest is not None:
+            if staged.unchanged and latest is not None and record is None:
                 return DatasetVersion(latest, ws), False
             metadata: dict[str, Any] = {
                 **staged.metadata,
@@ -310,6 +318,7 @@ def add_version(
                 "label": label,
                 "description": description,
                 "labelling_notes": labelling_notes,
+                **(extra or {}),
             }
             schema_blob = None
             if staged.profile is not None:
@@ -319,7 +328,7 @@ def add_version(
                     schema_blob = batch.put_bytes(schema_yaml.encode())
     finally:
         cache.close()
-    artifact = ws.store.create_artifact(
+    artifact = (record or ws.store.create_artifact)(
         kind=ArtifactKind.DATASET,
         name=name,
         digest=staged.digest,

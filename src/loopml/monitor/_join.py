@@ -149,23 +149,24 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
         "error",
         predicted.alias("predicted"),
     ]
-    exploded = ["predicted"]
-    if "probabilities" in fields:
-        chosen.append(pl.col("outputs").struct.field("probabilities").alias("confidence"))
-        exploded.append("confidence")
+    if "probabilities" in fields:  # each row's top probability, found before exploding:
+        # an answer may hold none (a shadow without predict_proba) beside ones that do
+        top = pl.col("outputs").struct.field("probabilities").list.eval(pl.element().list.max())
+        chosen.append(top.alias("confidences"))
     rows = answers.select(chosen).with_columns(
         pl.int_ranges(pl.col("predicted").list.len().fill_null(1)).alias("row")
     )
     rows = rows.with_columns(
         pl.when(pl.col("predicted").is_null())
         .then(pl.lit([None]))
-        .otherwise(pl.col(name))
-        .alias(name)
-        for name in exploded
+        .otherwise(pl.col("predicted"))
+        .alias("predicted")
     )
-    rows = rows.explode([*exploded, "row"])
-    if "confidence" in exploded:
-        rows = rows.with_columns(pl.col("confidence").list.max())
+    rows = rows.explode(["predicted", "row"])
+    if "probabilities" in fields:
+        rows = rows.with_columns(
+            pl.col("confidences").list.get(pl.col("row"), null_on_oob=True).alias("confidence")
+        ).drop("confidences")
     return rows.with_columns(pl.col("row").cast(pl.Int64))
 
 

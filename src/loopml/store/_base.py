@@ -25,7 +25,10 @@ Immutability
     deletes them. A :class:`Lease` passes from holder to holder; its ``token`` grows by
     one each time it is taken (by a new holder, or again after it expired or was
     released), never when it is renewed, and never goes back: a released lease keeps
-    its token for the next holder.
+    its token for the next holder. A :class:`~loopml.store.ReviewItem` keeps what it was
+    queued with; only its labels (each reviewer's, added, or replaced when asked), its
+    claims and ``committed_to`` (set once, by ``commit_review_items``) change, and a
+    committed item's labels no longer do. A queue holds a predicted row once.
 
 Atomicity
     Every method is one transaction: after a crash (even SIGKILL of the writer) a
@@ -42,6 +45,10 @@ Concurrency
     failure. A forked child may keep using a store it inherited: pooled connections
     are not shared across the fork. ``claim_due`` hands each occurrence of a schedule
     to one caller only, however many claim at once.
+    ``claim_review_item`` is a compare-and-set on the item: reviewers claiming at once
+    never get more live claims on an item than it wants labels, nor one reviewer two
+    claims on one item; ``commit_review_items`` commits an item once, however many
+    commit it at once.
     ``move_aliases`` is a compare-and-set:
     it moves several aliases of one ``(kind, name)`` in one transaction only if each
     points where the caller expects, else it writes nothing and raises
@@ -63,7 +70,8 @@ Changes
     written: a whole number that grows in every transaction that writes a record
     (an artifact, a run, its finish, tags or params, metrics, events, an alias move,
     an alert, a schedule created, claimed, recorded or deleted, a deployment set
-    or deleted, a lease taken or released), becomes visible with
+    or deleted, a lease taken or released, review items queued, claimed, labelled or
+    committed), becomes visible with
     that transaction's records and never with fewer, never goes back, and is the same
     for every process reading the store. Reads, and calls that change nothing, leave
     it as it is; so does ``add_arm_stats``, whose statistics are traffic, not
@@ -77,7 +85,8 @@ Returned records
     with the store: changing a record's params or metadata changes nothing stored.
     Lists come in a stable order: artifacts by kind, name, version; runs and events
     oldest first; metrics by key, step, time; alerts, alias events and deployment changes newest
-    first; schedules and deployments by name.
+    first; schedules and deployments by name; review items in the order they were
+    queued, their labels in the order first given.
 
 Values
     A value either backend cannot hold is refused before anything is written: whole
@@ -103,6 +112,7 @@ from loopml.store._contract_arms import ArmStatsStore
 from loopml.store._contract_artifacts import ArtifactStore
 from loopml.store._contract_deployments import DeploymentStore
 from loopml.store._contract_leases import LeaseStore
+from loopml.store._contract_reviews import ReviewStore
 from loopml.store._contract_runs import RunStore
 from loopml.store._contract_schedules import ScheduleStore
 from loopml.store._records import StoreInfo
@@ -117,10 +127,11 @@ class MetadataStore(
     DeploymentStore,
     ArmStatsStore,
     LeaseStore,
+    ReviewStore,
 ):
     """The lineage graph's records: artifacts, runs, events, metrics, aliases, alerts,
-    schedules, deployments and their arm statistics, and leases, one part of the
-    contract per domain."""
+    schedules, deployments and their arm statistics, leases and review items, one part
+    of the contract per domain."""
 
     url: str
 

@@ -290,6 +290,95 @@ class Schedule:
         return describe(self.every_seconds, self.cron, self.timezone)
 
 
+class ReviewStatus(enum.StrEnum):
+    """Where a review item is: ``open`` while it has fewer labels than it wants,
+    ``labelled`` once it has them, ``committed`` once it is a row of a dataset version."""
+
+    OPEN = "open"
+    LABELLED = "labelled"
+    COMMITTED = "committed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewLabel:
+    """One reviewer's label of a review item, with an optional note on why."""
+
+    reviewer: str
+    label: Any
+    note: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewClaim:
+    """A reviewer's hold on a review item, handed out by ``claim_review_item``: nobody
+    else is given the item in its place until the claim expires or is labelled."""
+
+    reviewer: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewReviewItem:
+    """What a caller hands :meth:`MetadataStore.add_review_items`: one predicted row to
+    be reviewed (see :class:`ReviewItem` for the fields)."""
+
+    queue: str
+    prediction_id: str
+    row: int
+    deployment: str
+    ref: str
+    guess: Any
+    reasons: tuple[str, ...]
+    confidence: float | None = None
+    inputs: JSONDict = field(default_factory=dict)
+    evidence: JSONDict = field(default_factory=dict)
+    dataset: str | None = None
+    labels_wanted: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One predicted row in a human review queue.
+
+    ``prediction_id`` and ``row`` name the row in the prediction log; ``ref`` the model
+    version that answered, ``guess`` its prediction and ``confidence`` how sure it was
+    (None when it gave no probabilities). ``reasons`` say why the row was queued
+    (``low-confidence``, ``disagreement``, ``drift``, ``audit``) and ``evidence`` holds
+    the numbers behind them; ``inputs`` the row's input values. ``dataset`` names the
+    dataset whose labelling guidelines apply and which the reviewed rows go to.
+    ``labels_wanted`` reviewers are asked for a label; ``labels`` are the labels given,
+    in the order first given, and ``claims`` the claims live when the record was read.
+    ``committed_to`` is the dataset version the item became a row of.
+    """
+
+    id: str
+    queue: str
+    prediction_id: str
+    row: int
+    deployment: str
+    ref: str
+    guess: Any
+    confidence: float | None
+    reasons: tuple[str, ...]
+    inputs: JSONDict
+    evidence: JSONDict
+    dataset: str | None
+    labels_wanted: int
+    labels: tuple[ReviewLabel, ...]
+    claims: tuple[ReviewClaim, ...]
+    committed_to: str | None
+    created_at: datetime
+
+    @property
+    def status(self) -> ReviewStatus:
+        if self.committed_to is not None:
+            return ReviewStatus.COMMITTED
+        if len(self.labels) >= self.labels_wanted:
+            return ReviewStatus.LABELLED
+        return ReviewStatus.OPEN
+
+
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
     """What a caller hands to :meth:`MetadataStore.log_metrics`."""

@@ -42,6 +42,7 @@ __all__ = [
     "check_text",
     "in_range",
     "json_object",
+    "json_value",
     "merge_params",
     "metric_row",
     "metric_step",
@@ -206,6 +207,9 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{what} must be a mapping of names to values, got {_shown(value)}")
+    whole = _whole_object(value)
+    if whole is not None:
+        return whole
     plain: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
@@ -226,6 +230,36 @@ def json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
             f"{what} {key!r} = {_shown(item)} cannot be stored as JSON ({problem}); pass "
             "numbers, strings, booleans, None, and lists or text-keyed dicts of those"
         )
+    return plain
+
+
+def json_value(what: str, value: Any) -> Any:
+    """A plain JSON value (a number, text, a boolean, None, or a list or object of
+    those), as it reads back, or InvalidInput saying what cannot be stored.
+
+    >>> json_value("label", ("spam", 1))
+    ['spam', 1]
+    """
+    try:
+        return json_object(what, {"value": value})["value"]
+    except InvalidInput as error:
+        raise InvalidInput(str(error).replace(f"{what} 'value' = ", f"{what} ", 1)) from None
+
+
+def _whole_object(value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``value`` checked and copied as one JSON text, the quick way for the common case;
+    None when anything may be wrong with it, for the key-by-key check to name what. It
+    takes less than that check (the object is one level deeper than its values), never
+    more."""
+    if not isinstance(value, dict) or _json_problem(value) is not None:
+        return None
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if _unstorable_json(text):
+        return None
+    plain: dict[str, Any] = json.loads(text)
     return plain
 
 

@@ -51,6 +51,7 @@ from loopml.testing.arm_stats_contract import ArmStatsContract
 from loopml.testing.change_contract import ChangeContract
 from loopml.testing.deployment_contract import DeploymentContract
 from loopml.testing.lease_contract import LeaseContract
+from loopml.testing.review_contract import ReviewContract
 from loopml.testing.run_contract import RunContract
 from loopml.testing.run_query_contract import RunQueryContract
 from loopml.testing.schedule_contract import ScheduleContract
@@ -93,6 +94,7 @@ class StoreContract(
     DeploymentContract,
     ArmStatsContract,
     LeaseContract,
+    ReviewContract,
     ValueContract,
 ):
     """The rules of :class:`~loopml.store.MetadataStore`, as tests (those of runs in
@@ -103,7 +105,8 @@ class StoreContract(
     :class:`~loopml.testing.schedule_contract.ScheduleContract`, of deployments in
     :class:`~loopml.testing.deployment_contract.DeploymentContract`, of arm statistics
     in :class:`~loopml.testing.arm_stats_contract.ArmStatsContract`, of leases in
-    :class:`~loopml.testing.lease_contract.LeaseContract`, of values in
+    :class:`~loopml.testing.lease_contract.LeaseContract`, of review items in
+    :class:`~loopml.testing.review_contract.ReviewContract`, of values in
     :class:`~loopml.testing.value_contract.ValueContract`)."""
 
     @pytest.fixture
@@ -342,6 +345,7 @@ class StoreContract(
             "alerts": 1,
             "schedules": 1,
             "deployments": 1,
+            "review_items": 0,
         }
         assert info.schema_revision != "none"
 

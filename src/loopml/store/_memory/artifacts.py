@@ -43,17 +43,7 @@ class Artifacts:
         )
         tables = self._tables
         with LOCK:
-            if run_id is not None:
-                require_run(tables, run_id)
-            versions = tables.versions.setdefault((row["kind"], name), [])
-            created = now_us()
-            row.update(version=len(versions) + 1, created_at=created)
-            tables.artifacts[row["id"]] = row
-            versions.append(row["id"])
-            if run_id is not None:
-                key = (run_id, row["id"], Direction.OUTPUT.value, role)
-                event = dict(zip(_rows.EVENT_KEYS, key, strict=True))
-                tables.events[key] = {**event, "created_at": created}
+            insert_artifact(tables, row, run_id=run_id, role=role)
             tables.changed()
             return fresh(_rows.artifact_record, row)
 
@@ -119,6 +109,23 @@ class Artifacts:
         if not isinstance(kind, str) or not isinstance(name, str):
             return []
         return self._tables.versions.get((kind, name), [])
+
+
+def insert_artifact(tables: Tables, row: Row, *, run_id: str | None, role: str) -> None:
+    """Add an artifact row (of :func:`loopml.store._rows.artifact_row`) as the next
+    version of its name, with the output event of ``run_id`` when given; called under
+    the lock, it numbers the version and times the row in place."""
+    if run_id is not None:
+        require_run(tables, run_id)
+    versions = tables.versions.setdefault((row["kind"], row["name"]), [])
+    created = now_us()
+    row.update(version=len(versions) + 1, created_at=created)
+    tables.artifacts[row["id"]] = row
+    versions.append(row["id"])
+    if run_id is not None:
+        key = (run_id, row["id"], Direction.OUTPUT.value, role)
+        event = dict(zip(_rows.EVENT_KEYS, key, strict=True))
+        tables.events[key] = {**event, "created_at": created}
 
 
 def _order(row: Row) -> tuple[str, str, int]:

@@ -11,6 +11,7 @@ from loopml.store._memory.artifacts import Artifacts
 from loopml.store._memory.deployments import Deployments
 from loopml.store._memory.leases import Leases
 from loopml.store._memory.lineage import Lineage
+from loopml.store._memory.reviews import Reviews
 from loopml.store._memory.runs import Runs
 from loopml.store._memory.schedules import Schedules
 from loopml.store._memory.tables import LOCK, Tables, tables_of
@@ -31,6 +32,7 @@ class MemoryStore(
     Deployments,
     ArmStatistics,
     Leases,
+    Reviews,
     MetadataStore,
 ):
     """A :class:`MetadataStore` whose records live in this process's memory.

@@ -51,6 +51,10 @@ class Tables:
     deployment_changes: list[Row] = field(default_factory=list)  # oldest first
     arm_stats: dict[str, dict[str, ArmStats]] = field(default_factory=dict)  # by deployment, arm
     leases: dict[str, Row] = field(default_factory=dict)  # by name, kept once taken
+    review_items: dict[str, Row] = field(default_factory=dict)  # by id, in queue order
+    review_keys: dict[tuple[str, str, int], str] = field(default_factory=dict)  # queue, row: id
+    review_labels: dict[str, dict[str, Row]] = field(default_factory=dict)  # by item, reviewer
+    review_claims: dict[str, dict[str, int]] = field(default_factory=dict)  # item, reviewer: until
     row_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     changes: int = 0  # the change counter: one more for every call that writes
 
@@ -69,6 +73,7 @@ class Tables:
             "alerts": len(self.alerts),
             "schedules": len(self.schedules),
             "deployments": len(self.deployments),
+            "review_items": len(self.review_items),
         }
 
 

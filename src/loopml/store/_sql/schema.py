@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 # The migrations this loopml knows, oldest first; the last is the schema it writes.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
 HEAD = REVISIONS[-1]
 
 ID = sa.String(32)
@@ -215,6 +215,69 @@ leases = sa.Table(
     sa.Column("renewed_at", TIME, nullable=False),
     # held while the store's clock is before it
     sa.Column("expires_at", TIME, nullable=False),
+)
+
+OPEN_ITEMS = "committed_to IS NULL AND label_count < labels_wanted"
+
+# Predicted rows queued for people to label: ``seq`` is the queue order; the values
+# an item was queued with never change, only ``label_count`` (kept with the labels, so
+# that a claim counts one row) and ``committed_to`` (set once).
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("seq", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("queue", sa.String(255), nullable=False),
+    sa.Column("prediction_id", sa.String(255), nullable=False),
+    sa.Column("row", sa.BigInteger, nullable=False),
+    sa.Column("deployment", sa.String(255), nullable=False),
+    sa.Column("ref", sa.String(255), nullable=False),
+    sa.Column("guess", JSON, nullable=False),
+    sa.Column("confidence", sa.Double, nullable=True),
+    sa.Column("reasons", JSON, nullable=False),
+    sa.Column("inputs", JSON, nullable=False),
+    sa.Column("evidence", JSON, nullable=False),
+    sa.Column("dataset", sa.String(255), nullable=True),
+    sa.Column("labels_wanted", sa.Integer, nullable=False),
+    sa.Column("label_count", sa.Integer, nullable=False),
+    sa.Column("committed_to", ID, sa.ForeignKey("artifacts.id"), nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("id", name="uq_review_items_id"),
+    sa.UniqueConstraint("queue", "prediction_id", "row", name="uq_review_items_queue_row"),
+    sa.Index("ix_review_items_queue_seq", "queue", "seq"),
+    # The items still wanting labels, in queue order: what a claim looks through first,
+    # without reading past the labelled ones (the claim's query repeats this condition).
+    sa.Index(
+        "ix_review_items_open",
+        "queue",
+        "seq",
+        sqlite_where=sa.text(OPEN_ITEMS),
+        postgresql_where=sa.text(OPEN_ITEMS),
+    ),
+    sa.Index("ix_review_items_prediction_id", "prediction_id"),
+    sa.Index("ix_review_items_committed_to", "committed_to"),
+)
+
+review_labels = sa.Table(
+    "review_labels",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("item_id", ID, sa.ForeignKey("review_items.id"), nullable=False),
+    sa.Column("reviewer", sa.String(255), nullable=False),
+    sa.Column("label", JSON, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.UniqueConstraint("item_id", "reviewer", name="uq_review_labels_item_reviewer"),
+)
+
+# A reviewer's hold on an item until ``expires_at``; gone once they label it.
+review_claims = sa.Table(
+    "review_claims",
+    metadata,
+    sa.Column("item_id", ID, sa.ForeignKey("review_items.id"), primary_key=True),
+    sa.Column("reviewer", sa.String(255), primary_key=True),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Index("ix_review_claims_reviewer", "reviewer", "expires_at"),
 )
 
 # One row (id 1): a number every writing transaction adds one to, for pollers.

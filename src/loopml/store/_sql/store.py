@@ -34,9 +34,11 @@ from loopml.store._sql.arms import ArmStatistics
 from loopml.store._sql.changes import Changes, CounterReader, count_change
 from loopml.store._sql.deployments import Deployments
 from loopml.store._sql.engine import redact, retrying, transaction
+from loopml.store._sql.inserts import insert_artifact, require_run
 from loopml.store._sql.leases import Leases
 from loopml.store._sql.migrate import current_revision
 from loopml.store._sql.registry import Aliases
+from loopml.store._sql.reviews import Reviews
 from loopml.store._sql.run_query import RunQueries
 from loopml.store._sql.schedules import Schedules
 from loopml.store._sql.tracking import Tracking
@@ -51,6 +53,7 @@ class SqlStore(
     Changes,
     Deployments,
     Leases,
+    Reviews,
     Schedules,
     Tracking,
     RunQueries,
@@ -86,27 +89,7 @@ class SqlStore(
 
         def work() -> Artifact:
             with transaction(self._engine, write=True) as c:
-                if run_id is not None:
-                    self._require_run(c, run_id)
-                latest = c.execute(
-                    sa.select(sa.func.max(t.artifacts.c.version)).where(
-                        t.artifacts.c.kind == kind, t.artifacts.c.name == name
-                    )
-                ).scalar()
-                created = now_us()
-                values = {**row, "version": (latest or 0) + 1, "created_at": created}
-                c.execute(sa.insert(t.artifacts), values)
-                if run_id is not None:
-                    c.execute(
-                        sa.insert(t.events),
-                        {
-                            "run_id": run_id,
-                            "artifact_id": row["id"],
-                            "direction": Direction.OUTPUT.value,
-                            "role": role,
-                            "created_at": created,
-                        },
-                    )
+                values = insert_artifact(c, row, run_id=run_id, role=role)
                 count_change(c)
             return _artifact(values)
 
@@ -304,10 +287,7 @@ class SqlStore(
         return _run(rows[0])
 
     def _require_run(self, c: sa.Connection, run_id: str, *, what: str = "run") -> Row:
-        row = c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
-        if row is None:
-            raise NotFound(f"no {what} with id {run_id!r}")
-        return row
+        return require_run(c, run_id, what=what)
 
     def _require_running(self, c: sa.Connection, run_id: str, action: str) -> Row:
         row = self._require_run(c, run_id)
@@ -460,6 +440,7 @@ class SqlStore(
                         t.alerts,
                         t.schedules,
                         t.deployments,
+                        t.review_items,
                     )
                 }
                 revision = current_revision(c) or "none"
