@@ -106,6 +106,8 @@ def make_every_kind(ws: loopml.Workspace, tmp_path: Path) -> None:
     from loopml.monitor import drift_windows
 
     assert drift_windows("api", every="1d", workspace=ws).saved == 1
+    # the labelling guidelines of a dataset
+    loopml.data.set_guidelines("points", text="# Points\n\ny is 1 when a > b.\n", workspace=ws)
     # a loop's definition, and a decision of its controller
     from loopml.monitor import Loop, define_loop
     from loopml.monitor._decisions import record_decision

@@ -27,6 +27,7 @@ def test_init_then_info(cli, tmp_path: Path) -> None:
         "alerts": 0,
         "schedules": 0,
         "deployments": 0,
+        "review_items": 0,
     }
 
 

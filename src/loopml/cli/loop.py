@@ -125,7 +125,12 @@ def define(
 ) -> None:
     """Record the loops a TOML file defines (a loop defined again unchanged records
     nothing); each [loop.NAME] table names the deployment, the model, the pipeline that
-    retrains it, the dataset and label, and its triggers and rollout."""
+    retrains it, the dataset and label, and its triggers and rollout.
+
+    \b
+    Example:
+      loopml loop define loops.toml
+    """
     from loopml.monitor import define_loop, read_loops
     from loopml.workspace import workspace
 
@@ -156,7 +161,12 @@ def define(
 
 @app.command("list")
 def list_(as_json: bool = JSON) -> None:
-    """The loops defined here, each with its last decision."""
+    """The loops defined here, each with its last decision.
+
+    \b
+    Example:
+      loopml loop list --json
+    """
     from loopml.monitor import loops
     from loopml.monitor._decisions import last_decision
     from loopml.workspace import workspace
@@ -211,7 +221,12 @@ def decisions(
 ) -> None:
     """What loop LOOP decided, oldest first: each trigger that started a retraining, the
     gate's verdict, each challenger sent out, promoted, rolled back or kept, with the
-    numbers it was decided on (--json: all of them)."""
+    numbers it was decided on (--json: all of them).
+
+    \b
+    Example:
+      loopml decisions rain --all
+    """
     from loopml.monitor import loop_decisions, loop_definition
     from loopml.workspace import workspace
 

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from loopml._ids import made_us
 from loopml.serve._layouts import PREDICTIONS
-from loopml.serve._segments import find_segments, read_segment
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace
@@ -83,6 +82,8 @@ def known_in_log(ws: Workspace, prediction_id: str) -> tuple[Known | None, list[
     the segments read to find it (to remember). Only the segments that overlap the
     minute either side of the id's time are read, newest first, and only their small
     columns (not the inputs): an id the log does not hold costs those few reads."""
+    from loopml.serve._segments import find_segments, read_segment  # PyArrow: not at start
+
     made = made_us(prediction_id)
     if made is None:
         return None, []
