@@ -27,6 +27,7 @@ import loopml
 from loopml import registry, serve
 from loopml.monitor import (
     Decay,
+    Drift,
     Loop,
     Rollout,
     Triggers,
@@ -54,7 +55,10 @@ def rain_loop(**changes: object) -> Loop:
         label="rain",
         window=500,
         holdout=0.3,
-        triggers=Triggers(decay=Decay(baseline=True, min_labelled=300)),
+        triggers=Triggers(
+            decay=Decay(baseline=True, min_labelled=300),
+            drift=Drift(share=0.2, every="1d", min_rows=300),
+        ),
         rollout=Rollout(share=0.5, min_lift=0.05),
     )
     return Loop.from_dict("rain", {**spec.to_dict(), **changes})
@@ -72,9 +76,11 @@ def test_a_decayed_champion_is_retrained_tested_live_and_replaced(ws: loopml.Wor
         actions = [d.action for d in found.decisions]
         assert actions == ["retrain", "deploy"], found.note
         retrain, deployed = found.decisions
-        fired = [t for t in retrain.evidence["triggers"] if t["fired"]]
-        assert [t["rule"] for t in fired] == ["decay.baseline"]
-        assert fired[0]["gain_over_baseline"] < 0  # the 1949 model on the 1990s
+        fired = {t["rule"]: t for t in retrain.evidence["triggers"] if t["fired"]}
+        assert sorted(fired) == ["decay.baseline", "drift"]  # decay and drift detected
+        assert fired["decay.baseline"]["gain_over_baseline"] < 0  # the 1949 model, 1990s
+        moved = {d["column"] for d in fired["drift"]["drifted"]}
+        assert {"dew_point", "sea_level_pressure"} <= moved  # NOAA's documented drift
         assert deployed.challenger == "rain@v2"
         assert deployed.evidence["candidate"] > deployed.evidence["champion"] + 0.1
         policy = serve.deployment("rain", workspace=ws).policy
@@ -191,13 +197,21 @@ def test_a_model_trained_on_a_corrupted_batch_is_rolled_back(
     assert [(arm.model, arm.weight) for arm in policy.arms] == [("rain@champion", 1.0)]
     test = loop_decisions(ws, "rain")[-1].evidence["test"]
     assert test["verdict"] == "champion_better"
+    answered = serve.predictions("rain", columns=["prediction_id", "ref"], workspace=ws)
+    by_v2 = answered.filter(answered["ref"] == "rain@v2")["prediction_id"][0]
+    chain = trace(by_v2, workspace=ws)  # the rolled-back model's answer, traced
+    assert [d.action for d in chain.decisions] == ["deploy", "rollback"]
 
 
-def test_a_champion_that_holds_is_kept_when_a_retrained_model_is_no_better(
+def test_drift_without_decay_retrains_but_promotes_nothing(
     recent: loopml.Workspace,
 ) -> None:
     ws = recent
-    spec = rain_loop(triggers={"new_labels": 2000}, rollout={"min_lift": 0.05, "max_outcomes": 600})
+    drift_only = {  # the 1990s drift from 1983-1988 (sea level pressure), no decay
+        "drift": {"share": 0.1, "every": "1d", "min_rows": 300},
+        "decay": {"baseline": True, "min_labelled": 300},
+    }
+    spec = rain_loop(triggers=drift_only, rollout={"min_lift": 0.05, "max_outcomes": 600})
     define_loop(spec, workspace=ws)
     days = weather().slice(LATE_START, 4000)
     with serving(ws) as running:
@@ -205,6 +219,8 @@ def test_a_champion_that_holds_is_kept_when_a_retrained_model_is_no_better(
         wait_until_logged(ws, 2000, 2000)
         found = run_loop("rain", workspace=ws)
         first = [d.action for d in found.decisions]
+        fired = {t["rule"] for t in found.decisions[0].evidence["triggers"] if t["fired"]}
+        assert fired == {"drift"}  # drifted, and the champion holds
         actions = first
         if first == ["retrain", "deploy"]:
             pause()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from loopml.monitor._join import join_feedback as join_feedback
     from loopml.monitor._join import labelled as labelled
     from loopml.monitor._loop import Decay as Decay
+    from loopml.monitor._loop import Drift as Drift
     from loopml.monitor._loop import Loop as Loop
     from loopml.monitor._loop import Rollout as Rollout
     from loopml.monitor._loop import Triggers as Triggers
@@ -70,7 +71,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "_definitions": ("define_loop", "loop_definition", "loops", "read_loops"),
         "_drift": ("DriftWindows", "drift_windows"),
         "_join": ("Labelled", "join_feedback", "labelled"),
-        "_loop": ("Decay", "Loop", "Rollout", "Triggers"),
+        "_loop": ("Decay", "Drift", "Loop", "Rollout", "Triggers"),
         "_review": (
             "ReviewTask",
             "consensus",

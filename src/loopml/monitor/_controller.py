@@ -183,6 +183,8 @@ class _Pass:
                 deployed=_deployed_metric(self.ws, champion, spec.task),
                 bounds=bounds,
             )
+        if spec.triggers.drift.active:
+            found.append(self._judge_drift(champion, trained_at))
         fired = [f for f in found if f.fired]
         if not fired:
             shown = "; ".join(_firing_line(f) for f in found) or "no triggers defined"
@@ -191,6 +193,16 @@ class _Pass:
         evidence = {"triggers": [f.to_dict() for f in found]}
         retrain = self._record("retrain", summary, evidence, None)
         return self._retrain(retrain, tuple(found))
+
+    def _judge_drift(self, champion: ModelVersion, trained_at: datetime) -> Firing:
+        from loopml.monitor._drift import drift_windows
+        from loopml.monitor._triggers import judge_drift
+
+        drift = self.spec.triggers.drift
+        windows = drift_windows(
+            self.spec.deployment, every=drift.every, since=trained_at, workspace=self.ws
+        )
+        return judge_drift(drift, windows.table, champion.ref)
 
     def _last_training(self, champion: ModelVersion) -> datetime:
         """When the loop last retrained (its last ``retrain`` decision), else when the

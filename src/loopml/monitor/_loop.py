@@ -72,16 +72,34 @@ class Decay:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """When the live inputs drifted from the rows the champion was trained on: in the
+    latest window of time ``every`` holding at least ``min_rows`` of its rows, at least
+    ``share`` of the input columns drifted, each judged by the data area's drift test
+    (an effect over its threshold, Holm-adjusted over the columns; see
+    :func:`loopml.monitor.drift_windows`)."""
+
+    share: float | None = None
+    every: str = "1d"
+    min_rows: int = 200
+
+    @property
+    def active(self) -> bool:
+        return self.share is not None
+
+
+@dataclass(frozen=True)
 class Triggers:
     """What starts a retraining; any one that fires does. ``every``: the last training is
     that old (``"7d"``); ``new_labels``: that many rows were labelled since it;
     ``new_data``: the dataset has a version the loop has not trained on (one added with
-    ``loopml data add``); ``decay``: see :class:`Decay`."""
+    ``loopml data add``); ``decay``: see :class:`Decay`; ``drift``: see :class:`Drift`."""
 
     every: str | None = None
     new_labels: int | None = None
     new_data: bool = False
     decay: Decay = field(default_factory=Decay)
+    drift: Drift = field(default_factory=Drift)
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,13 @@ def _check(spec: Loop) -> None:
     ):
         if value <= 0:
             raise InvalidInput(f"{where} {name} must be above 0, not {value}", field=name)
+    share = spec.triggers.drift.share
+    if share is not None and not 0 < share <= 1:
+        raise InvalidInput(
+            f"{where} triggers.drift.share {share} must be above 0 and at most 1 (the share "
+            "of the input columns that drifted)",
+            field="triggers.drift.share",
+        )
     if spec.update_passes < 1:
         raise InvalidInput(
             f"{where} update_passes must be at least 1, not {spec.update_passes}",
@@ -201,7 +226,9 @@ def _check(spec: Loop) -> None:
             "length of time such as '1d'",
             field="window",
         )
-    for text, name in ((spec.window, "window"), (spec.triggers.every, "triggers.every")):
+    intervals = [(spec.window, "window"), (spec.triggers.every, "triggers.every")]
+    intervals.append((spec.triggers.drift.every, "triggers.drift.every"))
+    for text, name in intervals:
         if isinstance(text, str):
             try:
                 parse_every(text)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-    from loopml.monitor._loop import Decay
+    from loopml.monitor._loop import Decay, Drift
 
 
 @dataclass(frozen=True)
@@ -165,3 +165,35 @@ def _mean_bounds(values: Any, confidence: float, *, upper: bool) -> tuple[float,
     mean = float(np.mean(values))
     spread = float(norm.ppf(confidence)) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
     return mean, mean + spread if upper else mean - spread
+
+
+def judge_drift(drift: Drift, table: pl.DataFrame, champion: str) -> Firing:
+    """The drift rule on ``table`` (of :func:`~loopml.monitor.drift_windows`): the
+    champion's latest window with ``min_rows`` rows, its inputs against its training
+    rows."""
+    import polars as pl
+
+    mine = table.filter(
+        (pl.col("ref") == champion)
+        & (pl.col("comparison") == "training")
+        & (pl.col("kind") == "feature")
+        & (pl.col("rows") >= drift.min_rows)
+    )
+    if mine.is_empty():
+        note = f"no window of {drift.every} with {drift.min_rows} rows compared with training"
+        return Firing("drift", False, {"note": note, "wanted": drift.share})
+    latest = mine.filter(pl.col("window") == mine["window"].max())
+    moved = latest.filter(pl.col("drifted"))
+    share = moved.height / latest.height
+    evidence = {
+        "window_start_us": int(latest["window_start_us"][0]),
+        "rows": int(latest["rows"][0]),
+        "share": round(share, 4),
+        "wanted": drift.share,
+        "drifted": [
+            {"column": row["column"], "statistic": row["statistic"], "summary": row["summary"]}
+            for row in moved.iter_rows(named=True)
+        ],
+        "columns": latest.height,
+    }
+    return Firing("drift", share >= (drift.share or 1.0), evidence)
