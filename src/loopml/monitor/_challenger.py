@@ -40,7 +40,6 @@ def judge_challenger(
     *,
     since: datetime,
     looks: list[int],
-    now_us: int,
 ) -> Judgement:
     """What the challenger's traffic since ``since`` says: see the module."""
     import polars as pl

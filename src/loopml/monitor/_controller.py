@@ -596,7 +596,6 @@ class _Pass:
             self._champion().ref,
             since=deployed.at,
             looks=looks,
-            now_us=_us(self.now),
         )
         if found.action == "watch":
             if not found.new_outcomes:
