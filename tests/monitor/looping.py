@@ -107,7 +107,7 @@ def send_days(
     with Client(running.url) as client:
         for start in range(0, days.height, per_request):
             chunk = days.slice(start, per_request)
-            status, headers, answer = client.post("/v2/models/rain/infer", _request(chunk))
+            status, headers, answer = client.post("/v2/models/rain/infer", request(chunk))
             assert status == 200, answer
             version = headers["x-loopml-version"]
             served[version] = served.get(version, 0) + chunk.height
@@ -154,7 +154,7 @@ def wait_until_logged(ws: loopml.Workspace, answers: int, labelled: int) -> None
     assert wait_for(logged, 60.0), "the server's log did not reach the rows sent"
 
 
-def _request(days: pl.DataFrame) -> dict[str, Any]:
+def request(days: pl.DataFrame) -> dict[str, Any]:
     tensors = [
         {"name": name, "shape": [days.height], "datatype": "FP64", "data": days[name].to_list()}
         for name in FEATURES

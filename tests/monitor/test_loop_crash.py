@@ -7,11 +7,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.monitor.looping import send_days, set_up, wait_until_logged, weather
+from tests.monitor.looping import Client, request, send_days, set_up, wait_until_logged, weather
 from tests.monitor.looping import serve as serving
 from tests.monitor.test_loop import rain_loop
 from tests.serve.serving import wait_for
@@ -87,4 +88,63 @@ def test_a_controller_killed_mid_pass_resumes_and_decides_once(tmp_path: Path) -
     ]
     changes = serve.deployment_history("rain", workspace=ws)
     assert [c.actor for c in changes].count("loop rain") == 1  # routed once
+    ws.close()
+
+
+def test_feedback_across_a_server_restart_and_a_killed_controller_ends_joined(
+    tmp_path: Path,
+) -> None:
+    """Nothing lost, the whole loop at once: 10,000 days predicted by a real `loopml
+    serve`, their labels sent over HTTP while the server is stopped with SIGTERM and
+    started again and a controller is SIGKILLed mid-retraining and started again. Every
+    row ends joined with its label, and each decision was taken once."""
+    from tests.serve.test_process import Sender, Serving
+
+    from loopml.monitor import labelled
+
+    ws = set_up(tmp_path)
+    define_loop(rain_loop(triggers={"new_labels": 2000}), workspace=ws)
+    days = weather().slice(8000, 10_000)
+    with Serving(tmp_path) as first:
+        answers = []
+        with Client(first.url) as client:
+            for start in range(0, days.height, 100):
+                chunk = days.slice(start, 100)
+                status, headers, answer = client.post("/v2/models/rain/infer", request(chunk))
+                assert status == 200, answer
+                answers.append((headers["x-loopml-prediction-id"], chunk["rain"].to_list()))
+        right = {(pid, row): label for pid, labels in answers for row, label in enumerate(labels)}
+        plan = [{"prediction_id": p, "row": r, "label": label} for (p, r), label in right.items()]
+        sender = Sender(first.port, plan)
+        client_thread = threading.Thread(target=sender.run)
+        client_thread.start()
+        assert wait_for(lambda: sender.sent >= 2_500 or sender.failure is not None, 120)
+        killed = controller(tmp_path)  # a controller starts while labels come in,
+        first.stop(signal.SIGTERM)  # the server goes down under the sender,
+        retrained = wait_for(
+            lambda: "retrain" in [d.action for d in loop_decisions(ws, "rain")], 120
+        )
+        killed.send_signal(signal.SIGKILL)  # and the controller is killed mid-pass
+        killed.wait()
+        assert retrained, killed.stderr.read() if killed.stderr else ""
+        with Serving(tmp_path, port=first.port) as second:
+            time.sleep(LEASE_SECONDS + 0.2)  # the killed one's lease runs out
+            finished = False
+            while not finished:
+                done = controller(tmp_path)
+                _, err = done.communicate(timeout=180)
+                finished = done.returncode == 0
+                assert finished or b"holds this workspace's loop lease" in err, err
+                time.sleep(0.5)
+            client_thread.join(timeout=300)
+            second.stop(signal.SIGTERM)
+    assert sender.failure is None, sender.failure
+    assert sender.sent == len(plan) == 10_000
+    assert sender.refused > 0  # the server was down while labels were being sent
+    found = labelled("rain", workspace=ws)
+    joined = {(r["prediction_id"], r["row"]): r["label"] for r in found.rows.to_dicts()}
+    assert joined == right  # every row, with its label
+    assert found.unmatched == ()
+    actions = [d.action for d in loop_decisions(ws, "rain") if d.action != "watch"]
+    assert actions == ["retrain", "deploy"]  # once each, though killed in between
     ws.close()
