@@ -112,7 +112,7 @@ def make_every_kind(ws: loopml.Workspace, tmp_path: Path) -> None:
     from loopml.monitor import Loop, define_loop
     from loopml.monitor._decisions import record_decision
 
-    spec = Loop("api", deployment="api", model="clf", data="points", label="y", pipeline="f.py:p")
+    spec = Loop("api", deployment="api", model="clf", data="points", label="y", training="update")
     define_loop(spec, workspace=ws)
     record_decision(
         ws,

@@ -20,6 +20,21 @@ from loopml.errors import Conflict
 from loopml.monitor import define_loop, loop_decisions, read_loops, run_loop
 from loopml.monitor._lease import ControllerLease
 
+FLOW = """
+import loopml
+from sklearn.linear_model import Ridge
+
+
+@loopml.step
+def train(table):
+    return Ridge().fit(table.drop(columns="target"), table["target"])
+
+
+@loopml.pipeline
+def flow(data: str = "sugar@latest"):
+    return train(loopml.data.get(data))
+"""
+
 LOOP = """
 [loop.sugar]
 deployment = "sugar-api"
@@ -48,6 +63,7 @@ def project(tmp_path: Path) -> Path:
         registry.promote("sugar@v1", force=True, reason="the first", workspace=ws)
         loopml.deploy("sugar-api", "sugar@champion", workspace=ws)
     (tmp_path / "loops.toml").write_text(textwrap.dedent(LOOP))
+    (tmp_path / "flow.py").write_text(textwrap.dedent(FLOW))
     return tmp_path
 
 
@@ -83,6 +99,13 @@ def test_a_typo_in_a_definition_is_refused_naming_it(cli, project: Path) -> None
     (project / "bad.toml").write_text(LOOP.replace('task = "regression"', 'task = "ranking"'))
     assert_user_error(cli("loop", "define", "bad.toml"), "task 'ranking'")
     assert_user_error(cli("decisions", "sugar"), "no loop 'sugar'", "loopml loop define")
+    (project / "elsewhere.toml").write_text(LOOP.replace("flow.py:flow", "flows.py:flow"))
+    assert_user_error(cli("loop", "define", "elsewhere.toml"), "pipeline file 'flows.py' is not in")
+    (project / "nodata.toml").write_text(LOOP.replace('data = "sugar"', 'data = "sugars"'))
+    assert_user_error(
+        cli("loop", "define", "nodata.toml"), "dataset 'sugars', which has no version"
+    )
+    assert cli("loop", "list", check=True).out.strip().startswith("no loops are defined")
     assert "no loops are defined" in cli("loop", "--once", check=True).out
 
 

@@ -51,6 +51,7 @@ def define_loop(spec: Loop, *, workspace: Workspace | None = None) -> Artifact:
 
     ws = workspace_in_use(workspace)
     check_name(spec.name, "loop name", field="name")
+    _check_names_exist(ws, spec)
     body = json.dumps({"format": FORMAT, "loop": spec.to_dict()}, sort_keys=True).encode()
     blob = ws.artifacts.put_bytes(body)
     try:
@@ -66,6 +67,25 @@ def define_loop(spec: Loop, *, workspace: Workspace | None = None) -> Artifact:
         size=blob.size,
         metadata={"format": FORMAT, "deployment": spec.deployment, "model": spec.model},
     )
+
+
+def _check_names_exist(ws: Workspace, spec: Loop) -> None:
+    """The pipeline's file and the dataset a loop names must be there when it is defined:
+    a typo found only when a trigger fires, days later, is found too late."""
+    if spec.pipeline is not None:
+        file = spec.pipeline.rpartition(":")[0]
+        root = ws.root if ws.root is not None else Path.cwd()
+        if not (root / file).is_file():
+            raise InvalidInput(
+                f"loop {spec.name!r}: pipeline file {file!r} is not in the workspace's "
+                f"folder {root}; give its path relative to that folder",
+                field="pipeline",
+            )
+    if ws.latest(ArtifactKind.DATASET, spec.data) is None:
+        raise NotFound(
+            f"loop {spec.name!r} trains on dataset {spec.data!r}, which has no version; "
+            f"add it first: loopml data add FILE --name {spec.data} --label {spec.label}"
+        )
 
 
 def loop_definition(name: str, *, workspace: Workspace | None = None) -> tuple[Loop, Artifact]:
