@@ -94,3 +94,22 @@ def test_importing_the_store_loads_no_backend() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_a_sqlite_store_loads_no_postgresql_code(tmp_path: Path) -> None:
+    """Opening and reading a SQLite store never imports SQLAlchemy's PostgreSQL dialect:
+    about 75 ms that every command on the embedded default would pay. (Making the
+    store runs the migrations, whose partial index names both dialects: once.)"""
+    import loopml
+
+    loopml.init(tmp_path).close()
+    code = (
+        "import sys, loopml;"
+        f"ws = loopml.workspace({str(tmp_path)!r});"
+        "ws.store.info(); ws.store.find_artifacts(); ws.close();"
+        "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy.dialects.postgresql')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert loaded == "[]"
