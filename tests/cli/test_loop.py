@@ -5,6 +5,9 @@ with exit 2 and nothing recorded."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -150,3 +153,27 @@ def test_a_controller_that_lost_its_lease_records_nothing(project: Path) -> None
         done = run_loop("sugar", workspace=ws, lease=taker)
         assert [d.action for d in done.decisions] == ["retrain", "failed"]  # no traffic
         assert done.decisions[0].evidence["lease_token"] == taker.held.token == 2
+
+
+def test_a_running_controller_stops_on_sigterm_and_frees_its_lease(project: Path) -> None:
+    cli_bin = Path(sys.executable).with_name("loopml")
+    subprocess.run([cli_bin, "loop", "define", "loops.toml"], cwd=project, check=True)
+    process = subprocess.Popen(
+        [cli_bin, "loop", "--every", "1s", "--lease", "1m"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        passes = [process.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+        assert all(line.startswith("loop sugar: idle") for line in passes), passes
+        with loopml.workspace(project) as ws:
+            assert ws.store.lease("loop-controller") is not None  # held while it runs
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with loopml.workspace(project) as ws:
+        assert ws.store.lease("loop-controller") is None  # released on the way out

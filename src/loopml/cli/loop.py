@@ -56,6 +56,7 @@ def loop(
     if ctx.invoked_subcommand is not None:
         return
     from loopml._cadence import parse_every
+    from loopml._signals import sigterm_raises
     from loopml.errors import InvalidInput
     from loopml.monitor import loops
     from loopml.monitor._lease import ControllerLease
@@ -66,7 +67,7 @@ def loop(
         lease_seconds = parse_every(lease_for)
     except InvalidInput as error:
         raise InvalidInput(str(error).replace("--every", "--lease"), field="lease") from None
-    with workspace() as ws:
+    with sigterm_raises(), workspace() as ws:  # SIGTERM: stop, leaving the lease free
         wanted = list(name) if name else [spec.name for spec, _ in loops(workspace=ws)]
         if not wanted:
             typer.echo("no loops are defined here; define one with `loopml loop define FILE`")
