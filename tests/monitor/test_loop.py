@@ -150,7 +150,6 @@ def test_decay_does_not_fire_on_a_champion_that_holds(ws: loopml.Workspace) -> N
         send_days(running, ws, weather().slice(2555 + 365, 600))  # the years it knows
         wait_until_logged(ws, 600, 600)
         found = run_loop("rain", workspace=ws)
-    print([t for t in found.triggers if t.fired])
     assert found.state == "idle"
     assert found.decisions == ()
     assert "decay.baseline not fired" in found.note
