@@ -68,7 +68,7 @@ class Trace:
             lines.append(f"  gate {self.gate['ref']}: {verdict}")
         for decision in self.decisions:
             lines.append(f"  loop {decision.loop} decision {decision.number}: {decision.summary}")
-        lines += ["  " + line for line in _segments_counted(self.lineage.render().splitlines())]
+        lines += ["  " + line for line in self.lineage.render().splitlines()]
         for told in self.feedback:
             at = datetime.fromtimestamp(told["time_us"] / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S")
             what = (
@@ -151,26 +151,3 @@ def _policy_then(ws: Workspace, deployment: str, time_us: int) -> DeploymentChan
         if to_us(change.created_at) <= time_us:
             return change
     return None
-
-
-def _segments_counted(lines: list[str]) -> list[str]:
-    """The lineage's lines with the log segments a run read counted, not listed: a
-    retraining reads every segment of its deployment's logs."""
-    shown: list[str] = []
-    counted: dict[str, int] = {}
-    for line in lines:
-        head, _, rest = line.partition("read ")
-        role = rest.split(":", 1)[0]
-        if role in ("predictions", "feedback") and not head.strip():
-            key = f"{head}read {role}"
-            if key not in counted:
-                shown.append(key)
-            counted[key] = counted.get(key, 0) + 1
-            continue
-        shown.append(line)
-    return [
-        f"{line}: {counted[line]} segment(s) of the {line.rsplit(' ', 1)[1]} log"
-        if line in counted
-        else line
-        for line in shown
-    ]

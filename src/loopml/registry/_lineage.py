@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from loopml.store import MetadataStore, Run
     from loopml.workspace import Workspace
 
+_LOG_KINDS = (ArtifactKind.PREDICTIONS, ArtifactKind.FEEDBACK)  # counted, not listed
 _MAX_DEPTH = 64  # runs between a model and its data; deeper is not followed
 
 
@@ -185,10 +186,16 @@ def _render(origin: Origin, depth: int, lines: list[str], shown: set[str]) -> No
         lines.append(f"{pad}  code: {', '.join(code)}")
     if origin.python:
         lines.append(f"{pad}  environment: python {origin.python}, {origin.packages} packages")
+    segments: dict[tuple[str, str], int] = {}
     for read in origin.inputs:
+        if read.kind in _LOG_KINDS and read.made_by is None:  # a run may read thousands
+            segments[read.role, read.kind] = segments.get((read.role, read.kind), 0) + 1
+            continue
         lines.append(f"{pad}  read {read.role}: {read.kind} {read.ref}")
         if read.made_by is not None:
             _render(read.made_by, depth + 2, lines, shown)
+    for (role, kind), count in segments.items():
+        lines.append(f"{pad}  read {role}: {count} segment(s) of the {kind} log")
 
 
 def _fields(record: object, names: tuple[str, ...]) -> dict[str, Any]:
