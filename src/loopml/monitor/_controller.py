@@ -21,13 +21,19 @@ decision again.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput, NotFound
-from loopml.monitor._decisions import LoopDecision, last_decision, record_decision
+from loopml.monitor._decisions import (
+    LoopDecision,
+    last_decision,
+    loop_decisions,
+    record_decision,
+)
 from loopml.monitor._lease import ControllerLease
 from loopml.monitor._triggers import Firing
 
@@ -130,7 +136,14 @@ class _Pass:
             run_id=None,
         )
         self.made.append(made)
+        if "_history" in self.__dict__:
+            self._history.append(made)
         return made
+
+    @functools.cached_property
+    def _history(self) -> list[LoopDecision]:
+        """The loop's decisions, oldest first, read once a pass (``_record`` adds)."""
+        return loop_decisions(self.ws, self.spec.name)
 
     def _done(self, state: str, note: str, triggers: tuple[Firing, ...] = ()) -> LoopPass:
         return LoopPass(self.spec.name, state, note, tuple(self.made), triggers)
@@ -207,18 +220,18 @@ class _Pass:
     def _last_training(self, champion: ModelVersion) -> datetime:
         """When the loop last retrained (its last ``retrain`` decision), else when the
         champion was registered."""
-        from loopml.monitor._decisions import loop_decisions
 
-        retrains = [d for d in loop_decisions(self.ws, self.spec.name) if d.action == "retrain"]
+        retrains = [d for d in self._history if d.action == "retrain"]
         return retrains[-1].at if retrains else champion.artifact.created_at
 
     def _judge_new_data(self, trained_at: datetime) -> Firing:
-        base = self._base_dataset()
+        base = self._base
         newer = base is not None and base.created_at > trained_at
         ref = None if base is None else base.ref
         return Firing("new_data", newer, {"dataset": ref, "since": trained_at.isoformat()})
 
-    def _base_dataset(self) -> Artifact | None:
+    @functools.cached_property
+    def _base(self) -> Artifact | None:
         """The latest version of the loop's dataset that the loop did not make (one made
         by a run of this loop's, which its lineage shows)."""
         from loopml._kinds import ArtifactKind
@@ -254,7 +267,7 @@ class _Pass:
         their mean."""
         import polars as pl
 
-        base = self._base_dataset()
+        base = self._base
         if base is None:
             return None
         from loopml.data import get
@@ -287,7 +300,7 @@ class _Pass:
         from loopml.tracking import start_run
 
         spec, champion = self.spec, self._champion()
-        base = self._base_dataset()
+        base = self._base
         if base is None:
             raise NotFound(f"loop {spec.name!r}: dataset {spec.data!r} has no version to train on")
         base_rows = get(base.ref, workspace=self.ws).to_polars()
@@ -401,9 +414,8 @@ class _Pass:
         """Up to when (labelling time) the champion learnt the labelled traffic: what
         the retraining that made it was given, or, for a champion the loop did not
         make, its registration."""
-        from loopml.monitor._decisions import loop_decisions
 
-        for decision in reversed(loop_decisions(self.ws, self.spec.name)):
+        for decision in reversed(self._history):
             if decision.action == "deploy" and decision.challenger == champion.ref:
                 return int(decision.evidence["learnt_until_us"])
         return _us(champion.artifact.created_at)
@@ -607,9 +619,8 @@ class _Pass:
         return self._done("idle", found.summary)
 
     def _deploy_decision(self, last: LoopDecision) -> LoopDecision:
-        from loopml.monitor._decisions import loop_decisions
 
-        for decision in reversed(loop_decisions(self.ws, self.spec.name)):
+        for decision in reversed(self._history):
             if decision.action == "deploy":
                 return decision
         raise NotFound(f"loop {self.spec.name!r} is watching, but has no deploy decision")
