@@ -156,17 +156,15 @@ def _replay(
 
 
 def _outcomes(rows: pl.DataFrame, classifier: bool) -> tuple[Any, Any]:
-    """When each labelled row was labelled, and its outcome: right (1) or wrong (0), or
-    the squared error."""
-    import numpy as np
+    """When each labelled row was labelled, and its outcome (see
+    :func:`~loopml.monitor._triggers.outcomes`)."""
     import polars as pl
 
+    from loopml.monitor._triggers import outcomes
+
     told = rows.filter(pl.col("label").is_not_null() & pl.col("error").is_null())
-    when = told["labelled_us"].to_numpy()
     predicted, truth = told["predicted"].to_numpy(), told["label"].to_numpy()
-    if classifier:
-        return when, (predicted == truth).astype(float)
-    return when, (predicted.astype(float) - truth.astype(float)) ** 2 + np.zeros(len(told))
+    return told["labelled_us"].to_numpy(), outcomes(predicted, truth, classifier)
 
 
 def _line(result: SequentialResult) -> str:

@@ -80,17 +80,16 @@ def judge_decay(
     predicted = labelled["predicted"].to_numpy()
     truth = labelled["label"].to_numpy()
     classifier = task == "classification"
+    outcome = outcomes(predicted, truth, classifier)
+    naive = None if baseline is None else outcomes(np.full(n, baseline), truth, classifier)
     if classifier:
-        score = (predicted == truth).astype(float)
-        k = int(score.sum())
+        k = int(outcome.sum())
         metric, bad_bound = k / n, wilson_upper(k, n, decay.confidence)
-        base_score = None if baseline is None else (truth == baseline).astype(float)
+        score, base_score = outcome, naive
     else:
-        errors = (predicted.astype(float) - truth.astype(float)) ** 2
-        mean, low = _mean_bounds(errors, decay.confidence, upper=False)
+        mean, low = _mean_bounds(outcome, decay.confidence, upper=False)
         metric, bad_bound = math.sqrt(mean), math.sqrt(max(low, 0.0))
-        score = -errors
-        base_score = None if baseline is None else -((float(baseline) - truth) ** 2)
+        score, base_score = -outcome, (None if naive is None else -naive)
     name = "accuracy" if classifier else "rmse"
     shown.update({name: metric, f"{name}_bound": bad_bound, "confidence": decay.confidence})
 
@@ -118,6 +117,14 @@ def judge_decay(
             evidence = {**shown, "deployed": deployed, "drop": decay.drop, "limit": limit}
             found.append(Firing("decay.drop", worse(limit), evidence))
     return found
+
+
+def outcomes(predicted: Any, truth: Any, classifier: bool) -> Any:
+    """Each row's outcome, as the loop scores a model: 1.0 right and 0.0 wrong for a
+    classifier, the squared error for a regressor."""
+    if classifier:
+        return (predicted == truth).astype(float)
+    return (predicted.astype(float) - truth.astype(float)) ** 2
 
 
 def wilson_upper(right: int, n: int, confidence: float) -> float:
