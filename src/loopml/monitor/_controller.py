@@ -503,6 +503,14 @@ class _Pass:
 
     # -- routing ------------------------------------------------------------------
 
+    @property
+    def _actor(self) -> str:
+        """Who the loop's moves of aliases and deployments are recorded as made by."""
+        return f"loop {self.spec.name}"
+
+    def _because(self, decision: LoopDecision) -> str:
+        return f"loop {self.spec.name}, decision {decision.number}: {decision.summary}"[:500]
+
     def _route_challenger(self, deployed: LoopDecision) -> None:
         """Send the challenger its traffic, unless it has it already."""
         from loopml import serve
@@ -511,7 +519,7 @@ class _Pass:
         assert challenger is not None
         detail = serve.deployment(spec.deployment, workspace=self.ws)
         champion_ref = f"{spec.model}@champion"
-        reason = f"loop {spec.name}, decision {deployed.number}: {deployed.summary}"[:500]
+        reason = self._because(deployed)
         if spec.rollout.mode == "shadow":
             if challenger not in detail.policy.shadows:
                 serve.set_arms(
@@ -519,7 +527,7 @@ class _Pass:
                     {champion_ref: 1.0},
                     shadows=(*detail.policy.shadows, challenger),
                     reason=reason,
-                    actor=f"loop {spec.name}",
+                    actor=self._actor,
                     workspace=self.ws,
                 )
             return
@@ -529,7 +537,7 @@ class _Pass:
                 spec.deployment,
                 {champion_ref: 1 - share, challenger: share},
                 reason=reason,
-                actor=f"loop {spec.name}",
+                actor=self._actor,
                 workspace=self.ws,
             )
 
@@ -546,8 +554,8 @@ class _Pass:
             spec.deployment,
             {f"{spec.model}@champion": 1.0},
             shadows=tuple(s for s in detail.policy.shadows if s != challenger),
-            reason=f"loop {spec.name}, decision {decision.number}: {decision.summary}"[:500],
-            actor=f"loop {spec.name}",
+            reason=self._because(decision),
+            actor=self._actor,
             workspace=self.ws,
         )
 
@@ -560,8 +568,8 @@ class _Pass:
         if last.action == "promote" and challenger and not self._promoted(last):
             registry.promote(
                 challenger,
-                reason=f"loop {self.spec.name}, decision {last.number}: {last.summary}"[:500],
-                actor=f"loop {self.spec.name}",
+                reason=self._because(last),
+                actor=self._actor,
                 workspace=self.ws,
             )
         withdrawing = last.action in ("promote", "rollback", "keep")
@@ -573,9 +581,8 @@ class _Pass:
         act was done; a change someone made after it stands)."""
         from loopml import serve
 
-        actor = f"loop {self.spec.name}"
         return any(
-            change.actor == actor and change.created_at >= decision.at
+            change.actor == self._actor and change.created_at >= decision.at
             for change in serve.deployment_history(self.spec.deployment, workspace=self.ws)
         )
 
