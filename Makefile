@@ -86,6 +86,7 @@ bench-monitor: $(STAMP)
 	$(BIN)/python bench/monitor/join.py
 	$(BIN)/python bench/monitor/drift.py
 	$(BIN)/python bench/monitor/drift_control.py
+	$(BIN)/python bench/monitor/decay_triggers.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
