@@ -65,8 +65,11 @@ def monitor(
 ) -> None:
     """Print a deployment's live metrics per window and per version that answered:
     predictions, labelled rows (from feedback) and their share, accuracy (or MAE and
-    RMSE), the baseline's on the same rows when --baseline is given, mean confidence,
-    latency p50 and p99, and the share of errors and fallbacks.
+    RMSE), the baseline's on the same rows when --baseline is given, a classifier's
+    accuracy estimated from its confidence before the labels come (with its 95%
+    interval; for versions registered with an evaluation), mean confidence, latency
+    p50 and p99, and the share of errors and fallbacks. --json adds, for two classes,
+    precision, recall, F1 and ROC-AUC, estimated and realised.
 
     With --drift, each window's inputs and predictions are compared with the
     version's training data (skew) and with the window before (drift), column by
@@ -82,6 +85,7 @@ def monitor(
     import polars as pl
 
     from loopml.monitor import labelled, live_metrics
+    from loopml.monitor._estimated import version_estimators
     from loopml.workspace import workspace
 
     now = datetime.now(UTC)
@@ -98,15 +102,17 @@ def monitor(
         )
     with workspace() as ws:
         found = labelled(name, since=start, until=end, workspace=ws)
-    rows = found.rows
-    if task is None:
-        task = (
-            "regression"
-            if rows.schema["predicted"] in (pl.Float32, pl.Float64)
-            else ("classification")
+        rows = found.rows
+        if task is None:
+            floats = rows.schema["predicted"] in (pl.Float32, pl.Float64)
+            task = "regression" if floats else "classification"
+        estimators = (
+            version_estimators(rows["ref"].unique().to_list(), ws)
+            if task == "classification" and "probabilities" in rows.columns
+            else {}
         )
     given = None if baseline is None else _typed(baseline, rows.schema["predicted"])
-    metrics = live_metrics(rows, every=window, task=task, baseline=given)
+    metrics = live_metrics(rows, every=window, task=task, baseline=given, estimators=estimators)
     if as_json:
         print_json(
             {
@@ -139,12 +145,14 @@ def monitor(
 def _print(metrics: Any, task: str, name: str) -> None:
     scores = ["accuracy"] if task == "classification" else ["mae", "rmse"]
     shown = [s for s in [*scores, *("baseline_" + s for s in scores)] if s in metrics.columns]
+    estimated = "estimated_accuracy" in metrics.columns
     columns = [
         Column("window (UTC)", keep=True),
         Column("version", keep=True),
         Column("predictions", justify="right"),
         Column("labelled", justify="right"),
         *(Column(s.replace("_", " "), justify="right") for s in shown),
+        *([Column("estimated", justify="right")] if estimated else []),
         Column("confidence", justify="right", drop=3),
         Column("p50 ms", justify="right", drop=2),
         Column("p99 ms", justify="right", drop=2),
@@ -161,6 +169,7 @@ def _print(metrics: Any, task: str, name: str) -> None:
                 f"{each['predictions']:,}",
                 f"{each['labelled']:,} ({each['coverage']:.0%})",
                 *(_number(each[s]) for s in shown),
+                *([_estimate(each)] if estimated else []),
                 _number(each.get("mean_confidence")),
                 _number(each["latency_p50_ms"]),
                 _number(each["latency_p99_ms"]),
@@ -172,6 +181,15 @@ def _print(metrics: Any, task: str, name: str) -> None:
         typer.echo(f"no predictions of deployment {name!r} in that time")
         return
     print_table(columns, rows)
+
+
+def _estimate(window: dict[str, Any]) -> str:
+    """A window's accuracy as estimated from confidence, with its interval."""
+    value = window.get("estimated_accuracy")
+    if value is None:
+        return "-"
+    low, high = window["estimated_accuracy_low"], window["estimated_accuracy_high"]
+    return f"{_number(value)} ({_number(low)}-{_number(high)})"
 
 
 def _drift(

@@ -24,6 +24,7 @@ from loopml.evaluation import _inputs as inputs
 from loopml.evaluation import _record
 from loopml.evaluation._bootstrap import RESAMPLES, SEED, block_length, intervals, replicates
 from loopml.evaluation._calibration import calibration
+from loopml.evaluation._estimate_fit import fitted_estimator
 from loopml.evaluation._flips import flips
 from loopml.evaluation._latency import latency, sizes
 from loopml.evaluation._naive import concatenated, naive
@@ -125,6 +126,9 @@ def evaluate(
         metrics["ece"] = calibrated["ece"]
     if task == "classification":
         details["confusion"] = confusion(p)
+        estimator, details["estimator"] = fitted_estimator(p, info.classes)
+    else:
+        estimator = None
     primary = _primary(primary, task, metrics)
 
     candidates = list(_slices(frame, table.given, slice_columns, slices, names))
@@ -165,6 +169,7 @@ def evaluate(
         rows_digest=rows_digest(frame, ordered=task == "timeseries"),
         paired=other.paired,
         paired_baseline=versus_baseline,
+        estimator=estimator,
     )
     if record:
         used = {"model": info.artifact, "data": table.artifact, "against": other.artifact}

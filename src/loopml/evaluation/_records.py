@@ -162,6 +162,10 @@ class Evaluation:
     # None / empty in evaluations made without them (or stored before they existed).
     paired: Paired | None = None
     paired_baseline: dict[str, PairedMetric] = field(default_factory=dict)
+    # A classifier's performance estimator fitted on these rows (the JSON of
+    # PerformanceEstimator.to_dict), for its live windows before their labels come;
+    # None for a regressor, a model without probabilities, or evaluations stored before.
+    estimator: dict[str, Any] | None = None
     # The stored record's id, once it is stored: not part of what it found.
     artifact_id: str | None = field(default=None, compare=False)
 

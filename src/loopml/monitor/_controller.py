@@ -40,6 +40,7 @@ from loopml.monitor._triggers import Firing
 if TYPE_CHECKING:
     import polars as pl
 
+    from loopml.evaluation import PerformanceEstimator
     from loopml.monitor._loop import Loop
     from loopml.registry import ModelVersion
     from loopml.store import Artifact
@@ -162,6 +163,14 @@ class _Pass:
 
     # -- triggers -----------------------------------------------------------------
 
+    def _estimator(self, ref: str) -> PerformanceEstimator | None:
+        """The champion's performance estimator, when decay may be judged on estimates."""
+        if not self.spec.triggers.decay.estimated:
+            return None
+        from loopml.monitor._estimated import version_estimators
+
+        return version_estimators([ref], self.ws).get(ref)
+
     def _judge_triggers(self) -> LoopPass:
         from loopml.monitor._join import labelled
         from loopml.monitor._triggers import (
@@ -195,6 +204,7 @@ class _Pass:
                 baseline=self._baseline(),
                 deployed=_deployed_metric(self.ws, champion, spec.task),
                 bounds=bounds,
+                estimator=self._estimator(champion.ref),
             )
         if spec.triggers.drift.active:
             found.append(self._judge_drift(champion, trained_at))

@@ -122,8 +122,8 @@ def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
 
 
 def _rows(answers: pl.DataFrame) -> pl.DataFrame:
-    """One row per predicted row: its prediction, and its confidence when the answer
-    held probabilities."""
+    """One row per predicted row: its prediction, and its confidence and class
+    probabilities when the answer held probabilities."""
     import polars as pl
 
     outputs = answers.schema["outputs"]
@@ -153,6 +153,7 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
         # an answer may hold none (a shadow without predict_proba) beside ones that do
         top = pl.col("outputs").struct.field("probabilities").list.eval(pl.element().list.max())
         chosen.append(top.alias("confidences"))
+        chosen.append(pl.col("outputs").struct.field("probabilities").alias("answer_probabilities"))
     rows = answers.select(chosen).with_columns(
         pl.int_ranges(pl.col("predicted").list.len().fill_null(1)).alias("row")
     )
@@ -165,8 +166,12 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
     rows = rows.explode(["predicted", "row"])
     if "probabilities" in fields:
         rows = rows.with_columns(
-            pl.col("confidences").list.get(pl.col("row"), null_on_oob=True).alias("confidence")
-        ).drop("confidences")
+            pl.col(whole).list.get(pl.col("row"), null_on_oob=True).alias(one)
+            for whole, one in (
+                ("confidences", "confidence"),
+                ("answer_probabilities", "probabilities"),
+            )
+        ).drop("confidences", "answer_probabilities")
     return rows.with_columns(pl.col("row").cast(pl.Int64))
 
 

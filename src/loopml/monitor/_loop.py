@@ -58,13 +58,20 @@ class Decay:
     ``worse_than`` is a value of the metric (accuracy for a classifier, RMSE for a
     regressor); ``baseline`` fires when the model is worse than the naive baseline on the
     same rows; ``drop`` when it is worse than its evaluation before it was deployed by
-    that much. A window with fewer than ``min_labelled`` labelled rows is not judged."""
+    that much. A window with fewer than ``min_labelled`` labelled rows is not judged,
+    unless ``estimated``: then a classifier's accuracy on the window is estimated from
+    its confidence (the estimator its evaluation fitted, see
+    :mod:`loopml.monitor._estimated`) on every row, labelled or not, and ``worse_than``
+    and ``drop`` fire when the estimate's one-sided upper bound lies below them — so
+    decay is seen before the labels come, as far as it shows in the inputs (a change in
+    what the labels are for the same inputs does not)."""
 
     worse_than: float | None = None
     baseline: bool = False
     drop: float | None = None
     min_labelled: int = 200
     confidence: float = 0.95
+    estimated: bool = False
 
     @property
     def active(self) -> bool:
@@ -219,6 +226,15 @@ def _check(spec: Loop) -> None:
         raise InvalidInput(
             f"{where} triggers.new_labels must be at least 1, not {spec.triggers.new_labels}",
             field="triggers.new_labels",
+        )
+    if spec.triggers.decay.estimated and (
+        spec.task != "classification" or isinstance(spec.window, int)
+    ):
+        raise InvalidInput(
+            f"{where} triggers.decay.estimated is for a classifier judged on windows of time "
+            "(its accuracy estimated from confidence on the rows not labelled yet); set "
+            "window to a length of time such as '1d', or leave estimated out",
+            field="triggers.decay.estimated",
         )
     if isinstance(spec.window, int) and spec.window < 1:
         raise InvalidInput(

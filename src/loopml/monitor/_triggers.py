@@ -17,11 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from loopml.evaluation import PerformanceEstimator
     from loopml.monitor._loop import Decay, Drift
 
 
@@ -63,10 +65,12 @@ def judge_decay(
     baseline: Any,
     deployed: float | None,
     bounds: tuple[int, int] | None,
+    estimator: PerformanceEstimator | None = None,
 ) -> list[Firing]:
-    """The decay rules on ``window``: the champion's labelled rows of the last complete
-    window (``bounds``: its start and end, in microseconds). ``deployed`` is the
-    champion's metric in its evaluation before it went out."""
+    """The decay rules on ``window``: the champion's rows of the last complete window
+    (``bounds``: its start and end, in microseconds), judged on the labelled ones, or
+    with ``decay.estimated`` on the estimate of ``estimator`` when too few are.
+    ``deployed`` is the champion's metric in its evaluation before it went out."""
     import numpy as np
 
     if not decay.active:
@@ -74,6 +78,8 @@ def judge_decay(
     labelled = window.filter(window["label"].is_not_null())
     n = labelled.height
     shown: dict[str, Any] = {"rows": n, "window_us": list(bounds) if bounds else None}
+    if n < max(decay.min_labelled, 2) and decay.estimated:
+        return _judge_estimate(decay, window, estimator, deployed, shown)
     if n < max(decay.min_labelled, 2):
         note = {**shown, "note": f"fewer than {decay.min_labelled} labelled rows: not judged"}
         return [Firing(rule, False, note) for rule in _rules(decay)]
@@ -116,6 +122,53 @@ def judge_decay(
             limit = deployed - decay.drop if classifier else deployed + decay.drop
             evidence = {**shown, "deployed": deployed, "drop": decay.drop, "limit": limit}
             found.append(Firing("decay.drop", worse(limit), evidence))
+    return found
+
+
+def _judge_estimate(
+    decay: Decay,
+    window: pl.DataFrame,
+    estimator: PerformanceEstimator | None,
+    deployed: float | None,
+    shown: dict[str, Any],
+) -> list[Firing]:
+    """``worse_than`` and ``drop`` on the window's accuracy estimated from confidence;
+    ``baseline`` needs labels and is not judged."""
+    import polars as pl
+
+    from loopml.monitor._estimated import probabilities_of
+
+    rules = _rules(decay)
+    if estimator is None or "probabilities" not in window.columns:
+        note = {**shown, "note": "too few labelled rows, and no estimator for the champion"}
+        return [Firing(rule, False, note) for rule in rules]
+    proba = probabilities_of(window.filter(pl.col("probabilities").is_not_null()), estimator)
+    if len(proba) < max(decay.min_labelled, 2):
+        note = {**shown, "note": f"fewer than {decay.min_labelled} rows with probabilities"}
+        return [Firing(rule, False, note) for rule in rules]
+    accuracy = next(e for e in estimator.estimate([proba]) if e.metric == "accuracy")
+    z = NormalDist().inv_cdf(decay.confidence)
+    bound = min(1.0, accuracy.value + z * accuracy.standard_error)
+    shown = {
+        **shown,
+        "estimated_rows": accuracy.rows,
+        "estimated_accuracy": accuracy.value,
+        "accuracy_bound": bound,
+        "confidence": decay.confidence,
+        "source": "estimated from confidence",
+    }
+    found = []
+    for rule in rules:
+        if rule == "decay.worse_than" and decay.worse_than is not None:
+            limit = decay.worse_than
+            found.append(Firing(rule, bound < limit, {**shown, "limit": limit}))
+        elif rule == "decay.drop" and decay.drop is not None and deployed is not None:
+            limit = deployed - decay.drop
+            evidence = {**shown, "deployed": deployed, "drop": decay.drop, "limit": limit}
+            found.append(Firing(rule, bound < limit, evidence))
+        else:
+            why = "needs labels" if rule == "decay.baseline" else "no evaluation to compare with"
+            found.append(Firing(rule, False, {**shown, "note": why}))
     return found
 
 

@@ -21,12 +21,15 @@ p99, and the share of errors, fallbacks and shadow answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from loopml.evaluation import PerformanceEstimator
 
 TASKS = ("classification", "regression")
 
@@ -37,6 +40,7 @@ def live_metrics(
     every: str | int = "1h",
     task: str = "classification",
     baseline: Any = None,
+    estimators: Mapping[str, PerformanceEstimator] | None = None,
 ) -> pl.DataFrame:
     """The metrics of ``rows`` (of :func:`~loopml.monitor.labelled`) per window and
     version, in window order. ``every`` is a Polars duration (``"1h"``, ``"1d"``,
@@ -44,7 +48,11 @@ def live_metrics(
     ``window_start_us`` their start) or a number of predictions (windows of that many
     of the deployment's answers, in time order). ``baseline`` is what the naive
     baseline predicts for every row (the majority class, or the mean), None for no
-    baseline columns."""
+    baseline columns. ``estimators`` (by version, see
+    :func:`~loopml.monitor._estimated.version_estimators`) add each classifier
+    window's metrics estimated from its probabilities before the labels come, and
+    for two classes the realised precision, recall, F1 and ROC-AUC (see
+    :mod:`loopml.monitor._estimated`)."""
     import polars as pl
 
     if task not in TASKS:
@@ -75,7 +83,13 @@ def live_metrics(
     )
     found = rows.group_by("window", "ref").agg(metrics)
     found = found.with_columns((pl.col("labelled") / pl.col("rows")).alias("coverage"))
-    return found.join(per_answer, on=["window", "ref"], how="left").sort("window", "ref")
+    found = found.join(per_answer, on=["window", "ref"], how="left")
+    if estimators and task == "classification" and "probabilities" in rows.columns:
+        from loopml.monitor._estimated import estimated_metrics
+
+        more = estimated_metrics(rows, estimators)
+        found = found.join(more, on=["window", "ref"], how="left")
+    return found.sort("window", "ref")
 
 
 def _window(rows: pl.DataFrame, every: str | int) -> list[pl.Expr]:
