@@ -234,3 +234,38 @@ def test_estimated_decay_needs_a_classifier_judged_on_windows_of_time() -> None:
     for wrong in ({"window": 500}, {"task": "regression"}):
         with pytest.raises(InvalidInput, match="estimated is for a classifier"):
             Loop.from_dict("rain", {**given, **wrong})
+
+
+def test_macro_f1_is_scikit_learns_for_three_classes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    with loopml.init(tmp_path) as ws:
+        truth: dict[int, tuple[list[int], list[int]]] = {0: ([], []), 1: ([], [])}
+        with PredictionLog(ws) as answers, FeedbackLog(ws) as feedback:
+            for n in range(600):
+                window, pid = n % 2, new_id()
+                predicted = int(rng.choice(3, p=[0.6, 0.3, 0.1]))
+                at = T0 + window * HOUR_US + n
+                answers.append(
+                    PredictionRecord(
+                        pid,
+                        None,
+                        at,
+                        "three",
+                        "three@v1",
+                        0,
+                        1.0,
+                        {"x": np.array([1.0])},
+                        {"predictions": np.array([predicted])},
+                        300,
+                        None,
+                    )
+                )
+                if n % 3:
+                    label = predicted if rng.random() < 0.5 + 0.3 * window else int(rng.integers(3))
+                    feedback.append(FeedbackRecord(pid, at + 1, None, label, None, "three"))
+                    truth[window][0].append(label)
+                    truth[window][1].append(predicted)
+        found = live_metrics(labelled("three", workspace=ws).rows, every="1h")
+    expected = [f1_score(*truth[w], average="macro") for w in (0, 1)]
+    assert found["f1_macro"].to_list() == pytest.approx(expected)
+    assert expected[1] > expected[0] + 0.1  # the planted difference shows

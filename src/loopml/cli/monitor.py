@@ -68,8 +68,8 @@ def monitor(
     RMSE), the baseline's on the same rows when --baseline is given, a classifier's
     accuracy estimated from its confidence before the labels come (with its 95%
     interval; for versions registered with an evaluation), mean confidence, latency
-    p50 and p99, and the share of errors and fallbacks. --json adds, for two classes,
-    precision, recall, F1 and ROC-AUC, estimated and realised.
+    p50 and p99, and the share of errors and fallbacks. --json adds macro F1, and for
+    two classes precision, recall, F1 and ROC-AUC, estimated and realised.
 
     With --drift, each window's inputs and predictions are compared with the
     version's training data (skew) and with the window before (drift), column by

@@ -2,8 +2,8 @@
 per version that answered.
 
 Each window and version gets its predictions and rows, how many rows are labelled
-(``coverage``), the metric on the labelled rows (accuracy for a classifier, MAE and
-RMSE for a regressor), the same metric for the naive baseline on the same rows (what
+(``coverage``), the metric on the labelled rows (accuracy and macro F1 for a
+classifier, MAE and RMSE for a regressor), the same metric for the naive baseline on the same rows (what
 decay is judged against), the mean confidence of a classifier, the latency's p50 and
 p99, and the share of errors, fallbacks and shadow answers.
 
@@ -84,12 +84,33 @@ def live_metrics(
     found = rows.group_by("window", "ref").agg(metrics)
     found = found.with_columns((pl.col("labelled") / pl.col("rows")).alias("coverage"))
     found = found.join(per_answer, on=["window", "ref"], how="left")
+    if task == "classification":
+        found = found.join(_f1_macro(rows), on=["window", "ref"], how="left")
     if estimators and task == "classification" and "probabilities" in rows.columns:
         from loopml.monitor._estimated import estimated_metrics
 
         more = estimated_metrics(rows, estimators)
         found = found.join(more, on=["window", "ref"], how="left")
     return found.sort("window", "ref")
+
+
+def _f1_macro(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each window's F1 averaged over the classes its labelled rows hold or were
+    predicted (scikit-learn's ``f1_score(average="macro")``): a class's F1 is twice its
+    right predictions over its labels plus its predictions."""
+    import polars as pl
+
+    keys = ["window", "ref"]
+    labelled = rows.filter(pl.col("label").is_not_null())
+    truth = labelled.group_by(*keys, pl.col("label").alias("class")).agg(
+        pl.len().alias("labels"), (pl.col("predicted") == pl.col("label")).sum().alias("right")
+    )
+    guessed = labelled.group_by(*keys, pl.col("predicted").alias("class")).agg(
+        pl.len().alias("guesses")
+    )
+    classes = truth.join(guessed, on=[*keys, "class"], how="full", coalesce=True).fill_null(0)
+    f1 = 2 * pl.col("right") / (pl.col("labels") + pl.col("guesses"))
+    return classes.group_by(keys).agg(f1.mean().alias("f1_macro"))
 
 
 def _window(rows: pl.DataFrame, every: str | int) -> list[pl.Expr]:
