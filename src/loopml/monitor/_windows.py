@@ -3,9 +3,9 @@ per version that answered.
 
 Each window and version gets its predictions and rows, how many rows are labelled
 (``coverage``), the metric on the labelled rows (accuracy and macro F1 for a
-classifier, MAE and RMSE for a regressor), the same metric for the naive baseline on the same rows (what
-decay is judged against), the mean confidence of a classifier, the latency's p50 and
-p99, and the share of errors, fallbacks and shadow answers.
+classifier, MAE and RMSE for a regressor), the same metric for the naive baseline on
+the same rows (what decay is judged against), the mean confidence of a classifier, the
+latency's p50 and p99, and the share of errors, fallbacks and shadow answers.
 
 >>> import polars as pl
 >>> rows = pl.DataFrame({
