@@ -142,6 +142,14 @@ class _Pass:
         return made
 
     @functools.cached_property
+    def _labelled(self) -> pl.DataFrame:
+        """The deployment's predicted rows joined with their feedback, read once a pass
+        (by the triggers, then by a retraining)."""
+        from loopml.monitor._join import labelled
+
+        return labelled(self.spec.deployment, workspace=self.ws).rows
+
+    @functools.cached_property
     def _history(self) -> list[LoopDecision]:
         """The loop's decisions, oldest first, read once a pass (``_record`` adds)."""
         return loop_decisions(self.ws, self.spec.name)
@@ -172,7 +180,6 @@ class _Pass:
         return version_estimators([ref], self.ws).get(ref)
 
     def _judge_triggers(self) -> LoopPass:
-        from loopml.monitor._join import labelled
         from loopml.monitor._triggers import (
             judge_decay,
             judge_new_labels,
@@ -183,7 +190,7 @@ class _Pass:
         spec, champion = self.spec, self._champion()
         trained_at = self._last_training(champion)
         since_us = _us(trained_at)
-        rows = labelled(spec.deployment, workspace=self.ws).rows
+        rows = self._labelled
         found: list[Firing] = []
         if spec.triggers.every is not None:
             found.append(judge_schedule(spec.triggers.every, trained_at, self.now))
@@ -314,7 +321,7 @@ class _Pass:
         if base is None:
             raise NotFound(f"loop {spec.name!r}: dataset {spec.data!r} has no version to train on")
         base_rows = get(base.ref, workspace=self.ws).to_polars()
-        traffic = labelled_traffic(self.ws, spec.deployment, spec.label)
+        traffic = labelled_traffic(self.ws, spec.deployment, spec.label, self._labelled)
         held_count = math.ceil(spec.holdout * traffic.height)
         if held_count < MIN_HELD_ROWS:
             raise InvalidInput(

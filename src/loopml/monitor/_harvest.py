@@ -20,15 +20,19 @@ if TYPE_CHECKING:
 KEYS = ["prediction_id", "row"]
 
 
-def labelled_traffic(ws: Workspace, deployment: str, label: str) -> pl.DataFrame:
+def labelled_traffic(
+    ws: Workspace, deployment: str, label: str, joined: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The labelled rows of ``deployment``: ``prediction_id``, ``row``, ``time_us``,
-    ``labelled_us``, one column per input, and ``label`` named ``label``."""
+    ``labelled_us``, one column per input, and ``label`` named ``label``. ``joined``:
+    the deployment's rows of :func:`~loopml.monitor.labelled`, when read already."""
     import polars as pl
 
     from loopml.monitor._join import labelled
     from loopml.serve import predictions
 
-    joined = labelled(deployment, workspace=ws).rows
+    if joined is None:
+        joined = labelled(deployment, workspace=ws).rows
     told = joined.filter(
         ~pl.col("shadow") & pl.col("error").is_null() & pl.col("label").is_not_null()
     ).select(*KEYS, "time_us", "labelled_us", pl.col("label").alias(label))
