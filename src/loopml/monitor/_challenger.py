@@ -1,11 +1,11 @@
 """Judging a challenger on live traffic: its budgets (errors, latency) first, then the
 always-valid sequential test of its outcomes against the champion's.
 
-The test is replayed from the records on every look: the rows labelled since the
+The test is replayed from the records on every look: the requests labelled since the
 challenger went out are cut at the times of the earlier looks (kept in each ``watch``
-decision) and folded batch by batch, then the rows labelled since the last look. Each
-labelled row counts once, with its last label, and a restarted controller reaches the
-verdict it would have reached without the restart.
+decision) and folded batch by batch, then the ones labelled since the last look. Each
+request counts once (its first labelled row, with its last label), and a restarted
+controller reaches the verdict it would have reached without the restart.
 """
 
 from __future__ import annotations
@@ -156,13 +156,17 @@ def _replay(
 
 
 def _outcomes(rows: pl.DataFrame, classifier: bool) -> tuple[Any, Any]:
-    """When each labelled row was labelled, and its outcome (see
-    :func:`~loopml.monitor._triggers.outcomes`)."""
+    """When each request's outcome came, and the outcome (see
+    :func:`~loopml.monitor._triggers.outcomes`): one per request, its first labelled
+    row's. The rows of one request go together (one user, one moment), so counted as
+    many outcomes they would give the test evidence it does not have and its false
+    alarms would pass ``alpha``; a request's other rows are left out of the test."""
     import polars as pl
 
     from loopml.monitor._triggers import outcomes
 
     told = rows.filter(pl.col("label").is_not_null() & pl.col("error").is_null())
+    told = told.sort("labelled_us", "row").unique("prediction_id", keep="first")
     predicted, truth = told["predicted"].to_numpy(), told["label"].to_numpy()
     return told["labelled_us"].to_numpy(), outcomes(predicted, truth, classifier)
 
