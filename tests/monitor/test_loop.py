@@ -170,8 +170,9 @@ def watch_until_decided(running, ws: loopml.Workspace, days, start: int) -> list
     actions: list[str] = []
     sent = start
     while sent < days.height:
-        send_days(running, ws, days.slice(sent, 250))
-        sent += 250
+        chunk = days.slice(sent, 250)
+        send_days(running, ws, chunk)
+        sent += chunk.height
         wait_until_logged(ws, sent, sent)
         found = run_loop("rain", workspace=ws)
         actions += [d.action for d in found.decisions]
@@ -213,7 +214,8 @@ def test_drift_without_decay_retrains_but_promotes_nothing(
         "drift": {"share": 0.1, "every": "1d", "min_rows": 300},
         "decay": {"baseline": True, "min_labelled": 300},
     }
-    spec = rain_loop(triggers=drift_only, rollout={"min_lift": 0.05, "max_outcomes": 600})
+    # at most 120 outcomes an arm: requests of five days, so 600 days
+    spec = rain_loop(triggers=drift_only, rollout={"min_lift": 0.05, "max_outcomes": 120})
     define_loop(spec, workspace=ws)
     days = weather().slice(LATE_START, 4000)
     with serving(ws) as running:
