@@ -90,9 +90,10 @@ def test_a_decayed_champion_is_retrained_tested_live_and_replaced(ws: loopml.Wor
         }
         pause()
         sent = 0
-        for chunk in range(6):  # looks after every 250 days, at most 1,500
-            served = send_days(running, ws, days.slice(2500 + 250 * chunk, 250))
-            sent += 250
+        for chunk in range(6):  # looks after every 250 days, at most 1,500, a day a request
+            part = days.slice(2500 + 250 * chunk, 250)
+            served = send_days(running, ws, part, per_request=1)
+            sent += part.height
             wait_until_logged(ws, 2500 + sent, 2500 + sent)
             found = run_loop("rain", workspace=ws)
             if found.state == "idle":
@@ -165,13 +166,14 @@ def recent(tmp_path: Path) -> Iterator[loopml.Workspace]:
 
 
 def watch_until_decided(running, ws: loopml.Workspace, days, start: int) -> list[str]:
-    """Send the days from ``start`` on in chunks of 250, a pass after each, until the
-    loop is idle again; the actions of every pass."""
+    """Send the days from ``start`` on in chunks of 250, a day a request (the test
+    counts requests), a pass after each, until the loop is idle again; the actions of
+    every pass."""
     actions: list[str] = []
     sent = start
     while sent < days.height:
         chunk = days.slice(sent, 250)
-        send_days(running, ws, chunk)
+        send_days(running, ws, chunk, per_request=1)
         sent += chunk.height
         wait_until_logged(ws, sent, sent)
         found = run_loop("rain", workspace=ws)
@@ -214,8 +216,7 @@ def test_drift_without_decay_retrains_but_promotes_nothing(
         "drift": {"share": 0.1, "every": "1d", "min_rows": 300},
         "decay": {"baseline": True, "min_labelled": 300},
     }
-    # at most 120 outcomes an arm: requests of five days, so 600 days
-    spec = rain_loop(triggers=drift_only, rollout={"min_lift": 0.05, "max_outcomes": 120})
+    spec = rain_loop(triggers=drift_only, rollout={"min_lift": 0.05, "max_outcomes": 600})
     define_loop(spec, workspace=ws)
     days = weather().slice(LATE_START, 4000)
     with serving(ws) as running:
