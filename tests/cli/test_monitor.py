@@ -129,3 +129,20 @@ def test_bad_drift_settings_are_named(
     cli, drifting: Path, args: list[str], fragments: list[str]
 ) -> None:
     assert_user_error(cli("monitor", "churn", *args), *fragments)
+
+
+@pytest.mark.parametrize("more", [[], ["--every", "1000"], ["--json"], ["--drift"]])
+def test_a_deployment_never_heard_of_is_named(cli, project: Path, more: list[str]) -> None:
+    shown = cli("monitor", "nosuch", *more)
+    assert shown.code == 2, shown
+    assert "no deployment 'nosuch'" in shown.err
+    assert "loopml deployments list" in shown.err
+
+
+@pytest.mark.parametrize("more", [[], ["--every", "1000"]])
+def test_a_window_with_no_predictions_says_so(cli, project: Path, more: list[str]) -> None:
+    quiet = cli("monitor", "churn", "--since", "2020-01-01", "--until", "2020-01-02", *more)
+    assert quiet.code == 0, quiet
+    assert "no predictions of deployment 'churn' in that time" in quiet.out
+    as_json = cli("monitor", "churn", "--since", "2020-01-01", "--until", "2020-01-02", "--json")
+    assert json.loads(as_json.out)["windows"] == []

@@ -57,6 +57,11 @@ def live_metrics(
 
     if task not in TASKS:
         raise InvalidInput(f"task {task!r} is not one of {', '.join(TASKS)}", field="task")
+    if rows.is_empty():
+        _window(rows, every)  # the argument is checked all the same
+        return pl.DataFrame(
+            schema={"window": pl.Int64, "ref": pl.String, "window_start_us": pl.Int64}
+        )
     rows = rows.with_columns(_window(rows, every))
     right = _scored(task, pl.col("predicted"), pl.col("label"))
     metrics = [
