@@ -287,9 +287,10 @@ def test_rows_that_fail_in_a_later_batch_record_nothing(ws, iris) -> None:
     holed.loc[120, "petal length (cm)"] = np.nan
     loopml.data.add(holed, name="holed", workspace=ws)
     counts = records(ws)
-    with pytest.raises(InvalidInput, match=r"rows 101 to 150.*NaN") as caught:
+    with pytest.raises(InvalidInput, match=r"row\(s\) 121 have missing values") as caught:
         serve.predict("iris@v1", "holed@v1", out="scores", batch_rows=50, workspace=ws)
     assert "dataset holed@v1 cannot be scored by model iris@v1" in str(caught.value)
+    assert caught.value.field == "petal length (cm)"
     assert records(ws) == counts
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from loopml.errors import InvalidInput
 from loopml.models._base import first_line, need
+from loopml.models._missing import takes_missing
 from loopml.models._onnx import session
 from loopml.models._pickled import SklearnFlavor
 from loopml.models._signature import head
@@ -41,6 +42,9 @@ class OnnxConversion:
     max_abs_diff: float  # largest difference of a probability or a predicted value
     sklearn_latency_ms: float
     onnx_latency_ms: float
+    # whether the original predicts rows with missing values (the copy answers NaN for
+    # them, so a copy of one that does not refuses them: see loopml.models._missing)
+    allow_nan: bool = False
 
     @property
     def faster(self) -> str:
@@ -90,7 +94,10 @@ def to_onnx(model: Any, X_sample: Any, *, check_on: Any, tolerance: float = 1e-4
     with threadpoolctl.threadpool_limits(1):
         sklearn_ms = _median_ms(lambda: model.predict(one_row))
     onnx_ms = _median_ms(lambda: runner.run(None, {feed: one_onnx}))
-    return OnnxConversion(converted, len(rows), label_agreement, ties, diff, sklearn_ms, onnx_ms)
+    allow_nan = takes_missing(model, one_row)
+    return OnnxConversion(
+        converted, len(rows), label_agreement, ties, diff, sklearn_ms, onnx_ms, allow_nan
+    )
 
 
 def _compare_classes(

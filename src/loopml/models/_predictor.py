@@ -38,6 +38,7 @@ from loopml.errors import InvalidInput, LoopmlError
 from loopml.models import _rows
 from loopml.models._base import first_line
 from loopml.models._calls import call_for
+from loopml.models._missing import Missing, missing_in, refused
 
 if TYPE_CHECKING:
     import numpy as np
@@ -94,6 +95,7 @@ class Predictor:
         signature: Signature | None = None,
         artifact: Artifact | None = None,
         copy: str = NATIVE,
+        takes_missing: bool = True,
     ) -> None:
         if copy not in COPIES:
             raise InvalidInput(
@@ -104,6 +106,7 @@ class Predictor:
         self._call = call_for(model, signature)
         self._artifact = artifact
         self._copy = copy
+        self._takes_missing = takes_missing
 
     @classmethod
     def load(cls, ref: str | Artifact, *, workspace: Workspace | None = None) -> Predictor:
@@ -199,11 +202,19 @@ class Predictor:
 
         X = self.prepare(rows)
         count = _rows.count(X)
+        if not self._takes_missing:
+            found = self._missing(X)
+            if found is not None and len(found.rows):
+                raise refused(self.label, found)
         try:
             labels, given = self._call.both(X)
         except LoopmlError:
             raise
         except Exception as error:
+            found = self._missing(X)
+            if found is not None and len(found.rows):
+                because = f"{type(error).__name__}: {first_line(error)}"
+                raise refused(self.label, found, failure=because) from error
             raise self._failed("predict", "the rows", error) from error
         predictions = self._one_per_row(labels, count)
         if predictions.dtype.kind == "f":
@@ -334,6 +345,18 @@ class Predictor:
                 f"column per class of classes_ ({rows}, {len(classes)})"
             )
         return given
+
+    def _missing(self, X: Any) -> Missing | None:
+        """The rows of the prepared ``X`` with missing values; None when that cannot
+        be told (a form of rows this does not read)."""
+        form = _rows.form_of(X)
+        if form not in _rows.FORMS:
+            return None
+        names = self.features if form == "numpy" else None
+        try:
+            return missing_in(X, form, names)
+        except Exception:  # rows of a kind no missing value can be told in
+            return None
 
     def _failed(self, method: str, on: str, error: Exception) -> InvalidInput:
         if method == "predict":

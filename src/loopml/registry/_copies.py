@@ -166,6 +166,7 @@ def serving_metadata(
         "ties": result.ties,
         "max_abs_diff": result.max_abs_diff,
         "latency_ms": result.onnx_latency_ms,
+        "allow_nan": result.allow_nan,
     }
     return {
         COPIES_KEY: {ONNX: described},
@@ -204,8 +205,15 @@ def load_served(
     else:
         stored = _stored_copy(ws, version, chosen, chosen_by_caller=copy is not None)
         model = load_model(stored, workspace=ws)
+    # A copy answers NaN for a row with missing values: it takes them only when the
+    # model it was made from does (recorded when it was made; not known before: no).
+    takes_missing = chosen == NATIVE or bool(version.copies[chosen].get("allow_nan", False))
     return version, Predictor(
-        model, signature=version.signature, artifact=version.artifact, copy=chosen
+        model,
+        signature=version.signature,
+        artifact=version.artifact,
+        copy=chosen,
+        takes_missing=takes_missing,
     )
 
 

@@ -156,8 +156,15 @@ class Batcher:
         batch: list[_Waiting],
         found: Prediction | None,
         error: BaseException | None,
+        alone: list[_Outcome] | None = None,
     ) -> None:
-        if found is None:
+        if alone is not None:  # the batch failed: each request was called alone
+            for each, (own, failed) in zip(batch, alone, strict=True):
+                if own is not None:
+                    _share(own, [each])
+                elif not each.future.done():
+                    each.future.set_exception(failed or RuntimeError("the model gave no answer"))
+        elif found is None:
             for each in batch:
                 if not each.future.done():
                     each.future.set_exception(error or RuntimeError("the model gave no answer"))
@@ -174,26 +181,33 @@ class _Work:
     columns: Columns
     probabilities: bool
     loop: asyncio.AbstractEventLoop
-    answer: Callable[
-        [asyncio.AbstractEventLoop, list[_Waiting], Prediction | None, BaseException | None],
-        None,
-    ]
+    answer: Callable[..., None]
     batch: list[_Waiting]
 
 
+_Outcome = tuple[Prediction | None, BaseException | None]
+
+
 def _calling_thread(work: queue.SimpleQueue[_Work | None]) -> None:
-    """Call the model for each piece of work until the end (None) is sent."""
+    """Call the model for each piece of work until the end (None) is sent. A batch of
+    several requests that fails is called again request by request: one request's rows
+    (a missing value the model refuses) must not fail the others batched with it."""
     while (item := work.get()) is not None:
-        found: Prediction | None = None
-        error: BaseException | None = None
-        try:
-            found = item.call.run(item.columns, probabilities=item.probabilities)
-        except BaseException as raised:  # every failure goes back to its requests
-            error = raised
+        found, error = _called(item.call, item.columns, item.probabilities)
+        alone = None
+        if error is not None and len(item.batch) > 1 and isinstance(error, Exception):
+            alone = [_called(item.call, each.columns, each.probabilities) for each in item.batch]
         # a closed loop: nobody waits for the answer any more
         with contextlib.suppress(RuntimeError):
-            item.loop.call_soon_threadsafe(item.answer, item.loop, item.batch, found, error)
-        del item, found, error
+            item.loop.call_soon_threadsafe(item.answer, item.loop, item.batch, found, error, alone)
+        del item, found, error, alone
+
+
+def _called(call: VersionCall, columns: Columns, probabilities: bool) -> _Outcome:
+    try:
+        return call.run(columns, probabilities=probabilities), None
+    except BaseException as raised:  # every failure goes back to its requests
+        return None, raised
 
 
 def _share(found: Prediction, batch: list[_Waiting]) -> None:

@@ -48,6 +48,8 @@ import numpy as np
 
 from loopml.errors import InvalidInput
 from loopml.models import Prediction, Predictor
+from loopml.models._base import first_line
+from loopml.models._missing import missing_in, refused
 from loopml.models._types import fits as type_fits
 from loopml.models._types import numpy_type
 
@@ -236,6 +238,16 @@ class VersionCall:
             found = self.predictor.predict(columns)
             return found if probabilities else Prediction(found.predictions)
         X = self._matrix(columns)
+        try:
+            return self._direct(X, probabilities)
+        except Exception as error:
+            holes = missing_in(X, "numpy", self.features)
+            if len(holes.rows):  # the rows are at fault, not the model
+                why = f"{type(error).__name__}: {first_line(error)}"
+                raise refused(self.predictor.label, holes, failure=why) from error
+            raise
+
+    def _direct(self, X: npt.NDArray[np.float64], probabilities: bool) -> Prediction:
         model = self.predictor.model
         if not _names_warning_quiet():
             _quiet_names_warning()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._ids import new_id
 from loopml.errors import ModelFailed, NotFound
+from loopml.models._missing import MissingValues
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
 from loopml.serve._known import Known, KnownPredictions
@@ -151,6 +152,8 @@ class Engine:
         fallback = False
         try:
             prediction = await self._predict(served, columns, rows, probabilities, live)
+        except MissingValues:
+            raise  # the rows are at fault, not the model: a 400, and no fallback
         except Exception as error:  # the rows fit its signature: the failure is the model's
             backup = live.fallback
             if backup is None or backup is served:

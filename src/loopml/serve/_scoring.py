@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
+from loopml.models._missing import Missing, MissingValues, refused
 
 if TYPE_CHECKING:
     import polars as pl
@@ -121,6 +122,16 @@ def _scored(chunk: pl.DataFrame, at: int, plan: Plan) -> pa.Table:
     features, kept, source = plan.features, plan.kept, plan.source
     try:
         found = plan.predictor.predict(chunk if features is None else chunk.select(features))
+    except MissingValues as error:
+        import numpy as np
+
+        holes = Missing(np.asarray(error.rows, dtype=np.intp), list(error.columns))
+        raise InvalidInput(
+            f"{source.what} cannot be scored by model {plan.model}: "
+            f"{refused(plan.model, holes, first=at + 1)}; fix the data and add it as a "
+            "new version (nothing was recorded)",
+            field=error.field,
+        ) from None
     except InvalidInput as error:
         rows = f"rows {at + 1:,} to {at + chunk.height:,}"
         raise InvalidInput(

@@ -1,0 +1,130 @@
+"""Rows with missing values: an ONNX copy answers NaN for them where its model refuses
+them, so a copy of a model that does not take them refuses them too, naming the rows
+and columns, in process, in a batch scored from a dataset and over HTTP; a copy of a
+model that imputes them predicts them as the model does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from tests.serve.serving import call, start
+
+import loopml
+from loopml import registry, serve
+from loopml.models._missing import MissingValues
+from loopml.serve._batching import Batcher
+from loopml.serve._calling import VersionCall, as_columns
+
+HOLES = [2, 7, 30]  # rows whose bp is missing
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[loopml.Workspace]:
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    with loopml.init(tmp_path_factory.mktemp("missing")) as workspace:
+        for name, model in (
+            ("ridge", Ridge()),
+            ("imputed", make_pipeline(SimpleImputer(), Ridge())),
+        ):
+            model.fit(X, y)
+            registry.register(
+                model, name, signature_from=X, onnx=X, serve="onnx", workspace=workspace
+            )
+        yield workspace
+
+
+def holed() -> pl.DataFrame:
+    X, _ = load_diabetes(return_X_y=True, as_frame=True)
+    frame = pl.from_pandas(X).head(40)
+    holes = pl.int_range(pl.len()).is_in(HOLES)
+    return frame.with_columns(pl.when(holes).then(None).otherwise(pl.col("bp")).alias("bp"))
+
+
+def test_a_copy_records_whether_its_model_takes_missing_values(ws: loopml.Workspace) -> None:
+    assert registry.get("ridge@v1", workspace=ws).copies["onnx"]["allow_nan"] is False
+    assert registry.get("imputed@v1", workspace=ws).copies["onnx"]["allow_nan"] is True
+
+
+@pytest.mark.parametrize("copy", ["onnx", "native"])
+def test_rows_with_missing_values_are_named_not_answered_nan(
+    ws: loopml.Workspace, copy: str
+) -> None:
+    _, predictor = registry.load_served("ridge@v1", copy=copy, workspace=ws)
+    with pytest.raises(MissingValues) as refused:
+        predictor.predict(holed())
+    assert refused.value.rows == tuple(HOLES)
+    assert refused.value.columns == ("bp",)
+    assert "row(s) 3, 8, 31 have missing values (in bp)" in str(refused.value)
+    full = holed().drop_nulls()
+    assert not np.isnan(predictor.predict(full).predictions).any()
+
+
+def test_a_copy_of_a_model_that_imputes_predicts_them_as_the_model(ws: loopml.Workspace) -> None:
+    _, copy = registry.load_served("imputed@v1", copy="onnx", workspace=ws)
+    _, native = registry.load_served("imputed@v1", copy="native", workspace=ws)
+    got, expected = copy.predict(holed()).predictions, native.predict(holed()).predictions
+    assert not np.isnan(got).any()
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_a_batch_names_the_rows_of_the_whole_dataset(ws: loopml.Workspace, cli) -> None:
+    loopml.data.add(holed(), name="patients", workspace=ws)
+    scored = cli("predict", "ridge@v1", "patients@v1", "--out", "scores", cwd=ws.root)
+    assert scored.code == 2, scored
+    assert "row(s) 3, 8, 31 have missing values (in bp)" in scored.err
+    assert "Traceback" not in scored.err
+
+
+def test_the_server_answers_400_naming_the_row(ws: loopml.Workspace) -> None:
+    serve.deploy("sugar", "ridge@v1", copy="onnx", workspace=ws)
+    record = holed().row(HOLES[0], named=True)
+    with start(ws, grpc_port=None) as running:
+        status, _, body = call(
+            f"{running.url}/invocations", {"dataframe_records": [record]},
+            headers={"X-Loopml-Deployment": "sugar"},
+        )  # fmt: skip
+    assert status == 400, body
+    assert "missing values (in bp)" in body["error"]
+
+
+def test_the_server_answers_400_for_the_native_model_too(ws: loopml.Workspace) -> None:
+    serve.deploy("sugar-native", "ridge@v1", copy="native", workspace=ws)
+    record = holed().row(HOLES[0], named=True)
+    with start(ws, grpc_port=None) as running:
+        status, _, body = call(
+            f"{running.url}/invocations", {"dataframe_records": [record]},
+            headers={"X-Loopml-Deployment": "sugar-native"},
+        )  # fmt: skip
+    assert status == 400, body
+    assert "missing values (in bp)" in body["error"]
+
+
+def test_a_request_with_missing_values_fails_alone_in_its_batch(ws: loopml.Workspace) -> None:
+    _, predictor = registry.load_served("ridge@v1", copy="native", workspace=ws)
+    call_ = VersionCall(predictor)
+    good, bad = holed().row(0, named=True), holed().row(HOLES[0], named=True)
+    sizes: list[int] = []
+
+    async def three() -> list[object]:
+        batcher = Batcher(call_, on_batch=lambda rows, requests: sizes.append(requests))
+        asks = [as_columns([row]) for row in (good, bad, good)]
+        return await asyncio.gather(
+            *(batcher.submit(ask, 1, probabilities=False) for ask in asks), return_exceptions=True
+        )
+
+    first, second, third = asyncio.run(three())
+    assert sizes == [1, 2]  # the first alone (the thread was idle), then the other two
+    assert isinstance(second, MissingValues)
+    assert second.rows == (0,)
+    for answered in (first, third):
+        assert not isinstance(answered, BaseException), answered
+        expected = predictor.predict(holed().head(1)).predictions
+        np.testing.assert_allclose(answered.predictions, expected)
