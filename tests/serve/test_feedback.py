@@ -171,3 +171,31 @@ def test_a_server_reads_other_answers_from_the_log_a_segment_at_a_time(
             assert (status, found["matched"], found["version"]) == (200, True, "bc@v1")
             assert len(running.server.engine.recent) == 50  # all of them, on the first
     assert labelled("bc", workspace=ws).rows["label"].to_list() == [1] * 50
+
+
+def test_a_reward_sent_again_teaches_its_arm_once(ws: loopml.Workspace) -> None:
+    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
+    ws.store.set_deployment("pick", policy.to_dict())
+    made = answer("pick", [1], ref="pick@v1")
+    with PredictionLog(ws) as log:
+        log.append(made)
+    for _ in range(3):  # a client that retries
+        loopml.feedback(made.prediction_id, 1.0, workspace=ws)
+    assert ws.store.arm_stats("pick") == {"pick@v1": ArmStats(pulls=0, rewards=1, reward_sum=1.0)}
+    assert len(feedback_records("pick", workspace=ws)) == 3  # each is recorded: the last wins
+
+
+def test_a_server_rewards_an_arm_once_a_prediction(ws: loopml.Workspace) -> None:
+    first = register(ws, logistic(1.0))
+    second = register(ws, logistic(0.5), alias=None)
+    loopml.deploy("bc", bandit="thompson", arms=[first, second], workspace=ws)
+    with start(ws) as running:
+        status, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body(3))
+        assert status == 200
+        pid = headers["x-loopml-prediction-id"]
+        sent = [
+            call(f"{running.url}/v2/feedback", {"prediction_id": pid, "reward": 1})
+            for _ in range(3)
+        ]
+    assert [status for status, _, _ in sent] == [200, 200, 200]
+    assert [found["rewarded"] for _, _, found in sent] == [True, False, False]

@@ -286,3 +286,21 @@ def test_a_reward_credits_only_bandits(
     done = import_feedback(path, workspace=ws)
     assert (done.imported, done.rewarded) == (2, 1)
     assert ws.store.arm_stats("pick") == {"pick@v2": ArmStats(pulls=0, rewards=1, reward_sum=0.25)}
+
+
+def test_an_arm_learns_once_a_prediction_however_often_it_is_imported(
+    ws: loopml.Workspace, logged: dict[str, list[str]], tmp_path: Path
+) -> None:
+    first, second = logged["pick"][1], logged["pick"][3]  # both answered by pick@v2
+    path = write_csv(
+        tmp_path / "rewards.csv", "id,reward", f"{first},1", f"{first},0", f"{second},0.5"
+    )
+    done = import_feedback(path, workspace=ws)
+    assert (done.imported, done.rewarded, done.duplicates_in_file) == (3, 2, 1)
+    assert ws.store.arm_stats("pick") == {"pick@v2": ArmStats(pulls=0, rewards=2, reward_sum=1.5)}
+    again = import_feedback(path, workspace=ws)  # the same file twice: recorded, credits nothing
+    assert (again.rewarded, again.duplicates_of_earlier) == (0, 2)
+    assert ws.store.arm_stats("pick") == {"pick@v2": ArmStats(pulls=0, rewards=2, reward_sum=1.5)}
+    bad = write_csv(tmp_path / "bad.csv", "id,reward", f"{first},7")  # credited or not: refused
+    with pytest.raises(InvalidInput, match="must be from 0 to 1"):
+        import_feedback(bad, workspace=ws)

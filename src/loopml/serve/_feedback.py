@@ -95,6 +95,8 @@ def feedback(
         return _pending(ws, prediction_id, reward, label, row)
     _check_row(row, found.outputs, prediction_id)
     bandit = _bandit_reward(ws, found, reward, label)
+    if bandit is not None and _had_feedback(ws, found):
+        bandit = None  # an arm learns once a prediction: this one has taught it already
     record = FeedbackRecord(prediction_id, now_us(), reward, label, row, found.deployment)
     _write(ws, record)
     if bandit is not None:
@@ -136,6 +138,18 @@ def _write(ws: Workspace, record: FeedbackRecord) -> None:
     log = FeedbackLog(ws)
     log.append(record)
     log.close()
+
+
+def _had_feedback(ws: Workspace, found: PredictionRecord) -> bool:
+    """Whether the log holds feedback on ``found`` already (read from its time on)."""
+    import polars as pl
+
+    from loopml._time import from_us
+    from loopml.serve._read import feedback_records
+
+    since = from_us(found.time_us)
+    told = feedback_records(found.deployment, since=since, workspace=ws)
+    return not told.filter(pl.col("prediction_id") == found.prediction_id).is_empty()
 
 
 def _made_before(prediction_id: str) -> datetime | None:

@@ -61,7 +61,8 @@ class FeedbackEndpoint:
             )
         value = reward_of(reward, label, known.first)
         rewarded = False
-        if value is not None and known.chosen:  # a fallback's or a shadow's answer rewards no arm
+        # a fallback's or a shadow's answer rewards no arm; an arm learns once a prediction
+        if value is not None and known.chosen and self.engine.recent.credit_once(prediction_id):
             rewarded = self.engine.reward(known.deployment, known.ref, value)
         self.log.append(
             FeedbackRecord(prediction_id, now_us(), reward, label, row, known.deployment)

@@ -83,7 +83,8 @@ class FeedbackImport:
     ``duplicates_in_file`` (rows on a prediction and row an earlier line of the file is
     about: the later line wins) and ``duplicates_of_earlier`` (predictions and rows the
     log already had feedback on: the later feedback wins); ``rewarded``: records
-    credited to a bandit's arm."""
+    credited to a bandit's arm (an arm learns once a prediction: a file imported twice
+    credits nothing the second time)."""
 
     path: str
     imported: int
@@ -114,9 +115,10 @@ def import_feedback(path: str | Path, *, workspace: Workspace | None = None) -> 
     told = told.join(logged, on="prediction_id", how="left", maintain_order="left")
     _check_unknown(told, place)
     _check_matched(told, place)
-    credits = _credits(ws, told, place)
     keys = told.select("prediction_id", pl.col("row").fill_null(-1))
-    earlier = _earlier(ws, told, keys)
+    before = _had_feedback(ws, told)
+    earlier = keys.unique().join(before, on=["prediction_id", "row"], how="semi").height
+    credits = _credits(ws, told, place, before["prediction_id"])
     for name, table in _segments(told):
         write_segment(ws, FEEDBACK, name, table, _worker())
     rewarded = 0
@@ -274,24 +276,29 @@ def _before(where: str, prediction_id: str, known_us: int, made_us: int) -> Inva
     )
 
 
-def _credits(ws: Workspace, told: pl.DataFrame, place: Place) -> dict[str, dict[str, Any]]:
+def _credits(
+    ws: Workspace, told: pl.DataFrame, place: Place, credited: pl.Series
+) -> dict[str, dict[str, Any]]:
     """What the file adds to the bandit arms that made its predictions, by deployment
     and version: a reward given, else 1 for a label equal to the first prediction and 0
-    for one that is not; InvalidInput for a reward a bandit cannot take."""
+    for one that is not; InvalidInput for a reward a bandit cannot take. An arm learns
+    once a prediction: from the file's first line on it, and not at all from one that
+    had feedback before (``credited``: a file imported again credits nothing)."""
     import polars as pl
 
     from loopml.serve._rewards import reward_of
     from loopml.store import ArmStats
 
     chosen = told.filter(pl.col("chosen").fill_null(False))
+    done = set(credited.to_list())  # predictions whose arm has learnt from them
     credits: dict[str, dict[str, Any]] = {}
     for deployment in chosen["deployment"].unique(maintain_order=True).to_list():
         if not _learns(ws, deployment):
             continue
         arms: dict[str, ArmStats] = {}
         rows = chosen.filter(pl.col("deployment") == deployment)
-        for line, ref, reward, label, first in rows.select(
-            "line", "ref", "reward", "label", "first"
+        for line, prediction_id, ref, reward, label, first in rows.select(
+            "line", "prediction_id", "ref", "reward", "label", "first"
         ).iter_rows():
             value = reward if reward is not None else reward_of(None, _value(label), _value(first))
             if value is None:
@@ -303,7 +310,9 @@ def _credits(ws: Workspace, told: pl.DataFrame, place: Place) -> dict[str, dict[
                     "a failure)",
                     field="reward",
                 )
-            arms[ref] = arms.get(ref, ArmStats()) + ArmStats(rewards=1, reward_sum=value)
+            if prediction_id not in done:
+                done.add(prediction_id)
+                arms[ref] = arms.get(ref, ArmStats()) + ArmStats(rewards=1, reward_sum=value)
         if arms:
             credits[deployment] = arms
     return credits
@@ -325,16 +334,16 @@ def _value(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _earlier(ws: Workspace, told: pl.DataFrame, keys: pl.DataFrame) -> int:
-    """How many of the file's predictions and rows already had feedback in the log:
-    read from the time the earliest of them was made."""
+def _had_feedback(ws: Workspace, told: pl.DataFrame) -> pl.DataFrame:
+    """The predictions and rows (``row`` -1 for a whole prediction) of the file that
+    already had feedback in the log: read from the time the earliest of them was made."""
     import polars as pl
 
     from loopml._time import from_us
     from loopml.serve._read import feedback_records
 
     if not told.height:
-        return 0
+        return pl.DataFrame(schema={"prediction_id": pl.String, "row": pl.Int64})
     earliest = pl.concat([made_times(told["prediction_id"]), told["predicted_us"]]).min()
     since = None if earliest is None else from_us(_int(earliest) - AROUND_US)
     names = [*told["deployment"].drop_nulls().unique().to_list(), NO_DEPLOYMENT]
@@ -345,7 +354,7 @@ def _earlier(ws: Workspace, told: pl.DataFrame, keys: pl.DataFrame) -> int:
         for name in names
     ]
     before = pl.concat(frames).unique()
-    return keys.unique().join(before, on=["prediction_id", "row"], how="semi").height
+    return before.join(told.select("prediction_id").unique(), on="prediction_id", how="semi")
 
 
 def _segments(told: pl.DataFrame) -> Iterator[tuple[str, Any]]:

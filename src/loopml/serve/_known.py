@@ -59,6 +59,7 @@ class KnownPredictions:
     def __init__(self, size: int = RECENT) -> None:
         self.size = size
         self._known: collections.OrderedDict[str, tuple[Any, ...]] = collections.OrderedDict()
+        self._credited: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def __len__(self) -> int:
         return len(self._known)
@@ -75,6 +76,17 @@ class KnownPredictions:
     def get(self, prediction_id: str) -> Known | None:
         found = self._known.get(prediction_id)
         return None if found is None else Known._make(found)
+
+    def credit_once(self, prediction_id: str) -> bool:
+        """Whether the prediction's arm is still to be credited, marking it credited:
+        an arm learns once from a prediction, however often its feedback is sent (a
+        client's retry, a correction). The most recent ``size`` are remembered."""
+        if prediction_id in self._credited:
+            return False
+        self._credited[prediction_id] = None
+        if len(self._credited) > self.size:
+            self._credited.popitem(last=False)
+        return True
 
 
 def known_in_log(ws: Workspace, prediction_id: str) -> tuple[Known | None, list[tuple[str, Known]]]:
