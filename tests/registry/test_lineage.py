@@ -151,3 +151,19 @@ def test_a_run_in_a_start_run_block_that_read_a_dataset(
     assert trail.made_by is not None
     assert (trail.made_by.name, trail.made_by.params) == ("notebook-fit", {"C": 2.0})
     assert trail.datasets() == ["flowers@v1"]
+
+
+def test_a_dataset_version_added_in_a_run_is_that_runs_output(
+    ws: loopml.Workspace, iris: tuple[pd.DataFrame, pd.Series], flowers: str
+) -> None:
+    from loopml.store import Direction
+
+    X, y = iris
+    with loopml.start_run("clean", workspace=ws) as run:
+        loopml.data.get(flowers, workspace=ws)
+        cleaned = loopml.data.add(X.assign(target=y).head(100), name="clean", workspace=ws)
+    made = [(e.artifact_id, e.direction, e.role) for e in ws.store.events(run_id=run.id)]
+    assert (cleaned.artifact.id, Direction.OUTPUT, "dataset") in made
+    read = loopml.data.get(flowers, workspace=ws).artifact.id
+    assert (read, Direction.INPUT, "dataset") in [(a, d, r[: len("dataset")]) for a, d, r in made]
+    assert [e.direction for e in ws.store.events(artifact_id=read)] == [Direction.INPUT]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._context import run_making_records
 from loopml._kinds import ArtifactKind
 from loopml.data._files import (
     FolderEntry,
@@ -328,13 +329,17 @@ def add_version(
                     schema_blob = batch.put_bytes(schema_yaml.encode())
     finally:
         cache.close()
-    artifact = (record or ws.store.create_artifact)(
-        kind=ArtifactKind.DATASET,
-        name=name,
-        digest=staged.digest,
-        size=staged.size,
-        metadata=metadata,
-    )
+    made: dict[str, Any] = {
+        "kind": ArtifactKind.DATASET,
+        "name": name,
+        "digest": staged.digest,
+        "size": staged.size,
+        "metadata": metadata,
+    }
+    if record is not None:
+        artifact = record(**made)
+    else:  # inside a run (a start_run block, a pipeline step), the run's output
+        artifact = ws.store.create_artifact(**made, run_id=run_making_records(ws), role="dataset")
     version = DatasetVersion(artifact, ws)
     if schema_blob is not None:
         _record_schema_blob(ws, name, schema_blob, source=f"inferred from {version.ref}")
