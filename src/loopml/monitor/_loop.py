@@ -58,7 +58,9 @@ class Decay:
     ``worse_than`` is a value of the metric (accuracy for a classifier, RMSE for a
     regressor); ``baseline`` fires when the model is worse than the naive baseline on the
     same rows; ``drop`` when it is worse than its evaluation before it was deployed by
-    that much. A window with fewer than ``min_labelled`` labelled rows is not judged."""
+    that much (that evaluation's own sampling error counted). A window with fewer than
+    ``min_labelled`` labelled rows is not judged. The bounds, and how often each fires,
+    are in :mod:`loopml.monitor._decay_bounds` and docs/loop.md."""
 
     worse_than: float | None = None
     baseline: bool = False
