@@ -11,8 +11,8 @@ world where it holds; the other rows of that world are its live traffic, in rand
 order. The first of them are the evaluation at deployment (the ``drop`` rule's
 reference), the rest the live rows a window of each size is drawn from (its first rows).
 A cell of the table (dataset, rule, scenario, window size) holds one window per split,
-so its windows are independent. Every window is judged by :func:`loopml.monitor._triggers.judge_decay`,
-as the loop controller calls it.
+so its windows are independent. Every window is judged by
+:func:`loopml.monitor._triggers.judge_decay`, as the loop controller calls it.
 
 The scenarios, each judged by the rule it is about:
 
