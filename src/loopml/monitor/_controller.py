@@ -35,7 +35,7 @@ from loopml.monitor._decisions import (
     record_decision,
 )
 from loopml.monitor._lease import ControllerLease
-from loopml.monitor._triggers import Firing
+from loopml.monitor._triggers import Deployed, Firing
 
 if TYPE_CHECKING:
     import polars as pl
@@ -204,13 +204,15 @@ class _Pass:
             mine = rows.filter(~pl.col("shadow") & (pl.col("ref") == champion.ref))
             mine = mine.filter(pl.col("time_us") >= since_us)
             window, bounds = last_window(mine, spec.window, _us(self.now))
+            baseline, skew = self._naive()
             found += judge_decay(
                 spec.triggers.decay,
                 window,
                 task=spec.task,
-                baseline=self._baseline(),
-                deployed=_deployed_metric(self.ws, champion, spec.task),
+                baseline=baseline,
+                deployed=_deployed(self.ws, champion, spec.task),
                 bounds=bounds,
+                skew=skew,
                 estimator=self._estimator(champion.ref),
             )
         if spec.triggers.drift.active:
@@ -279,20 +281,22 @@ class _Pass:
                     return True
         return False
 
-    def _baseline(self) -> Any:
-        """What the naive baseline predicts: the training labels' majority class, or
-        their mean."""
+    def _naive(self) -> tuple[Any, float | None]:
+        """What the naive baseline predicts (the training labels' majority class, or
+        their mean), and for a regressor the skewness of those labels."""
         import polars as pl
 
         base = self._base
         if base is None:
-            return None
+            return None, None
         from loopml.data import get
 
         labels = get(base.ref, workspace=self.ws).to_polars()[self.spec.label]
         if self.spec.task == "classification":
-            return labels.mode().sort().first()
-        return float(labels.cast(pl.Float64).mean())  # type: ignore[arg-type]
+            return labels.mode().sort().first(), None
+        values = labels.cast(pl.Float64).drop_nulls()
+        skew = values.skew()
+        return values.mean(), None if skew is None or math.isnan(skew) else float(skew)
 
     # -- retraining ---------------------------------------------------------------
 
@@ -671,12 +675,10 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _deployed_metric(ws: Workspace, champion: ModelVersion, task: str) -> float | None:
+def _deployed(ws: Workspace, champion: ModelVersion, task: str) -> Deployed | None:
     """The champion's metric (accuracy, or RMSE) in the evaluation it was judged on."""
     if champion.evaluation_id is None:
         return None
     from loopml.evaluation import load_evaluation
 
-    found = load_evaluation(ws, champion.evaluation_id)
-    value = found.metrics.get("accuracy" if task == "classification" else "rmse")
-    return None if value is None else float(value)
+    return Deployed.of(load_evaluation(ws, champion.evaluation_id), task)

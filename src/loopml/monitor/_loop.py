@@ -58,13 +58,15 @@ class Decay:
     ``worse_than`` is a value of the metric (accuracy for a classifier, RMSE for a
     regressor); ``baseline`` fires when the model is worse than the naive baseline on the
     same rows; ``drop`` when it is worse than its evaluation before it was deployed by
-    that much. A window with fewer than ``min_labelled`` labelled rows is not judged,
-    unless ``estimated``: then a classifier's accuracy on the window is estimated from
-    its confidence (the estimator its evaluation fitted, see
-    :mod:`loopml.monitor._estimated`) on every row, labelled or not, and ``worse_than``
-    and ``drop`` fire when the estimate's one-sided upper bound lies below them — so
-    decay is seen before the labels come, as far as it shows in the inputs (a change in
-    what the labels are for the same inputs does not)."""
+    that much (that evaluation's own sampling error counted). A window with fewer than
+    ``min_labelled`` labelled rows is not judged, unless ``estimated``: then a
+    classifier's accuracy on the window is estimated from its confidence (the estimator
+    its evaluation fitted, see :mod:`loopml.monitor._estimated`) on every row, labelled
+    or not, and ``worse_than`` and ``drop`` fire when the estimate's one-sided bound lies
+    past them — so decay is seen before the labels come, as far as it shows in the
+    inputs (a change in what the labels are for the same inputs does not). The bounds,
+    and how often each fires, are in :mod:`loopml.monitor._decay_bounds` and
+    docs/loop.md."""
 
     worse_than: float | None = None
     baseline: bool = False

@@ -2,14 +2,19 @@
 it was judged on (kept in the ``retrain`` decision whether it fired or not).
 
 Decay is judged like a test, not on a point estimate: on the champion's labelled rows
-of the last complete window, a rule fires only when the one-sided confidence bound of
-the window's metric (at the rule's ``confidence``) lies on the bad side — Wilson's
-bound for accuracy, the normal bound of the mean squared error for RMSE, and of the
-mean paired gain over the naive baseline for ``baseline`` — so a small window of
-honest noise does not start a retraining.
+of the last complete window, a rule fires only when the one-sided confidence bound
+(at the rule's ``confidence``) lies on the bad side — of the window's accuracy or RMSE
+(``worse_than``), of its gain over the naive baseline on the same rows (``baseline``),
+of its change since the evaluation it was deployed on (``drop``) — so a small window
+of honest noise does not start a retraining. The bounds, and why each, are in
+:mod:`loopml.monitor._decay_bounds`.
 
->>> wilson_upper(70, 100, 0.95) < 0.8 < wilson_upper(75, 100, 0.95)
-True
+>>> import polars as pl
+>>> from loopml.monitor._loop import Decay
+>>> window = pl.DataFrame({"predicted": [1] * 100, "label": [1] * 70 + [0] * 30})
+>>> [f.fired for f in judge_decay(Decay(worse_than=0.8, min_labelled=50), window,
+...     task="classification", baseline=0, deployed=None, bounds=None)]
+[True]
 """
 
 from __future__ import annotations
@@ -20,10 +25,19 @@ from datetime import datetime
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
+from loopml.monitor._decay_bounds import (
+    accuracy_change_upper,
+    exact_upper,
+    gain_upper,
+    mean_bound,
+    rmse_change_lower,
+    sign_gain_upper,
+)
+
 if TYPE_CHECKING:
     import polars as pl
 
-    from loopml.evaluation import PerformanceEstimator
+    from loopml.evaluation import Evaluation, PerformanceEstimator
     from loopml.monitor._loop import Decay, Drift
 
 
@@ -57,20 +71,50 @@ def judge_new_labels(wanted: int, rows: pl.DataFrame, since_us: int) -> Firing:
     return Firing("new_labels", count >= wanted, {"new_labels": count, "wanted": wanted})
 
 
+@dataclass(frozen=True)
+class Deployed:
+    """The champion's metric in the evaluation it was deployed on: ``value`` (accuracy,
+    or RMSE) on ``rows`` rows, and for RMSE its standard error ``error`` (from the
+    evaluation's bootstrap interval; None when it has none)."""
+
+    value: float
+    rows: int
+    error: float | None = None
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, task: str) -> Deployed | None:
+        """The metric the loop judges ``task`` by, from ``evaluation``; None when it
+        has none. The standard error is its bootstrap interval's half-width over z."""
+        from scipy.stats import norm
+
+        name = "accuracy" if task == "classification" else "rmse"
+        value = evaluation.metrics.get(name)
+        if value is None:
+            return None
+        interval = evaluation.intervals.get(name)
+        error = None
+        if interval is not None:
+            error = (interval.high - interval.low) / (2 * float(norm.ppf(0.5 + interval.level / 2)))
+        return cls(float(value), evaluation.rows, error)
+
+
 def judge_decay(
     decay: Decay,
     window: pl.DataFrame,
     *,
     task: str,
     baseline: Any,
-    deployed: float | None,
+    deployed: Deployed | None,
     bounds: tuple[int, int] | None,
+    skew: float | None = None,
     estimator: PerformanceEstimator | None = None,
 ) -> list[Firing]:
     """The decay rules on ``window``: the champion's rows of the last complete window
     (``bounds``: its start and end, in microseconds), judged on the labelled ones, or
     with ``decay.estimated`` on the estimate of ``estimator`` when too few are.
-    ``deployed`` is the champion's metric in its evaluation before it went out."""
+    ``deployed`` is the champion's metric in its evaluation before it went out; ``skew``
+    the skewness of a regressor's training labels (how many rows its bounds of a mean
+    need)."""
     import numpy as np
 
     if not decay.active:
@@ -87,17 +131,15 @@ def judge_decay(
     truth = labelled["label"].to_numpy()
     classifier = task == "classification"
     outcome = outcomes(predicted, truth, classifier)
-    naive = None if baseline is None else outcomes(np.full(n, baseline), truth, classifier)
+    confidence = decay.confidence
     if classifier:
-        k = int(outcome.sum())
-        metric, bad_bound = k / n, wilson_upper(k, n, decay.confidence)
-        score, base_score = outcome, naive
+        right = int(outcome.sum())
+        metric, bad_bound = right / n, exact_upper(right, n, confidence)
     else:
-        mean, low = _mean_bounds(outcome, decay.confidence, upper=False)
+        mean, low = mean_bound(outcome, confidence, upper=False)
         metric, bad_bound = math.sqrt(mean), math.sqrt(max(low, 0.0))
-        score, base_score = -outcome, (None if naive is None else -naive)
     name = "accuracy" if classifier else "rmse"
-    shown.update({name: metric, f"{name}_bound": bad_bound, "confidence": decay.confidence})
+    shown.update({name: metric, f"{name}_bound": bad_bound, "confidence": confidence})
 
     def worse(limit: float) -> bool:
         return bad_bound < limit if classifier else bad_bound > limit
@@ -107,21 +149,15 @@ def judge_decay(
         limit = decay.worse_than
         found.append(Firing("decay.worse_than", worse(limit), {**shown, "limit": limit}))
     if decay.baseline:
-        if base_score is None:
+        if baseline is None:
             found.append(Firing("decay.baseline", False, {**shown, "note": "no baseline"}))
         else:
-            gain = score - base_score
-            mean_gain, high = _mean_bounds(np.asarray(gain), decay.confidence, upper=True)
-            evidence = {**shown, "gain_over_baseline": mean_gain, "gain_bound": high}
-            found.append(Firing("decay.baseline", high < 0, evidence))
+            naive = outcomes(np.full(n, baseline), truth, classifier)
+            found.append(_against_baseline(outcome, naive, classifier, confidence, skew, shown))
     if decay.drop is not None:
-        if deployed is None:
-            note = {**shown, "note": "the champion has no evaluation to compare with"}
-            found.append(Firing("decay.drop", False, note))
-        else:
-            limit = deployed - decay.drop if classifier else deployed + decay.drop
-            evidence = {**shown, "deployed": deployed, "drop": decay.drop, "limit": limit}
-            found.append(Firing("decay.drop", worse(limit), evidence))
+        found.append(
+            _since_deployed(decay.drop, deployed, outcome, classifier, confidence, skew, shown)
+        )
     return found
 
 
@@ -129,10 +165,11 @@ def _judge_estimate(
     decay: Decay,
     window: pl.DataFrame,
     estimator: PerformanceEstimator | None,
-    deployed: float | None,
+    deployed: Deployed | None,
     shown: dict[str, Any],
 ) -> list[Firing]:
-    """``worse_than`` and ``drop`` on the window's accuracy estimated from confidence;
+    """``worse_than`` and ``drop`` on the window's accuracy estimated from confidence
+    (its standard error, and for ``drop`` the evaluation's own, taken as normal);
     ``baseline`` needs labels and is not judged."""
     import polars as pl
 
@@ -163,13 +200,69 @@ def _judge_estimate(
             limit = decay.worse_than
             found.append(Firing(rule, bound < limit, {**shown, "limit": limit}))
         elif rule == "decay.drop" and decay.drop is not None and deployed is not None:
-            limit = deployed - decay.drop
-            evidence = {**shown, "deployed": deployed, "drop": decay.drop, "limit": limit}
-            found.append(Firing(rule, bound < limit, evidence))
+            before = deployed.value
+            spread = math.sqrt(accuracy.standard_error**2 + before * (1 - before) / deployed.rows)
+            high = accuracy.value - before + z * spread
+            evidence = {**shown, "deployed": before, "deployed_rows": deployed.rows}
+            evidence.update(drop=decay.drop, change=accuracy.value - before, change_bound=high)
+            found.append(Firing(rule, high < -decay.drop, evidence))
         else:
             why = "needs labels" if rule == "decay.baseline" else "no evaluation to compare with"
             found.append(Firing(rule, False, {**shown, "note": why}))
     return found
+
+
+def _against_baseline(
+    outcome: Any,
+    naive: Any,
+    classifier: bool,
+    confidence: float,
+    skew: float | None,
+    shown: dict[str, Any],
+) -> Firing:
+    n = len(outcome)
+    if classifier:
+        better, worse = (
+            int(((outcome > 0) & (naive == 0)).sum()),
+            int(((outcome == 0) & (naive > 0)).sum()),
+        )
+        high = sign_gain_upper(better=better, worse=worse, rows=n, confidence=confidence)
+        gain = (better - worse) / n
+        how: dict[str, Any] = {"only_model_right": better, "only_baseline_right": worse}
+    else:
+        gain, high, method = gain_upper(naive - outcome, confidence, skew)
+        how = {"bound": method, "label_skewness": skew}
+    evidence = {**shown, "gain_over_baseline": gain, "gain_bound": high, **how}
+    return Firing("decay.baseline", high < 0, evidence)
+
+
+def _since_deployed(
+    drop: float,
+    deployed: Deployed | None,
+    outcome: Any,
+    classifier: bool,
+    confidence: float,
+    skew: float | None,
+    shown: dict[str, Any],
+) -> Firing:
+    if deployed is None:
+        note = {**shown, "note": "the champion has no evaluation to compare with"}
+        return Firing("decay.drop", False, note)
+    evidence = {**shown, "deployed": deployed.value, "deployed_rows": deployed.rows, "drop": drop}
+    if classifier:
+        right = int(outcome.sum())
+        before = round(deployed.value * deployed.rows)
+        change, high = accuracy_change_upper(right, len(outcome), before, deployed.rows, confidence)
+        evidence.update(change=change, change_bound=high, limit=deployed.value - drop)
+        return Firing("decay.drop", high < -drop, evidence)
+    if deployed.error is None:
+        evidence["note"] = "the evaluation has no interval of its RMSE: taken as exact"
+    change, low, how = rmse_change_lower(
+        outcome, deployed.value, deployed.error or 0.0, deployed.rows, confidence, skew
+    )
+    evidence.update(change=change, change_bound=low, limit=deployed.value + drop)
+    evidence.update(deployed_bound=how, label_skewness=skew)
+    return Firing("decay.drop", low > drop, evidence)
 
 
 def outcomes(predicted: Any, truth: Any, classifier: bool) -> Any:
@@ -215,16 +308,6 @@ def _rules(decay: Decay) -> list[str]:
     named = [("decay.worse_than", decay.worse_than is not None), ("decay.baseline", decay.baseline)]
     named.append(("decay.drop", decay.drop is not None))
     return [rule for rule, given in named if given]
-
-
-def _mean_bounds(values: Any, confidence: float, *, upper: bool) -> tuple[float, float]:
-    """The mean of ``values`` and its one-sided normal bound (upper or lower)."""
-    import numpy as np
-    from scipy.stats import norm
-
-    mean = float(np.mean(values))
-    spread = float(norm.ppf(confidence)) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    return mean, mean + spread if upper else mean - spread
 
 
 def judge_drift(drift: Drift, table: pl.DataFrame, champion: str) -> Firing:
