@@ -1,4 +1,5 @@
-"""The challenger's sequential test counts requests, not rows: the rows of one request
+"""The challenger's error budget holds its level, and its sequential test counts
+requests, not rows: the rows of one request
 go together, and counted as outcomes of their own they make the test see lifts that are
 not there. A/A tests (two identical arms) with ten rows per request whose outcomes are
 one: the false-alarm rate stays under alpha counted per request, and is far over it
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from scipy.stats import binom
 
 from loopml.evaluation._sequential import Verdict
-from loopml.monitor._challenger import _replay
+from loopml.monitor._challenger import _budgets, _replay
 from loopml.monitor._loop import Loop
 
 EXPERIMENTS = 200
@@ -66,3 +68,36 @@ def test_requests_of_many_rows_keep_the_false_alarm_rate_under_alpha() -> None:
 
 def test_the_same_rows_counted_one_by_one_would_alarm_far_more_often() -> None:
     assert false_alarms(rows_are_requests=True) > 3 * ALPHA * EXPERIMENTS
+
+
+@pytest.mark.parametrize("answers", [100, 300, 1000])
+def test_the_error_budget_rolls_back_a_challenger_at_its_budget_at_most_five_percent(
+    answers: int,
+) -> None:
+    """Summed exactly over the binomial: a challenger whose answers fail at exactly the
+    budget (2%) is rolled back with chance at most 5%; one failing at four times it,
+    almost always."""
+    spec = Loop.from_dict(
+        "aa",
+        {
+            "deployment": "aa", "model": "aa", "pipeline": "train.py:aa", "data": "aa",
+            "label": "y", "rollout": {"max_error_rate": 0.02},
+        },
+    )  # fmt: skip
+
+    def rolled_back(errors: int) -> bool:
+        theirs = pl.DataFrame(
+            {
+                "row": [0] * answers,
+                "error": ["boom"] * errors + [None] * (answers - errors),
+                "latency_us": [1000] * answers,
+            }
+        )
+        found = _budgets(spec, theirs)
+        return found is not None and found.action == "rollback"
+
+    fires = [k for k in range(answers + 1) if rolled_back(k)]
+    first = min(fires)
+    assert fires == list(range(first, answers + 1))  # more errors never roll back less
+    assert binom.sf(first - 1, answers, 0.02) <= 0.05
+    assert binom.sf(first - 1, answers, 0.08) > (0.8 if answers >= 300 else 0.5)

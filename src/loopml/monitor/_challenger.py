@@ -84,17 +84,18 @@ def judge_challenger(
 
 def _budgets(spec: Loop, theirs: pl.DataFrame) -> Judgement | None:
     """A rollback when the challenger's error rate or p99 latency breaks the rollout's
-    budget: errors judged by the lower Wilson bound (95 %) of their rate."""
+    budget: errors judged by the exact (Clopper-Pearson) lower bound (95 %) of their
+    rate: Wilson's, near the small rates budgets allow, passes its level."""
     import polars as pl
 
-    from loopml.monitor._triggers import wilson_upper
+    from loopml.monitor._decay_bounds import exact_upper
 
     answers = theirs.filter(pl.col("row") == 0)
     n = answers.height
     if n < MIN_ANSWERS:
         return None
     errors = int(answers["error"].is_not_null().sum())
-    low = 1 - wilson_upper(n - errors, n, 0.95)
+    low = 1 - exact_upper(n - errors, n, 0.95)
     if low > spec.rollout.max_error_rate:
         evidence = {
             "answers": n,
