@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 USER_ERROR = 2
 INTERNAL_ERROR = 3  # not 1: that is a command's own "found a problem" (verify, validate...)
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in _options(args) or os.environ.get("LOOPML_DEBUG") == "1"
     args = _without_debug(args)
+    from loopml._extras import needs_extra
     from loopml.cli._app import app
     from loopml.errors import LoopmlError
 
@@ -36,14 +38,26 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except (SystemExit, GeneratorExit):
         raise
+    except ModuleNotFoundError as error:  # an optional dependency: say which extra has it
+        if debug:
+            raise
+        missing = None if error.name is None else needs_extra(error.name)
+        if missing is None:
+            _internal(error)
+        _say(f"error: {missing}")
+        sys.exit(USER_ERROR)
     except BaseException as error:  # also what a library's native code raises on a panic
         if debug:
             raise
-        _say(
-            f"internal error: {type(error).__name__}: {one_line(str(error))} "
-            "(this is a bug in loopml; run again with --debug for the traceback)"
-        )
-        sys.exit(INTERNAL_ERROR)
+        _internal(error)
+
+
+def _internal(error: BaseException) -> NoReturn:
+    _say(
+        f"internal error: {type(error).__name__}: {one_line(str(error))} "
+        "(this is a bug in loopml; run again with --debug for the traceback)"
+    )
+    sys.exit(INTERNAL_ERROR)
 
 
 # What str.splitlines() breaks a line at: a message quoting a value that holds one of
