@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(*POLARS_ALLOCATOR)
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in _options(args) or os.environ.get("LOOPML_DEBUG") == "1"
-    args = _without_debug(args)
+    args = _placed(args)
     from loopml._extras import needs_extra
     from loopml.cli._app import app
     from loopml.errors import LoopmlError
@@ -79,11 +79,15 @@ def _options(args: list[str]) -> list[str]:
     return args[: args.index("--")] if "--" in args else args
 
 
-def _without_debug(args: list[str]) -> list[str]:
-    """``args`` with --debug taken out wherever it is, so it works after a command too
-    (``loopml data show x --debug``) and not only before it."""
+def _placed(args: list[str]) -> list[str]:
+    """``args`` with --debug taken out and --json moved to the end of the options
+    (before a ``--``), wherever they were: the command reads the last options, so both
+    work anywhere on the line (``loopml --json info``, ``loopml data show x --debug``)."""
     before = _options(args)
-    return [word for word in before if word != "--debug"] + args[len(before) :]
+    placed = [word for word in before if word not in ("--debug", "--json")]
+    if "--json" in before:
+        placed.append("--json")
+    return placed + args[len(before) :]
 
 
 def _say(message: str) -> None:
