@@ -169,7 +169,8 @@ def test_promoting_the_champion_again_changes_nothing(cli, models: Path) -> None
 
 def test_empty_workspace_and_empty_history(cli, tmp_path: Path) -> None:
     cli("init", check=True)
-    assert cli("models", "list", check=True).out.startswith("no models")
+    said = cli("models", "list", check=True).out
+    assert said.strip() == "no models; register one with loopml.register(model, name)"
     assert json.loads(cli("models", "list", "--json", check=True).out) == []
 
 
@@ -193,7 +194,12 @@ def test_a_model_without_moves_says_how_to_promote(cli, models: Path) -> None:
     ],
 )
 def test_an_unknown_model(cli, models: Path, args: tuple[str, ...]) -> None:
-    assert_user_error(cli("models", *args), "no model named 'ghost'", "loopml models list")
+    assert_user_error(
+        cli("models", *args),
+        "no model named 'ghost'",
+        "loopml models list",
+        "and loopml.register(model, name) registers one",
+    )
 
 
 def test_a_ref_that_is_not_a_model(cli, models: Path) -> None:
