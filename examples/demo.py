@@ -21,8 +21,9 @@ the registry, every record in one lineage graph. The demo
    against it, and registered as v2 (the champion if the gate passed),
 6. versions a bad batch as v3 (a unit change in one column, missing values in
    another): the pipeline stops at validation, records an alert, and never trains,
-7. shows the workspace with the ``loopml`` command (runs, models show, diff and
-   history, data log, status, alerts, data validate, info, verify), and rebuilds the
+7. shows the workspace with the ``loopml`` command, each printed as a shell reads it
+   (after ``cd demo-workspace``; runs, models show, diff and history, data log, status,
+   alerts, data validate, info, verify), and rebuilds the
    first model from its lineage with ``loopml models reproduce``: identical, although
    ``diabetes@latest`` now means the bad v3, since it pins the version it read.
 
@@ -32,6 +33,7 @@ Run it with ``make demo``.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -209,12 +211,25 @@ def show_lineage(ws: loopml.Workspace, ref: str) -> None:
     print(registry.lineage(ref, workspace=ws).render())
 
 
+def shell_word(word: str) -> str:
+    """``word`` as a shell reads it back: in double quotes when it holds a ``'`` and
+    nothing they would expand, else as shlex.quote writes it."""
+    if "'" in word and not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
+def shown(*words: str) -> str:
+    """A command as it is printed: pasted into a shell, it runs as the demo ran it."""
+    return "$ " + " ".join(shell_word(word) for word in words)
+
+
 def loopml_command(*args: str, expect: int = 0) -> None:
     command = [str(Path(sys.executable).with_name("loopml")), *args]
-    print(f"\n$ loopml {' '.join(args)}", flush=True)
+    print(f"\n{shown('loopml', *args)}", flush=True)
     done = subprocess.run(command, cwd=HERE, check=False)
     if done.returncode != expect:
-        raise SystemExit(f"loopml {' '.join(args)} exited {done.returncode}, not {expect}")
+        raise SystemExit(f"{shown('loopml', *args)} exited {done.returncode}, not {expect}")
     if done.returncode:
         print(f"(exit code {done.returncode})")
 
@@ -230,6 +245,9 @@ def main() -> None:
         tuned = tune_alpha(ws)
         add_bad_batch(ws)
         run_on_bad_data(ws)
+    # The commands run in the workspace: shown from where the demo was started, each
+    # line after the "$ " can be pasted into a shell (with .venv/bin on its PATH).
+    print(f"\nthe workspace with the loopml command:\n{shown('cd', os.path.relpath(HERE))}")
     loopml_command(
         "runs", "list", "--name", "diabetes/evaluate", "--where", "status == 'succeeded'"
     )

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "errors",
             "_version",
+            "_extras",
             "_formats",
             "_strict",
             "_ids",

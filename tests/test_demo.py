@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,12 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
         .replace(",", "")
     )
     assert tuned < 0.7 * baseline_mse  # the best trial's model beats the mean baseline
+    # Every command it shows runs as shown when pasted into a shell, in the workspace.
+    shown = [shlex.split(line[2:]) for line in out.splitlines() if line.startswith("$ ")]
+    assert shown[0] == ["cd", "demo-workspace"]
+    where = ["loopml", "runs", "list", "--name", "diabetes/evaluate"]
+    assert [*where, "--where", "status == 'succeeded'"] in shown
+    assert "$ loopml runs list --name diabetes/evaluate --where \"status == 'succeeded'\"" in out
     # The evaluation step's run has the model's metrics next to its baseline's.
     runs = out.split("$ loopml runs list --name diabetes/evaluate")[1].split("$ loopml")[0]
     assert "r2=" in runs

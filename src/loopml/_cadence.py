@@ -33,6 +33,12 @@ _EVERY = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 MAX_EVERY_SECONDS = 10 * 366 * 86_400
 
 
+def is_interval(text: object) -> bool:
+    """Whether ``text`` is written as an interval (``1h30m``), whatever its length."""
+    match = _EVERY.fullmatch(text.strip()) if isinstance(text, str) else None
+    return match is not None and any(match.groups())
+
+
 def parse_every(text: str) -> int:
     """Seconds in an interval such as ``30s``, ``15m``, ``1h``, ``1d``, ``2w`` or ``1h30m``."""
     match = _EVERY.fullmatch(text.strip()) if isinstance(text, str) else None

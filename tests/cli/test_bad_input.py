@@ -167,6 +167,29 @@ def test_unknown_versions_and_bad_names(cli, populated: Path) -> None:
     assert_user_error(cli("artifacts", "put", "nope.csv", "--name", "x"), "nope.csv", "missing")
 
 
+def test_a_name_of_another_kind_names_the_kind_to_give(cli, tmp_path: Path) -> None:
+    cli("init", check=True)
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    cli("data", "add", "d.csv", "--name", "d", check=True)
+    cli("data", "validate", "d@v1", "--report", "first.html", check=True)
+    result = cli("artifacts", "get", "d.v1.report@v1", "REPORT.html")
+    assert_user_error(
+        result, "there is no file 'd.v1.report'", "there is a report 'd.v1.report'",
+        "add --kind report",
+    )  # fmt: skip
+    assert not (tmp_path / "REPORT.html").exists()
+    cli("artifacts", "put", "d.csv", "--name", "d", "--kind", "notes", check=True)
+    result = cli("artifacts", "get", "d@v1", "x.csv")
+    assert_user_error(result, "there are dataset, notes, schema artifacts 'd'",
+                      "add --kind dataset, --kind notes or --kind schema")  # fmt: skip
+    got = cli("artifacts", "get", "d.v1.report@v1", "REPORT.html", "--kind", "report")
+    assert got.code == 0, got
+    # a version missing of a kind that has the name: no other kind to name
+    result = cli("artifacts", "get", "d@v7", "x.csv", "--kind", "notes")
+    assert_user_error(result, "latest is v1")
+    assert "--kind" not in result.err
+
+
 def test_debug_shows_the_traceback(cli) -> None:
     result = cli("--debug", "info")
     assert result.code != 0

@@ -185,7 +185,10 @@ BAD = [
     (["--model", "iris@v1", "--canary", "iris@v2=1.5"], ("1.5", "below 1")),
     (["--model", "iris@v1", "--key-header", "X-A", "--key-field", "u"], ("not both",)),
     (["--model", "iris@v1", "--copy", "onnx"], ("no ONNX copy", "native")),
-    (["--model", "iris@v1", "--copy", "gpu"], ("'gpu'", "'onnx'")),
+    (
+        ["--model", "iris@v1", "--copy", "gpu"],
+        ("--copy 'gpu'", "--copy native (the model itself) or --copy onnx", "leave --copy out"),
+    ),
     (["--model", "iris@v1", "--max-batch-rows", "0"], ("max_batch_rows 0",)),
     (["--model", "iris@v1", "--shadow", "iris@v1"], ("also an arm",)),
 ]

@@ -169,7 +169,8 @@ def test_promoting_the_champion_again_changes_nothing(cli, models: Path) -> None
 
 def test_empty_workspace_and_empty_history(cli, tmp_path: Path) -> None:
     cli("init", check=True)
-    assert cli("models", "list", check=True).out.startswith("no models")
+    said = cli("models", "list", check=True).out
+    assert said.strip() == "no models; register one with loopml.register(model, name)"
     assert json.loads(cli("models", "list", "--json", check=True).out) == []
 
 
@@ -193,7 +194,12 @@ def test_a_model_without_moves_says_how_to_promote(cli, models: Path) -> None:
     ],
 )
 def test_an_unknown_model(cli, models: Path, args: tuple[str, ...]) -> None:
-    assert_user_error(cli("models", *args), "no model named 'ghost'", "loopml models list")
+    assert_user_error(
+        cli("models", *args),
+        "no model named 'ghost'",
+        "loopml models list",
+        "and loopml.register(model, name) registers one",
+    )
 
 
 def test_a_ref_that_is_not_a_model(cli, models: Path) -> None:
@@ -260,3 +266,40 @@ def test_a_version_whose_gate_failed_needs_force_and_a_reason(cli, models: Path)
 
 def test_outside_a_workspace(cli, tmp_path: Path) -> None:
     assert_user_error(cli("models", "list"), "loopml init")
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_show_gives_a_slice_s_gap_in_the_units_of_its_metric(
+    cli, tmp_path: Path, task: str
+) -> None:
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+    from sklearn.linear_model import Ridge
+
+    if task == "regression":
+        table = load_diabetes(as_frame=True).frame
+        model = Ridge(alpha=0.1)
+    else:  # enough rows for slices, and a model weak enough to miss some
+        table = load_breast_cancer(as_frame=True).frame.iloc[:, [0, 1, 2, -1]]
+        model = LogisticRegression(C=0.01, max_iter=1000)
+    held = table.sample(frac=0.4, random_state=1)
+    fit = table.drop(held.index)
+    with loopml.init(tmp_path) as ws, threadpool_limits(1):
+        model.fit(fit.drop(columns="target"), fit["target"])
+        evaluation = loopml.evaluate(model, held, label="target", train=fit, name="m", workspace=ws)
+        loopml.register(model, "m", evaluation=evaluation, workspace=ws)
+    shown = json.loads(cli("models", "show", "m@v1", "--json", check=True).out)["evaluation"]
+    primary, worst = shown["primary"], shown["slices"][0]
+    overall, there = shown["metrics"][primary], worst["metrics"][primary]
+    if task == "regression":
+        assert primary == "rmse"
+        assert there > overall  # worse: a larger error
+        gap = f"{overall - there:+.4g}"  # in the target's units, below 0 as it is worse
+    else:
+        assert primary == "accuracy"
+        assert there < overall
+        gap = f"{(there - overall) * 100:+.1f} pts"  # percentage points
+    text = cli("models", "show", "m@v1", check=True).out
+    assert "against overall: below 0 is worse" in text
+    [line] = [line for line in text.splitlines() if line.strip().startswith(worst["name"])]
+    assert line.rstrip().endswith(f"  {gap}"), (line, gap)
+    assert "%" not in text.split("worst slices")[1].split("gate")[0]

@@ -62,7 +62,7 @@ def test_each_window_shows_its_planted_accuracy(cli, project: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["--every", "1x"], ["every '1x'", "15m"]),
+        (["--every", "1x"], ["every '1x'", "15m", "or a number of predictions (--every 1000)"]),
         (["--every", "0"], ["every 0", "at least 1"]),
         (["--since", "yesterday"], ["--since 'yesterday'", "ISO"]),
         (["--task", "ranking"], ["task 'ranking'", "classification"]),
@@ -120,6 +120,7 @@ def test_drift_prints_the_columns_that_moved(cli, drifting: Path) -> None:
     ("args", "fragments"),
     [
         (["--drift", "--every", "100"], ["--every 100", "duration"]),
+        (["--drift", "--every", "1x"], ["--every '1x' is not a window", "1h30m)"]),
         (["--drift", "--baseline", "1"], ["--baseline", "--drift"]),
         (["--reference", "train@v1"], ["--reference", "--drift"]),
         (["--drift", "--reference", "nothing@v2"], ["dataset 'nothing'"]),

@@ -92,6 +92,11 @@ def test_bad_parameters_and_targets(cli, tmp_path: Path) -> None:
     assert_user_error(cli("run", "pipelines.py:sums", "--param", "n"), "is not NAME=VALUE")
     assert_user_error(cli("run", "missing.py:sums"), "missing.py does not exist")
     assert_user_error(cli("run", "pipelines.py:nope"), "no pipeline named 'nope'")
+    (tmp_path / "plain.py").write_text("import loopml\n\nANSWER = 42\n")
+    for target in ("plain.py", "plain.py:ANSWER"):
+        assert_user_error(
+            cli("run", target), "plain.py defines no pipeline", "define one with @loopml.pipeline"
+        )
     (tmp_path / "broken.py").write_text("import loopml\nx = 1/0\n")
     assert_user_error(cli("run", "broken.py:p"), "broken.py:2", "ZeroDivisionError")
 

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.monitor.reviewing import answers, breast_cancer, train
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+from tests.monitor.reviewing import T0, answers, breast_cancer, train
 
 import loopml
 from cli_checks import assert_user_error
+from loopml._ids import new_id
+from loopml.models import Predictor
+from loopml.serve import PredictionLog, PredictionRecord
 
 GUIDE = "# Breast cancer\n\nLabel 1 (benign) when the cells are regular.\n"
 
@@ -141,6 +146,43 @@ def test_bad_input_is_one_line_naming_the_fix(cli, project: Path) -> None:
     for args, fragments in BAD:
         assert_user_error(cli("review", *args), *fragments)
     assert json.loads(cli("review", "list", "--json", check=True).out) == before == []
+
+
+def test_add_for_a_deployment_the_workspace_never_had(cli, project: Path) -> None:
+    result = cli("review", "add", "churn", "--below", "0.6")
+    assert_user_error(
+        result, "no deployment 'churn' in this workspace", "`loopml deployments list`"
+    )
+    assert json.loads(cli("review", "list", "--json", check=True).out) == []
+
+
+def test_below_on_a_regressor_says_it_needs_a_classifier(cli, tmp_path: Path) -> None:
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    with loopml.init(tmp_path) as ws:
+        loopml.register(Ridge().fit(X, y), "sugar", signature_from=X, workspace=ws)
+        loopml.deploy("sugar", model="sugar@v1", workspace=ws)
+        found = Predictor.load("sugar@v1", workspace=ws).predict(X.iloc[:4])
+        log = PredictionLog(ws)  # as the server logs a regressor's answer: no probabilities
+        log.append(
+            PredictionRecord(new_id(), None, T0, "sugar", "sugar@v1", 0, 1.0,
+                             {c: X[c].to_numpy()[:4] for c in X.columns},
+                             {"predictions": found.predictions}, 300, None)
+        )  # fmt: skip
+        log.flush()
+        log.close()
+    answered = cli("review", "add", "sugar", "--below", "0.6", "--since", "2025-12-31")
+    assert_user_error(
+        answered, "below=0.6 needs a classifier's probabilities", "answers of deployment 'sugar'"
+    )
+    # with no answer in the window, the deployment's version says it
+    nothing = cli("review", "add", "sugar", "--below", "0.6", "--since", "2020-01-01",
+                  "--until", "2020-02-01")  # fmt: skip
+    assert_user_error(
+        nothing, "needs a classifier's probabilities", "answers with sugar@v1 (a regressor)"
+    )
+    audited = cli("review", "add", "sugar", "--audit", "2", "--since", "2025-12-31")
+    assert audited.code == 0, audited
+    assert "2 item(s) added" in audited.out
 
 
 def test_a_bad_label_and_a_bad_file_write_nothing(cli, project: Path) -> None:

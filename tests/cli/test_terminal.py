@@ -221,6 +221,43 @@ def test_debug_after_a_double_dash_is_an_argument(cli, tmp_path: Path) -> None:
     assert_user_error(result, "--debug")  # the ref given, refused as a name
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--json", "data", "list"],
+        ["data", "--json", "list"],
+        ["data", "list", "--json"],
+        ["--json", "--debug", "data", "list", "--json"],
+    ],
+)
+def test_json_works_anywhere_on_the_line(cli, args: list[str]) -> None:
+    cli("init", check=True)
+    result = cli(*args)
+    assert result.code == 0, result
+    assert json.loads(result.out) == []
+
+
+def test_json_on_the_top_level_command_is_the_command_s(cli) -> None:
+    cli("init", check=True)
+    assert json.loads(cli("--json", "info", check=True).out) == json.loads(
+        cli("info", "--json", check=True).out
+    )
+
+
+def test_json_with_no_command_says_a_command_is_missing(cli) -> None:
+    for args in (["data", "--json"], ["--json"]):
+        result = cli(*args)
+        assert result.code == 2, result
+        assert "Missing command." in result.err, result
+        assert "No such option" not in result.err
+
+
+def test_json_after_a_double_dash_is_an_argument(cli) -> None:
+    cli("init", check=True)
+    result = cli("data", "show", "--", "--json")
+    assert_user_error(result, "--json")  # the ref given, refused as a name
+
+
 def test_data_list(cli, busy: dict[str, Any]) -> None:
     listed = json.loads(cli("data", "list", "--json", check=True).out)
     assert [(d["name"], d["ref"], d["rows"], d["columns"]) for d in listed] == [

@@ -192,7 +192,7 @@ def test_a_rule_that_cannot_apply_is_refused_naming_it(ws: loopml.Workspace) -> 
     log.close()
     cases = [
         ({}, "no rule to pick rows with"),
-        ({"below": 0.6}, "no probabilities"),
+        ({"below": 0.6}, "needs a classifier.s probabilities"),
         ({"below": 1.5}, "below 1.5"),
         ({"disagree_with": "shadow"}, "must be a list"),
         ({"disagree_with": ["shadow"]}, "no shadow answered"),

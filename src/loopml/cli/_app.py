@@ -47,10 +47,27 @@ def _plain_arguments(command: Any) -> None:
         _plain_arguments(sub)
 
 
+def _json_on_groups(command: Any) -> None:
+    """A group takes --json too, and does nothing with it: main() hands it to the
+    command, so ``loopml data --json`` with no command says "Missing command"."""
+    subs = getattr(command, "commands", None)
+    if subs is None:
+        return
+    if not any("--json" in getattr(param, "opts", ()) for param in command.params):
+        command.params.append(
+            typer.core.TyperOption(
+                param_decls=["--json"], is_flag=True, expose_value=False, hidden=True
+            )
+        )
+    for sub in subs.values():
+        _json_on_groups(sub)
+
+
 class _Typer(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         command = typer.main.get_command(self)
         _plain_arguments(command)
+        _json_on_groups(command)
         return command(*args, **kwargs)
 
 

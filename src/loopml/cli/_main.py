@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 USER_ERROR = 2
 INTERNAL_ERROR = 3  # not 1: that is a command's own "found a problem" (verify, validate...)
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(*POLARS_ALLOCATOR)
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in _options(args) or os.environ.get("LOOPML_DEBUG") == "1"
-    args = _without_debug(args)
+    args = _placed(args)
+    from loopml._extras import needs_extra
     from loopml.cli._app import app
     from loopml.errors import LoopmlError
 
@@ -36,14 +38,26 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except (SystemExit, GeneratorExit):
         raise
+    except ModuleNotFoundError as error:  # an optional dependency: say which extra has it
+        if debug:
+            raise
+        missing = None if error.name is None else needs_extra(error.name)
+        if missing is None:
+            _internal(error)
+        _say(f"error: {missing}")
+        sys.exit(USER_ERROR)
     except BaseException as error:  # also what a library's native code raises on a panic
         if debug:
             raise
-        _say(
-            f"internal error: {type(error).__name__}: {one_line(str(error))} "
-            "(this is a bug in loopml; run again with --debug for the traceback)"
-        )
-        sys.exit(INTERNAL_ERROR)
+        _internal(error)
+
+
+def _internal(error: BaseException) -> NoReturn:
+    _say(
+        f"internal error: {type(error).__name__}: {one_line(str(error))} "
+        "(this is a bug in loopml; run again with --debug for the traceback)"
+    )
+    sys.exit(INTERNAL_ERROR)
 
 
 # What str.splitlines() breaks a line at: a message quoting a value that holds one of
@@ -65,11 +79,15 @@ def _options(args: list[str]) -> list[str]:
     return args[: args.index("--")] if "--" in args else args
 
 
-def _without_debug(args: list[str]) -> list[str]:
-    """``args`` with --debug taken out wherever it is, so it works after a command too
-    (``loopml data show x --debug``) and not only before it."""
+def _placed(args: list[str]) -> list[str]:
+    """``args`` with --debug taken out and --json moved to the end of the options
+    (before a ``--``), wherever they were: the command reads the last options, so both
+    work anywhere on the line (``loopml --json info``, ``loopml data show x --debug``)."""
     before = _options(args)
-    return [word for word in before if word != "--debug"] + args[len(before) :]
+    placed = [word for word in before if word not in ("--debug", "--json")]
+    if "--json" in before:
+        placed.append("--json")
+    return placed + args[len(before) :]
 
 
 def _say(message: str) -> None:

@@ -133,8 +133,11 @@ def _print_evaluation(evaluation: dict[str, Any]) -> None:
     slices = evaluation["slices"]
     if not slices:
         return
+    from loopml.evaluation._records import difference_text
+
     primary = evaluation["primary"]
-    out.print(f"worst slices ({min(len(slices), SLICES_SHOWN)} of {len(slices)}):")
+    shown = min(len(slices), SLICES_SHOWN)
+    out.print(f"worst slices ({shown} of {len(slices)}; against overall: below 0 is worse):")
     print_table(
         [
             Column("slice", keep=True),
@@ -148,7 +151,7 @@ def _print_evaluation(evaluation: dict[str, Any]) -> None:
                 found["name"],
                 f"{found['rows']:,}",
                 f"{found['metrics'].get(primary, float('nan')):.4g}",
-                f"{found['gap']:+.1%}",
+                difference_text(primary, found["gap"]),
                 "yes" if found["one_class"] else "",
             )
             for found in slices[:SLICES_SHOWN]

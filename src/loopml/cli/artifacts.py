@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from loopml.cli._options import FORCE, JSON, example
 from loopml.cli._output import Column, artifact_json, print_json, print_table
+
+if TYPE_CHECKING:
+    from loopml.errors import NotFound
+    from loopml.store import MetadataStore
 
 app = typer.Typer(
     help="Record files as versioned artifacts, list them and get them back.",
@@ -79,11 +84,15 @@ def get(
       loopml artifacts get release-notes@v2 notes.md
       loopml artifacts get churn@v1 churn.html --kind report
     """
+    from loopml.errors import NotFound
     from loopml.refs import resolve
     from loopml.workspace import workspace
 
     with workspace() as ws:
-        artifact = resolve(ws.store, kind, ref)
+        try:
+            artifact = resolve(ws.store, kind, ref)
+        except NotFound as error:
+            raise _with_other_kinds(ws.store, kind, ref, error) from None
         if dest.is_dir():
             dest = dest / str(artifact.metadata.get("file_name", artifact.name.split("/")[-1]))
         ws.artifacts.get_file(
@@ -93,6 +102,30 @@ def get(
         print_json({**artifact_json(artifact), "path": str(dest)})
         return
     typer.echo(f"{kind} {artifact.ref} -> {dest}")
+
+
+def _with_other_kinds(store: MetadataStore, kind: str, ref: str, error: NotFound) -> NotFound:
+    """``error``, saying which kinds to give --kind when ``kind`` has nothing of the
+    name and other kinds do (``loopml data validate`` keeps its report as a
+    ``report``, not a ``file``)."""
+    from loopml.errors import NotFound
+    from loopml.refs import parse
+
+    name, _ = parse(ref)
+    if store.find_artifacts(kind=kind, name=name, limit=1):
+        return error
+    kinds = sorted({artifact.kind for artifact in store.find_artifacts(name=name)})
+    if not kinds:
+        return error
+    if len(kinds) == 1:
+        hint = f"there is a {kinds[0]} {name!r}: add --kind {kinds[0]}"
+    else:
+        options = [f"--kind {other}" for other in kinds]
+        hint = (
+            f"there are {', '.join(kinds)} artifacts {name!r}: add "
+            f"{', '.join(options[:-1])} or {options[-1]}"
+        )
+    return NotFound(f"{error}; {hint}", field=error.field)
 
 
 @app.command("list")

@@ -109,6 +109,7 @@ def deploy(
     """
     from loopml import serve
     from loopml.errors import InvalidInput
+    from loopml.serve._policy import COPIES
     from loopml.workspace import workspace
 
     if model is None and not split and bandit is None:
@@ -116,6 +117,13 @@ def deploy(
             f"say which versions deployment {name!r} serves: --model REF (one version, "
             "e.g. churn@champion), --split REF=W,REF=W or --bandit thompson --arms REF,REF",
             field="--model",
+        )
+    if copy is not None and copy not in COPIES:
+        raise InvalidInput(
+            f"--copy {copy!r} names no copy of a model; give --copy native (the model "
+            "itself) or --copy onnx (its checked ONNX copy), or leave --copy out for each "
+            "version's own choice (`loopml models show` says which it is)",
+            field="--copy",
         )
     with workspace() as ws:
         before = _revision(ws, name)

@@ -64,7 +64,7 @@ def list_models(
         print_json(rows)
         return
     if not found:
-        typer.echo("no models; register one with loopml.registry.register(model, name)")
+        typer.echo("no models; register one with loopml.register(model, name)")
         return
     _print_models(found)
 

@@ -85,6 +85,7 @@ def monitor(
     import polars as pl
 
     from loopml.monitor import labelled, live_metrics
+    from loopml.monitor._deployed import check_known
     from loopml.monitor._estimated import version_estimators
     from loopml.workspace import workspace
 
@@ -104,7 +105,7 @@ def monitor(
         found = labelled(name, since=start, until=end, workspace=ws)
         rows = found.rows
         if rows.is_empty():
-            _check_known(ws, name)
+            check_known(ws, name)
         if task is None:
             floats = rows.schema["predicted"] in (pl.Float32, pl.Float64)
             task = "regression" if floats else "classification"
@@ -185,24 +186,6 @@ def _print(metrics: Any, task: str, name: str) -> None:
     print_table(columns, rows)
 
 
-def _check_known(ws: Any, name: str) -> None:
-    """NotFound for a deployment the workspace has never had: no deployment of that
-    name, and no prediction of it in the log (one deleted keeps its log)."""
-    from loopml.errors import NotFound
-    from loopml.serve import predictions
-
-    try:
-        ws.store.get_deployment(name)
-        return
-    except NotFound:
-        pass
-    if predictions(name, columns=["prediction_id"], workspace=ws).is_empty():
-        raise NotFound(
-            f"no deployment {name!r} in this workspace, and no prediction of it in the "
-            "log; `loopml deployments list` shows the deployments"
-        )
-
-
 def _estimate(window: dict[str, Any]) -> str:
     """A window's accuracy as estimated from confidence, with its interval."""
     value = window.get("estimated_accuracy")
@@ -223,6 +206,7 @@ def _drift(
     as_json: bool,
 ) -> None:
     from loopml.monitor import drift_windows
+    from loopml.monitor._deployed import check_known
     from loopml.workspace import workspace
 
     for option, value in (("--task", task), ("--baseline", baseline)):
@@ -241,7 +225,7 @@ def _drift(
         found = drift_windows(name, every=every, since=start, until=end, reference=reference,
                               workspace=ws)  # fmt: skip
         if found.table.is_empty():
-            _check_known(ws, name)
+            check_known(ws, name)
     if as_json:
         print_json(
             {

@@ -26,8 +26,29 @@ HIGHER_IS_BETTER = {
 }
 
 
+# Metrics that are a share of rows or a probability, in [0, 1]: a difference of two is
+# in percentage points. The others are in the target's units (mae, rmse) or a ratio.
+SHARES = frozenset(
+    {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "ece", "precision", "recall", "f1"}
+)
+
+
 def higher_is_better(metric: str) -> bool:
     return HIGHER_IS_BETTER.get(metric.rsplit(".", 1)[-1], True)
+
+
+def difference_text(metric: str, difference: float) -> str:
+    """A difference of ``metric``, signed, in its units: percentage points for a share,
+    the metric's own units otherwise.
+
+    >>> difference_text("accuracy", -0.0315), difference_text("recall.yes", 0.2)
+    ('-3.1 pts', '+20.0 pts')
+    >>> difference_text("rmse", -12.146)
+    '-12.15'
+    """
+    if metric.split(".", 1)[0] in SHARES:
+        return f"{difference * 100:+.1f} pts"
+    return f"{difference:+.4g}"
 
 
 @dataclass(frozen=True)

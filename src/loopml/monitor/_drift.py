@@ -408,7 +408,7 @@ def _every_us(every: Any) -> int:
             "windows of time, which stay the same when more predictions come)",
             field="every",
         )
-    return _micros(every)
+    return _micros(every, counts=False)
 
 
 def _scalar_fields(dtype: Any) -> list[str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor import _review_rules as rules
+from loopml.monitor._deployed import check_known, regressors
 
 if TYPE_CHECKING:
     import polars as pl
@@ -96,6 +97,8 @@ def queue_for_review(
     ws = workspace_in_use(workspace)
     datasets = _DatasetOf(ws, dataset)
     every = labelled(deployment, since=since, until=until, workspace=ws).rows
+    if every.is_empty():
+        check_known(ws, deployment)
     rows = every.filter(
         ~pl.col("shadow")
         & pl.col("error").is_null()
@@ -104,6 +107,7 @@ def queue_for_review(
     )
     picked: dict[str, dict[rules.Key, rules.Evidence]] = {}
     if below is not None:
+        _check_confidence(ws, deployment, every, below)
         picked["low-confidence"] = rules.low_confidence(rows, below)
     inputs = None
     for other in disagree_with:
@@ -198,6 +202,26 @@ def _check_rules(
             "or audit= (a number of rows drawn at random)",
             field="below",
         )
+
+
+def _check_confidence(ws: Workspace, deployment: str, every: pl.DataFrame, below: float) -> None:
+    """InvalidInput when no row can have a confidence, whether or not the window has
+    rows to pick: the deployment's answers in it hold no probabilities, or, with no
+    answer in it, the versions it answers with are regressors."""
+    import polars as pl
+
+    served = every.filter(~pl.col("shadow") & pl.col("predicted").is_not_null())
+    if served.height:
+        if "confidence" in served.columns and not served["confidence"].is_null().all():
+            return
+        why = f"the answers of deployment {deployment!r} hold none"
+    else:
+        found = regressors(ws, deployment)
+        if not found:
+            return
+        kind = "a regressor" if len(found) == 1 else "regressors"
+        why = f"deployment {deployment!r} answers with {', '.join(found)} ({kind})"
+    raise InvalidInput(f"below={below} {rules.NEEDS_PROBABILITIES.format(why=why)}", field="below")
 
 
 def _versions_disagreement(

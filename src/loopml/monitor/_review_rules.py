@@ -37,6 +37,12 @@ Evidence = dict[str, Any]
 REASONS = ("low-confidence", "disagreement", "drift", "audit")
 
 
+NEEDS_PROBABILITIES = (
+    "needs a classifier's probabilities (a row's confidence is its top class "
+    "probability), and {why}; pick rows by disagreement, drift or an audit sample instead"
+)
+
+
 def low_confidence(rows: pl.DataFrame, below: float) -> dict[Key, Evidence]:
     """Rows whose confidence is under ``below``."""
     import polars as pl
@@ -44,11 +50,8 @@ def low_confidence(rows: pl.DataFrame, below: float) -> dict[Key, Evidence]:
     if rows.height == 0:
         return {}
     if "confidence" not in rows.columns or rows["confidence"].is_null().all():
-        raise InvalidInput(
-            f"below={below}: these predictions hold no probabilities, so no row has a "
-            "confidence to compare; select by disagreement, drift or an audit sample instead",
-            field="below",
-        )
+        why = "these predictions hold none"
+        raise InvalidInput(f"below={below} {NEEDS_PROBABILITIES.format(why=why)}", field="below")
     picked = rows.filter(pl.col("confidence") < below)
     return {
         (pid, row): {"confidence_below": below}

@@ -138,10 +138,18 @@ def _window(rows: pl.DataFrame, every: str | int) -> list[pl.Expr]:
     return [window.alias("window"), (window * micros).alias("window_start_us")]
 
 
-def _micros(every: str) -> int:
-    """The microseconds of an interval such as ``15m``, ``1h`` or ``1h30m``."""
-    from loopml._cadence import parse_every
+def _micros(every: str, *, counts: bool = True) -> int:
+    """The microseconds of an interval such as ``15m``, ``1h`` or ``1h30m``; ``counts``:
+    a number of predictions would do too (said when ``every`` is neither)."""
+    from loopml._cadence import is_interval, parse_every
 
+    if not is_interval(every):
+        raise InvalidInput(
+            f"--every {every!r} is not a window; give a duration, a number and a unit (s m h "
+            "d or w, largest first: 30s, 15m, 1h, 1d, 1h30m)"
+            + (", or a number of predictions (--every 1000)" if counts else ""),
+            field="every",
+        )
     try:
         return parse_every(every) * 1_000_000
     except InvalidInput as error:

@@ -23,9 +23,14 @@ def load_pipeline(target: str) -> Pipeline:
         )
     module = _import(path.absolute())
     found = {value.name: value for value in vars(module).values() if isinstance(value, Pipeline)}
+    if not found:
+        raise InvalidInput(
+            f"{path} defines no pipeline; define one with @loopml.pipeline on a function "
+            "that calls its @loopml.step functions (see docs/pipelines.md)"
+        )
     if not name:
         if len(found) != 1:
-            listed = ", ".join(sorted(found)) or "none"
+            listed = ", ".join(sorted(found))
             raise InvalidInput(
                 f"{path} has {len(found)} pipelines ({listed}); name one as {path}:NAME"
             )
@@ -35,7 +40,7 @@ def load_pipeline(target: str) -> Pipeline:
         return pipeline
     if name in found:
         return found[name]
-    listed = ", ".join(sorted(found)) or "none"
+    listed = ", ".join(sorted(found))
     raise InvalidInput(f"{path} has no pipeline named {name!r}; its pipelines are: {listed}")
 
 

@@ -168,7 +168,7 @@ def require_model(
         )
     raise NotFound(
         f"no model named {name!r} in this workspace; `loopml models list` lists the models, "
-        "and loopml.registry.register(model, name) registers one"
+        "and loopml.register(model, name) registers one"
     )
 
 
