@@ -183,3 +183,23 @@ def test_regression_metrics_and_bad_settings(ws: loopml.Workspace) -> None:
         assert error.value.field == "every"
     with pytest.raises(InvalidInput, match="task"):
         live_metrics(rows, task="ranking")
+
+
+def test_answers_that_held_no_probabilities_join_as_answers_without_them(
+    ws: loopml.Workspace,
+) -> None:
+    """A regressor's answers written with ``"probabilities": None`` (as a Predictor's
+    prediction of a regressor holds it) leave a field of no type in the segment."""
+    with PredictionLog(ws) as log:
+        for n in range(3):
+            log.append(
+                answer(
+                    new_id(), T0 + n, [0],
+                    outputs={"predictions": np.array([2.5]), "probabilities": None},
+                )
+            )  # fmt: skip
+    rows = labelled("churn", workspace=ws).rows
+    assert rows["predicted"].to_list() == [2.5, 2.5, 2.5]
+    assert "probabilities" not in rows.columns
+    found = live_metrics(rows, task="regression")
+    assert found["rows"].to_list() == [3]

@@ -127,7 +127,11 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     outputs = answers.schema["outputs"]
-    fields = {f.name for f in outputs.fields} if isinstance(outputs, pl.Struct) else set()
+    kinds = {f.name: f.dtype for f in outputs.fields} if isinstance(outputs, pl.Struct) else {}
+    fields = set(kinds)
+    # answers that all held no probabilities (None) leave a field of lists of no type
+    given = kinds.get("probabilities")
+    probabilities = isinstance(given, pl.List) and isinstance(given.inner, pl.List)
     predicted = (
         pl.col("outputs").struct.field("predictions")
         if "predictions" in fields
@@ -149,7 +153,7 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
         "error",
         predicted.alias("predicted"),
     ]
-    if "probabilities" in fields:  # each row's top probability, found before exploding:
+    if probabilities:  # each row's top probability, found before exploding:
         # an answer may hold none (a shadow without predict_proba) beside ones that do
         top = pl.col("outputs").struct.field("probabilities").list.eval(pl.element().list.max())
         chosen.append(top.alias("confidences"))
@@ -164,7 +168,7 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
         .alias("predicted")
     )
     rows = rows.explode(["predicted", "row"])
-    if "probabilities" in fields:
+    if probabilities:
         rows = rows.with_columns(
             pl.col(whole).list.get(pl.col("row"), null_on_oob=True).alias(one)
             for whole, one in (
