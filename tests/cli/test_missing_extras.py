@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import CLI, Result
+
 from cli_checks import assert_user_error
-from conftest import CLI, Result
 
 # Runs loopml's main with the modules argv[1] names (comma-separated) made unimportable,
 # as they are where their extra is not installed.

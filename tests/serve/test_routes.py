@@ -97,12 +97,9 @@ def test_feedback_given_in_python_rewards_the_arm_every_server_merges(
     assert refused.value.field == "reward"
     assert ws.store.arm_stats("bc")[second] == before
     loopml.feedback(by_second[0], 1.0, workspace=ws)
-    loopml.feedback(by_second[0], label=0, workspace=ws)
+    loopml.feedback(by_second[0], label=0, workspace=ws)  # recorded; the arm learnt already
     after = ws.store.arm_stats("bc")[second]
-    assert (after.rewards - before.rewards, after.reward_sum - before.reward_sum) in {
-        (2, 1.0),
-        (2, 2.0),
-    }
+    assert (after.rewards - before.rewards, after.reward_sum - before.reward_sum) == (1, 1.0)
 
 
 def test_feedback_for_an_unknown_prediction_is_a_404(ws: loopml.Workspace) -> None:

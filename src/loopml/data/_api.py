@@ -47,15 +47,20 @@ def add(
     version of dataset ``name``. Unchanged content returns the latest version as it is.
 
     ``label`` names the label column (its class shares are checked on their own);
-    ``labelling_notes`` keeps the guidelines the labels were made under.
+    ``labelling_notes`` keeps the guidelines the labels were made under. Inside a run
+    (a ``start_run`` block, a pipeline step), a new version is recorded as its output.
     """
+    from loopml._context import run_making_records
+
+    ws = _workspace(workspace)
     version, _ = add_version(
-        _workspace(workspace),
+        ws,
         source,
         name=name,
         label=label,
         description=description,
         labelling_notes=labelling_notes,
+        run_id=run_making_records(ws),
     )
     return version
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopml._context import run_making_records
 from loopml._kinds import ArtifactKind
 from loopml.data._files import (
     FolderEntry,
@@ -281,6 +280,7 @@ def add_version(
     labelling_notes: str | None = None,
     extra: Mapping[str, Any] | None = None,
     record: Callable[..., Artifact] | None = None,
+    run_id: str | None = None,
 ) -> tuple[DatasetVersion, bool]:
     """Record ``source`` as the next version of ``name``; (version, whether it is new).
 
@@ -291,7 +291,8 @@ def add_version(
     ``extra`` is added to the version's metadata. ``record`` makes the version's record
     in place of ``create_artifact`` (given the same keywords), for a caller that writes
     more in the same transaction; a version is then always made, even of content
-    equal to the latest (its lineage differs).
+    equal to the latest (its lineage differs). ``run_id`` names the run that made it
+    (the version is recorded as its output, role ``dataset``).
     """
     check_name(name, "dataset name", field="name")
     for text, what, field in (
@@ -338,8 +339,8 @@ def add_version(
     }
     if record is not None:
         artifact = record(**made)
-    else:  # inside a run (a start_run block, a pipeline step), the run's output
-        artifact = ws.store.create_artifact(**made, run_id=run_making_records(ws), role="dataset")
+    else:
+        artifact = ws.store.create_artifact(**made, run_id=run_id, role="dataset")
     version = DatasetVersion(artifact, ws)
     if schema_blob is not None:
         _record_schema_blob(ws, name, schema_blob, source=f"inferred from {version.ref}")
