@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from cli_forks import Forks, decoded
+from cli_forks import Forks, cli_env, decoded
 from local_postgres import postgres_server
 
 # One BLAS and OpenMP thread in each test process and in every process it starts, set
@@ -113,11 +113,11 @@ class CLI:
         import sys
 
         folder = cwd or self.cwd
-        script = Path(sys.executable).with_name("loopml")
-        if new_process or read_only is not None or not self.forks.takes(self.env):
+        argv = [str(Path(sys.executable).with_name("loopml")), *args]
+        if new_process or read_only is not None or not self.forks.takes(argv, folder, self.env):
             prefix = [] if read_only is None else read_only_prefix(read_only)
             done = subprocess.run(
-                [*prefix, str(script), *args],
+                [*prefix, *argv],
                 cwd=folder,
                 env=self.env,
                 capture_output=True,
@@ -127,9 +127,7 @@ class CLI:
             )
             result = Result(done.returncode, done.stdout, done.stderr)
         else:
-            if not folder.is_dir():  # as subprocess.run would
-                raise FileNotFoundError(f"no folder {folder}")
-            code, out, err = self.forks.run(script, list(args), folder, self.env, TIMEOUT_S)
+            code, out, err = self.forks.run(argv, folder, self.env, TIMEOUT_S)
             result = Result(code, decoded(out), decoded(err))
         if check and result.code != 0:
             raise AssertionError(f"loopml {list(args)} failed: {result}")
@@ -147,18 +145,10 @@ class Result:
         return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
-def _cli_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("LOOPML_") and k not in ("COLUMNS", "LINES")
-    }
-
-
 @pytest.fixture(scope="session")
 def cli_forks() -> Iterator[Forks]:
     """The fork server of this test process's ``loopml`` commands."""
-    forks = Forks(_cli_env())
+    forks = Forks(cli_env())
     yield forks
     forks.close()
 
@@ -167,7 +157,7 @@ def cli_forks() -> Iterator[Forks]:
 def cli(tmp_path: Path, cli_forks: Forks) -> CLI:
     """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set, and
     piped with no COLUMNS (pytest-xdist sets COLUMNS=80 in its workers)."""
-    return CLI(tmp_path, _cli_env(), cli_forks)
+    return CLI(tmp_path, cli_env(), cli_forks)
 
 
 def read_only_prefix(folder: Path) -> list[str]:
