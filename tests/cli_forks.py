@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.machinery import BuiltinImporter, ModuleSpec, PathFinder, SourceFileLoader
 from pathlib import Path
 from typing import Any
@@ -90,8 +90,8 @@ class Forks:
         self.read: dict[str, str | None] = first.read
         self._path = first.path  # a server's sys.path, its folder left out
         self._origins = first.origins  # where it found its top-level modules
-        self._servers = {self._key(self.env): first}
-        self._asked: dict[tuple[tuple[str, str], ...], int] = {}
+        self._servers = {tuple(map(tuple, self._key(self.env))): first}
+        self._asked: dict[tuple[tuple[str, ...], ...], int] = {}
         self._paths: dict[tuple[str | None, str], list[str] | None] = {}
 
     def takes(self, argv: Sequence[str | Path], cwd: Path, env: dict[str, str]) -> bool:
@@ -187,19 +187,47 @@ class Forks:
             pid = int(_line(connection, deadline))
             yield pid, lambda: int(_line(connection, deadline))
 
-    def _key(self, env: dict[str, str]) -> tuple[tuple[str, str], ...]:
-        """The values a process reads of ``env`` as it starts and imports what the
-        servers import (PYTHONPATH aside: each program's sys.path is set anew)."""
-        return tuple(
-            sorted(
-                (k, v)
-                for k, v in env.items()
-                if k != "PYTHONPATH" and (k.startswith(READ_AT_START) or k in self.read)
+    def command(self, script: Path, env: dict[str, str], folder: Path) -> Path:
+        """An executable in ``folder``, named as ``script``, that runs it in a process
+        forked from a server, for the programs that start it by name (a shell's): with
+        ``env`` but for the variables ``SHIM_VARIABLES`` names and ``folder`` first on
+        PATH, which it takes out. Where a forked process would not be the one a new
+        process is (another PYTHONPATH, say) it runs ``script`` itself."""
+        path = self._sys_path([script], Path.cwd(), env)
+        server = self._server(env, start=True) or self._server(env, start=True)
+        if path is None or server is None:
+            raise ValueError(f"a forked process cannot run {script} as a new one would")
+        config = folder / f".{script.name}.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "script": str(script),
+                    "address": server.address,
+                    "path": path,
+                    "read": sorted(self.read),
+                    "key": self._key(env),
+                    "pythonpath": env.get("PYTHONPATH"),
+                    "set": server.set,
+                    "unset": sorted(server.unset),
+                }
             )
         )
+        shim = folder / script.name
+        shim.write_text(
+            f"#!{sys.executable} -S\n"
+            "import sys\n"
+            f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+            "from cli_forks import forward\n"
+            f"forward({str(config)!r})\n"
+        )
+        shim.chmod(0o755)
+        return shim
+
+    def _key(self, env: dict[str, str]) -> list[list[str]]:
+        return _key(env, self.read)
 
     def _server(self, env: dict[str, str], *, start: bool) -> _Server | None:
-        key = self._key(env)
+        key = tuple(map(tuple, self._key(env)))
         if key not in self._servers and start:
             # A test process's environment can change for good (a library sets a
             # variable as it loads): a server for the new one, once it is asked again.
@@ -281,12 +309,12 @@ class _Server:
         # What Python changed in its environment as it started (PEP 538 sets LC_CTYPE
         # in a C locale), as it does in every process started like the server.
         started: dict[str, str] = told["environ"]
-        self._set = {k: v for k, v in started.items() if env.get(k) != v}
-        self._unset = set(env) - set(started)
+        self.set = {k: v for k, v in started.items() if env.get(k) != v}
+        self.unset = set(env) - set(started)
 
     def as_started(self, env: dict[str, str]) -> dict[str, str]:
         """``env`` as a process started with it has it once Python has started."""
-        return {k: v for k, v in env.items() if k not in self._unset} | self._set
+        return _as_started(env, self.set, self.unset)
 
     def close(self) -> None:
         self._process.terminate()
@@ -294,6 +322,57 @@ class _Server:
         with contextlib.suppress(OSError):
             os.unlink(self.address)
             os.rmdir(self._folder)
+
+
+# The variables a shim (Forks.command) takes out of its environment: the one that
+# tells the docs' runner where to find it.
+SHIM_VARIABLES = ("DOC_BLOCKS_BIN",)
+
+
+def forward(config_file: str) -> None:
+    """The body of a shim (:meth:`Forks.command`): run the script with this process's
+    arguments, folder, environment and standard streams in a forked process, and end
+    as it ended; or become the script where that would not be the same."""
+    config = json.loads(Path(config_file).read_text())
+    env = {k: v for k, v in os.environ.items() if k not in SHIM_VARIABLES}
+    here = os.path.dirname(os.path.abspath(sys.argv[0]))
+    entries = env.get("PATH", "").split(os.pathsep)
+    if entries[:1] == [here]:
+        env["PATH"] = os.pathsep.join(entries[1:])
+    argv = [config["script"], *sys.argv[1:]]
+    if _key(env, config["read"]) != config["key"] or env.get("PYTHONPATH") != config["pythonpath"]:
+        os.execve(sys.executable, [sys.executable, *argv], env)
+    request = {
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "env": _as_started(env, config["set"], set(config["unset"])),
+        "path": config["path"],
+    }
+    data = json.dumps(request).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(config["address"])
+        socket.send_fds(connection, [len(data).to_bytes(_HEADER, "big") + data], [0, 1, 2])
+        _line(connection, None)  # its pid
+        code = int(_line(connection, None))
+    if code < 0:  # ended by a signal: end by it too, for the shell to see
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
+def _key(env: dict[str, str], read: Iterable[str]) -> list[list[str]]:
+    """The values a process reads of ``env`` as it starts and as it imports what the
+    servers import (PYTHONPATH aside: each program's sys.path is set anew)."""
+    read = set(read)
+    return sorted(
+        [k, v]
+        for k, v in env.items()
+        if k != "PYTHONPATH" and (k.startswith(READ_AT_START) or k in read)
+    )
+
+
+def _as_started(env: dict[str, str], set_: dict[str, str], unset: set[str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in unset} | set_
 
 
 def cli_env() -> dict[str, str]:
