@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from cli_forks import Forks, cli_env, decoded
 from local_postgres import postgres_server
 
 # One BLAS and OpenMP thread in each test process and in every process it starts, set
@@ -90,11 +91,15 @@ def any_store_url(request: pytest.FixtureRequest) -> str:
 
 
 class CLI:
-    """Runs the installed ``loopml`` command in a real process."""
+    """Runs the installed ``loopml`` command, each time in a process of its own: forked
+    from a server that has imported loopml already (see cli_forks.py), or started anew
+    with ``new_process=True``, with ``read_only`` and where the environment holds a
+    variable read as Python starts or imports."""
 
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], forks: Forks) -> None:
         self.cwd = cwd
         self.env = env
+        self.forks = forks
 
     def __call__(
         self,
@@ -102,25 +107,34 @@ class CLI:
         cwd: Path | None = None,
         check: bool = False,
         read_only: Path | None = None,
+        new_process: bool = False,
     ) -> Result:
         import subprocess
         import sys
 
-        prefix = [] if read_only is None else read_only_prefix(read_only)
-        command = [*prefix, str(Path(sys.executable).with_name("loopml")), *args]
-        done = subprocess.run(
-            command,
-            cwd=cwd or self.cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        result = Result(done.returncode, done.stdout, done.stderr)
-        if check and done.returncode != 0:
-            raise AssertionError(f"{command} failed: {result}")
+        folder = cwd or self.cwd
+        argv = [str(Path(sys.executable).with_name("loopml")), *args]
+        if new_process or read_only is not None or not self.forks.takes(argv, folder, self.env):
+            prefix = [] if read_only is None else read_only_prefix(read_only)
+            done = subprocess.run(
+                [*prefix, *argv],
+                cwd=folder,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+                check=False,
+            )
+            result = Result(done.returncode, done.stdout, done.stderr)
+        else:
+            code, out, err = self.forks.run(argv, folder, self.env, TIMEOUT_S)
+            result = Result(code, decoded(out), decoded(err))
+        if check and result.code != 0:
+            raise AssertionError(f"loopml {list(args)} failed: {result}")
         return result
+
+
+TIMEOUT_S = 120  # for one command
 
 
 class Result:
@@ -131,16 +145,19 @@ class Result:
         return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
+@pytest.fixture(scope="session")
+def cli_forks() -> Iterator[Forks]:
+    """The fork server of this test process's ``loopml`` commands."""
+    forks = Forks(cli_env())
+    yield forks
+    forks.close()
+
+
 @pytest.fixture
-def cli(tmp_path: Path) -> CLI:
+def cli(tmp_path: Path, cli_forks: Forks) -> CLI:
     """The ``loopml`` command, run in ``tmp_path`` with no LOOPML_* variables set, and
     piped with no COLUMNS (pytest-xdist sets COLUMNS=80 in its workers)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("LOOPML_") and k not in ("COLUMNS", "LINES")
-    }
-    return CLI(tmp_path, env)
+    return CLI(tmp_path, cli_env(), cli_forks)
 
 
 def read_only_prefix(folder: Path) -> list[str]:

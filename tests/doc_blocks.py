@@ -21,7 +21,10 @@ or takes minutes) is preceded by ``<!-- not run: WHY -->`` and listed in
 test_docs.py. Any other block, a fence without a language among them, is an error.
 
 Run as a script, this module is the runner: ``python doc_blocks.py BLOCKS.json
-REPORT.json``, in the folder the blocks run in.
+REPORT.json``, in the folder the blocks run in. Commands find ``loopml`` (and
+``python``) in the folder of the Python that runs it, or first in the folder
+DOC_BLOCKS_BIN names (test_docs.py puts a ``loopml`` there that runs the installed one
+in a process forked from one that has imported loopml: see cli_forks.py).
 """
 
 from __future__ import annotations
@@ -204,6 +207,8 @@ def _parses(block: Block) -> str | None:
 def _run_command(command: Command) -> str | None:
     environment = dict(os.environ, COLUMNS="200", LOOPML_PROGRESS="0", NO_COLOR="1")
     environment["PATH"] = os.path.dirname(sys.executable) + os.pathsep + environment["PATH"]
+    if os.environ.get("DOC_BLOCKS_BIN"):  # the tests' `loopml`, which forks it
+        environment["PATH"] = os.environ["DOC_BLOCKS_BIN"] + os.pathsep + environment["PATH"]
     done = subprocess.run(
         ["bash", "-c", command.command],
         capture_output=True,

@@ -6,12 +6,12 @@ block's first line and what went wrong."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cli_forks import Forks
 from doc_blocks import DATA_LANGUAGES, RUN_LANGUAGES, Block, blocks, to_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,20 +95,22 @@ def _runs(block: Block) -> bool:
 
 
 @pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
-def test_the_blocks_run_as_written(path: Path, tmp_path: Path) -> None:
-    failure = run_doc(path, ROOT, tmp_path)
+def test_the_blocks_run_as_written(path: Path, tmp_path: Path, cli_forks: Forks) -> None:
+    failure = run_doc(path, ROOT, tmp_path, cli_forks)
     if failure is not None:
         pytest.fail(failure, pytrace=False)
 
 
-def test_a_failure_names_the_file_the_block_and_what_failed(tmp_path: Path) -> None:
+def test_a_failure_names_the_file_the_block_and_what_failed(
+    tmp_path: Path, cli_forks: Forks
+) -> None:
     doc = tmp_path / "guide.md"
     doc.write_text(
         "```python\nanswer = 6 * 7\n```\n\n"
         "```console\n$ test 42 = 42\n$ loopml models show flowers@v1\n"
         "error: no model named 'flowers'\n$ false\n```\n"
     )
-    failure = run_doc(doc, tmp_path, tmp_path / "run")
+    failure = run_doc(doc, tmp_path, tmp_path / "run", cli_forks)
     assert failure is not None
     first, *rest = failure.splitlines()
     assert first == (
@@ -116,14 +118,16 @@ def test_a_failure_names_the_file_the_block_and_what_failed(tmp_path: Path) -> N
     )
     assert rest[0] == "$ false"
     doc.write_text("```python\nimport loopml\nloopml.data.get('sales@v9')\n```\n")
-    failure = run_doc(doc, tmp_path, tmp_path / "again")
+    failure = run_doc(doc, tmp_path, tmp_path / "again", cli_forks)
     assert failure is not None
     assert failure.startswith("guide.md:1 (the block starting 'import loopml'): it raised:")
     assert "WorkspaceNotFound" in failure
 
 
-def run_doc(path: Path, root: Path, tmp_path: Path) -> str | None:
-    """Run a Markdown file's blocks in a fresh folder; what failed, or None."""
+def run_doc(path: Path, root: Path, tmp_path: Path, forks: Forks) -> str | None:
+    """Run a Markdown file's blocks in a fresh folder; what failed, or None. The runner
+    and the `loopml` commands run in processes forked from one that has imported loopml
+    (cli_forks.py): each a process of its own, as a reader's would be."""
     import json
 
     found = [b for b in blocks(path, root) if b.not_run is None and _runs(b)]
@@ -135,15 +139,12 @@ def run_doc(path: Path, root: Path, tmp_path: Path) -> str | None:
     folder = tmp_path / "reader"
     folder.mkdir()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("doc_blocks.py")), str(given), str(report)],
-        cwd=folder,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    commands = tmp_path / "bin"
+    commands.mkdir()
+    forks.command(Path(sys.executable).with_name("loopml"), environment, commands)
+    environment["DOC_BLOCKS_BIN"] = str(commands)
+    runner = Path(__file__).with_name("doc_blocks.py")
+    done = forks.python([runner, given, report], folder, environment, timeout=900)
     if not report.exists():
         return f"{path.name}: the runner itself failed:\n{done.stdout}\n{done.stderr}"
     result = json.loads(report.read_text())

@@ -191,13 +191,13 @@ def test_a_name_of_another_kind_names_the_kind_to_give(cli, tmp_path: Path) -> N
 
 
 def test_debug_shows_the_traceback(cli) -> None:
-    result = cli("--debug", "info")
+    result = cli("--debug", "info", new_process=True)  # as Python prints it, at exit
     assert result.code != 0
     assert "Traceback" in result.err
     assert "WorkspaceNotFound" in result.err
 
 
 def test_usage_errors_exit_2(cli) -> None:
-    result = cli("info", "--no-such-option")
+    result = cli("info", "--no-such-option", new_process=True)
     assert result.code == 2
     assert "No such option" in result.err

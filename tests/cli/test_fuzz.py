@@ -490,7 +490,7 @@ def test_a_sample_in_real_processes(template: Template, tmp_path: Path, cli) -> 
         command = template.fill(command)
         root = fresh_copy(template, tmp_path)
         before = snapshot(root)
-        result = cli(*command.args, cwd=root)
+        result = cli(*command.args, cwd=root, new_process=True)
         check(command, Outcome(result.code, result.out, result.err), before, snapshot(root))
         shutil.rmtree(root, ignore_errors=True)
 

@@ -9,12 +9,13 @@ from loopml.store._sql.schema import HEAD
 
 
 def test_init_then_info(cli, tmp_path: Path) -> None:
-    made = cli("init", check=True)
+    # The installed script started anew, as the other tests' forked processes stand for.
+    made = cli("init", check=True, new_process=True)
     assert "made a loopml workspace" in made.out
     assert (tmp_path / "loopml.toml").is_file()
     assert (tmp_path / ".loopml" / "loopml.db").is_file()
     assert (tmp_path / ".loopml" / "artifacts" / "blobs").is_dir()
-    info = json.loads(cli("info", "--json", check=True).out)
+    info = json.loads(cli("info", "--json", check=True, new_process=True).out)
     assert info["backend"] == "sqlite"
     assert info["schema"] == HEAD
     assert info["artifacts"] == str(tmp_path / ".loopml" / "artifacts")

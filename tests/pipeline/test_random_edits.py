@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -25,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import loopml
+from cli_forks import Forks
 
 FILES = {
     "project/flow.py": """
@@ -139,8 +138,9 @@ ROUNDS = st.lists(st.lists(EDIT, min_size=1, max_size=3), min_size=3, max_size=6
 class Project:
     """The project on disk, edited and run in turns, in a workspace of its own."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, forks: Forks) -> None:
         self.root = root
+        self.forks = forks
         self.values = dict.fromkeys(SITES, 1)
         self.hits = 0
         self.truth: dict[str, object] = {}
@@ -153,21 +153,13 @@ class Project:
         self.write()
 
     def run(self) -> None:
-        """Run the pipeline in a fresh process; every step's output must be what its
-        function gives now."""
+        """Run the pipeline in a fresh process (forked from one that imported loopml,
+        not the project); every step's output must be what its function gives now."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(self.root / "shared"), env.get("PYTHONPATH")])
         )
-        done = subprocess.run(
-            [sys.executable, "driver.py"],
-            cwd=self.root / "project",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = self.forks.python(["driver.py"], self.root / "project", env, timeout=120)
         assert done.returncode == 0, done.stderr
         seen = json.loads(done.stdout.strip().splitlines()[-1])
         self.truth = seen["truth"]
@@ -202,10 +194,12 @@ class Project:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(rounds=ROUNDS)
-def test_random_edits_never_give_a_stale_hit(rounds: list[list[tuple[str, int]]]) -> None:
+def test_random_edits_never_give_a_stale_hit(
+    cli_forks: Forks, rounds: list[list[tuple[str, int]]]
+) -> None:
     root = Path(tempfile.mkdtemp(prefix="loopml-edits-"))
     try:
-        project = Project(root)
+        project = Project(root, cli_forks)
         project.run()
         for edits in rounds:
             for site, value in edits:
@@ -215,12 +209,14 @@ def test_random_edits_never_give_a_stale_hit(rounds: list[list[tuple[str, int]]]
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_each_edit_alone_is_run_and_an_unchanged_rerun_is_all_hits(tmp_path: Path) -> None:
+def test_each_edit_alone_is_run_and_an_unchanged_rerun_is_all_hits(
+    cli_forks: Forks, tmp_path: Path
+) -> None:
     """Each edit site but the comment, set alone, changes some step's result, and that
     step runs again (so the walk above tests every form); a re-run without edits is all
     cache hits, and so is the comment's edit but where the key had to fall back to whole
     files (so the walk exercises the cache)."""
-    project = Project(tmp_path)
+    project = Project(tmp_path, cli_forks)
     project.run()
     first = project.truth
     project.run()

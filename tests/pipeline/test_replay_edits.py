@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 from test_stale_edits import write
 
 import loopml
+from cli_forks import Forks
 from loopml.pipeline._run import load_output
 from loopml.refs import resolve
 
@@ -86,8 +86,9 @@ ROUNDS = st.lists(st.lists(EDIT, min_size=1, max_size=3), min_size=3, max_size=6
 
 
 class Project:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, forks: Forks) -> None:
         self.root = root
+        self.forks = forks
         self.values = dict.fromkeys(SITES, 1)
         self.replayed = 0
         self.write()
@@ -99,16 +100,10 @@ class Project:
         loopml = str(Path(sys.executable).with_name("loopml"))
         return self.python([loopml, *args])
 
-    def python(self, command: list[str]) -> str:
-        done = subprocess.run(
-            command,
-            cwd=self.root / "project",
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    def python(self, argv: list[str]) -> str:
+        """``python ARGV`` in a fresh process (forked from one that imported loopml, not
+        the project)."""
+        done = self.forks.python(argv, self.root / "project", self.env, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -121,7 +116,7 @@ class Project:
         now); what the run recorded is read back from the store in this process, which
         imports none of the project's code (the outputs are lists and numbers)."""
         result = json.loads(self.command("run", "flow.py:flow", "--json"))
-        truth = json.loads(self.python([sys.executable, "-c", TRUTH]))
+        truth = json.loads(self.python(["-c", TRUTH]))
         with loopml.workspace(self.root / "project") as ws:
             outputs = {
                 step["name"]: load_output(ws, resolve(ws.store, "output", step["output"]))
@@ -150,10 +145,12 @@ class Project:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(rounds=ROUNDS)
-def test_random_edits_are_never_replayed_stale(rounds: list[list[tuple[str, int]]]) -> None:
+def test_random_edits_are_never_replayed_stale(
+    cli_forks: Forks, rounds: list[list[tuple[str, int]]]
+) -> None:
     root = Path(tempfile.mkdtemp(prefix="loopml-replay-"))
     try:
-        project = Project(root)
+        project = Project(root, cli_forks)
         project.run()
         for edits in rounds:
             for site, value in edits:
@@ -163,8 +160,10 @@ def test_random_edits_are_never_replayed_stale(rounds: list[list[tuple[str, int]
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_each_edit_alone_runs_again_and_an_unchanged_rerun_is_replayed(tmp_path: Path) -> None:
-    project = Project(tmp_path)
+def test_each_edit_alone_runs_again_and_an_unchanged_rerun_is_replayed(
+    cli_forks: Forks, tmp_path: Path
+) -> None:
+    project = Project(tmp_path, cli_forks)
     project.run()
     project.run()
     assert project.replayed == 1
