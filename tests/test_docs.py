@@ -141,8 +141,8 @@ def run_doc(path: Path, root: Path, tmp_path: Path, forks: Forks) -> str | None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     commands = tmp_path / "bin"
     commands.mkdir()
-    forks.command(Path(sys.executable).with_name("loopml"), environment, commands)
-    environment["DOC_BLOCKS_BIN"] = str(commands)
+    if forks.command(Path(sys.executable).with_name("loopml"), environment, commands):
+        environment["DOC_BLOCKS_BIN"] = str(commands)
     runner = Path(__file__).with_name("doc_blocks.py")
     done = forks.python([runner, given, report], folder, environment, timeout=900)
     if not report.exists():

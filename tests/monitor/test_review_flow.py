@@ -6,6 +6,7 @@ of exactly the reviewed rows, whose lineage leads back to the predictions."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,23 +36,45 @@ from loopml.store import Direction, ReviewStatus
 GUIDE = "# Breast cancer\n\nLabel 1 (benign) when the cells are regular; 0 otherwise.\n"
 
 
+@pytest.fixture(scope="module")
+def served_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int]]]:
+    """A workspace where bc@v1 (trained on bc-train, whose guidelines are GUIDE)
+    answered 120 rows of breast_cancer in 30 requests, 20 of its rows queued for
+    review; and the keys of its answers. Made once for the module."""
+    root = tmp_path_factory.mktemp("review-template") / "ws"
+    root.mkdir()
+    with loopml.init(root) as ws:
+        train(ws)
+        loopml.data.set_guidelines("bc-train", text=GUIDE, workspace=ws)
+        X, _ = breast_cancer()
+        records = answers(ws, "bc@v1", X.iloc[:120])
+        queue_for_review("bc", audit=20, seed=0, workspace=ws)
+    return root, keys(records)
+
+
 @pytest.fixture
-def ws(tmp_path: Path) -> Iterator[loopml.Workspace]:
-    (tmp_path / "ws").mkdir()
-    with loopml.init(tmp_path / "ws") as workspace:
+def ws(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[loopml.Workspace]:
+    """A new workspace; for a test that asks for ``served`` too, a fresh copy of the
+    workspace ``served_template`` made."""
+    root = tmp_path / "ws"
+    if "served" in request.fixturenames:
+        template, _ = request.getfixturevalue("served_template")
+        shutil.copytree(template, root, symlinks=True)
+        with loopml.workspace(root) as workspace:
+            yield workspace
+        return
+    root.mkdir()
+    with loopml.init(root) as workspace:
         yield workspace
 
 
 @pytest.fixture
-def served(ws: loopml.Workspace) -> list[tuple[str, int]]:
-    """bc@v1 (trained on bc-train, whose guidelines are GUIDE) answered 120 rows of
-    breast_cancer in 30 requests; 20 of its rows are queued for review."""
-    train(ws)
-    loopml.data.set_guidelines("bc-train", text=GUIDE, workspace=ws)
-    X, _ = breast_cancer()
-    records = answers(ws, "bc@v1", X.iloc[:120])
-    queue_for_review("bc", audit=20, seed=0, workspace=ws)
-    return keys(records)
+def served(
+    ws: loopml.Workspace, served_template: tuple[Path, list[tuple[str, int]]]
+) -> list[tuple[str, int]]:
+    """``ws`` holds bc@v1's 120 answers, 20 queued for review (see served_template);
+    the keys of its answers."""
+    return served_template[1]
 
 
 def test_next_hands_out_items_with_the_guidelines_and_holds_them(

@@ -4,6 +4,7 @@ before anything is written, and the history keeps who, when, from, to and why.""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +39,21 @@ def registered(ws: loopml.Workspace, fitted: list[LogisticRegression]) -> loopml
     return ws
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, fitted: list[LogisticRegression]) -> Path:
+    """A workspace as ``registered`` leaves it, made once for the module."""
+    root = tmp_path_factory.mktemp("deploy-template")
+    with loopml.init(root) as workspace:
+        registered(workspace, fitted)
+    return root
+
+
 @pytest.fixture
-def ws(tmp_path: Path, fitted: list[LogisticRegression]) -> Iterator[loopml.Workspace]:
-    with loopml.init(tmp_path) as workspace:
-        yield registered(workspace, fitted)
+def ws(tmp_path: Path, template: Path) -> Iterator[loopml.Workspace]:
+    """A fresh copy of the template, in ``tmp_path``."""
+    shutil.copytree(template, tmp_path, symlinks=True, dirs_exist_ok=True)
+    with loopml.workspace(tmp_path) as workspace:
+        yield workspace
 
 
 def refused(call: Callable[[], Any], error: type[LoopmlError], field: str, *fragments: str) -> None:

@@ -3,6 +3,7 @@ in an order, with cursors; find_run finds one by the end of its id."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,28 +15,47 @@ from loopml.store.query import Compare, Constant, Field, RunOrder
 from loopml.tracking import Page, RunSummary, compare_runs, find_run, run_detail, search_runs
 
 
+@pytest.fixture(scope="module")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A workspace holding ten runs over C with an AUC that rises with C, a child of the
+    last, and a failed one; and their ids. Made once for the module."""
+    root = tmp_path_factory.mktemp("search-template") / "here"
+    root.mkdir()
+    ids = {}
+    with loopml.init(root) as ws:
+        for i in range(10):
+            with loopml.start_run("svm", workspace=ws, params={"C": i / 10}) as run:
+                loopml.log_metric("auc", 0.5 + i / 100)
+            ids[f"C={i / 10}"] = run.id
+        with loopml.start_run("fold", workspace=ws, parent=run.id) as child:
+            loopml.log_metric("auc", 0.99)
+        ids["child"] = child.id
+        with pytest.raises(RuntimeError), loopml.start_run("svm", workspace=ws) as failed:
+            raise RuntimeError("out of memory")
+        ids["failed"] = failed.id
+    return root, ids
+
+
 @pytest.fixture
-def ws(tmp_path: Path):
-    (tmp_path / "here").mkdir()
-    with loopml.init(tmp_path / "here") as ws:
+def ws(tmp_path: Path, request: pytest.FixtureRequest):
+    """A new workspace; for a test that asks for ``trained`` too, a fresh copy of the
+    workspace ``trained_template`` made."""
+    root = tmp_path / "here"
+    if "trained" in request.fixturenames:
+        template, _ = request.getfixturevalue("trained_template")
+        shutil.copytree(template, root, symlinks=True)
+        with loopml.workspace(root) as ws:
+            yield ws
+        return
+    root.mkdir()
+    with loopml.init(root) as ws:
         yield ws
 
 
 @pytest.fixture
-def trained(ws: loopml.Workspace) -> dict[str, str]:
-    """Ten runs over C with an AUC that rises with C, a child of the last, and a failed one."""
-    ids = {}
-    for i in range(10):
-        with loopml.start_run("svm", workspace=ws, params={"C": i / 10}) as run:
-            loopml.log_metric("auc", 0.5 + i / 100)
-        ids[f"C={i / 10}"] = run.id
-    with loopml.start_run("fold", workspace=ws, parent=run.id) as child:
-        loopml.log_metric("auc", 0.99)
-    ids["child"] = child.id
-    with pytest.raises(RuntimeError), loopml.start_run("svm", workspace=ws) as failed:
-        raise RuntimeError("out of memory")
-    ids["failed"] = failed.id
-    return ids
+def trained(ws: loopml.Workspace, trained_template: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    """``ws`` holds the runs of trained_template; their ids."""
+    return trained_template[1]
 
 
 def every_page(**query: object) -> list[list[RunSummary]]:
