@@ -83,25 +83,14 @@ def test_a_batch_names_the_rows_of_the_whole_dataset(ws: loopml.Workspace, cli) 
     assert "Traceback" not in scored.err
 
 
-def test_the_server_answers_400_naming_the_row(ws: loopml.Workspace) -> None:
-    serve.deploy("sugar", "ridge@v1", copy="onnx", workspace=ws)
+@pytest.mark.parametrize("copy", ["onnx", "native"])
+def test_the_server_answers_400_naming_the_row(ws: loopml.Workspace, copy: str) -> None:
+    serve.deploy(f"sugar-{copy}", "ridge@v1", copy=copy, workspace=ws)
     record = holed().row(HOLES[0], named=True)
     with start(ws, grpc_port=None) as running:
         status, _, body = call(
             f"{running.url}/invocations", {"dataframe_records": [record]},
-            headers={"X-Loopml-Deployment": "sugar"},
-        )  # fmt: skip
-    assert status == 400, body
-    assert "missing values (in bp)" in body["error"]
-
-
-def test_the_server_answers_400_for_the_native_model_too(ws: loopml.Workspace) -> None:
-    serve.deploy("sugar-native", "ridge@v1", copy="native", workspace=ws)
-    record = holed().row(HOLES[0], named=True)
-    with start(ws, grpc_port=None) as running:
-        status, _, body = call(
-            f"{running.url}/invocations", {"dataframe_records": [record]},
-            headers={"X-Loopml-Deployment": "sugar-native"},
+            headers={"X-Loopml-Deployment": f"sugar-{copy}"},
         )  # fmt: skip
     assert status == 400, body
     assert "missing values (in bp)" in body["error"]
