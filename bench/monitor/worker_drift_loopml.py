@@ -1,15 +1,17 @@
 """loopml on the monitoring benchmark's month of traffic; runs in loopml's venv.
 
-Usage: ``python bench/monitor/worker_drift_loopml.py RESULTS_FOLDER``
+Usage: ``python bench/monitor/worker_drift_loopml.py RESULTS_FOLDER WORKSPACE [--first]``
 
 From the workspace's prediction and feedback logs: ``labelled`` (the month's
 predictions joined with their feedback), ``live_metrics`` per day (accuracy against the
 naive baseline, coverage, confidence, latency), and ``drift_windows`` per day (the 20
 inputs and the predictions of every day compared with the training rows, read from
 ``reference.parquet``, and with the day before), computed afresh (``store=False``: a
-stored window would be read back, not computed). Prints one JSON line: the seconds of
-the imports and of each part, and the (day, column) pairs that drifted against the
-training rows.
+stored window would be read back, not computed). Drift reads each prediction segment's
+hour summaries, kept in the workspace; with ``--first`` the workspace has none yet,
+and drift makes and keeps them (``store=True``), as the first report on a log does.
+Prints one JSON line: the seconds of the imports and of each part, and the (day,
+column) pairs that drifted against the training rows.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ imported_cpu = time.process_time() - began_cpu
 DEPLOYMENT = "churn"
 
 
-def main(folder: Path) -> None:
+def main(folder: Path, workspace: Path, first: bool) -> None:
     seconds: dict[str, float] = {}
-    with loopml.workspace(folder / "workspace") as ws:
+    with loopml.workspace(workspace) as ws:
         started, started_cpu = time.perf_counter(), time.process_time()
         found = labelled(DEPLOYMENT, workspace=ws)
         seconds["join_s"] = time.perf_counter() - started
@@ -44,7 +46,7 @@ def main(folder: Path) -> None:
         mark, mark_cpu = time.perf_counter(), time.process_time()
         reference = pl.read_parquet(folder / "reference.parquet").drop("timestamp")
         drift = drift_windows(
-            DEPLOYMENT, every="1d", reference=reference, store=False, workspace=ws
+            DEPLOYMENT, every="1d", reference=reference, store=first, workspace=ws
         )
         seconds["drift_s"] = time.perf_counter() - mark
         seconds["drift_cpu_s"] = time.process_time() - mark_cpu
@@ -65,6 +67,8 @@ def main(folder: Path) -> None:
                 "rows": found.rows.height,
                 "labelled": int(metrics["labelled"].sum()),
                 "windows": drift.computed,
+                "summaries_made": drift.summaries_made,
+                "summaries_read": drift.summaries_read,
                 "alerts": alerts,
                 "previous_alerts": int(
                     drift.table.filter(
@@ -78,4 +82,4 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), "--first" in sys.argv[3:])

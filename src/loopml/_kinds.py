@@ -49,6 +49,7 @@ class ArtifactKind(StrEnum):
     EVALUATION_ROWS = "evaluation-rows"
     GATE = "gate"
     DRIFT = "drift"
+    SUMMARY = "summary"
     REPRODUCTION = "reproduction"
     OBJECT = "object"
     PREDICTIONS = "predictions"
@@ -73,6 +74,7 @@ OWNED_KINDS: dict[str, str] = {
     ArtifactKind.EVALUATION_ROWS: "loopml.evaluate, from the rows it is given",
     ArtifactKind.GATE: "loopml.gate",
     ArtifactKind.DRIFT: "loopml.monitor.drift_windows, which keeps the windows it computed",
+    ArtifactKind.SUMMARY: "loopml.monitor.drift_windows, from each prediction segment it reads",
     ArtifactKind.REPRODUCTION: "`loopml models reproduce`",
     ArtifactKind.OBJECT: "loopml.log_artifact(value, name=...)",
     ArtifactKind.PREDICTIONS: "the model server's prediction log (loopml.serve.PredictionLog)",

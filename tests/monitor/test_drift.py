@@ -345,3 +345,92 @@ def test_inputs_of_many_values_per_row_are_not_compared(ws: loopml.Workspace) ->
     found = drift_windows("pictures", every="1d", workspace=ws)
     assert found.table.height == 0
     assert any("nothing to compare" in note for note in found.notes)
+
+
+# -- hour summaries ---------------------------------------------------------------------
+
+
+def test_each_segment_is_summarized_once(ws: loopml.Workspace) -> None:
+    for day in range(3):
+        answers(ws, T0 + day * DAY_US, 300)  # a segment a day
+    first = drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
+    assert (first.summaries_made, first.summaries_read) == (3, 0)
+    assert len(ws.store.find_artifacts(kind="summary", name="churn")) == 3
+    again = drift_windows("churn", every="6h", reference=training_rows(), store=False, workspace=ws)
+    assert (again.summaries_made, again.summaries_read) == (0, 3)
+    answers(ws, T0 + DAY_US + 500_000_000, 100)  # late: a segment of its own
+    late = drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
+    assert (late.summaries_made, late.summaries_read) == (1, 3)  # day 0: compared with
+    assert set(late.table.filter(pl.col("rows") == 400)["window"]) == {T0 // DAY_US + 1}
+
+
+def test_windows_merged_from_summaries_judge_as_windows_of_rows(
+    weather: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year a day, about 15 rows an hour: every value is kept, so the merged windows
+    are the rows' own, and every verdict, statistic and p-value is the same as when
+    the windows are profiled from their rows."""
+    import loopml.monitor._drift as drift
+
+    merged = drift_windows("rain-api", every="1d", store=False, workspace=weather)
+    monkeypatch.setattr(drift, "HOUR_US", 7)  # no window a whole number of hours: rows
+    rows = drift_windows("rain-api", every="1d", store=False, workspace=weather)
+    assert rows.summaries_read == rows.summaries_made == 0
+    assert merged.summaries_made + merged.summaries_read == 1  # the log's one segment
+    assert merged.table.height == rows.table.height > 0
+    assert merged.table["drifted"].to_list() == rows.table["drifted"].to_list()
+    for name in ("statistic", "p_value", "p_adjusted"):
+        a, b = merged.table[name].to_numpy(), rows.table[name].to_numpy()
+        assert np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True), name
+
+
+def test_large_windows_of_bracketed_hours_find_a_planted_shift_and_nothing_else(
+    ws: loopml.Workspace,
+) -> None:
+    """6,000 days of weather a window, 1,000 an hour: each hour keeps 256 of its
+    values and the windows are bracketed, tested on their order statistics. The
+    second window's visibility is 0.3 standard deviations higher."""
+    frame = rainfall().select(RAINFALL_FEATURES)
+    order = np.random.default_rng(5).permutation(frame.height)
+    reference = frame[order[:6000]]
+    shift = 0.3 * reference["visibility"].std()
+    rule = float(reference["temperature"].median())
+    windows = [frame[order[6000:12000]], frame[order[12000:18000]]]
+    windows[1] = windows[1].with_columns(pl.col("visibility") + shift)
+    with PredictionLog(ws, max_buffered=13_000) as log:
+        for day, rows in enumerate(windows):
+            for n in range(rows.height):
+                one = rows[n]
+                log.append(
+                    PredictionRecord(new_id(), None, T0 + day * DAY_US + n * 3_600_000, "rain",
+                                     "rain@v1", 0, 1.0,
+                                     {name: one[name].to_numpy() for name in rows.columns},
+                                     {"predictions": (one["temperature"].to_numpy() > rule) * 1},
+                                     300, None)
+                )  # fmt: skip
+    training = reference.with_columns(
+        (pl.col("temperature") > rule).cast(pl.Int64).alias("predictions")
+    )
+    found = drift_windows("rain", every="1d", reference=training, workspace=ws)
+    day = T0 // DAY_US
+    assert drifted(found.table, day, "training") == set()
+    assert drifted(found.table, day + 1, "training") == {"visibility"}
+    assert drifted(found.table, day + 1, "previous") == {"visibility"}
+    visibility = found.table.filter(
+        (pl.col("window") == day + 1) & (pl.col("column") == "visibility")
+    )
+    assert (visibility["p_adjusted"] < 1e-6).all()
+    assert set(found.table["rows"]) == {6000}
+
+
+def test_a_damaged_summary_is_refused_by_name(ws: loopml.Workspace) -> None:
+    from loopml.errors import DigestMismatch
+
+    answers(ws, T0, 300)
+    drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
+    [summary] = ws.store.find_artifacts(kind="summary", name="churn")
+    path = Path(ws.artifacts.location) / "blobs" / summary.digest[:2] / summary.digest[2:]
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(DigestMismatch, match="summary of prediction segment"):
+        drift_windows("churn", every="1d", reference=training_rows(), store=False, workspace=ws)

@@ -134,6 +134,13 @@ def _farthest(value: float, bounds: tuple[float, float]) -> float:
     return max(abs(value - bounds[0]), abs(bounds[1] - value))
 
 
+def kept_order_stats(column: ColumnProfile, table: Profile) -> OrderStats | None:
+    """The column's order statistics, kept or from a sample that is the whole table;
+    None for an older profile that has only its quantiles."""
+    _, stats, source = _order_stats(column, table)
+    return None if source == "quantiles" else stats
+
+
 def _order_stats(
     column: ColumnProfile, table: Profile
 ) -> tuple[npt.NDArray[np.float64] | None, OrderStats, str]:

@@ -157,13 +157,40 @@ def _measure(
 
 
 def _numeric_test(reference: Profile, current: Profile, name: str) -> dict[str, float]:
-    ref_sample = reference.sample_values(name)
-    cur_sample = current.sample_values(name)
-    if ref_sample is None or cur_sample is None:
+    """The tests on both sides' sampled values (a table within the sample: every
+    value); for a side without a sample (a profile merged from parts, see
+    :mod:`loopml.data._parts`), its every value when they are kept and few, else the
+    KS test on both sides' order statistics. Without either, no test."""
+    ref_sample = _test_values(reference, name)
+    cur_sample = _test_values(current, name)
+    if ref_sample is not None and cur_sample is not None:
+        tests = _evidence.numeric_tests(ref_sample, cur_sample)
+        tests["test_rows"] = float(min(len(ref_sample), len(cur_sample)))
+        return tests
+    if reference.sample is not None and current.sample is not None:
         return {"p": math.nan}
-    tests = _evidence.numeric_tests(ref_sample, cur_sample)
-    tests["test_rows"] = float(min(len(ref_sample), len(cur_sample)))
+    from loopml.data._distances import kept_order_stats
+
+    ref_stats = kept_order_stats(reference.column(name), reference)
+    cur_stats = kept_order_stats(current.column(name), current)
+    if ref_stats is None or cur_stats is None:
+        return {"p": math.nan}
+    tests = _evidence.ks_test_bracketed(ref_stats, cur_stats)
+    tests["test_rows"] = float(min(ref_stats.count, cur_stats.count))
     return tests
+
+
+def _test_values(table: Profile, name: str) -> Any:
+    """The values the tests take: the sample's, or every value of a column of a table
+    with no sample whose values are all kept and no more than a sample's."""
+    from loopml.data._profile import SAMPLE_ROWS
+
+    if table.sample is not None:
+        return table.sample_values(name)
+    kept = table.column(name).order_stats
+    if kept is not None and kept.complete and kept.count <= SAMPLE_ROWS:
+        return kept.low
+    return None
 
 
 def _judged(one: _Measured, p_adjusted: float | None, alpha: float, comparison: str) -> ColumnDrift:

@@ -37,6 +37,7 @@ so its distances also come with an honest, much wider bound.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -177,6 +178,104 @@ def sketch(ordered: Floats, points: int = POINTS) -> tuple[Ints, Floats]:
         np.sort(np.concatenate((np.arange(tail), even, spread, np.arange(n - tail, n))))
     )
     return ranks, ordered[ranks]
+
+
+def merge(parts: Sequence[OrderStats], points: int = POINTS) -> OrderStats:
+    """The order statistics of the union of columns with these ``parts``: a sketch of
+    every value (as :func:`sketch` keeps it) when every part is complete, else at most
+    ``points`` ranks, each with a bracket that holds, whatever the parts' unkept values
+    are, every value of the union from that rank to the next.
+
+    Why a bracket holds: a value ``x`` has at most as many values at or below it as the
+    parts' rank segments whose lower bound is at most ``x``, and at least as many as
+    those whose upper bound is; so the union's ``r``-th value is at least the lower
+    bound where the first count reaches ``r + 1``, and at most the upper bound where
+    the second one does. The least and greatest values are exact (each part keeps
+    its own). Distances between merged columns carry these brackets into their
+    bounds, as they carry a sketch's (:func:`wasserstein_bounds`, :func:`ks_bounds`).
+
+    >>> import numpy as np
+    >>> a, b = np.arange(0.0, 100.0, 2.0), np.arange(1.0, 100.0, 2.0)
+    >>> union = merge([OrderStats(50, *sketch(a, 16)), OrderStats(50, *sketch(b, 16))], 20)
+    >>> union.count, float(union.low[0]), float(union.high[-1]), union.complete
+    (100, 0.0, 99.0, False)
+    >>> every = np.arange(100.0)
+    >>> at = np.searchsorted(union.ranks, np.arange(100), side="right") - 1
+    >>> bool(((union.low[at] <= every) & (every <= union.high[at])).all())
+    True
+    """
+    import numpy as np
+
+    kept = [part for part in parts if part.count]
+    count = sum(part.count for part in kept)
+    if not kept:
+        return OrderStats(0, np.zeros(0, dtype=np.int64), np.zeros(0))
+    if all(part.complete for part in kept):
+        ordered = np.sort(np.concatenate([part.low for part in kept]))
+        return OrderStats(count, *sketch(ordered, points))
+    if all(part.high is part.low for part in kept):
+        values, more, closed = _events_of_kept(kept)
+        order = np.argsort(values, kind="stable")  # sorted runs, one a part: a merge
+        low = high = values[order]
+        at_most, at_least = np.cumsum(more[order]), np.cumsum(closed[order])
+    else:
+        low_values, size, high_values = _events_of_segments(kept)
+        by_low = np.argsort(low_values, kind="stable")
+        by_high = np.argsort(high_values, kind="stable")
+        low, high = low_values[by_low], high_values[by_high]
+        at_most, at_least = np.cumsum(size[by_low]), np.cumsum(size[by_high])
+    # at_most: how many values can be at or below each lower bound; at_least: how
+    # many surely are at or below each upper bound
+    ranks = _merged_ranks(count, points)
+    ends = np.append(ranks[1:], count)  # one past each segment's last rank
+    low_of = low[np.searchsorted(at_most, ranks + 1, side="left")]
+    high_of = high[np.searchsorted(at_least, ends, side="left")]
+    return OrderStats(count, ranks, low_of, high_of)
+
+
+def _events_of_kept(parts: list[OrderStats]) -> tuple[Floats, Ints, Ints]:
+    """For parts whose kept values are exact: each kept value, how many of its part's
+    values can be at or below it beyond those counted at the kept values before (its
+    rank and the unkept ones after it), and how many surely are (the unkept ones
+    before it, and itself)."""
+    import numpy as np
+
+    values = np.concatenate([part.low for part in parts])
+    ranks = np.concatenate([part.ranks for part in parts])
+    ends = np.cumsum([len(part.ranks) for part in parts])  # one past each part's last
+    steps = np.diff(ranks, append=0)
+    more, closed = steps.copy(), np.concatenate(([0], steps[:-1]))
+    more[ends - 1] = np.array([part.count for part in parts]) - ranks[ends - 1]
+    firsts = np.concatenate(([0], ends[:-1]))
+    closed[firsts] = ranks[firsts] + 1
+    return values, more, closed
+
+
+def _events_of_segments(parts: list[OrderStats]) -> tuple[Floats, Ints, Floats]:
+    """For parts with brackets: each rank segment's lower bound, size and upper bound."""
+    import numpy as np
+
+    lows, highs, sizes = [], [], []
+    for part in parts:
+        starts, low, high = part.segments()
+        lows.append(low)
+        highs.append(high)
+        sizes.append(np.diff(np.append(starts, part.count)))
+    return np.concatenate(lows), np.concatenate(sizes), np.concatenate(highs)
+
+
+def _merged_ranks(count: int, points: int) -> Ints:
+    """The ranks a merged column keeps: every one of a small column; else the
+    ``points // 8`` least and greatest, and an even grid in between."""
+    import numpy as np
+
+    if count <= points:
+        return np.arange(count, dtype=np.int64)
+    tail = points // 8
+    inner = np.rint(np.linspace(tail, count - tail - 1, points - 2 * tail)).astype(np.int64)
+    edges = (np.arange(tail), inner, np.arange(count - tail, count))
+    result: Ints = _distinct(np.sort(np.concatenate(edges)))
+    return result
 
 
 def _distinct(ordered: Any) -> Any:

@@ -19,6 +19,18 @@ Window profiles keep 1,024 order statistics per numeric column (the data area ke
 distances' proven bounds stay near 0.005 standard deviations, far below the 0.1 that
 drift needs.
 
+A window of whole hours (``"1h"``, ``"6h"``, ``"1d"``) is not profiled from its rows:
+each prediction segment is summarized hour by hour once, when drift first reads it
+(see :mod:`loopml.monitor._summaries`), and a window's profile is the merge of its
+hours' summaries (:mod:`loopml.data._parts`). Its moments and counts are exact; its
+order statistics are exact for an hour of at most 256 rows and otherwise bracketed,
+the brackets' width going into the distances' bounds. A window of at most 5,000 rows
+whose values are all kept is tested on them as a profile's sample would be (KS and
+Cramér-von Mises); a larger one by the KS test on the order statistics, from the
+least statistic the brackets allow (never more alarms than its level; see
+:func:`loopml.data._evidence.ks_test_bracketed`). Other windows (``"90m"``) are
+profiled from their rows.
+
 The training rows are found through the version's lineage (see
 :mod:`loopml.monitor._drift_reference`). Windows are kept once closed and read back
 instead of recomputed (see :mod:`loopml.monitor._drift_store`).
@@ -38,6 +50,9 @@ instead of recomputed (see :mod:`loopml.monitor._drift_store`).
 [(20001, 'training', 'x'), (20001, 'previous', 'x'), (20001, 'previous', 'predictions')]
 >>> found.computed, found.saved, found.notes[0].startswith("churn@v1: its predictions")
 (2, 2, True)
+>>> again = drift_windows("churn", reference=train, store=False, workspace=ws)
+>>> found.summaries_made, again.summaries_made, again.summaries_read
+(1, 0, 1)
 >>> ws.close()
 """
 
@@ -49,19 +64,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
+from loopml.monitor._drift_rows import PREDICTIONS
+from loopml.monitor._summaries import HOUR_US
 
 if TYPE_CHECKING:
     import polars as pl
 
     from loopml.data import Profile
+    from loopml.data._parts import ColumnPart
     from loopml.monitor._drift_reference import Reference
     from loopml.monitor._drift_store import Segment
     from loopml.workspace import Workspace
 
 WINDOW_POINTS = 1024  # order statistics kept per numeric column of a window's profile
 COMPARISONS = ("training", "previous")
-PREDICTIONS = "predictions"  # the outputs' field, and the column the windows give it
-_OUTPUT = "\x00predictions"  # its name while the input columns are not all known
 COLUMNS = (
     "window",
     "window_start_us",
@@ -100,7 +116,8 @@ class DriftWindows:
     ``saved`` the windows read back and stored (a closed window without predictions
     is stored too, so that it is not looked at again); ``left_out`` counts answers
     whose rows could not be read (failed ones, or inputs and predictions of different
-    lengths)."""
+    lengths). ``summaries_made`` and ``summaries_read`` count the prediction segments
+    whose hour summaries were made now and read back."""
 
     table: pl.DataFrame
     references: dict[str, str] = field(default_factory=dict)
@@ -109,6 +126,8 @@ class DriftWindows:
     read_back: int = 0
     saved: int = 0
     left_out: int = 0
+    summaries_made: int = 0
+    summaries_read: int = 0
 
     def drifted(self) -> pl.DataFrame:
         """The rows that drifted."""
@@ -132,7 +151,9 @@ def drift_windows(
     without them, the whole log. ``reference`` replaces what the lineage finds: a
     dataset version (``"rain@v1"``) or the training rows (a DataFrame; a column
     ``predictions`` in it is taken as the model's predictions on them). With
-    ``store``, closed windows are kept and, when kept already, read back."""
+    ``store``, closed windows are kept and, when kept already, read back, and the
+    hour summaries made of the segments read are kept (kept ones are read back
+    whatever ``store`` says: a segment never changes)."""
     from loopml._context import workspace_in_use
     from loopml._time import now_us
     from loopml.monitor._drift_reference import given_key
@@ -160,7 +181,7 @@ def drift_windows(
     read_back = set() if kept is None else set(kept.windows)
     todo = sorted(wanted - read_back)
     now = now_us()
-    work = _Work(ws, deployment, every_us, reference)
+    work = _Work(ws, deployment, every_us, reference, store)
     computed = work.compute(todo)
     computed = computed.with_columns((computed["window_start_us"] + every_us <= now).alias("final"))
     closed = [window for window in todo if (window + 1) * every_us <= now]
@@ -186,15 +207,27 @@ def drift_windows(
         read_back=len(read_back),
         saved=len(closed) if store else 0,
         left_out=left_out,
+        summaries_made=work.summaries_made,
+        summaries_read=work.summaries_read,
     )
+
+
+@dataclass
+class _Merged:
+    """A window's rows of one version, and its columns' hour parts."""
+
+    rows: int = 0
+    columns: dict[str, list[ColumnPart]] = field(default_factory=dict)
 
 
 class _Work:
     """One computation: the windows' rows read once, each profile made once, each
     version's training reference found once."""
 
-    def __init__(self, ws: Workspace, deployment: str, every_us: int, reference: Any) -> None:
-        self.ws, self.deployment, self.every_us = ws, deployment, every_us
+    def __init__(
+        self, ws: Workspace, deployment: str, every_us: int, reference: Any, keep: bool
+    ) -> None:
+        self.ws, self.deployment, self.every_us, self.keep = ws, deployment, every_us, keep
         self.reference = reference
         self.profiles: dict[tuple[int, str], Profile] = {}
         self.references: dict[str, tuple[Reference, Profile] | None] = {}
@@ -204,6 +237,7 @@ class _Work:
         self.computed: set[int] = set()  # windows with predictions, profiled
         self.inputs: list[str] = []
         self.predictions: str | None = None
+        self.summaries_made = self.summaries_read = 0  # segments' hour summaries
 
     def compute(self, windows: Sequence[int]) -> pl.DataFrame:
         import polars as pl
@@ -211,15 +245,13 @@ class _Work:
         if not windows:
             return _empty()
         needed = sorted({*windows, *(w - 1 for w in windows)})
-        rows = self._rows(needed)
-        if rows.height and rows.width <= 2:  # window and ref: nothing to compare
+        by_key = self._summarized(needed) if self.every_us % HOUR_US == 0 else self._raw(needed)
+        if by_key is None:
             self.notes.append(
                 f"{self.deployment}'s requests hold no column of one value per row "
                 "(numbers, text or flags) and no predictions: nothing to compare"
             )
             return _empty()
-        parts = rows.partition_by(["window", "ref"], as_dict=True, include_key=False)
-        by_key = {(int(w), str(r)): part for (w, r), part in parts.items()}
         found: list[dict[str, Any]] = []
         for window in windows:
             for ref in sorted(r for w, r in by_key if w == window):
@@ -233,6 +265,50 @@ class _Work:
                     )
         return pl.DataFrame(found, schema=_schema(), orient="row") if found else _empty()
 
+    def _raw(self, windows: list[int]) -> dict[tuple[int, str], Any] | None:
+        """Each window's rows, by window and version; None when they hold nothing to
+        compare."""
+        rows = self._rows(windows)
+        if rows.height and rows.width <= 2:  # window and ref: nothing to compare
+            return None
+        parts = rows.partition_by(["window", "ref"], as_dict=True, include_key=False)
+        return {(int(w), str(r)): part for (w, r), part in parts.items()}
+
+    def _summarized(self, windows: list[int]) -> dict[tuple[int, str], Any] | None:
+        """Each window's rows and its columns' hour parts, by window and version, from
+        the segments' hour summaries; None when they hold nothing to compare."""
+        from loopml.monitor._drift_rows import OUTPUT
+        from loopml.monitor._summaries import hour_summaries
+
+        by_key: dict[tuple[int, str], _Merged] = {}
+        inputs: dict[str, None] = {}
+        for first, last in _runs(windows):
+            since, until = first * self.every_us, (last + 1) * self.every_us
+            hours = hour_summaries(self.ws, self.deployment, since, until, keep=self.keep)
+            self.summaries_made += hours.made
+            self.summaries_read += hours.read
+            inputs.update(hours.inputs)
+            for hour, count in hours.left_out.items():
+                window = hour * HOUR_US // self.every_us
+                self.left_out[window] = self.left_out.get(window, 0) + count
+            for (hour, ref), columns in hours.parts.items():
+                merged = by_key.setdefault((hour * HOUR_US // self.every_us, ref), _Merged())
+                merged.rows += hours.rows[hour, ref]
+                for column, parts in columns.items():
+                    merged.columns.setdefault(column, []).extend(parts)
+        name = PREDICTIONS
+        while name in inputs:  # an input of that name keeps it
+            name += "_"
+        self.inputs = list(inputs)
+        has_output = any(OUTPUT in merged.columns for merged in by_key.values())
+        self.predictions = name if has_output else None
+        if by_key and not any(merged.columns for merged in by_key.values()):
+            return None
+        for merged in by_key.values():
+            if OUTPUT in merged.columns:
+                merged.columns[name] = merged.columns.pop(OUTPUT)
+        return dict(by_key)
+
     def _rows(self, windows: list[int]) -> pl.DataFrame:
         """The windows' predicted rows: window, ref, the input columns, predictions.
 
@@ -242,6 +318,7 @@ class _Work:
         next is read, so its nested columns' memory serves the next one."""
         import polars as pl
 
+        from loopml.monitor._drift_rows import OUTPUT, flat_answers, segment_columns
         from loopml.serve._layouts import PREDICTIONS as LOG
         from loopml.serve._segments import find_segments, read_segment
 
@@ -250,66 +327,35 @@ class _Work:
         for first, last in _runs(windows):
             since, until = first * self.every_us, (last + 1) * self.every_us
             for segment in find_segments(self.ws, LOG, self.deployment, since, until):
-                typed = segment.metadata.get("layout") == LOG.format
-                outputs = f"outputs.{PREDICTIONS}" if typed else "outputs"
-                columns = ["time_us", "ref", "error", "inputs", outputs]
-                frame = read_segment(self.ws, segment, columns=columns)
+                frame = read_segment(self.ws, segment, columns=segment_columns(segment))
                 time = pl.col("time_us")
-                one, names = self._flat(frame.filter((time >= since) & (time < until)))
-                inputs.update(dict.fromkeys(names))
-                flat.append(one)
+                one = flat_answers(frame.filter((time >= since) & (time < until)), self.every_us)
+                inputs.update(dict.fromkeys(one.inputs))
+                for number, count in one.left_out.items():
+                    self.left_out[number] = self.left_out.get(number, 0) + count
+                flat.append(one.rows)
         rows = pl.concat(flat, how="diagonal_relaxed") if flat else pl.DataFrame()
         name = PREDICTIONS
         while name in inputs:  # an input of that name keeps it
             name += "_"
         self.inputs = list(inputs)
-        self.predictions = name if _OUTPUT in rows.columns else None
+        self.predictions = name if OUTPUT in rows.columns else None
         if not rows.width:
             return pl.DataFrame(schema={"window": pl.Int64, "ref": pl.String})
-        return rows.rename({_OUTPUT: name}, strict=False)
+        return rows.rename({OUTPUT: name}, strict=False)
 
-    def _flat(self, answers: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
-        """One row per predicted row of ``answers`` (one segment's), and the names of
-        its input columns; its predictions named :data:`_OUTPUT`. Answers that failed,
-        or whose columns hold different numbers of rows, are counted and left out."""
-        import polars as pl
-
-        inputs = _scalar_fields(answers.schema.get("inputs"))
-        outputs = answers.schema.get("outputs")
-        has_predictions = isinstance(outputs, pl.Struct) and any(
-            f.name == PREDICTIONS and _is_scalar_list(f.dtype) for f in outputs.fields
-        )
-        lists = [pl.col("inputs").struct.field(n).alias(n) for n in inputs]
-        if has_predictions:
-            lists.append(pl.col("outputs").struct.field(PREDICTIONS).alias(_OUTPUT))
-        window = (pl.col("time_us") // self.every_us).alias("window")
-        chosen = answers.select(window, "ref", "error", *lists)
-        names = [*inputs, *([_OUTPUT] if has_predictions else [])]
-        lengths = [pl.col(n).list.len() for n in names]
-        same = pl.all_horizontal(
-            [length == lengths[0] for length in lengths[1:]] or [pl.lit(True)]
-        ).fill_null(False)
-        readable = pl.col("error").is_null() & same
-        chosen = chosen.with_columns(readable.alias("_readable"))
-        dropped = chosen.filter(~pl.col("_readable")).group_by("window").len()
-        for number, count in dropped.rows():
-            self.left_out[number] = self.left_out.get(number, 0) + count
-        kept = chosen.filter(pl.col("_readable")).drop("_readable", "error")
-        if not names:
-            return kept, inputs
-        counts = kept[names[0]].list.len()
-        if kept.height and counts.min() == counts.max() == 1:  # one row per request
-            return kept.with_columns(pl.col(n).list.first() for n in names), inputs
-        return kept.explode(names), inputs
-
-    def _profile(
-        self, window: int, ref: str, parts: dict[tuple[int, str], pl.DataFrame]
-    ) -> Profile:
+    def _profile(self, window: int, ref: str, by_key: dict[tuple[int, str], Any]) -> Profile:
         from loopml.data import profile
+        from loopml.data._parts import merged_profile
 
         if (window, ref) not in self.profiles:
-            self.profiles[window, ref] = profile(
-                parts[window, ref], label=self.predictions, points=WINDOW_POINTS
+            rows = by_key[window, ref]
+            self.profiles[window, ref] = (
+                merged_profile(
+                    rows.columns, rows.rows, label=self.predictions, points=WINDOW_POINTS
+                )
+                if isinstance(rows, _Merged)
+                else profile(rows, label=self.predictions, points=WINDOW_POINTS)
             )
         return self.profiles[window, ref]
 
@@ -409,24 +455,6 @@ def _every_us(every: Any) -> int:
             field="every",
         )
     return _micros(every, counts=False)
-
-
-def _scalar_fields(dtype: Any) -> list[str]:
-    """The input fields holding one value per row (lists of numbers, text, flags)."""
-    import polars as pl
-
-    if not isinstance(dtype, pl.Struct):
-        return []
-    return [f.name for f in dtype.fields if _is_scalar_list(f.dtype)]
-
-
-def _is_scalar_list(dtype: Any) -> bool:
-    import polars as pl
-
-    if not isinstance(dtype, pl.List):
-        return False
-    inner = dtype.inner
-    return bool(inner is not None and (inner.is_numeric() or inner in (pl.String, pl.Boolean)))
 
 
 def _runs(windows: list[int]) -> list[tuple[int, int]]:

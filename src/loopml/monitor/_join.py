@@ -98,9 +98,8 @@ def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
     import polars as pl
 
     rows = _rows(answers)
-    last = told.sort("time_us", maintain_order=True).unique(
-        ["prediction_id", "row"], keep="last", maintain_order=True
-    )
+    # a stable sort: of two records at the same time, the one logged later wins
+    last = told.sort("time_us", maintain_order=True).unique(["prediction_id", "row"], keep="last")
     label = _label(last["label"], rows.schema["predicted"])
     unreadable = int((last["label"].is_not_null() & label.is_null()).sum())
     last = last.select(
@@ -112,12 +111,13 @@ def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
     )
     whole = last.filter(pl.col("row").is_null()).drop("row")
     one = last.filter(pl.col("row").is_not_null())
-    joined = rows.join(whole, on="answers", how="left").join(
-        one, on=_KEYS, how="left", suffix="_row"
-    )
-    joined = joined.with_columns(
-        pl.coalesce(name + "_row", name).alias(name) for name in ("label", "reward", "labelled_us")
-    ).drop([name + "_row" for name in ("label", "reward", "labelled_us")])
+    joined = rows.join(whole, on="answers", how="left")
+    if one.height:  # feedback on single rows of a prediction: it wins
+        joined = joined.join(one, on=_KEYS, how="left", suffix="_row")
+        named = ("label", "reward", "labelled_us")
+        joined = joined.with_columns(
+            pl.coalesce(name + "_row", name).alias(name) for name in named
+        ).drop([name + "_row" for name in named])
     return Labelled(joined, told.height, told.height - last.height, (), unreadable)
 
 

@@ -1,0 +1,255 @@
+"""Mergeable column summaries: a table's profile made from the summaries of its parts.
+
+A profile (:func:`loopml.data.profile`) reads every row of its table. When the rows
+arrive in parts that are summarized once each (a prediction log's hours), a profile of
+any run of parts is the merge of their summaries instead, without the rows:
+
+- counts, missing values, the mean and the sum of squared deviations merge exactly
+  (Chan's pairwise update), so the mean and the standard deviation are the table's;
+- a numeric column's order statistics merge into brackets that hold whatever the
+  parts' unkept values are (:func:`loopml.data._orderstats.merge`): the distances
+  read off them carry the brackets into their bounds, and a part kept whole (at most
+  ``points`` values) is exact, so a table of small parts is profiled exactly;
+- value counts (categories, flags, and numbers with at most ``DISCRETE_MAX``
+  distinct values) add up exactly.
+
+A merged profile has no row sample: the KS test on the order statistics stands in
+for the sample's tests (see :mod:`loopml.data._drift`), except for a table small
+enough to be its own sample, whose every value is known and tested as before.
+Its ``distinct`` is a lower bound (the most of any part) unless the values are
+counted, and it has no histogram. A column holding numbers in some parts and text or
+flags in others is left out.
+
+>>> import polars as pl
+>>> first = column_parts(pl.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "a"]}), 64)
+>>> second = column_parts(pl.DataFrame({"x": [3.0, 4.0, 5.0], "c": ["a", None, "c"]}), 64)
+>>> merged = merged_profile({n: [first[n], second[n]] for n in ("x", "c")}, 6, points=64)
+>>> x = merged.column("x")
+>>> x.count, x.mean, round(x.std, 4), x.min, x.max
+(5, 3.0, 1.5811, 1.0, 5.0)
+>>> merged.column("c").values, merged.column("c").missing
+((('a', 3), ('b', 1), ('c', 1)), 1)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.data._orderstats import OrderStats, merge, sketch
+from loopml.data._profile import (
+    DISCRETE_MAX,
+    QUANTILE_STEPS,
+    TOP_VALUES,
+    ColumnProfile,
+    Floats,
+    Profile,
+    Value,
+    logical_type,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import polars as pl
+
+NUMERIC = ("integer", "float")
+COUNTED = ("string", "boolean")
+
+
+@dataclass(frozen=True)
+class ColumnPart:
+    """One column of one part: ``rows`` (missing ones included), ``missing``, the
+    present values' ``mean`` and sum of squared deviations ``m2`` (numbers), their
+    ``order_stats`` (numbers), ``distinct`` values, and every value's count when
+    counted (``counts``: categories and flags, numbers with few values)."""
+
+    name: str
+    dtype: str
+    type: str
+    rows: int
+    missing: int
+    distinct: int
+    mean: float | None = None
+    m2: float = 0.0
+    order_stats: OrderStats | None = None
+    counts: dict[Value, int] | None = None
+
+    @property
+    def count(self) -> int:
+        return self.rows - self.missing
+
+
+def column_parts(frame: pl.DataFrame, points: int) -> dict[str, ColumnPart]:
+    """A summary of each numeric, text or flag column of ``frame``, its order
+    statistics at most ``points`` values (other types are left out)."""
+    import numpy as np
+    import polars as pl
+
+    found: dict[str, ColumnPart] = {}
+    for name, dtype in frame.schema.items():
+        kind = logical_type(dtype)
+        series = frame.get_column(name)
+        base: dict[str, Any] = {"name": name, "dtype": str(dtype), "type": kind}
+        if kind in NUMERIC:
+            values = series.cast(pl.Float64).to_numpy()
+            ordered = np.sort(values[~np.isnan(values)])
+            found[name] = numeric_part(base, frame.height, ordered, points, dtype.is_integer())
+        elif kind in COUNTED:
+            counted = series.drop_nulls().value_counts(name="n")
+            keys = counted.get_column(name)
+            if kind == "string":
+                keys = keys.cast(pl.String)
+            counts = dict(zip(keys.to_list(), counted["n"].to_list(), strict=True))
+            found[name] = ColumnPart(
+                **base,
+                rows=frame.height,
+                missing=series.null_count(),
+                distinct=len(counts),
+                counts=counts,
+            )
+    return found
+
+
+def numeric_part(
+    base: dict[str, Any], rows: int, ordered: npt.NDArray[np.float64], points: int, whole: bool
+) -> ColumnPart:
+    """The part of a numeric column from its present values, sorted (``whole``: the
+    column holds whole numbers, whose counts are kept as ints)."""
+    import numpy as np
+
+    n = len(ordered)
+    if not n:
+        return ColumnPart(**base, rows=rows, missing=rows, distinct=0)
+    mean = float(ordered.mean())
+    steps = np.flatnonzero(ordered[1:] != ordered[:-1])
+    distinct = len(steps) + 1
+    counts: dict[Value, int] | None = None
+    if distinct <= DISCRETE_MAX:
+        starts = np.concatenate(([0], steps + 1))
+        sizes = np.diff(np.append(starts, n))
+        cast = int if whole else float
+        counts = {cast(ordered[s]): int(k) for s, k in zip(starts, sizes, strict=True)}
+    with np.errstate(invalid="ignore", over="ignore"):
+        m2 = float(((ordered - mean) ** 2).sum())
+    return ColumnPart(
+        **base,
+        rows=rows,
+        missing=rows - n,
+        distinct=distinct,
+        mean=mean,
+        m2=m2,
+        order_stats=OrderStats(n, *sketch(ordered, points)),
+        counts=counts,
+    )
+
+
+def merged_profile(
+    parts: dict[str, list[ColumnPart]], rows: int, *, label: str | None = None, points: int
+) -> Profile:
+    """The profile of a table of ``rows`` rows whose columns are summarized by
+    ``parts`` (each column's parts together holding its ``rows``), its numeric
+    columns' order statistics at most ``points`` values."""
+    merged = (_merged_column(name, found, points) for name, found in parts.items() if found)
+    columns = tuple(column for column in merged if column is not None)
+    return Profile(rows=rows, duplicate_rows=0, columns=columns, label=label)
+
+
+def _merged_column(name: str, parts: list[ColumnPart], points: int) -> ColumnProfile | None:
+    first = parts[0]
+    if len({part.type in NUMERIC for part in parts}) > 1:
+        return None  # numbers in some parts, text or flags in others: not one column
+    rows = sum(part.rows for part in parts)
+    missing = sum(part.missing for part in parts)
+    base: dict[str, Any] = {
+        "name": name,
+        "dtype": first.dtype,
+        "type": first.type,
+        "rows": rows,
+        "missing": missing,
+    }
+    counts = _added_counts(parts)
+    if first.type in COUNTED:
+        return _counted(base, counts or {})
+    present = [part for part in parts if part.count and part.order_stats is not None]
+    if not present:
+        return ColumnProfile(**base, distinct=0)
+    stats = merge([part.order_stats for part in present if part.order_stats], points)
+    mean, std = _moments(present)
+    if counts is not None and len(counts) > DISCRETE_MAX:
+        counts = None
+    ordered = sorted(counts.items(), key=lambda pair: -pair[1]) if counts is not None else None
+    return ColumnProfile(
+        **base,
+        distinct=len(counts) if counts is not None else max(p.distinct for p in present),
+        min=float(stats.low[0]),
+        max=float(stats.high[-1]),
+        mean=mean,
+        std=std,
+        quantiles=Floats(_quantiles(stats)),
+        values=tuple(ordered) if ordered is not None else None,
+        order_stats=stats,
+    )
+
+
+def _added_counts(parts: list[ColumnPart]) -> dict[Value, int] | None:
+    """Every value's count over the parts; None when a part with values has none."""
+    total: dict[Value, int] = {}
+    for part in parts:
+        if part.counts is None:
+            if part.count:
+                return None
+            continue
+        for value, n in part.counts.items():
+            total[value] = total.get(value, 0) + n
+    return total
+
+
+def _counted(base: dict[str, Any], counts: dict[Value, int]) -> ColumnProfile:
+    """A text or flag column from its values' counts, as a profile keeps them: the most
+    common first (ties by value), the first ``TOP_VALUES`` shown, every count kept
+    beside them when there are more."""
+    import polars as pl
+
+    ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    every = None
+    if len(ordered) > TOP_VALUES:
+        dtype = pl.Boolean if base["type"] == "boolean" else pl.String
+        every = pl.DataFrame(
+            {"value": [v for v, _ in ordered], "n": [n for _, n in ordered]},
+            schema={"value": dtype, "n": pl.Int64},
+        )
+    return ColumnProfile(
+        **base,
+        distinct=len(ordered),
+        values=tuple(ordered[:TOP_VALUES]),
+        other=sum(n for _, n in ordered[TOP_VALUES:]),
+        all_values=every,
+    )
+
+
+def _moments(parts: list[ColumnPart]) -> tuple[float, float]:
+    """The mean and sample standard deviation of the parts' values together."""
+    n, mean, m2 = 0, 0.0, 0.0
+    for part in parts:
+        k, other = part.count, part.mean or 0.0
+        delta = other - mean
+        total = n + k
+        mean += delta * k / total
+        m2 += part.m2 + delta * delta * n * k / total
+        n = total
+    return mean, math.sqrt(m2 / (n - 1)) if n > 1 else 0.0
+
+
+def _quantiles(stats: OrderStats) -> npt.NDArray[np.float64]:
+    """Quantiles at i/QUANTILE_STEPS read off the order statistics: at each position
+    the middle of the bracket that holds its rank (exact where the value is kept);
+    what a report draws, not what a distance is computed from."""
+    import numpy as np
+
+    starts, low, high = stats.segments()
+    position = np.floor(np.linspace(0.0, stats.count - 1, QUANTILE_STEPS + 1)).astype(np.int64)
+    at = np.searchsorted(starts, position, side="right") - 1
+    result: npt.NDArray[np.float64] = (low[at] + high[at]) / 2
+    return result
