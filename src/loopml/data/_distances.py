@@ -60,20 +60,27 @@ if TYPE_CHECKING:
 
 
 def numeric_distances(
-    ref: ColumnProfile, cur: ColumnProfile, reference: Profile, current: Profile
+    ref: ColumnProfile,
+    cur: ColumnProfile,
+    reference: Profile,
+    current: Profile,
+    *,
+    binned: bool = True,
 ) -> dict[str, float]:
     """Wasserstein (normalized and raw) and KS, each with its bound; ``ks_gap`` (the
-    signed statistic SciPy's test takes) when both are exact."""
+    signed statistic SciPy's test takes) when both are exact; with ``binned``, PSI and
+    Jensen-Shannon over the reference's deciles too."""
     ref_values, ref_stats, ref_from = _order_stats(ref, reference)
     cur_values, cur_stats, cur_from = _order_stats(cur, current)
     found: dict[str, float] = {}
     assert ref.quantiles is not None
     assert cur.quantiles is not None
-    edges = _stats.decile_edges(ref.quantiles)
-    if "quantiles" in (ref_from, cur_from):
-        found |= _binned_as_before(ref.quantiles, cur.quantiles, ref_stats, cur_stats, edges)
-    else:
-        found |= binned_distances(ref_stats, cur_stats, edges)
+    if binned:
+        edges = _stats.decile_edges(ref.quantiles)
+        if "quantiles" in (ref_from, cur_from):
+            found |= _binned_as_before(ref.quantiles, cur.quantiles, ref_stats, cur_stats, edges)
+        else:
+            found |= binned_distances(ref_stats, cur_stats, edges)
     if ref_values is not None and cur_values is not None:
         raw, ks, gap = exact_distances(ref_values, cur_values)
         raw_bound = ks_bound = 0.0

@@ -74,8 +74,18 @@ class _Measured:
 
 
 def compare(
-    current: Profile, reference: Profile, schema: Schema | None, comparison: str
+    current: Profile,
+    reference: Profile,
+    schema: Schema | None,
+    comparison: str,
+    *,
+    brief: bool = False,
 ) -> tuple[list[ColumnDrift], list[Anomaly]]:
+    """Every column of ``reference`` that ``current`` has, judged (see the module's
+    text). ``brief`` measures a numeric column by what the judgement and its words
+    need (Wasserstein, KS, the mean's shift and the deviation's ratio), without the
+    binned distances and the shares a report draws: for many comparisons read as a
+    table, such as a deployment's windows."""
     label = (schema.label if schema is not None else None) or reference.label
     tolerance = schema.label_tolerance if schema is not None else 0.05
     alpha = schema.drift_alpha if schema is not None else _evidence.DRIFT_ALPHA
@@ -92,7 +102,7 @@ def compare(
         if (spec is not None and spec.drift_off) or (role in NOT_TESTED and ref.name != label):
             continue
         kind = "label_shift" if ref.name == label else "drift"
-        one = _measure(ref, cur, reference, current, spec, kind, tolerance)
+        one = _measure(ref, cur, reference, current, spec, kind, tolerance, brief)
         if one is not None:
             measured.append(one)
     # A column whose effect is below its threshold does not drift whatever its test
@@ -126,6 +136,7 @@ def _measure(
     spec: ColumnSchema | None,
     kind: str,
     tolerance: float,
+    brief: bool = False,
 ) -> _Measured | None:
     if not ref.count or not cur.count:
         return None
@@ -141,7 +152,9 @@ def _measure(
             else _category_words(ref_shares, cur_shares)
         )
     elif ref.numeric and cur.numeric and ref.quantiles and cur.quantiles:
-        measures, ref_shares, cur_shares = numeric_measures(ref, cur, reference, current)
+        measures, ref_shares, cur_shares = numeric_measures(
+            ref, cur, reference, current, brief=brief
+        )
         test = functools.partial(_numeric_test, reference, current, ref.name)
         tested_by = "ks"
         default = EFFECT["numeric"]

@@ -31,21 +31,30 @@ def categorical_measures(
 
 
 def numeric_measures(
-    ref: ColumnProfile, cur: ColumnProfile, reference: Profile, current: Profile
+    ref: ColumnProfile,
+    cur: ColumnProfile,
+    reference: Profile,
+    current: Profile,
+    *,
+    brief: bool = False,
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
+    """The measures and each side's curve; ``brief``: no PSI and Jensen-Shannon, and
+    no curves (empty)."""
     from loopml.data._distances import numeric_distances
 
     assert ref.quantiles is not None
     assert cur.quantiles is not None
     # Wasserstein, KS, PSI and JS: exact, or with their bounds (``*_bound``); see
     # _distances.
-    measures = numeric_distances(ref, cur, reference, current)
+    measures = numeric_distances(ref, cur, reference, current, binned=not brief)
     measures.pop("ks_gap", None)
     scale = ref.std or 0.0
     measures |= {
         "mean_shift": ((cur.mean or 0.0) - (ref.mean or 0.0)) / scale if scale > 0 else 0.0,
         "std_ratio": (cur.std or 0.0) / scale if scale > 0 else 1.0,
     }
+    if brief:
+        return measures, {}, {}
     return measures, _curve(ref, cur, ref), _curve(ref, cur, cur)
 
 

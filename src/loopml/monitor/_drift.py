@@ -393,7 +393,7 @@ class _Work:
         from loopml.data._drift import compare
 
         drifts, _ = compare(
-            current, reference, None, "skew" if comparison == "training" else "drift"
+            current, reference, None, "skew" if comparison == "training" else "drift", brief=True
         )
         return [
             {

@@ -184,14 +184,18 @@ def read_segment(
 
     what = f"{artifact.kind} segment {artifact.ref}"
     data = ws.artifacts.read_bytes(artifact.digest, what=what)
-    if filters is None:
-        # The file alone: read_table goes through pyarrow.dataset, whose import loads
-        # pandas (0.6 s of CPU) and whose set-up costs more than a segment's read.
-        names = None if columns is None else list(columns)
+    names = None if columns is None else list(columns)
+    if filters is None and not any("." in name for name in names or ()):
+        # Polars' own reader: a third of PyArrow's CPU for the same columns
+        frame = pl.read_parquet(io.BytesIO(data), columns=names, parallel="none")
+    elif filters is None:  # a field of a struct ("outputs.predictions"): PyArrow's
+        # ParquetFile, not read_table: that goes through pyarrow.dataset, whose import
+        # loads pandas (0.6 s of CPU) and whose set-up costs more than a segment's read
         table = pq.ParquetFile(pa.BufferReader(data)).read(columns=names)
+        frame = cast("pl.DataFrame", pl.from_arrow(table))
     else:
         table = pq.read_table(pa.BufferReader(data), filters=filters, columns=columns)
-    frame = cast("pl.DataFrame", pl.from_arrow(table))
+        frame = cast("pl.DataFrame", pl.from_arrow(table))
     return _typed(frame, layout_of(artifact)) if typed else frame
 
 
@@ -231,4 +235,7 @@ def concat(frames: Iterable[pl.DataFrame], layout: Layout) -> pl.DataFrame:
     frames = list(frames)
     if not frames:
         return empty_frame(layout)  # every column, whatever was asked
-    return pl.concat(frames, how="diagonal_relaxed").sort("time_us", maintain_order=True)
+    joined = pl.concat(frames, how="diagonal_relaxed", rechunk=True)
+    if joined["time_us"].is_sorted():  # segments written one after another: no gather
+        return joined
+    return joined.sort("time_us", maintain_order=True)
