@@ -30,6 +30,7 @@ OWNED = [
     "evaluation-rows",
     "gate",
     "drift",
+    "summary",
     "reproduction",
     "object",
     "predictions",
