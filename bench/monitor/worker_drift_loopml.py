@@ -67,8 +67,8 @@ def main(folder: Path, workspace: Path, first: bool) -> None:
                 "rows": found.rows.height,
                 "labelled": int(metrics["labelled"].sum()),
                 "windows": drift.computed,
-                "summaries_made": drift.summaries_made,
-                "summaries_read": drift.summaries_read,
+                "segments_summarized": drift.segments_summarized,
+                "hours_read_back": drift.hours_read_back,
                 "alerts": alerts,
                 "previous_alerts": int(
                     drift.table.filter(

@@ -350,18 +350,39 @@ def test_inputs_of_many_values_per_row_are_not_compared(ws: loopml.Workspace) ->
 # -- hour summaries ---------------------------------------------------------------------
 
 
-def test_each_segment_is_summarized_once(ws: loopml.Workspace) -> None:
+def test_each_hour_of_each_segment_is_summarized_once(ws: loopml.Workspace) -> None:
     for day in range(3):
-        answers(ws, T0 + day * DAY_US, 300)  # a segment a day
+        answers(ws, T0 + day * DAY_US, 300)  # a segment a day, its first hour
     first = drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
-    assert (first.summaries_made, first.summaries_read) == (3, 0)
-    assert len(ws.store.find_artifacts(kind="summary", name="churn")) == 3
+    assert (first.segments_summarized, first.hours_read_back) == (3, 0)
+    [kept] = ws.store.find_artifacts(kind="summary", name="churn")  # one for the three
+    assert kept.metadata["hours"] == [T0 // HOUR_US + 24 * day for day in range(3)]
     again = drift_windows("churn", every="6h", reference=training_rows(), store=False, workspace=ws)
-    assert (again.summaries_made, again.summaries_read) == (0, 3)
-    answers(ws, T0 + DAY_US + 500_000_000, 100)  # late: a segment of its own
+    assert (again.segments_summarized, again.hours_read_back) == (0, 3)
+    answers(ws, T0 + DAY_US + 500_000_000, 100)  # late, into day 1's first hour
     late = drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
-    assert (late.summaries_made, late.summaries_read) == (1, 3)  # day 0: compared with
+    # days 1 and 2 computed again, day 0 read for day 1's comparison; only the late
+    # segment is read from its rows, and day 1's hour kept anew with it
+    assert (late.segments_summarized, late.hours_read_back) == (1, 3)
     assert set(late.table.filter(pl.col("rows") == 400)["window"]) == {T0 // DAY_US + 1}
+    records = ws.store.find_artifacts(kind="summary", name="churn")
+    assert [r.metadata["hours"] for r in records] == [kept.metadata["hours"], [T0 // HOUR_US + 24]]
+    read = drift_windows("churn", every="1h", reference=training_rows(), store=False, workspace=ws)
+    assert (read.segments_summarized, read.hours_read_back) == (0, 3)
+    assert set(read.table.filter(pl.col("rows") == 400)["window"]) == {T0 // HOUR_US + 24}
+
+
+def test_an_hour_not_over_is_summarized_each_time_and_never_kept(ws: loopml.Workspace) -> None:
+    hour = time.time_ns() // 1000 // HOUR_US * HOUR_US
+    answers(ws, hour - HOUR_US, 100)
+    answers(ws, hour, 20)  # this hour: not over
+    found = drift_windows("churn", every="1h", reference=training_rows(), workspace=ws)
+    assert found.segments_summarized == 2
+    [kept] = ws.store.find_artifacts(kind="summary", name="churn")
+    assert kept.metadata["hours"] == [hour // HOUR_US - 1]
+    again = drift_windows("churn", every="1h", reference=training_rows(), workspace=ws)
+    assert (again.segments_summarized, again.hours_read_back) == (1, 1)  # the open hour
+    assert len(ws.store.find_artifacts(kind="summary", name="churn")) == 1
 
 
 def test_windows_merged_from_summaries_judge_as_windows_of_rows(
@@ -375,8 +396,8 @@ def test_windows_merged_from_summaries_judge_as_windows_of_rows(
     merged = drift_windows("rain-api", every="1d", store=False, workspace=weather)
     monkeypatch.setattr(drift, "HOUR_US", 7)  # no window a whole number of hours: rows
     rows = drift_windows("rain-api", every="1d", store=False, workspace=weather)
-    assert rows.summaries_read == rows.summaries_made == 0
-    assert merged.summaries_made + merged.summaries_read == 1  # the log's one segment
+    assert rows.hours_read_back == rows.segments_summarized == 0
+    assert merged.segments_summarized + merged.hours_read_back > 0
     assert merged.table.height == rows.table.height > 0
     assert merged.table["drifted"].to_list() == rows.table["drifted"].to_list()
     for name in ("statistic", "p_value", "p_adjusted"):
@@ -432,5 +453,5 @@ def test_a_damaged_summary_is_refused_by_name(ws: loopml.Workspace) -> None:
     path = Path(ws.artifacts.location) / "blobs" / summary.digest[:2] / summary.digest[2:]
     path.chmod(0o644)
     path.write_bytes(path.read_bytes() + b"\n")
-    with pytest.raises(DigestMismatch, match="summary of prediction segment"):
+    with pytest.raises(DigestMismatch, match="hour summaries"):
         drift_windows("churn", every="1d", reference=training_rows(), store=False, workspace=ws)

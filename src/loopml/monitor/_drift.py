@@ -20,16 +20,16 @@ distances' proven bounds stay near 0.005 standard deviations, far below the 0.1 
 drift needs.
 
 A window of whole hours (``"1h"``, ``"6h"``, ``"1d"``) is not profiled from its rows:
-each prediction segment is summarized hour by hour once, when drift first reads it
-(see :mod:`loopml.monitor._summaries`), and a window's profile is the merge of its
-hours' summaries (:mod:`loopml.data._parts`). Its moments and counts are exact; its
-order statistics are exact for an hour of at most 256 rows and otherwise bracketed,
-the brackets' width going into the distances' bounds. A window of at most 5,000 rows
-whose values are all kept is tested on them as a profile's sample would be (KS and
-Cramér-von Mises); a larger one by the KS test on the order statistics, from the
-least statistic the brackets allow (never more alarms than its level; see
-:func:`loopml.data._evidence.ks_test_bracketed`). Other windows (``"90m"``) are
-profiled from their rows.
+each prediction segment's rows of each hour are summarized once, when drift first
+reads them, and kept per hour (see :mod:`loopml.monitor._summaries`); a window's
+profile is the merge of its hours' summaries (:mod:`loopml.data._parts`). Its moments
+and counts are exact; its order statistics are exact for an hour of at most 256 rows
+and otherwise bracketed, the brackets' width going into the distances' bounds. A
+window of at most 5,000 rows whose values are all kept is tested on them as a
+profile's sample would be (KS and Cramér-von Mises); a larger one by the KS test on
+the order statistics, from the least statistic the brackets allow (never more alarms
+than its level; see :func:`loopml.data._evidence.ks_test_bracketed`). Other windows
+(``"90m"``) are profiled from their rows.
 
 The training rows are found through the version's lineage (see
 :mod:`loopml.monitor._drift_reference`). Windows are kept once closed and read back
@@ -51,8 +51,8 @@ instead of recomputed (see :mod:`loopml.monitor._drift_store`).
 >>> found.computed, found.saved, found.notes[0].startswith("churn@v1: its predictions")
 (2, 2, True)
 >>> again = drift_windows("churn", reference=train, store=False, workspace=ws)
->>> found.summaries_made, again.summaries_made, again.summaries_read
-(1, 0, 1)
+>>> found.segments_summarized, again.segments_summarized  # the second reads summaries
+(1, 0)
 >>> ws.close()
 """
 
@@ -116,8 +116,8 @@ class DriftWindows:
     ``saved`` the windows read back and stored (a closed window without predictions
     is stored too, so that it is not looked at again); ``left_out`` counts answers
     whose rows could not be read (failed ones, or inputs and predictions of different
-    lengths). ``summaries_made`` and ``summaries_read`` count the prediction segments
-    whose hour summaries were made now and read back."""
+    lengths). ``segments_summarized`` counts the prediction segments summarized from
+    their rows now, ``hours_read_back`` the hours whose kept summaries were read."""
 
     table: pl.DataFrame
     references: dict[str, str] = field(default_factory=dict)
@@ -126,8 +126,8 @@ class DriftWindows:
     read_back: int = 0
     saved: int = 0
     left_out: int = 0
-    summaries_made: int = 0
-    summaries_read: int = 0
+    segments_summarized: int = 0
+    hours_read_back: int = 0
 
     def drifted(self) -> pl.DataFrame:
         """The rows that drifted."""
@@ -152,7 +152,7 @@ def drift_windows(
     dataset version (``"rain@v1"``) or the training rows (a DataFrame; a column
     ``predictions`` in it is taken as the model's predictions on them). With
     ``store``, closed windows are kept and, when kept already, read back, and the
-    hour summaries made of the segments read are kept (kept ones are read back
+    summaries of the hours over that were made now are kept (kept ones are read back
     whatever ``store`` says: a segment never changes)."""
     from loopml._context import workspace_in_use
     from loopml._time import now_us
@@ -207,8 +207,8 @@ def drift_windows(
         read_back=len(read_back),
         saved=len(closed) if store else 0,
         left_out=left_out,
-        summaries_made=work.summaries_made,
-        summaries_read=work.summaries_read,
+        segments_summarized=work.segments_summarized,
+        hours_read_back=work.hours_read_back,
     )
 
 
@@ -237,7 +237,7 @@ class _Work:
         self.computed: set[int] = set()  # windows with predictions, profiled
         self.inputs: list[str] = []
         self.predictions: str | None = None
-        self.summaries_made = self.summaries_read = 0  # segments' hour summaries
+        self.segments_summarized = self.hours_read_back = 0  # see DriftWindows
 
     def compute(self, windows: Sequence[int]) -> pl.DataFrame:
         import polars as pl
@@ -285,8 +285,8 @@ class _Work:
         for first, last in _runs(windows):
             since, until = first * self.every_us, (last + 1) * self.every_us
             hours = hour_summaries(self.ws, self.deployment, since, until, keep=self.keep)
-            self.summaries_made += hours.made
-            self.summaries_read += hours.read
+            self.segments_summarized += hours.made
+            self.hours_read_back += hours.read
             inputs.update(hours.inputs)
             for hour, count in hours.left_out.items():
                 window = hour * HOUR_US // self.every_us

@@ -1,20 +1,26 @@
-"""Hour summaries of prediction segments: what drift reads instead of the rows.
+"""Hour summaries of a deployment's predictions: what drift reads instead of the rows.
 
-A prediction segment never changes once written, so its rows need summarizing once,
-ever. For each hour and version that answered, a segment's summary holds the
-mergeable summary (:mod:`loopml.data._parts`) of each input column of one value per
-row and of the predictions: counts, mean and squared deviations, at most
-:data:`HOUR_POINTS` order statistics, value counts; and, per hour, the answers left
-out (failed, or of columns of different lengths). A drift window of whole hours is the
-merge of its hours' summaries over every segment that holds rows of it, so a month's
-drift reads the summaries (a few percent of the rows' bytes), not the rows; the merged
-order statistics carry brackets whose width goes into every distance's bound.
+A prediction segment never changes once written, so the rows it holds of an hour need
+summarizing once, ever. Such a summary (a *part*) holds, for one segment, hour and
+version that answered, the mergeable summary (:mod:`loopml.data._parts`) of each input
+column of one value per row and of the predictions: counts, mean and squared
+deviations, at most :data:`HOUR_POINTS` order statistics, value counts; and the
+answers of that hour left out (failed, or of columns of different lengths). A drift
+window of whole hours is the merge of its hours' parts, so a month's drift reads
+summaries (a few percent of the rows' bytes), not rows; the merged order statistics
+carry brackets whose width goes into every distance's bound.
 
-A summary is found by its segment's digest, so it can describe no other rows: a
-segment written late (a server that flushed late) has a summary of its own, which
-joins the merge of its windows. It is kept as a Parquet blob, indexed as an artifact
-of kind ``summary`` named after the deployment, the segment's digest in its metadata;
-it is read back through the blob store, which checks its digest.
+**Kept per hour, not per segment.** A server writes a segment a second or so, and a
+summary per segment would double the store's records; so the parts of closed hours
+are kept together: one Parquet blob per computation that summarized something new,
+indexed as an artifact of kind ``summary`` named after the deployment, whose metadata
+names the hours it holds and ``segments_version``, the highest version of the
+deployment's segments when it was made. It holds, for each of its hours, the parts of
+every segment of that hour up to that version; a segment of the hour with a higher
+version (written late, or after the hour was kept) is summarized from its rows when
+read, and joins the hour's parts when the hour is kept again. An hour is read from
+the latest record holding it; a record is read through the blob store, which checks
+its digest. Hours not yet over are summarized on each computation and never kept.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
 
 HOUR_US = 3_600_000_000
 HOUR_POINTS = 256  # order statistics kept per column of an hour
-LAYOUT = "loopml.summary/1"
+LAYOUT = "loopml.hours/1"
 PAGE = 1_000
 
 
@@ -42,8 +48,8 @@ PAGE = 1_000
 class Hours:
     """The summaries of some hours: per (hour, version that answered) its rows and
     each column's parts (one per segment holding rows of it), the answers left out
-    per hour, the input columns' names as first seen, and how many segments' summaries
-    were made now and read back."""
+    per hour, the input columns' names as first seen, and how many segments were
+    summarized from their rows and how many hours read back."""
 
     rows: dict[tuple[int, str], int] = field(default_factory=dict)
     parts: dict[tuple[int, str], dict[str, list[ColumnPart]]] = field(default_factory=dict)
@@ -56,55 +62,90 @@ class Hours:
 def hour_summaries(
     ws: Workspace, deployment: str, since_us: int, until_us: int, *, keep: bool
 ) -> Hours:
-    """The summaries of the hours in ``[since_us, until_us)`` (whole hours) of every
-    segment of ``deployment`` holding rows of them, each read back or made from its
-    segment (and kept, with ``keep``)."""
+    """The parts of the hours in ``[since_us, until_us)`` (whole hours) of every
+    segment of ``deployment`` holding rows of them, read back or made from the
+    segments' rows; with ``keep``, the hours over whose parts were made now are kept
+    (see the module's text)."""
     import polars as pl
 
+    from loopml._time import now_us
     from loopml.serve._layouts import PREDICTIONS
     from loopml.serve._segments import find_segments
 
-    segments = find_segments(ws, PREDICTIONS, deployment, since_us, until_us)
-    kept = _kept(ws, deployment) if segments else {}
     found = Hours()
+    segments = find_segments(ws, PREDICTIONS, deployment, since_us, until_us)
+    if not segments:
+        return found
     first, last = since_us // HOUR_US, (until_us - 1) // HOUR_US
+    touching: dict[int, list[Artifact]] = {}
     for segment in segments:
-        record = kept.get(segment.digest)
+        low, high = _hours_of(segment, first, last)
+        for hour in range(low, high + 1):
+            touching.setdefault(hour, []).append(segment)
+    kept = _latest_kept(ws, deployment)
+    tables: dict[str, pl.DataFrame] = {}
+    old: list[pl.DataFrame] = []  # the kept parts of the hours read
+    wanted: dict[int, tuple[Artifact, set[int]]] = {}  # segments to read, for these hours
+    for hour, held in touching.items():
+        record = kept.get(hour)
+        seen = 0
         if record is not None:
-            what = f"summary of prediction segment {segment.ref}"
-            table = pl.read_parquet(io.BytesIO(ws.artifacts.read_bytes(record.digest, what=what)))
-            left_out = record.metadata.get("left_out", {})
+            if record.id not in tables:
+                tables[record.id] = _read_kept(ws, record)
+            old.append(tables[record.id].filter(pl.col("hour") == hour))
+            seen = record.metadata["segments_version"]
             found.read += 1
-        else:
-            table, left_out = summarize(ws, segment)
-            if keep:
-                _keep(ws, deployment, segment, table, left_out)
-            found.made += 1
-        _add(found, table.filter(pl.col("hour").is_between(first, last)))
-        for hour, count in left_out.items():
-            if first <= int(hour) <= last:
-                found.left_out[int(hour)] = found.left_out.get(int(hour), 0) + count
+        for segment in held:
+            if segment.version > seen:
+                wanted.setdefault(segment.version, (segment, set()))[1].add(hour)
+    new: list[pl.DataFrame] = []
+    for segment, hours in wanted.values():
+        new.append(summarize(ws, segment).filter(pl.col("hour").is_in(sorted(hours))))
+        found.made += 1
+    every = pl.concat([*old, *new], how="vertical") if old or new else _table([])
+    _add(found, every)
+    if keep and new:
+        over = now_us() // HOUR_US  # the hours before this one are over
+        # every hour a segment was read for: those it holds no rows of too (a segment
+        # spans hours of no traffic), so that they are not read for again
+        changed = sorted({h for _, hours in wanted.values() for h in hours if h < over})
+        if changed:
+            version = max(segment.version for segment in segments)
+            _keep(ws, deployment, every.filter(pl.col("hour").is_in(changed)), changed, version)
     return found
 
 
-def summarize(ws: Workspace, segment: Artifact) -> tuple[pl.DataFrame, dict[str, int]]:
-    """A segment's summary table (a row per hour, version and column; a version's
-    hour with no column to summarize has one row without a column), and the answers
-    left out per hour."""
+def _hours_of(segment: Artifact, first: int, last: int) -> tuple[int, int]:
+    """The hours in ``[first, last]`` the segment may hold rows of (all, when its
+    times are not recorded)."""
+    low, high = segment.metadata.get("first_us"), segment.metadata.get("last_us")
+    low_hour = low // HOUR_US if isinstance(low, int) else first
+    high_hour = high // HOUR_US if isinstance(high, int) else last
+    return max(low_hour, first), min(high_hour, last)
+
+
+def summarize(ws: Workspace, segment: Artifact) -> pl.DataFrame:
+    """A segment's parts, hour by hour: a row per hour, version that answered and
+    column (``part`` the segment's version); a row without a column for a version's
+    hour with no column to summarize, and one without a version for the answers of an
+    hour left out."""
     from loopml.data._parts import column_parts
     from loopml.monitor._drift_rows import flat_answers, segment_columns
     from loopml.serve._segments import read_segment
 
     answers = read_segment(ws, segment, columns=segment_columns(segment))
     flat = flat_answers(answers, HOUR_US)
-    records: list[dict[str, Any]] = []
+    part = {"part": segment.version}
+    records: list[dict[str, Any]] = [
+        {**part, "hour": hour, "left_out": count} for hour, count in flat.left_out.items()
+    ]
     if flat.rows.height:
         groups = flat.rows.partition_by(["window", "ref"], as_dict=True, include_key=False)
         for (hour, ref), rows in sorted(groups.items()):
             parts = column_parts(rows, HOUR_POINTS)
-            key = {"hour": int(hour), "ref": str(ref), "group_rows": rows.height}
-            records += [_record(key, part) for part in parts.values()] or [key]
-    return _table(records), {str(hour): count for hour, count in flat.left_out.items()}
+            key = {**part, "hour": int(hour), "ref": str(ref), "group_rows": rows.height}
+            records += [_record(key, one) for one in parts.values()] or [key]
+    return _table(records)
 
 
 def _record(key: dict[str, Any], part: ColumnPart) -> dict[str, Any]:
@@ -133,7 +174,9 @@ def _table(records: list[dict[str, Any]]) -> pl.DataFrame:
     import polars as pl
 
     schema: dict[str, pl.DataType] = {
+        "part": pl.Int64(),
         "hour": pl.Int64(),
+        "left_out": pl.Int64(),
         "ref": pl.String(),
         "group_rows": pl.Int64(),
         "column": pl.String(),
@@ -169,13 +212,17 @@ def _add(found: Hours, table: pl.DataFrame) -> None:
         return
     ranks, values = _flat(table, "ranks"), _flat(table, "values")
     counts = _flat(table, "counts")
-    keys, flags, numbers = (table.get_column(n).to_list() for n in ("keys", "flags", "numbers"))
-    groups: set[tuple[int, str]] = set()
+    keys, flags, numbers = (table.get_column(n).to_list() for n in _LISTS)
+    groups: set[tuple[int, int, str]] = set()
     for i, row in enumerate(table.drop("ranks", "values", "counts", *_LISTS).iter_rows()):
-        hour, ref, group_rows, column, kind, dtype, rows, missing, distinct, mean, m2 = row
+        part, hour, left_out, ref, group_rows, column, kind, dtype = row[:8]
+        rows, missing, distinct, mean, m2 = row[8:]
+        if ref is None:  # answers of the hour left out
+            found.left_out[hour] = found.left_out.get(hour, 0) + (left_out or 0)
+            continue
         group = (hour, ref)
-        if group not in groups:  # a segment's rows of one hour and version, once
-            groups.add(group)
+        if (part, *group) not in groups:  # a segment's rows of one hour and version
+            groups.add((part, *group))
             found.rows[group] = found.rows.get(group, 0) + group_rows
             found.parts.setdefault(group, {})
         if column is None:
@@ -189,8 +236,8 @@ def _add(found: Hours, table: pl.DataFrame) -> None:
             if kind == "integer":
                 shown = [int(v) for v in shown]
             counted = dict(zip(shown, counts[i].tolist(), strict=True))
-        part = ColumnPart(column, dtype, kind, rows, missing, distinct, mean, m2, stats, counted)
-        found.parts[group].setdefault(column, []).append(part)
+        one = ColumnPart(column, dtype, kind, rows, missing, distinct, mean, m2, stats, counted)
+        found.parts[group].setdefault(column, []).append(one)
         if column != OUTPUT:
             found.inputs.setdefault(column)
 
@@ -215,29 +262,36 @@ def _flat(table: pl.DataFrame, name: str) -> list[Any]:
     ]
 
 
-def _kept(ws: Workspace, deployment: str) -> dict[str, Artifact]:
-    """The deployment's kept summaries, by their segment's digest (the latest one)."""
-    found: dict[str, Artifact] = {}
+def _latest_kept(ws: Workspace, deployment: str) -> dict[int, Artifact]:
+    """For each hour kept, the record holding it that saw the most segments."""
+    found: dict[int, Artifact] = {}
     after: str | None = None
     while True:
         page = ws.store.find_artifacts(
             kind=ArtifactKind.SUMMARY, name=deployment, limit=PAGE, after=after
         )
         for record in page:
-            segment = record.metadata.get("segment")
-            if record.metadata.get("layout") == LAYOUT and isinstance(segment, str):
-                found[segment] = record
+            meta = record.metadata
+            if meta.get("layout") != LAYOUT or not isinstance(meta.get("segments_version"), int):
+                continue
+            for hour in meta.get("hours", ()):
+                held = found.get(hour)
+                if held is None or meta["segments_version"] >= held.metadata["segments_version"]:
+                    found[hour] = record
         if len(page) < PAGE:
             return found
         after = page[-1].id
 
 
+def _read_kept(ws: Workspace, record: Artifact) -> pl.DataFrame:
+    import polars as pl
+
+    what = f"hour summaries {record.ref} of the prediction log"
+    return pl.read_parquet(io.BytesIO(ws.artifacts.read_bytes(record.digest, what=what)))
+
+
 def _keep(
-    ws: Workspace,
-    deployment: str,
-    segment: Artifact,
-    table: pl.DataFrame,
-    left_out: dict[str, int],
+    ws: Workspace, deployment: str, table: pl.DataFrame, hours: list[int], version: int
 ) -> Artifact:
     sink = io.BytesIO()
     table.write_parquet(sink, compression="zstd")
@@ -250,10 +304,9 @@ def _keep(
         metadata={
             "format": "parquet",
             "layout": LAYOUT,
-            "segment": segment.digest,
-            "segment_version": segment.version,
+            "hours": hours,
+            "segments_version": version,
             "points": HOUR_POINTS,
             "rows": table.height,
-            "left_out": left_out,
         },
     )
