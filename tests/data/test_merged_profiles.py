@@ -90,7 +90,7 @@ def test_merged_profile_has_the_tables_moments_and_counts() -> None:
         .then(None)
         .otherwise(pl.col("visibility"))
         .alias("visibility"),
-        pl.col("rain").cast(pl.String).alias("rain_text"),
+        pl.col("rain").cast(pl.String).alias("n"),  # the name of the counts' column
         (pl.col("day") % 7).alias("weekday"),
     )
     rng = np.random.default_rng(3)
@@ -113,6 +113,7 @@ def test_merged_profile_has_the_tables_moments_and_counts() -> None:
             assert dict(column.values or ()) == dict(exact.values)
     assert merged.column("weekday").distinct == 7
     assert merged.column("rain").values == whole.column("rain").values
+    assert merged.column("n").values == whole.column("n").values
 
 
 def test_merged_distances_are_within_their_bounds_of_the_profiles() -> None:

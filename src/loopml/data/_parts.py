@@ -97,8 +97,9 @@ def column_parts(frame: pl.DataFrame, points: int) -> dict[str, ColumnPart]:
             ordered = np.sort(values[~np.isnan(values)])
             found[name] = numeric_part(base, frame.height, ordered, points, dtype.is_integer())
         elif kind in COUNTED:
-            counted = series.drop_nulls().value_counts(name="n")
-            keys = counted.get_column(name)
+            # renamed first: a column called "n" would clash with the counts' column
+            counted = series.drop_nulls().alias("value").value_counts(name="n")
+            keys = counted.get_column("value")
             if kind == "string":
                 keys = keys.cast(pl.String)
             counts = dict(zip(keys.to_list(), counted["n"].to_list(), strict=True))
