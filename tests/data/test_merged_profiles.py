@@ -144,7 +144,8 @@ def test_ks_on_merged_order_statistics_keeps_its_level_and_finds_shifts() -> Non
     """Random halves of each column: the test on merged order statistics (a reference
     sketched as a stored profile keeps it, the other half merged from 24 parts) alarms
     at most at its level; shifted by a tenth of a standard deviation, it finds the
-    shift about as often as SciPy's exact test on every value."""
+    shift about as often as SciPy's test on every value (its asymptotic p-value: the
+    exact one takes seconds at these sizes and is within about 2% of it)."""
     frame = rainfall()
     alarms = found = exact_found = tests = 0
     for column in ("temperature", "sea_level_pressure", "visibility", "average_wind_speed"):
@@ -157,11 +158,12 @@ def test_ks_on_merged_order_statistics_keeps_its_level_and_finds_shifts() -> Non
             first, second = values[order[:half]], values[order[half:]]
             reference = OrderStats(half, *sketch(np.sort(first), 1024))
             same = merged_stats(second, uneven_parts(len(second), rng), MERGED_POINTS)
-            moved = merged_stats(second + shift, uneven_parts(len(second), rng), MERGED_POINTS)
+            # every value moved: the same ranks, each bracket moved with them
+            moved = OrderStats(same.count, same.ranks, same.low + shift, same.high + shift)
             tests += 1
             alarms += ks_test_bracketed(reference, same)["p"] < ALPHA
             found += ks_test_bracketed(reference, moved)["p"] < ALPHA
-            exact_found += ks_2samp(first, second + shift).pvalue < ALPHA
+            exact_found += ks_2samp(first, second + shift, method="asymp").pvalue < ALPHA
     assert tests == SPLITS
     assert alarms <= MOST_ALARMS
     assert found >= 0.9 * exact_found

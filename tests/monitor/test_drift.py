@@ -455,3 +455,20 @@ def test_a_damaged_summary_is_refused_by_name(ws: loopml.Workspace) -> None:
     path.write_bytes(path.read_bytes() + b"\n")
     with pytest.raises(DigestMismatch, match="hour summaries"):
         drift_windows("churn", every="1d", reference=training_rows(), store=False, workspace=ws)
+
+
+def test_a_column_of_numbers_then_text_is_named_not_dropped_silently(ws: loopml.Workspace) -> None:
+    for hour, value in enumerate((np.array([1.5]), np.array(["high"]))):
+        with PredictionLog(ws) as log:
+            for n in range(30):
+                log.append(
+                    PredictionRecord(new_id(), None, T0 + hour * HOUR_US + n, "churn", "churn@v1",
+                                     0, 1.0, {"x": np.array([float(n)]), "level": value},
+                                     {"predictions": np.array([n % 2])}, 300, None)
+                )  # fmt: skip
+    found = drift_windows(
+        "churn", every="1d", reference=pl.DataFrame({"x": np.arange(30.0)}), workspace=ws
+    )
+    assert any("'level' holds numbers in some requests and text" in note for note in found.notes)
+    assert "level" not in set(found.table["column"])
+    assert "x" in set(found.table["column"])

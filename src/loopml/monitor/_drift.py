@@ -277,6 +277,7 @@ class _Work:
     def _summarized(self, windows: list[int]) -> dict[tuple[int, str], Any] | None:
         """Each window's rows and its columns' hour parts, by window and version, from
         the segments' hour summaries; None when they hold nothing to compare."""
+        from loopml.data._parts import NUMERIC
         from loopml.monitor._drift_rows import OUTPUT
         from loopml.monitor._summaries import hour_summaries
 
@@ -304,9 +305,15 @@ class _Work:
         self.predictions = name if has_output else None
         if by_key and not any(merged.columns for merged in by_key.values()):
             return None
-        for merged in by_key.values():
+        for (window, ref), merged in sorted(by_key.items()):
             if OUTPUT in merged.columns:
                 merged.columns[name] = merged.columns.pop(OUTPUT)
+            for column, parts in merged.columns.items():
+                if len({part.type in NUMERIC for part in parts}) > 1:
+                    self.notes.append(
+                        f"{ref}: {column!r} holds numbers in some requests and text or flags "
+                        f"in others in window {window}: not compared there"
+                    )
         return dict(by_key)
 
     def _rows(self, windows: list[int]) -> pl.DataFrame:

@@ -83,21 +83,22 @@ def hour_summaries(
         for hour in range(low, high + 1):
             touching.setdefault(hour, []).append(segment)
     kept = _latest_kept(ws, deployment)
-    tables: dict[str, pl.DataFrame] = {}
-    old: list[pl.DataFrame] = []  # the kept parts of the hours read
+    records: dict[str, tuple[Artifact, list[int]]] = {}  # the kept hours read, by record
     wanted: dict[int, tuple[Artifact, set[int]]] = {}  # segments to read, for these hours
     for hour, held in touching.items():
         record = kept.get(hour)
         seen = 0
         if record is not None:
-            if record.id not in tables:
-                tables[record.id] = _read_kept(ws, record)
-            old.append(tables[record.id].filter(pl.col("hour") == hour))
+            records.setdefault(record.id, (record, []))[1].append(hour)
             seen = record.metadata["segments_version"]
             found.read += 1
         for segment in held:
             if segment.version > seen:
                 wanted.setdefault(segment.version, (segment, set()))[1].add(hour)
+    old = [  # the kept parts of the hours read
+        _read_kept(ws, record).filter(pl.col("hour").is_in(hours))
+        for record, hours in records.values()
+    ]
     new: list[pl.DataFrame] = []
     for segment, hours in wanted.values():
         new.append(summarize(ws, segment).filter(pl.col("hour").is_in(sorted(hours))))
