@@ -469,6 +469,50 @@ def test_a_column_of_numbers_then_text_is_named_not_dropped_silently(ws: loopml.
     found = drift_windows(
         "churn", every="1d", reference=pl.DataFrame({"x": np.arange(30.0)}), workspace=ws
     )
-    assert any("'level' holds numbers in some requests and text" in note for note in found.notes)
+    assert any("'level' holds number and string values" in note for note in found.notes)
     assert "level" not in set(found.table["column"])
     assert "x" in set(found.table["column"])
+
+
+def test_merged_windows_keep_roles_counts_and_empty_hours_as_rows_do(
+    ws: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a review found merged windows got wrong, each against the windows of rows:
+    a text column missing in a whole hour (its counts were read shifted), more than
+    1,000 cities in a day (read as floats, then refused), an id of whole numbers (its
+    distinct values under-counted: tested, and flagged) and dates as text (lost their
+    role: tested, and flagged a month later)."""
+    import loopml.monitor._drift as drift
+
+    rng = np.random.default_rng(4)
+    for day in range(2):
+        for segment in range(3):  # three segments a day, 40 minutes apart
+            with PredictionLog(ws) as log:
+                for n in range(500):
+                    at = T0 + day * DAY_US + segment * 2_400_000_000 + n * 1_000_000
+                    plan = [] if day == 0 and segment == 0 else ["a" if n % 3 else "b"]
+                    inputs = {
+                        "x": np.array([rng.normal()]),
+                        "plan": np.array(plan or [None], dtype=object),
+                        "city": np.array([f"city-{rng.integers(5000)}"]),
+                        "user_id": np.array([day * 10_000 + segment * 1_000 + n]),
+                        "signup": np.array([f"2026-{1 + day:02d}-{1 + n % 28:02d}"]),
+                    }
+                    log.append(
+                        PredictionRecord(new_id(), None, at, "churn", "churn@v1", 0, 1.0, inputs,
+                                         {"predictions": np.array([n % 2])}, 300, None)
+                    )  # fmt: skip
+    merged = drift_windows("churn", every="1d", store=False, workspace=ws)
+    monkeypatch.setattr(drift, "HOUR_US", 7)  # no window a whole number of hours: rows
+    rows = drift_windows("churn", every="1d", store=False, workspace=ws)
+    assert merged.segments_summarized == 6
+    key = ["window", "comparison", "column"]
+    found, expected = merged.table.sort(key), rows.table.sort(key)
+    assert found.select(key).rows() == expected.select(key).rows()
+    assert found["drifted"].to_list() == expected["drifted"].to_list()
+    assert set(found["column"]) == {"x", "plan", "city", "predictions"}
+    for name in ("plan", "city"):  # counted: exact
+        same = pl.col("column") == name
+        assert found.filter(same)["statistic"].to_list() == pytest.approx(
+            expected.filter(same)["statistic"].to_list(), rel=1e-12
+        )

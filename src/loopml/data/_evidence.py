@@ -147,7 +147,9 @@ def ks_test_bracketed(reference: OrderStats, current: OrderStats) -> dict[str, f
     allow, from Kolmogorov's limiting distribution at ``n m / (n + m)``. Conservative
     twice over: the exact statistic is at least that one, so its p-value at most
     this; and the limiting distribution overstates the p-value of a finite sample a
-    little (Stephens' correction scales the statistic up), by less as the columns grow.
+    little (Stephens' correction scales the statistic up), by less as the columns grow
+    (at a handful of rows a side it can understate it in the third digit: the test is
+    taken for columns too large to be tested on their values).
 
     >>> import numpy as np
     >>> from loopml.data._orderstats import OrderStats, sketch

@@ -16,9 +16,10 @@ any run of parts is the merge of their summaries instead, without the rows:
 A merged profile has no row sample: the KS test on the order statistics stands in
 for the sample's tests (see :mod:`loopml.data._drift`), except for a table small
 enough to be its own sample, whose every value is known and tested as before.
-Its ``distinct`` is a lower bound (the most of any part) unless the values are
-counted, and it has no histogram. A column holding numbers in some parts and text or
-flags in others is left out.
+Its ``distinct`` is exact when the values are counted or all kept, else the parts'
+together at most (so a column distinct in each part, as an id is, stays one); it
+has no histogram, and no row order (``ascending``). A column holding numbers in some
+parts and text or flags in others, or flags in some and text in others, is left out.
 
 >>> import polars as pl
 >>> first = column_parts(pl.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "a"]}), 64)
@@ -41,11 +42,14 @@ from loopml.data._orderstats import OrderStats, merge, sketch
 from loopml.data._profile import (
     DISCRETE_MAX,
     QUANTILE_STEPS,
+    SAMPLE_ROWS,
     TOP_VALUES,
     ColumnProfile,
     Floats,
     Profile,
+    TimeSpan,
     Value,
+    _parsed_dates,
     logical_type,
 )
 
@@ -75,6 +79,8 @@ class ColumnPart:
     m2: float = 0.0
     order_stats: OrderStats | None = None
     counts: dict[Value, int] | None = None
+    parsed: str | None = None  # text whose every value is a date ("date", "datetime")
+    span: TimeSpan | None = None  # ... and when those dates fall
 
     @property
     def count(self) -> int:
@@ -103,12 +109,15 @@ def column_parts(frame: pl.DataFrame, points: int) -> dict[str, ColumnPart]:
             if kind == "string":
                 keys = keys.cast(pl.String)
             counts = dict(zip(keys.to_list(), counted["n"].to_list(), strict=True))
+            dates = _parsed_dates(series.drop_nulls()) if kind == "string" else None
             found[name] = ColumnPart(
                 **base,
                 rows=frame.height,
                 missing=series.null_count(),
                 distinct=len(counts),
                 counts=counts,
+                parsed=dates[0] if dates else None,
+                span=dates[1] if dates else None,
             )
     return found
 
@@ -152,38 +161,49 @@ def merged_profile(
     """The profile of a table of ``rows`` rows whose columns are summarized by
     ``parts`` (each column's parts together holding its ``rows``), its numeric
     columns' order statistics at most ``points`` values."""
-    merged = (_merged_column(name, found, points) for name, found in parts.items() if found)
+    merged = (_merged_column(name, found, points, rows) for name, found in parts.items() if found)
     columns = tuple(column for column in merged if column is not None)
     return Profile(rows=rows, duplicate_rows=0, columns=columns, label=label)
 
 
-def _merged_column(name: str, parts: list[ColumnPart], points: int) -> ColumnProfile | None:
+def family(kind: str) -> str:
+    """What a column's parts must share to merge: numbers (whole or not), text, flags."""
+    return "number" if kind in NUMERIC else kind
+
+
+def _merged_column(
+    name: str, parts: list[ColumnPart], points: int, rows: int
+) -> ColumnProfile | None:
+    """The column of a table of ``rows`` rows from its parts (a part without the
+    column is that many missing values); None when the parts hold values of different
+    families (numbers in some, text or flags in others), which make no one column."""
+    if len({family(part.type) for part in parts}) > 1:
+        return None
     first = parts[0]
-    if len({part.type in NUMERIC for part in parts}) > 1:
-        return None  # numbers in some parts, text or flags in others: not one column
-    rows = sum(part.rows for part in parts)
-    missing = sum(part.missing for part in parts)
+    count = sum(part.count for part in parts)
     base: dict[str, Any] = {
         "name": name,
         "dtype": first.dtype,
         "type": first.type,
         "rows": rows,
-        "missing": missing,
+        "missing": rows - count,
     }
     counts = _added_counts(parts)
     if first.type in COUNTED:
-        return _counted(base, counts or {})
+        return _counted(base, counts or {}, parts)
     present = [part for part in parts if part.count and part.order_stats is not None]
     if not present:
         return ColumnProfile(**base, distinct=0)
-    stats = merge([part.order_stats for part in present if part.order_stats], points)
+    # a table within the sample keeps every value, as a profile's sample does
+    kept = max(points, count) if count <= SAMPLE_ROWS else points
+    stats = merge([part.order_stats for part in present if part.order_stats], kept)
     mean, std = _moments(present)
     if counts is not None and len(counts) > DISCRETE_MAX:
         counts = None
     ordered = sorted(counts.items(), key=lambda pair: -pair[1]) if counts is not None else None
     return ColumnProfile(
         **base,
-        distinct=len(counts) if counts is not None else max(p.distinct for p in present),
+        distinct=_distinct(stats, counts, present),
         min=float(stats.low[0]),
         max=float(stats.high[-1]),
         mean=mean,
@@ -192,6 +212,18 @@ def _merged_column(name: str, parts: list[ColumnPart], points: int) -> ColumnPro
         values=tuple(ordered) if ordered is not None else None,
         order_stats=stats,
     )
+
+
+def _distinct(stats: OrderStats, counts: dict[Value, int] | None, parts: list[ColumnPart]) -> int:
+    """Distinct values: exact when counted or every value is kept; else at most the
+    parts' together (a column distinct in each part, as an id is, stays distinct)."""
+    import numpy as np
+
+    if counts is not None:
+        return len(counts)
+    if stats.complete:
+        return int(np.count_nonzero(stats.low[1:] != stats.low[:-1])) + 1
+    return min(sum(part.distinct for part in parts), stats.count)
 
 
 def _added_counts(parts: list[ColumnPart]) -> dict[Value, int] | None:
@@ -207,10 +239,13 @@ def _added_counts(parts: list[ColumnPart]) -> dict[Value, int] | None:
     return total
 
 
-def _counted(base: dict[str, Any], counts: dict[Value, int]) -> ColumnProfile:
+def _counted(
+    base: dict[str, Any], counts: dict[Value, int], parts: list[ColumnPart]
+) -> ColumnProfile:
     """A text or flag column from its values' counts, as a profile keeps them: the most
     common first (ties by value), the first ``TOP_VALUES`` shown, every count kept
-    beside them when there are more."""
+    beside them when there are more; text whose every value is a date in every part
+    keeps that, with its span."""
     import polars as pl
 
     ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
@@ -221,12 +256,30 @@ def _counted(base: dict[str, Any], counts: dict[Value, int]) -> ColumnProfile:
             {"value": [v for v, _ in ordered], "n": [n for _, n in ordered]},
             schema={"value": dtype, "n": pl.Int64},
         )
+    present = [part for part in parts if part.count]
+    parsed = {part.parsed for part in present}
+    spans = [part.span for part in present if part.span is not None]
+    dated = len(parsed) == 1 and None not in parsed and len(spans) == len(present)
     return ColumnProfile(
         **base,
         distinct=len(ordered),
         values=tuple(ordered[:TOP_VALUES]),
         other=sum(n for _, n in ordered[TOP_VALUES:]),
         all_values=every,
+        parsed=parsed.pop() if dated else None,
+        span=_merged_span(spans) if dated else None,
+    )
+
+
+def _merged_span(spans: list[TimeSpan]) -> TimeSpan:
+    """When the parts' dates fall together: the first and last exactly; the step and
+    the largest gap are the parts' largest (a report's words, never a test's)."""
+    return TimeSpan(
+        first=min(span.first for span in spans),
+        last=max(span.last for span in spans),
+        step=max(span.step for span in spans),
+        largest_gap=max(span.largest_gap for span in spans),
+        ascending=all(span.ascending for span in spans),
     )
 
 

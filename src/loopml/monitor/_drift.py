@@ -277,7 +277,7 @@ class _Work:
     def _summarized(self, windows: list[int]) -> dict[tuple[int, str], Any] | None:
         """Each window's rows and its columns' hour parts, by window and version, from
         the segments' hour summaries; None when they hold nothing to compare."""
-        from loopml.data._parts import NUMERIC
+        from loopml.data._parts import family
         from loopml.monitor._drift_rows import OUTPUT
         from loopml.monitor._summaries import hour_summaries
 
@@ -309,10 +309,11 @@ class _Work:
             if OUTPUT in merged.columns:
                 merged.columns[name] = merged.columns.pop(OUTPUT)
             for column, parts in merged.columns.items():
-                if len({part.type in NUMERIC for part in parts}) > 1:
+                kinds = sorted({family(part.type) for part in parts})
+                if len(kinds) > 1:
                     self.notes.append(
-                        f"{ref}: {column!r} holds numbers in some requests and text or flags "
-                        f"in others in window {window}: not compared there"
+                        f"{ref}: {column!r} holds {' and '.join(kinds)} values in different "
+                        f"requests of window {window}: not compared there"
                     )
         return dict(by_key)
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 HOUR_US = 3_600_000_000
 HOUR_POINTS = 256  # order statistics kept per column of an hour
-LAYOUT = "loopml.hours/1"
+LAYOUT = "loopml.hours/2"
 PAGE = 1_000
 
 
@@ -168,6 +168,15 @@ def _record(key: dict[str, Any], part: ColumnPart) -> dict[str, Any]:
         slot = {"string": "keys", "boolean": "flags"}.get(part.type, "numbers")
         record[slot] = list(part.counts)
         record["counts"] = list(part.counts.values())
+    if part.span is not None:
+        record["parsed"] = part.parsed
+        record["span"] = [
+            part.span.first,
+            part.span.last,
+            part.span.step,
+            part.span.largest_gap,
+            float(part.span.ascending),
+        ]
     return record
 
 
@@ -194,6 +203,8 @@ def _table(records: list[dict[str, Any]]) -> pl.DataFrame:
         "flags": pl.List(pl.Boolean()),
         "numbers": pl.List(pl.Float64()),
         "counts": pl.List(pl.Int64()),
+        "parsed": pl.String(),
+        "span": pl.List(pl.Float64()),  # first, last, step, largest gap, ascending (1/0)
     }
     return (
         pl.DataFrame(records, schema=schema, orient="row")
@@ -207,17 +218,19 @@ def _add(found: Hours, table: pl.DataFrame) -> None:
     of the column's one flat array, not made into a Python list each."""
     from loopml.data._orderstats import OrderStats
     from loopml.data._parts import ColumnPart
+    from loopml.data._profile import TimeSpan
     from loopml.monitor._drift_rows import OUTPUT
 
     if not table.height:
         return
     ranks, values = _flat(table, "ranks"), _flat(table, "values")
-    counts = _flat(table, "counts")
+    counts, spans = _flat(table, "counts"), _flat(table, "span")
     keys, flags, numbers = (table.get_column(n).to_list() for n in _LISTS)
     groups: set[tuple[int, int, str]] = set()
-    for i, row in enumerate(table.drop("ranks", "values", "counts", *_LISTS).iter_rows()):
+    lists = ("ranks", "values", "counts", "span", *_LISTS)
+    for i, row in enumerate(table.drop(*lists).iter_rows()):
         part, hour, left_out, ref, group_rows, column, kind, dtype = row[:8]
-        rows, missing, distinct, mean, m2 = row[8:]
+        rows, missing, distinct, mean, m2, parsed = row[8:]
         if ref is None:  # answers of the hour left out
             found.left_out[hour] = found.left_out.get(hour, 0) + (left_out or 0)
             continue
@@ -237,29 +250,34 @@ def _add(found: Hours, table: pl.DataFrame) -> None:
             if kind == "integer":
                 shown = [int(v) for v in shown]
             counted = dict(zip(shown, counts[i].tolist(), strict=True))
-        one = ColumnPart(column, dtype, kind, rows, missing, distinct, mean, m2, stats, counted)
+        span = None
+        if spans[i] is not None:
+            first, last, step, gap, ascending = spans[i].tolist()
+            span = TimeSpan(first, last, step, gap, bool(ascending))
+        one = ColumnPart(
+            column, dtype, kind, rows, missing, distinct, mean, m2, stats, counted, parsed, span
+        )
         found.parts[group].setdefault(column, []).append(one)
         if column != OUTPUT:
             found.inputs.setdefault(column)
 
 
-_LISTS = ("keys", "flags", "numbers")
+_LISTS = ("keys", "flags", "numbers")  # a part's counted values, by their type
 
 
 def _flat(table: pl.DataFrame, name: str) -> list[Any]:
     """Each row's list of ``name`` as a NumPy array (None where null), sliced out of
-    one flat array."""
+    one array of every value. Only the lists with values are exploded: what an empty
+    or null list explodes to has changed between Polars versions."""
     import numpy as np
 
     column = table.get_column(name)
     lengths = column.list.len().fill_null(0).to_numpy()
-    values = column.explode().to_numpy()
     nulls = column.is_null().to_numpy()
-    spans = np.maximum(lengths, 1)  # a null or empty list explodes to one null
-    starts = np.cumsum(spans) - spans
+    values = column.filter(column.list.len() > 0).explode().to_numpy()
+    ends = np.cumsum(lengths)
     return [
-        None if nulls[i] else values[starts[i] : starts[i] + lengths[i]]
-        for i in range(len(lengths))
+        None if nulls[i] else values[ends[i] - lengths[i] : ends[i]] for i in range(len(lengths))
     ]
 
 
