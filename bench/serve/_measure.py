@@ -1,5 +1,13 @@
 """One measurement of the serving benchmark: the load generator's run against a server,
-with the server's CPU time read just before and just after the measured requests."""
+with the server's CPU time spent on the measured requests.
+
+A server may work for a request after answering it (loopml writes its prediction log
+in the background, a second's records at a time). So each run settles before and
+after: once warm, nothing is sent for :data:`SETTLE_S` (the warm-up's and the previous
+run's background work is done, not counted here), the idle rate is read for
+:data:`IDLE_S`, the measured requests are sent, and the server's CPU time is read
+:data:`SETTLE_S` after the last answer (their background work counted), less the idle
+rate over that wait."""
 
 from __future__ import annotations
 
@@ -14,6 +22,8 @@ from _procs import LOADGEN_CORE, cpu_seconds
 from _servers import HERE, VENVS, Server
 
 LOADGEN = HERE / "loadgen.py"
+SETTLE_S = 1.5  # longer than loopml's log flush interval (1 s)
+IDLE_S = 1.0
 
 # (clients, requests, seconds at most, warm-up requests): the closed-loop runs
 ONE_CLIENT = {"mode": "closed", "clients": 1, "count": 3000, "seconds": 20, "warmup": 200}
@@ -68,11 +78,15 @@ def load(server: Server, endpoint: str, scratch: Path, spec: dict[str, Any], row
                 raise RuntimeError(
                     f"load generator: {line.strip() or loadgen.stderr.read()[-300:]}"
                 )
+            time.sleep(SETTLE_S)
+            idle = idle_cpu_share(server, IDLE_S)
             before, wall = cpu_seconds(server.process.pid), time.perf_counter()
             loadgen.stdin.write("go\n")
             loadgen.stdin.flush()
             line = _read_line(loadgen.stdout, bound)
-            after, wall = cpu_seconds(server.process.pid), time.perf_counter() - wall
+            wall = time.perf_counter() - wall
+            time.sleep(SETTLE_S)
+            after = cpu_seconds(server.process.pid) - idle * SETTLE_S
         finally:
             if loadgen.poll() is None:
                 loadgen.kill()
