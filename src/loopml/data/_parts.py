@@ -159,8 +159,8 @@ def merged_profile(
     parts: dict[str, list[ColumnPart]], rows: int, *, label: str | None = None, points: int
 ) -> Profile:
     """The profile of a table of ``rows`` rows whose columns are summarized by
-    ``parts`` (each column's parts together holding its ``rows``), its numeric
-    columns' order statistics at most ``points`` values."""
+    ``parts`` (a column's rows that no part of it holds are missing values), its
+    numeric columns' order statistics at most ``points`` values."""
     merged = (_merged_column(name, found, points, rows) for name, found in parts.items() if found)
     columns = tuple(column for column in merged if column is not None)
     return Profile(rows=rows, duplicate_rows=0, columns=columns, label=label)
