@@ -350,7 +350,29 @@ def test_inputs_of_many_values_per_row_are_not_compared(ws: loopml.Workspace) ->
 # -- hour summaries ---------------------------------------------------------------------
 
 
-def test_each_hour_of_each_segment_is_summarized_once(ws: loopml.Workspace) -> None:
+@pytest.fixture
+def summarized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every log read from hour summaries, however quiet (see SUMMARY_ROWS_PER_HOUR)."""
+    import loopml.monitor._drift as drift
+
+    monkeypatch.setattr(drift, "SUMMARY_ROWS_PER_HOUR", 0)
+
+
+def test_a_quiet_log_is_profiled_from_its_rows_a_busy_one_from_summaries(
+    ws: loopml.Workspace,
+) -> None:
+    answers(ws, T0, 300)  # 300 in an hour
+    quiet = drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
+    assert quiet.segments_summarized == 0
+    assert not ws.store.find_artifacts(kind="summary", name="churn")
+    answers(ws, T0 + 300_000_000, 300)  # 600 in that hour
+    busy = drift_windows("churn", every="1h", reference=training_rows(), workspace=ws)
+    assert busy.segments_summarized == 2
+
+
+def test_each_hour_of_each_segment_is_summarized_once(
+    ws: loopml.Workspace, summarized: None
+) -> None:
     for day in range(3):
         answers(ws, T0 + day * DAY_US, 300)  # a segment a day, its first hour
     first = drift_windows("churn", every="1d", reference=training_rows(), workspace=ws)
@@ -372,7 +394,9 @@ def test_each_hour_of_each_segment_is_summarized_once(ws: loopml.Workspace) -> N
     assert set(read.table.filter(pl.col("rows") == 400)["window"]) == {T0 // HOUR_US + 24}
 
 
-def test_an_hour_not_over_is_summarized_each_time_and_never_kept(ws: loopml.Workspace) -> None:
+def test_an_hour_not_over_is_summarized_each_time_and_never_kept(
+    ws: loopml.Workspace, summarized: None
+) -> None:
     hour = time.time_ns() // 1000 // HOUR_US * HOUR_US
     answers(ws, hour - HOUR_US, 100)
     answers(ws, hour, 20)  # this hour: not over
@@ -386,7 +410,7 @@ def test_an_hour_not_over_is_summarized_each_time_and_never_kept(ws: loopml.Work
 
 
 def test_windows_merged_from_summaries_judge_as_windows_of_rows(
-    weather: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
+    weather: loopml.Workspace, monkeypatch: pytest.MonkeyPatch, summarized: None
 ) -> None:
     """A year a day, about 15 rows an hour: every value is kept, so the merged windows
     are the rows' own, and every verdict, statistic and p-value is the same as when
@@ -406,7 +430,7 @@ def test_windows_merged_from_summaries_judge_as_windows_of_rows(
 
 
 def test_large_windows_of_bracketed_hours_find_a_planted_shift_and_nothing_else(
-    ws: loopml.Workspace,
+    ws: loopml.Workspace, summarized: None
 ) -> None:
     """6,000 days of weather a window, 1,000 an hour: each hour keeps 256 of its
     values and the windows are bracketed, tested on their order statistics. The
@@ -444,7 +468,7 @@ def test_large_windows_of_bracketed_hours_find_a_planted_shift_and_nothing_else(
     assert set(found.table["rows"]) == {6000}
 
 
-def test_a_damaged_summary_is_refused_by_name(ws: loopml.Workspace) -> None:
+def test_a_damaged_summary_is_refused_by_name(ws: loopml.Workspace, summarized: None) -> None:
     from loopml.errors import DigestMismatch
 
     answers(ws, T0, 300)
@@ -457,7 +481,9 @@ def test_a_damaged_summary_is_refused_by_name(ws: loopml.Workspace) -> None:
         drift_windows("churn", every="1d", reference=training_rows(), store=False, workspace=ws)
 
 
-def test_a_column_of_numbers_then_text_is_named_not_dropped_silently(ws: loopml.Workspace) -> None:
+def test_a_column_of_numbers_then_text_is_named_not_dropped_silently(
+    ws: loopml.Workspace, summarized: None
+) -> None:
     for hour, value in enumerate((np.array([1.5]), np.array(["high"]))):
         with PredictionLog(ws) as log:
             for n in range(30):
@@ -475,7 +501,7 @@ def test_a_column_of_numbers_then_text_is_named_not_dropped_silently(ws: loopml.
 
 
 def test_merged_windows_keep_roles_counts_and_empty_hours_as_rows_do(
-    ws: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
+    ws: loopml.Workspace, monkeypatch: pytest.MonkeyPatch, summarized: None
 ) -> None:
     """What a review found merged windows got wrong, each against the windows of rows:
     a text column missing in a whole hour (its counts were read shifted), more than
