@@ -7,7 +7,8 @@ column of one value per row and of the predictions: counts, mean and squared
 deviations, at most :data:`HOUR_POINTS` order statistics, value counts; and the
 answers of that hour left out (failed, or of columns of different lengths). A drift
 window of whole hours is the merge of its hours' parts, so a month's drift reads
-summaries (a few percent of the rows' bytes), not rows; the merged order statistics
+summaries, not rows (a seventh of the rows' bytes at 1,400 predictions of 20 inputs
+an hour, less the busier the log); the merged order statistics
 carry brackets whose width goes into every distance's bound.
 
 **Kept per hour, not per segment.** A server writes a segment a second or so, and a
@@ -128,8 +129,8 @@ def _hours_of(segment: Artifact, first: int, last: int) -> tuple[int, int]:
 def summarize(ws: Workspace, segment: Artifact) -> pl.DataFrame:
     """A segment's parts, hour by hour: a row per hour, version that answered and
     column (``part`` the segment's version); a row without a column for a version's
-    hour with no column to summarize, and one without a version for the answers of an
-    hour left out."""
+    hour with no column to summarize, and one without a version that answered
+    (``ref``) for the answers of an hour left out."""
     from loopml.data._parts import column_parts
     from loopml.monitor._drift_rows import flat_answers, segment_columns
     from loopml.serve._segments import read_segment
