@@ -26,11 +26,11 @@ latest stored copy of a window is the one read.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loopml._kinds import ArtifactKind
+from loopml.monitor._kept import keep_frame, read_frame, records
 
 if TYPE_CHECKING:
     import polars as pl
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from loopml.workspace import Workspace
 
 LAYOUT = "loopml.drift/1"
-PAGE = 1_000
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def stored_windows(
     import polars as pl
 
     latest: dict[int, Artifact] = {}
-    for artifact in _records(ws, deployment):
+    for artifact in records(ws, ArtifactKind.DRIFT, deployment):
         meta = artifact.metadata
         if meta.get("layout") != LAYOUT or meta.get("key") != key:
             continue
@@ -135,8 +134,7 @@ def stored_windows(
     left_out = 0
     for artifact_id, windows in fresh.items():
         artifact = holders[artifact_id]
-        data = ws.artifacts.read_bytes(artifact.digest, what=f"drift windows {artifact.ref}")
-        frame = pl.read_parquet(io.BytesIO(data))
+        frame = read_frame(ws, artifact, f"drift windows {artifact.ref}")
         frames.append(frame.filter(pl.col("window").is_in(windows)))
         notes.update(dict.fromkeys(artifact.metadata.get("notes", ())))
         counts = artifact.metadata.get("left_out", {})
@@ -160,20 +158,15 @@ def store_windows(
     """Store the rows of the closed ``windows`` (some may have none) as one blob, then
     its index record, with the notes made computing them and the answers left out of
     each."""
-    sink = io.BytesIO()
-    rows.write_parquet(sink, compression="zstd")
-    blob = ws.artifacts.put_bytes(sink.getvalue())
-    return ws.store.create_artifact(
-        kind=ArtifactKind.DRIFT,
-        name=deployment,
-        digest=blob.digest,
-        size=blob.size,
-        metadata={
-            "format": "parquet",
+    return keep_frame(
+        ws,
+        ArtifactKind.DRIFT,
+        deployment,
+        rows,
+        {
             "layout": LAYOUT,
             "key": key,
             "windows": windows,
-            "rows": rows.height,
             "segments_version": segments_version,
             "notes": list(notes),
             "left_out": {str(w): left_out[w] for w in windows if left_out.get(w)},
@@ -184,16 +177,3 @@ def store_windows(
 def settings_key(every_us: int, reference: str) -> str:
     """What stored windows must have been computed with to be read back."""
     return f"{LAYOUT};every_us={every_us};reference={reference}"
-
-
-def _records(ws: Workspace, deployment: str) -> list[Any]:
-    found: list[Any] = []
-    after: str | None = None
-    while True:
-        page = ws.store.find_artifacts(
-            kind=ArtifactKind.DRIFT, name=deployment, limit=PAGE, after=after
-        )
-        found.extend(page)
-        if len(page) < PAGE:
-            return found
-        after = page[-1].id

@@ -26,11 +26,11 @@ its digest. Hours not yet over are summarized on each computation and never kept
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml._kinds import ArtifactKind
+from loopml.monitor._kept import keep_frame, read_frame, records
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 HOUR_US = 3_600_000_000
 HOUR_POINTS = 256  # order statistics kept per column of an hour
 LAYOUT = "loopml.hours/2"
-PAGE = 1_000
 
 
 @dataclass
@@ -97,7 +96,9 @@ def hour_summaries(
             if segment.version > seen:
                 wanted.setdefault(segment.version, (segment, set()))[1].add(hour)
     old = [  # the kept parts of the hours read
-        _read_kept(ws, record).filter(pl.col("hour").is_in(hours))
+        read_frame(ws, record, f"hour summaries {record.ref} of the prediction log").filter(
+            pl.col("hour").is_in(hours)
+        )
         for record, hours in records.values()
     ]
     new: list[pl.DataFrame] = []
@@ -285,48 +286,24 @@ def _flat(table: pl.DataFrame, name: str) -> list[Any]:
 def _latest_kept(ws: Workspace, deployment: str) -> dict[int, Artifact]:
     """For each hour kept, the record holding it that saw the most segments."""
     found: dict[int, Artifact] = {}
-    after: str | None = None
-    while True:
-        page = ws.store.find_artifacts(
-            kind=ArtifactKind.SUMMARY, name=deployment, limit=PAGE, after=after
-        )
-        for record in page:
-            meta = record.metadata
-            if meta.get("layout") != LAYOUT or not isinstance(meta.get("segments_version"), int):
-                continue
-            for hour in meta.get("hours", ()):
-                held = found.get(hour)
-                if held is None or meta["segments_version"] >= held.metadata["segments_version"]:
-                    found[hour] = record
-        if len(page) < PAGE:
-            return found
-        after = page[-1].id
-
-
-def _read_kept(ws: Workspace, record: Artifact) -> pl.DataFrame:
-    import polars as pl
-
-    what = f"hour summaries {record.ref} of the prediction log"
-    return pl.read_parquet(io.BytesIO(ws.artifacts.read_bytes(record.digest, what=what)))
+    for record in records(ws, ArtifactKind.SUMMARY, deployment):
+        meta = record.metadata
+        if meta.get("layout") != LAYOUT or not isinstance(meta.get("segments_version"), int):
+            continue
+        for hour in meta.get("hours", ()):
+            held = found.get(hour)
+            if held is None or meta["segments_version"] >= held.metadata["segments_version"]:
+                found[hour] = record
+    return found
 
 
 def _keep(
     ws: Workspace, deployment: str, table: pl.DataFrame, hours: list[int], version: int
 ) -> Artifact:
-    sink = io.BytesIO()
-    table.write_parquet(sink, compression="zstd")
-    blob = ws.artifacts.put_bytes(sink.getvalue())
-    return ws.store.create_artifact(
-        kind=ArtifactKind.SUMMARY,
-        name=deployment,
-        digest=blob.digest,
-        size=blob.size,
-        metadata={
-            "format": "parquet",
-            "layout": LAYOUT,
-            "hours": hours,
-            "segments_version": version,
-            "points": HOUR_POINTS,
-            "rows": table.height,
-        },
-    )
+    metadata = {
+        "layout": LAYOUT,
+        "hours": hours,
+        "segments_version": version,
+        "points": HOUR_POINTS,
+    }
+    return keep_frame(ws, ArtifactKind.SUMMARY, deployment, table, metadata)
