@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from loopml.data._parts import ColumnPart
     from loopml.monitor._drift_reference import Reference
     from loopml.monitor._drift_store import Segment
+    from loopml.store import Artifact
     from loopml.workspace import Workspace
 
 WINDOW_POINTS = 1024  # order statistics kept per numeric column of a window's profile
@@ -167,6 +168,8 @@ def drift_windows(
         stored_windows,
         windows_with_data,
     )
+    from loopml.serve._layouts import PREDICTIONS as LOG
+    from loopml.serve._segments import find_segments
 
     every_us = _every_us(every)
     if not isinstance(deployment, str) or not deployment:
@@ -174,7 +177,8 @@ def drift_windows(
             f"deployment {deployment!r} must be a deployment's name", field="deployment"
         )
     ws = workspace_in_use(workspace)
-    segments = prediction_segments(ws, deployment)
+    log = find_segments(ws, LOG, deployment)  # the index records, listed once
+    segments = prediction_segments(log)
     span = _span(segments, since, until, every_us)
     if span is None:
         return DriftWindows(_empty())
@@ -185,7 +189,7 @@ def drift_windows(
     read_back = set() if kept is None else set(kept.windows)
     todo = sorted(wanted - read_back)
     now = now_us()
-    work = _Work(ws, deployment, every_us, reference, store)
+    work = _Work(ws, deployment, every_us, reference, store, log)
     computed = work.compute(todo)
     computed = computed.with_columns((computed["window_start_us"] + every_us <= now).alias("final"))
     closed = [window for window in todo if (window + 1) * every_us <= now]
@@ -229,9 +233,16 @@ class _Work:
     version's training reference found once."""
 
     def __init__(
-        self, ws: Workspace, deployment: str, every_us: int, reference: Any, keep: bool
+        self,
+        ws: Workspace,
+        deployment: str,
+        every_us: int,
+        reference: Any,
+        keep: bool,
+        log: list[Artifact],
     ) -> None:
         self.ws, self.deployment, self.every_us, self.keep = ws, deployment, every_us, keep
+        self.log = log  # the deployment's prediction segments' index records
         self.reference = reference
         self.profiles: dict[tuple[int, str], Profile] = {}
         self.references: dict[str, tuple[Reference, Profile] | None] = {}
@@ -274,13 +285,10 @@ class _Work:
         log of at least :data:`SUMMARY_ROWS_PER_HOUR` predictions an hour (by its
         segments' index records). A quieter log is profiled faster from its rows than
         hour by hour."""
-        from loopml.serve._layouts import PREDICTIONS as LOG
-        from loopml.serve._segments import find_segments
-
         if self.every_us % HOUR_US:
             return False
         since, until = windows[0] * self.every_us, (windows[-1] + 1) * self.every_us
-        segments = find_segments(self.ws, LOG, self.deployment, since, until)
+        segments = self._segments(since, until)
         counts = [s.metadata.get("rows") for s in segments]
         rows = sum(n for n in counts if isinstance(n, int))
         firsts = [s.metadata.get("first_us") for s in segments]
@@ -289,6 +297,12 @@ class _Work:
         last = max((f for f in lasts if isinstance(f, int)), default=until - 1)
         hours = (min(last, until - 1) // HOUR_US) - (max(first, since) // HOUR_US) + 1
         return rows >= SUMMARY_ROWS_PER_HOUR * max(hours, 1)
+
+    def _segments(self, since_us: int, until_us: int) -> list[Artifact]:
+        """The prediction segments that may hold rows of ``[since_us, until_us)``."""
+        from loopml.serve._segments import overlaps
+
+        return [record for record in self.log if overlaps(record, since_us, until_us)]
 
     def _raw(self, windows: list[int]) -> dict[tuple[int, str], Any] | None:
         """Each window's rows, by window and version; None when they hold nothing to
@@ -310,7 +324,8 @@ class _Work:
         inputs: dict[str, None] = {}
         for first, last in _runs(windows):
             since, until = first * self.every_us, (last + 1) * self.every_us
-            hours = hour_summaries(self.ws, self.deployment, since, until, keep=self.keep)
+            segments = self._segments(since, until)
+            hours = hour_summaries(self.ws, self.deployment, segments, since, until, keep=self.keep)
             self.segments_summarized += hours.made
             self.hours_read_back += hours.read
             inputs.update(hours.inputs)
@@ -352,14 +367,13 @@ class _Work:
         import polars as pl
 
         from loopml.monitor._drift_rows import OUTPUT, flat_answers, segment_columns
-        from loopml.serve._layouts import PREDICTIONS as LOG
-        from loopml.serve._segments import find_segments, read_segment
+        from loopml.serve._segments import read_segment
 
         flat: list[pl.DataFrame] = []
         inputs: dict[str, None] = {}
         for first, last in _runs(windows):
             since, until = first * self.every_us, (last + 1) * self.every_us
-            for segment in find_segments(self.ws, LOG, self.deployment, since, until):
+            for segment in self._segments(since, until):
                 frame = read_segment(self.ws, segment, columns=segment_columns(segment))
                 time = pl.col("time_us")
                 one = flat_answers(frame.filter((time >= since) & (time < until)), self.every_us)

@@ -62,13 +62,10 @@ class Segment:
     last_us: int | None
 
 
-def prediction_segments(ws: Workspace, deployment: str) -> list[Segment]:
-    """The index records of the deployment's prediction segments (no file is opened)."""
-    from loopml.serve._layouts import PREDICTIONS
-    from loopml.serve._segments import find_segments
-
+def prediction_segments(records: list[Artifact]) -> list[Segment]:
+    """The versions and time ranges of prediction segments' index records."""
     found = []
-    for artifact in find_segments(ws, PREDICTIONS, deployment):
+    for artifact in records:
         first, last = artifact.metadata.get("first_us"), artifact.metadata.get("last_us")
         found.append(
             Segment(

@@ -60,20 +60,23 @@ class Hours:
 
 
 def hour_summaries(
-    ws: Workspace, deployment: str, since_us: int, until_us: int, *, keep: bool
+    ws: Workspace,
+    deployment: str,
+    segments: list[Artifact],
+    since_us: int,
+    until_us: int,
+    *,
+    keep: bool,
 ) -> Hours:
-    """The parts of the hours in ``[since_us, until_us)`` (whole hours) of every
-    segment of ``deployment`` holding rows of them, read back or made from the
-    segments' rows; with ``keep``, the hours over whose parts were made now are kept
-    (see the module's text)."""
+    """The parts of the hours in ``[since_us, until_us)`` (whole hours) of the
+    ``segments`` of ``deployment`` (every one that may hold rows of them), read back
+    or made from the segments' rows; with ``keep``, the hours over whose parts were
+    made now are kept (see the module's text)."""
     import polars as pl
 
     from loopml._time import now_us
-    from loopml.serve._layouts import PREDICTIONS
-    from loopml.serve._segments import find_segments
 
     found = Hours()
-    segments = find_segments(ws, PREDICTIONS, deployment, since_us, until_us)
     if not segments:
         return found
     first, last = since_us // HOUR_US, (until_us - 1) // HOUR_US
