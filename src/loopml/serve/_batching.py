@@ -11,9 +11,9 @@ up to ``max_wait_us`` for more, an interval that shrinks to nothing as the load 
 
 ``max_rows=1`` turns batching off: one call per request, in arrival order.
 
-The thread takes its work from a ``queue.SimpleQueue`` and hands each answer back with
-``call_soon_threadsafe``: half the CPU of ``run_in_executor``'s futures and locks, which
-for a one-row request cost more than the model.
+The thread takes its work from a ``queue.SimpleQueue`` and hands each answer back
+through :mod:`loopml.serve._handback`: a fraction of the CPU of ``run_in_executor``'s
+futures and locks, which for a one-row request cost more than the model.
 
 A batcher is never shut down: a request may still reach one that a hot swap has just
 replaced. Its thread ends when the batcher is dropped (a finalizer sends it the end),
@@ -35,6 +35,7 @@ import numpy as np
 
 from loopml.models import Prediction
 from loopml.serve._calling import Columns, VersionCall, concatenated, same_columns
+from loopml.serve._handback import Channel, channel
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -130,7 +131,9 @@ class Batcher:
             self._on_batch(rows, len(batch))
         probabilities = any(each.probabilities for each in batch)
         columns = concatenated([each.columns for each in batch])
-        self._work.put(_Work(self.call, columns, probabilities, loop, self._answer, batch))
+        self._work.put(
+            _Work(self.call, columns, probabilities, loop, channel(loop), self._answer, batch)
+        )
 
     def _take(self) -> list[_Waiting]:
         """The next batch: the first request, then those that fit after it."""
@@ -181,6 +184,7 @@ class _Work:
     columns: Columns
     probabilities: bool
     loop: asyncio.AbstractEventLoop
+    channel: Channel  # the loop's, made on the loop
     answer: Callable[..., None]
     batch: list[_Waiting]
 
@@ -199,7 +203,7 @@ def _calling_thread(work: queue.SimpleQueue[_Work | None]) -> None:
             alone = [_called(item.call, each.columns, each.probabilities) for each in item.batch]
         # a closed loop: nobody waits for the answer any more
         with contextlib.suppress(RuntimeError):
-            item.loop.call_soon_threadsafe(item.answer, item.loop, item.batch, found, error, alone)
+            item.channel.put(item.answer, (item.loop, item.batch, found, error, alone))
         del item, found, error, alone
 
 
