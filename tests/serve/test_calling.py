@@ -15,7 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from loopml.models import Predictor, infer_signature
-from loopml.serve._calling import VersionCall, as_columns
+from loopml.serve._calling import VersionCall, as_columns, concatenated
+from loopml.serve._columns import MatrixColumns
 
 pd = pytest.importorskip("pandas")
 
@@ -30,7 +31,8 @@ class NoPandas:
             raise ImportError("no pandas here", name=name)
 
 sys.meta_path.insert(0, NoPandas())
-from loopml.serve._calling import VersionCall, as_columns
+from loopml.serve._calling import VersionCall, as_columns, concatenated
+from loopml.serve._columns import MatrixColumns
 from loopml.models import Predictor
 models, signature, rows = pickle.loads(open(sys.argv[1], "rb").read())
 found = []
@@ -79,3 +81,27 @@ def test_with_pandas_the_direct_way_is_checked_against_the_frame_call():
     found = call.run(as_columns({"a": [0.1, 0.8], "b": [0.9, 0.3]}), probabilities=True)
     expected = model.predict(pd.DataFrame({"a": [0.1, 0.8], "b": [0.9, 0.3]}))
     assert found.predictions.tolist() == expected.tolist()
+
+
+def test_requests_that_came_as_a_matrix_are_called_and_batched_as_their_columns_are():
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(200, 5)), columns=["a", "b", "c", "d", "e"])
+    y = (X["a"] + X["d"] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    call = VersionCall(Predictor(model, signature=infer_signature(X)))
+    assert call.direct
+    rows = X.to_numpy()[:7]
+    by_matrix = [as_columns(rows[:3], list(X.columns)), as_columns(rows[3:], list(X.columns))]
+    by_column = [dict(part) for part in by_matrix]  # the same columns, no matrix kept
+    assert type(concatenated(by_matrix)) is MatrixColumns
+    for parts in (by_matrix, by_column):
+        batch = concatenated(parts)
+        assert {k: v.tolist() for k, v in batch.items()} == {
+            name: rows[:, index].tolist() for index, name in enumerate(X.columns)
+        }
+        found = call.run(batch, probabilities=True)
+        assert found.predictions.tolist() == model.predict(X.iloc[:7]).tolist()
+        assert np.allclose(found.probabilities, model.predict_proba(X.iloc[:7]), rtol=0, atol=1e-12)
+    reordered = MatrixColumns(list(X.columns)[::-1], np.ascontiguousarray(rows[:, ::-1].T))
+    found = call.run(reordered, probabilities=True).probabilities
+    assert np.allclose(found, model.predict_proba(X.iloc[:7]), rtol=0, atol=1e-12)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from loopml.serve import _nested
+from loopml.serve._columns import MatrixColumns
 from loopml.serve._nested import nested_column
 
 
@@ -60,6 +61,11 @@ def test_records_not_alike_take_the_general_way_and_read_back_as_given():
         [{"n": np.array([1.5]), "s": np.array(["x"])}] * 2,  # numbers and text side by side
         [{"n": np.array([1.5])}, {"n": np.array([2], dtype=np.int32)}],  # widened
         [{"p": np.array([[0.2, 0.8], [0.6, 0.4]])}, {"p": np.array([[0.5, 0.5]])}],  # 2-D
+        [
+            {"a": np.array([1.0]), "b": np.array([2.0])},
+            {"b": np.array([3.0]), "a": np.array([4.0])},
+        ],
+        [{"a": np.ma.masked_array([1.0, 2.0], mask=[False, True])}] * 2,  # not a plain array
     ]
     for values in cases:
         column = nested_column(values)
@@ -69,6 +75,56 @@ def test_records_not_alike_take_the_general_way_and_read_back_as_given():
         ]
         assert column.to_pylist() == expected
         assert column.equals(general(values))
+
+
+def test_the_fast_way_builds_what_the_general_way_builds_on_random_batches():
+    """500 random batches: names in varied orders, dtypes that widen or do not join,
+    varied lengths and dimensions, records without a value."""
+    rng = np.random.default_rng(7)
+    kinds = [np.float64, np.int64, np.int32, np.bool_, "text"]
+    for _ in range(500):
+        names = [f"c{i}" for i in range(rng.integers(1, 5))]
+        rows = int(rng.integers(0, 3))
+        values: list[Any] = []
+        for _ in range(rng.integers(1, 6)):
+            if rng.random() < 0.05:
+                values.append(None)
+                continue
+            order = list(rng.permutation(names)) if rng.random() < 0.1 else names
+            record = {}
+            for name in order:
+                kind = kinds[rng.integers(len(kinds))] if rng.random() < 0.2 else kinds[0]
+                length = rows if rng.random() < 0.9 else rows + 1
+                numbers = rng.normal(size=length) * 10
+                if kind == "text":
+                    array = np.array([f"t{int(x)}" for x in numbers])
+                else:
+                    array = numbers.astype(kind)
+                record[str(name)] = array.reshape(-1, 1) if rng.random() < 0.03 else array
+            values.append(record)
+        column = nested_column(values)
+        assert column.equals(general(values)), values
+
+
+def test_requests_that_came_as_matrices_build_what_the_general_way_builds():
+    """300 random batches of requests that each came as one matrix (what the server
+    logs for a tensor of rows): varied rows per request, none, and dtypes that differ."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        names = [f"c{i}" for i in range(rng.integers(1, 6))]
+        values: list[Any] = []
+        for _ in range(rng.integers(1, 6)):
+            rows = int(rng.integers(0 if rng.random() < 0.05 else 1, 4))
+            kind = (
+                [np.float64, np.int64, np.float32][rng.integers(3)]
+                if rng.random() < 0.1
+                else np.float64
+            )
+            by_column = (rng.normal(size=(len(names), rows)) * 10).astype(kind)
+            values.append(MatrixColumns(names, by_column))
+        column = nested_column(values)
+        assert column.equals(general(values)), values
+        assert column.to_pylist() == [as_lists(v) for v in values]
 
 
 def test_numbers_of_several_dtypes_are_widened_to_one():

@@ -40,6 +40,7 @@ True
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ from loopml.models._base import first_line
 from loopml.models._missing import missing_in, refused
 from loopml.models._types import fits as type_fits
 from loopml.models._types import numpy_type
+from loopml.serve._columns import MatrixColumns
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -61,6 +63,7 @@ Columns = dict[str, "npt.NDArray[Any]"]
 
 _NUMERIC_TYPES = frozenset({"float", "integer", "bool"})
 _NUMERIC_KINDS = frozenset("biuf")
+_DTYPE = operator.attrgetter("dtype")
 # scikit-learn warns when a model fitted on a DataFrame gets an array; the direct way
 # hands it an array of the columns it was fitted on, in its order, checked first.
 _NAMES_WARNING = "X does not have valid feature names"
@@ -129,8 +132,8 @@ def _from_array(rows: npt.NDArray[Any], features: Sequence[str] | None) -> Colum
             f"[n, {len(features)}] array in that order, or name the columns",
             field="rows",
         )
-    by_column = np.ascontiguousarray(rows.T)  # one copy; each column then contiguous
-    return {name: by_column[index] for index, name in enumerate(features)}
+    # one copy; each column then contiguous
+    return MatrixColumns(features, np.ascontiguousarray(rows.T))
 
 
 def _from_records(records: list[Any]) -> Columns:
@@ -159,7 +162,11 @@ def concatenated(parts: Sequence[Columns]) -> Columns:
     """The rows of several requests as one batch, in order."""
     if len(parts) == 1:
         return parts[0]
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    first = parts[0]
+    if all(type(part) is MatrixColumns and list(part) == list(first) for part in parts):
+        matrices = [part.by_column for part in parts]  # type: ignore[attr-defined]
+        return MatrixColumns(list(first), np.concatenate(matrices, axis=1))
+    return {name: np.concatenate([part[name] for part in parts]) for name in first}
 
 
 def count(columns: Columns) -> int:
@@ -184,7 +191,8 @@ class VersionCall:
         self.classes = predictor.classes
         signature = predictor.signature
         self._expected = None if signature is None else {c.name: c.type for c in signature.inputs}
-        self._fits: dict[tuple[str, np.dtype[Any]], bool] = {}  # (column, dtype) -> fits
+        self._fits_column: dict[tuple[str, np.dtype[Any]], bool] = {}  # (column, dtype) -> fits
+        self._fits_all: dict[np.dtype[Any], bool] = {}  # dtype -> every column fits it
         self._labels_from_probabilities = _argmax_is_predict(predictor.model)
         # known once: a classifier with classes and a predict_proba to call
         self._has_proba = self.classes is not None and callable(
@@ -209,27 +217,37 @@ class VersionCall:
     def _fit_as_before(self, columns: Columns) -> bool:
         """Whether ``columns`` have exactly the signature's columns, each of a NumPy dtype
         already found to fit (what the Predictor's check would pass and, for the direct
-        way, numbers; remembered per column and dtype: a request costs a lookup per
-        column). False sends the rows to the Predictor's check, which raises or passes
-        them."""
+        way, numbers; remembered per column and dtype, and for requests whose columns
+        share one dtype, as most do, per dtype: a request costs a lookup). False sends
+        the rows to the Predictor's check, which raises or passes them."""
         expected = self._expected
         if expected is None or columns.keys() != expected.keys():
             return False
-        known = self._fits
-        for name, values in columns.items():
-            dtype = values.dtype
-            fits = known.get((name, dtype))
+        dtypes = set(map(_DTYPE, columns.values()))
+        if len(dtypes) == 1:
+            (dtype,) = dtypes
+            fits = self._fits_all.get(dtype)
             if fits is None:
-                if dtype.kind == "O":
-                    return False  # objects: their values decide, the Predictor looks at them
-                got = numpy_type(dtype)
-                fits = got is not None and type_fits(expected[name], got)
-                fits = known[(name, dtype)] = fits and (
-                    not self.direct or dtype.kind in _NUMERIC_KINDS
-                )
-            if not fits:
+                fits = all(self._fits(name, dtype) for name in expected)
+                if dtype.kind != "O":
+                    self._fits_all[dtype] = fits
+            return fits
+        return all(self._fits(name, values.dtype) for name, values in columns.items())
+
+    def _fits(self, name: str, dtype: np.dtype[Any]) -> bool:
+        """Whether values of ``dtype`` fit column ``name``; objects never do here (their
+        values decide: the Predictor looks at them)."""
+        fits = self._fits_column.get((name, dtype))
+        if fits is None:
+            if dtype.kind == "O":
                 return False
-        return True
+            assert self._expected is not None
+            got = numpy_type(dtype)
+            fits = got is not None and type_fits(self._expected[name], got)
+            fits = self._fits_column[(name, dtype)] = fits and (
+                not self.direct or dtype.kind in _NUMERIC_KINDS
+            )
+        return fits
 
     def run(self, columns: Columns, *, probabilities: bool) -> Prediction:
         """The model on checked ``columns``: predictions, and a classifier's
@@ -266,10 +284,14 @@ class VersionCall:
         return Prediction(labels, np.asarray(given, dtype=np.float64), self.classes)
 
     def _matrix(self, columns: Columns) -> npt.NDArray[np.float64]:
+        """The rows as one float64 array of the model's columns in its order, C order
+        (as it was fitted on)."""
         assert self.features is not None
-        return np.column_stack([columns[name] for name in self.features]).astype(
-            np.float64, copy=False
-        )
+        if type(columns) is MatrixColumns and list(columns) == self.features:
+            by_column = columns.by_column
+        else:
+            by_column = np.array([columns[name] for name in self.features], dtype=np.float64)
+        return np.ascontiguousarray(by_column.T, dtype=np.float64)
 
     def _direct_fits(self) -> bool:
         """Whether the direct way gives what the Predictor gives, on probe rows."""

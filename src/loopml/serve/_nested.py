@@ -24,12 +24,14 @@ DataType(string)
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from loopml.serve._columns import MatrixColumns
 from loopml.serve._json import encode_json
 
 _NUMBERS = frozenset("biuf")  # kinds that may mix in one column (NumPy promotes them)
@@ -50,59 +52,88 @@ def nested_column(values: Sequence[Any]) -> pa.Array:
 
 
 def _struct(values: Sequence[Any]) -> pa.StructArray:
-    names: dict[str, None] = {}
-    for value in values:
-        if value is None:
-            continue
-        if not isinstance(value, Mapping) or not value:
-            raise _NotTyped
-        names.update(dict.fromkeys(value))
-    if not names or not all(isinstance(name, str) for name in names):
+    present = [value for value in values if value is not None]
+    if not all(isinstance(value, dict | Mapping) for value in present):
         raise _NotTyped
-    children = _alike(values, list(names))
+    keys = [tuple(value) for value in present]
+    first = keys[0] if keys else ()
+    same = keys.count(first) == len(keys)  # every record the same names, in one order
+    names = list(first) if same else list(dict.fromkeys(n for each in keys for n in each))
+    if not names or not all(keys) or not all(isinstance(name, str) for name in names):
+        raise _NotTyped
+    children = _alike(values, names) if same and len(present) == len(values) else None
     if children is None:
         children = [_lists([None if v is None else v.get(name) for v in values]) for name in names]
     missing = pa.array([v is None for v in values], pa.bool_())
-    return pa.StructArray.from_arrays(children, names=list(names), mask=missing)
+    return pa.StructArray.from_arrays(children, names=names, mask=missing)
 
 
-def _alike(values: Sequence[Any], names: list[str]) -> list[pa.ListArray] | None:
-    """The columns of records that are all alike, or None: every record the same names
-    in the same order, each value a 1-D array of one dtype and of one length, at least
-    one row (what the server logs for requests of one form; numbers of a later record
-    that NumPy joins into the first's dtype are widened to it, as the general way widens
-    them). Then a record's values are joined in one call and every column is a slice of
-    one array: a few microseconds a record instead of a step per name and record."""
-    head = values[0] if values else None
-    if head is None:
+_DTYPE = operator.attrgetter("dtype")
+_NDIM = operator.attrgetter("ndim")
+
+
+def _alike(values: Sequence[Any], names: list[str]) -> list[pa.Array] | None:
+    """The columns of records that are all alike, or None: every record (none missing)
+    with ``names`` in that order, each value a 1-D array of one length, at least one
+    row, the first record's of one dtype (what the server logs for requests of one
+    form; numbers of later records that NumPy joins into the first's dtype are widened
+    to it, as the general way widens them). Then every value of every record is joined
+    in one call and each column is a slice of one array: a few microseconds a record
+    instead of a step per name and record."""
+    if set(map(type, values)) == {MatrixColumns}:
+        return _from_matrices(values, len(names))
+    given = list(values[0].values())
+    if not all(type(a) is np.ndarray for a in given):
         return None
-    given = list(head.values())
-    if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in given):
-        return None
-    rows, dtype = len(given[0]), given[0].dtype
+    rows, dtype = len(given[0]) if given[0].ndim == 1 else 0, given[0].dtype
     if not rows or dtype.kind not in _KINDS or any(a.dtype != dtype for a in given):
         return None  # one dtype for every name, or the general way types each name
-    size = rows * len(names)
-    blocks = []
-    for value in values:
-        if value is None or list(value) != names:
-            return None
-        arrays = list(value.values())
-        if set(map(len, arrays)) != {rows}:
-            return None
-        try:
-            block = np.concatenate(arrays)
-        except (ValueError, TypeError):
-            return None
-        if block.shape != (size,) or not _same_type(block.dtype, dtype):
-            return None
-        blocks.append(block)
-    table = np.stack(blocks).reshape(len(blocks), len(names), rows)
-    offsets = pa.array(np.arange(0, len(blocks) * rows + 1, rows, dtype=np.int32))
-    return [
-        pa.ListArray.from_arrays(offsets, pa.array(table[:, index, :].reshape(-1)))
-        for index in range(len(names))
-    ]
+    arrays = [array for value in values for array in value.values()]
+    if (
+        set(map(type, arrays)) != {np.ndarray}
+        or set(map(_NDIM, arrays)) != {1}
+        or set(map(len, arrays)) != {rows}
+    ):
+        return None
+    try:
+        if set(map(_DTYPE, arrays)) == {dtype}:
+            joined = np.concatenate(arrays)
+        else:  # each record's values must join into the first's dtype, as before
+            blocks = [np.concatenate(list(value.values())) for value in values]
+            if not all(_same_type(block.dtype, dtype) for block in blocks):
+                return None
+            joined = np.concatenate(blocks)
+    except (ValueError, TypeError):
+        return None
+    # records x names x rows -> names x (records, rows): each name's values contiguous
+    by_name = np.ascontiguousarray(
+        joined.reshape(len(values), len(names), rows).transpose(1, 0, 2)
+    ).reshape(len(names), -1)
+    offsets = pa.array(np.arange(0, len(values) * rows + 1, rows, dtype=np.int32))
+    return [pa.ListArray.from_arrays(offsets, pa.array(column)) for column in by_name]
+
+
+def _from_matrices(values: Sequence[Any], width: int) -> list[pa.Array] | None:
+    """The columns of requests that each came as one matrix of the same columns: their
+    matrices side by side, one list of values per column, as many rows each as its
+    request had (None: of several dtypes, or a request of no rows, which the general
+    way types)."""
+    matrices = [value.by_column for value in values]
+    dtype = matrices[0].dtype
+    if (
+        dtype.kind not in _KINDS
+        or any(matrix.dtype != dtype for matrix in matrices)
+        or any(matrix.shape[0] != width for matrix in matrices)
+    ):
+        return None
+    lengths = np.fromiter((matrix.shape[1] for matrix in matrices), np.int64, len(matrices))
+    if not lengths.all():
+        return None
+    joined = np.concatenate(matrices, axis=1)  # columns x every request's rows
+    offsets = np.zeros(len(matrices) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    starts = pa.array(offsets)
+    return [pa.ListArray.from_arrays(starts, pa.array(column)) for column in joined]
 
 
 def _same_type(a: np.dtype[Any], b: np.dtype[Any]) -> bool:

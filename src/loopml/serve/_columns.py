@@ -1,0 +1,41 @@
+"""A request's columns that are the columns of one 2-D array, kept with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+
+class MatrixColumns(dict[str, "npt.NDArray[Any]"]):
+    """:data:`~loopml.serve._calling.Columns` that are the columns of one 2-D array (a
+    request's one tensor, a frame's values), which it keeps as ``by_column``: the
+    columns as its rows, in the dict's order, C order. The model's matrix, a batch of
+    such requests and the log's lists are then made from it in one step, not a step
+    per column. Read-only: a change would part the dict from its matrix.
+
+    >>> import numpy as np
+    >>> columns = MatrixColumns(["a", "b"], np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> columns["b"].tolist(), columns.by_column.shape
+    ([3.0, 4.0], (2, 2))
+    >>> columns["a"] = np.zeros(2)
+    Traceback (most recent call last):
+    TypeError: a request's columns are read-only
+    """
+
+    __slots__ = ("by_column",)
+
+    def __init__(self, names: Sequence[str], by_column: npt.NDArray[Any]) -> None:
+        super().__init__(zip(names, by_column, strict=True))
+        self.by_column = by_column
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles: made again, not set
+        return MatrixColumns, (list(self), self.by_column)
+
+    def _read_only(self, *_: Any, **__: Any) -> Any:
+        raise TypeError("a request's columns are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
