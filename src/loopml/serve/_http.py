@@ -182,6 +182,7 @@ class App:
         if response.status >= 400:
             self.metrics.error(_protocol(path), response.status)
         response.headers.append((b"x-request-id", request_id or _request_id(response)))
+        response.headers.append((b"content-length", b"%d" % len(response.body)))  # not chunked
         await send(
             {"type": "http.response.start", "status": response.status, "headers": response.headers}
         )
