@@ -33,6 +33,15 @@ def _traffic(router: Router, requests: int, reward: float) -> None:
         router.reward(arm, reward)
 
 
+def _paced_traffic(router: Router, requests: int, reward: float, seconds: float) -> None:
+    """``requests`` spread over at least ``seconds``, in twenty runs: traffic that flows
+    while the sharing threads take several rounds (unpaced, 2,000 took a few rounds'
+    time and the test counted two rounds where it asks for three)."""
+    for _ in range(20):
+        _traffic(router, requests // 20, reward)
+        time.sleep(seconds / 20)
+
+
 def _total(stats: dict[str, ArmStats]) -> ArmStats:
     summed = ArmStats()
     for each in stats.values():
@@ -66,7 +75,7 @@ def test_background_threads_share_while_traffic_flows(store_url: str) -> None:
         ArmSharing(store, lambda router=router: {"churn": router}, interval=0.02).start()
         for store, router in zip(stores, routers, strict=True)
     ]
-    threads = [threading.Thread(target=_traffic, args=(r, 2_000, 1.0)) for r in routers]
+    threads = [threading.Thread(target=_paced_traffic, args=(r, 2_000, 1.0, 0.2)) for r in routers]
     for thread in threads:
         thread.start()
     for thread in threads:
