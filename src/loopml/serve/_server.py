@@ -53,6 +53,8 @@ UVICORN: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
     "server_header": False,
+    # nothing reads the client's address or scheme: no X-Forwarded-* rewriting per request
+    "proxy_headers": False,
     "timeout_graceful_shutdown": 30,
 }
 
