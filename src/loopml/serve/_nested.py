@@ -98,7 +98,7 @@ def _alike(values: Sequence[Any], names: list[str]) -> list[pa.Array] | None:
     try:
         if set(map(_DTYPE, arrays)) == {dtype}:
             joined = np.concatenate(arrays)
-        else:  # each record's values must join into the first's dtype, as before
+        else:  # several dtypes: each record's values must join into the first's dtype
             blocks = [np.concatenate(list(value.values())) for value in values]
             if not all(_same_type(block.dtype, dtype) for block in blocks):
                 return None
