@@ -162,11 +162,11 @@ def concatenated(parts: Sequence[Columns]) -> Columns:
     """The rows of several requests as one batch, in order."""
     if len(parts) == 1:
         return parts[0]
-    first = parts[0]
-    if all(type(part) is MatrixColumns and list(part) == list(first) for part in parts):
-        matrices = [part.by_column for part in parts]  # type: ignore[attr-defined]
-        return MatrixColumns(list(first), np.concatenate(matrices, axis=1))
-    return {name: np.concatenate([part[name] for part in parts]) for name in first}
+    names = list(parts[0])
+    matrices = [part for part in parts if type(part) is MatrixColumns and list(part) == names]
+    if len(matrices) == len(parts):  # every request one matrix of the same columns
+        return MatrixColumns(names, np.concatenate([m.by_column for m in matrices], axis=1))
+    return {name: np.concatenate([part[name] for part in parts]) for name in names}
 
 
 def count(columns: Columns) -> int:

@@ -28,8 +28,8 @@ True
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -78,13 +78,14 @@ class Metrics:
     """The counts of one server."""
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, str, str], int] = {}
+        # counts keyed by their labels' values, in the order of each family's labels
+        self.requests: Counter[tuple[str, ...]] = Counter()
+        self.fallbacks: Counter[tuple[str, ...]] = Counter()
+        self.dropped: Counter[tuple[str, ...]] = Counter()  # shadows' copies with no room
+        self.errors: Counter[tuple[str, ...]] = Counter()
         self.latency: dict[tuple[str, str], Histogram] = {}
-        self.fallbacks: dict[str, int] = {}
-        self.shadow_dropped_counts: dict[tuple[str, str], int] = {}
         self.batch_rows: dict[tuple[str, str], Histogram] = {}
         self.batch_requests: dict[tuple[str, str], Histogram] = {}
-        self.errors: dict[tuple[str, str], int] = {}
         self.swaps = 0
         self._queues: list[tuple[str, str, int]] = []
         self.registry = CollectorRegistry(auto_describe=True)
@@ -93,8 +94,7 @@ class Metrics:
     def request(
         self, deployment: str, version: str, protocol: str, code: int, seconds: float
     ) -> None:
-        key = (deployment, version, protocol, str(code))
-        self.requests[key] = self.requests.get(key, 0) + 1
+        self.requests[deployment, version, protocol, str(code)] += 1
         if code < 400:
             histogram = self.latency.get((deployment, version))
             if histogram is None:
@@ -102,15 +102,13 @@ class Metrics:
             histogram.observe(seconds)
 
     def error(self, protocol: str, code: int) -> None:
-        key = (protocol, str(code))
-        self.errors[key] = self.errors.get(key, 0) + 1
+        self.errors[protocol, str(code)] += 1
 
     def fallback(self, deployment: str) -> None:
-        self.fallbacks[deployment] = self.fallbacks.get(deployment, 0) + 1
+        self.fallbacks[(deployment,)] += 1
 
     def shadow_dropped(self, deployment: str, version: str) -> None:
-        key = (deployment, version)
-        self.shadow_dropped_counts[key] = self.shadow_dropped_counts.get(key, 0) + 1
+        self.dropped[deployment, version] += 1
 
     def swapped(self) -> None:
         self.swaps += 1  # by the watcher's thread alone
@@ -155,13 +153,13 @@ class _Collector:
             "loopml_fallbacks",
             "Requests answered by the fallback version",
             ("deployment",),
-            {(name,): count for name, count in list(m.fallbacks.items())},
+            m.fallbacks,
         )
         yield _counter(
             "loopml_shadow_dropped",
             "Copies of requests a shadow version had no room for",
             _DEPLOYMENT_VERSION,
-            m.shadow_dropped_counts,
+            m.dropped,
         )
         yield _histogram("loopml_batch_rows", "Rows per model call", m.batch_rows)
         yield _histogram("loopml_batch_requests", "Requests per model call", m.batch_requests)
@@ -181,7 +179,7 @@ class _Collector:
 
 
 def _counter(
-    name: str, documentation: str, labels: tuple[str, ...], counts: dict[Any, int]
+    name: str, documentation: str, labels: tuple[str, ...], counts: Counter[tuple[str, ...]]
 ) -> CounterMetricFamily:
     family = CounterMetricFamily(name, documentation, labels=labels)
     for key, count in list(counts.items()):
