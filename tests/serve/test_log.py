@@ -216,6 +216,12 @@ def test_appenders_on_many_threads_lose_nothing(ws: loopml.Workspace) -> None:
             log.append(record(thread * each + n))
             if n % 500 == 499:
                 time.sleep(0.03)  # so that writes happen along the way
+            if n == each // 2:
+                # half way, until a write is made: the first waits for the flusher's
+                # import of PyArrow, which can outlast every append on a busy machine
+                deadline = time.monotonic() + 30
+                while not log.written and time.monotonic() < deadline:
+                    time.sleep(0.01)
 
     workers = [threading.Thread(target=append, args=(t,)) for t in range(threads)]
     for worker in workers:
