@@ -9,7 +9,6 @@ an unbroken chain that replays to the aliases the store has."""
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 import loopml
 from loopml import registry
 from loopml.registry import AliasMove
+from loopml.testing.processes import processes
 
 ROUNDS = 30
 # Every wait is bounded: a process that fails or hangs breaks the barrier for the others.
@@ -56,7 +56,7 @@ def test_two_processes_promoting_at_once_keep_aliases_and_history_consistent(
     pairs = [
         {versions[(2 * n) % 4], versions[(2 * n + 1) % 4]} for n in range(ROUNDS)
     ]  # each round's two versions are the two that were not promoted in the round before
-    context = multiprocessing.get_context("spawn")
+    context = processes("sklearn.linear_model", "gated")
     start, done = context.Barrier(3), context.Barrier(3)
     children = [
         context.Process(target=_promote_in_rounds, args=(str(folder), versions, index, start, done))

@@ -4,7 +4,6 @@ the database server's clock on PostgreSQL, whatever the clock of the caller's ho
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from loopml.store import Lease, open_store
+from loopml.testing.processes import processes
 
 HOUR_NS = 3600 * 10**9
 
@@ -42,7 +42,7 @@ def _wait_for(check: Any, what: str, timeout: float = 60.0) -> Any:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGKILL")
 def test_a_killed_holder_keeps_its_lease_until_it_runs_out(any_store_url: str) -> None:
-    context = multiprocessing.get_context("spawn")
+    context = processes()
     with open_store(any_store_url, create=True) as store:
         ready = context.Event()
         child = context.Process(target=_hold_and_renew, args=(any_store_url, ready))
@@ -81,7 +81,7 @@ def _take_with_a_clock_an_hour_ahead(url: str, queue: Any) -> None:
 
 
 def _skewed_caller(url: str) -> tuple[Lease | None, Lease | None]:
-    context = multiprocessing.get_context("spawn")
+    context = processes()
     queue = context.Queue()
     child = context.Process(target=_take_with_a_clock_an_hour_ahead, args=(url, queue))
     child.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from loopml.errors import SchemaOutdated, SchemaTooNew
 from loopml.store import ArmStats, NewReviewItem, ReviewStatus, RunStatus, Severity, open_store
 from loopml.store._sql import migrate, schema
 from loopml.store._sql.engine import normalize_url
+from loopml.testing.processes import processes
 
 SAVED = Path(__file__).parent.parent / "fixtures" / "schemas"
 
@@ -231,7 +231,7 @@ def _open(url: str, barrier: object) -> None:
 
 
 def test_processes_opening_a_new_store_at_once_all_succeed(any_store_url: str) -> None:
-    context = multiprocessing.get_context("spawn")
+    context = processes()
     barrier = context.Barrier(4)
     children = [context.Process(target=_open, args=(any_store_url, barrier)) for _ in range(4)]
     for child in children:

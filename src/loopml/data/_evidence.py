@@ -302,13 +302,16 @@ def _chi_square(
     ref: npt.NDArray[np.int64], totals: npt.NDArray[np.int64], n_ref: int, n: int
 ) -> Floats:
     """Pearson's statistic of each 2 x k table whose first row is a row of ``ref`` and
-    whose column totals are ``totals``."""
+    whose column totals are ``totals``. With both margins fixed, the second row's
+    deviations from its expected counts are the first's negated, so a column of total
+    ``t`` adds ``d**2 / (t * s * (1 - s))``, ``d`` the first row's deviation and ``s``
+    its share of the rows (the second row's table is never made)."""
+    import numpy as np
+
     share = n_ref / n
-    expected_ref = totals * share
-    expected_cur = totals * (1 - share)
-    cur = totals - ref
-    value = (ref - expected_ref) ** 2 / expected_ref + (cur - expected_cur) ** 2 / expected_cur
-    result: Floats = value.sum(axis=-1)
+    weights = 1.0 / (totals * (share * (1 - share)))
+    deviations = ref - totals * share
+    result: Floats = np.einsum("ij,ij,j->i", deviations, deviations, weights)
     return result
 
 

@@ -119,16 +119,16 @@ def judge_decay(
 
     if not decay.active:
         return []
-    labelled = window.filter(window["label"].is_not_null())
-    n = labelled.height
+    has_label = window["label"].is_not_null()
+    n = int(has_label.sum())
     shown: dict[str, Any] = {"rows": n, "window_us": list(bounds) if bounds else None}
     if n < max(decay.min_labelled, 2) and decay.estimated:
         return _judge_estimate(decay, window, estimator, deployed, shown)
     if n < max(decay.min_labelled, 2):
         note = {**shown, "note": f"fewer than {decay.min_labelled} labelled rows: not judged"}
         return [Firing(rule, False, note) for rule in _rules(decay)]
-    predicted = labelled["predicted"].to_numpy()
-    truth = labelled["label"].to_numpy()
+    predicted = window["predicted"].filter(has_label).to_numpy()
+    truth = window["label"].filter(has_label).to_numpy()
     classifier = task == "classification"
     outcome = outcomes(predicted, truth, classifier)
     confidence = decay.confidence

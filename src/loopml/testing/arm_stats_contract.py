@@ -10,7 +10,6 @@ that runs the store kit runs these too; they use its ``store`` and
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import ArmStats, MetadataStore, open_store
+from loopml.testing.processes import processes
 
 __all__ = ["ArmStatsContract"]
 
@@ -156,7 +156,7 @@ class ArmStatsContract:
     def test_processes_adding_at_once_lose_no_increment(self, shared_store_url: str) -> None:
         with open_store(shared_store_url, create=True) as store:
             store.set_deployment("churn", CHAMPION)
-        context = multiprocessing.get_context("spawn")
+        context = processes()
         barrier = context.Barrier(4)
         children = [
             context.Process(target=_add_many, args=(shared_store_url, 30, barrier))

@@ -14,7 +14,6 @@ same pace, so the tests compare only the store's own times with each other.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import pytest
 
 from loopml.errors import Conflict, InvalidInput
 from loopml.store import Lease, MetadataStore, open_store
+from loopml.testing.processes import processes
 
 __all__ = ["LeaseContract"]
 
@@ -48,7 +48,7 @@ def _race(url: str, holder: str, ttl: float, barrier: Any, queue: Any) -> None:
 
 def _race_processes(url: str, holders: list[str]) -> dict[str, Lease | None]:
     """What each of ``holders``, a process each, got when they took the lease at once."""
-    context = multiprocessing.get_context("spawn")
+    context = processes()
     barrier = context.Barrier(len(holders))
     queue = context.Queue()
     children = [

@@ -11,7 +11,6 @@ that runs the store kit runs these too; they use its ``store`` and
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from loopml.store import (
     ReviewStatus,
     open_store,
 )
+from loopml.testing.processes import processes
 
 __all__ = ["ReviewContract"]
 
@@ -321,7 +321,7 @@ class ReviewContract:
     def test_processes_claiming_at_once_never_share_an_item(self, shared_store_url: str) -> None:
         with open_store(shared_store_url, create=True) as store:
             added = store.add_review_items([_item(n) for n in range(40)])
-        context = multiprocessing.get_context("spawn")
+        context = processes()
         barrier = context.Barrier(4)
         results = context.Queue()
         children = [

@@ -8,7 +8,6 @@ fixtures.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.store import MetadataStore, RunStatus, Schedule, open_store
+from loopml.testing.processes import processes
 
 __all__ = ["ScheduleContract"]
 
@@ -220,7 +220,7 @@ class ScheduleContract:
         with open_store(shared_store_url, create=True) as store:
             for name in names:
                 _add(store, name)
-        context = multiprocessing.get_context("spawn")
+        context = processes()
         barrier = context.Barrier(3)
         queue = context.Queue()
         children = [

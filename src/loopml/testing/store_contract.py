@@ -28,7 +28,6 @@ The rules tested are the ones in the docstring of :mod:`loopml.store._base`.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from loopml.testing.arm_stats_contract import ArmStatsContract
 from loopml.testing.change_contract import ChangeContract
 from loopml.testing.deployment_contract import DeploymentContract
 from loopml.testing.lease_contract import LeaseContract
+from loopml.testing.processes import processes
 from loopml.testing.review_contract import ReviewContract
 from loopml.testing.run_contract import RunContract
 from loopml.testing.run_query_contract import RunQueryContract
@@ -416,7 +416,7 @@ class StoreContract(
 
     def test_processes_number_versions_without_gaps(self, shared_store_url: str) -> None:
         open_store(shared_store_url, create=True).close()  # the schema exists before the race
-        context = multiprocessing.get_context("spawn")
+        context = processes()
         barrier = context.Barrier(4)
         children = [
             context.Process(target=_write_versions, args=(shared_store_url, "shared", 15, barrier))
