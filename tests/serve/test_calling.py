@@ -102,6 +102,6 @@ def test_requests_that_came_as_a_matrix_are_called_and_batched_as_their_columns_
         found = call.run(batch, probabilities=True)
         assert found.predictions.tolist() == model.predict(X.iloc[:7]).tolist()
         assert np.allclose(found.probabilities, model.predict_proba(X.iloc[:7]), rtol=0, atol=1e-12)
-    reordered = MatrixColumns(list(X.columns)[::-1], np.ascontiguousarray(rows[:, ::-1].T))
+    reordered = MatrixColumns(list(X.columns)[::-1], rows[:, ::-1])
     found = call.run(reordered, probabilities=True).probabilities
     assert np.allclose(found, model.predict_proba(X.iloc[:7]), rtol=0, atol=1e-12)

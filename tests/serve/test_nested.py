@@ -120,8 +120,10 @@ def test_requests_that_came_as_matrices_build_what_the_general_way_builds():
                 if rng.random() < 0.1
                 else np.float64
             )
-            by_column = (rng.normal(size=(len(names), rows)) * 10).astype(kind)
-            values.append(MatrixColumns(names, by_column))
+            matrix = (rng.normal(size=(rows, len(names))) * 10).astype(kind)
+            if rng.random() < 0.3:  # not C order, as a transposed array's view is
+                matrix = np.asfortranarray(matrix)
+            values.append(MatrixColumns(names, matrix))
         column = nested_column(values)
         assert column.equals(general(values)), values
         assert column.to_pylist() == [as_lists(v) for v in values]

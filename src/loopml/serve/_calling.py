@@ -132,8 +132,7 @@ def _from_array(rows: npt.NDArray[Any], features: Sequence[str] | None) -> Colum
             f"[n, {len(features)}] array in that order, or name the columns",
             field="rows",
         )
-    # one copy; each column then contiguous
-    return MatrixColumns(features, np.ascontiguousarray(rows.T))
+    return MatrixColumns(features, rows)
 
 
 def _from_records(records: list[Any]) -> Columns:
@@ -165,7 +164,7 @@ def concatenated(parts: Sequence[Columns]) -> Columns:
     names = list(parts[0])
     matrices = [part for part in parts if type(part) is MatrixColumns and list(part) == names]
     if len(matrices) == len(parts):  # every request one matrix of the same columns
-        return MatrixColumns(names, np.concatenate([m.by_column for m in matrices], axis=1))
+        return MatrixColumns(names, np.concatenate([m.rows for m in matrices]))
     return {name: np.concatenate([part[name] for part in parts]) for name in names}
 
 
@@ -288,9 +287,10 @@ class VersionCall:
         (as it was fitted on)."""
         assert self.features is not None
         if type(columns) is MatrixColumns and list(columns) == self.features:
-            by_column = columns.by_column
-        else:
-            by_column = np.array([columns[name] for name in self.features], dtype=np.float64)
+            # a copy all the same: a model may change its input in place (a scaler
+            # with copy=False), and the log reads the request's values after it
+            return np.array(columns.rows, dtype=np.float64, order="C")
+        by_column = np.array([columns[name] for name in self.features], dtype=np.float64)
         return np.ascontiguousarray(by_column.T, dtype=np.float64)
 
     def _direct_fits(self) -> bool:

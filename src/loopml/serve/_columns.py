@@ -11,28 +11,36 @@ if TYPE_CHECKING:
 
 class MatrixColumns(dict[str, "npt.NDArray[Any]"]):
     """:data:`~loopml.serve._calling.Columns` that are the columns of one 2-D array (a
-    request's one tensor, a frame's values), which it keeps as ``by_column``: the
-    columns as its rows, in the dict's order, C order. The model's matrix, a batch of
-    such requests and the log's lists are then made from it in one step, not a step
-    per column. Read-only: a change would part the dict from its matrix.
+    request's one tensor, a frame's values), which it keeps as ``rows``: one row per
+    row of the request, its columns in the dict's order, as the request held them. The
+    dict's columns are views of it, and ``by_column`` is it seen column by column.
+    The model's matrix, a batch of such requests and the log's lists are then made
+    from it in one step, not a step per column, and a request's values are copied
+    across, from rows to columns, only once: by the log, off the request's path.
+    Read-only: a change would part the dict from its matrix.
 
     >>> import numpy as np
     >>> columns = MatrixColumns(["a", "b"], np.array([[1.0, 2.0], [3.0, 4.0]]))
     >>> columns["b"].tolist(), columns.by_column.shape
-    ([3.0, 4.0], (2, 2))
+    ([2.0, 4.0], (2, 2))
     >>> columns["a"] = np.zeros(2)
     Traceback (most recent call last):
     TypeError: a request's columns are read-only
     """
 
-    __slots__ = ("by_column",)
+    __slots__ = ("rows",)
 
-    def __init__(self, names: Sequence[str], by_column: npt.NDArray[Any]) -> None:
-        super().__init__(zip(names, by_column, strict=True))
-        self.by_column = by_column
+    def __init__(self, names: Sequence[str], rows: npt.NDArray[Any]) -> None:
+        super().__init__(zip(names, rows.T, strict=True))
+        self.rows = rows
+
+    @property
+    def by_column(self) -> npt.NDArray[Any]:
+        """The columns as the rows of a matrix (a view: not C order)."""
+        return self.rows.T
 
     def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles: made again, not set
-        return MatrixColumns, (list(self), self.by_column)
+        return MatrixColumns, (list(self), self.rows)
 
     def _read_only(self, *_: Any, **__: Any) -> Any:
         raise TypeError("a request's columns are read-only")
