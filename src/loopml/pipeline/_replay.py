@@ -275,7 +275,7 @@ def _record(
     store = ws.store
     reap_dead_runs(ws)
     git = git_snapshot(Path(key.file).parent)
-    env = environment(ws.root / ".loopml" / "cache" if ws.root else None)
+    env = environment()
 
     def code(recorded: dict[str, Any]) -> dict[str, Any]:
         files = recorded.get("files", [])

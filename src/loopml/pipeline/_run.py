@@ -148,7 +148,7 @@ def _run_traced(
         ws=ws,
         graph=graph,
         project_root=folder,
-        environment=environment(ws.root / ".loopml" / "cache" if ws.root else None),
+        environment=environment(),
         git=git_snapshot(folder),
         echo=options.echo,
     )

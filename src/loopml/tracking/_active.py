@@ -229,7 +229,7 @@ def start_run(
         "params": params,
         "parent_id": parent,
         "code": _code(script) if record_origin else None,
-        "environment": _environment(ws) if record_origin else None,
+        "environment": _environment() if record_origin else None,
         "tags": tags,
     }
     run = _local_run(**fields) if deferred else ws.store.create_run(**fields)
@@ -330,10 +330,10 @@ def _code(script: Path | None) -> dict[str, Any]:
     return {"file": str(script) if script else None, "git": recent_git_state(folder, files)}
 
 
-def _environment(ws: Workspace) -> dict[str, Any]:
+def _environment() -> dict[str, Any]:
     from loopml._env import environment
 
-    return environment(ws.root / ".loopml" / "cache" if ws.root else None)
+    return environment()
 
 
 # -- ending what is left open when the process ends ------------------------------------
