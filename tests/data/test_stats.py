@@ -136,3 +136,23 @@ def test_cramer_von_mises_keeps_its_level_with_many_ties() -> None:
         for _ in range(100)
     ]
     assert np.mean([found["cvm_p"] < 0.05 for found in shifted]) > 0.8  # power kept
+
+
+def test_moments_of_values_whose_squares_pass_the_largest_float_are_finite() -> None:
+    import warnings
+
+    table = pl.DataFrame(
+        {
+            "x": [1e200, -1e200, 3e200, None],  # squares past 1e308: numpy gives inf
+            "y": [1.5e308, 1.5e308, 1.5e308, 1.5e308],  # the sum passes it
+            "z": [1.0, 2.0, 3.0, 4.0],  # untouched
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing said about overflow either
+        columns = {c.name: c for c in profile(table).columns}
+    assert columns["x"].mean == pytest.approx(1e200)
+    assert columns["x"].std == pytest.approx(2e200)  # 1e200 * std([1, -1, 3])
+    assert columns["y"].mean == pytest.approx(1.5e308)
+    assert columns["y"].std == 0.0
+    assert (columns["z"].mean, columns["z"].std) == (2.5, np.std([1.0, 2, 3, 4], ddof=1))

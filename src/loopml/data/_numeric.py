@@ -130,15 +130,27 @@ def _moments(
     full = counts == rows
     means = np.full(block.shape[1], np.nan)
     stds = np.zeros(block.shape[1])
-    if rows and full.any():
-        whole = block if full.all() else np.asfortranarray(block[:, full])
-        means[full] = whole.mean(axis=0)
-        if rows > 1:
-            stds[full] = whole.std(axis=0, ddof=1)
-    for j in np.flatnonzero(~full & (counts > 0)):
-        values = block[valid[:, j], j]  # unsorted, as the column holds them
-        means[j] = values.mean()
-        stds[j] = values.std(ddof=1) if len(values) > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # values past 1e154: see below
+        if rows and full.any():
+            whole = block if full.all() else np.asfortranarray(block[:, full])
+            means[full] = whole.mean(axis=0)
+            if rows > 1:
+                stds[full] = whole.std(axis=0, ddof=1)
+        for j in np.flatnonzero(~full & (counts > 0)):
+            values = block[valid[:, j], j]  # unsorted, as the column holds them
+            means[j] = values.mean()
+            stds[j] = values.std(ddof=1) if len(values) > 1 else 0.0
+    # Finite values whose sum or squares pass the largest float (1e200 squared) are
+    # taken again divided by their largest magnitude: a finite mean and deviation,
+    # not an infinite one that would make every distance in deviations zero.
+    overflowed = ~(np.isfinite(means) & np.isfinite(stds)) & (counts > 0)
+    for j in np.flatnonzero(overflowed):
+        values = block[valid[:, j], j]
+        if not np.isfinite(values).all():
+            continue  # an infinite value: its moments are not numbers
+        scale = float(np.abs(values).max())
+        means[j] = scale * (values / scale).mean()
+        stds[j] = scale * (values / scale).std(ddof=1) if len(values) > 1 else 0.0
     return means.tolist(), stds.tolist()
 
 
