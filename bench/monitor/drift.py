@@ -89,15 +89,24 @@ def python_of(tool: str) -> Path:
     return python
 
 
-def run_once(tool: str, python: Path) -> dict[str, Any]:
-    """One run of a tool's worker: what it printed, and its process's CPU and wall time."""
+def prepared(tool: str, python: Path) -> list[str]:
+    """The worker's arguments after the results folder, its workspace made for it now:
+    before the run's CPU is counted (making the summaries is a process of its own)."""
     worker, extra = WORKERS.get(tool, (tool, []))
+    if worker != "loopml":
+        return extra
+    first = tool == "loopml-first"
+    return [str(fresh_copy() if first else summarized_copy(python))] + (
+        ["--first"] if first else []
+    )
+
+
+def run_once(tool: str, python: Path, extra: list[str]) -> dict[str, Any]:
+    """One run of a tool's worker: what it printed, and its process's CPU and wall time."""
+    worker = WORKERS.get(tool, (tool, []))[0]
     env = {**os.environ, **ENV[worker]}
     if worker == "loopml":
         env["PYTHONPATH"] = str(ROOT / "src")
-        first = tool == "loopml-first"
-        extra = [str(fresh_copy() if first else summarized_copy(python))]
-        extra += ["--first"] if first else []
     command = [str(python), str(HERE / f"worker_drift_{worker}.py"), str(data.RESULTS), *extra]
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -151,8 +160,9 @@ def measured(tool: str, repeats: int) -> dict[str, Any]:
     python = python_of(WORKERS.get(tool, (tool, []))[0])
     runs = []
     for _ in range(repeats):
+        extra = prepared(tool, python)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        found = run_once(tool, python)
+        found = run_once(tool, python, extra)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         found["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         found["load"] = load_average()
