@@ -34,6 +34,8 @@ from loopml.serve import (
     find_prediction,
     predictions,
 )
+from loopml.serve._layouts import FEEDBACK as FEEDBACK_LAYOUT
+from loopml.serve._layouts import PREDICTIONS as PREDICTIONS_LAYOUT
 
 WORKER = Path(__file__).parent.parent / "workers" / "prediction_logger.py"
 T0 = 1_767_225_600_000_000  # 2026-01-01 00:00:00 UTC in microseconds
@@ -679,3 +681,32 @@ def test_a_table_that_cannot_be_made_is_counted_and_the_log_goes_on(
     log.close()
     assert (log.written, log.refused, log.buffered) == (2, 1, 0)
     assert predictions("churn", workspace=ws)["prediction_id"].to_list() == ["p000002", "p000003"]
+
+
+@pytest.mark.parametrize("layout", [PREDICTIONS_LAYOUT, FEEDBACK_LAYOUT], ids=lambda x: x.kind)
+def test_an_empty_log_reads_with_the_columns_a_segment_reads_with(layout: Any) -> None:
+    """An empty read is typed without PyArrow: the same types as a segment's columns."""
+    import pyarrow as pa
+
+    from loopml.serve._segments import empty_frame
+
+    written = pl.from_arrow(pa.Table.from_batches([], schema=layout.schema))
+    assert isinstance(written, pl.DataFrame)
+    empty = empty_frame(layout)
+    assert empty.select(written.columns).schema == written.schema
+    assert empty.columns == [*written.columns, *layout.nested]
+
+
+def test_reading_the_logs_imports_no_pyarrow(tmp_path: Path) -> None:
+    """PyArrow (about 0.07 s) is imported to write segments, not to read them."""
+    (tmp_path / "ws").mkdir()
+    with loopml.init(tmp_path / "ws") as ws, PredictionLog(ws) as log:
+        log.append(record(0))
+    code = (
+        "import sys, loopml; from loopml.monitor import labelled; "
+        f"ws = loopml.workspace({str(tmp_path / 'ws')!r}); "
+        "found = labelled('churn', workspace=ws); "
+        "assert found.rows.height == 1, found.rows; "
+        "assert 'pyarrow' not in sys.modules, 'pyarrow imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -79,14 +79,15 @@ def labelled(
     answers = predictions(deployment, since=since, until=until, columns=wanted, workspace=ws)
     told = feedback_records(deployment, since=since, workspace=ws)
     early = feedback_records(NO_DEPLOYMENT, since=since, workspace=ws)
-    ours = early.join(answers.select("prediction_id"), on="prediction_id", how="semi")
-    if ours.height:
-        told = concat([told, ours], FEEDBACK)
+    if early.height:  # (two joins of every answer's id, skipped when there is none)
+        ours = early.join(answers.select("prediction_id"), on="prediction_id", how="semi")
+        if ours.height:
+            told = concat([told, ours], FEEDBACK)
     found = join_feedback(answers, told)
     since_us = None if since is None else to_us(since)
     until_us = None if until is None else to_us(until)
     unmatched = _unmatched(answers, told, since_us, until_us)
-    others = _unmatched(answers, early, since_us, until_us)
+    others = _unmatched(answers, early, since_us, until_us) if early.height else ()
     if others:
         unmatched += _in_no_log(others, ws)
     return Labelled(found.rows, found.feedback, found.duplicates, unmatched, found.unreadable)

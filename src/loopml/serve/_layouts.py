@@ -45,6 +45,11 @@ class Layout:
         return f"loopml.{self.kind}/{self.version}"
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """The plain columns' names (without PyArrow)."""
+        return tuple(name for name, _ in self.columns)
+
+    @property
     def schema(self) -> pa.Schema:
         """The plain columns as a PyArrow schema (PyArrow is imported here, once)."""
         return _schema(self.columns)

@@ -167,7 +167,7 @@ def _read(
             field="since",
         )
     if columns is not None:
-        known = [*layout.schema.names, *layout.nested]
+        known = [*layout.names, *layout.nested]
         unknown = [c for c in columns if c not in known]
         if unknown or isinstance(columns, str):
             raise InvalidInput(

@@ -36,15 +36,12 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from loopml.serve._json import encode_json
 from loopml.serve._layouts import FEEDBACK, PREDICTIONS, Layout
-from loopml.serve._nested import nested_column
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
     from loopml.store import Artifact
     from loopml.workspace import Workspace
@@ -53,6 +50,10 @@ PAGE = 1_000  # index records read per query of the store
 
 
 def _table(records: Sequence[Any], layout: Layout) -> pa.Table:
+    import pyarrow as pa
+
+    from loopml.serve._nested import nested_column
+
     arrays: list[pa.Array] = []
     names: list[str] = []
     for field in layout.schema:
@@ -67,22 +68,22 @@ def _table(records: Sequence[Any], layout: Layout) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-_UNWRITABLE = (pa.ArrowException, TypeError, ValueError, OverflowError)
-
-
 def records_table(records: Sequence[Any], layout: Layout) -> tuple[pa.Table | None, list[Any]]:
     """``records`` as an Arrow table (None when none fits), and the records left out: a
     record whose fields do not fit their columns (an ``arm`` that is text) is left out
     alone, so that it never holds back the others."""
+    import pyarrow as pa
+
+    unwritable = (pa.ArrowException, TypeError, ValueError, OverflowError)
     try:
         return _table(records, layout), []
-    except _UNWRITABLE:  # one at a time, to find those that do not fit
+    except unwritable:  # one at a time, to find those that do not fit
         kept, refused = [], []
         for record in records:
             try:
                 _table([record], layout)
                 kept.append(record)
-            except _UNWRITABLE:
+            except unwritable:
                 refused.append(record)
         return (_table(kept, layout) if kept else None), refused
 
@@ -92,6 +93,8 @@ def joined_tables(tables: Sequence[pa.Table]) -> list[pa.Table]:
     name and numbers widened; a table with text where the others have numbers joins
     another that it fits, or starts one of its own. (Rows are read back in time order,
     whatever table they sit in.)"""
+    import pyarrow as pa
+
     joined: list[pa.Table] = []
     for table in tables:
         for index, group in enumerate(joined):
@@ -106,6 +109,9 @@ def joined_tables(tables: Sequence[pa.Table]) -> list[pa.Table]:
 
 
 def to_parquet(table: pa.Table, layout: Layout) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = table.replace_schema_metadata({"loopml.format": layout.format})
     sink = io.BytesIO()
     # dictionaries for the text columns (deployments, versions, errors repeat); the
@@ -194,9 +200,15 @@ def read_segment(
     elif filters is None:  # a field of a struct ("outputs.predictions"): PyArrow's
         # ParquetFile, not read_table: that goes through pyarrow.dataset, whose import
         # loads pandas (0.6 s of CPU) and whose set-up costs more than a segment's read
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pq.ParquetFile(pa.BufferReader(data)).read(columns=names)
         frame = cast("pl.DataFrame", pl.from_arrow(table))
     else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pq.read_table(pa.BufferReader(data), filters=filters, columns=columns)
         frame = cast("pl.DataFrame", pl.from_arrow(table))
     return _typed(frame, layout_of(artifact)) if typed else frame
@@ -224,11 +236,20 @@ def _typed(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
 
 
 def empty_frame(layout: Layout) -> pl.DataFrame:
+    """No rows, with every column of ``layout`` typed as a segment's are read (made
+    without PyArrow, which a reader of Polars frames need not import)."""
     import polars as pl
 
-    # not Schema.empty_table(): it imports pandas (0.3 s of CPU, more in a busy process)
-    empty = cast("pl.DataFrame", pl.from_arrow(pa.Table.from_batches([], schema=layout.schema)))
-    return empty.with_columns(pl.lit(None, pl.Struct([])).alias(n) for n in layout.nested)
+    types: dict[str, pl.DataType] = {
+        "string": pl.String(),
+        "int64": pl.Int64(),
+        "int32": pl.Int32(),
+        "float64": pl.Float64(),
+        "bool_": pl.Boolean(),
+    }
+    schema = {name: types[type_name] for name, type_name in layout.columns}
+    schema |= {name: pl.Struct([]) for name in layout.nested}
+    return pl.DataFrame(schema=schema)
 
 
 def concat(frames: Iterable[pl.DataFrame], layout: Layout) -> pl.DataFrame:
