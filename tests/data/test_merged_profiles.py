@@ -167,3 +167,47 @@ def test_ks_on_merged_order_statistics_keeps_its_level_and_finds_shifts() -> Non
     assert tests == SPLITS
     assert alarms <= MOST_ALARMS
     assert found >= 0.9 * exact_found
+
+
+def test_parts_made_together_are_the_parts_made_one_column_at_a_time() -> None:
+    """Column parts of many numeric columns are made in one pass over their matrix
+    (:func:`loopml.data._parts._numeric_parts_together`): the same parts, bit for bit,
+    as :func:`numeric_part` gives each column alone, on hours of real readings (ties,
+    whole units, few values) and with a column holding NaN, one holding nulls, one of
+    integers, one of huge values and one with an infinity beside them."""
+    from loopml.data._parts import numeric_part
+
+    table = rainfall().select(RAINFALL_FEATURES).drop_nulls()
+    rng = np.random.default_rng(7)
+    for start, rows in ((0, 1), (100, 7), (2_000, 256), (5_000, 257), (9_000, 1_400)):
+        hour = table.slice(start, rows)
+        nan = hour[RAINFALL_FEATURES[0]].to_numpy().copy()
+        nan[0] = np.nan
+        huge = rng.normal(size=rows) * 1e200
+        huge[-1] = np.inf
+        hour = hour.with_columns(
+            pl.Series("with_nan", nan),
+            pl.Series("with_null", [None, *range(rows - 1)], dtype=pl.Float64),
+            pl.Series("whole", rng.integers(0, 4, size=rows)),
+            pl.Series("huge", huge),
+        )
+        for points in (16, PART_POINTS):
+            together = column_parts(hour, points)
+            assert list(together) == hour.columns
+            for name in hour.columns:
+                series = hour[name]
+                values = series.cast(pl.Float64).to_numpy()
+                ordered = np.sort(values[~np.isnan(values)])
+                base = {"name": name, "dtype": str(series.dtype), "type": together[name].type}
+                with np.errstate(over="ignore", invalid="ignore"):
+                    alone = numeric_part(base, rows, ordered, points, series.dtype.is_integer())
+                made = together[name]
+                assert made.order_stats == alone.order_stats, (name, rows, points)
+                assert (made.rows, made.missing, made.distinct, made.counts) == (
+                    alone.rows,
+                    alone.missing,
+                    alone.distinct,
+                    alone.counts,
+                )
+                assert np.float64(made.mean).tobytes() == np.float64(alone.mean).tobytes()
+                assert np.float64(made.m2).tobytes() == np.float64(alone.m2).tobytes()

@@ -37,6 +37,7 @@ so its distances also come with an honest, much wider bound.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -155,29 +156,52 @@ def points_per_column(columns: int) -> int:
 
 def sketch(ordered: Floats, points: int = POINTS) -> tuple[Ints, Floats]:
     """The ranks to keep of a sorted column without missing values, and its values there."""
+    return sketches(ordered[None, :], points)[0]
+
+
+def sketches(rows: Floats, points: int = POINTS) -> list[tuple[Ints, Floats]]:
+    """:func:`sketch` of each row of ``rows`` (sorted columns of one length, without
+    missing values, one a row): the grid they share made once, the weights of every
+    row in one array operation."""
     import numpy as np
 
-    n = len(ordered)
+    n = rows.shape[1]
     if n <= points:
-        return np.arange(n, dtype=np.int64), ordered.copy()
+        ranks = np.arange(n, dtype=np.int64)
+        return [(ranks.copy(), row.copy()) for row in rows]
+    tail = points // 8
+    inner = points - 2 * tail
+    even, grid = _sketch_grid(n, points)
+    with np.errstate(invalid="ignore", over="ignore"):
+        weights = np.sqrt(np.diff(grid) / n * np.diff(rows[:, grid], axis=1))
+    weights = np.nan_to_num(weights, nan=0.0, posinf=0.0)  # an infinite value: placed evenly
+    totals = np.concatenate((np.zeros((len(rows), 1)), np.cumsum(weights, axis=1)), axis=1)
+    ends = (np.arange(tail), even, None, np.arange(n - tail, n))
+    found = []
+    for row, total in zip(rows, totals, strict=True):
+        spread = np.zeros(0, dtype=np.int64)
+        if total[-1] > 0:
+            targets = np.linspace(0.0, total[-1], inner - inner // 2 + 2)[1:-1]
+            spread = np.rint(np.interp(targets, total, grid)).astype(np.int64)
+        ranks = _distinct(np.sort(np.concatenate((ends[0], ends[1], spread, ends[3]))))
+        found.append((ranks, row[ranks]))
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _sketch_grid(n: int, points: int) -> tuple[Ints, Ints]:
+    """The even ranks a sketch of ``n`` values keeps, and the grid of ranks its
+    spread-driven ranks are placed on (read only: shared by every sketch of ``n``)."""
+    import numpy as np
+
     tail = points // 8
     inner = points - 2 * tail
     even = np.rint(np.linspace(tail, n - tail - 1, inner // 2)).astype(np.int64)
     grid = _distinct(
         np.rint(np.linspace(tail - 1, n - tail, min(n, GRID_PER_POINT * inner))).astype(np.int64)
     )
-    with np.errstate(invalid="ignore", over="ignore"):
-        weight = np.sqrt(np.diff(grid) / n * np.diff(ordered[grid]))
-    weight = np.nan_to_num(weight, nan=0.0, posinf=0.0)  # an infinite value: placed evenly
-    total = np.concatenate(([0.0], np.cumsum(weight)))
-    spread = np.zeros(0, dtype=np.int64)
-    if total[-1] > 0:
-        targets = np.linspace(0.0, total[-1], inner - inner // 2 + 2)[1:-1]
-        spread = np.rint(np.interp(targets, total, grid)).astype(np.int64)
-    ranks = _distinct(
-        np.sort(np.concatenate((np.arange(tail), even, spread, np.arange(n - tail, n))))
-    )
-    return ranks, ordered[ranks]
+    even.flags.writeable = grid.flags.writeable = False
+    return even, grid
 
 
 def merge(parts: Sequence[OrderStats], points: int = POINTS) -> OrderStats:

@@ -93,12 +93,15 @@ def column_parts(frame: pl.DataFrame, points: int) -> dict[str, ColumnPart]:
     import numpy as np
     import polars as pl
 
+    together = _numeric_parts_together(frame, points)
     found: dict[str, ColumnPart] = {}
     for name, dtype in frame.schema.items():
         kind = logical_type(dtype)
         series = frame.get_column(name)
         base: dict[str, Any] = {"name": name, "dtype": str(dtype), "type": kind}
-        if kind in NUMERIC:
+        if name in together:
+            found[name] = together[name]
+        elif kind in NUMERIC:
             values = series.cast(pl.Float64).to_numpy()
             ordered = np.sort(values[~np.isnan(values)])
             found[name] = numeric_part(base, frame.height, ordered, points, dtype.is_integer())
@@ -122,6 +125,61 @@ def column_parts(frame: pl.DataFrame, points: int) -> dict[str, ColumnPart]:
     return found
 
 
+def _numeric_parts_together(frame: pl.DataFrame, points: int) -> dict[str, ColumnPart]:
+    """The parts of the numeric columns of ``frame`` that have no missing value,
+    made together: one sort of their matrix, and each array operation of
+    :func:`numeric_part` and :func:`~loopml.data._orderstats.sketch` once for them all
+    (a log's hour has a few hundred rows of tens of columns: the calls, not the
+    values, were the cost). The same parts, bit for bit, as one column at a time."""
+    import numpy as np
+    import polars as pl
+
+    from loopml.data._orderstats import sketches
+
+    names = [
+        name
+        for name, dtype in frame.schema.items()
+        if logical_type(dtype) in NUMERIC and not frame.get_column(name).null_count()
+    ]
+    if len(names) < 2 or not frame.height:
+        return {}
+    matrix = frame.select(pl.col(names).cast(pl.Float64)).to_numpy()  # may be read only
+    rows = np.array(matrix.T, order="C")  # each column's values in a row of its own
+    rows.sort(axis=1)
+    present = ~np.isnan(rows[:, -1])  # NaN sorts last: a column holding one goes alone
+    if present.sum() < 2:
+        return {}
+    names = [name for name, keep in zip(names, present, strict=True) if keep]
+    rows = rows[present]
+    n = frame.height
+    means = rows.mean(axis=1)
+    steps = rows[:, 1:] != rows[:, :-1]
+    distincts = steps.sum(axis=1) + 1
+    with np.errstate(invalid="ignore", over="ignore"):
+        m2s = ((rows - means[:, None]) ** 2).sum(axis=1)
+    kept = sketches(rows, points)
+    schema = frame.schema
+    found: dict[str, ColumnPart] = {}
+    for j, name in enumerate(names):
+        dtype = schema[name]
+        counts: dict[Value, int] | None = None
+        if distincts[j] <= DISCRETE_MAX:
+            counts = _counted_values(rows[j], np.flatnonzero(steps[j]), dtype.is_integer())
+        found[name] = ColumnPart(
+            name=name,
+            dtype=str(dtype),
+            type=logical_type(dtype),
+            rows=n,
+            missing=0,
+            distinct=int(distincts[j]),
+            mean=float(means[j]),
+            m2=float(m2s[j]),
+            order_stats=OrderStats(n, *kept[j]),
+            counts=counts,
+        )
+    return found
+
+
 def numeric_part(
     base: dict[str, Any], rows: int, ordered: npt.NDArray[np.float64], points: int, whole: bool
 ) -> ColumnPart:
@@ -137,10 +195,7 @@ def numeric_part(
     distinct = len(steps) + 1
     counts: dict[Value, int] | None = None
     if distinct <= DISCRETE_MAX:
-        starts = np.concatenate(([0], steps + 1))
-        sizes = np.diff(np.append(starts, n))
-        cast = int if whole else float
-        counts = {cast(ordered[s]): int(k) for s, k in zip(starts, sizes, strict=True)}
+        counts = _counted_values(ordered, steps, whole)
     with np.errstate(invalid="ignore", over="ignore"):
         m2 = float(((ordered - mean) ** 2).sum())
     return ColumnPart(
@@ -153,6 +208,18 @@ def numeric_part(
         order_stats=OrderStats(n, *sketch(ordered, points)),
         counts=counts,
     )
+
+
+def _counted_values(
+    ordered: npt.NDArray[np.float64], steps: npt.NDArray[np.int64], whole: bool
+) -> dict[Value, int]:
+    """Each value's count in a sorted column, from where its values change."""
+    import numpy as np
+
+    starts = np.concatenate(([0], steps + 1))
+    sizes = np.diff(np.append(starts, len(ordered)))
+    cast = int if whole else float
+    return {cast(ordered[s]): int(k) for s, k in zip(starts, sizes, strict=True)}
 
 
 def merged_profile(

@@ -166,9 +166,9 @@ def _record(key: dict[str, Any], part: ColumnPart) -> dict[str, Any]:
         "mean": part.mean,
         "m2": part.m2,
     }
-    if part.order_stats is not None:
-        record["ranks"] = part.order_stats.ranks.tolist()
-        record["values"] = part.order_stats.low.tolist()
+    if part.order_stats is not None:  # arrays: see _table
+        record["ranks"] = part.order_stats.ranks
+        record["values"] = part.order_stats.low
     if part.counts is not None:
         slot = {"string": "keys", "boolean": "flags"}.get(part.type, "numbers")
         record[slot] = list(part.counts)
@@ -186,6 +186,7 @@ def _record(key: dict[str, Any], part: ColumnPart) -> dict[str, Any]:
 
 
 def _table(records: list[dict[str, Any]]) -> pl.DataFrame:
+    import numpy as np
     import polars as pl
 
     schema: dict[str, pl.DataType] = {
@@ -211,11 +212,28 @@ def _table(records: list[dict[str, Any]]) -> pl.DataFrame:
         "parsed": pl.String(),
         "span": pl.List(pl.Float64()),  # first, last, step, largest gap, ascending (1/0)
     }
-    return (
-        pl.DataFrame(records, schema=schema, orient="row")
-        if records
-        else pl.DataFrame(schema=schema)
-    )
+    if not records:
+        return pl.DataFrame(schema=schema)
+    # column by column (a frame of dicts costs four times as much); the order
+    # statistics, NumPy arrays, become list columns without a Python list each
+    columns = []
+    for name, dtype in schema.items():
+        values = [record.get(name) for record in records]
+        if name not in _ARRAYS:
+            columns.append(pl.Series(name, values, dtype=dtype))
+            continue
+        held = [value is not None for value in values]
+        empty = np.zeros(0, dtype=_ARRAYS[name])
+        series = pl.Series(name, [empty if v is None else v for v in values], dtype=dtype)
+        if series.dtype != dtype:  # arrays all of one length make a fixed-size Array
+            series = series.cast(dtype)
+        if not all(held):
+            series = pl.select(pl.when(pl.Series(held)).then(series).alias(name)).to_series()
+        columns.append(series)
+    return pl.DataFrame(columns)
+
+
+_ARRAYS = {"ranks": "int64", "values": "float64"}  # columns of NumPy arrays, their dtype
 
 
 def _add(found: Hours, table: pl.DataFrame) -> None:
