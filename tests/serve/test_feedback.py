@@ -199,3 +199,71 @@ def test_a_server_rewards_an_arm_once_a_prediction(ws: loopml.Workspace) -> None
         ]
     assert [status for status, _, _ in sent] == [200, 200, 200]
     assert [found["rewarded"] for _, _, found in sent] == [True, False, False]
+
+
+def _rows_body(count: int, start: int) -> bytes:
+    tensor = {"name": "input", "shape": [count, 30], "datatype": "FP64"}
+    return json.dumps({"inputs": [{**tensor, "data": rows(count, start).tolist()}]}).encode()
+
+
+def test_a_label_on_one_row_is_scored_against_that_rows_prediction(
+    ws: loopml.Workspace,
+) -> None:
+    """Known answer: feedback naming a row of a prediction of several rows rewards the
+    arm by that row's prediction, not the first row's; a label on no row by the share
+    of the rows it matches. In Python, over HTTP and from a file."""
+    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
+    ws.store.set_deployment("pick", policy.to_dict())
+    right, wrong, whole = (answer("pick", ["a", "b", "b", "a"]) for _ in range(3))
+    with PredictionLog(ws) as log:
+        for made in (right, wrong, whole):
+            log.append(made)
+    loopml.feedback(right.prediction_id, label="b", row=1, workspace=ws)  # row 1 was "b"
+    assert ws.store.arm_stats("pick")["pick@v1"].reward_sum == 1.0
+    loopml.feedback(wrong.prediction_id, label="a", row=2, workspace=ws)  # row 2 was "b"
+    assert ws.store.arm_stats("pick")["pick@v1"] == ArmStats(pulls=0, rewards=2, reward_sum=1.0)
+    loopml.feedback(whole.prediction_id, label="a", workspace=ws)  # two rows of four
+    assert ws.store.arm_stats("pick")["pick@v1"] == ArmStats(pulls=0, rewards=3, reward_sum=1.5)
+
+
+def test_a_server_scores_a_label_on_one_row_against_that_rows_prediction(
+    ws: loopml.Workspace,
+) -> None:
+    first = register(ws, logistic(1.0))
+    second = register(ws, logistic(0.5), alias=None)
+    loopml.deploy("bc", bandit="thompson", arms=[first, second], workspace=ws)
+    with start(ws) as running:
+        answers = []
+        for _ in range(2):  # the same twenty rows twice: two predictions
+            status, headers, body = call(f"{running.url}/v2/models/bc/infer", raw=_rows_body(20, 0))
+            assert status == 200
+            predicted = next(o for o in body["outputs"] if o["name"] == "predictions")["data"]
+            answers.append((headers["x-loopml-prediction-id"], predicted))
+        (one, predicted), (other, _) = answers
+        row = next(i for i, value in enumerate(predicted) if value != predicted[0])
+        sent = [
+            call(f"{running.url}/v2/feedback", {"prediction_id": one, "label": predicted[row], "row": row}),
+            call(f"{running.url}/v2/feedback", {"prediction_id": other, "label": predicted[0], "row": row}),
+        ]  # fmt: skip
+    assert [found["reward"] for _, _, found in sent] == [1.0, 0.0]
+
+
+def test_an_imported_label_on_one_row_is_scored_against_that_rows_prediction(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    from loopml.serve import import_feedback
+
+    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
+    ws.store.set_deployment("pick", policy.to_dict())
+    right, wrong, whole = (answer("pick", ["a", "b", "b", "a"]) for _ in range(3))
+    with PredictionLog(ws) as log:
+        for made in (right, wrong, whole):
+            log.append(made)
+    path = tmp_path / "labels.csv"
+    path.write_text(
+        "id,label,row\n"
+        f"{right.prediction_id},b,1\n{wrong.prediction_id},a,2\n{whole.prediction_id},a,\n"
+    )
+    done = import_feedback(path, workspace=ws)
+    assert done.rewarded == 3
+    assert ws.store.arm_stats("pick") == {"pick@v1": ArmStats(pulls=0, rewards=3, reward_sum=1.5)}

@@ -28,7 +28,7 @@ from loopml.errors import ModelFailed, NotFound
 from loopml.models._missing import MissingValues
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
-from loopml.serve._known import Known, KnownPredictions
+from loopml.serve._known import KEPT_ROWS, Known, KnownPredictions
 from loopml.serve._live import Failure, Live, Served
 from loopml.serve._log import PredictionRecord
 
@@ -193,8 +193,8 @@ class Engine:
             )
         for shadow in live.shadows:
             self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
-        first = prediction.predictions[0] if rows else None
-        self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, first, rows))
+        kept = tuple(prediction.predictions.tolist()) if rows <= KEPT_ROWS else None
+        self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, kept, rows))
         return Answer(prediction, served, prediction_id, request_id, fallback, arm)
 
     def reward(self, name: str, ref: str, value: float) -> bool:

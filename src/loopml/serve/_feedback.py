@@ -94,7 +94,7 @@ def feedback(
     if found is None:
         return _pending(ws, prediction_id, reward, label, row)
     _check_row(row, found.outputs, prediction_id)
-    bandit = _bandit_reward(ws, found, reward, label)
+    bandit = _bandit_reward(ws, found, reward, label, row)
     if bandit is not None and _had_feedback(ws, found):
         bandit = None  # an arm learns once a prediction: this one has taught it already
     record = FeedbackRecord(prediction_id, now_us(), reward, label, row, found.deployment)
@@ -163,11 +163,12 @@ def _made_before(prediction_id: str) -> datetime | None:
 
 
 def _bandit_reward(
-    ws: Workspace, found: PredictionRecord, reward: float | None, label: Any
+    ws: Workspace, found: PredictionRecord, reward: float | None, label: Any, row: int | None
 ) -> float | None:
     """What the feedback adds to the statistics of the bandit arm that made the
     prediction, which every server of the deployment merges: the reward (from 0 to 1,
-    else InvalidInput), or for a label 1 when it is what was predicted and 0 when not.
+    else InvalidInput), or for a label 1 when it is what row ``row`` was predicted and
+    0 when not (on no row, the share of the prediction's rows it is).
     None when there is no bandit to reward: a deployment routing by fixed weights, one
     that is gone, or a fallback's or shadow's answer (no arm chose it)."""
     from loopml.serve._policy import Policy
@@ -182,8 +183,8 @@ def _bandit_reward(
     if policy.routing == "fixed":
         return None
     predicted = found.outputs.get("predictions") if isinstance(found.outputs, dict) else None
-    first = predicted[0] if isinstance(predicted, list) and predicted else None
-    value = reward if reward is not None else reward_of(None, label, first)
+    rows = predicted if isinstance(predicted, list) else None
+    value = reward if reward is not None else reward_of(None, label, rows, row)
     if value is not None and not 0.0 <= value <= 1.0:
         raise InvalidInput(
             f"reward {value!r} for a prediction of bandit deployment {found.deployment!r} "

@@ -59,7 +59,7 @@ class FeedbackEndpoint:
                 "feedback on every row",
                 field="row",
             )
-        value = reward_of(reward, label, known.first)
+        value = reward_of(reward, label, known.predicted, row)
         rewarded = False
         # a fallback's or a shadow's answer rewards no arm; an arm learns once a prediction
         if value is not None and known.chosen and self.engine.recent.credit_once(prediction_id):

@@ -70,7 +70,7 @@ def _summary_schema() -> pl.Schema:
             "predicted_us": pl.Int64,
             "chosen": pl.Boolean,
             "rows": pl.Int64,
-            "first": pl.String,
+            "predicted": pl.String,
         }
     )
 
@@ -141,7 +141,7 @@ def import_feedback(path: str | Path, *, workspace: Workspace | None = None) -> 
 
 def _logged(ws: Workspace, ids: pl.Series) -> pl.DataFrame:
     """The logged predictions ``ids`` name: their deployment, version, time, whether an
-    arm chose them, their rows and first predicted value. Only the segments around the
+    arm chose them, their rows and predicted values. Only the segments around the
     times the ids hold are read (the whole log when an id holds none), and only their
     small columns."""
     import polars as pl
@@ -188,8 +188,8 @@ def _int(value: Any) -> int:
 
 def _summary(frame: pl.DataFrame, *, first: bool) -> pl.DataFrame:
     """What the import needs of logged predictions: with ``first`` (for a bandit, to
-    score labels against) the first predicted value as JSON text (segments differ in
-    the predictions' type)."""
+    score labels against) the predicted values, one a row, as JSON text (segments
+    differ in the predictions' type)."""
     import polars as pl
 
     outputs = frame.schema.get("outputs")
@@ -199,7 +199,7 @@ def _summary(frame: pl.DataFrame, *, first: bool) -> pl.DataFrame:
         firsts: list[str | None] = [None] * frame.height
         if first:
             firsts = [
-                None if not values else json.dumps(values[0], default=str)
+                None if not values else json.dumps(values, default=str)
                 for values in frame.select(predicted.alias("p"))["p"].to_list()
             ]
     else:
@@ -211,7 +211,7 @@ def _summary(frame: pl.DataFrame, *, first: bool) -> pl.DataFrame:
         pl.col("time_us").alias("predicted_us"),
         (pl.col("arm").is_not_null() & ~pl.col("fallback") & ~pl.col("shadow")).alias("chosen"),
         rows.alias("rows"),
-        pl.Series("first", firsts, pl.String),
+        pl.Series("predicted", firsts, pl.String),
     ).cast(_summary_schema())
 
 
@@ -280,10 +280,11 @@ def _credits(
     ws: Workspace, told: pl.DataFrame, place: Place, credited: pl.Series
 ) -> dict[str, dict[str, Any]]:
     """What the file adds to the bandit arms that made its predictions, by deployment
-    and version: a reward given, else 1 for a label equal to the first prediction and 0
-    for one that is not; InvalidInput for a reward a bandit cannot take. An arm learns
-    once a prediction: from the file's first line on it, and not at all from one that
-    had feedback before (``credited``: a file imported again credits nothing)."""
+    and version: a reward given, else for a label 1 when it is the row's prediction and
+    0 when not (on no row, the share of the prediction's rows it is); InvalidInput for a
+    reward a bandit cannot take. An arm learns once a prediction: from the file's first
+    line on it, and not at all from one that had feedback before (``credited``: a file
+    imported again credits nothing)."""
     import polars as pl
 
     from loopml.serve._rewards import reward_of
@@ -297,10 +298,11 @@ def _credits(
             continue
         arms: dict[str, ArmStats] = {}
         rows = chosen.filter(pl.col("deployment") == deployment)
-        for line, prediction_id, ref, reward, label, first in rows.select(
-            "line", "prediction_id", "ref", "reward", "label", "first"
+        for line, prediction_id, ref, reward, label, predicted, row in rows.select(
+            "line", "prediction_id", "ref", "reward", "label", "predicted", "row"
         ).iter_rows():
-            value = reward if reward is not None else reward_of(None, _value(label), _value(first))
+            scored = reward_of(None, _value(label), _value(predicted), row)
+            value = reward if reward is not None else scored
             if value is None:
                 continue
             if not 0.0 <= value <= 1.0:

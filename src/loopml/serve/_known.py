@@ -10,9 +10,9 @@ nothing. The most recent ``size`` predictions are kept.
 
 >>> known = KnownPredictions(size=2)
 >>> for n in range(3):
-...     known.remember(f"p{n}", Known("churn", "churn@v1", True, n, 1))
->>> known.get("p0") is None, known.get("p2").first
-(True, 2)
+...     known.remember(f"p{n}", Known("churn", "churn@v1", True, (n,), 1))
+>>> known.get("p0") is None, known.get("p2").predicted
+(True, (2,))
 """
 
 from __future__ import annotations
@@ -32,19 +32,24 @@ RECENT = 100_000
 #: how far from the time an id holds its prediction's record may be timed: the id is
 #: made just before the record's time is taken, on the same clock
 AROUND_US = 60_000_000
+#: the most rows of a prediction whose predicted values are kept known (a batch of a
+#: thousand rows would hold a thousand values in memory for each of RECENT predictions)
+KEPT_ROWS = 64
 _COLUMNS = ["prediction_id", "deployment", "ref", "arm", "fallback", "shadow", "outputs"]
 
 
 class Known(NamedTuple):
     """A prediction as feedback needs it: the deployment and version that answered,
     whether a routing policy's arm chose it (not a fallback's or a shadow's answer:
-    those reward no arm), its first predicted value (what a label is scored against,
-    to reward an arm) and its number of rows (None when unknown)."""
+    those reward no arm), its predicted values, one a row (what a label is scored
+    against, to reward an arm; None for a prediction of more than :data:`KEPT_ROWS`
+    rows, whose values are not kept in memory), and its number of rows (None when
+    unknown)."""
 
     deployment: str
     ref: str
     chosen: bool
-    first: Any
+    predicted: tuple[Any, ...] | None
     rows: int | None
 
 
@@ -120,5 +125,5 @@ def _known(row: dict[str, Any]) -> Known:
     predicted = outputs.get("predictions") if isinstance(outputs, dict) else None
     rows = len(predicted) if isinstance(predicted, list) else None
     chosen = row["arm"] is not None and not row["fallback"] and not row["shadow"]
-    first = predicted[0] if isinstance(predicted, list) and predicted else None
-    return Known(row["deployment"], row["ref"], chosen, first, rows)
+    kept = tuple(predicted) if isinstance(predicted, list) and len(predicted) <= KEPT_ROWS else None
+    return Known(row["deployment"], row["ref"], chosen, kept, rows)
