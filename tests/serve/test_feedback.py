@@ -235,16 +235,18 @@ def test_a_server_scores_a_label_on_one_row_against_that_rows_prediction(
     with start(ws) as running:
         answers = []
         for _ in range(2):  # the same twenty rows twice: two predictions
-            status, headers, body = call(f"{running.url}/v2/models/bc/infer", raw=_rows_body(20, 0))
+            infer = f"{running.url}/v2/models/bc/infer"
+            status, headers, body = call(infer, raw=_rows_body(20, 0))
             assert status == 200
             predicted = next(o for o in body["outputs"] if o["name"] == "predictions")["data"]
             answers.append((headers["x-loopml-prediction-id"], predicted))
         (one, predicted), (other, _) = answers
         row = next(i for i, value in enumerate(predicted) if value != predicted[0])
-        sent = [
-            call(f"{running.url}/v2/feedback", {"prediction_id": one, "label": predicted[row], "row": row}),
-            call(f"{running.url}/v2/feedback", {"prediction_id": other, "label": predicted[0], "row": row}),
-        ]  # fmt: skip
+        url = f"{running.url}/v2/feedback"
+        sent = [  # row `row` was predicted[row], not predicted[0] (row 0's)
+            call(url, {"prediction_id": one, "label": predicted[row], "row": row}),
+            call(url, {"prediction_id": other, "label": predicted[0], "row": row}),
+        ]
     assert [found["reward"] for _, _, found in sent] == [1.0, 0.0]
 
 
