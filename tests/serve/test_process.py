@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -416,6 +418,37 @@ def test_a_port_in_use_is_a_user_error_naming_it(ws: loopml.Workspace) -> None:
     assert f"127.0.0.1:{port}" in found.stderr
     assert "--port" in found.stderr
     assert "Traceback" not in found.stderr
+    assert "serving" not in found.stderr  # said only once the ports are known free
+
+
+def test_serve_on_port_0_says_the_ports_it_listens_on(ws: loopml.Workspace) -> None:
+    process = subprocess.Popen(
+        [*LOOPML, "serve", "--port", "0", "--grpc-port", "0", "--json"],
+        cwd=ws.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        said = json.loads(process.stdout.readline())  # type: ignore[union-attr]
+        http_port = int(said["http"].rsplit(":", 1)[1])
+        grpc_port = int(said["grpc"].rsplit(":", 1)[1])
+        assert 0 not in (http_port, grpc_port)
+        assert http_port != grpc_port
+        deadline = time.monotonic() + 60
+        while True:  # the port said is the port that answers
+            try:
+                with urllib.request.urlopen(f"{said['http']}/v2/health/ready", timeout=5) as got:
+                    assert got.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "the server never answered on its port"
+                time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", grpc_port), timeout=10):
+            pass
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
 
 
 def test_serve_on_a_reachable_address_without_a_token_is_a_user_error(

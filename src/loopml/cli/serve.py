@@ -65,7 +65,7 @@ def serve(
         # Starting imports scikit-learn, SciPy and SQLAlchemy, objects that live as long
         # as the process, which the collector would walk again and again meanwhile.
         gc.disable()
-    from loopml.serve._server import ServeOptions
+    from loopml.serve._server import ServeOptions, listening
     from loopml.serve._server import serve as run
     from loopml.workspace import workspace
 
@@ -81,6 +81,8 @@ def serve(
     ).checked()
     with workspace() as ws:
         served = [record.name for record in ws.store.deployments()]
+        options = listening(options)  # said once the ports are known free (0: picked)
+        port = options.port
         grpc = None if options.grpc_port is None else f"{host}:{options.grpc_port}"
         if as_json:  # one line on start, what a supervisor reads: strict JSON, compact
             said = {"deployments": served, "http": f"http://{host}:{port}", "grpc": grpc}

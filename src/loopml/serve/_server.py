@@ -28,7 +28,7 @@ import os
 import socket
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import ConfigError
@@ -246,23 +246,37 @@ def own_process() -> None:
     sys.setswitchinterval(SWITCH_SECONDS)
 
 
-def check_free(host: str, port: int, option: str) -> None:
-    """ConfigError naming the port when nothing can listen on it (in use, or an address
-    this machine does not have)."""
-    if port == 0:
-        return
+def listening(options: ServeOptions) -> ServeOptions:
+    """``options`` with ports something can listen on: a port given is checked free
+    (ConfigError naming it when not), and port 0 becomes a free port, so that what the
+    server says it listens on is where it listens."""
+    port = _free(options.host, options.port, "--port")
+    grpc_port = options.grpc_port
+    if grpc_port is not None:
+        grpc_port = _free(options.host, grpc_port, "--grpc-port", taken=port)
+    return replace(options, port=port, grpc_port=grpc_port)
+
+
+def _free(host: str, port: int, option: str, taken: int | None = None) -> int:
+    """``port``, checked free on ``host`` (ConfigError naming it when nothing can
+    listen on it: in use, or an address this machine does not have); for 0, a free
+    one (other than ``taken``) the system picks."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise ConfigError(
-                f"cannot listen on {host}:{port} ({error.strerror or error}): another "
-                f"process has the port, or the address is not this machine's; stop it, or "
-                f"give {option} another port",
-                field=option.removeprefix("--").replace("-", "_"),
-            ) from None
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise ConfigError(
+                    f"cannot listen on {host}:{port} ({error.strerror or error}): another "
+                    f"process has the port, or the address is not this machine's; stop it, "
+                    f"or give {option} another port",
+                    field=option.removeprefix("--").replace("-", "_"),
+                ) from None
+            found = int(probe.getsockname()[1])
+        if port or found != taken:
+            return found
 
 
 def serve(workspace: Workspace | None = None, options: ServeOptions | None = None) -> None:
@@ -271,11 +285,8 @@ def serve(workspace: Workspace | None = None, options: ServeOptions | None = Non
     itself."""
     from loopml._context import workspace_in_use
 
-    options = (options or ServeOptions()).checked()
+    options = listening((options or ServeOptions()).checked())
     ws = workspace_in_use(workspace)
-    check_free(options.host, options.port, "--port")
-    if options.grpc_port is not None:
-        check_free(options.host, options.grpc_port, "--grpc-port")
     if options.workers == 1:
         Server(ws, options).run()
         return
