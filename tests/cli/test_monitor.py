@@ -147,3 +147,19 @@ def test_a_window_with_no_predictions_says_so(cli, project: Path, more: list[str
     assert "no predictions of deployment 'churn' in that time" in quiet.out
     as_json = cli("monitor", "churn", "--since", "2020-01-01", "--until", "2020-01-02", "--json")
     assert json.loads(as_json.out)["windows"] == []
+
+
+def test_drift_with_nothing_to_compare_says_why_and_the_option(cli, tmp_path: Path) -> None:
+    """One window of predictions and no reference: the predictions are there (not "no
+    predictions"), and the command names --reference (exit 2)."""
+    hour = (time.time_ns() // 1000 // HOUR_US - 1) * HOUR_US
+    with loopml.init(tmp_path) as ws, PredictionLog(ws) as answers:
+        for n in range(50):
+            answers.append(
+                PredictionRecord(new_id(), None, hour + n * 1_000_000, "churn", "churn@v1", 0,
+                                 1.0, {"x": np.array([float(n)])},
+                                 {"predictions": np.array([n % 2])}, 400, None)
+            )  # fmt: skip
+    shown = cli("monitor", "churn", "--drift", "--every", "1h", "--since", "1d")
+    assert_user_error(shown, "1 window(s) of deployment 'churn' hold predictions", "--reference")
+    assert "no predictions" not in shown.err + shown.out

@@ -226,6 +226,12 @@ def _drift(
                               workspace=ws)  # fmt: skip
         if found.table.is_empty():
             check_known(ws, name)
+            if found.computed:  # predictions there were, but nothing to compare them with
+                raise InvalidInput(
+                    f"{found.computed} window(s) of deployment {name!r} hold predictions, "
+                    f"but none could be compared: {' '.join(found.notes)}",
+                    field="--reference",
+                )
     if as_json:
         print_json(
             {

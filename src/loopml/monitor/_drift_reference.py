@@ -77,6 +77,12 @@ def find_reference(
     return _with_predictions(ref, frame, source, key, inputs, predictions, ws)
 
 
+GIVE_REFERENCE = (
+    "give a reference: a dataset version (--reference in `loopml monitor`, reference= "
+    "in Python) or the training rows (reference= a DataFrame)"
+)
+
+
 def _dataset(ref: str, given: str | None, ws: Workspace) -> tuple[pl.DataFrame, str, str] | str:
     from loopml.data._versions import get_version
 
@@ -88,16 +94,12 @@ def _dataset(ref: str, given: str | None, ws: Workspace) -> tuple[pl.DataFrame, 
         except LoopmlError as error:
             return (
                 f"{ref} is not a model version of this workspace's registry, so its training "
-                f"data is not known ({error}); give reference= (a dataset version or the "
-                "training rows)"
+                f"data is not known ({error}); {GIVE_REFERENCE}"
             )
         read = trail.datasets()
         if not read:
             how = "was saved outside any run" if trail.made_by is None else "read no dataset"
-            return (
-                f"{ref} {how}, so its training data is not known: give reference= (a "
-                "dataset version or the training rows)"
-            )
+            return f"{ref} {how}, so its training data is not known: {GIVE_REFERENCE}"
         given = read[0]
     version = get_version(ws, given, field="reference")
     if not version.tabular:

@@ -142,9 +142,9 @@ def resolve_model(store: MetadataStore, ref: str, *, field: str = "ref") -> Arti
         return resolve(store, ArtifactKind.MODEL, ref, field=field)
     except NotFound as error:
         require_model(store, name, ref, field=field)
-        raise NotFound(
-            f"{error} ({ref}); `loopml models list {name}` lists its versions and aliases"
-        ) from None
+        # the reference first: after "the latest is v2" it read as if it were the latest
+        listing = f"`loopml models list {name}` lists its versions and aliases"
+        raise NotFound(f"{ref}: {error}; {listing}") from None
 
 
 def require_model(
