@@ -7,8 +7,8 @@ Example:
     'serve'
     >>> extra_for("google")  # what a missing protobuf is reported as
     'serve'
-    >>> needs_extra("psycopg")
-    "this needs loopml[postgres]: pip install 'loopml[postgres]' (no module named 'psycopg')"
+    >>> needs_extra("psycopg").startswith("this needs loopml[postgres]: pip install ")
+    True
     >>> extra_for("polars") is None  # a dependency of every install
     True
 """
@@ -57,4 +57,23 @@ def needs_extra(module: str) -> str | None:
     extra = extra_for(module)
     if extra is None:
         return None
-    return f"this needs loopml[{extra}]: pip install 'loopml[{extra}]' (no module named {module!r})"
+    return f"this needs loopml[{extra}]: {install_command(extra)} (no module named {module!r})"
+
+
+def install_command(extra: str) -> str:
+    """The pip command that adds ``extra`` to this install: from the source folder
+    loopml was installed from (a clone's ``pip install -e .``), else from the index."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        origin = json.loads(metadata.distribution("loopml").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        origin = {}
+    url = origin.get("url", "") if isinstance(origin, dict) else ""
+    if "dir_info" in origin and url.startswith("file://"):
+        folder = unquote(urlparse(url).path)
+        editable = "-e " if origin["dir_info"].get("editable") else ""
+        return f"pip install {editable}'{folder}[{extra}]'"
+    return f"pip install 'loopml[{extra}]'"

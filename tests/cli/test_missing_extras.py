@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.conftest import CLI, Result
 
 from cli_checks import assert_user_error
+from loopml._extras import install_command
 
 # Runs loopml's main with the modules argv[1] names (comma-separated) made unimportable,
 # as they are where their extra is not installed.
@@ -52,7 +53,7 @@ def test_serve_without_the_serve_extra_names_it(cli) -> None:
     result = without(cli, "orjson", "serve", "--port", "0", "--no-grpc")
     assert_user_error(
         result,
-        "this needs loopml[serve]: pip install 'loopml[serve]'",
+        f"this needs loopml[serve]: {install_command('serve')}",
         "no module named 'orjson'",
     )
 
@@ -60,7 +61,7 @@ def test_serve_without_the_serve_extra_names_it(cli) -> None:
 def test_a_postgresql_store_without_psycopg_names_the_postgres_extra(cli, tmp_path: Path) -> None:
     (tmp_path / "there").mkdir()
     result = without(cli, "psycopg", "init", "there", "--store-url", "postgresql://me@db/x")
-    assert_user_error(result, "this needs loopml[postgres]: pip install 'loopml[postgres]'")
+    assert_user_error(result, f"this needs loopml[postgres]: {install_command('postgres')}")
     assert not (tmp_path / "there" / "loopml.toml").exists()
 
 
@@ -78,3 +79,28 @@ def test_a_missing_module_no_extra_installs_is_still_an_internal_error(cli, tmp_
     result = without(cli, "cronsim", "schedule", "add", "n", "f.py", "--cron", "* * * * *")
     assert result.code == 3, result
     assert result.err.startswith("internal error: ModuleNotFoundError: No module named 'cronsim'")
+
+
+class _Installed:
+    def __init__(self, direct_url: str | None) -> None:
+        self.direct_url = direct_url
+
+    def read_text(self, name: str) -> str | None:
+        return self.direct_url if name == "direct_url.json" else None
+
+
+def test_the_install_command_is_the_one_for_how_loopml_was_installed(monkeypatch) -> None:
+    """From the index: the extra by name; from a clone (``pip install -e .``): the
+    same folder with the extra, which a name alone would fetch from the index."""
+    from importlib import metadata
+
+    for direct_url, expected in (
+        (None, "pip install 'loopml[serve]'"),
+        ('{"url": "https://files.example/loopml-0.1.0.whl", "archive_info": {}}',
+         "pip install 'loopml[serve]'"),
+        ('{"url": "file:///src/loop%20ml", "dir_info": {"editable": true}}',
+         "pip install -e '/src/loop ml[serve]'"),
+        ('{"url": "file:///src/loopml", "dir_info": {}}', "pip install '/src/loopml[serve]'"),
+    ):  # fmt: skip
+        monkeypatch.setattr(metadata, "distribution", lambda _, u=direct_url: _Installed(u))
+        assert install_command("serve") == expected

@@ -163,3 +163,25 @@ def test_drift_with_nothing_to_compare_says_why_and_the_option(cli, tmp_path: Pa
     shown = cli("monitor", "churn", "--drift", "--every", "1h", "--since", "1d")
     assert_user_error(shown, "1 window(s) of deployment 'churn' hold predictions", "--reference")
     assert "no predictions" not in shown.err + shown.out
+
+
+def test_labelled_rows_are_counted_against_rows_when_requests_hold_several(
+    cli, tmp_path: Path
+) -> None:
+    """5 requests of two rows, 3 rows labelled: "3 of 10 rows (30%)", not "3 (30%)"
+    beside 5 predictions."""
+    now = time.time_ns() // 1000
+    hour = (now // HOUR_US - 1) * HOUR_US
+    with loopml.init(tmp_path) as ws, PredictionLog(ws) as answers, FeedbackLog(ws) as told:
+        for n in range(5):
+            pid = new_id()
+            answers.append(
+                PredictionRecord(pid, None, hour + n * 1_000_000, "churn", "churn@v1", 0, 1.0,
+                                 {"x": np.array([1.0, 2.0])}, {"predictions": np.array([1, 0])},
+                                 400, None)
+            )  # fmt: skip
+            if n < 3:
+                told.append(FeedbackRecord(pid, now, None, 1, 0, "churn"))
+    shown = cli("monitor", "churn", "--every", "1h", "--since", "1d", check=True)
+    line = next(line for line in shown.out.splitlines() if "churn@v1" in line)
+    assert "3 of 10 rows (30%)" in line

@@ -145,6 +145,16 @@ def monitor(
         )
 
 
+def _labelled(window: dict[str, Any]) -> str:
+    """Labelled rows and their share; of how many rows, when requests held several (the
+    predictions column counts requests)."""
+    share = f"({window['coverage']:.0%})"
+    rows = window.get("rows")
+    if rows is None or rows == window["predictions"]:
+        return f"{window['labelled']:,} {share}"
+    return f"{window['labelled']:,} of {rows:,} rows {share}"
+
+
 def _print(metrics: Any, task: str, name: str) -> None:
     scores = ["accuracy"] if task == "classification" else ["mae", "rmse"]
     shown = [s for s in [*scores, *("baseline_" + s for s in scores)] if s in metrics.columns]
@@ -170,7 +180,7 @@ def _print(metrics: Any, task: str, name: str) -> None:
                 start.strftime("%Y-%m-%d %H:%M"),
                 each["ref"] + (" (shadow)" if each["shadow"] else ""),
                 f"{each['predictions']:,}",
-                f"{each['labelled']:,} ({each['coverage']:.0%})",
+                _labelled(each),
                 *(_number(each[s]) for s in shown),
                 *([_estimate(each)] if estimated else []),
                 _number(each.get("mean_confidence")),
