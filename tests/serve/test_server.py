@@ -143,7 +143,11 @@ def test_a_known_path_with_another_method_is_a_405(served: tuple[Running, object
     running, _ = served
     status, _, found = call(running.url + "/invocations")  # a GET
     assert status == 405
-    assert found["error"] == "/invocations takes POST, not GET"
+    assert found == {
+        "error": "/invocations takes POST, not GET",
+        "code": "method_not_allowed",  # every error body has a code
+        "field": "method",
+    }
     assert call(running.url + "/v2/models/bc/infer")[0] == 405
 
 

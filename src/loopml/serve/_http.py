@@ -432,8 +432,20 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
+# the ``code`` of an error answered before any of loopml's own errors is raised (as
+# LoopmlError.to_dict gives one: every error body has one)
+_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    500: "internal_error",
+}
+
+
 def _error(status: int, message: str, field: str | None = None) -> Response:
-    body: dict[str, Any] = {"error": message}
+    body: dict[str, Any] = {"error": message, "code": _CODES.get(status, "error")}
     if field is not None:
         body["field"] = field
     return json_response(body, status)
