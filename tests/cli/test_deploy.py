@@ -238,3 +238,13 @@ def test_show_warns_of_a_ref_that_points_nowhere_now(cli, models: Path) -> None:
     printed = shown(cli)
     assert [a["version"] for a in printed["arms"]] == ["iris@v1", None]
     assert "no alias 'challenger'" in printed["problems"]["iris@challenger"]
+
+
+def test_a_model_named_without_a_version_or_alias_is_noted(cli, models: Path) -> None:
+    """`--model iris` follows the latest version, which every register changes: said,
+    with the refs to give instead; a version or alias is not noted."""
+    bare = cli("deploy", "api", "--model", "iris", check=True)
+    assert "note: iris follows the latest version of model 'iris'" in bare.err
+    assert "iris@champion" in bare.err
+    pinned = cli("deploy", "api", "--model", "iris@champion", check=True)
+    assert "note:" not in pinned.err

@@ -148,6 +148,14 @@ def deploy(
         )
         found = serve.deployment(name, workspace=ws)
     changed = found.revision != before
+    for ref in dict.fromkeys([*(arm.model for arm in found.policy.arms), *found.policy.shadows]):
+        if "@" not in ref:  # the model's latest version: what a user may not mean
+            typer.echo(
+                f"note: {ref} follows the latest version of model {ref!r}: every version "
+                f"registered is served at once, without a promotion; give {ref}@champion to "
+                f"follow the champion, or {ref}@vN for one version",
+                err=True,
+            )
     if as_json:
         print_json({**found.to_dict(), "changed": changed})
         return
