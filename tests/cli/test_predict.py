@@ -71,6 +71,9 @@ def test_predict_prints_the_version_the_rows_and_the_model(cli, project: Path) -
         table = loopml.data.get("scores@v1", workspace=ws).to_polars()
     assert table.columns[-4:] == ["prediction", "probability_0", "probability_1", "probability_2"]
     np.testing.assert_array_equal(table["prediction"].to_numpy(), expected(project, "iris@v1"))
+    shown = cli("data", "show", "scores@v1", check=True).out  # what made it, not a temp file
+    assert "from predictions of model iris@v1 (native) on flowers@v1" in shown
+    assert "loopml-predict-" not in shown
 
 
 def test_json_and_the_run_that_records_it(cli, project: Path) -> None:

@@ -208,13 +208,16 @@ def _record(
         events=inputs,
     )
     label = source.metadata.get("label")
+    made = f"predictions of model {version.ref} ({copy}) on {source.ref}"
     try:
         written, new = add_version(
             ws,
             path,
             name=out,
             label=label if label in plan.kept else None,
-            description=f"predictions of model {version.ref} ({copy}) on {source.ref}",
+            description=made,
+            # what made the rows, not the temporary file they were written to
+            extra={"source": {"path": None, "object": made, "rows": rows}},
         )
         store.add_event(run.id, written.artifact.id, Direction.OUTPUT, "predictions")
     except BaseException as error:
