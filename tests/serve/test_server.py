@@ -225,3 +225,19 @@ def test_the_onnx_copy_and_a_pipeline_with_preprocessing_are_served_as_registere
             live = running.server.engine.deployments
             assert live["onnx"].arms[0].loaded.copy == "onnx"
             assert live["native"].arms[0].loaded.call.direct  # checked equal at load
+
+
+def test_a_body_with_nan_says_json_has_none(served: tuple[Running, object]) -> None:
+    """Python's json.dumps writes NaN; the 400 says to send null, on each endpoint."""
+    running, _ = served
+    row = ", ".join(["1.0"] * 29 + ["NaN"])
+    bodies = {
+        "/v2/models/bc/infer": '{"inputs": [{"name": "input", "shape": [1, 30], '
+        f'"datatype": "FP64", "data": [{row}]}}]}}',
+        "/invocations": f'{{"instances": [[{row}]]}}',
+        "/v2/feedback": '{"prediction_id": "p", "reward": NaN}',
+    }
+    for path, body in bodies.items():
+        status, _, found = call(running.url + path, raw=body.encode())
+        assert status == 400, (path, found)
+        assert "NaN and Infinity are not JSON: send null" in found["error"], path

@@ -42,6 +42,7 @@ from loopml.errors import InvalidInput, LoopmlError
 from loopml.serve import _invocations, _shapes, _v2
 from loopml.serve._calling import as_columns
 from loopml.serve._engine import Answer, Engine
+from loopml.serve._json import why_not_json
 from loopml.serve._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 log = logging.getLogger("loopml.serve")
@@ -419,7 +420,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         given = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise InvalidInput(
-            f"the body is not JSON ({error}); send a JSON object", field="body"
+            f"the body is not JSON ({why_not_json(error, body)}); send a JSON object",
+            field="body",
         ) from None
     if not isinstance(given, dict):
         raise InvalidInput(

@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 
 from loopml.errors import InvalidInput
+from loopml.serve._json import why_not_json
 
 if TYPE_CHECKING:
     from loopml.models import Prediction
@@ -84,7 +85,8 @@ def decode_invocations(
         given = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise InvalidInput(
-            f"the request body is not valid JSON ({error}); send {_ACCEPTED}", field="body"
+            f"the request body is not valid JSON ({why_not_json(error, body)}); send {_ACCEPTED}",
+            field="body",
         ) from None
     if not isinstance(given, dict):
         raise InvalidInput(

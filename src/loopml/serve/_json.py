@@ -48,3 +48,23 @@ def encode_json(value: Any) -> str:
             return _stdlib_json(value)
         except (TypeError, ValueError, OverflowError):
             return json.dumps(repr(value))
+
+
+def why_not_json(error: ValueError, body: bytes | memoryview) -> str:
+    """The parser's reason ``body`` is not JSON; where it stopped at a NaN or an
+    Infinity (Python's ``json.dumps`` writes them), that JSON has none.
+
+    >>> import orjson
+    >>> try:
+    ...     orjson.loads(b"[1.0, NaN]")
+    ... except orjson.JSONDecodeError as error:
+    ...     print(why_not_json(error, b"[1.0, NaN]"))  # doctest: +ELLIPSIS
+    unexpected character...; NaN and Infinity are not JSON: send null for a missing value
+    """
+    reason = str(error)
+    at = getattr(error, "pos", None)
+    if isinstance(at, int):
+        around = bytes(body[max(0, at - 1) : at + 9])
+        if b"NaN" in around or b"Infinity" in around:
+            reason += "; NaN and Infinity are not JSON: send null for a missing value"
+    return reason

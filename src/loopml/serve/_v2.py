@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from loopml.errors import InvalidInput
+from loopml.serve._json import why_not_json
 from loopml.serve._tensors import (
     Tensor,
     check_datatype,
@@ -90,9 +91,9 @@ def decode_rest(body: bytes, header_length: int | str | None) -> InferRequest:
         header = orjson.loads(view[:end])
     except orjson.JSONDecodeError as error:
         raise InvalidInput(
-            f"the request body is not valid JSON ({error}); send a JSON object with "
-            '"inputs" (and, with binary tensors after it, the Inference-Header-Content-'
-            "Length header giving the JSON's length)",
+            f"the request body is not valid JSON ({why_not_json(error, view[:end])}); send a "
+            'JSON object with "inputs" (and, with binary tensors after it, the Inference-'
+            "Header-Content-Length header giving the JSON's length)",
             field="body",
         ) from None
     if not isinstance(header, dict):
