@@ -75,6 +75,9 @@ def write_bad_file(root: Path, case: str) -> str:
     if case == "latin-1-csv":
         (root / "latin.csv").write_bytes(b"a,b\n1,caf\xe9\n")
         return "latin.csv"
+    if case == "ragged-csv":  # as scikit-learn's wine_data.csv: a header of counts
+        (root / "ragged.csv").write_text("3,2,a,b\n1,2,3,4,5,6\n7,8,9,10,11,12\n")
+        return "ragged.csv"
     if case == "unnamed-column-csv":
         (root / "unnamed.csv").write_text(",b\n1,2\n")
         return "unnamed.csv"
@@ -93,6 +96,7 @@ def write_bad_file(root: Path, case: str) -> str:
         ("zero-byte-csv", ("cannot read", "empty")),
         ("latin-1-csv", ("cannot read", "utf-8")),
         ("unnamed-column-csv", ("empty name",)),
+        ("ragged-csv", ("cannot read", "line 2 has 6 fields where the header, line 1, has 4")),
     ],
 )
 def test_a_file_that_cannot_be_read_as_a_table(

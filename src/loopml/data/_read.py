@@ -76,12 +76,38 @@ def read_table(path: Path, fmt: str) -> pl.DataFrame:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if damaged:
             first = f"the reader stopped on damaged contents ({first[:200]})"
+        if fmt == "csv":
+            first += _ragged_line(path)
         raise InvalidInput(
             f"cannot read {path} as {fmt.upper()}: {first}; check that the file is whole "
             f"and really {fmt.upper()}"
         ) from None
     check_table(table, str(path))
     return table
+
+
+def _ragged_line(path: Path, lines: int = 10_000) -> str:
+    """Words on the first of the first ``lines`` lines of a CSV file whose number of
+    fields is not the header's (what the reader's "more fields than defined" means),
+    or nothing."""
+    import csv
+    import itertools
+
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as text:
+            rows = csv.reader(text)
+            header = next(rows, None)
+            if header is None:
+                return ""
+            for number, row in enumerate(itertools.islice(rows, lines), start=2):
+                if row and len(row) != len(header):
+                    return (
+                        f" (line {number} has {len(row)} fields where the header, line 1, "
+                        f"has {len(header)})"
+                    )
+    except (OSError, csv.Error):
+        return ""
+    return ""
 
 
 @contextlib.contextmanager
