@@ -269,3 +269,31 @@ def test_an_imported_label_on_one_row_is_scored_against_that_rows_prediction(
     done = import_feedback(path, workspace=ws)
     assert done.rewarded == 3
     assert ws.store.arm_stats("pick") == {"pick@v1": ArmStats(pulls=0, rewards=3, reward_sum=1.5)}
+
+
+def test_a_server_reads_a_large_predictions_values_from_the_log_to_score_a_label(
+    ws: loopml.Workspace,
+) -> None:
+    """A prediction of more rows than a server keeps known (64): its values are read
+    from the log once it is written, and the label scored against the row it names."""
+    import time
+
+    from loopml.serve import find_prediction
+
+    first = register(ws, logistic(1.0))
+    second = register(ws, logistic(0.5), alias=None)
+    loopml.deploy("bc", bandit="thompson", arms=[first, second], workspace=ws)
+    with start(ws) as running:
+        status, headers, body = call(f"{running.url}/v2/models/bc/infer", raw=_rows_body(100, 0))
+        assert status == 200
+        pid = headers["x-loopml-prediction-id"]
+        predicted = next(o for o in body["outputs"] if o["name"] == "predictions")["data"]
+        row = next(i for i, value in enumerate(predicted) if value != predicted[0])
+        deadline = time.monotonic() + 30
+        while find_prediction(pid, ws) is None:  # written within the flush interval
+            assert time.monotonic() < deadline, "the prediction was never logged"
+            time.sleep(0.05)
+        url = f"{running.url}/v2/feedback"
+        _, _, found = call(url, {"prediction_id": pid, "label": predicted[row], "row": row})
+    assert found["reward"] == 1.0
+    assert found["rewarded"] is True

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import made_us
-from loopml._time import now_us
+from loopml._time import from_us, now_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.serve._known import Known, known_in_log
 from loopml.serve._log import FeedbackRecord
@@ -59,7 +59,10 @@ class FeedbackEndpoint:
                 "feedback on every row",
                 field="row",
             )
-        value = reward_of(reward, label, known.predicted, row)
+        predicted = known.predicted
+        if predicted is None and label is not None and known.chosen:
+            predicted = await self._predicted(prediction_id)  # more rows than kept known
+        value = reward_of(reward, label, predicted, row)
         rewarded = False
         # a fallback's or a shadow's answer rewards no arm; an arm learns once a prediction
         if value is not None and known.chosen and self.engine.recent.credit_once(prediction_id):
@@ -75,6 +78,18 @@ class FeedbackEndpoint:
             "reward": value,
             "rewarded": rewarded,
         }
+
+    async def _predicted(self, prediction_id: str) -> tuple[Any, ...] | None:
+        """The predicted values of a logged prediction, read from the log (None when it
+        is not written yet)."""
+        from loopml.serve._known import AROUND_US
+        from loopml.serve._read import find_prediction
+
+        made = made_us(prediction_id)
+        since = None if made is None else from_us(made - AROUND_US)
+        found = await asyncio.to_thread(find_prediction, prediction_id, self.workspace, since=since)
+        values = None if found is None else found.outputs.get("predictions")
+        return tuple(values) if isinstance(values, list) else None
 
     async def _from_log(self, prediction_id: str) -> Known | None:
         async with self._reading:
