@@ -176,14 +176,14 @@ def sketches(rows: Floats, points: int = POINTS) -> list[tuple[Ints, Floats]]:
         weights = np.sqrt(np.diff(grid) / n * np.diff(rows[:, grid], axis=1))
     weights = np.nan_to_num(weights, nan=0.0, posinf=0.0)  # an infinite value: placed evenly
     totals = np.concatenate((np.zeros((len(rows), 1)), np.cumsum(weights, axis=1)), axis=1)
-    ends = (np.arange(tail), even, None, np.arange(n - tail, n))
+    least, most = np.arange(tail), np.arange(n - tail, n)  # the tails, kept whole
     found = []
     for row, total in zip(rows, totals, strict=True):
         spread = np.zeros(0, dtype=np.int64)
         if total[-1] > 0:
             targets = np.linspace(0.0, total[-1], inner - inner // 2 + 2)[1:-1]
             spread = np.rint(np.interp(targets, total, grid)).astype(np.int64)
-        ranks = _distinct(np.sort(np.concatenate((ends[0], ends[1], spread, ends[3]))))
+        ranks = _distinct(np.sort(np.concatenate((least, even, spread, most))))
         found.append((ranks, row[ranks]))
     return found
 
