@@ -282,3 +282,31 @@ def test_the_continuous_mode_updates_the_champion_unless_it_forgets_too_much(
     made_by = registry.lineage(version.ref, workspace=ws).made_by
     assert made_by is not None
     assert "previous" in [read.role for read in made_by.inputs]  # the model it updated
+
+
+def test_a_promotion_the_registry_refuses_is_kept_back_and_said(ws: loopml.Workspace) -> None:
+    """The loop decided to promote a challenger, and the registry refuses it (here: it
+    has no gate decision; in life: someone promoted another version since its gate, so
+    it was not weighed against the champion it would replace). The champion stays, the
+    refusal is a decision of its own (so the next pass does not try again), and the
+    challenger is taken out of the deployment."""
+    from sklearn.dummy import DummyClassifier
+
+    from loopml.monitor._decisions import record_decision
+
+    define_loop(rain_loop(), workspace=ws)
+    rows = weather().slice(0, 500)
+    model = DummyClassifier().fit(rows.drop("rain").to_pandas(), rows["rain"].to_pandas())
+    challenger = registry.register(model, "rain", workspace=ws).ref  # gated by no one
+    record_decision(ws, "rain", "promote", "the challenger won", champion="rain@v1",
+                    challenger=challenger, evidence={}, run_id=None)  # fmt: skip
+    found = run_loop("rain", workspace=ws)
+    assert registry.get("rain@champion", workspace=ws).ref == "rain@v1"
+    kept = loop_decisions(ws, "rain")[-1]
+    assert (kept.action, kept.challenger) == ("keep", challenger)
+    assert f"{challenger} was not promoted" in kept.summary
+    assert "no gate decision" in kept.summary
+    assert found.decisions == () or found.decisions[-1].action != "promote"
+    again = run_loop("rain", workspace=ws)  # the refusal is not tried again
+    assert [d.action for d in loop_decisions(ws, "rain")].count("keep") == 1
+    assert again.decisions == ()

@@ -249,3 +249,29 @@ def test_a_gate_recorded_under_the_old_name_still_counts(ws: loopml.Workspace, f
 def _stored_only(ws: loopml.Workspace) -> object:
     """An evaluation stored with no gate run on it."""
     return judged(ws, 0.9, record=False)
+
+
+def test_a_gate_against_a_champion_since_replaced_does_not_promote(
+    ws: loopml.Workspace, fit: Fit
+) -> None:
+    """Known answer: v2 passed its gate against v1; v3 (much better) was promoted since;
+    promoting v2 would replace v3 on a comparison with v1 alone, so it is refused,
+    unless forced with a reason, which the history keeps."""
+    import dataclasses
+
+    v1 = registry.register(fit(0.1), "iris", evaluation=judged(ws, 0.60), workspace=ws).ref
+    registry.promote(v1, workspace=ws)
+    first = dataclasses.replace(judged(ws, 0.60), model="iris@v1")  # the champion's
+    against_v1 = [judged(ws, score, champion=first) for score in (0.70, 0.99)]
+    v2, v3 = (
+        registry.register(fit(C), "iris", evaluation=gated, workspace=ws).ref
+        for C, gated in zip((1.0, 10.0), against_v1, strict=True)
+    )
+    registry.promote(v3, workspace=ws)  # gated against v1, the champion it replaces
+    with pytest.raises(
+        PromotionRefused, match="weighed it against iris@v1, but the champion is now iris@v3"
+    ):
+        registry.promote(v2, workspace=ws)
+    assert registry.get("iris@champion", workspace=ws).ref == "iris@v3"
+    registry.promote(v2, force=True, reason="by hand", workspace=ws)
+    assert moves(ws)[0][4] == "forced past a gate against another champion: by hand"

@@ -584,15 +584,22 @@ class _Pass:
         """Complete the act of the cycle's last decision (a controller may have been
         killed between recording it and acting on it)."""
         from loopml import registry
+        from loopml.errors import PromotionRefused
 
         challenger = last.challenger
         if last.action == "promote" and challenger and not self._promoted(last):
-            registry.promote(
-                challenger,
-                reason=self._because(last),
-                actor=self._actor,
-                workspace=self.ws,
-            )
+            try:
+                registry.promote(
+                    challenger,
+                    reason=self._because(last),
+                    actor=self._actor,
+                    workspace=self.ws,
+                )
+            except PromotionRefused as refused:  # someone promoted another version since
+                # its gate: what the loop weighed is not what the challenger would replace
+                summary = f"kept the champion: {challenger} was not promoted: {refused}"
+                evidence = {"error": str(refused), "type": "PromotionRefused"}
+                last = self._record("keep", summary[:500], evidence, challenger)
         withdrawing = last.action in ("promote", "rollback", "keep")
         if withdrawing and last.challenger is not None and not self._routed_since(last):
             self._withdraw(last)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from loopml._context import workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import Conflict, InvalidInput, NotFound
-from loopml.registry._gated import forced_reason, version_gate
+from loopml.registry._gated import forced_reason, stale_gate, version_gate
 from loopml.registry._versions import (
     CHAMPION,
     PREVIOUS,
@@ -99,16 +99,20 @@ def promote(
     store = ws.store
     chosen = resolve_model(store, ref)
     recorded: str | None = None
-    gated = False
+    gated: str | bool | None = False  # the champion the gate was checked against
     for _ in range(PROMOTE_ATTEMPTS):
         read = _champions(store, chosen.name)
         current = read[CHAMPION]
         if current == chosen.id:
             return version_of(store, chosen)
-        if not gated:  # the gate is about the version, not about the champion it replaces
+        if gated != current:  # the gate is weighed against the champion it replaces
             verdict, looked_at = version_gate(ws, chosen)
-            recorded = forced_reason(chosen.ref, verdict, looked_at, force=force, reason=reason)
-            gated = True
+            replacing = None if current is None else store.get_artifact(current)
+            stale = stale_gate(ws, verdict, replacing)
+            recorded = forced_reason(
+                chosen.ref, verdict, looked_at, force=force, reason=reason, replaced=stale
+            )
+            gated = current
         moves = {CHAMPION: chosen.id}
         if current is not None:  # previous is written first, as it always was
             moves = {PREVIOUS: current, CHAMPION: chosen.id}

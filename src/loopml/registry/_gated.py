@@ -24,6 +24,7 @@ class GateVerdict:
     artifact: Artifact
     passed: bool
     failed: tuple[str, ...]
+    champion: str | None = None  # the champion it weighed the candidate against, if any
 
     def describe(self) -> str:
         from loopml.refs import describe_record
@@ -61,7 +62,13 @@ def latest_gate(
     latest = max(decided, key=lambda gate: gate.created_at)
     decision = json.loads(ws.artifacts.read_bytes(latest.digest))
     failed = tuple(c["name"] for c in decision.get("checks", ()) if not c.get("passed"))
-    return GateVerdict(latest, bool(decision.get("passed")) and not failed, failed)
+    champion = decision.get("champion")
+    return GateVerdict(
+        latest,
+        bool(decision.get("passed")) and not failed,
+        failed,
+        champion if isinstance(champion, str) else None,
+    )
 
 
 def _gate_names(
@@ -109,15 +116,34 @@ def _is_name(text: str) -> bool:
 
 
 def forced_reason(
-    ref: str, verdict: GateVerdict | None, looked_at: str, *, force: bool, reason: str | None
+    ref: str,
+    verdict: GateVerdict | None,
+    looked_at: str,
+    *,
+    force: bool,
+    reason: str | None,
+    replaced: str | None = None,
 ) -> str | None:
-    """The reason to record for promoting ``ref``: the one given when its gate passed;
-    with ``force``, the given one after what was forced. Without ``force``, a version
-    whose gate failed or that has none is refused, saying what failed and how to go on.
-    ``looked_at`` says where a gate decision was looked for."""
-    if verdict is not None and verdict.passed:
+    """The reason to record for promoting ``ref`` over the champion ``replaced`` (a
+    stale gate's words, from :func:`stale_gate`; None when its gate is about the
+    champion now): the one given when its gate passed; with ``force``, the given one
+    after what was forced. Without ``force``, a version whose gate failed, that has
+    none, or whose gate weighed it against another champion than the one it would
+    replace is refused, saying what failed and how to go on. ``looked_at`` says where
+    a gate decision was looked for."""
+    if verdict is not None and verdict.passed and replaced is None:
         return reason
-    if verdict is None:
+    if verdict is not None and verdict.passed:
+        what = f"its gate decision ({verdict.describe()}) {replaced}"
+        forced = "forced past a gate against another champion"
+        if not force:
+            raise PromotionRefused(
+                f"{ref} was not made the champion: {what}; gate it against the champion "
+                "now (evaluate it with against='NAME@champion', then gate), or promote it "
+                "anyway with --force --reason TEXT (in Python: force=True, reason=TEXT), "
+                "which the alias history keeps"
+            )
+    elif verdict is None:
         what = f"it has no gate decision ({looked_at})"
         forced = "forced without a gate decision"
     else:
@@ -137,6 +163,26 @@ def forced_reason(
             field="reason",
         )
     return f"{forced}: {reason.strip()}"
+
+
+def stale_gate(ws: Workspace, verdict: GateVerdict | None, champion: Artifact | None) -> str | None:
+    """Why ``verdict`` (a passed gate) weighed its candidate against another version than
+    ``champion``, the one it would replace (someone promoted another version since),
+    or None. A gate made when the model had no champion, or whose champion is named in
+    a way this cannot read, is taken as it was: it compared the candidate with no
+    champion, and is not contradicted by one (registering versions and promoting them
+    in turn, each gated on its own, works as before)."""
+    if verdict is None or not verdict.passed or champion is None or verdict.champion is None:
+        return None
+    name, _, selector = verdict.champion.partition("@")
+    weighed = {
+        artifact.digest
+        for artifact in ws.store.find_artifacts(name=name)
+        if selector in (f"v{artifact.version}", f"blake3:{artifact.digest}")
+    }
+    if not weighed or champion.digest in weighed:
+        return None
+    return f"weighed it against {verdict.champion}, but the champion is now {champion.ref}"
 
 
 def version_gate(ws: Workspace, artifact: Artifact) -> tuple[GateVerdict | None, str]:
