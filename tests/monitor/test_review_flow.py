@@ -327,3 +327,26 @@ def test_an_import_with_a_bad_row_writes_nothing(
     assert len(import_review(path, replace=True, workspace=ws).labelled) == 20
     with pytest.raises(InvalidInput, match=r"\.csv, \.parquet or \.jsonl"):
         import_review(tmp_path / "labels.xlsx", workspace=ws)
+
+
+def test_a_consensus_that_ties_later_is_withdrawn_from_the_feedback(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    """Known answer: one label wanted, ann's is the consensus and becomes feedback; bob
+    disagrees, the labels tie, and the row is unlabelled again (as a commit leaves it
+    out), by a label and by an import alike."""
+    from loopml.monitor import labelled
+
+    records = planted(ws, [0.55, 0.56])
+    queue_for_review("bc", below=0.6, labels_wanted=1, workspace=ws)
+    by_hand, by_file = review_items("bc", workspace=ws)
+    for item in (by_hand, by_file):
+        label_review(item.id, 1, reviewer="ann", workspace=ws)
+    assert sorted(labelled("bc", workspace=ws).rows["label"].drop_nulls().to_list()) == [1, 1]
+    label_review(by_hand.id, 0, reviewer="bob", workspace=ws)  # a tie
+    path = tmp_path / "bob.csv"
+    path.write_text(f"item_id,label,reviewer\n{by_file.id},0,bob\n")
+    done = import_review(path, workspace=ws)
+    assert done.feedback == 0  # no consensus label written
+    rows = labelled("bc", workspace=ws).rows
+    assert rows["label"].null_count() == rows.height == len(records)

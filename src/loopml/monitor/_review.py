@@ -7,8 +7,10 @@ numbers). Once an item has the labels it wants and one label is the most common 
 them (the consensus), that label is written to the feedback log for the item's
 prediction and row, so :func:`~loopml.monitor.labelled` and the live metrics count it
 like any other feedback; a later label that changes the consensus writes it again
-(the last feedback wins). It does not reward a bandit's arm: the queue picks hard
-rows, so their labels would tell a bandit less than the traffic does.
+(the last feedback wins), and one that leaves the labels tied withdraws it (a
+feedback record with no label: the row is unlabelled again, as a committed dataset
+leaves it out). It does not reward a bandit's arm: the queue picks hard rows, so
+their labels would tell a bandit less than the traffic does.
 
 >>> import tempfile, loopml
 >>> from loopml.store import NewReviewItem
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
@@ -150,7 +152,7 @@ def label_review(
     labelled = ws.store.label_review_item(
         item.id, _reviewer(reviewer), typed_label(label, item.guess), note=note, replace=replace
     )
-    write_feedback(ws, [labelled])
+    write_feedback(ws, [labelled], before={item.id: item})
     return labelled
 
 
@@ -197,17 +199,26 @@ def typed_label(label: Any, guess: Any) -> Any:
     return label
 
 
-def write_feedback(ws: Workspace, items: Sequence[ReviewItem]) -> int:
+def write_feedback(
+    ws: Workspace, items: Sequence[ReviewItem], *, before: Mapping[str, ReviewItem] | None = None
+) -> int:
     """Write the consensus of each item that has one to the feedback log, in one
-    segment per deployment; how many were written."""
+    segment per deployment, and withdraw the consensus of each item that had one
+    ``before`` (the items as they were, by id) and has none now (its labels tie): a
+    record with no label. How many consensus labels were written."""
     from loopml._time import now_us
     from loopml.serve import FeedbackLog, FeedbackRecord
 
-    records = [
-        FeedbackRecord(item.prediction_id, now_us(), None, agreed, item.row, item.deployment)
-        for item in items
-        if (agreed := consensus(item)) is not None
-    ]
+    records, agreed_on = [], 0
+    for item in items:
+        agreed = consensus(item)
+        earlier = None if before is None or item.id not in before else before[item.id]
+        if agreed is None and (earlier is None or consensus(earlier) is None):
+            continue
+        records.append(
+            FeedbackRecord(item.prediction_id, now_us(), None, agreed, item.row, item.deployment)
+        )
+        agreed_on += agreed is not None
     if not records:
         return 0
     log = FeedbackLog(ws)
@@ -217,7 +228,7 @@ def write_feedback(ws: Workspace, items: Sequence[ReviewItem]) -> int:
         log.flush()
     finally:
         log.close()
-    return len(records)
+    return agreed_on
 
 
 def _not_like(label: str, guess: Any, wanted: str) -> InvalidInput:

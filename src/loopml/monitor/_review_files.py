@@ -155,7 +155,10 @@ def import_review(
         for item, who, value, note in planned
     ]
     latest = {item.id: item for item in labelled}  # the last label of each item
-    written = write_feedback(ws, list(latest.values()))
+    before: dict[str, ReviewItem] = {}
+    for item, *_ in planned:  # each item as it was before the file's first label of it
+        before.setdefault(item.id, item)
+    written = write_feedback(ws, list(latest.values()), before=before)
     return Imported(path, tuple(labelled), skipped, written)
 
 
