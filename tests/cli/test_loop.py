@@ -177,3 +177,10 @@ def test_a_running_controller_stops_on_sigterm_and_frees_its_lease(project: Path
             process.kill()
     with loopml.workspace(project) as ws:
         assert ws.store.lease("loop-controller") is None  # released on the way out
+
+
+def test_a_loop_name_no_loop_has_is_a_user_error(cli, project: Path) -> None:
+    """`--name` with a typo: exit 2 naming the loops defined, before any pass."""
+    cli("loop", "define", "loops.toml", check=True)
+    shown = cli("loop", "--once", "--name", "nosuch")
+    assert_user_error(shown, "no loop 'nosuch' is defined", "defined: sugar")

@@ -138,6 +138,10 @@ BAD = [
     (["import", "missing.csv"], ["cannot read missing.csv"]),
     (["commit", "bc"], ["no labelled item to commit"]),
     (["agreement", "../x"], ["review queue name '../x'"]),
+    # a queue with no item ever is a typo, not a queue with nothing left to do
+    (["next", "nosuch"], ["no review queue 'nosuch'", "queues: none"]),
+    (["list", "nosuch"], ["no review queue 'nosuch'"]),
+    (["agreement", "nosuch"], ["no review queue 'nosuch'"]),
 ]
 
 

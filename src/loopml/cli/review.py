@@ -157,8 +157,11 @@ def list_items(
     from loopml.monitor._review import item_dict
     from loopml.workspace import workspace
 
+    wanted = _status(status)
     with workspace() as ws:
-        found = review_items(queue, status=_status(status), limit=limit, workspace=ws)
+        if queue is not None:
+            _known_queue(ws, queue)
+        found = review_items(queue, status=wanted, limit=limit, workspace=ws)
     if as_json:
         print_json([item_dict(item) for item in found])
         return
@@ -221,6 +224,7 @@ def next_item(
             field="--lease",
         ) from None
     with workspace() as ws:
+        _known_queue(ws, queue)
         task = next_review(queue, reviewer=reviewer, lease_seconds=seconds, workspace=ws)
     if as_json:
         print_json(None if task is None else task.to_dict())
@@ -343,6 +347,7 @@ def agreement(queue: str = QUEUE, as_json: bool = JSON) -> None:
     from loopml.workspace import workspace
 
     with workspace() as ws:
+        _known_queue(ws, queue)
         found = review_agreement(queue, workspace=ws)
     if as_json:
         print_json(found.to_dict())
@@ -490,3 +495,18 @@ def _labels(item: ReviewItem) -> str:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _known_queue(ws: Any, queue: str) -> None:
+    """NotFound naming the queues there are when ``queue`` holds no item at all (a typo
+    would otherwise read as a queue with nothing left to do)."""
+    from loopml.errors import NotFound
+    from loopml.store._review_rows import check_queue
+
+    if ws.store.find_review_items(check_queue(queue), limit=1):
+        return
+    names = sorted({item.queue for item in ws.store.find_review_items(None, limit=10_000)})
+    raise NotFound(
+        f"no review queue {queue!r} in this workspace (queues: {', '.join(names) or 'none'}); "
+        "`loopml review add` fills one"
+    )
