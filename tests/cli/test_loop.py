@@ -104,6 +104,10 @@ def test_a_typo_in_a_definition_is_refused_naming_it(cli, project: Path) -> None
     assert_user_error(cli("decisions", "sugar"), "no loop 'sugar'", "loopml loop define")
     (project / "elsewhere.toml").write_text(LOOP.replace("flow.py:flow", "flows.py:flow"))
     assert_user_error(cli("loop", "define", "elsewhere.toml"), "pipeline file 'flows.py' is not in")
+    (project / "noname.toml").write_text(LOOP.replace("flow.py:flow", "flow.py:flo"))
+    assert_user_error(
+        cli("loop", "define", "noname.toml"), "has no pipeline named 'flo'", "pipelines are: flow"
+    )
     (project / "nodata.toml").write_text(LOOP.replace('data = "sugar"', 'data = "sugars"'))
     assert_user_error(
         cli("loop", "define", "nodata.toml"), "dataset 'sugars', which has no version"

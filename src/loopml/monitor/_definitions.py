@@ -73,7 +73,9 @@ def _check_names_exist(ws: Workspace, spec: Loop) -> None:
     """The pipeline's file and the dataset a loop names must be there when it is defined:
     a typo found only when a trigger fires, days later, is found too late."""
     if spec.pipeline is not None:
-        file = spec.pipeline.rpartition(":")[0]
+        from loopml.pipeline import load_pipeline
+
+        file, _, name = spec.pipeline.rpartition(":")
         root = ws.root if ws.root is not None else Path.cwd()
         if not (root / file).is_file():
             raise InvalidInput(
@@ -81,6 +83,10 @@ def _check_names_exist(ws: Workspace, spec: Loop) -> None:
                 f"folder {root}; give its path relative to that folder",
                 field="pipeline",
             )
+        try:  # its pipeline too, as `loopml run` looks it up (the file is imported)
+            load_pipeline(f"{root / file}:{name}")
+        except InvalidInput as error:
+            raise InvalidInput(f"loop {spec.name!r}: {error}", field="pipeline") from None
     if ws.latest(ArtifactKind.DATASET, spec.data) is None:
         raise NotFound(
             f"loop {spec.name!r} trains on dataset {spec.data!r}, which has no version; "
