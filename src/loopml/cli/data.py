@@ -461,11 +461,16 @@ def _print_diff(result: DatasetDiff) -> None:
     for column, (before, after) in result.type_changes.items():
         out.print(f"  type of {column!r}: {before} -> {after}", markup=False, highlight=False)
     if result.drift:
+        from loopml.data._evidence import fmt_p
+
+        # a column drifts when its effect reaches its threshold AND its test says so:
+        # an effect over the threshold on few rows is not drift without the p-value
         columns = [
             Column("column", keep=True),
             Column("method", drop=1),
             Column("statistic", justify="right"),
             Column("threshold", justify="right", drop=2),
+            Column("p (Holm)", justify="right"),
             Column("drifted"),
         ]
         rows = [
@@ -474,11 +479,20 @@ def _print_diff(result: DatasetDiff) -> None:
                 d.method,
                 f"{d.statistic:.4g}",
                 f"{d.threshold:g}",
+                "-" if d.p_adjusted is None else fmt_p(d.p_adjusted),
                 "yes" if d.drifted else "",
             )
             for d in result.drift
         ]
         print_table(columns, rows)
+        if any(d.statistic >= d.threshold and not d.drifted for d in result.drift):
+            out.print(
+                "a column whose statistic reaches its threshold drifts only when its test "
+                "agrees (p after Holm's adjustment below the drift level, 0.05 by default): on "
+                "few rows an effect that large can be chance",
+                markup=False,
+                highlight=False,
+            )
 
 
 @app.command("schema")
