@@ -234,9 +234,9 @@ def test_a_server_scores_a_label_on_one_row_against_that_rows_prediction(
     loopml.deploy("bc", bandit="thompson", arms=[first, second], workspace=ws)
     with start(ws) as running:
         answers = []
-        for _ in range(2):  # the same twenty rows twice: two predictions
+        for _ in range(2):  # the same twelve rows twice: two predictions (kept known)
             infer = f"{running.url}/v2/models/bc/infer"
-            status, headers, body = call(infer, raw=_rows_body(20, 0))
+            status, headers, body = call(infer, raw=_rows_body(12, 10))
             assert status == 200
             predicted = next(o for o in body["outputs"] if o["name"] == "predictions")["data"]
             answers.append((headers["x-loopml-prediction-id"], predicted))
@@ -274,7 +274,7 @@ def test_an_imported_label_on_one_row_is_scored_against_that_rows_prediction(
 def test_a_server_reads_a_large_predictions_values_from_the_log_to_score_a_label(
     ws: loopml.Workspace,
 ) -> None:
-    """A prediction of more rows than a server keeps known (64): its values are read
+    """A prediction of more rows than a server keeps known (16): its values are read
     from the log once it is written, and the label scored against the row it names."""
     import time
 

@@ -193,7 +193,10 @@ class Engine:
             )
         for shadow in live.shadows:
             self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
-        kept = tuple(prediction.predictions.tolist()) if rows <= KEPT_ROWS else None
+        if rows == 1:  # the value itself (see Known)
+            kept = prediction.predictions[0]
+        else:
+            kept = tuple(prediction.predictions.tolist()) if 1 < rows <= KEPT_ROWS else None
         self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, kept, rows))
         return Answer(prediction, served, prediction_id, request_id, fallback, arm)
 

@@ -59,7 +59,7 @@ class FeedbackEndpoint:
                 "feedback on every row",
                 field="row",
             )
-        predicted = known.predicted
+        predicted = known.values
         if predicted is None and label is not None and known.chosen:
             predicted = await self._predicted(prediction_id)  # more rows than kept known
         value = reward_of(reward, label, predicted, row)

@@ -10,8 +10,8 @@ nothing. The most recent ``size`` predictions are kept.
 
 >>> known = KnownPredictions(size=2)
 >>> for n in range(3):
-...     known.remember(f"p{n}", Known("churn", "churn@v1", True, (n,), 1))
->>> known.get("p0") is None, known.get("p2").predicted
+...     known.remember(f"p{n}", Known("churn", "churn@v1", True, n, 1))
+>>> known.get("p0") is None, known.get("p2").values
 (True, (2,))
 """
 
@@ -34,23 +34,31 @@ RECENT = 100_000
 AROUND_US = 60_000_000
 #: the most rows of a prediction whose predicted values are kept known (a batch of a
 #: thousand rows would hold a thousand values in memory for each of RECENT predictions)
-KEPT_ROWS = 64
+KEPT_ROWS = 16
 _COLUMNS = ["prediction_id", "deployment", "ref", "arm", "fallback", "shadow", "outputs"]
 
 
 class Known(NamedTuple):
     """A prediction as feedback needs it: the deployment and version that answered,
     whether a routing policy's arm chose it (not a fallback's or a shadow's answer:
-    those reward no arm), its predicted values, one a row (what a label is scored
-    against, to reward an arm; None for a prediction of more than :data:`KEPT_ROWS`
-    rows, whose values are not kept in memory), and its number of rows (None when
-    unknown)."""
+    those reward no arm), what it predicted (what a label is scored against, to reward
+    an arm: the value itself for one row, as most predictions are, so that a hundred
+    thousand of them cost no more memory than before; a tuple of values for up to
+    :data:`KEPT_ROWS` rows; None for more, whose values are not kept in memory; see
+    :attr:`values`), and its number of rows (None when unknown)."""
 
     deployment: str
     ref: str
     chosen: bool
-    predicted: tuple[Any, ...] | None
+    predicted: Any  # the value of a prediction of one row; else a tuple of them, or None
     rows: int | None
+
+    @property
+    def values(self) -> tuple[Any, ...] | None:
+        """The predicted values, one a row; None when they are not kept."""
+        if self.rows == 1:
+            return (self.predicted,)
+        return self.predicted if isinstance(self.predicted, tuple) else None
 
 
 class KnownPredictions:
@@ -125,5 +133,13 @@ def _known(row: dict[str, Any]) -> Known:
     predicted = outputs.get("predictions") if isinstance(outputs, dict) else None
     rows = len(predicted) if isinstance(predicted, list) else None
     chosen = row["arm"] is not None and not row["fallback"] and not row["shadow"]
-    kept = tuple(predicted) if isinstance(predicted, list) and len(predicted) <= KEPT_ROWS else None
-    return Known(row["deployment"], row["ref"], chosen, kept, rows)
+    return Known(row["deployment"], row["ref"], chosen, kept_values(predicted), rows)
+
+
+def kept_values(predicted: Any) -> Any:
+    """What :class:`Known` keeps of a prediction's values (a list, one a row)."""
+    if not isinstance(predicted, list) or not predicted:
+        return None
+    if len(predicted) == 1:
+        return predicted[0]
+    return tuple(predicted) if len(predicted) <= KEPT_ROWS else None
