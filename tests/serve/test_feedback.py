@@ -206,18 +206,25 @@ def _rows_body(count: int, start: int) -> bytes:
     return json.dumps({"inputs": [{**tensor, "data": rows(count, start).tolist()}]}).encode()
 
 
+def four_row_answers(ws: loopml.Workspace) -> list[PredictionRecord]:
+    """Three answers of bandit deployment `pick`'s arm pick@v1, each predicting
+    a, b, b, a for four rows, logged."""
+    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
+    ws.store.set_deployment("pick", policy.to_dict())
+    made = [answer("pick", ["a", "b", "b", "a"]) for _ in range(3)]
+    with PredictionLog(ws) as log:
+        for each in made:
+            log.append(each)
+    return made
+
+
 def test_a_label_on_one_row_is_scored_against_that_rows_prediction(
     ws: loopml.Workspace,
 ) -> None:
     """Known answer: feedback naming a row of a prediction of several rows rewards the
     arm by that row's prediction, not the first row's; a label on no row by the share
     of the rows it matches. In Python, over HTTP and from a file."""
-    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
-    ws.store.set_deployment("pick", policy.to_dict())
-    right, wrong, whole = (answer("pick", ["a", "b", "b", "a"]) for _ in range(3))
-    with PredictionLog(ws) as log:
-        for made in (right, wrong, whole):
-            log.append(made)
+    right, wrong, whole = four_row_answers(ws)
     loopml.feedback(right.prediction_id, label="b", row=1, workspace=ws)  # row 1 was "b"
     assert ws.store.arm_stats("pick")["pick@v1"].reward_sum == 1.0
     loopml.feedback(wrong.prediction_id, label="a", row=2, workspace=ws)  # row 2 was "b"
@@ -255,12 +262,7 @@ def test_an_imported_label_on_one_row_is_scored_against_that_rows_prediction(
 ) -> None:
     from loopml.serve import import_feedback
 
-    policy = Policy((Arm("pick@v1", 1.0), Arm("pick@v2", 1.0)), routing="thompson")
-    ws.store.set_deployment("pick", policy.to_dict())
-    right, wrong, whole = (answer("pick", ["a", "b", "b", "a"]) for _ in range(3))
-    with PredictionLog(ws) as log:
-        for made in (right, wrong, whole):
-            log.append(made)
+    right, wrong, whole = four_row_answers(ws)
     path = tmp_path / "labels.csv"
     path.write_text(
         "id,label,row\n"
