@@ -142,6 +142,7 @@ BAD = [
     (["next", "nosuch"], ["no review queue 'nosuch'", "queues: none"]),
     (["list", "nosuch"], ["no review queue 'nosuch'"]),
     (["agreement", "nosuch"], ["no review queue 'nosuch'"]),
+    (["export", "nosuch", "out.csv"], ["no review queue 'nosuch'"]),
 ]
 
 
@@ -150,6 +151,7 @@ def test_bad_input_is_one_line_naming_the_fix(cli, project: Path) -> None:
     for args, fragments in BAD:
         assert_user_error(cli("review", *args), *fragments)
     assert json.loads(cli("review", "list", "--json", check=True).out) == before == []
+    assert not (project / "out.csv").exists()  # an export of no queue wrote no file
 
 
 def test_add_for_a_deployment_the_workspace_never_had(cli, project: Path) -> None:

@@ -154,13 +154,13 @@ def list_items(
       loopml review list churn --status open
     """
     from loopml.monitor import review_items
-    from loopml.monitor._review import item_dict
+    from loopml.monitor._review import item_dict, require_queue
     from loopml.workspace import workspace
 
     wanted = _status(status)
     with workspace() as ws:
         if queue is not None:
-            _known_queue(ws, queue)
+            require_queue(ws, queue)
         found = review_items(queue, status=wanted, limit=limit, workspace=ws)
     if as_json:
         print_json([item_dict(item) for item in found])
@@ -214,6 +214,7 @@ def next_item(
     """
     from loopml._cadence import parse_every
     from loopml.monitor import next_review
+    from loopml.monitor._review import require_queue
     from loopml.workspace import workspace
 
     try:
@@ -224,7 +225,7 @@ def next_item(
             field="--lease",
         ) from None
     with workspace() as ws:
-        _known_queue(ws, queue)
+        require_queue(ws, queue)
         task = next_review(queue, reviewer=reviewer, lease_seconds=seconds, workspace=ws)
     if as_json:
         print_json(None if task is None else task.to_dict())
@@ -344,10 +345,11 @@ def agreement(queue: str = QUEUE, as_json: bool = JSON) -> None:
       loopml review agreement churn
     """
     from loopml.monitor import review_agreement
+    from loopml.monitor._review import require_queue
     from loopml.workspace import workspace
 
     with workspace() as ws:
-        _known_queue(ws, queue)
+        require_queue(ws, queue)
         found = review_agreement(queue, workspace=ws)
     if as_json:
         print_json(found.to_dict())
@@ -495,18 +497,3 @@ def _labels(item: ReviewItem) -> str:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _known_queue(ws: Any, queue: str) -> None:
-    """NotFound naming the queues there are when ``queue`` holds no item at all (a typo
-    would otherwise read as a queue with nothing left to do)."""
-    from loopml.errors import NotFound
-    from loopml.store._review_rows import check_queue
-
-    if ws.store.find_review_items(check_queue(queue), limit=1):
-        return
-    names = sorted({item.queue for item in ws.store.find_review_items(None, limit=10_000)})
-    raise NotFound(
-        f"no review queue {queue!r} in this workspace (queues: {', '.join(names) or 'none'}); "
-        "`loopml review add` fills one"
-    )

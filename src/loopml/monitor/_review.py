@@ -106,6 +106,20 @@ def review_items(
     return ws.store.find_review_items(queue, status=status, limit=limit)
 
 
+def require_queue(ws: Workspace, queue: str) -> None:
+    """NotFound naming the queues there are when ``queue`` holds no item at all (a typo
+    would otherwise read as a queue with nothing left to do)."""
+    from loopml.store._review_rows import check_queue
+
+    if ws.store.find_review_items(check_queue(queue), limit=1):
+        return
+    names = sorted({item.queue for item in ws.store.find_review_items(None, limit=10_000)})
+    raise NotFound(
+        f"no review queue {queue!r} in this workspace (queues: {', '.join(names) or 'none'}); "
+        "`loopml review add` fills one"
+    )
+
+
 def review_item(item_id: str, *, workspace: Workspace | None = None) -> ReviewItem:
     """The item with this id, or with an id ending so (the 12 characters shown)."""
     from loopml._context import workspace_in_use

@@ -76,12 +76,15 @@ def export_review(
     replaced only with ``force``."""
     from loopml._context import workspace_in_use
     from loopml._user_files import write_user_file
+    from loopml.monitor._review import require_queue
     from loopml.store._review_rows import check_queue
 
     path = Path(path)
     form = _format(path)
     ws = workspace_in_use(workspace)
     items = ws.store.find_review_items(check_queue(queue), status=status)
+    if not items:  # none of that status, or no such queue: a typo writes no empty file
+        require_queue(ws, queue)
     frame = _frame(items, text_only=form == "csv")
 
     def fill(out: BinaryIO) -> None:
