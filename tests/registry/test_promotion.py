@@ -275,3 +275,25 @@ def test_a_gate_against_a_champion_since_replaced_does_not_promote(
     assert registry.get("iris@champion", workspace=ws).ref == "iris@v3"
     registry.promote(v2, force=True, reason="by hand", workspace=ws)
     assert moves(ws)[0][4] == "forced past a gate against another champion: by hand"
+
+
+def test_registering_as_champion_on_a_gate_against_an_earlier_champion_stores_nothing(
+    ws: loopml.Workspace, fit: Fit
+) -> None:
+    """As promote: a gate that weighed the new version against iris@v1, when iris@v2 is
+    the champion now, is refused before anything is stored."""
+    import dataclasses
+
+    v1 = registry.register(fit(0.1), "iris", evaluation=judged(ws, 0.60), workspace=ws).ref
+    registry.promote(v1, workspace=ws)
+    first = dataclasses.replace(judged(ws, 0.60), model="iris@v1")
+    against_v1 = judged(ws, 0.70, champion=first)
+    v2 = registry.register(
+        fit(1.0), "iris", evaluation=judged(ws, 0.99, champion=first), workspace=ws
+    )
+    registry.promote(v2.ref, workspace=ws)
+    with pytest.raises(
+        PromotionRefused, match="weighed it against iris@v1, but the champion is now iris@v2"
+    ):
+        registry.register(fit(10.0), "iris", evaluation=against_v1, alias="champion", workspace=ws)
+    assert [v.ref for v in registry.versions("iris", workspace=ws)] == ["iris@v1", "iris@v2"]

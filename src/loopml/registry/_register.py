@@ -18,7 +18,7 @@ from loopml.registry._copies import (
     record_copy,
     serving_metadata,
 )
-from loopml.registry._gated import evaluation_gate, forced_reason
+from loopml.registry._gated import evaluation_gate, forced_reason, stale_gate
 from loopml.registry._versions import (
     CHAMPION,
     EVALUATION_KEY,
@@ -90,7 +90,23 @@ def register(
     extra = {} if evaluation is None else {EVALUATION_KEY: _evaluation_id(ws.store, evaluation)}
     if alias == CHAMPION:  # refused before anything is stored
         verdict, looked_at = evaluation_gate(ws, extra.get(EVALUATION_KEY), name)
-        forced_reason(f"the new version of {name}", verdict, looked_at, force=force, reason=reason)
+        champion = next(
+            (
+                ws.store.get_artifact(found.artifact_id)
+                for found in ws.store.aliases(kind=ArtifactKind.MODEL, name=name)
+                if found.alias == CHAMPION
+            ),
+            None,
+        )
+        stale = stale_gate(ws, verdict, champion)
+        forced_reason(
+            f"the new version of {name}",
+            verdict,
+            looked_at,
+            force=force,
+            reason=reason,
+            replaced=stale,
+        )
     if isinstance(model, Artifact):
         artifact = _register_stored(ws, model, name, extra, signature_from, onnx, serve)
     else:
