@@ -57,8 +57,8 @@ def loop(
         return
     from loopml._cadence import parse_every
     from loopml._signals import sigterm_raises
-    from loopml.errors import InvalidInput, NotFound
-    from loopml.monitor import loops
+    from loopml.errors import InvalidInput
+    from loopml.monitor import loop_definition, loops
     from loopml.monitor._lease import ControllerLease
     from loopml.workspace import workspace
 
@@ -68,15 +68,9 @@ def loop(
     except InvalidInput as error:
         raise InvalidInput(str(error).replace("--every", "--lease"), field="lease") from None
     with sigterm_raises(), workspace() as ws:  # SIGTERM: stop, leaving the lease free
-        defined = [spec.name for spec, _ in loops(workspace=ws)]
-        unknown = [each for each in name or () if each not in defined]
-        if unknown:  # a typo: said before any pass, as every command says a bad name
-            raise NotFound(
-                f"no loop {unknown[0]!r} is defined in this workspace (defined: "
-                f"{', '.join(sorted(defined)) or 'none'}); define it with `loopml loop "
-                "define FILE` (a [loop.NAME] table)"
-            )
-        wanted = list(name) if name else defined
+        for each in name or ():  # a typo: said before any pass, as `decisions` says it
+            loop_definition(each, workspace=ws)
+        wanted = list(name) if name else [spec.name for spec, _ in loops(workspace=ws)]
         if not wanted:
             typer.echo("no loops are defined here; define one with `loopml loop define FILE`")
             return

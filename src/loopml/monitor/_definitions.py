@@ -102,9 +102,13 @@ def loop_definition(name: str, *, workspace: Workspace | None = None) -> tuple[L
     try:
         artifact = ws.store.latest_artifact(ArtifactKind.LOOP, name)
     except NotFound:
+        defined = sorted(
+            {record.name for record in ws.store.find_artifacts(kind=ArtifactKind.LOOP)}
+        )
         raise NotFound(
-            f"no loop {name!r} is defined in this workspace; define it with "
-            "`loopml loop define FILE` (a [loop.NAME] table)"
+            f"no loop {name!r} is defined in this workspace (defined: "
+            f"{', '.join(defined) or 'none'}); define it with `loopml loop define FILE` "
+            "(a [loop.NAME] table)"
         ) from None
     return _read(ws, artifact), artifact
 

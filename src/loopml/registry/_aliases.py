@@ -101,7 +101,7 @@ def promote(
     recorded: str | None = None
     gated: str | bool | None = False  # the champion the gate was checked against
     for _ in range(PROMOTE_ATTEMPTS):
-        read = _champions(store, chosen.name)
+        read = champions(store, chosen.name)
         current = read[CHAMPION]
         if current == chosen.id:
             return version_of(store, chosen)
@@ -147,7 +147,7 @@ def rollback(
     (it is not repeated over a state it was not decided on)."""
     store = workspace_in_use(workspace).store
     require_model(store, name)
-    read = _champions(store, name)
+    read = champions(store, name)
     champion, previous = read[CHAMPION], read[PREVIOUS]
     if champion is None:
         raise NotFound(
@@ -171,7 +171,7 @@ def rollback(
             ArtifactKind.MODEL, name, moves, expected=read, actor=actor, reason=reason
         )
     except Conflict as error:
-        if _champions(store, name)[CHAMPION] != previous:
+        if champions(store, name)[CHAMPION] != previous:
             raise Conflict(
                 f"model {name!r} was not rolled back: its champion or previous was moved by "
                 f"another caller meanwhile ({error}); see `loopml models history {name}` "
@@ -225,7 +225,7 @@ def history(name: str, *, workspace: Workspace | None = None) -> list[AliasMove]
     ]
 
 
-def _champions(store: MetadataStore, name: str) -> dict[str, str | None]:
+def champions(store: MetadataStore, name: str) -> dict[str, str | None]:
     """Where ``champion`` and ``previous`` of model ``name`` point (None: absent), read
     together."""
     found = {a.alias: a.artifact_id for a in store.aliases(kind=ArtifactKind.MODEL, name=name)}

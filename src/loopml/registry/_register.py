@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from loopml._context import run_making_records, workspace_in_use
 from loopml._kinds import ArtifactKind
 from loopml.errors import InvalidInput, NotFound
-from loopml.registry._aliases import promote, set_alias
+from loopml.registry._aliases import champions, promote, set_alias
 from loopml.registry._copies import (
     OnnxCopy,
     check_serve,
@@ -90,14 +90,8 @@ def register(
     extra = {} if evaluation is None else {EVALUATION_KEY: _evaluation_id(ws.store, evaluation)}
     if alias == CHAMPION:  # refused before anything is stored
         verdict, looked_at = evaluation_gate(ws, extra.get(EVALUATION_KEY), name)
-        champion = next(
-            (
-                ws.store.get_artifact(found.artifact_id)
-                for found in ws.store.aliases(kind=ArtifactKind.MODEL, name=name)
-                if found.alias == CHAMPION
-            ),
-            None,
-        )
+        current = champions(ws.store, name)[CHAMPION]
+        champion = None if current is None else ws.store.get_artifact(current)
         stale = stale_gate(ws, verdict, champion)
         forced_reason(
             f"the new version of {name}",
