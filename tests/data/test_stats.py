@@ -156,3 +156,40 @@ def test_moments_of_values_whose_squares_pass_the_largest_float_are_finite() -> 
     assert columns["y"].mean == pytest.approx(1.5e308)
     assert columns["y"].std == 0.0
     assert (columns["z"].mean, columns["z"].std) == (2.5, np.std([1.0, 2, 3, 4], ddof=1))
+
+
+@pytest.mark.parametrize("width", [50, 120, 400])
+def test_a_replaced_category_set_drifts_however_many_columns_are_compared(width: int) -> None:
+    # The digits' 64 pixel columns, widened with more of them, and a category column
+    # whose values the new batch replaces. The rows holding values never seen before
+    # are tested by permutations; Holm holds the smallest p-value to 0.05 / columns,
+    # so the draws must reach below it: 2,000 of them (p >= 1/2001) never could past
+    # 100 columns.
+    from sklearn.datasets import load_digits
+
+    rng = np.random.default_rng(14)
+    pixels = rng.permutation(load_digits().data)  # a random split: the same rows' law
+    columns = {f"p{i}": pixels[:, i % 64] + rng.normal(0, 0.01, len(pixels)) for i in range(width)}
+    frame = pl.DataFrame(columns).with_columns(
+        cat=pl.Series(rng.choice(["a", "b", "c"], len(pixels)))
+    )
+    before, after = frame[:900], frame[900:]
+    after = after.with_columns(cat=pl.Series(rng.choice(["x", "y", "z"], len(after))))
+    report = validate_profile(profile(after), reference=profile(before))
+    (cat,) = [drift for drift in report.drift if drift.column == "cat"]
+    assert cat.drifted, (cat.p_value, cat.p_adjusted)
+    assert cat.p_adjusted is not None
+    assert cat.p_adjusted < 0.05
+    # and no pixel column, drawn from the same rows' distribution, is flagged
+    assert not [d.column for d in report.drift if d.drifted and d.column != "cat"]
+
+
+def test_a_permutation_p_value_is_no_smaller_than_its_draws_allow() -> None:
+    # The exactness of the permutation test (the observed table counts as a draw)
+    # holds at any number of draws: the floor moves with them.
+    ref, cur = [40, 30, 0], [10, 12, 25]
+    coarse = categorical_test(ref, cur)
+    fine = categorical_test(ref, cur, strictest=0.05 / 400)
+    assert coarse["p"] == pytest.approx(1 / 2001)
+    assert fine["permutations"] >= 2 * 400 / 0.05
+    assert fine["p"] == pytest.approx(1 / (fine["permutations"] + 1))

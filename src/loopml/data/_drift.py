@@ -58,7 +58,7 @@ class _Measured:
     measures: dict[str, float]
     reference: dict[str, Any]
     current: dict[str, Any]
-    test: Callable[[], dict[str, float]]
+    test: Callable[..., dict[str, float]]  # called with strictest=, see run_test
     summary: str
     p: float | None = None  # None: not tested, its effect being below its threshold
 
@@ -67,8 +67,8 @@ class _Measured:
             return True
         return self.measures[self.rule.method] >= self.rule.threshold
 
-    def run_test(self) -> None:
-        tests = self.test()
+    def run_test(self, strictest: float) -> None:
+        tests = self.test(strictest=strictest)
         self.measures.update({k: v for k, v in tests.items() if k != "p"})
         self.p = tests["p"]
 
@@ -110,7 +110,7 @@ def compare(
     # as if the untested had the larger p-values (conservative; exact when they do).
     tested = [one for one in measured if one.needs_test()]
     for one in tested:
-        one.run_test()
+        one.run_test(alpha / len(measured))
     adjusted = _evidence.holm_partial([one.p for one in tested], len(measured))
     p_of = {id(one): p for one, p in zip(tested, adjusted, strict=True)}
     drifts: list[ColumnDrift] = []
@@ -140,7 +140,7 @@ def _measure(
 ) -> _Measured | None:
     if not ref.count or not cur.count:
         return None
-    test: Callable[[], dict[str, float]]
+    test: Callable[..., dict[str, float]]
     if ref.values is not None and cur.values is not None and (ref.categorical or ref.numeric):
         measures, ref_shares, cur_shares, (r, c) = categorical_measures(ref, cur)
         test = functools.partial(_evidence.categorical_test, r, c)
@@ -169,11 +169,14 @@ def _measure(
     return _Measured(ref, kind, rule, measures, ref_shares, cur_shares, test, summary)
 
 
-def _numeric_test(reference: Profile, current: Profile, name: str) -> dict[str, float]:
+def _numeric_test(
+    reference: Profile, current: Profile, name: str, *, strictest: float
+) -> dict[str, float]:
     """The tests on both sides' sampled values (a table within the sample: every
     value); for a side without a sample (a profile merged from parts, see
     :mod:`loopml.data._parts`), its every value when they are kept and few, else the
-    KS test on both sides' order statistics. Without either, no test."""
+    KS test on both sides' order statistics. Without either, no test. (Their p-values
+    come from distributions, not draws: the ``strictest`` level does not change them.)"""
     ref_sample = _test_values(reference, name)
     cur_sample = _test_values(current, name)
     if ref_sample is not None and cur_sample is not None:
@@ -245,7 +248,8 @@ def _anomaly(drift: ColumnDrift, comparison: str, alpha: float, tested: int) -> 
     else:
         verdict = (
             f"{drift.method} {drift.statistic:.3g} >= {drift.threshold:g}; "
-            f"{_tests_words(drift.measures)}, {_evidence.fmt_p(drift.p_adjusted or 0.0)} after "
+            f"{_tests_words(drift.measures, drift.p_value)}, "
+            f"{_evidence.fmt_p(drift.p_adjusted or 0.0)} after "
             f"Holm over {tested} column{'s' if tested != 1 else ''} (< {alpha:g})"
         )
     if drift.kind in ("label_shift", "label_skew"):
@@ -268,11 +272,18 @@ def _anomaly(drift: ColumnDrift, comparison: str, alpha: float, tested: int) -> 
     )
 
 
-def _tests_words(measures: dict[str, float]) -> str:
+def _tests_words(measures: dict[str, float], p: float | None) -> str:
     if "cvm_p" in measures:
         return (
             f"KS p={_evidence.fmt_p(measures['ks_p'])}, "
             f"Cramér-von Mises p={_evidence.fmt_p(measures['cvm_p'])}"
+        )
+    if "new_values_p" in measures:  # the p-value judged is the two tests' together
+        together = _evidence.fmt_p(p if p is not None else math.nan)
+        return (
+            f"chi-square p={_evidence.fmt_p(measures['chisquare_p'])} and rows of values never "
+            f"seen before p={_evidence.fmt_p(measures['new_values_p'])}: together "
+            f"p={together} over {measures['permutations']:,.0f} permutations"
         )
     if "chisquare_p" in measures:
         how = "permutation " if "permutations" in measures else ""

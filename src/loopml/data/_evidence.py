@@ -196,8 +196,12 @@ def _untied_ranks(reference: Floats, current: Floats) -> tuple[Floats, Floats]:
     return ranks[: len(reference)], ranks[len(reference) :]
 
 
-def categorical_test(reference: Sequence[int], current: Sequence[int]) -> dict[str, float]:
-    """The two-sample test of two count vectors over the same values.
+def categorical_test(
+    reference: Sequence[int], current: Sequence[int], *, strictest: float = DRIFT_ALPHA
+) -> dict[str, float]:
+    """The two-sample test of two count vectors over the same values; ``strictest`` is
+    the smallest level its p-value will be held to (Holm's first: the family's alpha
+    over the number of columns compared).
 
     Pearson's chi-square of homogeneity when its approximation holds (every expected
     count at least 5, Cochran's rule); otherwise the same statistic's permutation
@@ -209,6 +213,10 @@ def categorical_test(reference: Sequence[int], current: Sequence[int]) -> dict[s
     omnibus chi-square spreads its power over every value; this one is aimed at new
     values (11 rows of a new value in 300 give p = 0.0005 where the chi-square gives
     0.03). ``p`` combines the two: the smaller, calibrated on the same permutations.
+
+    A permutation p-value is never below one over the draws plus one, so the draws
+    reach below ``strictest``: at least twice its inverse (2,000 at least), or a
+    replaced set of values could never pass Holm's threshold in a wide table.
     """
     import numpy as np
 
@@ -223,7 +231,8 @@ def categorical_test(reference: Sequence[int], current: Sequence[int]) -> dict[s
     # it is; only smaller ones, which decisions need, come from all the draws.)
     found = _categorical_test(ref, cur, FIRST_PERMUTATIONS)
     if found.get("permutations") and found["p"] < FEW_ENOUGH:
-        found = _categorical_test(ref, cur, PERMUTATIONS)
+        draws = max(PERMUTATIONS, math.ceil(2 / strictest)) if strictest > 0 else PERMUTATIONS
+        found = _categorical_test(ref, cur, draws)
     return found
 
 
@@ -244,15 +253,14 @@ def _categorical_test(
 
         found["chisquare_p"] = float(chdtrc(len(ref) - 1, statistic))
     else:
-        drawn = _permutations(totals, n_ref, draws)
-        statistics = _chi_square(drawn, totals, n_ref, n_ref + n_cur)
-        found["chisquare_p"] = _share_at_least(statistics, statistic)
+        drawn = _permuted_statistics(totals, n_ref, draws)
+        found["chisquare_p"] = _share_at_least(drawn[0], statistic)
         found["permutations"] = float(draws)
     found["p"] = found["chisquare_p"]
     if new_rows:
-        drawn = _permutations(totals, n_ref, draws) if drawn is None else drawn
-        chi_drawn = _chi_square(drawn, totals, n_ref, n_ref + n_cur)
-        new_drawn = np.where(drawn == 0, totals, 0).sum(axis=1).astype(np.float64)
+        chi_drawn, new_drawn = (
+            _permuted_statistics(totals, n_ref, draws) if drawn is None else drawn
+        )
         found["new_rows"] = float(new_rows)
         found["new_values_p"] = _share_at_least(new_drawn, new_rows)
         found["permutations"] = float(draws)
@@ -275,18 +283,31 @@ def _tail_shares(drawn: Floats) -> Floats:
     return shares
 
 
-def _permutations(totals: npt.NDArray[np.int64], n_ref: int, draws: int) -> npt.NDArray[np.int64]:
-    """``draws`` tables with both margins of the observed one: each draw's counts of
-    the reference's side, given every value's total."""
+def _permuted_statistics(
+    totals: npt.NDArray[np.int64], n_ref: int, draws: int
+) -> tuple[Floats, Floats]:
+    """Both statistics of ``draws`` tables with the margins of the observed one (each
+    draw the counts of the reference's side, given every value's total): the
+    chi-square, and the current rows holding values the draw's reference side never
+    had. Drawn PERMUTATIONS at a time, so that many draws of many values never hold
+    every table at once."""
     import numpy as np
 
     rng = np.random.default_rng(PERMUTATION_SEED)
     # Drawing row by row is quicker when there are few rows per value (many rare ones).
-    few = int(totals.sum()) <= 50 * len(totals)
-    drawn: npt.NDArray[np.int64] = rng.multivariate_hypergeometric(
-        totals, n_ref, size=draws, method="count" if few else "marginals"
-    )
-    return drawn
+    n = int(totals.sum())
+    few = n <= 50 * len(totals)
+    chi, new = [], []
+    for start in range(0, draws, PERMUTATIONS):
+        drawn = rng.multivariate_hypergeometric(
+            totals,
+            n_ref,
+            size=min(PERMUTATIONS, draws - start),
+            method="count" if few else "marginals",
+        )
+        chi.append(_chi_square(drawn, totals, n_ref, n))
+        new.append(np.where(drawn == 0, totals, 0).sum(axis=1).astype(np.float64))
+    return np.concatenate(chi), np.concatenate(new)
 
 
 def _share_at_least(drawn: Floats, observed: float) -> float:
