@@ -35,6 +35,14 @@ def is_user_file(file: str) -> bool:
     return not any(path.startswith(folder) for folder in _installed_folders())
 
 
+def is_user_folder(folder: str) -> bool:
+    """Whether the folder ``folder`` is not one of installed code (nor inside one)."""
+    path = os.path.realpath(folder)
+    if INSTALLED_FOLDERS.intersection(Path(path).parts):
+        return False
+    return not any((path + os.sep).startswith(f) for f in _installed_folders())
+
+
 @functools.cache
 def _installed_folders() -> tuple[str, ...]:
     paths = sysconfig.get_paths()

@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import loopml
 from loopml.pipeline._cache import output_of
 from loopml.pipeline._run import load_output
@@ -200,3 +202,38 @@ def test_a_step_reading_a_moving_reference_runs_again_when_it_moves(tmp_path: Pa
 
         loopml.models.save_model(doubler(3.0), "doubler", workspace=ws)
         assert flow.run(workspace=ws, echo=False).value == (30.0, 6.0)
+
+
+BY_NAME = {
+    "import_module": 'importlib.import_module("helpers.dyn").f(x)',
+    "__import__": '__import__("helpers.dyn", fromlist=["f"]).f(x)',
+    "a computed name": 'importlib.import_module(".".join(["helpers", "dyn"])).f(x)',
+}
+
+
+@pytest.mark.parametrize("call", BY_NAME.values(), ids=BY_NAME.keys())
+def test_a_module_a_step_imports_by_name_is_in_its_key(cli, tmp_path: Path, call: str) -> None:
+    write(tmp_path / "helpers" / "__init__.py", "")
+    dyn = tmp_path / "helpers" / "dyn.py"
+    write(dyn, "def f(x):\n    return x + 100\n")
+    flow = f"""
+        import importlib
+        import loopml
+
+        @loopml.step
+        def s(x: int) -> int:
+            return {call}
+
+        @loopml.pipeline
+        def flow(x: int = 1):
+            return s(x)
+        """
+    write(tmp_path / "flow.py", flow)
+    cli("init", check=True)
+    assert "1 ran" in cli("run", "flow.py:flow", check=True).out
+    assert value(tmp_path, "flow", "s") == 101
+    write(dyn, "def f(x):\n    return x + 200\n")
+    status = cli("status", "flow.py:flow")
+    assert status.code == 1, status
+    assert "1 ran" in cli("run", "flow.py:flow", check=True).out
+    assert value(tmp_path, "flow", "s") == 201

@@ -8,6 +8,12 @@ anything, followed through every user file found. Installed code stops the walk 
 :mod:`loopml._usercode`). A name that resolves to nothing is kept as such, so
 that it appearing later changes the key too.
 
+An import by name counts as an import statement when the name is written out
+(``importlib.import_module("helpers.dyn")``, ``__import__("helpers.dyn",
+fromlist=["f"])``, ``runpy.run_module("tool")``). When the name is computed as the code
+runs, or code is run from text (``exec``, ``eval``, ``compile``), any module can be
+reached: every user file on ``sys.path`` is (dot-folders left out).
+
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "flow.py").write_text("import json\\nfrom . import helpers\\n")
@@ -27,10 +33,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from loopml._usercode import is_user_file
+from loopml._usercode import is_user_file, is_user_folder
 from loopml.artifacts import digest_bytes
 
 _SOURCE_SUFFIXES = (".py", ".pyw")
+_ANY_MODULE = "*"  # in an import list: a name computed as the code runs
+_BY_NAME = frozenset({"import_module", "__import__", "run_module", "run_path"})
+_FROM_TEXT = frozenset({"exec", "eval", "compile"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,9 @@ def reach(roots: Iterable[str]) -> Reach:
         if not file.endswith(_SOURCE_SUFFIXES):
             continue  # an extension module built in the project: its bytes are its code
         for found in _imported_files(file, stat.st_mtime_ns, stat.st_size):
-            if found.startswith("?"):
+            if found == _ANY_MODULE:
+                todo.extend(f for f in _files_on_path() if f not in files)
+            elif found.startswith("?"):
                 unresolved.add(found[1:])
             elif found not in files and is_user_file(found):
                 todo.append(found)
@@ -85,7 +96,55 @@ def _imported_files(file: str, mtime_ns: int, size: int) -> tuple[str, ...]:
                 found.extend(_relative(file, node.level, node.module, names))
             elif node.module:
                 found.extend(_absolute(node.module, names))
+        elif isinstance(node, ast.Call):
+            found.extend(_by_name(node))
     return tuple(dict.fromkeys(found))
+
+
+def _by_name(call: ast.Call) -> Iterator[str]:
+    """The files a call that imports or runs code by name may reach: the module's when
+    its name is written out, any module's (``*``) when it is not."""
+    func = call.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if called in _FROM_TEXT:
+        yield _ANY_MODULE
+    if called not in _BY_NAME:
+        return
+    name = _text(call.args[0]) if call.args else None
+    relative = any(k.arg in ("package", "level") for k in call.keywords) or len(call.args) > 3
+    if name is None or name.startswith(".") or relative:
+        yield _ANY_MODULE
+    elif called == "run_path":
+        yield os.path.realpath(name) if os.path.isfile(name) else f"?{name}"
+    else:
+        fromlist = next((k.value for k in call.keywords if k.arg == "fromlist"), None)
+        if fromlist is None and len(call.args) == 4:
+            fromlist = call.args[3]
+        names = [_text(item) for item in getattr(fromlist, "elts", ())]
+        yield from _absolute(name, [n for n in names if n])
+
+
+def _text(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _files_on_path() -> Iterator[str]:
+    """Every user source file under the ``sys.path`` folders that are the user's."""
+    for entry in dict.fromkeys(os.path.realpath(e or os.getcwd()) for e in sys.path):
+        if not os.path.isdir(entry) or not is_user_folder(entry):
+            continue
+        for folder, folders, names in os.walk(entry):
+            folders[:] = [
+                f
+                for f in folders
+                if not f.startswith(".")
+                and f != "__pycache__"
+                and is_user_folder(os.path.join(folder, f))
+            ]
+            for name in names:
+                path = os.path.join(folder, name)
+                if name.endswith(_SOURCE_SUFFIXES) and is_user_file(path):
+                    yield os.path.realpath(path)
 
 
 def _absolute(module: str, names: Iterable[str] = ()) -> Iterator[str]:
