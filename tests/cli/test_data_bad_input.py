@@ -245,6 +245,10 @@ def test_blake3_refs_that_match_nothing_or_are_not_hex(cli, workspace: Path) -> 
         ("severity: {drifts: error}\ncolumns: {}\n", ("'drifts'", "not an anomaly kind")),
         ("- just\n- a list\n", ("expected a mapping",)),
         ("min_rows: many\n", ("min_rows", "'many'", "number")),
+        (
+            "label: churn\ncolumns:\n  churned: {type: string}\n  plan: {type: string}\n",
+            ("label is 'churn', which is not one of its columns", "did you mean 'churned'?"),
+        ),
     ],
     ids=[
         "unknown-column-key",
@@ -258,6 +262,7 @@ def test_blake3_refs_that_match_nothing_or_are_not_hex(cli, workspace: Path) -> 
         "unknown-anomaly-kind",
         "not-a-mapping",
         "bad-min-rows",
+        "label-not-a-column",
     ],
 )
 def test_a_bad_schema_file_names_the_field(

@@ -303,6 +303,14 @@ def test_policies_come_from_files_and_are_checked(tmp_path: Path) -> None:
         Policy.from_any(tmp_path / "missing.yaml")
     with pytest.raises(InvalidInput, match="primary metric 'auc' is not in the evaluation"):
         gate(evaluation(), {"primary": "auc"}, record=False)
+    # YAML's quoted "false" is text, and text is true: refused, not taken as on
+    policy.write_text("fail_on_one_class_slices: 'false'\n")
+    with pytest.raises(InvalidInput, match="fail_on_one_class_slices = 'false'; give true or"):
+        Policy.from_any(policy)
+    with pytest.raises(InvalidInput, match="max_negative_flips = 2; give the share of the rows"):
+        Policy.from_any({"max_negative_flips": 2})
+    with pytest.raises(InvalidInput, match="primary = 3; give the name of a metric"):
+        Policy.from_any({"primary": 3})
 
 
 def test_a_decision_is_recorded_and_a_failure_raises_with_an_alert(tmp_path: Path) -> None:

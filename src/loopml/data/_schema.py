@@ -286,6 +286,15 @@ def _parse_schema(data: Any, source: str) -> Schema:
     label = top.get("label")
     if label is not None and not isinstance(label, str):
         raise InvalidInput(f"{source}: label is {label!r}; give a column name or null")
+    if label is not None and columns and label not in columns:
+        import difflib
+
+        near = difflib.get_close_matches(label, [str(name) for name in columns], n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"the columns are {_listed(columns)}"
+        raise InvalidInput(
+            f"{source}: label is {label!r}, which is not one of its columns; {hint} (or "
+            "null for no label)"
+        )
     return Schema(
         columns=tuple(
             _parse_column(str(name), spec, f"{source}: column {name!r}")
@@ -386,6 +395,13 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{where} is {type(value).__name__}, expected a mapping of keys")
     return value
+
+
+def _listed(names: Any, shown: int = 8) -> str:
+    listed = [str(name) for name in names]
+    return ", ".join(listed[:shown]) + (
+        f" and {len(listed) - shown} more" if len(listed) > shown else ""
+    )
 
 
 def _only(fields: dict[str, Any], allowed: set[str], where: str) -> None:

@@ -72,10 +72,27 @@ class Policy:
                 + ", ".join(sorted(known))
             )
         for key, value in data.items():
-            if key in ("primary", "fail_on_one_class_slices") or value is None:
+            if key == "fail_on_one_class_slices":
+                if not isinstance(value, bool):  # "false" and "no" are true in Python
+                    raise InvalidInput(f"{where}: {key} = {value!r}; give true or false")
+                continue
+            if value is None:
+                continue
+            if key == "primary":
+                if not isinstance(value, str) or not value:
+                    raise InvalidInput(
+                        f"{where}: primary = {value!r}; give the name of a metric, such as "
+                        "roc_auc, or leave it out for the evaluation's own"
+                    )
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise InvalidInput(f"{where}: {key} = {value!r}; give a number of 0 or more")
+            if key == "max_negative_flips" and value > 1:
+                raise InvalidInput(
+                    f"{where}: max_negative_flips = {value!r}; give the share of the rows "
+                    "the champion got right and the candidate gets wrong, from 0 to 1 "
+                    "(0.02: two per cent)"
+                )
             if key == "alpha" and not 0 < value < 1:
                 raise InvalidInput(
                     f"{where}: alpha = {value!r}; give the false-alarm rate of each test, "
