@@ -63,3 +63,34 @@ def test_no_tuning_worker_outlives_its_parent(tmp_path: Path) -> None:
         for pid in workers:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+QUICK = """
+import loopml
+
+def square(x: float) -> float:
+    return (x - 0.3) ** 2
+
+study = loopml.tune(square, {"x": (0.0, 1.0)}, method="random", n_trials=4, parallel=2)
+print("best", len(study.trials))
+"""
+
+
+def test_parallel_workers_end_cleanly(tmp_path: Path) -> None:
+    # Each worker's watch on its stdin once held the buffered file's lock as the worker
+    # ended, and its interpreter died at shutdown with a "Fatal Python error".
+    (tmp_path / "search.py").write_text(textwrap.dedent(QUICK))
+    loopml.init(tmp_path).close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    done = subprocess.run(
+        [sys.executable, "search.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "best 4" in done.stdout
+    assert "Fatal Python error" not in done.stderr, done.stderr

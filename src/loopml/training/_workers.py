@@ -176,8 +176,11 @@ def _exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 def _exit_when_orphaned(stdin: IO[bytes]) -> Any:
-    """The parent keeps stdin open until this worker ends: end of file means it died."""
-    while stdin.read(1 << 16):
+    """The parent keeps stdin open until this worker ends: end of file means it died.
+    Read from the descriptor, not the buffered file: a thread blocked in the buffered
+    file's read holds its lock, and the interpreter's shutdown, waiting for that lock,
+    died with a "Fatal Python error" after every worker's last trial."""
+    while os.read(stdin.fileno(), 1 << 16):
         pass
     os._exit(_PARENT_GONE)
 
