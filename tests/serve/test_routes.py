@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sklearn.linear_model import Ridge
 from sqlalchemy import event
-from tests.serve.serving import call, logistic, register, rows, start
+from tests.serve.serving import breast_cancer, call, logistic, register, rows, start
 
 import loopml
 from loopml.errors import ConfigError, InvalidInput
@@ -160,3 +161,29 @@ def test_the_request_path_reads_no_database(ws: loopml.Workspace) -> None:
         finally:
             event.remove(engine, "before_cursor_execute", seen)
     assert statements == []
+
+
+def test_an_output_the_version_cannot_give_is_refused_before_it_predicts(
+    ws: loopml.Workspace,
+) -> None:
+    register(ws, logistic(1.0))
+    X, y = breast_cancer()
+    register(ws, Ridge().fit(X, y), name="score")
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    loopml.deploy("score", model="score@champion", workspace=ws)
+    tensor = json.loads(_body())["inputs"]
+    with start(ws) as running:
+        asked = {"inputs": tensor, "outputs": [{"name": "scores"}]}
+        status, _, found = call(f"{running.url}/v2/models/bc/infer", asked)
+        assert status == 400, found
+        wanted = "outputs[0] asks for 'scores'; bc@v1 gives predictions, probabilities"
+        assert found["error"] == wanted
+        asked = {"inputs": tensor, "outputs": [{"name": "probabilities"}]}
+        status, _, found = call(f"{running.url}/v2/models/score/infer", asked)
+        assert status == 400, found
+        assert "asks for 'probabilities'; score@v1 gives predictions" in found["error"]
+        status, _, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body())
+        assert status == 200
+        running.stop()
+    assert loopml.serve.predictions("score", workspace=ws).height == 0
+    assert loopml.serve.predictions("bc", workspace=ws).height == 1  # the one answered

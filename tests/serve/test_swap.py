@@ -183,8 +183,19 @@ def test_a_failing_version_is_answered_by_the_fallback_and_marked(ws: loopml.Wor
         metrics = call(f"{running.url}/metrics")[2].decode()
         assert 'loopml_fallbacks_total{deployment="bc"} 1.0' in metrics
         running.stop()
-    logged = loopml.serve.predictions("bc", workspace=ws)
+    logged = loopml.serve.predictions("bc", workspace=ws).sort("time_us")
     assert logged.filter(logged["fallback"])["ref"].to_list() == [steady]
+    # the failure is logged too, as the failing version's, so its error rate counts it
+    failed = logged.filter(logged["error"].is_not_null())
+    assert failed["ref"].to_list() == [flaky]
+    assert "a negative radius" in failed["error"][0]
+    assert failed["outputs"][0] is None
+    answered = logged.filter(logged["fallback"])
+    assert failed["request_id"][0] == answered["request_id"][0]
+    joined = loopml.monitor.labelled("bc", workspace=ws).rows
+    window = loopml.monitor.live_metrics(joined, every=1000)
+    rates = dict(zip(window["ref"], window["error_rate"], strict=True))
+    assert rates == {flaky: 0.5, steady: 0.0}
 
 
 def test_without_a_fallback_a_failing_version_is_a_503(ws: loopml.Workspace) -> None:
@@ -195,6 +206,9 @@ def test_without_a_fallback_a_failing_version_is_a_503(ws: loopml.Workspace) -> 
     assert status == 503
     assert "a negative radius" in found["error"]
     assert "no fallback" in found["error"]
+    (logged,) = loopml.serve.predictions("bc", workspace=ws).to_dicts()
+    assert "a negative radius" in logged["error"]
+    assert logged["outputs"] is None
 
 
 def test_a_failing_fallback_too_is_a_503_naming_both(ws: loopml.Workspace) -> None:
@@ -207,6 +221,10 @@ def test_a_failing_fallback_too_is_a_503_naming_both(ws: loopml.Workspace) -> No
     assert found["code"] == "model_failed"
     assert second in found["error"]
     assert f"and so did {first}" in found["error"]
+    logged = loopml.serve.predictions("bc", workspace=ws).sort("time_us")
+    assert logged["ref"].to_list() == [second, first]
+    assert logged["error"].null_count() == 0
+    assert logged["fallback"].to_list() == [False, True]
 
 
 def test_a_shadow_is_logged_never_returned_and_cannot_fail_the_primary(

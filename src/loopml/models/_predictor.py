@@ -181,6 +181,14 @@ class Predictor:
         return self._call.classes
 
     @property
+    def gives_probabilities(self) -> bool:
+        """Whether its answers hold probabilities: a classifier with a predict_proba,
+        whose classes are known (a torch model's come from its output)."""
+        return self._call.has_probabilities and (
+            self.classes is not None or self.runtime == "torch"
+        )
+
+    @property
     def features(self) -> list[str] | None:
         """The columns the model takes, in its order: its signature's, else scikit-learn's
         ``feature_names_in_``; None when it does not say."""

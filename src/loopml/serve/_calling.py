@@ -54,6 +54,7 @@ from loopml.models._missing import missing_in, refused
 from loopml.models._types import fits as type_fits
 from loopml.models._types import numpy_type
 from loopml.serve._columns import MatrixColumns
+from loopml.serve._shapes import PREDICTIONS, PROBABILITIES
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -247,6 +248,13 @@ class VersionCall:
                 not self.direct or dtype.kind in _NUMERIC_KINDS
             )
         return fits
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The outputs its answers hold: ``predictions``, and a classifier's
+        ``probabilities``."""
+        gives = self._has_proba if self.direct else self.predictor.gives_probabilities
+        return (PREDICTIONS, PROBABILITIES) if gives else (PREDICTIONS,)
 
     def run(self, columns: Columns, *, probabilities: bool) -> Prediction:
         """The model on checked ``columns``: predictions, and a classifier's

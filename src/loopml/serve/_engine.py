@@ -19,18 +19,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import new_id
-from loopml.errors import ModelFailed, NotFound
+from loopml.errors import InvalidInput, ModelFailed, NotFound
 from loopml.models._missing import MissingValues
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
 from loopml.serve._known import KEPT_ROWS, Known, KnownPredictions
 from loopml.serve._live import Failure, Live, Served
 from loopml.serve._log import PredictionRecord
+from loopml.serve._shapes import PROBABILITIES
 
 if TYPE_CHECKING:
     from loopml.models import Prediction
@@ -133,9 +134,11 @@ class Engine:
         version: int | None = None,
         key: str | None = None,
         request_id: str | None = None,
-        probabilities: bool = True,
+        outputs: Sequence[str] | None = None,
     ) -> Answer:
-        """The deployment ``name``'s answer to the rows ``columns``; see the module doc."""
+        """The deployment ``name``'s answer to the rows ``columns``; see the module doc.
+        ``outputs`` names the outputs asked for (None: all the version gives); one it
+        cannot give is refused before it predicts."""
         started = time.perf_counter_ns()
         live = self.deployment(name)
         arm: int | None = None
@@ -149,12 +152,17 @@ class Engine:
             served = live.arms[arm]
         rows = count(columns)
         served.loaded.call.check(columns)
+        probabilities = _probabilities_asked(outputs, served)
         fallback = False
         try:
             prediction = await self._predict(served, columns, rows, probabilities, live)
         except MissingValues:
             raise  # the rows are at fault, not the model: a 400, and no fallback
         except Exception as error:  # the rows fit its signature: the failure is the model's
+            # logged as the failing version's, so that its error rate counts it
+            self._log(
+                name, served, arm, probability, columns, None, started, key, request_id, error=error
+            )
             backup = live.fallback
             if backup is None or backup is served:
                 raise ModelFailed(
@@ -162,18 +170,52 @@ class Engine:
                     f"{name!r} has no fallback version to answer instead"
                 ) from error
             log.warning("%s failed (%s); %s answers instead", served.ref, _why(error), backup.ref)
+            failed, served, fallback, arm, probability = served, backup, True, None, None
             try:
                 backup.loaded.call.check(columns)
                 prediction = await self._predict(backup, columns, rows, probabilities, live)
             except Exception as second:
+                self._log(
+                    name, backup, None, None, columns, None, started, key, request_id,
+                    fallback=True, error=second,
+                )  # fmt: skip
                 raise ModelFailed(
-                    f"{served.ref} failed on the request ({_why(error)}) and so did "
+                    f"{failed.ref} failed on the request ({_why(error)}) and so did "
                     f"{backup.ref}, deployment {name!r}'s fallback ({_why(second)})"
                 ) from second
-            served, fallback, arm = backup, True, None
             self.metrics.fallback(name)
+        prediction_id = self._log(
+            name, served, arm, probability, columns, prediction, started, key, request_id,
+            fallback=fallback,
+        )  # fmt: skip
+        for shadow in live.shadows:
+            self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
+        if rows == 1:  # the value itself (see Known)
+            kept = prediction.predictions[0]
+        else:
+            kept = tuple(prediction.predictions.tolist()) if 1 < rows <= KEPT_ROWS else None
+        self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, kept, rows))
+        return Answer(prediction, served, prediction_id, request_id, fallback, arm)
+
+    def _log(
+        self,
+        name: str,
+        served: Served,
+        arm: int | None,
+        probability: float | None,
+        columns: Columns,
+        prediction: Prediction | None,
+        started: int,
+        key: str | None,
+        request_id: str | None,
+        *,
+        fallback: bool = False,
+        error: BaseException | None = None,
+    ) -> str:
+        """Append the answer of ``served`` (or its failure, ``error``) to the prediction
+        log; its prediction id. A fallback's answer follows its primary's failure, both
+        with the request's id."""
         prediction_id = new_id()
-        latency = (time.perf_counter_ns() - started) // 1000
         if self.log is not None:
             self.log.append(
                 PredictionRecord(
@@ -185,20 +227,14 @@ class Engine:
                     arm=arm,
                     probability=probability,
                     inputs=columns,
-                    outputs=_outputs(prediction),
-                    latency_us=latency,
+                    outputs=None if prediction is None else _outputs(prediction),
+                    latency_us=(time.perf_counter_ns() - started) // 1000,
                     key=key,
                     fallback=fallback,
+                    error=None if error is None else _why(error),
                 )
             )
-        for shadow in live.shadows:
-            self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
-        if rows == 1:  # the value itself (see Known)
-            kept = prediction.predictions[0]
-        else:
-            kept = tuple(prediction.predictions.tolist()) if 1 < rows <= KEPT_ROWS else None
-        self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, kept, rows))
-        return Answer(prediction, served, prediction_id, request_id, fallback, arm)
+        return prediction_id
 
     def reward(self, name: str, ref: str, value: float) -> bool:
         """Reward the arm of bandit deployment ``name`` that ``ref`` serves (a number
@@ -274,6 +310,19 @@ def _outputs(prediction: Prediction) -> dict[str, Any]:
     if prediction.probabilities is not None:
         found["probabilities"] = prediction.probabilities
     return found
+
+
+def _probabilities_asked(outputs: Sequence[str] | None, served: Served) -> bool:
+    """Whether ``outputs`` (None: every one) asks for probabilities; InvalidInput for a
+    name ``served`` does not give."""
+    given = served.loaded.call.outputs
+    for position, name in enumerate(outputs or ()):
+        if name not in given:
+            raise InvalidInput(
+                f"outputs[{position}] asks for {name!r}; {served.ref} gives {', '.join(given)}",
+                field=f"outputs[{position}].name",
+            )
+    return outputs is None or PROBABILITIES in outputs
 
 
 def _key_from(columns: Columns, field: str) -> str | None:

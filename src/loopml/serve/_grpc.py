@@ -90,7 +90,7 @@ class InferenceService:
             version=version,
             key=None if key is None else str(key),
             request_id=request.id,
-            probabilities=wanted is None or any(o.name == "probabilities" for o in wanted),
+            outputs=None if wanted is None else [o.name for o in wanted],
         )
         parameters = {
             **_shapes.response_parameters(answer.prediction),

@@ -269,14 +269,13 @@ class App:
         rows = _shapes.rows_from_tensors(request.inputs, features, call.predictor.signature)
         columns = as_columns(rows, features)
         wanted = request.outputs
-        probabilities = wanted is None or any(o.name == "probabilities" for o in wanted)
         answer = await self.engine.infer(
             name,
             columns,
             version=version,
             key=_text(headers.get(KEY_HEADER.encode())),
             request_id=given_id,
-            probabilities=probabilities,
+            outputs=None if wanted is None else [o.name for o in wanted],
         )
         parameters = {
             **_shapes.response_parameters(answer.prediction),
@@ -316,7 +315,7 @@ class App:
             as_columns(request.rows, features),
             key=_text(headers.get(KEY_HEADER.encode())),
             request_id=_text(request_id),
-            probabilities=False,
+            outputs=[_shapes.PREDICTIONS],
         )
         response_headers = _answer_headers(answer)
         response_headers.append((b"content-type", _JSON))
