@@ -231,7 +231,10 @@ def test_drift_without_decay_retrains_but_promotes_nothing(
             pause()
             actions = first + watch_until_decided(running, ws, days, 2000)
     assert "promote" not in actions
-    assert actions[-1] in ("keep", "refuse"), actions
+    # The challenger, retrained on the drifted days, is held, refused, or loses its
+    # test and is rolled back (which requests reach it depends on when the server
+    # follows the deployment): never promoted.
+    assert actions[-1] in ("keep", "refuse", "rollback"), actions
     assert registry.get("rain@champion", workspace=ws).ref == "rain@v1"
 
 
