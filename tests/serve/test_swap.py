@@ -136,7 +136,7 @@ def test_a_corrupt_version_is_refused_and_the_old_one_keeps_serving(
     assert load.failed == []
     alert = ws.store.find_alerts(kind="model")[0]
     assert bad in alert.message
-    assert "kept the version it served" in alert.message
+    assert "keeps the version it served" in alert.message
     assert alert.evidence["error"] == "DigestMismatch"
 
 
@@ -261,3 +261,39 @@ def test_a_changed_policy_keeps_the_versions_it_still_serves_loaded(
         after = engine.deployments["bc"]
         assert after.policy.timeout_ms == 500
         assert after.arms[0].loaded is before.arms[0].loaded  # not read from disk again
+
+
+def test_a_fallback_that_cannot_load_leaves_the_deployment_served_without_it(
+    ws: loopml.Workspace,
+) -> None:
+    old = register(ws, logistic(0.2))
+    new = register(ws, logistic(1.0), alias=None)
+    promote(ws, new)  # the old champion becomes `previous`: the default fallback
+    _corrupt(ws, old)
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        status, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body())
+        assert (status, headers["x-loopml-version"]) == (200, new)
+        assert call(f"{running.url}/v2/health/ready")[2] == {"ready": True}
+    alerts = ws.store.find_alerts(kind="model")
+    (alert,) = [a for a in alerts if "serves without its fallback" in a.message]
+    assert old in alert.message
+    assert "deployment 'bc' serves without its fallback" in alert.message
+
+
+def test_the_server_is_not_ready_while_a_deployment_is_not_served(
+    ws: loopml.Workspace,
+) -> None:
+    good = register(ws, logistic(1.0))
+    bad = register(ws, logistic(0.2), name="other")
+    _corrupt(ws, bad)
+    loopml.deploy("bc", model=good, workspace=ws)
+    loopml.deploy("other", model=bad, workspace=ws)
+    with start(ws) as running:
+        status, _, found = call(f"{running.url}/v2/health/ready")
+        assert (status, found) == (503, {"ready": False})
+        assert call(f"{running.url}/v2/models/bc/infer", raw=_body())[0] == 200
+        loopml.deploy("other", model=good, workspace=ws)  # mended
+        assert wait_for(lambda: call(f"{running.url}/v2/health/ready")[0] == 200, 10)
+    (alert,) = ws.store.find_alerts(kind="model")
+    assert bad in alert.message

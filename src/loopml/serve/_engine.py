@@ -77,10 +77,13 @@ class Engine:
     # -- what is served ------------------------------------------------------------------
 
     def install(self, live: Mapping[str, Live], failures: Mapping[str, Failure]) -> None:
-        """Serve ``live`` from now on (the watcher calls this; one assignment)."""
+        """Serve ``live`` from now on (the watcher calls this; one assignment). Ready
+        when every deployment is served (one whose new version failed to load keeps
+        the one it served; one that never loaded makes the server not ready, as
+        Triton's strict readiness)."""
         self._live = live
         self.failures = failures
-        self.ready = True
+        self.ready = all(name in live for name in failures)
         self.metrics.swapped()
 
     @property

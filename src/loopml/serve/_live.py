@@ -198,9 +198,16 @@ class Watcher:
             batched[ref] = self._served(record.name, ref, copy, policy, shadow=True)
         fallback_served = None
         if fallback is not None:
-            fallback_served = batched.get(fallback) or self._served(
-                record.name, fallback, copy, policy
-            )
+            try:
+                fallback_served = batched.get(fallback) or self._served(
+                    record.name, fallback, copy, policy
+                )
+            except LoopmlError as error:  # the versions it routes to still answer
+                self._alert(
+                    fallback,
+                    f"deployment {record.name!r} serves without its fallback: {error}",
+                    error,
+                )
         weights = [arm.weight for arm in policy.arms]
         stats = self._bandit_stats(record.name, policy, old)
         router = Router(
@@ -283,7 +290,7 @@ class Watcher:
         except Exception as error:
             why = f"{ref} could not be loaded ({type(error).__name__}: {error})"
             self._failed[(*key, digest)] = why
-            self._alert(ref, why, error)
+            self._alert(ref, f"{why}; a deployment keeps the version it served, if any", error)
             raise LoopmlError(why) from error
         self._loaded[key] = loaded
         return loaded
@@ -298,10 +305,10 @@ class Watcher:
             self.store.create_alert(
                 kind=ArtifactKind.MODEL,
                 severity=Severity.ERROR,
-                message=f"the server kept the version it served: {why}",
+                message=why,
                 evidence=evidence,
                 artifact_id=artifact_id,
             )
         except Exception:
             log.exception("could not record the alert: %s", why)
-        log.error("%s; the deployment keeps the version it served", why)
+        log.error("%s", why)
