@@ -211,6 +211,12 @@ BAD: list[tuple[dict[str, Any], type[LoopmlError], str, tuple[str, ...]]] = [
         "key_field",
         ("not both",),
     ),
+    (
+        {"split": {"iris@v1": 0.5, "iris@v2": 0.5}, "key_field": "user_id"},
+        InvalidInput,
+        "key_field",
+        ("'user_id' is not an input of iris@v1", "sepal length (cm)", "key_header"),
+    ),
     ({"model": "iris@v1", "copy": "gpu"}, InvalidInput, "copy", ("'gpu'",)),
     ({"model": "iris@v1", "max_batch_rows": 0}, InvalidInput, "max_batch_rows", ("0",)),
     ({"model": "iris@v1", "timeout_ms": -5}, InvalidInput, "timeout_ms", ("-5",)),

@@ -14,7 +14,7 @@ from loopml.serve._policy import KeySource, Policy, same_ref
 from loopml.serve._refs import resolve_version
 
 if TYPE_CHECKING:
-    from loopml.store import MetadataStore
+    from loopml.store import Artifact, MetadataStore
 
 
 def policy_of(
@@ -150,12 +150,33 @@ def check_versions(
     for ref in policy.refs:
         field = _argument(policy, ref, model=model, split=split, canary=canary_ref)
         version = resolve_version(store, ref, field=field)
+        if field != "fallback":
+            _check_key_field(policy.key.field, ref, version)
         if policy.copy == "onnx" and "onnx" not in (version.metadata.get(COPIES_KEY) or {}):
             raise InvalidInput(
                 f"{ref} ({version.ref}) has no ONNX copy to serve; register it with onnx=rows, "
                 "or deploy with copy='native' (or none: each version's default)",
                 field="copy",
             )
+
+
+def _check_key_field(key_field: str | None, ref: str, version: Artifact) -> None:
+    """A routing key read from an input field must be one the version takes: a request
+    carrying any other column is refused, so routing could never be sticky."""
+    signature = version.metadata.get("signature")
+    if key_field is None or not isinstance(signature, dict):
+        return
+    from loopml.models import Signature
+
+    names = Signature.from_dict(signature).names
+    if key_field not in names:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise InvalidInput(
+            f"key field {key_field!r} is not an input of {ref} ({version.ref}), whose inputs "
+            f"are {shown}; a request sending it would be refused, so routing could never "
+            "follow it: name one of its inputs, or read the key from a header (key_header)",
+            field="key_field",
+        )
 
 
 def _argument(
