@@ -119,6 +119,7 @@ def make_every_kind(ws: loopml.Workspace, tmp_path: Path) -> None:
     from loopml.monitor._decisions import record_decision
 
     spec = Loop("api", deployment="api", model="clf", data="points", label="y", training="update")
+    loopml.deploy("api", "clf@v1", workspace=ws)
     define_loop(spec, workspace=ws)
     record_decision(
         ws,

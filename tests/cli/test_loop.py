@@ -112,11 +112,28 @@ def test_a_typo_in_a_definition_is_refused_naming_it(cli, project: Path) -> None
     assert_user_error(
         cli("loop", "define", "nodata.toml"), "dataset 'sugars', which has no version"
     )
+    (project / "nomodel.toml").write_text(LOOP.replace('model = "sugar"', 'model = "sugars"'))
+    assert_user_error(
+        cli("loop", "define", "nomodel.toml"), "model 'sugars', which has no registered version"
+    )
+    (project / "noapi.toml").write_text(LOOP.replace('"sugar-api"', '"sugar-apl"'))
+    assert_user_error(
+        cli("loop", "define", "noapi.toml"),
+        "deployment 'sugar-apl', which does not exist",
+        "loopml deploy sugar-apl",
+    )
+    (project / "nolabel.toml").write_text(LOOP.replace('label = "target"', 'label = "tagret"'))
+    assert_user_error(
+        cli("loop", "define", "nolabel.toml"), "label 'tagret' is not a column of sugar@v1"
+    )
     assert cli("loop", "list", check=True).out.strip().startswith("no loops are defined")
     assert "no loops are defined" in cli("loop", "--once", check=True).out
 
 
 def test_a_pass_that_cannot_run_says_why_and_exits_1(cli, project: Path) -> None:
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    with loopml.workspace(project) as ws:  # registered, never promoted
+        registry.register(Ridge().fit(X, y), "other", signature_from=X, workspace=ws)
     (project / "other.toml").write_text(LOOP.replace('model = "sugar"', 'model = "other"'))
     cli("loop", "define", "other.toml", check=True)
     failed = cli("loop", "--once")

@@ -87,11 +87,38 @@ def _check_names_exist(ws: Workspace, spec: Loop) -> None:
             load_pipeline(f"{root / file}:{name}")
         except InvalidInput as error:
             raise InvalidInput(f"loop {spec.name!r}: {error}", field="pipeline") from None
-    if ws.latest(ArtifactKind.DATASET, spec.data) is None:
+    data = ws.latest(ArtifactKind.DATASET, spec.data)
+    if data is None:
         raise NotFound(
             f"loop {spec.name!r} trains on dataset {spec.data!r}, which has no version; "
             f"add it first: loopml data add FILE --name {spec.data} --label {spec.label}"
         )
+    columns = [c.get("name") for c in data.metadata.get("columns") or () if isinstance(c, dict)]
+    if columns and spec.label not in columns:
+        raise InvalidInput(
+            f"loop {spec.name!r}: label {spec.label!r} is not a column of {data.ref}, whose "
+            f"columns are {', '.join(map(str, columns))}; give the column the model learns",
+            field="label",
+        )
+    if ws.latest(ArtifactKind.MODEL, spec.model) is None:
+        raise NotFound(
+            f"loop {spec.name!r} retrains model {spec.model!r}, which has no registered "
+            "version; register and promote its first version (loopml.registry.register(..., "
+            f"alias='champion')), or name a model of this workspace: {_names(ws)}",
+            field="model",
+        )
+    if spec.deployment not in {d.name for d in ws.store.deployments()}:
+        raise NotFound(
+            f"loop {spec.name!r} watches deployment {spec.deployment!r}, which does not "
+            f"exist; deploy it first: loopml deploy {spec.deployment} --model "
+            f"{spec.model}@champion",
+            field="deployment",
+        )
+
+
+def _names(ws: Workspace) -> str:
+    found = sorted({a.name for a in ws.store.find_artifacts(kind=ArtifactKind.MODEL)})
+    return ", ".join(found) if found else "none yet"
 
 
 def loop_definition(name: str, *, workspace: Workspace | None = None) -> tuple[Loop, Artifact]:
