@@ -50,9 +50,14 @@ class Trace:
         when = datetime.fromtimestamp(p["time_us"] / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S")
         role = " (shadow)" if p["shadow"] else (" (fallback)" if p["fallback"] else "")
         lines = [f"prediction {p['prediction_id']} at {when} UTC, deployment {p['deployment']}"]
-        lines.append(
-            f"  answered by {p['ref']}{role}, arm {p['arm']} with probability {p['probability']}"
+        routed = (
+            ""
+            if p["arm"] is None
+            else f", arm {p['arm']}"
+            + ("" if p["probability"] is None else f" with probability {p['probability']:.4g}")
         )
+        failed = "" if p.get("error") is None else f"; it failed: {p['error']}"
+        lines.append(f"  {'asked' if failed else 'answered'} by {p['ref']}{role}{routed}{failed}")
         if self.policy is not None:
             arms = (
                 ", ".join(f"{arm['model']} {arm['weight']:g}" for arm in self.policy.policy["arms"])
