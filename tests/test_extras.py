@@ -4,6 +4,8 @@ optional-dependencies, read the other way round."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -65,3 +67,19 @@ def test_a_package_is_found_by_its_top_level_and_by_no_other_part() -> None:
     assert extra_for("sklearn.linear_model") is None  # installed, but missing a part
     assert extra_for("orjso") is None
     assert extra_for("numpy") is None
+
+
+def test_a_public_name_needing_a_missing_extra_says_which_to_install() -> None:
+    # As after `make demo` alone, which installs no serving extra: orjson absent.
+    program = (
+        "import sys; sys.modules['orjson'] = None\n"
+        "import loopml.serve\n"
+        "try:\n    loopml.serve.Server\n"
+        "except ModuleNotFoundError as error:\n    print(error.name, '|', error)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True
+    )
+    name, _, message = found.stdout.strip().partition(" | ")
+    assert name == "orjson"
+    assert message.startswith("loopml.serve.Server: this needs loopml[serve]: pip install ")

@@ -28,7 +28,16 @@ def lazy_exports(
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         full = module if "." in module else f"{package}.{module}"
-        return getattr(import_module(full), name)
+        try:
+            loaded = import_module(full)
+        except ModuleNotFoundError as error:  # an optional dependency: say which extra
+            from loopml._extras import needs_extra
+
+            missing = None if error.name is None else needs_extra(error.name)
+            if missing is None:
+                raise
+            raise ModuleNotFoundError(f"{package}.{name}: {missing}", name=error.name) from None
+        return getattr(loaded, name)
 
     def dir_() -> list[str]:
         return list(exported)
