@@ -187,3 +187,29 @@ def test_an_output_the_version_cannot_give_is_refused_before_it_predicts(
         running.stop()
     assert loopml.serve.predictions("score", workspace=ws).height == 0
     assert loopml.serve.predictions("bc", workspace=ws).height == 1  # the one answered
+
+
+def test_a_text_column_of_digits_comes_through_csv_as_text(ws: loopml.Workspace) -> None:
+    # Zip codes and yes/no words are text to the model; a CSV body cannot say so, so
+    # the signature does (they were refused as integers and booleans).
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X = pd.DataFrame(
+        {"zip": ["02139", "10001", "02139", "94105"] * 10, "member": ["true", "false"] * 20}
+    )
+    y = [1, 0, 1, 0] * 10
+    encode = make_column_transformer((OneHotEncoder(), ["zip", "member"]))
+    model = make_pipeline(encode, LogisticRegression()).fit(X, y)
+    loopml.registry.register(model, "zips", signature_from=X, workspace=ws)
+    loopml.deploy("zips", model="zips@v1", workspace=ws)
+    body = X.head(4).to_csv(index=False).encode()
+    with start(ws) as running:
+        status, _, found = call(
+            f"{running.url}/invocations", raw=body, headers={"Content-Type": "text/csv"}
+        )
+    assert status == 200, found
+    assert found["predictions"] == model.predict(X.head(4)).tolist()

@@ -191,6 +191,10 @@ class VersionCall:
         self.classes = predictor.classes
         signature = predictor.signature
         self._expected = None if signature is None else {c.name: c.type for c in signature.inputs}
+        # the columns it takes as text: a CSV body's values are text to them as written
+        self.text_columns = frozenset(
+            name for name, kind in (self._expected or {}).items() if kind in ("string", "category")
+        )
         self._fits_column: dict[tuple[str, np.dtype[Any]], bool] = {}  # (column, dtype) -> fits
         self._fits_all: dict[np.dtype[Any], bool] = {}  # dtype -> every column fits it
         self._labels_from_probabilities = _argmax_is_predict(predictor.model)

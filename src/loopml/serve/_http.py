@@ -307,12 +307,14 @@ class App:
     ) -> Response:
         started = time.perf_counter()
         name = self._invoked(headers)
-        features = self.engine.served(name).loaded.call.features
+        call = self.engine.served(name).loaded.call
         content_type = _text(headers.get(b"content-type")) or ""
-        request = _invocations.decode_invocations(body, content_type, features)
+        request = _invocations.decode_invocations(
+            body, content_type, call.features, call.text_columns
+        )
         answer = await self.engine.infer(
             name,
-            as_columns(request.rows, features),
+            as_columns(request.rows, call.features),
             key=_text(headers.get(KEY_HEADER.encode())),
             request_id=_text(request_id),
             outputs=[_shapes.PREDICTIONS],
