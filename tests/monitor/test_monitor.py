@@ -203,3 +203,36 @@ def test_answers_that_held_no_probabilities_join_as_answers_without_them(
     assert "probabilities" not in rows.columns
     found = live_metrics(rows, task="regression")
     assert found["rows"].to_list() == [3]
+
+
+@pytest.mark.parametrize("predicted", [[1], ["yes"]])
+def test_a_label_no_version_should_have_written_is_counted_unreadable_not_a_crash(
+    ws: loopml.Workspace, predicted: list
+) -> None:
+    """Lists and objects were once taken as labels; a segment is never rewritten, so the
+    join reads them as no label, counted in unreadable, beside the labels it can read."""
+    import polars as pl
+
+    from loopml.monitor._join import join_feedback
+
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    given = [[0], {"class": 1}, predicted[0], [predicted[0]]]
+    ids = [new_id() for _ in given]
+    for n, (pid, label) in enumerate(zip(ids, given, strict=True)):
+        predictions.append(answer(pid, T0 + n, [0], outputs={"predictions": predicted}))
+        feedback.append(told(pid, label, T0 + 10 + n))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    assert found.rows.sort("time_us")["label"].to_list() == [None, None, predicted[0], None]
+    assert found.unreadable == 3
+    assert live_metrics(found.rows, every="1d")["labelled"].to_list() == [1]
+    # text a version of loopml never wrote (a log made by hand): no label either
+    broken = pl.DataFrame(
+        {"prediction_id": ids[:2], "time_us": [T0 + 20, T0 + 21], "reward": [None, None],
+         "label": ['"unclosed', '"yes"'], "row": [None, None]},
+        schema_overrides={"reward": pl.Float64, "row": pl.Int64},
+    )  # fmt: skip
+    answers = loopml.serve.predictions("churn", workspace=ws)
+    rows = join_feedback(answers, broken).rows.sort("time_us")
+    assert rows["label"].to_list()[:2] == [None, None if predicted == [1] else "yes"]

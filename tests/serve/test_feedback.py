@@ -299,3 +299,74 @@ def test_a_server_reads_a_large_predictions_values_from_the_log_to_score_a_label
         _, _, found = call(url, {"prediction_id": pid, "label": predicted[row], "row": row})
     assert found["reward"] == 1.0
     assert found["rewarded"] is True
+
+
+def test_a_label_that_is_not_one_value_is_refused_at_every_entry(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    """A list or an object is no label (the monitor could not read it): refused over
+    HTTP (400 naming the field), in Python and from a file, and nothing is written."""
+    import polars as pl
+
+    from loopml.serve import import_feedback
+
+    register(ws, logistic(1.0))
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        status, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body(3))
+        assert status == 200
+        pid = headers["x-loopml-prediction-id"]
+        for label, kind in (([0], "is a list"), ({"class": 0}, "is an object")):
+            sent = {"prediction_id": pid, "label": label}
+            status, _, found = call(f"{running.url}/v2/feedback", sent)
+            assert (status, found["field"]) == (400, "label"), found
+            assert kind in found["error"], found
+            assert "one value" in found["error"], found
+        for given in ([0], {"class": 0}, (0, 1), float("nan")):
+            with pytest.raises(InvalidInput, match="label") as raised:
+                loopml.feedback(pid, label=given, workspace=ws)
+            assert raised.value.field == "label"
+        with pytest.raises(InvalidInput, match=r"label \[0\] is a list"):
+            loopml.feedback(pid, [0], workspace=ws)
+    path = tmp_path / "labels.parquet"
+    pl.DataFrame({"id": [pid, pid], "label": [None, [0]]}).write_parquet(path)
+    with pytest.raises(InvalidInput, match=r"labels\.parquet, row 2: label \[0\] is a list"):
+        import_feedback(path, workspace=ws)
+    assert feedback_records("bc", workspace=ws).is_empty()
+
+
+def test_feedback_with_both_a_reward_and_a_label_is_refused_in_python(
+    ws: loopml.Workspace,
+) -> None:
+    made = answer("churn", [1])
+    with PredictionLog(ws) as log:
+        log.append(made)
+    with pytest.raises(InvalidInput, match="gives both reward") as raised:
+        loopml.feedback(made.prediction_id, reward=1.0, label=1, workspace=ws)
+    assert raised.value.field == "reward"
+    assert ws.store.find_artifacts(kind="feedback") == []
+
+
+def test_a_reward_for_a_deployment_of_fixed_weights_is_recorded_and_rewards_no_arm(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    """What the server does with it (200, "rewarded": false), loopml.feedback and an
+    import do too: any finite number is recorded, no arm learns from it."""
+    from loopml.serve import import_feedback
+
+    register(ws, logistic(1.0))
+    loopml.deploy("bc", model="bc@champion", workspace=ws)
+    with start(ws) as running:
+        ids = []
+        for _ in range(3):
+            status, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body(3))
+            assert status == 200
+            ids.append(headers["x-loopml-prediction-id"])
+        sent = {"prediction_id": ids[0], "reward": 5}
+        status, _, found = call(f"{running.url}/v2/feedback", sent)
+        assert (status, found["reward"], found["rewarded"]) == (200, 5.0, False)
+    assert loopml.feedback(ids[1], 5.0, workspace=ws).matched
+    path = tmp_path / "rewards.csv"
+    path.write_text(f"id,reward\n{ids[2]},5\n")
+    assert (import_feedback(path, workspace=ws).rewarded, ws.store.arm_stats("bc")) == (0, {})
+    assert sorted(feedback_records("bc", workspace=ws)["reward"].to_list()) == [5.0] * 3

@@ -216,6 +216,11 @@ BAD = [
         "reward",
     ),
     ("id,label\n{0},1\n{0}", ["line 3", "neither a label nor a reward"], "label"),
+    (
+        "id,label,reward\n{0},1,\n{2},a,1\n",
+        ["line 3", "gives both reward (1.0) and label ('a')", "give one"],
+        "reward",
+    ),
 ]
 
 

@@ -98,10 +98,12 @@ def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
     last label and reward of ``told`` (of :func:`loopml.serve.feedback_records`)."""
     import polars as pl
 
+    from loopml.serve._labels import labels_as
+
     rows = _rows(answers)
     # a stable sort: of two records at the same time, the one logged later wins
     last = told.sort("time_us", maintain_order=True).unique(["prediction_id", "row"], keep="last")
-    label = _label(last["label"], rows.schema["predicted"])
+    label = labels_as(last["label"], rows.schema["predicted"])
     unreadable = int((last["label"].is_not_null() & label.is_null()).sum())
     last = last.select(
         pl.col("prediction_id").alias("answers"),
@@ -178,42 +180,6 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
             )
         ).drop("confidences", "answer_probabilities")
     return rows.with_columns(pl.col("row").cast(pl.Int64))
-
-
-def _label(text: pl.Series, predicted: pl.DataType) -> pl.Series:
-    """Labels (JSON text) as the predictions' type, so the two compare: a label of
-    text holding a number (``"1"``, as a CSV column of mixed labels gives it) reads as
-    that number for a model predicting numbers."""
-    import polars as pl
-
-    if predicted.is_numeric() or predicted == pl.Boolean:
-        quoted = text.str.starts_with('"')
-        text = pl.select(
-            pl.when(quoted).then(text.str.json_decode(pl.String)).otherwise(text)
-        ).to_series()
-    if predicted.is_integer():  # 2 and 2.0 are the same label; 2.5 is none of a class's
-        number = text.cast(pl.Float64, strict=False)
-        whole = pl.when(number == number.floor()).then(number)
-        return pl.select(whole.cast(predicted, strict=False)).to_series()
-    if predicted == pl.Boolean:  # true and false, or 1 and 0 as numbers
-        number = text.cast(pl.Float64, strict=False)
-        truth = (
-            pl.when(text == "true")
-            .then(True)
-            .when(text == "false")
-            .then(False)
-            .when(number == 1)
-            .then(True)
-            .when(number == 0)
-            .then(False)
-        )
-        return pl.select(truth.alias(text.name)).to_series()
-    if predicted.is_numeric():
-        return text.cast(predicted, strict=False)
-    strings = text.str.starts_with('"')  # a label of text; anything else read as its text
-    return pl.select(
-        pl.when(strings).then(text.str.json_decode(pl.String)).otherwise(text)
-    ).to_series()
 
 
 def _unmatched(

@@ -1,9 +1,11 @@
 """``loopml.feedback``: tell loopml how a logged prediction turned out.
 
-A reward (a number: what a bandit learns from) or the true label (anything else) is
-written to the feedback log at once. The model server's ``/v2/feedback`` endpoint
-writes through its own, buffered :class:`~loopml.serve.FeedbackLog` instead, and
-``loopml.serve.import_feedback`` records a file of them.
+A reward (a number: what a bandit learns from) or the true label (one value: text, a
+number or true/false; see :mod:`loopml.serve._labels`), not both, is written to the
+feedback log at once. The model server's ``/v2/feedback`` endpoint writes through its
+own, buffered :class:`~loopml.serve.FeedbackLog` instead, and
+``loopml.serve.import_feedback`` records a file of them; all three check feedback
+with :func:`~loopml.serve._rewards.checked_feedback`.
 
 A label may come before its prediction is logged (a server writes its log every
 second): it is recorded all the same, with no deployment (``matched`` is False), and
@@ -44,6 +46,7 @@ from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.serve._log import FeedbackLog, FeedbackRecord, PredictionRecord
 from loopml.serve._read import find_prediction
+from loopml.serve._rewards import checked_feedback
 
 if TYPE_CHECKING:
     from loopml.workspace import Workspace
@@ -60,8 +63,10 @@ def feedback(
 ) -> FeedbackRecord:
     """Record feedback on the prediction ``prediction_id`` (the id the server answered
     with): ``reward_or_label`` is a reward when it is a number (``True`` counts as 1),
-    a label otherwise; give ``label=`` for a label that is a number. ``row`` is the row
-    of a prediction of several rows the feedback is about (None: every row).
+    a label otherwise; give ``label=`` for a label that is a number. A label is one
+    value (text, a number or true/false, not a list) and a reward a finite number;
+    giving both, or another label, is InvalidInput. ``row`` is the row of a prediction
+    of several rows the feedback is about (None: every row).
 
     A prediction the log does not hold yet takes a label (recorded with no deployment:
     ``matched`` False, joined once the prediction is logged) but not a reward, which
@@ -88,7 +93,7 @@ def feedback(
             "label, e.g. loopml.feedback(id, 1.0) or loopml.feedback(id, label='yes')",
             field="reward_or_label",
         )
-    reward = _reward(reward)
+    reward, label = checked_feedback(_reward(reward), label)
     ws = workspace_in_use(workspace)
     found = find_prediction(prediction_id, ws, since=_made_before(prediction_id))
     if found is None:

@@ -23,7 +23,7 @@ from loopml._time import from_us, now_us
 from loopml.errors import InvalidInput, NotFound
 from loopml.serve._known import Known, known_in_log
 from loopml.serve._log import FeedbackRecord
-from loopml.serve._rewards import reward_of
+from loopml.serve._rewards import checked_feedback, reward_of
 
 if TYPE_CHECKING:
     from loopml.serve._engine import Engine
@@ -160,5 +160,5 @@ def _checked(given: Mapping[str, Any]) -> tuple[str, float | None, Any, int | No
             "(the true answer)",
             field="reward",
         )
-    reward_of(reward, label, None)  # a reward that is not a finite number, or both given
-    return prediction_id, None if reward is None else float(reward), label, row
+    reward, label = checked_feedback(reward, label)
+    return prediction_id, reward, label, row

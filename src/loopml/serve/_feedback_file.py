@@ -3,9 +3,10 @@
 CSV or Parquet, one row per feedback, with the columns:
 
 - ``id`` (or ``prediction_id``): the prediction's id, as the server answered it;
-- ``label``: the true answer, of any type (a CSV's column is typed as a whole: numbers
-  when every value is one), and/or ``reward``: a finite number (what a bandit learns
-  from); each row needs one of them;
+- ``label``: the true answer, one value (text, a number or true/false: a CSV's column
+  is typed as a whole, numbers when every value is one), or ``reward``: a finite number
+  (what a bandit learns from); each row needs one of them, and may not have both (as
+  :func:`~loopml.serve._rewards.checked_feedback` says for every feedback);
 - ``row`` (optional): the row of a prediction of several rows it is about (from 0;
   empty for every row);
 - ``time`` (optional): when the label was known, an ISO 8601 date and time (UTC unless
@@ -29,12 +30,15 @@ loopml.errors.InvalidInput: ...labels.csv, line 2: row -1 is not a row number; .
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopml.errors import InvalidInput
 from loopml.serve._json import encode_json
+from loopml.serve._labels import checked_label
+from loopml.serve._rewards import checked_feedback
 
 if TYPE_CHECKING:
     import polars as pl
@@ -87,6 +91,13 @@ def read_feedback_file(path: str | Path, *, now_us: int) -> pl.DataFrame:
             "nor a reward; give one, or take the row out",
             field="label",
         )
+    both = checked["label"].is_not_null() & checked["reward"].is_not_null()
+    if both.any():
+        at = _first_bad(both)
+        try:
+            checked_feedback(checked["reward"][at], json.loads(checked["label"][at]))
+        except InvalidInput as error:
+            raise _at(place(at), error) from None
     return checked
 
 
@@ -169,6 +180,11 @@ def _first_bad(bad: pl.Series) -> int:
     return int(bad.arg_true()[0])
 
 
+def _at(where: str, error: InvalidInput) -> InvalidInput:
+    """``error``, about a value of the file, saying where in the file the value is."""
+    return InvalidInput(f"{where}: {error}", field=error.field)
+
+
 def _ids(column: pl.Series, place: Place) -> pl.Series:
     import polars as pl
 
@@ -203,6 +219,13 @@ def _labels(column: pl.Series, place: Place) -> pl.Series:
             )
     if column.dtype.is_integer() or column.dtype in (pl.Boolean, pl.Null):
         return column.cast(pl.String).str.to_lowercase().alias("label")  # JSON: 1, true
+    nested = column.dtype.is_nested() or column.dtype == pl.Object  # lists, structs
+    if nested and column.is_not_null().any():
+        at = _first_bad(column.is_not_null())
+        try:
+            checked_label(column.to_list()[at])
+        except InvalidInput as error:
+            raise _at(place(at), error) from None
     return pl.Series(
         "label",
         [None if value is None else encode_json(value) for value in column.to_list()],
