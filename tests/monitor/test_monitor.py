@@ -236,3 +236,57 @@ def test_a_label_no_version_should_have_written_is_counted_unreadable_not_a_cras
     answers = loopml.serve.predictions("churn", workspace=ws)
     rows = join_feedback(answers, broken).rows.sort("time_us")
     assert rows["label"].to_list()[:2] == [None, None if predicted == [1] else "yes"]
+
+
+def test_a_label_and_a_reward_are_kept_apart_each_the_latest_of_its_kind(
+    ws: loopml.Workspace,
+) -> None:
+    """A reward is not a label: a later reward keeps the label, a later label the
+    reward. A record with neither (a review queue's tie) withdraws the label only."""
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    plan = {  # a prediction's feedback in time order: (reward, label)
+        "label, reward": [(None, 1), (1.0, None)],
+        "reward, label": [(0.5, None), (None, 0)],
+        "label, withdrawn": [(None, 1), (None, None)],
+        "label, reward, new label": [(None, 1), (0.25, None), (None, 0)],
+        "reward, withdrawn": [(0.2, None), (None, None)],
+    }
+    ids = {name: new_id() for name in plan}
+    for n, (name, records) in enumerate(plan.items()):
+        predictions.append(answer(ids[name], T0 + n, [1]))
+        for k, (reward, label) in enumerate(records):
+            at = T0 + 100 * n + 10 + k
+            feedback.append(FeedbackRecord(ids[name], at, reward, label, None, "churn"))
+    predictions.flush()
+    feedback.flush()
+    found = labelled("churn", workspace=ws)
+    rows = {r["prediction_id"]: r for r in found.rows.to_dicts()}
+    joined = {name: (rows[pid]["label"], rows[pid]["reward"]) for name, pid in ids.items()}
+    assert joined == {
+        "label, reward": (1, 1.0),
+        "reward, label": (0, 0.5),
+        "label, withdrawn": (None, None),
+        "label, reward, new label": (0, 0.25),
+        "reward, withdrawn": (None, 0.2),
+    }
+    # when the label was given, not the reward after it
+    assert rows[ids["label, reward"]]["labelled_us"] == T0 + 10
+    assert rows[ids["reward, label"]]["labelled_us"] == T0 + 111
+    # replaced: the label withdrawn, and the first of two labels
+    assert (found.feedback, found.duplicates) == (11, 2)
+
+
+def test_a_label_on_one_row_and_a_reward_on_the_whole_are_both_kept(
+    ws: loopml.Workspace,
+) -> None:
+    predictions, feedback = PredictionLog(ws), FeedbackLog(ws)
+    pid = new_id()
+    predictions.append(answer(pid, T0, [1, 0]))
+    feedback.append(FeedbackRecord(pid, T0 + 10, None, 0, 1, "churn"))
+    feedback.append(FeedbackRecord(pid, T0 + 11, 0.5, None, None, "churn"))
+    feedback.append(FeedbackRecord(pid, T0 + 12, None, None, 1, "churn"))  # row 1 withdrawn
+    feedback.append(FeedbackRecord(pid, T0 + 13, None, 1, 0, "churn"))
+    predictions.flush()
+    feedback.flush()
+    rows = labelled("churn", workspace=ws).rows.sort("row")
+    assert rows.select("row", "label", "reward").rows() == [(0, 1, 0.5), (1, None, 0.5)]

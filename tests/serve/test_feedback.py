@@ -370,3 +370,21 @@ def test_a_reward_for_a_deployment_of_fixed_weights_is_recorded_and_rewards_no_a
     path.write_text(f"id,reward\n{ids[2]},5\n")
     assert (import_feedback(path, workspace=ws).rewarded, ws.store.arm_stats("bc")) == (0, {})
     assert sorted(feedback_records("bc", workspace=ws)["reward"].to_list()) == [5.0] * 3
+
+
+def test_a_reward_after_a_label_keeps_the_label_in_python_and_from_a_file(
+    ws: loopml.Workspace, tmp_path: Path
+) -> None:
+    from loopml.serve import import_feedback
+
+    told, filed = answer("churn", [1]), answer("churn", [1])
+    with PredictionLog(ws) as log:
+        log.append(told)
+        log.append(filed)
+    loopml.feedback(told.prediction_id, label=1, workspace=ws)  # the true label
+    loopml.feedback(told.prediction_id, 1.0, workspace=ws)  # later, a conversion
+    path = tmp_path / "feedback.csv"
+    path.write_text(f"id,label,reward\n{filed.prediction_id},1,\n{filed.prediction_id},,0.5\n")
+    import_feedback(path, workspace=ws)
+    rows = labelled("churn", workspace=ws).rows.sort("time_us")
+    assert rows.select("label", "reward").rows() == [(1, 1.0), (1, 0.5)]

@@ -4,8 +4,10 @@ Feedback may arrive before its prediction's segment is written, days later, twic
 for an id the log never held; the join is made when the logs are read, so the order in
 which things arrived does not matter:
 
-- the last feedback on a prediction (or on one row of it) wins; the ones it replaced
-  are counted in ``duplicates``;
+- the last label on a prediction (or on one row of it) wins, and the last reward: a
+  label and a reward are facts of their own, so a later reward keeps the label and a
+  later label the reward; a record with neither (a review queue's tie) withdraws the
+  label; records left with nothing that wins are counted in ``duplicates``;
 - feedback on one row (``row`` given) wins over feedback on the whole prediction;
 - a shadow's answer is labelled by the feedback on the prediction it shadowed (its
   ``request_id``), so a shadow is judged on the same rows as the version it follows;
@@ -95,33 +97,46 @@ def labelled(
 
 def join_feedback(answers: pl.DataFrame, told: pl.DataFrame) -> Labelled:
     """``answers`` (a frame of :func:`loopml.serve.predictions`) row by row, with the
-    last label and reward of ``told`` (of :func:`loopml.serve.feedback_records`)."""
+    last label and the last reward of ``told`` (of
+    :func:`loopml.serve.feedback_records`), and when that label was given
+    (``labelled_us``)."""
     import polars as pl
 
     from loopml.serve._labels import labels_as
 
     rows = _rows(answers)
+    keys = ["prediction_id", "row"]
     # a stable sort: of two records at the same time, the one logged later wins
-    last = told.sort("time_us", maintain_order=True).unique(["prediction_id", "row"], keep="last")
-    label = labels_as(last["label"], rows.schema["predicted"])
-    unreadable = int((last["label"].is_not_null() & label.is_null()).sum())
-    last = last.select(
-        pl.col("prediction_id").alias("answers"),
-        "row",
-        label.alias("label"),
-        "reward",
-        pl.col("time_us").alias("labelled_us"),
-    )
+    ordered = told.sort("time_us", maintain_order=True).with_row_index("record")
+    # A label and a reward are facts of their own, the last of each kind winning: a
+    # later reward keeps the label. A record with neither withdraws the label (a review
+    # queue's tie): it is the last label then.
+    labels = ordered.filter(pl.col("label").is_not_null() | pl.col("reward").is_null())
+    labels = labels.unique(keys, keep="last", maintain_order=True)
+    rewards = ordered.filter(pl.col("reward").is_not_null())
+    rewards = rewards.unique(keys, keep="last", maintain_order=True)
+    label = labels_as(labels["label"], rows.schema["predicted"])
+    unreadable = int((labels["label"].is_not_null() & label.is_null()).sum())
+    kept = pl.concat([labels["record"], rewards["record"]]).n_unique()
+    last = labels.select(*keys, label.alias("label"), pl.col("time_us").alias("labelled_us"))
+    last = last.join(
+        rewards.select(*keys, "reward"), on=keys, how="full", coalesce=True, nulls_equal=True
+    ).rename({"prediction_id": "answers"})
     whole = last.filter(pl.col("row").is_null()).drop("row")
     one = last.filter(pl.col("row").is_not_null())
     joined = rows.join(whole, on="answers", how="left")
     if one.height:  # feedback on single rows of a prediction: it wins
         joined = joined.join(one, on=_KEYS, how="left", suffix="_row")
-        named = ("label", "reward", "labelled_us")
+        row_label = pl.col("label_row").is_not_null()
         joined = joined.with_columns(
-            pl.coalesce(name + "_row", name).alias(name) for name in named
-        ).drop([name + "_row" for name in named])
-    return Labelled(joined, told.height, told.height - last.height, (), unreadable)
+            pl.coalesce("label_row", "label").alias("label"),
+            pl.coalesce("reward_row", "reward").alias("reward"),
+            pl.when(row_label)
+            .then("labelled_us_row")
+            .otherwise("labelled_us")
+            .alias("labelled_us"),
+        ).drop("label_row", "reward_row", "labelled_us_row")
+    return Labelled(joined, told.height, told.height - kept, (), unreadable)
 
 
 def _rows(answers: pl.DataFrame) -> pl.DataFrame:
