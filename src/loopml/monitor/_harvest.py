@@ -2,8 +2,8 @@
 answer, not an error) whose label came back, with the request's inputs as columns and
 the label under the dataset's label column, in the order the rows were predicted.
 
-A row's label is its last feedback (:func:`loopml.monitor.labelled`), so a row counts
-once however often it was labelled.
+A row's label is the last label of its feedback (:func:`loopml.monitor.labelled`), so
+a row counts once however often it was labelled.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ numbers). Once an item has the labels it wants and one label is the most common 
 them (the consensus), that label is written to the feedback log for the item's
 prediction and row, so :func:`~loopml.monitor.labelled` and the live metrics count it
 like any other feedback; a later label that changes the consensus writes it again
-(the last feedback wins), and one that leaves the labels tied withdraws it (a
+(the last label wins), and one that leaves the labels tied withdraws it (a
 feedback record with no label: the row is unlabelled again, as a committed dataset
 leaves it out). It does not reward a bandit's arm: the queue picks hard rows, so
 their labels would tell a bandit less than the traffic does.

@@ -40,7 +40,8 @@ def checked_feedback(reward: Any, label: Any) -> tuple[float | None, Any]:
             raise InvalidInput(
                 f"feedback gives both reward ({reward!r:.30}) and label ({label!r:.30}); give "
                 "one: reward (a number) for a bandit, or label (the true answer) to be "
-                "scored against the prediction; send each as feedback of its own",
+                "scored against the prediction; give each as feedback of its own (in a "
+                "file, a row each)",
                 field="reward",
             )
         if isinstance(reward, bool) or not isinstance(reward, int | float):

@@ -12,9 +12,9 @@ The blob is written (durably) before the record that indexes it: a process kille
 between the two leaves an unreferenced blob, never an index pointing at half a file.
 
 A prediction's inputs and outputs are typed struct columns (see
-:mod:`loopml.serve._nested`; format ``loopml.predictions/2``); a feedback's label, of
-any type, is JSON text. Segments of the first format, whose inputs and outputs were
-JSON text, are read as the typed ones.
+:mod:`loopml.serve._nested`; format ``loopml.predictions/2``); a feedback's label (one
+value: see :mod:`loopml.serve._labels`) is JSON text. Segments of the first format,
+whose inputs and outputs were JSON text, are read as the typed ones.
 
 The columns of each kind of segment are in :mod:`loopml.serve._layouts`, which the
 server's log imports without PyArrow. Records are turned into Arrow tables a few at a
