@@ -213,3 +213,18 @@ def test_a_text_column_of_digits_comes_through_csv_as_text(ws: loopml.Workspace)
         )
     assert status == 200, found
     assert found["predictions"] == model.predict(X.head(4)).tolist()
+
+
+def test_a_refused_reward_leaves_the_arm_to_be_credited(ws: loopml.Workspace) -> None:
+    register(ws, logistic(1.0))
+    register(ws, logistic(0.1), alias="challenger")
+    loopml.deploy("bc", bandit="ucb1", arms=["bc@champion", "bc@challenger"], workspace=ws)
+    with start(ws) as running:
+        _, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_body())
+        given = {"prediction_id": headers["x-loopml-prediction-id"]}
+        status, _, found = call(f"{running.url}/v2/feedback", {**given, "reward": 5})
+        assert status == 400, found
+        status, _, found = call(f"{running.url}/v2/feedback", {**given, "reward": 1})
+        assert (status, found["rewarded"]) == (200, True)
+        status, _, found = call(f"{running.url}/v2/feedback", {**given, "reward": 1})
+        assert (status, found["rewarded"]) == (200, False)  # once a prediction

@@ -65,8 +65,9 @@ class FeedbackEndpoint:
         value = reward_of(reward, label, predicted, row)
         rewarded = False
         # a fallback's or a shadow's answer rewards no arm; an arm learns once a prediction
-        if value is not None and known.chosen and self.engine.recent.credit_once(prediction_id):
-            rewarded = self.engine.reward(known.deployment, known.ref, value)
+        if value is not None and known.chosen and not self.engine.recent.credited(prediction_id):
+            rewarded = self.engine.reward(known.deployment, known.ref, value)  # checks 0 to 1
+            self.engine.recent.credit(prediction_id)
         self.log.append(
             FeedbackRecord(prediction_id, now_us(), reward, label, row, known.deployment)
         )

@@ -90,16 +90,18 @@ class KnownPredictions:
         found = self._known.get(prediction_id)
         return None if found is None else Known._make(found)
 
-    def credit_once(self, prediction_id: str) -> bool:
-        """Whether the prediction's arm is still to be credited, marking it credited:
-        an arm learns once from a prediction, however often its feedback is sent (a
-        client's retry, a correction). The most recent ``size`` are remembered."""
-        if prediction_id in self._credited:
-            return False
+    def credited(self, prediction_id: str) -> bool:
+        """Whether the prediction's arm was credited already: an arm learns once from a
+        prediction, however often its feedback is sent (a client's retry, a
+        correction)."""
+        return prediction_id in self._credited
+
+    def credit(self, prediction_id: str) -> None:
+        """Mark the prediction's arm credited (once its reward was taken: a refused one
+        leaves it to be credited). The most recent ``size`` are remembered."""
         self._credited[prediction_id] = None
         if len(self._credited) > self.size:
             self._credited.popitem(last=False)
-        return True
 
 
 def known_in_log(ws: Workspace, prediction_id: str) -> tuple[Known | None, list[tuple[str, Known]]]:
