@@ -71,16 +71,16 @@ def decode_invocations(
     body: bytes,
     content_type: str | None,
     features: Sequence[str] | None = None,
-    text: Collection[str] = (),
+    text_columns: Collection[str] = (),
 ) -> InvocationsRequest:
     """The rows of an ``/invocations`` body. ``content_type`` is the request's header
     (``application/json`` when None); ``features`` are the model's columns in its order,
-    to name rows given by position (None: they stay a 2-D array); ``text`` the columns
+    to name rows given by position (None: they stay a 2-D array); ``text_columns`` those
     it takes as text, which a CSV body gives as text whatever they look like (zip
     codes, ``true``)."""
     mime = _check_content_type(content_type)
     if mime == "text/csv":
-        return InvocationsRequest(_csv_rows(body, text), "csv", None)
+        return InvocationsRequest(_csv_rows(body, text_columns), "csv", None)
     if mime != "application/json":
         raise InvalidInput(
             f"Content-Type {content_type!r} is not a format /invocations reads; send {_ACCEPTED}",
@@ -262,7 +262,7 @@ def _check_rows(data: Any, width: int | None, field: str) -> None:
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _csv_rows(body: bytes, text: Collection[str] = ()) -> dict[str, list[Any]]:
+def _csv_rows(body: bytes, text_columns: Collection[str] = ()) -> dict[str, list[Any]]:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -284,7 +284,7 @@ def _csv_rows(body: bytes, text: Collection[str] = ()) -> dict[str, list[Any]]:
                 field="body",
             )
     return {
-        name: _as_text(values) if name in text else _typed(list(values))
+        name: _as_text(values) if name in text_columns else _typed(list(values))
         for name, values in zip(header, zip(*rows, strict=True), strict=True)
     }
 
