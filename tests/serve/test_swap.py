@@ -246,6 +246,13 @@ def test_a_shadow_is_logged_never_returned_and_cannot_fail_the_primary(
     assert shadows["error"].to_list()[0] is None
     assert "a negative radius" in shadows["error"].to_list()[1]
     assert set(shadows["request_id"].to_list()) >= ids
+    # its trace shows the feedback on the answer it shadowed, as the monitor judges it
+    (answered,) = ids
+    loopml.feedback(answered, label=1, workspace=ws)
+    followed = shadows.filter(shadows["request_id"] == answered)["prediction_id"][0]
+    chain = loopml.monitor.trace(followed, workspace=ws)
+    assert [told["label"] for told in chain.feedback] == ["1"]
+    assert f"on {answered}, the answer it shadowed: label 1" in chain.render()
 
 
 def test_a_changed_policy_keeps_the_versions_it_still_serves_loaded(

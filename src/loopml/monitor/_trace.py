@@ -82,7 +82,8 @@ class Trace:
                 else f"reward {told['reward']}"
             )
             row = "" if told["row"] is None else f" (row {told['row']})"
-            lines.append(f"  feedback at {at} UTC: {what}{row}")
+            on = f" on {p['request_id']}, the answer it shadowed" if p["shadow"] else ""
+            lines.append(f"  feedback at {at} UTC{on}: {what}{row}")
         if not self.feedback:
             lines.append("  no feedback yet")
         return "\n".join(lines)
@@ -128,7 +129,10 @@ def trace(prediction_id: str, *, workspace: Workspace | None = None) -> Trace:
         if decision.challenger == version.ref and decision.action != "watch"
     )
     told = feedback_records(found.deployment, workspace=ws)
-    mine = told.filter(pl.col("prediction_id") == prediction_id).sort("time_us")
+    # a shadow's answer is judged by the feedback on the prediction it shadowed (its
+    # request id), as the monitor labels it
+    about = found.request_id if found.shadow and found.request_id else prediction_id
+    mine = told.filter(pl.col("prediction_id") == about).sort("time_us")
     feedback = tuple(
         {
             "time_us": row["time_us"],

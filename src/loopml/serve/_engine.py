@@ -200,6 +200,12 @@ class Engine:
         self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, kept, rows))
         return Answer(prediction, served, prediction_id, request_id, fallback, arm)
 
+    async def shadows_done(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the shadows still answering, so that their
+        answers reach the log before it is flushed for the last time."""
+        if self._shadow_tasks:
+            await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
+
     def _log(
         self,
         name: str,

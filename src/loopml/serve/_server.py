@@ -210,11 +210,13 @@ class Server:
             gc.enable()
 
     async def shutdown(self) -> None:
-        """Stop gRPC (answering what it has), following changes, and flush the logs."""
+        """Stop gRPC (answering what it has), following changes, let the shadows still
+        answering finish, and flush the logs."""
         if self._grpc is not None:
             await self._grpc.stop(grace=5)
         self.watcher.stop()
         self.sharing.stop()
+        await self.engine.shadows_done(timeout=5)
         if self.prediction_log is not None:
             await asyncio.to_thread(self.prediction_log.close)
         await asyncio.to_thread(self.feedback_log.close)
