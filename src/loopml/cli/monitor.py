@@ -239,7 +239,7 @@ def _drift(
             if found.computed:  # predictions there were, but nothing to compare them with
                 raise InvalidInput(
                     f"{found.computed} window(s) of deployment {name!r} hold predictions, "
-                    f"but none could be compared: {' '.join(found.notes)}",
+                    f"but none could be compared: {'; '.join(found.notes)}",
                     field="--reference",
                 )
     if as_json:
