@@ -379,3 +379,20 @@ def test_checkout_to_a_path_ending_in_a_slash_writes_into_a_new_folder(
     assert result.code == 0, result
     written = workspace / "out" / "inner" / "good.parquet"
     assert written.read_bytes() == (workspace / "good.parquet").read_bytes()
+
+
+def test_a_version_whose_file_is_damaged_does_not_validate(cli, workspace: Path) -> None:
+    # The verdict comes from the profile made when the version was added; the file it
+    # speaks for is checked too (it passed, on data no read could use).
+    with loopml.workspace(workspace) as ws:
+        path = ws.artifacts.local_path(ws.latest("dataset", "good").digest)
+    assert path is not None
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    found = cli("data", "validate", "good@v1")
+    assert found.code != 0, found
+    assert "corrupt" in found.err
+    assert "dataset good@v1" in found.err
+    assert "Traceback" not in found.err

@@ -56,6 +56,9 @@ def validate_version(
 
     ws = current.workspace
     _need_table(current)
+    # The verdict is read from the profile made when the version was added; the data it
+    # speaks for must still be there as it was: a damaged file is an error, not a pass.
+    ws.artifacts.verify(current.artifact.digest, what=f"dataset {current.ref}")
     reference = against if against is not None else previous_version(current)
     if reference is not None:
         _need_table(reference)
