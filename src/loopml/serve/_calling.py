@@ -203,6 +203,9 @@ class VersionCall:
             getattr(predictor.model, "predict_proba", None)
         )
         self.direct = self._direct_fits()
+        # the outputs its answers hold: predictions, and a classifier's probabilities
+        gives = self._has_proba if self.direct else predictor.gives_probabilities
+        self.outputs = (PREDICTIONS, PROBABILITIES) if gives else (PREDICTIONS,)
 
     def check(self, columns: Columns) -> None:
         """InvalidInput naming the column at fault when ``columns`` do not fit the model."""
@@ -252,13 +255,6 @@ class VersionCall:
                 not self.direct or dtype.kind in _NUMERIC_KINDS
             )
         return fits
-
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        """The outputs its answers hold: ``predictions``, and a classifier's
-        ``probabilities``."""
-        gives = self._has_proba if self.direct else self.predictor.gives_probabilities
-        return (PREDICTIONS, PROBABILITIES) if gives else (PREDICTIONS,)
 
     def run(self, columns: Columns, *, probabilities: bool) -> Prediction:
         """The model on checked ``columns``: predictions, and a classifier's
