@@ -120,10 +120,18 @@ def advance(
     n_b, total_b, squares_b = challenger
     with np.errstate(divide="ignore", invalid="ignore"):
         difference = total_b / n_b - total_a / n_a
-        variance = (
+        apart = (
             arm_variance(design.kind, n_a, total_a, squares_a) / n_a
             + arm_variance(design.kind, n_b, total_b, squares_b) / n_b
         )
+        # Under "no difference" both arms share one mean, and the outcomes of both
+        # estimate its variance: a small arm whose outcomes happen to agree (a canary
+        # of an accurate model, every one right) has a variance of its own near 0,
+        # which made any difference look impossible. The larger of the two is used.
+        pooled = arm_variance(design.kind, n_a + n_b, total_a + total_b, squares_a + squares_b) * (
+            1.0 / n_a + 1.0 / n_b
+        )
+        variance = np.fmax(apart, pooled)
     ready = (n_a >= design.min_samples) & (n_b >= design.min_samples)
     p_now = np.minimum(np.exp(-log_ratio(difference, variance, design.tau2)), 1.0)
     half = radius(variance, design.tau2, design.alpha)

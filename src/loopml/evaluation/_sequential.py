@@ -17,7 +17,10 @@ variance p(1 - p) is then an upper bound) or ``continuous`` (a squared error, a
 revenue) with the variance estimated from the data. The chance that a test of two
 equal arms ever declares a winner is at most ``alpha``, whenever and however often it
 is looked at (in the normal approximation, from ``min_samples`` outcomes per arm; the
-tests measure it on real outcomes). It is exact for any fixed traffic split.
+tests measure it on real outcomes, under even and 90/10 splits). The difference is
+weighed with the larger of the arms' own variances and that of their outcomes
+together, which "no difference" implies: a small arm whose outcomes happen to agree
+has a variance near 0 of its own.
 
 The mixing variance follows one rule: ``min_lift**2`` — the mixing normal's standard
 deviation is the smallest lift worth detecting, near which the test is most powerful
