@@ -58,3 +58,40 @@ def test_eight_processes_write_one_workspace(any_store_url: str, tmp_path: Path)
         for digest in referenced:
             ws.artifacts.verify(digest)
     assert list((tmp_path / ".loopml" / "artifacts" / "tmp").iterdir()) == []
+
+
+def test_processes_adding_at_once_record_one_version_per_content(
+    any_store_url: str, tmp_path: Path
+) -> None:
+    # Each compared its content with the latest version before staging it, then
+    # recorded it whatever was written meanwhile: the same file added four times at
+    # once made four versions, and a later version's profile could give the schema.
+    import polars as pl
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    with loopml.init(tmp_path, store_url=any_store_url):
+        pass
+    for index in range(4):
+        rows = pl.DataFrame({"a": list(range(index, index + 50)), "b": ["x", "y"] * 25})
+        rows.write_parquet(tmp_path / f"d{index}.parquet")
+    adds = [
+        subprocess.Popen(
+            [sys.executable, "-m", "loopml", "data", "add", file, "--name", name],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(4)
+        for file, name in ((f"d{index}.parquet", "diff"), ("d0.parquet", "same"))
+    ]
+    results = [add.communicate(timeout=300) for add in adds]
+    assert [add.returncode for add in adds] == [0] * 8, [err for _, err in results]
+    with loopml.workspace(tmp_path) as ws:
+        same = ws.store.find_artifacts(kind="dataset", name="same")
+        assert [a.version for a in same] == [1]
+        diff = ws.store.find_artifacts(kind="dataset", name="diff")
+        assert sorted(a.version for a in diff) == [1, 2, 3, 4]
+        (schema,) = ws.store.find_artifacts(kind="schema", name="diff")
+        assert schema.metadata["source"] == "inferred from diff@v1"

@@ -37,7 +37,7 @@ from loopml.data._read import read_table
 from loopml.data._sample import Sample
 from loopml.data._schema import Schema
 from loopml.data._staging import stage_path, stage_table, store_profile
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.refs import check_name, resolve
 
 if TYPE_CHECKING:
@@ -340,11 +340,46 @@ def add_version(
     if record is not None:
         artifact = record(**made)
     else:
-        artifact = ws.store.create_artifact(**made, run_id=run_id, role="dataset")
+        found = _created_after(ws, made, latest, run_id, label)
+        if isinstance(found, DatasetVersion):
+            return found, False  # the same content, added meanwhile by another process
+        artifact = found
     version = DatasetVersion(artifact, ws)
-    if schema_blob is not None:
+    if schema_blob is not None and _first_profiled(ws, artifact):
         _record_schema_blob(ws, name, schema_blob, source=f"inferred from {version.ref}")
     return version, True
+
+
+def _created_after(
+    ws: Workspace,
+    made: dict[str, Any],
+    latest: Artifact | None,
+    run_id: str | None,
+    label: str | None,
+) -> Artifact | DatasetVersion:
+    """The new version, recorded only after ``latest``, the version its content was
+    compared with: when another process recorded one meanwhile, the comparison is made
+    again (the same content is that version, not a new one) before trying after it."""
+    while True:
+        try:
+            return ws.store.create_artifact(
+                **made, run_id=run_id, role="dataset", after=0 if latest is None else latest.version
+            )
+        except Conflict:
+            latest = ws.latest(ArtifactKind.DATASET, made["name"])
+            if _same(latest, made["digest"], label):
+                assert latest is not None
+                return DatasetVersion(latest, ws)
+
+
+def _first_profiled(ws: Workspace, artifact: Artifact) -> bool:
+    """Whether ``artifact`` is its dataset's first version with a profile, the one
+    whose schema is inferred (not a later one whose process got there first)."""
+    for earlier in range(1, artifact.version):
+        before = ws.store.get_artifact_version(artifact.kind, artifact.name, earlier)
+        if before.metadata.get("profile") is not None:
+            return False
+    return ws.latest(ArtifactKind.SCHEMA, artifact.name) is None
 
 
 def _same(latest: Artifact | None, digest: str, label: str | None) -> bool:

@@ -24,11 +24,14 @@ class ArtifactStore(abc.ABC):
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         role: str = "output",
+        after: int | None = None,
     ) -> Artifact:
         """Record the next version of ``(kind, name)``.
 
         With ``run_id``, the output event ``run -> artifact`` is written in the same
-        transaction.
+        transaction. With ``after``, only as the version after that one (0: the first):
+        :class:`~loopml.errors.Conflict` when another writer numbered it first, so a
+        caller that looked at the latest version can look again (compare-and-set).
         """
 
     @abc.abstractmethod

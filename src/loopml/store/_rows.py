@@ -21,7 +21,7 @@ from typing import Any
 from loopml import _cadence
 from loopml._ids import new_id
 from loopml._time import from_us, now_us, to_us
-from loopml.errors import InvalidInput
+from loopml.errors import Conflict, InvalidInput
 from loopml.store._records import (
     Alert,
     Alias,
@@ -87,6 +87,15 @@ def no_version(kind: str, name: str, version: int, latest: int | None) -> str:
     """Why ``get_artifact_version`` found nothing."""
     known = f"the latest is v{latest}" if latest else f"there is no {kind} {name!r}"
     return f"no version v{version} of {kind} {name!r}: {known}"
+
+
+def not_after(kind: str, name: str, after: int, latest: int) -> Conflict:
+    """Why ``create_artifact(after=...)`` recorded nothing: another writer came first."""
+    expected = f"v{after + 1}" if after else "v1"
+    return Conflict(
+        f"{kind} {name!r} was to get {expected}, but its latest is v{latest} now (written "
+        "meanwhile); look at the latest version again"
+    )
 
 
 # -- runs ----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from loopml.errors import InvalidInput, NotFound, StoreMissing
+from loopml.errors import Conflict, InvalidInput, NotFound, StoreMissing
 from loopml.store import (
     Direction,
     MetadataStore,
@@ -146,6 +146,18 @@ class StoreContract(
         assert store.latest_artifact("dataset", "churn") == a2
         assert store.get_artifact_version("dataset", "churn", 1) == a1
         assert store.get_artifact(m1.id) == m1
+
+    def test_a_version_given_after_another_is_recorded_only_after_it(
+        self, store: MetadataStore
+    ) -> None:
+        first = store.create_artifact(kind="dataset", name="churn", digest=DIGEST, size=3, after=0)
+        with pytest.raises(Conflict, match="was to get v1, but its latest is v1 now"):
+            store.create_artifact(kind="dataset", name="churn", digest=OTHER, size=4, after=0)
+        second = store.create_artifact(
+            kind="dataset", name="churn", digest=OTHER, size=4, after=first.version
+        )
+        assert (first.version, second.version) == (1, 2)
+        assert [a.version for a in store.find_artifacts(kind="dataset", name="churn")] == [1, 2]
 
     def test_artifact_fields_round_trip(self, store: MetadataStore) -> None:
         metadata = {"rows": 10, "columns": ["a", "b"], "nested": {"ok": True, "none": None}}

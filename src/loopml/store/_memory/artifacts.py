@@ -37,13 +37,14 @@ class Artifacts:
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         role: str = "output",
+        after: int | None = None,
     ) -> Artifact:
         row = _rows.artifact_row(
             kind=kind, name=name, digest=digest, size=size, uri=uri, metadata=metadata, role=role
         )
         tables = self._tables
         with LOCK:
-            insert_artifact(tables, row, run_id=run_id, role=role)
+            insert_artifact(tables, row, run_id=run_id, role=role, after=after)
             tables.changed()
             return fresh(_rows.artifact_record, row)
 
@@ -111,13 +112,17 @@ class Artifacts:
         return self._tables.versions.get((kind, name), [])
 
 
-def insert_artifact(tables: Tables, row: Row, *, run_id: str | None, role: str) -> None:
+def insert_artifact(
+    tables: Tables, row: Row, *, run_id: str | None, role: str, after: int | None = None
+) -> None:
     """Add an artifact row (of :func:`loopml.store._rows.artifact_row`) as the next
     version of its name, with the output event of ``run_id`` when given; called under
     the lock, it numbers the version and times the row in place."""
     if run_id is not None:
         require_run(tables, run_id)
     versions = tables.versions.setdefault((row["kind"], row["name"]), [])
+    if after is not None and len(versions) != after:
+        raise _rows.not_after(row["kind"], row["name"], after, len(versions))
     created = now_us()
     row.update(version=len(versions) + 1, created_at=created)
     tables.artifacts[row["id"]] = row

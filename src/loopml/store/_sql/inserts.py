@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from loopml._time import now_us
 from loopml.errors import NotFound
+from loopml.store import _rows
 from loopml.store._records import Direction
 from loopml.store._sql import schema as t
 
@@ -26,7 +27,12 @@ def require_run(c: sa.Connection, run_id: str, *, what: str = "run") -> Row:
 
 
 def insert_artifact(
-    c: sa.Connection, row: Mapping[str, Any], *, run_id: str | None, role: str
+    c: sa.Connection,
+    row: Mapping[str, Any],
+    *,
+    run_id: str | None,
+    role: str,
+    after: int | None = None,
 ) -> dict[str, Any]:
     """Insert an artifact row (of :func:`loopml.store._rows.artifact_row`) as the next
     version of its name, with the output event of ``run_id`` when given; returns the
@@ -39,6 +45,8 @@ def insert_artifact(
             t.artifacts.c.kind == row["kind"], t.artifacts.c.name == row["name"]
         )
     ).scalar()
+    if after is not None and (latest or 0) != after:
+        raise _rows.not_after(row["kind"], row["name"], after, latest or 0)
     created = now_us()
     values = {**row, "version": (latest or 0) + 1, "created_at": created}
     c.execute(sa.insert(t.artifacts), values)

@@ -82,6 +82,7 @@ class SqlStore(
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         role: str = "output",
+        after: int | None = None,
     ) -> Artifact:
         row = _rows.artifact_row(
             kind=kind, name=name, digest=digest, size=size, uri=uri, metadata=metadata, role=role
@@ -89,7 +90,7 @@ class SqlStore(
 
         def work() -> Artifact:
             with transaction(self._engine, write=True) as c:
-                values = insert_artifact(c, row, run_id=run_id, role=role)
+                values = insert_artifact(c, row, run_id=run_id, role=role, after=after)
                 count_change(c)
             return _artifact(values)
 
