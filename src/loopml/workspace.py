@@ -30,7 +30,7 @@ from loopml.config import (
     find_settings,
     write_settings,
 )
-from loopml.errors import NotWritable, StoreMissing
+from loopml.errors import ConfigError, NotWritable, StoreMissing
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -91,10 +91,25 @@ class Workspace:
             from loopml.artifacts import ArtifactStore
 
             self.store  # noqa: B018 - checked first: no bytes go to a store it will refuse
-            self._artifacts = ArtifactStore(
-                self.settings.artifacts_url, self.settings.artifacts_options
-            )
+            artifacts = ArtifactStore(self.settings.artifacts_url, self.settings.artifacts_options)
+            if not self._create:
+                self._check_artifacts_folder(artifacts)
+            self._artifacts = artifacts
         return self._artifacts
+
+    def _check_artifacts_folder(self, artifacts: ArtifactStore) -> None:
+        """A local artifact store that is not there is a mistyped location (or a lost
+        folder), never a new empty store to write into: only ``loopml init`` makes one."""
+        folder = artifacts.local_folder
+        if folder is None or folder.is_dir():
+            return
+        named = ARTIFACTS_ENV if ARTIFACTS_ENV in os.environ else self.settings.source
+        raise ConfigError(
+            f"artifact store {folder} does not exist; {named} names it: fix the location "
+            "(the folder `loopml init` made, .loopml/artifacts by default) or restore the "
+            "folder; only `loopml init` makes an artifact store",
+            field="artifacts.url",
+        )
 
     def add_file(
         self,
@@ -336,6 +351,22 @@ def _first_missing(path: Path) -> Path:
     return path
 
 
+def _check_the_stores_agree(ws: Workspace) -> None:
+    """A store that holds records already (a team's shared database) must come with the
+    artifact store its blobs were written to: with another (a new local folder), every
+    record would point at bytes no one else could read."""
+    recorded = [a for a in ws.store.find_artifacts(limit=5) if a.uri is None]
+    if not recorded or any(ws.artifacts.exists(a.digest) for a in recorded):
+        return
+    raise ConfigError(
+        f"store {ws.settings.store_url} holds records already, and their bytes are not in "
+        f"artifact store {ws.artifacts.location}; give the artifact store they were "
+        "written to (--artifacts-url, with its --artifacts-option settings), as the "
+        "workspace that made them has it in its loopml.toml",
+        field="artifacts.url",
+    )
+
+
 def init(
     path: str | Path = ".",
     *,
@@ -372,6 +403,7 @@ def init(
         ws = Workspace(settings, create=True)
         ws.store.info()
         ws.artifacts.prepare()
+        _check_the_stores_agree(ws)
     except BaseException as error:
         if ws is not None:
             ws.close()

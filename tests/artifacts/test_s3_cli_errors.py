@@ -121,3 +121,14 @@ def test_commands_on_a_store_they_cannot_use(
         assert_user_error(s3_cli(*command), f"s3://{s3_bucket}/ws", *fragments)
     assert tree(s3_workspace) == before  # no out.csv, no half-written file
     assert objects(s3_server, s3_bucket) == stored
+
+
+def test_verify_on_a_bucket_that_does_not_exist_could_not_check(
+    s3_cli, s3_server: S3Server, s3_bucket: str, s3_workspace: Path
+) -> None:
+    # Every blob read as missing, and verify reported them all as damage to restore.
+    config = s3_workspace / "loopml.toml"
+    config.write_text(config.read_text().replace(f"s3://{s3_bucket}/ws", "s3://no-such-bucket/ws"))
+    found = s3_cli("verify")
+    assert_user_error(found, "s3://no-such-bucket/ws does not exist", "no such bucket")
+    assert "damaged" not in found.out

@@ -83,6 +83,26 @@ def test_a_mistyped_store_url_in_the_environment_makes_no_database(cli, workspac
     assert tree(workspace) == before
 
 
+def test_a_mistyped_artifacts_folder_makes_no_empty_store(cli, workspace: Path) -> None:
+    # A new empty folder was made on the first write: records pointing at blobs only
+    # that folder held, and `verify` then reported every blob as damage.
+    config = workspace / "loopml.toml"
+    text = config.read_text()
+    assert 'url = ".loopml/artifacts"' in text
+    config.write_text(text.replace('".loopml/artifacts"', '".loopml/artefacts"'))
+    (workspace / "g.txt").write_text("notes")
+    before = tree(workspace)
+    for command in (("artifacts", "put", "g.txt", "--name", "g"), ("verify",)):
+        assert_user_error(
+            cli(*command), f"artifact store {workspace / '.loopml' / 'artefacts'} does not exist"
+        )
+    assert tree(workspace) == before
+    typo = workspace / "nonexist"
+    cli.env["LOOPML_ARTIFACTS_URL"] = str(typo)
+    assert_user_error(cli("verify"), "does not exist", "LOOPML_ARTIFACTS_URL")
+    assert not typo.exists()
+
+
 def test_an_empty_database_is_not_a_store(cli, workspace: Path) -> None:
     empty = workspace / "empty.db"
     sqlite3.connect(empty).close()  # a file SQLite made, with no tables
@@ -173,3 +193,16 @@ def test_a_postgres_server_that_does_not_answer(cli, tmp_path: Path) -> None:
         assert_user_error(result, "cannot connect to store", f"127.0.0.1:{port}")
         assert "secret" not in result.err
     assert os.listdir(tmp_path) == ["d.csv"]  # no blob was stored before the refusal
+
+
+def test_joining_a_store_without_its_artifact_store_is_refused(cli, workspace: Path) -> None:
+    # Every record made from the new folder pointed at bytes only it held.
+    joined = workspace / "teammate"
+    joined.mkdir()
+    shared = f"sqlite:///{workspace / '.loopml' / 'loopml.db'}"
+    found = cli("init", "--store-url", shared, cwd=joined)
+    assert_user_error(found, "holds records already", "--artifacts-url")
+    assert list(joined.iterdir()) == []
+    artifacts = workspace / ".loopml" / "artifacts"
+    cli("init", "--store-url", shared, "--artifacts-url", str(artifacts), cwd=joined, check=True)
+    assert cli("verify", cwd=joined, check=True).out.endswith(": 0 damaged\n")

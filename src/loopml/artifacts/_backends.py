@@ -34,6 +34,7 @@ class Backend(Protocol):
     location: str
 
     def prepare(self) -> None: ...
+    def is_there(self) -> bool: ...
     def put_stream(self, stream: IO[bytes]) -> tuple[str, int]: ...
     def put_file(self, path: Path) -> tuple[str, int]: ...
     def open(self, digest: str) -> IO[bytes]: ...
@@ -70,6 +71,11 @@ class FsspecBackend:
     def prepare(self) -> None:
         with self._translated("create"):
             self.fs.makedirs(self.root, exist_ok=True)
+
+    def is_there(self) -> bool:
+        """Whether the store's location exists (its bucket and folder)."""
+        with self._translated("read"):
+            return self._exists(self.root)
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"

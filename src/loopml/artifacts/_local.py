@@ -59,6 +59,9 @@ class LocalBackend:
         self.location = str(root)
         self.packs = PackTable(root / "blobs" / PACKS)
 
+    def is_there(self) -> bool:
+        return self.root.is_dir()
+
     def prepare(self) -> None:
         for folder in (self.root / "blobs", self.root / "tmp"):
             try:

@@ -69,6 +69,23 @@ class ArtifactStore:
     def location(self) -> str:
         return self._backend.location
 
+    @property
+    def local_folder(self) -> Path | None:
+        """The store's folder when it is a local one (it may not exist), else None."""
+        from loopml.artifacts._local import LocalBackend
+
+        return self._backend.root if isinstance(self._backend, LocalBackend) else None
+
+    def require_location(self) -> None:
+        """ConfigError when the store's folder or bucket is not there: a mistyped
+        location, where every blob would look missing."""
+        if not self._backend.is_there():
+            raise ConfigError(
+                f"artifact store {self.location} does not exist (no such bucket or folder); "
+                "check the artifacts URL (the [artifacts] url of loopml.toml, or "
+                "LOOPML_ARTIFACTS_URL), or create it"
+            )
+
     def prepare(self) -> None:
         """Make the store's folder or bucket, so that a bad location fails now."""
         self._backend.prepare()
