@@ -9,7 +9,6 @@ clean; ``LOOPML_PROGRESS=0`` turns them off, ``=1`` forces them.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
@@ -20,8 +19,9 @@ T = TypeVar("T")
 
 def _asked() -> bool | None:
     """What ``LOOPML_PROGRESS`` asks for: bars on, off, or (unset) whatever fits."""
-    wanted = os.environ.get("LOOPML_PROGRESS")
-    return None if wanted is None else wanted not in ("0", "", "false", "no")
+    from loopml._flags import env_flag
+
+    return env_flag("LOOPML_PROGRESS")
 
 
 def enabled(stream: Any = None) -> bool:

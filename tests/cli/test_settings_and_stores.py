@@ -206,3 +206,16 @@ def test_joining_a_store_without_its_artifact_store_is_refused(cli, workspace: P
     artifacts = workspace / ".loopml" / "artifacts"
     cli("init", "--store-url", shared, "--artifacts-url", str(artifacts), cwd=joined, check=True)
     assert cli("verify", cwd=joined, check=True).out.endswith(": 0 damaged\n")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("LOOPML_DEBUG", "banana"), ("LOOPML_PROGRESS", "maybe")]
+)
+def test_an_on_off_variable_with_another_value_is_an_error(
+    cli, workspace: Path, variable: str, value: str
+) -> None:
+    # "true" was off for LOOPML_DEBUG, "off" was on for LOOPML_PROGRESS
+    cli.env[variable] = value
+    assert_user_error(cli("data", "add", "d.csv", "--name", "d3"), f"{variable}={value!r}")
+    cli.env[variable] = "Off"
+    cli("data", "add", "d.csv", "--name", "d3", check=True)

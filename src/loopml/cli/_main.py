@@ -20,11 +20,18 @@ def main(argv: list[str] | None = None) -> None:
     if "polars" not in sys.modules:
         os.environ.setdefault(*POLARS_ALLOCATOR)
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in _options(args) or os.environ.get("LOOPML_DEBUG") == "1"
-    args = _placed(args)
     from loopml._extras import needs_extra
+    from loopml._flags import env_flag
     from loopml.cli._app import app
     from loopml.errors import LoopmlError
+
+    try:  # the on/off variables, checked before any work (progress is read late)
+        debug = "--debug" in _options(args) or bool(env_flag("LOOPML_DEBUG"))
+        env_flag("LOOPML_PROGRESS")
+    except LoopmlError as error:
+        _say(f"error: {one_line(str(error))}")
+        sys.exit(USER_ERROR)
+    args = _placed(args)
 
     try:
         app(args=args, prog_name="loopml")
