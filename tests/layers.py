@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "errors",
             "_version",
             "_extras",
+            "_flags",
             "_formats",
             "_strict",
             "_ids",

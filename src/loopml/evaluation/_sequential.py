@@ -40,7 +40,7 @@ v``, and ``v`` is small against ``d**2`` when ``d`` is found). The verdicts:
 ...         break
 >>> found = state.look()
 >>> found.verdict, found.challenger_n, found.p_value <= 0.05, found.low > 0
-(<Verdict.CHALLENGER_BETTER: 'challenger_better'>, 400, True, True)
+(<Verdict.CHALLENGER_BETTER: 'challenger_better'>, 600, True, True)
 >>> SequentialState.from_dict(state.to_dict()) == state
 True
 """
