@@ -420,3 +420,18 @@ def test_source_that_does_not_parse_falls_back_to_the_bytecode() -> None:
     finally:
         linecache.cache.pop(name, None)
     assert fingerprint.parts == ("<bytecode>cell.featurize",)
+
+
+def test_code_run_from_text_reaches_every_user_file_and_a_regex_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopml.pipeline._reach import reach
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "other.py").write_text("X = 1\n")
+    (tmp_path / "regex.py").write_text("import re\nPATTERN = re.compile('a+')\n")
+    (tmp_path / "runs.py").write_text("def go(text):\n    exec(compile(text, 'x', 'exec'))\n")
+    named = {Path(f).name for f in reach([str(tmp_path / "regex.py")]).files}
+    assert named == {"regex.py"}
+    named = {Path(f).name for f in reach([str(tmp_path / "runs.py")]).files}
+    assert {"runs.py", "other.py", "regex.py"} <= named

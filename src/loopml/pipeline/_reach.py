@@ -106,12 +106,13 @@ def _by_name(call: ast.Call) -> Iterator[str]:
     its name is written out, any module's (``*``) when it is not."""
     func = call.func
     called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-    if called in _FROM_TEXT:
+    if called in _FROM_TEXT and isinstance(func, ast.Name):  # the builtins, not re.compile
         yield _ANY_MODULE
     if called not in _BY_NAME:
         return
     name = _text(call.args[0]) if call.args else None
-    relative = any(k.arg in ("package", "level") for k in call.keywords) or len(call.args) > 3
+    # __import__(name, globals, locals, fromlist, level): a level makes it relative
+    relative = any(k.arg == "level" for k in call.keywords) or len(call.args) > 4
     if name is None or name.startswith(".") or relative:
         yield _ANY_MODULE
     elif called == "run_path":
