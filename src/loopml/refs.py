@@ -104,6 +104,18 @@ def _by_digest(
 MAX_ROLE = 255  # what an event's role may hold
 
 
+def named_digests(store: MetadataStore, ref: str) -> set[str]:
+    """The digests of the records of any kind that ``ref`` names by version or digest
+    (``churn@v3``, ``churn@blake3:1f2e...``): a model a step saved and the version it
+    was registered as hold the same bytes. Empty for another selector."""
+    name, _, selector = ref.partition("@")
+    return {
+        artifact.digest
+        for artifact in store.find_artifacts(name=name)
+        if selector in (f"v{artifact.version}", f"blake3:{artifact.digest}")
+    }
+
+
 def read_role(kind: str, ref: str) -> str:
     """The role of an input a run read by reference (``dataset churn@latest``): what a
     cached pipeline step resolves again before its output is used again. A parameter

@@ -315,16 +315,12 @@ def _known_champion(
 def _names_of(ref: str | None, found: _StoreIfAny) -> frozenset[str]:
     """Every ref of the bytes ``ref`` names: a model a step saved (``NAME/train@v1``)
     and the model version it was registered as (``NAME@v1``) hold the same bytes."""
+    from loopml.refs import named_digests
+
     store = found.store
     if ref is None or "@" not in ref or store is None:
         return frozenset()
-    name, _, selector = ref.partition("@")
-    digests = {
-        artifact.digest
-        for artifact in store.find_artifacts(name=name)
-        if selector in (f"v{artifact.version}", f"blake3:{artifact.digest}")
-    }
-    same = [a for digest in digests for a in store.find_artifacts(digest=digest)]
+    same = [a for digest in named_digests(store, ref) for a in store.find_artifacts(digest=digest)]
     return frozenset(
         {ref, *(a.ref for a in same if a.kind in (ArtifactKind.MODEL, ArtifactKind.OUTPUT))}
     )

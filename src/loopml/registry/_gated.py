@@ -172,14 +172,11 @@ def stale_gate(ws: Workspace, verdict: GateVerdict | None, champion: Artifact | 
     a way this cannot read, is taken as it was: it compared the candidate with no
     champion, and is not contradicted by one (registering versions and promoting them
     in turn, each gated on its own, works as before)."""
+    from loopml.refs import named_digests
+
     if verdict is None or not verdict.passed or champion is None or verdict.champion is None:
         return None
-    name, _, selector = verdict.champion.partition("@")
-    weighed = {
-        artifact.digest
-        for artifact in ws.store.find_artifacts(name=name)
-        if selector in (f"v{artifact.version}", f"blake3:{artifact.digest}")
-    }
+    weighed = named_digests(ws.store, verdict.champion)
     if not weighed or champion.digest in weighed:
         return None
     return f"weighed it against {verdict.champion}, but the champion is now {champion.ref}"
