@@ -28,7 +28,7 @@ from loopml.errors import InvalidInput, ModelFailed, NotFound
 from loopml.models._missing import MissingValues
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
-from loopml.serve._known import KEPT_ROWS, Known, KnownPredictions
+from loopml.serve._known import Known, KnownPredictions, kept_values
 from loopml.serve._live import Failure, Live, Served
 from loopml.serve._log import PredictionRecord
 from loopml.serve._shapes import PROBABILITIES
@@ -193,10 +193,7 @@ class Engine:
         )  # fmt: skip
         for shadow in live.shadows:
             self._shadow(live, shadow, columns, rows, prediction_id, request_id, key)
-        if rows == 1:  # the value itself (see Known)
-            kept = prediction.predictions[0]
-        else:
-            kept = tuple(prediction.predictions.tolist()) if 1 < rows <= KEPT_ROWS else None
+        kept = kept_values(prediction.predictions)
         self.recent.remember(prediction_id, Known(name, served.ref, arm is not None, kept, rows))
         return Answer(prediction, served, prediction_id, request_id, fallback, arm)
 

@@ -37,13 +37,13 @@ loopml.errors.NotFound: prediction '...' is not in the prediction log (yet): ...
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import made_us
 from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
+from loopml.serve._known import logged_since
 from loopml.serve._log import FeedbackLog, FeedbackRecord, PredictionRecord
 from loopml.serve._read import find_prediction
 from loopml.serve._rewards import checked_feedback
@@ -95,7 +95,7 @@ def feedback(
         )
     reward, label = checked_feedback(_reward(reward), label)
     ws = workspace_in_use(workspace)
-    found = find_prediction(prediction_id, ws, since=_made_before(prediction_id))
+    found = find_prediction(prediction_id, ws, since=logged_since(prediction_id))
     if found is None:
         return _pending(ws, prediction_id, reward, label, row)
     _check_row(row, found.outputs, prediction_id)
@@ -155,16 +155,6 @@ def _had_feedback(ws: Workspace, found: PredictionRecord) -> bool:
     since = from_us(found.time_us)
     told = feedback_records(found.deployment, since=since, workspace=ws)
     return not told.filter(pl.col("prediction_id") == found.prediction_id).is_empty()
-
-
-def _made_before(prediction_id: str) -> datetime | None:
-    """The earliest a prediction with this id can be logged at (a minute before the
-    time a loopml id holds); None for another id, which may be anywhere in the log."""
-    from loopml._time import from_us
-    from loopml.serve._known import AROUND_US
-
-    made = made_us(prediction_id)
-    return None if made is None else from_us(made - AROUND_US)
 
 
 def _bandit_reward(

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loopml._ids import made_us
-from loopml._time import from_us, now_us
+from loopml._time import now_us
 from loopml.errors import InvalidInput, NotFound
-from loopml.serve._known import Known, known_in_log
+from loopml.serve._known import Known, known_in_log, logged_since
 from loopml.serve._log import FeedbackRecord
 from loopml.serve._rewards import checked_feedback, reward_of
 
@@ -83,11 +83,9 @@ class FeedbackEndpoint:
     async def _predicted(self, prediction_id: str) -> tuple[Any, ...] | None:
         """The predicted values of a logged prediction, read from the log (None when it
         is not written yet)."""
-        from loopml.serve._known import AROUND_US
         from loopml.serve._read import find_prediction
 
-        made = made_us(prediction_id)
-        since = None if made is None else from_us(made - AROUND_US)
+        since = logged_since(prediction_id)
         found = await asyncio.to_thread(find_prediction, prediction_id, self.workspace, since=since)
         values = None if found is None else found.outputs.get("predictions")
         return tuple(values) if isinstance(values, list) else None

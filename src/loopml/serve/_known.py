@@ -18,13 +18,18 @@ nothing. The most recent ``size`` predictions are kept.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from loopml._ids import made_us
+from loopml._time import from_us
 from loopml.serve._layouts import PREDICTIONS
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    import numpy.typing as npt
+
     from loopml.workspace import Workspace
 
 #: how many predictions a server keeps known for their feedback
@@ -135,13 +140,22 @@ def _known(row: dict[str, Any]) -> Known:
     predicted = outputs.get("predictions") if isinstance(outputs, dict) else None
     rows = len(predicted) if isinstance(predicted, list) else None
     chosen = row["arm"] is not None and not row["fallback"] and not row["shadow"]
-    return Known(row["deployment"], row["ref"], chosen, kept_values(predicted), rows)
+    kept = kept_values(predicted) if isinstance(predicted, list) else None
+    return Known(row["deployment"], row["ref"], chosen, kept, rows)
 
 
-def kept_values(predicted: Any) -> Any:
-    """What :class:`Known` keeps of a prediction's values (a list, one a row)."""
-    if not isinstance(predicted, list) or not predicted:
-        return None
+def kept_values(predicted: Sequence[Any] | npt.NDArray[Any]) -> Any:
+    """What :class:`Known` keeps of a prediction's values (one a row: a list, or the
+    answer's array)."""
     if len(predicted) == 1:
         return predicted[0]
-    return tuple(predicted) if len(predicted) <= KEPT_ROWS else None
+    if not 1 < len(predicted) <= KEPT_ROWS:
+        return None
+    return tuple(predicted.tolist() if hasattr(predicted, "tolist") else predicted)
+
+
+def logged_since(prediction_id: str) -> datetime | None:
+    """The earliest a prediction with this id can be logged at (a minute before the
+    time a loopml id holds); None for another id, which may be anywhere in the log."""
+    made = made_us(prediction_id)
+    return None if made is None else from_us(made - AROUND_US)
