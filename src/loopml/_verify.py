@@ -58,7 +58,7 @@ def verify_workspace(ws: Workspace) -> Verification:
     result = Verification()
     problems: dict[str, tuple[str, str] | None] = {}  # digest -> (problem, error), or None
     if ws.store.find_artifacts(limit=1):  # blobs to check: their store must be there
-        ws.artifacts.require_location()  # a wrong bucket could not be checked: not damage
+        ws.artifacts.require_location(ws.artifacts_source)  # not there: not damage
 
     def check(record: str, part: str, digest: str) -> bool:
         if digest not in problems:

@@ -92,24 +92,15 @@ class Workspace:
 
             self.store  # noqa: B018 - checked first: no bytes go to a store it will refuse
             artifacts = ArtifactStore(self.settings.artifacts_url, self.settings.artifacts_options)
-            if not self._create:
-                self._check_artifacts_folder(artifacts)
+            if artifacts.is_local and not self._create:  # a bucket is checked as it is used
+                artifacts.require_location(self.artifacts_source)
             self._artifacts = artifacts
         return self._artifacts
 
-    def _check_artifacts_folder(self, artifacts: ArtifactStore) -> None:
-        """A local artifact store that is not there is a mistyped location (or a lost
-        folder), never a new empty store to write into: only ``loopml init`` makes one."""
-        folder = artifacts.local_folder
-        if folder is None or folder.is_dir():
-            return
-        named = ARTIFACTS_ENV if ARTIFACTS_ENV in os.environ else self.settings.source
-        raise ConfigError(
-            f"artifact store {folder} does not exist; {named} names it: fix the location "
-            "(the folder `loopml init` made, .loopml/artifacts by default) or restore the "
-            "folder; only `loopml init` makes an artifact store",
-            field="artifacts.url",
-        )
+    @property
+    def artifacts_source(self) -> str:
+        """Where the artifact store's location was read: the variable or the file."""
+        return ARTIFACTS_ENV if ARTIFACTS_ENV in os.environ else self.settings.source
 
     def add_file(
         self,

@@ -70,20 +70,25 @@ class ArtifactStore:
         return self._backend.location
 
     @property
-    def local_folder(self) -> Path | None:
-        """The store's folder when it is a local one (it may not exist), else None."""
+    def is_local(self) -> bool:
+        """Whether the store is a folder of this machine (checking it is there is free)."""
         from loopml.artifacts._local import LocalBackend
 
-        return self._backend.root if isinstance(self._backend, LocalBackend) else None
+        return isinstance(self._backend, LocalBackend)
 
-    def require_location(self) -> None:
+    def require_location(
+        self, named: str = "the [artifacts] url of loopml.toml, or LOOPML_ARTIFACTS_URL,"
+    ) -> None:
         """ConfigError when the store's folder or bucket is not there: a mistyped
-        location, where every blob would look missing."""
+        location (or a lost folder), where every blob would look missing and where a
+        write would start a new empty store. ``named`` says where the location came
+        from."""
         if not self._backend.is_there():
             raise ConfigError(
                 f"artifact store {self.location} does not exist (no such bucket or folder); "
-                "check the artifacts URL (the [artifacts] url of loopml.toml, or "
-                "LOOPML_ARTIFACTS_URL), or create it"
+                f"{named} names it: fix the location or restore it; only `loopml init` "
+                "makes an artifact store",
+                field="artifacts.url",
             )
 
     def prepare(self) -> None:

@@ -107,13 +107,15 @@ def _check_names_exist(ws: Workspace, spec: Loop) -> None:
             f"alias='champion')), or name a model of this workspace: {_names(ws)}",
             field="model",
         )
-    if spec.deployment not in {d.name for d in ws.store.deployments()}:
+    try:
+        ws.store.get_deployment(spec.deployment)
+    except NotFound:
         raise NotFound(
             f"loop {spec.name!r} watches deployment {spec.deployment!r}, which does not "
             f"exist; deploy it first: loopml deploy {spec.deployment} --model "
             f"{spec.model}@champion",
             field="deployment",
-        )
+        ) from None
 
 
 def _names(ws: Workspace) -> str:

@@ -312,7 +312,7 @@ def _typed(values: list[str]) -> list[Any]:
         return [next(found) if value != "" else None for value in values]
     if {value.lower() for value in present} <= {"true", "false"}:
         return [None if value == "" else value.lower() == "true" for value in values]
-    return [value if value != "" else None for value in values]
+    return _as_text(values)
 
 
 def _converted(values: list[str], kind: type[int] | type[float]) -> list[Any]:
