@@ -247,20 +247,23 @@ def _categorical_test(
     new_rows = int(cur[ref == 0].sum())
     expected_least = float(totals.min()) * min(n_ref, n_cur) / (n_ref + n_cur)
     found: dict[str, float] = {"chisquare": statistic}
-    drawn = None
+    chi_drawn, new_drawn = (
+        _permuted_statistics(totals, n_ref, draws, new_values=new_rows > 0)
+        if expected_least < 5 or new_rows
+        else (None, None)
+    )
     if expected_least >= 5:
         from scipy.special import chdtrc
 
         found["chisquare_p"] = float(chdtrc(len(ref) - 1, statistic))
     else:
-        drawn = _permuted_statistics(totals, n_ref, draws)
-        found["chisquare_p"] = _share_at_least(drawn[0], statistic)
+        assert chi_drawn is not None
+        found["chisquare_p"] = _share_at_least(chi_drawn, statistic)
         found["permutations"] = float(draws)
     found["p"] = found["chisquare_p"]
     if new_rows:
-        chi_drawn, new_drawn = (
-            _permuted_statistics(totals, n_ref, draws) if drawn is None else drawn
-        )
+        assert chi_drawn is not None
+        assert new_drawn is not None
         found["new_rows"] = float(new_rows)
         found["new_values_p"] = _share_at_least(new_drawn, new_rows)
         found["permutations"] = float(draws)
@@ -284,13 +287,13 @@ def _tail_shares(drawn: Floats) -> Floats:
 
 
 def _permuted_statistics(
-    totals: npt.NDArray[np.int64], n_ref: int, draws: int
-) -> tuple[Floats, Floats]:
-    """Both statistics of ``draws`` tables with the margins of the observed one (each
+    totals: npt.NDArray[np.int64], n_ref: int, draws: int, *, new_values: bool
+) -> tuple[Floats, Floats | None]:
+    """The statistics of ``draws`` tables with the margins of the observed one (each
     draw the counts of the reference's side, given every value's total): the
-    chi-square, and the current rows holding values the draw's reference side never
-    had. Drawn PERMUTATIONS at a time, so that many draws of many values never hold
-    every table at once."""
+    chi-square, and (``new_values``) the current rows holding values the draw's
+    reference side never had. Drawn PERMUTATIONS at a time, so that many draws of many
+    values never hold every table at once."""
     import numpy as np
 
     rng = np.random.default_rng(PERMUTATION_SEED)
@@ -306,8 +309,9 @@ def _permuted_statistics(
             method="count" if few else "marginals",
         )
         chi.append(_chi_square(drawn, totals, n_ref, n))
-        new.append(np.where(drawn == 0, totals, 0).sum(axis=1).astype(np.float64))
-    return np.concatenate(chi), np.concatenate(new)
+        if new_values:
+            new.append(np.where(drawn == 0, totals, 0).sum(axis=1).astype(np.float64))
+    return np.concatenate(chi), np.concatenate(new) if new_values else None
 
 
 def _share_at_least(drawn: Floats, observed: float) -> float:
