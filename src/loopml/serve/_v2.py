@@ -27,14 +27,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
 from loopml.errors import InvalidInput
 from loopml.serve._json import why_not_json
+from loopml.serve._json_tensors import loads_with_arrays
 from loopml.serve._tensors import (
     Tensor,
     check_datatype,
     check_shape,
+    from_array,
     from_data,
     from_raw,
     json_data,
@@ -88,7 +91,9 @@ def decode_rest(body: bytes, header_length: int | str | None) -> InferRequest:
     end = _header_end(header_length, size)
     view = memoryview(body)
     try:
-        header = orjson.loads(view[:end])
+        header = loads_with_arrays(body) if end == size else None
+        if header is None:
+            header = orjson.loads(view[:end])
     except orjson.JSONDecodeError as error:
         raise InvalidInput(
             f"the request body is not valid JSON ({why_not_json(error, view[:end])}); send a "
@@ -157,7 +162,10 @@ def _rest_inputs(given: Any, body: memoryview, offset: int) -> tuple[Tensor, ...
                     "with parameters.binary_data_size",
                     field=f"{field}.data",
                 )
-            tensors.append(from_data(name, datatype, shape, data, field))
+            if isinstance(data, np.ndarray):  # read by simdjson, see _json_tensors
+                tensors.append(from_array(name, datatype, shape, data, field))
+            else:
+                tensors.append(from_data(name, datatype, shape, data, field))
             continue
         if data is not None:
             raise InvalidInput(
