@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 import loopml
@@ -206,6 +207,16 @@ def test_a_segment_is_indexed_with_its_worker_rows_and_times(ws: loopml.Workspac
     assert blob_file(ws, churn.digest).read_bytes()[:4] == b"PAR1"
     assert predictions("fraud", workspace=ws)["prediction_id"].to_list() == ["p000004"]
     assert predictions(workspace=ws).height == 4
+    # Minimum and maximum kept for the columns a read filters on (a time range), not
+    # for the inputs' and outputs' values, which no read filters on.
+    group = pq.ParquetFile(blob_file(ws, churn.digest)).metadata.row_group(0)
+    kept = {
+        group.column(i).path_in_schema: group.column(i).is_stats_set
+        for i in range(group.num_columns)
+    }
+    assert kept["time_us"] and kept["deployment"]
+    assert (kept["time_us"], group.column(2).statistics.min) == (True, T0 + 3)
+    assert not any(kept[path] for path in kept if path.startswith(("inputs.", "outputs.")))
 
 
 def test_appenders_on_many_threads_lose_nothing(ws: loopml.Workspace) -> None:
