@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from loopml.errors import InvalidInput
 from loopml.models import Predictor, infer_signature
+from loopml.serve import _batching
 from loopml.serve._batching import Batcher, QueueFull
 from loopml.serve._calling import VersionCall, as_columns
 
@@ -25,11 +26,13 @@ class Recording(LogisticRegression):
     the server calls once a batch) and can be slowed down or told to fail."""
 
     calls: list[int]
+    threads: list[str]
     delay = 0.0
     fail = False
 
     def predict(self, X: Any) -> Any:
         self.calls.append(len(X))
+        self.threads.append(threading.current_thread().name)
         time.sleep(self.delay)
         if self.fail:
             raise ValueError("the model broke")
@@ -42,13 +45,14 @@ def model() -> tuple[Recording, pd.DataFrame]:
     X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
     y = (X["a"] + X["b"] > 0).astype(int)
     fitted = Recording().fit(X, y)
-    fitted.calls = []
+    fitted.calls, fitted.threads = [], []
     return fitted, X
 
 
 def _call(model: Recording, X: pd.DataFrame) -> VersionCall:
     call = VersionCall(Predictor(model, signature=infer_signature(X)))
     model.calls.clear()  # the probe calls made at load
+    model.threads.clear()
     return call
 
 
@@ -72,6 +76,69 @@ def test_concurrent_requests_are_answered_together_each_with_its_own_rows(model)
         assert answer.predictions.tolist() == LogisticRegression.predict(fitted, request).tolist()
         expected = LogisticRegression.predict_proba(fitted, request)
         assert np.allclose(answer.probabilities, expected)
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls under 20 ms are quick: a logistic regression's are, on a loaded machine too."""
+    monkeypatch.setattr(_batching, "QUICK_SECONDS", 0.02)
+
+
+def test_a_quick_version_is_called_on_the_loop_with_every_request_of_the_round(model, quick):
+    fitted, X = model
+    batcher = Batcher(_call(fitted, X), max_rows=64)
+    requests = [X.iloc[[i]] for i in range(20)]
+
+    async def main():
+        first = await _ask(batcher, requests[0])  # on the thread: a first call is timed
+        rest = await asyncio.gather(*(_ask(batcher, r, probabilities=True) for r in requests))
+        alone = [await _ask(batcher, r) for r in requests[:3]]
+        return first, rest, alone
+
+    first, rest, alone = asyncio.run(main())
+    assert fitted.calls == [1, 20, 1, 1, 1]
+    assert fitted.threads == ["loopml-predict"] + ["MainThread"] * 4
+    for request, answer in zip(requests, rest, strict=True):
+        assert answer.predictions.tolist() == LogisticRegression.predict(fitted, request).tolist()
+        expected = LogisticRegression.predict_proba(fitted, request)
+        assert np.allclose(answer.probabilities, expected)
+    assert first.predictions.tolist() == alone[0].predictions.tolist()
+
+
+def test_a_quick_version_leaves_a_large_request_and_a_slow_version_to_its_thread(model, quick):
+    fitted, X = model
+    batcher = Batcher(_call(fitted, X), max_rows=64)
+
+    async def main():
+        await _ask(batcher, X.iloc[[0]])
+        await _ask(batcher, X.iloc[[1]])  # quick: on the loop
+        await _ask(batcher, X.iloc[:65])  # more rows than a call on the loop takes
+        fitted.delay = 0.03  # the version turns slow: after a few calls, on its thread
+        for i in range(12):
+            await _ask(batcher, X.iloc[[i]])
+
+    asyncio.run(main())
+    assert fitted.threads[:3] == ["loopml-predict", "MainThread", "loopml-predict"]
+    assert fitted.threads[-3:] == ["loopml-predict"] * 3
+
+
+def test_a_failing_quick_call_fails_its_requests_and_the_next_ones_run(model, quick):
+    fitted, X = model
+    batcher = Batcher(_call(fitted, X), max_rows=64)
+    asyncio.run(_ask(batcher, X.iloc[[0]]))
+    fitted.fail = True
+
+    async def main():
+        return await asyncio.gather(
+            *(_ask(batcher, X.iloc[[i]]) for i in range(5)), return_exceptions=True
+        )
+
+    failed = asyncio.run(main())
+    assert all(isinstance(f, ValueError) and "the model broke" in str(f) for f in failed)
+    assert fitted.threads[-6:] == ["MainThread"] * 6  # the batch, then each request alone
+    fitted.fail = False
+    answer = asyncio.run(_ask(batcher, X.iloc[[0]]))
+    assert answer.predictions.tolist() == LogisticRegression.predict(fitted, X.iloc[[0]]).tolist()
 
 
 def test_a_batch_holds_at_most_max_rows_rows(model):

@@ -1,19 +1,28 @@
 """Adaptive micro-batching: concurrent requests to one version answered by one call.
 
 Each served version has a :class:`Batcher` and one thread of its own that calls the
-model, so predict never runs on the event loop. A request that finds the thread idle is
-sent at once, alone: no added latency when the server is idle. Requests that arrive
-while a call is running wait in a queue, and when the call returns the next call takes
-all of them (up to ``max_rows`` rows; a larger request goes alone). Batches so grow with
-the load by themselves, as large as the arrival rate over one call's time. When recent
-batches held several requests (the server is busy), a batch that is not full yet waits
-up to ``max_wait_us`` for more, an interval that shrinks to nothing as the load drops.
+model. A request that finds the version idle is sent at once, alone: no added latency
+when the server is idle. Requests that arrive while a call is running wait in a queue,
+and when the call returns the next call takes all of them (up to ``max_rows`` rows; a
+larger request goes alone). Batches so grow with the load by themselves, as large as
+the arrival rate over one call's time. When recent batches held several requests (the
+server is busy), a batch that is not full yet waits up to ``max_wait_us`` for more, an
+interval that shrinks to nothing as the load drops.
 
 ``max_rows=1`` turns batching off: one call per request, in arrival order.
 
 The thread takes its work from a ``queue.SimpleQueue`` and hands each answer back
 through :mod:`loopml.serve._handback`: a fraction of the CPU of ``run_in_executor``'s
 futures and locks, which for a one-row request cost more than the model.
+
+Still, the hop costs a quick model more than its call: a version whose calls take less
+than :data:`QUICK_SECONDS` (a moving average of their wall time; the first call is
+timed on the thread) is called on the event loop instead, by a callback the first
+request schedules with ``call_soon``: it runs after the requests the loop's round has
+already read, which queue meanwhile, so one call answers them all (at most
+:data:`ON_LOOP_ROWS` rows: a larger request goes to the thread). The loop is held up
+for under half a millisecond a call; a version that turns slow is moved back to its
+thread within a few calls.
 
 A batcher is never shut down: a request may still reach one that a hot swap has just
 replaced. Its thread ends when the batcher is dropped (a finalizer sends it the end),
@@ -25,8 +34,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import math
 import queue
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +53,10 @@ if TYPE_CHECKING:
 
 # How quickly the busy-ness estimate follows the load (weight of the newest batch).
 _SMOOTHING = 0.2
+# A version whose calls take less than this (a moving average of their wall time) is
+# called on the event loop, in batches of at most ON_LOOP_ROWS rows.
+QUICK_SECONDS = 0.0005
+ON_LOOP_ROWS = 64
 
 
 class QueueFull(Exception):
@@ -83,6 +98,7 @@ class Batcher:
         self._running = False
         self._waiting_timer: asyncio.TimerHandle | None = None
         self._busy = 0.0  # a moving average of requests per batch, minus one
+        self._call_seconds = math.inf  # a moving average of a call's duration
         self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         threading.Thread(
             target=_calling_thread, args=(self._work,), name="loopml-predict", daemon=True
@@ -116,6 +132,9 @@ class Batcher:
             self._running = False
             return
         self._running = True
+        if self._call_seconds < QUICK_SECONDS and self._queue[0].rows <= ON_LOOP_ROWS:
+            loop.call_soon(self._call_here, loop)
+            return
         wait = self.max_wait * min(1.0, self._busy)
         if wait > 0 and self._queued_rows < self.max_rows:
             self._waiting_timer = loop.call_later(wait, self._send, loop)
@@ -125,23 +144,39 @@ class Batcher:
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
         self._waiting_timer = None
         batch = self._take()
+        columns, probabilities = self._batch_columns(batch)
+        self._work.put(
+            _Work(self.call, columns, probabilities, loop, channel(loop), self._answer, batch)
+        )
+
+    def _call_here(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The next batch called on the loop: the requests that reached this version in
+        the loop's round so far (scheduled by the first, this runs after the others)."""
+        batch = self._take(min(self.max_rows, ON_LOOP_ROWS))
+        try:
+            columns, probabilities = self._batch_columns(batch)
+        except Exception as error:  # not the model's: its requests hear of it all the same
+            self._answer(loop, batch, None, error, None, None)
+            return
+        self._answer(loop, batch, *_calls(self.call, columns, probabilities, batch))
+
+    def _batch_columns(self, batch: list[_Waiting]) -> tuple[Columns, bool]:
         rows = sum(each.rows for each in batch)
         self._busy += _SMOOTHING * ((len(batch) - 1) - self._busy)
         if self._on_batch is not None:
             self._on_batch(rows, len(batch))
         probabilities = any(each.probabilities for each in batch)
-        columns = concatenated([each.columns for each in batch])
-        self._work.put(
-            _Work(self.call, columns, probabilities, loop, channel(loop), self._answer, batch)
-        )
+        return concatenated([each.columns for each in batch]), probabilities
 
-    def _take(self) -> list[_Waiting]:
-        """The next batch: the first request, then those that fit after it."""
+    def _take(self, most: int | None = None) -> list[_Waiting]:
+        """The next batch: the first request, then those that fit after it in ``most``
+        rows (``max_rows`` by default)."""
+        most = self.max_rows if most is None else most
         first = self._queue.popleft()
         batch, rows, skipped = [first], first.rows, []
-        while self._queue and rows < self.max_rows:
+        while self._queue and rows < most:
             candidate = self._queue[0]
-            if rows + candidate.rows > self.max_rows:
+            if rows + candidate.rows > most:
                 break
             self._queue.popleft()
             if same_columns(first.columns, candidate.columns):
@@ -159,8 +194,15 @@ class Batcher:
         batch: list[_Waiting],
         found: Prediction | None,
         error: BaseException | None,
-        alone: list[_Outcome] | None = None,
+        alone: list[_Outcome] | None,
+        seconds: float | None,
     ) -> None:
+        if seconds is None:
+            pass
+        elif math.isinf(self._call_seconds):
+            self._call_seconds = seconds
+        else:
+            self._call_seconds += _SMOOTHING * (seconds - self._call_seconds)
         if alone is not None:  # the batch failed: each request was called alone
             for each, (own, failed) in zip(batch, alone, strict=True):
                 if own is not None:
@@ -197,14 +239,25 @@ def _calling_thread(work: queue.SimpleQueue[_Work | None]) -> None:
     several requests that fails is called again request by request: one request's rows
     (a missing value the model refuses) must not fail the others batched with it."""
     while (item := work.get()) is not None:
-        found, error = _called(item.call, item.columns, item.probabilities)
-        alone = None
-        if error is not None and len(item.batch) > 1 and isinstance(error, Exception):
-            alone = [_called(item.call, each.columns, each.probabilities) for each in item.batch]
+        outcome = _calls(item.call, item.columns, item.probabilities, item.batch)
         # a closed loop: nobody waits for the answer any more
         with contextlib.suppress(RuntimeError):
-            item.channel.put(item.answer, (item.loop, item.batch, found, error, alone))
-        del item, found, error, alone
+            item.channel.put(item.answer, (item.loop, item.batch, *outcome))
+        del item, outcome
+
+
+def _calls(
+    call: VersionCall, columns: Columns, probabilities: bool, batch: list[_Waiting]
+) -> tuple[Prediction | None, BaseException | None, list[_Outcome] | None, float]:
+    """The batch's answer, or its error and, when it held several requests, each
+    request's own; and the seconds the first call took."""
+    started = time.perf_counter()
+    found, error = _called(call, columns, probabilities)
+    seconds = time.perf_counter() - started
+    alone = None
+    if error is not None and len(batch) > 1 and isinstance(error, Exception):
+        alone = [_called(call, each.columns, each.probabilities) for each in batch]
+    return found, error, alone, seconds
 
 
 def _called(call: VersionCall, columns: Columns, probabilities: bool) -> _Outcome:

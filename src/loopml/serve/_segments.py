@@ -120,9 +120,7 @@ def to_parquet(table: pa.Table, layout: Layout) -> bytes:
     # statistics (min and max) for the columns a read filters on; those of the inputs'
     # and outputs' values serve no read and took a tenth of the write
     flat = [field.name for field in table.schema if not pa.types.is_nested(field.type)]
-    pq.write_table(
-        table, sink, compression="zstd", use_dictionary=text, write_statistics=flat
-    )
+    pq.write_table(table, sink, compression="zstd", use_dictionary=text, write_statistics=flat)
     return sink.getvalue()
 
 
