@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
@@ -52,14 +53,14 @@ _KINDS = {"FP16": "d", "FP32": "d", "FP64": "d", "INT8": "i", "INT16": "i", "INT
 _DTYPES: dict[str, np.dtype[Any]] = {"d": np.dtype(np.float64), "i": np.dtype(np.int64)}
 
 
+@functools.cache
 def _simdjson() -> Any:
+    """The module, imported with the first large request (2 MB a server of one-row
+    requests does without), or None without the ``serve`` extra's pysimdjson."""
     try:
         return importlib.import_module("simdjson")
     except ImportError:
         return None
-
-
-_SIMDJSON = _simdjson()
 
 
 class _Slow(Exception):
@@ -69,13 +70,14 @@ class _Slow(Exception):
 def loads_with_arrays(body: bytes, *, smallest: int = SMALLEST) -> dict[str, Any] | None:
     """The JSON object of ``body`` with each input's numeric ``data`` as an array, or
     None when it is to be read with orjson (see the module's text)."""
-    if _SIMDJSON is None or len(body) < smallest:
+    simdjson = _simdjson() if len(body) >= smallest else None
+    if simdjson is None:
         return None
     try:
-        document = _SIMDJSON.Parser().parse(body)
-        if not isinstance(document, _SIMDJSON.Object):
+        document = simdjson.Parser().parse(body)
+        if not isinstance(document, simdjson.Object):
             return None
-        found, lists = _request(document)
+        found, lists = _request(document, simdjson)
     except (_Slow, ValueError, TypeError, RuntimeError):
         return None
     if body.count(b"[") != lists:
@@ -83,61 +85,61 @@ def loads_with_arrays(body: bytes, *, smallest: int = SMALLEST) -> dict[str, Any
     return found
 
 
-def _request(document: Any) -> tuple[dict[str, Any], int]:
+def _request(document: Any, simdjson: Any) -> tuple[dict[str, Any], int]:
     found: dict[str, Any] = {}
     lists = 0
     for key in document.keys():  # noqa: SIM118 (items() would make Python objects of all)
         value = document[key]
         if key == "inputs":
-            if not isinstance(value, _SIMDJSON.Array):
+            if not isinstance(value, simdjson.Array):
                 raise _Slow
-            inputs = [_input(item) for item in value]
+            inputs = [_input(item, simdjson) for item in value]
             found[key] = [each for each, _ in inputs]
             lists += 1 + sum(count for _, count in inputs)
         else:
-            found[key] = _plain(value)
+            found[key] = _plain(value, simdjson)
             lists += _lists(key) + _lists(found[key])
     if len(found) != len(document):  # a key given twice: orjson keeps the last
         raise _Slow
     return found, lists
 
 
-def _input(item: Any) -> tuple[dict[str, Any], int]:
-    if not isinstance(item, _SIMDJSON.Object):
+def _input(item: Any, simdjson: Any) -> tuple[dict[str, Any], int]:
+    if not isinstance(item, simdjson.Object):
         raise _Slow
     found: dict[str, Any] = {}
     lists = 0
     for key in item.keys():  # noqa: SIM118
         if key != "data":
-            found[key] = _plain(item[key])
+            found[key] = _plain(item[key], simdjson)
             lists += _lists(key) + _lists(found[key])
     datatype = found.get("datatype")
     kind = _KINDS.get(datatype) if isinstance(datatype, str) else None
     data = item.get("data")
-    if kind is None or not isinstance(data, _SIMDJSON.Array) or not len(data):
+    if kind is None or not isinstance(data, simdjson.Array) or not len(data):
         raise _Slow
-    found["data"], data_lists = _values(data, kind)
+    found["data"], data_lists = _values(data, kind, simdjson)
     if len(found) != len(item):
         raise _Slow
     return found, lists + data_lists
 
 
-def _values(data: Any, kind: str) -> tuple[np.ndarray[Any, Any], int]:
+def _values(data: Any, kind: str, simdjson: Any) -> tuple[np.ndarray[Any, Any], int]:
     """The values of ``data`` in order, and the lists it holds if it is as regular as it
     looks: flat, or rows of one length."""
     lists = 1
-    if isinstance(data[0], _SIMDJSON.Array):
+    if isinstance(data[0], simdjson.Array):
         if len(set(map(len, data))) != 1:  # a number among the rows: len() raises
             raise _Slow
         lists += len(data)
     return np.frombuffer(data.as_buffer(of_type=kind), dtype=_DTYPES[kind]), lists
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, simdjson: Any) -> Any:
     """A value outside the data as Python objects (orjson's)."""
-    if isinstance(value, _SIMDJSON.Object):
+    if isinstance(value, simdjson.Object):
         return value.as_dict()
-    if isinstance(value, _SIMDJSON.Array):
+    if isinstance(value, simdjson.Array):
         return value.as_list()
     return value
 
