@@ -120,7 +120,10 @@ def to_parquet(table: pa.Table, layout: Layout) -> bytes:
     # statistics (min and max) for the columns a read filters on; those of the inputs'
     # and outputs' values serve no read and took a tenth of the write
     flat = [field.name for field in table.schema if not pa.types.is_nested(field.type)]
-    pq.write_table(table, sink, compression="zstd", use_dictionary=text, write_statistics=flat)
+    # LZ4, not zstd: the log is written all the time and read seldom. A thousand rows of
+    # 30 inputs with two decimals took 0.61 ms to write against 1.29 ms (144 kB against
+    # 103 kB); of full-precision numbers 0.39 against 0.76 ms, at the same size.
+    pq.write_table(table, sink, compression="lz4", use_dictionary=text, write_statistics=flat)
     return sink.getvalue()
 
 
