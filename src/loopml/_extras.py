@@ -32,6 +32,7 @@ MODULES: dict[str, tuple[str, str]] = {
     "uvloop": ("uvloop", "serve"),
     "httptools": ("httptools", "serve"),
     "orjson": ("orjson", "serve"),
+    "simdjson": ("pysimdjson", "serve"),
     "grpc": ("grpcio", "serve"),
     "google.protobuf": ("protobuf", "serve"),
     "prometheus_client": ("prometheus-client", "serve"),

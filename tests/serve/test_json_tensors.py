@@ -132,6 +132,7 @@ READ_SLOWLY = {
     "a number past float64": _body().replace(b"]]", b", 1e400]]", 1),
     "NaN": _body().replace(b"]]", b", NaN]]", 1),
     "not JSON": _body()[:-3],
+    "a byte order mark first": b"\xef\xbb\xbf" + _body(),
     "inputs not a list": json.dumps({"inputs": {"data": _rows()}}).encode(),
     "an input not an object": json.dumps({"inputs": [_rows()]}).encode(),
 }  # fmt: skip

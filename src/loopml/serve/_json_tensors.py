@@ -63,6 +63,9 @@ def _simdjson() -> Any:
         return None
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 class _Slow(Exception):
     """The body is to be read the slow way."""
 
@@ -71,7 +74,7 @@ def loads_with_arrays(body: bytes, *, smallest: int = SMALLEST) -> dict[str, Any
     """The JSON object of ``body`` with each input's numeric ``data`` as an array, or
     None when it is to be read with orjson (see the module's text)."""
     simdjson = _simdjson() if len(body) >= smallest else None
-    if simdjson is None:
+    if simdjson is None or body.startswith(_BOM):  # simdjson skips a BOM, orjson refuses it
         return None
     try:
         document = simdjson.Parser().parse(body)
