@@ -290,3 +290,43 @@ def test_a_label_on_one_row_and_a_reward_on_the_whole_are_both_kept(
     feedback.flush()
     rows = labelled("churn", workspace=ws).rows.sort("row")
     assert rows.select("row", "label", "reward").rows() == [(0, 1, 0.5), (1, None, 0.5)]
+
+
+def test_answers_of_many_rows_join_in_memory_that_grows_with_their_rows() -> None:
+    """Each row's probabilities are its own, not its answer's whole list kept on every
+    row: 20 answers of 2,000 rows with probabilities (what 1,000-row requests give)
+    took over a gigabyte that way. Joined in a process of its own, its peak measured."""
+    import subprocess
+    import sys
+
+    program = """
+import resource, numpy as np, polars as pl
+from loopml.monitor._join import join_feedback
+n, rows = 20, 2000
+rng = np.random.default_rng(0)
+p = rng.random((n, rows))
+answers = pl.DataFrame({
+    "prediction_id": [f"p{i}" for i in range(n)], "request_id": [None] * n,
+    "time_us": list(range(n)), "ref": ["m@v1"] * n, "arm": [0] * n,
+    "probability": [1.0] * n, "latency_us": [1] * n, "fallback": [False] * n,
+    "shadow": [False] * n, "error": [None] * n,
+    "outputs": [{"predictions": (p[i] > 0.5).astype(int).tolist(),
+                 "probabilities": np.stack([1 - p[i], p[i]], 1).tolist()} for i in range(n)],
+})
+told = pl.DataFrame({"prediction_id": ["p3"], "time_us": [99], "reward": [None],
+                     "label": ["1"], "row": [5]},
+                    schema_overrides={"reward": pl.Float64, "row": pl.Int64})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+found = join_feedback(answers, told).rows
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+one = found.filter(pl.col("prediction_id") == "p3").sort("row").row(5, named=True)
+assert one["label"] == 1 and one["probabilities"] == [1 - p[3, 5], p[3, 5]], one
+assert one["confidence"] == max(p[3, 5], 1 - p[3, 5]), one
+assert found.height == n * rows, found.height
+print((peak - before) // 1024)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) < 300  # MB more at the join's peak

@@ -171,11 +171,17 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
         "error",
         predicted.alias("predicted"),
     ]
-    if probabilities:  # each row's top probability, found before exploding:
-        # an answer may hold none (a shadow without predict_proba) beside ones that do
-        top = pl.col("outputs").struct.field("probabilities").list.eval(pl.element().list.max())
-        chosen.append(top.alias("confidences"))
-        chosen.append(pl.col("outputs").struct.field("probabilities").alias("answer_probabilities"))
+    exploded = ["predicted", "row"]
+    if probabilities:  # each row's probabilities and top one, a list as long as the
+        # answer's rows, exploded with them (an answer may hold none: a shadow without
+        # predict_proba beside ones that do). Taking each row's from the whole list
+        # after exploding held every answer's list once per row: memory grew with the
+        # square of the rows in a request.
+        rows_in = predicted.list.len().fill_null(1)
+        per_row = _as_long(pl.col("outputs").struct.field("probabilities"), rows_in)
+        chosen.append(per_row.alias("probabilities"))
+        chosen.append(per_row.list.eval(pl.element().list.max()).alias("confidence"))
+        exploded += ["probabilities", "confidence"]
     rows = answers.select(chosen).with_columns(
         pl.int_ranges(pl.col("predicted").list.len().fill_null(1)).alias("row")
     )
@@ -185,16 +191,22 @@ def _rows(answers: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("predicted"))
         .alias("predicted")
     )
-    rows = rows.explode(["predicted", "row"])
-    if probabilities:
-        rows = rows.with_columns(
-            pl.col(whole).list.get(pl.col("row"), null_on_oob=True).alias(one)
-            for whole, one in (
-                ("confidences", "confidence"),
-                ("answer_probabilities", "probabilities"),
-            )
-        ).drop("confidences", "answer_probabilities")
+    rows = rows.explode(exploded)
+    if probabilities:  # in the order the columns always came
+        ahead = [name for name in rows.columns if name not in ("confidence", "probabilities")]
+        rows = rows.select(*ahead, "confidence", "probabilities")
     return rows.with_columns(pl.col("row").cast(pl.Int64))
+
+
+def _as_long(lists: pl.Expr, length: pl.Expr) -> pl.Expr:
+    """Each list cut or padded with nulls to ``length`` (a missing one: all nulls)."""
+    import polars as pl
+
+    def nulls(count: pl.Expr) -> pl.Expr:
+        return pl.lit(None, pl.List(pl.Null)).repeat_by(count)
+
+    padded = pl.concat_list(lists.list.slice(0, length), nulls((length - lists.list.len()).clip(0)))
+    return pl.when(lists.is_null()).then(nulls(length)).otherwise(padded)
 
 
 def _unmatched(
