@@ -170,6 +170,9 @@ def from_array(
     dtype = DTYPES[datatype]
     if given.size and dtype.kind in "iu" and given.dtype != dtype:
         _check_range(given, dtype, datatype, label, field)
+    if given.size and dtype.kind == "f" and given.dtype != dtype:
+        narrowed = _narrowed(given, dtype, datatype, label, field)
+        return Tensor(name, datatype, shape, narrowed.reshape(shape))
     return Tensor(name, datatype, shape, given.astype(dtype, copy=False).reshape(shape))
 
 
@@ -241,6 +244,23 @@ def _check_range(
             f"{label}: a value is out of the range of {datatype} ({info.min} to {info.max})",
             field=f"{field}.data",
         )
+
+
+def _narrowed(
+    given: npt.NDArray[Any], dtype: np.dtype[Any], datatype: str, label: str, field: str
+) -> npt.NDArray[Any]:
+    """``given`` as ``dtype`` (FP32, FP16): a finite number past its largest would turn
+    into infinity, and the model's refusal of it would be blamed on the model."""
+    with np.errstate(over="ignore"):
+        found = given.astype(dtype)
+    if not np.isfinite(found).all() and np.isfinite(found).sum() < np.isfinite(given).sum():
+        largest = float(np.finfo(dtype).max)
+        raise InvalidInput(
+            f"{label}: a value is out of the range of {datatype} (its largest is "
+            f"{largest:.6g}); send smaller numbers or the tensor as FP64",
+            field=f"{field}.data",
+        )
+    return found
 
 
 def _kind_of(given: npt.NDArray[Any] | None) -> str:
