@@ -160,6 +160,13 @@ class Batcher:
             return
         self._answer(loop, batch, *_calls(self.call, columns, probabilities, batch))
 
+    def _timed(self, seconds: float) -> None:
+        """A call's duration into the moving average (the first taken as it is)."""
+        if math.isinf(self._call_seconds):
+            self._call_seconds = seconds
+        else:
+            self._call_seconds += _SMOOTHING * (seconds - self._call_seconds)
+
     def _batch_columns(self, batch: list[_Waiting]) -> tuple[Columns, bool]:
         rows = sum(each.rows for each in batch)
         self._busy += _SMOOTHING * ((len(batch) - 1) - self._busy)
@@ -197,12 +204,8 @@ class Batcher:
         alone: list[_Outcome] | None,
         seconds: float | None,
     ) -> None:
-        if seconds is None:
-            pass
-        elif math.isinf(self._call_seconds):
-            self._call_seconds = seconds
-        else:
-            self._call_seconds += _SMOOTHING * (seconds - self._call_seconds)
+        if seconds is not None:  # None: the batch never reached the model
+            self._timed(seconds)
         if alone is not None:  # the batch failed: each request was called alone
             for each, (own, failed) in zip(batch, alone, strict=True):
                 if own is not None:
