@@ -151,7 +151,18 @@ def from_data(name: str, datatype: str, shape: tuple[int, ...], data: Any, field
             f"give a flat or nested list of {count} {_values_of(datatype)}",
             field=f"{field}.data",
         )
+    if dtype.kind != "b" and given.dtype.kind != "b" and _holds_booleans(data):
+        # NumPy reads true and false among numbers as 1 and 0
+        raise InvalidInput(
+            f"{label}: data holds true/false among the numbers where {datatype} numbers are "
+            f"expected; give {count} {_values_of(datatype)} (true/false go in a BOOL tensor)",
+            field=f"{field}.data",
+        )
     return from_array(name, datatype, shape, given, field)
+
+
+def _holds_booleans(data: list[Any]) -> bool:
+    return any(type(item) is bool for item in _flatten(data))
 
 
 def from_array(
