@@ -127,8 +127,18 @@ def element_count(shape: Sequence[int]) -> int:
 # -- JSON data ------------------------------------------------------------------------------
 
 
-def from_data(name: str, datatype: str, shape: tuple[int, ...], data: Any, field: str) -> Tensor:
-    """A tensor from JSON ``data`` (a flat or nested list, row-major)."""
+def from_data(
+    name: str,
+    datatype: str,
+    shape: tuple[int, ...],
+    data: Any,
+    field: str,
+    *,
+    booleans: bool = True,
+) -> Tensor:
+    """A tensor from JSON ``data`` (a flat or nested list, row-major); ``booleans``:
+    whether the JSON text holds a ``true`` or ``false`` at all (when it holds none, the
+    values need not be looked through for one)."""
     count = element_count(shape)
     label = f"{field} ({name})"
     if not isinstance(data, list):
@@ -151,7 +161,7 @@ def from_data(name: str, datatype: str, shape: tuple[int, ...], data: Any, field
             f"give a flat or nested list of {count} {_values_of(datatype)}",
             field=f"{field}.data",
         )
-    if dtype.kind != "b" and given.dtype.kind != "b" and _holds_booleans(data):
+    if booleans and dtype.kind != "b" and given.dtype.kind != "b" and _holds_booleans(data):
         # NumPy reads true and false among numbers as 1 and 0
         raise InvalidInput(
             f"{label}: data holds true/false among the numbers where {datatype} numbers are "
@@ -162,7 +172,7 @@ def from_data(name: str, datatype: str, shape: tuple[int, ...], data: Any, field
 
 
 def _holds_booleans(data: list[Any]) -> bool:
-    return any(type(item) is bool for item in _flatten(data))
+    return bool in set(map(type, _flatten(data)))
 
 
 def from_array(

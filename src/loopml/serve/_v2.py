@@ -114,7 +114,8 @@ def decode_rest(body: bytes, header_length: int | str | None) -> InferRequest:
             f"parameters.binary_data_output is {binary_default!r}; give true or false",
             field="parameters.binary_data_output",
         )
-    inputs = _rest_inputs(header.get("inputs"), view, end)
+    booleans = body.find(b"true", 0, end) >= 0 or body.find(b"false", 0, end) >= 0
+    inputs = _rest_inputs(header.get("inputs"), view, end, booleans)
     outputs = _rest_outputs(header.get("outputs"), binary_default)
     return InferRequest(_request_id(header.get("id")), inputs, outputs, parameters, binary_default)
 
@@ -135,7 +136,7 @@ def _header_end(header_length: int | str | None, size: int) -> int:
     return end
 
 
-def _rest_inputs(given: Any, body: memoryview, offset: int) -> tuple[Tensor, ...]:
+def _rest_inputs(given: Any, body: memoryview, offset: int, booleans: bool) -> tuple[Tensor, ...]:
     if not isinstance(given, list) or not given:
         raise InvalidInput(
             f'"inputs" is {_shown(given)}; give a list of tensors, each '
@@ -165,7 +166,7 @@ def _rest_inputs(given: Any, body: memoryview, offset: int) -> tuple[Tensor, ...
             if isinstance(data, np.ndarray):  # read by simdjson, see _json_tensors
                 tensors.append(from_array(name, datatype, shape, data, field))
             else:
-                tensors.append(from_data(name, datatype, shape, data, field))
+                tensors.append(from_data(name, datatype, shape, data, field, booleans=booleans))
             continue
         if data is not None:
             raise InvalidInput(
