@@ -5,6 +5,7 @@ the field at fault."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -228,7 +229,7 @@ def _objects(items: list[Any], shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
 
 
 def _json(**request: Any) -> bytes:
-    return orjson.dumps(request)
+    return json.dumps(request).encode()  # not orjson: it refuses integers past 64 bits
 
 
 def _input(**fields: Any) -> dict[str, Any]:
@@ -259,6 +260,12 @@ MALFORMED: list[tuple[str, bytes, Any, str, str]] = [
      "inputs[0].data", "out of the range of INT8 (-128 to 127)"),
     ("negative unsigned", _json(inputs=[_input(datatype="UINT32", data=[-1, 1])]), None,
      "inputs[0].data", "out of the range of UINT32"),
+    ("past INT64", _json(inputs=[_input(datatype="INT64", data=[2**63, 1])]), None,
+     "inputs[0].data", "out of the range of INT64"),
+    ("below INT64", _json(inputs=[_input(datatype="INT64", data=[-(10**20), 1])]), None,
+     "inputs[0].data", "out of the range of INT64"),
+    ("past INT32 and INT64", _json(inputs=[_input(datatype="INT32", data=[10**20, 1])]), None,
+     "inputs[0].data", "out of the range of INT32"),
     ("true among numbers", _json(inputs=[_input(data=[1.5, True])]), None, "inputs[0].data",
      "holds true/false among the numbers where FP32 numbers"),
     ("false among integers", _json(inputs=[_input(datatype="INT32", shape=[2, 2],

@@ -156,6 +156,8 @@ def from_data(
     if given is not None and datatype == "UINT64" and given.dtype.kind in "fO":
         given = _uint64(data, given, label, field)  # values past INT64 make NumPy guess floats
     if given is None or (given.dtype.kind not in _KINDS_ACCEPTED[dtype.kind] and given.size):
+        if given is not None and dtype.kind in "iu" and given.dtype.kind in "fO":
+            _check_whole_numbers(given, data, dtype, datatype, label, field)
         raise InvalidInput(
             f"{label}: data holds {_kind_of(given)} where {datatype} numbers are expected; "
             f"give a flat or nested list of {count} {_values_of(datatype)}",
@@ -169,6 +171,28 @@ def from_data(
             field=f"{field}.data",
         )
     return from_array(name, datatype, shape, given, field)
+
+
+def _check_whole_numbers(
+    given: npt.NDArray[Any],
+    data: list[Any],
+    dtype: np.dtype[Any],
+    datatype: str,
+    label: str,
+    field: str,
+) -> None:
+    """Whole numbers that NumPy (or the JSON reader, past 64 bits) made floats or
+    objects of because one is past INT64's range: out of ``datatype``'s range, not
+    decimals."""
+    if given.dtype.kind == "f":
+        if np.isfinite(given).all() and (given == np.trunc(given)).all():
+            # as Python's integers: 2**63 as a float is not above INT64's largest as one
+            lowest, highest = int(given.min()), int(given.max())
+            _check_range(np.array([lowest, highest], object), dtype, datatype, label, field)
+        return
+    values = np.asarray(data, dtype=object).reshape(-1)
+    if all(type(value) is int for value in values):
+        _check_range(values, dtype, datatype, label, field)
 
 
 def _holds_booleans(data: list[Any]) -> bool:
