@@ -90,10 +90,9 @@ def decode_rest(body: bytes, header_length: int | str | None) -> InferRequest:
     size = len(body)
     end = _header_end(header_length, size)
     view = memoryview(body)
+    fast = loads_with_arrays(body) if end == size else None
     try:
-        header = loads_with_arrays(body) if end == size else None
-        if header is None:
-            header = orjson.loads(view[:end])
+        header = fast if fast is not None else orjson.loads(view[:end])
     except orjson.JSONDecodeError as error:
         raise InvalidInput(
             f"the request body is not valid JSON ({why_not_json(error, view[:end])}); send a "
@@ -114,7 +113,11 @@ def decode_rest(body: bytes, header_length: int | str | None) -> InferRequest:
             f"parameters.binary_data_output is {binary_default!r}; give true or false",
             field="parameters.binary_data_output",
         )
-    booleans = body.find(b"true", 0, end) >= 0 or body.find(b"false", 0, end) >= 0
+    # the orjson way's lists are looked through for true/false only when the text holds
+    # one (simdjson's arrays hold numbers only)
+    booleans = fast is None and (
+        body.find(b"true", 0, end) >= 0 or body.find(b"false", 0, end) >= 0
+    )
     inputs = _rest_inputs(header.get("inputs"), view, end, booleans)
     outputs = _rest_outputs(header.get("outputs"), binary_default)
     return InferRequest(_request_id(header.get("id")), inputs, outputs, parameters, binary_default)
