@@ -190,9 +190,7 @@ def _check_whole_numbers(
             lowest, highest = int(given.min()), int(given.max())
             _check_range(np.array([lowest, highest], object), dtype, datatype, label, field)
         return
-    values = np.asarray(data, dtype=object).reshape(-1)
-    if all(type(value) is int for value in values):
-        _check_range(values, dtype, datatype, label, field)
+    _whole_in_range(data, dtype, datatype, label, field)
 
 
 def _holds_booleans(data: list[Any]) -> bool:
@@ -268,15 +266,22 @@ def _flatten(data: list[Any]) -> list[Any]:
 
 
 def _uint64(data: list[Any], given: npt.NDArray[Any], label: str, field: str) -> Any:
+    if not _whole_in_range(data, DTYPES["UINT64"], "UINT64", label, field):
+        return given
+    return np.asarray(data, dtype=np.uint64)
+
+
+def _whole_in_range(
+    data: list[Any], dtype: np.dtype[Any], datatype: str, label: str, field: str
+) -> bool:
+    """Whether ``data`` holds Python integers only; raised when one is out of the
+    range of ``datatype``."""
     values = np.asarray(data, dtype=object).reshape(-1)
     if not all(type(value) is int for value in values):
-        return given
-    if any(value < 0 or value >= 2**64 for value in values):
-        raise InvalidInput(
-            f"{label}: a value is out of the range of UINT64 (0 to {2**64 - 1})",
-            field=f"{field}.data",
-        )
-    return np.asarray(data, dtype=np.uint64)
+        return False
+    if values.size:
+        _check_range(values, dtype, datatype, label, field)
+    return True
 
 
 def _check_range(
@@ -298,7 +303,8 @@ def _narrowed(
     into infinity, and the model's refusal of it would be blamed on the model."""
     with np.errstate(over="ignore"):
         found = given.astype(dtype)
-    if not np.isfinite(found).all() and np.isfinite(found).sum() < np.isfinite(given).sum():
+    finite = np.isfinite(found)
+    if not finite.all() and finite.sum() < np.isfinite(given).sum():
         largest = float(np.finfo(dtype).max)
         raise InvalidInput(
             f"{label}: a value is out of the range of {datatype} (its largest is "
