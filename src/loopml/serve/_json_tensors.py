@@ -89,19 +89,13 @@ def loads_with_arrays(body: bytes, *, smallest: int = SMALLEST) -> dict[str, Any
 
 
 def _request(document: Any, simdjson: Any) -> tuple[dict[str, Any], int]:
-    found: dict[str, Any] = {}
-    lists = 0
-    for key in document.keys():  # noqa: SIM118 (items() would make Python objects of all)
-        value = document[key]
-        if key == "inputs":
-            if not isinstance(value, simdjson.Array):
-                raise _Slow
-            inputs = [_input(item, simdjson) for item in value]
-            found[key] = [each for each, _ in inputs]
-            lists += 1 + sum(count for _, count in inputs)
-        else:
-            found[key] = _plain(value, simdjson)
-            lists += _lists(key) + _lists(found[key])
+    found, lists = _fields(document, simdjson, but="inputs")
+    given = document.get("inputs")
+    if not isinstance(given, simdjson.Array):
+        raise _Slow
+    inputs = [_input(item, simdjson) for item in given]
+    found["inputs"] = [each for each, _ in inputs]
+    lists += 1 + sum(count for _, count in inputs)
     if len(found) != len(document):  # a key given twice: orjson keeps the last
         raise _Slow
     return found, lists
@@ -110,12 +104,7 @@ def _request(document: Any, simdjson: Any) -> tuple[dict[str, Any], int]:
 def _input(item: Any, simdjson: Any) -> tuple[dict[str, Any], int]:
     if not isinstance(item, simdjson.Object):
         raise _Slow
-    found: dict[str, Any] = {}
-    lists = 0
-    for key in item.keys():  # noqa: SIM118
-        if key != "data":
-            found[key] = _plain(item[key], simdjson)
-            lists += _lists(key) + _lists(found[key])
+    found, lists = _fields(item, simdjson, but="data")
     datatype = found.get("datatype")
     kind = _KINDS.get(datatype) if isinstance(datatype, str) else None
     data = item.get("data")
@@ -125,6 +114,17 @@ def _input(item: Any, simdjson: Any) -> tuple[dict[str, Any], int]:
     if len(found) != len(item):
         raise _Slow
     return found, lists + data_lists
+
+
+def _fields(item: Any, simdjson: Any, *, but: str) -> tuple[dict[str, Any], int]:
+    """An object's fields as Python objects, all ``but`` one, and the lists they hold."""
+    found: dict[str, Any] = {}
+    lists = 0
+    for key in item.keys():  # noqa: SIM118 (items() would make Python objects of all)
+        if key != but:
+            found[key] = _plain(item[key], simdjson)
+            lists += _lists(key) + _lists(found[key])
+    return found, lists
 
 
 def _values(data: Any, kind: str, simdjson: Any) -> tuple[np.ndarray[Any, Any], int]:
