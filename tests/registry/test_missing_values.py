@@ -19,7 +19,7 @@ from tests.serve.serving import call, start
 
 import loopml
 from loopml import registry, serve
-from loopml.models._missing import MissingValues
+from loopml.models._missing import RefusedValues
 from loopml.serve._batching import Batcher
 from loopml.serve._calling import VersionCall, as_columns
 
@@ -48,6 +48,16 @@ def holed() -> pl.DataFrame:
     return frame.with_columns(pl.when(holes).then(None).otherwise(pl.col("bp")).alias("bp"))
 
 
+def infinite() -> pl.DataFrame:
+    """The rows of :func:`holed` with an infinity for bmi where bp was missing."""
+    X, _ = load_diabetes(return_X_y=True, as_frame=True)
+    frame = pl.from_pandas(X).head(40)
+    hits = pl.int_range(pl.len()).is_in(HOLES)
+    return frame.with_columns(
+        pl.when(hits).then(float("-inf")).otherwise(pl.col("bmi")).alias("bmi")
+    )
+
+
 def test_a_copy_records_whether_its_model_takes_missing_values(ws: loopml.Workspace) -> None:
     assert registry.get("ridge@v1", workspace=ws).copies["onnx"]["allow_nan"] is False
     assert registry.get("imputed@v1", workspace=ws).copies["onnx"]["allow_nan"] is True
@@ -58,13 +68,23 @@ def test_rows_with_missing_values_are_named_not_answered_nan(
     ws: loopml.Workspace, copy: str
 ) -> None:
     _, predictor = registry.load_served("ridge@v1", copy=copy, workspace=ws)
-    with pytest.raises(MissingValues) as refused:
+    with pytest.raises(RefusedValues) as refused:
         predictor.predict(holed())
     assert refused.value.rows == tuple(HOLES)
     assert refused.value.columns == ("bp",)
     assert "row(s) 3, 8, 31 have missing values (in bp)" in str(refused.value)
     full = holed().drop_nulls()
     assert not np.isnan(predictor.predict(full).predictions).any()
+
+
+def test_rows_with_infinities_a_model_fails_on_are_named(ws: loopml.Workspace) -> None:
+    _, predictor = registry.load_served("ridge@v1", copy="native", workspace=ws)
+    with pytest.raises(RefusedValues) as refused:
+        predictor.predict(infinite())
+    assert refused.value.rows == tuple(HOLES)
+    assert refused.value.columns == ("bmi",)
+    assert "row(s) 3, 8, 31 have infinite values (in bmi)" in str(refused.value)
+    assert "send finite numbers" in str(refused.value)
 
 
 def test_a_copy_of_a_model_that_imputes_predicts_them_as_the_model(ws: loopml.Workspace) -> None:
@@ -111,9 +131,31 @@ def test_a_request_with_missing_values_fails_alone_in_its_batch(ws: loopml.Works
 
     first, second, third = asyncio.run(three())
     assert sizes == [1, 2]  # the first alone (the thread was idle), then the other two
-    assert isinstance(second, MissingValues)
+    assert isinstance(second, RefusedValues)
     assert second.rows == (0,)
     for answered in (first, third):
         assert not isinstance(answered, BaseException), answered
         expected = predictor.predict(holed().head(1)).predictions
         np.testing.assert_allclose(answered.predictions, expected)
+
+
+def test_an_infinity_in_a_binary_tensor_is_a_400_not_the_versions_failure(
+    ws: loopml.Workspace,
+) -> None:
+    import tritonclient.http as httpclient
+
+    serve.deploy("sugar-inf", "ridge@v1", copy="native", workspace=ws)
+    record = infinite().row(HOLES[0], named=True)
+    tensors = []
+    for name, value in record.items():
+        tensor = httpclient.InferInput(name, [1], "FP64")
+        tensor.set_data_from_numpy(np.array([value], dtype=np.float64), binary_data=True)
+        tensors.append(tensor)
+    body, length = httpclient.InferenceServerClient.generate_request_body(tensors)
+    with start(ws, grpc_port=None) as running:
+        status, _, answer = call(
+            f"{running.url}/v2/models/sugar-inf/infer", raw=bytes(body),
+            headers={"Inference-Header-Content-Length": str(length)},
+        )  # fmt: skip
+    assert status == 400, answer
+    assert "row(s) 1 have infinite values (in bmi)" in answer["error"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.serve.serving import call, logistic, register, rows, start
@@ -388,3 +389,34 @@ def test_a_reward_after_a_label_keeps_the_label_in_python_and_from_a_file(
     import_feedback(path, workspace=ws)
     rows = labelled("churn", workspace=ws).rows.sort("time_us")
     assert rows.select("label", "reward").rows() == [(1, 1.0), (1, 0.5)]
+
+
+def test_labels_on_the_rows_of_a_large_answer_read_no_log_where_no_arm_learns(
+    ws: loopml.Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment of fixed weights credits no arm, so a label on a row of an answer of
+    more rows than are kept known is recorded without reading the answer's values from
+    the log: a read per label cost milliseconds, for each row of a batch's answer."""
+    from loopml.serve import _read
+
+    reads: list[str] = []
+    real = _read.find_prediction
+
+    def counted(prediction_id: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(prediction_id)
+        return real(prediction_id, *args, **kwargs)
+
+    monkeypatch.setattr(_read, "find_prediction", counted)
+    loopml.deploy("bc", model=register(ws, logistic(1.0)), workspace=ws)
+    with start(ws) as running:
+        status, headers, _ = call(f"{running.url}/v2/models/bc/infer", raw=_rows_body(100, 0))
+        assert status == 200
+        pid = headers["x-loopml-prediction-id"]
+        answers = [
+            call(f"{running.url}/v2/feedback", {"prediction_id": pid, "label": 1, "row": row})
+            for row in range(20)
+        ]
+    assert [status for status, _, _ in answers] == [200] * 20
+    assert all(found["matched"] and not found["rewarded"] for _, _, found in answers)
+    assert reads == []
+    assert labelled("bc", workspace=ws).rows["label"].drop_nulls().len() == 20

@@ -1,10 +1,13 @@
-"""Rows with missing values, named for a model that does not take them.
+"""Rows with missing or infinite values, named for a model that does not take them.
 
 A scikit-learn model refuses a NaN with "Input X contains NaN", which names no row;
 its ONNX copy takes the NaN and answers NaN, silently. Whether a model takes missing
 values is found once, when its copy is made (:func:`takes_missing`: the model itself
 is run on a row of them); a copy of one that does not refuses such rows before it runs,
 and a model that fails on them has its failure told with the rows and columns at fault.
+An infinity (which a binary tensor or a CSV can carry, JSON cannot) is told the same
+way when the model fails on rows holding one (:func:`at_fault`): the rows are at fault,
+not the model, so a server answers 400 rather than count a failure against the version.
 
 >>> import numpy as np
 >>> found = missing_in(np.array([[1.0, np.nan], [2.0, 3.0], [np.nan, np.nan]]), "numpy", None)
@@ -14,6 +17,7 @@ and a model that fails on them has its failure told with the rows and columns at
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,72 +27,133 @@ from loopml.errors import InvalidInput
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import polars as pl
 
 SHOWN = 10  # row numbers an error names
 
 
-class MissingValues(InvalidInput):
-    """Rows with missing values given to a model that does not take them: ``rows``
-    (positions in the rows given, from 0) and ``columns``, for callers that number the
-    rows their own way (a batch scored in chunks)."""
+class RefusedValues(InvalidInput):
+    """Rows with missing or infinite values given to a model that does not take them:
+    ``rows`` (positions in the rows given, from 0), ``columns`` and ``what`` (see
+    :class:`Missing`), for callers that number the rows their own way (a batch scored in
+    chunks)."""
 
-    def __init__(self, message: str, rows: Sequence[int], columns: Sequence[str]) -> None:
+    def __init__(
+        self, message: str, rows: Sequence[int], columns: Sequence[str], what: str
+    ) -> None:
         super().__init__(message, field=columns[0] if columns else None)
         self.rows = tuple(rows)
         self.columns = tuple(columns)
+        self.what = what
 
 
 @dataclass(frozen=True)
 class Missing:
+    """The rows holding values of a kind (``what``: ``missing values`` or ``infinite
+    values``) and the columns that do."""
+
     rows: npt.NDArray[np.intp]
     columns: list[str]
+    what: str = "missing values"
+
+
+# How each kind of value is to be fixed, told in the error.
+_FIXES = {
+    "missing values": "fill them in (an imputer in the model's pipeline) or leave those rows out",
+    "infinite values": "send finite numbers (clip them to a range the model was trained on) "
+    "or leave those rows out",
+}
 
 
 def missing_in(X: Any, form: str, names: Sequence[str] | None) -> Missing:
     """The rows of ``X`` (in the model's ``form``) holding a missing value (None, NaN,
     null) and the columns that do (``names``, else "column N" from 1)."""
+    return _holding(X, form, names, "missing values")
+
+
+def infinite_in(X: Any, form: str, names: Sequence[str] | None) -> Missing:
+    """The rows of ``X`` holding an infinity, and the columns that do (as
+    :func:`missing_in`)."""
+    return _holding(X, form, names, "infinite values")
+
+
+def _holding(X: Any, form: str, names: Sequence[str] | None, what: str) -> Missing:
     import numpy as np
 
+    missing = what == "missing values"
     if form == "numpy":
         array = np.asarray(X)
         if array.dtype.kind == "f":
-            holes = np.isnan(array)
+            hits = np.isnan(array) if missing else np.isinf(array)
         elif array.dtype.kind == "O":
-            holes = np.frompyfunc(_is_missing, 1, 1)(array).astype(bool)
+            hits = np.frompyfunc(_is_missing if missing else _is_infinite, 1, 1)(array)
+            hits = hits.astype(bool)
         else:
-            holes = np.zeros(array.shape, dtype=bool)
-        holes = holes.reshape(len(array), -1)
-        labels = list(names) if names else [f"column {i + 1}" for i in range(holes.shape[1])]
+            hits = np.zeros(array.shape, dtype=bool)
+        hits = hits.reshape(len(array), -1)
+        labels = list(names) if names else [f"column {i + 1}" for i in range(hits.shape[1])]
     elif form == "pandas":
-        holes, labels = X.isna().to_numpy(), [str(c) for c in X.columns]
+        hits, labels = (X.isna() if missing else _infinite_cells(X)).to_numpy(), list(X.columns)
+        labels = [str(c) for c in labels]
     else:
         import polars as pl
 
         frame = X if isinstance(X, pl.DataFrame) else pl.from_arrow(X)
         assert isinstance(frame, pl.DataFrame)
-        checks = [
-            (pl.col(c).is_null() | pl.col(c).is_nan()) if frame.schema[c].is_float()
-            else pl.col(c).is_null()
-            for c in frame.columns
-        ]  # fmt: skip
-        holes, labels = frame.select(checks).to_numpy().astype(bool), list(frame.columns)
-    rows = np.flatnonzero(holes.any(axis=1))
-    columns = [label for label, hit in zip(labels, holes.any(axis=0), strict=True) if hit]
-    return Missing(rows, columns)
+        checks = [_polars_hits(c, frame.schema[c].is_float(), missing) for c in frame.columns]
+        hits, labels = frame.select(checks).to_numpy().astype(bool), list(frame.columns)
+    rows = np.flatnonzero(hits.any(axis=1))
+    columns = [label for label, hit in zip(labels, hits.any(axis=0), strict=True) if hit]
+    return Missing(rows, columns, what)
 
 
-def refused(model: str, found: Missing, *, first: int = 1, failure: str = "") -> MissingValues:
+def _infinite_cells(frame: Any) -> Any:
+    """A pandas frame's cells holding an infinity (False outside numeric columns)."""
+    import numpy as np
+
+    numbers = frame.select_dtypes("number").columns
+    return frame.apply(
+        lambda column: (
+            np.isinf(column.to_numpy(dtype=float, na_value=np.nan))
+            if column.name in numbers
+            else np.zeros(len(column), dtype=bool)
+        )
+    )
+
+
+def _polars_hits(name: str, is_float: bool, missing: bool) -> pl.Expr:
+    import polars as pl
+
+    column = pl.col(name)
+    if missing:
+        return (column.is_null() | column.is_nan()) if is_float else column.is_null()
+    if is_float:
+        return column.is_infinite().fill_null(False)
+    return pl.repeat(False, pl.len()).alias(name)
+
+
+def at_fault(X: Any, form: str, names: Sequence[str] | None) -> Missing | None:
+    """The rows of ``X`` a model that failed on it may have failed for: those with
+    missing values, else those with infinite ones; None when it holds neither."""
+    for find in (missing_in, infinite_in):
+        found = find(X, form, names)
+        if len(found.rows):
+            return found
+    return None
+
+
+def refused(model: str, found: Missing, *, first: int = 1, failure: str = "") -> RefusedValues:
     """The error for rows ``found`` (numbered from ``first``)."""
     shown = ", ".join(f"{row + first:,}" for row in found.rows[:SHOWN])
     if len(found.rows) > SHOWN:
         shown += f", ... ({len(found.rows):,} in all)"
     because = f" ({failure})" if failure else ""
-    return MissingValues(
-        f"row(s) {shown} have missing values (in {', '.join(found.columns)}), which "
-        f"{model} does not take{because}: fill them in (an imputer in the model's "
-        "pipeline) or leave those rows out",
+    return RefusedValues(
+        f"row(s) {shown} have {found.what} (in {', '.join(found.columns)}), which "
+        f"{model} does not take{because}: {_FIXES[found.what]}",
         found.rows.tolist(),
         found.columns,
+        found.what,
     )
 
 
@@ -115,3 +180,7 @@ def takes_missing(model: Any, row: Any) -> bool:
 
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
+
+
+def _is_infinite(value: Any) -> bool:
+    return isinstance(value, float) and value in (math.inf, -math.inf)

@@ -38,9 +38,11 @@ from loopml.errors import InvalidInput, LoopmlError
 from loopml.models import _rows
 from loopml.models._base import first_line
 from loopml.models._calls import call_for
-from loopml.models._missing import Missing, missing_in, refused
+from loopml.models._missing import Missing, at_fault, missing_in, refused
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import numpy.typing as npt
     import polars as pl
@@ -219,7 +221,7 @@ class Predictor:
         except LoopmlError:
             raise
         except Exception as error:
-            found = self._missing(X)
+            found = self._missing(X, find=at_fault)
             if found is not None and len(found.rows):
                 because = f"{type(error).__name__}: {first_line(error)}"
                 raise refused(self.label, found, failure=because) from error
@@ -354,15 +356,18 @@ class Predictor:
             )
         return given
 
-    def _missing(self, X: Any) -> Missing | None:
-        """The rows of the prepared ``X`` with missing values; None when that cannot
-        be told (a form of rows this does not read)."""
+    def _missing(
+        self, X: Any, *, find: Callable[..., Missing | None] = missing_in
+    ) -> Missing | None:
+        """The rows of the prepared ``X`` with missing values (or what ``find`` finds:
+        see :func:`~loopml.models._missing.at_fault`); None when that cannot be told (a
+        form of rows this does not read)."""
         form = _rows.form_of(X)
         if form not in _rows.FORMS:
             return None
         names = self.features if form == "numpy" else None
         try:
-            return missing_in(X, form, names)
+            return find(X, form, names)
         except Exception:  # rows of a kind no missing value can be told in
             return None
 

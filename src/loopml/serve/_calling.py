@@ -50,7 +50,7 @@ import numpy as np
 from loopml.errors import InvalidInput
 from loopml.models import Prediction, Predictor
 from loopml.models._base import first_line
-from loopml.models._missing import missing_in, refused
+from loopml.models._missing import at_fault, refused
 from loopml.models._types import fits as type_fits
 from loopml.models._types import numpy_type
 from loopml.serve._columns import MatrixColumns
@@ -266,8 +266,8 @@ class VersionCall:
         try:
             return self._direct(X, probabilities)
         except Exception as error:
-            holes = missing_in(X, "numpy", self.features)
-            if len(holes.rows):  # the rows are at fault, not the model
+            holes = at_fault(X, "numpy", self.features)
+            if holes is not None:  # the rows are at fault, not the model
                 why = f"{type(error).__name__}: {first_line(error)}"
                 raise refused(self.predictor.label, holes, failure=why) from error
             raise

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._ids import new_id
 from loopml.errors import InvalidInput, ModelFailed, NotFound
-from loopml.models._missing import MissingValues
+from loopml.models._missing import RefusedValues
 from loopml.serve._batching import QueueFull
 from loopml.serve._calling import Columns, count
 from loopml.serve._known import Known, KnownPredictions, kept_values
@@ -159,7 +159,7 @@ class Engine:
         fallback = False
         try:
             prediction = await self._predict(served, columns, rows, probabilities, live)
-        except MissingValues:
+        except RefusedValues:
             raise  # the rows are at fault, not the model: a 400, and no fallback
         except Exception as error:  # the rows fit its signature: the failure is the model's
             # logged as the failing version's, so that its error rate counts it
@@ -241,6 +241,11 @@ class Engine:
                 )
             )
         return prediction_id
+
+    def learns(self, name: str) -> bool:
+        """Whether deployment ``name`` is served and routes by rewards (a bandit)."""
+        live = self._live.get(name)
+        return live is not None and live.policy.routing != "fixed"
 
     def reward(self, name: str, ref: str, value: float) -> bool:
         """Reward the arm of bandit deployment ``name`` that ``ref`` serves (a number

@@ -59,13 +59,21 @@ class FeedbackEndpoint:
                 "feedback on every row",
                 field="row",
             )
+        # a fallback's or a shadow's answer rewards no arm; an arm learns once a prediction
+        credits = (
+            known.chosen
+            and self.engine.learns(known.deployment)
+            and not self.engine.recent.credited(prediction_id)
+        )
         predicted = known.values
-        if predicted is None and label is not None and known.chosen:
-            predicted = await self._predicted(prediction_id)  # more rows than kept known
+        if predicted is None and label is not None and credits:
+            # more rows than kept known: read from the log, only when a label's reward
+            # would credit an arm (a read per feedback on each row of a batch's answer
+            # would cost milliseconds each)
+            predicted = await self._predicted(prediction_id)
         value = reward_of(reward, label, predicted, row)
         rewarded = False
-        # a fallback's or a shadow's answer rewards no arm; an arm learns once a prediction
-        if value is not None and known.chosen and not self.engine.recent.credited(prediction_id):
+        if value is not None and credits:
             rewarded = self.engine.reward(known.deployment, known.ref, value)  # checks 0 to 1
             self.engine.recent.credit(prediction_id)
         self.log.append(

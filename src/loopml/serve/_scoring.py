@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
-from loopml.models._missing import Missing, MissingValues, refused
+from loopml.models._missing import Missing, RefusedValues, refused
 
 if TYPE_CHECKING:
     import polars as pl
@@ -122,10 +122,10 @@ def _scored(chunk: pl.DataFrame, at: int, plan: Plan) -> pa.Table:
     features, kept, source = plan.features, plan.kept, plan.source
     try:
         found = plan.predictor.predict(chunk if features is None else chunk.select(features))
-    except MissingValues as error:
+    except RefusedValues as error:
         import numpy as np
 
-        holes = Missing(np.asarray(error.rows, dtype=np.intp), list(error.columns))
+        holes = Missing(np.asarray(error.rows, dtype=np.intp), list(error.columns), error.what)
         raise InvalidInput(
             f"{source.what} cannot be scored by model {plan.model}: "
             f"{refused(plan.model, holes, first=at + 1)}; fix the data and add it as a "
