@@ -238,6 +238,8 @@ def _input(**fields: Any) -> dict[str, Any]:
 
 MALFORMED: list[tuple[str, bytes, Any, str, str]] = [
     ("bad JSON", b'{"inputs": [', None, "body", "not valid JSON"),
+    ("a number past FP64", b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", '
+     b'"data": [1e400]}]}', None, "body", "a number past 1.8e308"),
     ("JSON not an object", b"[1, 2]", None, "body", "JSON list"),
     ("no inputs", _json(id="a"), None, "inputs", '"inputs" is None'),
     ("empty inputs", _json(inputs=[]), None, "inputs", "give a list of tensors"),
@@ -278,10 +280,15 @@ MALFORMED: list[tuple[str, bytes, Any, str, str]] = [
      "lists of different lengths"),
     ("null in data", _json(inputs=[_input(data=[1.0, None])]), None, "inputs[0].data",
      "mixed values (or null)"),
-    ("data not a list", _json(inputs=[_input(data=1.0)]), None, "inputs[0].data", "is a float"),
+    ("data not a list", _json(inputs=[_input(data=1.0)]), None, "inputs[0].data",
+     "data is a number (1.0), not a list; give a list of 2 numbers"),
+    ("a list among values", _json(inputs=[_input(shape=[2, 2], data=[[1.0, [2.0]], [3, 4]])]),
+     None, "inputs[0].data", "a list beside values"),
+    ("decimals for BOOL", _json(inputs=[_input(datatype="BOOL", data=[1, 0.5])]), None,
+     "inputs[0].data", "holds decimals where true/false values are expected"),
     ("no data", _json(inputs=[_input(data=None)]), None, "inputs[0].data", "has no data"),
     ("BYTES not text", _json(inputs=[_input(datatype="BYTES", data=["a", 1])]), None,
-     "inputs[0].data", "BYTES data holds a int"),
+     "inputs[0].data", "BYTES data holds a number (1)"),
     ("bad id", _json(id=5, inputs=[_input()]), None, "id", '"id" is 5'),
     ("bad parameters", _json(parameters=[1], inputs=[_input()]), None, "parameters",
      "give a JSON object"),

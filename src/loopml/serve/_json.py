@@ -67,4 +67,6 @@ def why_not_json(error: ValueError, body: bytes | memoryview) -> str:
         around = bytes(body[max(0, at - 1) : at + 9])
         if b"NaN" in around or b"Infinity" in around:
             reason += "; NaN and Infinity are not JSON: send null for a missing value"
+    if "number is infinity" in reason:  # orjson: a literal such as 1e400
+        reason += "; a number past 1.8e308, the largest a float holds, is taken by no model"
     return reason

@@ -143,7 +143,8 @@ def from_data(
     label = f"{field} ({name})"
     if not isinstance(data, list):
         raise InvalidInput(
-            f"{label}: data is a {type(data).__name__}; give a list of {count} value(s)",
+            f"{label}: data is {_json_kind(data)}, not a list; give a list of "
+            f"{_values_of(datatype, count)}",
             field=f"{field}.data",
         )
     if datatype == "BYTES":
@@ -158,16 +159,17 @@ def from_data(
     if given is None or (given.dtype.kind not in _KINDS_ACCEPTED[dtype.kind] and given.size):
         if given is not None and dtype.kind in "iu" and given.dtype.kind in "fO":
             _check_whole_numbers(given, data, dtype, datatype, label, field)
+        expected = "true/false values" if datatype == "BOOL" else f"{datatype} numbers"
         raise InvalidInput(
-            f"{label}: data holds {_kind_of(given)} where {datatype} numbers are expected; "
-            f"give a flat or nested list of {count} {_values_of(datatype)}",
+            f"{label}: data holds {_kind_of(given, data)} where {expected} are expected; "
+            f"give a flat or nested list of {_values_of(datatype, count)}",
             field=f"{field}.data",
         )
     if booleans and dtype.kind != "b" and given.dtype.kind != "b" and _holds_booleans(data):
         # NumPy reads true and false among numbers as 1 and 0
         raise InvalidInput(
             f"{label}: data holds true/false among the numbers where {datatype} numbers are "
-            f"expected; give {count} {_values_of(datatype)} (true/false go in a BOOL tensor)",
+            f"expected; give {_values_of(datatype, count)} (true/false go in a BOOL tensor)",
             field=f"{field}.data",
         )
     return from_array(name, datatype, shape, given, field)
@@ -242,7 +244,7 @@ def _bytes_from_data(
     for i, item in enumerate(flat):
         if not isinstance(item, str):
             raise InvalidInput(
-                f"{label}: BYTES data holds a {type(item).__name__} ({item!r}); give strings",
+                f"{label}: BYTES data holds {_json_kind(item)}; give strings",
                 field=f"{field}.data",
             )
         out[i] = item.encode()
@@ -314,18 +316,50 @@ def _narrowed(
     return found
 
 
-def _kind_of(given: npt.NDArray[Any] | None) -> str:
+def _kind_of(given: npt.NDArray[Any] | None, data: list[Any]) -> str:
     if given is None:
-        return "lists of different lengths"
+        return _uneven(data)
     return {"b": "booleans", "i": "integers", "u": "integers", "f": "decimals", "U": "strings"}.get(
         given.dtype.kind, "mixed values (or null)"
     )
 
 
-def _values_of(datatype: str) -> str:
+def _uneven(data: list[Any]) -> str:
+    """What keeps nested ``data`` from being one array: lists of different lengths on one
+    level, or a list beside a value (nested deeper in some places than in others)."""
+    level: list[Any] = data
+    while level:
+        lists = [item for item in level if isinstance(item, list)]
+        if lists and len(lists) < len(level):
+            return "a list beside values (lists nested deeper in some places than others)"
+        if len({len(item) for item in lists}) > 1:
+            return "lists of different lengths"
+        level = [value for item in lists for value in item]
+    return "lists of different lengths"
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"a number ({value!r:.40})"
+    if isinstance(value, str):
+        return f"text ({value!r:.40})"
+    return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
+def _values_of(datatype: str, count: int | None = None) -> str:
+    """The values ``datatype`` takes, in words; ``count`` of them when given."""
     if datatype == "BOOL":
-        return "true/false values"
-    return "integers" if datatype.startswith(("INT", "UINT")) else "numbers"
+        words = "true/false values"
+    else:
+        words = "integers" if datatype.startswith(("INT", "UINT")) else "numbers"
+    if count is None:
+        return words
+    return f"{count:,} {words[:-1] if count == 1 else words}"
 
 
 # -- raw bytes ------------------------------------------------------------------------------
