@@ -1,7 +1,9 @@
 """Rows with missing values: an ONNX copy answers NaN for them where its model refuses
 them, so a copy of a model that does not take them refuses them too, naming the rows
 and columns, in process, in a batch scored from a dataset and over HTTP; a copy of a
-model that imputes them predicts them as the model does."""
+model that imputes them predicts them as the model does. Rows with an infinity, or with
+a category the model was not trained on, that the model fails on are named the same
+way: the rows are at fault, not the model."""
 
 from __future__ import annotations
 
@@ -159,3 +161,51 @@ def test_an_infinity_in_a_binary_tensor_is_a_400_not_the_versions_failure(
         )  # fmt: skip
     assert status == 400, answer
     assert "row(s) 1 have infinite values (in bmi)" in answer["error"]
+
+
+def sized() -> pl.DataFrame:
+    """The diabetes rows with a text column, ``size``, from their bmi."""
+    X, _ = load_diabetes(return_X_y=True, as_frame=True)
+    frame = pl.from_pandas(X)
+    size = pl.when(pl.col("bmi") < 0).then(pl.lit("small")).otherwise(pl.lit("large"))
+    return frame.with_columns(size.alias("size"))
+
+
+def test_a_category_the_model_never_saw_is_the_rows_fault(ws: loopml.Workspace, cli) -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X = sized().to_pandas()
+    _, y = load_diabetes(return_X_y=True)
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="error"), ["size"]), remainder="passthrough"
+    )
+    registry.register(make_pipeline(encode, Ridge()).fit(X, y), "sized", signature_from=X,
+                      workspace=ws)  # fmt: skip
+    stored = registry.get("sized@v1", workspace=ws).signature
+    assert stored is not None
+    assert {c.name: c.values for c in stored.inputs}["size"] == ("large", "small")
+
+    third = pl.int_range(pl.len()) == 3
+    huge = pl.when(third).then(pl.lit("huge")).otherwise("size").alias("size")
+    rows = sized().head(5).with_columns(huge)
+    _, predictor = registry.load_served("sized@v1", copy="native", workspace=ws)
+    with pytest.raises(RefusedValues) as refused:
+        predictor.predict(rows)
+    assert refused.value.rows == (3,)
+    assert refused.value.columns == ("size",)
+    assert "row(s) 4 have values not seen in training (in size)" in str(refused.value)
+    assert len(predictor.predict(rows.filter(pl.col("size") != "huge")).predictions) == 4
+
+    serve.deploy("sized", "sized@v1", copy="native", workspace=ws)
+    with start(ws, grpc_port=None) as running:
+        status, _, body = call(
+            f"{running.url}/invocations", {"dataframe_records": rows.tail(2).to_dicts()},
+            headers={"X-Loopml-Deployment": "sized"},
+        )  # fmt: skip
+    assert status == 400, body
+    assert "row(s) 1 have values not seen in training (in size)" in body["error"]
+
+    shown = cli("models", "show", "sized@v1", cwd=ws.root)
+    assert shown.code == 0, shown
+    assert "large, small" in shown.out

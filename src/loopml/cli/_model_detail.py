@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from loopml.registry import ModelVersion
 
 
+_VALUES_SHOWN = 8  # values of a text column listed
+
+
 def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) -> None:
     from rich.table import Table
 
@@ -56,10 +59,13 @@ def print_detail(version: ModelVersion, detail: dict[str, Any], lineage: str) ->
     signature = version.signature
     if signature is not None:
         out.print("signature, input:")
-        print_table(
-            [Column("column", keep=True), Column("type"), Column("dtype")],
-            [(column.name, column.type, column.dtype) for column in signature.inputs],
-        )
+        columns = [Column("column", keep=True), Column("type"), Column("dtype")]
+        table = [[column.name, column.type, column.dtype] for column in signature.inputs]
+        if any(column.values is not None for column in signature.inputs):
+            columns.append(Column("values seen in training"))
+            for row, column in zip(table, signature.inputs, strict=True):
+                row.append(_values(column.values))
+        print_table(columns, table)
         if signature.output is not None:
             output = signature.output
             classes = "" if output.classes is None else f", classes {list(output.classes)}"
@@ -157,3 +163,12 @@ def _print_evaluation(evaluation: dict[str, Any]) -> None:
             for found in slices[:SLICES_SHOWN]
         ],
     )
+
+
+def _values(values: tuple[str, ...] | None) -> str:
+    """The values a text column was trained on, the first few."""
+    if values is None:
+        return ""
+    shown = ", ".join(values[:_VALUES_SHOWN])
+    more = len(values) - _VALUES_SHOWN
+    return f"{shown}, ... ({len(values):,} in all)" if more > 0 else shown

@@ -18,7 +18,7 @@ not the model, so a server answers 400 rather than count a failure against the v
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,8 @@ _FIXES = {
     "missing values": "fill them in (an imputer in the model's pipeline) or leave those rows out",
     "infinite values": "send finite numbers (clip them to a range the model was trained on) "
     "or leave those rows out",
+    "values not seen in training": "send values the model was trained on (its signature "
+    "lists them: loopml models show NAME@VERSION), or retrain it on data that holds these",
 }
 
 
@@ -102,6 +104,43 @@ def _holding(X: Any, form: str, names: Sequence[str] | None, what: str) -> Missi
         assert isinstance(frame, pl.DataFrame)
         checks = [_polars_hits(c, frame.schema[c].is_float(), missing) for c in frame.columns]
         hits, labels = frame.select(checks).to_numpy().astype(bool), list(frame.columns)
+    return _found(hits, labels, what)
+
+
+def unseen_in(
+    X: Any, form: str, names: Sequence[str] | None, known: Mapping[str, frozenset[str]]
+) -> Missing:
+    """The rows of ``X`` holding, in a column of ``known`` (name to the values the
+    model was trained on, as text), a value not among them; and those columns."""
+    import numpy as np
+
+    if form == "numpy":
+        array = np.asarray(X).reshape(len(X), -1)
+        labels = list(names) if names else [f"x{i}" for i in range(array.shape[1])]
+        columns = {label: array[:, at] for at, label in enumerate(labels)}
+    elif form == "pandas":
+        labels = [str(c) for c in X.columns]
+        columns = {label: X.iloc[:, at].to_numpy() for at, label in enumerate(labels)}
+    else:
+        import polars as pl
+
+        frame = X if isinstance(X, pl.DataFrame) else pl.from_arrow(X)
+        assert isinstance(frame, pl.DataFrame)
+        labels = list(frame.columns)
+        columns = {label: frame[label].to_numpy() for label in labels}
+    hits = np.zeros((len(X), len(labels)), dtype=bool)
+    for at, label in enumerate(labels):
+        values = known.get(label)
+        if values is not None:
+            hits[:, at] = np.frompyfunc(lambda v, seen=values: _unseen(v, seen), 1, 1)(
+                columns[label]
+            ).astype(bool)
+    return _found(hits, labels, "values not seen in training")
+
+
+def _found(hits: Any, labels: list[str], what: str) -> Missing:
+    import numpy as np
+
     rows = np.flatnonzero(hits.any(axis=1))
     columns = [label for label, hit in zip(labels, hits.any(axis=0), strict=True) if hit]
     return Missing(rows, columns, what)
@@ -132,14 +171,22 @@ def _polars_hits(name: str, is_float: bool, missing: bool) -> pl.Expr:
     return pl.repeat(False, pl.len()).alias(name)
 
 
-def at_fault(X: Any, form: str, names: Sequence[str] | None) -> Missing | None:
+def at_fault(
+    X: Any,
+    form: str,
+    names: Sequence[str] | None,
+    known: Mapping[str, frozenset[str]] | None = None,
+) -> Missing | None:
     """The rows of ``X`` a model that failed on it may have failed for: those with
-    missing values, else those with infinite ones; None when it holds neither."""
-    for find in (missing_in, infinite_in):
-        found = find(X, form, names)
-        if len(found.rows):
-            return found
-    return None
+    missing values, else those with infinite ones, else those with a value of a text
+    column it was not trained on (``known``: see :func:`unseen_in`); None when it holds
+    none of them."""
+    found = missing_in(X, form, names)
+    if not len(found.rows):
+        found = infinite_in(X, form, names)
+    if not len(found.rows) and known:
+        found = unseen_in(X, form, names, known)
+    return found if len(found.rows) else None
 
 
 def refused(model: str, found: Missing, *, first: int = 1, failure: str = "") -> RefusedValues:
@@ -180,6 +227,10 @@ def takes_missing(model: Any, row: Any) -> bool:
 
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
+
+
+def _unseen(value: Any, seen: frozenset[str]) -> bool:
+    return not _is_missing(value) and str(value) not in seen
 
 
 def _is_infinite(value: Any) -> bool:

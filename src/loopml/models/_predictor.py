@@ -31,6 +31,7 @@ loopml.errors.InvalidInput: input does not match the model's signature: missing 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -202,6 +203,11 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor({self.label}, copy={self.copy!r}, runtime={self.runtime!r})"
 
+    def _known(self) -> dict[str, frozenset[str]]:
+        """The values each text column of the signature was trained on, where kept."""
+        inputs = () if self.signature is None else self.signature.inputs
+        return {c.name: frozenset(c.values) for c in inputs if c.values is not None}
+
     # -- calling it ----------------------------------------------------------------------
 
     def predict(self, rows: Any) -> Prediction:
@@ -221,7 +227,7 @@ class Predictor:
         except LoopmlError:
             raise
         except Exception as error:
-            found = self._missing(X, find=at_fault)
+            found = self._missing(X, find=functools.partial(at_fault, known=self._known()))
             if found is not None and len(found.rows):
                 because = f"{type(error).__name__}: {first_line(error)}"
                 raise refused(self.label, found, failure=because) from error

@@ -24,17 +24,25 @@ from loopml.models import _types as types
 from loopml.models._flavors import library_flavor
 
 _PREDICT_ROWS = 5  # rows predicted to learn the output's shape and dtype
+# The most distinct values of a text or category column a signature keeps (more: an id
+# or free text, whose values no model is expected to have seen).
+KNOWN_VALUES = 1_000
+_LONGEST_VALUE = 200  # characters: a column holding longer text keeps none
 _SHOWN = 20  # columns listed in an error before "..."
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
     """An input column: its ``name``, its ``type`` (see :mod:`loopml.models._types`)
-    and the ``dtype`` the training data had, as its library printed it."""
+    and the ``dtype`` the training data had, as its library printed it; for a column of
+    text or categories, the ``values`` it held (sorted, as text), when there were at
+    most :data:`KNOWN_VALUES`: a model that fails on a value it never saw (an encoder
+    that refuses unknown categories) has its failure told as the rows' fault."""
 
     name: str
     type: str
     dtype: str
+    values: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,11 @@ class Signature:
             classes = None if out.classes is None else list(out.classes)
             output = {"shape": list(out.shape), "type": out.type, "dtype": out.dtype}
             output["classes"] = classes
-        inputs = [{"name": c.name, "type": c.type, "dtype": c.dtype} for c in self.inputs]
+        inputs: list[dict[str, Any]] = []
+        for c in self.inputs:
+            inputs.append({"name": c.name, "type": c.type, "dtype": c.dtype})
+            if c.values is not None:
+                inputs[-1]["values"] = list(c.values)
         return {"inputs": inputs, "output": output, "source": self.source}
 
     @classmethod
@@ -129,7 +141,15 @@ class Signature:
                 out["dtype"],
                 None if classes is None else tuple(classes),
             )
-        inputs = tuple(ColumnSpec(c["name"], c["type"], c["dtype"]) for c in data["inputs"])
+        inputs = tuple(
+            ColumnSpec(
+                c["name"],
+                c["type"],
+                c["dtype"],
+                None if c.get("values") is None else tuple(c["values"]),
+            )
+            for c in data["inputs"]
+        )
         return cls(inputs, output, data.get("source", "pandas"))
 
 
@@ -144,12 +164,37 @@ def infer_signature(X: Any, y_pred_or_model: Any = None) -> Signature:
     if len(set(names)) < len(names):
         twice = sorted({name for name in names if names.count(name) > 1})
         raise InvalidInput(f"X has columns named twice ({_listed(twice)}); rename them")
-    inputs = tuple(ColumnSpec(name, type_(), str(dtype)) for name, type_, dtype in columns)
+    inputs = tuple(
+        ColumnSpec(name, kind, str(dtype), _known_values(X, source, at) if kind in _TEXT else None)
+        for at, (name, kind, dtype) in enumerate((n, t(), d) for n, t, d in columns)
+    )
     output = None
     model = y_pred_or_model
     if model is not None and (hasattr(model, "predict") or library_flavor(model) is None):
         output = _output(X, model)
     return Signature(inputs, output, source)
+
+
+_TEXT = frozenset({"string", "category"})
+
+
+def _known_values(X: Any, source: str, at: int) -> tuple[str, ...] | None:
+    """The distinct values of column ``at`` of training data ``X``, as text, sorted;
+    None when there are more than :data:`KNOWN_VALUES` or one is very long."""
+    if source == "pandas":
+        values = X.iloc[:, at].dropna().unique()
+    elif source in ("polars", "arrow"):
+        import polars as pl
+
+        frame = X if source == "polars" else pl.from_arrow(X)
+        assert isinstance(frame, pl.DataFrame)
+        values = frame.to_series(at).drop_nulls().unique().to_list()
+    else:
+        values = [v for v in set(X[:, at].tolist()) if v is not None]
+    if len(values) > KNOWN_VALUES:
+        return None
+    found = sorted({str(value) for value in values})
+    return None if any(len(value) > _LONGEST_VALUE for value in found) else tuple(found)
 
 
 # -- the output -------------------------------------------------------------------------
