@@ -211,3 +211,41 @@ def test_compare_runs_needs_two(ws: loopml.Workspace, trained: dict[str, str]) -
         assert error.value.field == "refs"
     with pytest.raises(NotFound):
         compare_runs([trained["C=0.2"], "000000000000"], workspace=ws)
+
+
+def test_a_run_whose_process_was_killed_is_listed_killed_not_running(tmp_path: Path) -> None:
+    """A script SIGKILLed inside its run leaves the run ``running`` in the store; the
+    next listing or showing of runs on this machine marks it killed. A run of a process
+    that lives stays running."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time, loopml\n"
+        "with loopml.start_run('train', workspace=loopml.workspace(sys.argv[1])) as run:\n"
+        "    loopml.log_metric('loss', 0.5)\n"
+        "    print(run.id, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    with loopml.init(tmp_path) as ws:
+        with subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        ) as killed:
+            assert killed.stdout is not None
+            killed_id = killed.stdout.readline().strip()
+            killed.send_signal(signal.SIGKILL)
+        with subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        ) as living:
+            assert living.stdout is not None
+            living_id = living.stdout.readline().strip()
+            try:
+                assert ws.store.get_run(killed_id).status is RunStatus.RUNNING  # as left
+                found = {s.run.id: s.run.status for s in search_runs(workspace=ws).items}
+                assert found == {killed_id: RunStatus.KILLED, living_id: RunStatus.RUNNING}
+                detail = run_detail(killed_id, workspace=ws)
+                assert detail.run.status is RunStatus.KILLED
+                assert "ended before it finished" in (detail.run.error or "")
+            finally:
+                living.kill()

@@ -269,8 +269,9 @@ def _record(
 ) -> Replayed:
     from loopml._env import environment, git_snapshot
     from loopml._signals import sigterm_raises
-    from loopml.pipeline._run import StepResult, ending, pipeline_tags, reap_dead_runs
+    from loopml.pipeline._run import StepResult, ending, pipeline_tags
     from loopml.store import Direction, RunStatus
+    from loopml.tracking._reap import reap_dead_runs
 
     store = ws.store
     reap_dead_runs(ws)

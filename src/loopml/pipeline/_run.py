@@ -11,8 +11,6 @@ completed step recorded, so running the pipeline again resumes after the last on
 
 from __future__ import annotations
 
-import os
-import socket
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from loopml.pipeline._capture import captured_output
 from loopml.pipeline._graph import Graph, Node, Output, is_dataset_version
 from loopml.pipeline._runners import RunOptions, execute
 from loopml.pipeline._validation import DataInvalid, evidence
+from loopml.tracking._reap import reap_dead_runs
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -486,32 +485,3 @@ def _user_traceback(error: BaseException) -> str:
     frames = [f for f in summary.stack if not str(Path(f.filename).resolve()).startswith(package)]
     summary.stack = traceback.StackSummary.from_list(frames)
     return "".join(summary.format())
-
-
-def reap_dead_runs(ws: Workspace) -> list[str]:
-    """Mark running runs of this machine whose process is gone as killed."""
-    from loopml.store import RunStatus
-
-    host = socket.gethostname()
-    reaped = []
-    for run in ws.store.find_runs(status=RunStatus.RUNNING):
-        if run.host != host or run.pid == os.getpid() or _alive(run.pid):
-            continue
-        try:
-            ws.store.finish_run(
-                run.id, RunStatus.KILLED, error=f"its process ({run.pid}) ended before it finished"
-            )
-        except LoopmlError:
-            continue  # finished meanwhile
-        reaped.append(run.id)
-    return reaped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

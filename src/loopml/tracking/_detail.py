@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
-from loopml.store import Artifact, Event, Run
+from loopml.store import Artifact, Event, Run, RunStatus
 from loopml.store.query import run_row
 from loopml.tracking._active import workspace_in_use
+from loopml.tracking._reap import reap_dead_runs
 from loopml.tracking._search import RunSummary, run_by_ref
 
 if TYPE_CHECKING:
@@ -71,8 +72,11 @@ class RunDetail:
 def run_detail(ref: str, *, workspace: Workspace | None = None) -> RunDetail:
     """Everything about the run ``ref`` names (its id, or the last characters of it):
     see :class:`RunDetail`."""
-    store = workspace_in_use(workspace).store
+    ws = workspace_in_use(workspace)
+    store = ws.store
     run = run_by_ref(store, ref)
+    if run.status is RunStatus.RUNNING and run.id in reap_dead_runs(ws):
+        run = store.get_run(run.id)  # its process is gone: killed, not running
     history: dict[str, dict[str, Any]] = {}
     for point in store.metrics(run.id):  # by key, then step
         entry = history.setdefault(point.key, {"points": 0, "min": point.value, "max": point.value})

@@ -28,6 +28,7 @@ from loopml.store import Run, RunStatus
 from loopml.store.query import Condition, RunOrder, run_row
 from loopml.store.values import INT64
 from loopml.tracking._active import workspace_in_use
+from loopml.tracking._reap import reap_dead_runs
 from loopml.tracking._where import parse_condition, parse_order
 
 if TYPE_CHECKING:
@@ -106,8 +107,10 @@ def search_runs(
     condition = parse_condition(where) if isinstance(where, str) else where
     order = parse_order(sort) if isinstance(sort, str) else sort
     wanted = _status(status) if status is not None else None
-    store = workspace_in_use(workspace).store
+    ws = workspace_in_use(workspace)
+    store = ws.store
     parent_id = run_by_ref(store, parent, field="parent").id if parent is not None else None
+    reap_dead_runs(ws)  # a run whose process is gone is listed as killed, not running
     limit = page_limit(limit)
     query = (condition, order, kind, name, wanted, parent_id)
     after = None if cursor is None else decode_cursor(cursor, _LISTING, query)

@@ -66,8 +66,8 @@ def fail_stale_trials(ws: Workspace, study: Any) -> int:
     study still runs (in another terminal, say), its trials are left alone."""
     import optuna
 
-    from loopml.pipeline._run import reap_dead_runs
     from loopml.store import RunStatus
+    from loopml.tracking._reap import reap_dead_runs
 
     reap_dead_runs(ws)  # a killed search's tuning run is marked killed
     running = ws.store.find_runs(
