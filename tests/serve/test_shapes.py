@@ -149,7 +149,6 @@ REFUSED = [
      "(missing city)"),
     ("an unknown input", {"age": np.array([1]), "income": np.array([1.0]),
      "city": np.array([b"Oslo"], dtype=object), "zip": np.array([1])}, "zip", "(unknown zip)"),
-    ("a matrix of the wrong width", {"x": np.ones((1, 2))}, "age", "missing age, income, city"),
 ]  # fmt: skip
 
 
@@ -168,6 +167,19 @@ def test_inputs_that_fit_no_way_name_what_the_model_takes(
     assert text in message
     assert "age (INT64, shape [-1]), income (FP64, shape [-1]), city (BYTES, shape [-1])" in message
     assert "one tensor of shape [-1, 3]" in message
+
+
+def test_a_matrix_of_the_wrong_width_is_told_its_width(mixed: Any) -> None:
+    predictor, _ = mixed
+    with pytest.raises(InvalidInput) as error:
+        rows_from_tensors(
+            [tensor_of("x", np.ones((1, 2)))], predictor.features, predictor.signature
+        )
+    assert error.value.field == "inputs[0].shape"
+    assert str(error.value).startswith(
+        "input x has 2 column(s) (shape [1, 2]) where the model takes 3: age, income, city; "
+        "send one tensor of shape [-1, 3]"
+    )
 
 
 def test_columns_of_other_shapes_or_lengths_are_refused() -> None:

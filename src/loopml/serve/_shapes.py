@@ -64,6 +64,14 @@ def rows_from_tensors(
         named_column = features is not None and only.name in features and width == 1
         if not named_column and (features is None or width == len(features)):
             return _positional(only)
+        if not named_column and features is not None and len(features) > 1:  # wrong width
+            raise InvalidInput(
+                f"input {only.name} has {width} column(s) (shape {list(only.shape)}) where "
+                f"the model takes {len(features)}: {_listed(features)}; send one tensor of "
+                f"shape [-1, {len(features)}] holding them in that order, or one tensor per "
+                "column, named by it",
+                field="inputs[0].shape",
+            )
     if features is not None:
         names = {tensor.name for tensor in inputs}
         unknown = [tensor.name for tensor in inputs if tensor.name not in features]
