@@ -100,6 +100,9 @@ def test_commit_after_every_item_is_agreed(cli, project: Path) -> None:
     done = cli("review", "commit", "bc")
     assert done.code == 0, done
     assert "bc-train@v2: 6 reviewed row(s) of queue bc" in done.out
+    # the dataset's latest version shrank to the reviewed rows: said, with the fix
+    assert "note: bc-train@v2 holds the reviewed rows alone, where bc-train@v1 held" in done.out
+    assert "--append" in done.out
     rows = json.loads(cli("data", "show", "bc-train@v2", "--json", check=True).out)
     assert rows["metadata"]["rows"] == 6
     assert len(json.loads(cli("review", "list", "bc", "--status", "committed", "--json").out)) == 6

@@ -18,6 +18,7 @@ from loopml.cli._output import Column, print_json, print_table
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from loopml.data import DatasetVersion
     from loopml.monitor import Agreement, ReviewTask
     from loopml.store import ReviewItem
 
@@ -389,6 +390,7 @@ def commit(
         done = commit_review(
             queue, dataset=dataset, append=append, label_column=label_column, workspace=ws
         )
+        before = _rows_before(done.version) if not append else None
     if as_json:
         print_json(done.to_dict())
         return
@@ -397,11 +399,28 @@ def commit(
         f"{done.version.ref}: {len(done.items)} reviewed row(s) of queue {queue}{base} "
         f"({done.version.rows} rows in all)"
     )
+    if before is not None and done.version.rows is not None and done.version.rows < before[1]:
+        typer.echo(
+            f"note: {done.version.ref} holds the reviewed rows alone, where {before[0]} held "
+            f"{before[1]:,}: what reads {done.version.name}@latest (a pipeline, the loop's "
+            "retraining) now trains on these only; commit with --append to add them after "
+            "the rows before"
+        )
     if done.tied:
         typer.echo(
             f"{done.tied} labelled item(s) left out: their reviewers tie (one more "
             "reviewer's label settles a tie)"
         )
+
+
+def _rows_before(version: DatasetVersion) -> tuple[str, int] | None:
+    """The ref and rows of the dataset's version before ``version``, if it has one."""
+    from loopml.data import get
+
+    if version.version <= 1:
+        return None
+    previous = get(f"{version.name}@v{version.version - 1}", workspace=version.workspace)
+    return None if previous.rows is None else (previous.ref, previous.rows)
 
 
 def _status(status: str) -> str | None:
