@@ -109,6 +109,17 @@ def test_commit_after_every_item_is_agreed(cli, project: Path) -> None:
     assert_user_error(cli("review", "commit", "bc"), "no labelled item to commit")
 
 
+def test_a_label_that_ties_an_agreed_item_says_its_consensus_is_gone(cli, project: Path) -> None:
+    cli("review", "add", "bc", "--audit", "1", "--seed", "3", "--since", "2025-12-31", check=True)
+    (item,) = json.loads(cli("review", "list", "bc", "--json", check=True).out)
+    guess, other = item["guess"], 1 - item["guess"]
+    first = cli("review", "label", item["id"], str(guess), "--reviewer", "ann", check=True)
+    assert f"consensus {guess} written as feedback" in first.out
+    second = cli("review", "label", item["id"], str(other), "--reviewer", "bob", check=True)
+    assert f"its 2 labels tie ({guess} by ann, {other} by bob): no consensus" in second.out
+    assert "one written before is withdrawn" in second.out
+
+
 def test_guidelines_at_the_command_line(cli, project: Path) -> None:
     assert_user_error(cli("data", "guidelines", "bc-train"), "has no labelling guidelines")
     kept = cli("data", "guidelines", "bc-train", "guide.md", "--json", check=True)

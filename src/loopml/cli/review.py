@@ -267,11 +267,17 @@ def label(
         print_json(item_dict(labelled))
         return
     agreed = consensus(labelled)
-    after = (
-        f"; consensus {_text(agreed)} written as feedback"
-        if agreed is not None
-        else f"; {len(labelled.labels)} of {labelled.labels_wanted} label(s)"
-    )
+    given = len(labelled.labels)
+    if agreed is not None:
+        after = f"; consensus {_text(agreed)} written as feedback"
+    elif given >= labelled.labels_wanted:  # as many as wanted, or more, and no majority
+        votes = ", ".join(f"{_text(each.label)} by {each.reviewer}" for each in labelled.labels)
+        after = (
+            f"; its {given} labels tie ({votes}): no consensus, so no label of it counts as "
+            "feedback (one written before is withdrawn); one more reviewer's label settles it"
+        )
+    else:
+        after = f"; {given} of {labelled.labels_wanted} label(s)"
     typer.echo(f"labelled {short_id(labelled.id)}{after}")
 
 
