@@ -90,6 +90,10 @@ def test_a_loop_is_defined_once_and_a_quiet_pass_records_nothing(cli, project: P
         "wanted": 100,
     }
     assert rules["decay.worse_than"]["rows"] == 0  # no traffic: not judged
+    # the note says which rows were read: those after the champion's last training
+    note = rules["decay.worse_than"]["note"]
+    assert note.startswith("fewer than 200 labelled rows after the last training ("), note
+    assert note.endswith(" UTC): not judged"), note
     assert cli("decisions", "sugar", check=True).out.strip() == "loop sugar has decided nothing yet"
 
 

@@ -214,6 +214,7 @@ class _Pass:
                 bounds=bounds,
                 skew=skew,
                 estimator=self._estimator(champion.ref),
+                since_us=since_us,
             )
         if spec.triggers.drift.active:
             found.append(self._judge_drift(champion, trained_at))

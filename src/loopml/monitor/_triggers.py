@@ -108,13 +108,15 @@ def judge_decay(
     bounds: tuple[int, int] | None,
     skew: float | None = None,
     estimator: PerformanceEstimator | None = None,
+    since_us: int | None = None,
 ) -> list[Firing]:
     """The decay rules on ``window``: the champion's rows of the last complete window
     (``bounds``: its start and end, in microseconds), judged on the labelled ones, or
     with ``decay.estimated`` on the estimate of ``estimator`` when too few are.
     ``deployed`` is the champion's metric in its evaluation before it went out; ``skew``
     the skewness of a regressor's training labels (how many rows its bounds of a mean
-    need)."""
+    need); ``since_us`` when the rows of ``window`` begin (the champion's last
+    training: rows before it were judged then), for the note on too few rows."""
     import numpy as np
 
     if not decay.active:
@@ -125,7 +127,11 @@ def judge_decay(
     if n < max(decay.min_labelled, 2) and decay.estimated:
         return _judge_estimate(decay, window, estimator, deployed, shown)
     if n < max(decay.min_labelled, 2):
-        note = {**shown, "note": f"fewer than {decay.min_labelled} labelled rows: not judged"}
+        where = _window_words(bounds, since_us)
+        note = {
+            **shown,
+            "note": f"fewer than {decay.min_labelled} labelled rows{where}: not judged",
+        }
         return [Firing(rule, False, note) for rule in _rules(decay)]
     predicted = window["predicted"].filter(has_label).to_numpy()
     truth = window["label"].filter(has_label).to_numpy()
@@ -302,6 +308,22 @@ def last_window(
     start = end - size
     inside = rows.filter((pl.col("time_us") >= start) & (pl.col("time_us") < end))
     return inside, (start, end)
+
+
+def _window_words(bounds: tuple[int, int] | None, since_us: int | None) -> str:
+    """Which rows a decay rule read, in words: `` in the window 2026-12-07 00:00 to
+    2026-12-08 00:00 UTC, after the last training (2026-12-07 09:12)``."""
+    from loopml._time import from_us
+
+    def when(us: int) -> str:
+        return from_us(us).strftime("%Y-%m-%d %H:%M")
+
+    words = ""
+    if bounds is not None:
+        words += f" in the window {when(bounds[0])} to {when(bounds[1])} UTC"
+    if since_us is not None and (bounds is None or since_us > bounds[0]):
+        words += f"{',' if words else ''} after the last training ({when(since_us)} UTC)"
+    return words
 
 
 def _rules(decay: Decay) -> list[str]:
