@@ -201,3 +201,13 @@ def test_usage_errors_exit_2(cli) -> None:
     result = cli("info", "--no-such-option", new_process=True)
     assert result.code == 2
     assert "No such option" in result.err
+
+
+def test_tracing_an_id_no_server_gives_says_it_could_not_be_one(cli, populated: Path) -> None:
+    """An id of the wrong form is not in the log, and cannot be: the message says why;
+    a well-formed id that is not there is told only that it is not."""
+    odd = cli("trace", "abc")
+    assert_user_error(odd, "no prediction 'abc' is in the prediction log (nor could it be")
+    missing = cli("trace", "0" * 32)
+    assert_user_error(missing, "is in the prediction log; give the id a server answered with")
+    assert "nor could it be" not in missing.err

@@ -107,6 +107,18 @@ def test_an_id_that_cannot_be_a_prediction_is_refused(ws: loopml.Workspace) -> N
     assert ws.store.find_artifacts(kind="feedback") == []
 
 
+def test_a_null_label_is_refused_naming_the_label(ws: loopml.Workspace) -> None:
+    register(ws, logistic(1.0))
+    with start(ws, grpc_port=None) as running:
+        status, _, body = call(
+            f"{running.url}/v2/feedback", {"prediction_id": new_id(), "label": None}
+        )
+    assert status == 400, body
+    assert body["field"] == "label"
+    assert "feedback says nothing" in body["error"]
+    assert "not null" in body["error"]
+
+
 def test_a_server_matches_its_answers_and_records_labels_on_others_not_yet_logged(
     ws: loopml.Workspace,
 ) -> None:

@@ -103,9 +103,13 @@ def trace(prediction_id: str, *, workspace: Workspace | None = None) -> Trace:
     ws = workspace_in_use(workspace)
     found = find_prediction(prediction_id, ws)
     if found is None:
+        from loopml._ids import made_us
+
+        odd = made_us(prediction_id) is None
         raise NotFound(
-            f"no prediction {prediction_id!r} is in the prediction log; give the id a "
-            "server answered with (its x-loopml-prediction-id header)"
+            f"no prediction {prediction_id!r:.60} is in the prediction log"
+            + (" (nor could it be: a server's ids are 32 hex digits)" if odd else "")
+            + "; give the id a server answered with (its x-loopml-prediction-id header)"
         )
     prediction = {
         "prediction_id": found.prediction_id,

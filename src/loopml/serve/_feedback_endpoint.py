@@ -164,8 +164,8 @@ def _checked(given: Mapping[str, Any]) -> tuple[str, float | None, Any, int | No
     if reward is None and label is None:
         raise InvalidInput(
             "feedback says nothing: give reward (a number, 1 for a success) or label "
-            "(the true answer)",
-            field="reward",
+            "(the true answer)" + (", not null" if "label" in given or "reward" in given else ""),
+            field="label" if "label" in given else "reward",
         )
     reward, label = checked_feedback(reward, label)
     return prediction_id, reward, label, row
