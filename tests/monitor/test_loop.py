@@ -64,6 +64,30 @@ def rain_loop(**changes: object) -> Loop:
     return Loop.from_dict("rain", {**spec.to_dict(), **changes})
 
 
+def test_requests_sent_again_are_no_warning_of_a_pass(ws: loopml.Workspace) -> None:
+    """Days the champion was trained on, asked about again, put the same rows in the new
+    model's training rows and in the held-out ones: allowed (a request sent again is no
+    leak), kept in the evaluation's record, and no warning printed by the controller."""
+    import warnings
+
+    from loopml.errors import OverlapWarning
+    from loopml.evaluation import load_evaluation
+
+    define_loop(rain_loop(triggers={"new_labels": 300}), workspace=ws)
+    days = weather().head(600)  # days the champion's training rows hold: asked about again
+    with serving(ws) as running:
+        send_days(running, ws, days)
+        wait_until_logged(ws, 600, 600)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OverlapWarning)
+            found = run_loop("rain", workspace=ws)
+    assert [d.action for d in found.decisions][:1] == ["retrain"], found.note
+    candidate = registry.get("rain@v2", workspace=ws)
+    assert candidate.evaluation_id is not None
+    overlap = load_evaluation(ws, candidate.evaluation_id).details["overlap"]
+    assert overlap["rows"] > 0, overlap
+
+
 def test_a_decayed_champion_is_retrained_tested_live_and_replaced(ws: loopml.Workspace) -> None:
     define_loop(rain_loop(), workspace=ws)
     days = weather().slice(LATE_START, 4000)

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import InvalidInput, NotFound, OverlapWarning
 from loopml.monitor._decisions import (
     LoopDecision,
     last_decision,
@@ -367,27 +368,31 @@ class _Pass:
             else:
                 model = self._run_pipeline(version.ref)
             features = held.drop(spec.label)
-            candidate = evaluate(
-                model,
-                held,
-                label=spec.label,
-                task=spec.task,
-                train=rows,
-                against=champion.ref,
-                allow_overlap=True,  # a request sent again is no leak: the rows are later
-                name=spec.model,
-                workspace=self.ws,
-            )
-            reigning = evaluate(
-                champion.ref,
-                held,
-                label=spec.label,
-                task=spec.task,
-                train=rows,
-                allow_overlap=True,
-                name=spec.model,
-                workspace=self.ws,
-            )
+            with warnings.catch_warnings():
+                # a request sent again is no leak (the rows are later): the overlap is
+                # kept in each evaluation's record, not printed by a process no one reads
+                warnings.simplefilter("ignore", OverlapWarning)
+                candidate = evaluate(
+                    model,
+                    held,
+                    label=spec.label,
+                    task=spec.task,
+                    train=rows,
+                    against=champion.ref,
+                    allow_overlap=True,
+                    name=spec.model,
+                    workspace=self.ws,
+                )
+                reigning = evaluate(
+                    champion.ref,
+                    held,
+                    label=spec.label,
+                    task=spec.task,
+                    train=rows,
+                    allow_overlap=True,
+                    name=spec.model,
+                    workspace=self.ws,
+                )
             verdict = gate(
                 candidate,
                 spec.gate or None,
