@@ -137,7 +137,7 @@ def test_guidelines_at_the_command_line(cli, project: Path) -> None:
 
 
 BAD = [
-    (["add", "bc"], ["no rule to pick rows with", "below="]),
+    (["add", "bc"], ["no rule to pick rows with", "--below", "--audit"]),
     (["add", "bc", "--below", "2"], ["below 2.0", "at most 1"]),
     (["add", "bc", "--disagree", "previous", "--since", "2025-12-31"], ["previous champion"]),
     (["add", "bc", "--audit", "3", "--queue", "a b"], ["review queue name 'a b'"]),

@@ -178,6 +178,7 @@ BAD: list[tuple[dict[str, Any], type[LoopmlError], str, tuple[str, ...]]] = [
         "model",
         ("no alias 'challenger'", "loopml models promote iris@vN", "set_alias"),
     ),
+    ({"model": "iris@chmpion"}, NotFound, "model", ("did you mean iris@champion?",)),
     (
         {"model": "iris@v1", "canary": ("iris@staging", 0.1)},
         NotFound,

@@ -197,9 +197,9 @@ def _check_rules(
             )
     if below is None and not disagree_with and flagged is None and not audit:
         raise InvalidInput(
-            "no rule to pick rows with: give below= (a confidence), disagree_with= "
-            "(['shadow'], ['previous'] or a version), flagged= (rows a drift check named), "
-            "or audit= (a number of rows drawn at random)",
+            "no rule to pick rows with: give below= (--below: a confidence), disagree_with= "
+            "(--disagree: shadow, previous or a version), flagged= (--flagged: rows a drift "
+            "check named), or audit= (--audit: a number of rows drawn at random)",
             field="below",
         )
 

@@ -163,7 +163,8 @@ def _read(
     until_us = _moment("until", until)
     if since_us is not None and until_us is not None and since_us > until_us:
         raise InvalidInput(
-            f"since ({since}) is after until ({until}): swap them",
+            f"since= (--since: {_minute(since_us)} UTC) is after until= (--until: "
+            f"{_minute(until_us)} UTC): swap them",
             field="since",
         )
     if columns is not None:
@@ -196,3 +197,9 @@ def _moment(field: str, value: datetime | None) -> int | None:
             field=field,
         )
     return to_us(value)
+
+
+def _minute(us: int) -> str:
+    from loopml._time import from_us
+
+    return from_us(us).strftime("%Y-%m-%d %H:%M:%S")

@@ -7,6 +7,7 @@ alias; these functions say where each one points now.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TYPE_CHECKING
 
@@ -70,8 +71,12 @@ def _unset_alias(store: MetadataStore, name: str, alias: str, ref: str) -> str:
             f"is promoted over the champion (`loopml models promote {name}@vN`), or give a "
             f"version: {name}@v{latest}"
         )
+    known = {a.alias for a in store.aliases(kind=ArtifactKind.MODEL, name=name)}
+    close = difflib.get_close_matches(alias, sorted(known | {CHAMPION, PREVIOUS}), n=1)
+    hint = f"did you mean {name}@{close[0]}? " if close else ""
     return (
-        f"model {name!r} has no alias {alias!r} ({ref}); set it with "
-        f"loopml.registry.set_alias('{name}@vN', {alias!r}) or `loopml models promote "
-        f"{name}@vN` for the champion, or give a version: {name}@v{latest}"
+        f"model {name!r} has no alias {alias!r} ({ref}); {hint}set it with "
+        f"`loopml models promote {name}@vN` for the champion (or "
+        f"loopml.registry.set_alias('{name}@vN', {alias!r}) in Python), or give a version: "
+        f"{name}@v{latest}"
     )
