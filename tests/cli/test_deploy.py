@@ -125,6 +125,9 @@ def test_a_canary_split_and_bandit_from_the_command_line(cli, models: Path) -> N
     table = cli("deployments", "list", check=True).out
     for fragment in ("ab", "api", "bandit", "thompson", "iris@champion (iris@v1) 0.9"):
         assert fragment in table, (fragment, table)
+    # what a bandit learnt is shown for a bandit only: fixed weights learn nothing
+    assert "mean reward" in cli("deployments", "show", "bandit", check=True).out
+    assert "pulls" not in cli("deployments", "show", "ab", check=True).out
 
 
 def test_deploying_the_same_policy_again_says_so(cli, models: Path) -> None:

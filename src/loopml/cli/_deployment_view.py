@@ -58,27 +58,31 @@ def print_deployment(detail: DeploymentDetail) -> None:
         Column("weight" if fixed else "weight (unused)", justify="right"),
         Column("version now", keep=True),
         Column("role"),
-        Column("pulls", justify="right", drop=2),
-        Column("rewards", justify="right", drop=1),
-        Column("mean reward", justify="right"),
     ]
-    rows = []
+    if not fixed:  # what a bandit learnt; fixed weights learn nothing
+        columns += [
+            Column("pulls", justify="right", drop=2),
+            Column("rewards", justify="right", drop=1),
+            Column("mean reward", justify="right"),
+        ]
+    rows: list[tuple[str, ...]] = []
     for arm in policy.arms:
         stats = detail.arm_stats(arm.model)
         mean = (
             "-" if stats is None or not stats.rewards else f"{stats.reward_sum / stats.rewards:.3f}"
         )
-        rows.append(
-            (
-                arm.model,
-                f"{arm.weight:g}",
-                detail.resolved.get(arm.model) or "-",
-                "canary" if arm.model == policy.canary else "",
-                "0" if stats is None else str(stats.pulls),
-                "0" if stats is None else str(stats.rewards),
-                mean,
-            )
+        row = (
+            arm.model,
+            f"{arm.weight:g}",
+            detail.resolved.get(arm.model) or "-",
+            "canary" if arm.model == policy.canary else "",
         )
+        learnt = (
+            "0" if stats is None else str(stats.pulls),
+            "0" if stats is None else str(stats.rewards),
+            mean,
+        )
+        rows.append(row if fixed else row + learnt)
     print_table(columns, rows)
     for ref, why in detail.problems.items():
         out.print(f"warning: {ref} points nowhere now: {why}", markup=False, highlight=False)
