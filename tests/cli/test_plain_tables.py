@@ -45,3 +45,11 @@ def test_a_long_table_prints_as_rich_draws_it(
         drawn = printed(columns, rows)
         monkeypatch.setattr(_output, "PLAIN_ROWS", -1)
         assert printed(columns, rows) == drawn
+
+
+def test_a_title_stands_at_the_left_of_a_wide_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print_table([Column("#", keep=True), Column("summary")], [["1", "x" * 300]], title="t")
+    assert out.getvalue().splitlines()[0].rstrip() == "t"

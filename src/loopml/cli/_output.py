@@ -193,7 +193,14 @@ def _table(
     from rich.text import Text
 
     ruled = sys.stdout.isatty()
-    table = Table(title=title, show_edge=False, box=box.SIMPLE_HEAD if ruled else None)
+    # the title at the left: centred over a table of long summaries, it stood hundreds
+    # of spaces from the first column
+    table = Table(
+        title=title,
+        title_justify="left",
+        show_edge=False,
+        box=box.SIMPLE_HEAD if ruled else None,
+    )
     for column, size in zip(shown, widths, strict=True):
         table.add_column(
             Text(column.header),
