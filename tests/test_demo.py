@@ -46,7 +46,7 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
     assert "aliases     champion" in shown
     assert "gate        PASSED on rmse" in shown
     assert "onnx copy" in shown
-    assert "read dataset: dataset diabetes@v2" in shown  # the lineage reaches the data
+    assert "read dataset diabetes@v2" in shown  # the lineage reaches the data
     # Tuning: eight trials, each a pipeline run that reused the cached validation and split.
     assert "tuned alpha over 8 trials: best " in out
     tuned = float(
@@ -69,7 +69,7 @@ def test_demo_runs_and_traces_the_model_to_its_data(tmp_path: Path) -> None:
     # The lineage walk reaches the dataset version the model was trained on.
     lineage = out.split("\nmodel diabetes@v1\n")[1].split("tuned alpha")[0]
     assert "made by run" in lineage
-    assert lineage.strip().endswith("read dataset: dataset diabetes@v2")
+    assert lineage.strip().endswith("read dataset diabetes@v2")
     # The tuned model was gated against the champion and registered as v2.
     assert "ok   champion: rmse" in out or "FAIL champion: rmse" in out
     assert "registered diabetes@v2 as " in out

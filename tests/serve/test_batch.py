@@ -126,7 +126,7 @@ def test_the_new_version_s_lineage_is_the_model_and_the_data(ws, iris) -> None:
         ("model", "model", "iris@v1"),
         ("data", "dataset", "flowers@v1"),
     }
-    assert "read model: model iris@v1" in lineage.render()
+    assert "read model iris@v1" in lineage.render()
     assert len(teacher) == len(X)
 
 

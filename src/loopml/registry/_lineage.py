@@ -191,7 +191,8 @@ def _render(origin: Origin, depth: int, lines: list[str], shown: set[str]) -> No
         if read.kind in _LOG_KINDS and read.made_by is None:  # a run may read thousands
             segments[read.role, read.kind] = segments.get((read.role, read.kind), 0) + 1
             continue
-        lines.append(f"{pad}  read {read.role}: {read.kind} {read.ref}")
+        role = "" if read.role == read.kind else f"{read.role}: "  # not "dataset: dataset"
+        lines.append(f"{pad}  read {role}{read.kind} {read.ref}")
         if read.made_by is not None:
             _render(read.made_by, depth + 2, lines, shown)
     for (role, kind), count in segments.items():
