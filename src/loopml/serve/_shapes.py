@@ -24,6 +24,10 @@ the probabilities' columns.
 >>> rows_from_tensors([tensor_of("x", np.ones((1, 3)))], ["a", "b"], None)
 Traceback (most recent call last):
   ...
+loopml.errors.InvalidInput: input x has 3 column(s) (shape [1, 3]) where the model takes 2: ...
+>>> rows_from_tensors([tensor_of("x", np.ones(2))], ["a", "b"], None)
+Traceback (most recent call last):
+  ...
 loopml.errors.InvalidInput: the model takes a, b: ... (missing a, b; unknown x)
 """
 
