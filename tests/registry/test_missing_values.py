@@ -79,8 +79,10 @@ def test_rows_with_missing_values_are_named_not_answered_nan(
     assert not np.isnan(predictor.predict(full).predictions).any()
 
 
-def test_rows_with_infinities_a_model_fails_on_are_named(ws: loopml.Workspace) -> None:
-    _, predictor = registry.load_served("ridge@v1", copy="native", workspace=ws)
+@pytest.mark.parametrize("copy", ["onnx", "native"])
+def test_rows_with_infinities_a_model_fails_on_are_named(ws: loopml.Workspace, copy: str) -> None:
+    """The native model refuses them; its ONNX copy, which would answer them, too."""
+    _, predictor = registry.load_served("ridge@v1", copy=copy, workspace=ws)
     with pytest.raises(RefusedValues) as refused:
         predictor.predict(infinite())
     assert refused.value.rows == tuple(HOLES)

@@ -219,7 +219,9 @@ class Predictor:
         X = self.prepare(rows)
         count = _rows.count(X)
         if not self._takes_missing:
-            found = self._missing(X)
+            # a model that refuses NaN (scikit-learn's finite check) refuses infinities
+            # too; its ONNX copy would answer both, silently
+            found = self._missing(X, find=at_fault)
             if found is not None and len(found.rows):
                 raise refused(self.label, found)
         try:
