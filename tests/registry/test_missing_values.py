@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -43,21 +44,20 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[loopml.Workspace]:
         yield workspace
 
 
-def holed() -> pl.DataFrame:
-    X, _ = load_diabetes(return_X_y=True, as_frame=True)
-    frame = pl.from_pandas(X).head(40)
-    holes = pl.int_range(pl.len()).is_in(HOLES)
-    return frame.with_columns(pl.when(holes).then(None).otherwise(pl.col("bp")).alias("bp"))
-
-
-def infinite() -> pl.DataFrame:
-    """The rows of :func:`holed` with an infinity for bmi where bp was missing."""
+def planted(column: str, value: float | None) -> pl.DataFrame:
+    """The first 40 diabetes rows with ``value`` for ``column`` in rows :data:`HOLES`."""
     X, _ = load_diabetes(return_X_y=True, as_frame=True)
     frame = pl.from_pandas(X).head(40)
     hits = pl.int_range(pl.len()).is_in(HOLES)
-    return frame.with_columns(
-        pl.when(hits).then(float("-inf")).otherwise(pl.col("bmi")).alias("bmi")
-    )
+    return frame.with_columns(pl.when(hits).then(value).otherwise(pl.col(column)).alias(column))
+
+
+def holed() -> pl.DataFrame:
+    return planted("bp", None)
+
+
+def infinite() -> pl.DataFrame:
+    return planted("bmi", float("-inf"))
 
 
 def test_a_copy_records_whether_its_model_takes_missing_values(ws: loopml.Workspace) -> None:
@@ -65,30 +65,28 @@ def test_a_copy_records_whether_its_model_takes_missing_values(ws: loopml.Worksp
     assert registry.get("imputed@v1", workspace=ws).copies["onnx"]["allow_nan"] is True
 
 
+PLANTED = [
+    (holed, "missing values", "bp", "fill them in"),
+    (infinite, "infinite values", "bmi", "send finite numbers"),
+]
+
+
 @pytest.mark.parametrize("copy", ["onnx", "native"])
-def test_rows_with_missing_values_are_named_not_answered_nan(
-    ws: loopml.Workspace, copy: str
+@pytest.mark.parametrize(("rows", "what", "column", "fix"), PLANTED, ids=["missing", "infinite"])
+def test_rows_a_model_refuses_are_named_not_answered(
+    ws: loopml.Workspace, copy: str, rows: Any, what: str, column: str, fix: str
 ) -> None:
+    """Missing values and infinities: the native model refuses them; its ONNX copy, which
+    would answer them (NaN, or a number), refuses them too, naming the rows."""
     _, predictor = registry.load_served("ridge@v1", copy=copy, workspace=ws)
     with pytest.raises(RefusedValues) as refused:
-        predictor.predict(holed())
+        predictor.predict(rows())
     assert refused.value.rows == tuple(HOLES)
-    assert refused.value.columns == ("bp",)
-    assert "row(s) 3, 8, 31 have missing values (in bp)" in str(refused.value)
+    assert refused.value.columns == (column,)
+    assert f"row(s) 3, 8, 31 have {what} (in {column})" in str(refused.value)
+    assert fix in str(refused.value)
     full = holed().drop_nulls()
     assert not np.isnan(predictor.predict(full).predictions).any()
-
-
-@pytest.mark.parametrize("copy", ["onnx", "native"])
-def test_rows_with_infinities_a_model_fails_on_are_named(ws: loopml.Workspace, copy: str) -> None:
-    """The native model refuses them; its ONNX copy, which would answer them, too."""
-    _, predictor = registry.load_served("ridge@v1", copy=copy, workspace=ws)
-    with pytest.raises(RefusedValues) as refused:
-        predictor.predict(infinite())
-    assert refused.value.rows == tuple(HOLES)
-    assert refused.value.columns == ("bmi",)
-    assert "row(s) 3, 8, 31 have infinite values (in bmi)" in str(refused.value)
-    assert "send finite numbers" in str(refused.value)
 
 
 def test_a_copy_of_a_model_that_imputes_predicts_them_as_the_model(ws: loopml.Workspace) -> None:

@@ -83,42 +83,60 @@ def _holding(X: Any, form: str, names: Sequence[str] | None, what: str) -> Missi
     import numpy as np
 
     missing = what == "missing values"
+    if not _any(X, form, missing):  # the usual case, told in microseconds (the cells
+        # one by one took a millisecond for one row of 30 in a Polars frame)
+        return Missing(np.empty(0, dtype=np.intp), [], what)
     if form == "numpy":
         array = np.asarray(X)
         if array.dtype.kind == "f":
             hits = np.isnan(array) if missing else np.isinf(array)
-        elif array.dtype.kind == "O":
+        else:  # objects: the only other kind _any finds anything in
             hits = np.frompyfunc(_is_missing if missing else _is_infinite, 1, 1)(array)
             hits = hits.astype(bool)
-        else:
-            hits = np.zeros(array.shape, dtype=bool)
         hits = hits.reshape(len(array), -1)
         labels = list(names) if names else [f"column {i + 1}" for i in range(hits.shape[1])]
     elif form == "pandas":
         hits, labels = (X.isna() if missing else _infinite_cells(X)).to_numpy(), list(X.columns)
         labels = [str(c) for c in labels]
     else:
-        import polars as pl
-
-        frame = X if isinstance(X, pl.DataFrame) else pl.from_arrow(X)
-        assert isinstance(frame, pl.DataFrame)
-        if missing and not _any_missing(frame):  # the usual case, told in microseconds:
-            # an expression a column took a millisecond for one row of 30
-            return Missing(np.empty(0, dtype=np.intp), [], what)
+        frame = _polars(X)
         checks = [_polars_hits(c, frame.schema[c].is_float(), missing) for c in frame.columns]
         hits, labels = frame.select(checks).to_numpy().astype(bool), list(frame.columns)
     return _found(hits, labels, what)
 
 
-def _any_missing(frame: pl.DataFrame) -> bool:
-    """Whether a Polars frame holds a null, or a NaN in a float column."""
+def _any(X: Any, form: str, missing: bool) -> bool:
+    """Whether ``X`` holds a missing value (``missing``) or an infinity at all."""
     import numpy as np
 
-    if any(frame.null_count().row(0)):
+    test = np.isnan if missing else np.isinf
+    if form == "numpy":
+        array = np.asarray(X)
+        if array.dtype.kind == "f":
+            return bool(test(array).any())
+        single = _is_missing if missing else _is_infinite
+        return array.dtype.kind == "O" and any(single(v) for v in array.flat)
+    if form == "pandas":
+        if missing:
+            return bool(X.isna().to_numpy().any())
+        kinds = {kind.kind for kind in X.dtypes}
+        floats = X if kinds == {"f"} else X.select_dtypes("floating")
+        return "f" in kinds and bool(test(floats.to_numpy()).any())
+    frame = _polars(X)
+    if missing and any(frame.null_count().row(0)):
         return True
     floats = [name for name, kind in frame.schema.items() if kind.is_float()]
     chosen = frame if len(floats) == frame.width else frame.select(floats)
-    return bool(floats) and bool(np.isnan(chosen.to_numpy()).any())
+    return bool(floats) and bool(test(chosen.to_numpy()).any())
+
+
+def _polars(X: Any) -> pl.DataFrame:
+    """A Polars frame or an Arrow table, as a Polars frame."""
+    import polars as pl
+
+    frame = X if isinstance(X, pl.DataFrame) else pl.from_arrow(X)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def unseen_in(
@@ -136,10 +154,7 @@ def unseen_in(
         labels = [str(c) for c in X.columns]
         columns = {label: X.iloc[:, at].to_numpy() for at, label in enumerate(labels)}
     else:
-        import polars as pl
-
-        frame = X if isinstance(X, pl.DataFrame) else pl.from_arrow(X)
-        assert isinstance(frame, pl.DataFrame)
+        frame = _polars(X)
         labels = list(frame.columns)
         columns = {label: frame[label].to_numpy() for label in labels}
     hits = np.zeros((len(X), len(labels)), dtype=bool)
@@ -150,33 +165,6 @@ def unseen_in(
                 columns[label]
             ).astype(bool)
     return _found(hits, labels, "values not seen in training")
-
-
-def _any_infinite(X: Any, form: str) -> bool:
-    """Whether ``X`` holds an infinity: told quickly, as rows seldom do (the rows and
-    columns are then found by :func:`infinite_in`)."""
-    import numpy as np
-
-    if form == "numpy":
-        array = np.asarray(X)
-        if array.dtype.kind == "f":
-            return bool(np.isinf(array).any())
-        return array.dtype.kind == "O" and any(_is_infinite(v) for v in array.flat)
-    if form == "pandas":
-        kinds = {kind.kind for kind in X.dtypes}
-        if "f" not in kinds:
-            return False
-        floats = X if kinds == {"f"} else X.select_dtypes("floating")
-        return bool(np.isinf(floats.to_numpy()).any())
-    import polars as pl
-
-    frame = X if isinstance(X, pl.DataFrame) else pl.from_arrow(X)
-    assert isinstance(frame, pl.DataFrame)
-    floats = [name for name, kind in frame.schema.items() if kind.is_float()]
-    if not floats:
-        return False
-    chosen = frame if len(floats) == frame.width else frame.select(floats)
-    return bool(np.isinf(chosen.to_numpy()).any())
 
 
 def _found(hits: Any, labels: list[str], what: str) -> Missing:
@@ -223,7 +211,7 @@ def at_fault(
     column it was not trained on (``known``: see :func:`unseen_in`); None when it holds
     none of them."""
     found = missing_in(X, form, names)
-    if not len(found.rows) and _any_infinite(X, form):
+    if not len(found.rows):
         found = infinite_in(X, form, names)
     if not len(found.rows) and known:
         found = unseen_in(X, form, names, known)

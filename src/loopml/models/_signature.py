@@ -183,12 +183,11 @@ def _known_values(X: Any, source: str, at: int) -> tuple[str, ...] | None:
     None when there are more than :data:`KNOWN_VALUES` or one is very long."""
     if source == "pandas":
         values = X.iloc[:, at].dropna().unique()
-    elif source in ("polars", "arrow"):
-        import polars as pl
-
-        frame = X if source == "polars" else pl.from_arrow(X)
-        assert isinstance(frame, pl.DataFrame)
-        values = frame.to_series(at).drop_nulls().unique().to_list()
+    elif source == "polars":
+        values = X.to_series(at).drop_nulls().unique().to_list()
+    elif source == "arrow":  # the column alone: the table is not converted
+        column = X.column(at)
+        values = column.unique().drop_null().to_pylist()
     else:
         values = [v for v in set(X[:, at].tolist()) if v is not None]
     if len(values) > KNOWN_VALUES:

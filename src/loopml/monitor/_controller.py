@@ -372,20 +372,9 @@ class _Pass:
                 # a request sent again is no leak (the rows are later): the overlap is
                 # kept in each evaluation's record, not printed by a process no one reads
                 warnings.simplefilter("ignore", OverlapWarning)
-                candidate = evaluate(
-                    model,
-                    held,
-                    label=spec.label,
-                    task=spec.task,
-                    train=rows,
-                    against=champion.ref,
-                    allow_overlap=True,
-                    name=spec.model,
-                    workspace=self.ws,
-                )
-                reigning = evaluate(
-                    champion.ref,
-                    held,
+                on_held = functools.partial(
+                    evaluate,
+                    data=held,
                     label=spec.label,
                     task=spec.task,
                     train=rows,
@@ -393,6 +382,8 @@ class _Pass:
                     name=spec.model,
                     workspace=self.ws,
                 )
+                candidate = on_held(model, against=champion.ref)
+                reigning = on_held(champion.ref)
             verdict = gate(
                 candidate,
                 spec.gate or None,
