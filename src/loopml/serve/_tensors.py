@@ -343,7 +343,7 @@ def _json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return f"{str(value).lower()}"
+        return str(value).lower()
     if isinstance(value, int | float):
         return f"a number ({value!r:.40})"
     if isinstance(value, str):
@@ -351,14 +351,12 @@ def _json_kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
 
 
-def _values_of(datatype: str, count: int | None = None) -> str:
-    """The values ``datatype`` takes, in words; ``count`` of them when given."""
+def _values_of(datatype: str, count: int) -> str:
+    """``count`` values of ``datatype``, in words."""
     if datatype == "BOOL":
         words = "true/false values"
     else:
         words = "integers" if datatype.startswith(("INT", "UINT")) else "numbers"
-    if count is None:
-        return words
     return f"{count:,} {words[:-1] if count == 1 else words}"
 
 
